@@ -1,0 +1,86 @@
+//! The effective access model: for each server, which clients may call it and how, and whether that is
+//! enforced; for each Kafka broker, which clients may use which topics.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use holt_api::v2beta1::{HttpResource, KafkaOperation};
+
+use crate::facts::ObjectKey;
+use crate::identity::Identity;
+
+/// Why a server is (or is not) enforced (§2.7).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Enforcement {
+    /// `defaultActive` mode enforces every server.
+    DefaultActive,
+    /// The server's namespace is listed in `enforcedNamespaces`.
+    EnforcedNamespace,
+    /// A ProtectedService (named here) protects the server.
+    ProtectedService(String),
+    /// `defaultShadow` mode and nothing protects the server: declared access is recorded, not enforced.
+    Shadow,
+    /// The namespace is outside `watchedNamespaces`: Holt does not act on it.
+    NotWatched,
+}
+
+impl Enforcement {
+    pub fn is_enforced(&self) -> bool {
+        matches!(
+            self,
+            Enforcement::DefaultActive | Enforcement::EnforcedNamespace | Enforcement::ProtectedService(_)
+        )
+    }
+}
+
+impl std::fmt::Display for Enforcement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Enforcement::DefaultActive => write!(f, "enforced (defaultActive)"),
+            Enforcement::EnforcedNamespace => write!(f, "enforced (enforced namespace)"),
+            Enforcement::ProtectedService(name) => write!(f, "enforced (ProtectedService {name})"),
+            Enforcement::Shadow => write!(f, "shadow"),
+            Enforcement::NotWatched => write!(f, "not watched"),
+        }
+    }
+}
+
+/// Where a grant was declared.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Declaration {
+    /// A ClientIntents object.
+    ClientIntents(ObjectKey),
+    /// The `called-by` annotation of a server pod.
+    AccessAnnotation(ObjectKey),
+}
+
+/// What one client may do on one server.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grant {
+    /// HTTP paths and methods; empty when any request is allowed (a plain call was declared).
+    pub http: BTreeSet<HttpResource>,
+    /// True when at least one declaration allows any request (no HTTP restriction).
+    pub any_request: bool,
+    pub declared_by: BTreeSet<Declaration>,
+}
+
+/// Everything the renderers need to know about one server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerAccess {
+    pub server: Identity,
+    pub enforcement: Enforcement,
+    pub clients: BTreeMap<Identity, Grant>,
+}
+
+/// Topic operations of one client on one broker.
+pub type TopicGrants = BTreeMap<String, BTreeSet<KafkaOperation>>;
+
+/// Everything the Kafka renderer needs to know about one broker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaAccess {
+    /// The broker's workload (no kind: Kafka targets name a workload).
+    pub broker: Identity,
+    /// The KafkaServerConfigs describing this broker (normally one).
+    pub configs: Vec<ObjectKey>,
+    pub enforcement: Enforcement,
+    pub clients: BTreeMap<Identity, TopicGrants>,
+}

@@ -1,0 +1,251 @@
+//! The facts the model keeps about each Kubernetes object: only what access decisions need, extracted once
+//! when the object arrives, so the index stays small (the operator's memory target is 100 MB for 10,000
+//! pods) and no computation ever touches a full object again.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Pod, Service, ServicePort};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+/// A namespaced object's namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        ObjectKey {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+
+    /// The key of a namespaced object; objects without a namespace are put in `default`, as kubectl does.
+    pub fn of(meta: &ObjectMeta) -> Self {
+        ObjectKey::new(
+            meta.namespace.clone().unwrap_or_else(|| "default".into()),
+            meta.name.clone().unwrap_or_default(),
+        )
+    }
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// The controlling owner of an object (or its first owner when none is marked as controller).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OwnerRef {
+    pub kind: String,
+    pub name: String,
+}
+
+pub fn owner_of(meta: &ObjectMeta) -> Option<OwnerRef> {
+    let owners = meta.owner_references.as_deref().unwrap_or_default();
+    owners
+        .iter()
+        .find(|o| o.controller == Some(true))
+        .or_else(|| owners.first())
+        .map(|o: &OwnerReference| OwnerRef {
+            kind: o.kind.clone(),
+            name: o.name.clone(),
+        })
+}
+
+/// A workload object that can own pods (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, or any
+/// custom owner): its kind, name and own owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnerFacts {
+    pub key: ObjectKey,
+    pub kind: String,
+    pub owner: Option<OwnerRef>,
+}
+
+impl OwnerFacts {
+    pub fn new(kind: &str, meta: &ObjectMeta) -> Self {
+        OwnerFacts {
+            key: ObjectKey::of(meta),
+            kind: kind.to_owned(),
+            owner: owner_of(meta),
+        }
+    }
+}
+
+/// A container port a pod declares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerPort {
+    pub name: Option<String>,
+    pub port: i32,
+    pub protocol: String,
+}
+
+/// What the model needs of a Pod.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodFacts {
+    pub key: ObjectKey,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub owner: Option<OwnerRef>,
+    pub service_account: String,
+    /// Container images, sidecars excluded (for image-named Job identities).
+    pub images: Vec<String>,
+    pub has_istio_sidecar: bool,
+    pub host_network: bool,
+    pub ips: Vec<String>,
+    pub ports: Vec<ContainerPort>,
+}
+
+impl PodFacts {
+    pub fn from_pod(pod: &Pod) -> Self {
+        let spec = pod.spec.clone().unwrap_or_default();
+        let containers = &spec.containers;
+        let status = pod.status.clone().unwrap_or_default();
+        let mut ips: Vec<String> = status
+            .pod_ips
+            .unwrap_or_default()
+            .into_iter()
+            .map(|ip| ip.ip)
+            .collect();
+        if let Some(ip) = status.pod_ip.filter(|ip| !ips.contains(ip)) {
+            ips.insert(0, ip);
+        }
+        PodFacts {
+            key: ObjectKey::of(&pod.metadata),
+            labels: pod.metadata.labels.clone().unwrap_or_default(),
+            annotations: pod.metadata.annotations.clone().unwrap_or_default(),
+            owner: owner_of(&pod.metadata),
+            service_account: spec
+                .service_account_name
+                .clone()
+                .filter(|sa| !sa.is_empty())
+                .unwrap_or_else(|| "default".into()),
+            images: containers
+                .iter()
+                .filter(|c| c.name != "istio-proxy" && !c.name.contains("sidecar"))
+                .filter_map(|c| c.image.clone())
+                .collect(),
+            has_istio_sidecar: containers.iter().any(|c| c.name == "istio-proxy"),
+            host_network: spec.host_network.unwrap_or(false),
+            ips,
+            ports: containers
+                .iter()
+                .flat_map(|c| c.ports.iter().flatten())
+                .map(|p| ContainerPort {
+                    name: p.name.clone(),
+                    port: p.container_port,
+                    protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// How a Service is exposed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceType {
+    ClusterIp,
+    NodePort,
+    LoadBalancer,
+    ExternalName,
+}
+
+/// One port of a Service: the port clients dial and the pod port it forwards to (a number or a named
+/// container port, which NetworkPolicies accept as they are).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServicePortFacts {
+    pub name: Option<String>,
+    pub port: i32,
+    pub target_port: IntOrString,
+    pub protocol: String,
+}
+
+/// What the model needs of a Service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceFacts {
+    pub key: ObjectKey,
+    /// `None`: a Service without selector (its endpoints are managed by hand), which selects no pods.
+    pub selector: Option<BTreeMap<String, String>>,
+    pub ports: Vec<ServicePortFacts>,
+    pub service_type: ServiceType,
+    pub cluster_ips: Vec<String>,
+}
+
+impl ServiceFacts {
+    pub fn from_service(service: &Service) -> Self {
+        let spec = service.spec.clone().unwrap_or_default();
+        let port = |p: &ServicePort| ServicePortFacts {
+            name: p.name.clone(),
+            port: p.port,
+            target_port: p.target_port.clone().unwrap_or(IntOrString::Int(p.port)),
+            protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+        };
+        ServiceFacts {
+            key: ObjectKey::of(&service.metadata),
+            selector: spec.selector.clone().filter(|s| !s.is_empty()),
+            ports: spec.ports.iter().flatten().map(port).collect(),
+            service_type: match spec.type_.as_deref() {
+                Some("NodePort") => ServiceType::NodePort,
+                Some("LoadBalancer") => ServiceType::LoadBalancer,
+                Some("ExternalName") => ServiceType::ExternalName,
+                _ => ServiceType::ClusterIp,
+            },
+            cluster_ips: spec
+                .cluster_ips
+                .clone()
+                .or_else(|| spec.cluster_ip.clone().map(|ip| vec![ip]))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|ip| ip != "None" && !ip.is_empty())
+                .collect(),
+        }
+    }
+
+    /// Whether this Service selects a pod with these labels.
+    pub fn selects(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.selector
+            .as_ref()
+            .is_some_and(|s| s.iter().all(|(k, v)| labels.get(k) == Some(v)))
+    }
+
+    /// Reachable from outside the cluster by its own type (LoadBalancer or NodePort).
+    pub fn is_exposed_by_type(&self) -> bool {
+        matches!(
+            self.service_type,
+            ServiceType::LoadBalancer | ServiceType::NodePort
+        )
+    }
+}
+
+/// What the model needs of an Ingress: the Services (in its namespace) it routes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngressFacts {
+    pub key: ObjectKey,
+    pub services: Vec<String>,
+}
+
+impl IngressFacts {
+    pub fn from_ingress(ingress: &Ingress) -> Self {
+        let spec = ingress.spec.clone().unwrap_or_default();
+        let default = spec.default_backend.and_then(|b| b.service).map(|s| s.name);
+        let rules = spec
+            .rules
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.http)
+            .flat_map(|h| h.paths)
+            .filter_map(|p| p.backend.service.map(|s| s.name));
+        let mut services: Vec<String> = default.into_iter().chain(rules).collect();
+        services.sort();
+        services.dedup();
+        IngressFacts {
+            key: ObjectKey::of(&ingress.metadata),
+            services,
+        }
+    }
+}

@@ -1,0 +1,853 @@
+//! The index: every object the model knows, with the reverse lookups that let one change be handled without
+//! scanning the cluster, and the effective access of every server, kept current incrementally.
+//!
+//! Feed it with [`Index::apply`] and [`Index::delete`] (watch events, or manifests read from disk). Each call
+//! returns the [`Changes`] it caused; the effective access of exactly the touched servers and brokers is
+//! recomputed before it returns. Queries never list or scan: they follow the reverse indexes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use holt_api::v2beta1::{
+    ClientIntents, KafkaServerConfig, KafkaServerConfigSpec, ProtectedService, ProtectedServiceSpec,
+};
+
+use crate::access::{Declaration, Enforcement, KafkaAccess, ServerAccess};
+use crate::access_annotation::{AccessAnnotationError, parse_called_by};
+use crate::calls::{Call, calls_of, client_of};
+use crate::changes::Changes;
+use crate::config::{Config, Mode};
+use crate::effective;
+use crate::facts::{IngressFacts, ObjectKey, OwnerFacts, OwnerRef, PodFacts, ServiceFacts};
+use crate::identity::Identity;
+use crate::labels::CALLED_BY;
+use crate::resolve::{PodIdentity, pod_identity};
+
+/// An object to index. Kubernetes objects arrive as the facts extracted from them; Holt's own kinds as their
+/// `v2beta1` form (convert other versions first).
+#[derive(Clone, Debug)]
+pub enum Object {
+    Namespace(String),
+    Pod(PodFacts),
+    Owner(OwnerFacts),
+    Service(ServiceFacts),
+    Ingress(IngressFacts),
+    ClientIntents(ClientIntents),
+    ProtectedService(ProtectedService),
+    KafkaServerConfig(KafkaServerConfig),
+}
+
+/// The identity of an indexed object, for deletion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ObjectRef {
+    Namespace(String),
+    Pod(ObjectKey),
+    Owner { kind: String, key: ObjectKey },
+    Service(ObjectKey),
+    Ingress(ObjectKey),
+    ClientIntents(ObjectKey),
+    ProtectedService(ObjectKey),
+    KafkaServerConfig(ObjectKey),
+}
+
+/// A pod with its resolved identity and parsed access annotation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexedPod {
+    pub facts: PodFacts,
+    pub identity: PodIdentity,
+    /// Clients the pod's `called-by` annotation lists; an error when the annotation cannot be parsed.
+    pub called_by: Result<Vec<Identity>, AccessAnnotationError>,
+}
+
+impl IndexedPod {
+    /// The clients declared by a well-formed annotation (none for a malformed one).
+    pub fn declared_clients(&self) -> &[Identity] {
+        self.called_by.as_deref().unwrap_or_default()
+    }
+}
+
+/// A ClientIntents reduced to its client and resolved calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexedIntents {
+    pub client: Identity,
+    pub calls: Vec<Call>,
+    /// `status.resolvedIPs`: addresses the network mapper saw each internet domain resolve to.
+    pub resolved_ips: BTreeMap<String, Vec<String>>,
+}
+
+/// A child in the ownership tree.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Child {
+    Pod(String),
+    Owner(OwnerRef),
+}
+
+/// `(namespace, kind, name)` of an owner object.
+type OwnerKey = (String, String, String);
+
+/// The index. See the module documentation.
+#[derive(Debug, Default)]
+pub struct Index {
+    config: Config,
+    namespaces: BTreeSet<String>,
+    owners: HashMap<OwnerKey, OwnerFacts>,
+    children: HashMap<OwnerKey, BTreeSet<Child>>,
+    pods: HashMap<ObjectKey, IndexedPod>,
+    pods_by_namespace: HashMap<String, BTreeSet<String>>,
+    /// Pods by the (namespace, name) of their identity, whatever its kind.
+    pods_by_identity: HashMap<ObjectKey, BTreeSet<String>>,
+    services: HashMap<ObjectKey, ServiceFacts>,
+    services_by_namespace: HashMap<String, BTreeSet<String>>,
+    ingresses: HashMap<ObjectKey, IngressFacts>,
+    ingresses_by_service: HashMap<ObjectKey, BTreeSet<String>>,
+    intents: HashMap<ObjectKey, IndexedIntents>,
+    /// ClientIntents by the (namespace, name) of their client, whatever its kind.
+    intents_by_client: HashMap<ObjectKey, BTreeSet<String>>,
+    declarations_by_server: HashMap<Identity, BTreeSet<Declaration>>,
+    /// Server pods whose `called-by` annotation lists a client with this (namespace, name).
+    annotations_by_client: HashMap<ObjectKey, BTreeSet<ObjectKey>>,
+    /// Server identities (any kind) declared for a (namespace, name).
+    servers_by_name: HashMap<ObjectKey, BTreeSet<Identity>>,
+    kafka_intents_by_broker: HashMap<Identity, BTreeSet<ObjectKey>>,
+    protected: HashMap<ObjectKey, ProtectedServiceSpec>,
+    protected_by_server: HashMap<ObjectKey, BTreeSet<String>>,
+    kafka_configs: HashMap<ObjectKey, KafkaServerConfigSpec>,
+    kafka_configs_by_broker: HashMap<Identity, BTreeSet<ObjectKey>>,
+    servers: HashMap<Identity, ServerAccess>,
+    brokers: HashMap<Identity, KafkaAccess>,
+}
+
+impl Index {
+    pub fn new(config: Config) -> Self {
+        Index {
+            config,
+            ..Index::default()
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Adds or replaces an object.
+    pub fn apply(&mut self, object: Object) -> Changes {
+        let mut changes = Changes::default();
+        match object {
+            Object::Namespace(name) => {
+                self.namespaces.insert(name);
+            }
+            Object::Pod(facts) => {
+                let key = facts.key.clone();
+                self.remove_pod(&key, &mut changes);
+                self.insert_pod(facts, &mut changes);
+            }
+            Object::Owner(facts) => {
+                let (kind, key) = (facts.kind.clone(), facts.key.clone());
+                self.remove_owner(&kind, &key);
+                self.insert_owner(facts);
+                self.reresolve_descendants(&(key.namespace.clone(), kind, key.name.clone()), &mut changes);
+            }
+            Object::Service(facts) => {
+                let key = facts.key.clone();
+                self.remove_service(&key, &mut changes);
+                self.insert_service(facts, &mut changes);
+            }
+            Object::Ingress(facts) => {
+                let key = facts.key.clone();
+                self.remove_ingress(&key, &mut changes);
+                self.insert_ingress(facts, &mut changes);
+            }
+            Object::ClientIntents(intents) => {
+                let key = ObjectKey::of(&intents.metadata);
+                self.remove_intents(&key, &mut changes);
+                self.insert_intents(key, &intents, &mut changes);
+            }
+            Object::ProtectedService(ps) => {
+                let key = ObjectKey::of(&ps.metadata);
+                self.remove_protected(&key, &mut changes);
+                self.insert_protected(key, ps.spec, &mut changes);
+            }
+            Object::KafkaServerConfig(config) => {
+                let key = ObjectKey::of(&config.metadata);
+                self.remove_kafka_config(&key, &mut changes);
+                self.insert_kafka_config(key, config.spec, &mut changes);
+            }
+        }
+        self.refresh(&mut changes);
+        changes
+    }
+
+    /// Removes an object; removing an unknown object changes nothing.
+    pub fn delete(&mut self, object: &ObjectRef) -> Changes {
+        let mut changes = Changes::default();
+        match object {
+            ObjectRef::Namespace(name) => {
+                self.namespaces.remove(name);
+            }
+            ObjectRef::Pod(key) => self.remove_pod(key, &mut changes),
+            ObjectRef::Owner { kind, key } => {
+                self.remove_owner(kind, key);
+                self.reresolve_descendants(
+                    &(key.namespace.clone(), kind.clone(), key.name.clone()),
+                    &mut changes,
+                );
+            }
+            ObjectRef::Service(key) => self.remove_service(key, &mut changes),
+            ObjectRef::Ingress(key) => self.remove_ingress(key, &mut changes),
+            ObjectRef::ClientIntents(key) => self.remove_intents(key, &mut changes),
+            ObjectRef::ProtectedService(key) => self.remove_protected(key, &mut changes),
+            ObjectRef::KafkaServerConfig(key) => self.remove_kafka_config(key, &mut changes),
+        }
+        self.refresh(&mut changes);
+        changes
+    }
+
+    // ---- queries -------------------------------------------------------------------------------------
+
+    /// The effective access of every server with at least one declared client, in no particular order.
+    pub fn servers(&self) -> impl Iterator<Item = &ServerAccess> {
+        self.servers.values()
+    }
+
+    pub fn server(&self, identity: &Identity) -> Option<&ServerAccess> {
+        self.servers.get(identity)
+    }
+
+    /// The effective Kafka access of every broker named by intents or a KafkaServerConfig.
+    pub fn brokers(&self) -> impl Iterator<Item = &KafkaAccess> {
+        self.brokers.values()
+    }
+
+    pub fn broker(&self, broker: &Identity) -> Option<&KafkaAccess> {
+        self.brokers.get(broker)
+    }
+
+    /// Every client identity that declares intents.
+    pub fn clients(&self) -> BTreeSet<Identity> {
+        self.intents.values().map(|i| i.client.clone()).collect()
+    }
+
+    /// The ClientIntents speaking for exactly this client identity (same namespace, name and kind).
+    pub fn intents_of(&self, client: &Identity) -> impl Iterator<Item = (ObjectKey, &IndexedIntents)> {
+        let by_name = ObjectKey::new(&client.namespace, &client.name);
+        self.intents_by_client
+            .get(&by_name)
+            .into_iter()
+            .flatten()
+            .map(move |name| ObjectKey::new(&client.namespace, name))
+            .filter_map(|key| self.intents.get(&key).map(|i| (key, i)))
+            .filter(move |(_, i)| i.client == *client)
+    }
+
+    pub fn intents(&self, key: &ObjectKey) -> Option<&IndexedIntents> {
+        self.intents.get(key)
+    }
+
+    pub fn all_intents(&self) -> impl Iterator<Item = (&ObjectKey, &IndexedIntents)> {
+        self.intents.iter()
+    }
+
+    pub fn namespaces(&self) -> &BTreeSet<String> {
+        &self.namespaces
+    }
+
+    pub fn pod(&self, key: &ObjectKey) -> Option<&IndexedPod> {
+        self.pods.get(key)
+    }
+
+    pub fn pods(&self) -> impl Iterator<Item = &IndexedPod> {
+        self.pods.values()
+    }
+
+    /// The pods a server identity stands for (§2.6 selectors): legacy identities match pods by identity
+    /// name, kinded ones also by owner kind, Services by their selector.
+    pub fn pods_of(&self, server: &Identity) -> Vec<&IndexedPod> {
+        if server.is_service() {
+            let Some(service) = self
+                .services
+                .get(&ObjectKey::new(&server.namespace, &server.name))
+            else {
+                return Vec::new();
+            };
+            return self
+                .pods_in(&server.namespace)
+                .filter(|p| service.selects(&p.facts.labels))
+                .collect();
+        }
+        let by_name = ObjectKey::new(&server.namespace, &server.name);
+        self.pods_by_identity
+            .get(&by_name)
+            .into_iter()
+            .flatten()
+            .filter_map(|name| self.pods.get(&ObjectKey::new(&server.namespace, name)))
+            .filter(|p| {
+                server
+                    .kind
+                    .as_ref()
+                    .is_none_or(|kind| p.identity.owner_kind == *kind)
+            })
+            .collect()
+    }
+
+    pub fn pods_in(&self, namespace: &str) -> impl Iterator<Item = &IndexedPod> {
+        self.pods_by_namespace
+            .get(namespace)
+            .into_iter()
+            .flatten()
+            .filter_map(move |name| self.pods.get(&ObjectKey::new(namespace, name)))
+    }
+
+    /// The calls that apply to a pod: those of every ClientIntents of its workload (by name, with no kind or
+    /// the pod's owner kind) and those `called-by` annotations declare for it, with where each was declared.
+    pub fn calls_of_pod(&self, pod: &IndexedPod) -> Vec<(Declaration, Call)> {
+        let identity = &pod.identity.identity;
+        let by_name = ObjectKey::new(&identity.namespace, &identity.name);
+        let kind_matches =
+            |kind: &Option<String>| kind.as_ref().is_none_or(|k| *k == pod.identity.owner_kind);
+        let mut calls = Vec::new();
+        for name in self.intents_by_client.get(&by_name).into_iter().flatten() {
+            let key = ObjectKey::new(&identity.namespace, name);
+            let Some(intents) = self.intents.get(&key) else {
+                continue;
+            };
+            if kind_matches(&intents.client.kind) {
+                let declaration = Declaration::ClientIntents(key);
+                calls.extend(intents.calls.iter().map(|c| (declaration.clone(), c.clone())));
+            }
+        }
+        for server_pod_key in self.annotations_by_client.get(&by_name).into_iter().flatten() {
+            let Some(server_pod) = self.pods.get(server_pod_key) else {
+                continue;
+            };
+            if server_pod
+                .declared_clients()
+                .iter()
+                .any(|c| c.name == identity.name && kind_matches(&c.kind))
+            {
+                let call = Call::Workload {
+                    server: server_pod.identity.identity.clone(),
+                    http: Vec::new(),
+                };
+                calls.push((Declaration::AccessAnnotation(server_pod_key.clone()), call));
+            }
+        }
+        calls
+    }
+
+    pub fn service(&self, key: &ObjectKey) -> Option<&ServiceFacts> {
+        self.services.get(key)
+    }
+
+    pub fn services(&self) -> impl Iterator<Item = &ServiceFacts> {
+        self.services.values()
+    }
+
+    pub fn services_in(&self, namespace: &str) -> impl Iterator<Item = &ServiceFacts> {
+        self.services_by_namespace
+            .get(namespace)
+            .into_iter()
+            .flatten()
+            .filter_map(move |name| self.services.get(&ObjectKey::new(namespace, name)))
+    }
+
+    /// The Ingresses (names, in the Service's namespace) that route to a Service.
+    pub fn ingresses_of(&self, service: &ObjectKey) -> Vec<&str> {
+        self.ingresses_by_service
+            .get(service)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect()
+    }
+
+    pub fn protected_services(&self) -> impl Iterator<Item = (&ObjectKey, &ProtectedServiceSpec)> {
+        self.protected.iter()
+    }
+
+    pub fn protected_service(&self, key: &ObjectKey) -> Option<&ProtectedServiceSpec> {
+        self.protected.get(key)
+    }
+
+    pub fn kafka_config(&self, key: &ObjectKey) -> Option<&KafkaServerConfigSpec> {
+        self.kafka_configs.get(key)
+    }
+
+    /// Whether a server is enforced, and why (§2.7).
+    pub fn enforcement(&self, server: &Identity) -> Enforcement {
+        if !self.config.watches(&server.namespace) {
+            return Enforcement::NotWatched;
+        }
+        if self.config.mode == Mode::DefaultActive {
+            return Enforcement::DefaultActive;
+        }
+        if self.config.enforced_namespaces.contains(&server.namespace) {
+            return Enforcement::EnforcedNamespace;
+        }
+        let by_name = ObjectKey::new(&server.namespace, &server.name);
+        let protecting = self
+            .protected_by_server
+            .get(&by_name)
+            .into_iter()
+            .flatten()
+            .find(|ps| {
+                let spec = self
+                    .protected
+                    .get(&ObjectKey::new(&server.namespace, ps.as_str()));
+                spec.is_some_and(|spec| {
+                    spec.kind
+                        .as_deref()
+                        .is_none_or(|k| k.is_empty() || Some(k) == server.kind.as_deref())
+                })
+            });
+        match protecting {
+            Some(ps) => Enforcement::ProtectedService(ps.clone()),
+            None => Enforcement::Shadow,
+        }
+    }
+
+    // ---- pods and owners -----------------------------------------------------------------------------
+
+    fn insert_pod(&mut self, facts: PodFacts, changes: &mut Changes) {
+        let identity = pod_identity(&facts, &self.config, |owner| {
+            self.owners
+                .get(&(
+                    facts.key.namespace.clone(),
+                    owner.kind.clone(),
+                    owner.name.clone(),
+                ))
+                .cloned()
+        });
+        let called_by = facts
+            .annotations
+            .get(CALLED_BY)
+            .map(|v| parse_called_by(v))
+            .unwrap_or(Ok(Vec::new()));
+        let key = facts.key.clone();
+        let pod = IndexedPod {
+            facts,
+            identity,
+            called_by,
+        };
+        self.touch_pod(&pod, changes);
+        let id = &pod.identity.identity;
+        self.pods_by_namespace
+            .entry(key.namespace.clone())
+            .or_default()
+            .insert(key.name.clone());
+        self.pods_by_identity
+            .entry(ObjectKey::new(&id.namespace, &id.name))
+            .or_default()
+            .insert(key.name.clone());
+        if let Some(owner) = &pod.facts.owner {
+            let owner_key = (key.namespace.clone(), owner.kind.clone(), owner.name.clone());
+            self.children
+                .entry(owner_key)
+                .or_default()
+                .insert(Child::Pod(key.name.clone()));
+        }
+        for client in pod.declared_clients() {
+            let by_name = ObjectKey::new(&client.namespace, &client.name);
+            self.annotations_by_client
+                .entry(by_name)
+                .or_default()
+                .insert(key.clone());
+            self.declare(id.clone(), Declaration::AccessAnnotation(key.clone()));
+        }
+        self.pods.insert(key, pod);
+    }
+
+    fn remove_pod(&mut self, key: &ObjectKey, changes: &mut Changes) {
+        let Some(pod) = self.pods.remove(key) else { return };
+        self.touch_pod(&pod, changes);
+        let id = &pod.identity.identity;
+        remove_from(&mut self.pods_by_namespace, &key.namespace, &key.name);
+        remove_from(
+            &mut self.pods_by_identity,
+            &ObjectKey::new(&id.namespace, &id.name),
+            &key.name,
+        );
+        if let Some(owner) = &pod.facts.owner {
+            let owner_key = (key.namespace.clone(), owner.kind.clone(), owner.name.clone());
+            remove_from(&mut self.children, &owner_key, &Child::Pod(key.name.clone()));
+        }
+        for client in pod.declared_clients() {
+            remove_from(
+                &mut self.annotations_by_client,
+                &ObjectKey::new(&client.namespace, &client.name),
+                key,
+            );
+            self.undeclare(id, &Declaration::AccessAnnotation(key.clone()));
+        }
+    }
+
+    /// A pod's labels, the policies of its identity (Istio reads its service account and sidecar), the
+    /// servers it calls, the Services selecting it, and the clients its annotation declares.
+    fn touch_pod(&self, pod: &IndexedPod, changes: &mut Changes) {
+        changes.pods.insert(pod.facts.key.clone());
+        let identity = &pod.identity.identity;
+        changes.identities.insert(identity.clone());
+        for (_, call) in self.calls_of_pod(pod) {
+            if let Call::Workload { server, .. } = call {
+                changes.identities.insert(server);
+            }
+        }
+        let namespace = &pod.facts.key.namespace;
+        for service in self
+            .services_in(namespace)
+            .filter(|s| s.selects(&pod.facts.labels))
+        {
+            changes.services.insert(service.key.clone());
+        }
+        for client in pod.declared_clients() {
+            changes.identities.insert(client.clone());
+            self.touch_pods_of_client(client, changes);
+        }
+    }
+
+    fn insert_owner(&mut self, facts: OwnerFacts) {
+        let key = &facts.key;
+        if let Some(owner) = &facts.owner {
+            let owner_key = (key.namespace.clone(), owner.kind.clone(), owner.name.clone());
+            let child = Child::Owner(OwnerRef {
+                kind: facts.kind.clone(),
+                name: key.name.clone(),
+            });
+            self.children.entry(owner_key).or_default().insert(child);
+        }
+        self.owners.insert(
+            (key.namespace.clone(), facts.kind.clone(), key.name.clone()),
+            facts,
+        );
+    }
+
+    fn remove_owner(&mut self, kind: &str, key: &ObjectKey) {
+        let Some(facts) = self
+            .owners
+            .remove(&(key.namespace.clone(), kind.to_owned(), key.name.clone()))
+        else {
+            return;
+        };
+        if let Some(owner) = &facts.owner {
+            let owner_key = (key.namespace.clone(), owner.kind.clone(), owner.name.clone());
+            let child = Child::Owner(OwnerRef {
+                kind: kind.to_owned(),
+                name: key.name.clone(),
+            });
+            remove_from(&mut self.children, &owner_key, &child);
+        }
+    }
+
+    /// An owner changed: the identities of the pods below it may have too.
+    fn reresolve_descendants(&mut self, owner: &OwnerKey, changes: &mut Changes) {
+        let mut pods = Vec::new();
+        let mut pending = vec![owner.clone()];
+        while let Some(next) = pending.pop() {
+            for child in self.children.get(&next).into_iter().flatten() {
+                match child {
+                    Child::Pod(name) => pods.push(ObjectKey::new(&next.0, name)),
+                    Child::Owner(o) if pending.len() < 64 => {
+                        pending.push((next.0.clone(), o.kind.clone(), o.name.clone()))
+                    }
+                    Child::Owner(_) => {}
+                }
+            }
+        }
+        for key in pods {
+            if let Some(pod) = self.pods.get(&key) {
+                let facts = pod.facts.clone();
+                self.remove_pod(&key, changes);
+                self.insert_pod(facts, changes);
+            }
+        }
+    }
+
+    // ---- services and ingresses ----------------------------------------------------------------------
+
+    fn insert_service(&mut self, facts: ServiceFacts, changes: &mut Changes) {
+        self.touch_service(&facts.key, changes);
+        self.services_by_namespace
+            .entry(facts.key.namespace.clone())
+            .or_default()
+            .insert(facts.key.name.clone());
+        self.services.insert(facts.key.clone(), facts);
+    }
+
+    fn remove_service(&mut self, key: &ObjectKey, changes: &mut Changes) {
+        if self.services.remove(key).is_some() {
+            self.touch_service(key, changes);
+            remove_from(&mut self.services_by_namespace, &key.namespace, &key.name);
+        }
+    }
+
+    /// The Service's external-traffic policy, its identity's policies, the egress policies of its clients,
+    /// and the default-deny policies of ProtectedServices naming it.
+    fn touch_service(&self, key: &ObjectKey, changes: &mut Changes) {
+        changes.services.insert(key.clone());
+        let identity = Identity::new(&key.namespace, &key.name, Some(crate::identity::SERVICE_KIND));
+        if let Some(access) = self.servers.get(&identity) {
+            changes.identities.extend(access.clients.keys().cloned());
+        }
+        changes.identities.insert(identity);
+        for ps in self.protected_by_server.get(key).into_iter().flatten() {
+            changes
+                .protected_services
+                .insert(ObjectKey::new(&key.namespace, ps));
+        }
+    }
+
+    fn insert_ingress(&mut self, facts: IngressFacts, changes: &mut Changes) {
+        for service in &facts.services {
+            let service_key = ObjectKey::new(&facts.key.namespace, service);
+            changes.services.insert(service_key.clone());
+            self.ingresses_by_service
+                .entry(service_key)
+                .or_default()
+                .insert(facts.key.name.clone());
+        }
+        self.ingresses.insert(facts.key.clone(), facts);
+    }
+
+    fn remove_ingress(&mut self, key: &ObjectKey, changes: &mut Changes) {
+        let Some(facts) = self.ingresses.remove(key) else {
+            return;
+        };
+        for service in &facts.services {
+            let service_key = ObjectKey::new(&key.namespace, service);
+            changes.services.insert(service_key.clone());
+            remove_from(&mut self.ingresses_by_service, &service_key, &key.name);
+        }
+    }
+
+    // ---- intents -------------------------------------------------------------------------------------
+
+    fn insert_intents(&mut self, key: ObjectKey, intents: &ClientIntents, changes: &mut Changes) {
+        let resolved_ips = intents
+            .status
+            .iter()
+            .flat_map(|s| &s.resolved_ips)
+            .map(|r| (r.dns.clone(), r.ips.clone()))
+            .collect();
+        let indexed = IndexedIntents {
+            client: client_of(intents),
+            calls: calls_of(intents),
+            resolved_ips,
+        };
+        let client = &indexed.client;
+        self.intents_by_client
+            .entry(ObjectKey::new(&client.namespace, &client.name))
+            .or_default()
+            .insert(key.name.clone());
+        for call in &indexed.calls {
+            match call {
+                Call::Workload { server, .. } => {
+                    self.declare(server.clone(), Declaration::ClientIntents(key.clone()))
+                }
+                Call::Kafka { broker, .. } => {
+                    self.kafka_intents_by_broker
+                        .entry(broker.clone())
+                        .or_default()
+                        .insert(key.clone());
+                }
+                _ => {}
+            }
+        }
+        self.touch_intents(&indexed, changes);
+        self.intents.insert(key, indexed);
+    }
+
+    fn remove_intents(&mut self, key: &ObjectKey, changes: &mut Changes) {
+        let Some(indexed) = self.intents.remove(key) else {
+            return;
+        };
+        self.touch_intents(&indexed, changes);
+        let client = &indexed.client;
+        remove_from(
+            &mut self.intents_by_client,
+            &ObjectKey::new(&client.namespace, &client.name),
+            &key.name,
+        );
+        for call in &indexed.calls {
+            match call {
+                Call::Workload { server, .. } => {
+                    self.undeclare(server, &Declaration::ClientIntents(key.clone()))
+                }
+                Call::Kafka { broker, .. } => remove_from(&mut self.kafka_intents_by_broker, broker, key),
+                _ => {}
+            }
+        }
+    }
+
+    /// The client's own policies and pods, every server it calls, every broker it uses.
+    fn touch_intents(&self, intents: &IndexedIntents, changes: &mut Changes) {
+        changes.identities.insert(intents.client.clone());
+        self.touch_pods_of_client(&intents.client, changes);
+        for call in &intents.calls {
+            match call {
+                Call::Workload { server, .. } => {
+                    changes.identities.insert(server.clone());
+                }
+                Call::Kafka { broker, .. } => {
+                    changes.brokers.insert(broker.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn touch_pods_of_client(&self, client: &Identity, changes: &mut Changes) {
+        changes
+            .pods
+            .extend(self.pods_of(client).into_iter().map(|p| p.facts.key.clone()));
+    }
+
+    fn declare(&mut self, server: Identity, declaration: Declaration) {
+        let by_name = ObjectKey::new(&server.namespace, &server.name);
+        self.servers_by_name
+            .entry(by_name)
+            .or_default()
+            .insert(server.clone());
+        self.declarations_by_server
+            .entry(server)
+            .or_default()
+            .insert(declaration);
+    }
+
+    fn undeclare(&mut self, server: &Identity, declaration: &Declaration) {
+        remove_from(&mut self.declarations_by_server, server, declaration);
+        if !self.declarations_by_server.contains_key(server) {
+            remove_from(
+                &mut self.servers_by_name,
+                &ObjectKey::new(&server.namespace, &server.name),
+                server,
+            );
+        }
+    }
+
+    // ---- protected services and Kafka server configs -------------------------------------------------
+
+    fn insert_protected(&mut self, key: ObjectKey, spec: ProtectedServiceSpec, changes: &mut Changes) {
+        let server = ObjectKey::new(&key.namespace, &spec.name);
+        self.protected_by_server
+            .entry(server.clone())
+            .or_default()
+            .insert(key.name.clone());
+        self.protected.insert(key.clone(), spec);
+        self.touch_protected(&key, &server, changes);
+    }
+
+    fn remove_protected(&mut self, key: &ObjectKey, changes: &mut Changes) {
+        let Some(spec) = self.protected.remove(key) else {
+            return;
+        };
+        let server = ObjectKey::new(&key.namespace, &spec.name);
+        remove_from(&mut self.protected_by_server, &server, &key.name);
+        self.touch_protected(key, &server, changes);
+    }
+
+    /// The default-deny policy, every identity and broker of that name, and the namespace's Services (whose
+    /// external-traffic policies depend on whether their pods are now protected).
+    fn touch_protected(&self, key: &ObjectKey, server: &ObjectKey, changes: &mut Changes) {
+        changes.protected_services.insert(key.clone());
+        changes
+            .identities
+            .extend(self.servers_by_name.get(server).into_iter().flatten().cloned());
+        changes
+            .brokers
+            .insert(Identity::new(&server.namespace, &server.name, None));
+        changes
+            .services
+            .extend(self.services_in(&server.namespace).map(|s| s.key.clone()));
+    }
+
+    fn insert_kafka_config(&mut self, key: ObjectKey, spec: KafkaServerConfigSpec, changes: &mut Changes) {
+        let broker = Identity::new(&key.namespace, &spec.workload.name, None);
+        self.kafka_configs_by_broker
+            .entry(broker.clone())
+            .or_default()
+            .insert(key.clone());
+        self.kafka_configs.insert(key, spec);
+        changes.brokers.insert(broker);
+    }
+
+    fn remove_kafka_config(&mut self, key: &ObjectKey, changes: &mut Changes) {
+        let Some(spec) = self.kafka_configs.remove(key) else {
+            return;
+        };
+        let broker = Identity::new(&key.namespace, &spec.workload.name, None);
+        remove_from(&mut self.kafka_configs_by_broker, &broker, key);
+        changes.brokers.insert(broker);
+    }
+
+    // ---- effective access ----------------------------------------------------------------------------
+
+    /// Recomputes the effective access of the touched servers and brokers, and adds the Services whose
+    /// external-traffic policies follow from them.
+    fn refresh(&mut self, changes: &mut Changes) {
+        for identity in &changes.identities {
+            let before = self.servers.get(identity).map(effective::has_ingress_policy);
+            match effective::server_access(self, identity) {
+                Some(access) => {
+                    self.servers.insert(identity.clone(), access);
+                }
+                None => {
+                    self.servers.remove(identity);
+                }
+            }
+            let after = self.servers.get(identity).map(effective::has_ingress_policy);
+            if before.unwrap_or(false) != after.unwrap_or(false) {
+                changes.services.extend(self.services_selecting(identity));
+            }
+        }
+        for broker in &changes.brokers {
+            match effective::kafka_access(self, broker) {
+                Some(access) => {
+                    self.brokers.insert(broker.clone(), access);
+                }
+                None => {
+                    self.brokers.remove(broker);
+                }
+            }
+        }
+    }
+
+    /// Services in the identity's namespace that select at least one of its pods.
+    fn services_selecting(&self, identity: &Identity) -> Vec<ObjectKey> {
+        let pods = self.pods_of(identity);
+        self.services_in(&identity.namespace)
+            .filter(|s| pods.iter().any(|p| s.selects(&p.facts.labels)))
+            .map(|s| s.key.clone())
+            .collect()
+    }
+
+    pub(crate) fn declarations(&self, server: &Identity) -> impl Iterator<Item = &Declaration> {
+        self.declarations_by_server.get(server).into_iter().flatten()
+    }
+
+    pub(crate) fn kafka_intents(
+        &self,
+        broker: &Identity,
+    ) -> impl Iterator<Item = (&ObjectKey, &IndexedIntents)> {
+        self.kafka_intents_by_broker
+            .get(broker)
+            .into_iter()
+            .flatten()
+            .filter_map(|key| self.intents.get_key_value(key))
+    }
+
+    pub(crate) fn kafka_configs_of(&self, broker: &Identity) -> impl Iterator<Item = &ObjectKey> {
+        self.kafka_configs_by_broker.get(broker).into_iter().flatten()
+    }
+}
+
+/// Removes `value` from the set at `key`, and the set itself once empty (so maps never keep empty sets).
+fn remove_from<K, V>(map: &mut HashMap<K, BTreeSet<V>>, key: &K, value: &V)
+where
+    K: std::hash::Hash + Eq,
+    V: Ord,
+{
+    if let Some(set) = map.get_mut(key) {
+        set.remove(value);
+        if set.is_empty() {
+            map.remove(key);
+        }
+    }
+}
