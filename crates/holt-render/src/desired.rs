@@ -1,0 +1,111 @@
+//! The renderers' output: desired Kubernetes objects, each with the object that should own it, and the
+//! notices that came with them.
+
+use holt_model::ObjectKey;
+use holt_model::labels::{MANAGED_BY, MANAGED_BY_HOLT};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+use crate::istio::AuthorizationPolicy;
+use crate::notice::Notice;
+
+/// What a render function returns: its value and the notices about what it could not render.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rendered<T> {
+    pub value: T,
+    pub notices: Vec<Notice>,
+}
+
+impl<T> Rendered<T> {
+    pub fn new(value: T, notices: Vec<Notice>) -> Self {
+        Rendered { value, notices }
+    }
+}
+
+/// A Kubernetes object Holt wants to exist.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Manifest {
+    NetworkPolicy(NetworkPolicy),
+    AuthorizationPolicy(AuthorizationPolicy),
+}
+
+impl Manifest {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Manifest::NetworkPolicy(_) => "NetworkPolicy",
+            Manifest::AuthorizationPolicy(_) => "AuthorizationPolicy",
+        }
+    }
+
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Manifest::NetworkPolicy(p) => &p.metadata,
+            Manifest::AuthorizationPolicy(p) => &p.metadata,
+        }
+    }
+
+    /// The object's namespace and name.
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey::of(self.metadata())
+    }
+}
+
+/// The object that should own a rendered object (its owner reference). Facts carry no UIDs, so the applier,
+/// which reads the owner from its cache, turns this into an `ownerReference`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Owner {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub name: String,
+}
+
+impl Owner {
+    /// A core/v1 Service in the owned object's namespace.
+    pub fn service(name: &str) -> Self {
+        Owner {
+            api_version: "v1",
+            kind: "Service",
+            name: name.to_owned(),
+        }
+    }
+}
+
+/// A desired object and its owner, if any.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Desired {
+    pub manifest: Manifest,
+    #[serde(skip)]
+    pub owner: Option<Owner>,
+}
+
+impl Desired {
+    pub fn new(manifest: Manifest, owner: Option<Owner>) -> Self {
+        Desired { manifest, owner }
+    }
+
+    /// `(kind, namespace, name)`: the order `holt plan` prints objects in.
+    pub fn sort_key(&self) -> (&'static str, ObjectKey) {
+        (self.manifest.kind(), self.manifest.key())
+    }
+}
+
+/// Object metadata with Holt's managed-by label next to the given labels.
+pub(crate) fn object_meta<'a>(
+    namespace: &str,
+    name: String,
+    labels: impl IntoIterator<Item = (&'a str, String)>,
+) -> ObjectMeta {
+    let mut all: std::collections::BTreeMap<String, String> =
+        labels.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    all.insert(MANAGED_BY.to_owned(), MANAGED_BY_HOLT.to_owned());
+    ObjectMeta {
+        name: Some(name),
+        namespace: Some(namespace.to_owned()),
+        labels: Some(all),
+        ..ObjectMeta::default()
+    }
+}

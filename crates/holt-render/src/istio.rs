@@ -1,0 +1,250 @@
+//! Istio AuthorizationPolicies (§2.9): for each enforced (client, server) pair in the mesh, an ALLOW policy
+//! in the server's namespace admitting the client's service accounts, restricted to the declared HTTP paths
+//! and methods when every declaration of the pair lists them.
+//!
+//! A pair is in the mesh when the client or the server has pods with an `istio-proxy` sidecar; pairs where
+//! neither does are skipped silently (clusters without Istio get no policies and no noise).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use holt_model::labels::{ISTIO_CLIENT_WITH_KIND, ISTIO_SERVER};
+use holt_model::{Grant, Identity, Index};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::{Deserialize, Serialize};
+
+use crate::desired::{Desired, Manifest, Rendered, object_meta};
+use crate::network_policy::selector;
+use crate::notice::{Notice, Reason, Subject};
+
+pub const API_VERSION: &str = "security.istio.io/v1";
+pub const KIND: &str = "AuthorizationPolicy";
+
+/// `security.istio.io/v1` AuthorizationPolicy, with only the fields Holt writes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizationPolicy {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    pub spec: AuthorizationPolicySpec,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizationPolicySpec {
+    pub selector: WorkloadSelector,
+    pub action: Action,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadSelector {
+    pub match_labels: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Action {
+    Allow,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    pub from: Vec<From>,
+    /// Empty: any request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<To>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct From {
+    pub source: Source,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub principals: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct To {
+    pub operation: Operation,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operation {
+    pub paths: Vec<String>,
+    /// Empty: any method.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+}
+
+/// Renders the AuthorizationPolicies admitting clients to `server` into `out`.
+pub(crate) fn render(index: &Index, server: &Identity, out: &mut Rendered<Vec<Desired>>) {
+    let config = index.config();
+    if !config.enable_istio_policy_creation {
+        return;
+    }
+    let Some(access) = index.server(server) else {
+        return;
+    };
+    if !access.enforcement.is_enforced() {
+        return;
+    }
+    let server_pods = index.pods_of(server);
+    let server_in_mesh = server_pods.iter().any(|p| p.facts.has_istio_sidecar);
+    let servers_without_sidecar: Vec<&str> = server_pods
+        .iter()
+        .filter(|p| !p.facts.has_istio_sidecar)
+        .map(|p| p.facts.key.name.as_str())
+        .collect();
+    for (client, grant) in &access.clients {
+        let client_pods = index.pods_of(client);
+        let client_in_mesh = client_pods.iter().any(|p| p.facts.has_istio_sidecar);
+        if !client_in_mesh && !server_in_mesh {
+            continue;
+        }
+        if client_pods.is_empty() {
+            out.notices.push(Notice::new(
+                Subject::identity(client),
+                Reason::PodsNotFound,
+                format!("no pods: its service account is unknown, so no Istio policy admits it to {server}"),
+            ));
+            continue;
+        }
+        let without_sidecar: Vec<&str> = client_pods
+            .iter()
+            .filter(|p| !p.facts.has_istio_sidecar)
+            .map(|p| p.facts.key.name.as_str())
+            .collect();
+        if !without_sidecar.is_empty() {
+            out.notices.push(Notice::new(
+                Subject::identity(client),
+                Reason::MissingSidecar,
+                format!(
+                    "pods without istio-proxy sidecar ({}) cannot be admitted by Istio to {server}",
+                    without_sidecar.join(", ")
+                ),
+            ));
+        }
+        if !client_in_mesh {
+            continue;
+        }
+        if !servers_without_sidecar.is_empty() {
+            out.notices.push(Notice::new(
+                Subject::identity(client),
+                Reason::ServerMissingSidecar,
+                format!(
+                    "server {server} has pods without istio-proxy sidecar ({}): the Istio policy does not apply to them",
+                    servers_without_sidecar.join(", ")
+                ),
+            ));
+        }
+        let selector = match selector::workload_labels(index, server) {
+            Ok(labels) => labels,
+            Err(error) => {
+                out.notices.push(error.notice(Subject::identity(server)));
+                return;
+            }
+        };
+        let accounts: BTreeSet<&str> = client_pods
+            .iter()
+            .map(|p| p.facts.service_account.as_str())
+            .collect();
+        for account in &accounts {
+            let sharing = clients_sharing(index, client, account);
+            if !sharing.is_empty() {
+                out.notices.push(Notice::new(
+                    Subject::identity(client),
+                    Reason::SharedServiceAccountFound,
+                    format!(
+                        "service account {account} is also used by {}: Istio policies admitting {} admit them too",
+                        sharing.into_iter().collect::<Vec<_>>().join(", "),
+                        client.name
+                    ),
+                ));
+            }
+        }
+        let principals = accounts
+            .iter()
+            .map(|account| {
+                format!(
+                    "{}/ns/{}/sa/{account}",
+                    config.istio_trust_domain, client.namespace
+                )
+            })
+            .collect();
+        out.value
+            .push(policy(server, client, grant, selector, principals));
+    }
+}
+
+fn policy(
+    server: &Identity,
+    client: &Identity,
+    grant: &Grant,
+    selector: BTreeMap<String, String>,
+    principals: Vec<String>,
+) -> Desired {
+    let to = if grant.any_request {
+        Vec::new()
+    } else {
+        grant
+            .http
+            .iter()
+            .map(|resource| To {
+                operation: Operation {
+                    paths: vec![resource.path.clone()],
+                    methods: resource.methods.iter().map(|m| m.as_str().to_owned()).collect(),
+                },
+            })
+            .collect()
+    };
+    let name = format!(
+        "authorization-policy-to-{}-from-{}.{}",
+        server.name_with_kind_rfc1123(),
+        client.name_with_kind_rfc1123(),
+        client.namespace
+    );
+    let policy = AuthorizationPolicy {
+        api_version: API_VERSION.to_owned(),
+        kind: KIND.to_owned(),
+        metadata: object_meta(
+            &server.namespace,
+            name,
+            [
+                (ISTIO_SERVER, server.label_value_with_kind()),
+                (ISTIO_CLIENT_WITH_KIND, client.label_value_with_kind()),
+            ],
+        ),
+        spec: AuthorizationPolicySpec {
+            selector: WorkloadSelector {
+                match_labels: selector,
+            },
+            action: Action::Allow,
+            rules: vec![Rule {
+                from: vec![From {
+                    source: Source { principals },
+                }],
+                to,
+            }],
+        },
+    };
+    Desired::new(Manifest::AuthorizationPolicy(policy), None)
+}
+
+/// Other client workloads (workloads with ClientIntents) in the client's namespace whose pods run as
+/// `account`.
+fn clients_sharing(index: &Index, client: &Identity, account: &str) -> BTreeSet<String> {
+    index
+        .pods_in(&client.namespace)
+        .filter(|p| p.facts.service_account == account && p.identity.identity.name != client.name)
+        .filter(|p| {
+            let identity = &p.identity.identity;
+            index.intents_of(identity).next().is_some()
+                || index.intents_of(&identity.without_kind()).next().is_some()
+        })
+        .map(|p| p.identity.identity.name.clone())
+        .collect()
+}
