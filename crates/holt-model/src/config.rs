@@ -28,7 +28,8 @@ pub enum ThirdPartyPolicies {
     Always,
 }
 
-/// The operator configuration, as camelCase keys in a YAML file (the Helm values' names).
+/// The operator configuration, as camelCase keys in a YAML file: the reference's Helm value names
+/// (`enableKafkaACLCreation`, `enableGroupIPsByCIDR`, ...), so its values files can be reused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Config {
@@ -38,12 +39,16 @@ pub struct Config {
     /// When non-empty, only these namespaces are acted on.
     pub watched_namespaces: BTreeSet<String>,
     pub enable_network_policy_creation: bool,
+    #[serde(rename = "enableKafkaACLCreation")]
     pub enable_kafka_acl_creation: bool,
     pub enable_istio_policy_creation: bool,
     pub enable_egress_network_policy_creation: bool,
     pub separate_netpols_for_ingress_and_egress: bool,
+    #[serde(rename = "enableEgressAutoallowDNSTraffic")]
     pub enable_egress_autoallow_dns_traffic: bool,
+    #[serde(rename = "enableGroupIPsByCIDR")]
     pub enable_group_internet_ips_by_cidr: bool,
+    #[serde(rename = "enableGroupIPsByCIDRPeersLimit")]
     pub enable_group_internet_ips_by_cidr_peers_limit: usize,
     pub automate_third_party_network_policies: ThirdPartyPolicies,
     pub enable_strict_mode_intents: bool,
