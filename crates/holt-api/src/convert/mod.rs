@@ -1,0 +1,55 @@
+//! Conversion between every pair of served versions, for the three kinds, through the hub (`v2beta1`).
+//!
+//! Each version converts to and from the hub ([`Convertible`]); any pair converts through it ([`convert`]).
+//! The rules follow the reference's (compat §1.4): `v2alpha1` ↔ `v2beta1` is lossless; `v1beta1` ↔ hub maps
+//! calls to targets (`svc:` prefix ↔ `kind: Service`, `kubernetes.default` ↔ `svc:kubernetes.default`,
+//! out-of-cluster calls by `type`); `v1alpha3` goes through `v1beta1`. What is lossy, and why, is listed on
+//! [`crate::convert::v1beta1`]'s functions and tested in `tests/convert.rs`. [`convert_value`] is the
+//! conversion webhook's entry point.
+
+mod v1alpha3;
+mod v1beta1;
+mod v2alpha1;
+mod value;
+
+pub use v1beta1::{call_to_target, target_to_call};
+pub use value::{ConvertError, convert_value};
+
+/// A root type of one served version that converts to and from its kind's hub type.
+pub trait Convertible: Sized {
+    /// The `v2beta1` root of the same kind.
+    type Hub;
+    /// Converts to the hub. Metadata and status are kept as they are.
+    fn into_hub(self) -> Self::Hub;
+    /// Converts from the hub. Metadata and status are kept as they are.
+    fn from_hub(hub: Self::Hub) -> Self;
+}
+
+/// Converts an object of one version into another version of the same kind, through the hub.
+pub fn convert<A, B>(object: A) -> B
+where
+    A: Convertible,
+    B: Convertible<Hub = A::Hub>,
+{
+    B::from_hub(object.into_hub())
+}
+
+macro_rules! hub_is_itself {
+    ($($root:ty),*) => {$(
+        impl Convertible for $root {
+            type Hub = $root;
+            fn into_hub(self) -> Self::Hub {
+                self
+            }
+            fn from_hub(hub: Self::Hub) -> Self {
+                hub
+            }
+        }
+    )*};
+}
+
+hub_is_itself!(
+    crate::v2beta1::ClientIntents,
+    crate::v2beta1::ProtectedService,
+    crate::v2beta1::KafkaServerConfig
+);

@@ -1,0 +1,1 @@
+//! Validation of served objects (compat §2.15); filled in next.
