@@ -1,2 +1,88 @@
-//! Placeholder.
-fn main() {}
+//! `holt`: Holt's command line.
+//!
+//! `holt plan PATH...` reads Kubernetes manifests and an operator configuration and prints what Holt would
+//! create — NetworkPolicies, Istio AuthorizationPolicies, Kafka ACLs, pod labels — with no cluster.
+//! `holt validate PATH...` checks ClientIntents, ProtectedServices and KafkaServerConfigs for CI and
+//! pre-commit hooks. Invalid input exits non-zero naming the file, object and field.
+
+mod config_args;
+mod holt_objects;
+mod manifests;
+mod model_input;
+mod output;
+mod plan;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config_args::ConfigArgs;
+
+#[derive(Parser, Debug)]
+#[command(name = "holt", version, about = "Intent-based access control for Kubernetes")]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print what Holt would create for these manifests (files or directories; no cluster needed).
+    Plan {
+        /// Manifest files or directories (`.yaml`, `.yml`, `.json`, read recursively).
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// `table`: a summary per server; `yaml`: the objects as multi-document YAML; `json`: a JSON list.
+        #[arg(short, long, env = "HOLT_OUTPUT", value_enum, default_value_t = Format::Table)]
+        output: Format,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Validate ClientIntents, ProtectedServices and KafkaServerConfigs (files or directories).
+    Validate {
+        /// Manifest files or directories (`.yaml`, `.yml`, `.json`, read recursively).
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Apply strict-mode rules (no wildcard domains, ports required, plain targets must be Services).
+        #[arg(long, env = "HOLT_ENABLE_STRICT_MODE_INTENTS")]
+        strict: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Yaml,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.command {
+        Command::Plan {
+            paths,
+            output,
+            config,
+        } => plan::run(&paths, output, &config),
+        Command::Validate { paths, strict } => validate::run(&paths, strict),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Args::command().debug_assert();
+    }
+}
