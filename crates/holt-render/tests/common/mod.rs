@@ -1,0 +1,375 @@
+//! Builders for renderer tests: model objects from a few words, no cluster.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use holt_api::v2beta1::{
+    ClientIntents, ClientIntentsSpec, ClientIntentsStatus, HttpMethod, HttpResource, InternetTarget,
+    KafkaOperation, KafkaServerConfig, KafkaServerConfigSpec, KafkaTarget, KafkaTopic, KafkaTopicConfig,
+    KubernetesTarget, ProtectedService, ProtectedServiceSpec, ResolvedIps, ServiceTarget, SqlTarget, Target,
+    Workload,
+};
+use holt_model::facts::{IngressFacts, OwnerRef, PodFacts, ServiceFacts, ServicePortFacts, ServiceType};
+use holt_model::{Config, Identity, Index, Object, ObjectKey};
+use holt_render::{Desired, Manifest};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::Value;
+
+pub fn meta(ns: &str, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(ns.into()),
+        ..Default::default()
+    }
+}
+
+pub fn index(config: Config, objects: Vec<Object>) -> Index {
+    let mut index = Index::new(config);
+    for object in objects {
+        index.apply(object);
+    }
+    index
+}
+
+pub fn shadow() -> Config {
+    Config {
+        mode: holt_model::Mode::DefaultShadow,
+        ..Config::default()
+    }
+}
+
+pub fn id(ns: &str, name: &str, kind: Option<&str>) -> Identity {
+    Identity::new(ns, name, kind)
+}
+
+// ---- pods ------------------------------------------------------------------------------------------------
+
+pub fn pod_facts(ns: &str, name: &str, owner: Option<(&str, &str)>, labels: &[(&str, &str)]) -> PodFacts {
+    PodFacts {
+        key: ObjectKey::new(ns, name),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        annotations: BTreeMap::new(),
+        owner: owner.map(|(kind, name)| OwnerRef {
+            kind: kind.into(),
+            name: name.into(),
+        }),
+        service_account: "default".into(),
+        images: vec![],
+        has_istio_sidecar: false,
+        host_network: false,
+        ips: vec![],
+        ports: vec![],
+    }
+}
+
+/// A pod `name` owned by `owner_kind/owner_name`, with `labels`.
+pub fn pod(ns: &str, name: &str, owner_kind: &str, owner_name: &str, labels: &[(&str, &str)]) -> Object {
+    Object::Pod(pod_facts(ns, name, Some((owner_kind, owner_name)), labels))
+}
+
+/// The pod `<workload>-0` of Deployment `workload`, labelled `app: <workload>`.
+pub fn deployment_pod(ns: &str, workload: &str) -> Object {
+    pod(
+        ns,
+        &format!("{workload}-0"),
+        "Deployment",
+        workload,
+        &[("app", workload)],
+    )
+}
+
+/// Like [`deployment_pod`], with a service account and an optional Istio sidecar.
+pub fn mesh_pod(ns: &str, workload: &str, account: &str, sidecar: bool) -> Object {
+    let mut facts = pod_facts(
+        ns,
+        &format!("{workload}-0"),
+        Some(("Deployment", workload)),
+        &[("app", workload)],
+    );
+    facts.service_account = account.into();
+    facts.has_istio_sidecar = sidecar;
+    Object::Pod(facts)
+}
+
+pub fn annotated_pod(ns: &str, workload: &str, annotations: &[(&str, &str)]) -> Object {
+    let mut facts = pod_facts(
+        ns,
+        &format!("{workload}-0"),
+        Some(("Deployment", workload)),
+        &[("app", workload)],
+    );
+    facts.annotations = annotations
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Object::Pod(facts)
+}
+
+// ---- services and ingresses ------------------------------------------------------------------------------
+
+pub fn port(port: i32, target: IntOrString, protocol: &str) -> ServicePortFacts {
+    ServicePortFacts {
+        name: None,
+        port,
+        target_port: target,
+        protocol: protocol.into(),
+    }
+}
+
+pub fn service_facts(
+    ns: &str,
+    name: &str,
+    selector: &[(&str, &str)],
+    ports: Vec<ServicePortFacts>,
+) -> ServiceFacts {
+    ServiceFacts {
+        key: ObjectKey::new(ns, name),
+        selector: (!selector.is_empty()).then(|| {
+            selector
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        }),
+        ports,
+        service_type: ServiceType::ClusterIp,
+        cluster_ips: vec!["10.96.0.10".into()],
+    }
+}
+
+pub fn service(ns: &str, name: &str, selector: &[(&str, &str)], ports: Vec<ServicePortFacts>) -> Object {
+    Object::Service(service_facts(ns, name, selector, ports))
+}
+
+/// A ClusterIP Service `name` selecting `app: name`, port 80 → named port `http`.
+pub fn http_service(ns: &str, name: &str) -> Object {
+    service(
+        ns,
+        name,
+        &[("app", name)],
+        vec![port(80, IntOrString::String("http".into()), "TCP")],
+    )
+}
+
+pub fn typed_service(ns: &str, name: &str, service_type: ServiceType) -> Object {
+    let mut facts = service_facts(
+        ns,
+        name,
+        &[("app", name)],
+        vec![port(443, IntOrString::Int(8443), "TCP")],
+    );
+    facts.service_type = service_type;
+    Object::Service(facts)
+}
+
+/// `default/kubernetes` with cluster IP 10.96.0.1, port 443 → 6443.
+pub fn api_server_service() -> Object {
+    let mut facts = service_facts(
+        "default",
+        "kubernetes",
+        &[],
+        vec![port(443, IntOrString::Int(6443), "TCP")],
+    );
+    facts.cluster_ips = vec!["10.96.0.1".into()];
+    Object::Service(facts)
+}
+
+pub fn ingress(ns: &str, name: &str, services: &[&str]) -> Object {
+    Object::Ingress(IngressFacts {
+        key: ObjectKey::new(ns, name),
+        services: services.iter().map(|s| s.to_string()).collect(),
+    })
+}
+
+// ---- targets -----------------------------------------------------------------------------------------------
+
+pub fn k8s(name: &str) -> Target {
+    Target {
+        kubernetes: Some(KubernetesTarget {
+            name: name.into(),
+            kind: None,
+            http: vec![],
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn k8s_kind(name: &str, kind: &str) -> Target {
+    Target {
+        kubernetes: Some(KubernetesTarget {
+            name: name.into(),
+            kind: Some(kind.into()),
+            http: vec![],
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn svc(name: &str) -> Target {
+    Target {
+        service: Some(ServiceTarget {
+            name: name.into(),
+            http: vec![],
+        }),
+        ..Default::default()
+    }
+}
+
+/// A `kubernetes` target (legacy kind) with HTTP resources `(path, methods)`.
+pub fn http(name: &str, resources: &[(&str, &[HttpMethod])]) -> Target {
+    Target {
+        kubernetes: Some(KubernetesTarget {
+            name: name.into(),
+            kind: None,
+            http: resources
+                .iter()
+                .map(|(path, methods)| HttpResource {
+                    path: path.to_string(),
+                    methods: methods.to_vec(),
+                })
+                .collect(),
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn kafka(name: &str, topics: &[(&str, &[KafkaOperation])]) -> Target {
+    Target {
+        kafka: Some(KafkaTarget {
+            name: name.into(),
+            topics: topics
+                .iter()
+                .map(|(topic, ops)| KafkaTopic {
+                    name: topic.to_string(),
+                    operations: ops.to_vec(),
+                })
+                .collect(),
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn internet(domains: &[&str], ips: &[&str], ports: &[i32]) -> Target {
+    Target {
+        internet: Some(InternetTarget {
+            domains: domains.iter().map(|s| s.to_string()).collect(),
+            ips: ips.iter().map(|s| s.to_string()).collect(),
+            ports: ports.to_vec(),
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn sql(name: &str) -> Target {
+    Target {
+        sql: Some(SqlTarget {
+            name: name.into(),
+            privileges: vec![],
+        }),
+        ..Default::default()
+    }
+}
+
+// ---- Holt's kinds ------------------------------------------------------------------------------------------
+
+pub fn intents_obj(ns: &str, client: &str, kind: Option<&str>, targets: Vec<Target>) -> ClientIntents {
+    ClientIntents {
+        metadata: meta(ns, client),
+        spec: ClientIntentsSpec {
+            workload: Workload {
+                name: client.into(),
+                kind: kind.map(Into::into),
+            },
+            targets,
+        },
+        status: None,
+    }
+}
+
+/// `v2beta1` ClientIntents named after the client, whose workload has no kind.
+pub fn intents_v2(ns: &str, client: &str, targets: Vec<Target>) -> Object {
+    Object::ClientIntents(intents_obj(ns, client, None, targets))
+}
+
+pub fn intents_kind(ns: &str, client: &str, kind: &str, targets: Vec<Target>) -> Object {
+    Object::ClientIntents(intents_obj(ns, client, Some(kind), targets))
+}
+
+/// Intents with `status.resolvedIPs`.
+pub fn intents_resolved(
+    ns: &str,
+    client: &str,
+    targets: Vec<Target>,
+    resolved: &[(&str, &[&str])],
+) -> Object {
+    let mut intents = intents_obj(ns, client, None, targets);
+    intents.status = Some(ClientIntentsStatus {
+        resolved_ips: resolved
+            .iter()
+            .map(|(dns, ips)| ResolvedIps {
+                dns: dns.to_string(),
+                ips: ips.iter().map(|s| s.to_string()).collect(),
+            })
+            .collect(),
+        ..Default::default()
+    });
+    Object::ClientIntents(intents)
+}
+
+pub fn protected(ns: &str, server: &str, kind: Option<&str>) -> Object {
+    Object::ProtectedService(ProtectedService {
+        metadata: meta(ns, &format!("protect-{server}")),
+        spec: ProtectedServiceSpec {
+            name: server.into(),
+            kind: kind.map(Into::into),
+        },
+        status: None,
+    })
+}
+
+pub fn kafka_config(ns: &str, broker: &str, topics: Vec<KafkaTopicConfig>) -> Object {
+    Object::KafkaServerConfig(KafkaServerConfig {
+        metadata: meta(ns, broker),
+        spec: KafkaServerConfigSpec {
+            workload: Workload {
+                name: broker.into(),
+                kind: None,
+            },
+            addr: Some(format!("{broker}.{ns}:9093")),
+            topics,
+            ..Default::default()
+        },
+        status: None,
+    })
+}
+
+// ---- reading rendered objects --------------------------------------------------------------------------
+
+pub fn network_policies(objects: &[Desired]) -> Vec<&NetworkPolicy> {
+    objects
+        .iter()
+        .filter_map(|d| match &d.manifest {
+            Manifest::NetworkPolicy(p) => Some(p),
+            Manifest::AuthorizationPolicy(_) => None,
+        })
+        .collect()
+}
+
+pub fn names(objects: &[Desired]) -> Vec<String> {
+    objects.iter().map(|d| d.manifest.key().to_string()).collect()
+}
+
+/// An object as JSON, to compare whole specs against readable literals.
+pub fn json(object: &impl serde::Serialize) -> Value {
+    serde_json::to_value(object).expect("serializable")
+}
+
+/// The label value `access-…` keys carry for a target, computed the way §2.3 says (independent of the
+/// renderer, which uses holt-model's formatting).
+pub fn label_value(name: &str, ns: &str) -> String {
+    Identity::new(ns, name, None).label_value()
+}
