@@ -1,1 +1,25 @@
-//! Placeholder.
+//! Test harness for Holt: runs the real components Holt talks to on 127.0.0.1.
+//!
+//! In: the components built and cached by `scripts/build-test-components.sh` (versions in
+//! `scripts/test-components.env`). Out: running etcd + kube-apiserver (+ kube-controller-manager), Kafka
+//! and SPIRE server processes on free loopback ports, with what a test needs to use them.
+
+mod apiserver;
+mod components;
+mod control_plane;
+mod controller_manager;
+mod error;
+mod etcd;
+mod kubeconfig;
+mod pki;
+mod ports;
+mod process;
+mod rundir;
+mod shared;
+mod watchdog;
+
+pub use components::{Component, MissingComponent, build_script, cache_root};
+pub use control_plane::{ControlPlane, ControlPlaneOptions, KubeUser};
+pub use error::Error;
+pub use pki::{CertificateAuthority, IssuedCert, PkiError};
+pub use process::{Lifetime, ProcessError, ProcessInfo, rss_kib};

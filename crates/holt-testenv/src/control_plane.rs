@@ -1,0 +1,239 @@
+//! A Kubernetes control plane for tests: etcd + kube-apiserver (+ kube-controller-manager), an admin
+//! kubeconfig, and client certificates for more users.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{ObjectMeta, PostParams};
+
+use crate::apiserver::{Apiserver, ApiserverFiles};
+use crate::controller_manager::{ControllerManager, ControllerManagerFiles};
+use crate::error::{Error, write_file};
+use crate::etcd::Etcd;
+use crate::kubeconfig::{self, ClientFiles};
+use crate::pki::{CertificateAuthority, IssuedCert, key_pair_pem};
+use crate::process::{Lifetime, Process, ProcessInfo};
+use crate::rundir::RunDir;
+use crate::shared::{SharedCell, get_or_start};
+
+/// How to start a [`ControlPlane`].
+#[derive(Debug, Clone)]
+pub struct ControlPlaneOptions {
+    /// Also run kube-controller-manager (garbage collection, namespace deletion, Deployments,
+    /// ReplicaSets, EndpointSlices). Default: true.
+    pub controller_manager: bool,
+    /// Who stops the processes. Default: [`Lifetime::Test`].
+    pub lifetime: Lifetime,
+    /// Where to keep configuration, data and logs. Default: a fresh directory in this test process's
+    /// scratch directory.
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for ControlPlaneOptions {
+    fn default() -> Self {
+        Self { controller_manager: true, lifetime: Lifetime::Test, dir: None }
+    }
+}
+
+/// A Kubernetes user with a client certificate signed by the control plane's CA.
+#[derive(Debug, Clone)]
+pub struct KubeUser {
+    /// The user name (the certificate's CN).
+    pub name: String,
+    /// The group (the certificate's O), if any.
+    pub group: Option<String>,
+    /// The certificate and key.
+    pub cert: IssuedCert,
+    /// A kubeconfig that authenticates as this user.
+    pub kubeconfig: PathBuf,
+}
+
+impl KubeUser {
+    /// A client that acts as this user.
+    pub async fn client(&self) -> Result<kube::Client, Error> {
+        kubeconfig::client(&self.kubeconfig).await
+    }
+}
+
+/// A running control plane. Dropping it stops its processes (test lifetime).
+#[derive(Debug)]
+pub struct ControlPlane {
+    // Processes first: they are dropped (killed) before the directory is removed.
+    controller_manager: Option<ControllerManager>,
+    apiserver: Process,
+    etcd: Process,
+    ca: CertificateAuthority,
+    url: String,
+    ca_file: PathBuf,
+    kubeconfig: PathBuf,
+    startup: Vec<(&'static str, Duration)>,
+    next: AtomicUsize,
+    dir: RunDir,
+}
+
+static SHARED: SharedCell<ControlPlane> = SharedCell::const_new();
+
+impl ControlPlane {
+    /// Starts etcd, kube-apiserver and (by default) kube-controller-manager, and waits until they are
+    /// ready.
+    pub async fn start(options: ControlPlaneOptions) -> Result<Self, Error> {
+        let dir = RunDir::new("kube", options.dir.as_deref(), options.lifetime)
+            .map_err(Error::io("kube-apiserver", "create the directory for", "the control plane"))?;
+        let began = Instant::now();
+        let ca = CertificateAuthority::new("holt-testenv-kube-ca").map_err(Error::pki("kube-apiserver"))?;
+        let ca_file = dir.join("ca.crt");
+        write_file("kube-apiserver", &ca_file, ca.cert_pem())?;
+        let serving = ca
+            .issue_server("kube-apiserver", &["kubernetes.default.svc"])
+            .map_err(Error::pki("kube-apiserver"))?;
+        let (serving_cert, serving_key) = write_pair(&dir, "serving", &serving)?;
+        let (sa_key, sa_pub) = key_pair_pem("the service-account signing key").map_err(Error::pki("kube-apiserver"))?;
+        let (sa_key_file, sa_pub_file) = (dir.join("sa.key"), dir.join("sa.pub"));
+        write_file("kube-apiserver", &sa_key_file, sa_key)?;
+        write_file("kube-apiserver", &sa_pub_file, sa_pub)?;
+        let admin = ca
+            .issue_client("holt-testenv-admin", Some("system:masters"))
+            .map_err(Error::pki("kube-apiserver"))?;
+        let (admin_cert, admin_key) = write_pair(&dir, "admin", &admin)?;
+        let admin_files = ClientFiles { user: "holt-testenv-admin", cert: &admin_cert, key: &admin_key };
+
+        let mut startup = Vec::new();
+        let etcd = Etcd::start(dir.path(), options.lifetime).await?;
+        startup.push(("etcd", etcd.startup));
+        let files = ApiserverFiles {
+            ca: &ca_file,
+            serving_cert: &serving_cert,
+            serving_key: &serving_key,
+            service_account_key: &sa_key_file,
+            service_account_public_key: &sa_pub_file,
+        };
+        let mut apiserver = Apiserver::spawn(dir.path(), &etcd.client_url, &files, options.lifetime)?;
+        let kubeconfig = dir.join("admin.kubeconfig");
+        kubeconfig::write(&kubeconfig, &apiserver.url, &ca_file, &admin_files)?;
+        let admin_client = kubeconfig::client(&kubeconfig).await?;
+        startup.push(("kube-apiserver", apiserver.wait_ready(&admin_client).await?));
+
+        let controller_manager = if options.controller_manager {
+            let files = ControllerManagerFiles {
+                kubeconfig: &kubeconfig,
+                ca: &ca_file,
+                client: admin_files,
+                serving_cert: &serving_cert,
+                serving_key: &serving_key,
+            };
+            let cm = ControllerManager::start(dir.path(), &files, options.lifetime).await?;
+            startup.push(("kube-controller-manager", cm.startup));
+            Some(cm)
+        } else {
+            None
+        };
+        startup.push(("control plane", began.elapsed()));
+        Ok(Self {
+            controller_manager,
+            apiserver: apiserver.process,
+            etcd: etcd.process,
+            ca,
+            url: apiserver.url,
+            ca_file,
+            kubeconfig,
+            startup,
+            next: AtomicUsize::new(1),
+            dir,
+        })
+    }
+
+    /// The control plane shared by every test of this test process (started by the first caller with
+    /// the default options; stopped by the watchdog when the process ends). Give each test its own
+    /// namespace with [`ControlPlane::create_namespace`].
+    pub async fn shared() -> Result<&'static Self, Error> {
+        get_or_start(&SHARED, "control plane", || Self::start(ControlPlaneOptions::default())).await
+    }
+
+    /// The apiserver's URL (`https://127.0.0.1:<port>`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The admin kubeconfig (user `holt-testenv-admin` in group `system:masters`); works with kubectl.
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The CA certificate file that signed the apiserver's serving certificate and every client
+    /// certificate.
+    pub fn ca_file(&self) -> &Path {
+        &self.ca_file
+    }
+
+    /// The CA certificate, PEM.
+    pub fn ca_pem(&self) -> &str {
+        self.ca.cert_pem()
+    }
+
+    /// The directory holding configuration, data and logs.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// An admin client. Make one per test: a client belongs to the tokio runtime that made it.
+    pub async fn client(&self) -> Result<kube::Client, Error> {
+        kubeconfig::client(&self.kubeconfig).await
+    }
+
+    /// A new user with a client certificate `O=<group>, CN=<name>`, and a kubeconfig for it.
+    pub fn user(&self, name: &str, group: Option<&str>) -> Result<KubeUser, Error> {
+        let cert = self.ca.issue_client(name, group).map_err(Error::pki("kube-apiserver"))?;
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let stem = format!("user-{n}-{}", file_safe(name));
+        let (cert_file, key_file) = write_pair(&self.dir, &stem, &cert)?;
+        let kubeconfig = self.dir.join(&format!("{stem}.kubeconfig"));
+        let files = ClientFiles { user: name, cert: &cert_file, key: &key_file };
+        kubeconfig::write(&kubeconfig, &self.url, &self.ca_file, &files)?;
+        Ok(KubeUser { name: name.to_owned(), group: group.map(str::to_owned), cert, kubeconfig })
+    }
+
+    /// Creates a namespace named `<prefix>-<n>` (unique in this control plane) and returns its name.
+    pub async fn create_namespace(&self, client: &kube::Client, prefix: &str) -> Result<String, Error> {
+        let mut prefix: String = prefix
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .collect();
+        prefix.truncate(50);
+        let prefix = prefix.trim_matches('-');
+        let name = format!("{}-{}", if prefix.is_empty() { "test" } else { prefix }, self.next.fetch_add(1, Ordering::Relaxed));
+        let namespace = Namespace {
+            metadata: ObjectMeta { name: Some(name.clone()), ..ObjectMeta::default() },
+            ..Namespace::default()
+        };
+        kube::Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &namespace)
+            .await
+            .map_err(Error::kube(format!("create namespace {name}")))?;
+        Ok(name)
+    }
+
+    /// How long each component took from spawn to ready, and the whole start.
+    pub fn startup_times(&self) -> &[(&'static str, Duration)] {
+        &self.startup
+    }
+
+    /// The running processes (etcd, kube-apiserver, kube-controller-manager).
+    pub fn processes(&self) -> Vec<ProcessInfo> {
+        let mut list = vec![self.etcd.info(), self.apiserver.info()];
+        list.extend(self.controller_manager.as_ref().map(|cm| cm.process.info()));
+        list
+    }
+}
+
+fn write_pair(dir: &RunDir, stem: &str, cert: &IssuedCert) -> Result<(PathBuf, PathBuf), Error> {
+    let (cert_file, key_file) = (dir.join(&format!("{stem}.crt")), dir.join(&format!("{stem}.key")));
+    write_file("kube-apiserver", &cert_file, &cert.cert_pem)?;
+    write_file("kube-apiserver", &key_file, &cert.key_pem)?;
+    Ok((cert_file, key_file))
+}
+
+fn file_safe(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect()
+}

@@ -1,0 +1,74 @@
+//! kube-controller-manager on 127.0.0.1 with the controllers a control plane without nodes can use:
+//! garbage collection of owner references, namespace deletion, Deployment → ReplicaSet → Pod, and
+//! EndpointSlices for Services.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::components::Component;
+use crate::error::Error;
+use crate::kubeconfig::{self, ClientFiles};
+use crate::ports::free_port;
+use crate::process::{Lifetime, Process};
+
+/// The controllers started: each costs memory and watch traffic, so only the useful ones.
+pub(crate) const CONTROLLERS: &str = "garbage-collector-controller,namespace-controller,\
+deployment-controller,replicaset-controller,endpointslice-controller";
+
+/// A running kube-controller-manager.
+#[derive(Debug)]
+pub(crate) struct ControllerManager {
+    pub(crate) process: Process,
+    pub(crate) startup: Duration,
+}
+
+/// The files kube-controller-manager needs, written beforehand.
+#[derive(Debug)]
+pub(crate) struct ControllerManagerFiles<'a> {
+    /// A kubeconfig with a `system:masters` client certificate.
+    pub(crate) kubeconfig: &'a Path,
+    /// The CA that signed the serving certificate (for the health check over HTTPS).
+    pub(crate) ca: &'a Path,
+    /// The client certificate the health check presents (any; the path is always allowed).
+    pub(crate) client: ClientFiles<'a>,
+    pub(crate) serving_cert: &'a Path,
+    pub(crate) serving_key: &'a Path,
+}
+
+impl ControllerManager {
+    pub(crate) async fn start(
+        dir: &Path,
+        files: &ControllerManagerFiles<'_>,
+        lifetime: Lifetime,
+    ) -> Result<Self, Error> {
+        let binary = Component::Kube.file("kube-controller-manager")?;
+        let port =
+            free_port().map_err(Error::io("kube-controller-manager", "find a free port on", "127.0.0.1"))?;
+        let mut command = Command::new(&binary);
+        command
+            .arg(format!("--kubeconfig={}", files.kubeconfig.display()))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--secure-port={port}"))
+            .arg(format!("--tls-cert-file={}", files.serving_cert.display()))
+            .arg(format!("--tls-private-key-file={}", files.serving_key.display()))
+            .arg("--leader-elect=false")
+            .arg("--use-service-account-credentials=false")
+            .arg(format!("--controllers={CONTROLLERS}"))
+            .arg("--profiling=false");
+        let mut process =
+            Process::spawn("kube-controller-manager", command, &dir.join("kube-controller-manager.log"), lifetime)?;
+        // kube::Client speaks HTTPS with our CA to any URL: point one at the health endpoint.
+        let health_kubeconfig = dir.join("kube-controller-manager-health.kubeconfig");
+        let url = format!("https://127.0.0.1:{port}");
+        kubeconfig::write(&health_kubeconfig, &url, files.ca, &files.client)?;
+        let client = kubeconfig::client(&health_kubeconfig).await?;
+        let startup = process
+            .wait_ready(Duration::from_secs(60), || async {
+                let request = http::Request::get("/healthz").body(Vec::new()).map_err(|e| e.to_string())?;
+                client.request_text(request).await.map(|_| ()).map_err(|e| e.to_string())
+            })
+            .await?;
+        Ok(Self { process, startup })
+    }
+}

@@ -1,0 +1,95 @@
+//! Everything that can go wrong while starting or talking to a test environment, by component.
+
+use std::path::PathBuf;
+
+use crate::components::MissingComponent;
+use crate::pki::PkiError;
+use crate::process::ProcessError;
+
+/// Why a test environment could not be started or used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A component is not built: the message says how to build it.
+    #[error(transparent)]
+    Missing(#[from] MissingComponent),
+    /// A component process failed to start or to become ready.
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    /// Certificates or keys could not be made.
+    #[error("{component}: {source}")]
+    Pki {
+        /// The component they were for.
+        component: &'static str,
+        /// Why.
+        #[source]
+        source: PkiError,
+    },
+    /// A file or directory could not be written or read.
+    #[error("{component}: could not {action} {path}: {source}")]
+    Io {
+        /// The component it was for.
+        component: &'static str,
+        /// What the harness was doing.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A request to the test kube-apiserver failed.
+    #[error("kube-apiserver: {action}: {source}")]
+    Kube {
+        /// What the harness was doing.
+        action: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// A kubeconfig could not be loaded.
+    #[error("kube-apiserver: could not load the kubeconfig {path}: {source}")]
+    Kubeconfig {
+        /// The kubeconfig.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    /// A YAML document (e.g. a CRD file) could not be read.
+    #[error("{what}: {reason}")]
+    Invalid {
+        /// What was being read.
+        what: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// A shared component failed to start earlier in this test process (every later test gets this).
+    #[error("the shared {component} failed to start earlier in this test process: {message}")]
+    SharedFailed {
+        /// The component.
+        component: &'static str,
+        /// The first failure.
+        message: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(component: &'static str, action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { component, action, path, source }
+    }
+
+    pub(crate) fn pki(component: &'static str) -> impl FnOnce(PkiError) -> Error {
+        move |source| Error::Pki { component, source }
+    }
+
+    pub(crate) fn kube(action: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
+        let action = action.into();
+        move |source| Error::Kube { action, source }
+    }
+}
+
+/// Writes `contents` to `path`, as `component`'s file.
+pub(crate) fn write_file(component: &'static str, path: &std::path::Path, contents: impl AsRef<[u8]>) -> Result<(), Error> {
+    std::fs::write(path, contents).map_err(Error::io(component, "write", path))
+}

@@ -1,0 +1,29 @@
+//! Free TCP ports on 127.0.0.1.
+
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, TcpListener};
+use std::sync::Mutex;
+
+static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+
+/// A port on 127.0.0.1 that was free a moment ago and that this process has not handed out before.
+///
+/// The kernel picks it (bind to port 0); between this call and the component binding it another process
+/// could take it, which the component's start-up then reports as an error naming the port.
+pub(crate) fn free_port() -> std::io::Result<u16> {
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+    let handed_out = handed_out.get_or_insert_with(HashSet::new);
+    // Keep the listeners open while searching, so the kernel never offers the same port twice.
+    let mut held = Vec::new();
+    loop {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let port = listener.local_addr()?.port();
+        if handed_out.insert(port) {
+            return Ok(port);
+        }
+        held.push(listener);
+        if held.len() > 64 {
+            return Err(std::io::Error::other("no free port found on 127.0.0.1"));
+        }
+    }
+}
