@@ -138,6 +138,30 @@ pub fn table(plan: &Plan) -> String {
             policies,
         ]);
     }
+    let mut brokers: Vec<_> = index.brokers().filter(|b| !b.clients.is_empty()).collect();
+    brokers.sort_by(|a, b| a.broker.cmp(&b.broker));
+    for broker in brokers {
+        let clients: Vec<String> = broker
+            .clients
+            .keys()
+            .map(|c| short(c, &broker.broker.namespace))
+            .collect();
+        let mut policies: Vec<String> = render_identity(index, &broker.broker)
+            .value
+            .iter()
+            .filter(|d| is_for_server(d.manifest.metadata(), &broker.broker))
+            .map(|d| format!("{} {}", d.manifest.kind(), d.manifest.key().name))
+            .collect();
+        if let Some(acls) = plan.state.kafka_acls.iter().find(|a| a.broker == broker.broker) {
+            policies.push(format!("{} Kafka ACLs", acls.acls.len()));
+        }
+        rows.push([
+            format!("{} (Kafka)", broker.broker),
+            broker.enforcement.to_string(),
+            clients.join(", "),
+            policies.join(", "),
+        ]);
+    }
     out.push_str(&align(&rows));
 
     let mut brokers: Vec<_> = plan.state.kafka_acls.iter().collect();
