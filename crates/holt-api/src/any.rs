@@ -25,13 +25,22 @@ pub enum ParseError {
     /// Another API group (a Pod, a Deployment, ...): not an error for readers that skip such objects.
     #[error("{object}: apiVersion `{api_version}` is not in the {GROUP} group")]
     OtherGroup { object: ObjectRef, api_version: String },
-    #[error("{object}: kind `{kind}` is not served by Holt in {GROUP} (served: ClientIntents, ProtectedService, KafkaServerConfig)")]
+    #[error(
+        "{object}: kind `{kind}` is not served by Holt in {GROUP} (served: ClientIntents, ProtectedService, KafkaServerConfig)"
+    )]
     UnsupportedKind { object: ObjectRef, kind: String },
-    #[error("{object}: apiVersion `{api_version}` is not served by Holt (served: v1alpha3, v1beta1, v2alpha1, v2beta1)")]
+    #[error(
+        "{object}: apiVersion `{api_version}` is not served by Holt (served: v1alpha3, v1beta1, v2alpha1, v2beta1)"
+    )]
     UnsupportedVersion { object: ObjectRef, api_version: String },
     /// The object is of a served kind and version but a field does not fit its schema.
     #[error("{object} ({version}): {field}: {problem}")]
-    Invalid { object: ObjectRef, version: Version, field: String, problem: String },
+    Invalid {
+        object: ObjectRef,
+        version: Version,
+        field: String,
+        problem: String,
+    },
 }
 
 impl ParseError {
@@ -69,8 +78,12 @@ pub enum AnyVersion<A3, B1, A1, B2> {
 }
 
 /// A ClientIntents in the version it was written in.
-pub type AnyClientIntents =
-    AnyVersion<v1alpha3::ClientIntents, v1beta1::ClientIntents, v2alpha1::ClientIntents, v2beta1::ClientIntents>;
+pub type AnyClientIntents = AnyVersion<
+    v1alpha3::ClientIntents,
+    v1beta1::ClientIntents,
+    v2alpha1::ClientIntents,
+    v2beta1::ClientIntents,
+>;
 /// A ProtectedService in the version it was written in.
 pub type AnyProtectedService = AnyVersion<
     v1alpha3::ProtectedService,

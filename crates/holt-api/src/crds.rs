@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceConversion, CustomResourceDefinition, ServiceReference, WebhookClientConfig, WebhookConversion,
+    CustomResourceConversion, CustomResourceDefinition, ServiceReference, WebhookClientConfig,
+    WebhookConversion,
 };
 use kube::CustomResourceExt;
 use kube::core::crd::{MergeError, merge_crds};
@@ -123,12 +124,18 @@ fn finish(crd: &mut CustomResourceDefinition, client_config: WebhookClientConfig
         ("app.kubernetes.io/part-of".to_owned(), "otterize".to_owned()),
         ("app.kubernetes.io/managed-by".to_owned(), "holt".to_owned()),
     ]));
-    crd.metadata.annotations = Some(BTreeMap::from([("helm.sh/resource-policy".to_owned(), "keep".to_owned())]));
+    crd.metadata.annotations = Some(BTreeMap::from([(
+        "helm.sh/resource-policy".to_owned(),
+        "keep".to_owned(),
+    )]));
 }
 
 /// The file name a CRD is committed under: `<plural>.<group>.yaml`.
 pub fn file_name(crd: &CustomResourceDefinition) -> String {
-    format!("{}.yaml", crd.metadata.name.as_deref().unwrap_or(&crd.spec.names.plural))
+    format!(
+        "{}.yaml",
+        crd.metadata.name.as_deref().unwrap_or(&crd.spec.names.plural)
+    )
 }
 
 /// A CRD as the YAML committed under `deploy/crds/`, with a header saying how to regenerate it.

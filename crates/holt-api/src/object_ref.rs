@@ -53,9 +53,15 @@ mod tests {
     #[test]
     fn display() {
         let v = serde_json::json!({"kind": "ClientIntents", "metadata": {"name": "frontend", "namespace": "shop"}});
-        assert_eq!(ObjectRef::from_value(&v).to_string(), "ClientIntents shop/frontend");
+        assert_eq!(
+            ObjectRef::from_value(&v).to_string(),
+            "ClientIntents shop/frontend"
+        );
         let v = serde_json::json!({"kind": "ProtectedService", "metadata": {"name": "p"}});
         assert_eq!(ObjectRef::from_value(&v).to_string(), "ProtectedService p");
-        assert_eq!(ObjectRef::from_value(&serde_json::json!(3)).to_string(), "object <unnamed>");
+        assert_eq!(
+            ObjectRef::from_value(&serde_json::json!(3)).to_string(),
+            "object <unnamed>"
+        );
     }
 }

@@ -18,7 +18,12 @@ pub enum Version {
 
 impl Version {
     /// Every served version, oldest first.
-    pub const ALL: [Version; 4] = [Version::V1alpha3, Version::V1beta1, Version::V2alpha1, Version::V2beta1];
+    pub const ALL: [Version; 4] = [
+        Version::V1alpha3,
+        Version::V1beta1,
+        Version::V2alpha1,
+        Version::V2beta1,
+    ];
     /// The version every other one converts through, and the only one the rest of Holt reads.
     pub const HUB: Version = Version::V2beta1;
     /// The version the API server stores objects in (as the reference does).
@@ -75,7 +80,11 @@ pub enum Kind {
 
 impl Kind {
     /// Every served kind.
-    pub const ALL: [Kind; 3] = [Kind::ClientIntents, Kind::ProtectedService, Kind::KafkaServerConfig];
+    pub const ALL: [Kind; 3] = [
+        Kind::ClientIntents,
+        Kind::ProtectedService,
+        Kind::KafkaServerConfig,
+    ];
 
     /// The kind name, e.g. `ClientIntents`.
     pub fn as_str(self) -> &'static str {

@@ -6,8 +6,8 @@ pub use crate::status::{ClientIntentsStatus, ConditionsStatus, ResolvedIps};
 pub use crate::v1::{CallType, SERVICE_PREFIX};
 pub use crate::v2::kafka_server_config::{KafkaTls, KafkaTopicConfig, TopicPattern};
 pub use crate::v2::targets::{
-    AzureKeyVaultPolicy, DatabaseOperation, HttpMethod, HttpResource, InternetTarget, KafkaOperation, KafkaTopic,
-    SqlPrivileges, Workload,
+    AzureKeyVaultPolicy, DatabaseOperation, HttpMethod, HttpResource, InternetTarget, KafkaOperation,
+    KafkaTopic, SqlPrivileges, Workload,
 };
 
 crate::v1::v1_roots!("v1beta1", {

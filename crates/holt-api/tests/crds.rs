@@ -42,7 +42,16 @@ fn structural_problems(schema: &serde_json::Value, path: &str, problems: &mut Ve
         problems.push(format!("{path}: not an object"));
         return;
     };
-    for forbidden in ["$ref", "definitions", "$defs", "allOf", "anyOf", "oneOf", "not", "$schema"] {
+    for forbidden in [
+        "$ref",
+        "definitions",
+        "$defs",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "$schema",
+    ] {
         if node.contains_key(forbidden) {
             problems.push(format!("{path}: has `{forbidden}`"));
         }
@@ -93,7 +102,9 @@ fn structural_problems(schema: &serde_json::Value, path: &str, problems: &mut Ve
                                 if property.is_none() {
                                     problems.push(format!("{path}: list-map key `{key}` is not a property"));
                                 } else if !required.contains(&key) && !defaulted {
-                                    problems.push(format!("{path}: list-map key `{key}` neither required nor defaulted"));
+                                    problems.push(format!(
+                                        "{path}: list-map key `{key}` neither required nor defaulted"
+                                    ));
                                 }
                             }
                         }
@@ -138,7 +149,10 @@ fn generated_schemas_are_structural() {
             let v = version["name"].as_str().unwrap_or("?");
             let schema = &version["schema"]["openAPIV3Schema"];
             assert_eq!(schema["type"], "object", "{name} {v}: root is an object");
-            assert!(schema["properties"].get("metadata").is_none(), "{name} {v}: no metadata constraints");
+            assert!(
+                schema["properties"].get("metadata").is_none(),
+                "{name} {v}: no metadata constraints"
+            );
             structural_problems(schema, &format!("{name} {v}"), &mut problems);
         }
         assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -148,11 +162,20 @@ fn generated_schemas_are_structural() {
 #[test]
 fn every_crd_serves_all_versions_stores_v2alpha1_and_converts_by_webhook() {
     for crd in crds::crds().expect("CRDs") {
-        let versions: Vec<(&str, bool, bool)> =
-            crd.spec.versions.iter().map(|v| (v.name.as_str(), v.served, v.storage)).collect();
+        let versions: Vec<(&str, bool, bool)> = crd
+            .spec
+            .versions
+            .iter()
+            .map(|v| (v.name.as_str(), v.served, v.storage))
+            .collect();
         assert_eq!(
             versions,
-            [("v1alpha3", true, false), ("v1beta1", true, false), ("v2alpha1", true, true), ("v2beta1", true, false)]
+            [
+                ("v1alpha3", true, false),
+                ("v1beta1", true, false),
+                ("v2alpha1", true, true),
+                ("v2beta1", true, false)
+            ]
         );
         assert_eq!(crd.spec.scope, "Namespaced");
         assert_eq!(crd.spec.group, "k8s.otterize.com");
@@ -160,25 +183,62 @@ fn every_crd_serves_all_versions_stores_v2alpha1_and_converts_by_webhook() {
         assert_eq!(conversion.strategy, "Webhook");
         let webhook = conversion.webhook.as_ref().expect("webhook");
         assert_eq!(webhook.conversion_review_versions, ["v1"]);
-        let service = webhook.client_config.as_ref().and_then(|c| c.service.as_ref()).expect("service");
+        let service = webhook
+            .client_config
+            .as_ref()
+            .and_then(|c| c.service.as_ref())
+            .expect("service");
         assert_eq!(
-            (service.name.as_str(), service.namespace.as_str(), service.path.as_deref()),
+            (
+                service.name.as_str(),
+                service.namespace.as_str(),
+                service.path.as_deref()
+            ),
             ("holt-webhook", "holt-system", Some("/convert"))
         );
         let labels = crd.metadata.labels.clone().unwrap_or_default();
-        assert_eq!(labels.get("app.kubernetes.io/part-of").map(String::as_str), Some("otterize"));
-        assert_eq!(labels.get("app.kubernetes.io/managed-by").map(String::as_str), Some("holt"));
+        assert_eq!(
+            labels.get("app.kubernetes.io/part-of").map(String::as_str),
+            Some("otterize")
+        );
+        assert_eq!(
+            labels.get("app.kubernetes.io/managed-by").map(String::as_str),
+            Some("holt")
+        );
         let annotations = crd.metadata.annotations.clone().unwrap_or_default();
-        assert_eq!(annotations.get("helm.sh/resource-policy").map(String::as_str), Some("keep"));
+        assert_eq!(
+            annotations.get("helm.sh/resource-policy").map(String::as_str),
+            Some("keep")
+        );
         assert!(crd.spec.names.short_names.as_ref().is_some_and(|s| !s.is_empty()));
-        assert_eq!(crd.spec.names.categories.as_deref(), Some(&["otterize".to_owned(), "holt".to_owned()][..]));
+        assert_eq!(
+            crd.spec.names.categories.as_deref(),
+            Some(&["otterize".to_owned(), "holt".to_owned()][..])
+        );
         for version in &crd.spec.versions {
             assert!(version.subresources.as_ref().is_some_and(|s| s.status.is_some()));
             let columns = version.additional_printer_columns.as_deref().unwrap_or_default();
-            assert!(columns.iter().any(|c| c.name == "Ready"), "{} has a Ready column", version.name);
-            let status = &version.schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref()).expect("schema");
-            let status = status.properties.as_ref().and_then(|p| p.get("status")).expect("status schema");
-            assert!(status.properties.as_ref().is_some_and(|p| p.contains_key("conditions")));
+            assert!(
+                columns.iter().any(|c| c.name == "Ready"),
+                "{} has a Ready column",
+                version.name
+            );
+            let status = &version
+                .schema
+                .as_ref()
+                .and_then(|s| s.open_api_v3_schema.as_ref())
+                .expect("schema");
+            let status = status
+                .properties
+                .as_ref()
+                .and_then(|p| p.get("status"))
+                .expect("status schema");
+            assert!(
+                status
+                    .properties
+                    .as_ref()
+                    .is_some_and(|p| p.contains_key("conditions"))
+            );
         }
     }
 }
@@ -188,14 +248,32 @@ fn names_match_the_reference() {
     let names: Vec<(String, String, String)> = crds::crds()
         .expect("CRDs")
         .into_iter()
-        .map(|c| (c.metadata.name.unwrap_or_default(), c.spec.names.kind, c.spec.names.plural))
+        .map(|c| {
+            (
+                c.metadata.name.unwrap_or_default(),
+                c.spec.names.kind,
+                c.spec.names.plural,
+            )
+        })
         .collect();
     assert_eq!(
         names,
         [
-            ("clientintents.k8s.otterize.com".into(), "ClientIntents".into(), "clientintents".into()),
-            ("protectedservices.k8s.otterize.com".into(), "ProtectedService".into(), "protectedservices".into()),
-            ("kafkaserverconfigs.k8s.otterize.com".into(), "KafkaServerConfig".into(), "kafkaserverconfigs".into()),
+            (
+                "clientintents.k8s.otterize.com".into(),
+                "ClientIntents".into(),
+                "clientintents".into()
+            ),
+            (
+                "protectedservices.k8s.otterize.com".into(),
+                "ProtectedService".into(),
+                "protectedservices".into()
+            ),
+            (
+                "kafkaserverconfigs.k8s.otterize.com".into(),
+                "KafkaServerConfig".into(),
+                "kafkaserverconfigs".into()
+            ),
         ]
     );
 }

@@ -76,7 +76,10 @@ impl From<v1alpha3::ClientIntents> for v1beta1::ClientIntents {
         let v1alpha3::ClientIntentsSpec { service, calls } = object.spec;
         v1beta1::ClientIntents {
             metadata: object.metadata,
-            spec: v1beta1::ClientIntentsSpec { service, calls: calls.into_iter().map(Into::into).collect() },
+            spec: v1beta1::ClientIntentsSpec {
+                service,
+                calls: calls.into_iter().map(Into::into).collect(),
+            },
             status: object.status,
         }
     }
@@ -87,7 +90,10 @@ impl From<v1beta1::ClientIntents> for v1alpha3::ClientIntents {
         let v1beta1::ClientIntentsSpec { service, calls } = object.spec;
         v1alpha3::ClientIntents {
             metadata: object.metadata,
-            spec: v1alpha3::ClientIntentsSpec { service, calls: calls.into_iter().map(Into::into).collect() },
+            spec: v1alpha3::ClientIntentsSpec {
+                service,
+                calls: calls.into_iter().map(Into::into).collect(),
+            },
             status: object.status,
         }
     }
@@ -117,11 +123,22 @@ impl From<v1beta1::ProtectedService> for v1alpha3::ProtectedService {
 
 impl From<v1alpha3::KafkaServerConfig> for v1beta1::KafkaServerConfig {
     fn from(object: v1alpha3::KafkaServerConfig) -> Self {
-        let v1alpha3::KafkaServerConfigSpec { service, addr, no_auto_create_intents_for_operator, tls, topics } =
-            object.spec;
+        let v1alpha3::KafkaServerConfigSpec {
+            service,
+            addr,
+            no_auto_create_intents_for_operator,
+            tls,
+            topics,
+        } = object.spec;
         v1beta1::KafkaServerConfig {
             metadata: object.metadata,
-            spec: v1beta1::KafkaServerConfigSpec { service, addr, no_auto_create_intents_for_operator, tls, topics },
+            spec: v1beta1::KafkaServerConfigSpec {
+                service,
+                addr,
+                no_auto_create_intents_for_operator,
+                tls,
+                topics,
+            },
             status: object.status,
         }
     }
@@ -129,11 +146,22 @@ impl From<v1alpha3::KafkaServerConfig> for v1beta1::KafkaServerConfig {
 
 impl From<v1beta1::KafkaServerConfig> for v1alpha3::KafkaServerConfig {
     fn from(object: v1beta1::KafkaServerConfig) -> Self {
-        let v1beta1::KafkaServerConfigSpec { service, addr, no_auto_create_intents_for_operator, tls, topics } =
-            object.spec;
+        let v1beta1::KafkaServerConfigSpec {
+            service,
+            addr,
+            no_auto_create_intents_for_operator,
+            tls,
+            topics,
+        } = object.spec;
         v1alpha3::KafkaServerConfig {
             metadata: object.metadata,
-            spec: v1alpha3::KafkaServerConfigSpec { service, addr, no_auto_create_intents_for_operator, tls, topics },
+            spec: v1alpha3::KafkaServerConfigSpec {
+                service,
+                addr,
+                no_auto_create_intents_for_operator,
+                tls,
+                topics,
+            },
             status: object.status,
         }
     }

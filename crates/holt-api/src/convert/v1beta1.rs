@@ -52,21 +52,46 @@ pub fn call_to_target(call: Call) -> Target {
                 None => (name, false),
             };
             let kind = non_empty(kind).or_else(|| prefixed.then(|| SERVICE_KIND.to_owned()));
-            let http = if call_type == Some(CallType::Http) { http_resources } else { Vec::new() };
-            Target { kubernetes: Some(KubernetesTarget { name, kind, http }), ..Target::default() }
+            let http = if call_type == Some(CallType::Http) {
+                http_resources
+            } else {
+                Vec::new()
+            };
+            Target {
+                kubernetes: Some(KubernetesTarget { name, kind, http }),
+                ..Target::default()
+            }
         }
         Some(CallType::Kafka) if kafka_topics.is_empty() => Target::default(),
-        Some(CallType::Kafka) => {
-            Target { kafka: Some(KafkaTarget { name, topics: kafka_topics }), ..Target::default() }
-        }
+        Some(CallType::Kafka) => Target {
+            kafka: Some(KafkaTarget {
+                name,
+                topics: kafka_topics,
+            }),
+            ..Target::default()
+        },
         Some(CallType::Database) if database_resources.is_empty() => Target::default(),
-        Some(CallType::Database) => {
-            Target { sql: Some(SqlTarget { name, privileges: database_resources }), ..Target::default() }
-        }
-        Some(CallType::Aws) => Target { aws: Some(AwsTarget { arn: name, actions: aws_actions }), ..Target::default() },
-        Some(CallType::Gcp) => {
-            Target { gcp: Some(GcpTarget { resource: name, permissions: gcp_permissions }), ..Target::default() }
-        }
+        Some(CallType::Database) => Target {
+            sql: Some(SqlTarget {
+                name,
+                privileges: database_resources,
+            }),
+            ..Target::default()
+        },
+        Some(CallType::Aws) => Target {
+            aws: Some(AwsTarget {
+                arn: name,
+                actions: aws_actions,
+            }),
+            ..Target::default()
+        },
+        Some(CallType::Gcp) => Target {
+            gcp: Some(GcpTarget {
+                resource: name,
+                permissions: gcp_permissions,
+            }),
+            ..Target::default()
+        },
         Some(CallType::Azure) => Target {
             azure: Some(AzureTarget {
                 scope: name,
@@ -77,14 +102,26 @@ pub fn call_to_target(call: Call) -> Target {
             }),
             ..Target::default()
         },
-        Some(CallType::Internet) => Target { internet, ..Target::default() },
+        Some(CallType::Internet) => Target {
+            internet,
+            ..Target::default()
+        },
     }
 }
 
 /// Converts one hub target into the v1 call at the same index. `namespace` is the object's namespace: it
 /// decides whether a target without a namespace names the API server (`kubernetes` in `default`).
 pub fn target_to_call(target: Target, namespace: Option<&str>) -> Call {
-    let Target { kubernetes, service, kafka, sql, aws, gcp, azure, internet } = target;
+    let Target {
+        kubernetes,
+        service,
+        kafka,
+        sql,
+        aws,
+        gcp,
+        azure,
+        internet,
+    } = target;
     if let Some(k) = kubernetes {
         return in_cluster_call(k.name, non_empty(k.kind), k.http, namespace);
     }
@@ -92,7 +129,12 @@ pub fn target_to_call(target: Target, namespace: Option<&str>) -> Call {
         return in_cluster_call(s.name, Some(SERVICE_KIND.to_owned()), s.http, namespace);
     }
     if let Some(k) = kafka {
-        return Call { name: k.name, call_type: Some(CallType::Kafka), kafka_topics: k.topics, ..Call::default() };
+        return Call {
+            name: k.name,
+            call_type: Some(CallType::Kafka),
+            kafka_topics: k.topics,
+            ..Call::default()
+        };
     }
     if let Some(s) = sql {
         return Call {
@@ -103,7 +145,12 @@ pub fn target_to_call(target: Target, namespace: Option<&str>) -> Call {
         };
     }
     if let Some(a) = aws {
-        return Call { name: a.arn, call_type: Some(CallType::Aws), aws_actions: a.actions, ..Call::default() };
+        return Call {
+            name: a.arn,
+            call_type: Some(CallType::Aws),
+            aws_actions: a.actions,
+            ..Call::default()
+        };
     }
     if let Some(g) = gcp {
         return Call {
@@ -125,20 +172,40 @@ pub fn target_to_call(target: Target, namespace: Option<&str>) -> Call {
         };
     }
     if let Some(i) = internet {
-        return Call { call_type: Some(CallType::Internet), internet: Some(i), ..Call::default() };
+        return Call {
+            call_type: Some(CallType::Internet),
+            internet: Some(i),
+            ..Call::default()
+        };
     }
     Call::default()
 }
 
 /// A `kubernetes` or `service` target as a v1 call: `type: http` when it has HTTP resources; the API server
 /// (when not named with another kind) in the `svc:` form v1 users wrote.
-fn in_cluster_call(name: String, kind: Option<String>, http: Vec<HttpResource>, namespace: Option<&str>) -> Call {
+fn in_cluster_call(
+    name: String,
+    kind: Option<String>,
+    http: Vec<HttpResource>,
+    namespace: Option<&str>,
+) -> Call {
     let call_type = (!http.is_empty()).then_some(CallType::Http);
     let is_service_kind = kind.as_deref().is_none_or(|k| k == SERVICE_KIND);
     if is_service_kind && names_api_server(&name, namespace) {
-        return Call { name: format!("{SERVICE_PREFIX}{name}"), call_type, http_resources: http, ..Call::default() };
+        return Call {
+            name: format!("{SERVICE_PREFIX}{name}"),
+            call_type,
+            http_resources: http,
+            ..Call::default()
+        };
     }
-    Call { name, kind, call_type, http_resources: http, ..Call::default() }
+    Call {
+        name,
+        kind,
+        call_type,
+        http_resources: http,
+        ..Call::default()
+    }
 }
 
 /// True when `name` (`server` or `server.namespace`, in an object of `namespace`) is `kubernetes.default`.
@@ -169,9 +236,15 @@ impl Convertible for v1beta1::ClientIntents {
     fn from_hub(hub: Self::Hub) -> Self {
         let v2beta1::ClientIntentsSpec { workload, targets } = hub.spec;
         let namespace = hub.metadata.namespace.as_deref();
-        let calls = targets.into_iter().map(|t| target_to_call(t, namespace)).collect();
+        let calls = targets
+            .into_iter()
+            .map(|t| target_to_call(t, namespace))
+            .collect();
         v1beta1::ClientIntents {
-            spec: v1beta1::ClientIntentsSpec { service: workload, calls },
+            spec: v1beta1::ClientIntentsSpec {
+                service: workload,
+                calls,
+            },
             metadata: hub.metadata,
             status: hub.status,
         }
@@ -204,8 +277,13 @@ impl Convertible for v1beta1::KafkaServerConfig {
     type Hub = v2beta1::KafkaServerConfig;
 
     fn into_hub(self) -> Self::Hub {
-        let v1beta1::KafkaServerConfigSpec { service, addr, no_auto_create_intents_for_operator, tls, topics } =
-            self.spec;
+        let v1beta1::KafkaServerConfigSpec {
+            service,
+            addr,
+            no_auto_create_intents_for_operator,
+            tls,
+            topics,
+        } = self.spec;
         v2beta1::KafkaServerConfig {
             metadata: self.metadata,
             spec: v2beta1::KafkaServerConfigSpec {
@@ -220,8 +298,13 @@ impl Convertible for v1beta1::KafkaServerConfig {
     }
 
     fn from_hub(hub: Self::Hub) -> Self {
-        let v2beta1::KafkaServerConfigSpec { workload, addr, no_auto_create_intents_for_operator, tls, topics } =
-            hub.spec;
+        let v2beta1::KafkaServerConfigSpec {
+            workload,
+            addr,
+            no_auto_create_intents_for_operator,
+            tls,
+            topics,
+        } = hub.spec;
         v1beta1::KafkaServerConfig {
             metadata: hub.metadata,
             spec: v1beta1::KafkaServerConfigSpec {

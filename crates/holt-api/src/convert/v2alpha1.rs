@@ -51,8 +51,13 @@ impl Convertible for v2alpha1::KafkaServerConfig {
     type Hub = v2beta1::KafkaServerConfig;
 
     fn into_hub(self) -> Self::Hub {
-        let v2alpha1::KafkaServerConfigSpec { workload, addr, no_auto_create_intents_for_operator, tls, topics } =
-            self.spec;
+        let v2alpha1::KafkaServerConfigSpec {
+            workload,
+            addr,
+            no_auto_create_intents_for_operator,
+            tls,
+            topics,
+        } = self.spec;
         v2beta1::KafkaServerConfig {
             metadata: self.metadata,
             spec: v2beta1::KafkaServerConfigSpec {
@@ -67,8 +72,13 @@ impl Convertible for v2alpha1::KafkaServerConfig {
     }
 
     fn from_hub(hub: Self::Hub) -> Self {
-        let v2beta1::KafkaServerConfigSpec { workload, addr, no_auto_create_intents_for_operator, tls, topics } =
-            hub.spec;
+        let v2beta1::KafkaServerConfigSpec {
+            workload,
+            addr,
+            no_auto_create_intents_for_operator,
+            tls,
+            topics,
+        } = hub.spec;
         v2alpha1::KafkaServerConfig {
             metadata: hub.metadata,
             spec: v2alpha1::KafkaServerConfigSpec {

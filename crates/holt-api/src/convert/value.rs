@@ -13,9 +13,18 @@ pub enum ConvertError {
     #[error("cannot convert to `{desired}`: not a served version of k8s.otterize.com")]
     UnsupportedDesiredVersion { desired: String },
     #[error(transparent)]
-    Parse(#[from] ParseError),
+    Parse(Box<ParseError>),
     #[error("{object}: cannot write the converted object: {source}")]
-    Serialize { object: ObjectRef, source: serde_json::Error },
+    Serialize {
+        object: ObjectRef,
+        source: serde_json::Error,
+    },
+}
+
+impl From<ParseError> for ConvertError {
+    fn from(error: ParseError) -> Self {
+        ConvertError::Parse(Box::new(error))
+    }
 }
 
 /// Converts `object` (any served kind and version) to `desired_api_version` (`k8s.otterize.com/v1beta1`).
@@ -25,7 +34,9 @@ pub enum ConvertError {
 /// `apiVersion` and `spec` are rewritten. An object already in the desired version is returned unchanged.
 pub fn convert_value(object: Value, desired_api_version: &str) -> Result<Value, ConvertError> {
     let desired = Version::from_api_version(desired_api_version).ok_or_else(|| {
-        ConvertError::UnsupportedDesiredVersion { desired: desired_api_version.to_owned() }
+        ConvertError::UnsupportedDesiredVersion {
+            desired: desired_api_version.to_owned(),
+        }
     })?;
     if object.get("apiVersion").and_then(Value::as_str) == Some(desired_api_version) {
         return Ok(object);
@@ -35,8 +46,10 @@ pub fn convert_value(object: Value, desired_api_version: &str) -> Result<Value, 
     let served = Served::from_value(object)?;
     let object_ref = served.object_ref();
     let converted = served.into_hub().into_version(desired);
-    let mut value =
-        converted.to_value().map_err(|source| ConvertError::Serialize { object: object_ref, source })?;
+    let mut value = converted.to_value().map_err(|source| ConvertError::Serialize {
+        object: object_ref,
+        source,
+    })?;
     if let Some(map) = value.as_object_mut() {
         match metadata {
             Some(metadata) => map.insert("metadata".to_owned(), metadata),

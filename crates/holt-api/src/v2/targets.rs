@@ -55,7 +55,16 @@ pub enum TargetRef<'a> {
 impl Target {
     /// Every key this target sets, in declaration order (valid targets set exactly one).
     pub fn keys(&self) -> Vec<TargetRef<'_>> {
-        let Target { kubernetes, service, kafka, sql, aws, gcp, azure, internet } = self;
+        let Target {
+            kubernetes,
+            service,
+            kafka,
+            sql,
+            aws,
+            gcp,
+            azure,
+            internet,
+        } = self;
         [
             kubernetes.as_ref().map(TargetRef::Kubernetes),
             service.as_ref().map(TargetRef::Service),
