@@ -249,7 +249,7 @@ fn internet_rules(
             subject(),
             Reason::InternetEgressNetworkPolicyCreationWaitingUnresolvedDNS,
             format!(
-                "no address is known yet for {}: not allowed until the network mapper sees them resolve",
+                "waiting for the resolved addresses of {}: not allowed until the network mapper reports them",
                 unresolved.join(", ")
             ),
         ));
