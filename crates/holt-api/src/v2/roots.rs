@@ -108,7 +108,7 @@ macro_rules! v2_roots {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub addr: Option<String>,
             /// Do not add the intents the operator itself needs to reach this broker.
-            #[serde(default)]
+            #[serde(default, skip_serializing_if = "std::ops::Not::not")]
             pub no_auto_create_intents_for_operator: bool,
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub tls: Option<KafkaTls>,
