@@ -138,13 +138,28 @@ fn in_shadow_mode_always_degrades_and_default_denies_isolate() {
 }
 
 #[test]
-fn a_service_identity_policy_isolates_the_pods_it_selects() {
-    let index = frontend(
+fn kinded_and_service_identity_policies_isolate_the_pods_they_select() {
+    for target in [svc("frontend"), k8s_kind("frontend", "Deployment")] {
+        let index = frontend(
+            Config::default(),
+            ServiceType::LoadBalancer,
+            vec![intents_v2("shop", "admin", vec![target])],
+        );
+        assert!(render_service(&index, &key()).value.is_some());
+    }
+    let other_kind = frontend(
         Config::default(),
         ServiceType::LoadBalancer,
-        vec![intents_v2("shop", "admin", vec![svc("frontend")])],
+        vec![intents_v2(
+            "shop",
+            "admin",
+            vec![k8s_kind("frontend", "StatefulSet")],
+        )],
     );
-    assert!(render_service(&index, &key()).value.is_some());
+    assert!(
+        render_service(&other_kind, &key()).value.is_none(),
+        "a StatefulSet policy does not select Deployment pods"
+    );
 }
 
 #[test]
