@@ -266,7 +266,11 @@ fn hub_round_trips_through_v1_lose_what_the_reference_loses() {
             |h| v1alpha3::ClientIntents::from_hub(h).into_hub(),
         ] {
             let back: v2beta1::ClientIntents = round_trip(hub("shop", vec![input.clone()]));
-            assert_eq!(back.spec.targets, [expected.clone()], "round trip of {input:?}");
+            assert_eq!(
+                back.spec.targets,
+                std::slice::from_ref(&expected),
+                "round trip of {input:?}"
+            );
         }
     }
 }

@@ -1,0 +1,573 @@
+//! Validation (compat §2.15): every rule, field paths in the version the object was written in, all errors
+//! at once, strict mode and its excluded namespaces, and the uniqueness rules.
+
+use std::collections::BTreeSet;
+
+use holt_api::any::Served;
+use holt_api::v2beta1::*;
+use holt_api::validate::{self, Config, Neighbours, Report, Rule};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+
+fn served(value: Value) -> Served {
+    Served::from_value(value).expect("parses")
+}
+
+fn intents_v2(targets: Value) -> Value {
+    json!({
+        "apiVersion": "k8s.otterize.com/v2beta1", "kind": "ClientIntents",
+        "metadata": {"name": "frontend", "namespace": "shop"},
+        "spec": {"workload": {"name": "frontend", "kind": "Deployment"}, "targets": targets}
+    })
+}
+
+fn intents_v1(calls: Value) -> Value {
+    json!({
+        "apiVersion": "k8s.otterize.com/v1beta1", "kind": "ClientIntents",
+        "metadata": {"name": "frontend", "namespace": "shop"},
+        "spec": {"service": {"name": "frontend"}, "calls": calls}
+    })
+}
+
+fn check(value: Value, config: &Config) -> Report {
+    validate::validate(&served(value), &Neighbours::default(), config)
+}
+
+/// `(field, rule)` of every error.
+fn errors(report: &Report) -> Vec<(String, Rule)> {
+    report
+        .errors
+        .iter()
+        .map(|e| (e.field.clone(), e.rule.clone()))
+        .collect()
+}
+
+fn warnings(report: &Report) -> Vec<(String, Rule)> {
+    report
+        .warnings
+        .iter()
+        .map(|e| (e.field.clone(), e.rule.clone()))
+        .collect()
+}
+
+fn strict() -> Config {
+    Config {
+        strict_mode: true,
+        ..Config::default()
+    }
+}
+
+fn e(field: &str, rule: Rule) -> (String, Rule) {
+    (field.to_owned(), rule)
+}
+
+#[test]
+fn a_valid_object_of_every_kind_passes() {
+    let intents = intents_v2(json!([
+        {"kubernetes": {"name": "server", "kind": "Deployment", "http": [{"path": "/a", "methods": ["GET"]}]}},
+        {"service": {"name": "server.other"}},
+        {"kafka": {"name": "kafka.kafka", "topics": [{"name": "orders", "operations": ["produce"]}]}},
+        {"sql": {"name": "pg", "privileges": [{"databaseName": "shop", "operations": ["SELECT"]}]}},
+        {"aws": {"arn": "arn:aws:s3:::b", "actions": ["s3:GetObject"]}},
+        {"gcp": {"resource": "projects/p", "permissions": ["x"]}},
+        {"azure": {"scope": "/s", "actions": ["a"], "dataActions": ["d"]}},
+        {"azure": {"scope": "/s", "keyVaultPolicy": {"secretPermissions": ["get"]}}},
+        {"internet": {"domains": ["*.github.com", "api.stripe.com", "bücher.example"], "ips": ["10.0.0.0/8", "::1"], "ports": [443]}}
+    ]));
+    let report = check(intents, &Config::default());
+    assert_eq!(errors(&report), []);
+    assert!(report.is_valid());
+    assert_eq!(report.into_result(), Ok(vec![]));
+    let protected = json!({"apiVersion": "k8s.otterize.com/v1alpha3", "kind": "ProtectedService",
+        "metadata": {"name": "p", "namespace": "shop"}, "spec": {"name": "checkout_service-2"}});
+    assert_eq!(errors(&check(protected, &Config::default())), []);
+    let kafka = json!({"apiVersion": "k8s.otterize.com/v2alpha1", "kind": "KafkaServerConfig",
+        "metadata": {"name": "k", "namespace": "kafka"},
+        "spec": {"workload": {"name": "kafka"}, "addr": "kafka.kafka.svc:9092",
+                 "tls": {"certFile": "c", "keyFile": "k", "rootCAFile": "r"}, "topics": [{"topic": "*", "pattern": "literal"}]}});
+    assert_eq!(errors(&check(kafka, &Config::default())), []);
+}
+
+#[test]
+fn every_client_intents_error_is_reported_at_once_with_its_path() {
+    let mut value = intents_v2(json!([
+        {},
+        {"kubernetes": {"name": "a"}, "service": {"name": "b"}},
+        {"kubernetes": {"name": "", "kind": "deployment", "http": [{"path": ""}]}},
+        {"service": {"name": "a.b.c"}},
+        {"kafka": {"name": "", "topics": [{"name": ""}]}},
+        {"sql": {"name": "", "privileges": [{"databaseName": ""}]}},
+        {"aws": {"arn": ""}},
+        {"gcp": {"resource": ""}},
+        {"azure": {"scope": ""}},
+        {"azure": {"scope": "/s", "roles": ["Reader"], "dataActions": ["d"]}},
+        {"internet": {}},
+        {"internet": {"domains": ["bad domain", "*bad.com"], "ips": ["10.0.0.0/40", "nope"], "ports": [0, 70000]}}
+    ]));
+    value["spec"]["workload"] = json!({"name": "front.end", "kind": "deployment"});
+    let report = check(value, &Config::default());
+    assert_eq!(
+        errors(&report),
+        [
+            e(
+                "spec.workload.name",
+                Rule::WorkloadNameHasDot {
+                    name: "front.end".into()
+                }
+            ),
+            e(
+                "spec.workload.kind",
+                Rule::KindNotCapitalised {
+                    kind: "deployment".into()
+                }
+            ),
+            e("spec.targets[0]", Rule::TargetKeys { keys: vec![] }),
+            e(
+                "spec.targets[1]",
+                Rule::TargetKeys {
+                    keys: vec!["kubernetes", "service"]
+                }
+            ),
+            e("spec.targets[2].kubernetes.name", Rule::Required),
+            e(
+                "spec.targets[2].kubernetes.kind",
+                Rule::KindNotCapitalised {
+                    kind: "deployment".into()
+                }
+            ),
+            e("spec.targets[2].kubernetes.http[0].path", Rule::Required),
+            e(
+                "spec.targets[3].service.name",
+                Rule::TooManyDots { name: "a.b.c".into() }
+            ),
+            e("spec.targets[4].kafka.name", Rule::Required),
+            e("spec.targets[4].kafka.topics[0].name", Rule::Required),
+            e("spec.targets[5].sql.name", Rule::Required),
+            e("spec.targets[5].sql.privileges[0].databaseName", Rule::Required),
+            e("spec.targets[6].aws.arn", Rule::Required),
+            e("spec.targets[7].gcp.resource", Rule::Required),
+            e("spec.targets[8].azure.scope", Rule::Required),
+            e("spec.targets[8].azure", Rule::AzureNothingGranted),
+            e("spec.targets[9].azure.roles", Rule::AzureRolesWithActions),
+            e("spec.targets[10].internet", Rule::InternetNoDestination),
+            e(
+                "spec.targets[11].internet.domains[0]",
+                Rule::InvalidDomain {
+                    domain: "bad domain".into(),
+                    reason: "labels must be 1-63 letters, digits or `-` (not first or last), 253 characters in all, IDNA-valid"
+                }
+            ),
+            e(
+                "spec.targets[11].internet.domains[1]",
+                Rule::InvalidDomain {
+                    domain: "*bad.com".into(),
+                    reason: "a wildcard must be the whole first label, as in `*.example.com`"
+                }
+            ),
+            e(
+                "spec.targets[11].internet.ips[0]",
+                Rule::InvalidIp {
+                    ip: "10.0.0.0/40".into()
+                }
+            ),
+            e(
+                "spec.targets[11].internet.ips[1]",
+                Rule::InvalidIp { ip: "nope".into() }
+            ),
+            e(
+                "spec.targets[11].internet.ports[0]",
+                Rule::InvalidPort { port: 0 }
+            ),
+            e(
+                "spec.targets[11].internet.ports[1]",
+                Rule::InvalidPort { port: 70000 }
+            ),
+        ]
+    );
+}
+
+#[test]
+fn errors_name_the_object_the_field_and_the_rule() {
+    let report = check(
+        intents_v2(json!([{"kubernetes": {"name": ""}}])),
+        &Config::default(),
+    );
+    let error = report.clone().into_result().expect_err("invalid");
+    assert_eq!(
+        error.to_string(),
+        "ClientIntents shop/frontend: spec.targets[0].kubernetes.name: is required"
+    );
+    assert_eq!(error.0[0].object.to_string(), "ClientIntents shop/frontend");
+    let report = check(
+        intents_v2(json!([{"service": {"name": "a.b.c"}}, {}])),
+        &Config::default(),
+    );
+    let text = report.into_result().expect_err("invalid").to_string();
+    assert_eq!(
+        text,
+        "ClientIntents shop/frontend: spec.targets[0].service.name: `a.b.c` has more than one `.`: write `server` or \
+         `server.namespace`\n\
+         ClientIntents shop/frontend: spec.targets[1]: a target must set exactly one of kubernetes, service, kafka, \
+         sql, aws, gcp, azure, internet; this one sets none"
+    );
+}
+
+#[test]
+fn a_missing_workload_name_is_required() {
+    let mut value = intents_v2(json!([]));
+    value["spec"]["workload"] = json!({"name": ""});
+    assert_eq!(
+        errors(&check(value, &Config::default())),
+        [e("spec.workload.name", Rule::Required)]
+    );
+}
+
+#[test]
+fn v1_objects_are_reported_with_v1_paths() {
+    let value = intents_v1(json!([
+        {"name": ""},
+        {"name": "svc:"},
+        {"name": "a.b.c", "kind": "deployment"},
+        {"name": "s", "type": "http", "HTTPResources": [{"path": ""}]},
+        {"name": "", "type": "kafka", "kafkaTopics": [{"name": ""}]},
+        {"name": "", "type": "aws"},
+        {"name": "/s", "type": "azure", "azureRoles": ["r"], "azureActions": ["a"]},
+        {"type": "internet", "internet": {"domains": ["-x.com"], "ports": [443]}}
+    ]));
+    let mut v1 = value.clone();
+    v1["spec"]["service"]["name"] = json!("a.b");
+    let report = check(v1, &Config::default());
+    assert_eq!(
+        errors(&report),
+        [
+            e("spec.calls[0].name", Rule::Required),
+            e(
+                "spec.service.name",
+                Rule::WorkloadNameHasDot { name: "a.b".into() }
+            ),
+            e("spec.calls[1].name", Rule::Required),
+            e("spec.calls[2].name", Rule::TooManyDots { name: "a.b.c".into() }),
+            e(
+                "spec.calls[2].kind",
+                Rule::KindNotCapitalised {
+                    kind: "deployment".into()
+                }
+            ),
+            e("spec.calls[3].HTTPResources[0].path", Rule::Required),
+            e("spec.calls[4].name", Rule::Required),
+            e("spec.calls[4].kafkaTopics[0].name", Rule::Required),
+            e("spec.calls[5].name", Rule::Required),
+            e("spec.calls[6].azureRoles", Rule::AzureRolesWithActions),
+            e(
+                "spec.calls[7].internet.domains[0]",
+                Rule::InvalidDomain {
+                    domain: "-x.com".into(),
+                    reason: "labels must be 1-63 letters, digits or `-` (not first or last), 253 characters in all, IDNA-valid"
+                }
+            ),
+        ]
+    );
+}
+
+#[test]
+fn v1_only_rules() {
+    let value = intents_v1(json!([
+        {"name": "s", "type": "http", "HTTPResources": [{"path": "/"}], "kafkaTopics": [{"name": "t"}]},
+        {"name": "x", "type": "internet"},
+        {"name": "kafka", "type": "kafka"},
+        {"name": "pg", "type": "database"},
+        {"name": "s", "HTTPResources": [{"path": "/"}]}
+    ]));
+    let report = check(value.clone(), &Config::default());
+    assert_eq!(
+        errors(&report),
+        [
+            e("spec.calls[0].kafkaTopics", Rule::V1HttpWithKafkaTopics),
+            e("spec.calls[1].internet", Rule::V1InternetMissing)
+        ]
+    );
+    // The reference accepts these and they grant nothing: warnings, not errors.
+    assert_eq!(
+        warnings(&report),
+        [
+            e("spec.calls[2].kafkaTopics", Rule::V1KafkaWithoutTopics),
+            e(
+                "spec.calls[3].databaseResources",
+                Rule::V1DatabaseWithoutResources
+            ),
+            e("spec.calls[4].HTTPResources", Rule::V1HttpResourcesIgnored),
+        ]
+    );
+    // v1alpha3 gets the same rules.
+    let mut alpha = value;
+    alpha["apiVersion"] = json!("k8s.otterize.com/v1alpha3");
+    let alpha = check(alpha, &Config::default());
+    assert_eq!(errors(&alpha), errors(&report));
+    assert_eq!(warnings(&alpha), warnings(&report));
+}
+
+#[test]
+fn the_same_object_in_v2alpha1_is_judged_like_v2beta1() {
+    let mut value = intents_v2(json!([{"kubernetes": {"name": "a.b.c"}}]));
+    let beta = errors(&check(value.clone(), &Config::default()));
+    value["apiVersion"] = json!("k8s.otterize.com/v2alpha1");
+    assert_eq!(errors(&check(value, &Config::default())), beta);
+    assert_eq!(beta.len(), 1);
+}
+
+#[test]
+fn strict_mode() {
+    let targets = json!([
+        {"kubernetes": {"name": "server"}},
+        {"kubernetes": {"name": "server", "kind": "Deployment", "http": [{"path": "/"}]}},
+        {"kubernetes": {"name": "server", "kind": "Service"}},
+        {"service": {"name": "server"}},
+        {"kafka": {"name": "kafka", "topics": [{"name": "t"}]}},
+        {"internet": {"domains": ["*.example.com", "example.com"]}},
+        {"internet": {"ips": ["1.2.3.4"], "ports": [443]}}
+    ]);
+    assert_eq!(
+        errors(&check(intents_v2(targets.clone()), &Config::default())),
+        []
+    );
+    assert_eq!(
+        errors(&check(intents_v2(targets.clone()), &strict())),
+        [
+            e("spec.targets[0].kubernetes.kind", Rule::StrictServiceRequired),
+            e("spec.targets[1].kubernetes.kind", Rule::StrictServiceRequired),
+            e(
+                "spec.targets[5].internet.domains[0]",
+                Rule::StrictWildcardDomain {
+                    domain: "*.example.com".into()
+                }
+            ),
+            e("spec.targets[5].internet.ports", Rule::StrictPortsRequired),
+        ]
+    );
+    // Excluded namespaces are read from their own setting (the reference read the active-enforcement list).
+    let excluded = Config {
+        strict_mode: true,
+        excluded_strict_mode_namespaces: BTreeSet::from(["shop".to_owned()]),
+    };
+    assert_eq!(errors(&check(intents_v2(targets.clone()), &excluded)), []);
+    let elsewhere = Config {
+        strict_mode: true,
+        excluded_strict_mode_namespaces: BTreeSet::from(["other".to_owned()]),
+    };
+    assert_eq!(errors(&check(intents_v2(targets), &elsewhere)).len(), 4);
+    // v1: a plain call must be a Service (`svc:` or kind Service).
+    let v1 =
+        intents_v1(json!([{"name": "server"}, {"name": "svc:server"}, {"name": "s", "kind": "Service"}]));
+    assert_eq!(
+        errors(&check(v1, &strict())),
+        [e("spec.calls[0].kind", Rule::StrictServiceRequired)]
+    );
+}
+
+fn hub_intents(name: &str, namespace: &str, workload: &str, kind: Option<&str>) -> ClientIntents {
+    ClientIntents {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(namespace.into()),
+            ..ObjectMeta::default()
+        },
+        spec: ClientIntentsSpec {
+            workload: Workload {
+                name: workload.into(),
+                kind: kind.map(Into::into),
+            },
+            targets: vec![],
+        },
+        status: None,
+    }
+}
+
+#[test]
+fn one_client_intents_per_workload_and_kind_in_a_namespace() {
+    let object = hub_intents("frontend", "shop", "frontend", Some("Deployment"));
+    let others = [
+        hub_intents("frontend", "shop", "frontend", Some("Deployment")), // itself (an update)
+        hub_intents("frontend-2", "other", "frontend", Some("Deployment")), // other namespace
+        hub_intents("frontend-3", "shop", "frontend", None),             // other kind
+        hub_intents("frontend-4", "shop", "frontend", Some("StatefulSet")),
+    ];
+    assert_eq!(
+        errors(&validate::client_intents(&object, &others, &Config::default())),
+        []
+    );
+    let duplicate = hub_intents("frontend-dup", "shop", "frontend", Some("Deployment"));
+    let report = validate::client_intents(&object, &[duplicate], &Config::default());
+    assert_eq!(
+        errors(&report),
+        [e(
+            "spec.workload",
+            Rule::DuplicateWorkload {
+                other: "frontend-dup".into()
+            }
+        )]
+    );
+    // Legacy (no kind) clashes with legacy, and an empty kind is no kind.
+    let legacy = hub_intents("a", "shop", "frontend", None);
+    let other_legacy = hub_intents("b", "shop", "frontend", Some(""));
+    assert_eq!(
+        errors(&validate::client_intents(
+            &legacy,
+            &[other_legacy],
+            &Config::default()
+        ))
+        .len(),
+        1
+    );
+    // The served entry point compares with the neighbours too, with v1 paths for v1 objects.
+    let v1 = served(intents_v1(json!([{"name": "server"}])));
+    let neighbours = [hub_intents("other", "shop", "frontend", None)];
+    let report = validate::validate(
+        &v1,
+        &Neighbours {
+            client_intents: &neighbours,
+            ..Neighbours::default()
+        },
+        &Config::default(),
+    );
+    assert_eq!(
+        errors(&report),
+        [e(
+            "spec.service",
+            Rule::DuplicateWorkload {
+                other: "other".into()
+            }
+        )]
+    );
+}
+
+fn protected(name: &str, namespace: &str, server: &str, kind: Option<&str>) -> ProtectedService {
+    ProtectedService {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(namespace.into()),
+            ..ObjectMeta::default()
+        },
+        spec: ProtectedServiceSpec {
+            name: server.into(),
+            kind: kind.map(Into::into),
+        },
+        status: None,
+    }
+}
+
+#[test]
+fn protected_service_rules() {
+    for bad in ["Checkout", "check.out", "check out", "chéckout"] {
+        let report = validate::protected_service(&protected("p", "shop", bad, None), &[]);
+        assert_eq!(
+            errors(&report),
+            [e("spec.name", Rule::ProtectedServiceName { name: bad.into() })]
+        );
+    }
+    assert_eq!(
+        errors(&validate::protected_service(
+            &protected("p", "shop", "", None),
+            &[]
+        )),
+        [e("spec.name", Rule::Required)]
+    );
+    assert_eq!(
+        errors(&validate::protected_service(
+            &protected("p", "shop", "checkout", Some("deployment")),
+            &[]
+        )),
+        [e(
+            "spec.kind",
+            Rule::KindNotCapitalised {
+                kind: "deployment".into()
+            }
+        )]
+    );
+}
+
+#[test]
+fn one_protected_service_per_server_in_a_namespace() {
+    let object = protected("protect-checkout", "shop", "checkout", None);
+    // The reference compared metadata.name with spec.name; Holt compares spec.name (+ kind).
+    let unrelated = [
+        protected("protect-checkout", "shop", "checkout", None), // itself
+        protected("checkout", "shop", "payments", None),         // metadata.name equals our spec.name: fine
+        protected("x", "other", "checkout", None),               // other namespace
+        protected("y", "shop", "checkout", Some("Deployment")),  // other kind
+    ];
+    assert_eq!(errors(&validate::protected_service(&object, &unrelated)), []);
+    let duplicate = [protected("also-checkout", "shop", "checkout", None)];
+    assert_eq!(
+        errors(&validate::protected_service(&object, &duplicate)),
+        [e(
+            "spec.name",
+            Rule::DuplicateProtectedService {
+                other: "also-checkout".into()
+            }
+        )]
+    );
+    let served_object = served(
+        json!({"apiVersion": "k8s.otterize.com/v1beta1", "kind": "ProtectedService",
+        "metadata": {"name": "protect-checkout", "namespace": "shop"}, "spec": {"name": "checkout"}}),
+    );
+    let report = validate::validate(
+        &served_object,
+        &Neighbours {
+            protected_services: &duplicate,
+            ..Neighbours::default()
+        },
+        &Config::default(),
+    );
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(
+        report.errors[0].to_string(),
+        "ProtectedService shop/protect-checkout: spec.name: another ProtectedService in this namespace \
+         (also-checkout) already protects this server"
+    );
+}
+
+#[test]
+fn kafka_server_config_rules() {
+    let value = json!({"apiVersion": "k8s.otterize.com/v1alpha3", "kind": "KafkaServerConfig",
+        "metadata": {"name": "k", "namespace": "kafka"},
+        "spec": {"service": {"name": ""}, "addr": "kafka", "tls": {"certFile": "c"}, "topics": [{"topic": "", "pattern": "prefix"}]}});
+    assert_eq!(
+        errors(&check(value, &Config::default())),
+        [
+            e("spec.service.name", Rule::Required),
+            e("spec.tls.keyFile", Rule::TlsIncomplete),
+            e("spec.tls.rootCAFile", Rule::TlsIncomplete),
+            e(
+                "spec.addr",
+                Rule::InvalidAddress {
+                    addr: "kafka".into(),
+                    reason: "it has no `:port`"
+                }
+            ),
+            e("spec.topics[0].topic", Rule::Required),
+        ]
+    );
+    // The reference writes an all-empty tls object when there is none: that is no TLS.
+    let value = json!({"apiVersion": "k8s.otterize.com/v2beta1", "kind": "KafkaServerConfig",
+        "metadata": {"name": "k", "namespace": "kafka"},
+        "spec": {"workload": {"name": "kafka", "kind": "statefulSet"}, "addr": "[::1]:0", "tls": {"certFile": "", "keyFile": "", "rootCAFile": ""}}});
+    assert_eq!(
+        errors(&check(value, &Config::default())),
+        [
+            e(
+                "spec.workload.kind",
+                Rule::KindNotCapitalised {
+                    kind: "statefulSet".into()
+                }
+            ),
+            e(
+                "spec.addr",
+                Rule::InvalidAddress {
+                    addr: "[::1]:0".into(),
+                    reason: "the port must be a number between 1 and 65535"
+                }
+            ),
+        ]
+    );
+}
