@@ -1,0 +1,110 @@
+//! Installing CustomResourceDefinitions (from a multi-document YAML file) into a test apiserver, and the
+//! cached Istio CRD file.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+
+use crate::components::{Component, MissingComponent};
+use crate::error::Error;
+
+/// Istio's CRD file (all of Istio's CRDs, among them `authorizationpolicies.security.istio.io`).
+pub fn istio_crds_file() -> Result<PathBuf, MissingComponent> {
+    Component::IstioCrd.file("istio-crds.yaml")
+}
+
+/// Applies every CustomResourceDefinition in `yaml` (documents separated by `---`; any other kind is an
+/// error) with server-side apply, and waits until each is Established. Returns their names.
+pub async fn install_crds(client: &kube::Client, yaml: &str) -> Result<Vec<String>, Error> {
+    let crds = parse_crds(yaml)?;
+    let api = Api::<CustomResourceDefinition>::all(client.clone());
+    let params = PatchParams::apply("holt-testenv").force();
+    let mut names = Vec::new();
+    for crd in &crds {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        api.patch(&name, &params, &Patch::Apply(crd))
+            .await
+            .map_err(Error::kube(format!("apply CRD {name}")))?;
+        names.push(name);
+    }
+    for name in &names {
+        wait_established(&api, name).await?;
+    }
+    Ok(names)
+}
+
+fn parse_crds(yaml: &str) -> Result<Vec<CustomResourceDefinition>, Error> {
+    let invalid = |reason: String| Error::Invalid { what: "CRD YAML".to_owned(), reason };
+    let mut crds = Vec::new();
+    for (i, document) in serde_yaml::Deserializer::from_str(yaml).enumerate() {
+        let value = serde_json::Value::deserialize_from(document)
+            .map_err(|e| invalid(format!("document {i}: {e}")))?;
+        if value.is_null() {
+            continue;
+        }
+        let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or_default();
+        if kind != "CustomResourceDefinition" {
+            return Err(invalid(format!("document {i} is a {kind:?}, not a CustomResourceDefinition")));
+        }
+        let crd: CustomResourceDefinition =
+            serde_json::from_value(value).map_err(|e| invalid(format!("document {i}: {e}")))?;
+        if crd.metadata.name.as_deref().unwrap_or_default().is_empty() {
+            return Err(invalid(format!("document {i} has no metadata.name")));
+        }
+        crds.push(crd);
+    }
+    Ok(crds)
+}
+
+/// Lets `serde_json::Value` be read from one YAML document.
+trait FromYamlDocument: Sized {
+    fn deserialize_from(document: serde_yaml::Deserializer<'_>) -> Result<Self, serde_yaml::Error>;
+}
+
+impl FromYamlDocument for serde_json::Value {
+    fn deserialize_from(document: serde_yaml::Deserializer<'_>) -> Result<Self, serde_yaml::Error> {
+        serde::Deserialize::deserialize(document)
+    }
+}
+
+async fn wait_established(api: &Api<CustomResourceDefinition>, name: &str) -> Result<(), Error> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let crd = api.get(name).await.map_err(Error::kube(format!("read CRD {name}")))?;
+        let established = crd
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True");
+        if established {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Invalid {
+                what: format!("CRD {name}"),
+                reason: "not Established after 30 s".to_owned(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_crds_and_rejects_other_kinds() {
+        let yaml = "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+                    metadata: {name: things.example.com}\nspec:\n  group: example.com\n  scope: Namespaced\n  \
+                    names: {plural: things, kind: Thing}\n  versions: []\n---\n";
+        let crds = parse_crds(yaml).expect("valid");
+        assert_eq!(crds.len(), 1);
+        let err = parse_crds("kind: ConfigMap\nmetadata: {name: x}\n").expect_err("not a CRD");
+        assert!(err.to_string().contains("ConfigMap"), "{err}");
+    }
+}

@@ -1,0 +1,352 @@
+//! A single-node Kafka (KRaft, broker + controller) with ACLs enforced on an mutual-TLS listener.
+//!
+//! Clients reach it only through `SSL://127.0.0.1:<port>` (`ssl.client.auth=required`, PEM keystore and
+//! truststore). Their principal is `User:CN=<common name>`. `StandardAuthorizer` decides, with
+//! `allow.everyone.if.no.acl.found=false`; the super users are [`KAFKA_ADMIN_CN`] and `ANONYMOUS` (the
+//! broker's own plaintext listeners, which clients are never given).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+
+use crate::components::Component;
+use crate::error::{Error, write_file};
+use crate::pki::{CertificateAuthority, IssuedCert};
+use crate::ports::free_port;
+use crate::process::{Lifetime, Process, ProcessInfo, run_command};
+use crate::rundir::RunDir;
+use crate::shared::{SharedCell, get_or_start};
+
+/// The common name of the super user's client certificate (principal `User:CN=holt-kafka-admin`).
+pub const KAFKA_ADMIN_CN: &str = "holt-kafka-admin";
+
+/// What the broker logs once it serves requests.
+const STARTED: &str = "Kafka Server started";
+
+/// How to start a [`Kafka`] broker.
+#[derive(Debug, Clone)]
+pub struct KafkaOptions {
+    /// Who stops the process. Default: [`Lifetime::Test`].
+    pub lifetime: Lifetime,
+    /// Where to keep configuration, data and logs. Default: a fresh directory in this test process's
+    /// scratch directory.
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for KafkaOptions {
+    fn default() -> Self {
+        Self { lifetime: Lifetime::Test, dir: None }
+    }
+}
+
+/// A client identity for the broker's mTLS listener.
+#[derive(Debug, Clone)]
+pub struct KafkaClient {
+    /// The certificate's common name.
+    pub common_name: String,
+    /// The Kafka principal the broker sees: `User:CN=<common name>`.
+    pub principal: String,
+    /// The certificate and key.
+    pub cert: IssuedCert,
+    /// A PEM keystore file: the key followed by the certificate.
+    pub keystore: PathBuf,
+    /// A Java client properties file (`security.protocol=SSL`, PEM keystore and truststore) for Kafka's
+    /// tools (`--command-config`, `--producer.config`, ...).
+    pub properties: PathBuf,
+}
+
+/// A running Kafka broker. Dropping it stops the process (test lifetime).
+#[derive(Debug)]
+pub struct Kafka {
+    process: Process,
+    bootstrap: String,
+    ca: CertificateAuthority,
+    ca_file: PathBuf,
+    admin: KafkaClient,
+    libs: PathBuf,
+    tools_log_config: PathBuf,
+    startup: Duration,
+    next: AtomicUsize,
+    dir: RunDir,
+}
+
+static SHARED: SharedCell<Kafka> = SharedCell::const_new();
+
+impl Kafka {
+    /// Formats storage, starts the broker and waits until it serves on its mTLS listener.
+    pub async fn start(options: KafkaOptions) -> Result<Self, Error> {
+        let libs = Component::Kafka.file("libs")?;
+        let dir = RunDir::new("kafka", options.dir.as_deref(), options.lifetime)
+            .map_err(Error::io("kafka", "create the directory for", "the broker"))?;
+        let began = Instant::now();
+        let pki = |e| Error::Pki { component: "kafka", source: e };
+        let ca = CertificateAuthority::new("holt-testenv-kafka-ca").map_err(pki)?;
+        let ca_file = dir.join("ca.crt");
+        write_file("kafka", &ca_file, ca.cert_pem())?;
+        let broker_cert = ca.issue_server("kafka-broker", &[]).map_err(pki)?;
+        let broker_keystore = dir.join("broker-keystore.pem");
+        write_file("kafka", &broker_keystore, format!("{}{}", broker_cert.key_pem, broker_cert.cert_pem))?;
+
+        let port = || free_port().map_err(Error::io("kafka", "find a free port on", "127.0.0.1"));
+        let (ssl, internal, controller) = (port()?, port()?, port()?);
+        let bootstrap = format!("127.0.0.1:{ssl}");
+        let properties = dir.join("server.properties");
+        write_file("kafka", &properties, server_properties(&dir, ssl, internal, controller, &broker_keystore, &ca_file))?;
+        let log_config = dir.join("log4j2.properties");
+        write_file("kafka", &log_config, LOG_CONFIG_BROKER)?;
+        let tools_log_config = dir.join("tools-log4j2.properties");
+        write_file("kafka", &tools_log_config, LOG_CONFIG_TOOLS)?;
+
+        let classpath = classpath(&libs);
+        let mut format = tokio::process::Command::new("java");
+        format
+            .args(TOOL_JVM_OPTIONS)
+            .arg(format!("-Dlog4j2.configurationFile={}", tools_log_config.display()))
+            .arg("-cp")
+            .arg(&classpath)
+            .args(["kafka.tools.StorageTool", "format", "--ignore-formatted", "--cluster-id"])
+            .arg(cluster_id())
+            .arg("--config")
+            .arg(&properties);
+        run_command("kafka", &mut format).await?;
+
+        let mut command = Command::new("java");
+        command
+            .args(["-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:+ExitOnOutOfMemoryError"])
+            .arg("-Djava.awt.headless=true")
+            .arg(format!("-Dlog4j2.configurationFile={}", log_config.display()))
+            .arg("-cp")
+            .arg(&classpath)
+            .arg("kafka.Kafka")
+            .arg(&properties);
+        let log = dir.join("kafka.log");
+        let mut process = Process::spawn("kafka", command, &log, options.lifetime)?;
+        process
+            .wait_ready(Duration::from_secs(120), || {
+                let (log, bootstrap) = (log.clone(), bootstrap.clone());
+                async move {
+                    let text = std::fs::read_to_string(&log).map_err(|e| e.to_string())?;
+                    if !text.contains(STARTED) {
+                        return Err(format!("the log does not say '{STARTED}' yet"));
+                    }
+                    tokio::net::TcpStream::connect(&bootstrap)
+                        .await
+                        .map(drop)
+                        .map_err(|e| format!("connect {bootstrap}: {e}"))
+                }
+            })
+            .await?;
+        let startup = began.elapsed();
+
+        let admin = mint_client(&ca, &dir, &ca_file, 0, KAFKA_ADMIN_CN)?;
+        Ok(Self {
+            process,
+            bootstrap,
+            ca,
+            ca_file,
+            admin,
+            libs,
+            tools_log_config,
+            startup,
+            next: AtomicUsize::new(1),
+            dir,
+        })
+    }
+
+    /// The broker shared by every test of this test process (stopped by the watchdog when the process
+    /// ends). Tests should use their own topic names and principals.
+    pub async fn shared() -> Result<&'static Self, Error> {
+        get_or_start(&SHARED, "kafka", || Self::start(KafkaOptions::default())).await
+    }
+
+    /// The mTLS listener, `127.0.0.1:<port>`: the only address clients should use.
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+
+    /// The CA that signed the broker's and every client's certificate, PEM.
+    pub fn ca_pem(&self) -> &str {
+        self.ca.cert_pem()
+    }
+
+    /// The CA certificate file (a PEM truststore).
+    pub fn ca_file(&self) -> &Path {
+        &self.ca_file
+    }
+
+    /// The super user (`User:CN=holt-kafka-admin`): may do anything, e.g. create ACLs.
+    pub fn admin(&self) -> &KafkaClient {
+        &self.admin
+    }
+
+    /// Mints a client certificate `CN=<common_name>` and writes its keystore and properties files.
+    pub fn client(&self, common_name: &str) -> Result<KafkaClient, Error> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        mint_client(&self.ca, &self.dir, &self.ca_file, n, common_name)
+    }
+
+    /// A command running one of Kafka's own Java tools from the cached jars, e.g.
+    /// `org.apache.kafka.tools.AclCommand`; its logging goes to stderr at WARN.
+    pub fn tool(&self, class: &str) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new("java");
+        command
+            .args(TOOL_JVM_OPTIONS)
+            .arg(format!("-Dlog4j2.configurationFile={}", self.tools_log_config.display()))
+            .arg("-cp")
+            .arg(classpath(&self.libs))
+            .arg(class);
+        command
+    }
+
+    /// Runs one of Kafka's Java tools with `args` and returns its output (stdout then stderr); fails
+    /// unless it exits with status 0.
+    pub async fn run_tool(&self, class: &str, args: &[&str]) -> Result<String, Error> {
+        Ok(run_command("kafka", self.tool(class).args(args)).await?)
+    }
+
+    /// The cached jar directory (`libs/`), for `java -cp '<libs>/*'`.
+    pub fn libs(&self) -> &Path {
+        &self.libs
+    }
+
+    /// The directory holding configuration, data and logs.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// From the start of storage formatting until the broker served on its mTLS listener.
+    pub fn startup_time(&self) -> Duration {
+        self.startup
+    }
+
+    /// The broker's process.
+    pub fn process(&self) -> ProcessInfo {
+        self.process.info()
+    }
+}
+
+/// JVM options for short-lived tools: start fast, stay small.
+const TOOL_JVM_OPTIONS: [&str; 4] = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto"];
+
+fn classpath(libs: &Path) -> String {
+    format!("{}/*", libs.display())
+}
+
+fn server_properties(
+    dir: &RunDir,
+    ssl: u16,
+    internal: u16,
+    controller: u16,
+    keystore: &Path,
+    truststore: &Path,
+) -> String {
+    format!(
+        "process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller}
+controller.listener.names=CONTROLLER
+listeners=SSL://127.0.0.1:{ssl},INTERNAL://127.0.0.1:{internal},CONTROLLER://127.0.0.1:{controller}
+advertised.listeners=SSL://127.0.0.1:{ssl},INTERNAL://127.0.0.1:{internal}
+listener.security.protocol.map=SSL:SSL,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=INTERNAL
+log.dirs={data}
+num.partitions=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:ANONYMOUS;User:CN={KAFKA_ADMIN_CN}
+ssl.client.auth=required
+ssl.keystore.type=PEM
+ssl.keystore.location={keystore}
+ssl.truststore.type=PEM
+ssl.truststore.location={truststore}
+",
+        data = dir.join("data").display(),
+        keystore = keystore.display(),
+        truststore = truststore.display(),
+    )
+}
+
+/// The broker logs INFO to stdout (its log file); the authorizer's decisions are in it too.
+const LOG_CONFIG_BROKER: &str = "status = warn
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.out.ref = out
+";
+
+/// Tools log warnings only, to stderr, so their stdout stays machine-readable.
+const LOG_CONFIG_TOOLS: &str = "status = warn
+appender.err.type = Console
+appender.err.name = err
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.err.ref = err
+";
+
+/// A cluster ID as Kafka writes them: 16 bytes, URL-safe base64 without padding. Unique enough for a
+/// throw-away broker (time and PID).
+fn cluster_id() -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(1);
+    let mut bytes = (nanos ^ (u128::from(std::process::id()) << 96)).to_be_bytes();
+    bytes[0] |= 0x40; // never the reserved all-zero IDs
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A client certificate `CN=<common_name>` with its keystore and properties files (number `n` in `dir`).
+fn mint_client(
+    ca: &CertificateAuthority,
+    dir: &RunDir,
+    ca_file: &Path,
+    n: usize,
+    common_name: &str,
+) -> Result<KafkaClient, Error> {
+    let cert = ca
+        .issue_client(common_name, None)
+        .map_err(|source| Error::Pki { component: "kafka", source })?;
+    let safe = common_name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '.', "_");
+    let stem = format!("client-{n}-{safe}");
+    let keystore = dir.join(&format!("{stem}.pem"));
+    write_file("kafka", &keystore, format!("{}{}", cert.key_pem, cert.cert_pem))?;
+    let properties = dir.join(&format!("{stem}.properties"));
+    write_file(
+        "kafka",
+        &properties,
+        format!(
+            "security.protocol=SSL\nssl.keystore.type=PEM\nssl.keystore.location={}\n\
+             ssl.truststore.type=PEM\nssl.truststore.location={}\n",
+            keystore.display(),
+            ca_file.display()
+        ),
+    )?;
+    Ok(KafkaClient {
+        common_name: common_name.to_owned(),
+        principal: format!("User:CN={common_name}"),
+        cert,
+        keystore,
+        properties,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cluster_id_has_kafka_shape() {
+        let id = super::cluster_id();
+        assert_eq!(id.len(), 22, "{id}");
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{id}");
+    }
+}
