@@ -60,6 +60,9 @@ pub struct Grant {
     pub http: BTreeSet<HttpResource>,
     /// True when at least one declaration allows any request (no HTTP restriction).
     pub any_request: bool,
+    /// True when the client declared this server as a Kafka broker: it gets network access to the broker,
+    /// and its topic grants are in the broker's [`KafkaAccess`].
+    pub kafka: bool,
     pub declared_by: BTreeSet<Declaration>,
 }
 

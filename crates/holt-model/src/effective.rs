@@ -18,18 +18,22 @@ pub(crate) fn server_access(index: &Index, server: &Identity) -> Option<ServerAc
                     continue;
                 };
                 for call in &intents.calls {
-                    let Call::Workload { server: target, http } = call else {
-                        continue;
-                    };
-                    if target != server {
-                        continue;
+                    match call {
+                        Call::Workload { server: target, http } if target == server => {
+                            let grant = clients.entry(intents.client.clone()).or_default();
+                            grant.declared_by.insert(declaration.clone());
+                            if http.is_empty() {
+                                grant.any_request = true;
+                            }
+                            grant.http.extend(http.iter().cloned());
+                        }
+                        Call::Kafka { broker, .. } if broker == server => {
+                            let grant = clients.entry(intents.client.clone()).or_default();
+                            grant.declared_by.insert(declaration.clone());
+                            grant.kafka = true;
+                        }
+                        _ => {}
                     }
-                    let grant = clients.entry(intents.client.clone()).or_default();
-                    grant.declared_by.insert(declaration.clone());
-                    if http.is_empty() {
-                        grant.any_request = true;
-                    }
-                    grant.http.extend(http.iter().cloned());
                 }
             }
             Declaration::AccessAnnotation(pod_key) => {

@@ -563,7 +563,7 @@ impl Index {
     // ---- services and ingresses ----------------------------------------------------------------------
 
     fn insert_service(&mut self, facts: ServiceFacts, changes: &mut Changes) {
-        self.touch_service(&facts.key, changes);
+        self.touch_service(&facts, changes);
         self.services_by_namespace
             .entry(facts.key.namespace.clone())
             .or_default()
@@ -572,19 +572,33 @@ impl Index {
     }
 
     fn remove_service(&mut self, key: &ObjectKey, changes: &mut Changes) {
-        if self.services.remove(key).is_some() {
-            self.touch_service(key, changes);
+        if let Some(facts) = self.services.remove(key) {
+            self.touch_service(&facts, changes);
             remove_from(&mut self.services_by_namespace, &key.namespace, &key.name);
         }
     }
 
-    /// The Service's external-traffic policy, its identity's policies, the egress policies of its clients,
-    /// and the default-deny policies of ProtectedServices naming it.
-    fn touch_service(&self, key: &ObjectKey, changes: &mut Changes) {
+    /// The Service's external-traffic policy, its identity's policies, the egress policies of its clients
+    /// and of the clients of the workloads it selects (egress to a workload also admits the Services in front
+    /// of it), and the default-deny policies of ProtectedServices naming it.
+    fn touch_service(&self, service: &ServiceFacts, changes: &mut Changes) {
+        let key = &service.key;
         changes.services.insert(key.clone());
         let identity = Identity::new(&key.namespace, &key.name, Some(crate::identity::SERVICE_KIND));
-        if let Some(access) = self.servers.get(&identity) {
-            changes.identities.extend(access.clients.keys().cloned());
+        let selected = self
+            .pods_in(&key.namespace)
+            .filter(|p| service.selects(&p.facts.labels));
+        let selected_servers = selected.flat_map(|pod| {
+            let id = &pod.identity.identity;
+            self.servers_by_name
+                .get(&ObjectKey::new(&id.namespace, &id.name))
+                .into_iter()
+                .flatten()
+        });
+        for server in selected_servers.chain([&identity]) {
+            if let Some(access) = self.servers.get(server) {
+                changes.identities.extend(access.clients.keys().cloned());
+            }
         }
         changes.identities.insert(identity);
         for ps in self.protected_by_server.get(key).into_iter().flatten() {
@@ -642,6 +656,7 @@ impl Index {
                     self.declare(server.clone(), Declaration::ClientIntents(key.clone()))
                 }
                 Call::Kafka { broker, .. } => {
+                    self.declare(broker.clone(), Declaration::ClientIntents(key.clone()));
                     self.kafka_intents_by_broker
                         .entry(broker.clone())
                         .or_default()
@@ -670,7 +685,10 @@ impl Index {
                 Call::Workload { server, .. } => {
                     self.undeclare(server, &Declaration::ClientIntents(key.clone()))
                 }
-                Call::Kafka { broker, .. } => remove_from(&mut self.kafka_intents_by_broker, broker, key),
+                Call::Kafka { broker, .. } => {
+                    self.undeclare(broker, &Declaration::ClientIntents(key.clone()));
+                    remove_from(&mut self.kafka_intents_by_broker, broker, key);
+                }
                 _ => {}
             }
         }
@@ -686,6 +704,7 @@ impl Index {
                     changes.identities.insert(server.clone());
                 }
                 Call::Kafka { broker, .. } => {
+                    changes.identities.insert(broker.clone());
                     changes.brokers.insert(broker.clone());
                 }
                 _ => {}

@@ -164,6 +164,17 @@ fn one_intent_change_touches_only_its_client_and_servers() {
 }
 
 #[test]
+fn a_service_change_re_renders_the_clients_of_the_workloads_it_selects() {
+    let mut index = tutorial(Config::default());
+    let changes = index.apply(service("ns", "server"));
+    assert!(
+        changes.identities.contains(&id("ns", "client")),
+        "client egress admits the Service in front of server"
+    );
+    assert!(!changes.identities.contains(&id("ns", "client-other")));
+}
+
+#[test]
 fn service_targets_and_workload_targets_are_different_servers() {
     let mut index = tutorial(Config::default());
     index.apply(intents(
@@ -286,6 +297,15 @@ fn kafka_grants_are_gathered_per_broker() {
     ));
     let broker = index.broker(&id("kafka", "kafka")).expect("declared");
     assert_eq!(broker.clients.len(), 2);
+    let network = index
+        .server(&id("kafka", "kafka"))
+        .expect("Kafka clients get network access to the broker");
+    assert!(
+        network
+            .clients
+            .values()
+            .all(|g| g.kafka && !g.any_request && g.http.is_empty())
+    );
     assert_eq!(broker.configs, vec![ObjectKey::new("kafka", "kafka")]);
     assert_eq!(broker.enforcement, Enforcement::Shadow);
     let changes = index.apply(protected("kafka", "p", "kafka", None));

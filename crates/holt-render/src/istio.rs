@@ -99,7 +99,12 @@ pub(crate) fn render(index: &Index, server: &Identity, out: &mut Rendered<Vec<De
         .filter(|p| !p.facts.has_istio_sidecar)
         .map(|p| p.facts.key.name.as_str())
         .collect();
-    for (client, grant) in &access.clients {
+    // Kafka clients reach the broker over its own protocol; Istio policies cover HTTP/TCP calls only.
+    for (client, grant) in access
+        .clients
+        .iter()
+        .filter(|(_, g)| g.any_request || !g.http.is_empty())
+    {
         let client_pods = index.pods_of(client);
         let client_in_mesh = client_pods.iter().any(|p| p.facts.has_istio_sidecar);
         if !client_in_mesh && !server_in_mesh {

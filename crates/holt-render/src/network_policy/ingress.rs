@@ -14,20 +14,13 @@ use super::ports;
 use super::selector::{SelectorError, match_labels};
 use crate::notice::{Notice, Reason, Subject};
 
-/// The clients admitted to `server`: those declared by ClientIntents or `called-by` annotations, and — for a
-/// legacy identity — the Kafka clients of the broker of that name (Kafka targets are in-cluster calls, so
-/// their clients get network access to the broker, as in the reference).
+/// The clients admitted to `server`: those declared by ClientIntents (workload, Service and Kafka targets)
+/// or `called-by` annotations.
 pub fn admitted_clients(index: &Index, server: &Identity) -> BTreeSet<Identity> {
-    let mut clients: BTreeSet<Identity> = index
+    index
         .server(server)
         .map(|access| access.clients.keys().cloned().collect())
-        .unwrap_or_default();
-    if server.kind.is_none()
-        && let Some(broker) = index.broker(server)
-    {
-        clients.extend(broker.clients.keys().cloned());
-    }
-    clients
+        .unwrap_or_default()
 }
 
 /// The ingress rules of `server`'s access policy, or `None` when it gets no ingress policy (no clients, not
