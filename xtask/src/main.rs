@@ -1,1 +1,77 @@
-fn main() {}
+//! Developer commands for the Holt workspace, run as `cargo xtask <command>`.
+//!
+//! In: command-line arguments. Out: `testenv up` starts real test components (etcd, kube-apiserver,
+//! kube-controller-manager, optionally Kafka and SPIRE) detached on 127.0.0.1, records their PIDs in a
+//! state file and prints their endpoints as `NAME=value` lines; `testenv down` stops them by those PIDs.
+
+mod testenv;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Developer commands for the Holt workspace.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask")]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Real components for manual testing (the same ones the tests start).
+    Testenv {
+        /// Where the environment keeps its state file, configuration, data and logs.
+        #[arg(long, env = "HOLT_TESTENV_DIR", default_value_os_t = testenv::default_dir())]
+        dir: PathBuf,
+        #[command(subcommand)]
+        action: TestenvAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TestenvAction {
+    /// Start etcd + kube-apiserver + kube-controller-manager (and Kafka, SPIRE) detached; print
+    /// `KUBECONFIG=<path>` and the other endpoints.
+    Up {
+        /// Also start a Kafka broker (KRaft, ACLs, mTLS listener).
+        #[arg(long, env = "HOLT_TESTENV_KAFKA")]
+        kafka: bool,
+        /// Also start a SPIRE server.
+        #[arg(long, env = "HOLT_TESTENV_SPIRE")]
+        spire: bool,
+        /// Do not start kube-controller-manager.
+        #[arg(long, env = "HOLT_TESTENV_NO_CONTROLLER_MANAGER")]
+        no_controller_manager: bool,
+    },
+    /// Stop the processes `up` recorded, and remove the directory.
+    Down,
+    /// Print the recorded endpoints and whether each process still runs.
+    Status,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    match args.command {
+        Command::Testenv { dir, action } => match action {
+            TestenvAction::Up { kafka, spire, no_controller_manager } => {
+                testenv::up(&dir, testenv::Wanted { kafka, spire, controller_manager: !no_controller_manager })
+                    .await
+            }
+            TestenvAction::Down => testenv::down(&dir),
+            TestenvAction::Status => testenv::status(&dir),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn arguments_are_consistent() {
+        super::Args::command().debug_assert();
+    }
+}

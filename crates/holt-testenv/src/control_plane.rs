@@ -85,6 +85,7 @@ impl ControlPlane {
         let ca = CertificateAuthority::new("holt-testenv-kube-ca").map_err(Error::pki("kube-apiserver"))?;
         let ca_file = dir.join("ca.crt");
         write_file("kube-apiserver", &ca_file, ca.cert_pem())?;
+        write_file("kube-apiserver", &dir.join("ca.key"), ca.key_pem())?;
         let serving = ca
             .issue_server("kube-apiserver", &["kubernetes.default.svc"])
             .map_err(Error::pki("kube-apiserver"))?;

@@ -86,6 +86,7 @@ impl Kafka {
         let ca = CertificateAuthority::new("holt-testenv-kafka-ca").map_err(pki)?;
         let ca_file = dir.join("ca.crt");
         write_file("kafka", &ca_file, ca.cert_pem())?;
+        write_file("kafka", &dir.join("ca.key"), ca.key_pem())?;
         let broker_cert = ca.issue_server("kafka-broker", &[]).map_err(pki)?;
         let broker_keystore = dir.join("broker-keystore.pem");
         write_file("kafka", &broker_keystore, format!("{}{}", broker_cert.key_pem, broker_cert.cert_pem))?;

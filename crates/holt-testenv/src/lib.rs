@@ -20,6 +20,7 @@ mod process;
 mod rundir;
 mod shared;
 mod spire;
+mod stop;
 mod watchdog;
 
 pub use components::{Component, MissingComponent, build_script, cache_root};
@@ -31,3 +32,4 @@ pub use kafka::{KAFKA_ADMIN_CN, Kafka, KafkaClient, KafkaOptions};
 pub use pki::{CertificateAuthority, IssuedCert, PkiError};
 pub use process::{Lifetime, ProcessError, ProcessInfo, rss_kib};
 pub use spire::{SpireOptions, SpireServer};
+pub use stop::{Stopped, is_running, stop};

@@ -66,6 +66,11 @@ impl CertificateAuthority {
         &self.cert_pem
     }
 
+    /// The CA's private key, PEM (PKCS#8), e.g. to mint certificates with openssl outside a test.
+    pub fn key_pem(&self) -> String {
+        self.issuer.key().serialize_pem()
+    }
+
     /// A server certificate for 127.0.0.1 and localhost (plus `extra_names`), usable as a client
     /// certificate too (Kafka's broker presents it on both sides).
     pub fn issue_server(&self, common_name: &str, extra_names: &[&str]) -> Result<IssuedCert, PkiError> {
