@@ -56,9 +56,20 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     match args.command {
         Command::Testenv { dir, action } => match action {
-            TestenvAction::Up { kafka, spire, no_controller_manager } => {
-                testenv::up(&dir, testenv::Wanted { kafka, spire, controller_manager: !no_controller_manager })
-                    .await
+            TestenvAction::Up {
+                kafka,
+                spire,
+                no_controller_manager,
+            } => {
+                testenv::up(
+                    &dir,
+                    testenv::Wanted {
+                        kafka,
+                        spire,
+                        controller_manager: !no_controller_manager,
+                    },
+                )
+                .await
             }
             TestenvAction::Down => testenv::down(&dir),
             TestenvAction::Status => testenv::status(&dir),

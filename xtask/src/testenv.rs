@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use holt_testenv::{
-    ControlPlane, ControlPlaneOptions, Kafka, KafkaOptions, Lifetime, ProcessInfo, SpireOptions, SpireServer, Stopped,
+    ControlPlane, ControlPlaneOptions, Kafka, KafkaOptions, Lifetime, ProcessInfo, SpireOptions, SpireServer,
+    Stopped,
 };
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +38,9 @@ fn state_file(dir: &Path) -> PathBuf {
 fn read_state(dir: &Path) -> anyhow::Result<Option<State>> {
     let path = state_file(dir);
     match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| format!("read {}", path.display()))?)),
+        Ok(text) => Ok(Some(
+            serde_json::from_str(&text).with_context(|| format!("read {}", path.display()))?,
+        )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("read {}", path.display())),
     }
@@ -45,13 +48,18 @@ fn read_state(dir: &Path) -> anyhow::Result<Option<State>> {
 
 fn write_state(dir: &Path, state: &State) -> anyhow::Result<()> {
     let path = state_file(dir);
-    std::fs::write(&path, serde_json::to_string_pretty(state)?).with_context(|| format!("write {}", path.display()))
+    std::fs::write(&path, serde_json::to_string_pretty(state)?)
+        .with_context(|| format!("write {}", path.display()))
 }
 
 pub(crate) async fn up(dir: &Path, wanted: Wanted) -> anyhow::Result<()> {
     if let Some(state) = read_state(dir)? {
-        let running: Vec<&str> =
-            state.processes.iter().filter(|p| holt_testenv::is_running(p)).map(|p| p.name.as_str()).collect();
+        let running: Vec<&str> = state
+            .processes
+            .iter()
+            .filter(|p| holt_testenv::is_running(p))
+            .map(|p| p.name.as_str())
+            .collect();
         if !running.is_empty() {
             bail!(
                 "a test environment is already up in {} ({}): `cargo xtask testenv down` first",
@@ -78,7 +86,10 @@ pub(crate) async fn up(dir: &Path, wanted: Wanted) -> anyhow::Result<()> {
     for (name, value) in &state.endpoints {
         println!("{name}={value}");
     }
-    eprintln!("state: {} (stop with `cargo xtask testenv down`)", state_file(dir).display());
+    eprintln!(
+        "state: {} (stop with `cargo xtask testenv down`)",
+        state_file(dir).display()
+    );
     Ok(())
 }
 
@@ -90,21 +101,48 @@ async fn start_all(dir: &Path, wanted: Wanted, state: &mut State) -> anyhow::Res
     })
     .await?;
     state.processes.extend(cp.processes());
-    state.endpoints.push(("KUBECONFIG".into(), cp.kubeconfig().display().to_string()));
-    state.endpoints.push(("KUBE_APISERVER".into(), cp.url().to_owned()));
-    state.endpoints.push(("KUBE_CA".into(), cp.ca_file().display().to_string()));
-    report(cp.startup_times().iter().map(|(name, time)| (*name, *time)), &cp.processes());
+    state
+        .endpoints
+        .push(("KUBECONFIG".into(), cp.kubeconfig().display().to_string()));
+    state
+        .endpoints
+        .push(("KUBE_APISERVER".into(), cp.url().to_owned()));
+    state
+        .endpoints
+        .push(("KUBE_CA".into(), cp.ca_file().display().to_string()));
+    report(
+        cp.startup_times().iter().map(|(name, time)| (*name, *time)),
+        &cp.processes(),
+    );
     write_state(dir, state)?;
 
     if wanted.kafka {
-        let kafka = Kafka::start(KafkaOptions { lifetime: Lifetime::Detached, dir: Some(dir.join("kafka")) }).await?;
+        let kafka = Kafka::start(KafkaOptions {
+            lifetime: Lifetime::Detached,
+            dir: Some(dir.join("kafka")),
+        })
+        .await?;
         state.processes.push(kafka.process());
-        state.endpoints.push(("KAFKA_BOOTSTRAP".into(), kafka.bootstrap().to_owned()));
-        state.endpoints.push(("KAFKA_CA".into(), kafka.ca_file().display().to_string()));
-        state.endpoints.push(("KAFKA_ADMIN_PRINCIPAL".into(), kafka.admin().principal.clone()));
-        state.endpoints.push(("KAFKA_ADMIN_KEYSTORE".into(), kafka.admin().keystore.display().to_string()));
-        state.endpoints.push(("KAFKA_ADMIN_PROPERTIES".into(), kafka.admin().properties.display().to_string()));
-        state.endpoints.push(("KAFKA_LIBS".into(), kafka.libs().display().to_string()));
+        state
+            .endpoints
+            .push(("KAFKA_BOOTSTRAP".into(), kafka.bootstrap().to_owned()));
+        state
+            .endpoints
+            .push(("KAFKA_CA".into(), kafka.ca_file().display().to_string()));
+        state
+            .endpoints
+            .push(("KAFKA_ADMIN_PRINCIPAL".into(), kafka.admin().principal.clone()));
+        state.endpoints.push((
+            "KAFKA_ADMIN_KEYSTORE".into(),
+            kafka.admin().keystore.display().to_string(),
+        ));
+        state.endpoints.push((
+            "KAFKA_ADMIN_PROPERTIES".into(),
+            kafka.admin().properties.display().to_string(),
+        ));
+        state
+            .endpoints
+            .push(("KAFKA_LIBS".into(), kafka.libs().display().to_string()));
         report([("kafka", kafka.startup_time())], &[kafka.process()]);
         write_state(dir, state)?;
     }
@@ -116,10 +154,19 @@ async fn start_all(dir: &Path, wanted: Wanted, state: &mut State) -> anyhow::Res
         })
         .await?;
         state.processes.push(spire.process());
-        state.endpoints.push(("SPIRE_SERVER_SOCKET".into(), spire.socket_path().display().to_string()));
-        state.endpoints.push(("SPIRE_SERVER_ADDRESS".into(), spire.address().to_owned()));
-        state.endpoints.push(("SPIRE_TRUST_DOMAIN".into(), spire.trust_domain().to_owned()));
-        state.endpoints.push(("SPIRE_SERVER_BIN".into(), spire.binary().display().to_string()));
+        state.endpoints.push((
+            "SPIRE_SERVER_SOCKET".into(),
+            spire.socket_path().display().to_string(),
+        ));
+        state
+            .endpoints
+            .push(("SPIRE_SERVER_ADDRESS".into(), spire.address().to_owned()));
+        state
+            .endpoints
+            .push(("SPIRE_TRUST_DOMAIN".into(), spire.trust_domain().to_owned()));
+        state
+            .endpoints
+            .push(("SPIRE_SERVER_BIN".into(), spire.binary().display().to_string()));
         report([("spire-server", spire.startup_time())], &[spire.process()]);
     }
     Ok(())
@@ -151,7 +198,10 @@ fn stop_all(state: &State) {
 
 pub(crate) fn down(dir: &Path) -> anyhow::Result<()> {
     let Some(state) = read_state(dir)? else {
-        bail!("no test environment recorded in {} (nothing to stop)", state_file(dir).display());
+        bail!(
+            "no test environment recorded in {} (nothing to stop)",
+            state_file(dir).display()
+        );
     };
     stop_all(&state);
     std::fs::remove_dir_all(dir).with_context(|| format!("remove {}", dir.display()))?;
@@ -166,7 +216,11 @@ pub(crate) fn status(dir: &Path) -> anyhow::Result<()> {
         println!("{name}={value}");
     }
     for p in &state.processes {
-        let running = if holt_testenv::is_running(p) { "running" } else { "not running" };
+        let running = if holt_testenv::is_running(p) {
+            "running"
+        } else {
+            "not running"
+        };
         eprintln!("{} (pid {}): {running}", p.name, p.pid);
     }
     Ok(())

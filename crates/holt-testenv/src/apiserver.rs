@@ -50,14 +50,25 @@ impl Apiserver {
             .arg(format!("--cert-dir={}", dir.join("apiserver-certs").display()))
             .arg(format!("--client-ca-file={}", files.ca.display()))
             .arg(format!("--service-account-issuer={url}"))
-            .arg(format!("--service-account-key-file={}", files.service_account_public_key.display()))
-            .arg(format!("--service-account-signing-key-file={}", files.service_account_key.display()))
+            .arg(format!(
+                "--service-account-key-file={}",
+                files.service_account_public_key.display()
+            ))
+            .arg(format!(
+                "--service-account-signing-key-file={}",
+                files.service_account_key.display()
+            ))
             .arg("--service-cluster-ip-range=10.0.0.0/24")
             .arg("--authorization-mode=RBAC")
             .arg("--disable-admission-plugins=ServiceAccount")
             .arg("--allow-privileged=true")
             .arg("--profiling=false");
-        let process = Process::spawn("kube-apiserver", command, &dir.join("kube-apiserver.log"), lifetime)?;
+        let process = Process::spawn(
+            "kube-apiserver",
+            command,
+            &dir.join("kube-apiserver.log"),
+            lifetime,
+        )?;
         Ok(Self { process, url })
     }
 
@@ -66,8 +77,14 @@ impl Apiserver {
         let startup = self
             .process
             .wait_ready(Duration::from_secs(120), || async {
-                let request = http::Request::get("/readyz").body(Vec::new()).map_err(|e| e.to_string())?;
-                admin.request_text(request).await.map(|_| ()).map_err(|e| e.to_string())
+                let request = http::Request::get("/readyz")
+                    .body(Vec::new())
+                    .map_err(|e| e.to_string())?;
+                admin
+                    .request_text(request)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             })
             .await?;
         Ok(startup)

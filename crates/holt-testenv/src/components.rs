@@ -170,8 +170,15 @@ mod tests {
     #[test]
     fn every_component_has_a_version() {
         for c in Component::ALL {
-            assert!(!c.version().is_empty(), "{c} has no version in test-components.env");
-            assert!(c.version().chars().any(|ch| ch.is_ascii_digit()), "{c}: {}", c.version());
+            assert!(
+                !c.version().is_empty(),
+                "{c} has no version in test-components.env"
+            );
+            assert!(
+                c.version().chars().any(|ch| ch.is_ascii_digit()),
+                "{c}: {}",
+                c.version()
+            );
         }
     }
 

@@ -33,7 +33,11 @@ pub struct ControlPlaneOptions {
 
 impl Default for ControlPlaneOptions {
     fn default() -> Self {
-        Self { controller_manager: true, lifetime: Lifetime::Test, dir: None }
+        Self {
+            controller_manager: true,
+            lifetime: Lifetime::Test,
+            dir: None,
+        }
     }
 }
 
@@ -79,8 +83,11 @@ impl ControlPlane {
     /// Starts etcd, kube-apiserver and (by default) kube-controller-manager, and waits until they are
     /// ready.
     pub async fn start(options: ControlPlaneOptions) -> Result<Self, Error> {
-        let dir = RunDir::new("kube", options.dir.as_deref(), options.lifetime)
-            .map_err(Error::io("kube-apiserver", "create the directory for", "the control plane"))?;
+        let dir = RunDir::new("kube", options.dir.as_deref(), options.lifetime).map_err(Error::io(
+            "kube-apiserver",
+            "create the directory for",
+            "the control plane",
+        ))?;
         let began = Instant::now();
         let ca = CertificateAuthority::new("holt-testenv-kube-ca").map_err(Error::pki("kube-apiserver"))?;
         let ca_file = dir.join("ca.crt");
@@ -90,7 +97,8 @@ impl ControlPlane {
             .issue_server("kube-apiserver", &["kubernetes.default.svc"])
             .map_err(Error::pki("kube-apiserver"))?;
         let (serving_cert, serving_key) = write_pair(&dir, "serving", &serving)?;
-        let (sa_key, sa_pub) = key_pair_pem("the service-account signing key").map_err(Error::pki("kube-apiserver"))?;
+        let (sa_key, sa_pub) =
+            key_pair_pem("the service-account signing key").map_err(Error::pki("kube-apiserver"))?;
         let (sa_key_file, sa_pub_file) = (dir.join("sa.key"), dir.join("sa.pub"));
         write_file("kube-apiserver", &sa_key_file, sa_key)?;
         write_file("kube-apiserver", &sa_pub_file, sa_pub)?;
@@ -98,7 +106,11 @@ impl ControlPlane {
             .issue_client("holt-testenv-admin", Some("system:masters"))
             .map_err(Error::pki("kube-apiserver"))?;
         let (admin_cert, admin_key) = write_pair(&dir, "admin", &admin)?;
-        let admin_files = ClientFiles { user: "holt-testenv-admin", cert: &admin_cert, key: &admin_key };
+        let admin_files = ClientFiles {
+            user: "holt-testenv-admin",
+            cert: &admin_cert,
+            key: &admin_key,
+        };
 
         let mut startup = Vec::new();
         let etcd = Etcd::start(dir.path(), options.lifetime).await?;
@@ -149,7 +161,10 @@ impl ControlPlane {
     /// the default options; stopped by the watchdog when the process ends). Give each test its own
     /// namespace with [`ControlPlane::create_namespace`].
     pub async fn shared() -> Result<&'static Self, Error> {
-        get_or_start(&SHARED, "control plane", || Self::start(ControlPlaneOptions::default())).await
+        get_or_start(&SHARED, "control plane", || {
+            Self::start(ControlPlaneOptions::default())
+        })
+        .await
     }
 
     /// The apiserver's URL (`https://127.0.0.1:<port>`).
@@ -185,27 +200,52 @@ impl ControlPlane {
 
     /// A new user with a client certificate `O=<group>, CN=<name>`, and a kubeconfig for it.
     pub fn user(&self, name: &str, group: Option<&str>) -> Result<KubeUser, Error> {
-        let cert = self.ca.issue_client(name, group).map_err(Error::pki("kube-apiserver"))?;
+        let cert = self
+            .ca
+            .issue_client(name, group)
+            .map_err(Error::pki("kube-apiserver"))?;
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let stem = format!("user-{n}-{}", file_safe(name));
         let (cert_file, key_file) = write_pair(&self.dir, &stem, &cert)?;
         let kubeconfig = self.dir.join(&format!("{stem}.kubeconfig"));
-        let files = ClientFiles { user: name, cert: &cert_file, key: &key_file };
+        let files = ClientFiles {
+            user: name,
+            cert: &cert_file,
+            key: &key_file,
+        };
         kubeconfig::write(&kubeconfig, &self.url, &self.ca_file, &files)?;
-        Ok(KubeUser { name: name.to_owned(), group: group.map(str::to_owned), cert, kubeconfig })
+        Ok(KubeUser {
+            name: name.to_owned(),
+            group: group.map(str::to_owned),
+            cert,
+            kubeconfig,
+        })
     }
 
     /// Creates a namespace named `<prefix>-<n>` (unique in this control plane) and returns its name.
     pub async fn create_namespace(&self, client: &kube::Client, prefix: &str) -> Result<String, Error> {
         let mut prefix: String = prefix
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
             .collect();
         prefix.truncate(50);
         let prefix = prefix.trim_matches('-');
-        let name = format!("{}-{}", if prefix.is_empty() { "test" } else { prefix }, self.next.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "{}-{}",
+            if prefix.is_empty() { "test" } else { prefix },
+            self.next.fetch_add(1, Ordering::Relaxed)
+        );
         let namespace = Namespace {
-            metadata: ObjectMeta { name: Some(name.clone()), ..ObjectMeta::default() },
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                ..ObjectMeta::default()
+            },
             ..Namespace::default()
         };
         kube::Api::<Namespace>::all(client.clone())
@@ -236,5 +276,13 @@ fn write_pair(dir: &RunDir, stem: &str, cert: &IssuedCert) -> Result<(PathBuf, P
 }
 
 fn file_safe(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

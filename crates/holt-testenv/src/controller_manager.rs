@@ -43,8 +43,11 @@ impl ControllerManager {
         lifetime: Lifetime,
     ) -> Result<Self, Error> {
         let binary = Component::Kube.file("kube-controller-manager")?;
-        let port =
-            free_port().map_err(Error::io("kube-controller-manager", "find a free port on", "127.0.0.1"))?;
+        let port = free_port().map_err(Error::io(
+            "kube-controller-manager",
+            "find a free port on",
+            "127.0.0.1",
+        ))?;
         let mut command = Command::new(&binary);
         command
             .arg(format!("--kubeconfig={}", files.kubeconfig.display()))
@@ -56,8 +59,12 @@ impl ControllerManager {
             .arg("--use-service-account-credentials=false")
             .arg(format!("--controllers={CONTROLLERS}"))
             .arg("--profiling=false");
-        let mut process =
-            Process::spawn("kube-controller-manager", command, &dir.join("kube-controller-manager.log"), lifetime)?;
+        let mut process = Process::spawn(
+            "kube-controller-manager",
+            command,
+            &dir.join("kube-controller-manager.log"),
+            lifetime,
+        )?;
         // kube::Client speaks HTTPS with our CA to any URL: point one at the health endpoint.
         let health_kubeconfig = dir.join("kube-controller-manager-health.kubeconfig");
         let url = format!("https://127.0.0.1:{port}");
@@ -65,8 +72,14 @@ impl ControllerManager {
         let client = kubeconfig::client(&health_kubeconfig).await?;
         let startup = process
             .wait_ready(Duration::from_secs(60), || async {
-                let request = http::Request::get("/healthz").body(Vec::new()).map_err(|e| e.to_string())?;
-                client.request_text(request).await.map(|_| ()).map_err(|e| e.to_string())
+                let request = http::Request::get("/healthz")
+                    .body(Vec::new())
+                    .map_err(|e| e.to_string())?;
+                client
+                    .request_text(request)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             })
             .await?;
         Ok(Self { process, startup })

@@ -37,7 +37,10 @@ pub async fn install_crds(client: &kube::Client, yaml: &str) -> Result<Vec<Strin
 }
 
 fn parse_crds(yaml: &str) -> Result<Vec<CustomResourceDefinition>, Error> {
-    let invalid = |reason: String| Error::Invalid { what: "CRD YAML".to_owned(), reason };
+    let invalid = |reason: String| Error::Invalid {
+        what: "CRD YAML".to_owned(),
+        reason,
+    };
     let mut crds = Vec::new();
     for (i, document) in serde_yaml::Deserializer::from_str(yaml).enumerate() {
         let value = serde_json::Value::deserialize_from(document)
@@ -47,7 +50,9 @@ fn parse_crds(yaml: &str) -> Result<Vec<CustomResourceDefinition>, Error> {
         }
         let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or_default();
         if kind != "CustomResourceDefinition" {
-            return Err(invalid(format!("document {i} is a {kind:?}, not a CustomResourceDefinition")));
+            return Err(invalid(format!(
+                "document {i} is a {kind:?}, not a CustomResourceDefinition"
+            )));
         }
         let crd: CustomResourceDefinition =
             serde_json::from_value(value).map_err(|e| invalid(format!("document {i}: {e}")))?;
@@ -73,7 +78,10 @@ impl FromYamlDocument for serde_json::Value {
 async fn wait_established(api: &Api<CustomResourceDefinition>, name: &str) -> Result<(), Error> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let crd = api.get(name).await.map_err(Error::kube(format!("read CRD {name}")))?;
+        let crd = api
+            .get(name)
+            .await
+            .map_err(Error::kube(format!("read CRD {name}")))?;
         let established = crd
             .status
             .and_then(|s| s.conditions)

@@ -74,9 +74,18 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(component: &'static str, action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    pub(crate) fn io(
+        component: &'static str,
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io { component, action, path, source }
+        move |source| Error::Io {
+            component,
+            action,
+            path,
+            source,
+        }
     }
 
     pub(crate) fn pki(component: &'static str) -> impl FnOnce(PkiError) -> Error {
@@ -90,6 +99,10 @@ impl Error {
 }
 
 /// Writes `contents` to `path`, as `component`'s file.
-pub(crate) fn write_file(component: &'static str, path: &std::path::Path, contents: impl AsRef<[u8]>) -> Result<(), Error> {
+pub(crate) fn write_file(
+    component: &'static str,
+    path: &std::path::Path,
+    contents: impl AsRef<[u8]>,
+) -> Result<(), Error> {
     std::fs::write(path, contents).map_err(Error::io(component, "write", path))
 }

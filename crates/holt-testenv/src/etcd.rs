@@ -42,13 +42,19 @@ impl Etcd {
         let startup = process
             .wait_ready(Duration::from_secs(60), || health(addr.clone()))
             .await?;
-        Ok(Self { process, client_url, startup })
+        Ok(Self {
+            process,
+            client_url,
+            startup,
+        })
     }
 }
 
 /// `GET /health` over plain HTTP/1.0: etcd answers `{"health":"true",...}` once it serves.
 async fn health(addr: String) -> Result<(), String> {
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.map_err(|e| format!("connect {addr}: {e}"))?;
+    let mut stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
     stream
         .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
         .await
@@ -62,6 +68,9 @@ async fn health(addr: String) -> Result<(), String> {
     if response.contains(r#""health":"true""#) {
         Ok(())
     } else {
-        Err(format!("/health said: {}", response.lines().last().unwrap_or_default()))
+        Err(format!(
+            "/health said: {}",
+            response.lines().last().unwrap_or_default()
+        ))
     }
 }

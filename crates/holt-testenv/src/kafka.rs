@@ -38,7 +38,10 @@ pub struct KafkaOptions {
 
 impl Default for KafkaOptions {
     fn default() -> Self {
-        Self { lifetime: Lifetime::Test, dir: None }
+        Self {
+            lifetime: Lifetime::Test,
+            dir: None,
+        }
     }
 }
 
@@ -79,23 +82,37 @@ impl Kafka {
     /// Formats storage, starts the broker and waits until it serves on its mTLS listener.
     pub async fn start(options: KafkaOptions) -> Result<Self, Error> {
         let libs = Component::Kafka.file("libs")?;
-        let dir = RunDir::new("kafka", options.dir.as_deref(), options.lifetime)
-            .map_err(Error::io("kafka", "create the directory for", "the broker"))?;
+        let dir = RunDir::new("kafka", options.dir.as_deref(), options.lifetime).map_err(Error::io(
+            "kafka",
+            "create the directory for",
+            "the broker",
+        ))?;
         let began = Instant::now();
-        let pki = |e| Error::Pki { component: "kafka", source: e };
+        let pki = |e| Error::Pki {
+            component: "kafka",
+            source: e,
+        };
         let ca = CertificateAuthority::new("holt-testenv-kafka-ca").map_err(pki)?;
         let ca_file = dir.join("ca.crt");
         write_file("kafka", &ca_file, ca.cert_pem())?;
         write_file("kafka", &dir.join("ca.key"), ca.key_pem())?;
         let broker_cert = ca.issue_server("kafka-broker", &[]).map_err(pki)?;
         let broker_keystore = dir.join("broker-keystore.pem");
-        write_file("kafka", &broker_keystore, format!("{}{}", broker_cert.key_pem, broker_cert.cert_pem))?;
+        write_file(
+            "kafka",
+            &broker_keystore,
+            format!("{}{}", broker_cert.key_pem, broker_cert.cert_pem),
+        )?;
 
         let port = || free_port().map_err(Error::io("kafka", "find a free port on", "127.0.0.1"));
         let (ssl, internal, controller) = (port()?, port()?, port()?);
         let bootstrap = format!("127.0.0.1:{ssl}");
         let properties = dir.join("server.properties");
-        write_file("kafka", &properties, server_properties(&dir, ssl, internal, controller, &broker_keystore, &ca_file))?;
+        write_file(
+            "kafka",
+            &properties,
+            server_properties(&dir, ssl, internal, controller, &broker_keystore, &ca_file),
+        )?;
         let log_config = dir.join("log4j2.properties");
         write_file("kafka", &log_config, LOG_CONFIG_BROKER)?;
         let tools_log_config = dir.join("tools-log4j2.properties");
@@ -105,10 +122,18 @@ impl Kafka {
         let mut format = tokio::process::Command::new("java");
         format
             .args(TOOL_JVM_OPTIONS)
-            .arg(format!("-Dlog4j2.configurationFile={}", tools_log_config.display()))
+            .arg(format!(
+                "-Dlog4j2.configurationFile={}",
+                tools_log_config.display()
+            ))
             .arg("-cp")
             .arg(&classpath)
-            .args(["kafka.tools.StorageTool", "format", "--ignore-formatted", "--cluster-id"])
+            .args([
+                "kafka.tools.StorageTool",
+                "format",
+                "--ignore-formatted",
+                "--cluster-id",
+            ])
             .arg(cluster_id())
             .arg("--config")
             .arg(&properties);
@@ -116,7 +141,13 @@ impl Kafka {
 
         let mut command = Command::new("java");
         command
-            .args(["-Xms256m", "-Xmx512m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:+ExitOnOutOfMemoryError"])
+            .args([
+                "-Xms256m",
+                "-Xmx512m",
+                "-XX:+UseG1GC",
+                "-XX:MaxGCPauseMillis=20",
+                "-XX:+ExitOnOutOfMemoryError",
+            ])
             .arg("-Djava.awt.headless=true")
             .arg(format!("-Dlog4j2.configurationFile={}", log_config.display()))
             .arg("-cp")
@@ -195,7 +226,10 @@ impl Kafka {
         let mut command = tokio::process::Command::new("java");
         command
             .args(TOOL_JVM_OPTIONS)
-            .arg(format!("-Dlog4j2.configurationFile={}", self.tools_log_config.display()))
+            .arg(format!(
+                "-Dlog4j2.configurationFile={}",
+                self.tools_log_config.display()
+            ))
             .arg("-cp")
             .arg(classpath(&self.libs))
             .arg(class);
@@ -230,7 +264,12 @@ impl Kafka {
 }
 
 /// JVM options for short-lived tools: start fast, stay small.
-const TOOL_JVM_OPTIONS: [&str; 4] = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto"];
+const TOOL_JVM_OPTIONS: [&str; 4] = [
+    "-Xmx256m",
+    "-XX:TieredStopAtLevel=1",
+    "-XX:+UseSerialGC",
+    "-Xshare:auto",
+];
 
 fn classpath(libs: &Path) -> String {
     format!("{}/*", libs.display())
@@ -301,7 +340,10 @@ rootLogger.appenderRef.err.ref = err
 /// A cluster ID as Kafka writes them: 16 bytes, URL-safe base64 without padding. Unique enough for a
 /// throw-away broker (time and PID).
 fn cluster_id() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(1);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(1);
     let mut bytes = (nanos ^ (u128::from(std::process::id()) << 96)).to_be_bytes();
     bytes[0] |= 0x40; // never the reserved all-zero IDs
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -315,9 +357,10 @@ fn mint_client(
     n: usize,
     common_name: &str,
 ) -> Result<KafkaClient, Error> {
-    let cert = ca
-        .issue_client(common_name, None)
-        .map_err(|source| Error::Pki { component: "kafka", source })?;
+    let cert = ca.issue_client(common_name, None).map_err(|source| Error::Pki {
+        component: "kafka",
+        source,
+    })?;
     let safe = common_name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '.', "_");
     let stem = format!("client-{n}-{safe}");
     let keystore = dir.join(&format!("{stem}.pem"));
@@ -348,6 +391,10 @@ mod tests {
     fn cluster_id_has_kafka_shape() {
         let id = super::cluster_id();
         assert_eq!(id.len(), 22, "{id}");
-        assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{id}");
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "{id}"
+        );
     }
 }

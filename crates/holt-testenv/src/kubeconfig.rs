@@ -42,7 +42,10 @@ pub(crate) fn write(path: &Path, server: &str, ca: &Path, client: &ClientFiles<'
 
 /// A client that talks to the apiserver as the kubeconfig's user.
 pub(crate) async fn client(path: &Path) -> Result<kube::Client, Error> {
-    let kubeconfig_error = |source| Error::Kubeconfig { path: path.to_path_buf(), source };
+    let kubeconfig_error = |source| Error::Kubeconfig {
+        path: path.to_path_buf(),
+        source,
+    };
     let kubeconfig = Kubeconfig::read_from(path).map_err(kubeconfig_error)?;
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await

@@ -24,8 +24,8 @@ mod stop;
 mod watchdog;
 
 pub use components::{Component, MissingComponent, build_script, cache_root};
-pub use crds::{install_crds, istio_crds_file};
 pub use control_plane::{ControlPlane, ControlPlaneOptions, KubeUser};
+pub use crds::{install_crds, istio_crds_file};
 pub use error::Error;
 pub use helm::{helm, helm_binary};
 pub use kafka::{KAFKA_ADMIN_CN, Kafka, KafkaClient, KafkaOptions};

@@ -2,8 +2,8 @@
 //! (`CN=<user>`, `O=<group>`) for the people and programs that call them.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+    KeyPair, KeyUsagePurpose,
 };
 
 /// A failure to create a key or certificate.
@@ -58,7 +58,10 @@ impl CertificateAuthority {
         let cert = params
             .self_signed(&key)
             .map_err(|source| PkiError { what: what(), source })?;
-        Ok(Self { cert_pem: cert.pem(), issuer: Issuer::new(params, key) })
+        Ok(Self {
+            cert_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        })
     }
 
     /// The CA certificate, PEM.
@@ -76,11 +79,15 @@ impl CertificateAuthority {
     pub fn issue_server(&self, common_name: &str, extra_names: &[&str]) -> Result<IssuedCert, PkiError> {
         let mut names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
         names.extend(extra_names.iter().map(|n| (*n).to_owned()));
-        let mut params = CertificateParams::new(names)
-            .map_err(|source| PkiError { what: format!("the server certificate {common_name}"), source })?;
+        let mut params = CertificateParams::new(names).map_err(|source| PkiError {
+            what: format!("the server certificate {common_name}"),
+            source,
+        })?;
         params.distinguished_name = name(common_name, None);
-        params.extended_key_usages =
-            vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
         self.issue(params, format!("the server certificate {common_name}"))
     }
 
@@ -96,17 +103,26 @@ impl CertificateAuthority {
     }
 
     fn issue(&self, params: CertificateParams, what: String) -> Result<IssuedCert, PkiError> {
-        let key = KeyPair::generate().map_err(|source| PkiError { what: what.clone(), source })?;
+        let key = KeyPair::generate().map_err(|source| PkiError {
+            what: what.clone(),
+            source,
+        })?;
         let cert = params
             .signed_by(&key, &self.issuer)
             .map_err(|source| PkiError { what, source })?;
-        Ok(IssuedCert { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+        Ok(IssuedCert {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
     }
 }
 
 /// A fresh key pair, PEM: (PKCS#8 private key, SubjectPublicKeyInfo public key).
 pub(crate) fn key_pair_pem(what: &str) -> Result<(String, String), PkiError> {
-    let key = KeyPair::generate().map_err(|source| PkiError { what: what.to_owned(), source })?;
+    let key = KeyPair::generate().map_err(|source| PkiError {
+        what: what.to_owned(),
+        source,
+    })?;
     Ok((key.serialize_pem(), key.public_key_pem()))
 }
 

@@ -119,18 +119,36 @@ impl Process {
         log: &Path,
         lifetime: Lifetime,
     ) -> Result<Self, ProcessError> {
-        let log_error = |source| ProcessError::Log { name: name.into(), path: log.to_path_buf(), source };
-        let out = File::options().create(true).append(true).open(log).map_err(log_error)?;
+        let log_error = |source| ProcessError::Log {
+            name: name.into(),
+            path: log.to_path_buf(),
+            source,
+        };
+        let out = File::options()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(log_error)?;
         let err = out.try_clone().map_err(log_error)?;
-        command.stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
+        command
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0);
         let program = PathBuf::from(command.get_program());
         let child = command.spawn().map_err(|source| ProcessError::Spawn {
             name: name.into(),
             program: program.display().to_string(),
             source,
         })?;
-        let process =
-            Self { name, child, program, log: log.to_path_buf(), lifetime, started: Instant::now() };
+        let process = Self {
+            name,
+            child,
+            program,
+            log: log.to_path_buf(),
+            lifetime,
+            started: Instant::now(),
+        };
         if lifetime == Lifetime::Test {
             // If the watchdog cannot be told, dropping `process` kills the child right here.
             watchdog::watch(process.pid()).map_err(|source| ProcessError::Spawn {
@@ -251,11 +269,15 @@ pub(crate) async fn run_command(
     command: &mut tokio::process::Command,
 ) -> Result<String, ProcessError> {
     let line = format!("{:?}", command.as_std());
-    let output = command.stdin(Stdio::null()).output().await.map_err(|source| ProcessError::Spawn {
-        name: name.into(),
-        program: line.clone(),
-        source,
-    })?;
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|source| ProcessError::Spawn {
+            name: name.into(),
+            program: line.clone(),
+            source,
+        })?;
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),

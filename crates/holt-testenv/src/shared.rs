@@ -21,8 +21,11 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
-    let started = cell.get_or_init(|| async { start().await.map_err(|e| e.to_string()) }).await;
-    started
-        .as_ref()
-        .map_err(|message| Error::SharedFailed { component, message: message.clone() })
+    let started = cell
+        .get_or_init(|| async { start().await.map_err(|e| e.to_string()) })
+        .await;
+    started.as_ref().map_err(|message| Error::SharedFailed {
+        component,
+        message: message.clone(),
+    })
 }

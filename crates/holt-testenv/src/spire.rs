@@ -26,7 +26,11 @@ pub struct SpireOptions {
 
 impl Default for SpireOptions {
     fn default() -> Self {
-        Self { trust_domain: "holt.test".to_owned(), lifetime: Lifetime::Test, dir: None }
+        Self {
+            trust_domain: "holt.test".to_owned(),
+            lifetime: Lifetime::Test,
+            dir: None,
+        }
     }
 }
 
@@ -48,22 +52,39 @@ impl SpireServer {
     /// Starts the server and waits until `spire-server healthcheck` passes on its admin socket.
     pub async fn start(options: SpireOptions) -> Result<Self, Error> {
         let binary = Component::Spire.file("spire-server")?;
-        let dir = RunDir::new("spire", options.dir.as_deref(), options.lifetime)
-            .map_err(Error::io("spire-server", "create the directory for", "the server"))?;
+        let dir = RunDir::new("spire", options.dir.as_deref(), options.lifetime).map_err(Error::io(
+            "spire-server",
+            "create the directory for",
+            "the server",
+        ))?;
         let began = Instant::now();
         let port = free_port().map_err(Error::io("spire-server", "find a free port on", "127.0.0.1"))?;
         let socket = dir.join("api.sock");
         let data = dir.join("data");
         let config = dir.join("server.conf");
-        write_file("spire-server", &config, server_config(&options.trust_domain, port, &socket, &data))?;
+        write_file(
+            "spire-server",
+            &config,
+            server_config(&options.trust_domain, port, &socket, &data),
+        )?;
         let mut command = Command::new(&binary);
         command.arg("run").arg("-config").arg(&config);
-        let mut process = Process::spawn("spire-server", command, &dir.join("spire-server.log"), options.lifetime)?;
+        let mut process = Process::spawn(
+            "spire-server",
+            command,
+            &dir.join("spire-server.log"),
+            options.lifetime,
+        )?;
         process
             .wait_ready(Duration::from_secs(60), || {
                 let mut check = tokio::process::Command::new(&binary);
                 check.arg("healthcheck").arg("-socketPath").arg(&socket);
-                async move { run_command("spire-server", &mut check).await.map(drop).map_err(|e| e.to_string()) }
+                async move {
+                    run_command("spire-server", &mut check)
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                }
             })
             .await?;
         Ok(Self {

@@ -53,7 +53,11 @@ fn state(info: &ProcessInfo) -> State {
     let proc = format!("/proc/{}", info.pid);
     // A zombie is gone for our purposes (its parent, maybe init, has not reaped it yet).
     match std::fs::read_to_string(format!("{proc}/stat")) {
-        Ok(stat) if stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')) => {
+        Ok(stat)
+            if stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')) =>
+        {
             return State::Gone;
         }
         Ok(_) => {}

@@ -8,10 +8,10 @@
 //! PID still listed, then removes this process's scratch directory. No `unsafe` (no `prctl`) is needed.
 
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
-use std::os::unix::process::CommandExt;
 
 /// The watchdog: ignores Ctrl-C and hangups (it has its own process group anyway), collects PIDs until
 /// its stdin closes, then kills their groups and removes the scratch directory given as `$1`.
@@ -59,12 +59,18 @@ fn start() -> Result<Watchdog, String> {
     let stdin = child.stdin.take().ok_or("the watchdog has no stdin pipe")?;
     // The watchdog outlives this process on purpose; nobody waits for it.
     drop(child);
-    Ok(Watchdog { root, stdin: Mutex::new(stdin) })
+    Ok(Watchdog {
+        root,
+        stdin: Mutex::new(stdin),
+    })
 }
 
 fn send(line: &str) -> Result<(), std::io::Error> {
     let watchdog = watchdog()?;
-    let mut stdin = watchdog.stdin.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut stdin = watchdog
+        .stdin
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     stdin.write_all(line.as_bytes())?;
     stdin.flush()
 }

@@ -20,7 +20,14 @@ enum Sent {
 async fn produce_one(kafka: &Kafka, client: &KafkaClient, topic: &str) -> anyhow::Result<Sent> {
     let output = kafka
         .tool(PRODUCER)
-        .args(["--bootstrap-server", kafka.bootstrap(), "--topic", topic, "--max-messages", "1"])
+        .args([
+            "--bootstrap-server",
+            kafka.bootstrap(),
+            "--topic",
+            topic,
+            "--max-messages",
+            "1",
+        ])
         .arg("--command-config")
         .arg(&client.properties)
         .output()
@@ -31,7 +38,9 @@ async fn produce_one(kafka: &Kafka, client: &KafkaClient, topic: &str) -> anyhow
         match event["name"].as_str() {
             Some("producer_send_success") => return Ok(Sent::Acked),
             Some("producer_send_error") => {
-                return Ok(Sent::Failed(event["exception"].as_str().unwrap_or_default().to_owned()));
+                return Ok(Sent::Failed(
+                    event["exception"].as_str().unwrap_or_default().to_owned(),
+                ));
             }
             _ => {}
         }
@@ -47,9 +56,22 @@ async fn produce_one(kafka: &Kafka, client: &KafkaClient, topic: &str) -> anyhow
 async fn end_offset(kafka: &Kafka, topic: &str) -> anyhow::Result<u64> {
     let admin = kafka.admin().properties.display().to_string();
     let out = kafka
-        .run_tool(OFFSETS, &["--bootstrap-server", kafka.bootstrap(), "--command-config", &admin, "--topic", topic])
+        .run_tool(
+            OFFSETS,
+            &[
+                "--bootstrap-server",
+                kafka.bootstrap(),
+                "--command-config",
+                &admin,
+                "--topic",
+                topic,
+            ],
+        )
         .await?;
-    let line = out.lines().find(|l| l.starts_with(&format!("{topic}:0:"))).context(out.clone())?;
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(&format!("{topic}:0:")))
+        .context(out.clone())?;
     Ok(line.rsplit(':').next().context("offset")?.trim().parse()?)
 }
 
@@ -60,33 +82,73 @@ async fn acl_created_over_mtls_denies_unauthorised_produce_and_allows_authorised
     let bootstrap = kafka.bootstrap();
     let topic = "orders";
     kafka
-        .run_tool(TOPICS, &["--bootstrap-server", bootstrap, "--command-config", &admin, "--create", "--topic", topic])
+        .run_tool(
+            TOPICS,
+            &[
+                "--bootstrap-server",
+                bootstrap,
+                "--command-config",
+                &admin,
+                "--create",
+                "--topic",
+                topic,
+            ],
+        )
         .await?;
     let writer = kafka.client("orders-writer")?;
     let intruder = kafka.client("intruder")?;
 
     // No ACL yet, and allow.everyone.if.no.acl.found=false: nobody but the super user may write.
     let before = produce_one(kafka, &writer, topic).await?;
-    ensure!(matches!(&before, Sent::Failed(e) if e.contains("TopicAuthorizationException")), "{before:?}");
+    ensure!(
+        matches!(&before, Sent::Failed(e) if e.contains("TopicAuthorizationException")),
+        "{before:?}"
+    );
 
     // The super user creates the ACL over the mTLS listener.
     kafka
         .run_tool(
             ACL,
             &[
-                "--bootstrap-server", bootstrap, "--command-config", &admin, "--add",
-                "--allow-principal", &writer.principal, "--operation", "Write", "--topic", topic,
+                "--bootstrap-server",
+                bootstrap,
+                "--command-config",
+                &admin,
+                "--add",
+                "--allow-principal",
+                &writer.principal,
+                "--operation",
+                "Write",
+                "--topic",
+                topic,
             ],
         )
         .await?;
     let listed = kafka
-        .run_tool(ACL, &["--bootstrap-server", bootstrap, "--command-config", &admin, "--list", "--topic", topic])
+        .run_tool(
+            ACL,
+            &[
+                "--bootstrap-server",
+                bootstrap,
+                "--command-config",
+                &admin,
+                "--list",
+                "--topic",
+                topic,
+            ],
+        )
         .await?;
-    ensure!(listed.contains("principal=User:CN=orders-writer") && listed.contains("operation=WRITE"), "{listed}");
+    ensure!(
+        listed.contains("principal=User:CN=orders-writer") && listed.contains("operation=WRITE"),
+        "{listed}"
+    );
 
     assert_eq!(produce_one(kafka, &writer, topic).await?, Sent::Acked);
     let denied = produce_one(kafka, &intruder, topic).await?;
-    ensure!(matches!(&denied, Sent::Failed(e) if e.contains("TopicAuthorizationException")), "{denied:?}");
+    ensure!(
+        matches!(&denied, Sent::Failed(e) if e.contains("TopicAuthorizationException")),
+        "{denied:?}"
+    );
     // Exactly the one authorised message reached the log.
     assert_eq!(end_offset(kafka, topic).await?, 1);
     Ok(())
@@ -101,8 +163,17 @@ async fn an_unprivileged_client_cannot_create_acls() -> anyhow::Result<()> {
         .run_tool(
             ACL,
             &[
-                "--bootstrap-server", kafka.bootstrap(), "--command-config", &props, "--add",
-                "--allow-principal", "User:CN=mallory", "--operation", "All", "--topic", "*",
+                "--bootstrap-server",
+                kafka.bootstrap(),
+                "--command-config",
+                &props,
+                "--add",
+                "--allow-principal",
+                "User:CN=mallory",
+                "--operation",
+                "All",
+                "--topic",
+                "*",
             ],
         )
         .await;
@@ -114,7 +185,16 @@ async fn an_unprivileged_client_cannot_create_acls() -> anyhow::Result<()> {
     ensure!(message.contains("ClusterAuthorizationException"), "{message}");
     let admin = kafka.admin().properties.display().to_string();
     let listed = kafka
-        .run_tool(ACL, &["--bootstrap-server", kafka.bootstrap(), "--command-config", &admin, "--list"])
+        .run_tool(
+            ACL,
+            &[
+                "--bootstrap-server",
+                kafka.bootstrap(),
+                "--command-config",
+                &admin,
+                "--list",
+            ],
+        )
         .await?;
     ensure!(!listed.contains("CN=mallory"), "mallory's ACL exists:\n{listed}");
     Ok(())
@@ -127,16 +207,34 @@ async fn a_client_without_a_certificate_is_refused() -> anyhow::Result<()> {
     let props = dir.path().join("no-cert.properties");
     std::fs::write(
         &props,
-        format!("security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={}\n", kafka.ca_file().display()),
+        format!(
+            "security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location={}\n",
+            kafka.ca_file().display()
+        ),
     )?;
     let output = kafka
         .tool(TOPICS)
-        .args(["--bootstrap-server", kafka.bootstrap(), "--list", "--command-config"])
+        .args([
+            "--bootstrap-server",
+            kafka.bootstrap(),
+            "--list",
+            "--command-config",
+        ])
         .arg(&props)
         .output()
         .await?;
-    let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    ensure!(!output.status.success(), "listing topics without a client certificate succeeded:\n{all}");
-    ensure!(all.contains("SslAuthenticationException") || all.contains("SSL handshake failed"), "{all}");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    ensure!(
+        !output.status.success(),
+        "listing topics without a client certificate succeeded:\n{all}"
+    );
+    ensure!(
+        all.contains("SslAuthenticationException") || all.contains("SSL handshake failed"),
+        "{all}"
+    );
     Ok(())
 }

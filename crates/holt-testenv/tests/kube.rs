@@ -8,7 +8,10 @@ use futures::{StreamExt, TryStreamExt};
 use holt_testenv::{ControlPlane, install_crds, istio_crds_file};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+    PostParams,
+};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 
@@ -60,16 +63,29 @@ async fn pod_ip_is_set_through_the_status_subresource() -> anyhow::Result<()> {
     }))?;
     pods.create(&PostParams::default(), &pod).await?;
     let created = pods.get("web").await?;
-    ensure!(created.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_none(), "no kubelet, so no IP yet");
+    ensure!(
+        created.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_none(),
+        "no kubelet, so no IP yet"
+    );
 
     // Status written through the main resource is ignored by the apiserver...
-    let status = json!({ "status": { "phase": "Running", "podIP": "10.1.2.3", "podIPs": [{ "ip": "10.1.2.3" }] } });
-    pods.patch("web", &PatchParams::default(), &Patch::Merge(&status)).await?;
+    let status =
+        json!({ "status": { "phase": "Running", "podIP": "10.1.2.3", "podIPs": [{ "ip": "10.1.2.3" }] } });
+    pods.patch("web", &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
     let after_main = pods.get("web").await?;
-    ensure!(after_main.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_none(), "status must not change via the main resource");
+    ensure!(
+        after_main
+            .status
+            .as_ref()
+            .and_then(|s| s.pod_ip.as_ref())
+            .is_none(),
+        "status must not change via the main resource"
+    );
 
     // ...and taken through the status subresource, as a kubelet writes it.
-    pods.patch_status("web", &PatchParams::default(), &Patch::Merge(&status)).await?;
+    pods.patch_status("web", &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
     let running = pods.get("web").await?;
     let status = running.status.context("pod has a status")?;
     assert_eq!(status.pod_ip.as_deref(), Some("10.1.2.3"));
@@ -133,7 +149,10 @@ async fn custom_resource_is_validated_and_stored() -> anyhow::Result<()> {
         "apiVersion": "testenv.holt.example/v1", "kind": "Widget",
         "metadata": { "name": "w2" }, "spec": { "size": 0 },
     }))?;
-    let refused = api.create(&PostParams::default(), &invalid).await.expect_err("size 0 is below the minimum");
+    let refused = api
+        .create(&PostParams::default(), &invalid)
+        .await
+        .expect_err("size 0 is below the minimum");
     assert_eq!(status_code(&refused), Some(422), "{refused}");
     Ok(())
 }
@@ -145,13 +164,23 @@ async fn watcher_sees_a_change() -> anyhow::Result<()> {
     let config = watcher::Config::default().fields("metadata.name=watched");
     let mut stream = watcher(maps.clone(), config).applied_objects().boxed();
 
-    let map: ConfigMap = from_json(json!({ "metadata": { "name": "watched" }, "data": { "colour": "red" } }))?;
+    let map: ConfigMap =
+        from_json(json!({ "metadata": { "name": "watched" }, "data": { "colour": "red" } }))?;
     maps.create(&PostParams::default(), &map).await?;
-    let seen = tokio::time::timeout(TIMEOUT, stream.try_next()).await??.context("stream ended")?;
-    assert_eq!(seen.data.unwrap_or_default().get("colour").map(String::as_str), Some("red"));
+    let seen = tokio::time::timeout(TIMEOUT, stream.try_next())
+        .await??
+        .context("stream ended")?;
+    assert_eq!(
+        seen.data.unwrap_or_default().get("colour").map(String::as_str),
+        Some("red")
+    );
 
-    maps.patch("watched", &PatchParams::default(), &Patch::Merge(json!({ "data": { "colour": "blue" } })))
-        .await?;
+    maps.patch(
+        "watched",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "data": { "colour": "blue" } })),
+    )
+    .await?;
     let changed = tokio::time::timeout(TIMEOUT, async {
         while let Some(map) = stream.try_next().await? {
             if map.data.unwrap_or_default().get("colour").map(String::as_str) == Some("blue") {
@@ -161,7 +190,10 @@ async fn watcher_sees_a_change() -> anyhow::Result<()> {
         anyhow::Ok(())
     })
     .await;
-    ensure!(matches!(changed, Ok(Ok(()))), "the watcher did not see colour=blue: {changed:?}");
+    ensure!(
+        matches!(changed, Ok(Ok(()))),
+        "the watcher did not see colour=blue: {changed:?}"
+    );
     Ok(())
 }
 
@@ -173,21 +205,28 @@ async fn rbac_refuses_an_unprivileged_user_until_a_role_binding_allows_it() -> a
     let alice = user.client().await?;
     let pods_as_alice = Api::<Pod>::namespaced(alice.clone(), &ns);
 
-    let refused = pods_as_alice.list(&ListParams::default()).await.expect_err("alice has no role yet");
+    let refused = pods_as_alice
+        .list(&ListParams::default())
+        .await
+        .expect_err("alice has no role yet");
     assert_eq!(status_code(&refused), Some(403), "{refused}");
 
     let role: Role = from_json(json!({
         "metadata": { "name": "pod-reader" },
         "rules": [{ "apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"] }],
     }))?;
-    Api::<Role>::namespaced(admin.clone(), &ns).create(&PostParams::default(), &role).await?;
+    Api::<Role>::namespaced(admin.clone(), &ns)
+        .create(&PostParams::default(), &role)
+        .await?;
     // Bound to alice's group (the certificate's O), not to her name.
     let binding: RoleBinding = from_json(json!({
         "metadata": { "name": "pod-readers" },
         "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader" },
         "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group }],
     }))?;
-    Api::<RoleBinding>::namespaced(admin.clone(), &ns).create(&PostParams::default(), &binding).await?;
+    Api::<RoleBinding>::namespaced(admin.clone(), &ns)
+        .create(&PostParams::default(), &binding)
+        .await?;
 
     // The authorizer learns of the binding through its informer: allow a moment.
     let listed = eventually("alice may list pods", || async {
@@ -201,10 +240,18 @@ async fn rbac_refuses_an_unprivileged_user_until_a_role_binding_allows_it() -> a
     assert_eq!(listed, 0);
 
     // Still nothing beyond the role: no writes, and nothing in other namespaces.
-    let pod: Pod = from_json(json!({ "metadata": { "name": "p" }, "spec": { "containers": [{ "name": "c", "image": "x" }] } }))?;
-    let write = pods_as_alice.create(&PostParams::default(), &pod).await.expect_err("the role does not allow create");
+    let pod: Pod = from_json(
+        json!({ "metadata": { "name": "p" }, "spec": { "containers": [{ "name": "c", "image": "x" }] } }),
+    )?;
+    let write = pods_as_alice
+        .create(&PostParams::default(), &pod)
+        .await
+        .expect_err("the role does not allow create");
     assert_eq!(status_code(&write), Some(403), "{write}");
-    let elsewhere = Api::<Pod>::namespaced(alice, "default").list(&ListParams::default()).await.expect_err("other namespace");
+    let elsewhere = Api::<Pod>::namespaced(alice, "default")
+        .list(&ListParams::default())
+        .await
+        .expect_err("other namespace");
     assert_eq!(status_code(&elsewhere), Some(403), "{elsewhere}");
     Ok(())
 }
@@ -214,7 +261,10 @@ async fn garbage_collector_deletes_dependents_of_a_deleted_owner() -> anyhow::Re
     let (_, client, ns) = setup("gc").await?;
     let maps = Api::<ConfigMap>::namespaced(client, &ns);
     let owner = maps
-        .create(&PostParams::default(), &from_json(json!({ "metadata": { "name": "owner" } }))?)
+        .create(
+            &PostParams::default(),
+            &from_json(json!({ "metadata": { "name": "owner" } }))?,
+        )
         .await?;
     let uid = owner.metadata.uid.context("owner has a uid")?;
     let dependent: ConfigMap = from_json(json!({
@@ -239,13 +289,18 @@ async fn garbage_collector_deletes_dependents_of_a_deleted_owner() -> anyhow::Re
 async fn deleting_a_namespace_completes() -> anyhow::Result<()> {
     let (_, client, ns) = setup("ns-delete").await?;
     let maps = Api::<ConfigMap>::namespaced(client.clone(), &ns);
-    maps.create(&PostParams::default(), &from_json(json!({ "metadata": { "name": "content" } }))?)
-        .await?;
+    maps.create(
+        &PostParams::default(),
+        &from_json(json!({ "metadata": { "name": "content" } }))?,
+    )
+    .await?;
     let namespaces = Api::<Namespace>::all(client);
     namespaces.delete(&ns, &DeleteParams::default()).await?;
     let started = Instant::now();
-    eventually("the namespace is gone", || async { Ok(namespaces.get_opt(&ns).await?.is_none().then_some(())) })
-        .await?;
+    eventually("the namespace is gone", || async {
+        Ok(namespaces.get_opt(&ns).await?.is_none().then_some(()))
+    })
+    .await?;
     println!("namespace deletion took {:?}", started.elapsed());
     Ok(())
 }
@@ -261,7 +316,11 @@ async fn kubectl_works_with_the_admin_kubeconfig() -> anyhow::Result<()> {
         .await
         .context("run kubectl")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
-    ensure!(output.status.success(), "kubectl failed: {}", String::from_utf8_lossy(&output.stderr));
+    ensure!(
+        output.status.success(),
+        "kubectl failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.lines().any(|l| l == format!("namespace/{ns}")), "{stdout}");
     assert!(stdout.lines().any(|l| l == "namespace/kube-system"), "{stdout}");
     Ok(())
@@ -272,7 +331,12 @@ async fn istio_authorization_policy_crd_installs() -> anyhow::Result<()> {
     let (_, client, ns) = setup("istio").await?;
     let yaml = std::fs::read_to_string(istio_crds_file()?)?;
     let installed = install_crds(&client, &yaml).await?;
-    ensure!(installed.iter().any(|n| n == "authorizationpolicies.security.istio.io"), "{installed:?}");
+    ensure!(
+        installed
+            .iter()
+            .any(|n| n == "authorizationpolicies.security.istio.io"),
+        "{installed:?}"
+    );
 
     let resource = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("security.istio.io", "v1", "AuthorizationPolicy"),

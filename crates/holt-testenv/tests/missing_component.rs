@@ -19,11 +19,21 @@ async fn starts_with_an_empty_cache() -> anyhow::Result<()> {
 
 fn run_child(component: &str, empty_cache: &std::path::Path) -> anyhow::Result<(bool, String)> {
     let output = std::process::Command::new(std::env::current_exe()?)
-        .args(["--exact", "starts_with_an_empty_cache", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "starts_with_an_empty_cache",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("HOLT_TESTENV_CACHE", empty_cache)
         .env("HOLT_TESTENV_CHILD_COMPONENT", component)
         .output()?;
-    let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     Ok((output.status.success(), all))
 }
 
@@ -32,12 +42,22 @@ fn a_missing_component_fails_the_test() -> anyhow::Result<()> {
     let empty = tempfile::tempdir()?;
     for (component, first_needed) in [("kube", Component::Etcd), ("kafka", Component::Kafka)] {
         let (passed, output) = run_child(component, empty.path())?;
-        ensure!(!passed, "the {component} test passed with an empty cache:\n{output}");
-        ensure!(output.contains("1 failed"), "not reported as a failure:\n{output}");
+        ensure!(
+            !passed,
+            "the {component} test passed with an empty cache:\n{output}"
+        );
+        ensure!(
+            output.contains("1 failed"),
+            "not reported as a failure:\n{output}"
+        );
         let hint = format!("build-test-components.sh {}", first_needed.build_arg());
         ensure!(output.contains(&hint), "no build hint '{hint}':\n{output}");
         ensure!(
-            output.contains(&format!("component {} {} is not built", first_needed, first_needed.version())),
+            output.contains(&format!(
+                "component {} {} is not built",
+                first_needed,
+                first_needed.version()
+            )),
             "the message does not name the component:\n{output}"
         );
     }

@@ -13,16 +13,28 @@ async fn entry_is_created_and_an_x509_svid_is_minted() -> anyhow::Result<()> {
     let created = spire
         .run(
             &["entry", "create"],
-            &["-parentID", &format!("spiffe://{td}/holt/node"), "-spiffeID", &spiffe_id, "-selector", "k8s:ns:shop"],
+            &[
+                "-parentID",
+                &format!("spiffe://{td}/holt/node"),
+                "-spiffeID",
+                &spiffe_id,
+                "-selector",
+                "k8s:ns:shop",
+            ],
         )
         .await?;
     ensure!(created.contains("Entry ID"), "{created}");
     let shown = spire.run(&["entry", "show"], &["-spiffeID", &spiffe_id]).await?;
-    ensure!(shown.contains("Found 1 entry") && shown.contains("k8s:ns:shop"), "{shown}");
+    ensure!(
+        shown.contains("Found 1 entry") && shown.contains("k8s:ns:shop"),
+        "{shown}"
+    );
 
     let dir = tempfile::tempdir()?;
     let out = dir.path().display().to_string();
-    spire.run(&["x509", "mint"], &["-spiffeID", &spiffe_id, "-write", &out]).await?;
+    spire
+        .run(&["x509", "mint"], &["-spiffeID", &spiffe_id, "-write", &out])
+        .await?;
     let svid_pem = std::fs::read(dir.path().join("svid.pem")).context("svid.pem written")?;
     let bundle_pem = std::fs::read(dir.path().join("bundle.pem")).context("bundle.pem written")?;
     ensure!(dir.path().join("key.pem").is_file(), "key.pem written");
@@ -36,7 +48,10 @@ async fn entry_is_created_and_an_x509_svid_is_minted() -> anyhow::Result<()> {
         .value
         .general_names
         .iter()
-        .filter_map(|n| match n { GeneralName::URI(uri) => Some(*uri), _ => None })
+        .filter_map(|n| match n {
+            GeneralName::URI(uri) => Some(*uri),
+            _ => None,
+        })
         .collect();
     assert_eq!(uris, [spiffe_id.as_str()]);
     // Signed by the server's CA, which is in the trust bundle.
