@@ -292,3 +292,39 @@ fn webhook_url_variant_sets_url_and_ca_bundle() {
         assert!(config.service.is_none());
     }
 }
+
+#[test]
+fn the_structural_check_catches_what_the_api_server_rejects() {
+    let bad = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "untyped": {"description": "no type"},
+            "union": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+            "reference": {"$ref": "#/definitions/X"},
+            "list": {"type": "array"},
+            "conditions": {
+                "type": "array",
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["type"],
+                "items": {"type": "object", "properties": {"type": {"type": "string"}}}
+            },
+            "odd": {"type": "string", "format": "uint32", "enum": [1]}
+        }
+    });
+    let mut problems = Vec::new();
+    structural_problems(&bad, "bad", &mut problems);
+    for expected in [
+        "bad.untyped: no `type`",
+        "bad.union: has `anyOf`",
+        "bad.reference: has `$ref`",
+        "bad.list: array without a single `items` schema",
+        "bad.conditions: list-map key `type` neither required nor defaulted",
+        "bad.odd: format `uint32` unknown to the API server",
+        "bad.odd: enum value 1 does not fit type Some(\"string\")",
+    ] {
+        assert!(
+            problems.iter().any(|p| p == expected),
+            "missing {expected:?} in {problems:#?}"
+        );
+    }
+}

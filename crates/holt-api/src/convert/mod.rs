@@ -3,9 +3,22 @@
 //! Each version converts to and from the hub ([`Convertible`]); any pair converts through it ([`convert`]).
 //! The rules follow the reference's (compat §1.4): `v2alpha1` ↔ `v2beta1` is lossless; `v1beta1` ↔ hub maps
 //! calls to targets (`svc:` prefix ↔ `kind: Service`, `kubernetes.default` ↔ `svc:kubernetes.default`,
-//! out-of-cluster calls by `type`); `v1alpha3` goes through `v1beta1`. What is lossy, and why, is listed on
-//! [`crate::convert::v1beta1`]'s functions and tested in `tests/convert.rs`. [`convert_value`] is the
-//! conversion webhook's entry point.
+//! out-of-cluster calls by `type`); `v1alpha3` goes through `v1beta1`. [`convert_value`] is the conversion
+//! webhook's entry point; metadata and status always survive unchanged.
+//!
+//! What does not survive a round trip (tested as such in `tests/convert.rs`), as in the reference:
+//! - v2 → v1 → v2: a `service` target becomes a `kubernetes` target with `kind: Service`; the API-server
+//!   target (`kubernetes.default`) gains `kind: Service`; a Kafka target without topics and an SQL target
+//!   without privileges become empty targets; a target setting several keys keeps the first; a `kubernetes`
+//!   target with neither name, kind nor HTTP becomes an empty target. Through `v1alpha3`, Azure
+//!   `actions`/`dataActions` are also dropped (that version has no field for them).
+//! - v1 → v2 → v1: the `svc:` prefix becomes `kind: Service` (except for the API server, written back as
+//!   `svc:kubernetes.default`); a Kafka call without topics, a database call without resources and an
+//!   internet call without `internet` become an empty call; fields the call's `type` does not use
+//!   (`HTTPResources` without `type: http`, `kind` or `name` of an out-of-cluster call, ...) are dropped.
+//!
+//! Holt keeps more than the reference where `v1beta1` can hold it: Azure `actions`/`dataActions` (the
+//! reference drops them both ways) and the HTTP resources of an API-server target.
 
 mod v1alpha3;
 mod v1beta1;

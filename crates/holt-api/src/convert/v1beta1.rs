@@ -1,18 +1,7 @@
 //! `v1beta1` ↔ hub: the v1 ↔ v2 rules of compat §1.4. `spec.service` ↔ `spec.workload`, each call ↔ the
 //! target at the same index, status and metadata unchanged.
 //!
-//! What does not survive a round trip, as in the reference:
-//! - v1 → v2 → v1: the `svc:` prefix becomes `kind: Service` (except for the API server, written back as
-//!   `svc:kubernetes.default`); a Kafka call without topics, a database call without resources and an
-//!   internet call without `internet` become an empty target (which converts back to an empty call); fields
-//!   the call's `type` does not use (e.g. `HTTPResources` without `type: http`, `kind` or `name` of an
-//!   out-of-cluster call) are dropped.
-//! - v2 → v1 → v2: a `service` target becomes a `kubernetes` target with `kind: Service`; the API server
-//!   target gains `kind: Service`; a Kafka target without topics and an SQL target without privileges become
-//!   empty targets; a target that sets several keys keeps only the first.
-//!
-//! Holt keeps more than the reference where v1beta1 can hold it: Azure `actions`/`dataActions` (the
-//! reference drops them both ways) and the HTTP resources of an API-server target.
+//! What these rules lose on a round trip is listed in the module documentation of [`crate::convert`].
 
 use crate::convert::Convertible;
 use crate::v1::{CallType, SERVICE_PREFIX};
