@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::components::Component;
 use crate::error::Error;
+use crate::kubeconfig::{self, ClientFiles};
 use crate::ports::free_port;
 use crate::process::{Lifetime, Process};
 
@@ -18,17 +19,23 @@ pub(crate) struct ApiserverFiles<'a> {
     pub(crate) serving_key: &'a Path,
     pub(crate) service_account_key: &'a Path,
     pub(crate) service_account_public_key: &'a Path,
+    /// Written once the port is known.
+    pub(crate) admin_kubeconfig: &'a Path,
+    pub(crate) admin: ClientFiles<'a>,
 }
 
-/// A kube-apiserver process that has not been checked for readiness yet (the check needs a client).
+/// A running kube-apiserver.
 #[derive(Debug)]
 pub(crate) struct Apiserver {
     pub(crate) process: Process,
     pub(crate) url: String,
+    pub(crate) startup: Duration,
 }
 
 impl Apiserver {
-    pub(crate) fn spawn(
+    /// Starts kube-apiserver, writes the admin kubeconfig for its URL and waits until `GET /readyz`
+    /// answers 200 (etcd reachable, RBAC bootstrap roles in place, ...).
+    pub(crate) async fn start(
         dir: &Path,
         etcd_url: &str,
         files: &ApiserverFiles<'_>,
@@ -63,19 +70,15 @@ impl Apiserver {
             .arg("--disable-admission-plugins=ServiceAccount")
             .arg("--allow-privileged=true")
             .arg("--profiling=false");
-        let process = Process::spawn(
+        let mut process = Process::spawn(
             "kube-apiserver",
             command,
             &dir.join("kube-apiserver.log"),
             lifetime,
         )?;
-        Ok(Self { process, url })
-    }
-
-    /// Waits until `GET /readyz` answers 200 (etcd reachable, RBAC bootstrap roles in place, ...).
-    pub(crate) async fn wait_ready(&mut self, admin: &kube::Client) -> Result<Duration, Error> {
-        let startup = self
-            .process
+        kubeconfig::write(files.admin_kubeconfig, &url, files.ca, &files.admin)?;
+        let admin = kubeconfig::client(files.admin_kubeconfig).await?;
+        let startup = process
             .wait_ready(Duration::from_secs(120), || async {
                 let request = http::Request::get("/readyz")
                     .body(Vec::new())
@@ -87,6 +90,10 @@ impl Apiserver {
                     .map_err(|e| e.to_string())
             })
             .await?;
-        Ok(startup)
+        Ok(Self {
+            process,
+            url,
+            startup,
+        })
     }
 }

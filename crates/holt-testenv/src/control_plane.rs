@@ -14,6 +14,7 @@ use crate::error::{Error, write_file};
 use crate::etcd::Etcd;
 use crate::kubeconfig::{self, ClientFiles};
 use crate::pki::{CertificateAuthority, IssuedCert, key_pair_pem};
+use crate::ports::with_fresh_ports;
 use crate::process::{Lifetime, Process, ProcessInfo};
 use crate::rundir::RunDir;
 use crate::shared::{SharedCell, get_or_start};
@@ -113,30 +114,33 @@ impl ControlPlane {
         };
 
         let mut startup = Vec::new();
-        let etcd = Etcd::start(dir.path(), options.lifetime).await?;
+        let etcd = with_fresh_ports(|| Etcd::start(dir.path(), options.lifetime)).await?;
         startup.push(("etcd", etcd.startup));
+        let kubeconfig = dir.join("admin.kubeconfig");
         let files = ApiserverFiles {
             ca: &ca_file,
             serving_cert: &serving_cert,
             serving_key: &serving_key,
             service_account_key: &sa_key_file,
             service_account_public_key: &sa_pub_file,
+            admin_kubeconfig: &kubeconfig,
+            admin: admin_files,
         };
-        let mut apiserver = Apiserver::spawn(dir.path(), &etcd.client_url, &files, options.lifetime)?;
-        let kubeconfig = dir.join("admin.kubeconfig");
-        kubeconfig::write(&kubeconfig, &apiserver.url, &ca_file, &admin_files)?;
-        let admin_client = kubeconfig::client(&kubeconfig).await?;
-        startup.push(("kube-apiserver", apiserver.wait_ready(&admin_client).await?));
+        let apiserver =
+            with_fresh_ports(|| Apiserver::start(dir.path(), &etcd.client_url, &files, options.lifetime))
+                .await?;
+        startup.push(("kube-apiserver", apiserver.startup));
 
         let controller_manager = if options.controller_manager {
             let files = ControllerManagerFiles {
                 kubeconfig: &kubeconfig,
                 ca: &ca_file,
-                client: admin_files,
+                client: files.admin,
                 serving_cert: &serving_cert,
                 serving_key: &serving_key,
             };
-            let cm = ControllerManager::start(dir.path(), &files, options.lifetime).await?;
+            let cm =
+                with_fresh_ports(|| ControllerManager::start(dir.path(), &files, options.lifetime)).await?;
             startup.push(("kube-controller-manager", cm.startup));
             Some(cm)
         } else {

@@ -74,6 +74,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether a component exited because one of its ports was taken: worth a retry with new ports.
+    pub(crate) fn is_port_clash(&self) -> bool {
+        match self {
+            Error::Process(ProcessError::Exited { tail, .. }) => {
+                tail.to_ascii_lowercase().contains("address already in use")
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(
         component: &'static str,
         action: &'static str,

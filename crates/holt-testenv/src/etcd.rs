@@ -26,10 +26,15 @@ impl Etcd {
         let (client, peer) = (port()?, port()?);
         let client_url = format!("http://127.0.0.1:{client}");
         let peer_url = format!("http://127.0.0.1:{peer}");
+        // A retry after a port clash starts from an empty data directory.
+        let data = dir.join("etcd-data");
+        if data.exists() {
+            std::fs::remove_dir_all(&data).map_err(Error::io("etcd", "remove", &data))?;
+        }
         let mut command = Command::new(&binary);
         command
             .arg("--name=holt")
-            .arg(format!("--data-dir={}", dir.join("etcd-data").display()))
+            .arg(format!("--data-dir={}", data.display()))
             .arg(format!("--listen-client-urls={client_url}"))
             .arg(format!("--advertise-client-urls={client_url}"))
             .arg(format!("--listen-peer-urls={peer_url}"))

@@ -15,7 +15,7 @@ use base64::Engine;
 use crate::components::Component;
 use crate::error::{Error, write_file};
 use crate::pki::{CertificateAuthority, IssuedCert};
-use crate::ports::free_port;
+use crate::ports::{free_port, with_fresh_ports};
 use crate::process::{Lifetime, Process, ProcessInfo, run_command};
 use crate::rundir::RunDir;
 use crate::shared::{SharedCell, get_or_start};
@@ -104,73 +104,19 @@ impl Kafka {
             format!("{}{}", broker_cert.key_pem, broker_cert.cert_pem),
         )?;
 
-        let port = || free_port().map_err(Error::io("kafka", "find a free port on", "127.0.0.1"));
-        let (ssl, internal, controller) = (port()?, port()?, port()?);
-        let bootstrap = format!("127.0.0.1:{ssl}");
-        let properties = dir.join("server.properties");
-        write_file(
-            "kafka",
-            &properties,
-            server_properties(&dir, ssl, internal, controller, &broker_keystore, &ca_file),
-        )?;
         let log_config = dir.join("log4j2.properties");
         write_file("kafka", &log_config, LOG_CONFIG_BROKER)?;
         let tools_log_config = dir.join("tools-log4j2.properties");
         write_file("kafka", &tools_log_config, LOG_CONFIG_TOOLS)?;
-
-        let classpath = classpath(&libs);
-        let mut format = tokio::process::Command::new("java");
-        format
-            .args(TOOL_JVM_OPTIONS)
-            .arg(format!(
-                "-Dlog4j2.configurationFile={}",
-                tools_log_config.display()
-            ))
-            .arg("-cp")
-            .arg(&classpath)
-            .args([
-                "kafka.tools.StorageTool",
-                "format",
-                "--ignore-formatted",
-                "--cluster-id",
-            ])
-            .arg(cluster_id())
-            .arg("--config")
-            .arg(&properties);
-        run_command("kafka", &mut format).await?;
-
-        let mut command = Command::new("java");
-        command
-            .args([
-                "-Xms256m",
-                "-Xmx512m",
-                "-XX:+UseG1GC",
-                "-XX:MaxGCPauseMillis=20",
-                "-XX:+ExitOnOutOfMemoryError",
-            ])
-            .arg("-Djava.awt.headless=true")
-            .arg(format!("-Dlog4j2.configurationFile={}", log_config.display()))
-            .arg("-cp")
-            .arg(&classpath)
-            .arg("kafka.Kafka")
-            .arg(&properties);
-        let log = dir.join("kafka.log");
-        let mut process = Process::spawn("kafka", command, &log, options.lifetime)?;
-        process
-            .wait_ready(Duration::from_secs(120), || {
-                let (log, bootstrap) = (log.clone(), bootstrap.clone());
-                async move {
-                    let text = std::fs::read_to_string(&log).map_err(|e| e.to_string())?;
-                    if !text.contains(STARTED) {
-                        return Err(format!("the log does not say '{STARTED}' yet"));
-                    }
-                    tokio::net::TcpStream::connect(&bootstrap)
-                        .await
-                        .map(drop)
-                        .map_err(|e| format!("connect {bootstrap}: {e}"))
-                }
-            })
-            .await?;
+        let files = BrokerFiles {
+            dir: &dir,
+            libs: &libs,
+            keystore: &broker_keystore,
+            truststore: &ca_file,
+            log_config: &log_config,
+            tools_log_config: &tools_log_config,
+        };
+        let (process, bootstrap) = with_fresh_ports(|| start_broker(&files, options.lifetime)).await?;
         let startup = began.elapsed();
 
         let admin = mint_client(&ca, &dir, &ca_file, 0, KAFKA_ADMIN_CN)?;
@@ -261,6 +207,101 @@ impl Kafka {
     pub fn process(&self) -> ProcessInfo {
         self.process.info()
     }
+}
+
+/// The files the broker needs, written beforehand.
+#[derive(Debug)]
+struct BrokerFiles<'a> {
+    dir: &'a RunDir,
+    libs: &'a Path,
+    keystore: &'a Path,
+    truststore: &'a Path,
+    log_config: &'a Path,
+    tools_log_config: &'a Path,
+}
+
+/// Picks ports, writes `server.properties`, formats storage, starts the broker and waits until it
+/// serves on its mTLS listener. Returns the process and the bootstrap address.
+async fn start_broker(files: &BrokerFiles<'_>, lifetime: Lifetime) -> Result<(Process, String), Error> {
+    let port = || free_port().map_err(Error::io("kafka", "find a free port on", "127.0.0.1"));
+    let (ssl, internal, controller) = (port()?, port()?, port()?);
+    let bootstrap = format!("127.0.0.1:{ssl}");
+    let properties = files.dir.join("server.properties");
+    write_file(
+        "kafka",
+        &properties,
+        server_properties(
+            files.dir,
+            ssl,
+            internal,
+            controller,
+            files.keystore,
+            files.truststore,
+        ),
+    )?;
+
+    // A retry after a port clash formats afresh.
+    let data = files.dir.join("data");
+    if data.exists() {
+        std::fs::remove_dir_all(&data).map_err(Error::io("kafka", "remove", &data))?;
+    }
+    let classpath = classpath(files.libs);
+    let mut format = tokio::process::Command::new("java");
+    format
+        .args(TOOL_JVM_OPTIONS)
+        .arg(format!(
+            "-Dlog4j2.configurationFile={}",
+            files.tools_log_config.display()
+        ))
+        .arg("-cp")
+        .arg(&classpath)
+        .args([
+            "kafka.tools.StorageTool",
+            "format",
+            "--ignore-formatted",
+            "--cluster-id",
+        ])
+        .arg(cluster_id())
+        .arg("--config")
+        .arg(&properties);
+    run_command("kafka", &mut format).await?;
+
+    let mut command = Command::new("java");
+    command
+        .args([
+            "-Xms256m",
+            "-Xmx512m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExitOnOutOfMemoryError",
+        ])
+        .arg("-Djava.awt.headless=true")
+        .arg(format!(
+            "-Dlog4j2.configurationFile={}",
+            files.log_config.display()
+        ))
+        .arg("-cp")
+        .arg(&classpath)
+        .arg("kafka.Kafka")
+        .arg(&properties);
+    let log = files.dir.join("kafka.log");
+    let mut process = Process::spawn("kafka", command, &log, lifetime)?;
+    process
+        .wait_ready(Duration::from_secs(120), || {
+            let (log, bootstrap) = (log.clone(), bootstrap.clone());
+            async move {
+                let text = std::fs::read_to_string(&log).map_err(|e| e.to_string())?;
+                if !text.contains(STARTED) {
+                    return Err(format!("the log does not say '{STARTED}' yet"));
+                }
+                tokio::net::TcpStream::connect(&bootstrap)
+                    .await
+                    .map(drop)
+                    .map_err(|e| format!("connect {bootstrap}: {e}"))
+            }
+        })
+        .await?;
+    Ok((process, bootstrap))
 }
 
 /// JVM options for short-lived tools: start fast, stay small.

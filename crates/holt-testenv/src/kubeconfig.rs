@@ -7,7 +7,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use crate::error::{Error, write_file};
 
 /// Where a kubeconfig's client certificate and key are.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct ClientFiles<'a> {
     pub(crate) user: &'a str,
     pub(crate) cert: &'a Path,

@@ -1,8 +1,11 @@
 //! Free TCP ports on 127.0.0.1.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::net::{Ipv4Addr, TcpListener};
 use std::sync::Mutex;
+
+use crate::error::Error;
 
 static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
 
@@ -24,6 +27,22 @@ pub(crate) fn free_port() -> std::io::Result<u16> {
         held.push(listener);
         if held.len() > 64 {
             return Err(std::io::Error::other("no free port found on 127.0.0.1"));
+        }
+    }
+}
+
+/// Runs `start` (which picks its own ports with [`free_port`]) again, up to three times in all, when the
+/// component failed because another process took one of its ports in the meantime.
+pub(crate) async fn with_fresh_ports<T, F, Fut>(mut start: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match start().await {
+            Err(error) if attempt < 3 && error.is_port_clash() => attempt += 1,
+            done => return done,
         }
     }
 }

@@ -18,7 +18,8 @@ pub enum Lifetime {
     /// Until the value is dropped or, at the latest, until the test process exits (a watchdog kills
     /// them even when the process dies of a panic or a signal).
     Test,
-    /// Until someone stops them by PID (`cargo xtask testenv down`): nothing kills them on drop.
+    /// Until someone stops them by PID (`cargo xtask testenv down`): once ready, nothing kills them on
+    /// drop (one that failed to become ready is killed).
     Detached,
 }
 
@@ -109,10 +110,12 @@ pub(crate) struct Process {
     log: PathBuf,
     lifetime: Lifetime,
     started: Instant,
+    /// Set once a readiness check passed: a detached process that never got there is killed on drop.
+    ready: bool,
 }
 
 impl Process {
-    /// Starts `command` in a new process group with no stdin and its output appended to `log`.
+    /// Starts `command` in a new process group with no stdin and its output in `log`.
     pub(crate) fn spawn(
         name: &'static str,
         mut command: Command,
@@ -124,11 +127,8 @@ impl Process {
             path: log.to_path_buf(),
             source,
         };
-        let out = File::options()
-            .create(true)
-            .append(true)
-            .open(log)
-            .map_err(log_error)?;
+        // Truncated: a retry (with fresh ports) starts a fresh log.
+        let out = File::create(log).map_err(log_error)?;
         let err = out.try_clone().map_err(log_error)?;
         command
             .stdin(Stdio::null())
@@ -148,6 +148,7 @@ impl Process {
             log: log.to_path_buf(),
             lifetime,
             started: Instant::now(),
+            ready: false,
         };
         if lifetime == Lifetime::Test {
             // If the watchdog cannot be told, dropping `process` kills the child right here.
@@ -206,7 +207,10 @@ impl Process {
         loop {
             self.ensure_running()?;
             let last = match probe().await {
-                Ok(()) => return Ok(self.started.elapsed()),
+                Ok(()) => {
+                    self.ready = true;
+                    return Ok(self.started.elapsed());
+                }
                 Err(last) => last,
             };
             if Instant::now() >= deadline {
@@ -227,11 +231,13 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        if self.lifetime == Lifetime::Test {
+        if self.lifetime == Lifetime::Test || !self.ready {
             kill_group(self.pid(), Signal::KILL);
             // Reap it, so no zombie stays behind in a long test process.
             let _ = self.child.wait();
-            watchdog::forget(self.pid());
+            if self.lifetime == Lifetime::Test {
+                watchdog::forget(self.pid());
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::components::Component;
 use crate::error::{Error, write_file};
-use crate::ports::free_port;
+use crate::ports::{free_port, with_fresh_ports};
 use crate::process::{Lifetime, Process, ProcessInfo, run_command};
 use crate::rundir::RunDir;
 use crate::shared::{SharedCell, get_or_start};
@@ -58,35 +58,11 @@ impl SpireServer {
             "the server",
         ))?;
         let began = Instant::now();
-        let port = free_port().map_err(Error::io("spire-server", "find a free port on", "127.0.0.1"))?;
         let socket = dir.join("api.sock");
-        let data = dir.join("data");
-        let config = dir.join("server.conf");
-        write_file(
-            "spire-server",
-            &config,
-            server_config(&options.trust_domain, port, &socket, &data),
-        )?;
-        let mut command = Command::new(&binary);
-        command.arg("run").arg("-config").arg(&config);
-        let mut process = Process::spawn(
-            "spire-server",
-            command,
-            &dir.join("spire-server.log"),
-            options.lifetime,
-        )?;
-        process
-            .wait_ready(Duration::from_secs(60), || {
-                let mut check = tokio::process::Command::new(&binary);
-                check.arg("healthcheck").arg("-socketPath").arg(&socket);
-                async move {
-                    run_command("spire-server", &mut check)
-                        .await
-                        .map(drop)
-                        .map_err(|e| e.to_string())
-                }
-            })
-            .await?;
+        let (process, port) = with_fresh_ports(|| {
+            start_server(&binary, &dir, &options.trust_domain, &socket, options.lifetime)
+        })
+        .await?;
         Ok(Self {
             process,
             binary,
@@ -151,6 +127,45 @@ impl SpireServer {
     pub fn process(&self) -> ProcessInfo {
         self.process.info()
     }
+}
+
+/// Picks a port, writes the configuration, starts the server and waits until `spire-server
+/// healthcheck` passes on the admin socket. Returns the process and its port.
+async fn start_server(
+    binary: &Path,
+    dir: &RunDir,
+    trust_domain: &str,
+    socket: &Path,
+    lifetime: Lifetime,
+) -> Result<(Process, u16), Error> {
+    let port = free_port().map_err(Error::io("spire-server", "find a free port on", "127.0.0.1"))?;
+    // A retry after a port clash starts from an empty datastore.
+    let data = dir.join("data");
+    if data.exists() {
+        std::fs::remove_dir_all(&data).map_err(Error::io("spire-server", "remove", &data))?;
+    }
+    let config = dir.join("server.conf");
+    write_file(
+        "spire-server",
+        &config,
+        server_config(trust_domain, port, socket, &data),
+    )?;
+    let mut command = Command::new(binary);
+    command.arg("run").arg("-config").arg(&config);
+    let mut process = Process::spawn("spire-server", command, &dir.join("spire-server.log"), lifetime)?;
+    process
+        .wait_ready(Duration::from_secs(60), || {
+            let mut check = tokio::process::Command::new(binary);
+            check.arg("healthcheck").arg("-socketPath").arg(socket);
+            async move {
+                run_command("spire-server", &mut check)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
+        })
+        .await?;
+    Ok((process, port))
 }
 
 fn server_config(trust_domain: &str, port: u16, socket: &Path, data: &Path) -> String {
