@@ -26,12 +26,12 @@ pub struct Read {
     pub served: Served,
 }
 
-/// Parses every Holt object; returns all parse problems, not just the first.
-pub fn parse(loaded: &[Loaded]) -> Result<Vec<Read>, Vec<Problem>> {
+/// Parses every Holt object: those that parse, and a problem for each that does not.
+pub fn parse(loaded: &[Loaded]) -> (Vec<Read>, Vec<Problem>) {
     let mut objects = Vec::new();
     let mut problems = Vec::new();
     for item in loaded {
-        let Manifest::Holt { value, .. } = &item.manifest else {
+        let Manifest::Holt { value } = &item.manifest else {
             continue;
         };
         match Served::from_value(value.clone()) {
@@ -45,11 +45,7 @@ pub fn parse(loaded: &[Loaded]) -> Result<Vec<Read>, Vec<Problem>> {
             }),
         }
     }
-    if problems.is_empty() {
-        Ok(objects)
-    } else {
-        Err(problems)
-    }
+    (objects, problems)
 }
 
 /// The model object for a Holt object (converted to the hub).

@@ -175,8 +175,14 @@ fn read_value(source: Source, value: Value, into: &mut Manifests) -> Result<(), 
         object: object.clone(),
         problem,
     };
+    if kind.is_empty() && api_version.is_empty() {
+        // Not a Kubernetes object: a values or configuration file beside the manifests.
+        let what = "a document without apiVersion and kind (not a Kubernetes object)".into();
+        into.skipped.push(Skipped { source, what });
+        return Ok(());
+    }
     if kind.is_empty() || api_version.is_empty() {
-        return Err(err("`apiVersion` and `kind` are required".into()));
+        return Err(err("`apiVersion` and `kind` are both required".into()));
     }
     let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
     let manifest = match (group, kind.as_str()) {
@@ -316,11 +322,17 @@ mod tests {
     #[test]
     fn syntax_errors_and_missing_kinds_are_reported() {
         assert!(matches!(read("a: [unclosed"), Err(LoadError::Syntax { .. })));
+        let message = read("apiVersion: v1\nmetadata: {name: x}")
+            .expect_err("no kind")
+            .to_string();
         assert!(
-            read("metadata: {name: x}")
-                .expect_err("no kind")
-                .to_string()
-                .contains("`apiVersion` and `kind` are required")
+            message.contains("`apiVersion` and `kind` are both required"),
+            "{message}"
+        );
+        assert_eq!(
+            read("mode: defaultShadow").expect("skipped").skipped.len(),
+            1,
+            "not a Kubernetes object"
         );
     }
 }

@@ -83,6 +83,9 @@ pub fn table(plan: &Plan) -> String {
             .iter()
             .map(|(client, grant)| {
                 let mut text = short(client, &access.server.namespace);
+                if grant.kafka && !grant.any_request && grant.http.is_empty() {
+                    text.push_str(" [Kafka]");
+                }
                 if !grant.any_request && !grant.http.is_empty() {
                     let http: Vec<String> = grant
                         .http
@@ -120,6 +123,14 @@ pub fn table(plan: &Plan) -> String {
                 ));
             }
         }
+        if let Some(acls) = plan
+            .state
+            .kafka_acls
+            .iter()
+            .find(|a| a.broker == access.server && !a.acls.is_empty())
+        {
+            policies.push(format!("{} Kafka ACLs", acls.acls.len()));
+        }
         policies.sort();
         policies.dedup();
         let policies = if !policies.is_empty() {
@@ -136,30 +147,6 @@ pub fn table(plan: &Plan) -> String {
             access.enforcement.to_string(),
             clients.join(", "),
             policies,
-        ]);
-    }
-    let mut brokers: Vec<_> = index.brokers().filter(|b| !b.clients.is_empty()).collect();
-    brokers.sort_by(|a, b| a.broker.cmp(&b.broker));
-    for broker in brokers {
-        let clients: Vec<String> = broker
-            .clients
-            .keys()
-            .map(|c| short(c, &broker.broker.namespace))
-            .collect();
-        let mut policies: Vec<String> = render_identity(index, &broker.broker)
-            .value
-            .iter()
-            .filter(|d| is_for_server(d.manifest.metadata(), &broker.broker))
-            .map(|d| format!("{} {}", d.manifest.kind(), d.manifest.key().name))
-            .collect();
-        if let Some(acls) = plan.state.kafka_acls.iter().find(|a| a.broker == broker.broker) {
-            policies.push(format!("{} Kafka ACLs", acls.acls.len()));
-        }
-        rows.push([
-            format!("{} (Kafka)", broker.broker),
-            broker.enforcement.to_string(),
-            clients.join(", "),
-            policies.join(", "),
         ]);
     }
     out.push_str(&align(&rows));

@@ -44,8 +44,8 @@ pub fn run(paths: &[PathBuf], format: Format, config_args: &ConfigArgs) -> anyho
 /// Validates Holt's objects, builds the model, renders everything. Invalid objects fail the whole plan:
 /// nothing is printed as if it had worked.
 pub fn build(manifests: &Manifests, config: Config) -> anyhow::Result<Plan> {
-    let read = holt_objects::parse(&manifests.loaded).map_err(report)?;
-    let problems = validate::problems(&read, &config);
+    let (read, mut problems) = holt_objects::parse(&manifests.loaded);
+    problems.extend(validate::problems(&read, &config));
     if !problems.is_empty() {
         return Err(report(problems));
     }

@@ -1,0 +1,264 @@
+//! `holt plan` and `holt validate` as a user runs them: the built binary on the bundled demo and on the
+//! reference's documented YAML.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+}
+
+fn holt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_holt"))
+        .args(args)
+        .output()
+        .expect("holt runs")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "holt failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).expect("utf-8")
+}
+
+/// The plan as JSON documents.
+fn plan_json(args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["plan", "-o", "json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&stdout(&holt(&all))).expect("a JSON list")
+}
+
+fn names_of(documents: &[Value], kind: &str) -> Vec<String> {
+    let mut names: Vec<String> = documents
+        .iter()
+        .filter(|d| d["kind"] == kind)
+        .map(|d| {
+            format!(
+                "{}/{}",
+                d["metadata"]["namespace"].as_str().unwrap_or(""),
+                d["metadata"]["name"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn shop() -> String {
+    repo("examples/shop").display().to_string()
+}
+
+fn shop_config() -> String {
+    repo("examples/shop-config.yaml").display().to_string()
+}
+
+#[test]
+fn shadow_mode_protects_only_the_protected_server() {
+    let docs = plan_json(&[&shop(), "--config", &shop_config()]);
+    assert_eq!(
+        names_of(&docs, "NetworkPolicy"),
+        vec!["shop/checkoutservice-access", "shop/default-deny-checkoutservice"],
+        "default-deny and allow for the protected server only"
+    );
+    assert!(
+        names_of(&docs, "AuthorizationPolicy").is_empty(),
+        "nothing else is enforced"
+    );
+    let table = stdout(&holt(&["plan", &shop(), "--config", &shop_config()]));
+    assert!(
+        table.contains("Mode defaultShadow: 13 servers with declared clients, 1 enforced, 12 shadow."),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("checkoutservice.shop "))
+        .expect("a row for checkoutservice");
+    assert!(
+        row.contains("enforced (ProtectedService protect-checkout)") && row.contains("frontend"),
+        "{row}"
+    );
+    let shadow: Vec<&str> = table
+        .lines()
+        .filter(|l| !l.starts_with(' ') && enforcement_column(l) == Some("shadow"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        shadow.len(),
+        12,
+        "every other server is reported as shadow:\n{table}"
+    );
+    assert!(
+        shadow.contains(&"paymentservice.shop") && shadow.contains(&"kafka.kafka"),
+        "{shadow:?}"
+    );
+}
+
+#[test]
+fn default_active_gives_every_server_with_clients_its_policy() {
+    let docs = plan_json(&[&shop(), "--config", &shop_config(), "--mode", "defaultActive"]);
+    let access: Vec<String> = names_of(&docs, "NetworkPolicy")
+        .into_iter()
+        .filter(|n| n.ends_with("-access"))
+        .collect();
+    assert_eq!(
+        access,
+        vec![
+            "kafka/kafka-access",
+            "shop/adservice-access",
+            "shop/cartservice-access",
+            "shop/checkoutservice-access",
+            "shop/currencyservice-access",
+            "shop/currencyservice-service-access",
+            "shop/emailservice-access",
+            "shop/frontend-service-access",
+            "shop/paymentservice-deployment-access",
+            "shop/productcatalogservice-access",
+            "shop/recommendationservice-access",
+            "shop/redis-cart-statefulset-access",
+            "shop/shippingservice-access",
+        ]
+    );
+    let payment = docs
+        .iter()
+        .find(|d| {
+            d["metadata"]["name"]
+                == "authorization-policy-to-paymentservice-deployment-from-checkoutservice-deployment.shop"
+        })
+        .expect("the meshed pair's policy");
+    assert_eq!(
+        payment["spec"]["rules"][0]["to"][0]["operation"]["paths"][0],
+        "/charge"
+    );
+    assert_eq!(
+        payment["spec"]["rules"][0]["to"][0]["operation"]["methods"][0],
+        "POST"
+    );
+    let acls = docs
+        .iter()
+        .find(|d| d["kind"] == "KafkaACLs")
+        .expect("Kafka ACLs for the broker");
+    let principals: Vec<&str> = acls["acls"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|a| a["principal"].as_str())
+        .collect();
+    assert!(
+        principals.contains(&"User:CN=checkoutservice.shop")
+            && principals.contains(&"User:CN=emailservice.shop"),
+        "{principals:?}"
+    );
+}
+
+#[test]
+fn network_policy_creation_disabled_renders_none_and_says_so() {
+    let docs = plan_json(&[
+        &shop(),
+        "--mode",
+        "defaultActive",
+        "--enable-network-policy-creation=false",
+    ]);
+    assert!(names_of(&docs, "NetworkPolicy").is_empty());
+    let table = stdout(&holt(&[
+        "plan",
+        &shop(),
+        "--mode",
+        "defaultActive",
+        "--enable-network-policy-creation=false",
+    ]));
+    assert!(table.contains("NetworkPolicyCreationDisabled"), "{table}");
+    assert!(
+        table.contains("none (NetworkPolicy creation disabled)"),
+        "{table}"
+    );
+}
+
+#[test]
+fn the_references_documented_yaml_works_unchanged() {
+    let path = repo("crates/holt/tests/data/reference").display().to_string();
+    let docs = plan_json(&[&path, "--mode", "defaultShadow"]);
+    assert_eq!(
+        names_of(&docs, "NetworkPolicy"),
+        vec![
+            "otterize-ecom-demo/checkoutservice-access",
+            "otterize-ecom-demo/default-deny-checkoutservice"
+        ]
+    );
+    let active = plan_json(&[&path]);
+    assert_eq!(
+        names_of(&active, "NetworkPolicy").len(),
+        9,
+        "7 servers of frontend, paymentservice, default-deny"
+    );
+    let table = stdout(&holt(&["plan", &path]));
+    assert!(
+        table.contains("KubernetesServiceNotFound"),
+        "the emailservice Service is not in the input, so its policy cannot be rendered:\n{table}"
+    );
+    assert!(stdout(&holt(&["validate", &path])).contains("3 objects valid."));
+}
+
+#[test]
+fn the_tutorial_labels_only_the_declared_client() {
+    let docs = plan_json(&[&repo("examples/tutorial").display().to_string()]);
+    assert_eq!(
+        names_of(&docs, "NetworkPolicy"),
+        vec!["otterize-tutorial-npol/server-access"]
+    );
+    let pods: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "Pod").collect();
+    let has_access = |name: &str| {
+        pods.iter().find(|p| p["metadata"]["name"] == name).expect(name)["metadata"]["labels"]
+            .as_object()
+            .expect("labels")
+            .keys()
+            .any(|k| k.starts_with("intents.otterize.com/access-server-"))
+    };
+    assert!(has_access("client-template"));
+    assert!(!has_access("client-other-template"));
+}
+
+#[test]
+fn invalid_input_fails_naming_file_object_and_field_and_prints_nothing() {
+    let dir = std::env::temp_dir().join(format!("holt-cli-invalid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("bad.yaml");
+    std::fs::write(&file, "apiVersion: k8s.otterize.com/v2beta1\nkind: ClientIntents\nmetadata: {name: web, namespace: shop}\nspec:\n  workload: {name: web}\n  targets:\n  - kubernetes: {name: a.b.c}\n").expect("write");
+    for command in ["plan", "validate"] {
+        let output = holt(&[command, &dir.display().to_string()]);
+        assert!(!output.status.success(), "{command} must fail");
+        assert!(
+            output.stdout.is_empty() || command == "validate",
+            "nothing printed as if it had worked"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("bad.yaml (document 1): ClientIntents shop/web: spec.targets[0].kubernetes.name"),
+            "{stderr}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn yaml_output_is_multi_document_and_round_trips() {
+    let text = stdout(&holt(&["plan", &shop(), "-o", "yaml", "--mode", "defaultActive"]));
+    let documents: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde::Deserialize::deserialize(d).expect("valid YAML"))
+        .collect();
+    assert_eq!(documents, plan_json(&[&shop(), "--mode", "defaultActive"]));
+    assert!(
+        documents
+            .iter()
+            .all(|d| d["metadata"]["name"].is_string() && d["apiVersion"].is_string())
+    );
+}
+
+/// The second column of a table row (columns are separated by at least two spaces).
+fn enforcement_column(line: &str) -> Option<&str> {
+    line.split("  ").filter(|c| !c.is_empty()).nth(1).map(str::trim)
+}
