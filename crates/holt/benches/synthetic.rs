@@ -68,7 +68,7 @@ pub fn cluster(services: usize, intents: usize) -> Vec<Object> {
             }),
             service_account: name.clone(),
             images: vec![format!("registry.example/{name}:1")],
-            has_istio_sidecar: i % 2 == 0,
+            has_istio_sidecar: i.is_multiple_of(2),
             host_network: false,
             ips: vec![format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255)],
             ports: vec![ContainerPort {
@@ -86,14 +86,14 @@ pub fn cluster(services: usize, intents: usize) -> Vec<Object> {
                 target_port: IntOrString::String("http".into()),
                 protocol: "TCP".into(),
             }],
-            service_type: if i % 100 == 0 {
+            service_type: if i.is_multiple_of(100) {
                 ServiceType::LoadBalancer
             } else {
                 ServiceType::ClusterIp
             },
             cluster_ips: vec![format!("10.96.{}.{}", i >> 8 & 255, i & 255)],
         }));
-        if i % 50 == 0 {
+        if i.is_multiple_of(50) {
             objects.push(Object::ProtectedService(ProtectedService {
                 metadata: meta(&ns, &format!("protect-{name}")),
                 spec: ProtectedServiceSpec {
@@ -142,7 +142,7 @@ pub fn intents_for(services: usize, j: usize, variant: usize) -> ClientIntents {
         ),
         k8s(remote, vec![]),
     ];
-    if j % 10 == 0 {
+    if j.is_multiple_of(10) {
         targets.push(Target {
             kafka: Some(KafkaTarget {
                 name: "kafka.kafka".into(),

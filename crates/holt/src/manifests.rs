@@ -32,7 +32,7 @@ pub enum Manifest {
     /// A pod owner (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) and its pod template.
     Workload {
         kind: String,
-        meta: ObjectMeta,
+        meta: Box<ObjectMeta>,
         template: Option<Box<PodTemplateSpec>>,
     },
     Service(Box<Service>),
@@ -231,7 +231,7 @@ fn workload(kind: &str, value: &Value, template_path: &str) -> Result<Manifest, 
     };
     Ok(Manifest::Workload {
         kind: kind.to_owned(),
-        meta,
+        meta: Box::new(meta),
         template,
     })
 }
