@@ -5,7 +5,6 @@
 //! `holt validate PATH...` checks ClientIntents, ProtectedServices and KafkaServerConfigs for CI and
 //! pre-commit hooks. Invalid input exits non-zero naming the file, object and field.
 
-mod config_args;
 mod holt_objects;
 mod manifests;
 mod model_input;
@@ -18,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config_args::ConfigArgs;
+use holt_config::ConfigArgs;
 
 #[derive(Parser, Debug)]
 #[command(name = "holt", version, about = "Intent-based access control for Kubernetes")]

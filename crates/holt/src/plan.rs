@@ -8,12 +8,12 @@ use holt_model::{Config, Index};
 use holt_render::{DesiredState, RenderOptions, render_all};
 
 use crate::Format;
-use crate::config_args::ConfigArgs;
 use crate::holt_objects;
 use crate::manifests::{self, Manifests};
 use crate::model_input::kubernetes_objects;
 use crate::output;
 use crate::validate;
+use holt_config::ConfigArgs;
 
 /// The model built from the manifests, and everything rendered from it.
 #[derive(Debug)]

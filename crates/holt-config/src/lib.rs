@@ -1,6 +1,9 @@
-//! The operator configuration as command-line flags and a file: the same names and meanings as the intents
-//! operator's options (the reference's Helm values, §2.18/§7.1), so a plan describes what the operator
-//! would do with the same settings. Flags override the file; the file overrides the defaults.
+//! The operator configuration from command-line flags, environment variables and a YAML file, with the
+//! same names and meanings as the reference intents operator's options (its Helm values, §2.18/§7.1), so
+//! `holt plan` describes what the operator does with the same settings.
+//!
+//! In: [`ConfigArgs`], flattened into a binary's clap arguments. Out: a [`holt_model::Config`]. Flags override
+//! the file; the file overrides the defaults.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
