@@ -1,0 +1,154 @@
+//! The DNS message: the header checks that decide whether a message is a successful query response,
+//! then one pass over the question and answer sections that validates every name and record length
+//! and remembers where the questions and the A, AAAA and CNAME answers are. Authority and additional
+//! sections are not read.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::dns::name;
+use crate::error::{DecodeError, Layer};
+use crate::observation::{Skip, Stop};
+use crate::wire;
+
+/// Questions remembered per message (QDCOUNT is 1 in practice); further questions are validated
+/// but not resolved.
+pub const MAX_QUESTIONS: usize = 4;
+/// A, AAAA and CNAME answer records remembered per message; further ones are validated, and the
+/// addresses among them counted as dropped.
+pub const MAX_RECORDS: usize = 32;
+
+const HEADER_LEN: usize = 12;
+const FLAG_QR: u16 = 0x8000;
+const TYPE_A: u16 = 1;
+const TYPE_CNAME: u16 = 5;
+const TYPE_AAAA: u16 = 28;
+const CLASS_IN: u16 = 1;
+
+/// One answer record of interest.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Record {
+    /// Offset of the owner name.
+    pub owner: usize,
+    pub ttl: u32,
+    pub data: RecordData,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RecordData {
+    Address(IpAddr),
+    /// Offset of the canonical name.
+    Cname(usize),
+}
+
+/// The sections of a response, as offsets into the message.
+#[derive(Debug)]
+pub(crate) struct Sections {
+    pub id: u16,
+    pub questions: [usize; MAX_QUESTIONS],
+    pub question_count: usize,
+    pub records: [Record; MAX_RECORDS],
+    pub record_count: usize,
+    /// Address records that did not fit in `records`.
+    pub dropped_addresses: u32,
+}
+
+/// Parses a DNS message that should be a successful response to a standard query.
+pub(crate) fn sections(message: &[u8]) -> Result<Sections, Stop> {
+    let header = wire::slice(message, 0, HEADER_LEN, Layer::Dns)?;
+    let id = wire::u16_at(header, 0, Layer::Dns)?;
+    let flags = wire::u16_at(header, 2, Layer::Dns)?;
+    if flags & FLAG_QR == 0 {
+        return Err(Skip::DnsQuery.into());
+    }
+    // Only the low four bits of the opcode field exist; the cast keeps them.
+    let opcode = ((flags >> 11) & 0x0f) as u8;
+    if opcode != 0 {
+        return Err(Skip::DnsOpcode { opcode }.into());
+    }
+    let rcode = (flags & 0x0f) as u8;
+    if rcode != 0 {
+        return Err(Skip::DnsRcode { rcode }.into());
+    }
+    let qdcount = wire::u16_at(header, 4, Layer::Dns)?;
+    let ancount = wire::u16_at(header, 6, Layer::Dns)?;
+
+    let mut sections = Sections {
+        id,
+        questions: [0; MAX_QUESTIONS],
+        question_count: 0,
+        records: [Record {
+            owner: 0,
+            ttl: 0,
+            data: RecordData::Cname(0),
+        }; MAX_RECORDS],
+        record_count: 0,
+        dropped_addresses: 0,
+    };
+
+    // Each question takes at least 5 bytes and each record at least 11, so these loops are bounded
+    // by the message length whatever the counts say.
+    let mut pos = HEADER_LEN;
+    for _ in 0..qdcount {
+        let name_end = name::validate(message, pos)?;
+        let qclass = wire::u16_at(message, name_end + 2, Layer::Dns)?;
+        // The top bit of QCLASS is mDNS's unicast-response flag.
+        if qclass & 0x7fff == CLASS_IN
+            && let Some(slot) = sections.questions.get_mut(sections.question_count)
+        {
+            *slot = pos;
+            sections.question_count += 1;
+        }
+        pos = name_end + 4;
+    }
+    for _ in 0..ancount {
+        let owner = pos;
+        let fixed = name::validate(message, owner)?;
+        let rtype = wire::u16_at(message, fixed, Layer::Dns)?;
+        let class = wire::u16_at(message, fixed + 2, Layer::Dns)?;
+        let ttl = wire::u32_at(message, fixed + 4, Layer::Dns)?;
+        let rdlength = usize::from(wire::u16_at(message, fixed + 8, Layer::Dns)?);
+        let rdata_start = fixed + 10;
+        let rdata = wire::slice(message, rdata_start, rdlength, Layer::Dns)?;
+        pos = rdata_start + rdlength;
+        // The top bit of CLASS is mDNS's cache-flush flag.
+        if class & 0x7fff != CLASS_IN {
+            continue;
+        }
+        let bad_length = DecodeError::BadDnsRecordLength {
+            offset: owner,
+            rtype,
+            rdlength,
+        };
+        let data = match rtype {
+            TYPE_A => {
+                let octets: [u8; 4] = rdata.try_into().map_err(|_| bad_length)?;
+                RecordData::Address(IpAddr::V4(Ipv4Addr::from(octets)))
+            }
+            TYPE_AAAA => {
+                let octets: [u8; 16] = rdata.try_into().map_err(|_| bad_length)?;
+                RecordData::Address(IpAddr::V6(Ipv6Addr::from(octets)))
+            }
+            TYPE_CNAME => {
+                if name::validate(message, rdata_start)? > pos {
+                    return Err(bad_length.into());
+                }
+                RecordData::Cname(rdata_start)
+            }
+            _ => continue,
+        };
+        // RFC 2181 §8: a TTL with the top bit set is treated as zero.
+        let ttl = if ttl > i32::MAX as u32 { 0 } else { ttl };
+        match sections.records.get_mut(sections.record_count) {
+            Some(slot) => {
+                *slot = Record { owner, ttl, data };
+                sections.record_count += 1;
+            }
+            None => {
+                if let RecordData::Address(_) = data {
+                    sections.dropped_addresses += 1;
+                }
+            }
+        }
+    }
+    Ok(sections)
+}

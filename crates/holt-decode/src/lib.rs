@@ -1,0 +1,68 @@
+//! Sans-I/O packet decoding for the Holt sniffer. In: one captured frame (`&[u8]`) and the
+//! [`LinkType`] of the capture handle (Ethernet II with up to two VLAN tags, Linux cooked capture v1
+//! or v2, or raw IP). Out: an [`Observation`] — a [`DnsResponse`] (a successful A/AAAA answer from
+//! port 53 over UDP or TCP, each question name resolved through its CNAME chain to addresses with
+//! TTLs), a [`TcpSyn`] (a connection attempt), or a [`Skip`] reason for well-formed frames of no
+//! interest — or a [`DecodeError`] for malformed and truncated input. Both carry a `category()` for
+//! metric labels.
+//!
+//! Decoding does no I/O, never panics, and never allocates: the DNS response borrows the message
+//! from the frame, names are decoded on demand into a caller's `[u8; 255]` ([`DnsName::write_to`]),
+//! and answers live in fixed-capacity storage with a count of what did not fit. Every length, count
+//! and offset read from the wire is checked before use.
+
+mod dns;
+mod error;
+mod ip;
+mod link;
+mod observation;
+mod transport;
+mod wire;
+
+pub use dns::{
+    DnsName, DnsResponse, Labels, MAX_ANSWERS, MAX_CNAME_CHAIN, MAX_NAME_LEN, MAX_POINTERS,
+    MAX_QUESTIONS, MAX_RECORDS, ResolvedAddress,
+};
+pub use error::{DecodeError, Layer};
+pub use ip::MAX_IPV6_EXTENSION_HEADERS;
+pub use link::LinkType;
+pub use observation::{Observation, Skip, TcpSyn, Transport};
+pub use transport::DNS_PORT;
+
+use observation::Stop;
+use transport::Segment;
+
+/// Decodes one captured frame whose link-layer header is `link`.
+///
+/// Returns `Ok(Observation::Skip(_))` for well-formed frames the sniffer does not record, and
+/// `Err` only for malformed or truncated input.
+pub fn decode(link: LinkType, frame: &[u8]) -> Result<Observation<'_>, DecodeError> {
+    match observe(link, frame) {
+        Ok(observation) => Ok(observation),
+        Err(Stop::Skip(skip)) => Ok(Observation::Skip(skip)),
+        Err(Stop::Error(error)) => Err(error),
+    }
+}
+
+fn observe(link: LinkType, frame: &[u8]) -> Result<Observation<'_>, Stop> {
+    let network = link::network(link, frame)?;
+    let ip = ip::packet(network)?;
+    match transport::segment(&ip)? {
+        Segment::Syn(syn) => Ok(Observation::TcpSyn(syn)),
+        Segment::Dns {
+            src_port,
+            dst_port,
+            transport,
+            message,
+        } => {
+            let endpoints = dns::Endpoints {
+                server: ip.src,
+                server_port: src_port,
+                client: ip.dst,
+                client_port: dst_port,
+                transport,
+            };
+            dns::response(message, endpoints).map(Observation::Dns)
+        }
+    }
+}

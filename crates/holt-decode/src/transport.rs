@@ -1,0 +1,106 @@
+//! UDP and TCP: turns an IP packet into a TCP connection attempt, a DNS message to decode, or a
+//! skip.
+
+use crate::error::{DecodeError, Layer};
+use crate::ip::IpPacket;
+use crate::observation::{Skip, Stop, TcpSyn, Transport};
+use crate::wire;
+
+const PROTOCOL_TCP: u8 = 6;
+const PROTOCOL_UDP: u8 = 17;
+/// The DNS server port: responses come from it.
+pub const DNS_PORT: u16 = 53;
+
+const TCP_FIN: u8 = 0x01;
+const TCP_SYN: u8 = 0x02;
+const TCP_RST: u8 = 0x04;
+const TCP_ACK: u8 = 0x10;
+
+/// What the transport layer found.
+#[derive(Debug)]
+pub(crate) enum Segment<'a> {
+    Syn(TcpSyn),
+    /// A DNS message from port 53, without the TCP length prefix.
+    Dns {
+        src_port: u16,
+        dst_port: u16,
+        transport: Transport,
+        message: &'a [u8],
+    },
+}
+
+pub(crate) fn segment<'a>(ip: &IpPacket<'a>) -> Result<Segment<'a>, Stop> {
+    match ip.protocol {
+        PROTOCOL_UDP => udp(ip),
+        PROTOCOL_TCP => tcp(ip),
+        protocol => Err(Skip::OtherIpProtocol { protocol }.into()),
+    }
+}
+
+fn udp<'a>(ip: &IpPacket<'a>) -> Result<Segment<'a>, Stop> {
+    let bytes = ip.payload;
+    let header = wire::slice(bytes, 0, 8, Layer::Udp)?;
+    let src_port = wire::u16_at(header, 0, Layer::Udp)?;
+    let dst_port = wire::u16_at(header, 2, Layer::Udp)?;
+    if src_port != DNS_PORT {
+        return Err(Skip::UdpNotDns.into());
+    }
+    if ip.more_fragments {
+        return Err(Skip::IncompleteFragment.into());
+    }
+    let length = usize::from(wire::u16_at(header, 4, Layer::Udp)?);
+    if length < 8 {
+        return Err(DecodeError::BadLength {
+            layer: Layer::Udp,
+            length,
+        }
+        .into());
+    }
+    let datagram = wire::slice(bytes, 0, length, Layer::Udp)?;
+    Ok(Segment::Dns {
+        src_port,
+        dst_port,
+        transport: Transport::Udp,
+        message: wire::rest(datagram, 8, Layer::Udp)?,
+    })
+}
+
+fn tcp<'a>(ip: &IpPacket<'a>) -> Result<Segment<'a>, Stop> {
+    let bytes = ip.payload;
+    let header = wire::slice(bytes, 0, 20, Layer::Tcp)?;
+    let src_port = wire::u16_at(header, 0, Layer::Tcp)?;
+    let dst_port = wire::u16_at(header, 2, Layer::Tcp)?;
+    let offset = wire::u8_at(header, 12, Layer::Tcp)? >> 4;
+    if offset < 5 {
+        return Err(DecodeError::BadTcpDataOffset { offset }.into());
+    }
+    let header_len = usize::from(offset) * 4;
+    wire::slice(bytes, 0, header_len, Layer::Tcp)?;
+    let flags = wire::u8_at(header, 13, Layer::Tcp)?;
+    if flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN) == TCP_SYN {
+        return Ok(Segment::Syn(TcpSyn {
+            src: ip.src,
+            src_port,
+            dst: ip.dst,
+            dst_port,
+        }));
+    }
+    let payload = wire::rest(bytes, header_len, Layer::Tcp)?;
+    if src_port != DNS_PORT || payload.is_empty() {
+        return Err(Skip::TcpNotSyn.into());
+    }
+    // DNS over TCP: a two-byte length, then the message. Only a message wholly inside this
+    // segment is decoded; reassembly is out of scope.
+    let Some((prefix, after)) = payload.split_first_chunk::<2>() else {
+        return Err(Skip::IncompleteTcpDns.into());
+    };
+    let Some(message) = after.get(..usize::from(u16::from_be_bytes(*prefix))) else {
+        return Err(Skip::IncompleteTcpDns.into());
+    };
+    Ok(Segment::Dns {
+        src_port,
+        dst_port,
+        transport: Transport::Tcp,
+        message,
+    })
+}
