@@ -116,3 +116,24 @@ pub(crate) fn write_file(
 ) -> Result<(), Error> {
     std::fs::write(path, contents).map_err(Error::io(component, "write", path))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exited(tail: &str) -> Error {
+        Error::Process(ProcessError::Exited {
+            name: "etcd".into(),
+            status: "exit status: 1".into(),
+            log: PathBuf::from("etcd.log"),
+            tail: tail.into(),
+        })
+    }
+
+    #[test]
+    fn a_taken_port_is_worth_a_retry_and_nothing_else_is() {
+        assert!(exited("listen tcp 127.0.0.1:2379: bind: address already in use").is_port_clash());
+        assert!(exited("java.net.BindException: Address already in use").is_port_clash());
+        assert!(!exited("permission denied").is_port_clash());
+    }
+}

@@ -1,4 +1,4 @@
-//! A single-node Kafka (KRaft, broker + controller) with ACLs enforced on an mutual-TLS listener.
+//! A single-node Kafka (KRaft, broker + controller) with ACLs enforced on a mutual-TLS listener.
 //!
 //! Clients reach it only through `SSL://127.0.0.1:<port>` (`ssl.client.auth=required`, PEM keystore and
 //! truststore). Their principal is `User:CN=<common name>`. `StandardAuthorizer` decides, with
