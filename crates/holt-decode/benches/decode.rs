@@ -1,1 +1,84 @@
-fn main() {}
+//! Decode cost per frame (Ethernet + IPv4 + UDP DNS answer with a CNAME and two A records, an AAAA
+//! answer, a TCP SYN, a malformed DNS message) and allocations per decode, counted by a global
+//! allocator wrapper.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::alloc::System;
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use holt_decode::{LinkType, MAX_NAME_LEN, Observation, decode};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use support::*;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+fn cases() -> Vec<(&'static str, Vec<u8>)> {
+    let mut pointer_loop = udp_dns_frame(&cname_message());
+    // Replace the question name's first label length with a pointer to itself.
+    pointer_loop[14 + 20 + 8 + 12] = 0xc0;
+    pointer_loop[14 + 20 + 8 + 13] = 12;
+    vec![
+        ("dns_cname_2a", udp_dns_frame(&cname_message())),
+        ("dns_aaaa", udp_dns_frame(&aaaa_message())),
+        ("tcp_syn", tcp_frame(SYN)),
+        ("malformed_truncated_dns", udp_dns_frame(&cname_message()[..40])),
+        ("malformed_pointer_loop", pointer_loop),
+    ]
+}
+
+/// Decodes the frame and, for DNS, writes every answer's name: what the sniffer does per packet.
+fn consume(frame: &[u8], buf: &mut [u8; MAX_NAME_LEN]) -> usize {
+    match decode(LinkType::Ethernet, frame) {
+        Ok(Observation::Dns(response)) => response
+            .answers()
+            .map(|a| a.name.write_to(buf).len() + usize::from(a.addr.is_ipv4()))
+            .sum(),
+        Ok(Observation::TcpSyn(syn)) => usize::from(syn.dst_port),
+        Ok(Observation::Skip(_)) => 1,
+        Err(e) => e.category().len(),
+    }
+}
+
+fn allocations() {
+    for (name, frame) in cases() {
+        let mut buf = [0u8; MAX_NAME_LEN];
+        let region = Region::new(GLOBAL);
+        for _ in 0..10_000 {
+            black_box(consume(black_box(&frame), &mut buf));
+        }
+        let stats = region.change();
+        println!(
+            "allocations per decode, {name}: {} ({} allocations, {} reallocations, {} bytes over 10000 decodes)",
+            stats.allocations as f64 / 10_000.0,
+            stats.allocations,
+            stats.reallocations,
+            stats.bytes_allocated
+        );
+        assert_eq!(stats.allocations + stats.reallocations, 0, "{name} allocated");
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    allocations();
+    let mut group = c.benchmark_group("decode");
+    group.throughput(Throughput::Elements(1));
+    for (name, frame) in cases() {
+        // Decode only: the answers are resolved, names stay in the packet.
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(decode(LinkType::Ethernet, black_box(&frame)).is_ok()))
+        });
+    }
+    let (_, frame) = &cases()[0];
+    group.bench_function("dns_cname_2a_with_names_written", |b| {
+        let mut buf = [0u8; MAX_NAME_LEN];
+        b.iter(|| black_box(consume(black_box(frame), &mut buf)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
