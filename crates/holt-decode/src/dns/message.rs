@@ -3,8 +3,6 @@
 //! and remembers where the questions and the A, AAAA and CNAME answers are. Authority and additional
 //! sections are not read.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
 use crate::dns::name;
 use crate::error::{DecodeError, Layer};
 use crate::observation::{Skip, Stop};
@@ -24,27 +22,29 @@ const TYPE_CNAME: u16 = 5;
 const TYPE_AAAA: u16 = 28;
 const CLASS_IN: u16 = 1;
 
-/// One answer record of interest.
+/// One answer record of interest, as offsets into the message (which is at most 64 KiB).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Record {
     /// Offset of the owner name.
-    pub owner: usize,
+    pub owner: u16,
+    /// Offset of the RDATA: the address, or the canonical name.
+    pub data: u16,
+    pub kind: RecordKind,
     pub ttl: u32,
-    pub data: RecordData,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum RecordData {
-    Address(IpAddr),
-    /// Offset of the canonical name.
-    Cname(usize),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecordKind {
+    A,
+    Aaaa,
+    Cname,
 }
 
 /// The sections of a response, as offsets into the message.
 #[derive(Debug)]
 pub(crate) struct Sections {
     pub id: u16,
-    pub questions: [usize; MAX_QUESTIONS],
+    pub questions: [u16; MAX_QUESTIONS],
     pub question_count: usize,
     pub records: [Record; MAX_RECORDS],
     pub record_count: usize,
@@ -52,8 +52,23 @@ pub(crate) struct Sections {
     pub dropped_addresses: u32,
 }
 
+/// An offset inside a message that was checked to be at most `u16::MAX` bytes long.
+fn offset(pos: usize) -> Result<u16, DecodeError> {
+    u16::try_from(pos).map_err(|_| DecodeError::BadLength {
+        layer: Layer::Dns,
+        length: pos,
+    })
+}
+
 /// Parses a DNS message that should be a successful response to a standard query.
 pub(crate) fn sections(message: &[u8]) -> Result<Sections, Stop> {
+    if message.len() > usize::from(u16::MAX) {
+        return Err(DecodeError::BadLength {
+            layer: Layer::Dns,
+            length: message.len(),
+        }
+        .into());
+    }
     let header = wire::slice(message, 0, HEADER_LEN, Layer::Dns)?;
     let id = wire::u16_at(header, 0, Layer::Dns)?;
     let flags = wire::u16_at(header, 2, Layer::Dns)?;
@@ -78,8 +93,9 @@ pub(crate) fn sections(message: &[u8]) -> Result<Sections, Stop> {
         question_count: 0,
         records: [Record {
             owner: 0,
+            data: 0,
+            kind: RecordKind::Cname,
             ttl: 0,
-            data: RecordData::Cname(0),
         }; MAX_RECORDS],
         record_count: 0,
         dropped_addresses: 0,
@@ -95,7 +111,7 @@ pub(crate) fn sections(message: &[u8]) -> Result<Sections, Stop> {
         if qclass & 0x7fff == CLASS_IN
             && let Some(slot) = sections.questions.get_mut(sections.question_count)
         {
-            *slot = pos;
+            *slot = offset(pos)?;
             sections.question_count += 1;
         }
         pos = name_end + 4;
@@ -108,7 +124,7 @@ pub(crate) fn sections(message: &[u8]) -> Result<Sections, Stop> {
         let ttl = wire::u32_at(message, fixed + 4, Layer::Dns)?;
         let rdlength = usize::from(wire::u16_at(message, fixed + 8, Layer::Dns)?);
         let rdata_start = fixed + 10;
-        let rdata = wire::slice(message, rdata_start, rdlength, Layer::Dns)?;
+        wire::slice(message, rdata_start, rdlength, Layer::Dns)?;
         pos = rdata_start + rdlength;
         // The top bit of CLASS is mDNS's cache-flush flag.
         if class & 0x7fff != CLASS_IN {
@@ -119,20 +135,15 @@ pub(crate) fn sections(message: &[u8]) -> Result<Sections, Stop> {
             rtype,
             rdlength,
         };
-        let data = match rtype {
-            TYPE_A => {
-                let octets: [u8; 4] = rdata.try_into().map_err(|_| bad_length)?;
-                RecordData::Address(IpAddr::V4(Ipv4Addr::from(octets)))
-            }
-            TYPE_AAAA => {
-                let octets: [u8; 16] = rdata.try_into().map_err(|_| bad_length)?;
-                RecordData::Address(IpAddr::V6(Ipv6Addr::from(octets)))
-            }
+        let kind = match rtype {
+            TYPE_A if rdlength == 4 => RecordKind::A,
+            TYPE_AAAA if rdlength == 16 => RecordKind::Aaaa,
+            TYPE_A | TYPE_AAAA => return Err(bad_length.into()),
             TYPE_CNAME => {
                 if name::validate(message, rdata_start)? > pos {
                     return Err(bad_length.into());
                 }
-                RecordData::Cname(rdata_start)
+                RecordKind::Cname
             }
             _ => continue,
         };
@@ -140,11 +151,16 @@ pub(crate) fn sections(message: &[u8]) -> Result<Sections, Stop> {
         let ttl = if ttl > i32::MAX as u32 { 0 } else { ttl };
         match sections.records.get_mut(sections.record_count) {
             Some(slot) => {
-                *slot = Record { owner, ttl, data };
+                *slot = Record {
+                    owner: offset(owner)?,
+                    data: offset(rdata_start)?,
+                    kind,
+                    ttl,
+                };
                 sections.record_count += 1;
             }
             None => {
-                if let RecordData::Address(_) = data {
+                if kind != RecordKind::Cname {
                     sections.dropped_addresses += 1;
                 }
             }

@@ -20,7 +20,7 @@ pub struct DnsResponse<'a> {
     pub transport: Transport,
     pub(crate) id: u16,
     pub(crate) message: &'a [u8],
-    pub(crate) questions: [usize; MAX_QUESTIONS],
+    pub(crate) questions: [u16; MAX_QUESTIONS],
     pub(crate) question_count: usize,
     pub(crate) answers: Answers,
 }
@@ -53,7 +53,7 @@ impl<'a> DnsResponse<'a> {
             .get(..self.question_count)
             .unwrap_or_default()
             .iter()
-            .map(move |&offset| DnsName::new(message, offset))
+            .map(move |&offset| DnsName::new(message, usize::from(offset)))
     }
 
     /// Each question's final addresses, through the CNAMEs in the answer section, in question order
@@ -65,12 +65,11 @@ impl<'a> DnsResponse<'a> {
             name: DnsName::new(
                 message,
                 questions
-                    .get(usize::from(answer.question))
-                    .copied()
-                    .unwrap_or_default(),
+                    .get(answer.question())
+                    .map_or(0, |&offset| usize::from(offset)),
             ),
-            addr: answer.addr,
-            ttl: answer.ttl,
+            addr: answer.addr(message),
+            ttl: answer.ttl(),
         })
     }
 
