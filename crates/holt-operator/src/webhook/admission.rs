@@ -1,0 +1,276 @@
+//! The validating webhook: an `AdmissionReview` answered with the shared validation. Denials carry every
+//! broken rule, each naming the object and the field path in the version it was written in; warnings of a
+//! valid object go back as admission warnings.
+//!
+//! Always allowed: DELETE (and CONNECT), objects already being deleted, and updates that leave `spec` as it
+//! was (finalizers, labels, annotations), so an object that predates a rule can still be cleaned up.
+
+use holt_api::any::Served;
+use holt_api::validate::{Config, Neighbours, validate};
+use kube::core::DynamicObject;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+
+use super::Neighbourhood;
+
+/// Answers one `AdmissionReview` for a ClientIntents, ProtectedService or KafkaServerConfig of any served
+/// version.
+pub async fn review_admission<N: Neighbourhood>(
+    review: AdmissionReview<DynamicObject>,
+    neighbourhood: &N,
+    config: &Config,
+) -> AdmissionReview<DynamicObject> {
+    let request: AdmissionRequest<DynamicObject> = match review.try_into() {
+        Ok(request) => request,
+        Err(_) => {
+            tracing::warn!("admission review without a request");
+            return AdmissionResponse::invalid("the AdmissionReview has no request").into_review();
+        }
+    };
+    let response = AdmissionResponse::from(&request);
+    decide(request, response, neighbourhood, config).await.into_review()
+}
+
+async fn decide<N: Neighbourhood>(
+    request: AdmissionRequest<DynamicObject>,
+    response: AdmissionResponse,
+    neighbourhood: &N,
+    config: &Config,
+) -> AdmissionResponse {
+    if !matches!(request.operation, Operation::Create | Operation::Update) {
+        return response;
+    }
+    let Some(object) = request.object else {
+        return response;
+    };
+    if object.metadata.deletion_timestamp.is_some() {
+        return response;
+    }
+    if request.operation == Operation::Update
+        && let Some(old) = &request.old_object
+        && old.data.get("spec") == object.data.get("spec")
+    {
+        return response;
+    }
+
+    let mut value = match serde_json::to_value(&object) {
+        Ok(value) => value,
+        Err(error) => return response.deny(format!("cannot read the object: {error}")),
+    };
+    // The namespace comes from the request path when the object does not carry it.
+    if object.metadata.namespace.is_none()
+        && let Some(namespace) = &request.namespace
+        && let Some(metadata) = value.get_mut("metadata").and_then(|m| m.as_object_mut())
+    {
+        metadata.insert("namespace".to_owned(), namespace.clone().into());
+    }
+    let served = match Served::from_value(value) {
+        Ok(served) => served,
+        Err(error) => {
+            tracing::info!(%error, "denied: does not parse");
+            return response.deny(error.to_string());
+        }
+    };
+    let namespace = served
+        .meta()
+        .namespace
+        .clone()
+        .or(request.namespace)
+        .unwrap_or_default();
+
+    let (client_intents, protected_services) = match served.kind() {
+        holt_api::Kind::ClientIntents => match neighbourhood.client_intents(&namespace).await {
+            Ok(found) => (found, Vec::new()),
+            Err(error) => return unavailable(response, &error),
+        },
+        holt_api::Kind::ProtectedService => match neighbourhood.protected_services(&namespace).await {
+            Ok(found) => (Vec::new(), found),
+            Err(error) => return unavailable(response, &error),
+        },
+        holt_api::Kind::KafkaServerConfig => (Vec::new(), Vec::new()),
+    };
+    let neighbours = Neighbours {
+        client_intents: &client_intents,
+        protected_services: &protected_services,
+    };
+    let report = validate(&served, &neighbours, config);
+    match report.into_result() {
+        Ok(warnings) => {
+            let mut response = response;
+            if !warnings.is_empty() {
+                response.warnings = Some(warnings.iter().map(ToString::to_string).collect());
+            }
+            response
+        }
+        Err(errors) => {
+            let message = errors
+                .0
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            tracing::info!(object = %served.object_ref(), %message, "denied");
+            response.deny(message)
+        }
+    }
+}
+
+fn unavailable(response: AdmissionResponse, error: &super::NeighbourhoodError) -> AdmissionResponse {
+    tracing::warn!(%error, "cannot check uniqueness");
+    response.deny(format!("cannot check uniqueness, try again: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use holt_api::v2beta1;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::webhook::StaticNeighbourhood;
+
+    fn review(operation: &str, object: Value, old: Option<Value>) -> AdmissionReview<DynamicObject> {
+        let api_version = object["apiVersion"].as_str().unwrap_or_default().to_owned();
+        let (group, version) = api_version.split_once('/').unwrap_or_default();
+        serde_json::from_value(json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": "3b1c5e6a-0000-4000-8000-000000000001",
+                "kind": { "group": group, "version": version, "kind": object["kind"] },
+                "resource": { "group": group, "version": version, "resource": "clientintents" },
+                "name": object["metadata"]["name"],
+                "namespace": "shop",
+                "operation": operation,
+                "userInfo": { "username": "alice" },
+                "object": object,
+                "oldObject": old,
+                "dryRun": false,
+            },
+        }))
+        .expect("review")
+    }
+
+    fn intents(name: &str, workload: &str, targets: Value) -> Value {
+        json!({
+            "apiVersion": "k8s.otterize.com/v2beta1",
+            "kind": "ClientIntents",
+            "metadata": { "name": name, "namespace": "shop" },
+            "spec": { "workload": { "name": workload }, "targets": targets },
+        })
+    }
+
+    async fn answer(review: AdmissionReview<DynamicObject>, neighbourhood: &StaticNeighbourhood) -> Value {
+        let out = review_admission(review, neighbourhood, &Config::default()).await;
+        serde_json::to_value(out).expect("json")["response"].clone()
+    }
+
+    fn hub(value: Value) -> v2beta1::ClientIntents {
+        serde_json::from_value(value).expect("hub")
+    }
+
+    #[tokio::test]
+    async fn a_valid_object_is_allowed() {
+        let object = intents("frontend", "frontend", json!([{ "kubernetes": { "name": "cartservice" } }]));
+        let response = answer(review("CREATE", object, None), &StaticNeighbourhood::default()).await;
+        assert_eq!(response["allowed"], true, "{response}");
+        assert_eq!(response["uid"], "3b1c5e6a-0000-4000-8000-000000000001");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_object_is_denied_with_the_field_path() {
+        let object = intents("frontend", "frontend", json!([{ "kubernetes": { "name": "a.b.c" } }, {}]));
+        let response = answer(review("CREATE", object, None), &StaticNeighbourhood::default()).await;
+        assert_eq!(response["allowed"], false, "{response}");
+        let message = response["status"]["message"].as_str().expect("message");
+        assert!(message.contains("ClientIntents shop/frontend"), "{message}");
+        assert!(message.contains("spec.targets[0].kubernetes.name"), "{message}");
+        assert!(message.contains("spec.targets[1]"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_v1_object_is_denied_with_its_own_field_path() {
+        let object = json!({
+            "apiVersion": "k8s.otterize.com/v1alpha3",
+            "kind": "ClientIntents",
+            "metadata": { "name": "frontend", "namespace": "shop" },
+            "spec": { "service": { "name": "frontend" }, "calls": [{ "name": "a.b.c" }] },
+        });
+        let response = answer(review("CREATE", object, None), &StaticNeighbourhood::default()).await;
+        assert_eq!(response["allowed"], false, "{response}");
+        let message = response["status"]["message"].as_str().expect("message");
+        assert!(message.contains("spec.calls[0].name"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn an_object_that_does_not_parse_is_denied_with_the_field_path() {
+        let object = intents("frontend", "frontend", json!([{ "kubernetes": { "name": 7 } }]));
+        let response = answer(review("CREATE", object, None), &StaticNeighbourhood::default()).await;
+        assert_eq!(response["allowed"], false, "{response}");
+        let message = response["status"]["message"].as_str().expect("message");
+        assert!(message.contains("spec.targets[0].kubernetes.name"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_second_object_for_the_same_workload_is_denied() {
+        let existing = intents("frontend", "frontend", json!([{ "kubernetes": { "name": "cartservice" } }]));
+        let neighbourhood = StaticNeighbourhood {
+            client_intents: vec![hub(existing)],
+            ..StaticNeighbourhood::default()
+        };
+        let second = intents("frontend-2", "frontend", json!([{ "kubernetes": { "name": "adservice" } }]));
+        let response = answer(review("CREATE", second, None), &neighbourhood).await;
+        assert_eq!(response["allowed"], false, "{response}");
+        let message = response["status"]["message"].as_str().expect("message");
+        assert!(message.contains("frontend"), "{message}");
+
+        // The same object updated is not its own duplicate.
+        let same = intents("frontend", "frontend", json!([{ "kubernetes": { "name": "adservice" } }]));
+        let response = answer(review("UPDATE", same.clone(), Some(same)), &neighbourhood).await;
+        assert_eq!(response["allowed"], true, "{response}");
+    }
+
+    #[tokio::test]
+    async fn neighbours_of_other_namespaces_do_not_count() {
+        let mut elsewhere = intents("frontend", "frontend", json!([{ "kubernetes": { "name": "x" } }]));
+        elsewhere["metadata"]["namespace"] = json!("other");
+        let neighbourhood = StaticNeighbourhood {
+            client_intents: vec![hub(elsewhere)],
+            ..StaticNeighbourhood::default()
+        };
+        let object = intents("frontend-2", "frontend", json!([{ "kubernetes": { "name": "x" } }]));
+        let response = answer(review("CREATE", object, None), &neighbourhood).await;
+        assert_eq!(response["allowed"], true, "{response}");
+    }
+
+    #[tokio::test]
+    async fn deletes_objects_being_deleted_and_unchanged_specs_are_allowed() {
+        let invalid = intents("frontend", "frontend", json!([{}]));
+        let response = answer(review("DELETE", invalid.clone(), None), &StaticNeighbourhood::default()).await;
+        assert_eq!(response["allowed"], true, "{response}");
+
+        let mut deleting = invalid.clone();
+        deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        let response = answer(review("UPDATE", deleting, Some(invalid.clone())), &StaticNeighbourhood::default()).await;
+        assert_eq!(response["allowed"], true, "{response}");
+
+        let mut finalized = invalid.clone();
+        finalized["metadata"]["finalizers"] = json!(["k8s.otterize.com/intents"]);
+        let response = answer(review("UPDATE", finalized, Some(invalid)), &StaticNeighbourhood::default()).await;
+        assert_eq!(response["allowed"], true, "{response}");
+    }
+
+    #[tokio::test]
+    async fn warnings_of_a_valid_object_are_returned() {
+        let object = json!({
+            "apiVersion": "k8s.otterize.com/v1alpha3",
+            "kind": "ClientIntents",
+            "metadata": { "name": "frontend", "namespace": "shop" },
+            "spec": { "service": { "name": "frontend" }, "calls": [{ "name": "kafka", "type": "kafka" }] },
+        });
+        let response = answer(review("CREATE", object, None), &StaticNeighbourhood::default()).await;
+        assert_eq!(response["allowed"], true, "{response}");
+        let warnings = response["warnings"].as_array().expect("warnings");
+        assert_eq!(warnings.len(), 1, "{response}");
+        let warning = warnings[0].as_str().expect("text");
+        assert!(warning.contains("spec.calls[0].kafkaTopics"), "{warning}");
+    }
+}

@@ -1,0 +1,87 @@
+//! The webhook server: conversion between every served version and admission validation, over TLS.
+//!
+//! In: `ConversionReview`s and `AdmissionReview`s from the API server (HTTPS, `POST /convert` and
+//! `POST /validate-k8s-otterize-com-<version>-<resource>` or `POST /validate`), the other ClientIntents and
+//! ProtectedServices of a namespace through a [`Neighbourhood`], and a serving certificate the operator
+//! creates, persists in a Secret and rotates itself ([`CertificateBundle`], [`cert_store`]) or reads from
+//! files. Out: reviews answered with the shared conversion ([`holt_api::convert::convert_value`]) and
+//! validation ([`holt_api::validate::validate`]), and the registration that makes the API server call us:
+//! the CRDs' conversion clientConfig and a `ValidatingWebhookConfiguration` ([`ensure_registration`]).
+//!
+//! Start-up from `main`: [`Webhook::start`] binds, loads or creates the certificate and serves; then
+//! [`ensure_registration`] with [`Webhook::ca_bundle`]. Rotation runs in the background: the serving
+//! certificate is re-issued by the same CA before it expires and swapped into the TLS configuration without
+//! restarting the server, so the registered CA bundle stays valid.
+
+mod admission;
+pub mod cert_store;
+mod certificate;
+mod conversion;
+mod neighbourhood;
+mod registration;
+mod server;
+mod tls;
+
+pub use admission::review_admission;
+pub use certificate::{CertificateBundle, CertificateError, CertificateOptions};
+pub use conversion::review_conversion;
+pub use neighbourhood::{KubeNeighbourhood, Neighbourhood, NeighbourhoodError, StaticNeighbourhood};
+pub use registration::{
+    MANAGED_BY_LABEL, MANAGER, VALIDATING_WEBHOOK_CONFIGURATION, WebhookTarget, ensure_registration,
+    validating_webhook_configuration,
+};
+pub use server::{CertificateSource, Webhook, WebhookOptions, router, serve};
+pub use tls::{ReloadableCert, TlsError, server_config};
+
+/// Path of the conversion endpoint (the CRDs' `spec.conversion.webhook.clientConfig`).
+pub const CONVERT_PATH: &str = holt_api::crds::CONVERT_PATH;
+/// Path of the validation endpoint Holt registers: one for every kind and version (the object says which).
+pub const VALIDATE_PATH: &str = "/validate";
+/// Health endpoint on the webhook port.
+pub const HEALTH_PATH: &str = "/healthz";
+
+/// The reference's validation path for one version and resource: `/validate-k8s-otterize-com-v2beta1-clientintents`.
+/// Holt serves these too, so a configuration written for the reference keeps working.
+pub fn reference_validate_path(version: holt_api::Version, kind: holt_api::Kind) -> String {
+    format!(
+        "/validate-{}-{}-{}",
+        holt_api::GROUP.replace('.', "-"),
+        version.as_str(),
+        kind.plural()
+    )
+}
+
+/// Why the webhook could not start, keep its certificate, or register itself.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
+    #[error("certificate Secret {namespace}/{name}: {source}")]
+    CertificateSecret {
+        namespace: String,
+        name: String,
+        source: Box<kube::Error>,
+    },
+    #[error("certificate Secret {namespace}/{name}: {problem}")]
+    CertificateSecretContent {
+        namespace: String,
+        name: String,
+        problem: String,
+    },
+    #[error("cannot read {path}: {source}")]
+    ReadFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot build the CRDs to register the conversion webhook: {source}")]
+    Crds { source: holt_api::crds::CrdError },
+    #[error("cannot register {what}: {source}")]
+    Registration { what: String, source: Box<kube::Error> },
+}
