@@ -10,6 +10,13 @@
 //! from the frame, names are decoded on demand into a caller's `[u8; 255]` ([`DnsName::write_to`]),
 //! and answers live in fixed-capacity storage with a count of what did not fit. Every length, count
 //! and offset read from the wire is checked before use.
+//!
+//! Choices worth knowing: a connection attempt is SYN with ACK, RST and FIN clear (ECN bits allowed,
+//! unlike the reference's `tcp[tcpflags] == tcp-syn`); DNS over TCP is decoded only when the whole
+//! length-prefixed message is in one segment; an answer's TTL is the smallest along its CNAME chain;
+//! DNS labels must be printable ASCII without dots (anything else is `bad_dns_name`), so the dotted
+//! form is unambiguous; the authority and additional sections are never read; the TC bit gets no
+//! special treatment (a response cut mid-record is `truncated`).
 
 mod dns;
 mod error;
@@ -20,8 +27,8 @@ mod transport;
 mod wire;
 
 pub use dns::{
-    DnsName, DnsResponse, Labels, MAX_ANSWERS, MAX_CNAME_CHAIN, MAX_NAME_LEN, MAX_POINTERS,
-    MAX_QUESTIONS, MAX_RECORDS, ResolvedAddress,
+    DnsName, DnsResponse, Labels, MAX_ANSWERS, MAX_CNAME_CHAIN, MAX_NAME_LEN, MAX_POINTERS, MAX_QUESTIONS,
+    MAX_RECORDS, ResolvedAddress,
 };
 pub use error::{DecodeError, Layer};
 pub use ip::MAX_IPV6_EXTENSION_HEADERS;

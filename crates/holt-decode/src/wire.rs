@@ -13,7 +13,9 @@ fn truncated(layer: Layer, needed: usize, available: usize) -> DecodeError {
 
 /// `bytes[at..at + len]`, or `Truncated` (also when `at + len` overflows).
 pub(crate) fn slice(bytes: &[u8], at: usize, len: usize, layer: Layer) -> Result<&[u8], DecodeError> {
-    let end = at.checked_add(len).ok_or(truncated(layer, usize::MAX, bytes.len()))?;
+    let end = at
+        .checked_add(len)
+        .ok_or(truncated(layer, usize::MAX, bytes.len()))?;
     bytes.get(at..end).ok_or(truncated(layer, end, bytes.len()))
 }
 

@@ -9,15 +9,19 @@ use holt_decode::{LinkType, Observation, decode};
 
 /// A minimal reader for classic pcap files: the link type and each record's captured bytes.
 fn read_pcap(bytes: &[u8]) -> (u32, Vec<&[u8]>) {
-    let magic = u32::from_le_bytes(bytes[0..4].try_into().unwrap());
+    let magic = u32::from_le_bytes(bytes[0..4].try_into().expect("test data is well formed"));
     let little = match magic {
         0xa1b2_c3d4 | 0xa1b2_3c4d => true,
         0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
         other => panic!("not a pcap file: magic {other:#x}"),
     };
     let u32_at = |at: usize| {
-        let b: [u8; 4] = bytes[at..at + 4].try_into().unwrap();
-        if little { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) }
+        let b: [u8; 4] = bytes[at..at + 4].try_into().expect("test data is well formed");
+        if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        }
     };
     let linktype = u32_at(20);
     let mut records = Vec::new();
@@ -38,14 +42,13 @@ fn describe(observation: &Observation<'_>) -> String {
                 r.transport, r.server, r.server_port, r.client, r.client_port
             );
             for a in r.answers() {
-                write!(s, " {}={}/{}", a.name, a.addr, a.ttl).unwrap();
+                write!(s, " {}={}/{}", a.name, a.addr, a.ttl).expect("test data is well formed");
             }
             s
         }
-        Observation::TcpSyn(syn) => format!(
-            "syn {}:{} -> {}:{}",
-            syn.src, syn.src_port, syn.dst, syn.dst_port
-        ),
+        Observation::TcpSyn(syn) => {
+            format!("syn {}:{} -> {}:{}", syn.src, syn.src_port, syn.dst, syn.dst_port)
+        }
         Observation::Skip(skip) => format!("skip {}", skip.category()),
     }
 }

@@ -6,8 +6,8 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use holt_decode::{
-    DecodeError, DnsResponse, LinkType, MAX_ANSWERS, MAX_NAME_LEN, Observation, Skip, TcpSyn,
-    Transport, decode,
+    DecodeError, DnsResponse, LinkType, MAX_ANSWERS, MAX_NAME_LEN, Observation, Skip, TcpSyn, Transport,
+    decode,
 };
 use support::*;
 
@@ -73,7 +73,7 @@ fn aaaa_record() {
         resolved(&response),
         vec![(
             "ipv6.example.org".to_string(),
-            "2001:db8::1".parse::<IpAddr>().unwrap(),
+            "2001:db8::1".parse::<IpAddr>().expect("address literal"),
             120
         )]
     );
@@ -134,7 +134,7 @@ fn multiple_questions_and_answers() {
         .question("one.example", TYPE_A)
         .question("two.example", TYPE_AAAA)
         .a("one.example", 10, [10, 1, 1, 1])
-        .aaaa("two.example", 20, "fd00::2".parse().unwrap())
+        .aaaa("two.example", 20, "fd00::2".parse().expect("address literal"))
         .a("one.example", 11, [10, 1, 1, 2])
         .raw_record("one.example", TYPE_TXT, 10, b"\x05hello")
         .a("unrelated.example", 10, [10, 9, 9, 9])
@@ -146,7 +146,11 @@ fn multiple_questions_and_answers() {
         vec![
             ("one.example".to_string(), v4([10, 1, 1, 1]), 10),
             ("one.example".to_string(), v4([10, 1, 1, 2]), 11),
-            ("two.example".to_string(), "fd00::2".parse().unwrap(), 20),
+            (
+                "two.example".to_string(),
+                "fd00::2".parse().expect("address literal"),
+                20
+            ),
         ]
     );
 }
@@ -170,13 +174,23 @@ fn ttl_with_top_bit_is_zero() {
         .a("t.example", 0x8000_0001, [1, 2, 3, 4])
         .build();
     let frame = udp_dns_frame(&message);
-    assert_eq!(dns(&frame).answers().next().unwrap().ttl, 0);
+    assert_eq!(
+        dns(&frame)
+            .answers()
+            .next()
+            .expect("test data is well formed")
+            .ttl,
+        0
+    );
 }
 
 #[test]
 fn nxdomain_servfail_queries_and_other_opcodes_are_skipped() {
     let nx = Dns::response(3).question("nope.example", TYPE_A).build();
-    assert_eq!(skip(LinkType::Ethernet, &udp_dns_frame(&nx)), Skip::DnsRcode { rcode: 3 });
+    assert_eq!(
+        skip(LinkType::Ethernet, &udp_dns_frame(&nx)),
+        Skip::DnsRcode { rcode: 3 }
+    );
     let servfail = Dns::response(2).question("x.example", TYPE_A).build();
     assert_eq!(
         skip(LinkType::Ethernet, &udp_dns_frame(&servfail)),
@@ -191,7 +205,10 @@ fn nxdomain_servfail_queries_and_other_opcodes_are_skipped() {
         Skip::DnsOpcode { opcode: 5 }
     );
     let empty = Dns::response(0).question("x.example", TYPE_A).build();
-    assert_eq!(skip(LinkType::Ethernet, &udp_dns_frame(&empty)), Skip::DnsNoAddresses);
+    assert_eq!(
+        skip(LinkType::Ethernet, &udp_dns_frame(&empty)),
+        Skip::DnsNoAddresses
+    );
     assert_eq!(Skip::DnsNoAddresses.category(), "dns_no_addresses");
 }
 
@@ -209,7 +226,7 @@ fn udp_not_from_port_53_is_skipped() {
 #[test]
 fn tcp_syn_versus_syn_ack_and_ack() {
     assert_eq!(
-        decode(LinkType::Ethernet, &tcp_frame(SYN)).unwrap(),
+        decode(LinkType::Ethernet, &tcp_frame(SYN)).expect("test data is well formed"),
         Observation::TcpSyn(TcpSyn {
             src: v4(CLIENT_V4),
             src_port: 41000,
@@ -219,7 +236,7 @@ fn tcp_syn_versus_syn_ack_and_ack() {
     );
     // ECN-capable SYN (ECE|CWR) is still a connection attempt.
     assert!(matches!(
-        decode(LinkType::Ethernet, &tcp_frame(SYN | 0xc0)).unwrap(),
+        decode(LinkType::Ethernet, &tcp_frame(SYN | 0xc0)).expect("test data is well formed"),
         Observation::TcpSyn(_)
     ));
     assert_eq!(skip(LinkType::Ethernet, &tcp_frame(SYN | ACK)), Skip::TcpNotSyn);
@@ -232,8 +249,7 @@ fn tcp_syn_with_options() {
     let options = [2, 4, 0x05, 0xb4, 1, 3, 3, 7];
     let frame = ethernet(
         ETHERTYPE_IPV4,
-        &Ipv4::new(CLIENT_V4, SERVER_V4, PROTO_TCP)
-            .build(&tcp_with_options(41000, 443, SYN, &options, &[])),
+        &Ipv4::new(CLIENT_V4, SERVER_V4, PROTO_TCP).build(&tcp_with_options(41000, 443, SYN, &options, &[])),
     );
     assert!(matches!(
         decode(LinkType::Ethernet, &frame),
@@ -246,8 +262,7 @@ fn dns_over_tcp_whole_message_only() {
     let message = cname_message();
     let whole = ethernet(
         ETHERTYPE_IPV4,
-        &Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_TCP)
-            .build(&tcp(53, 40001, PSH | ACK, &tcp_dns(&message))),
+        &Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_TCP).build(&tcp(53, 40001, PSH | ACK, &tcp_dns(&message))),
     );
     let response = dns(&whole);
     assert_eq!(response.transport, Transport::Tcp);
@@ -257,8 +272,12 @@ fn dns_over_tcp_whole_message_only() {
     let segment = tcp_dns(&message);
     let partial = ethernet(
         ETHERTYPE_IPV4,
-        &Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_TCP)
-            .build(&tcp(53, 40001, PSH | ACK, &segment[..segment.len() - 5])),
+        &Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_TCP).build(&tcp(
+            53,
+            40001,
+            PSH | ACK,
+            &segment[..segment.len() - 5],
+        )),
     );
     assert_eq!(skip(LinkType::Ethernet, &partial), Skip::IncompleteTcpDns);
 }
@@ -293,8 +312,8 @@ fn linux_cooked_captures_and_raw_ip() {
         }
     }
     let syn = Ipv6::new(
-        "fd00::1".parse().unwrap(),
-        "fd00::2".parse().unwrap(),
+        "fd00::1".parse().expect("address literal"),
+        "fd00::2".parse().expect("address literal"),
         PROTO_TCP,
     )
     .build(&tcp(50000, 5432, SYN, &[]));
@@ -304,7 +323,10 @@ fn linux_cooked_captures_and_raw_ip() {
         (LinkType::RawIp, syn.clone()),
     ] {
         assert!(
-            matches!(decode(link, &frame), Ok(Observation::TcpSyn(TcpSyn { dst_port: 5432, .. }))),
+            matches!(
+                decode(link, &frame),
+                Ok(Observation::TcpSyn(TcpSyn { dst_port: 5432, .. }))
+            ),
             "{link:?}"
         );
     }
@@ -314,8 +336,8 @@ fn linux_cooked_captures_and_raw_ip() {
 
 #[test]
 fn ipv6_with_extension_headers() {
-    let server: Ipv6Addr = "2001:db8::53".parse().unwrap();
-    let client: Ipv6Addr = "2001:db8::7".parse().unwrap();
+    let server: Ipv6Addr = "2001:db8::53".parse().expect("address literal");
+    let client: Ipv6Addr = "2001:db8::7".parse().expect("address literal");
     let ip = Ipv6::new(server, client, PROTO_UDP)
         .option_header(0, 0)
         .option_header(43, 1)
@@ -339,7 +361,10 @@ fn ipv6_with_extension_headers() {
     );
 
     let no_next = Ipv6::new(server, client, 59).build(&[]);
-    assert_eq!(skip(LinkType::RawIp, &no_next), Skip::OtherIpProtocol { protocol: 59 });
+    assert_eq!(
+        skip(LinkType::RawIp, &no_next),
+        Skip::OtherIpProtocol { protocol: 59 }
+    );
 }
 
 #[test]
@@ -347,19 +372,36 @@ fn fragments() {
     let payload = udp(53, 40000, &cname_message());
     let mut later = Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_UDP);
     later.fragment_offset = 185;
-    assert_eq!(skip(LinkType::RawIp, &later.build(&payload)), Skip::NonFirstFragment);
+    assert_eq!(
+        skip(LinkType::RawIp, &later.build(&payload)),
+        Skip::NonFirstFragment
+    );
     let mut first = Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_UDP);
     first.more_fragments = true;
-    assert_eq!(skip(LinkType::RawIp, &first.build(&payload)), Skip::IncompleteFragment);
+    assert_eq!(
+        skip(LinkType::RawIp, &first.build(&payload)),
+        Skip::IncompleteFragment
+    );
     // A first fragment still shows a TCP SYN.
     let syn = first.clone();
-    let syn = Ipv4 { protocol: PROTO_TCP, ..syn }.build(&tcp(1, 2, SYN, &[]));
-    assert!(matches!(decode(LinkType::RawIp, &syn), Ok(Observation::TcpSyn(_))));
+    let syn = Ipv4 {
+        protocol: PROTO_TCP,
+        ..syn
+    }
+    .build(&tcp(1, 2, SYN, &[]));
+    assert!(matches!(
+        decode(LinkType::RawIp, &syn),
+        Ok(Observation::TcpSyn(_))
+    ));
 
     let v6 = |offset, more| {
-        Ipv6::new("fd00::53".parse().unwrap(), "fd00::7".parse().unwrap(), PROTO_UDP)
-            .fragment_header(offset, more)
-            .build(&payload)
+        Ipv6::new(
+            "fd00::53".parse().expect("address literal"),
+            "fd00::7".parse().expect("address literal"),
+            PROTO_UDP,
+        )
+        .fragment_header(offset, more)
+        .build(&payload)
     };
     assert_eq!(skip(LinkType::RawIp, &v6(100, false)), Skip::NonFirstFragment);
     assert_eq!(skip(LinkType::RawIp, &v6(0, true)), Skip::IncompleteFragment);
@@ -377,7 +419,10 @@ fn ipv4_options_and_ethernet_padding() {
     let syn = tcp_frame(SYN);
     let mut padded = syn.clone();
     padded.extend_from_slice(&[0xaa; 6]);
-    assert!(matches!(decode(LinkType::Ethernet, &padded), Ok(Observation::TcpSyn(_))));
+    assert!(matches!(
+        decode(LinkType::Ethernet, &padded),
+        Ok(Observation::TcpSyn(_))
+    ));
     frame.extend_from_slice(&[0xff; 3]);
     assert_eq!(dns(&frame).answers().len(), 2);
 }
@@ -411,12 +456,19 @@ fn bad_header_lengths() {
 #[test]
 fn truncated_at_every_offset_is_an_error() {
     let ip = Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_UDP).build(&udp(53, 40000, &cname_message()));
-    let ip6 = Ipv6::new("fd00::53".parse().unwrap(), "fd00::7".parse().unwrap(), PROTO_UDP)
-        .option_header(0, 0)
-        .build(&udp(53, 40000, &cname_message()));
+    let ip6 = Ipv6::new(
+        "fd00::53".parse().expect("address literal"),
+        "fd00::7".parse().expect("address literal"),
+        PROTO_UDP,
+    )
+    .option_header(0, 0)
+    .build(&udp(53, 40000, &cname_message()));
     let cases = [
         (LinkType::Ethernet, udp_dns_frame(&cname_message())),
-        (LinkType::Ethernet, ethernet_vlan(&[(0x8100, 1), (0x8100, 2)], ETHERTYPE_IPV4, &ip)),
+        (
+            LinkType::Ethernet,
+            ethernet_vlan(&[(0x8100, 1), (0x8100, 2)], ETHERTYPE_IPV4, &ip),
+        ),
         (LinkType::LinuxSll, sll(ETHERTYPE_IPV6, &ip6)),
         (LinkType::LinuxSll2, sll2(ETHERTYPE_IPV4, &ip)),
         (LinkType::RawIp, ip6.clone()),
@@ -468,11 +520,20 @@ fn compression_pointer_loops_and_forward_pointers() {
     // Two pointers pointing at each other: whichever is met first, one of them points forward.
     let frame = udp_dns_frame(&raw_name_message(&[0xc0, 14, 0xc0, 12]));
     let e = error(LinkType::Ethernet, &frame);
-    assert_eq!(e, DecodeError::DnsForwardPointer { offset: 12, target: 14 });
+    assert_eq!(
+        e,
+        DecodeError::DnsForwardPointer {
+            offset: 12,
+            target: 14
+        }
+    );
     assert_eq!(e.category(), "dns_forward_pointer");
     // A forward pointer into the answer section.
     let frame = udp_dns_frame(&raw_name_message(&[3, b'w', b'w', b'w', 0xc0, 30]));
-    assert_eq!(error(LinkType::Ethernet, &frame).category(), "dns_forward_pointer");
+    assert_eq!(
+        error(LinkType::Ethernet, &frame).category(),
+        "dns_forward_pointer"
+    );
     // A long chain of backward pointers is bounded: question 1 is "a"; every later question is a
     // pointer to the previous question's name, so question k follows k-1 pointers.
     let mut direct = vec![0xbe, 0xef, 0x81, 0x80, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -514,7 +575,7 @@ fn over_long_names_and_bad_labels() {
     assert_eq!(name.len(), MAX_NAME_LEN);
     let frame = udp_dns_frame(&raw_name_message(&name));
     let response = dns(&frame);
-    let answer = response.answers().next().unwrap();
+    let answer = response.answers().next().expect("test data is well formed");
     let mut buf = [0u8; MAX_NAME_LEN];
     let text = answer.name.write_to(&mut buf);
     assert_eq!(text.len(), 253);
@@ -529,7 +590,10 @@ fn over_long_names_and_bad_labels() {
     for bad in [b' ', b'.', 0x00, 0xc3] {
         let frame = udp_dns_frame(&raw_name_message(&[3, b'a', bad, b'b', 0]));
         assert!(
-            matches!(error(LinkType::Ethernet, &frame), DecodeError::BadDnsNameCharacter { .. }),
+            matches!(
+                error(LinkType::Ethernet, &frame),
+                DecodeError::BadDnsNameCharacter { .. }
+            ),
             "{bad:#x}"
         );
     }
@@ -564,7 +628,12 @@ fn records_with_wrong_lengths() {
         .build();
     let e = error(LinkType::Ethernet, &udp_dns_frame(&cname));
     assert!(
-        matches!(e, DecodeError::BadDnsRecordLength { rtype: 5, .. } | DecodeError::BadDnsLabelType { .. } | DecodeError::BadDnsNameCharacter { .. }),
+        matches!(
+            e,
+            DecodeError::BadDnsRecordLength { rtype: 5, .. }
+                | DecodeError::BadDnsLabelType { .. }
+                | DecodeError::BadDnsNameCharacter { .. }
+        ),
         "{e:?}"
     );
     // RDLENGTH past the end of the message.
@@ -574,11 +643,17 @@ fn records_with_wrong_lengths() {
         .build();
     let n = m.len();
     m[n - 6..n - 4].copy_from_slice(&200u16.to_be_bytes());
-    assert_eq!(error(LinkType::Ethernet, &udp_dns_frame(&m)).category(), "truncated");
+    assert_eq!(
+        error(LinkType::Ethernet, &udp_dns_frame(&m)).category(),
+        "truncated"
+    );
     // An ANCOUNT larger than the records present.
     let mut m = cname_message();
     m[7] = 9;
-    assert_eq!(error(LinkType::Ethernet, &udp_dns_frame(&m)).category(), "truncated");
+    assert_eq!(
+        error(LinkType::Ethernet, &udp_dns_frame(&m)).category(),
+        "truncated"
+    );
 }
 
 #[test]
@@ -589,7 +664,7 @@ fn names_print_lower_case_without_trailing_dot() {
         .build();
     let frame = udp_dns_frame(&message);
     let response = dns(&frame);
-    let name = response.questions().next().unwrap();
+    let name = response.questions().next().expect("test data is well formed");
     let mut buf = [0u8; MAX_NAME_LEN];
     assert_eq!(name.write_to(&mut buf), "mixed.case.example");
     assert_eq!(format!("{name}"), "mixed.case.example");
@@ -602,7 +677,10 @@ fn names_print_lower_case_without_trailing_dot() {
     let labels: Vec<&[u8]> = name.labels().collect();
     assert_eq!(labels, [&b"Mixed"[..], b"Case", b"EXAMPLE"]);
     // The answer's name is the question's, equal to a differently-cased copy.
-    assert_eq!(response.answers().next().unwrap().name, name);
+    assert_eq!(
+        response.answers().next().expect("test data is well formed").name,
+        name
+    );
 }
 
 #[test]

@@ -43,19 +43,26 @@ fn exercise(link: LinkType, frame: &[u8]) {
 fn valid_frames() -> Vec<(LinkType, Vec<u8>)> {
     let ip = Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_UDP).build(&udp(53, 40000, &cname_message()));
     let ip6 = Ipv6::new(
-        "fd00::53".parse().unwrap(),
-        "fd00::7".parse().unwrap(),
+        "fd00::53".parse().expect("address literal"),
+        "fd00::7".parse().expect("address literal"),
         PROTO_UDP,
     )
     .option_header(0, 0)
     .fragment_header(0, false)
     .build(&udp(53, 40000, &aaaa_message()));
-    let tcp_dns_ip = Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_TCP)
-        .build(&tcp(53, 40001, PSH | ACK, &tcp_dns(&cname_message())));
+    let tcp_dns_ip = Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_TCP).build(&tcp(
+        53,
+        40001,
+        PSH | ACK,
+        &tcp_dns(&cname_message()),
+    ));
     vec![
         (LinkType::Ethernet, udp_dns_frame(&cname_message())),
         (LinkType::Ethernet, udp_dns_frame(&aaaa_message())),
-        (LinkType::Ethernet, ethernet_vlan(&[(0x8100, 7)], ETHERTYPE_IPV4, &ip)),
+        (
+            LinkType::Ethernet,
+            ethernet_vlan(&[(0x8100, 7)], ETHERTYPE_IPV4, &ip),
+        ),
         (LinkType::LinuxSll, sll(ETHERTYPE_IPV6, &ip6)),
         (LinkType::LinuxSll2, sll2(ETHERTYPE_IPV4, &tcp_dns_ip)),
         (LinkType::RawIp, ip6),

@@ -7,7 +7,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::dns::message::{RecordKind, Sections};
 use crate::dns::name;
 
-/// Resolved addresses kept per message; further ones are counted in [`Answers::dropped`].
+/// Resolved addresses kept per message; further ones are counted in
+/// [`DnsResponse::dropped_answers`](crate::DnsResponse::dropped_answers).
 pub const MAX_ANSWERS: usize = 16;
 /// How many CNAMEs are followed from one question name.
 pub const MAX_CNAME_CHAIN: usize = 8;
@@ -93,7 +94,10 @@ pub(crate) fn resolve(message: &[u8], sections: &Sections) -> Answers {
         dropped: sections.dropped_addresses,
     };
     let records = sections.records.get(..sections.record_count).unwrap_or_default();
-    let questions = sections.questions.get(..sections.question_count).unwrap_or_default();
+    let questions = sections
+        .questions
+        .get(..sections.question_count)
+        .unwrap_or_default();
     for (index, &question) in (0u8..).zip(questions) {
         let mut current = usize::from(question);
         let mut chain_ttl = u32::MAX;

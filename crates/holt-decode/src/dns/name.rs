@@ -57,10 +57,7 @@ pub(crate) fn validate(message: &[u8], start: usize) -> Result<usize, DecodeErro
                     return Err(DecodeError::DnsPointerLoop { offset: pos });
                 }
                 if target > pos {
-                    return Err(DecodeError::DnsForwardPointer {
-                        offset: pos,
-                        target,
-                    });
+                    return Err(DecodeError::DnsForwardPointer { offset: pos, target });
                 }
                 pointers += 1;
                 if pointers > MAX_POINTERS {
@@ -80,7 +77,7 @@ pub(crate) fn validate(message: &[u8], start: usize) -> Result<usize, DecodeErro
 }
 
 /// The labels of a name, following compression pointers. Stops early (rather than failing) on
-/// anything [`validate`] would reject, so it is safe on any offset.
+/// anything decoding would reject, so it is safe on any offset.
 #[derive(Debug, Clone)]
 pub struct Labels<'a> {
     message: &'a [u8],

@@ -163,13 +163,7 @@ pub fn tcp(src_port: u16, dst_port: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
     tcp_with_options(src_port, dst_port, flags, &[], payload)
 }
 
-pub fn tcp_with_options(
-    src_port: u16,
-    dst_port: u16,
-    flags: u8,
-    options: &[u8],
-    payload: &[u8],
-) -> Vec<u8> {
+pub fn tcp_with_options(src_port: u16, dst_port: u16, flags: u8, options: &[u8], payload: &[u8]) -> Vec<u8> {
     assert_eq!(options.len() % 4, 0);
     let mut out = Vec::new();
     out.extend_from_slice(&src_port.to_be_bytes());
@@ -233,8 +227,7 @@ impl Dns {
             if self.compress
                 && let Some(&at) = self.suffixes.get(&suffix)
             {
-                self.bytes
-                    .extend_from_slice(&(0xc000 | at as u16).to_be_bytes());
+                self.bytes.extend_from_slice(&(0xc000 | at as u16).to_be_bytes());
                 return;
             }
             if self.bytes.len() < 0x4000 {
@@ -264,8 +257,7 @@ impl Dns {
 
     pub fn raw_record(mut self, name: &str, rtype: u16, ttl: u32, rdata: &[u8]) -> Self {
         self.record_header(name, rtype, ttl);
-        self.bytes
-            .extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        self.bytes.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
         self.bytes.extend_from_slice(rdata);
         self
     }
@@ -313,7 +305,11 @@ pub fn cname_message() -> Vec<u8> {
 pub fn aaaa_message() -> Vec<u8> {
     Dns::response(0)
         .question("ipv6.example.org", TYPE_AAAA)
-        .aaaa("ipv6.example.org", 120, "2001:db8::1".parse().unwrap())
+        .aaaa(
+            "ipv6.example.org",
+            120,
+            "2001:db8::1".parse().expect("address literal"),
+        )
         .build()
 }
 
