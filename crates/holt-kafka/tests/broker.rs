@@ -1,0 +1,485 @@
+//! holt-kafka against a real Kafka 4.x broker (KRaft, StandardAuthorizer, mTLS only), checked
+//! independently with Kafka's own Java tools. Every test uses its own principals and topics: they share
+//! one broker.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use holt_kafka::{
+    AclFilter, AclOperation, AclPatternType, AclPermission, AclResourceType, Category, Error,
+    KafkaAcl, KafkaAdmin, KafkaConfig, RetryPolicy, TlsIdentity,
+};
+use holt_testenv::{CertificateAuthority, Kafka, KafkaClient};
+use kafka_protocol_versions::*;
+
+const ACL_TOOL: &str = "org.apache.kafka.tools.AclCommand";
+const TOPIC_TOOL: &str = "org.apache.kafka.tools.TopicCommand";
+const PRODUCER: &str = "org.apache.kafka.tools.VerifiableProducer";
+
+/// API keys and the versions kafka-protocol 0.18 speaks, as the broker should negotiate them.
+mod kafka_protocol_versions {
+    pub const METADATA: i16 = 3;
+    pub const API_VERSIONS: i16 = 18;
+    pub const DESCRIBE_ACLS: i16 = 29;
+    pub const CREATE_ACLS: i16 = 30;
+    pub const DELETE_ACLS: i16 = 31;
+}
+
+fn identity(kafka: &Kafka, client: &KafkaClient) -> anyhow::Result<TlsIdentity> {
+    Ok(TlsIdentity::from_pem(
+        &client.cert.cert_pem,
+        &client.cert.key_pem,
+        kafka.ca_pem(),
+    )?)
+}
+
+fn config(kafka: &Kafka, client: &KafkaClient) -> anyhow::Result<KafkaConfig> {
+    Ok(KafkaConfig::new([kafka.bootstrap()], identity(kafka, client)?))
+}
+
+async fn admin(kafka: &Kafka) -> anyhow::Result<KafkaAdmin> {
+    Ok(KafkaAdmin::connect(config(kafka, kafka.admin())?).await?)
+}
+
+fn topic_acl(principal: &str, topic: &str, operation: AclOperation) -> KafkaAcl {
+    KafkaAcl {
+        resource_type: AclResourceType::Topic,
+        resource_name: topic.to_owned(),
+        pattern_type: AclPatternType::Literal,
+        principal: principal.to_owned(),
+        host: "*".to_owned(),
+        operation,
+        permission: AclPermission::Allow,
+    }
+}
+
+/// Kafka's AclCommand as the super user, over the mTLS listener.
+async fn acl_tool(kafka: &Kafka, args: &[&str]) -> anyhow::Result<String> {
+    let admin = kafka.admin().properties.display().to_string();
+    let mut all = vec![
+        "--bootstrap-server",
+        kafka.bootstrap(),
+        "--command-config",
+        &admin,
+    ];
+    all.extend_from_slice(args);
+    Ok(kafka.run_tool(ACL_TOOL, &all).await?)
+}
+
+async fn create_topic(kafka: &Kafka, topic: &str) -> anyhow::Result<()> {
+    let admin = kafka.admin().properties.display().to_string();
+    kafka
+        .run_tool(
+            TOPIC_TOOL,
+            &[
+                "--bootstrap-server",
+                kafka.bootstrap(),
+                "--command-config",
+                &admin,
+                "--create",
+                "--if-not-exists",
+                "--topic",
+                topic,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The lines of AclCommand's `--list` output that describe one ACL of `principal`.
+fn listed_for(output: &str, principal: &str) -> BTreeSet<String> {
+    output
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.contains(&format!("principal={principal},")))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn negotiates_versions_and_reads_metadata_from_the_real_broker() -> anyhow::Result<()> {
+    let kafka = Kafka::shared().await?;
+    let admin = admin(kafka).await?;
+
+    let versions = admin.api_versions().await?;
+    ensure!(versions.len() > 50, "a Kafka 4 broker announces many APIs: {versions:?}");
+    let (_, api_versions_max) = versions.range(API_VERSIONS).context("ApiVersions")?;
+    ensure!(api_versions_max >= 4, "{versions:?}");
+    // The codecs speak CreateAcls/DescribeAcls/DeleteAcls 1..3 and Metadata 0..13; Kafka 4.2 supports them
+    // all, so the negotiated versions are the codecs' highest.
+    for (key, ours) in [
+        (CREATE_ACLS, 3),
+        (DESCRIBE_ACLS, 3),
+        (DELETE_ACLS, 3),
+        (METADATA, 13),
+    ] {
+        let (min, max) = versions.range(key).context("the broker supports it")?;
+        ensure!(min <= ours && ours <= max, "key {key}: broker {min}..{max}");
+    }
+    assert_eq!(
+        versions.negotiate::<kafka_protocol::messages::CreateAclsRequest>(),
+        Some(3)
+    );
+    assert_eq!(
+        versions.negotiate::<kafka_protocol::messages::MetadataRequest>(),
+        Some(13)
+    );
+
+    let metadata = admin.metadata().await?;
+    assert_eq!(metadata.brokers.len(), 1, "{metadata:?}");
+    assert_eq!(metadata.brokers[0].node_id, 1);
+    assert_eq!(metadata.brokers[0].address(), kafka.bootstrap());
+    ensure!(
+        metadata.cluster_id.as_deref().is_some_and(|id| id.len() == 22),
+        "{metadata:?}"
+    );
+    assert_eq!(admin.connected_to().await.as_deref(), Some(kafka.bootstrap()));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_broker_certificate_is_verified_against_the_name_we_expect() -> anyhow::Result<()> {
+    let kafka = Kafka::shared().await?;
+    // The broker's certificate names 127.0.0.1 and localhost: both verify.
+    let mut by_name = config(kafka, kafka.admin())?;
+    by_name.tls_server_name = Some("localhost".to_owned());
+    KafkaAdmin::connect(by_name).await?;
+
+    let mut wrong = config(kafka, kafka.admin())?;
+    wrong.tls_server_name = Some("kafka.elsewhere.example".to_owned());
+    wrong.retry = RetryPolicy::none();
+    let error = KafkaAdmin::connect(wrong).await.err().context("connected")?;
+    eprintln!("{error}");
+    assert_eq!(error.category(), Category::Tls, "{error}");
+    ensure!(error.to_string().contains("certificate"), "{error}");
+    ensure!(!error.is_retryable());
+    Ok(())
+}
+
+#[tokio::test]
+async fn created_acls_are_described_exactly_and_listed_by_kafkas_own_tool() -> anyhow::Result<()> {
+    let kafka = Kafka::shared().await?;
+    let admin = admin(kafka).await?;
+    let principal = "User:CN=describe-check.team";
+    let mut group = topic_acl(principal, "describe-check-", AclOperation::Read);
+    group.resource_type = AclResourceType::Group;
+    group.pattern_type = AclPatternType::Prefixed;
+    let mut denied = topic_acl(principal, "describe-secret", AclOperation::All);
+    denied.permission = AclPermission::Deny;
+    denied.host = "10.0.0.1".to_owned();
+    let wanted = BTreeSet::from([
+        topic_acl(principal, "describe-orders", AclOperation::Write),
+        topic_acl(principal, "describe-orders", AclOperation::Describe),
+        group,
+        denied,
+    ]);
+    let list: Vec<_> = wanted.iter().cloned().collect();
+    admin.create_acls(&list).await?;
+    // Creating them again is not an error.
+    admin.create_acls(&list).await?;
+
+    let described = admin.describe_acls(&AclFilter::principal(principal)).await?;
+    assert_eq!(described.into_iter().collect::<BTreeSet<_>>(), wanted);
+    let topics_only = admin
+        .describe_acls(&AclFilter {
+            principal: Some(principal.to_owned()),
+            resource_type: Some(AclResourceType::Topic),
+            permission: Some(AclPermission::Allow),
+            ..AclFilter::default()
+        })
+        .await?;
+    assert_eq!(topics_only.len(), 2, "{topics_only:?}");
+
+    let listed = acl_tool(kafka, &["--list", "--principal", principal]).await?;
+    let lines = listed_for(&listed, principal);
+    assert_eq!(lines.len(), 4, "{listed}");
+    for expected in [
+        "operation=WRITE, permissionType=ALLOW",
+        "operation=DESCRIBE, permissionType=ALLOW",
+        "operation=READ, permissionType=ALLOW",
+        "host=10.0.0.1, operation=ALL, permissionType=DENY",
+    ] {
+        ensure!(lines.iter().any(|l| l.contains(expected)), "{expected} in {listed}");
+    }
+    ensure!(
+        listed.contains("resourceType=GROUP, name=describe-check-, patternType=PREFIXED"),
+        "{listed}"
+    );
+
+    let deleted = admin.delete_acls(&[AclFilter::principal(principal)]).await?;
+    assert_eq!(deleted.into_iter().collect::<BTreeSet<_>>(), wanted);
+    assert!(admin.describe_acls(&AclFilter::principal(principal)).await?.is_empty());
+    let listed = acl_tool(kafka, &["--list", "--principal", principal]).await?;
+    assert!(listed_for(&listed, principal).is_empty(), "{listed}");
+    Ok(())
+}
+
+/// What one VerifiableProducer run of one message reported.
+#[derive(Debug, PartialEq)]
+enum Sent {
+    Acked,
+    Refused(String),
+}
+
+/// Produces one message to `topic` as `client` with Kafka's VerifiableProducer, which prints one JSON line
+/// per send outcome.
+async fn produce_one(kafka: &Kafka, client: &KafkaClient, topic: &str) -> anyhow::Result<Sent> {
+    let output = kafka
+        .tool(PRODUCER)
+        .args([
+            "--bootstrap-server",
+            kafka.bootstrap(),
+            "--topic",
+            topic,
+            "--max-messages",
+            "1",
+        ])
+        .arg("--command-config")
+        .arg(&client.properties)
+        .output()
+        .await?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for line in stdout.lines().filter(|l| l.starts_with('{')) {
+        if line.contains("\"producer_send_success\"") {
+            return Ok(Sent::Acked);
+        }
+        if line.contains("\"producer_send_error\"") {
+            return Ok(Sent::Refused(line.to_owned()));
+        }
+    }
+    anyhow::bail!(
+        "the producer reported no send outcome (status {}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test]
+async fn an_acl_we_create_really_authorises_produce_and_nothing_else() -> anyhow::Result<()> {
+    let kafka = Kafka::shared().await?;
+    let admin = admin(kafka).await?;
+    create_topic(kafka, "orders").await?;
+    create_topic(kafka, "payments").await?;
+    let client_a = kafka.client("client-a")?;
+    admin
+        .create_acls(&[topic_acl(&client_a.principal, "orders", AclOperation::Write)])
+        .await?;
+
+    assert_eq!(produce_one(kafka, &client_a, "orders").await?, Sent::Acked);
+    let refused = produce_one(kafka, &client_a, "payments").await?;
+    ensure!(
+        matches!(&refused, Sent::Refused(e) if e.contains("TopicAuthorizationException")),
+        "{refused:?}"
+    );
+
+    // Deleting the ACL takes the permission away again.
+    admin
+        .delete_acls(&[AclFilter::principal(&client_a.principal)])
+        .await?;
+    let revoked = produce_one(kafka, &client_a, "orders").await?;
+    ensure!(
+        matches!(&revoked, Sent::Refused(e) if e.contains("TopicAuthorizationException")),
+        "{revoked:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn reconcile_converges_and_never_touches_foreign_acls() -> anyhow::Result<()> {
+    let kafka = Kafka::shared().await?;
+    let admin = admin(kafka).await?;
+    let ours = |acl: &KafkaAcl| acl.principal.starts_with("User:CN=rec-holt-");
+    let foreign = "User:CN=rec-someone-else";
+    // Someone else's ACLs, made with Kafka's own tool: on a topic we also manage, and one that our
+    // predicate would not own even though it is on the same principal pattern's topic.
+    acl_tool(
+        kafka,
+        &[
+            "--add",
+            "--allow-principal",
+            foreign,
+            "--operation",
+            "Read",
+            "--topic",
+            "rec-orders",
+        ],
+    )
+    .await?;
+    let foreign_before = listed_for(&acl_tool(kafka, &["--list", "--principal", foreign]).await?, foreign);
+    assert_eq!(foreign_before.len(), 1, "{foreign_before:?}");
+    // A stale ACL of ours, from an earlier life.
+    let stale = topic_acl("User:CN=rec-holt-gone.ns", "rec-orders", AclOperation::Write);
+    admin.create_acls(std::slice::from_ref(&stale)).await?;
+
+    let a = "User:CN=rec-holt-a.ns";
+    let mut group = topic_acl(a, "rec-group", AclOperation::Read);
+    group.resource_type = AclResourceType::Group;
+    let mut desired = BTreeSet::from([
+        topic_acl(a, "rec-orders", AclOperation::Write),
+        topic_acl(a, "rec-orders", AclOperation::Describe),
+        group,
+    ]);
+
+    let first = admin.reconcile(&desired, ours).await?;
+    assert_eq!(first.created, desired);
+    assert_eq!(first.deleted, BTreeSet::from([stale.clone()]));
+    assert_eq!(first.unchanged, 0);
+    ensure!(first.foreign >= 1, "{first:?}");
+
+    let second = admin.reconcile(&desired, ours).await?;
+    ensure!(second.is_empty(), "the second reconcile changed something: {second:?}");
+    assert_eq!(second.unchanged, 3);
+
+    // Narrow the desired set: exactly the dropped ACL goes.
+    let dropped = topic_acl(a, "rec-orders", AclOperation::Describe);
+    desired.remove(&dropped);
+    let third = admin.reconcile(&desired, ours).await?;
+    assert!(third.created.is_empty(), "{third:?}");
+    assert_eq!(third.deleted, BTreeSet::from([dropped]));
+
+    // Everything desired away: all of ours go, the foreign ACL stays.
+    let fourth = admin.reconcile(&BTreeSet::new(), ours).await?;
+    assert_eq!(fourth.deleted, desired);
+    let ours_left: Vec<_> = admin
+        .describe_acls(&AclFilter::any())
+        .await?
+        .into_iter()
+        .filter(|acl| ours(acl))
+        .collect();
+    assert!(ours_left.is_empty(), "{ours_left:?}");
+    let fifth = admin.reconcile(&BTreeSet::new(), ours).await?;
+    ensure!(fifth.is_empty(), "{fifth:?}");
+
+    // The foreign ACL survived every reconcile, as Kafka's own tool sees it.
+    let foreign_after = listed_for(&acl_tool(kafka, &["--list", "--principal", foreign]).await?, foreign);
+    assert_eq!(foreign_after, foreign_before);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_closed_port_is_a_retryable_connect_error_within_the_timeout() -> anyhow::Result<()> {
+    let kafka = Kafka::shared().await?;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.local_addr()?.to_string()
+    };
+    let mut config = KafkaConfig::new([closed.clone()], identity(kafka, kafka.admin())?);
+    config.connect_timeout = Duration::from_secs(2);
+    config.retry = RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(50),
+        multiplier: 2,
+        max_backoff: Duration::from_millis(100),
+    };
+    let began = Instant::now();
+    let error = KafkaAdmin::connect(config).await.err().context("connected")?;
+    eprintln!("{error}");
+    let took = began.elapsed();
+    assert!(matches!(&error, Error::Connect { address, .. } if *address == closed), "{error:?}");
+    assert_eq!(error.category(), Category::Connect);
+    assert!(error.is_retryable());
+    // Three refused attempts and two back-offs (50 + 100 ms), far below one connect timeout.
+    ensure!(took < Duration::from_secs(2), "took {took:?}");
+    ensure!(took >= Duration::from_millis(150), "did not back off: {took:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_silent_peer_is_a_retryable_timeout() -> anyhow::Result<()> {
+    let kafka = Kafka::shared().await?;
+    // Accepts connections and never says a word: the TLS handshake cannot finish.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?.to_string();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut config = KafkaConfig::new([address], identity(kafka, kafka.admin())?);
+    config.connect_timeout = Duration::from_millis(500);
+    config.retry = RetryPolicy::none();
+    let began = Instant::now();
+    let error = KafkaAdmin::connect(config).await.err().context("connected")?;
+    eprintln!("{error}");
+    silent.abort();
+    assert!(
+        matches!(&error, Error::Timeout { operation, .. } if operation == "TLS handshake"),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+    ensure!(began.elapsed() < Duration::from_secs(2), "{:?}", began.elapsed());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_client_certificate_the_broker_does_not_trust_is_a_tls_error() -> anyhow::Result<()> {
+    let kafka = Kafka::shared().await?;
+    let rogue = CertificateAuthority::new("rogue-ca")?;
+    let cert = rogue.issue_client("rogue-client", None)?;
+    // We trust the broker; the broker does not trust our certificate.
+    let tls = TlsIdentity::from_pem(&cert.cert_pem, &cert.key_pem, kafka.ca_pem())?;
+    let mut config = KafkaConfig::new([kafka.bootstrap()], tls);
+    config.retry = RetryPolicy::none();
+    let error = KafkaAdmin::connect(config).await.err().context("connected")?;
+    eprintln!("{error}");
+    assert_eq!(error.category(), Category::Tls, "{error:?}");
+    ensure!(!error.is_retryable());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_broker_certificate_we_do_not_trust_is_a_tls_error() -> anyhow::Result<()> {
+    let kafka = Kafka::shared().await?;
+    let rogue = CertificateAuthority::new("other-ca")?;
+    let client = kafka.admin();
+    let tls = TlsIdentity::from_pem(&client.cert.cert_pem, &client.cert.key_pem, rogue.cert_pem())?;
+    let mut config = KafkaConfig::new([kafka.bootstrap()], tls);
+    config.retry = RetryPolicy::none();
+    let error = KafkaAdmin::connect(config).await.err().context("connected")?;
+    eprintln!("{error}");
+    assert_eq!(error.category(), Category::Tls, "{error:?}");
+    ensure!(error.to_string().contains("UnknownIssuer"), "{error}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_principal_without_permission_gets_authorization_errors() -> anyhow::Result<()> {
+    let kafka = Kafka::shared().await?;
+    let nobody = kafka.client("not-a-super-user")?;
+    let client = KafkaAdmin::connect(config(kafka, &nobody)?).await?;
+
+    let error = client.describe_acls(&AclFilter::any()).await.err().context("described")?;
+    eprintln!("{error}");
+    assert_eq!(error.category(), Category::Authorization, "{error:?}");
+    let Error::Authorization { api, error: broker } = &error else {
+        anyhow::bail!("{error:?}");
+    };
+    assert_eq!(*api, "DescribeAcls");
+    assert_eq!(broker.name, "CLUSTER_AUTHORIZATION_FAILED");
+    assert!(!error.is_retryable());
+
+    let acl = topic_acl(&nobody.principal, "anything", AclOperation::All);
+    let error = client.create_acls(std::slice::from_ref(&acl)).await.err().context("created")?;
+    eprintln!("{error}");
+    assert_eq!(error.category(), Category::Authorization, "{error:?}");
+    let Error::AclsRejected { failures, .. } = &error else {
+        anyhow::bail!("{error:?}");
+    };
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].acl, acl);
+    assert_eq!(failures[0].error.code, 31);
+
+    let error = client
+        .delete_acls(&[AclFilter::principal(&nobody.principal)])
+        .await
+        .err()
+        .context("deleted")?;
+    assert_eq!(error.category(), Category::Authorization, "{error:?}");
+
+    // The super user confirms nothing was created.
+    let admin = admin(kafka).await?;
+    assert!(admin.describe_acls(&AclFilter::principal(&nobody.principal)).await?.is_empty());
+    Ok(())
+}
