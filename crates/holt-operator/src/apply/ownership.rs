@@ -1,0 +1,105 @@
+//! Which render unit wants which object: pure bookkeeping, so that an object is deleted only when no unit
+//! wants it any more (two ProtectedServices naming one server render the same default-deny policy).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use holt_model::{Identity, ObjectKey};
+
+/// A render unit (see [`holt_model::Changes`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Unit {
+    Identity(Identity),
+    Service(ObjectKey),
+    ProtectedService(ObjectKey),
+    /// Objects found in the cluster at start-up, before any unit claimed them.
+    Found,
+}
+
+/// An object Holt writes: its kind and key.
+pub type ObjectId = (&'static str, ObjectKey);
+
+#[derive(Debug, Default)]
+pub struct Ownership {
+    by_unit: BTreeMap<Unit, BTreeSet<ObjectId>>,
+    wanted_by: BTreeMap<ObjectId, BTreeSet<Unit>>,
+}
+
+impl Ownership {
+    /// Records that `unit` now wants exactly `objects`; returns the objects no unit wants any more.
+    pub fn set(&mut self, unit: Unit, objects: BTreeSet<ObjectId>) -> Vec<ObjectId> {
+        let previous = self.by_unit.remove(&unit).unwrap_or_default();
+        let mut orphans = Vec::new();
+        for gone in previous.difference(&objects) {
+            if let Some(units) = self.wanted_by.get_mut(gone) {
+                units.remove(&unit);
+                if units.is_empty() {
+                    self.wanted_by.remove(gone);
+                    orphans.push(gone.clone());
+                }
+            }
+        }
+        for object in &objects {
+            self.wanted_by
+                .entry(object.clone())
+                .or_default()
+                .insert(unit.clone());
+        }
+        if !objects.is_empty() {
+            self.by_unit.insert(unit, objects);
+        }
+        orphans
+    }
+
+    pub fn is_wanted(&self, object: &ObjectId) -> bool {
+        self.wanted_by
+            .get(object)
+            .is_some_and(|units| units.iter().any(|u| *u != Unit::Found))
+    }
+
+    /// Objects found at start-up that no unit claimed: Holt's leftovers, to delete.
+    pub fn unclaimed_found(&self) -> Vec<ObjectId> {
+        self.by_unit
+            .get(&Unit::Found)
+            .into_iter()
+            .flatten()
+            .filter(|o| !self.is_wanted(o))
+            .cloned()
+            .collect()
+    }
+
+    /// Forgets the start-up listing once it has been pruned.
+    pub fn clear_found(&mut self) {
+        self.set(Unit::Found, BTreeSet::new());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn np(name: &str) -> ObjectId {
+        ("NetworkPolicy", ObjectKey::new("ns", name))
+    }
+
+    #[test]
+    fn an_object_is_orphaned_only_when_no_unit_wants_it() {
+        let mut ownership = Ownership::default();
+        let a = Unit::ProtectedService(ObjectKey::new("ns", "a"));
+        let b = Unit::ProtectedService(ObjectKey::new("ns", "b"));
+        assert!(ownership.set(a.clone(), [np("default-deny-x")].into()).is_empty());
+        assert!(ownership.set(b.clone(), [np("default-deny-x")].into()).is_empty());
+        assert!(ownership.set(a, BTreeSet::new()).is_empty(), "b still wants it");
+        assert_eq!(ownership.set(b, BTreeSet::new()), vec![np("default-deny-x")]);
+    }
+
+    #[test]
+    fn objects_found_at_start_up_are_pruned_unless_claimed() {
+        let mut ownership = Ownership::default();
+        ownership.set(Unit::Found, [np("kept"), np("stale")].into());
+        ownership.set(Unit::Service(ObjectKey::new("ns", "s")), [np("kept")].into());
+        assert_eq!(ownership.unclaimed_found(), vec![np("stale")]);
+        ownership.clear_found();
+        assert!(ownership.unclaimed_found().is_empty());
+        assert!(ownership.is_wanted(&np("kept")));
+    }
+}

@@ -1,0 +1,434 @@
+//! The controller: watch inputs in, the model kept current, and the render units each change touched
+//! rendered and applied.
+//!
+//! Inputs are handled in batches: every input already waiting is folded into the index before anything is
+//! rendered, so a burst of events costs one render per touched unit. Nothing is written until every watch
+//! has listed once; the first pass then renders everything and deletes what Holt wrote before and nobody
+//! wants now (objects orphaned by a crash). A unit whose write fails is retried with back-off; what was
+//! already applied stays.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use holt_api::v2beta1::{ClientIntents, ClientIntentsStatus, ProtectedService};
+use holt_model::{Changes, Config, Index, ObjectKey};
+use holt_render::{
+    Notice, identities_to_render, render_identity, render_pod, render_protected_service, render_service,
+};
+use kube::api::ApiResource;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::apply::{Applier, ApplyError, Unit};
+use crate::status::{self, Outcome};
+use crate::watch::{Input, Tracked, WatchedKind};
+
+pub const CLIENT_INTENTS_FINALIZER: &str = "intents.otterize.com/client-intents-finalizer";
+pub const PROTECTED_SERVICE_FINALIZER: &str = "intents.otterize.com/protected-services-finalizer";
+
+/// Tuning of the controller loop.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// First retry delay after a failed write; doubles up to `max_retry`.
+    pub retry: Duration,
+    pub max_retry: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            retry: Duration::from_millis(500),
+            max_retry: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the controller exposes to health checks and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Every watch has listed and the first full pass is applied.
+    pub ready: bool,
+    /// Render passes completed.
+    pub passes: u64,
+    /// API writes made.
+    pub writes: u64,
+    /// Units waiting for a retry.
+    pub failing: usize,
+}
+
+pub struct Controller {
+    index: Index,
+    applier: Applier,
+    options: Options,
+    known: HashMap<WatchedKind, HashSet<ObjectKey>>,
+    listing: HashMap<WatchedKind, HashSet<ObjectKey>>,
+    listed: HashSet<WatchedKind>,
+    tracked: HashMap<(WatchedKind, ObjectKey), Tracked>,
+    pending: Changes,
+    pending_status: BTreeSet<ObjectKey>,
+    pending_finalizers: BTreeSet<(WatchedKind, ObjectKey)>,
+    started: bool,
+    progress: watch::Sender<Progress>,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("progress", &*self.progress.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Controller {
+    pub fn new(index: Index, applier: Applier, options: Options) -> (Self, watch::Receiver<Progress>) {
+        let (progress, receiver) = watch::channel(Progress::default());
+        let controller = Controller {
+            index,
+            applier,
+            options,
+            known: HashMap::new(),
+            listing: HashMap::new(),
+            listed: HashSet::new(),
+            tracked: HashMap::new(),
+            pending: Changes::default(),
+            pending_status: BTreeSet::new(),
+            pending_finalizers: BTreeSet::new(),
+            started: false,
+            progress,
+        };
+        (controller, receiver)
+    }
+
+    /// Runs until the input stream ends.
+    pub async fn run(mut self, inputs: impl Stream<Item = Input> + Send) {
+        let mut inputs = std::pin::pin!(inputs.ready_chunks(4096));
+        let mut retry_in: Option<Duration> = None;
+        loop {
+            let batch = match retry_in {
+                Some(delay) => match tokio::time::timeout(delay, inputs.next()).await {
+                    Ok(batch) => batch,
+                    Err(_) => Some(Vec::new()),
+                },
+                None => inputs.next().await,
+            };
+            let Some(batch) = batch else { return };
+            for input in batch {
+                self.handle(input);
+            }
+            if self.listed.len() < WatchedKind::ALL.len() {
+                continue;
+            }
+            let failed = self.pass().await;
+            retry_in = match (failed, retry_in) {
+                (false, _) => None,
+                (true, None) => Some(self.options.retry),
+                (true, Some(delay)) => Some((delay * 2).min(self.options.max_retry)),
+            };
+            if let Some(delay) = retry_in {
+                debug!(?delay, "retrying failed writes");
+            }
+        }
+    }
+
+    /// Folds one input into the model.
+    fn handle(&mut self, input: Input) {
+        match input {
+            Input::Relisting(kind) => {
+                self.listing.insert(kind, HashSet::new());
+            }
+            Input::Listed(kind) => {
+                let listed = self.listing.remove(&kind).unwrap_or_default();
+                let gone: Vec<ObjectKey> = self
+                    .known
+                    .get(&kind)
+                    .into_iter()
+                    .flatten()
+                    .filter(|k| !listed.contains(*k))
+                    .cloned()
+                    .collect();
+                for key in gone {
+                    self.forget(kind, key);
+                }
+                self.listed.insert(kind);
+            }
+            Input::Apply {
+                kind,
+                key,
+                object,
+                tracked,
+                listed,
+            } => {
+                if listed {
+                    self.listing.entry(kind).or_default().insert(key.clone());
+                }
+                self.known.entry(kind).or_default().insert(key.clone());
+                if let Some(tracked) = tracked {
+                    self.track(kind, &key, tracked);
+                    if self.tracked.get(&(kind, key.clone())).is_some_and(|t| t.deleting) {
+                        // Deleting: its access goes now; the finalizer comes off once that is applied.
+                        let changes = self.index.delete(&kind.object_ref(key));
+                        self.pending.merge(changes);
+                        return;
+                    }
+                }
+                let changes = self.index.apply(*object);
+                self.pending.merge(changes);
+                if kind == WatchedKind::ClientIntents {
+                    self.pending_status.insert(key);
+                }
+            }
+            Input::Invalid {
+                kind,
+                key,
+                error,
+                listed,
+            } => {
+                // The last good version stays in the model: nothing already granted is dropped.
+                warn!(%kind, object = %key, %error, "ignoring an object that cannot be read");
+                if listed {
+                    self.listing.entry(kind).or_default().insert(key.clone());
+                }
+                self.known.entry(kind).or_default().insert(key);
+            }
+            Input::Delete { kind, key } => self.forget(kind, key),
+        }
+    }
+
+    fn track(&mut self, kind: WatchedKind, key: &ObjectKey, tracked: Tracked) {
+        let finalizer = match kind {
+            WatchedKind::ClientIntents => CLIENT_INTENTS_FINALIZER,
+            WatchedKind::ProtectedService => PROTECTED_SERVICE_FINALIZER,
+            _ => "",
+        };
+        let has_finalizer = tracked.finalizers.iter().any(|f| f == finalizer);
+        if !finalizer.is_empty() && (tracked.deleting == has_finalizer) {
+            self.pending_finalizers.insert((kind, key.clone()));
+        }
+        self.tracked.insert((kind, key.clone()), tracked);
+    }
+
+    fn forget(&mut self, kind: WatchedKind, key: ObjectKey) {
+        if let Some(known) = self.known.get_mut(&kind) {
+            known.remove(&key);
+        }
+        self.tracked.remove(&(kind, key.clone()));
+        self.pending_status.remove(&key);
+        let changes = self.index.delete(&kind.object_ref(key));
+        self.pending.merge(changes);
+    }
+
+    /// Renders and applies what is pending; returns whether something failed (and stays pending).
+    async fn pass(&mut self) -> bool {
+        if !self.started {
+            let config = self.index.config().clone();
+            if let Err(error) = self.applier.discover_existing(|ns| config.watches(ns)).await {
+                warn!(%error, "listing the objects Holt wrote before start-up");
+                return true;
+            }
+            self.pending.merge(everything(&self.index));
+            self.pending_status
+                .extend(self.index.all_intents().map(|(key, _)| key.clone()));
+        }
+        let changes = watched_only(std::mem::take(&mut self.pending), self.index.config());
+        let mut failed = Changes::default();
+        let mut errors: Vec<ApplyError> = Vec::new();
+
+        for identity in identities_to_render(&changes) {
+            let rendered = render_identity(&self.index, &identity);
+            report(&rendered.notices);
+            if let Err(error) = self
+                .applier
+                .reconcile_unit(Unit::Identity(identity.clone()), rendered.value)
+                .await
+            {
+                failed.identities.insert(identity);
+                errors.push(error);
+            }
+        }
+        for key in &changes.services {
+            let rendered = render_service(&self.index, key);
+            report(&rendered.notices);
+            let unit = Unit::Service(key.clone());
+            if let Err(error) = self
+                .applier
+                .reconcile_unit(unit, rendered.value.into_iter().collect())
+                .await
+            {
+                failed.services.insert(key.clone());
+                errors.push(error);
+            }
+        }
+        for key in &changes.protected_services {
+            let rendered = render_protected_service(&self.index, key);
+            report(&rendered.notices);
+            let unit = Unit::ProtectedService(key.clone());
+            if let Err(error) = self
+                .applier
+                .reconcile_unit(unit, rendered.value.into_iter().collect())
+                .await
+            {
+                failed.protected_services.insert(key.clone());
+                errors.push(error);
+            }
+        }
+        for key in &changes.pods {
+            let Some(pod) = self.index.pod(key) else { continue };
+            let current = pod.facts.labels.clone();
+            let rendered = render_pod(&self.index, key);
+            if let Err(error) = self
+                .applier
+                .label_pod(key, &current, rendered.value.as_ref())
+                .await
+            {
+                failed.pods.insert(key.clone());
+                errors.push(error);
+            }
+        }
+        // Kafka ACLs (changes.brokers) are applied by the Kafka reconciler, which is not part of this operator
+        // yet: their render units are computed and left alone.
+
+        let outcome = match errors.first() {
+            None => Outcome::Applied,
+            Some(error) => Outcome::Failed {
+                reason: error.category(),
+                message: error.to_string(),
+            },
+        };
+        for error in &errors {
+            warn!(%error, category = error.category(), "write failed; will retry");
+        }
+        self.write_statuses(&outcome).await;
+        if errors.is_empty() {
+            self.write_finalizers().await;
+        }
+        if errors.is_empty() && !self.started {
+            match self.applier.prune_unclaimed().await {
+                Ok(pruned) => {
+                    info!(
+                        pruned,
+                        "first pass applied; objects left by an earlier run pruned"
+                    );
+                    self.started = true;
+                }
+                Err(error) => {
+                    warn!(%error, "pruning objects left by an earlier run");
+                    errors.push(error);
+                }
+            }
+        }
+        self.pending.merge(failed);
+        let failing = self.pending.len();
+        let writes = self.applier.writes;
+        let ready = self.started;
+        self.progress.send_modify(|p| {
+            p.ready = ready;
+            p.passes += 1;
+            p.writes = writes;
+            p.failing = failing;
+        });
+        !errors.is_empty()
+    }
+
+    async fn write_statuses(&mut self, outcome: &Outcome) {
+        let now = k8s_openapi::jiff::Timestamp::now();
+        let keys = std::mem::take(&mut self.pending_status);
+        for key in keys {
+            let Some(tracked) = self.tracked.get(&(WatchedKind::ClientIntents, key.clone())) else {
+                continue;
+            };
+            if tracked.deleting || !self.index.config().watches(&key.namespace) {
+                continue;
+            }
+            let current: Option<ClientIntentsStatus> = tracked
+                .status
+                .clone()
+                .and_then(|s| serde_json::from_value(s).ok());
+            let desired = status::desired(
+                &self.index,
+                &key,
+                tracked.generation,
+                current.as_ref(),
+                outcome,
+                now,
+            );
+            if current.as_ref() == Some(&desired) {
+                continue;
+            }
+            let Ok(value) = serde_json::to_value(&desired) else {
+                continue;
+            };
+            if let Err(error) = self.applier.intents_status(&key, &value).await {
+                warn!(%error, "status update failed; will retry");
+                self.pending_status.insert(key);
+            }
+        }
+    }
+
+    async fn write_finalizers(&mut self) {
+        let entries = std::mem::take(&mut self.pending_finalizers);
+        for (kind, key) in entries {
+            let Some(tracked) = self.tracked.get(&(kind, key.clone())) else {
+                continue;
+            };
+            if !self.index.config().watches(&key.namespace) {
+                continue;
+            }
+            let (resource, finalizer) = match kind {
+                WatchedKind::ClientIntents => {
+                    (ApiResource::erase::<ClientIntents>(&()), CLIENT_INTENTS_FINALIZER)
+                }
+                _ => (
+                    ApiResource::erase::<ProtectedService>(&()),
+                    PROTECTED_SERVICE_FINALIZER,
+                ),
+            };
+            let present = !tracked.deleting;
+            let finalizers = tracked.finalizers.clone();
+            if let Err(error) = self
+                .applier
+                .update_finalizer(&resource, &key, &finalizers, finalizer, present)
+                .await
+            {
+                warn!(%error, "finalizer update failed; will retry");
+                self.pending_finalizers.insert((kind, key));
+            }
+        }
+    }
+}
+
+/// The units in watched namespaces: an operator restricted to some namespaces writes nothing elsewhere.
+fn watched_only(mut changes: Changes, config: &Config) -> Changes {
+    changes.identities.retain(|i| config.watches(&i.namespace));
+    changes.pods.retain(|k| config.watches(&k.namespace));
+    changes.services.retain(|k| config.watches(&k.namespace));
+    changes
+        .protected_services
+        .retain(|k| config.watches(&k.namespace));
+    changes.brokers.retain(|b| config.watches(&b.namespace));
+    changes
+}
+
+/// Every render unit the index knows: the first pass renders them all.
+fn everything(index: &Index) -> Changes {
+    let mut all = Changes::default();
+    all.identities.extend(index.servers().map(|s| s.server.clone()));
+    all.identities.extend(index.clients());
+    all.identities.extend(index.brokers().map(|b| b.broker.clone()));
+    all.pods.extend(index.pods().map(|p| p.facts.key.clone()));
+    all.services.extend(index.services().map(|s| s.key.clone()));
+    all.protected_services
+        .extend(index.protected_services().map(|(k, _)| k.clone()));
+    all.brokers.extend(index.brokers().map(|b| b.broker.clone()));
+    all
+}
+
+fn report(notices: &[Notice]) {
+    for notice in notices {
+        if notice.reason.is_warning() {
+            warn!(subject = %notice.subject, reason = %notice.reason, "{}", notice.message);
+        } else {
+            debug!(subject = %notice.subject, reason = %notice.reason, "{}", notice.message);
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! The Holt intents operator.
+//!
+//! In: watch events for Pods, their owners, Services, Ingresses, Namespaces and Holt's own kinds, from the
+//! API server. They feed the pure model ([`holt_model::Index`]); each change yields the render units it
+//! touched, which are rendered ([`holt_render`]) and applied: NetworkPolicies and pod labels with server-side
+//! apply under Holt's own field manager, ClientIntents status. Only objects Holt owns (by label) are ever
+//! pruned. Out: the cluster converging on the declared intents. The webhook server ([`webhook`]) serves
+//! conversion between every served version and admission validation with the shared rules.
+
+pub mod apply;
+pub mod controller;
+pub mod health;
+pub mod status;
+pub mod watch;
+pub mod webhook;
+
+use holt_model::{Config, Index};
+use kube::Client;
+use tokio::sync::watch as progress;
+
+use crate::apply::Applier;
+use crate::controller::{Controller, Options, Progress};
+
+/// Starts the controller on `client` with `config`: watches, model, appliers. Returns the task and a
+/// receiver of its progress (readiness, passes, writes).
+pub async fn start(
+    client: Client,
+    config: Config,
+    options: Options,
+) -> (tokio::task::JoinHandle<()>, progress::Receiver<Progress>) {
+    let applier = Applier::new(client.clone()).await;
+    let (controller, progress) = Controller::new(Index::new(config), applier, options);
+    let inputs = watch::all(&client);
+    (tokio::spawn(controller.run(inputs)), progress)
+}

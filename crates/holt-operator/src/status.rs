@@ -1,0 +1,232 @@
+//! ClientIntents status: what the operator reports on each ClientIntents. Pure: computed from the model and
+//! the object's current status; the controller writes it only when it differs.
+//!
+//! Conditions: `Ready` (the intents' access controls are applied, or why not) and `Enforced` (whether the
+//! servers it calls are enforced: `Enforced`, `PartiallyEnforced`, `Shadow`). A condition keeps its
+//! `lastTransitionTime` while its status, reason and message stay the same.
+
+use holt_api::v2beta1::ClientIntentsStatus;
+use holt_model::{Call, Enforcement, Index, ObjectKey};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+
+/// The outcome of applying the intents' render units.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    Failed { reason: &'static str, message: String },
+}
+
+/// The status the ClientIntents `key` should have. `current` is its status now; `generation` its
+/// `metadata.generation`.
+pub fn desired(
+    index: &Index,
+    key: &ObjectKey,
+    generation: Option<i64>,
+    current: Option<&ClientIntentsStatus>,
+    outcome: &Outcome,
+    now: Timestamp,
+) -> ClientIntentsStatus {
+    let generation_value = generation.unwrap_or_default();
+    let ready = match outcome {
+        Outcome::Applied => condition(
+            "Ready",
+            "True",
+            "Applied",
+            "access controls for every declared call are applied".into(),
+        ),
+        Outcome::Failed { reason, message } => condition("Ready", "False", reason, message.clone()),
+    };
+    let conditions = [ready, enforced(index, key)]
+        .into_iter()
+        .map(|mut c| {
+            c.observed_generation = generation;
+            let previous = current.and_then(|s| s.conditions.iter().find(|p| p.type_ == c.type_));
+            c.last_transition_time = match previous {
+                Some(p) if p.status == c.status && p.reason == c.reason && p.message == c.message => {
+                    p.last_transition_time.clone()
+                }
+                _ => Time(now),
+            };
+            c
+        })
+        .collect();
+    ClientIntentsStatus {
+        up_to_date: *outcome == Outcome::Applied,
+        observed_generation: generation_value,
+        resolved_ips: current.map(|s| s.resolved_ips.clone()).unwrap_or_default(),
+        conditions,
+    }
+}
+
+/// Whether the servers the intents call are enforced.
+fn enforced(index: &Index, key: &ObjectKey) -> Condition {
+    let Some(intents) = index.intents(key) else {
+        return condition(
+            "Enforced",
+            "False",
+            "NoCalls",
+            "the intents declare no calls".into(),
+        );
+    };
+    let mut enforced = Vec::new();
+    let mut shadow = Vec::new();
+    for call in &intents.calls {
+        let server = match call {
+            Call::Workload { server, .. } | Call::Kafka { broker: server, .. } => server,
+            _ => continue,
+        };
+        let name = format!("{}.{}", server.name, server.namespace);
+        match index.enforcement(server) {
+            e if e.is_enforced() => enforced.push(name),
+            Enforcement::NotWatched => shadow.push(format!("{name} (namespace not watched)")),
+            _ => shadow.push(name),
+        }
+    }
+    match (enforced.is_empty(), shadow.is_empty()) {
+        (true, true) => condition(
+            "Enforced",
+            "False",
+            "NoCalls",
+            "the intents declare no in-cluster calls".into(),
+        ),
+        (false, true) => condition(
+            "Enforced",
+            "True",
+            "Enforced",
+            format!("enforced: {}", enforced.join(", ")),
+        ),
+        (true, false) => condition(
+            "Enforced",
+            "False",
+            "Shadow",
+            format!(
+                "not enforced (shadow mode, no ProtectedService): {}",
+                shadow.join(", ")
+            ),
+        ),
+        (false, false) => condition(
+            "Enforced",
+            "False",
+            "PartiallyEnforced",
+            format!("enforced: {}; shadow: {}", enforced.join(", "), shadow.join(", ")),
+        ),
+    }
+}
+
+fn condition(type_: &str, status: &str, reason: &str, message: String) -> Condition {
+    Condition {
+        type_: type_.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message,
+        last_transition_time: Time(Timestamp::UNIX_EPOCH),
+        observed_generation: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use holt_api::v2beta1::{ClientIntents, ClientIntentsSpec, KubernetesTarget, Target, Workload};
+    use holt_model::{Config, Mode, Object};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+
+    fn index(mode: Mode) -> Index {
+        let mut index = Index::new(Config {
+            mode,
+            ..Config::default()
+        });
+        let target = |name: &str| Target {
+            kubernetes: Some(KubernetesTarget {
+                name: name.into(),
+                kind: None,
+                http: vec![],
+            }),
+            ..Default::default()
+        };
+        index.apply(Object::ClientIntents(ClientIntents {
+            metadata: ObjectMeta {
+                name: Some("c".into()),
+                namespace: Some("ns".into()),
+                ..Default::default()
+            },
+            spec: ClientIntentsSpec {
+                workload: Workload {
+                    name: "client".into(),
+                    kind: None,
+                },
+                targets: vec![target("a"), target("b")],
+            },
+            status: None,
+        }));
+        index
+    }
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(seconds).expect("valid")
+    }
+
+    #[test]
+    fn reports_enforcement_and_keeps_transition_times_while_unchanged() {
+        let key = ObjectKey::new("ns", "c");
+        let active = index(Mode::DefaultActive);
+        let first = desired(&active, &key, Some(3), None, &Outcome::Applied, at(100));
+        assert!(first.up_to_date);
+        assert_eq!(first.observed_generation, 3);
+        let enforced = first
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Enforced")
+            .expect("Enforced");
+        assert_eq!(
+            (enforced.status.as_str(), enforced.reason.as_str()),
+            ("True", "Enforced")
+        );
+        let again = desired(&active, &key, Some(3), Some(&first), &Outcome::Applied, at(200));
+        assert_eq!(again, first, "nothing changed: same status, same times");
+
+        let shadow = desired(
+            &index(Mode::DefaultShadow),
+            &key,
+            Some(3),
+            Some(&first),
+            &Outcome::Applied,
+            at(300),
+        );
+        let enforced = shadow
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Enforced")
+            .expect("Enforced");
+        assert_eq!(enforced.reason, "Shadow");
+        assert_eq!(enforced.last_transition_time, Time(at(300)));
+    }
+
+    #[test]
+    fn a_failed_apply_is_not_ready_and_not_up_to_date() {
+        let outcome = Outcome::Failed {
+            reason: "CreatingNetworkPoliciesFailed",
+            message: "boom".into(),
+        };
+        let status = desired(
+            &index(Mode::DefaultActive),
+            &ObjectKey::new("ns", "c"),
+            Some(1),
+            None,
+            &outcome,
+            at(1),
+        );
+        assert!(!status.up_to_date);
+        let ready = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .expect("Ready");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "CreatingNetworkPoliciesFailed")
+        );
+    }
+}

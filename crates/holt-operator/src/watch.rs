@@ -1,0 +1,285 @@
+//! Watches: every kind the model needs, as one stream of [`Input`]s.
+//!
+//! Kubernetes objects are reduced to the model's facts as they arrive (owners through metadata-only watches),
+//! so the operator never holds full objects. Holt's own kinds are read through a [`DeserializeGuard`]: a
+//! malformed object becomes [`Input::Invalid`] and never stalls the stream. Watch errors are retried with
+//! back-off by the watcher itself.
+
+use std::fmt;
+
+use futures::{Stream, StreamExt, stream};
+use holt_api::v2beta1::{ClientIntents, KafkaServerConfig, ProtectedService};
+use holt_model::facts::{IngressFacts, OwnerFacts, PodFacts, ServiceFacts};
+use holt_model::{Object, ObjectKey, ObjectRef};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::core::DeserializeGuard;
+use kube::core::PartialObjectMeta;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event, watcher};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+
+/// The kinds the operator watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WatchedKind {
+    Namespace,
+    Pod,
+    ReplicaSet,
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+    Job,
+    CronJob,
+    Service,
+    Ingress,
+    ClientIntents,
+    ProtectedService,
+    KafkaServerConfig,
+}
+
+impl WatchedKind {
+    pub const ALL: [WatchedKind; 13] = [
+        WatchedKind::Namespace,
+        WatchedKind::Pod,
+        WatchedKind::ReplicaSet,
+        WatchedKind::Deployment,
+        WatchedKind::StatefulSet,
+        WatchedKind::DaemonSet,
+        WatchedKind::Job,
+        WatchedKind::CronJob,
+        WatchedKind::Service,
+        WatchedKind::Ingress,
+        WatchedKind::ClientIntents,
+        WatchedKind::ProtectedService,
+        WatchedKind::KafkaServerConfig,
+    ];
+
+    /// The Kubernetes kind name.
+    pub fn name(self) -> &'static str {
+        match self {
+            WatchedKind::Namespace => "Namespace",
+            WatchedKind::Pod => "Pod",
+            WatchedKind::ReplicaSet => "ReplicaSet",
+            WatchedKind::Deployment => "Deployment",
+            WatchedKind::StatefulSet => "StatefulSet",
+            WatchedKind::DaemonSet => "DaemonSet",
+            WatchedKind::Job => "Job",
+            WatchedKind::CronJob => "CronJob",
+            WatchedKind::Service => "Service",
+            WatchedKind::Ingress => "Ingress",
+            WatchedKind::ClientIntents => "ClientIntents",
+            WatchedKind::ProtectedService => "ProtectedService",
+            WatchedKind::KafkaServerConfig => "KafkaServerConfig",
+        }
+    }
+
+    /// How the model names an object of this kind, for deletion.
+    pub fn object_ref(self, key: ObjectKey) -> ObjectRef {
+        match self {
+            WatchedKind::Namespace => ObjectRef::Namespace(key.name),
+            WatchedKind::Pod => ObjectRef::Pod(key),
+            WatchedKind::Service => ObjectRef::Service(key),
+            WatchedKind::Ingress => ObjectRef::Ingress(key),
+            WatchedKind::ClientIntents => ObjectRef::ClientIntents(key),
+            WatchedKind::ProtectedService => ObjectRef::ProtectedService(key),
+            WatchedKind::KafkaServerConfig => ObjectRef::KafkaServerConfig(key),
+            owner => ObjectRef::Owner {
+                kind: owner.name().to_owned(),
+                key,
+            },
+        }
+    }
+}
+
+impl fmt::Display for WatchedKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A Holt object as it is in the cluster, with what the controller needs besides the model: its
+/// generation, finalizers and deletion state.
+#[derive(Clone, Debug)]
+pub struct Tracked {
+    pub generation: Option<i64>,
+    pub uid: Option<String>,
+    pub deleting: bool,
+    pub finalizers: Vec<String>,
+    pub status: Option<serde_json::Value>,
+}
+
+impl Tracked {
+    fn of(meta: &ObjectMeta, status: Option<serde_json::Value>) -> Self {
+        Tracked {
+            generation: meta.generation,
+            uid: meta.uid.clone(),
+            deleting: meta.deletion_timestamp.is_some(),
+            finalizers: meta.finalizers.clone().unwrap_or_default(),
+            status,
+        }
+    }
+}
+
+/// What the watches report.
+#[derive(Debug)]
+pub enum Input {
+    /// An object exists with this content. `listed` is true while a (re)list is in progress.
+    Apply {
+        kind: WatchedKind,
+        key: ObjectKey,
+        object: Box<Object>,
+        tracked: Option<Tracked>,
+        listed: bool,
+    },
+    /// An object is gone.
+    Delete { kind: WatchedKind, key: ObjectKey },
+    /// A Holt object that cannot be read: reported, and left out of the model.
+    Invalid {
+        kind: WatchedKind,
+        key: ObjectKey,
+        error: String,
+        listed: bool,
+    },
+    /// A (re)list of this kind starts: objects not listed again before [`Input::Listed`] are gone.
+    Relisting(WatchedKind),
+    /// The (re)list of this kind is complete.
+    Listed(WatchedKind),
+}
+
+/// Every watch, merged into one stream.
+pub fn all(client: &Client) -> impl Stream<Item = Input> + Send + use<> {
+    let c = client.clone();
+    stream::select_all(vec![
+        objects::<Namespace>(&c, WatchedKind::Namespace, |ns| {
+            (
+                Object::Namespace(ns.metadata.name.clone().unwrap_or_default()),
+                None,
+            )
+        }),
+        objects::<Pod>(&c, WatchedKind::Pod, |pod| {
+            (Object::Pod(PodFacts::from_pod(&pod)), None)
+        }),
+        owners::<ReplicaSet>(&c, WatchedKind::ReplicaSet),
+        owners::<Deployment>(&c, WatchedKind::Deployment),
+        owners::<StatefulSet>(&c, WatchedKind::StatefulSet),
+        owners::<DaemonSet>(&c, WatchedKind::DaemonSet),
+        owners::<Job>(&c, WatchedKind::Job),
+        owners::<CronJob>(&c, WatchedKind::CronJob),
+        objects::<Service>(&c, WatchedKind::Service, |s| {
+            (Object::Service(ServiceFacts::from_service(&s)), None)
+        }),
+        objects::<Ingress>(&c, WatchedKind::Ingress, |i| {
+            (Object::Ingress(IngressFacts::from_ingress(&i)), None)
+        }),
+        guarded::<ClientIntents>(&c, WatchedKind::ClientIntents, |ci| {
+            let status = ci.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
+            let tracked = Tracked::of(&ci.metadata, status);
+            (Object::ClientIntents(ci), Some(tracked))
+        }),
+        guarded::<ProtectedService>(&c, WatchedKind::ProtectedService, |ps| {
+            let tracked = Tracked::of(&ps.metadata, None);
+            (Object::ProtectedService(ps), Some(tracked))
+        }),
+        guarded::<KafkaServerConfig>(&c, WatchedKind::KafkaServerConfig, |ksc| {
+            let tracked = Tracked::of(&ksc.metadata, None);
+            (Object::KafkaServerConfig(ksc), Some(tracked))
+        }),
+    ])
+}
+
+type Boxed = std::pin::Pin<Box<dyn Stream<Item = Input> + Send>>;
+
+/// A full watch of `K`, each object turned into model facts by `to_object`.
+fn objects<K>(client: &Client, kind: WatchedKind, to_object: fn(K) -> (Object, Option<Tracked>)) -> Boxed
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug + Send + 'static,
+{
+    let api: Api<K> = Api::all(client.clone());
+    let events = watcher(api, watcher::Config::default()).default_backoff();
+    Box::pin(events.filter_map(move |event| {
+        let input = event.ok().and_then(|event| {
+            to_input(kind, event, |object: K| {
+                let key = ObjectKey::of(object.meta());
+                let (object, tracked) = to_object(object);
+                Ok((key, object, tracked))
+            })
+        });
+        futures::future::ready(input)
+    }))
+}
+
+/// A metadata-only watch of a pod owner kind.
+fn owners<K>(client: &Client, kind: WatchedKind) -> Boxed
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug + Send + Sync + 'static,
+{
+    let api: Api<PartialObjectMeta<K>> = Api::all(client.clone());
+    let events = watcher(api, watcher::Config::default()).default_backoff();
+    Box::pin(events.filter_map(move |event| {
+        let input = event.ok().and_then(|event| {
+            to_input(kind, event, |meta: PartialObjectMeta<K>| {
+                let facts = OwnerFacts::new(kind.name(), &meta.metadata);
+                Ok((facts.key.clone(), Object::Owner(facts), None))
+            })
+        });
+        futures::future::ready(input)
+    }))
+}
+
+/// A watch of one of Holt's kinds, where an object that does not parse is reported instead of failing.
+fn guarded<K>(client: &Client, kind: WatchedKind, to_object: fn(K) -> (Object, Option<Tracked>)) -> Boxed
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug + Send + 'static,
+{
+    let api: Api<DeserializeGuard<K>> = Api::all(client.clone());
+    let events = watcher(api, watcher::Config::default()).default_backoff();
+    Box::pin(events.filter_map(move |event| {
+        let input = event.ok().and_then(|event| {
+            to_input(kind, event, |guard: DeserializeGuard<K>| match guard.0 {
+                Ok(object) => {
+                    let key = ObjectKey::of(object.meta());
+                    let (object, tracked) = to_object(object);
+                    Ok((key, object, tracked))
+                }
+                Err(invalid) => {
+                    let meta = invalid.metadata;
+                    Err((ObjectKey::of(&meta), invalid.error))
+                }
+            })
+        });
+        futures::future::ready(input)
+    }))
+}
+
+type Converted = Result<(ObjectKey, Object, Option<Tracked>), (ObjectKey, String)>;
+
+fn to_input<T>(kind: WatchedKind, event: Event<T>, convert: impl Fn(T) -> Converted) -> Option<Input> {
+    let apply = |object: T, listed: bool| match convert(object) {
+        Ok((key, object, tracked)) => Input::Apply {
+            kind,
+            key,
+            object: Box::new(object),
+            tracked,
+            listed,
+        },
+        Err((key, error)) => Input::Invalid {
+            kind,
+            key,
+            error,
+            listed,
+        },
+    };
+    Some(match event {
+        Event::Apply(object) => apply(object, false),
+        Event::InitApply(object) => apply(object, true),
+        Event::Delete(object) => match convert(object) {
+            Ok((key, _, _)) | Err((key, _)) => Input::Delete { kind, key },
+        },
+        Event::Init => Input::Relisting(kind),
+        Event::InitDone => Input::Listed(kind),
+    })
+}

@@ -1,0 +1,486 @@
+//! The controller against a real kube-apiserver (holt-testenv): the reference tutorial, shadow mode with a
+//! ProtectedService, deletion, and a restart that converges with nothing orphaned.
+//!
+//! Each test runs its own operator restricted to its own namespace (`watchedNamespaces`), so tests share one
+//! control plane without touching each other's objects. The CRDs are installed without the conversion
+//! webhook (only `v2` objects are used here; `v2alpha1` and `v2beta1` have identical schemas).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use holt_api::v2beta1::{
+    ClientIntents, ClientIntentsSpec, ProtectedService, ProtectedServiceSpec, ServiceTarget, Target, Workload,
+};
+use holt_model::{Config, Mode};
+use holt_operator::controller::{Options, Progress};
+use holt_testenv::ControlPlane;
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{
+    Container, Pod, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec,
+};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::{Api, Client};
+use tokio::sync::watch;
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+async fn cluster() -> (Client, &'static ControlPlane) {
+    let plane = ControlPlane::shared().await.expect("control plane");
+    let client = plane.client().await.expect("client");
+    let mut crds = holt_api::crds::crds().expect("CRDs");
+    let mut yaml = String::new();
+    for crd in &mut crds {
+        crd.spec.conversion = Some(CustomResourceConversion {
+            strategy: "None".into(),
+            webhook: None,
+        });
+        yaml.push_str("---\n");
+        yaml.push_str(&serde_yaml::to_string(crd).expect("yaml"));
+    }
+    holt_testenv::install_crds(&client, &yaml)
+        .await
+        .expect("install CRDs");
+    (client, plane)
+}
+
+struct Operator {
+    task: tokio::task::JoinHandle<()>,
+    progress: watch::Receiver<Progress>,
+}
+
+impl Operator {
+    async fn start(client: &Client, namespace: &str, mode: Mode) -> Operator {
+        let config = Config {
+            mode,
+            watched_namespaces: [namespace.to_string()].into(),
+            ..Config::default()
+        };
+        let (task, mut progress) = holt_operator::start(client.clone(), config, Options::default()).await;
+        tokio::time::timeout(TIMEOUT, progress.wait_for(|p| p.ready))
+            .await
+            .expect("ready in time")
+            .expect("running");
+        Operator { task, progress }
+    }
+
+    fn writes(&self) -> u64 {
+        self.progress.borrow().writes
+    }
+
+    fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Polls `check` until it returns `Some`, or fails after the timeout with `what`.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn meta(ns: &str, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(ns.into()),
+        ..Default::default()
+    }
+}
+
+async fn deployment(client: &Client, ns: &str, name: &str) {
+    let labels = BTreeMap::from([("app".to_string(), name.to_string())]);
+    let deployment = Deployment {
+        metadata: meta(ns, name),
+        spec: Some(DeploymentSpec {
+            selector: LabelSelector {
+                match_labels: Some(labels.clone()),
+                ..Default::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    containers: vec![Container {
+                        name: "main".into(),
+                        image: Some("example/app:1".into()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Api::<Deployment>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &deployment)
+        .await
+        .expect("deployment");
+}
+
+async fn service(client: &Client, ns: &str, name: &str) {
+    let service = Service {
+        metadata: meta(ns, name),
+        spec: Some(ServiceSpec {
+            selector: Some(BTreeMap::from([("app".to_string(), name.to_string())])),
+            ports: Some(vec![ServicePort {
+                port: 80,
+                target_port: Some(IntOrString::Int(8080)),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Api::<Service>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &service)
+        .await
+        .expect("service");
+}
+
+fn intents(ns: &str, client: &str, server_service: &str) -> ClientIntents {
+    ClientIntents {
+        metadata: meta(ns, client),
+        spec: ClientIntentsSpec {
+            workload: Workload {
+                name: client.into(),
+                kind: None,
+            },
+            targets: vec![Target {
+                service: Some(ServiceTarget {
+                    name: server_service.into(),
+                    http: vec![],
+                }),
+                ..Default::default()
+            }],
+        },
+        status: None,
+    }
+}
+
+/// The tutorial's namespace: Deployments client, client-other and server, and a Service for server; returns
+/// once every Deployment has its pod.
+async fn tutorial(client: &Client, plane: &ControlPlane, prefix: &str) -> String {
+    let ns = plane.create_namespace(client, prefix).await.expect("namespace");
+    for name in ["client", "client-other", "server"] {
+        deployment(client, &ns, name).await;
+    }
+    service(client, &ns, "server").await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    eventually("three pods", || async {
+        let list = pods.list(&ListParams::default()).await.ok()?;
+        (list.items.len() == 3).then_some(())
+    })
+    .await;
+    ns
+}
+
+async fn policy_names(client: &Client, ns: &str) -> Vec<String> {
+    let api: Api<NetworkPolicy> = Api::namespaced(client.clone(), ns);
+    let mut names: Vec<String> = api
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .collect();
+    names.sort();
+    names
+}
+
+/// The access labels of the pods of Deployment `app`.
+async fn access_labels(client: &Client, ns: &str, app: &str) -> Vec<String> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let list = pods
+        .list(&ListParams::default().labels(&format!("app={app}")))
+        .await
+        .expect("pods");
+    list.items
+        .iter()
+        .flat_map(|p| p.metadata.labels.clone().unwrap_or_default().into_keys())
+        .filter(|k| k.contains("access-"))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_tutorial_flow_grants_and_removes_exactly_the_declared_access() {
+    let (client, plane) = cluster().await;
+    let ns = tutorial(&client, plane, "tutorial").await;
+    let operator = Operator::start(&client, &ns, Mode::DefaultActive).await;
+
+    let api: Api<ClientIntents> = Api::namespaced(client.clone(), &ns);
+    api.create(&PostParams::default(), &intents(&ns, "client", "server"))
+        .await
+        .expect("create intents");
+
+    let names = eventually("the server's policy", || async {
+        let names = policy_names(&client, &ns).await;
+        (!names.is_empty()).then_some(names)
+    })
+    .await;
+    assert_eq!(names, vec!["server-service-access"], "one policy, for server");
+    let policy = Api::<NetworkPolicy>::namespaced(client.clone(), &ns)
+        .get("server-service-access")
+        .await
+        .expect("policy");
+    let spec = policy.spec.expect("spec");
+    assert_eq!(
+        spec.pod_selector.and_then(|s| s.match_labels),
+        Some(BTreeMap::from([("app".to_string(), "server".to_string())]))
+    );
+    let rule = &spec.ingress.expect("ingress")[0];
+    let from = &rule.from.as_ref().expect("from")[0];
+    let admitted: Vec<String> = from
+        .pod_selector
+        .as_ref()
+        .and_then(|s| s.match_labels.clone())
+        .unwrap_or_default()
+        .into_keys()
+        .collect();
+    assert_eq!(admitted.len(), 1);
+    assert!(
+        admitted[0].starts_with("intents.otterize.com/svc-access-server-"),
+        "{admitted:?}"
+    );
+    assert_eq!(
+        rule.ports.as_ref().expect("ports")[0].port,
+        Some(IntOrString::Int(8080)),
+        "the Service's target port"
+    );
+
+    let labels = eventually("client's access label", || async {
+        let labels = access_labels(&client, &ns, "client").await;
+        (!labels.is_empty()).then_some(labels)
+    })
+    .await;
+    assert_eq!(
+        labels, admitted,
+        "client's pod carries exactly the label the policy admits"
+    );
+    assert!(
+        access_labels(&client, &ns, "client-other").await.is_empty(),
+        "client-other declared nothing"
+    );
+
+    let status = eventually("status up to date", || async {
+        let intents = api.get("client").await.ok()?;
+        let status = intents.status?;
+        status.up_to_date.then_some(status)
+    })
+    .await;
+    assert_eq!(status.observed_generation, 1);
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .expect("Ready condition");
+    assert_eq!(ready.status, "True");
+    let with_finalizer = api.get("client").await.expect("intents");
+    assert!(
+        with_finalizer
+            .metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&"intents.otterize.com/client-intents-finalizer".to_string())
+    );
+
+    let writes_before = operator.writes();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        operator.writes(),
+        writes_before,
+        "a converged operator makes no writes"
+    );
+
+    api.delete("client", &DeleteParams::default())
+        .await
+        .expect("delete intents");
+    eventually("policy removed", || async {
+        policy_names(&client, &ns).await.is_empty().then_some(())
+    })
+    .await;
+    eventually("label removed", || async {
+        access_labels(&client, &ns, "client")
+            .await
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    eventually("intents gone (finalizer released)", || async {
+        api.get_opt("client").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    operator.stop();
+}
+
+#[tokio::test]
+async fn shadow_mode_enforces_only_a_protected_service() {
+    let (client, plane) = cluster().await;
+    let ns = tutorial(&client, plane, "shadow").await;
+    let operator = Operator::start(&client, &ns, Mode::DefaultShadow).await;
+    let api: Api<ClientIntents> = Api::namespaced(client.clone(), &ns);
+    api.create(&PostParams::default(), &intents(&ns, "client", "server"))
+        .await
+        .expect("create intents");
+    let status = eventually("status up to date", || async {
+        let status = api.get("client").await.ok()?.status?;
+        status.up_to_date.then_some(status)
+    })
+    .await;
+    let enforced = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Enforced")
+        .expect("Enforced condition");
+    assert_eq!(enforced.reason, "Shadow");
+    assert!(policy_names(&client, &ns).await.is_empty(), "shadow: no policy");
+    assert!(
+        !access_labels(&client, &ns, "client").await.is_empty(),
+        "labels are set even in shadow mode"
+    );
+
+    let protected: Api<ProtectedService> = Api::namespaced(client.clone(), &ns);
+    let ps = ProtectedService {
+        metadata: meta(&ns, "protect-server"),
+        spec: ProtectedServiceSpec {
+            name: "server".into(),
+            kind: None,
+        },
+        status: None,
+    };
+    protected
+        .create(&PostParams::default(), &ps)
+        .await
+        .expect("protected service");
+    let names = eventually("default-deny and access", || async {
+        let names = policy_names(&client, &ns).await;
+        (names.len() == 2).then_some(names)
+    })
+    .await;
+    assert_eq!(names, vec!["default-deny-server", "server-service-access"]);
+
+    protected
+        .delete("protect-server", &DeleteParams::default())
+        .await
+        .expect("delete");
+    eventually("both removed", || async {
+        policy_names(&client, &ns).await.is_empty().then_some(())
+    })
+    .await;
+    eventually("ProtectedService gone", || async {
+        protected
+            .get_opt("protect-server")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    operator.stop();
+}
+
+#[tokio::test]
+async fn a_restart_converges_with_nothing_orphaned_or_duplicated() {
+    let (client, plane) = cluster().await;
+    let ns = tutorial(&client, plane, "restart").await;
+    let first = Operator::start(&client, &ns, Mode::DefaultActive).await;
+    let api: Api<ClientIntents> = Api::namespaced(client.clone(), &ns);
+    api.create(&PostParams::default(), &intents(&ns, "client", "server"))
+        .await
+        .expect("create intents");
+    eventually("policy", || async {
+        (!policy_names(&client, &ns).await.is_empty()).then_some(())
+    })
+    .await;
+    eventually("finalizer", || async {
+        let finalizers = api
+            .get("client")
+            .await
+            .ok()?
+            .metadata
+            .finalizers
+            .unwrap_or_default();
+        (!finalizers.is_empty()).then_some(())
+    })
+    .await;
+    first.stop();
+
+    // While no operator runs: the intents are deleted (the finalizer holds them), a leftover policy of Holt's
+    // appears, and someone else's policy exists.
+    api.delete("client", &DeleteParams::default())
+        .await
+        .expect("delete intents");
+    let policies: Api<NetworkPolicy> = Api::namespaced(client.clone(), &ns);
+    let mut leftover = NetworkPolicy {
+        metadata: meta(&ns, "leftover-access"),
+        ..Default::default()
+    };
+    leftover.metadata.labels = Some(BTreeMap::from([(
+        "app.kubernetes.io/managed-by".to_string(),
+        "holt".to_string(),
+    )]));
+    policies
+        .create(&PostParams::default(), &leftover)
+        .await
+        .expect("leftover");
+    let foreign = NetworkPolicy {
+        metadata: meta(&ns, "someone-elses"),
+        ..Default::default()
+    };
+    policies
+        .create(&PostParams::default(), &foreign)
+        .await
+        .expect("foreign");
+    assert!(
+        api.get_opt("client").await.expect("get").is_some(),
+        "the finalizer holds the intents"
+    );
+
+    let second = Operator::start(&client, &ns, Mode::DefaultActive).await;
+    assert_eq!(
+        policy_names(&client, &ns).await,
+        vec!["someone-elses"],
+        "Holt's objects gone, the foreign one kept"
+    );
+    eventually("intents gone", || async {
+        api.get_opt("client").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    assert!(access_labels(&client, &ns, "client").await.is_empty());
+
+    api.create(&PostParams::default(), &intents(&ns, "client", "server"))
+        .await
+        .expect("create again");
+    eventually("one policy again", || async {
+        (policy_names(&client, &ns).await == vec!["server-service-access", "someone-elses"]).then_some(())
+    })
+    .await;
+    second.stop();
+    let third = Operator::start(&client, &ns, Mode::DefaultActive).await;
+    assert_eq!(
+        policy_names(&client, &ns).await,
+        vec!["server-service-access", "someone-elses"],
+        "nothing duplicated"
+    );
+    third.stop();
+}
