@@ -27,7 +27,9 @@ pub async fn review_admission<N: Neighbourhood>(
         }
     };
     let response = AdmissionResponse::from(&request);
-    decide(request, response, neighbourhood, config).await.into_review()
+    decide(request, response, neighbourhood, config)
+        .await
+        .into_review()
 }
 
 async fn decide<N: Neighbourhood>(
@@ -169,7 +171,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_valid_object_is_allowed() {
-        let object = intents("frontend", "frontend", json!([{ "kubernetes": { "name": "cartservice" } }]));
+        let object = intents(
+            "frontend",
+            "frontend",
+            json!([{ "kubernetes": { "name": "cartservice" } }]),
+        );
         let response = answer(review("CREATE", object, None), &StaticNeighbourhood::default()).await;
         assert_eq!(response["allowed"], true, "{response}");
         assert_eq!(response["uid"], "3b1c5e6a-0000-4000-8000-000000000001");
@@ -177,7 +183,11 @@ mod tests {
 
     #[tokio::test]
     async fn an_invalid_object_is_denied_with_the_field_path() {
-        let object = intents("frontend", "frontend", json!([{ "kubernetes": { "name": "a.b.c" } }, {}]));
+        let object = intents(
+            "frontend",
+            "frontend",
+            json!([{ "kubernetes": { "name": "a.b.c" } }, {}]),
+        );
         let response = answer(review("CREATE", object, None), &StaticNeighbourhood::default()).await;
         assert_eq!(response["allowed"], false, "{response}");
         let message = response["status"]["message"].as_str().expect("message");
@@ -211,19 +221,31 @@ mod tests {
 
     #[tokio::test]
     async fn a_second_object_for_the_same_workload_is_denied() {
-        let existing = intents("frontend", "frontend", json!([{ "kubernetes": { "name": "cartservice" } }]));
+        let existing = intents(
+            "frontend",
+            "frontend",
+            json!([{ "kubernetes": { "name": "cartservice" } }]),
+        );
         let neighbourhood = StaticNeighbourhood {
             client_intents: vec![hub(existing)],
             ..StaticNeighbourhood::default()
         };
-        let second = intents("frontend-2", "frontend", json!([{ "kubernetes": { "name": "adservice" } }]));
+        let second = intents(
+            "frontend-2",
+            "frontend",
+            json!([{ "kubernetes": { "name": "adservice" } }]),
+        );
         let response = answer(review("CREATE", second, None), &neighbourhood).await;
         assert_eq!(response["allowed"], false, "{response}");
         let message = response["status"]["message"].as_str().expect("message");
         assert!(message.contains("frontend"), "{message}");
 
         // The same object updated is not its own duplicate.
-        let same = intents("frontend", "frontend", json!([{ "kubernetes": { "name": "adservice" } }]));
+        let same = intents(
+            "frontend",
+            "frontend",
+            json!([{ "kubernetes": { "name": "adservice" } }]),
+        );
         let response = answer(review("UPDATE", same.clone(), Some(same)), &neighbourhood).await;
         assert_eq!(response["allowed"], true, "{response}");
     }
@@ -236,7 +258,11 @@ mod tests {
             client_intents: vec![hub(elsewhere)],
             ..StaticNeighbourhood::default()
         };
-        let object = intents("frontend-2", "frontend", json!([{ "kubernetes": { "name": "x" } }]));
+        let object = intents(
+            "frontend-2",
+            "frontend",
+            json!([{ "kubernetes": { "name": "x" } }]),
+        );
         let response = answer(review("CREATE", object, None), &neighbourhood).await;
         assert_eq!(response["allowed"], true, "{response}");
     }
@@ -244,17 +270,29 @@ mod tests {
     #[tokio::test]
     async fn deletes_objects_being_deleted_and_unchanged_specs_are_allowed() {
         let invalid = intents("frontend", "frontend", json!([{}]));
-        let response = answer(review("DELETE", invalid.clone(), None), &StaticNeighbourhood::default()).await;
+        let response = answer(
+            review("DELETE", invalid.clone(), None),
+            &StaticNeighbourhood::default(),
+        )
+        .await;
         assert_eq!(response["allowed"], true, "{response}");
 
         let mut deleting = invalid.clone();
         deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
-        let response = answer(review("UPDATE", deleting, Some(invalid.clone())), &StaticNeighbourhood::default()).await;
+        let response = answer(
+            review("UPDATE", deleting, Some(invalid.clone())),
+            &StaticNeighbourhood::default(),
+        )
+        .await;
         assert_eq!(response["allowed"], true, "{response}");
 
         let mut finalized = invalid.clone();
         finalized["metadata"]["finalizers"] = json!(["k8s.otterize.com/intents"]);
-        let response = answer(review("UPDATE", finalized, Some(invalid)), &StaticNeighbourhood::default()).await;
+        let response = answer(
+            review("UPDATE", finalized, Some(invalid)),
+            &StaticNeighbourhood::default(),
+        )
+        .await;
         assert_eq!(response["allowed"], true, "{response}");
     }
 

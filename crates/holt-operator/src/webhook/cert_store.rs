@@ -64,10 +64,18 @@ impl SecretStore {
         now: SystemTime,
     ) -> Result<CertificateBundle, WebhookError> {
         for attempt in 1..=ATTEMPTS {
-            let existing = self.api.get_opt(&self.name).await.map_err(|e| self.kube_error(e))?;
+            let existing = self
+                .api
+                .get_opt(&self.name)
+                .await
+                .map_err(|e| self.kube_error(e))?;
             let Some(secret) = existing else {
                 let bundle = CertificateBundle::generate(options, now)?;
-                match self.api.create(&PostParams::default(), &self.secret(&bundle, None)).await {
+                match self
+                    .api
+                    .create(&PostParams::default(), &self.secret(&bundle, None))
+                    .await
+                {
                     Ok(_) => {
                         tracing::info!(secret = %self.name, "webhook CA and certificate created");
                         return Ok(bundle);
@@ -106,7 +114,11 @@ impl SecretStore {
             let resource_version = secret.metadata.resource_version.clone();
             match self
                 .api
-                .replace(&self.name, &PostParams::default(), &self.secret(&next, resource_version))
+                .replace(
+                    &self.name,
+                    &PostParams::default(),
+                    &self.secret(&next, resource_version),
+                )
                 .await
             {
                 Ok(_) => return Ok(next),

@@ -16,12 +16,17 @@ use time::OffsetDateTime;
 #[derive(Debug, thiserror::Error)]
 pub enum CertificateError {
     #[error("cannot create {what}: {source}")]
-    Generate { what: &'static str, source: rcgen::Error },
+    Generate {
+        what: &'static str,
+        source: rcgen::Error,
+    },
     #[error("{what} is not a valid name for a certificate: {source}")]
     Name { what: String, source: rcgen::Error },
     #[error("{what}: not a PEM X.509 certificate: {problem}")]
     Parse { what: &'static str, problem: String },
-    #[error("cannot issue a serving certificate: the CA's private key is not available (user-supplied certificate)")]
+    #[error(
+        "cannot issue a serving certificate: the CA's private key is not available (user-supplied certificate)"
+    )]
     NoCaKey,
     #[error("{what}: {when:?} is not representable as a certificate date")]
     Time { what: &'static str, when: SystemTime },
@@ -173,8 +178,14 @@ impl CertificateBundle {
             KeyUsagePurpose::KeyEncipherment,
         ];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.not_before = date("the serving certificate's notBefore", now - Duration::from_secs(60))?;
-        params.not_after = date("the serving certificate's notAfter", now + options.serving_validity)?;
+        params.not_before = date(
+            "the serving certificate's notBefore",
+            now - Duration::from_secs(60),
+        )?;
+        params.not_after = date(
+            "the serving certificate's notAfter",
+            now + options.serving_validity,
+        )?;
         let key = KeyPair::generate().map_err(|source| CertificateError::Generate {
             what: "the serving key",
             source,
@@ -228,11 +239,13 @@ impl CertificateBundle {
     }
 
     /// True when the serving certificate must be re-issued at `now`: it expires within
-    /// `options.renew_before`, is not valid yet, cannot be read, or does not cover a name `options` asks for.
+    /// `options.renew_before`, cannot be read, or does not cover a name `options` asks for. A certificate
+    /// that is not valid yet by our clock is not re-issued: another replica whose clock runs ahead wrote it,
+    /// and replacing it would make the replicas take turns.
     pub fn needs_rotation(&self, now: SystemTime, options: &CertificateOptions) -> bool {
         match self.serving_validity() {
-            Ok((not_before, not_after)) => {
-                if now + options.renew_before >= not_after || now < not_before {
+            Ok((_, not_after)) => {
+                if now + options.renew_before >= not_after {
                     return true;
                 }
             }
@@ -251,7 +264,8 @@ impl CertificateBundle {
     /// True when the CA itself expires within `renew_before` of `now` (Holt does not rotate its CA; the
     /// operator logs it so someone deletes the Secret).
     pub fn ca_expires_within(&self, now: SystemTime, renew_before: Duration) -> bool {
-        validity(&self.ca_cert_pem, "the CA certificate").map_or(true, |(_, not_after)| now + renew_before >= not_after)
+        validity(&self.ca_cert_pem, "the CA certificate")
+            .map_or(true, |(_, not_after)| now + renew_before >= not_after)
     }
 }
 
@@ -304,7 +318,10 @@ fn validity(pem: &str, what: &'static str) -> Result<(SystemTime, SystemTime), C
                 .unwrap_or(UNIX_EPOCH)
         };
         let v = cert.validity();
-        Ok((to_system(v.not_before.timestamp()), to_system(v.not_after.timestamp())))
+        Ok((
+            to_system(v.not_before.timestamp()),
+            to_system(v.not_after.timestamp()),
+        ))
     })
 }
 

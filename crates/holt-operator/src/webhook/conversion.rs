@@ -102,7 +102,10 @@ mod tests {
         assert_eq!(converted["apiVersion"], "k8s.otterize.com/v2beta1");
         assert_eq!(converted["spec"]["workload"]["name"], "frontend");
         assert_eq!(converted["spec"]["targets"][0]["kubernetes"]["name"], "adservice");
-        assert_eq!(converted["spec"]["targets"][1]["kubernetes"]["name"], "cartservice");
+        assert_eq!(
+            converted["spec"]["targets"][1]["kubernetes"]["name"],
+            "cartservice"
+        );
         assert_eq!(converted["spec"]["targets"][1]["kubernetes"]["kind"], "Service");
         assert_eq!(converted["metadata"], frontend_v1alpha3()["metadata"]);
         assert_eq!(converted["status"], frontend_v1alpha3()["status"]);

@@ -40,7 +40,10 @@ pub struct StaticNeighbourhood {
 }
 
 impl Neighbourhood for StaticNeighbourhood {
-    async fn client_intents(&self, namespace: &str) -> Result<Vec<v2beta1::ClientIntents>, NeighbourhoodError> {
+    async fn client_intents(
+        &self,
+        namespace: &str,
+    ) -> Result<Vec<v2beta1::ClientIntents>, NeighbourhoodError> {
         Ok(in_namespace(&self.client_intents, namespace))
     }
 
@@ -82,7 +85,11 @@ impl KubeNeighbourhood {
     /// Every object of `kind` in `namespace`, parsed and converted to the hub; unparseable ones are skipped
     /// (the operator reports them), so one bad object never blocks admission of the others.
     async fn list(&self, kind: holt_api::Kind, namespace: &str) -> Result<Vec<Object>, NeighbourhoodError> {
-        let gvk = GroupVersionKind::gvk(holt_api::GROUP, holt_api::Version::STORAGE.as_str(), kind.as_str());
+        let gvk = GroupVersionKind::gvk(
+            holt_api::GROUP,
+            holt_api::Version::STORAGE.as_str(),
+            kind.as_str(),
+        );
         let resource = ApiResource::from_gvk_with_plural(&gvk, kind.plural());
         let api = Api::<DynamicObject>::namespaced_with(self.client.clone(), namespace, &resource);
         let list = api
@@ -112,7 +119,10 @@ impl KubeNeighbourhood {
 }
 
 impl Neighbourhood for KubeNeighbourhood {
-    async fn client_intents(&self, namespace: &str) -> Result<Vec<v2beta1::ClientIntents>, NeighbourhoodError> {
+    async fn client_intents(
+        &self,
+        namespace: &str,
+    ) -> Result<Vec<v2beta1::ClientIntents>, NeighbourhoodError> {
         let objects = self.list(holt_api::Kind::ClientIntents, namespace).await?;
         Ok(objects
             .into_iter()

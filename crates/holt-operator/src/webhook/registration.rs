@@ -46,7 +46,11 @@ impl WebhookTarget {
     pub fn conversion_client_config(&self, ca_bundle: &[u8]) -> CrdClientConfig {
         let ca_bundle = Some(ByteString(ca_bundle.to_vec()));
         match self {
-            WebhookTarget::Service { name, namespace, port } => CrdClientConfig {
+            WebhookTarget::Service {
+                name,
+                namespace,
+                port,
+            } => CrdClientConfig {
                 service: Some(CrdServiceReference {
                     name: name.clone(),
                     namespace: namespace.clone(),
@@ -68,7 +72,11 @@ impl WebhookTarget {
     pub fn admission_client_config(&self, path: &str, ca_bundle: &[u8]) -> AdmissionClientConfig {
         let ca_bundle = Some(ByteString(ca_bundle.to_vec()));
         match self {
-            WebhookTarget::Service { name, namespace, port } => AdmissionClientConfig {
+            WebhookTarget::Service {
+                name,
+                namespace,
+                port,
+            } => AdmissionClientConfig {
                 service: Some(AdmissionServiceReference {
                     name: name.clone(),
                     namespace: namespace.clone(),
@@ -94,7 +102,10 @@ fn join(base: &str, path: &str) -> String {
 /// The `ValidatingWebhookConfiguration` Holt registers: one webhook per kind, named
 /// `<plural>.<group>`, for every served version (the object arrives in the version it was written in),
 /// CREATE and UPDATE, `failurePolicy: Fail`, `sideEffects: None`, `matchPolicy: Equivalent`.
-pub fn validating_webhook_configuration(target: &WebhookTarget, ca_bundle: &[u8]) -> ValidatingWebhookConfiguration {
+pub fn validating_webhook_configuration(
+    target: &WebhookTarget,
+    ca_bundle: &[u8],
+) -> ValidatingWebhookConfiguration {
     let webhooks = Kind::ALL
         .into_iter()
         .map(|kind| ValidatingWebhook {

@@ -46,7 +46,11 @@ pub enum CertificateSource {
         options: CertificateOptions,
     },
     /// User-supplied PEM files (e.g. a mounted cert-manager Secret), re-read when they change.
-    Files { cert: PathBuf, key: PathBuf, ca: PathBuf },
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+        ca: PathBuf,
+    },
 }
 
 /// How to run the webhook.
@@ -356,7 +360,10 @@ async fn convert(body: Bytes) -> Response {
                 &format!("cannot read the ConversionReview: {error}"),
                 "BadRequest",
             );
-            return json(StatusCode::BAD_REQUEST, &ConversionResponse::invalid(status).into_review());
+            return json(
+                StatusCode::BAD_REQUEST,
+                &ConversionResponse::invalid(status).into_review(),
+            );
         }
     };
     json(StatusCode::OK, &review_conversion(review))

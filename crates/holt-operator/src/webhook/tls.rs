@@ -117,6 +117,9 @@ mod tests {
         let options = CertificateOptions::for_service("holt-webhook", "holt-system");
         let mut bundle = CertificateBundle::generate(&options, SystemTime::now()).expect("generate");
         bundle.key_pem = "not a key".to_owned();
-        assert!(matches!(ReloadableCert::new(&bundle), Err(TlsError::KeyPem { .. })));
+        assert!(matches!(
+            ReloadableCert::new(&bundle),
+            Err(TlsError::KeyPem { .. })
+        ));
     }
 }
