@@ -103,9 +103,10 @@ pub(crate) fn sections(message: &[u8]) -> Result<Sections, Stop> {
 
     // Each question takes at least 5 bytes and each record at least 11, so these loops are bounded
     // by the message length whatever the counts say.
+    let mut validated = name::Validated::default();
     let mut pos = HEADER_LEN;
     for _ in 0..qdcount {
-        let name_end = name::validate(message, pos)?;
+        let name_end = name::validate(message, pos, &mut validated)?;
         let qclass = wire::u16_at(message, name_end + 2, Layer::Dns)?;
         // The top bit of QCLASS is mDNS's unicast-response flag.
         if qclass & 0x7fff == CLASS_IN
@@ -118,7 +119,7 @@ pub(crate) fn sections(message: &[u8]) -> Result<Sections, Stop> {
     }
     for _ in 0..ancount {
         let owner = pos;
-        let fixed = name::validate(message, owner)?;
+        let fixed = name::validate(message, owner, &mut validated)?;
         let rtype = wire::u16_at(message, fixed, Layer::Dns)?;
         let class = wire::u16_at(message, fixed + 2, Layer::Dns)?;
         let ttl = wire::u32_at(message, fixed + 4, Layer::Dns)?;
@@ -140,7 +141,7 @@ pub(crate) fn sections(message: &[u8]) -> Result<Sections, Stop> {
             TYPE_AAAA if rdlength == 16 => RecordKind::Aaaa,
             TYPE_A | TYPE_AAAA => return Err(bad_length.into()),
             TYPE_CNAME => {
-                if name::validate(message, rdata_start)? > pos {
+                if name::validate(message, rdata_start, &mut validated)? > pos {
                     return Err(bad_length.into());
                 }
                 RecordKind::Cname

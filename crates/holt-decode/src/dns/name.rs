@@ -22,19 +22,57 @@ fn label_byte_allowed(byte: u8) -> bool {
     byte.is_ascii_graphic() && byte != b'.'
 }
 
+/// Suffixes of names already validated in this message: compressed names point at the same few
+/// offsets again and again, so each is walked once. A suffix's validity does not depend on how it is
+/// reached; what does (the total length and the number of pointers) is remembered with it.
+#[derive(Debug, Default)]
+pub(crate) struct Validated {
+    entries: [Suffix; 8],
+    next: usize,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Suffix {
+    /// Offset of the suffix; 0 never starts a name (it is the message ID), so 0 means empty.
+    offset: usize,
+    /// Length octets and labels, without the root label.
+    wire_len: usize,
+    pointers: usize,
+}
+
+impl Validated {
+    fn get(&self, offset: usize) -> Option<Suffix> {
+        self.entries.iter().find(|s| s.offset == offset).copied()
+    }
+
+    fn remember(&mut self, suffix: Suffix) {
+        if suffix.offset == 0 || self.get(suffix.offset).is_some() {
+            return;
+        }
+        if let Some(slot) = self.entries.get_mut(self.next) {
+            *slot = suffix;
+        }
+        self.next = (self.next + 1) % self.entries.len();
+    }
+}
+
 /// Checks the name starting at `start` in `message` and returns the offset just past it where it
 /// is written (after its first pointer, if it is compressed).
-pub(crate) fn validate(message: &[u8], start: usize) -> Result<usize, DecodeError> {
+pub(crate) fn validate(
+    message: &[u8],
+    start: usize,
+    validated: &mut Validated,
+) -> Result<usize, DecodeError> {
     let mut pos = start;
     let mut end = None;
     let mut wire_len = 0usize;
     let mut pointers = 0usize;
+    // Where the first pointer led, and the length and pointers before it.
+    let mut first_jump = None;
     loop {
         let length = wire::u8_at(message, pos, Layer::Dns)?;
         match length & 0xc0 {
-            0x00 if length == 0 => {
-                return Ok(end.unwrap_or(pos + 1));
-            }
+            0x00 if length == 0 => break,
             0x00 => {
                 let label = wire::slice(message, pos + 1, usize::from(length), Layer::Dns)?;
                 // This label, its length octet and the root label that must still follow.
@@ -64,6 +102,19 @@ pub(crate) fn validate(message: &[u8], start: usize) -> Result<usize, DecodeErro
                     return Err(DecodeError::DnsPointerLoop { offset: pos });
                 }
                 end.get_or_insert(pos + 2);
+                first_jump.get_or_insert((target, wire_len, pointers));
+                if let Some(known) = validated.get(target) {
+                    wire_len += known.wire_len;
+                    pointers += known.pointers;
+                    if wire_len + 1 > MAX_NAME_LEN {
+                        return Err(DecodeError::DnsNameTooLong { offset: start });
+                    }
+                    if pointers > MAX_POINTERS {
+                        return Err(DecodeError::DnsPointerLoop { offset: pos });
+                    }
+                    pos = target;
+                    break;
+                }
                 pos = target;
             }
             _ => {
@@ -74,6 +125,19 @@ pub(crate) fn validate(message: &[u8], start: usize) -> Result<usize, DecodeErro
             }
         }
     }
+    validated.remember(Suffix {
+        offset: start,
+        wire_len,
+        pointers,
+    });
+    if let Some((target, before_len, before_pointers)) = first_jump {
+        validated.remember(Suffix {
+            offset: target,
+            wire_len: wire_len - before_len,
+            pointers: pointers - before_pointers,
+        });
+    }
+    Ok(end.unwrap_or(pos + 1))
 }
 
 /// The labels of a name, following compression pointers. Stops early (rather than failing) on
@@ -283,5 +347,127 @@ impl fmt::Display for DnsName<'_> {
 impl fmt::Debug for DnsName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "DnsName({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A name as the generator writes it: labels, then the root or a pointer to an earlier offset
+    /// (anywhere, so also into the middle of labels).
+    #[derive(Debug, Clone)]
+    struct Spec {
+        labels: Vec<u8>,
+        /// (point at an earlier name's start rather than anywhere, which one)
+        pointer: Option<(bool, prop::sample::Index)>,
+    }
+
+    fn spec() -> impl Strategy<Value = Spec> {
+        (
+            proptest::collection::vec(prop_oneof![1u8..4, 60u8..64], 0..5),
+            proptest::option::weighted(0.8, (any::<bool>(), any::<prop::sample::Index>())),
+        )
+            .prop_map(|(labels, pointer)| Spec { labels, pointer })
+    }
+
+    /// Writes the names after a 12-byte header; returns the message and where each name starts.
+    fn write(specs: &[Spec]) -> (Vec<u8>, Vec<usize>) {
+        let mut message = vec![0u8; 12];
+        let mut starts = Vec::new();
+        for spec in specs {
+            starts.push(message.len());
+            for &len in &spec.labels {
+                message.push(len);
+                message.extend(std::iter::repeat_n(b'a', usize::from(len)));
+            }
+            match spec.pointer {
+                Some((to_start, index)) if message.len() > 12 => {
+                    let target = if to_start && starts.len() > 1 {
+                        starts[index.index(starts.len() - 1)]
+                    } else {
+                        12 + index.index(message.len() - 12)
+                    };
+                    message.extend_from_slice(&(0xc000 | target as u16).to_be_bytes());
+                }
+                _ => message.push(0),
+            }
+        }
+        (message, starts)
+    }
+
+    proptest! {
+        /// Remembering validated suffixes never changes a verdict: each name gets the same result
+        /// with the shared memory as with none.
+        #[test]
+        fn remembered_suffixes_do_not_change_verdicts(specs in proptest::collection::vec(spec(), 1..24)) {
+            let (message, starts) = write(&specs);
+            let mut shared = Validated::default();
+            for &start in &starts {
+                // The same end offset, or the same kind of error (a pointer error may name a different
+                // pointer of the chain).
+                let remembered = validate(&message, start, &mut shared).map_err(|e| e.category());
+                let fresh = validate(&message, start, &mut Validated::default());
+                prop_assert_eq!(remembered, fresh.map_err(|e| e.category()), "name at {}", start);
+                if fresh.is_ok() {
+                    let mut buf = [0u8; MAX_NAME_LEN];
+                    let name = DnsName::new(&message, start);
+                    let text = name.write_to(&mut buf);
+                    let expected: usize = name.labels().map(|l| l.len() + 1).sum();
+                    prop_assert_eq!(text.len(), expected.saturating_sub(1));
+                    prop_assert!(same_name(&message, start, start));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn too_long_through_a_remembered_suffix() {
+        // Name 1 at 12: three 63-byte labels (192 bytes + root). Name 2: a 63-byte label and a
+        // pointer to name 1, 256 + root bytes in all.
+        let specs = [
+            Spec {
+                labels: vec![63, 63, 63],
+                pointer: None,
+            },
+            Spec {
+                labels: vec![63],
+                pointer: None,
+            },
+        ];
+        let (mut message, starts) = write(&specs);
+        let end = message.len() - 1;
+        message.truncate(end);
+        message.extend_from_slice(&[0xc0, 12]);
+        let mut shared = Validated::default();
+        assert!(validate(&message, starts[0], &mut shared).is_ok());
+        assert_eq!(
+            validate(&message, starts[1], &mut shared),
+            Err(DecodeError::DnsNameTooLong { offset: starts[1] })
+        );
+    }
+
+    #[test]
+    fn pointer_bound_through_remembered_suffixes() {
+        // Name 0 is "a"; name k is a pointer to name k-1, so it follows k pointers.
+        let mut message = vec![0u8; 12];
+        message.extend_from_slice(&[1, b'a', 0]);
+        let mut starts = vec![12usize];
+        for _ in 0..MAX_POINTERS + 2 {
+            let previous = *starts.last().expect("a name");
+            starts.push(message.len());
+            message.extend_from_slice(&(0xc000 | previous as u16).to_be_bytes());
+        }
+        let mut shared = Validated::default();
+        for (k, &start) in starts.iter().enumerate() {
+            let result = validate(&message, start, &mut shared);
+            assert_eq!(result.is_ok(), k <= MAX_POINTERS, "name {k}: {result:?}");
+            assert_eq!(
+                result.map_err(|e| e.category()),
+                validate(&message, start, &mut Validated::default()).map_err(|e| e.category())
+            );
+        }
     }
 }
