@@ -7,9 +7,10 @@
 //! touch them.
 
 use holt_render::kafka::{AclOperation, AclPatternType, AclPermission, AclResourceType, KafkaAcl};
+use kafka_protocol::messages::DescribeAclsRequest;
 use kafka_protocol::messages::create_acls_request::AclCreation;
 use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
-use kafka_protocol::messages::DescribeAclsRequest;
+use kafka_protocol::messages::describe_acls_response::DescribeAclsResource;
 use kafka_protocol::protocol::StrBytes;
 
 /// Kafka's `ANY` code, shared by every filterable enum.
@@ -106,6 +107,25 @@ impl AclFilter {
     }
 }
 
+/// The bindings of a DescribeAcls response that Holt can express and `filter` matches, sorted, without
+/// duplicates.
+pub(crate) fn described(resources: &[DescribeAclsResource], filter: &AclFilter) -> Vec<KafkaAcl> {
+    let mut found = std::collections::BTreeSet::new();
+    for resource in resources {
+        for acl in &resource.acls {
+            let codes = WireCodes {
+                resource_type: resource.resource_type,
+                pattern_type: resource.pattern_type,
+                operation: acl.operation,
+                permission: acl.permission_type,
+            };
+            let binding = from_wire(codes, &resource.resource_name, &acl.principal, &acl.host);
+            found.extend(binding.filter(|b| filter.matches(b)));
+        }
+    }
+    found.into_iter().collect()
+}
+
 /// The CreateAcls entry for `acl`.
 pub(crate) fn creation(acl: &KafkaAcl) -> AclCreation {
     AclCreation::default()
@@ -128,7 +148,12 @@ pub(crate) struct WireCodes {
 }
 
 /// The binding the broker described, or `None` when Holt cannot express it (see the module docs).
-pub(crate) fn from_wire(codes: WireCodes, resource_name: &str, principal: &str, host: &str) -> Option<KafkaAcl> {
+pub(crate) fn from_wire(
+    codes: WireCodes,
+    resource_name: &str,
+    principal: &str,
+    host: &str,
+) -> Option<KafkaAcl> {
     Some(KafkaAcl {
         resource_type: resource_type_from(codes.resource_type)?,
         resource_name: resource_name.to_owned(),
@@ -222,7 +247,58 @@ fn permission_from(code: i8) -> Option<AclPermission> {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+    use kafka_protocol::messages::DescribeAclsResponse;
+    use kafka_protocol::protocol::Decodable;
+
     use super::*;
+
+    #[test]
+    fn a_describe_acls_v1_response_becomes_topic_and_group_acls_only() {
+        let bytes: Vec<u8> = [
+            &[0, 0, 0, 0][..], // throttle
+            &[0, 0],           // no error
+            &[0xff, 0xff],     // no message
+            &[0, 0, 0, 2],     // two resources
+            &[2],              // TOPIC
+            &[0, 6],
+            b"orders",
+            &[3],          // LITERAL
+            &[0, 0, 0, 1], // one ACL
+            &[0, 9],
+            b"User:CN=a",
+            &[0, 1],
+            b"*",
+            &[4, 3], // WRITE, ALLOW
+            &[4],    // CLUSTER: not Holt's to see
+            &[0, 13],
+            b"kafka-cluster",
+            &[3],
+            &[0, 0, 0, 1],
+            &[0, 9],
+            b"User:CN=a",
+            &[0, 1],
+            b"*",
+            &[9, 3], // CLUSTER_ACTION, ALLOW
+        ]
+        .concat();
+        let response = DescribeAclsResponse::decode(&mut Bytes::from(bytes), 1).expect("decodes");
+        let acls = described(&response.resources, &AclFilter::any());
+        assert_eq!(
+            acls,
+            [KafkaAcl {
+                resource_type: AclResourceType::Topic,
+                resource_name: "orders".to_owned(),
+                pattern_type: AclPatternType::Literal,
+                principal: "User:CN=a".to_owned(),
+                host: "*".to_owned(),
+                operation: AclOperation::Write,
+                permission: AclPermission::Allow,
+            }]
+        );
+        let other = AclFilter::principal("User:CN=b");
+        assert!(described(&response.resources, &other).is_empty());
+    }
 
     fn acl(operation: AclOperation) -> KafkaAcl {
         KafkaAcl {
@@ -286,7 +362,11 @@ mod tests {
         let filters = AclFilter::principal("User:CN=a.ns").delete_filters();
         let types: Vec<i8> = filters.iter().map(|f| f.resource_type_filter).collect();
         assert_eq!(types, [2, 3]);
-        assert!(filters.iter().all(|f| f.operation == ANY && f.pattern_type_filter == ANY));
+        assert!(
+            filters
+                .iter()
+                .all(|f| f.operation == ANY && f.pattern_type_filter == ANY)
+        );
     }
 
     #[test]

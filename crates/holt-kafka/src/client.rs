@@ -104,25 +104,7 @@ impl KafkaAdmin {
                     response.error_code,
                     response.error_message.as_deref(),
                 )?;
-                let mut found = BTreeSet::new();
-                for resource in &response.resources {
-                    for acl in &resource.acls {
-                        let codes = WireCodes {
-                            resource_type: resource.resource_type,
-                            pattern_type: resource.pattern_type,
-                            operation: acl.operation,
-                            permission: acl.permission_type,
-                        };
-                        let binding = acls::from_wire(
-                            codes,
-                            &resource.resource_name,
-                            &acl.principal,
-                            &acl.host,
-                        );
-                        found.extend(binding.filter(|b| filter.matches(b)));
-                    }
-                }
-                Ok(found.into_iter().collect())
+                Ok(acls::described(&response.resources, filter))
             })
             .await
     }
@@ -133,14 +115,15 @@ impl KafkaAdmin {
         if acls.is_empty() {
             return Ok(());
         }
-        let request =
-            CreateAclsRequest::default().with_creations(acls.iter().map(acls::creation).collect());
+        let request = CreateAclsRequest::default().with_creations(acls.iter().map(acls::creation).collect());
         self.config
             .retry
             .run(|| async {
                 let response = self.call(&request).await?;
                 if response.results.len() != acls.len() {
-                    return Err(self.count_mismatch("CreateAcls", acls.len(), response.results.len()).await);
+                    return Err(self
+                        .count_mismatch("CreateAcls", acls.len(), response.results.len())
+                        .await);
                 }
                 let failures: Vec<_> = acls
                     .iter()

@@ -98,15 +98,18 @@ impl Connection {
     /// Sends `request` at the highest version both sides support and returns the broker's response.
     pub async fn send<R: Request>(&mut self, request: &R) -> Result<R::Response, Error> {
         let api = framing::api_name(R::KEY);
-        let version = self.versions.negotiate::<R>().ok_or_else(|| Error::UnsupportedVersion {
-            address: self.address.clone(),
-            api,
-            ours: R::VERSIONS.to_string(),
-            broker: self
-                .versions
-                .range(R::KEY)
-                .map_or_else(|| "none".to_owned(), |(min, max)| format!("{min}..{max}")),
-        })?;
+        let version = self
+            .versions
+            .negotiate::<R>()
+            .ok_or_else(|| Error::UnsupportedVersion {
+                address: self.address.clone(),
+                api,
+                ours: R::VERSIONS.to_string(),
+                broker: self
+                    .versions
+                    .range(R::KEY)
+                    .map_or_else(|| "none".to_owned(), |(min, max)| format!("{min}..{max}")),
+            })?;
         let body = self.exchange(request, version).await?;
         framing::decode_body::<R>(body, version).map_err(|e| self.protocol(api, e))
     }

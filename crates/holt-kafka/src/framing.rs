@@ -1,6 +1,10 @@
 //! Kafka's request and response frames, without I/O: a 4-byte big-endian size, then the header (API key,
 //! version, correlation id and client id going out; the correlation id coming back), then the body encoded
-//! at the negotiated version. Every size from the wire is checked before use.
+//! at the negotiated version. The frame size from the wire is checked before anything is allocated for it.
+//! Inside a frame, `kafka-protocol`'s decoders read the counts; they reject truncated input but reserve
+//! array capacity by the announced count, so a hostile broker could still make us allocate too much. We only
+//! read frames from a broker whose certificate verified, and keep a property test out of this crate
+//! until the codecs bound their reservations by the remaining bytes.
 
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{RequestHeader, ResponseHeader};
@@ -119,17 +123,17 @@ mod tests {
             .with_client_software_version(StrBytes::from_static_str("0.1.0"));
         let frame = encode_request(&request, 3, 7, "holt-operator").expect("encodes");
         let expected: Vec<u8> = [
-            &[0, 0, 0, 42][..],               // size of what follows
-            &[0, 18, 0, 3],                   // ApiVersions, version 3
-            &[0, 0, 0, 7],                    // correlation id
-            &[0, 13],                         // client id: INT16 length (never compact)
-            b"holt-operator",                 //
-            &[0],                             // header tagged fields (header v2)
-            &[11],                            // compact string: length + 1
-            b"holt-kafka",                    //
-            &[6],                             //
-            b"0.1.0",                         //
-            &[0],                             // body tagged fields
+            &[0, 0, 0, 42][..], // size of what follows
+            &[0, 18, 0, 3],     // ApiVersions, version 3
+            &[0, 0, 0, 7],      // correlation id
+            &[0, 13],           // client id: INT16 length (never compact)
+            b"holt-operator",   //
+            &[0],               // header tagged fields (header v2)
+            &[11],              // compact string: length + 1
+            b"holt-kafka",      //
+            &[6],               //
+            b"0.1.0",           //
+            &[0],               // body tagged fields
         ]
         .concat();
         assert_eq!(&frame[..], &expected[..]);
@@ -152,8 +156,8 @@ mod tests {
             &[0, 0, 0, 1],
             &[0, 1],
             b"c",
-            &[2],          // TOPIC
-            &[0, 1],       // name "t"
+            &[2],    // TOPIC
+            &[0, 1], // name "t"
             b"t",
             &[3],          // LITERAL
             &[0xff, 0xff], // principal null
@@ -185,10 +189,7 @@ mod tests {
         );
         assert_eq!(
             split_response(frame, 0, 8),
-            Err(FrameError::Correlation {
-                expected: 8,
-                got: 9
-            })
+            Err(FrameError::Correlation { expected: 8, got: 9 })
         );
     }
 

@@ -25,9 +25,7 @@ pub use acls::AclFilter;
 pub use client::KafkaAdmin;
 pub use config::{DEFAULT_CLIENT_ID, KafkaConfig};
 pub use error::{AclFailure, BrokerError, Category, Error};
-pub use holt_render::kafka::{
-    AclOperation, AclPatternType, AclPermission, AclResourceType, KafkaAcl,
-};
+pub use holt_render::kafka::{AclOperation, AclPatternType, AclPermission, AclResourceType, KafkaAcl};
 pub use metadata::{BrokerAddress, ClusterMetadata};
 pub use reconcile::{AclChanges, plan};
 pub use retry::RetryPolicy;

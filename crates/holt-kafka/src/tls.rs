@@ -35,9 +35,7 @@ impl TlsIdentity {
             .map_err(|e| config_error("the client private key", e))?;
         let mut roots = RootCertStore::empty();
         for ca in certificates("the CA certificate", ca_pem)? {
-            roots
-                .add(ca)
-                .map_err(|e| config_error("the CA certificate", e))?;
+            roots.add(ca).map_err(|e| config_error("the CA certificate", e))?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = ClientConfig::builder_with_provider(provider)
@@ -106,10 +104,7 @@ mod tests {
 
     #[test]
     fn addresses_and_names_become_the_right_kind_of_server_name() {
-        assert!(matches!(
-            server_name("127.0.0.1"),
-            Ok(ServerName::IpAddress(_))
-        ));
+        assert!(matches!(server_name("127.0.0.1"), Ok(ServerName::IpAddress(_))));
         assert!(matches!(server_name("[::1]"), Ok(ServerName::IpAddress(_))));
         assert!(matches!(
             server_name("kafka.kafka.svc"),

@@ -67,7 +67,11 @@ pub enum ApiVersionsOutcome {
 
 /// Interprets an ApiVersions response body. A broker that does not support the version we asked for
 /// answers `UNSUPPORTED_VERSION` with a version-0 body listing what it supports, ApiVersions included.
-pub fn read_api_versions(body: Bytes, asked: i16, error_code: Option<i16>) -> Result<ApiVersionsOutcome, String> {
+pub fn read_api_versions(
+    body: Bytes,
+    asked: i16,
+    error_code: Option<i16>,
+) -> Result<ApiVersionsOutcome, String> {
     let unsupported = ResponseError::UnsupportedVersion.code();
     if error_code == Some(unsupported) && asked > 0 {
         let mut v0 = body;

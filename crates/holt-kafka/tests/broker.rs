@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use holt_kafka::{
-    AclFilter, AclOperation, AclPatternType, AclPermission, AclResourceType, Category, Error,
-    KafkaAcl, KafkaAdmin, KafkaConfig, RetryPolicy, TlsIdentity,
+    AclFilter, AclOperation, AclPatternType, AclPermission, AclResourceType, Category, Error, KafkaAcl,
+    KafkaAdmin, KafkaConfig, RetryPolicy, TlsIdentity,
 };
 use holt_testenv::{CertificateAuthority, Kafka, KafkaClient};
 use kafka_protocol_versions::*;
@@ -103,7 +103,10 @@ async fn negotiates_versions_and_reads_metadata_from_the_real_broker() -> anyhow
     let admin = admin(kafka).await?;
 
     let versions = admin.api_versions().await?;
-    ensure!(versions.len() > 50, "a Kafka 4 broker announces many APIs: {versions:?}");
+    ensure!(
+        versions.len() > 50,
+        "a Kafka 4 broker announces many APIs: {versions:?}"
+    );
     let (_, api_versions_max) = versions.range(API_VERSIONS).context("ApiVersions")?;
     ensure!(api_versions_max >= 4, "{versions:?}");
     // The codecs speak CreateAcls/DescribeAcls/DeleteAcls 1..3 and Metadata 0..13; Kafka 4.2 supports them
@@ -200,7 +203,10 @@ async fn created_acls_are_described_exactly_and_listed_by_kafkas_own_tool() -> a
         "operation=READ, permissionType=ALLOW",
         "host=10.0.0.1, operation=ALL, permissionType=DENY",
     ] {
-        ensure!(lines.iter().any(|l| l.contains(expected)), "{expected} in {listed}");
+        ensure!(
+            lines.iter().any(|l| l.contains(expected)),
+            "{expected} in {listed}"
+        );
     }
     ensure!(
         listed.contains("resourceType=GROUP, name=describe-check-, patternType=PREFIXED"),
@@ -209,7 +215,12 @@ async fn created_acls_are_described_exactly_and_listed_by_kafkas_own_tool() -> a
 
     let deleted = admin.delete_acls(&[AclFilter::principal(principal)]).await?;
     assert_eq!(deleted.into_iter().collect::<BTreeSet<_>>(), wanted);
-    assert!(admin.describe_acls(&AclFilter::principal(principal)).await?.is_empty());
+    assert!(
+        admin
+            .describe_acls(&AclFilter::principal(principal))
+            .await?
+            .is_empty()
+    );
     let listed = acl_tool(kafka, &["--list", "--principal", principal]).await?;
     assert!(listed_for(&listed, principal).is_empty(), "{listed}");
     Ok(())
@@ -306,7 +317,10 @@ async fn reconcile_converges_and_never_touches_foreign_acls() -> anyhow::Result<
         ],
     )
     .await?;
-    let foreign_before = listed_for(&acl_tool(kafka, &["--list", "--principal", foreign]).await?, foreign);
+    let foreign_before = listed_for(
+        &acl_tool(kafka, &["--list", "--principal", foreign]).await?,
+        foreign,
+    );
     assert_eq!(foreign_before.len(), 1, "{foreign_before:?}");
     // A stale ACL of ours, from an earlier life.
     let stale = topic_acl("User:CN=rec-holt-gone.ns", "rec-orders", AclOperation::Write);
@@ -328,7 +342,10 @@ async fn reconcile_converges_and_never_touches_foreign_acls() -> anyhow::Result<
     ensure!(first.foreign >= 1, "{first:?}");
 
     let second = admin.reconcile(&desired, ours).await?;
-    ensure!(second.is_empty(), "the second reconcile changed something: {second:?}");
+    ensure!(
+        second.is_empty(),
+        "the second reconcile changed something: {second:?}"
+    );
     assert_eq!(second.unchanged, 3);
 
     // Narrow the desired set: exactly the dropped ACL goes.
@@ -352,7 +369,10 @@ async fn reconcile_converges_and_never_touches_foreign_acls() -> anyhow::Result<
     ensure!(fifth.is_empty(), "{fifth:?}");
 
     // The foreign ACL survived every reconcile, as Kafka's own tool sees it.
-    let foreign_after = listed_for(&acl_tool(kafka, &["--list", "--principal", foreign]).await?, foreign);
+    let foreign_after = listed_for(
+        &acl_tool(kafka, &["--list", "--principal", foreign]).await?,
+        foreign,
+    );
     assert_eq!(foreign_after, foreign_before);
     Ok(())
 }
@@ -376,7 +396,10 @@ async fn a_closed_port_is_a_retryable_connect_error_within_the_timeout() -> anyh
     let error = KafkaAdmin::connect(config).await.err().context("connected")?;
     eprintln!("{error}");
     let took = began.elapsed();
-    assert!(matches!(&error, Error::Connect { address, .. } if *address == closed), "{error:?}");
+    assert!(
+        matches!(&error, Error::Connect { address, .. } if *address == closed),
+        "{error:?}"
+    );
     assert_eq!(error.category(), Category::Connect);
     assert!(error.is_retryable());
     // Three refused attempts and two back-offs (50 + 100 ms), far below one connect timeout.
@@ -450,7 +473,11 @@ async fn a_principal_without_permission_gets_authorization_errors() -> anyhow::R
     let nobody = kafka.client("not-a-super-user")?;
     let client = KafkaAdmin::connect(config(kafka, &nobody)?).await?;
 
-    let error = client.describe_acls(&AclFilter::any()).await.err().context("described")?;
+    let error = client
+        .describe_acls(&AclFilter::any())
+        .await
+        .err()
+        .context("described")?;
     eprintln!("{error}");
     assert_eq!(error.category(), Category::Authorization, "{error:?}");
     let Error::Authorization { api, error: broker } = &error else {
@@ -461,7 +488,11 @@ async fn a_principal_without_permission_gets_authorization_errors() -> anyhow::R
     assert!(!error.is_retryable());
 
     let acl = topic_acl(&nobody.principal, "anything", AclOperation::All);
-    let error = client.create_acls(std::slice::from_ref(&acl)).await.err().context("created")?;
+    let error = client
+        .create_acls(std::slice::from_ref(&acl))
+        .await
+        .err()
+        .context("created")?;
     eprintln!("{error}");
     assert_eq!(error.category(), Category::Authorization, "{error:?}");
     let Error::AclsRejected { failures, .. } = &error else {
@@ -480,6 +511,116 @@ async fn a_principal_without_permission_gets_authorization_errors() -> anyhow::R
 
     // The super user confirms nothing was created.
     let admin = admin(kafka).await?;
-    assert!(admin.describe_acls(&AclFilter::principal(&nobody.principal)).await?.is_empty());
+    assert!(
+        admin
+            .describe_acls(&AclFilter::principal(&nobody.principal))
+            .await?
+            .is_empty()
+    );
+    Ok(())
+}
+
+/// A TCP forwarder to the broker whose connections the test can cut.
+struct Forwarder {
+    address: String,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Forwarder {
+    async fn start(target: &str) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?.to_string();
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (target, held) = (target.to_owned(), connections.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                if let Ok(mut held) = held.lock() {
+                    held.push(task);
+                }
+            }
+        });
+        Ok(Self {
+            address,
+            connections,
+            accept,
+        })
+    }
+
+    /// Closes every forwarded connection and stops accepting new ones.
+    async fn cut(&self) {
+        self.accept.abort();
+        let tasks: Vec<_> = match self.connections.lock() {
+            Ok(mut held) => held.drain(..).collect(),
+            Err(_) => Vec::new(),
+        };
+        for task in tasks {
+            task.abort();
+            // Wait until the task, and with it both sockets, is gone.
+            let _ = task.await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_broken_connection_is_reopened_to_an_advertised_broker() -> anyhow::Result<()> {
+    let kafka = Kafka::shared().await?;
+    let forwarder = Forwarder::start(kafka.bootstrap()).await?;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.local_addr()?.to_string()
+    };
+    // A dead bootstrap address first, then one that reaches the broker through the forwarder.
+    let mut config = KafkaConfig::new(
+        [closed, forwarder.address.clone()],
+        identity(kafka, kafka.admin())?,
+    );
+    config.retry = RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(20),
+        multiplier: 2,
+        max_backoff: Duration::from_millis(100),
+    };
+    let admin = KafkaAdmin::connect(config.clone()).await?;
+    assert_eq!(admin.connected_to().await, Some(forwarder.address.clone()));
+    let principal = "User:CN=reconnect-check";
+    admin
+        .create_acls(&[topic_acl(principal, "reconnect", AclOperation::Read)])
+        .await?;
+
+    // The connection breaks while idle; the next request fails on it, is retried on a new connection, which
+    // goes to the broker Metadata advertised rather than the bootstrap address.
+    forwarder.cut().await;
+    let described = admin.describe_acls(&AclFilter::principal(principal)).await?;
+    assert_eq!(described.len(), 1, "{described:?}");
+    assert_eq!(admin.connected_to().await.as_deref(), Some(kafka.bootstrap()));
+
+    // Without retries the same break surfaces as a retryable connection error, and the call after it
+    // reconnects.
+    let forwarder = Forwarder::start(kafka.bootstrap()).await?;
+    config.bootstrap = vec![forwarder.address.clone()];
+    config.retry = RetryPolicy::none();
+    let once = KafkaAdmin::connect(config).await?;
+    forwarder.cut().await;
+    let error = once
+        .describe_acls(&AclFilter::principal(principal))
+        .await
+        .err()
+        .context("described over a cut connection")?;
+    eprintln!("{error}");
+    assert_eq!(error.category(), Category::Connect, "{error:?}");
+    assert!(error.is_retryable());
+    assert_eq!(
+        once.describe_acls(&AclFilter::principal(principal)).await?.len(),
+        1
+    );
+
+    admin.delete_acls(&[AclFilter::principal(principal)]).await?;
     Ok(())
 }
