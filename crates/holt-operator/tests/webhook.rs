@@ -428,6 +428,19 @@ async fn healthz(
     server_name: &str,
     at: SystemTime,
 ) -> anyhow::Result<(String, Vec<u8>)> {
+    https(addr, ca_pem, server_name, at, "GET", "/healthz", "").await
+}
+
+/// One HTTP/1.1 request over TLS; returns the whole response and the served certificate.
+async fn https(
+    addr: SocketAddr,
+    ca_pem: &str,
+    server_name: &str,
+    at: SystemTime,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> anyhow::Result<(String, Vec<u8>)> {
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
@@ -449,11 +462,68 @@ async fn healthz(
         .and_then(|c| c.first())
         .map(|c| c.to_vec())
         .context("no peer certificate")?;
-    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await?;
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tls.write_all(request.as_bytes()).await?;
     let mut response = String::new();
     tls.read_to_string(&mut response).await?;
     Ok((response, served))
+}
+
+#[tokio::test]
+async fn the_reference_paths_are_served_and_unreadable_reviews_get_an_answer() -> anyhow::Result<()> {
+    let shared = shared_webhook().await?;
+    let ca = String::from_utf8(shared.ca_bundle.clone())?;
+    let review = json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": "0b5d0d7e-0000-4000-8000-000000000002",
+            "kind": { "group": "k8s.otterize.com", "version": "v1alpha3", "kind": "ClientIntents" },
+            "resource": { "group": "k8s.otterize.com", "version": "v1alpha3", "resource": "clientintents" },
+            "name": "frontend", "namespace": "default", "operation": "CREATE",
+            "userInfo": { "username": "alice" },
+            "object": {
+                "apiVersion": "k8s.otterize.com/v1alpha3", "kind": "ClientIntents",
+                "metadata": { "name": "frontend", "namespace": "default" },
+                "spec": { "service": { "name": "frontend" }, "calls": [{}] },
+            },
+        },
+    })
+    .to_string();
+    let now = SystemTime::now();
+    let path = holt_operator::webhook::reference_validate_path(
+        holt_api::Version::V1alpha3,
+        holt_api::Kind::ClientIntents,
+    );
+    assert_eq!(path, "/validate-k8s-otterize-com-v1alpha3-clientintents");
+    let (response, _) = https(shared.addr, &ca, "127.0.0.1", now, "POST", &path, &review).await?;
+    ensure!(response.starts_with("HTTP/1.1 200"), "{response}");
+    ensure!(response.contains(r#""allowed":false"#), "{response}");
+    ensure!(response.contains("spec.calls[0].name"), "{response}");
+
+    let (response, _) = https(
+        shared.addr,
+        &ca,
+        "127.0.0.1",
+        now,
+        "POST",
+        "/convert",
+        "{not json",
+    )
+    .await?;
+    ensure!(response.starts_with("HTTP/1.1 400"), "{response}");
+    ensure!(response.contains(r#""status":"Failure""#), "{response}");
+    ensure!(
+        response.contains("cannot read the ConversionReview"),
+        "{response}"
+    );
+
+    let (response, _) = https(shared.addr, &ca, "127.0.0.1", now, "POST", "/elsewhere", "{}").await?;
+    ensure!(response.starts_with("HTTP/1.1 404"), "{response}");
+    Ok(())
 }
 
 fn der(pem: &str) -> anyhow::Result<Vec<u8>> {

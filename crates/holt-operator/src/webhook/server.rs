@@ -115,9 +115,7 @@ impl Webhook {
             addr: options.addr,
             source,
         })?;
-        if let Some(target) = &options.registration {
-            ensure_registration(&client, target, bundle.ca_bundle()).await?;
-        }
+        let registration = options.registration.clone();
         let keeper = Arc::new(Keeper {
             client,
             source: options.certificate.clone(),
@@ -130,12 +128,17 @@ impl Webhook {
         let server = tokio::spawn(serve(listener, tls, app, stopped.clone()));
         let refresher = tokio::spawn(refresh_loop(keeper.clone(), options.refresh_interval, stopped));
         tracing::info!(%local_addr, "webhook server listening");
-        Ok(Webhook {
+        let webhook = Webhook {
             local_addr,
             keeper,
             shutdown,
             tasks: vec![server, refresher],
-        })
+        };
+        // Registered once serving, so the API server never calls a port nobody answers.
+        if let Some(target) = &registration {
+            ensure_registration(&webhook.keeper.client, target, &webhook.ca_bundle()).await?;
+        }
+        Ok(webhook)
     }
 
     /// The address the server listens on (the port chosen when `addr` asked for port 0).
