@@ -311,4 +311,47 @@ mod tests {
         let warning = warnings[0].as_str().expect("text");
         assert!(warning.contains("spec.calls[0].kafkaTopics"), "{warning}");
     }
+
+    /// A neighbourhood whose API server does not answer.
+    struct Unreachable;
+
+    impl Neighbourhood for Unreachable {
+        async fn client_intents(
+            &self,
+            namespace: &str,
+        ) -> Result<Vec<v2beta1::ClientIntents>, crate::webhook::NeighbourhoodError> {
+            Err(crate::webhook::NeighbourhoodError {
+                kind: holt_api::Kind::ClientIntents,
+                namespace: namespace.to_owned(),
+                source: Box::new(kube::Error::Api(Box::new(kube::core::Status::failure(
+                    "connection refused",
+                    "ServiceUnavailable",
+                )))),
+            })
+        }
+
+        async fn protected_services(
+            &self,
+            _namespace: &str,
+        ) -> Result<Vec<v2beta1::ProtectedService>, crate::webhook::NeighbourhoodError> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unchecked_uniqueness_denies_and_says_why() {
+        let object = intents(
+            "frontend",
+            "frontend",
+            json!([{ "kubernetes": { "name": "cartservice" } }]),
+        );
+        let out = review_admission(review("CREATE", object, None), &Unreachable, &Config::default()).await;
+        let response = serde_json::to_value(out).expect("json")["response"].clone();
+        assert_eq!(response["allowed"], false, "{response}");
+        let message = response["status"]["message"].as_str().expect("message");
+        assert!(
+            message.contains("cannot list the ClientIntents of namespace shop"),
+            "{message}"
+        );
+    }
 }
