@@ -520,11 +520,13 @@ async fn a_principal_without_permission_gets_authorization_errors() -> anyhow::R
     Ok(())
 }
 
-/// A TCP forwarder to the broker whose connections the test can cut.
+/// A TCP forwarder to the broker whose connections the test can cut, or freeze (keep open, forward
+/// nothing more).
 struct Forwarder {
     address: String,
     connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
     accept: tokio::task::JoinHandle<()>,
+    frozen: tokio::sync::watch::Sender<bool>,
 }
 
 impl Forwarder {
@@ -532,13 +534,19 @@ impl Forwarder {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?.to_string();
         let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (frozen, watch) = tokio::sync::watch::channel(false);
         let (target, held) = (target.to_owned(), connections.clone());
         let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let target = target.clone();
+            while let Ok((inbound, _)) = listener.accept().await {
+                let (target, watch) = (target.clone(), watch.clone());
                 let task = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    if let Ok(outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let (from_client, to_client) = inbound.into_split();
+                        let (from_broker, to_broker) = outbound.into_split();
+                        tokio::join!(
+                            pump(from_client, to_broker, watch.clone()),
+                            pump(from_broker, to_client, watch),
+                        );
                     }
                 });
                 if let Ok(mut held) = held.lock() {
@@ -550,7 +558,13 @@ impl Forwarder {
             address,
             connections,
             accept,
+            frozen,
         })
+    }
+
+    /// Stops forwarding; connections stay open.
+    fn freeze(&self) {
+        self.frozen.send_replace(true);
     }
 
     /// Closes every forwarded connection and stops accepting new ones.
@@ -564,6 +578,28 @@ impl Forwarder {
             task.abort();
             // Wait until the task, and with it both sockets, is gone.
             let _ = task.await;
+        }
+    }
+}
+
+/// Copies bytes one way until EOF; once frozen, holds what it read and forwards nothing more.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    frozen: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if *frozen.borrow() {
+            std::future::pending::<()>().await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
         }
     }
 }
@@ -622,5 +658,45 @@ async fn a_broken_connection_is_reopened_to_an_advertised_broker() -> anyhow::Re
     );
 
     admin.delete_acls(&[AclFilter::principal(principal)]).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_broker_that_stops_answering_is_a_timeout_and_the_connection_is_replaced() -> anyhow::Result<()> {
+    let kafka = Kafka::shared().await?;
+    let forwarder = Forwarder::start(kafka.bootstrap()).await?;
+    let mut config = KafkaConfig::new([forwarder.address.clone()], identity(kafka, kafka.admin())?);
+    config.request_timeout = Duration::from_secs(1);
+    config.retry = RetryPolicy::none();
+    let admin = KafkaAdmin::connect(config).await?;
+    assert_eq!(admin.connected_to().await, Some(forwarder.address.clone()));
+
+    forwarder.freeze();
+    let began = Instant::now();
+    let error = admin
+        .describe_acls(&AclFilter::any())
+        .await
+        .err()
+        .context("described through a frozen connection")?;
+    let took = began.elapsed();
+    eprintln!("{error}");
+    assert!(
+        matches!(&error, Error::Timeout { operation, after, .. }
+            if operation == "DescribeAcls" && *after == Duration::from_secs(1)),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+    ensure!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(3),
+        "took {took:?}"
+    );
+
+    // The timed-out connection is dropped (a late answer must never be read as the next one's); the next
+    // call connects afresh, to the broker Metadata advertised.
+    admin
+        .describe_acls(&AclFilter::principal("User:CN=nobody-at-all"))
+        .await?;
+    assert_eq!(admin.connected_to().await.as_deref(), Some(kafka.bootstrap()));
+    forwarder.cut().await;
     Ok(())
 }
