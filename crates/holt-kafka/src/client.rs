@@ -223,6 +223,7 @@ impl KafkaAdmin {
         if let Err(error) = &result
             && breaks_connection(error)
         {
+            tracing::debug!(%error, "dropping the Kafka connection");
             state.connection = None;
         }
         result
@@ -247,11 +248,15 @@ impl KafkaAdmin {
             for address in &candidates {
                 match self.open(address).await {
                     Ok((connection, brokers)) => {
+                        tracing::debug!(%address, ?brokers, "connected to a Kafka broker");
                         state.brokers = brokers;
                         state.connection = Some(connection);
                         break;
                     }
-                    Err(error) => last_error = Some(error),
+                    Err(error) => {
+                        tracing::debug!(%address, %error, "could not connect to a Kafka broker");
+                        last_error = Some(error);
+                    }
                 }
             }
             if state.connection.is_none() {

@@ -62,7 +62,9 @@ impl RetryPolicy {
         loop {
             match operation().await {
                 Err(error) if error.is_retryable() && attempt < self.max_attempts => {
-                    tokio::time::sleep(self.backoff(attempt)).await;
+                    let wait = self.backoff(attempt);
+                    tracing::debug!(%error, attempt, ?wait, "retrying a Kafka admin operation");
+                    tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
                 result => return result,

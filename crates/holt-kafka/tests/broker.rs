@@ -100,7 +100,10 @@ fn listed_for(output: &str, principal: &str) -> BTreeSet<String> {
 #[tokio::test]
 async fn negotiates_versions_and_reads_metadata_from_the_real_broker() -> anyhow::Result<()> {
     let kafka = Kafka::shared().await?;
-    let admin = admin(kafka).await?;
+    // From files, as the operator reads them: the keystore holds the key followed by the certificate.
+    let keystore = &kafka.admin().keystore;
+    let tls = TlsIdentity::from_files(keystore, keystore, kafka.ca_file())?;
+    let admin = KafkaAdmin::connect(KafkaConfig::new([kafka.bootstrap()], tls)).await?;
 
     let versions = admin.api_versions().await?;
     ensure!(
