@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use holt_config::ConfigArgs;
 use holt_operator::controller::Options;
+use holt_operator::webhook::{CertificateSource, KubeNeighbourhood, Webhook, WebhookOptions, WebhookTarget};
 use tracing::info;
 
 #[derive(Parser, Debug)]
@@ -18,6 +19,37 @@ struct Args {
     /// Address of the `/healthz` and `/readyz` probes.
     #[arg(long, env = "HOLT_HEALTH_PROBE_BIND_ADDRESS", default_value = "0.0.0.0:8181")]
     health_probe_bind_address: SocketAddr,
+
+    /// The namespace the operator runs in (where its webhook Service and certificate Secret live).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "holt-system")]
+    operator_namespace: String,
+
+    /// Address of the conversion and admission webhook server (HTTPS).
+    #[arg(long, env = "HOLT_WEBHOOK_BIND_ADDRESS", default_value = "0.0.0.0:9443")]
+    webhook_bind_address: SocketAddr,
+
+    /// The Service in front of the webhook server, registered in the CRDs and the
+    /// ValidatingWebhookConfiguration (port 443).
+    #[arg(long, env = "HOLT_WEBHOOK_SERVICE_NAME", default_value = "holt-webhook")]
+    webhook_service_name: String,
+
+    /// The Secret holding the webhook's own CA and serving certificate (created and rotated by the operator).
+    #[arg(long, env = "HOLT_WEBHOOK_CERT_SECRET", default_value = "holt-webhook-cert")]
+    webhook_cert_secret: String,
+
+    /// A user-supplied webhook directory with `tls.crt`, `tls.key` and `ca.crt` (e.g. a mounted cert-manager
+    /// Secret) instead of the operator's own certificate.
+    #[arg(long, env = "HOLT_WEBHOOK_CERT_DIR", value_name = "DIR")]
+    webhook_cert_dir: Option<std::path::PathBuf>,
+
+    /// Register the webhooks at this base URL instead of the Service (for an operator running outside the
+    /// cluster, e.g. `https://127.0.0.1:9443` against `cargo xtask testenv up`).
+    #[arg(long, env = "HOLT_WEBHOOK_URL", value_name = "URL")]
+    webhook_url: Option<String>,
+
+    /// Do not run the webhook server (for example when it runs in a separate pod).
+    #[arg(long, env = "HOLT_DISABLE_WEBHOOK_SERVER")]
+    disable_webhook_server: bool,
 
     /// Log format: `json` (structured, one object per line) or `text`.
     #[arg(long, env = "HOLT_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
@@ -39,6 +71,46 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("connecting to the API server")?;
     info!(mode = ?config.mode, "starting");
+    let _webhook = if args.disable_webhook_server {
+        None
+    } else {
+        let mut options = WebhookOptions::new(
+            args.webhook_bind_address,
+            &args.webhook_service_name,
+            &args.operator_namespace,
+            &args.webhook_cert_secret,
+        );
+        if let (Some(_), CertificateSource::Secret { options, .. }) =
+            (&args.webhook_url, &mut options.certificate)
+        {
+            options.loopback = true; // the API server dials the URL: the certificate must name 127.0.0.1
+        }
+        if let Some(dir) = &args.webhook_cert_dir {
+            options.certificate = CertificateSource::Files {
+                cert: dir.join("tls.crt"),
+                key: dir.join("tls.key"),
+                ca: dir.join("ca.crt"),
+            };
+        }
+        options.validation = holt_api::validate::Config {
+            strict_mode: config.enable_strict_mode_intents,
+            excluded_strict_mode_namespaces: config.excluded_strict_mode_namespaces.clone(),
+        };
+        options.registration = Some(match &args.webhook_url {
+            Some(url) => WebhookTarget::Url(url.clone()),
+            None => WebhookTarget::Service {
+                name: args.webhook_service_name.clone(),
+                namespace: args.operator_namespace.clone(),
+                port: Some(443),
+            },
+        });
+        let neighbourhood = KubeNeighbourhood::new(client.clone());
+        Some(
+            Webhook::start(client.clone(), neighbourhood, options)
+                .await
+                .context("starting the webhook server")?,
+        )
+    };
     let (controller, progress) = holt_operator::start(client, config, Options::default()).await;
     let health = tokio::spawn(holt_operator::health::serve(
         args.health_probe_bind_address,
