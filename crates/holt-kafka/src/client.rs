@@ -17,8 +17,10 @@ use crate::metadata::ClusterMetadata;
 use crate::tls::server_name;
 use crate::versions::BrokerVersions;
 
-/// A Kafka admin client for ACLs. Requests are sent one at a time over one connection; clone-free, share it
-/// behind an `Arc`.
+/// A Kafka admin client for ACLs. Requests are sent one at a time over one connection; to share the client,
+/// put it behind an `Arc`. Each operation is retried under [`KafkaConfig::retry`], every attempt with its own
+/// timeouts, so one operation takes at most about `max_attempts × (connect + request timeout)` plus the
+/// back-off.
 #[derive(Debug)]
 pub struct KafkaAdmin {
     config: KafkaConfig,
