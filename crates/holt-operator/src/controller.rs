@@ -55,6 +55,11 @@ pub struct Progress {
     pub writes: u64,
     /// Units waiting for a retry.
     pub failing: usize,
+    /// Objects in the model: pods, Services, ClientIntents, servers with declared clients.
+    pub pods: usize,
+    pub services: usize,
+    pub intents: usize,
+    pub servers: usize,
 }
 
 pub struct Controller {
@@ -321,11 +326,15 @@ impl Controller {
         let failing = self.pending.len();
         let writes = self.applier.writes;
         let ready = self.started;
+        let index = &self.index;
+        let (pods, services) = (index.pods().count(), index.services().count());
+        let (intents, servers) = (index.all_intents().count(), index.servers().count());
         self.progress.send_modify(|p| {
             p.ready = ready;
             p.passes += 1;
             p.writes = writes;
             p.failing = failing;
+            (p.pods, p.services, p.intents, p.servers) = (pods, services, intents, servers);
         });
         !errors.is_empty()
     }

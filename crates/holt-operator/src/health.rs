@@ -1,5 +1,5 @@
-//! `/healthz` (the controller loop is alive) and `/readyz` (every watch has listed and the first full pass
-//! is applied), over plain HTTP for the kubelet's probes.
+//! `/healthz` (the controller loop is alive), `/readyz` (every watch has listed and the first full pass is
+//! applied) and `/metrics` (Prometheus text format), over plain HTTP for the kubelet and Prometheus.
 
 use std::net::SocketAddr;
 
@@ -12,6 +12,7 @@ use crate::controller::Progress;
 
 /// Serves the probes until the process ends.
 pub async fn serve(address: SocketAddr, progress: watch::Receiver<Progress>) -> std::io::Result<()> {
+    let metrics_progress = progress.clone();
     let router = Router::new()
         .route("/healthz", get(|| async { (StatusCode::OK, "ok") }))
         .route(
@@ -30,6 +31,96 @@ pub async fn serve(address: SocketAddr, progress: watch::Receiver<Progress>) -> 
                 }
             }),
         );
+    let router = router.route(
+        "/metrics",
+        get(move || {
+            let text = metrics(&metrics_progress.borrow());
+            async move { ([("content-type", "text/plain; version=0.0.4")], text) }
+        }),
+    );
     let listener = tokio::net::TcpListener::bind(address).await?;
     axum::serve(listener, router).await
+}
+
+/// The controller's progress in the Prometheus text format.
+pub fn metrics(progress: &Progress) -> String {
+    let gauges: [(&str, &str, &str, u64); 8] = [
+        (
+            "holt_ready",
+            "gauge",
+            "1 when every watch has listed and the first full pass is applied",
+            u64::from(progress.ready),
+        ),
+        (
+            "holt_reconcile_passes_total",
+            "counter",
+            "render-and-apply passes completed",
+            progress.passes,
+        ),
+        (
+            "holt_api_writes_total",
+            "counter",
+            "writes sent to the API server",
+            progress.writes,
+        ),
+        (
+            "holt_units_failing",
+            "gauge",
+            "render units waiting for a retry after a failed write",
+            progress.failing as u64,
+        ),
+        (
+            "holt_index_pods",
+            "gauge",
+            "pods in the model",
+            progress.pods as u64,
+        ),
+        (
+            "holt_index_services",
+            "gauge",
+            "Services in the model",
+            progress.services as u64,
+        ),
+        (
+            "holt_index_client_intents",
+            "gauge",
+            "ClientIntents in the model",
+            progress.intents as u64,
+        ),
+        (
+            "holt_index_servers",
+            "gauge",
+            "servers with declared clients",
+            progress.servers as u64,
+        ),
+    ];
+    let mut text = String::new();
+    for (name, kind, help, value) in gauges {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_in_the_prometheus_text_format() {
+        let progress = Progress {
+            ready: true,
+            writes: 7,
+            pods: 3,
+            ..Progress::default()
+        };
+        let text = metrics(&progress);
+        assert!(
+            text.contains("# TYPE holt_api_writes_total counter\nholt_api_writes_total 7\n"),
+            "{text}"
+        );
+        assert!(text.contains("holt_ready 1\n") && text.contains("holt_index_pods 3\n"));
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 8);
+    }
 }

@@ -1,0 +1,354 @@
+//! The operator against a real kube-apiserver at scale: time from applying N ClientIntents to every policy
+//! written and every status up to date; API writes and CPU for one intent change; the operator's memory.
+//!
+//! `cargo bench -p holt-operator --bench converge` runs N = 100, 1,000 and 5,000 (at 5,000: 10,000 pods and
+//! 2,000 Services). Under `cargo test` it runs N = 20 once, as a test. The operator runs as its own process
+//! (the `holt-operator` binary), so its RSS and CPU time are its own; its `/metrics` give the writes.
+//!
+//! Per namespace: 50 client pods with ClientIntents, 20 server pods with Services, 30 bystander pods. Each
+//! client calls two servers through their Services and one as a workload, so every server gets two policies.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, stream};
+use holt_api::v2beta1::{
+    ClientIntents, ClientIntentsSpec, KubernetesTarget, ServiceTarget, Target, Workload,
+};
+use holt_testenv::{ControlPlane, ControlPlaneOptions};
+use k8s_openapi::api::core::v1::{Container, Namespace, Pod, PodSpec, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::Api;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+
+const CLIENTS_PER_NS: usize = 50;
+const SERVERS_PER_NS: usize = 20;
+const BYSTANDERS_PER_NS: usize = 30;
+const CONCURRENCY: usize = 32;
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let sizes: &[usize] = if full { &[100, 1_000, 5_000] } else { &[20] };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    println!(
+        "intents  pods    services  converge_s  writes  change_ms  change_writes  change_cpu_ms  rss_mib"
+    );
+    for &n in sizes {
+        let row = runtime.block_on(run(n));
+        println!(
+            "{:<8} {:<7} {:<9} {:<11.2} {:<7} {:<10} {:<14} {:<14} {}",
+            n,
+            row.pods,
+            row.services,
+            row.converge.as_secs_f64(),
+            row.writes,
+            row.change.as_millis(),
+            row.change_writes,
+            row.change_cpu_ms,
+            row.rss_mib
+        );
+    }
+}
+
+struct Row {
+    pods: usize,
+    services: usize,
+    converge: Duration,
+    writes: u64,
+    change: Duration,
+    change_writes: u64,
+    change_cpu_ms: u64,
+    rss_mib: u64,
+}
+
+fn meta(ns: &str, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(ns.into()),
+        ..Default::default()
+    }
+}
+
+fn pod(ns: &str, name: &str) -> Pod {
+    let mut metadata = meta(ns, name);
+    metadata.labels = Some(BTreeMap::from([("app".into(), name.into())]));
+    metadata.annotations = Some(BTreeMap::from([(
+        "intents.otterize.com/workload-name".into(),
+        name.into(),
+    )]));
+    Pod {
+        metadata,
+        spec: Some(PodSpec {
+            containers: vec![Container {
+                name: "main".into(),
+                image: Some("example/app:1".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+fn service(ns: &str, name: &str) -> Service {
+    Service {
+        metadata: meta(ns, name),
+        spec: Some(ServiceSpec {
+            selector: Some(BTreeMap::from([("app".into(), name.into())])),
+            ports: Some(vec![ServicePort {
+                port: 80,
+                target_port: Some(IntOrString::Int(8080)),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+fn intents(ns: &str, j: usize, extra: bool) -> ClientIntents {
+    let svc = |k: usize| Target {
+        service: Some(ServiceTarget {
+            name: format!("srv-{}", k % SERVERS_PER_NS),
+            http: vec![],
+        }),
+        ..Default::default()
+    };
+    let workload = |name: String| Target {
+        kubernetes: Some(KubernetesTarget {
+            name,
+            kind: None,
+            http: vec![],
+        }),
+        ..Default::default()
+    };
+    let mut targets = vec![
+        svc(j),
+        svc(j + 1),
+        workload(format!("srv-{}", (j + 2) % SERVERS_PER_NS)),
+    ];
+    if extra {
+        targets.push(workload("srv-extra".into()));
+    }
+    ClientIntents {
+        metadata: meta(ns, &format!("cli-{j}")),
+        spec: ClientIntentsSpec {
+            workload: Workload {
+                name: format!("cli-{j}"),
+                kind: None,
+            },
+            targets,
+        },
+        status: None,
+    }
+}
+
+async fn create_all<K>(api_for: impl Fn(&str) -> Api<K>, objects: Vec<K>)
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    stream::iter(objects)
+        .map(|object| {
+            let api = api_for(object.meta().namespace.as_deref().unwrap_or_default());
+            async move { api.create(&PostParams::default(), &object).await.expect("create") }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+}
+
+async fn run(n: usize) -> Row {
+    let plane = ControlPlane::start(ControlPlaneOptions {
+        controller_manager: false,
+        ..Default::default()
+    })
+    .await
+    .expect("control plane");
+    let client = plane.client().await.expect("client");
+    let mut yaml = String::new();
+    for mut crd in holt_api::crds::crds().expect("CRDs") {
+        crd.spec.conversion = Some(CustomResourceConversion {
+            strategy: "None".into(),
+            webhook: None,
+        });
+        yaml.push_str("---\n");
+        yaml.push_str(&serde_yaml::to_string(&crd).expect("yaml"));
+    }
+    holt_testenv::install_crds(&client, &yaml).await.expect("CRDs");
+
+    let namespaces: Vec<String> = (0..n.div_ceil(CLIENTS_PER_NS))
+        .map(|i| format!("team-{i}"))
+        .collect();
+    let ns_api = Api::<Namespace>::all(client.clone());
+    for ns in &namespaces {
+        let object = Namespace {
+            metadata: ObjectMeta {
+                name: Some(ns.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        ns_api
+            .create(&PostParams::default(), &object)
+            .await
+            .expect("namespace");
+    }
+    let mut pods = Vec::new();
+    let mut services = Vec::new();
+    let mut all_intents = Vec::new();
+    for (i, ns) in namespaces.iter().enumerate() {
+        let clients = CLIENTS_PER_NS.min(n - i * CLIENTS_PER_NS);
+        for j in 0..clients {
+            pods.push(pod(ns, &format!("cli-{j}")));
+            all_intents.push(intents(ns, j, false));
+        }
+        for k in 0..SERVERS_PER_NS {
+            pods.push(pod(ns, &format!("srv-{k}")));
+            services.push(service(ns, &format!("srv-{k}")));
+        }
+        for b in 0..BYSTANDERS_PER_NS {
+            pods.push(pod(ns, &format!("idle-{b}")));
+        }
+        pods.push(pod(ns, "srv-extra"));
+    }
+    let (pod_count, service_count) = (pods.len(), services.len());
+    create_all(|ns| Api::<Pod>::namespaced(client.clone(), ns), pods).await;
+    create_all(|ns| Api::<Service>::namespaced(client.clone(), ns), services).await;
+
+    let health = free_port();
+    let mut operator = tokio::process::Command::new(env!("CARGO_BIN_EXE_holt-operator"))
+        .env("KUBECONFIG", plane.kubeconfig())
+        .env("RUST_LOG", "warn")
+        .args([
+            "--disable-webhook-server",
+            "--health-probe-bind-address",
+            &format!("127.0.0.1:{health}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("operator");
+    let pid = operator.id().expect("pid");
+    wait_for(Duration::from_secs(120), || async {
+        metric(health, "holt_ready").await == Some(1)
+    })
+    .await;
+
+    let writes_before = metric(health, "holt_api_writes_total").await.unwrap_or(0);
+    let expected_policies = namespaces.len() * SERVERS_PER_NS * 2;
+    let started = Instant::now();
+    create_all(
+        |ns| Api::<ClientIntents>::namespaced(client.clone(), ns),
+        all_intents,
+    )
+    .await;
+    let policies: Api<NetworkPolicy> = Api::all(client.clone());
+    let intents_api: Api<ClientIntents> = Api::all(client.clone());
+    wait_for(Duration::from_secs(600), || async {
+        let written = policies
+            .list_metadata(&ListParams::default())
+            .await
+            .map(|l| l.items.len())
+            .unwrap_or(0);
+        if written < expected_policies {
+            return false;
+        }
+        let list = intents_api
+            .list(&ListParams::default())
+            .await
+            .expect("list intents");
+        list.items.len() == n
+            && list
+                .items
+                .iter()
+                .all(|i| i.status.as_ref().is_some_and(|s| s.up_to_date))
+    })
+    .await;
+    let converge = started.elapsed();
+    let writes = metric(health, "holt_api_writes_total").await.unwrap_or(0) - writes_before;
+
+    // One intent change: cli-0 in team-0 also calls srv-extra.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let writes_before = metric(health, "holt_api_writes_total").await.unwrap_or(0);
+    let cpu_before = cpu_ms(pid);
+    let started = Instant::now();
+    let changed = intents("team-0", 0, true);
+    let api: Api<ClientIntents> = Api::namespaced(client.clone(), "team-0");
+    let patch = serde_json::json!({"spec": changed.spec});
+    api.patch("cli-0", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("change");
+    let team0: Api<NetworkPolicy> = Api::namespaced(client.clone(), "team-0");
+    wait_for(Duration::from_secs(60), || async {
+        let policy = team0.get_opt("srv-extra-access").await.ok().flatten().is_some();
+        let status = api
+            .get("cli-0")
+            .await
+            .ok()
+            .and_then(|i| i.status)
+            .is_some_and(|s| s.observed_generation == 2);
+        policy && status
+    })
+    .await;
+    let change = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let change_writes = metric(health, "holt_api_writes_total").await.unwrap_or(0) - writes_before;
+    let change_cpu_ms = cpu_ms(pid).saturating_sub(cpu_before);
+    let rss_mib = holt_testenv::rss_kib(pid).unwrap_or(0) / 1024;
+    let _ = operator.kill().await;
+    Row {
+        pods: pod_count,
+        services: service_count,
+        converge,
+        writes,
+        change,
+        change_writes,
+        change_cpu_ms,
+        rss_mib,
+    }
+}
+
+async fn wait_for<F, Fut>(limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !check().await {
+        assert!(Instant::now() < deadline, "did not converge within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One value from the operator's `/metrics`.
+async fn metric(port: u16, name: &str) -> Option<u64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    let request = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.ok()?;
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// User + system CPU time of a process, in milliseconds (from /proc; clock ticks are 100 Hz on Linux).
+fn cpu_ms(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    (ticks(11) + ticks(12)) * 10
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
