@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use holt_api::v2beta1::{ClientIntents, ClientIntentsStatus, ProtectedService};
+use holt_api::v2beta1::{ClientIntents, ProtectedService};
 use holt_model::{Changes, Config, Index, ObjectKey};
 use holt_render::{
     Notice, identities_to_render, render_identity, render_pod, render_protected_service, render_service,
@@ -20,7 +20,7 @@ use kube::api::ApiResource;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use crate::apply::{Applier, ApplyError, Unit};
+use crate::apply::{Applier, ApplyError, Unit, Write};
 use crate::status::{self, Outcome};
 use crate::watch::{Input, Tracked, WatchedKind};
 
@@ -236,63 +236,79 @@ impl Controller {
                 .extend(self.index.all_intents().map(|(key, _)| key.clone()));
         }
         let changes = watched_only(std::mem::take(&mut self.pending), self.index.config());
-        let mut failed = Changes::default();
-        let mut errors: Vec<ApplyError> = Vec::new();
 
+        // Plan every write of the touched units (pure), then perform them concurrently.
+        let mut plan = Vec::new();
+        let mut errors: Vec<ApplyError> = Vec::new();
+        let mut units = Vec::new();
         for identity in identities_to_render(&changes) {
             let rendered = render_identity(&self.index, &identity);
-            report(&rendered.notices);
-            if let Err(error) = self
-                .applier
-                .reconcile_unit(Unit::Identity(identity.clone()), rendered.value)
-                .await
-            {
-                failed.identities.insert(identity);
-                errors.push(error);
-            }
+            units.push((Unit::Identity(identity), rendered));
         }
         for key in &changes.services {
             let rendered = render_service(&self.index, key);
-            report(&rendered.notices);
-            let unit = Unit::Service(key.clone());
-            if let Err(error) = self
-                .applier
-                .reconcile_unit(unit, rendered.value.into_iter().collect())
-                .await
-            {
-                failed.services.insert(key.clone());
-                errors.push(error);
-            }
+            units.push((
+                Unit::Service(key.clone()),
+                rendered.map(|v| v.into_iter().collect()),
+            ));
         }
         for key in &changes.protected_services {
             let rendered = render_protected_service(&self.index, key);
+            units.push((
+                Unit::ProtectedService(key.clone()),
+                rendered.map(|v| v.into_iter().collect()),
+            ));
+        }
+        for (unit, rendered) in units {
             report(&rendered.notices);
-            let unit = Unit::ProtectedService(key.clone());
-            if let Err(error) = self
-                .applier
-                .reconcile_unit(unit, rendered.value.into_iter().collect())
-                .await
-            {
-                failed.protected_services.insert(key.clone());
+            if let Err(error) = self.applier.plan_unit(unit, rendered.value, &mut plan) {
                 errors.push(error);
             }
         }
         for key in &changes.pods {
             let Some(pod) = self.index.pod(key) else { continue };
-            let current = pod.facts.labels.clone();
             let rendered = render_pod(&self.index, key);
-            if let Err(error) = self
-                .applier
-                .label_pod(key, &current, rendered.value.as_ref())
-                .await
-            {
-                failed.pods.insert(key.clone());
-                errors.push(error);
-            }
+            Applier::plan_pod_labels(key, &pod.facts.labels, rendered.value.as_ref(), &mut plan);
+        }
+        self.applier.plan_failed_deletes(&mut plan);
+        let mut pruned = 0;
+        if !self.started && errors.is_empty() {
+            pruned = self.applier.plan_prune_unclaimed(&mut plan);
         }
         // Kafka ACLs (changes.brokers) are applied by the Kafka reconciler, which is not part of this operator
         // yet: their render units are computed and left alone.
 
+        let mut failed = Changes::default();
+        for (write, error) in self.applier.execute(plan).await {
+            match write {
+                Write::Apply {
+                    unit: Unit::Identity(identity),
+                    ..
+                } => {
+                    failed.identities.insert(identity);
+                }
+                Write::Apply {
+                    unit: Unit::Service(key),
+                    ..
+                } => {
+                    failed.services.insert(key);
+                }
+                Write::Apply {
+                    unit: Unit::ProtectedService(key),
+                    ..
+                } => {
+                    failed.protected_services.insert(key);
+                }
+                Write::LabelPod { key, .. } => {
+                    failed.pods.insert(key);
+                }
+                _ => {}
+            }
+            errors.push(error);
+        }
+        for error in &errors {
+            warn!(%error, category = error.category(), "write failed; will retry");
+        }
         let outcome = match errors.first() {
             None => Outcome::Applied,
             Some(error) => Outcome::Failed {
@@ -300,29 +316,24 @@ impl Controller {
                 message: error.to_string(),
             },
         };
-        for error in &errors {
-            warn!(%error, category = error.category(), "write failed; will retry");
-        }
         self.write_statuses(&outcome).await;
         if errors.is_empty() {
+            // Finalizers come off only once the deleted objects' access is gone.
             self.write_finalizers().await;
-        }
-        if errors.is_empty() && !self.started {
-            match self.applier.prune_unclaimed().await {
-                Ok(pruned) => {
-                    info!(
-                        pruned,
-                        "first pass applied; objects left by an earlier run pruned"
-                    );
-                    self.started = true;
-                }
-                Err(error) => {
-                    warn!(%error, "pruning objects left by an earlier run");
-                    errors.push(error);
-                }
+            if !self.started {
+                info!(
+                    pruned,
+                    "first pass applied; objects left by an earlier run pruned"
+                );
+                self.started = true;
             }
         }
         self.pending.merge(failed);
+        self.publish_progress();
+        !errors.is_empty()
+    }
+
+    fn publish_progress(&self) {
         let failing = self.pending.len();
         let writes = self.applier.writes;
         let ready = self.started;
@@ -336,47 +347,38 @@ impl Controller {
             p.failing = failing;
             (p.pods, p.services, p.intents, p.servers) = (pods, services, intents, servers);
         });
-        !errors.is_empty()
     }
 
     async fn write_statuses(&mut self, outcome: &Outcome) {
         let now = k8s_openapi::jiff::Timestamp::now();
-        let keys = std::mem::take(&mut self.pending_status);
-        for key in keys {
+        let mut plan = Vec::new();
+        for key in std::mem::take(&mut self.pending_status) {
             let Some(tracked) = self.tracked.get(&(WatchedKind::ClientIntents, key.clone())) else {
                 continue;
             };
             if tracked.deleting || !self.index.config().watches(&key.namespace) {
                 continue;
             }
-            let current: Option<ClientIntentsStatus> = tracked
-                .status
-                .clone()
-                .and_then(|s| serde_json::from_value(s).ok());
-            let desired = status::desired(
-                &self.index,
-                &key,
-                tracked.generation,
-                current.as_ref(),
-                outcome,
-                now,
-            );
-            if current.as_ref() == Some(&desired) {
+            let current = tracked.status.as_ref();
+            let desired = status::desired(&self.index, &key, tracked.generation, current, outcome, now);
+            if current == Some(&desired) {
                 continue;
             }
-            let Ok(value) = serde_json::to_value(&desired) else {
-                continue;
-            };
-            if let Err(error) = self.applier.intents_status(&key, &value).await {
-                warn!(%error, "status update failed; will retry");
+            if let Ok(status) = serde_json::to_value(&desired) {
+                plan.push(Write::Status { key, status });
+            }
+        }
+        for (write, error) in self.applier.execute(plan).await {
+            warn!(%error, "status update failed; will retry");
+            if let Write::Status { key, .. } = write {
                 self.pending_status.insert(key);
             }
         }
     }
 
     async fn write_finalizers(&mut self) {
-        let entries = std::mem::take(&mut self.pending_finalizers);
-        for (kind, key) in entries {
+        let mut plan = Vec::new();
+        for (kind, key) in std::mem::take(&mut self.pending_finalizers) {
             let Some(tracked) = self.tracked.get(&(kind, key.clone())) else {
                 continue;
             };
@@ -392,14 +394,23 @@ impl Controller {
                     PROTECTED_SERVICE_FINALIZER,
                 ),
             };
-            let present = !tracked.deleting;
-            let finalizers = tracked.finalizers.clone();
-            if let Err(error) = self
-                .applier
-                .update_finalizer(&resource, &key, &finalizers, finalizer, present)
-                .await
-            {
-                warn!(%error, "finalizer update failed; will retry");
+            Applier::plan_finalizer(
+                resource,
+                &key,
+                &tracked.finalizers,
+                finalizer,
+                !tracked.deleting,
+                &mut plan,
+            );
+        }
+        for (write, error) in self.applier.execute(plan).await {
+            warn!(%error, "finalizer update failed; will retry");
+            if let Write::Finalizer { resource, key, .. } = write {
+                let kind = if resource.kind == "ClientIntents" {
+                    WatchedKind::ClientIntents
+                } else {
+                    WatchedKind::ProtectedService
+                };
                 self.pending_finalizers.insert((kind, key));
             }
         }

@@ -109,11 +109,12 @@ pub struct Tracked {
     pub uid: Option<String>,
     pub deleting: bool,
     pub finalizers: Vec<String>,
-    pub status: Option<serde_json::Value>,
+    /// ClientIntents only: its status as last seen.
+    pub status: Option<holt_api::v2beta1::ClientIntentsStatus>,
 }
 
 impl Tracked {
-    fn of(meta: &ObjectMeta, status: Option<serde_json::Value>) -> Self {
+    fn of(meta: &ObjectMeta, status: Option<holt_api::v2beta1::ClientIntentsStatus>) -> Self {
         Tracked {
             generation: meta.generation,
             uid: meta.uid.clone(),
@@ -176,8 +177,7 @@ pub fn all(client: &Client) -> impl Stream<Item = Input> + Send + use<> {
             (Object::Ingress(IngressFacts::from_ingress(&i)), None)
         }),
         guarded::<ClientIntents>(&c, WatchedKind::ClientIntents, |ci| {
-            let status = ci.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
-            let tracked = Tracked::of(&ci.metadata, status);
+            let tracked = Tracked::of(&ci.metadata, ci.status.clone());
             (Object::ClientIntents(ci), Some(tracked))
         }),
         guarded::<ProtectedService>(&c, WatchedKind::ProtectedService, |ps| {

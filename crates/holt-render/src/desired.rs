@@ -21,6 +21,14 @@ impl<T> Rendered<T> {
     pub fn new(value: T, notices: Vec<Notice>) -> Self {
         Rendered { value, notices }
     }
+
+    /// The same notices with the value transformed.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Rendered<U> {
+        Rendered {
+            value: f(self.value),
+            notices: self.notices,
+        }
+    }
 }
 
 /// A Kubernetes object Holt wants to exist.

@@ -9,30 +9,36 @@ pub enum ApplyError {
     Apply {
         kind: &'static str,
         key: ObjectKey,
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("deleting {kind} {key}: {source}")]
     Delete {
         kind: &'static str,
         key: ObjectKey,
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("labelling Pod {key}: {source}")]
-    LabelPod { key: ObjectKey, source: kube::Error },
+    LabelPod {
+        key: ObjectKey,
+        source: Box<kube::Error>,
+    },
     #[error("updating the status of {kind} {key}: {source}")]
     Status {
         kind: &'static str,
         key: ObjectKey,
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("updating the finalizers of {kind} {key}: {source}")]
     Finalizer {
         kind: &'static str,
         key: ObjectKey,
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("listing {kind}: {source}")]
-    List { kind: &'static str, source: kube::Error },
+    List {
+        kind: &'static str,
+        source: Box<kube::Error>,
+    },
     #[error("encoding {kind} {key}: {source}")]
     Encode {
         kind: &'static str,
