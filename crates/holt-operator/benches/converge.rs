@@ -32,12 +32,18 @@ const CONCURRENCY: usize = 32;
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let sizes: &[usize] = if full { &[100, 1_000, 5_000] } else { &[20] };
+    // HOLT_BENCH_SIZES=5000 runs one size; the operator inherits this process's environment (so, e.g.,
+    // MALLOC_ARENA_MAX applies to it).
+    let sizes: Vec<usize> = match std::env::var("HOLT_BENCH_SIZES") {
+        Ok(list) if full => list.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+        _ if full => vec![100, 1_000, 5_000],
+        _ => vec![20],
+    };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     println!(
         "intents  pods    services  converge_s  writes  change_ms  change_writes  change_cpu_ms  rss_mib"
     );
-    for &n in sizes {
+    for n in sizes {
         let row = runtime.block_on(run(n));
         println!(
             "{:<8} {:<7} {:<9} {:<11.2} {:<7} {:<10} {:<14} {:<14} {}",
@@ -277,15 +283,16 @@ async fn run(n: usize) -> Row {
 
     // One intent change: cli-0 in team-0 also calls srv-extra. First let the operator finish what it was
     // doing besides policies and statuses (finalizers, pod labels): no write for a whole second.
-    let mut writes_before = metric(health, "holt_api_writes_total").await.unwrap_or(0);
+    let mut passes = metric(health, "holt_reconcile_passes_total").await.unwrap_or(0);
     loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let now = metric(health, "holt_api_writes_total").await.unwrap_or(0);
-        if now == writes_before {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = metric(health, "holt_reconcile_passes_total").await.unwrap_or(0);
+        if now == passes {
             break;
         }
-        writes_before = now;
+        passes = now;
     }
+    let writes_before = metric(health, "holt_api_writes_total").await.unwrap_or(0);
     let cpu_before = cpu_ms(pid);
     let started = Instant::now();
     let changed = intents("team-0", 0, true);
