@@ -14,13 +14,15 @@ use futures::{Stream, StreamExt};
 use holt_api::v2beta1::{ClientIntents, ProtectedService};
 use holt_model::{Changes, Config, Index, ObjectKey};
 use holt_render::{
-    Notice, identities_to_render, render_identity, render_pod, render_protected_service, render_service,
+    KafkaOptions, Notice, identities_to_render, render_broker, render_identity, render_pod,
+    render_protected_service, render_service,
 };
 use kube::api::ApiResource;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::apply::{Applier, ApplyError, Unit, Write};
+use crate::events::Events;
 use crate::status::{self, Outcome};
 use crate::watch::{Input, Tracked, WatchedKind};
 
@@ -65,6 +67,7 @@ pub struct Progress {
 pub struct Controller {
     index: Index,
     applier: Applier,
+    events: Events,
     options: Options,
     known: HashMap<WatchedKind, HashSet<ObjectKey>>,
     listing: HashMap<WatchedKind, HashSet<ObjectKey>>,
@@ -86,11 +89,17 @@ impl std::fmt::Debug for Controller {
 }
 
 impl Controller {
-    pub fn new(index: Index, applier: Applier, options: Options) -> (Self, watch::Receiver<Progress>) {
+    pub fn new(
+        index: Index,
+        applier: Applier,
+        events: Events,
+        options: Options,
+    ) -> (Self, watch::Receiver<Progress>) {
         let (progress, receiver) = watch::channel(Progress::default());
         let controller = Controller {
             index,
             applier,
+            events,
             options,
             known: HashMap::new(),
             listing: HashMap::new(),
@@ -259,8 +268,10 @@ impl Controller {
                 rendered.map(|v| v.into_iter().collect()),
             ));
         }
+        let mut notices = Vec::new();
         for (unit, rendered) in units {
             report(&rendered.notices);
+            notices.extend(rendered.notices);
             if let Err(error) = self.applier.plan_unit(unit, rendered.value, &mut plan) {
                 errors.push(error);
             }
@@ -269,15 +280,21 @@ impl Controller {
             let Some(pod) = self.index.pod(key) else { continue };
             let rendered = render_pod(&self.index, key);
             Applier::plan_pod_labels(key, &pod.facts.labels, rendered.value.as_ref(), &mut plan);
+            report(&rendered.notices);
+            notices.extend(rendered.notices);
+        }
+        // Kafka ACLs are not applied by this operator yet (holt-kafka's reconciler is to be wired in), but the
+        // brokers are rendered for their notices, e.g. a Kafka target with no KafkaServerConfig.
+        for broker in &changes.brokers {
+            let rendered = render_broker(&self.index, broker, &KafkaOptions::default());
+            report(&rendered.notices);
+            notices.extend(rendered.notices);
         }
         self.applier.plan_failed_deletes(&mut plan);
         let mut pruned = 0;
         if !self.started && errors.is_empty() {
             pruned = self.applier.plan_prune_unclaimed(&mut plan);
         }
-        // Kafka ACLs (changes.brokers) are applied by the Kafka reconciler, which is not part of this operator
-        // yet: their render units are computed and left alone.
-
         let mut failed = Changes::default();
         for (write, error) in self.applier.execute(plan).await {
             match write {
@@ -309,6 +326,7 @@ impl Controller {
         for error in &errors {
             warn!(%error, category = error.category(), "write failed; will retry");
         }
+        self.events.publish(&self.index, &notices).await;
         let outcome = match errors.first() {
             None => Outcome::Applied,
             Some(error) => Outcome::Failed {

@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod controller;
+pub mod events;
 pub mod health;
 pub mod status;
 pub mod watch;
@@ -29,7 +30,8 @@ pub async fn start(
     options: Options,
 ) -> (tokio::task::JoinHandle<()>, progress::Receiver<Progress>) {
     let applier = Applier::new(client.clone()).await;
-    let (controller, progress) = Controller::new(Index::new(config), applier, options);
+    let events = events::Events::new(client.clone());
+    let (controller, progress) = Controller::new(Index::new(config), applier, events, options);
     let inputs = watch::all(&client);
     (tokio::spawn(controller.run(inputs)), progress)
 }

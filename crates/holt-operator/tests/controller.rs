@@ -484,3 +484,44 @@ async fn a_restart_converges_with_nothing_orphaned_or_duplicated() {
     );
     third.stop();
 }
+
+#[tokio::test]
+async fn declared_access_that_cannot_be_enforced_is_reported_as_an_event() {
+    let (client, plane) = cluster().await;
+    let ns = tutorial(&client, plane, "events").await;
+    let operator = Operator::start(&client, &ns, Mode::DefaultActive).await;
+    let api: Api<ClientIntents> = Api::namespaced(client.clone(), &ns);
+    let mut kafka_client = intents(&ns, "client", "server");
+    kafka_client.spec.targets.push(Target {
+        kafka: Some(holt_api::v2beta1::KafkaTarget {
+            name: "kafka".into(),
+            topics: vec![holt_api::v2beta1::KafkaTopic {
+                name: "orders".into(),
+                operations: vec![holt_api::v2beta1::KafkaOperation::Produce],
+            }],
+        }),
+        ..Default::default()
+    });
+    api.create(&PostParams::default(), &kafka_client)
+        .await
+        .expect("create intents");
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), &ns);
+    let event = eventually("a KafkaServerNotConfigured Event", || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        list.items
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some("KafkaServerNotConfigured"))
+    })
+    .await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    let regarding = event.regarding.expect("regarding");
+    assert_eq!(
+        (regarding.kind.as_deref(), regarding.name.as_deref()),
+        (Some("ClientIntents"), Some("client"))
+    );
+    assert!(
+        event.note.unwrap_or_default().contains("kafka"),
+        "the note names the broker"
+    );
+    operator.stop();
+}

@@ -1,0 +1,102 @@
+//! Kubernetes Events for notices: declared access Holt cannot enforce (a Kafka target without a
+//! KafkaServerConfig, a missing sidecar, …) shows up in `kubectl describe` of the object concerned, with the
+//! reference's Event reasons. Each distinct notice is published once per process, so re-renders that find
+//! the same problem again cost no API write.
+
+use std::collections::HashSet;
+
+use holt_api::v2beta1::{ClientIntents, ProtectedService};
+use holt_model::{Identity, Index, ObjectKey};
+use holt_render::{Notice, Subject};
+use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Client, Resource};
+use tracing::warn;
+
+/// The controller name Events are reported under.
+pub const REPORTER: &str = "holt-operator";
+
+pub struct Events {
+    recorder: Recorder,
+    published: HashSet<Notice>,
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events")
+            .field("published", &self.published.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Events {
+    pub fn new(client: Client) -> Self {
+        let reporter = Reporter {
+            controller: REPORTER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Events {
+            recorder: Recorder::new(client, reporter),
+            published: HashSet::new(),
+        }
+    }
+
+    /// Publishes the notices not published before. A failure is logged, not retried: the notice is also in
+    /// the logs and the object's status.
+    pub async fn publish(&mut self, index: &Index, notices: &[Notice]) {
+        for notice in notices {
+            if self.published.contains(notice) {
+                continue;
+            }
+            for reference in references(index, &notice.subject) {
+                let event = Event {
+                    type_: if notice.reason.is_warning() {
+                        EventType::Warning
+                    } else {
+                        EventType::Normal
+                    },
+                    reason: notice.reason.as_str().into(),
+                    note: Some(notice.message.clone()),
+                    action: "Reconcile".into(),
+                    secondary: None,
+                };
+                if let Err(error) = self.recorder.publish(&event, &reference).await {
+                    warn!(%error, reason = notice.reason.as_str(), "publishing an Event");
+                }
+            }
+            self.published.insert(notice.clone());
+        }
+    }
+}
+
+/// The objects an Event about `subject` is recorded on. A workload identity's notices go to its
+/// ClientIntents (none when it has none: the notice is then only logged).
+fn references(index: &Index, subject: &Subject) -> Vec<ObjectReference> {
+    match subject {
+        Subject::ClientIntents { namespace, name } => vec![reference::<ClientIntents>(namespace, name)],
+        Subject::Pod { namespace, name } => vec![reference::<Pod>(namespace, name)],
+        Subject::Service { namespace, name } => vec![reference::<Service>(namespace, name)],
+        Subject::ProtectedService { namespace, name } => vec![reference::<ProtectedService>(namespace, name)],
+        Subject::Identity {
+            namespace,
+            name,
+            workload_kind,
+        } => {
+            let identity = Identity::new(namespace, name, workload_kind.as_deref());
+            index
+                .intents_of(&identity)
+                .map(|(key, _): (ObjectKey, _)| reference::<ClientIntents>(&key.namespace, &key.name))
+                .collect()
+        }
+    }
+}
+
+fn reference<K: Resource<DynamicType = ()>>(namespace: &str, name: &str) -> ObjectReference {
+    ObjectReference {
+        api_version: Some(K::api_version(&()).into_owned()),
+        kind: Some(K::kind(&()).into_owned()),
+        namespace: Some(namespace.into()),
+        name: Some(name.into()),
+        ..ObjectReference::default()
+    }
+}
