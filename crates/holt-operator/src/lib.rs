@@ -11,6 +11,7 @@ pub mod apply;
 pub mod controller;
 pub mod events;
 pub mod health;
+pub mod leader;
 pub mod status;
 pub mod watch;
 pub mod webhook;

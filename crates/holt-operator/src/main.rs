@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use clap::Parser;
 use holt_config::ConfigArgs;
-use holt_operator::controller::Options;
+use holt_operator::controller::{Options, Progress};
+use holt_operator::leader::{self, LeaseOptions};
 use holt_operator::webhook::{CertificateSource, KubeNeighbourhood, Webhook, WebhookOptions, WebhookTarget};
 use tracing::info;
 
@@ -50,6 +51,15 @@ struct Args {
     /// Do not run the webhook server (for example when it runs in a separate pod).
     #[arg(long, env = "HOLT_DISABLE_WEBHOOK_SERVER")]
     disable_webhook_server: bool,
+
+    /// Run the controller only while holding a Lease, so that several replicas never both write (webhooks and
+    /// probes are served by every replica).
+    #[arg(long, env = "HOLT_LEADER_ELECT")]
+    leader_elect: bool,
+
+    /// Namespace of the leader Lease (default: --operator-namespace).
+    #[arg(long, env = "HOLT_LEADER_ELECTION_NAMESPACE")]
+    leader_election_namespace: Option<String>,
 
     /// Log format: `json` (structured, one object per line) or `text`.
     #[arg(long, env = "HOLT_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
@@ -111,17 +121,67 @@ async fn main() -> anyhow::Result<()> {
                 .context("starting the webhook server")?,
         )
     };
-    let (controller, progress) = holt_operator::start(client, config, Options::default()).await;
+    // Probes answer from the start (a standby replica is alive but not ready); the controller's progress is
+    // forwarded to them once it runs.
+    let (progress_tx, progress_rx) = tokio::sync::watch::channel(Progress::default());
     let health = tokio::spawn(holt_operator::health::serve(
         args.health_probe_bind_address,
-        progress,
+        progress_rx,
     ));
+    let mut leadership = match args.leader_elect {
+        true => {
+            let identity =
+                std::env::var("POD_NAME").unwrap_or_else(|_| format!("holt-operator-{}", std::process::id()));
+            let namespace = args
+                .leader_election_namespace
+                .as_deref()
+                .unwrap_or(&args.operator_namespace);
+            info!(%identity, "waiting for the leader Lease");
+            Some(leader::acquire(client.clone(), LeaseOptions::new(namespace, &identity)).await)
+        }
+        false => None,
+    };
+    let (controller, mut progress) = holt_operator::start(client, config, Options::default()).await;
+    tokio::spawn(async move {
+        while progress.changed().await.is_ok() {
+            let current = progress.borrow().clone();
+            progress_tx.send_replace(current);
+        }
+    });
+    let lost = async {
+        match leadership.as_mut() {
+            Some(leadership) => leadership.lost().await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         result = controller => result.context("the controller stopped")?,
         result = health => result.context("the health server stopped")?.context("serving probes")?,
-        _ = tokio::signal::ctrl_c() => info!("interrupted"),
+        _ = lost => anyhow::bail!("lost the leader Lease: stopping so that only the new leader writes"),
+        _ = shutdown_signal() => {
+            info!("stopping");
+            if let Some(leadership) = leadership.take() {
+                leadership.release().await;
+            }
+        }
     }
     Ok(())
+}
+
+/// SIGTERM (how Kubernetes stops a pod) or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -525,3 +525,53 @@ async fn declared_access_that_cannot_be_enforced_is_reported_as_an_event() {
     );
     operator.stop();
 }
+
+#[tokio::test]
+async fn only_one_candidate_leads_and_a_released_or_expired_lease_is_taken_over() {
+    use holt_operator::leader::{LeaseOptions, acquire};
+    let (client, plane) = cluster().await;
+    let ns = plane
+        .create_namespace(&client, "leader")
+        .await
+        .expect("namespace");
+    let options = |identity: &str| LeaseOptions {
+        lease_duration: Duration::from_secs(2),
+        renew_every: Duration::from_millis(500),
+        retry_every: Duration::from_millis(200),
+        ..LeaseOptions::new(&ns, identity)
+    };
+    let first = acquire(client.clone(), options("replica-a")).await;
+    let second = tokio::spawn(acquire(client.clone(), options("replica-b")));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        !second.is_finished(),
+        "the first holder renews: the second waits, well past the lease duration"
+    );
+
+    first.release().await;
+    let second = tokio::time::timeout(Duration::from_secs(5), second)
+        .await
+        .expect("taken over")
+        .expect("task");
+    let lease: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(client.clone(), &ns);
+    let holder = |l: k8s_openapi::api::coordination::v1::Lease| l.spec.and_then(|s| s.holder_identity);
+    let current = lease
+        .get(holt_operator::leader::DEFAULT_LEASE_NAME)
+        .await
+        .expect("lease");
+    assert_eq!(holder(current).as_deref(), Some("replica-b"));
+
+    // A holder that dies without releasing: the Lease expires and the next candidate takes it.
+    drop(second);
+    let third = tokio::time::timeout(
+        Duration::from_secs(10),
+        acquire(client.clone(), options("replica-c")),
+    )
+    .await;
+    assert!(third.is_ok(), "an expired lease is taken over");
+    let current = lease
+        .get(holt_operator::leader::DEFAULT_LEASE_NAME)
+        .await
+        .expect("lease");
+    assert_eq!(holder(current).as_deref(), Some("replica-c"));
+}

@@ -100,6 +100,8 @@ async fn start_shared() -> anyhow::Result<(Webhook, Shared)> {
         .collect::<Result<Vec<_>, _>>()?
         .join("---\n");
     install_crds(&client, &yaml).await?;
+    ensure_registration(&client, &WebhookTarget::Url(base.clone()), &ca_bundle).await?;
+    // Again, as a restarted operator (or a second replica) does: registering must be repeatable.
     ensure_registration(&client, &WebhookTarget::Url(base), &ca_bundle).await?;
     Ok((webhook, Shared { addr, ca_bundle }))
 }
@@ -643,5 +645,34 @@ async fn a_user_supplied_certificate_is_served_from_files() -> anyhow::Result<()
     ensure!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert_eq!(served, der(&bundle.cert_pem)?);
     ensure!(!webhook.refresh(SystemTime::now()).await?, "files unchanged");
+    Ok(())
+}
+
+/// Registration creates missing CRDs; a restarted operator registers again. Both must leave valid CRDs (a
+/// server-side apply of only `spec.conversion` by the manager that created the whole CRD would drop the
+/// rest). Needs a control plane without Holt's CRDs, so a private one.
+#[tokio::test]
+async fn registering_again_keeps_the_crds_registration_created() -> anyhow::Result<()> {
+    let options = holt_testenv::ControlPlaneOptions {
+        controller_manager: false,
+        ..Default::default()
+    };
+    let plane = ControlPlane::start(options).await?;
+    let client = plane.client().await?;
+    let target = WebhookTarget::Url("https://127.0.0.1:9443".into());
+    let ca_bundle = plane.ca_pem().as_bytes().to_vec();
+    ensure_registration(&client, &target, &ca_bundle).await?;
+    ensure_registration(&client, &target, &ca_bundle).await?;
+    let crds = Api::<
+        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    >::all(client);
+    for name in ["clientintents", "protectedservices", "kafkaserverconfigs"] {
+        let crd = crds.get(&format!("{name}.k8s.otterize.com")).await?;
+        assert_eq!(crd.spec.versions.len(), 4, "{name}: every served version kept");
+        assert_eq!(
+            crd.spec.conversion.map(|c| c.strategy).as_deref(),
+            Some("Webhook")
+        );
+    }
     Ok(())
 }

@@ -158,26 +158,15 @@ pub async fn ensure_registration(
             what: format!("the conversion webhook of CRD {name}"),
             source: Box::new(source),
         };
-        let exists = crd_api.get_opt(&name).await.map_err(registration)?.is_some();
-        if exists {
-            let conversion = json!({
-                "apiVersion": "apiextensions.k8s.io/v1",
-                "kind": "CustomResourceDefinition",
-                "metadata": { "name": name },
-                "spec": { "conversion": crd.spec.conversion },
-            });
-            crd_api
-                .patch(&name, &params, &Patch::Apply(&conversion))
-                .await
-                .map_err(registration)?;
-        } else {
-            let mut full = crd.clone();
-            full.metadata.managed_fields = None;
-            crd_api
-                .patch(&name, &params, &Patch::Apply(&full))
-                .await
-                .map_err(registration)?;
-        }
+        // The whole CRD, every time: server-side apply with one field manager must always send the same
+        // fields (a partial apply would drop the ones it sent before), and it keeps the schema current on
+        // upgrades, as the reference's start-up does.
+        let mut full = crd.clone();
+        full.metadata.managed_fields = None;
+        crd_api
+            .patch(&name, &params, &Patch::Apply(&full))
+            .await
+            .map_err(registration)?;
         tracing::info!(crd = %name, "conversion webhook registered");
     }
 
