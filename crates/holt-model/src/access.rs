@@ -53,17 +53,18 @@ pub enum Declaration {
     AccessAnnotation(ObjectKey),
 }
 
-/// What one client may do on one server.
+/// What one client may do on one server. The lists are sorted and without repeats (plain vectors: a
+/// cluster holds tens of thousands of grants, most with one declaration and no HTTP paths).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Grant {
     /// HTTP paths and methods; empty when any request is allowed (a plain call was declared).
-    pub http: BTreeSet<HttpResource>,
+    pub http: Vec<HttpResource>,
     /// True when at least one declaration allows any request (no HTTP restriction).
     pub any_request: bool,
     /// True when the client declared this server as a Kafka broker: it gets network access to the broker,
     /// and its topic grants are in the broker's [`KafkaAccess`].
     pub kafka: bool,
-    pub declared_by: BTreeSet<Declaration>,
+    pub declared_by: Vec<Declaration>,
 }
 
 /// Everything the renderers need to know about one server.

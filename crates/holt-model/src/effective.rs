@@ -21,7 +21,7 @@ pub(crate) fn server_access(index: &Index, server: &Identity) -> Option<ServerAc
                     match call {
                         Call::Workload { server: target, http } if target == server => {
                             let grant = clients.entry(intents.client.clone()).or_default();
-                            grant.declared_by.insert(declaration.clone());
+                            grant.declared_by.push(declaration.clone());
                             if http.is_empty() {
                                 grant.any_request = true;
                             }
@@ -29,7 +29,7 @@ pub(crate) fn server_access(index: &Index, server: &Identity) -> Option<ServerAc
                         }
                         Call::Kafka { broker, .. } if broker == server => {
                             let grant = clients.entry(intents.client.clone()).or_default();
-                            grant.declared_by.insert(declaration.clone());
+                            grant.declared_by.push(declaration.clone());
                             grant.kafka = true;
                         }
                         _ => {}
@@ -40,7 +40,7 @@ pub(crate) fn server_access(index: &Index, server: &Identity) -> Option<ServerAc
                 let Some(pod) = index.pod(pod_key) else { continue };
                 for client in pod.declared_clients() {
                     let grant = clients.entry(client.clone()).or_default();
-                    grant.declared_by.insert(declaration.clone());
+                    grant.declared_by.push(declaration.clone());
                     grant.any_request = true;
                 }
             }
@@ -48,6 +48,12 @@ pub(crate) fn server_access(index: &Index, server: &Identity) -> Option<ServerAc
     }
     if clients.is_empty() {
         return None;
+    }
+    for grant in clients.values_mut() {
+        grant.http.sort();
+        grant.http.dedup();
+        grant.declared_by.sort();
+        grant.declared_by.dedup();
     }
     Some(ServerAccess {
         server: server.clone(),

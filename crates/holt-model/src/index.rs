@@ -21,6 +21,7 @@ use crate::facts::{IngressFacts, ObjectKey, OwnerFacts, OwnerRef, PodFacts, Serv
 use crate::identity::Identity;
 use crate::labels::CALLED_BY;
 use crate::resolve::{PodIdentity, pod_identity};
+use crate::sorted_set::SortedSet;
 
 /// An object to index. Kubernetes objects arrive as the facts extracted from them; Holt's own kinds as their
 /// `v2beta1` form (convert other versions first).
@@ -90,28 +91,28 @@ pub struct Index {
     config: Config,
     namespaces: BTreeSet<String>,
     owners: HashMap<OwnerKey, OwnerFacts>,
-    children: HashMap<OwnerKey, BTreeSet<Child>>,
+    children: HashMap<OwnerKey, SortedSet<Child>>,
     pods: HashMap<ObjectKey, IndexedPod>,
     pods_by_namespace: HashMap<String, BTreeSet<String>>,
     /// Pods by the (namespace, name) of their identity, whatever its kind.
-    pods_by_identity: HashMap<ObjectKey, BTreeSet<String>>,
+    pods_by_identity: HashMap<ObjectKey, SortedSet<String>>,
     services: HashMap<ObjectKey, ServiceFacts>,
     services_by_namespace: HashMap<String, BTreeSet<String>>,
     ingresses: HashMap<ObjectKey, IngressFacts>,
-    ingresses_by_service: HashMap<ObjectKey, BTreeSet<String>>,
+    ingresses_by_service: HashMap<ObjectKey, SortedSet<String>>,
     intents: HashMap<ObjectKey, IndexedIntents>,
     /// ClientIntents by the (namespace, name) of their client, whatever its kind.
-    intents_by_client: HashMap<ObjectKey, BTreeSet<String>>,
-    declarations_by_server: HashMap<Identity, BTreeSet<Declaration>>,
+    intents_by_client: HashMap<ObjectKey, SortedSet<String>>,
+    declarations_by_server: HashMap<Identity, SortedSet<Declaration>>,
     /// Server pods whose `called-by` annotation lists a client with this (namespace, name).
-    annotations_by_client: HashMap<ObjectKey, BTreeSet<ObjectKey>>,
+    annotations_by_client: HashMap<ObjectKey, SortedSet<ObjectKey>>,
     /// Server identities (any kind) declared for a (namespace, name).
-    servers_by_name: HashMap<ObjectKey, BTreeSet<Identity>>,
-    kafka_intents_by_broker: HashMap<Identity, BTreeSet<ObjectKey>>,
+    servers_by_name: HashMap<ObjectKey, SortedSet<Identity>>,
+    kafka_intents_by_broker: HashMap<Identity, SortedSet<ObjectKey>>,
     protected: HashMap<ObjectKey, ProtectedServiceSpec>,
-    protected_by_server: HashMap<ObjectKey, BTreeSet<String>>,
+    protected_by_server: HashMap<ObjectKey, SortedSet<String>>,
     kafka_configs: HashMap<ObjectKey, KafkaServerConfigSpec>,
-    kafka_configs_by_broker: HashMap<Identity, BTreeSet<ObjectKey>>,
+    kafka_configs_by_broker: HashMap<Identity, SortedSet<ObjectKey>>,
     servers: HashMap<Identity, ServerAccess>,
     brokers: HashMap<Identity, KafkaAccess>,
 }
@@ -858,15 +859,39 @@ impl Index {
 }
 
 /// Removes `value` from the set at `key`, and the set itself once empty (so maps never keep empty sets).
-fn remove_from<K, V>(map: &mut HashMap<K, BTreeSet<V>>, key: &K, value: &V)
+fn remove_from<K, S, V>(map: &mut HashMap<K, S>, key: &K, value: &V)
 where
     K: std::hash::Hash + Eq,
-    V: Ord,
+    S: SmallOrLargeSet<V>,
 {
     if let Some(set) = map.get_mut(key) {
-        set.remove(value);
-        if set.is_empty() {
+        set.remove_value(value);
+        if set.is_empty_set() {
             map.remove(key);
         }
+    }
+}
+
+/// The two set types of the index: B-trees for the large per-namespace sets, sorted vectors for the rest.
+trait SmallOrLargeSet<V> {
+    fn remove_value(&mut self, value: &V);
+    fn is_empty_set(&self) -> bool;
+}
+
+impl<V: Ord> SmallOrLargeSet<V> for BTreeSet<V> {
+    fn remove_value(&mut self, value: &V) {
+        self.remove(value);
+    }
+    fn is_empty_set(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl<V: Ord> SmallOrLargeSet<V> for SortedSet<V> {
+    fn remove_value(&mut self, value: &V) {
+        self.remove(value);
+    }
+    fn is_empty_set(&self) -> bool {
+        self.is_empty()
     }
 }
