@@ -50,6 +50,16 @@ pub enum ObjectRef {
     KafkaServerConfig(ObjectKey),
 }
 
+/// Object counts, for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndexSizes {
+    pub pods: usize,
+    pub services: usize,
+    pub intents: usize,
+    /// Servers with at least one declared client.
+    pub servers: usize,
+}
+
 /// A pod with its resolved identity and parsed access annotation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndexedPod {
@@ -203,6 +213,16 @@ impl Index {
     }
 
     // ---- queries -------------------------------------------------------------------------------------
+
+    /// How many objects the index holds, in O(1) (for metrics after every pass).
+    pub fn sizes(&self) -> IndexSizes {
+        IndexSizes {
+            pods: self.pods.len(),
+            services: self.services.len(),
+            intents: self.intents.len(),
+            servers: self.servers.len(),
+        }
+    }
 
     /// The effective access of every server with at least one declared client, in no particular order.
     pub fn servers(&self) -> impl Iterator<Item = &ServerAccess> {

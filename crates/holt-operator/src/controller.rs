@@ -14,8 +14,8 @@ use futures::{Stream, StreamExt};
 use holt_api::v2beta1::{ClientIntents, ProtectedService};
 use holt_model::{Changes, Config, Index, ObjectKey};
 use holt_render::{
-    KafkaOptions, Notice, identities_to_render, render_broker, render_identity, render_pod,
-    render_protected_service, render_service,
+    KafkaOptions, Notice, render_broker, render_identity, render_pod, render_protected_service,
+    render_service,
 };
 use kube::api::ApiResource;
 use tokio::sync::watch;
@@ -250,9 +250,9 @@ impl Controller {
         let mut plan = Vec::new();
         let mut errors: Vec<ApplyError> = Vec::new();
         let mut units = Vec::new();
-        for identity in identities_to_render(&changes) {
-            let rendered = render_identity(&self.index, &identity);
-            units.push((Unit::Identity(identity), rendered));
+        for identity in &changes.identities {
+            let rendered = render_identity(&self.index, identity);
+            units.push((Unit::Identity(identity.clone()), rendered));
         }
         for key in &changes.services {
             let rendered = render_service(&self.index, key);
@@ -356,8 +356,8 @@ impl Controller {
         let writes = self.applier.writes;
         let ready = self.started;
         let index = &self.index;
-        let (pods, services) = (index.pods().count(), index.services().count());
-        let (intents, servers) = (index.all_intents().count(), index.servers().count());
+        let sizes = index.sizes();
+        let (pods, services, intents, servers) = (sizes.pods, sizes.services, sizes.intents, sizes.servers);
         self.progress.send_modify(|p| {
             p.ready = ready;
             p.passes += 1;
@@ -452,7 +452,6 @@ fn everything(index: &Index) -> Changes {
     let mut all = Changes::default();
     all.identities.extend(index.servers().map(|s| s.server.clone()));
     all.identities.extend(index.clients());
-    all.identities.extend(index.brokers().map(|b| b.broker.clone()));
     all.pods.extend(index.pods().map(|p| p.facts.key.clone()));
     all.services.extend(index.services().map(|s| s.key.clone()));
     all.protected_services

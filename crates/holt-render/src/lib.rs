@@ -27,4 +27,4 @@ pub use istio::AuthorizationPolicy;
 pub use kafka::{KafkaAcl, KafkaAcls, KafkaOptions, render_broker};
 pub use notice::{Notice, Reason, Subject};
 pub use pod_labels::{LabelPatch, PodLabels, render_pod};
-pub use state::{DesiredState, RenderOptions, identities_to_render, render_all};
+pub use state::{DesiredState, RenderOptions, render_all};

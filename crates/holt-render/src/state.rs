@@ -1,9 +1,8 @@
-//! The complete desired state of a cluster (for `holt plan` and full resyncs), and which identities a change
-//! requires rendering again.
+//! The complete desired state of a cluster, for `holt plan` and full resyncs.
 
 use std::collections::BTreeSet;
 
-use holt_model::{Changes, Identity, Index, ObjectKey};
+use holt_model::{Identity, Index, ObjectKey};
 use serde::Serialize;
 
 use crate::default_deny::render_protected_service;
@@ -36,7 +35,6 @@ pub fn render_all(index: &Index, options: &RenderOptions) -> DesiredState {
     let mut state = DesiredState::default();
     let mut identities: BTreeSet<Identity> = index.servers().map(|s| s.server.clone()).collect();
     identities.extend(index.clients());
-    identities.extend(index.brokers().map(|b| b.broker.clone()));
     for identity in &identities {
         let rendered = render_identity(index, identity);
         state.objects.extend(rendered.value);
@@ -75,15 +73,4 @@ pub fn render_all(index: &Index, options: &RenderOptions) -> DesiredState {
     state.notices.sort();
     state.notices.dedup();
     state
-}
-
-/// The identities to pass to [`render_identity`] after a change: those the change lists, and its brokers
-/// (a broker's ingress policy admits its Kafka clients).
-pub fn identities_to_render(changes: &Changes) -> BTreeSet<Identity> {
-    changes
-        .identities
-        .iter()
-        .chain(&changes.brokers)
-        .cloned()
-        .collect()
 }

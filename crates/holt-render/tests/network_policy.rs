@@ -424,11 +424,14 @@ fn kafka_clients_are_admitted_to_the_broker() {
         json(&rendered.value[0])["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
         json!("shop")
     );
-    let changes = holt_model::Changes {
-        brokers: BTreeSet::from([broker.clone()]),
-        ..Default::default()
-    };
-    assert!(holt_render::identities_to_render(&changes).contains(&broker));
+    // A Kafka client's change touches the broker's access policy.
+    let mut fresh = common::index(Config::default(), vec![]);
+    let changes = fresh.apply(intents_v2(
+        "shop",
+        "orders",
+        vec![kafka("kafka.kafka", &[("orders", &[])])],
+    ));
+    assert!(changes.identities.contains(&broker));
 }
 
 #[test]

@@ -12,8 +12,8 @@ use std::time::Duration;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use holt_model::{Changes, Config, Index, Object};
 use holt_render::{
-    RenderOptions, identities_to_render, render_all, render_broker, render_identity, render_pod,
-    render_protected_service, render_service,
+    RenderOptions, render_all, render_broker, render_identity, render_pod, render_protected_service,
+    render_service,
 };
 
 const SIZES: [(usize, usize); 3] = [(1_000, 500), (10_000, 5_000), (20_000, 10_000)];
@@ -29,8 +29,8 @@ fn build(objects: Vec<Object>) -> Index {
 /// Re-renders exactly the units a change touched, as the operator does; returns how many objects came out.
 fn render_changes(index: &Index, changes: &Changes, options: &RenderOptions) -> usize {
     let mut rendered = 0;
-    for identity in identities_to_render(changes) {
-        rendered += render_identity(index, &identity).value.len();
+    for identity in &changes.identities {
+        rendered += render_identity(index, identity).value.len();
     }
     for pod in &changes.pods {
         rendered += render_pod(index, pod).value.iter().count();

@@ -110,10 +110,6 @@ impl Applier {
         }
     }
 
-    pub fn istio_installed(&self) -> bool {
-        self.istio.is_some()
-    }
-
     /// Records the objects Holt wrote before this process started (found by label) in the namespaces it
     /// acts on, so the first full reconcile can delete those nobody wants any more.
     pub async fn discover_existing(&mut self, watched: impl Fn(&str) -> bool) -> Result<(), ApplyError> {
