@@ -1,0 +1,127 @@
+//! Wire types of the network mapper's HTTP/JSON API, shared by the sniffer (which sends [`Report`]s),
+//! the mapper (which receives them and serves discovered intents) and the `holt mapper` CLI.
+//!
+//! No I/O and no Kubernetes types: the sniffer depends on this crate and must stay free of API-server
+//! clients. Field names are camelCase on the wire; times are Unix milliseconds (UTC).
+//!
+//! Endpoints (all JSON):
+//! - `POST` [`REPORTS_PATH`] with a [`Report`] body → `204 No Content` (`400` with a message when the
+//!   body does not parse).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// Where sniffers post their [`Report`]s.
+pub const REPORTS_PATH: &str = "/v1/reports";
+
+/// What one sniffer saw on its node since its previous report, plus its cumulative counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// The node the sniffer runs on (`NODE_NAME`), for metrics and logs.
+    pub node: String,
+    /// DNS answers seen, deduplicated by (client, name, address) within the report.
+    #[serde(default)]
+    pub dns: Vec<DnsAnswer>,
+    /// Connection attempts (TCP SYN) and established client sockets, deduplicated by
+    /// (source, destination, port) within the report.
+    #[serde(default)]
+    pub connections: Vec<Connection>,
+    /// Counters since the sniffer started (cumulative: the mapper keeps the latest per node).
+    #[serde(default)]
+    pub counters: Counters,
+}
+
+/// One resolved address in a DNS response sent to `client_ip`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsAnswer {
+    /// The address the response was sent to (the pod that asked).
+    pub client_ip: IpAddr,
+    /// The question name, lower case, without the trailing dot (`server.ns.svc.cluster.local`).
+    pub name: String,
+    /// One A or AAAA address the name resolved to (through its CNAME chain).
+    pub ip: IpAddr,
+    /// The smallest TTL along the chain, in seconds.
+    pub ttl_seconds: u32,
+    /// When the answer was last seen.
+    pub last_seen_ms: u64,
+}
+
+/// A client-side TCP connection from `src_ip` to `dst_ip:dst_port`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub src_ip: IpAddr,
+    pub dst_ip: IpAddr,
+    pub dst_port: u16,
+    /// How it was seen.
+    pub seen_by: SeenBy,
+    /// The source process's host name when known (from `/proc/<pid>/environ` `HOSTNAME`); lets the
+    /// mapper reject a match when the IP has since been reused by another pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src_hostname: Option<String>,
+    /// When the connection was last seen.
+    pub last_seen_ms: u64,
+}
+
+/// The observation a [`Connection`] comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SeenBy {
+    /// A TCP SYN captured on an interface.
+    Syn,
+    /// An ESTABLISHED client socket found in `/proc/<pid>/net/tcp{,6}` (long-lived connections).
+    SocketScan,
+}
+
+/// The sniffer's cumulative counters since it started.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counters {
+    /// Frames read from the capture socket.
+    pub packets: u64,
+    /// Frames the kernel dropped because the sniffer did not keep up.
+    pub kernel_drops: u64,
+    /// Malformed or truncated frames, by `holt_decode::DecodeError::category()`.
+    #[serde(default)]
+    pub decode_errors: BTreeMap<String, u64>,
+    /// Observations lost because a report could not be delivered (after retries) or a batch was full.
+    pub report_drops: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_round_trips_in_camel_case() {
+        let report = Report {
+            node: "node-1".into(),
+            dns: vec![DnsAnswer {
+                client_ip: "10.0.0.1".parse().expect("ip"),
+                name: "server.ns.svc.cluster.local".into(),
+                ip: "fd00::5".parse().expect("ip"),
+                ttl_seconds: 30,
+                last_seen_ms: 1_700_000_000_000,
+            }],
+            connections: vec![Connection {
+                src_ip: "10.0.0.1".parse().expect("ip"),
+                dst_ip: "10.0.0.2".parse().expect("ip"),
+                dst_port: 80,
+                seen_by: SeenBy::SocketScan,
+                src_hostname: None,
+                last_seen_ms: 1,
+            }],
+            counters: Counters { packets: 3, ..Counters::default() },
+        };
+        let json = serde_json::to_value(&report).expect("serialize");
+        assert_eq!(json["dns"][0]["clientIp"], "10.0.0.1");
+        assert_eq!(json["connections"][0]["seenBy"], "socketScan");
+        assert!(json["connections"][0].get("srcHostname").is_none());
+        let back: Report = serde_json::from_value(json).expect("deserialize");
+        assert_eq!(back, report);
+    }
+}
