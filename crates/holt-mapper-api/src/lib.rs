@@ -7,11 +7,20 @@
 //! Endpoints (all JSON):
 //! - `POST` [`REPORTS_PATH`] with a [`Report`] body → `204 No Content` (`400` with a message when the
 //!   body does not parse).
+//! - `GET` [`INTENTS_PATH`], [`EXPORT_PATH`], [`GRAPH_PATH`] and `POST` [`RESET_PATH`]: the discovered
+//!   intents ([`intents`]); `docs/mapper.md` describes every endpoint.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+
+pub mod intents;
+
+pub use intents::{
+    DiscoveredIntent, EXPORT_PATH, ExportFile, ExportFormat, ExportQuery, ExportVersion, Filters, GRAPH_PATH,
+    GraphFormat, GraphQuery, INTENTS_PATH, IntentsQuery, RESET_PATH, Target, Workload, query_string,
+};
 
 /// Where sniffers post their [`Report`]s.
 pub const REPORTS_PATH: &str = "/v1/reports";
@@ -115,7 +124,10 @@ mod tests {
                 src_hostname: None,
                 last_seen_ms: 1,
             }],
-            counters: Counters { packets: 3, ..Counters::default() },
+            counters: Counters {
+                packets: 3,
+                ..Counters::default()
+            },
         };
         let json = serde_json::to_value(&report).expect("serialize");
         assert_eq!(json["dns"][0]["clientIp"], "10.0.0.1");

@@ -1,0 +1,253 @@
+//! Discovered intents as the mapper serves them, and the queries of its read endpoints.
+//!
+//! A discovered intent is one (client workload, target) pair the mapper saw, with the first and last time
+//! it was seen (RFC 3339 on the wire). Targets are in-cluster workloads or internet destinations.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// `GET`: the discovered intents matching an [`IntentsQuery`], as a JSON list of [`DiscoveredIntent`].
+pub const INTENTS_PATH: &str = "/v1/intents";
+/// `GET`: the discovered intents as ClientIntents objects ([`ExportQuery`]).
+pub const EXPORT_PATH: &str = "/v1/export";
+/// `GET`: the discovered intents as a graph ([`GraphQuery`]).
+pub const GRAPH_PATH: &str = "/v1/graph";
+/// `POST`: forget every discovered intent and DNS answer (`204 No Content`).
+pub const RESET_PATH: &str = "/v1/reset";
+
+/// A workload: the identity the mapper resolved a pod to (its root owner, or the override annotation).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Workload {
+    pub name: String,
+    pub namespace: String,
+    /// The root owner's kind (`Deployment`, `StatefulSet`, `Pod`, `Service` for the API server); absent
+    /// when the name comes from the override annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+impl Workload {
+    /// `name.namespace`, the form the CLI's `--client`/`--server` filters take.
+    pub fn dotted(&self) -> String {
+        format!("{}.{}", self.name, self.namespace)
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.name, self.namespace)
+    }
+}
+
+/// What a client called.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Target {
+    /// An in-cluster workload, reached directly or through a Kubernetes Service.
+    #[serde(rename_all = "camelCase")]
+    Kubernetes {
+        server: Workload,
+        /// The Service (in the server's namespace) the client dialed by name or ClusterIP, when it did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+    },
+    /// A destination outside the cluster: a DNS name and the addresses seen for it, or only an address
+    /// when no name was seen.
+    #[serde(rename_all = "camelCase")]
+    Internet {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        domain: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ips: Vec<IpAddr>,
+    },
+}
+
+/// One (client, target) pair the mapper saw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveredIntent {
+    pub client: Workload,
+    pub target: Target,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+}
+
+/// Filters shared by every read endpoint. Empty fields do not filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Filters {
+    /// Client namespaces, comma separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The client, `name.namespace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// The server, `name.namespace` (in-cluster targets only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+}
+
+/// Query of [`INTENTS_PATH`].
+pub type IntentsQuery = Filters;
+
+/// How exported ClientIntents are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// Multi-document YAML.
+    #[default]
+    Yaml,
+    /// A JSON list.
+    Json,
+}
+
+/// The API version of exported ClientIntents.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportVersion {
+    #[default]
+    V2beta1,
+    V1alpha3,
+}
+
+/// Query of [`EXPORT_PATH`]. Without `split` the body is the document itself (`application/yaml` or
+/// `application/json`); with `split=true` it is a JSON list of [`ExportFile`], one per client.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(default)]
+    pub format: ExportFormat,
+    #[serde(default)]
+    pub version: ExportVersion,
+    /// Write calls made through a Kubernetes Service as `service` targets.
+    #[serde(default)]
+    pub as_kubernetes_service: bool,
+    #[serde(default)]
+    pub split: bool,
+}
+
+impl ExportQuery {
+    pub fn filters(&self) -> Filters {
+        Filters {
+            namespace: self.namespace.clone(),
+            client: self.client.clone(),
+            server: self.server.clone(),
+        }
+    }
+}
+
+/// One client's ClientIntents, for `--output-type dir`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportFile {
+    /// `<workload>.<namespace>.yaml` (or `.json`).
+    pub file_name: String,
+    pub content: String,
+}
+
+/// Graph formats of [`GRAPH_PATH`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GraphFormat {
+    /// Graphviz DOT.
+    #[default]
+    Dot,
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// An SVG image laid out by the mapper itself (no Graphviz needed).
+    Svg,
+}
+
+/// Query of [`GRAPH_PATH`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(default)]
+    pub format: GraphFormat,
+}
+
+impl GraphQuery {
+    pub fn filters(&self) -> Filters {
+        Filters {
+            namespace: self.namespace.clone(),
+            client: self.client.clone(),
+            server: self.server.clone(),
+        }
+    }
+}
+
+/// Builds a URL query string (`a=b&c=d`) from `(key, value)` pairs, percent-encoding what URLs reserve.
+pub fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    for (key, value) in pairs {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        encode_into(&mut out, key);
+        out.push('=');
+        encode_into(&mut out, value);
+    }
+    out
+}
+
+fn encode_into(out: &mut String, s: &str) {
+    for byte in s.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b'*') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intents_carry_rfc3339_times_and_tagged_targets() {
+        let intent = DiscoveredIntent {
+            client: Workload {
+                name: "client".into(),
+                namespace: "shop".into(),
+                kind: Some("Deployment".into()),
+            },
+            target: Target::Internet {
+                domain: Some("api.example.com".into()),
+                ips: vec!["192.0.2.1".parse().expect("ip")],
+            },
+            first_seen: Timestamp::from_millisecond(1_700_000_000_123).expect("time"),
+            last_seen: Timestamp::from_millisecond(1_700_000_001_000).expect("time"),
+        };
+        let json = serde_json::to_value(&intent).expect("serialize");
+        assert_eq!(json["firstSeen"], "2023-11-14T22:13:20.123Z");
+        assert_eq!(json["target"]["type"], "internet");
+        assert_eq!(json["target"]["domain"], "api.example.com");
+        let back: DiscoveredIntent = serde_json::from_value(json).expect("deserialize");
+        assert_eq!(back, intent);
+    }
+
+    #[test]
+    fn query_strings_are_percent_encoded() {
+        assert_eq!(
+            query_string([("client", "a.b"), ("namespace", "x,y z")]),
+            "client=a.b&namespace=x%2Cy%20z"
+        );
+    }
+}
