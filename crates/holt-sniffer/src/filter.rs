@@ -1,0 +1,358 @@
+//! The classic BPF program the kernel runs on every packet before it reaches the capture ring: it
+//! passes DNS responses (UDP or TCP from port 53) and TCP connection attempts (SYN without ACK), over
+//! IPv4 and IPv6, and nothing else.
+//!
+//! The capture socket is `SOCK_DGRAM`, so the program sees each packet from its network header (offset
+//! 0 is the IP header on every interface type) and reads the EtherType from the socket buffer's
+//! protocol (the `SKF_AD_PROTOCOL` ancillary load). IPv4 fragments other than the first are dropped
+//! (they carry no transport header); IPv6 packets are matched only when the transport header follows
+//! the fixed header directly, as libpcap's `tcp`/`udp` primitives do.
+//!
+//! The same selection, in tcpdump syntax for an Ethernet interface, is [`TCPDUMP_EXPRESSION`].
+
+/// The bytes of each accepted packet the kernel copies into the ring (what tcpdump uses by default).
+pub const SNAP_LEN: u32 = 262_144;
+
+/// The selection in pcap-filter syntax, for running `tcpdump` side by side (benchmark, docs).
+pub const TCPDUMP_EXPRESSION: &str = "((tcp or udp) and src port 53) or \
+     (tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn) or \
+     (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02)";
+
+/// One classic BPF instruction (`struct sock_filter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instruction {
+    pub code: u16,
+    pub jt: u8,
+    pub jf: u8,
+    pub k: u32,
+}
+
+/// What the program passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selection {
+    /// DNS responses: UDP or TCP from port 53.
+    pub dns: bool,
+    /// TCP connection attempts: SYN set, ACK clear.
+    pub tcp_syn: bool,
+}
+
+// Opcodes (linux/filter.h, linux/bpf_common.h).
+const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+const LD_H_ABS: u16 = 0x28; // BPF_LD | BPF_H | BPF_ABS
+const LD_B_ABS: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
+const LD_H_IND: u16 = 0x48; // BPF_LD | BPF_H | BPF_IND
+const LD_B_IND: u16 = 0x50; // BPF_LD | BPF_B | BPF_IND
+const LDX_B_MSH: u16 = 0xb1; // BPF_LDX | BPF_B | BPF_MSH: X = 4 * (packet[k] & 0xf)
+const ALU_AND_K: u16 = 0x54; // BPF_ALU | BPF_AND | BPF_K
+const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+const JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+
+/// `SKF_AD_OFF + SKF_AD_PROTOCOL`: loads `ntohs(skb->protocol)`.
+const AD_PROTOCOL: u32 = 0xffff_f000;
+
+const ETHERTYPE_IPV4: u32 = 0x0800;
+const ETHERTYPE_IPV6: u32 = 0x86dd;
+const PROTO_TCP: u32 = 6;
+const PROTO_UDP: u32 = 17;
+const DNS_PORT: u32 = 53;
+const TCP_SYN: u32 = 0x02;
+const TCP_SYN_ACK: u32 = 0x12;
+
+const fn op(code: u16, k: u32) -> Instruction {
+    Instruction {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> Instruction {
+    Instruction { code, jt, jf, k }
+}
+
+/// Index of the `jeq #53` instructions (IPv4, IPv6) and the final SYN tests (IPv4, IPv6), patched by
+/// [`program`] when a selection is off.
+const DNS_PORT_TESTS: [usize; 2] = [9, 20];
+const SYN_TESTS: [usize; 2] = [14, 25];
+#[cfg(test)]
+const ACCEPT: usize = 26;
+const REJECT: usize = 27;
+
+/// The full program; jump offsets count from the next instruction. Labels: 2 = IPv4, 15 = IPv6,
+/// 26 = accept, 27 = reject.
+const PROGRAM: [Instruction; 28] = [
+    /* 0 */ op(LD_W_ABS, AD_PROTOCOL),
+    /* 1 */ jump(JEQ_K, ETHERTYPE_IPV4, 0, 13), // → 2 (IPv4) | 15
+    // IPv4
+    /* 2 */ op(LD_B_ABS, 9), // protocol
+    /* 3 */ jump(JEQ_K, PROTO_UDP, 1, 0), // → 5
+    /* 4 */ jump(JEQ_K, PROTO_TCP, 0, 22), // | → 27
+    /* 5 */ op(LD_H_ABS, 6), // flags + fragment offset
+    /* 6 */ jump(JSET_K, 0x1fff, 20, 0), // non-first fragment → 27
+    /* 7 */ op(LDX_B_MSH, 0), // X = IPv4 header length
+    /* 8 */ op(LD_H_IND, 0), // source port
+    /* 9 */ jump(JEQ_K, DNS_PORT, 16, 0), // → 26
+    /* 10 */ op(LD_B_ABS, 9),
+    /* 11 */ jump(JEQ_K, PROTO_TCP, 0, 15), // | → 27
+    /* 12 */ op(LD_B_IND, 13), // TCP flags
+    /* 13 */ op(ALU_AND_K, TCP_SYN_ACK),
+    /* 14 */ jump(JEQ_K, TCP_SYN, 11, 12), // → 26 | 27
+    // IPv6 (A still holds the EtherType)
+    /* 15 */
+    jump(JEQ_K, ETHERTYPE_IPV6, 0, 11), // | → 27
+    /* 16 */ op(LD_B_ABS, 6), // next header
+    /* 17 */ jump(JEQ_K, PROTO_UDP, 1, 0), // → 19
+    /* 18 */ jump(JEQ_K, PROTO_TCP, 0, 8), // | → 27
+    /* 19 */ op(LD_H_ABS, 40), // source port
+    /* 20 */ jump(JEQ_K, DNS_PORT, 5, 0), // → 26
+    /* 21 */ op(LD_B_ABS, 6),
+    /* 22 */ jump(JEQ_K, PROTO_TCP, 0, 4), // | → 27
+    /* 23 */ op(LD_B_ABS, 53), // TCP flags
+    /* 24 */ op(ALU_AND_K, TCP_SYN_ACK),
+    /* 25 */ jump(JEQ_K, TCP_SYN, 0, 1), // → 26 | 27
+    /* 26 */ op(RET_K, SNAP_LEN),
+    /* 27 */ op(RET_K, 0),
+];
+
+/// The program for `selection`. With DNS off, the port-53 tests fall through; with SYN capture off,
+/// the SYN tests reject.
+pub fn program(selection: Selection) -> Vec<Instruction> {
+    let mut program = PROGRAM.to_vec();
+    if !selection.dns {
+        for index in DNS_PORT_TESTS {
+            if let Some(test) = program.get_mut(index) {
+                test.jt = 0;
+            }
+        }
+    }
+    if !selection.tcp_syn {
+        for index in SYN_TESTS {
+            if let Some(test) = program.get_mut(index) {
+                // Both branches to the reject instruction.
+                let reject = u8::try_from(REJECT - index - 1).unwrap_or(0);
+                test.jt = reject;
+                test.jf = reject;
+            }
+        }
+    }
+    program
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A classic BPF interpreter for the instructions the program uses, with the kernel's rule that a
+    /// load past the end of the packet rejects it.
+    fn run(program: &[Instruction], protocol: u16, packet: &[u8]) -> u32 {
+        let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
+        let load = |offset: u32, size: usize| -> Option<u32> {
+            let start = usize::try_from(offset).ok()?;
+            let bytes = packet.get(start..start + size)?;
+            Some(bytes.iter().fold(0, |acc, &b| (acc << 8) | u32::from(b)))
+        };
+        loop {
+            let i = program[pc];
+            pc += 1;
+            let jump = |taken: bool| usize::from(if taken { i.jt } else { i.jf });
+            match i.code {
+                LD_W_ABS if i.k == AD_PROTOCOL => a = u32::from(protocol),
+                LD_W_ABS => match load(i.k, 4) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                LD_H_ABS => match load(i.k, 2) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                LD_B_ABS => match load(i.k, 1) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                LD_H_IND => match load(x + i.k, 2) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                LD_B_IND => match load(x + i.k, 1) {
+                    Some(v) => a = v,
+                    None => return 0,
+                },
+                LDX_B_MSH => match load(i.k, 1) {
+                    Some(v) => x = 4 * (v & 0xf),
+                    None => return 0,
+                },
+                ALU_AND_K => a &= i.k,
+                JEQ_K => pc += jump(a == i.k),
+                JSET_K => pc += jump(a & i.k != 0),
+                RET_K => return i.k,
+                other => panic!("opcode {other:#x} not interpreted"),
+            }
+        }
+    }
+
+    fn ipv4(protocol: u8, ihl_words: u8, fragment: u16, transport: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x40 | ihl_words, 0, 0, 0, 0, 0];
+        p.extend_from_slice(&fragment.to_be_bytes());
+        p.extend_from_slice(&[64, protocol, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        p.resize(usize::from(ihl_words) * 4, 0);
+        p.extend_from_slice(transport);
+        p
+    }
+
+    fn ipv6(next_header: u8, transport: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x60, 0, 0, 0, 0, 0, next_header, 64];
+        p.extend_from_slice(&[0xfd; 32]);
+        p.extend_from_slice(transport);
+        p
+    }
+
+    fn udp(src: u16, dst: u16) -> Vec<u8> {
+        let mut t = src.to_be_bytes().to_vec();
+        t.extend_from_slice(&dst.to_be_bytes());
+        t.extend_from_slice(&[0, 20, 0, 0]);
+        t.extend_from_slice(&[0; 12]);
+        t
+    }
+
+    fn tcp(src: u16, dst: u16, flags: u8) -> Vec<u8> {
+        let mut t = src.to_be_bytes().to_vec();
+        t.extend_from_slice(&dst.to_be_bytes());
+        t.extend_from_slice(&[0; 8]);
+        t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        t
+    }
+
+    const ALL: Selection = Selection {
+        dns: true,
+        tcp_syn: true,
+    };
+    const V4: u16 = 0x0800;
+    const V6: u16 = 0x86dd;
+
+    #[test]
+    fn jumps_stay_inside_the_program_and_end_in_returns() {
+        for selection in [
+            ALL,
+            Selection {
+                dns: false,
+                tcp_syn: true,
+            },
+            Selection {
+                dns: true,
+                tcp_syn: false,
+            },
+        ] {
+            let program = program(selection);
+            for (pc, i) in program.iter().enumerate() {
+                if i.code & 0x07 == 0x05 {
+                    assert!(pc + 1 + usize::from(i.jt.max(i.jf)) < program.len(), "{pc}");
+                }
+            }
+            assert_eq!(program[ACCEPT], op(RET_K, SNAP_LEN));
+            assert_eq!(program[REJECT], op(RET_K, 0));
+        }
+    }
+
+    #[test]
+    fn passes_dns_responses_and_syns_over_ipv4() {
+        let p = program(ALL);
+        assert_eq!(
+            run(&p, V4, &ipv4(17, 5, 0, &udp(53, 40000))),
+            SNAP_LEN,
+            "UDP response"
+        );
+        assert_eq!(
+            run(&p, V4, &ipv4(6, 5, 0, &tcp(53, 40000, 0x18))),
+            SNAP_LEN,
+            "TCP response"
+        );
+        assert_eq!(
+            run(&p, V4, &ipv4(6, 5, 0, &tcp(40000, 80, 0x02))),
+            SNAP_LEN,
+            "SYN"
+        );
+        assert_eq!(
+            run(&p, V4, &ipv4(6, 5, 0, &tcp(40000, 80, 0xc2))),
+            SNAP_LEN,
+            "SYN with ECN bits"
+        );
+        assert_eq!(
+            run(&p, V4, &ipv4(6, 6, 0, &tcp(40000, 80, 0x02))),
+            SNAP_LEN,
+            "SYN after IP options"
+        );
+        assert_eq!(
+            run(&p, V4, &ipv4(17, 5, 0x2000, &udp(53, 1))),
+            SNAP_LEN,
+            "first fragment"
+        );
+    }
+
+    #[test]
+    fn rejects_everything_else_over_ipv4() {
+        let p = program(ALL);
+        assert_eq!(run(&p, V4, &ipv4(17, 5, 0, &udp(40000, 53))), 0, "query");
+        assert_eq!(run(&p, V4, &ipv4(6, 5, 0, &tcp(80, 40000, 0x12))), 0, "SYN-ACK");
+        assert_eq!(run(&p, V4, &ipv4(6, 5, 0, &tcp(40000, 80, 0x10))), 0, "ACK");
+        assert_eq!(run(&p, V4, &ipv4(1, 5, 0, &udp(53, 1))), 0, "ICMP");
+        assert_eq!(
+            run(&p, V4, &ipv4(17, 5, 0x0010, &udp(53, 1))),
+            0,
+            "non-first fragment"
+        );
+        assert_eq!(
+            run(&p, V4, &ipv4(6, 5, 0, &tcp(40000, 80, 0x02))[..30]),
+            0,
+            "cut header"
+        );
+        assert_eq!(run(&p, 0x0806, &ipv4(17, 5, 0, &udp(53, 1))), 0, "ARP");
+    }
+
+    #[test]
+    fn passes_dns_responses_and_syns_over_ipv6_only() {
+        let p = program(ALL);
+        assert_eq!(run(&p, V6, &ipv6(17, &udp(53, 40000))), SNAP_LEN, "UDP response");
+        assert_eq!(
+            run(&p, V6, &ipv6(6, &tcp(53, 40000, 0x18))),
+            SNAP_LEN,
+            "TCP response"
+        );
+        assert_eq!(run(&p, V6, &ipv6(6, &tcp(40000, 443, 0x02))), SNAP_LEN, "SYN");
+        assert_eq!(run(&p, V6, &ipv6(6, &tcp(443, 40000, 0x12))), 0, "SYN-ACK");
+        assert_eq!(run(&p, V6, &ipv6(17, &udp(40000, 53))), 0, "query");
+        assert_eq!(run(&p, V6, &ipv6(58, &udp(53, 1))), 0, "ICMPv6");
+        assert_eq!(run(&p, V6, &ipv6(44, &udp(53, 1))), 0, "fragment header");
+    }
+
+    #[test]
+    fn selections_switch_each_half_off() {
+        let dns_only = program(Selection {
+            dns: true,
+            tcp_syn: false,
+        });
+        assert_eq!(run(&dns_only, V4, &ipv4(17, 5, 0, &udp(53, 1))), SNAP_LEN);
+        assert_eq!(run(&dns_only, V6, &ipv6(17, &udp(53, 1))), SNAP_LEN);
+        assert_eq!(run(&dns_only, V4, &ipv4(6, 5, 0, &tcp(1, 80, 0x02))), 0);
+        assert_eq!(run(&dns_only, V6, &ipv6(6, &tcp(1, 80, 0x02))), 0);
+
+        let syn_only = program(Selection {
+            dns: false,
+            tcp_syn: true,
+        });
+        assert_eq!(run(&syn_only, V4, &ipv4(17, 5, 0, &udp(53, 1))), 0);
+        assert_eq!(run(&syn_only, V6, &ipv6(17, &udp(53, 1))), 0);
+        assert_eq!(run(&syn_only, V4, &ipv4(6, 5, 0, &tcp(1, 80, 0x02))), SNAP_LEN);
+        assert_eq!(
+            run(&syn_only, V6, &ipv6(6, &tcp(53, 80, 0x02))),
+            SNAP_LEN,
+            "SYN from port 53"
+        );
+        assert_eq!(
+            run(&syn_only, V4, &ipv4(6, 5, 0, &tcp(53, 80, 0x18))),
+            0,
+            "TCP DNS"
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! The sniffer's cumulative counters since it started: packets, kernel drops, decode errors and skips by
+//! category, reports sent and failed, observations lost. In: increments from the capture loop and the
+//! reporter. Out: the report's [`holt_mapper_api::Counters`] and the `/metrics` page.
+
+use std::collections::BTreeMap;
+
+use holt_mapper_api::Counters;
+
+/// Cumulative counters. Categories are `holt_decode`'s stable `category()` names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Packets read from the ring.
+    pub packets: u64,
+    /// Packets the kernel dropped because the ring was full.
+    pub kernel_drops: u64,
+    /// Malformed or truncated packets, by category.
+    pub decode_errors: BTreeMap<&'static str, u64>,
+    /// Well-formed packets of no interest, by reason (DNS errors, responses without addresses, ...).
+    pub skipped: BTreeMap<&'static str, u64>,
+    /// Addresses in DNS responses beyond the decoder's fixed capacity.
+    pub dns_answers_dropped: u64,
+    /// Observations lost: batch full, or undeliverable reports.
+    pub report_drops: u64,
+    pub reports_sent: u64,
+    pub reports_failed: u64,
+    /// Socket scans that failed to read a process's tables (the process usually just exited).
+    pub scan_errors: u64,
+}
+
+impl Tally {
+    pub fn decode_error(&mut self, category: &'static str) {
+        *self.decode_errors.entry(category).or_default() += 1;
+    }
+
+    pub fn skip(&mut self, reason: &'static str) {
+        *self.skipped.entry(reason).or_default() += 1;
+    }
+
+    /// The counters a report carries.
+    pub fn counters(&self) -> Counters {
+        Counters {
+            packets: self.packets,
+            kernel_drops: self.kernel_drops,
+            decode_errors: self
+                .decode_errors
+                .iter()
+                .map(|(category, count)| ((*category).to_owned(), *count))
+                .collect(),
+            report_drops: self.report_drops,
+        }
+    }
+
+    /// The Prometheus text exposition of every counter.
+    pub fn render_metrics(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, samples: &[(String, u64)]| {
+            let _ = writeln!(out, "# HELP holt_sniffer_{name} {help}");
+            let _ = writeln!(out, "# TYPE holt_sniffer_{name} counter");
+            for (labels, value) in samples {
+                let _ = writeln!(out, "holt_sniffer_{name}{labels} {value}");
+            }
+        };
+        let plain = |value: u64| vec![(String::new(), value)];
+        let labelled = |label: &str, map: &BTreeMap<&'static str, u64>| -> Vec<(String, u64)> {
+            map.iter()
+                .map(|(key, value)| (format!("{{{label}=\"{key}\"}}"), *value))
+                .collect()
+        };
+        counter(
+            "packets_total",
+            "Packets read from the capture ring.",
+            &plain(self.packets),
+        );
+        counter(
+            "kernel_drops_total",
+            "Packets the kernel dropped because the capture ring was full.",
+            &plain(self.kernel_drops),
+        );
+        counter(
+            "decode_errors_total",
+            "Malformed or truncated packets, by category.",
+            &labelled("category", &self.decode_errors),
+        );
+        counter(
+            "skipped_total",
+            "Well-formed packets that carried nothing to record, by reason.",
+            &labelled("reason", &self.skipped),
+        );
+        counter(
+            "dns_answers_dropped_total",
+            "DNS addresses beyond the decoder's fixed capacity.",
+            &plain(self.dns_answers_dropped),
+        );
+        counter(
+            "report_drops_total",
+            "Observations lost because the batch was full or reports could not be delivered.",
+            &plain(self.report_drops),
+        );
+        counter(
+            "reports_total",
+            "Reports posted to the mapper, by result.",
+            &[
+                ("{result=\"sent\"}".to_owned(), self.reports_sent),
+                ("{result=\"failed\"}".to_owned(), self.reports_failed),
+            ],
+        );
+        counter(
+            "scan_errors_total",
+            "Processes whose socket tables could not be read during a socket scan.",
+            &plain(self.scan_errors),
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_and_metrics_carry_the_categories() {
+        let mut tally = Tally {
+            packets: 7,
+            kernel_drops: 2,
+            ..Tally::default()
+        };
+        tally.decode_error("truncated");
+        tally.decode_error("truncated");
+        tally.decode_error("bad_length");
+        tally.skip("dns_rcode");
+        tally.reports_failed = 1;
+        let counters = tally.counters();
+        assert_eq!(counters.packets, 7);
+        assert_eq!(counters.decode_errors.get("truncated"), Some(&2));
+        let metrics = tally.render_metrics();
+        assert!(metrics.contains("holt_sniffer_decode_errors_total{category=\"truncated\"} 2\n"));
+        assert!(metrics.contains("holt_sniffer_skipped_total{reason=\"dns_rcode\"} 1\n"));
+        assert!(metrics.contains("holt_sniffer_reports_total{result=\"failed\"} 1\n"));
+        assert!(metrics.contains("holt_sniffer_kernel_drops_total 2\n"));
+    }
+}

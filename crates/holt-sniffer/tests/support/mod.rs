@@ -1,0 +1,5 @@
+//! Test support: network namespaces and the peers the sniffer watches and reports to.
+#![allow(dead_code)]
+
+pub mod netns;
+pub mod servers;

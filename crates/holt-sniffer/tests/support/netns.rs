@@ -1,0 +1,95 @@
+//! Network namespaces for tests: created with `ip netns add`, removed when dropped (also on panic), and
+//! entered by a thread to create sockets that live inside them.
+
+use std::fs::File;
+use std::process::{Command, Output};
+
+use anyhow::{Context, bail};
+
+/// Runs a command and fails with its output when it does not succeed.
+pub fn run(program: &str, args: &[&str]) -> anyhow::Result<Output> {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .with_context(|| format!("cannot run {program} {}", args.join(" ")))?;
+    if !output.status.success() {
+        bail!(
+            "{program} {} failed ({}): {}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(output)
+}
+
+/// A named network namespace, deleted on drop.
+#[derive(Debug)]
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    /// Creates `name` (which should include the process ID to be unique) with its loopback up.
+    pub fn create(name: &str) -> anyhow::Result<Self> {
+        run("ip", &["netns", "add", name]).with_context(|| {
+            format!("cannot create network namespace {name}: these tests need root (CAP_SYS_ADMIN, CAP_NET_ADMIN) and iproute2")
+        })?;
+        let netns = Self {
+            name: name.to_owned(),
+        };
+        netns.ip(&["link", "set", "lo", "up"])?;
+        Ok(netns)
+    }
+
+    /// `ip -n <name> <args>`.
+    pub fn ip(&self, args: &[&str]) -> anyhow::Result<Output> {
+        let mut full = vec!["-n", self.name.as_str()];
+        full.extend_from_slice(args);
+        run("ip", &full)
+    }
+
+    /// A command that runs inside the namespace (`ip netns exec`).
+    pub fn command(&self, program: &str) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.name, program]);
+        command
+    }
+
+    /// Runs `f` on a new thread that has entered the namespace; sockets it creates belong to the
+    /// namespace for their whole life, whichever thread uses them later.
+    pub fn within<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+        let path = format!("/run/netns/{}", self.name);
+        let file = File::open(&path).with_context(|| format!("opening {path}"))?;
+        std::thread::spawn(move || -> anyhow::Result<T> {
+            rustix::thread::move_into_link_name_space(
+                std::os::fd::AsFd::as_fd(&file),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )
+            .context("setns")?;
+            Ok(f())
+        })
+        .join()
+        .map_err(|_| anyhow::anyhow!("thread inside the namespace panicked"))?
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+    }
+}
+
+/// Connects `a` and `b` with a veth pair named `a_if` (in `a`) and `b_if` (in `b`).
+pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> anyhow::Result<()> {
+    run(
+        "ip",
+        &[
+            "link", "add", "name", a_if, "netns", &a.name, "type", "veth", "peer", "name", b_if, "netns",
+            &b.name,
+        ],
+    )?;
+    a.ip(&["link", "set", a_if, "up"])?;
+    b.ip(&["link", "set", b_if, "up"])?;
+    Ok(())
+}

@@ -1,0 +1,373 @@
+//! The sniffer against real traffic. Four network namespaces made by the test — `client`, `dns` and
+//! `server` attached by veth pairs to a bridge in `node` — carry a real DNS exchange (UDP, IPv4 and
+//! IPv6, a CNAME chain to A and AAAA records) and real TCP connections (IPv4 and IPv6). The sniffer
+//! binary runs in `node`, capturing on all its interfaces, and posts its reports to a collector on
+//! `node`'s loopback. A connection opened before the sniffer started must be found by the socket scan,
+//! with the client's host name. Malformed frames and a truncated DNS response must be counted by
+//! category and must not stop the sniffer.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use holt_mapper_api::{Report, SeenBy};
+use holt_sniffer::capture::FrameSender;
+use support::netns::{Netns, veth};
+use support::servers::{Reports, Zone, dns_responder, http_get, report_collector, tcp_server};
+
+const SNIFFER: &str = env!("CARGO_BIN_EXE_holt-sniffer");
+const PROBE: &str = env!("CARGO_BIN_EXE_holt-sniffer-probe");
+const HEALTH: &str = "127.0.0.1:9091";
+const CLIENT_HOSTNAME: &str = "client-pod-7";
+
+/// A child process killed on drop.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Topology {
+    node: Netns,
+    client: Netns,
+    dns: Netns,
+    server: Netns,
+}
+
+fn topology() -> anyhow::Result<Topology> {
+    let pid = std::process::id();
+    let node = Netns::create(&format!("holt-sniff-{pid}-node"))?;
+    let client = Netns::create(&format!("holt-sniff-{pid}-client"))?;
+    let dns = Netns::create(&format!("holt-sniff-{pid}-dns"))?;
+    let server = Netns::create(&format!("holt-sniff-{pid}-server"))?;
+    node.ip(&["link", "add", "br0", "type", "bridge"])?;
+    node.ip(&["link", "set", "br0", "up"])?;
+    for (netns, port, v4, v6) in [
+        (&client, "vclient", "10.77.0.2/24", "fd77::2/64"),
+        (&dns, "vdns", "10.77.0.53/24", "fd77::53/64"),
+        (&server, "vserver", "10.77.0.3/24", "fd77::3/64"),
+    ] {
+        veth(&node, port, netns, "eth0")?;
+        node.ip(&["link", "set", port, "master", "br0"])?;
+        netns.ip(&["addr", "add", v4, "dev", "eth0"])?;
+        netns.ip(&["addr", "add", v6, "dev", "eth0", "nodad"])?;
+    }
+    Ok(Topology {
+        node,
+        client,
+        dns,
+        server,
+    })
+}
+
+fn zone() -> Zone {
+    let mut zone = Zone::default();
+    zone.cnames
+        .insert("web.holt.test".into(), "edge.holt.test".into());
+    zone.cnames
+        .insert("edge.holt.test".into(), "server.holt.test".into());
+    zone.addresses.insert(
+        "server.holt.test".into(),
+        vec!["10.77.0.3".parse().expect("ip"), "fd77::3".parse().expect("ip")],
+    );
+    zone.addresses
+        .insert("cut.holt.test".into(), vec!["10.77.0.99".parse().expect("ip")]);
+    zone.truncated.push("cut.holt.test".into());
+    zone
+}
+
+/// Runs the probe in `client` with the client's host name; waits for it to say "ready".
+fn probe(client: &Netns, args: &[&str], hold: bool) -> anyhow::Result<Process> {
+    let mut command = client.command("env");
+    command
+        .arg(format!("HOSTNAME={CLIENT_HOSTNAME}"))
+        .arg(PROBE)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if hold {
+        command.arg("--hold");
+    }
+    let mut child = Process(command.spawn().context("starting the probe")?);
+    let stdout = child.0.stdout.take().context("probe stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line == "ready" => break,
+            Some(Ok(line)) => eprintln!("probe: {line}"),
+            _ => bail!("probe {args:?} ended before it was ready: {:?}", child.0.wait()),
+        }
+    }
+    if !hold {
+        let status = child.0.wait().context("probe")?;
+        ensure!(status.success(), "probe {args:?} failed: {status}");
+    }
+    Ok(child)
+}
+
+fn start_sniffer(node: &Netns, collector: SocketAddr) -> anyhow::Result<Process> {
+    let child = node
+        .command(SNIFFER)
+        .args(["--mapper-url", &format!("http://{collector}")])
+        .args(["--report-interval", "200ms", "--health-bind-address", HEALTH])
+        .args(["--node-name", "test-node"])
+        .env("RUST_LOG", "holt_sniffer=debug")
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting the sniffer")?;
+    Ok(Process(child))
+}
+
+/// Waits until `done` holds for the reports received so far.
+fn wait_for(reports: &Reports, what: &str, done: impl Fn(&[Report]) -> bool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if done(&reports.lock().expect("reports")) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "timed out waiting for {what}; reports: {:#?}",
+                reports.lock().expect("reports")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("ip")
+}
+
+/// Malformed frames that pass the kernel filter (UDP from port 53, or so it seems) but not the decoder.
+fn malformed_frames() -> Vec<Vec<u8>> {
+    let ethernet = |ethertype: u16, payload: &[u8]| {
+        let mut frame = vec![0xff; 6];
+        frame.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x53]);
+        frame.extend_from_slice(&ethertype.to_be_bytes());
+        frame.extend_from_slice(payload);
+        frame
+    };
+    // IPv4 + UDP from port 53 whose length field (4) is shorter than the UDP header: bad_length.
+    let mut bad_udp_length = vec![
+        0x45, 0, 0, 40, 0, 0, 0, 0, 64, 17, 0, 0, 10, 77, 0, 53, 10, 77, 0, 2,
+    ];
+    bad_udp_length.extend_from_slice(&[0, 53, 0x9c, 0x40, 0, 4, 0, 0]);
+    bad_udp_length.extend_from_slice(&[0; 12]);
+    // IPv4 header length of 3 words; the "source port" the filter reads at offset 12 is the source
+    // address 0.53.0.0: bad_header_length.
+    let mut bad_ihl = vec![
+        0x43, 0, 0, 40, 0, 0, 0, 0, 64, 17, 0, 0, 0, 53, 0, 0, 10, 77, 0, 2,
+    ];
+    bad_ihl.extend_from_slice(&[0; 20]);
+    // IPv6 + UDP from port 53 cut inside the UDP header: truncated.
+    let mut cut_ipv6 = vec![0x60, 0, 0, 0, 0, 4, 17, 64];
+    cut_ipv6.extend_from_slice(&[0xfd, 0x77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x53]);
+    cut_ipv6.extend_from_slice(&[0xfd, 0x77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02]);
+    cut_ipv6.extend_from_slice(&[0, 53, 0x9c, 0x40]);
+    vec![
+        ethernet(0x0800, &bad_udp_length),
+        ethernet(0x0800, &bad_ihl),
+        ethernet(0x86dd, &cut_ipv6),
+    ]
+}
+
+#[test]
+fn sniffer_reports_real_dns_and_tcp_traffic_in_network_namespaces() -> anyhow::Result<()> {
+    let net = topology()?;
+
+    let dns_socket = net.dns.within(|| UdpSocket::bind("[::]:53"))??;
+    let _dns = dns_responder(dns_socket, zone());
+    let (web, long_lived) = net.server.within(|| -> std::io::Result<_> {
+        Ok((TcpListener::bind("[::]:8080")?, TcpListener::bind("[::]:9443")?))
+    })??;
+    let _web = tcp_server(web);
+    let _long_lived_server = tcp_server(long_lived);
+    let collector_listener = net.node.within(|| TcpListener::bind("127.0.0.1:0"))??;
+    let collector = collector_listener.local_addr()?;
+    let (_collector, reports) = report_collector(collector_listener);
+
+    // A connection that exists before the sniffer starts: only the socket scan can find it.
+    let mut holder = probe(&net.client, &["--connect", "10.77.0.3:9443"], true)?;
+
+    let mut sniffer = start_sniffer(&net.node, collector)?;
+    wait_for(&reports, "a first report", |r| !r.is_empty())?;
+
+    // Malformed frames written straight onto the dns namespace's wire, and a truncated DNS response.
+    let frames = malformed_frames();
+    let sent = net.dns.within(move || -> anyhow::Result<usize> {
+        let sender = FrameSender::open("eth0")?;
+        let frames: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        Ok(sender.send_all(&frames)?)
+    })??;
+    assert_eq!(sent, 3);
+    probe(
+        &net.client,
+        &["--dns-server", "10.77.0.53:53", "--name", "cut.holt.test"],
+        false,
+    )?;
+
+    // Then the traffic to report: DNS over IPv4 and IPv6, TCP over IPv4 and IPv6.
+    probe(
+        &net.client,
+        &[
+            "--dns-server",
+            "10.77.0.53:53",
+            "--name",
+            "web.holt.test",
+            "--connect",
+            "10.77.0.3:8080",
+        ],
+        false,
+    )?;
+    probe(
+        &net.client,
+        &[
+            "--dns-server",
+            "[fd77::53]:53",
+            "--name",
+            "web.holt.test",
+            "--connect",
+            "[fd77::3]:8080",
+        ],
+        false,
+    )?;
+
+    let expected_dns = [
+        ("10.77.0.2", "10.77.0.3"),
+        ("10.77.0.2", "fd77::3"),
+        ("fd77::2", "10.77.0.3"),
+        ("fd77::2", "fd77::3"),
+    ];
+    let has_dns = |reports: &[Report], client: &str, address: &str| {
+        reports.iter().flat_map(|r| &r.dns).any(|a| {
+            a.client_ip == ip(client)
+                && a.name == "web.holt.test"
+                && a.ip == ip(address)
+                && a.ttl_seconds == 30
+        })
+    };
+    let has_connection = |reports: &[Report], src: &str, dst: &str, port: u16, seen_by: SeenBy| {
+        reports.iter().flat_map(|r| &r.connections).any(|c| {
+            c.src_ip == ip(src)
+                && c.dst_ip == ip(dst)
+                && c.dst_port == port
+                && c.seen_by == seen_by
+                && (seen_by == SeenBy::Syn || c.src_hostname.as_deref() == Some(CLIENT_HOSTNAME))
+        })
+    };
+    wait_for(&reports, "every expected observation", |r| {
+        expected_dns
+            .iter()
+            .all(|(client, address)| has_dns(r, client, address))
+            && has_connection(r, "10.77.0.2", "10.77.0.3", 8080, SeenBy::Syn)
+            && has_connection(r, "fd77::2", "fd77::3", 8080, SeenBy::Syn)
+            && has_connection(r, "10.77.0.2", "10.77.0.3", 9443, SeenBy::SocketScan)
+            && r.last()
+                .is_some_and(|last| last.counters.decode_errors.values().sum::<u64>() >= 4)
+    })?;
+
+    let reports = reports.lock().expect("reports").clone();
+    assert!(reports.iter().all(|r| r.node == "test-node"));
+    let all_dns: Vec<_> = reports.iter().flat_map(|r| &r.dns).collect();
+    // The CNAME chain resolves to the question name, never to an intermediate name; the answer for
+    // cut.holt.test was truncated and must not appear.
+    assert!(all_dns.iter().all(|a| a.name == "web.holt.test"), "{all_dns:#?}");
+    // The long-lived connection's SYN happened before the sniffer started.
+    assert!(
+        !reports
+            .iter()
+            .flat_map(|r| &r.connections)
+            .any(|c| c.dst_port == 9443 && c.seen_by == SeenBy::Syn)
+    );
+    // Within one report, each observation appears once even though the bridge shows every packet twice.
+    for report in &reports {
+        let mut keys: Vec<_> = report.dns.iter().map(|a| (a.client_ip, &a.name, a.ip)).collect();
+        keys.sort();
+        let before = keys.len();
+        keys.dedup();
+        assert_eq!(before, keys.len(), "duplicate DNS answers in {report:#?}");
+    }
+
+    let counters = &reports.last().expect("a report").counters;
+    let errors: &BTreeMap<String, u64> = &counters.decode_errors;
+    assert!(errors.get("truncated").copied().unwrap_or(0) >= 2, "{errors:?}");
+    assert!(errors.get("bad_length").copied().unwrap_or(0) >= 1, "{errors:?}");
+    assert!(
+        errors.get("bad_header_length").copied().unwrap_or(0) >= 1,
+        "{errors:?}"
+    );
+    assert_eq!(counters.kernel_drops, 0);
+    assert!(counters.packets >= 10, "{counters:?}");
+
+    let metrics = net
+        .node
+        .within(|| http_get(HEALTH.parse().expect("address"), "/metrics"))??;
+    let metric = |line_start: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(line_start))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{line_start} missing from {metrics}"))
+    };
+    assert!(metric("holt_sniffer_packets_total ") >= counters.packets);
+    assert!(metric("holt_sniffer_decode_errors_total{category=\"bad_length\"} ") >= 1);
+    assert!(metric("holt_sniffer_reports_total{result=\"sent\"} ") >= 2);
+    assert_eq!(metric("holt_sniffer_kernel_drops_total "), 0);
+    let health = net
+        .node
+        .within(|| http_get(HEALTH.parse().expect("address"), "/healthz"))??;
+    assert_eq!(health.trim(), "ok");
+
+    // SIGTERM: a last report, then a clean exit.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&sniffer.0),
+        rustix::process::Signal::TERM,
+    )?;
+    let status = wait_exit(&mut sniffer.0)?;
+    assert!(status.success(), "sniffer exited with {status}");
+
+    // Closing its standard input ends the holding probe.
+    drop(holder.0.stdin.take());
+    let status = holder.0.wait()?;
+    assert!(status.success(), "holding probe: {status}");
+    Ok(())
+}
+
+#[test]
+fn a_missing_interface_is_a_clear_error() -> anyhow::Result<()> {
+    let node = Netns::create(&format!("holt-sniff-{}-lonely", std::process::id()))?;
+    let output = node
+        .command(SNIFFER)
+        .args(["--interface", "nope0", "--health-bind-address", "127.0.0.1:0"])
+        .output()
+        .context("running the sniffer")?;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("interface \"nope0\" does not exist"), "{stderr}");
+    Ok(())
+}
+
+fn wait_exit(child: &mut Child) -> anyhow::Result<std::process::ExitStatus> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the sniffer did not exit within 10 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
