@@ -1,0 +1,372 @@
+//! The mapper's picture of the cluster: pods by IP, Services by ClusterIP and by name, and pod owners,
+//! fed one watch event at a time. Only what resolution needs is kept (the model's facts plus a pod's
+//! creation time and whether it has finished).
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use holt_model::facts::{OwnerFacts, OwnerRef, PodFacts, ServiceFacts};
+use holt_model::resolve::pod_identity;
+use holt_model::{Config, Identity, ObjectKey};
+use k8s_openapi::api::core::v1::Pod;
+
+/// What the mapper keeps of a pod.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodEntry {
+    pub facts: PodFacts,
+    /// `metadata.creationTimestamp` in Unix milliseconds: an observation older than this is not the pod's.
+    pub created_ms: u64,
+    /// `Succeeded` or `Failed`: its IP may already belong to another pod.
+    pub finished: bool,
+}
+
+impl PodEntry {
+    pub fn from_pod(pod: &Pod) -> Self {
+        let created_ms = pod
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| u64::try_from(t.0.as_millisecond()).unwrap_or(0))
+            .unwrap_or(0);
+        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+        PodEntry {
+            facts: PodFacts::from_pod(pod),
+            created_ms,
+            finished: matches!(phase, Some("Succeeded" | "Failed")),
+        }
+    }
+}
+
+/// The kinds of objects the index holds, for relisting.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IndexedKind {
+    Pod,
+    Service,
+    /// A pod owner of this kind (`ReplicaSet`, `Deployment`, ...).
+    Owner(String),
+}
+
+/// Pods, Services and owners, indexed for resolution.
+#[derive(Debug, Default)]
+pub struct ClusterIndex {
+    pods: HashMap<ObjectKey, PodEntry>,
+    pods_by_ip: HashMap<IpAddr, Vec<ObjectKey>>,
+    pods_by_namespace: HashMap<String, BTreeSet<String>>,
+    services: HashMap<ObjectKey, ServiceFacts>,
+    services_by_ip: HashMap<IpAddr, ObjectKey>,
+    owners: HashMap<(String, OwnerRef), OwnerFacts>,
+    config: Config,
+}
+
+impl ClusterIndex {
+    /// An empty index resolving identities with `config` (its override annotation and Job naming).
+    pub fn new(config: Config) -> Self {
+        ClusterIndex {
+            config,
+            ..ClusterIndex::default()
+        }
+    }
+
+    pub fn apply_pod(&mut self, pod: PodEntry) {
+        let key = pod.facts.key.clone();
+        self.delete_pod(&key);
+        if !pod.facts.host_network {
+            for ip in pod.facts.ips.iter().filter_map(|ip| ip.parse::<IpAddr>().ok()) {
+                self.pods_by_ip.entry(ip).or_default().push(key.clone());
+            }
+        }
+        self.pods_by_namespace
+            .entry(key.namespace.clone())
+            .or_default()
+            .insert(key.name.clone());
+        self.pods.insert(key, pod);
+    }
+
+    pub fn delete_pod(&mut self, key: &ObjectKey) {
+        let Some(old) = self.pods.remove(key) else { return };
+        for ip in old.facts.ips.iter().filter_map(|ip| ip.parse::<IpAddr>().ok()) {
+            if let Some(keys) = self.pods_by_ip.get_mut(&ip) {
+                keys.retain(|k| k != key);
+                if keys.is_empty() {
+                    self.pods_by_ip.remove(&ip);
+                }
+            }
+        }
+        if let Some(names) = self.pods_by_namespace.get_mut(&key.namespace) {
+            names.remove(&key.name);
+            if names.is_empty() {
+                self.pods_by_namespace.remove(&key.namespace);
+            }
+        }
+    }
+
+    pub fn apply_service(&mut self, service: ServiceFacts) {
+        let key = service.key.clone();
+        self.delete_service(&key);
+        for ip in service
+            .cluster_ips
+            .iter()
+            .filter_map(|ip| ip.parse::<IpAddr>().ok())
+        {
+            self.services_by_ip.insert(ip, key.clone());
+        }
+        self.services.insert(key, service);
+    }
+
+    pub fn delete_service(&mut self, key: &ObjectKey) {
+        let Some(old) = self.services.remove(key) else {
+            return;
+        };
+        for ip in old.cluster_ips.iter().filter_map(|ip| ip.parse::<IpAddr>().ok()) {
+            if self.services_by_ip.get(&ip) == Some(key) {
+                self.services_by_ip.remove(&ip);
+            }
+        }
+    }
+
+    pub fn apply_owner(&mut self, owner: OwnerFacts) {
+        let reference = OwnerRef {
+            kind: owner.kind.clone(),
+            name: owner.key.name.clone(),
+        };
+        self.owners
+            .insert((owner.key.namespace.clone(), reference), owner);
+    }
+
+    pub fn delete_owner(&mut self, kind: &str, key: &ObjectKey) {
+        let reference = OwnerRef {
+            kind: kind.to_owned(),
+            name: key.name.clone(),
+        };
+        self.owners.remove(&(key.namespace.clone(), reference));
+    }
+
+    /// The keys of every object of `kind`, to find those a relist did not mention.
+    pub fn keys(&self, kind: &IndexedKind) -> Vec<ObjectKey> {
+        match kind {
+            IndexedKind::Pod => self.pods.keys().cloned().collect(),
+            IndexedKind::Service => self.services.keys().cloned().collect(),
+            IndexedKind::Owner(owner_kind) => self
+                .owners
+                .values()
+                .filter(|o| &o.kind == owner_kind)
+                .map(|o| o.key.clone())
+                .collect(),
+        }
+    }
+
+    pub fn delete(&mut self, kind: &IndexedKind, key: &ObjectKey) {
+        match kind {
+            IndexedKind::Pod => self.delete_pod(key),
+            IndexedKind::Service => self.delete_service(key),
+            IndexedKind::Owner(owner_kind) => self.delete_owner(owner_kind, key),
+        }
+    }
+
+    /// (pods, Services, owners) held.
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        (self.pods.len(), self.services.len(), self.owners.len())
+    }
+
+    pub fn pod(&self, key: &ObjectKey) -> Option<&PodEntry> {
+        self.pods.get(key)
+    }
+
+    /// The pods holding `ip`, newest first.
+    pub fn pods_with_ip(&self, ip: &IpAddr) -> Vec<&PodEntry> {
+        let mut pods: Vec<&PodEntry> = self
+            .pods_by_ip
+            .get(ip)
+            .into_iter()
+            .flatten()
+            .filter_map(|key| self.pods.get(key))
+            .collect();
+        pods.sort_by(|a, b| {
+            b.created_ms
+                .cmp(&a.created_ms)
+                .then(a.facts.key.cmp(&b.facts.key))
+        });
+        pods
+    }
+
+    pub fn service(&self, key: &ObjectKey) -> Option<&ServiceFacts> {
+        self.services.get(key)
+    }
+
+    pub fn service_with_ip(&self, ip: &IpAddr) -> Option<&ServiceFacts> {
+        self.services_by_ip.get(ip).and_then(|key| self.services.get(key))
+    }
+
+    /// The pods a Service selects, by name (so "the first pod" is stable).
+    pub fn selected_pods(&self, service: &ServiceFacts) -> Vec<&PodEntry> {
+        self.pods_by_namespace
+            .get(&service.key.namespace)
+            .into_iter()
+            .flatten()
+            .filter_map(|name| self.pods.get(&ObjectKey::new(&service.key.namespace, name)))
+            .filter(|pod| !pod.facts.host_network && service.selects(&pod.facts.labels))
+            .collect()
+    }
+
+    /// The pod's workload identity, through the model's owner resolution.
+    pub fn identity(&self, pod: &PodEntry) -> Identity {
+        let namespace = &pod.facts.key.namespace;
+        pod_identity(&pod.facts, &self.config, |reference| {
+            self.owners.get(&(namespace.clone(), reference.clone())).cloned()
+        })
+        .identity
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    //! Builders for pods, Services and owners, shared by the unit tests.
+
+    use std::collections::BTreeMap;
+
+    use holt_model::ObjectKey;
+    use holt_model::facts::{OwnerFacts, OwnerRef, PodFacts, ServiceFacts, ServiceType};
+
+    use super::PodEntry;
+
+    pub fn pod(
+        namespace: &str,
+        name: &str,
+        ip: &str,
+        owner: Option<(&str, &str)>,
+        created_ms: u64,
+    ) -> PodEntry {
+        PodEntry {
+            facts: PodFacts {
+                key: ObjectKey::new(namespace, name),
+                labels: BTreeMap::from([(
+                    "app".to_owned(),
+                    name.split('-').next().unwrap_or(name).to_owned(),
+                )]),
+                annotations: BTreeMap::new(),
+                owner: owner.map(|(kind, name)| OwnerRef {
+                    kind: kind.into(),
+                    name: name.into(),
+                }),
+                service_account: "default".into(),
+                images: vec![],
+                has_istio_sidecar: false,
+                host_network: false,
+                ips: vec![ip.to_owned()],
+                ports: vec![],
+            },
+            created_ms,
+            finished: false,
+        }
+    }
+
+    pub fn owner(namespace: &str, kind: &str, name: &str, owner: Option<(&str, &str)>) -> OwnerFacts {
+        OwnerFacts {
+            key: ObjectKey::new(namespace, name),
+            kind: kind.into(),
+            owner: owner.map(|(kind, name)| OwnerRef {
+                kind: kind.into(),
+                name: name.into(),
+            }),
+        }
+    }
+
+    pub fn service(namespace: &str, name: &str, cluster_ip: &str, app: Option<&str>) -> ServiceFacts {
+        ServiceFacts {
+            key: ObjectKey::new(namespace, name),
+            selector: app.map(|app| BTreeMap::from([("app".to_owned(), app.to_owned())])),
+            ports: vec![],
+            service_type: ServiceType::ClusterIp,
+            cluster_ips: vec![cluster_ip.to_owned()],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{owner, pod, service};
+    use super::*;
+
+    #[test]
+    fn pods_are_found_by_ip_newest_first_and_forgotten_when_deleted() {
+        let mut index = ClusterIndex::new(Config::default());
+        index.apply_pod(pod("ns", "old", "10.0.0.1", None, 100));
+        index.apply_pod(pod("ns", "new", "10.0.0.1", None, 200));
+        let ip: IpAddr = "10.0.0.1".parse().expect("ip");
+        let names: Vec<_> = index
+            .pods_with_ip(&ip)
+            .iter()
+            .map(|p| p.facts.key.name.clone())
+            .collect();
+        assert_eq!(names, ["new", "old"]);
+        index.delete_pod(&ObjectKey::new("ns", "new"));
+        index.delete_pod(&ObjectKey::new("ns", "old"));
+        assert!(index.pods_with_ip(&ip).is_empty());
+        assert_eq!(index.sizes(), (0, 0, 0));
+    }
+
+    #[test]
+    fn host_network_pods_are_not_indexed_by_ip() {
+        let mut index = ClusterIndex::new(Config::default());
+        let mut p = pod("ns", "agent", "192.168.1.10", None, 1);
+        p.facts.host_network = true;
+        index.apply_pod(p);
+        assert!(
+            index
+                .pods_with_ip(&"192.168.1.10".parse().expect("ip"))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn identity_walks_owners_through_the_model() {
+        let mut index = ClusterIndex::new(Config::default());
+        index.apply_owner(owner(
+            "ns",
+            "ReplicaSet",
+            "server-7d9f",
+            Some(("Deployment", "server")),
+        ));
+        index.apply_owner(owner("ns", "Deployment", "server", None));
+        let p = pod(
+            "ns",
+            "server-7d9f-x",
+            "10.0.0.2",
+            Some(("ReplicaSet", "server-7d9f")),
+            1,
+        );
+        assert_eq!(
+            index.identity(&p),
+            Identity::new("ns", "server", Some("Deployment"))
+        );
+        // Without the ReplicaSet the walk ends at the pod's own owner reference, as the model does.
+        index.delete_owner("ReplicaSet", &ObjectKey::new("ns", "server-7d9f"));
+        assert_eq!(
+            index.identity(&p),
+            Identity::new("ns", "server-7d9f", Some("ReplicaSet"))
+        );
+    }
+
+    #[test]
+    fn services_are_found_by_cluster_ip_and_select_their_pods() {
+        let mut index = ClusterIndex::new(Config::default());
+        index.apply_pod(pod("ns", "server-1", "10.0.0.2", None, 1));
+        index.apply_pod(pod("ns", "client-1", "10.0.0.3", None, 1));
+        index.apply_service(service("ns", "server", "10.96.0.10", Some("server")));
+        let svc = index
+            .service_with_ip(&"10.96.0.10".parse().expect("ip"))
+            .expect("service");
+        let selected: Vec<_> = index
+            .selected_pods(svc)
+            .iter()
+            .map(|p| p.facts.key.name.clone())
+            .collect();
+        assert_eq!(selected, ["server-1"]);
+        index.delete_service(&ObjectKey::new("ns", "server"));
+        assert!(
+            index
+                .service_with_ip(&"10.96.0.10".parse().expect("ip"))
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! The HTTP/JSON API (documented endpoint by endpoint in `docs/mapper.md`): reports in; intents, export,
+//! graph, reset, health, readiness and metrics out. Bad input is answered `400` with a plain-text reason.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use holt_mapper_api::{
+    EXPORT_PATH, ExportFormat, ExportQuery, Filters, GRAPH_PATH, GraphFormat, GraphQuery, INTENTS_PATH,
+    REPORTS_PATH, RESET_PATH, Report,
+};
+
+use crate::export::{ExportOptions, export, export_files};
+use crate::shared::{Shared, now_ms};
+use crate::store::Filter;
+use crate::{graph, metrics};
+
+/// The API's routes.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(REPORTS_PATH, post(report))
+        .route(INTENTS_PATH, get(intents))
+        .route(EXPORT_PATH, get(export_intents))
+        .route(GRAPH_PATH, get(graph_intents))
+        .route(RESET_PATH, post(reset))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(shared)
+}
+
+/// A `400 Bad Request` with its reason as plain text.
+#[derive(Debug)]
+struct BadRequest(String);
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        (StatusCode::BAD_REQUEST, format!("{}\n", self.0)).into_response()
+    }
+}
+
+fn bad_request(reason: impl std::fmt::Display) -> Response {
+    BadRequest(reason.to_string()).into_response()
+}
+
+async fn report(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let report: Report = match serde_json::from_slice(&body) {
+        Ok(report) => report,
+        Err(e) => return bad_request(format_args!("the report does not parse: {e}")),
+    };
+    shared.mapper().ingest(report, now_ms());
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn filter(filters: &Filters) -> Result<Filter, BadRequest> {
+    Filter::parse(filters).map_err(|e| BadRequest(e.to_string()))
+}
+
+async fn intents(State(shared): State<Arc<Shared>>, Query(filters): Query<Filters>) -> Response {
+    let filter = match filter(&filters) {
+        Ok(f) => f,
+        Err(bad) => return bad.into_response(),
+    };
+    let intents = shared.mapper().store.intents(&filter);
+    axum::Json(intents).into_response()
+}
+
+async fn export_intents(State(shared): State<Arc<Shared>>, Query(query): Query<ExportQuery>) -> Response {
+    let filter = match filter(&query.filters()) {
+        Ok(f) => f,
+        Err(bad) => return bad.into_response(),
+    };
+    let intents = shared.mapper().store.intents(&filter);
+    let options = ExportOptions {
+        format: query.format,
+        version: query.version,
+        as_kubernetes_service: query.as_kubernetes_service,
+    };
+    let result = if query.split {
+        export_files(&intents, &options).map(|files| axum::Json(files).into_response())
+    } else {
+        let content_type = match options.format {
+            ExportFormat::Yaml => "application/yaml",
+            ExportFormat::Json => "application/json",
+        };
+        export(&intents, &options).map(|text| ([(header::CONTENT_TYPE, content_type)], text).into_response())
+    };
+    result.unwrap_or_else(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response())
+}
+
+async fn graph_intents(State(shared): State<Arc<Shared>>, Query(query): Query<GraphQuery>) -> Response {
+    let filter = match filter(&query.filters()) {
+        Ok(f) => f,
+        Err(bad) => return bad.into_response(),
+    };
+    let intents = shared.mapper().store.intents(&filter);
+    let content_type = match query.format {
+        GraphFormat::Dot => "text/vnd.graphviz",
+        GraphFormat::Mermaid => "text/plain; charset=utf-8",
+        GraphFormat::Svg => "image/svg+xml",
+    };
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        graph::render(&intents, query.format),
+    )
+        .into_response()
+}
+
+async fn reset(State(shared): State<Arc<Shared>>) -> StatusCode {
+    shared.mapper().store.reset();
+    tracing::info!("discovered intents reset");
+    StatusCode::NO_CONTENT
+}
+
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    if shared.is_ready() {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        let waiting: Vec<String> = shared.unsynced().iter().map(|k| format!("{k:?}")).collect();
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("waiting for the first list of: {}\n", waiting.join(", ")),
+        )
+            .into_response()
+    }
+}
+
+async fn metrics_text(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        metrics::render(&shared.metrics()),
+    )
+        .into_response()
+}

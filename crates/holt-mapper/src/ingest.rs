@@ -1,0 +1,398 @@
+//! Ingestion: a sniffer [`Report`] goes in, discovered intents come out in the [`Store`].
+//!
+//! Each DNS answer and connection is resolved against the [`ClusterIndex`]. An observation that cannot be
+//! resolved *yet* (its pod or Service is not in the watch cache) is held and retried until its deadline;
+//! one that can never be attributed (IP reused, host name mismatch) is counted and dropped.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::IpAddr;
+
+use holt_mapper_api::{Connection, Counters, DnsAnswer, Report};
+
+use crate::cluster::ClusterIndex;
+use crate::resolve::{NameTarget, Resolver, Unresolved, is_public};
+use crate::store::{Store, TargetKey};
+
+/// One observation of a report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observation {
+    Dns(DnsAnswer),
+    Connection(Connection),
+}
+
+/// What the mapper counts (exposed on `/metrics`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub reports: u64,
+    pub dns_answers: u64,
+    pub connections: u64,
+    /// Observations turned into (or merged into) intents.
+    pub attributed: u64,
+    /// Observations dropped, by reason.
+    pub unresolved: BTreeMap<&'static str, u64>,
+    /// Observations retried after being held.
+    pub retried: u64,
+    /// Held observations dropped because the queue was full.
+    pub pending_overflow: u64,
+    /// The latest cumulative counters of each node's sniffer.
+    pub sniffers: BTreeMap<String, Counters>,
+}
+
+#[derive(Clone, Debug)]
+struct Held {
+    observation: Observation,
+    deadline_ms: u64,
+}
+
+/// Settings of ingestion.
+#[derive(Clone, Debug)]
+pub struct IngestConfig {
+    pub cluster_domain: String,
+    /// How long an unresolvable observation is held and retried.
+    pub hold_ms: u64,
+    /// At most this many observations are held; older ones are dropped first.
+    pub max_held: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            cluster_domain: "cluster.local".into(),
+            hold_ms: 10_000,
+            max_held: 100_000,
+        }
+    }
+}
+
+/// The mapper's state: the cluster index, the discovered intents, held observations and counters.
+#[derive(Debug)]
+pub struct Mapper {
+    pub index: ClusterIndex,
+    pub store: Store,
+    pub stats: Stats,
+    config: IngestConfig,
+    held: VecDeque<Held>,
+}
+
+impl Mapper {
+    pub fn new(index: ClusterIndex, store: Store, config: IngestConfig) -> Self {
+        Mapper {
+            index,
+            store,
+            stats: Stats::default(),
+            config,
+            held: VecDeque::new(),
+        }
+    }
+
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Ingests one report received at `now_ms`.
+    pub fn ingest(&mut self, report: Report, now_ms: u64) {
+        self.stats.reports += 1;
+        self.stats.dns_answers += report.dns.len() as u64;
+        self.stats.connections += report.connections.len() as u64;
+        self.stats.sniffers.insert(report.node, report.counters);
+        // DNS answers first: they name the addresses the connections of the same report go to.
+        for answer in report.dns {
+            self.observe(Observation::Dns(answer), now_ms, now_ms + self.config.hold_ms);
+        }
+        for connection in report.connections {
+            self.observe(
+                Observation::Connection(connection),
+                now_ms,
+                now_ms + self.config.hold_ms,
+            );
+        }
+    }
+
+    /// Retries the held observations (after watch events, or on a timer).
+    pub fn retry_held(&mut self, now_ms: u64) {
+        let held = std::mem::take(&mut self.held);
+        for Held {
+            observation,
+            deadline_ms,
+        } in held
+        {
+            self.stats.retried += 1;
+            self.observe(observation, now_ms, deadline_ms);
+        }
+    }
+
+    fn observe(&mut self, observation: Observation, now_ms: u64, deadline_ms: u64) {
+        let final_attempt = now_ms >= deadline_ms;
+        let outcome = match &observation {
+            Observation::Dns(answer) => self.dns(answer),
+            Observation::Connection(connection) => self.connection(connection, final_attempt),
+        };
+        match outcome {
+            Ok(()) => self.stats.attributed += 1,
+            Err(reason) if reason.retryable() && !final_attempt => {
+                if self.held.len() >= self.config.max_held {
+                    self.held.pop_front();
+                    self.stats.pending_overflow += 1;
+                }
+                self.held.push_back(Held {
+                    observation,
+                    deadline_ms,
+                });
+            }
+            Err(reason) => *self.stats.unresolved.entry(reason.category()).or_default() += 1,
+        }
+    }
+
+    fn dns(&mut self, answer: &DnsAnswer) -> Result<(), Unresolved> {
+        let resolver = Resolver {
+            index: &self.index,
+            cluster_domain: &self.config.cluster_domain,
+        };
+        let target = resolver.name(&answer.name);
+        if target == NameTarget::Internet {
+            // Kept even when the asking pod is unknown: `status.resolvedIPs` needs every address.
+            self.store.record_dns(&answer.name, answer.ip);
+        }
+        let client = resolver.source(&answer.client_ip, answer.last_seen_ms, None)?;
+        match target {
+            NameTarget::Internet => {
+                let target = TargetKey::Domain(answer.name.clone());
+                self.store
+                    .record(client, target, answer.last_seen_ms, None, Some(answer.ip));
+            }
+            NameTarget::Cluster(destination) => {
+                let destination = destination?;
+                if destination.identity != client {
+                    let target = TargetKey::Workload(destination.identity);
+                    self.store
+                        .record(client, target, answer.last_seen_ms, destination.service, None);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn connection(&mut self, connection: &Connection, final_attempt: bool) -> Result<(), Unresolved> {
+        let resolver = Resolver {
+            index: &self.index,
+            cluster_domain: &self.config.cluster_domain,
+        };
+        let seen = connection.last_seen_ms;
+        let client = resolver.source(&connection.src_ip, seen, connection.src_hostname.as_deref())?;
+        match resolver.destination_ip(&connection.dst_ip, seen) {
+            Ok(destination) => {
+                if destination.identity != client {
+                    let target = TargetKey::Workload(destination.identity);
+                    self.store.record(client, target, seen, destination.service, None);
+                }
+                Ok(())
+            }
+            Err(reason) => {
+                let ip: IpAddr = connection.dst_ip;
+                if let Some(name) = self.store.name_of(&ip).map(str::to_owned) {
+                    self.store
+                        .record(client, TargetKey::Domain(name), seen, None, Some(ip));
+                    Ok(())
+                } else if is_public(&ip) && (final_attempt || reason == Unresolved::NoPod) {
+                    self.store
+                        .record(client, TargetKey::Address(ip), seen, None, Some(ip));
+                    Ok(())
+                } else if reason == Unresolved::NoPod {
+                    // A private address may be a pod the cache does not know yet.
+                    Err(if final_attempt {
+                        Unresolved::UnknownPrivateAddress
+                    } else {
+                        Unresolved::NoPod
+                    })
+                } else {
+                    Err(reason)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use holt_mapper_api::{SeenBy, Target};
+    use holt_model::Config;
+
+    use super::*;
+    use crate::cluster::fixtures::{owner, pod, service};
+    use crate::store::Filter;
+
+    fn mapper() -> Mapper {
+        let mut index = ClusterIndex::new(Config::default());
+        for app in ["client", "client2", "server"] {
+            index.apply_owner(owner(
+                "tutorial",
+                "ReplicaSet",
+                &format!("{app}-rs"),
+                Some(("Deployment", app)),
+            ));
+            index.apply_owner(owner("tutorial", "Deployment", app, None));
+        }
+        index.apply_pod(pod(
+            "tutorial",
+            "client-rs-a",
+            "10.0.0.1",
+            Some(("ReplicaSet", "client-rs")),
+            1_000,
+        ));
+        index.apply_pod(pod(
+            "tutorial",
+            "server-rs-a",
+            "10.0.0.3",
+            Some(("ReplicaSet", "server-rs")),
+            1_000,
+        ));
+        index.apply_service(service("tutorial", "server", "10.96.0.3", Some("server")));
+        Mapper::new(index, Store::default(), IngestConfig::default())
+    }
+
+    fn connection(src: &str, dst: &str, seen: u64) -> Connection {
+        Connection {
+            src_ip: src.parse().expect("ip"),
+            dst_ip: dst.parse().expect("ip"),
+            dst_port: 80,
+            seen_by: SeenBy::Syn,
+            src_hostname: None,
+            last_seen_ms: seen,
+        }
+    }
+
+    fn dns(client: &str, name: &str, ip: &str, seen: u64) -> DnsAnswer {
+        DnsAnswer {
+            client_ip: client.parse().expect("ip"),
+            name: name.into(),
+            ip: ip.parse().expect("ip"),
+            ttl_seconds: 30,
+            last_seen_ms: seen,
+        }
+    }
+
+    fn report(dns: Vec<DnsAnswer>, connections: Vec<Connection>) -> Report {
+        Report {
+            node: "node-1".into(),
+            dns,
+            connections,
+            counters: Counters {
+                packets: 7,
+                ..Counters::default()
+            },
+        }
+    }
+
+    fn servers(m: &Mapper) -> Vec<String> {
+        m.store
+            .intents(&Filter::default())
+            .into_iter()
+            .map(|i| match i.target {
+                Target::Kubernetes { server, .. } => format!("{} -> {}", i.client, server),
+                Target::Internet { domain, ips } => format!("{} -> {domain:?} {ips:?}", i.client),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn connections_and_cluster_dns_become_intents_between_workloads() {
+        let mut m = mapper();
+        m.ingest(
+            report(
+                vec![dns(
+                    "10.0.0.1",
+                    "server.tutorial.svc.cluster.local",
+                    "10.96.0.3",
+                    2_000,
+                )],
+                vec![
+                    connection("10.0.0.1", "10.96.0.3", 2_000),
+                    connection("10.0.0.1", "10.0.0.3", 2_500),
+                ],
+            ),
+            3_000,
+        );
+        assert_eq!(servers(&m), ["client.tutorial -> server.tutorial"]);
+        assert_eq!(m.stats.attributed, 3);
+        assert_eq!(m.stats.sniffers["node-1"].packets, 7);
+        assert_eq!(m.held(), 0);
+    }
+
+    #[test]
+    fn unknown_sources_are_held_until_their_pod_arrives() {
+        let mut m = mapper();
+        m.ingest(
+            report(vec![], vec![connection("10.0.0.2", "10.96.0.3", 2_000)]),
+            3_000,
+        );
+        assert_eq!(m.held(), 1);
+        assert!(servers(&m).is_empty());
+        m.index.apply_pod(pod(
+            "tutorial",
+            "client2-rs-b",
+            "10.0.0.2",
+            Some(("ReplicaSet", "client2-rs")),
+            1_500,
+        ));
+        m.retry_held(4_000);
+        assert_eq!(servers(&m), ["client2.tutorial -> server.tutorial"]);
+        assert_eq!(m.held(), 0);
+    }
+
+    #[test]
+    fn held_observations_are_dropped_and_counted_after_their_deadline() {
+        let mut m = mapper();
+        m.ingest(
+            report(vec![], vec![connection("10.0.0.9", "10.96.0.3", 2_000)]),
+            3_000,
+        );
+        m.retry_held(3_000 + 10_000);
+        assert_eq!(m.held(), 0);
+        assert_eq!(m.stats.unresolved.get("no_pod"), Some(&1));
+    }
+
+    #[test]
+    fn an_observation_older_than_the_pod_is_not_attributed_to_it() {
+        let mut m = mapper();
+        m.ingest(
+            report(vec![], vec![connection("10.0.0.1", "10.96.0.3", 500)]),
+            3_000,
+        );
+        assert!(servers(&m).is_empty());
+        assert_eq!(m.stats.unresolved.get("pod_newer_than_observation"), Some(&1));
+    }
+
+    #[test]
+    fn internet_names_and_addresses_become_internet_targets() {
+        let mut m = mapper();
+        m.ingest(
+            report(
+                vec![dns("10.0.0.1", "api.example.com", "93.184.216.34", 2_000)],
+                vec![
+                    connection("10.0.0.1", "93.184.216.34", 2_100),
+                    connection("10.0.0.1", "8.8.8.8", 2_100),
+                ],
+            ),
+            3_000,
+        );
+        assert_eq!(
+            servers(&m),
+            [
+                "client.tutorial -> Some(\"api.example.com\") [93.184.216.34]",
+                "client.tutorial -> None [8.8.8.8]",
+            ]
+        );
+        assert!(m.store.dns()["api.example.com"].contains(&"93.184.216.34".parse().expect("ip")));
+    }
+
+    #[test]
+    fn a_workload_calling_itself_is_no_intent() {
+        let mut m = mapper();
+        m.ingest(
+            report(vec![], vec![connection("10.0.0.3", "10.96.0.3", 2_000)]),
+            3_000,
+        );
+        assert!(servers(&m).is_empty());
+        assert_eq!(m.stats.attributed, 1);
+    }
+}

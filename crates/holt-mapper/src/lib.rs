@@ -1,0 +1,26 @@
+//! Holt's network mapper.
+//!
+//! In: sniffer [`Report`](holt_mapper_api::Report)s (DNS answers and TCP connections by IP) over HTTP, and
+//! Pods, Services, pod owners and ClientIntents from the API server. Out: discovered intents — which
+//! workload called which workload or internet name, first and last seen — kept durably in a state
+//! directory, served as JSON, exported as ClientIntents (`v2beta1`/`v1alpha3`, YAML/JSON), drawn as
+//! DOT/Mermaid/SVG, and published as `status.resolvedIPs` on ClientIntents with internet domains.
+//!
+//! The pure core ([`cluster`], [`resolve`], [`store`], [`ingest`], [`export`], [`graph`],
+//! [`resolved_ips`], [`metrics`]) has no I/O; [`watch`], [`publish`], [`snapshot`] and [`http`] do the
+//! I/O around it.
+
+pub mod args;
+pub mod cluster;
+pub mod export;
+pub mod graph;
+pub mod http;
+pub mod ingest;
+pub mod metrics;
+pub mod publish;
+pub mod resolve;
+pub mod resolved_ips;
+pub mod shared;
+pub mod snapshot;
+pub mod store;
+pub mod watch;

@@ -1,0 +1,93 @@
+//! The state the HTTP handlers, watches and timers share: the [`Mapper`] behind a lock, readiness, and
+//! the counters of what the I/O side did.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::cluster::IndexedKind;
+use crate::ingest::Mapper;
+use crate::metrics::Metrics;
+
+#[derive(Debug)]
+pub struct Shared {
+    mapper: Mutex<Mapper>,
+    /// Kinds whose watch has not listed yet.
+    unsynced: Mutex<BTreeSet<IndexedKind>>,
+    ready: AtomicBool,
+    pub snapshot_writes: AtomicU64,
+    pub snapshot_failures: AtomicU64,
+    pub status_patches: AtomicU64,
+    pub status_patch_failures: AtomicU64,
+}
+
+impl Shared {
+    /// Shared state around `mapper`, ready once every kind in `watched` has listed.
+    pub fn new(mapper: Mapper, watched: BTreeSet<IndexedKind>) -> Self {
+        let ready = watched.is_empty();
+        Shared {
+            mapper: Mutex::new(mapper),
+            unsynced: Mutex::new(watched),
+            ready: AtomicBool::new(ready),
+            snapshot_writes: AtomicU64::new(0),
+            snapshot_failures: AtomicU64::new(0),
+            status_patches: AtomicU64::new(0),
+            status_patch_failures: AtomicU64::new(0),
+        }
+    }
+
+    /// The mapper. A panic while holding the lock cannot leave it half-updated in a way that matters more
+    /// than losing the service, so a poisoned lock is used as it is.
+    pub fn mapper(&self) -> MutexGuard<'_, Mapper> {
+        self.mapper
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn synced(&self, kind: &IndexedKind) {
+        let mut unsynced = self.unsynced.lock().unwrap_or_else(|p| p.into_inner());
+        unsynced.remove(kind);
+        if unsynced.is_empty() {
+            self.ready.store(true, Ordering::SeqCst);
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// The kinds still listing, for `/readyz`.
+    pub fn unsynced(&self) -> Vec<IndexedKind> {
+        self.unsynced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    pub fn metrics(&self) -> Metrics {
+        let mapper = self.mapper();
+        let (pods, services, _) = mapper.index.sizes();
+        Metrics {
+            stats: mapper.stats.clone(),
+            intents: mapper.store.len(),
+            held: mapper.held(),
+            pods,
+            services,
+            snapshot_writes: self.snapshot_writes.load(Ordering::Relaxed),
+            snapshot_failures: self.snapshot_failures.load(Ordering::Relaxed),
+            status_patches: self.status_patches.load(Ordering::Relaxed),
+            status_patch_failures: self.status_patch_failures.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
