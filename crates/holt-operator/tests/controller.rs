@@ -14,7 +14,7 @@ use holt_api::v2beta1::{
 };
 use holt_model::{Config, Mode};
 use holt_operator::controller::{Options, Progress};
-use holt_testenv::ControlPlane;
+use holt_testenv::{ControlPlane, ControlPlaneOptions};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     Container, Pod, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec,
@@ -32,6 +32,11 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 async fn cluster() -> (Client, &'static ControlPlane) {
     let plane = ControlPlane::shared().await.expect("control plane");
     let client = plane.client().await.expect("client");
+    install_crds(&client).await;
+    (client, plane)
+}
+
+async fn install_crds(client: &Client) {
     let mut crds = holt_api::crds::crds().expect("CRDs");
     let mut yaml = String::new();
     for crd in &mut crds {
@@ -42,10 +47,9 @@ async fn cluster() -> (Client, &'static ControlPlane) {
         yaml.push_str("---\n");
         yaml.push_str(&serde_yaml::to_string(crd).expect("yaml"));
     }
-    holt_testenv::install_crds(&client, &yaml)
+    holt_testenv::install_crds(client, &yaml)
         .await
         .expect("install CRDs");
-    (client, plane)
 }
 
 struct Operator {
@@ -574,4 +578,55 @@ async fn only_one_candidate_leads_and_a_released_or_expired_lease_is_taken_over(
         .await
         .expect("lease");
     assert_eq!(holder(current).as_deref(), Some("replica-c"));
+}
+
+#[tokio::test]
+async fn an_api_server_outage_of_30_seconds_is_survived_and_converged_after() {
+    // A control plane of its own: its API server is stopped for 30 s.
+    let mut plane = ControlPlane::start(ControlPlaneOptions::default())
+        .await
+        .expect("control plane");
+    let client = plane.client().await.expect("client");
+    install_crds(&client).await;
+    let ns = tutorial(&client, &plane, "outage").await;
+    let operator = Operator::start(&client, &ns, Mode::DefaultActive).await;
+    let api: Api<ClientIntents> = Api::namespaced(client.clone(), &ns);
+    api.create(&PostParams::default(), &intents(&ns, "client", "server"))
+        .await
+        .expect("create intents");
+    eventually("client's access label", || async {
+        (!access_labels(&client, &ns, "client").await.is_empty()).then_some(())
+    })
+    .await;
+
+    plane.stop_apiserver();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(
+        !operator.task.is_finished(),
+        "the operator keeps running while the API server is away"
+    );
+    plane.start_apiserver().await.expect("API server back");
+
+    // Converges again: what was applied is still there, and a change made after the outage is applied.
+    assert_eq!(policy_names(&client, &ns).await, vec!["server-service-access"]);
+    api.create(&PostParams::default(), &intents(&ns, "client-other", "server"))
+        .await
+        .expect("create intents after the outage");
+    eventually("client-other's access label", || async {
+        (!access_labels(&client, &ns, "client-other").await.is_empty()).then_some(())
+    })
+    .await;
+    api.delete("client", &DeleteParams::default())
+        .await
+        .expect("delete intents");
+    eventually("client's label removed", || async {
+        access_labels(&client, &ns, "client")
+            .await
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    assert!(!operator.task.is_finished(), "still running");
+    assert_eq!(operator.progress.borrow().failing, 0, "nothing left to retry");
+    operator.stop();
 }

@@ -64,7 +64,10 @@ pub struct KafkaClient {
 /// A running Kafka broker. Dropping it stops the process (test lifetime).
 #[derive(Debug)]
 pub struct Kafka {
-    process: Process,
+    /// `None` while stopped by [`Kafka::stop`].
+    process: Option<Process>,
+    lifetime: Lifetime,
+    log_config: PathBuf,
     bootstrap: String,
     ca: CertificateAuthority,
     ca_file: PathBuf,
@@ -121,7 +124,9 @@ impl Kafka {
 
         let admin = mint_client(&ca, &dir, &ca_file, 0, KAFKA_ADMIN_CN)?;
         Ok(Self {
-            process,
+            process: Some(process),
+            lifetime: options.lifetime,
+            log_config,
             bootstrap,
             ca,
             ca_file,
@@ -203,9 +208,34 @@ impl Kafka {
         self.startup
     }
 
-    /// The broker's process.
-    pub fn process(&self) -> ProcessInfo {
-        self.process.info()
+    /// The broker's process (`None` while stopped).
+    pub fn process(&self) -> Option<ProcessInfo> {
+        self.process.as_ref().map(Process::info)
+    }
+
+    /// Kills the broker (SIGKILL, as a crash would); its data and configuration stay for
+    /// [`Kafka::restart`].
+    pub fn stop(&mut self) {
+        self.process = None;
+    }
+
+    /// Starts the broker again after [`Kafka::stop`], on the same ports with the same data (topics and
+    /// ACLs are kept), and returns once it serves, with the time it took. Does nothing when it runs.
+    pub async fn restart(&mut self) -> Result<Duration, Error> {
+        if self.process.is_some() {
+            return Ok(Duration::ZERO);
+        }
+        let began = Instant::now();
+        let process = launch_broker(
+            &self.dir,
+            &self.libs,
+            &self.log_config,
+            &self.bootstrap,
+            self.lifetime,
+        )
+        .await?;
+        self.process = Some(process);
+        Ok(began.elapsed())
     }
 }
 
@@ -266,6 +296,21 @@ async fn start_broker(files: &BrokerFiles<'_>, lifetime: Lifetime) -> Result<(Pr
         .arg(&properties);
     run_command("kafka", &mut format).await?;
 
+    let process = launch_broker(files.dir, files.libs, files.log_config, &bootstrap, lifetime).await?;
+    Ok((process, bootstrap))
+}
+
+/// Runs the broker on its `server.properties` (storage formatted already) and waits until it serves on
+/// `bootstrap`.
+async fn launch_broker(
+    dir: &RunDir,
+    libs: &Path,
+    log_config: &Path,
+    bootstrap: &str,
+    lifetime: Lifetime,
+) -> Result<Process, Error> {
+    let properties = dir.join("server.properties");
+    let classpath = classpath(libs);
     let mut command = Command::new("java");
     command
         .args([
@@ -276,19 +321,16 @@ async fn start_broker(files: &BrokerFiles<'_>, lifetime: Lifetime) -> Result<(Pr
             "-XX:+ExitOnOutOfMemoryError",
         ])
         .arg("-Djava.awt.headless=true")
-        .arg(format!(
-            "-Dlog4j2.configurationFile={}",
-            files.log_config.display()
-        ))
+        .arg(format!("-Dlog4j2.configurationFile={}", log_config.display()))
         .arg("-cp")
         .arg(&classpath)
         .arg("kafka.Kafka")
         .arg(&properties);
-    let log = files.dir.join("kafka.log");
+    let log = dir.join("kafka.log");
     let mut process = Process::spawn("kafka", command, &log, lifetime)?;
     process
         .wait_ready(Duration::from_secs(120), || {
-            let (log, bootstrap) = (log.clone(), bootstrap.clone());
+            let (log, bootstrap) = (log.clone(), bootstrap.to_owned());
             async move {
                 let text = std::fs::read_to_string(&log).map_err(|e| e.to_string())?;
                 if !text.contains(STARTED) {
@@ -301,7 +343,7 @@ async fn start_broker(files: &BrokerFiles<'_>, lifetime: Lifetime) -> Result<(Pr
             }
         })
         .await?;
-    Ok((process, bootstrap))
+    Ok(process)
 }
 
 /// JVM options for short-lived tools: start fast, stay small.
