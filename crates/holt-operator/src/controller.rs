@@ -444,7 +444,8 @@ impl Controller {
         };
         let previous = self.brokers.insert(outcome.broker.clone(), state.clone());
         if previous.as_ref() != Some(&state) {
-            self.pending_status.extend(intents_calling(&self.index, &outcome.broker));
+            self.pending_status
+                .extend(intents_calling(&self.index, &outcome.broker));
         }
         let event = match (&outcome.result, &previous) {
             (Ok(changes), _) if !changes.is_empty() => Some((

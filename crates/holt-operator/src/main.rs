@@ -67,11 +67,21 @@ struct Args {
     kafka_server_tls_cert: Option<std::path::PathBuf>,
 
     /// Private key (PEM) of --kafka-server-tls-cert.
-    #[arg(long, env = "HOLT_KAFKA_SERVER_TLS_KEY", value_name = "FILE", requires = "kafka_server_tls_cert")]
+    #[arg(
+        long,
+        env = "HOLT_KAFKA_SERVER_TLS_KEY",
+        value_name = "FILE",
+        requires = "kafka_server_tls_cert"
+    )]
     kafka_server_tls_key: Option<std::path::PathBuf>,
 
     /// CA certificate (PEM) the brokers' certificates must chain to.
-    #[arg(long, env = "HOLT_KAFKA_SERVER_TLS_CA", value_name = "FILE", requires = "kafka_server_tls_cert")]
+    #[arg(
+        long,
+        env = "HOLT_KAFKA_SERVER_TLS_CA",
+        value_name = "FILE",
+        requires = "kafka_server_tls_cert"
+    )]
     kafka_server_tls_ca: Option<std::path::PathBuf>,
 
     /// Log format: `json` (structured, one object per line) or `text`.

@@ -71,11 +71,17 @@ pub fn desired(
 
 /// When the NetworkPolicies are applied but a broker the intents call has not got its ACLs yet (or refused
 /// them): that outcome instead.
-fn kafka_outcome(index: &Index, key: &ObjectKey, brokers: &HashMap<Identity, BrokerState>) -> Option<Outcome> {
+fn kafka_outcome(
+    index: &Index,
+    key: &ObjectKey,
+    brokers: &HashMap<Identity, BrokerState>,
+) -> Option<Outcome> {
     let intents = index.intents(key)?;
     let mut pending = None;
     for call in &intents.calls {
-        let Call::Kafka { broker, .. } = call else { continue };
+        let Call::Kafka { broker, .. } = call else {
+            continue;
+        };
         let name = format!("{}.{}", broker.name, broker.namespace);
         match brokers.get(broker) {
             Some(BrokerState::Failed(failure)) => {
@@ -219,7 +225,15 @@ mod tests {
     fn reports_enforcement_and_keeps_transition_times_while_unchanged() {
         let key = ObjectKey::new("ns", "c");
         let active = index(Mode::DefaultActive);
-        let first = desired(&active, &key, Some(3), None, &Outcome::Applied, &HashMap::new(), at(100));
+        let first = desired(
+            &active,
+            &key,
+            Some(3),
+            None,
+            &Outcome::Applied,
+            &HashMap::new(),
+            at(100),
+        );
         assert!(first.up_to_date);
         assert_eq!(first.observed_generation, 3);
         let enforced = first
@@ -231,7 +245,15 @@ mod tests {
             (enforced.status.as_str(), enforced.reason.as_str()),
             ("True", "Enforced")
         );
-        let again = desired(&active, &key, Some(3), Some(&first), &Outcome::Applied, &HashMap::new(), at(200));
+        let again = desired(
+            &active,
+            &key,
+            Some(3),
+            Some(&first),
+            &Outcome::Applied,
+            &HashMap::new(),
+            at(200),
+        );
         assert_eq!(again, first, "nothing changed: same status, same times");
 
         let shadow = desired(
@@ -286,7 +308,11 @@ mod tests {
         let broker = Identity::new("ns", "kafka", None);
         let ready = |brokers: &HashMap<Identity, BrokerState>| {
             let status = desired(&index, &key, Some(1), None, &Outcome::Applied, brokers, at(1));
-            let ready = status.conditions.into_iter().find(|c| c.type_ == "Ready").expect("Ready");
+            let ready = status
+                .conditions
+                .into_iter()
+                .find(|c| c.type_ == "Ready")
+                .expect("Ready");
             (status.up_to_date, ready.status, ready.reason)
         };
         let failed = BrokerState::Failed(crate::kafka::KafkaFailure {

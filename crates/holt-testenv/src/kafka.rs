@@ -61,6 +61,24 @@ pub struct KafkaClient {
     pub properties: PathBuf,
 }
 
+/// What [`Kafka::produce_one`] saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Produced {
+    /// The broker acknowledged the message.
+    Acked,
+    /// The producer reported a send error (the JSON line, e.g. with `TopicAuthorizationException`).
+    Refused(String),
+    /// The producer reported neither (its output).
+    NoOutcome(String),
+}
+
+impl Produced {
+    /// Refused because the principal may not write the topic.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Produced::Refused(e) if e.contains("TopicAuthorizationException"))
+    }
+}
+
 /// A running Kafka broker. Dropping it stops the process (test lifetime).
 #[derive(Debug)]
 pub struct Kafka {
@@ -191,6 +209,70 @@ impl Kafka {
     /// unless it exits with status 0.
     pub async fn run_tool(&self, class: &str, args: &[&str]) -> Result<String, Error> {
         Ok(run_command("kafka", self.tool(class).args(args)).await?)
+    }
+
+    /// Kafka's own AclCommand as the super user over the mTLS listener (an independent client for checking
+    /// ACLs), e.g. `["--list", "--principal", "User:CN=a"]`; returns its output.
+    pub async fn acl_tool(&self, args: &[&str]) -> Result<String, Error> {
+        let admin = self.admin.properties.display().to_string();
+        let mut all = vec!["--bootstrap-server", &self.bootstrap, "--command-config", &admin];
+        all.extend_from_slice(args);
+        self.run_tool("org.apache.kafka.tools.AclCommand", &all).await
+    }
+
+    /// Creates `topic` (if it does not exist) as the super user.
+    pub async fn create_topic(&self, topic: &str) -> Result<(), Error> {
+        let admin = self.admin.properties.display().to_string();
+        let args = [
+            "--bootstrap-server",
+            &self.bootstrap,
+            "--command-config",
+            &admin,
+            "--create",
+            "--if-not-exists",
+            "--topic",
+            topic,
+        ];
+        self.run_tool("org.apache.kafka.tools.TopicCommand", &args)
+            .await
+            .map(drop)
+    }
+
+    /// Produces one message to `topic` as `client` with Kafka's VerifiableProducer (which prints one JSON
+    /// line per send outcome) and says whether the broker acknowledged it.
+    pub async fn produce_one(&self, client: &KafkaClient, topic: &str) -> Result<Produced, Error> {
+        let mut command = self.tool("org.apache.kafka.tools.VerifiableProducer");
+        command
+            .args([
+                "--bootstrap-server",
+                &self.bootstrap,
+                "--topic",
+                topic,
+                "--max-messages",
+                "1",
+            ])
+            .arg("--command-config")
+            .arg(&client.properties);
+        // The producer exits non-zero when refused: its output says why.
+        let output = command.output().await.map_err(Error::io(
+            "kafka",
+            "run VerifiableProducer for",
+            &client.properties,
+        ))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        for line in stdout.lines().filter(|l| l.starts_with('{')) {
+            if line.contains("\"producer_send_success\"") {
+                return Ok(Produced::Acked);
+            }
+            if line.contains("\"producer_send_error\"") {
+                return Ok(Produced::Refused(line.to_owned()));
+            }
+        }
+        Ok(Produced::NoOutcome(format!(
+            "status {}:\n{stdout}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        )))
     }
 
     /// The cached jar directory (`libs/`), for `java -cp '<libs>/*'`.

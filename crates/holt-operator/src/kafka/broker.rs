@@ -98,7 +98,10 @@ async fn reconcile(ledgers: &Ledgers, job: &BrokerJob) -> Result<AclChanges, Kaf
         ledgers.save(&job.broker, &ledger).await.map_err(not_applied)?;
     }
     let create: Vec<_> = changes.created.iter().cloned().collect();
-    admin.create_acls(&create).await.map_err(|e| failure(&target.address, e))?;
+    admin
+        .create_acls(&create)
+        .await
+        .map_err(|e| failure(&target.address, e))?;
     let filters: Vec<_> = changes.deleted.iter().map(AclFilter::exact).collect();
     changes.deleted = admin
         .delete_acls(&filters)

@@ -63,7 +63,8 @@ impl Ledgers {
                 ..Ledger::default()
             });
         };
-        serde_json::from_str(&text).map_err(|e| format!("the Kafka ACL ledger ConfigMap {name} is corrupt: {e}"))
+        serde_json::from_str(&text)
+            .map_err(|e| format!("the Kafka ACL ledger ConfigMap {name} is corrupt: {e}"))
     }
 
     pub async fn save(&self, broker: &Identity, ledger: &Ledger) -> Result<(), String> {
@@ -82,7 +83,11 @@ impl Ledgers {
             ..ConfigMap::default()
         };
         self.api
-            .patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&map))
+            .patch(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&map),
+            )
             .await
             .map(drop)
             .map_err(|e| format!("writing the Kafka ACL ledger ConfigMap {name}: {e}"))
@@ -120,7 +125,12 @@ impl Ledgers {
 impl Ledger {
     /// After a reconcile that saw `current` on the broker, created `created` and deleted `deleted`: what Holt
     /// now owns there.
-    pub fn settle(&mut self, current: &BTreeSet<KafkaAcl>, created: &BTreeSet<KafkaAcl>, deleted: &BTreeSet<KafkaAcl>) {
+    pub fn settle(
+        &mut self,
+        current: &BTreeSet<KafkaAcl>,
+        created: &BTreeSet<KafkaAcl>,
+        deleted: &BTreeSet<KafkaAcl>,
+    ) {
         self.acls
             .retain(|acl| (current.contains(acl) || created.contains(acl)) && !deleted.contains(acl));
     }
@@ -135,7 +145,13 @@ pub fn ledger_name(broker: &Identity) -> String {
     let value: String = broker
         .label_value()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     format!("holt-kafka-acls-{value}")
 }
@@ -165,7 +181,11 @@ mod tests {
             ..Ledger::default()
         };
         let current = BTreeSet::from([acl("kept"), acl("deleted"), acl("foreign")]);
-        ledger.settle(&current, &BTreeSet::from([acl("new")]), &BTreeSet::from([acl("deleted")]));
+        ledger.settle(
+            &current,
+            &BTreeSet::from([acl("new")]),
+            &BTreeSet::from([acl("deleted")]),
+        );
         assert_eq!(ledger.acls, BTreeSet::from([acl("kept"), acl("new")]));
     }
 
@@ -173,6 +193,10 @@ mod tests {
     fn ledger_names_are_valid_config_map_names() {
         let name = ledger_name(&Identity::new("Kafka_NS", "My.Broker_1", None));
         assert!(name.len() <= 253);
-        assert!(name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{name}");
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "{name}"
+        );
     }
 }

@@ -124,7 +124,10 @@ impl KafkaWorker {
     /// Renders `broker`'s ACLs and the job that applies them. Pure apart from reading the operator's
     /// certificate once per path (for the principal format).
     pub fn render(&mut self, index: &Index, broker: &Identity) -> Rendered<BrokerJob> {
-        let configs = index.broker(broker).map(|b| b.configs.clone()).unwrap_or_default();
+        let configs = index
+            .broker(broker)
+            .map(|b| b.configs.clone())
+            .unwrap_or_default();
         let target = broker_target(index, &configs, self.settings.default_tls.as_ref());
         let options = match &target {
             Ok(Some(target)) => self.principals(&target.tls.cert),
@@ -213,6 +216,9 @@ impl KafkaWorker {
             .filter(|b| index.broker(b).is_none_or(|access| access.configs.is_empty()))
             .filter(|b| !self.brokers.contains_key(b))
             .collect();
-        orphans.iter().map(|broker| self.render(index, broker).value).collect()
+        orphans
+            .iter()
+            .map(|broker| self.render(index, broker).value)
+            .collect()
     }
 }

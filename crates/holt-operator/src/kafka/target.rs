@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use holt_model::{Identity, Index, ObjectKey};
 use holt_render::KafkaOptions;
-use serde::{Deserialize, Serialize};
 use rustls_pki_types::pem::PemObject;
+use serde::{Deserialize, Serialize};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// The certificate, key and CA files (PEM) of an mTLS connection to a broker.
@@ -82,10 +82,16 @@ pub fn principal_options(cert_pem: &[u8]) -> Result<KafkaOptions, String> {
     let subject = cert.subject();
     let mut suffix = String::new();
     let parts = [
-        ("OU", subject.iter_organizational_unit().find_map(|a| a.as_str().ok())),
+        (
+            "OU",
+            subject.iter_organizational_unit().find_map(|a| a.as_str().ok()),
+        ),
         ("O", subject.iter_organization().find_map(|a| a.as_str().ok())),
         ("L", subject.iter_locality().find_map(|a| a.as_str().ok())),
-        ("ST", subject.iter_state_or_province().find_map(|a| a.as_str().ok())),
+        (
+            "ST",
+            subject.iter_state_or_province().find_map(|a| a.as_str().ok()),
+        ),
         ("C", subject.iter_country().find_map(|a| a.as_str().ok())),
     ];
     for (name, value) in parts {
@@ -142,7 +148,10 @@ mod tests {
         let pem = cert(&[(rcgen::DnType::CommonName, "admin")]);
         let options = principal_options(pem.as_bytes()).expect("options");
         assert_eq!(options.principal_rdn_suffix, "");
-        assert_eq!(options.operator, None, "a CN without a namespace names no workload");
+        assert_eq!(
+            options.operator, None,
+            "a CN without a namespace names no workload"
+        );
     }
 
     #[test]
