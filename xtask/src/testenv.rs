@@ -122,7 +122,7 @@ async fn start_all(dir: &Path, wanted: Wanted, state: &mut State) -> anyhow::Res
             dir: Some(dir.join("kafka")),
         })
         .await?;
-        state.processes.push(kafka.process());
+        state.processes.extend(kafka.process());
         state
             .endpoints
             .push(("KAFKA_BOOTSTRAP".into(), kafka.bootstrap().to_owned()));
@@ -143,7 +143,8 @@ async fn start_all(dir: &Path, wanted: Wanted, state: &mut State) -> anyhow::Res
         state
             .endpoints
             .push(("KAFKA_LIBS".into(), kafka.libs().display().to_string()));
-        report([("kafka", kafka.startup_time())], &[kafka.process()]);
+        let processes: Vec<_> = kafka.process().into_iter().collect();
+        report([("kafka", kafka.startup_time())], &processes);
         write_state(dir, state)?;
     }
     if wanted.spire {

@@ -10,12 +10,8 @@ use holt_kafka::{
     AclFilter, AclOperation, AclPatternType, AclPermission, AclResourceType, Category, Error, KafkaAcl,
     KafkaAdmin, KafkaConfig, RetryPolicy, TlsIdentity,
 };
-use holt_testenv::{CertificateAuthority, Kafka, KafkaClient};
+use holt_testenv::{CertificateAuthority, Kafka, KafkaClient, Produced};
 use kafka_protocol_versions::*;
-
-const ACL_TOOL: &str = "org.apache.kafka.tools.AclCommand";
-const TOPIC_TOOL: &str = "org.apache.kafka.tools.TopicCommand";
-const PRODUCER: &str = "org.apache.kafka.tools.VerifiableProducer";
 
 /// API keys and the versions kafka-protocol 0.18 speaks, as the broker should negotiate them.
 mod kafka_protocol_versions {
@@ -52,39 +48,6 @@ fn topic_acl(principal: &str, topic: &str, operation: AclOperation) -> KafkaAcl 
         operation,
         permission: AclPermission::Allow,
     }
-}
-
-/// Kafka's AclCommand as the super user, over the mTLS listener.
-async fn acl_tool(kafka: &Kafka, args: &[&str]) -> anyhow::Result<String> {
-    let admin = kafka.admin().properties.display().to_string();
-    let mut all = vec![
-        "--bootstrap-server",
-        kafka.bootstrap(),
-        "--command-config",
-        &admin,
-    ];
-    all.extend_from_slice(args);
-    Ok(kafka.run_tool(ACL_TOOL, &all).await?)
-}
-
-async fn create_topic(kafka: &Kafka, topic: &str) -> anyhow::Result<()> {
-    let admin = kafka.admin().properties.display().to_string();
-    kafka
-        .run_tool(
-            TOPIC_TOOL,
-            &[
-                "--bootstrap-server",
-                kafka.bootstrap(),
-                "--command-config",
-                &admin,
-                "--create",
-                "--if-not-exists",
-                "--topic",
-                topic,
-            ],
-        )
-        .await?;
-    Ok(())
 }
 
 /// The lines of AclCommand's `--list` output that describe one ACL of `principal`.
@@ -197,7 +160,7 @@ async fn created_acls_are_described_exactly_and_listed_by_kafkas_own_tool() -> a
         .await?;
     assert_eq!(topics_only.len(), 2, "{topics_only:?}");
 
-    let listed = acl_tool(kafka, &["--list", "--principal", principal]).await?;
+    let listed = kafka.acl_tool(&["--list", "--principal", principal]).await?;
     let lines = listed_for(&listed, principal);
     assert_eq!(lines.len(), 4, "{listed}");
     for expected in [
@@ -224,78 +187,32 @@ async fn created_acls_are_described_exactly_and_listed_by_kafkas_own_tool() -> a
             .await?
             .is_empty()
     );
-    let listed = acl_tool(kafka, &["--list", "--principal", principal]).await?;
+    let listed = kafka.acl_tool(&["--list", "--principal", principal]).await?;
     assert!(listed_for(&listed, principal).is_empty(), "{listed}");
     Ok(())
-}
-
-/// What one VerifiableProducer run of one message reported.
-#[derive(Debug, PartialEq)]
-enum Sent {
-    Acked,
-    Refused(String),
-}
-
-/// Produces one message to `topic` as `client` with Kafka's VerifiableProducer, which prints one JSON line
-/// per send outcome.
-async fn produce_one(kafka: &Kafka, client: &KafkaClient, topic: &str) -> anyhow::Result<Sent> {
-    let output = kafka
-        .tool(PRODUCER)
-        .args([
-            "--bootstrap-server",
-            kafka.bootstrap(),
-            "--topic",
-            topic,
-            "--max-messages",
-            "1",
-        ])
-        .arg("--command-config")
-        .arg(&client.properties)
-        .output()
-        .await?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    for line in stdout.lines().filter(|l| l.starts_with('{')) {
-        if line.contains("\"producer_send_success\"") {
-            return Ok(Sent::Acked);
-        }
-        if line.contains("\"producer_send_error\"") {
-            return Ok(Sent::Refused(line.to_owned()));
-        }
-    }
-    anyhow::bail!(
-        "the producer reported no send outcome (status {}):\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 #[tokio::test]
 async fn an_acl_we_create_really_authorises_produce_and_nothing_else() -> anyhow::Result<()> {
     let kafka = Kafka::shared().await?;
     let admin = admin(kafka).await?;
-    create_topic(kafka, "orders").await?;
-    create_topic(kafka, "payments").await?;
+    kafka.create_topic("orders").await?;
+    kafka.create_topic("payments").await?;
     let client_a = kafka.client("client-a")?;
     admin
         .create_acls(&[topic_acl(&client_a.principal, "orders", AclOperation::Write)])
         .await?;
 
-    assert_eq!(produce_one(kafka, &client_a, "orders").await?, Sent::Acked);
-    let refused = produce_one(kafka, &client_a, "payments").await?;
-    ensure!(
-        matches!(&refused, Sent::Refused(e) if e.contains("TopicAuthorizationException")),
-        "{refused:?}"
-    );
+    assert_eq!(kafka.produce_one(&client_a, "orders").await?, Produced::Acked);
+    let refused = kafka.produce_one(&client_a, "payments").await?;
+    ensure!(refused.is_unauthorized(), "{refused:?}");
 
     // Deleting the ACL takes the permission away again.
     admin
         .delete_acls(&[AclFilter::principal(&client_a.principal)])
         .await?;
-    let revoked = produce_one(kafka, &client_a, "orders").await?;
-    ensure!(
-        matches!(&revoked, Sent::Refused(e) if e.contains("TopicAuthorizationException")),
-        "{revoked:?}"
-    );
+    let revoked = kafka.produce_one(&client_a, "orders").await?;
+    ensure!(revoked.is_unauthorized(), "{revoked:?}");
     Ok(())
 }
 
@@ -307,9 +224,8 @@ async fn reconcile_converges_and_never_touches_foreign_acls() -> anyhow::Result<
     let foreign = "User:CN=rec-someone-else";
     // Someone else's ACLs, made with Kafka's own tool: on a topic we also manage, and one that our
     // predicate would not own even though it is on the same principal pattern's topic.
-    acl_tool(
-        kafka,
-        &[
+    kafka
+        .acl_tool(&[
             "--add",
             "--allow-principal",
             foreign,
@@ -317,11 +233,10 @@ async fn reconcile_converges_and_never_touches_foreign_acls() -> anyhow::Result<
             "Read",
             "--topic",
             "rec-orders",
-        ],
-    )
-    .await?;
+        ])
+        .await?;
     let foreign_before = listed_for(
-        &acl_tool(kafka, &["--list", "--principal", foreign]).await?,
+        &kafka.acl_tool(&["--list", "--principal", foreign]).await?,
         foreign,
     );
     assert_eq!(foreign_before.len(), 1, "{foreign_before:?}");
@@ -373,7 +288,7 @@ async fn reconcile_converges_and_never_touches_foreign_acls() -> anyhow::Result<
 
     // The foreign ACL survived every reconcile, as Kafka's own tool sees it.
     let foreign_after = listed_for(
-        &acl_tool(kafka, &["--list", "--principal", foreign]).await?,
+        &kafka.acl_tool(&["--list", "--principal", foreign]).await?,
         foreign,
     );
     assert_eq!(foreign_after, foreign_before);

@@ -12,17 +12,15 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use holt_api::v2beta1::{ClientIntents, ProtectedService};
-use holt_model::{Changes, Config, Index, ObjectKey};
-use holt_render::{
-    KafkaOptions, Notice, render_broker, render_identity, render_pod, render_protected_service,
-    render_service,
-};
+use holt_model::{Call, Changes, Config, Identity, Index, ObjectKey};
+use holt_render::{Notice, render_identity, render_pod, render_protected_service, render_service};
 use kube::api::ApiResource;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::apply::{Applier, ApplyError, Unit, Write};
 use crate::events::Events;
+use crate::kafka::{BrokerState, KafkaOutcome, KafkaSettings, KafkaWorker};
 use crate::status::{self, Outcome};
 use crate::watch::{Input, Tracked, WatchedKind};
 
@@ -35,6 +33,8 @@ pub struct Options {
     /// First retry delay after a failed write; doubles up to `max_retry`.
     pub retry: Duration,
     pub max_retry: Duration,
+    /// How Kafka brokers are reached and their ACLs reconciled.
+    pub kafka: KafkaSettings,
 }
 
 impl Default for Options {
@@ -42,6 +42,7 @@ impl Default for Options {
         Options {
             retry: Duration::from_millis(500),
             max_retry: Duration::from_secs(30),
+            kafka: KafkaSettings::default(),
         }
     }
 }
@@ -68,6 +69,8 @@ pub struct Controller {
     index: Index,
     applier: Applier,
     events: Events,
+    kafka: KafkaWorker,
+    brokers: HashMap<Identity, BrokerState>,
     options: Options,
     known: HashMap<WatchedKind, HashSet<ObjectKey>>,
     listing: HashMap<WatchedKind, HashSet<ObjectKey>>,
@@ -93,6 +96,7 @@ impl Controller {
         index: Index,
         applier: Applier,
         events: Events,
+        kafka: KafkaWorker,
         options: Options,
     ) -> (Self, watch::Receiver<Progress>) {
         let (progress, receiver) = watch::channel(Progress::default());
@@ -100,6 +104,8 @@ impl Controller {
             index,
             applier,
             events,
+            kafka,
+            brokers: HashMap::new(),
             options,
             known: HashMap::new(),
             listing: HashMap::new(),
@@ -117,18 +123,30 @@ impl Controller {
     /// Runs until the input stream ends.
     pub async fn run(mut self, inputs: impl Stream<Item = Input> + Send) {
         let mut inputs = std::pin::pin!(inputs.ready_chunks(4096));
+        let mut outcomes = self.kafka.take_outcomes();
         let mut retry_in: Option<Duration> = None;
         loop {
-            let batch = match retry_in {
-                Some(delay) => match tokio::time::timeout(delay, inputs.next()).await {
-                    Ok(batch) => batch,
-                    Err(_) => Some(Vec::new()),
-                },
-                None => inputs.next().await,
+            let retry = async {
+                match retry_in {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => std::future::pending().await,
+                }
             };
-            let Some(batch) = batch else { return };
-            for input in batch {
-                self.handle(input);
+            let outcome = async {
+                match outcomes.as_mut() {
+                    Some(outcomes) => outcomes.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                batch = inputs.next() => {
+                    let Some(batch) = batch else { return };
+                    for input in batch {
+                        self.handle(input);
+                    }
+                }
+                Some(outcome) = outcome => self.kafka_outcome(outcome).await,
+                () = retry => {}
             }
             if self.listed.len() < WatchedKind::ALL.len() {
                 continue;
@@ -283,12 +301,24 @@ impl Controller {
             report(&rendered.notices);
             notices.extend(rendered.notices);
         }
-        // Kafka ACLs are not applied by this operator yet (holt-kafka's reconciler is to be wired in), but the
-        // brokers are rendered for their notices, e.g. a Kafka target with no KafkaServerConfig.
+        // Kafka ACLs are applied by a task per broker; a broker that is down delays nothing here.
+        let mut jobs = Vec::new();
         for broker in &changes.brokers {
-            let rendered = render_broker(&self.index, broker, &KafkaOptions::default());
+            let rendered = self.kafka.render(&self.index, broker);
             report(&rendered.notices);
             notices.extend(rendered.notices);
+            jobs.push(rendered.value);
+        }
+        if !self.started {
+            jobs.extend(self.kafka.orphans(&self.index).await);
+        }
+        for job in jobs {
+            if self.kafka.changes(&job) {
+                self.brokers.insert(job.broker.clone(), BrokerState::Pending);
+                let calling = intents_calling(&self.index, &job.broker);
+                self.pending_status.extend(calling);
+                self.kafka.submit(job);
+            }
         }
         self.applier.plan_failed_deletes(&mut plan);
         let mut pruned = 0;
@@ -378,7 +408,15 @@ impl Controller {
                 continue;
             }
             let current = tracked.status.as_ref();
-            let desired = status::desired(&self.index, &key, tracked.generation, current, outcome, now);
+            let desired = status::desired(
+                &self.index,
+                &key,
+                tracked.generation,
+                current,
+                outcome,
+                &self.brokers,
+                now,
+            );
             if current == Some(&desired) {
                 continue;
             }
@@ -391,6 +429,46 @@ impl Controller {
             if let Write::Status { key, .. } = write {
                 self.pending_status.insert(key);
             }
+        }
+    }
+
+    /// A broker task finished a job: its state feeds the status of the intents calling the broker, and
+    /// changes are reported as Events on the broker's KafkaServerConfigs.
+    async fn kafka_outcome(&mut self, outcome: KafkaOutcome) {
+        if !self.kafka.is_latest(&outcome) {
+            return; // a newer job is on its way; its outcome decides
+        }
+        let state = match &outcome.result {
+            Ok(_) => BrokerState::Applied,
+            Err(failure) => BrokerState::Failed(failure.clone()),
+        };
+        let previous = self.brokers.insert(outcome.broker.clone(), state.clone());
+        if previous.as_ref() != Some(&state) {
+            self.pending_status
+                .extend(intents_calling(&self.index, &outcome.broker));
+        }
+        let event = match (&outcome.result, &previous) {
+            (Ok(changes), _) if !changes.is_empty() => Some((
+                false,
+                "AppliedKafkaACLs",
+                format!(
+                    "broker {}: {} ACLs created, {} deleted ({} unchanged, {} not Holt's left alone)",
+                    crate::kafka::broker_name(&outcome.broker),
+                    changes.created.len(),
+                    changes.deleted.len(),
+                    changes.unchanged,
+                    changes.foreign
+                ),
+            )),
+            (Err(failure), previous) if previous.as_ref() != Some(&state) => {
+                Some((true, failure.reason, failure.message.clone()))
+            }
+            _ => None,
+        };
+        if let Some((warning, reason, message)) = event {
+            self.events
+                .kafka_server_configs(&outcome.configs, warning, reason, &message)
+                .await;
         }
     }
 
@@ -445,6 +523,20 @@ fn watched_only(mut changes: Changes, config: &Config) -> Changes {
         .retain(|k| config.watches(&k.namespace));
     changes.brokers.retain(|b| config.watches(&b.namespace));
     changes
+}
+
+/// The ClientIntents with a Kafka target on `broker`.
+fn intents_calling(index: &Index, broker: &Identity) -> Vec<ObjectKey> {
+    index
+        .all_intents()
+        .filter(|(_, intents)| {
+            intents
+                .calls
+                .iter()
+                .any(|call| matches!(call, Call::Kafka { broker: b, .. } if b == broker))
+        })
+        .map(|(key, _)| key.clone())
+        .collect()
 }
 
 /// Every render unit the index knows: the first pass renders them all.

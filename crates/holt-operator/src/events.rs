@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use holt_api::v2beta1::{ClientIntents, ProtectedService};
+use holt_api::v2beta1::{ClientIntents, KafkaServerConfig, ProtectedService};
 use holt_model::{Identity, Index, ObjectKey};
 use holt_render::{Notice, Subject};
 use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
@@ -65,6 +65,29 @@ impl Events {
                 }
             }
             self.published.insert(notice.clone());
+        }
+    }
+}
+
+impl Events {
+    /// An Event on each of these KafkaServerConfigs (how Kafka ACL outcomes are reported).
+    pub async fn kafka_server_configs(&self, configs: &[ObjectKey], warning: bool, reason: &str, note: &str) {
+        for key in configs {
+            let event = Event {
+                type_: if warning {
+                    EventType::Warning
+                } else {
+                    EventType::Normal
+                },
+                reason: reason.into(),
+                note: Some(note.into()),
+                action: "ReconcileKafkaACLs".into(),
+                secondary: None,
+            };
+            let reference = reference::<KafkaServerConfig>(&key.namespace, &key.name);
+            if let Err(error) = self.recorder.publish(&event, &reference).await {
+                warn!(%error, reason, "publishing an Event");
+            }
         }
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! In: watch events for Pods, their owners, Services, Ingresses, Namespaces and Holt's own kinds, from the
 //! API server. They feed the pure model ([`holt_model::Index`]); each change yields the render units it
-//! touched, which are rendered ([`holt_render`]) and applied: NetworkPolicies and pod labels with server-side
-//! apply under Holt's own field manager, ClientIntents status. Only objects Holt owns (by label) are ever
+//! touched, which are rendered ([`holt_render`]) and applied: NetworkPolicies, Istio AuthorizationPolicies and
+//! pod labels with server-side apply under Holt's own field manager, Kafka ACLs through the brokers' admin
+//! API ([`kafka`]), ClientIntents status. Only objects Holt owns (by label) are ever
 //! pruned. Out: the cluster converging on the declared intents. The webhook server ([`webhook`]) serves
 //! conversion between every served version and admission validation with the shared rules.
 
@@ -11,6 +12,7 @@ pub mod apply;
 pub mod controller;
 pub mod events;
 pub mod health;
+pub mod kafka;
 pub mod leader;
 pub mod status;
 pub mod watch;
@@ -32,7 +34,8 @@ pub async fn start(
 ) -> (tokio::task::JoinHandle<()>, progress::Receiver<Progress>) {
     let applier = Applier::new(client.clone()).await;
     let events = events::Events::new(client.clone());
-    let (controller, progress) = Controller::new(Index::new(config), applier, events, options);
+    let kafka = kafka::KafkaWorker::new(client.clone(), options.kafka.clone());
+    let (controller, progress) = Controller::new(Index::new(config), applier, events, kafka, options);
     let inputs = watch::all(&client);
     (tokio::spawn(controller.run(inputs)), progress)
 }

@@ -61,6 +61,29 @@ struct Args {
     #[arg(long, env = "HOLT_LEADER_ELECTION_NAMESPACE")]
     leader_election_namespace: Option<String>,
 
+    /// Client certificate (PEM) for Kafka brokers whose KafkaServerConfig sets no `spec.tls`. Its subject
+    /// after the CN (OU, O, L, ST, C) is appended to every client principal: `User:CN=<client>.<ns>,O=…`.
+    #[arg(long, env = "HOLT_KAFKA_SERVER_TLS_CERT", value_name = "FILE", requires_all = ["kafka_server_tls_key", "kafka_server_tls_ca"])]
+    kafka_server_tls_cert: Option<std::path::PathBuf>,
+
+    /// Private key (PEM) of --kafka-server-tls-cert.
+    #[arg(
+        long,
+        env = "HOLT_KAFKA_SERVER_TLS_KEY",
+        value_name = "FILE",
+        requires = "kafka_server_tls_cert"
+    )]
+    kafka_server_tls_key: Option<std::path::PathBuf>,
+
+    /// CA certificate (PEM) the brokers' certificates must chain to.
+    #[arg(
+        long,
+        env = "HOLT_KAFKA_SERVER_TLS_CA",
+        value_name = "FILE",
+        requires = "kafka_server_tls_cert"
+    )]
+    kafka_server_tls_ca: Option<std::path::PathBuf>,
+
     /// Log format: `json` (structured, one object per line) or `text`.
     #[arg(long, env = "HOLT_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
     log_format: String,
@@ -141,7 +164,16 @@ async fn main() -> anyhow::Result<()> {
         }
         false => None,
     };
-    let (controller, mut progress) = holt_operator::start(client, config, Options::default()).await;
+    let mut options = Options::default();
+    options.kafka.ledger_namespace = args.operator_namespace.clone();
+    if let (Some(cert), Some(key), Some(ca)) = (
+        args.kafka_server_tls_cert.clone(),
+        args.kafka_server_tls_key.clone(),
+        args.kafka_server_tls_ca.clone(),
+    ) {
+        options.kafka.default_tls = Some(holt_operator::kafka::TlsFiles { cert, key, ca });
+    }
+    let (controller, mut progress) = holt_operator::start(client, config, options).await;
     tokio::spawn(async move {
         while progress.changed().await.is_ok() {
             let current = progress.borrow().clone();

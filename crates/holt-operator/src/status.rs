@@ -6,9 +6,13 @@
 //! `lastTransitionTime` while its status, reason and message stay the same.
 
 use holt_api::v2beta1::ClientIntentsStatus;
-use holt_model::{Call, Enforcement, Index, ObjectKey};
+use std::collections::HashMap;
+
+use holt_model::{Call, Enforcement, Identity, Index, ObjectKey};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
+
+use crate::kafka::BrokerState;
 
 /// The outcome of applying the intents' render units.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,9 +29,15 @@ pub fn desired(
     generation: Option<i64>,
     current: Option<&ClientIntentsStatus>,
     outcome: &Outcome,
+    brokers: &HashMap<Identity, BrokerState>,
     now: Timestamp,
 ) -> ClientIntentsStatus {
     let generation_value = generation.unwrap_or_default();
+    let kafka = match outcome {
+        Outcome::Applied => kafka_outcome(index, key, brokers),
+        Outcome::Failed { .. } => None,
+    };
+    let outcome = kafka.as_ref().unwrap_or(outcome);
     let ready = match outcome {
         Outcome::Applied => condition(
             "Ready",
@@ -57,6 +67,39 @@ pub fn desired(
         resolved_ips: current.map(|s| s.resolved_ips.clone()).unwrap_or_default(),
         conditions,
     }
+}
+
+/// When the NetworkPolicies are applied but a broker the intents call has not got its ACLs yet (or refused
+/// them): that outcome instead.
+fn kafka_outcome(
+    index: &Index,
+    key: &ObjectKey,
+    brokers: &HashMap<Identity, BrokerState>,
+) -> Option<Outcome> {
+    let intents = index.intents(key)?;
+    let mut pending = None;
+    for call in &intents.calls {
+        let Call::Kafka { broker, .. } = call else {
+            continue;
+        };
+        let name = format!("{}.{}", broker.name, broker.namespace);
+        match brokers.get(broker) {
+            Some(BrokerState::Failed(failure)) => {
+                return Some(Outcome::Failed {
+                    reason: failure.reason,
+                    message: format!("Kafka ACLs on {name}: {}", failure.message),
+                });
+            }
+            Some(BrokerState::Pending) => {
+                pending = Some(Outcome::Failed {
+                    reason: "ApplyingKafkaACLs",
+                    message: format!("the Kafka ACLs on {name} are being applied"),
+                });
+            }
+            Some(BrokerState::Applied) | None => {}
+        }
+    }
+    pending
 }
 
 /// Whether the servers the intents call are enforced.
@@ -157,7 +200,17 @@ mod tests {
                     name: "client".into(),
                     kind: None,
                 },
-                targets: vec![target("a"), target("b")],
+                targets: vec![
+                    target("a"),
+                    target("b"),
+                    Target {
+                        kafka: Some(holt_api::v2beta1::KafkaTarget {
+                            name: "kafka".into(),
+                            topics: vec![],
+                        }),
+                        ..Default::default()
+                    },
+                ],
             },
             status: None,
         }));
@@ -172,7 +225,15 @@ mod tests {
     fn reports_enforcement_and_keeps_transition_times_while_unchanged() {
         let key = ObjectKey::new("ns", "c");
         let active = index(Mode::DefaultActive);
-        let first = desired(&active, &key, Some(3), None, &Outcome::Applied, at(100));
+        let first = desired(
+            &active,
+            &key,
+            Some(3),
+            None,
+            &Outcome::Applied,
+            &HashMap::new(),
+            at(100),
+        );
         assert!(first.up_to_date);
         assert_eq!(first.observed_generation, 3);
         let enforced = first
@@ -184,7 +245,15 @@ mod tests {
             (enforced.status.as_str(), enforced.reason.as_str()),
             ("True", "Enforced")
         );
-        let again = desired(&active, &key, Some(3), Some(&first), &Outcome::Applied, at(200));
+        let again = desired(
+            &active,
+            &key,
+            Some(3),
+            Some(&first),
+            &Outcome::Applied,
+            &HashMap::new(),
+            at(200),
+        );
         assert_eq!(again, first, "nothing changed: same status, same times");
 
         let shadow = desired(
@@ -193,6 +262,7 @@ mod tests {
             Some(3),
             Some(&first),
             &Outcome::Applied,
+            &HashMap::new(),
             at(300),
         );
         let enforced = shadow
@@ -216,6 +286,7 @@ mod tests {
             Some(1),
             None,
             &outcome,
+            &HashMap::new(),
             at(1),
         );
         assert!(!status.up_to_date);
@@ -227,6 +298,38 @@ mod tests {
         assert_eq!(
             (ready.status.as_str(), ready.reason.as_str()),
             ("False", "CreatingNetworkPoliciesFailed")
+        );
+    }
+
+    #[test]
+    fn a_broker_without_its_acls_keeps_the_intents_not_ready() {
+        let index = index(Mode::DefaultActive);
+        let key = ObjectKey::new("ns", "c");
+        let broker = Identity::new("ns", "kafka", None);
+        let ready = |brokers: &HashMap<Identity, BrokerState>| {
+            let status = desired(&index, &key, Some(1), None, &Outcome::Applied, brokers, at(1));
+            let ready = status
+                .conditions
+                .into_iter()
+                .find(|c| c.type_ == "Ready")
+                .expect("Ready");
+            (status.up_to_date, ready.status, ready.reason)
+        };
+        let failed = BrokerState::Failed(crate::kafka::KafkaFailure {
+            reason: "CouldNotConnectToKafkaServer",
+            message: "connection refused".into(),
+        });
+        assert_eq!(
+            ready(&HashMap::from([(broker.clone(), failed)])),
+            (false, "False".into(), "CouldNotConnectToKafkaServer".into())
+        );
+        assert_eq!(
+            ready(&HashMap::from([(broker.clone(), BrokerState::Pending)])),
+            (false, "False".into(), "ApplyingKafkaACLs".into())
+        );
+        assert_eq!(
+            ready(&HashMap::from([(broker, BrokerState::Applied)])),
+            (true, "True".into(), "Applied".into())
         );
     }
 }

@@ -5,222 +5,19 @@
 //! control plane without touching each other's objects. The CRDs are installed without the conversion
 //! webhook (only `v2` objects are used here; `v2alpha1` and `v2beta1` have identical schemas).
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::Duration;
 
-use holt_api::v2beta1::{
-    ClientIntents, ClientIntentsSpec, ProtectedService, ProtectedServiceSpec, ServiceTarget, Target, Workload,
-};
-use holt_model::{Config, Mode};
-use holt_operator::controller::{Options, Progress};
-use holt_testenv::ControlPlane;
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-use k8s_openapi::api::core::v1::{
-    Container, Pod, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec,
-};
+use holt_api::v2beta1::{ClientIntents, ProtectedService, ProtectedServiceSpec, Target};
+use holt_model::Mode;
+use holt_testenv::{ControlPlane, ControlPlaneOptions};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::Api;
 use kube::api::{DeleteParams, ListParams, PostParams};
-use kube::{Api, Client};
-use tokio::sync::watch;
-
-const TIMEOUT: Duration = Duration::from_secs(60);
-
-async fn cluster() -> (Client, &'static ControlPlane) {
-    let plane = ControlPlane::shared().await.expect("control plane");
-    let client = plane.client().await.expect("client");
-    let mut crds = holt_api::crds::crds().expect("CRDs");
-    let mut yaml = String::new();
-    for crd in &mut crds {
-        crd.spec.conversion = Some(CustomResourceConversion {
-            strategy: "None".into(),
-            webhook: None,
-        });
-        yaml.push_str("---\n");
-        yaml.push_str(&serde_yaml::to_string(crd).expect("yaml"));
-    }
-    holt_testenv::install_crds(&client, &yaml)
-        .await
-        .expect("install CRDs");
-    (client, plane)
-}
-
-struct Operator {
-    task: tokio::task::JoinHandle<()>,
-    progress: watch::Receiver<Progress>,
-}
-
-impl Operator {
-    async fn start(client: &Client, namespace: &str, mode: Mode) -> Operator {
-        let config = Config {
-            mode,
-            watched_namespaces: [namespace.to_string()].into(),
-            ..Config::default()
-        };
-        let (task, mut progress) = holt_operator::start(client.clone(), config, Options::default()).await;
-        tokio::time::timeout(TIMEOUT, progress.wait_for(|p| p.ready))
-            .await
-            .expect("ready in time")
-            .expect("running");
-        Operator { task, progress }
-    }
-
-    fn writes(&self) -> u64 {
-        self.progress.borrow().writes
-    }
-
-    fn stop(self) {
-        self.task.abort();
-    }
-}
-
-/// Polls `check` until it returns `Some`, or fails after the timeout with `what`.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn meta(ns: &str, name: &str) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name.into()),
-        namespace: Some(ns.into()),
-        ..Default::default()
-    }
-}
-
-async fn deployment(client: &Client, ns: &str, name: &str) {
-    let labels = BTreeMap::from([("app".to_string(), name.to_string())]);
-    let deployment = Deployment {
-        metadata: meta(ns, name),
-        spec: Some(DeploymentSpec {
-            selector: LabelSelector {
-                match_labels: Some(labels.clone()),
-                ..Default::default()
-            },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels),
-                    ..Default::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![Container {
-                        name: "main".into(),
-                        image: Some("example/app:1".into()),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
-            },
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    Api::<Deployment>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &deployment)
-        .await
-        .expect("deployment");
-}
-
-async fn service(client: &Client, ns: &str, name: &str) {
-    let service = Service {
-        metadata: meta(ns, name),
-        spec: Some(ServiceSpec {
-            selector: Some(BTreeMap::from([("app".to_string(), name.to_string())])),
-            ports: Some(vec![ServicePort {
-                port: 80,
-                target_port: Some(IntOrString::Int(8080)),
-                ..Default::default()
-            }]),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    Api::<Service>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &service)
-        .await
-        .expect("service");
-}
-
-fn intents(ns: &str, client: &str, server_service: &str) -> ClientIntents {
-    ClientIntents {
-        metadata: meta(ns, client),
-        spec: ClientIntentsSpec {
-            workload: Workload {
-                name: client.into(),
-                kind: None,
-            },
-            targets: vec![Target {
-                service: Some(ServiceTarget {
-                    name: server_service.into(),
-                    http: vec![],
-                }),
-                ..Default::default()
-            }],
-        },
-        status: None,
-    }
-}
-
-/// The tutorial's namespace: Deployments client, client-other and server, and a Service for server; returns
-/// once every Deployment has its pod.
-async fn tutorial(client: &Client, plane: &ControlPlane, prefix: &str) -> String {
-    let ns = plane.create_namespace(client, prefix).await.expect("namespace");
-    for name in ["client", "client-other", "server"] {
-        deployment(client, &ns, name).await;
-    }
-    service(client, &ns, "server").await;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    eventually("three pods", || async {
-        let list = pods.list(&ListParams::default()).await.ok()?;
-        (list.items.len() == 3).then_some(())
-    })
-    .await;
-    ns
-}
-
-async fn policy_names(client: &Client, ns: &str) -> Vec<String> {
-    let api: Api<NetworkPolicy> = Api::namespaced(client.clone(), ns);
-    let mut names: Vec<String> = api
-        .list(&ListParams::default())
-        .await
-        .expect("list")
-        .items
-        .into_iter()
-        .filter_map(|p| p.metadata.name)
-        .collect();
-    names.sort();
-    names
-}
-
-/// The access labels of the pods of Deployment `app`.
-async fn access_labels(client: &Client, ns: &str, app: &str) -> Vec<String> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let list = pods
-        .list(&ListParams::default().labels(&format!("app={app}")))
-        .await
-        .expect("pods");
-    list.items
-        .iter()
-        .flat_map(|p| p.metadata.labels.clone().unwrap_or_default().into_keys())
-        .filter(|k| k.contains("access-"))
-        .collect()
-}
+use support::*;
 
 #[tokio::test]
 async fn the_tutorial_flow_grants_and_removes_exactly_the_declared_access() {
@@ -574,4 +371,55 @@ async fn only_one_candidate_leads_and_a_released_or_expired_lease_is_taken_over(
         .await
         .expect("lease");
     assert_eq!(holder(current).as_deref(), Some("replica-c"));
+}
+
+#[tokio::test]
+async fn an_api_server_outage_of_30_seconds_is_survived_and_converged_after() {
+    // A control plane of its own: its API server is stopped for 30 s.
+    let mut plane = ControlPlane::start(ControlPlaneOptions::default())
+        .await
+        .expect("control plane");
+    let client = plane.client().await.expect("client");
+    install_crds(&client).await;
+    let ns = tutorial(&client, &plane, "outage").await;
+    let operator = Operator::start(&client, &ns, Mode::DefaultActive).await;
+    let api: Api<ClientIntents> = Api::namespaced(client.clone(), &ns);
+    api.create(&PostParams::default(), &intents(&ns, "client", "server"))
+        .await
+        .expect("create intents");
+    eventually("client's access label", || async {
+        (!access_labels(&client, &ns, "client").await.is_empty()).then_some(())
+    })
+    .await;
+
+    plane.stop_apiserver();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(
+        !operator.task.is_finished(),
+        "the operator keeps running while the API server is away"
+    );
+    plane.start_apiserver().await.expect("API server back");
+
+    // Converges again: what was applied is still there, and a change made after the outage is applied.
+    assert_eq!(policy_names(&client, &ns).await, vec!["server-service-access"]);
+    api.create(&PostParams::default(), &intents(&ns, "client-other", "server"))
+        .await
+        .expect("create intents after the outage");
+    eventually("client-other's access label", || async {
+        (!access_labels(&client, &ns, "client-other").await.is_empty()).then_some(())
+    })
+    .await;
+    api.delete("client", &DeleteParams::default())
+        .await
+        .expect("delete intents");
+    eventually("client's label removed", || async {
+        access_labels(&client, &ns, "client")
+            .await
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    assert!(!operator.task.is_finished(), "still running");
+    assert_eq!(operator.progress.borrow().failing, 0, "nothing left to retry");
+    operator.stop();
 }

@@ -29,20 +29,25 @@ pub(crate) struct ApiserverFiles<'a> {
 pub(crate) struct Apiserver {
     pub(crate) process: Process,
     pub(crate) url: String,
+    pub(crate) port: u16,
     pub(crate) startup: Duration,
 }
 
 impl Apiserver {
-    /// Starts kube-apiserver, writes the admin kubeconfig for its URL and waits until `GET /readyz`
-    /// answers 200 (etcd reachable, RBAC bootstrap roles in place, ...).
+    /// Starts kube-apiserver on `port` (a free one when `None`), writes the admin kubeconfig for its URL
+    /// and waits until `GET /readyz` answers 200 (etcd reachable, RBAC bootstrap roles in place, ...).
     pub(crate) async fn start(
         dir: &Path,
         etcd_url: &str,
         files: &ApiserverFiles<'_>,
         lifetime: Lifetime,
+        port: Option<u16>,
     ) -> Result<Self, Error> {
         let binary = Component::Kube.file("kube-apiserver")?;
-        let port = free_port().map_err(Error::io("kube-apiserver", "find a free port on", "127.0.0.1"))?;
+        let port = match port {
+            Some(port) => port,
+            None => free_port().map_err(Error::io("kube-apiserver", "find a free port on", "127.0.0.1"))?,
+        };
         let url = format!("https://127.0.0.1:{port}");
         let mut command = Command::new(&binary);
         command
@@ -93,6 +98,7 @@ impl Apiserver {
         Ok(Self {
             process,
             url,
+            port,
             startup,
         })
     }

@@ -67,8 +67,12 @@ impl KubeUser {
 pub struct ControlPlane {
     // Processes first: they are dropped (killed) before the directory is removed.
     controller_manager: Option<ControllerManager>,
-    apiserver: Process,
+    /// `None` while stopped by [`ControlPlane::stop_apiserver`].
+    apiserver: Option<Process>,
     etcd: Process,
+    etcd_url: String,
+    apiserver_port: u16,
+    lifetime: Lifetime,
     ca: CertificateAuthority,
     url: String,
     ca_file: PathBuf,
@@ -126,9 +130,10 @@ impl ControlPlane {
             admin_kubeconfig: &kubeconfig,
             admin: admin_files,
         };
-        let apiserver =
-            with_fresh_ports(|| Apiserver::start(dir.path(), &etcd.client_url, &files, options.lifetime))
-                .await?;
+        let apiserver = with_fresh_ports(|| {
+            Apiserver::start(dir.path(), &etcd.client_url, &files, options.lifetime, None)
+        })
+        .await?;
         startup.push(("kube-apiserver", apiserver.startup));
 
         let controller_manager = if options.controller_manager {
@@ -149,8 +154,11 @@ impl ControlPlane {
         startup.push(("control plane", began.elapsed()));
         Ok(Self {
             controller_manager,
-            apiserver: apiserver.process,
+            apiserver: Some(apiserver.process),
             etcd: etcd.process,
+            etcd_url: etcd.client_url,
+            apiserver_port: apiserver.port,
+            lifetime: options.lifetime,
             ca,
             url: apiserver.url,
             ca_file,
@@ -259,6 +267,44 @@ impl ControlPlane {
         Ok(name)
     }
 
+    /// Kills kube-apiserver (etcd and the controller-manager keep running), for tests of what clients do
+    /// while the API server is away. [`ControlPlane::start_apiserver`] brings it back on the same URL.
+    pub fn stop_apiserver(&mut self) {
+        self.apiserver = None;
+    }
+
+    /// Starts kube-apiserver again after [`ControlPlane::stop_apiserver`], on the same URL, with the same
+    /// certificates and the same etcd (every object is still there); returns once it is ready, with the
+    /// time it took. Does nothing when it is running.
+    pub async fn start_apiserver(&mut self) -> Result<Duration, Error> {
+        if self.apiserver.is_some() {
+            return Ok(Duration::ZERO);
+        }
+        let port = self.apiserver_port;
+        let dir = &self.dir;
+        let (ca, kubeconfig) = (dir.join("ca.crt"), dir.join("admin.kubeconfig"));
+        let (serving_cert, serving_key) = (dir.join("serving.crt"), dir.join("serving.key"));
+        let (sa_key, sa_pub) = (dir.join("sa.key"), dir.join("sa.pub"));
+        let (admin_cert, admin_key) = (dir.join("admin.crt"), dir.join("admin.key"));
+        let files = ApiserverFiles {
+            ca: &ca,
+            serving_cert: &serving_cert,
+            serving_key: &serving_key,
+            service_account_key: &sa_key,
+            service_account_public_key: &sa_pub,
+            admin_kubeconfig: &kubeconfig,
+            admin: ClientFiles {
+                user: "holt-testenv-admin",
+                cert: &admin_cert,
+                key: &admin_key,
+            },
+        };
+        let apiserver =
+            Apiserver::start(dir.path(), &self.etcd_url, &files, self.lifetime, Some(port)).await?;
+        self.apiserver = Some(apiserver.process);
+        Ok(apiserver.startup)
+    }
+
     /// How long each component took from spawn to ready, and the whole start.
     pub fn startup_times(&self) -> &[(&'static str, Duration)] {
         &self.startup
@@ -266,7 +312,8 @@ impl ControlPlane {
 
     /// The running processes (etcd, kube-apiserver, kube-controller-manager).
     pub fn processes(&self) -> Vec<ProcessInfo> {
-        let mut list = vec![self.etcd.info(), self.apiserver.info()];
+        let mut list = vec![self.etcd.info()];
+        list.extend(self.apiserver.as_ref().map(Process::info));
         list.extend(self.controller_manager.as_ref().map(|cm| cm.process.info()));
         list
     }

@@ -61,10 +61,31 @@ pub struct KafkaClient {
     pub properties: PathBuf,
 }
 
+/// What [`Kafka::produce_one`] saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Produced {
+    /// The broker acknowledged the message.
+    Acked,
+    /// The producer reported a send error (the JSON line, e.g. with `TopicAuthorizationException`).
+    Refused(String),
+    /// The producer reported neither (its output).
+    NoOutcome(String),
+}
+
+impl Produced {
+    /// Refused because the principal may not write the topic.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Produced::Refused(e) if e.contains("TopicAuthorizationException"))
+    }
+}
+
 /// A running Kafka broker. Dropping it stops the process (test lifetime).
 #[derive(Debug)]
 pub struct Kafka {
-    process: Process,
+    /// `None` while stopped by [`Kafka::stop`].
+    process: Option<Process>,
+    lifetime: Lifetime,
+    log_config: PathBuf,
     bootstrap: String,
     ca: CertificateAuthority,
     ca_file: PathBuf,
@@ -121,7 +142,9 @@ impl Kafka {
 
         let admin = mint_client(&ca, &dir, &ca_file, 0, KAFKA_ADMIN_CN)?;
         Ok(Self {
-            process,
+            process: Some(process),
+            lifetime: options.lifetime,
+            log_config,
             bootstrap,
             ca,
             ca_file,
@@ -188,6 +211,70 @@ impl Kafka {
         Ok(run_command("kafka", self.tool(class).args(args)).await?)
     }
 
+    /// Kafka's own AclCommand as the super user over the mTLS listener (an independent client for checking
+    /// ACLs), e.g. `["--list", "--principal", "User:CN=a"]`; returns its output.
+    pub async fn acl_tool(&self, args: &[&str]) -> Result<String, Error> {
+        let admin = self.admin.properties.display().to_string();
+        let mut all = vec!["--bootstrap-server", &self.bootstrap, "--command-config", &admin];
+        all.extend_from_slice(args);
+        self.run_tool("org.apache.kafka.tools.AclCommand", &all).await
+    }
+
+    /// Creates `topic` (if it does not exist) as the super user.
+    pub async fn create_topic(&self, topic: &str) -> Result<(), Error> {
+        let admin = self.admin.properties.display().to_string();
+        let args = [
+            "--bootstrap-server",
+            &self.bootstrap,
+            "--command-config",
+            &admin,
+            "--create",
+            "--if-not-exists",
+            "--topic",
+            topic,
+        ];
+        self.run_tool("org.apache.kafka.tools.TopicCommand", &args)
+            .await
+            .map(drop)
+    }
+
+    /// Produces one message to `topic` as `client` with Kafka's VerifiableProducer (which prints one JSON
+    /// line per send outcome) and says whether the broker acknowledged it.
+    pub async fn produce_one(&self, client: &KafkaClient, topic: &str) -> Result<Produced, Error> {
+        let mut command = self.tool("org.apache.kafka.tools.VerifiableProducer");
+        command
+            .args([
+                "--bootstrap-server",
+                &self.bootstrap,
+                "--topic",
+                topic,
+                "--max-messages",
+                "1",
+            ])
+            .arg("--command-config")
+            .arg(&client.properties);
+        // The producer exits non-zero when refused: its output says why.
+        let output = command.output().await.map_err(Error::io(
+            "kafka",
+            "run VerifiableProducer for",
+            &client.properties,
+        ))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        for line in stdout.lines().filter(|l| l.starts_with('{')) {
+            if line.contains("\"producer_send_success\"") {
+                return Ok(Produced::Acked);
+            }
+            if line.contains("\"producer_send_error\"") {
+                return Ok(Produced::Refused(line.to_owned()));
+            }
+        }
+        Ok(Produced::NoOutcome(format!(
+            "status {}:\n{stdout}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        )))
+    }
+
     /// The cached jar directory (`libs/`), for `java -cp '<libs>/*'`.
     pub fn libs(&self) -> &Path {
         &self.libs
@@ -203,9 +290,34 @@ impl Kafka {
         self.startup
     }
 
-    /// The broker's process.
-    pub fn process(&self) -> ProcessInfo {
-        self.process.info()
+    /// The broker's process (`None` while stopped).
+    pub fn process(&self) -> Option<ProcessInfo> {
+        self.process.as_ref().map(Process::info)
+    }
+
+    /// Kills the broker (SIGKILL, as a crash would); its data and configuration stay for
+    /// [`Kafka::restart`].
+    pub fn stop(&mut self) {
+        self.process = None;
+    }
+
+    /// Starts the broker again after [`Kafka::stop`], on the same ports with the same data (topics and
+    /// ACLs are kept), and returns once it serves, with the time it took. Does nothing when it runs.
+    pub async fn restart(&mut self) -> Result<Duration, Error> {
+        if self.process.is_some() {
+            return Ok(Duration::ZERO);
+        }
+        let began = Instant::now();
+        let process = launch_broker(
+            &self.dir,
+            &self.libs,
+            &self.log_config,
+            &self.bootstrap,
+            self.lifetime,
+        )
+        .await?;
+        self.process = Some(process);
+        Ok(began.elapsed())
     }
 }
 
@@ -266,6 +378,21 @@ async fn start_broker(files: &BrokerFiles<'_>, lifetime: Lifetime) -> Result<(Pr
         .arg(&properties);
     run_command("kafka", &mut format).await?;
 
+    let process = launch_broker(files.dir, files.libs, files.log_config, &bootstrap, lifetime).await?;
+    Ok((process, bootstrap))
+}
+
+/// Runs the broker on its `server.properties` (storage formatted already) and waits until it serves on
+/// `bootstrap`.
+async fn launch_broker(
+    dir: &RunDir,
+    libs: &Path,
+    log_config: &Path,
+    bootstrap: &str,
+    lifetime: Lifetime,
+) -> Result<Process, Error> {
+    let properties = dir.join("server.properties");
+    let classpath = classpath(libs);
     let mut command = Command::new("java");
     command
         .args([
@@ -276,19 +403,16 @@ async fn start_broker(files: &BrokerFiles<'_>, lifetime: Lifetime) -> Result<(Pr
             "-XX:+ExitOnOutOfMemoryError",
         ])
         .arg("-Djava.awt.headless=true")
-        .arg(format!(
-            "-Dlog4j2.configurationFile={}",
-            files.log_config.display()
-        ))
+        .arg(format!("-Dlog4j2.configurationFile={}", log_config.display()))
         .arg("-cp")
         .arg(&classpath)
         .arg("kafka.Kafka")
         .arg(&properties);
-    let log = files.dir.join("kafka.log");
+    let log = dir.join("kafka.log");
     let mut process = Process::spawn("kafka", command, &log, lifetime)?;
     process
         .wait_ready(Duration::from_secs(120), || {
-            let (log, bootstrap) = (log.clone(), bootstrap.clone());
+            let (log, bootstrap) = (log.clone(), bootstrap.to_owned());
             async move {
                 let text = std::fs::read_to_string(&log).map_err(|e| e.to_string())?;
                 if !text.contains(STARTED) {
@@ -301,7 +425,7 @@ async fn start_broker(files: &BrokerFiles<'_>, lifetime: Lifetime) -> Result<(Pr
             }
         })
         .await?;
-    Ok((process, bootstrap))
+    Ok(process)
 }
 
 /// JVM options for short-lived tools: start fast, stay small.

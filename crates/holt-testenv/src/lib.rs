@@ -28,7 +28,7 @@ pub use control_plane::{ControlPlane, ControlPlaneOptions, KubeUser};
 pub use crds::{install_crds, istio_crds_file};
 pub use error::Error;
 pub use helm::{helm, helm_binary};
-pub use kafka::{KAFKA_ADMIN_CN, Kafka, KafkaClient, KafkaOptions};
+pub use kafka::{KAFKA_ADMIN_CN, Kafka, KafkaClient, KafkaOptions, Produced};
 pub use pki::{CertificateAuthority, IssuedCert, PkiError};
 pub use process::{Lifetime, ProcessError, ProcessInfo, rss_kib};
 pub use spire::{SpireOptions, SpireServer};

@@ -1,0 +1,151 @@
+//! One task per broker: reconcile its ACLs whenever the desired set changes, retry failures with back-off,
+//! resync now and then so that ACLs removed behind Holt's back come back, and report every outcome.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use holt_kafka::{AclChanges, AclFilter, KafkaAcl, KafkaAdmin, KafkaConfig, TlsIdentity};
+use holt_model::Identity;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+use super::ledger::Ledgers;
+use super::{BrokerJob, KafkaFailure, KafkaOutcome};
+
+/// Back-off and resync of a broker task.
+#[derive(Clone, Debug)]
+pub struct Timing {
+    pub first_retry: Duration,
+    pub max_retry: Duration,
+    pub resync: Duration,
+}
+
+pub async fn run(
+    ledgers: Ledgers,
+    mut jobs: watch::Receiver<BrokerJob>,
+    outcomes: mpsc::UnboundedSender<KafkaOutcome>,
+    timing: Timing,
+) {
+    let mut retry = timing.first_retry;
+    loop {
+        let job = jobs.borrow_and_update().clone();
+        let result = reconcile(&ledgers, &job).await;
+        let wait = match &result {
+            Ok(changes) => {
+                retry = timing.first_retry;
+                if !changes.is_empty() {
+                    info!(broker = %job.broker_name(), created = changes.created.len(),
+                          deleted = changes.deleted.len(), "Kafka ACLs applied");
+                }
+                timing.resync
+            }
+            Err(failure) => {
+                warn!(broker = %job.broker_name(), reason = failure.reason, error = %failure.message,
+                      ?retry, "Kafka ACLs not applied; will retry");
+                let wait = retry;
+                retry = (retry * 2).min(timing.max_retry);
+                wait
+            }
+        };
+        let outcome = KafkaOutcome {
+            broker: job.broker.clone(),
+            generation: job.generation,
+            configs: job.configs.clone(),
+            result,
+        };
+        if outcomes.send(outcome).is_err() {
+            return;
+        }
+        tokio::select! {
+            changed = jobs.changed() => if changed.is_err() { return },
+            () = tokio::time::sleep(wait) => debug!(broker = %job.broker_name(), "Kafka ACL resync or retry"),
+        }
+    }
+}
+
+/// Makes the broker's ACLs that Holt owns equal the job's desired set, recording ownership in the ledger.
+async fn reconcile(ledgers: &Ledgers, job: &BrokerJob) -> Result<AclChanges, KafkaFailure> {
+    let not_applied = |message: String| KafkaFailure {
+        reason: "ApplyingKafkaACLsFailed",
+        message,
+    };
+    let mut ledger = ledgers.load(&job.broker).await.map_err(not_applied)?;
+    let target = match &job.target {
+        Ok(Some(target)) => target.clone(),
+        // No KafkaServerConfig any more: remove what Holt created where it last reached the broker.
+        Ok(None) => match ledger.target.clone() {
+            Some(target) => target,
+            None => return Ok(AclChanges::default()),
+        },
+        Err(message) => {
+            return Err(KafkaFailure {
+                reason: "KafkaServerConfigInvalid",
+                message: message.clone(),
+            });
+        }
+    };
+    let admin = connect(&target.address, &target.tls).await?;
+    let current: BTreeSet<KafkaAcl> = admin
+        .describe_acls(&AclFilter::any())
+        .await
+        .map_err(|e| failure(&target.address, e))?
+        .into_iter()
+        .collect();
+    let mut changes = holt_kafka::plan(&job.acls, &current, |acl| ledger.acls.contains(acl));
+    if !changes.created.is_empty() || ledger.target.as_ref() != Some(&target) {
+        ledger.acls.extend(changes.created.iter().cloned());
+        ledger.target = Some(target.clone());
+        ledgers.save(&job.broker, &ledger).await.map_err(not_applied)?;
+    }
+    let create: Vec<_> = changes.created.iter().cloned().collect();
+    admin
+        .create_acls(&create)
+        .await
+        .map_err(|e| failure(&target.address, e))?;
+    let filters: Vec<_> = changes.deleted.iter().map(AclFilter::exact).collect();
+    changes.deleted = admin
+        .delete_acls(&filters)
+        .await
+        .map_err(|e| failure(&target.address, e))?
+        .into_iter()
+        .collect();
+    let before = ledger.acls.clone();
+    ledger.settle(&current, &changes.created, &changes.deleted);
+    if job.target.as_ref().is_ok_and(Option::is_none) && ledger.acls.is_empty() {
+        ledgers.delete(&job.broker).await.map_err(not_applied)?;
+    } else if ledger.acls != before {
+        ledgers.save(&job.broker, &ledger).await.map_err(not_applied)?;
+    }
+    Ok(changes)
+}
+
+async fn connect(address: &str, tls: &super::TlsFiles) -> Result<KafkaAdmin, KafkaFailure> {
+    let identity = TlsIdentity::from_files(&tls.cert, &tls.key, &tls.ca).map_err(|e| failure(address, e))?;
+    KafkaAdmin::connect(KafkaConfig::new([address], identity))
+        .await
+        .map_err(|e| failure(address, e))
+}
+
+fn failure(address: &str, error: holt_kafka::Error) -> KafkaFailure {
+    use holt_kafka::Category;
+    let reason = match error.category() {
+        Category::Connect | Category::Timeout | Category::Tls | Category::Config => {
+            "CouldNotConnectToKafkaServer"
+        }
+        Category::Protocol | Category::Broker | Category::Authorization => "ApplyingKafkaACLsFailed",
+    };
+    KafkaFailure {
+        reason,
+        message: format!("broker {address}: {error}"),
+    }
+}
+
+impl BrokerJob {
+    fn broker_name(&self) -> String {
+        broker_name(&self.broker)
+    }
+}
+
+pub fn broker_name(broker: &Identity) -> String {
+    format!("{}.{}", broker.name, broker.namespace)
+}

@@ -1,0 +1,227 @@
+//! Helpers shared by the operator's integration tests: the control plane with Holt's CRDs, an in-process
+//! operator, polling, and the tutorial's objects.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use holt_api::v2beta1::{ClientIntents, ClientIntentsSpec, ServiceTarget, Target, Workload};
+use holt_model::{Config, Mode};
+use holt_operator::controller::{Options, Progress};
+use holt_testenv::ControlPlane;
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{
+    Container, Pod, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec,
+};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::api::{ListParams, PostParams};
+use kube::{Api, Client};
+use tokio::sync::watch;
+
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+pub async fn cluster() -> (Client, &'static ControlPlane) {
+    let plane = ControlPlane::shared().await.expect("control plane");
+    let client = plane.client().await.expect("client");
+    install_crds(&client).await;
+    (client, plane)
+}
+
+pub async fn install_crds(client: &Client) {
+    let mut crds = holt_api::crds::crds().expect("CRDs");
+    let mut yaml = String::new();
+    for crd in &mut crds {
+        crd.spec.conversion = Some(CustomResourceConversion {
+            strategy: "None".into(),
+            webhook: None,
+        });
+        yaml.push_str("---\n");
+        yaml.push_str(&serde_yaml::to_string(crd).expect("yaml"));
+    }
+    holt_testenv::install_crds(client, &yaml)
+        .await
+        .expect("install CRDs");
+}
+
+pub struct Operator {
+    pub task: tokio::task::JoinHandle<()>,
+    pub progress: watch::Receiver<Progress>,
+}
+
+impl Operator {
+    pub async fn start(client: &Client, namespace: &str, mode: Mode) -> Operator {
+        Operator::start_with(client, namespace, mode, Options::default()).await
+    }
+
+    /// An operator watching only `namespace`, with `options`; returns once its first pass is applied.
+    pub async fn start_with(client: &Client, namespace: &str, mode: Mode, options: Options) -> Operator {
+        let config = Config {
+            mode,
+            watched_namespaces: [namespace.to_string()].into(),
+            ..Config::default()
+        };
+        let (task, mut progress) = holt_operator::start(client.clone(), config, options).await;
+        tokio::time::timeout(TIMEOUT, progress.wait_for(|p| p.ready))
+            .await
+            .expect("ready in time")
+            .expect("running");
+        Operator { task, progress }
+    }
+
+    pub fn writes(&self) -> u64 {
+        self.progress.borrow().writes
+    }
+
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Polls `check` until it returns `Some`, or fails after the timeout with `what`.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub fn meta(ns: &str, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(ns.into()),
+        ..Default::default()
+    }
+}
+
+pub async fn deployment(client: &Client, ns: &str, name: &str) {
+    let labels = BTreeMap::from([("app".to_string(), name.to_string())]);
+    let deployment = Deployment {
+        metadata: meta(ns, name),
+        spec: Some(DeploymentSpec {
+            selector: LabelSelector {
+                match_labels: Some(labels.clone()),
+                ..Default::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    containers: vec![Container {
+                        name: "main".into(),
+                        image: Some("example/app:1".into()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Api::<Deployment>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &deployment)
+        .await
+        .expect("deployment");
+}
+
+pub async fn service(client: &Client, ns: &str, name: &str) {
+    let service = Service {
+        metadata: meta(ns, name),
+        spec: Some(ServiceSpec {
+            selector: Some(BTreeMap::from([("app".to_string(), name.to_string())])),
+            ports: Some(vec![ServicePort {
+                port: 80,
+                target_port: Some(IntOrString::Int(8080)),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Api::<Service>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &service)
+        .await
+        .expect("service");
+}
+
+pub fn intents(ns: &str, client: &str, server_service: &str) -> ClientIntents {
+    ClientIntents {
+        metadata: meta(ns, client),
+        spec: ClientIntentsSpec {
+            workload: Workload {
+                name: client.into(),
+                kind: None,
+            },
+            targets: vec![Target {
+                service: Some(ServiceTarget {
+                    name: server_service.into(),
+                    http: vec![],
+                }),
+                ..Default::default()
+            }],
+        },
+        status: None,
+    }
+}
+
+/// The tutorial's namespace: Deployments client, client-other and server, and a Service for server; returns
+/// once every Deployment has its pod.
+pub async fn tutorial(client: &Client, plane: &ControlPlane, prefix: &str) -> String {
+    let ns = plane.create_namespace(client, prefix).await.expect("namespace");
+    for name in ["client", "client-other", "server"] {
+        deployment(client, &ns, name).await;
+    }
+    service(client, &ns, "server").await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    eventually("three pods", || async {
+        let list = pods.list(&ListParams::default()).await.ok()?;
+        (list.items.len() == 3).then_some(())
+    })
+    .await;
+    ns
+}
+
+pub async fn policy_names(client: &Client, ns: &str) -> Vec<String> {
+    let api: Api<NetworkPolicy> = Api::namespaced(client.clone(), ns);
+    let mut names: Vec<String> = api
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .collect();
+    names.sort();
+    names
+}
+
+/// The access labels of the pods of Deployment `app`.
+pub async fn access_labels(client: &Client, ns: &str, app: &str) -> Vec<String> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let list = pods
+        .list(&ListParams::default().labels(&format!("app={app}")))
+        .await
+        .expect("pods");
+    list.items
+        .iter()
+        .flat_map(|p| p.metadata.labels.clone().unwrap_or_default().into_keys())
+        .filter(|k| k.contains("access-"))
+        .collect()
+}
