@@ -51,6 +51,20 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Observation<'_>, DecodeErr
     }
 }
 
+/// Finds the DNS message a frame carries without decoding it: the response's destination (the
+/// client) and the message bytes (without a TCP length prefix). `None` for anything [`decode`] would
+/// not read as a DNS message from port 53 (SYNs, skips and malformed headers alike). It reads only
+/// the link, IP and transport headers, so a caller can recognise a message it has already recorded
+/// and skip decoding it again.
+pub fn dns_message(link: LinkType, frame: &[u8]) -> Option<(std::net::IpAddr, &[u8])> {
+    let network = link::network(link, frame).ok()?;
+    let ip = ip::packet(network).ok()?;
+    match transport::segment(&ip).ok()? {
+        Segment::Dns { message, .. } => Some((ip.dst, message)),
+        Segment::Syn(_) => None,
+    }
+}
+
 fn observe(link: LinkType, frame: &[u8]) -> Result<Observation<'_>, Stop> {
     let network = link::network(link, frame)?;
     let ip = ip::packet(network)?;

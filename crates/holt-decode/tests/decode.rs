@@ -698,3 +698,24 @@ fn error_display_and_categories() {
         "dns_pointer_loop"
     );
 }
+
+#[test]
+fn dns_message_locates_the_message_without_decoding_it() {
+    let message = cname_message();
+    let frame = udp_dns_frame(&message);
+    let (client, located) = holt_decode::dns_message(LinkType::Ethernet, &frame).expect("a DNS message");
+    assert_eq!(client, v4(CLIENT_V4));
+    assert_eq!(located, &message[..]);
+    // Located even when decoding it would fail: the caller decodes to find out.
+    let cut = &message[..20];
+    let cut_frame = udp_dns_frame(cut);
+    assert_eq!(
+        holt_decode::dns_message(LinkType::Ethernet, &cut_frame).map(|(_, m)| m),
+        Some(cut)
+    );
+    assert_eq!(
+        holt_decode::dns_message(LinkType::Ethernet, &tcp_frame(SYN)),
+        None
+    );
+    assert_eq!(holt_decode::dns_message(LinkType::Ethernet, &frame[..30]), None);
+}

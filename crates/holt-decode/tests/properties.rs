@@ -16,6 +16,11 @@ const LINKS: [LinkType; 4] = [
 
 /// Decodes and, on success, walks every accessor of the output (so name decoding runs too).
 fn exercise(link: LinkType, frame: &[u8]) {
+    // Locating the message never panics either, and finds one exactly when decoding reads one.
+    let located = holt_decode::dns_message(link, frame);
+    if let Ok(Observation::Dns(response)) = decode(link, frame) {
+        assert_eq!(located, Some((response.client, response.message())));
+    }
     match decode(link, frame) {
         Ok(Observation::Dns(response)) => {
             let mut buf = [0u8; MAX_NAME_LEN];

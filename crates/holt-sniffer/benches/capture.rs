@@ -1,1 +1,428 @@
-fn main() {}
+//! Capture throughput on veth traffic, the sniffer side by side with `tcpdump -w /dev/null` and the same
+//! kernel filter. Run as root: `cargo bench -p holt-sniffer --bench capture`.
+//!
+//! A network namespace made for the run holds a veth pair `gen0` ↔ `cap0`. A generator thread writes
+//! pre-built Ethernet frames into `gen0` with `sendmmsg` on an `AF_PACKET` socket (half DNS answers — a
+//! CNAME and two A records, or one AAAA — and half TCP SYNs, IPv4 and IPv6, from 256 clients), paced to
+//! an offered rate. The capturer (the `holt-sniffer` binary, or tcpdump) listens on `cap0` only. For
+//! each offered rate it reports packets captured, kernel drops, and the capturer's CPU time
+//! (utime + stime from `/proc/<pid>/stat`), hence packets per CPU-second.
+//!
+//! What the CPU time covers: the capturer's own process. The kernel's share (veth delivery, the BPF
+//! filter, copying into the ring) runs in the generator's softirq context for both capturers alike, and
+//! the generator competes with the capturer for the machine's cores.
+//!
+//! Environment: `HOLT_BENCH_RATES` (packets/s, comma-separated; 0 = as fast as the generator can),
+//! `HOLT_BENCH_SECONDS` (per run, default 3).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use holt_sniffer::capture::FrameSender;
+use holt_sniffer::filter::TCPDUMP_EXPRESSION;
+use support::netns::{Netns, veth};
+use support::servers::http_get;
+
+const SNIFFER: &str = env!("CARGO_BIN_EXE_holt-sniffer");
+const HEALTH: &str = "127.0.0.1:9092";
+/// Both capturers get the same ring memory: 16 blocks of 1 MiB, and tcpdump `-B 16384` (KiB).
+const RING_BLOCKS: &str = "16";
+const TCPDUMP_BUFFER_KIB: &str = "16384";
+
+fn main() -> anyhow::Result<()> {
+    if std::env::args().any(|a| a == "--list") {
+        // `cargo test --benches` asks for a listing; there are no named benchmarks.
+        return Ok(());
+    }
+    let rates: Vec<u64> = std::env::var("HOLT_BENCH_RATES")
+        .unwrap_or_else(|_| "250000,500000,1000000,0".into())
+        .split(',')
+        .map(|r| r.trim().parse().context("HOLT_BENCH_RATES"))
+        .collect::<anyhow::Result<_>>()?;
+    let seconds: f64 = std::env::var("HOLT_BENCH_SECONDS")
+        .unwrap_or_else(|_| "3".into())
+        .parse()
+        .context("HOLT_BENCH_SECONDS")?;
+    let ticks = clock_ticks()?;
+    let netns = Netns::create(&format!("holt-bench-{}", std::process::id()))?;
+    veth(&netns, "gen0", &netns, "cap0")?;
+    let frames = frames();
+    println!(
+        "frames: {} distinct, sizes {:?} bytes",
+        frames.len(),
+        frame_sizes(&frames)
+    );
+    println!("filter: {TCPDUMP_EXPRESSION}");
+    println!(
+        "{:<10} {:>10} {:>12} {:>12} {:>8} {:>9} {:>14}",
+        "capturer", "offered/s", "sent/s", "captured", "drops", "cpu s", "pkts/cpu-s"
+    );
+    for &rate in &rates {
+        let mut cpu = Vec::new();
+        for capturer in [Capturer::Sniffer, Capturer::Tcpdump] {
+            let run = run(&netns, capturer, &frames, rate, seconds, ticks)
+                .with_context(|| format!("{capturer:?} at {rate}/s"))?;
+            println!(
+                "{:<10} {:>10} {:>12.0} {:>12} {:>8} {:>9.2} {:>14.0}",
+                format!("{capturer:?}").to_lowercase(),
+                if rate == 0 {
+                    "max".to_owned()
+                } else {
+                    rate.to_string()
+                },
+                run.sent as f64 / run.elapsed,
+                run.captured,
+                run.drops,
+                run.cpu_seconds,
+                run.captured as f64 / run.cpu_seconds.max(1.0 / ticks),
+            );
+            cpu.push(run.cpu_seconds / run.captured.max(1) as f64);
+        }
+        if let [sniffer, tcpdump] = cpu[..] {
+            println!(
+                "{:<10} CPU per packet: sniffer {:.0} ns, tcpdump {:.0} ns, ratio {:.2}",
+                "",
+                sniffer * 1e9,
+                tcpdump * 1e9,
+                sniffer / tcpdump
+            );
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Capturer {
+    Sniffer,
+    Tcpdump,
+}
+
+struct Run {
+    sent: u64,
+    elapsed: f64,
+    captured: u64,
+    drops: u64,
+    cpu_seconds: f64,
+}
+
+/// A capturer process, killed on drop, with tcpdump's standard error lines.
+struct Process {
+    child: Child,
+    lines: Option<mpsc::Receiver<String>>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(
+    netns: &Netns,
+    capturer: Capturer,
+    frames: &[Vec<u8>],
+    rate: u64,
+    seconds: f64,
+    ticks: f64,
+) -> anyhow::Result<Run> {
+    let mut process = match capturer {
+        Capturer::Sniffer => {
+            let child = netns
+                .command(SNIFFER)
+                .args(["--interface", "cap0", "--enable-socket-scan", "false"])
+                .args(["--ring-blocks", RING_BLOCKS, "--health-bind-address", HEALTH])
+                .args([
+                    "--mapper-url",
+                    "http://127.0.0.1:9",
+                    "--report-interval",
+                    "1s",
+                    "--node-name",
+                    "bench",
+                ])
+                .env("RUST_LOG", "error")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting the sniffer")?;
+            let process = Process { child, lines: None };
+            wait_until(|| netns.within(|| http_get(HEALTH.parse().expect("address"), "/healthz").is_ok()))?;
+            process
+        }
+        Capturer::Tcpdump => {
+            let mut child = netns
+                .command("tcpdump")
+                .args([
+                    "-i",
+                    "cap0",
+                    "-n",
+                    "-p",
+                    "-B",
+                    TCPDUMP_BUFFER_KIB,
+                    "-w",
+                    "/dev/null",
+                    TCPDUMP_EXPRESSION,
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .context("starting tcpdump (apt-get install tcpdump)")?;
+            let stderr = child.stderr.take().context("tcpdump stderr")?;
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+            let process = Process {
+                child,
+                lines: Some(rx),
+            };
+            loop {
+                let lines = process.lines.as_ref().context("tcpdump output")?;
+                let line = lines
+                    .recv_timeout(Duration::from_secs(10))
+                    .context("tcpdump did not start")?;
+                if line.contains("listening on") {
+                    break;
+                }
+            }
+            process
+        }
+    };
+    let pid = process.child.id();
+    let before_counts = counts(netns, capturer, &mut process, false)?;
+    let before_cpu = cpu_seconds(pid, ticks)?;
+    let frames: Vec<Vec<u8>> = frames.to_vec();
+    let (sent, elapsed) = netns.within(move || generate(&frames, rate, seconds))??;
+    std::thread::sleep(Duration::from_millis(500));
+    let after_cpu = cpu_seconds(pid, ticks)?;
+    let after_counts = counts(netns, capturer, &mut process, true)?;
+    Ok(Run {
+        sent,
+        elapsed,
+        captured: after_counts.0 - before_counts.0,
+        drops: after_counts.1 - before_counts.1,
+        cpu_seconds: after_cpu - before_cpu,
+    })
+}
+
+/// (captured, dropped) so far. tcpdump tells only at exit: at the end it is stopped with SIGINT and its
+/// summary read; before, it has captured nothing (the traffic has not started).
+fn counts(netns: &Netns, capturer: Capturer, process: &mut Process, end: bool) -> anyhow::Result<(u64, u64)> {
+    match capturer {
+        Capturer::Sniffer => {
+            let metrics = netns.within(|| http_get(HEALTH.parse().expect("address"), "/metrics"))??;
+            let value = |name: &str| {
+                metrics
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .with_context(|| format!("{name} missing from the metrics"))
+            };
+            Ok((
+                value("holt_sniffer_packets_total ")?,
+                value("holt_sniffer_kernel_drops_total ")?,
+            ))
+        }
+        Capturer::Tcpdump if !end => Ok((0, 0)),
+        Capturer::Tcpdump => {
+            rustix::process::kill_process(
+                rustix::process::Pid::from_child(&process.child),
+                rustix::process::Signal::INT,
+            )?;
+            let _ = process.child.wait();
+            let lines = process.lines.take().context("tcpdump output")?;
+            let (mut captured, mut dropped) = (None, None);
+            while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
+                let number = line.split_whitespace().next().and_then(|n| n.parse::<u64>().ok());
+                if line.ends_with("packets captured") {
+                    captured = number;
+                } else if line.ends_with("packets dropped by kernel") {
+                    dropped = number;
+                }
+            }
+            Ok((
+                captured.context("no capture count from tcpdump")?,
+                dropped.context("no drop count from tcpdump")?,
+            ))
+        }
+    }
+}
+
+fn wait_until(mut ready: impl FnMut() -> anyhow::Result<bool>) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if ready()? {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("the capturer did not become ready within 10 s")
+}
+
+/// Sends frames round-robin at `rate` per second (0: unpaced) for `seconds`; returns (sent, elapsed).
+fn generate(frames: &[Vec<u8>], rate: u64, seconds: f64) -> anyhow::Result<(u64, f64)> {
+    let sender = FrameSender::open("gen0")?;
+    let slices: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+    let burst = 256usize;
+    let start = Instant::now();
+    let mut sent = 0u64;
+    let mut next = 0usize;
+    let mut batch: Vec<&[u8]> = Vec::with_capacity(burst);
+    loop {
+        let elapsed = start.elapsed().as_secs_f64();
+        if elapsed >= seconds {
+            return Ok((sent, elapsed));
+        }
+        if rate > 0 {
+            let due = (elapsed * rate as f64) as u64;
+            if sent >= due {
+                std::thread::sleep(Duration::from_micros(100));
+                continue;
+            }
+        }
+        batch.clear();
+        for _ in 0..burst {
+            batch.push(slices[next]);
+            next = (next + 1) % slices.len();
+        }
+        sent += sender.send_all(&batch)? as u64;
+    }
+}
+
+fn cpu_seconds(pid: u32, ticks: f64) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')').context("stat format")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11).context("utime")?.parse()?;
+    let stime: f64 = fields.get(12).context("stime")?.parse()?;
+    Ok((utime + stime) / ticks)
+}
+
+fn clock_ticks() -> anyhow::Result<f64> {
+    let output = support::netns::run("getconf", &["CLK_TCK"])?;
+    Ok(String::from_utf8_lossy(&output.stdout).trim().parse()?)
+}
+
+fn frame_sizes(frames: &[Vec<u8>]) -> (usize, usize) {
+    let sizes = frames.iter().map(Vec::len);
+    (sizes.clone().min().unwrap_or(0), sizes.max().unwrap_or(0))
+}
+
+// Frame building: Ethernet II, IPv4 or IPv6, UDP or TCP; checksums zero (nothing on the path checks them
+// before the capture tap, and the frames are not addressed to the capturing host).
+
+fn ethernet(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01];
+    frame.extend_from_slice(&ethertype.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, payload: &[u8]) -> Vec<u8> {
+    let total = (20 + payload.len()) as u16;
+    let mut packet = vec![0x45, 0];
+    packet.extend_from_slice(&total.to_be_bytes());
+    packet.extend_from_slice(&[0, 0, 0x40, 0, 64, protocol, 0, 0]);
+    packet.extend_from_slice(&src.octets());
+    packet.extend_from_slice(&dst.octets());
+    packet.extend_from_slice(payload);
+    packet
+}
+
+fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, payload: &[u8]) -> Vec<u8> {
+    let mut packet = vec![0x60, 0, 0, 0];
+    packet.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    packet.extend_from_slice(&[next_header, 64]);
+    packet.extend_from_slice(&src.octets());
+    packet.extend_from_slice(&dst.octets());
+    packet.extend_from_slice(payload);
+    packet
+}
+
+fn udp(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+    let mut segment = src_port.to_be_bytes().to_vec();
+    segment.extend_from_slice(&dst_port.to_be_bytes());
+    segment.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    segment.extend_from_slice(&[0, 0]);
+    segment.extend_from_slice(payload);
+    segment
+}
+
+fn syn(src_port: u16, dst_port: u16) -> Vec<u8> {
+    let mut segment = src_port.to_be_bytes().to_vec();
+    segment.extend_from_slice(&dst_port.to_be_bytes());
+    segment.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+    segment
+}
+
+/// A response for `web.ns.svc.cluster.local`: CNAME to `pod.ns.svc.cluster.local`, then the addresses.
+fn dns_answer(id: u16, addresses: &[&[u8]]) -> Vec<u8> {
+    let mut message = id.to_be_bytes().to_vec();
+    message.extend_from_slice(&[0x81, 0x80, 0, 1]);
+    message.extend_from_slice(&(1 + addresses.len() as u16).to_be_bytes());
+    message.extend_from_slice(&[0, 0, 0, 0]);
+    for label in ["web", "ns", "svc", "cluster", "local"] {
+        message.push(label.len() as u8);
+        message.extend_from_slice(label.as_bytes());
+    }
+    message.push(0);
+    let qtype: u16 = if addresses.first().is_some_and(|a| a.len() == 16) {
+        28
+    } else {
+        1
+    };
+    message.extend_from_slice(&qtype.to_be_bytes());
+    message.extend_from_slice(&[0, 1]);
+    // CNAME: owner → question (offset 12), target "pod" + pointer to "ns" (offset 16).
+    message.extend_from_slice(&[
+        0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 6, 3, b'p', b'o', b'd', 0xc0, 16,
+    ]);
+    let target = message.len() - 6;
+    for address in addresses {
+        message.extend_from_slice(&[0xc0, target as u8]);
+        message.extend_from_slice(&qtype.to_be_bytes());
+        message.extend_from_slice(&[0, 1, 0, 0, 0, 30]);
+        message.extend_from_slice(&(address.len() as u16).to_be_bytes());
+        message.extend_from_slice(address);
+    }
+    message
+}
+
+fn frames() -> Vec<Vec<u8>> {
+    let dns4 = Ipv4Addr::new(10, 96, 0, 10);
+    let dns6: Ipv6Addr = "fd00:96::a".parse().expect("ip");
+    let mut frames = Vec::new();
+    for client in 0u8..=255 {
+        let client4 = Ipv4Addr::new(10, 1, 0, client);
+        let client6 = Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, u16::from(client));
+        let server4 = Ipv4Addr::new(10, 2, 0, client % 16);
+        let server6 = Ipv6Addr::new(0xfd00, 2, 0, 0, 0, 0, 0, u16::from(client % 16));
+        let port = 40_000 + u16::from(client);
+        let answer = dns_answer(
+            u16::from(client),
+            &[&[10, 2, 0, client % 16], &[10, 2, 1, client % 16]],
+        );
+        frames.push(ethernet(
+            0x0800,
+            &ipv4(dns4, client4, 17, &udp(53, port, &answer)),
+        ));
+        frames.push(ethernet(0x0800, &ipv4(client4, server4, 6, &syn(port, 8080))));
+        let answer6 = dns_answer(u16::from(client), &[&server6.octets()]);
+        frames.push(ethernet(
+            0x86dd,
+            &ipv6(dns6, client6, 17, &udp(53, port, &answer6)),
+        ));
+        frames.push(ethernet(0x86dd, &ipv6(client6, server6, 6, &syn(port, 8443))));
+    }
+    frames
+}

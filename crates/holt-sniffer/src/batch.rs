@@ -10,7 +10,9 @@
 //! up by `&str`.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use holt_mapper_api::{Connection, DnsAnswer, SeenBy};
 
@@ -20,12 +22,47 @@ struct DnsSeen {
     last_seen_ms: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ConnectionKey {
     src: IpAddr,
     dst: IpAddr,
     dst_port: u16,
     seen_by: SeenBy,
+}
+
+// Hashing a key as one packed byte string costs one hasher call instead of one per field (SipHash
+// stays: keys come from the network, so the hash must resist chosen collisions).
+impl Hash for ConnectionKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut bytes = [0u8; 35];
+        bytes[..16].copy_from_slice(&address_bytes(self.src));
+        bytes[16..32].copy_from_slice(&address_bytes(self.dst));
+        bytes[32..34].copy_from_slice(&self.dst_port.to_ne_bytes());
+        bytes[34] = self.seen_by as u8;
+        state.write(&bytes);
+    }
+}
+
+/// A DNS answer's (client, address) pair, hashed as one byte string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pair(IpAddr, IpAddr);
+
+impl Hash for Pair {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut bytes = [0u8; 32];
+        bytes[..16].copy_from_slice(&address_bytes(self.0));
+        bytes[16..].copy_from_slice(&address_bytes(self.1));
+        state.write(&bytes);
+    }
+}
+
+/// IPv4 as IPv4-mapped IPv6; IPv6 as is (a mapped IPv6 key then shares the hash of its IPv4 twin,
+/// which only costs an equality check).
+fn address_bytes(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +74,10 @@ struct ConnectionSeen {
 /// A bounded, deduplicated set of observations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
+    /// Unique within the process (see [`crate::recent`]).
+    id: u64,
     /// name → (client, address) → seen
-    dns: HashMap<Box<str>, HashMap<(IpAddr, IpAddr), DnsSeen>>,
+    dns: HashMap<Box<str>, HashMap<Pair, DnsSeen>>,
     connections: HashMap<ConnectionKey, ConnectionSeen>,
     len: usize,
     capacity: usize,
@@ -49,12 +88,18 @@ impl Batch {
     /// An empty batch that holds at most `capacity` distinct observations.
     pub fn new(capacity: usize) -> Self {
         Self {
+            id: next_id(),
             dns: HashMap::new(),
             connections: HashMap::new(),
             len: 0,
             capacity,
             overflow: 0,
         }
+    }
+
+    /// This batch's identity: no other batch of the process has the same.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Distinct observations held.
@@ -73,29 +118,42 @@ impl Batch {
 
     /// Records that `name` resolved to `ip` in a response sent to `client`.
     pub fn add_dns(&mut self, client: IpAddr, name: &str, ip: IpAddr, ttl_seconds: u32, at_ms: u64) {
-        let seen = DnsSeen {
-            ttl_seconds,
-            last_seen_ms: at_ms,
+        self.add_dns_addresses(client, name, [(ip, ttl_seconds)], at_ms);
+    }
+
+    /// Records that `name` resolved to each of `addresses` (with their TTLs) in a response sent to
+    /// `client`: one name lookup for all of them.
+    pub fn add_dns_addresses(
+        &mut self,
+        client: IpAddr,
+        name: &str,
+        addresses: impl IntoIterator<Item = (IpAddr, u32)>,
+        at_ms: u64,
+    ) {
+        let known = match self.dns.get_mut(name) {
+            Some(known) => known,
+            None => {
+                if self.len >= self.capacity {
+                    self.overflow += addresses.into_iter().count() as u64;
+                    return;
+                }
+                self.dns.entry(name.into()).or_default()
+            }
         };
-        if let Some(addresses) = self.dns.get_mut(name) {
-            if let Some(existing) = addresses.get_mut(&(client, ip)) {
+        for (ip, ttl_seconds) in addresses {
+            let seen = DnsSeen {
+                ttl_seconds,
+                last_seen_ms: at_ms,
+            };
+            if let Some(existing) = known.get_mut(&Pair(client, ip)) {
                 merge_dns(existing, seen);
-                return;
-            }
-            if self.len >= self.capacity {
+            } else if self.len >= self.capacity {
                 self.overflow += 1;
-                return;
+            } else {
+                known.insert(Pair(client, ip), seen);
+                self.len += 1;
             }
-            addresses.insert((client, ip), seen);
-        } else {
-            if self.len >= self.capacity {
-                self.overflow += 1;
-                return;
-            }
-            self.dns
-                .insert(name.into(), HashMap::from([((client, ip), seen)]));
         }
-        self.len += 1;
     }
 
     /// Records a connection from `src` to `dst:dst_port`.
@@ -140,7 +198,7 @@ impl Batch {
     pub fn absorb(&mut self, other: Batch) {
         self.overflow += other.overflow;
         for (name, addresses) in other.dns {
-            for ((client, ip), seen) in addresses {
+            for (Pair(client, ip), seen) in addresses {
                 self.add_dns(client, &name, ip, seen.ttl_seconds, seen.last_seen_ms);
             }
         }
@@ -163,6 +221,7 @@ impl Batch {
 
     /// Empties the batch, keeping its capacity and allocations; returns the overflow count it had.
     pub fn clear(&mut self) -> u64 {
+        self.id = next_id();
         self.dns.clear();
         self.connections.clear();
         self.len = 0;
@@ -175,13 +234,15 @@ impl Batch {
             .dns
             .iter()
             .flat_map(|(name, addresses)| {
-                addresses.iter().map(move |(&(client_ip, ip), seen)| DnsAnswer {
-                    client_ip,
-                    name: name.to_string(),
-                    ip,
-                    ttl_seconds: seen.ttl_seconds,
-                    last_seen_ms: seen.last_seen_ms,
-                })
+                addresses
+                    .iter()
+                    .map(move |(&Pair(client_ip, ip), seen)| DnsAnswer {
+                        client_ip,
+                        name: name.to_string(),
+                        ip,
+                        ttl_seconds: seen.ttl_seconds,
+                        last_seen_ms: seen.last_seen_ms,
+                    })
             })
             .collect();
         out.sort_by(|a, b| (&a.name, a.client_ip, a.ip).cmp(&(&b.name, b.client_ip, b.ip)));
@@ -205,6 +266,12 @@ impl Batch {
         out.sort_by_key(|c| (c.src_ip, c.dst_ip, c.dst_port, c.seen_by));
         out
     }
+}
+
+/// A batch identity never used before in this process.
+fn next_id() -> u64 {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
 fn merge_dns(existing: &mut DnsSeen, seen: DnsSeen) {

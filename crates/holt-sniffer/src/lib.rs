@@ -19,6 +19,7 @@ pub mod deliver;
 pub mod endpoint;
 pub mod filter;
 pub mod health;
+pub mod recent;
 pub mod record;
 pub mod reporter;
 pub mod shared;

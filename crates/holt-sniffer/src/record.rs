@@ -5,6 +5,7 @@
 use holt_decode::{LinkType, MAX_NAME_LEN, Observation, decode};
 use holt_mapper_api::SeenBy;
 
+use crate::recent::RecentMessages;
 use crate::shared::State;
 
 /// What to record (the `--enable-dns` / `--enable-tcp` flags).
@@ -20,6 +21,7 @@ pub struct Recorder {
     recording: Recording,
     link: LinkType,
     name: [u8; MAX_NAME_LEN],
+    recent: RecentMessages,
 }
 
 impl Recorder {
@@ -29,21 +31,41 @@ impl Recorder {
             recording,
             link,
             name: [0; MAX_NAME_LEN],
+            recent: RecentMessages::new(),
         }
     }
 
     /// Records one packet seen at `at_ms` (Unix milliseconds).
     pub fn record(&mut self, state: &mut State, packet: &[u8], at_ms: u64) {
         state.tally.packets += 1;
+        // A DNS message already recorded in this batch, byte for byte (ID aside): nothing new.
+        let located = holt_decode::dns_message(self.link, packet)
+            .filter(|_| self.recording.dns)
+            .and_then(|(client, message)| Some((client, message.get(2..)?)));
+        if let Some((client, message)) = located
+            && self.recent.contains(state.batch.id(), client, message)
+        {
+            state.tally.dns_repeats += 1;
+            return;
+        }
         match decode(self.link, packet) {
             Ok(Observation::Dns(response)) if self.recording.dns => {
-                for answer in response.answers() {
-                    let name = answer.name.write_to(&mut self.name);
-                    state
-                        .batch
-                        .add_dns(response.client, name, answer.addr, answer.ttl, at_ms);
+                // Answers come grouped by question: write and look up each name once.
+                let mut answers = response.answers().peekable();
+                while let Some(first) = answers.next() {
+                    let question = first.name.offset();
+                    let name = first.name.write_to(&mut self.name);
+                    let group = std::iter::once(first)
+                        .chain(std::iter::from_fn(|| {
+                            answers.next_if(|a| a.name.offset() == question)
+                        }))
+                        .map(|a| (a.addr, a.ttl));
+                    state.batch.add_dns_addresses(response.client, name, group, at_ms);
                 }
                 state.tally.dns_answers_dropped += u64::from(response.dropped_answers());
+                if let Some((client, message)) = located {
+                    self.recent.insert(state.batch.id(), client, message);
+                }
             }
             Ok(Observation::TcpSyn(syn)) if self.recording.tcp_syn => {
                 state
@@ -55,5 +77,125 @@ impl Recorder {
             Ok(Observation::Skip(skip)) => state.tally.skip(skip.category()),
             Err(error) => state.tally.decode_error(error.category()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::Shared;
+
+    /// IPv4 + UDP from port 53 to 10.0.0.7 carrying `web.ns` CNAME `pod.ns`, `pod.ns` A 10.1.0.1 and
+    /// A 10.1.0.2 (TTLs 60, 30, 20), with DNS ID `id`.
+    fn dns_packet(id: u16) -> Vec<u8> {
+        let mut m = id.to_be_bytes().to_vec();
+        m.extend_from_slice(&[0x81, 0x80, 0, 1, 0, 3, 0, 0, 0, 0]);
+        m.extend_from_slice(b"\x03web\x02ns\x00\x00\x01\x00\x01");
+        m.extend_from_slice(&[
+            0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 6, 3, b'p', b'o', b'd', 0xc0, 16,
+        ]);
+        let pod = 12 + 12 + 12;
+        for (last, ttl) in [(1u8, 20u8), (2, 30)] {
+            m.extend_from_slice(&[0xc0, pod, 0, 1, 0, 1, 0, 0, 0, ttl, 0, 4, 10, 1, 0, last]);
+        }
+        let mut p = vec![
+            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 96, 0, 10, 10, 0, 0, 7,
+        ];
+        let total = (20 + 8 + m.len()) as u16;
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p.extend_from_slice(&[0, 53, 0x9c, 0x40]);
+        p.extend_from_slice(&((8 + m.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&[0, 0]);
+        p.extend_from_slice(&m);
+        p
+    }
+
+    fn syn_packet() -> Vec<u8> {
+        let mut p = vec![
+            0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 7, 10, 2, 0, 1,
+        ];
+        p.extend_from_slice(&[
+            0x9c, 0x40, 0x1f, 0x90, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+        ]);
+        p
+    }
+
+    const ALL: Recording = Recording {
+        dns: true,
+        tcp_syn: true,
+    };
+
+    #[test]
+    fn records_answers_syns_skips_and_errors() {
+        let shared = Shared::new(100);
+        let mut recorder = Recorder::new(ALL, LinkType::RawIp);
+        let mut state = shared.lock();
+        recorder.record(&mut state, &dns_packet(1), 1000);
+        recorder.record(&mut state, &syn_packet(), 1001);
+        recorder.record(&mut state, &dns_packet(1)[..40], 1002);
+        let mut query = dns_packet(2);
+        query[30] = 0x01; // QR clear: a query
+        recorder.record(&mut state, &query, 1003);
+        let answers = state.batch.dns_answers();
+        assert_eq!(answers.len(), 2);
+        assert!(
+            answers
+                .iter()
+                .all(|a| a.name == "web.ns" && a.client_ip.to_string() == "10.0.0.7")
+        );
+        assert_eq!(
+            answers
+                .iter()
+                .map(|a| (a.ip.to_string(), a.ttl_seconds))
+                .collect::<Vec<_>>(),
+            [("10.1.0.1".to_owned(), 20), ("10.1.0.2".to_owned(), 30)]
+        );
+        let connections = state.batch.connections();
+        assert_eq!(
+            (connections[0].dst_ip.to_string(), connections[0].dst_port),
+            ("10.2.0.1".to_owned(), 8080)
+        );
+        assert_eq!(state.tally.packets, 4);
+        assert_eq!(state.tally.decode_errors.get("truncated"), Some(&1));
+        assert_eq!(state.tally.skipped.get("dns_query"), Some(&1));
+    }
+
+    #[test]
+    fn repeats_are_recognised_within_a_batch_only() {
+        let shared = Shared::new(100);
+        let mut recorder = Recorder::new(ALL, LinkType::RawIp);
+        {
+            let mut state = shared.lock();
+            recorder.record(&mut state, &dns_packet(1), 1000);
+            // Another query ID, same answer: a repeat.
+            recorder.record(&mut state, &dns_packet(2), 1001);
+            assert_eq!(state.tally.dns_repeats, 1);
+            assert_eq!(state.batch.len(), 2);
+        }
+        let first = shared.take_batch();
+        assert_eq!(first.dns_answers().len(), 2);
+        let mut state = shared.lock();
+        recorder.record(&mut state, &dns_packet(3), 2000);
+        assert_eq!(state.tally.dns_repeats, 1, "a new batch decodes it again");
+        assert_eq!(state.batch.dns_answers()[0].last_seen_ms, 2000);
+    }
+
+    #[test]
+    fn disabled_kinds_are_counted_not_recorded() {
+        let shared = Shared::new(100);
+        let mut recorder = Recorder::new(
+            Recording {
+                dns: false,
+                tcp_syn: false,
+            },
+            LinkType::RawIp,
+        );
+        let mut state = shared.lock();
+        recorder.record(&mut state, &dns_packet(1), 1);
+        recorder.record(&mut state, &dns_packet(1), 1);
+        recorder.record(&mut state, &syn_packet(), 1);
+        assert!(state.batch.is_empty());
+        assert_eq!(state.tally.skipped.get("dns_disabled"), Some(&2));
+        assert_eq!(state.tally.skipped.get("tcp_disabled"), Some(&1));
     }
 }

@@ -17,6 +17,8 @@ pub struct Tally {
     pub decode_errors: BTreeMap<&'static str, u64>,
     /// Well-formed packets of no interest, by reason (DNS errors, responses without addresses, ...).
     pub skipped: BTreeMap<&'static str, u64>,
+    /// DNS responses identical to one already recorded in the current batch (not decoded again).
+    pub dns_repeats: u64,
     /// Addresses in DNS responses beyond the decoder's fixed capacity.
     pub dns_answers_dropped: u64,
     /// Observations lost: batch full, or undeliverable reports.
@@ -86,6 +88,11 @@ impl Tally {
             "skipped_total",
             "Well-formed packets that carried nothing to record, by reason.",
             &labelled("reason", &self.skipped),
+        );
+        counter(
+            "dns_repeats_total",
+            "DNS responses identical to one already recorded in the current batch, not decoded again.",
+            &plain(self.dns_repeats),
         );
         counter(
             "dns_answers_dropped_total",

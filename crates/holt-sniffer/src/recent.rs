@@ -1,0 +1,163 @@
+//! A cache of the DNS messages recorded into the current batch, so that a repeat of one — the same
+//! response bytes (DNS ID aside) sent to the same client — is recognised from its headers alone and
+//! not decoded again. Repeats are the common case on a node: pods resolve the same names over and over,
+//! and a caching resolver sends byte-identical answers until the TTL it counts down changes.
+//!
+//! Direct-mapped: a message hashes to one slot, which holds the client, the message bytes (up to
+//! [`MAX_CACHED_LEN`]) and the batch they were recorded in. A hit requires the bytes to be equal, so a
+//! hash collision (even a crafted one) only costs a decode, never a lost observation. Entries of an
+//! earlier batch do not count: each batch gets every distinct answer at least once. What a hit skips is
+//! updating `last_seen`, so within one report a DNS answer's time is its first sighting in that report.
+
+use std::hash::{BuildHasher, RandomState};
+use std::net::IpAddr;
+
+/// Slots in the cache.
+pub const SLOTS: usize = 2048;
+/// Longer messages are not cached (they are decoded every time).
+pub const MAX_CACHED_LEN: usize = 512;
+
+#[derive(Clone)]
+struct Slot {
+    /// 0: empty.
+    batch: u64,
+    client: IpAddr,
+    len: u16,
+    bytes: [u8; MAX_CACHED_LEN],
+}
+
+/// The cache. About 1 MiB.
+pub struct RecentMessages {
+    slots: Box<[Slot]>,
+    seed: u64,
+}
+
+impl std::fmt::Debug for RecentMessages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecentMessages")
+            .field("slots", &self.slots.len())
+            .finish()
+    }
+}
+
+impl Default for RecentMessages {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RecentMessages {
+    pub fn new() -> Self {
+        let empty = Slot {
+            batch: 0,
+            client: IpAddr::from([0u8; 4]),
+            len: 0,
+            bytes: [0; MAX_CACHED_LEN],
+        };
+        Self {
+            slots: vec![empty; SLOTS].into_boxed_slice(),
+            // A per-process seed, so which messages share a slot cannot be predicted from outside.
+            seed: RandomState::new().hash_one(0x686f_6c74_u64),
+        }
+    }
+
+    /// Whether `message` (without its 2-byte ID) to `client` was remembered for `batch`.
+    pub fn contains(&self, batch: u64, client: IpAddr, message: &[u8]) -> bool {
+        let Some(slot) = self.slots.get(self.index(client, message)) else {
+            return false;
+        };
+        slot.batch == batch
+            && slot.client == client
+            && slot.bytes.get(..usize::from(slot.len)) == Some(message)
+    }
+
+    /// Remembers `message` to `client` as recorded in `batch` (replacing whatever shared its slot).
+    pub fn insert(&mut self, batch: u64, client: IpAddr, message: &[u8]) {
+        let Ok(len) = u16::try_from(message.len()) else {
+            return;
+        };
+        if message.len() > MAX_CACHED_LEN {
+            return;
+        }
+        let index = self.index(client, message);
+        if let Some(slot) = self.slots.get_mut(index)
+            && let Some(bytes) = slot.bytes.get_mut(..message.len())
+        {
+            bytes.copy_from_slice(message);
+            slot.batch = batch;
+            slot.client = client;
+            slot.len = len;
+        }
+    }
+
+    fn index(&self, client: IpAddr, message: &[u8]) -> usize {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mix = |h: u64, word: u64| (h ^ word).wrapping_mul(K).rotate_left(29);
+        let mut h = self.seed ^ message.len() as u64;
+        h = match client {
+            IpAddr::V4(v4) => mix(h, u64::from(u32::from(v4))),
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6);
+                mix(mix(h, bits as u64), (bits >> 64) as u64)
+            }
+        };
+        let mut words = message.chunks_exact(8);
+        for word in words.by_ref() {
+            let mut buf = [0u8; 8];
+            buf.copy_from_slice(word);
+            h = mix(h, u64::from_le_bytes(buf));
+        }
+        let mut tail = [0u8; 8];
+        let rest = words.remainder();
+        if let Some(dst) = tail.get_mut(..rest.len()) {
+            dst.copy_from_slice(rest);
+        }
+        h = mix(h, u64::from_le_bytes(tail));
+        (h ^ (h >> 32)) as usize % SLOTS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    #[test]
+    fn a_hit_needs_the_same_batch_client_and_bytes() {
+        let mut recent = RecentMessages::new();
+        let message = b"\x81\x80\x00\x01\x00\x01 some answer bytes".as_slice();
+        assert!(!recent.contains(1, ip("10.0.0.1"), message));
+        recent.insert(1, ip("10.0.0.1"), message);
+        assert!(recent.contains(1, ip("10.0.0.1"), message));
+        assert!(!recent.contains(2, ip("10.0.0.1"), message), "a later batch");
+        assert!(!recent.contains(1, ip("10.0.0.2"), message), "another client");
+        assert!(!recent.contains(1, ip("10.0.0.1"), &message[..10]), "other bytes");
+    }
+
+    #[test]
+    fn long_messages_are_not_cached() {
+        let mut recent = RecentMessages::new();
+        let long = vec![7u8; MAX_CACHED_LEN + 1];
+        recent.insert(1, ip("fd00::1"), &long);
+        assert!(!recent.contains(1, ip("fd00::1"), &long));
+        let fits = vec![7u8; MAX_CACHED_LEN];
+        recent.insert(1, ip("fd00::1"), &fits);
+        assert!(recent.contains(1, ip("fd00::1"), &fits));
+    }
+
+    #[test]
+    fn colliding_messages_replace_each_other_without_false_hits() {
+        let mut recent = RecentMessages::new();
+        let client = ip("10.0.0.1");
+        let messages: Vec<Vec<u8>> = (0..SLOTS as u32 * 2).map(|n| n.to_be_bytes().to_vec()).collect();
+        for m in &messages {
+            recent.insert(1, client, m);
+        }
+        let hits = messages.iter().filter(|m| recent.contains(1, client, m)).count();
+        assert!(hits <= SLOTS && hits > 0, "{hits}");
+        assert!(!recent.contains(1, client, b"never inserted"));
+    }
+}
