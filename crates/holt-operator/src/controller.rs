@@ -56,6 +56,15 @@ pub struct Progress {
     pub passes: u64,
     /// API writes made.
     pub writes: u64,
+    /// Writes that failed (each is retried).
+    pub write_errors: u64,
+    /// Time spent in passes, in microseconds (render, apply, status).
+    pub pass_micros: u64,
+    /// Kafka broker reconciles finished, and how many of them failed.
+    pub kafka_reconciles: u64,
+    pub kafka_failures: u64,
+    /// Brokers whose last reconcile failed.
+    pub kafka_brokers_failing: usize,
     /// Units waiting for a retry.
     pub failing: usize,
     /// Objects in the model: pods, Services, ClientIntents, servers with declared clients.
@@ -252,6 +261,15 @@ impl Controller {
 
     /// Renders and applies what is pending; returns whether something failed (and stays pending).
     async fn pass(&mut self) -> bool {
+        let began = std::time::Instant::now();
+        let failed = self.render_and_apply().await;
+        let micros = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.progress
+            .send_modify(|p| p.pass_micros = p.pass_micros.saturating_add(micros));
+        failed
+    }
+
+    async fn render_and_apply(&mut self) -> bool {
         if !self.started {
             let config = self.index.config().clone();
             if let Err(error) = self.applier.discover_existing(|ns| config.watches(ns)).await {
@@ -356,6 +374,8 @@ impl Controller {
         for error in &errors {
             warn!(%error, category = error.category(), "write failed; will retry");
         }
+        let failures = errors.len() as u64;
+        self.progress.send_modify(|p| p.write_errors += failures);
         self.events.publish(&self.index, &notices).await;
         let outcome = match errors.first() {
             None => Outcome::Applied,
@@ -443,6 +463,17 @@ impl Controller {
             Err(failure) => BrokerState::Failed(failure.clone()),
         };
         let previous = self.brokers.insert(outcome.broker.clone(), state.clone());
+        let failing = self
+            .brokers
+            .values()
+            .filter(|s| matches!(s, BrokerState::Failed(_)))
+            .count();
+        let failed = u64::from(outcome.result.is_err());
+        self.progress.send_modify(|p| {
+            p.kafka_reconciles += 1;
+            p.kafka_failures += failed;
+            p.kafka_brokers_failing = failing;
+        });
         if previous.as_ref() != Some(&state) {
             self.pending_status
                 .extend(intents_calling(&self.index, &outcome.broker));

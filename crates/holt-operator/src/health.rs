@@ -44,7 +44,7 @@ pub async fn serve(address: SocketAddr, progress: watch::Receiver<Progress>) -> 
 
 /// The controller's progress in the Prometheus text format.
 pub fn metrics(progress: &Progress) -> String {
-    let gauges: [(&str, &str, &str, u64); 8] = [
+    let gauges: [(&str, &str, &str, u64); 12] = [
         (
             "holt_ready",
             "gauge",
@@ -62,6 +62,30 @@ pub fn metrics(progress: &Progress) -> String {
             "counter",
             "writes sent to the API server",
             progress.writes,
+        ),
+        (
+            "holt_api_write_errors_total",
+            "counter",
+            "writes the API server refused or that failed (each is retried)",
+            progress.write_errors,
+        ),
+        (
+            "holt_kafka_reconciles_total",
+            "counter",
+            "Kafka broker ACL reconciles finished",
+            progress.kafka_reconciles,
+        ),
+        (
+            "holt_kafka_reconcile_errors_total",
+            "counter",
+            "Kafka broker ACL reconciles that failed (each is retried with back-off)",
+            progress.kafka_failures,
+        ),
+        (
+            "holt_kafka_brokers_failing",
+            "gauge",
+            "brokers whose last ACL reconcile failed",
+            progress.kafka_brokers_failing as u64,
         ),
         (
             "holt_units_failing",
@@ -100,6 +124,12 @@ pub fn metrics(progress: &Progress) -> String {
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
         ));
     }
+    let seconds = progress.pass_micros as f64 / 1e6;
+    text.push_str(&format!(
+        "# HELP holt_reconcile_pass_seconds_total time spent rendering and applying passes\n\
+         # TYPE holt_reconcile_pass_seconds_total counter\n\
+         holt_reconcile_pass_seconds_total {seconds:.6}\n"
+    ));
     text
 }
 
@@ -113,6 +143,7 @@ mod tests {
             ready: true,
             writes: 7,
             pods: 3,
+            pass_micros: 1500,
             ..Progress::default()
         };
         let text = metrics(&progress);
@@ -121,6 +152,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("holt_ready 1\n") && text.contains("holt_index_pods 3\n"));
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 8);
+        assert!(
+            text.contains("holt_reconcile_pass_seconds_total 0.001500\n"),
+            "{text}"
+        );
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 13);
     }
 }
