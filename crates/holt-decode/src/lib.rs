@@ -17,6 +17,9 @@
 //! DNS labels must be printable ASCII without dots (anything else is `bad_dns_name`), so the dotted
 //! form is unambiguous; the authority and additional sections are never read; the TC bit gets no
 //! special treatment (a response cut mid-record is `truncated`).
+//!
+//! [`envelope`] and [`DnsMessage::decode`] are [`decode`] in two stages (headers, then the DNS
+//! message), for callers that look at a DNS message before paying for its decoding.
 
 mod dns;
 mod error;
@@ -44,46 +47,81 @@ use transport::Segment;
 /// Returns `Ok(Observation::Skip(_))` for well-formed frames the sniffer does not record, and
 /// `Err` only for malformed or truncated input.
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Observation<'_>, DecodeError> {
-    match observe(link, frame) {
-        Ok(observation) => Ok(observation),
-        Err(Stop::Skip(skip)) => Ok(Observation::Skip(skip)),
+    match envelope(link, frame)? {
+        Envelope::Dns(message) => message.decode(),
+        Envelope::Done(observation) => Ok(observation),
+    }
+}
+
+/// The first stage of [`decode`], for callers that want to look at a DNS message before decoding
+/// it (the sniffer skips messages it has already recorded): reads the link, IP and transport headers
+/// only. A DNS message from port 53 comes back undecoded as [`Envelope::Dns`]; everything else is as
+/// final as [`decode`] would make it. `decode(link, frame)` equals `envelope(link, frame)` followed by
+/// [`DnsMessage::decode`] for DNS messages.
+pub fn envelope(link: LinkType, frame: &[u8]) -> Result<Envelope<'_>, DecodeError> {
+    let located = link::network(link, frame)
+        .and_then(ip::packet)
+        .and_then(|ip| Ok((transport::segment(&ip)?, ip)));
+    match located {
+        Ok((Segment::Syn(syn), _)) => Ok(Envelope::Done(Observation::TcpSyn(syn))),
+        Ok((
+            Segment::Dns {
+                src_port,
+                dst_port,
+                transport,
+                message,
+            },
+            ip,
+        )) => Ok(Envelope::Dns(DnsMessage {
+            server: ip.src,
+            server_port: src_port,
+            client: ip.dst,
+            client_port: dst_port,
+            transport,
+            message,
+        })),
+        Err(Stop::Skip(skip)) => Ok(Envelope::Done(Observation::Skip(skip))),
         Err(Stop::Error(error)) => Err(error),
     }
 }
 
-/// Finds the DNS message a frame carries without decoding it: the response's destination (the
-/// client) and the message bytes (without a TCP length prefix). `None` for anything [`decode`] would
-/// not read as a DNS message from port 53 (SYNs, skips and malformed headers alike). It reads only
-/// the link, IP and transport headers, so a caller can recognise a message it has already recorded
-/// and skip decoding it again.
-pub fn dns_message(link: LinkType, frame: &[u8]) -> Option<(std::net::IpAddr, &[u8])> {
-    let network = link::network(link, frame).ok()?;
-    let ip = ip::packet(network).ok()?;
-    match transport::segment(&ip).ok()? {
-        Segment::Dns { message, .. } => Some((ip.dst, message)),
-        Segment::Syn(_) => None,
-    }
+/// What [`envelope`] found in a frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Envelope<'a> {
+    /// A DNS message from port 53, not decoded yet.
+    Dns(DnsMessage<'a>),
+    /// Anything else, final: a TCP SYN or a skip.
+    Done(Observation<'a>),
 }
 
-fn observe(link: LinkType, frame: &[u8]) -> Result<Observation<'_>, Stop> {
-    let network = link::network(link, frame)?;
-    let ip = ip::packet(network)?;
-    match transport::segment(&ip)? {
-        Segment::Syn(syn) => Ok(Observation::TcpSyn(syn)),
-        Segment::Dns {
-            src_port,
-            dst_port,
-            transport,
-            message,
-        } => {
-            let endpoints = dns::Endpoints {
-                server: ip.src,
-                server_port: src_port,
-                client: ip.dst,
-                client_port: dst_port,
-                transport,
-            };
-            dns::response(message, endpoints).map(Observation::Dns)
+/// A DNS message located by [`envelope`], with the endpoints of the segment it came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DnsMessage<'a> {
+    /// The destination of the response: the client that asked.
+    pub client: std::net::IpAddr,
+    pub client_port: u16,
+    /// The source of the response: the DNS server.
+    pub server: std::net::IpAddr,
+    pub server_port: u16,
+    pub transport: Transport,
+    /// The message bytes, without the TCP length prefix.
+    pub message: &'a [u8],
+}
+
+impl<'a> DnsMessage<'a> {
+    /// The second stage of [`decode`]: decodes the message.
+    pub fn decode(self) -> Result<Observation<'a>, DecodeError> {
+        let endpoints = dns::Endpoints {
+            server: self.server,
+            server_port: self.server_port,
+            client: self.client,
+            client_port: self.client_port,
+            transport: self.transport,
+        };
+        match dns::response(self.message, endpoints) {
+            Ok(response) => Ok(Observation::Dns(response)),
+            Err(Stop::Skip(skip)) => Ok(Observation::Skip(skip)),
+            Err(Stop::Error(error)) => Err(error),
         }
     }
 }

@@ -700,22 +700,28 @@ fn error_display_and_categories() {
 }
 
 #[test]
-fn dns_message_locates_the_message_without_decoding_it() {
+fn envelope_locates_the_dns_message_without_decoding_it() {
     let message = cname_message();
     let frame = udp_dns_frame(&message);
-    let (client, located) = holt_decode::dns_message(LinkType::Ethernet, &frame).expect("a DNS message");
-    assert_eq!(client, v4(CLIENT_V4));
-    assert_eq!(located, &message[..]);
-    // Located even when decoding it would fail: the caller decodes to find out.
+    let Ok(holt_decode::Envelope::Dns(located)) = holt_decode::envelope(LinkType::Ethernet, &frame) else {
+        panic!("a DNS message");
+    };
+    assert_eq!((located.client, located.client_port), (v4(CLIENT_V4), 40000));
+    assert_eq!((located.server, located.server_port), (v4(SERVER_V4), 53));
+    assert_eq!(located.message, &message[..]);
+    assert_eq!(located.decode(), decode(LinkType::Ethernet, &frame));
+    // Located even when decoding it fails: the second stage finds out.
     let cut = &message[..20];
     let cut_frame = udp_dns_frame(cut);
-    assert_eq!(
-        holt_decode::dns_message(LinkType::Ethernet, &cut_frame).map(|(_, m)| m),
-        Some(cut)
-    );
-    assert_eq!(
-        holt_decode::dns_message(LinkType::Ethernet, &tcp_frame(SYN)),
-        None
-    );
-    assert_eq!(holt_decode::dns_message(LinkType::Ethernet, &frame[..30]), None);
+    let Ok(holt_decode::Envelope::Dns(located)) = holt_decode::envelope(LinkType::Ethernet, &cut_frame)
+    else {
+        panic!("a DNS message");
+    };
+    assert_eq!(located.message, cut);
+    assert!(located.decode().is_err());
+    assert!(matches!(
+        holt_decode::envelope(LinkType::Ethernet, &tcp_frame(SYN)),
+        Ok(holt_decode::Envelope::Done(Observation::TcpSyn(_)))
+    ));
+    assert!(holt_decode::envelope(LinkType::Ethernet, &frame[..30]).is_err());
 }

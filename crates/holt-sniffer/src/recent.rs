@@ -8,6 +8,9 @@
 //! hash collision (even a crafted one) only costs a decode, never a lost observation. Entries of an
 //! earlier batch do not count: each batch gets every distinct answer at least once. What a hit skips is
 //! updating `last_seen`, so within one report a DNS answer's time is its first sighting in that report.
+//!
+//! [`RecentSyns`] does the same for connection attempts, keyed by (source, destination, port): a hit
+//! skips the batch's hash map (whose keyed SipHash is the expensive part of recording a SYN).
 
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
@@ -101,19 +104,79 @@ impl RecentMessages {
                 mix(mix(h, bits as u64), (bits >> 64) as u64)
             }
         };
-        let mut words = message.chunks_exact(8);
-        for word in words.by_ref() {
+        // The first 32 bytes (header, start of the question) and the last 16 (where the addresses
+        // are): enough to spread messages over the slots; equality is checked on all bytes anyway.
+        let word = |at: usize| {
             let mut buf = [0u8; 8];
-            buf.copy_from_slice(word);
-            h = mix(h, u64::from_le_bytes(buf));
+            if let Some(bytes) = message.get(at..).map(|rest| &rest[..rest.len().min(8)]) {
+                buf[..bytes.len()].copy_from_slice(bytes);
+            }
+            u64::from_le_bytes(buf)
+        };
+        for at in [0, 8, 16, 24] {
+            h = mix(h, word(at));
         }
-        let mut tail = [0u8; 8];
-        let rest = words.remainder();
-        if let Some(dst) = tail.get_mut(..rest.len()) {
-            dst.copy_from_slice(rest);
-        }
-        h = mix(h, u64::from_le_bytes(tail));
+        let tail = message.len().saturating_sub(16).max(32);
+        h = mix(mix(h, word(tail)), word(tail + 8));
         (h ^ (h >> 32)) as usize % SLOTS
+    }
+}
+
+/// Slots in the SYN cache.
+pub const SYN_SLOTS: usize = 4096;
+
+/// The connection attempts recorded into the current batch, direct-mapped by (source, destination,
+/// port). About 200 KiB.
+pub struct RecentSyns {
+    slots: Box<[(u64, IpAddr, IpAddr, u16)]>,
+    seed: u64,
+}
+
+impl std::fmt::Debug for RecentSyns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecentSyns")
+            .field("slots", &self.slots.len())
+            .finish()
+    }
+}
+
+impl Default for RecentSyns {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RecentSyns {
+    pub fn new() -> Self {
+        let empty = (0, IpAddr::from([0u8; 4]), IpAddr::from([0u8; 4]), 0);
+        Self {
+            slots: vec![empty; SYN_SLOTS].into_boxed_slice(),
+            seed: RandomState::new().hash_one(0x0073_796e_u64),
+        }
+    }
+
+    /// Whether this attempt was remembered for `batch`; if not, remembers it (the caller records it).
+    pub fn check_and_remember(&mut self, batch: u64, src: IpAddr, dst: IpAddr, port: u16) -> bool {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mix = |h: u64, word: u64| (h ^ word).wrapping_mul(K).rotate_left(29);
+        let fold = |ip: IpAddr| match ip {
+            IpAddr::V4(v4) => u64::from(u32::from(v4)),
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6);
+                (bits as u64) ^ ((bits >> 64) as u64).rotate_left(17)
+            }
+        };
+        let h = mix(mix(mix(self.seed, fold(src)), fold(dst)), u64::from(port));
+        let index = (h ^ (h >> 32)) as usize % SYN_SLOTS;
+        let Some(slot) = self.slots.get_mut(index) else {
+            return false;
+        };
+        let entry = (batch, src, dst, port);
+        if *slot == entry {
+            return true;
+        }
+        *slot = entry;
+        false
     }
 }
 
@@ -135,6 +198,17 @@ mod tests {
         assert!(!recent.contains(2, ip("10.0.0.1"), message), "a later batch");
         assert!(!recent.contains(1, ip("10.0.0.2"), message), "another client");
         assert!(!recent.contains(1, ip("10.0.0.1"), &message[..10]), "other bytes");
+    }
+
+    #[test]
+    fn syns_hit_within_a_batch_only() {
+        let mut recent = RecentSyns::new();
+        let (a, b) = (ip("10.0.0.1"), ip("fd00::2"));
+        assert!(!recent.check_and_remember(1, a, b, 80));
+        assert!(recent.check_and_remember(1, a, b, 80));
+        assert!(!recent.check_and_remember(1, a, b, 81));
+        assert!(!recent.check_and_remember(1, b, a, 80));
+        assert!(!recent.check_and_remember(2, a, b, 80), "a later batch");
     }
 
     #[test]

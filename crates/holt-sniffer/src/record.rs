@@ -2,10 +2,10 @@
 //! address or TCP SYN to the batch, count skips and decode errors by category. No I/O, and no allocation
 //! unless the packet brings a name, address pair or counter category not seen before in this batch.
 
-use holt_decode::{LinkType, MAX_NAME_LEN, Observation, decode};
+use holt_decode::{Envelope, LinkType, MAX_NAME_LEN, Observation, envelope};
 use holt_mapper_api::SeenBy;
 
-use crate::recent::RecentMessages;
+use crate::recent::{RecentMessages, RecentSyns};
 use crate::shared::State;
 
 /// What to record (the `--enable-dns` / `--enable-tcp` flags).
@@ -22,6 +22,7 @@ pub struct Recorder {
     link: LinkType,
     name: [u8; MAX_NAME_LEN],
     recent: RecentMessages,
+    recent_syns: RecentSyns,
 }
 
 impl Recorder {
@@ -32,23 +33,28 @@ impl Recorder {
             link,
             name: [0; MAX_NAME_LEN],
             recent: RecentMessages::new(),
+            recent_syns: RecentSyns::new(),
         }
     }
 
     /// Records one packet seen at `at_ms` (Unix milliseconds).
     pub fn record(&mut self, state: &mut State, packet: &[u8], at_ms: u64) {
         state.tally.packets += 1;
-        // A DNS message already recorded in this batch, byte for byte (ID aside): nothing new.
-        let located = holt_decode::dns_message(self.link, packet)
-            .filter(|_| self.recording.dns)
-            .and_then(|(client, message)| Some((client, message.get(2..)?)));
-        if let Some((client, message)) = located
-            && self.recent.contains(state.batch.id(), client, message)
-        {
-            state.tally.dns_repeats += 1;
-            return;
-        }
-        match decode(self.link, packet) {
+        let (observation, located) = match envelope(self.link, packet) {
+            Ok(Envelope::Dns(dns)) if self.recording.dns => {
+                // Already recorded in this batch, byte for byte (ID aside): nothing new.
+                let key = dns.message.get(2..).unwrap_or_default();
+                if self.recent.contains(state.batch.id(), dns.client, key) {
+                    state.tally.dns_repeats += 1;
+                    return;
+                }
+                (dns.decode(), Some((dns.client, key)))
+            }
+            Ok(Envelope::Dns(dns)) => (dns.decode(), None),
+            Ok(Envelope::Done(observation)) => (Ok(observation), None),
+            Err(error) => (Err(error), None),
+        };
+        match observation {
             Ok(Observation::Dns(response)) if self.recording.dns => {
                 // Answers come grouped by question: write and look up each name once.
                 let mut answers = response.answers().peekable();
@@ -68,6 +74,12 @@ impl Recorder {
                 }
             }
             Ok(Observation::TcpSyn(syn)) if self.recording.tcp_syn => {
+                if self
+                    .recent_syns
+                    .check_and_remember(state.batch.id(), syn.src, syn.dst, syn.dst_port)
+                {
+                    return;
+                }
                 state
                     .batch
                     .add_connection(syn.src, syn.dst, syn.dst_port, SeenBy::Syn, None, at_ms);
