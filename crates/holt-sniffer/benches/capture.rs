@@ -28,7 +28,7 @@ use anyhow::{Context, bail};
 use holt_sniffer::capture::FrameSender;
 use holt_sniffer::filter::TCPDUMP_EXPRESSION;
 use support::netns::{Netns, veth};
-use support::servers::http_get;
+use support::servers::{http_get, report_collector};
 
 const SNIFFER: &str = env!("CARGO_BIN_EXE_holt-sniffer");
 const HEALTH: &str = "127.0.0.1:9092";
@@ -41,61 +41,96 @@ fn main() -> anyhow::Result<()> {
         // `cargo test --benches` asks for a listing; there are no named benchmarks.
         return Ok(());
     }
-    let rates: Vec<u64> = std::env::var("HOLT_BENCH_RATES")
-        .unwrap_or_else(|_| "250000,500000,1000000,0".into())
+    let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    let rates: Vec<u64> = env("HOLT_BENCH_RATES", "300000,0")
         .split(',')
         .map(|r| r.trim().parse().context("HOLT_BENCH_RATES"))
         .collect::<anyhow::Result<_>>()?;
-    let seconds: f64 = std::env::var("HOLT_BENCH_SECONDS")
-        .unwrap_or_else(|_| "3".into())
+    let seconds: f64 = env("HOLT_BENCH_SECONDS", "5")
         .parse()
         .context("HOLT_BENCH_SECONDS")?;
+    let repeats: usize = env("HOLT_BENCH_REPEATS", "3")
+        .parse()
+        .context("HOLT_BENCH_REPEATS")?;
+    let traffics: Vec<String> = env("HOLT_BENCH_TRAFFIC", "repeating,unique")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
     let ticks = clock_ticks()?;
     let netns = Netns::create(&format!("holt-bench-{}", std::process::id()))?;
     veth(&netns, "gen0", &netns, "cap0")?;
-    let frames = frames();
-    println!(
-        "frames: {} distinct, sizes {:?} bytes",
-        frames.len(),
-        frame_sizes(&frames)
-    );
+    // The sniffer reports to a collector in the namespace, so its reporting cost is measured too.
+    let listener = netns.within(|| std::net::TcpListener::bind("127.0.0.1:0"))??;
+    let collector = listener.local_addr()?;
+    let (_collector, _reports) = report_collector(listener);
+    let setup = Setup {
+        netns: &netns,
+        collector,
+        seconds,
+        ticks,
+    };
     println!("filter: {TCPDUMP_EXPRESSION}");
-    println!(
-        "{:<10} {:>10} {:>12} {:>12} {:>8} {:>9} {:>14}",
-        "capturer", "offered/s", "sent/s", "captured", "drops", "cpu s", "pkts/cpu-s"
-    );
-    for &rate in &rates {
-        let mut cpu = Vec::new();
-        for capturer in [Capturer::Sniffer, Capturer::Tcpdump] {
-            let run = run(&netns, capturer, &frames, rate, seconds, ticks)
-                .with_context(|| format!("{capturer:?} at {rate}/s"))?;
+    println!("{repeats} runs of {seconds} s per line; the ratio is of the median CPU per packet");
+    for traffic in &traffics {
+        let (frames, interval) = match traffic.as_str() {
+            // 1,024 frames cycled, reports every second: every DNS answer and SYN repeats hundreds of
+            // times per report, as on a node whose pods keep calling the same services.
+            "repeating" => (frames(1), "1s"),
+            // 65,536 frames, reports every 200 ms: at 300,000 packets/s each DNS answer and SYN key is
+            // new to its report (the caches never hit); every report carries ~60,000 observations.
+            "unique" => (frames(64), "200ms"),
+            other => bail!("HOLT_BENCH_TRAFFIC: unknown traffic {other:?} (repeating, unique)"),
+        };
+        println!(
+            "\ntraffic {traffic}: {} distinct frames (half DNS answers, half SYNs; half IPv4, half IPv6), {:?} bytes",
+            frames.len(),
+            frame_sizes(&frames)
+        );
+        println!(
+            "{:<10} {:>10} {:>12} {:>12} {:>8} {:>9} {:>14} {:>12}",
+            "capturer", "offered/s", "sent/s", "captured", "drops", "cpu s", "pkts/cpu-s", "ns/packet"
+        );
+        for &rate in &rates {
+            let mut per_packet: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+            for _ in 0..repeats {
+                for (n, capturer) in [Capturer::Sniffer, Capturer::Tcpdump].into_iter().enumerate() {
+                    let run = run(&setup, capturer, interval, &frames, rate)
+                        .with_context(|| format!("{capturer:?} at {rate}/s"))?;
+                    let ns = run.cpu_seconds / run.captured.max(1) as f64 * 1e9;
+                    println!(
+                        "{:<10} {:>10} {:>12.0} {:>12} {:>8} {:>9.2} {:>14.0} {:>12.0}",
+                        format!("{capturer:?}").to_lowercase(),
+                        if rate == 0 {
+                            "max".to_owned()
+                        } else {
+                            rate.to_string()
+                        },
+                        run.sent as f64 / run.elapsed,
+                        run.captured,
+                        run.drops,
+                        run.cpu_seconds,
+                        run.captured as f64 / run.cpu_seconds.max(1.0 / ticks),
+                        ns,
+                    );
+                    if let Some(list) = per_packet.get_mut(n) {
+                        list.push(ns);
+                    }
+                }
+            }
+            let [sniffer, tcpdump] = per_packet.map(median);
             println!(
-                "{:<10} {:>10} {:>12.0} {:>12} {:>8} {:>9.2} {:>14.0}",
-                format!("{capturer:?}").to_lowercase(),
-                if rate == 0 {
-                    "max".to_owned()
-                } else {
-                    rate.to_string()
-                },
-                run.sent as f64 / run.elapsed,
-                run.captured,
-                run.drops,
-                run.cpu_seconds,
-                run.captured as f64 / run.cpu_seconds.max(1.0 / ticks),
-            );
-            cpu.push(run.cpu_seconds / run.captured.max(1) as f64);
-        }
-        if let [sniffer, tcpdump] = cpu[..] {
-            println!(
-                "{:<10} CPU per packet: sniffer {:.0} ns, tcpdump {:.0} ns, ratio {:.2}",
+                "{:<10} median CPU per packet: sniffer {sniffer:.0} ns, tcpdump {tcpdump:.0} ns, ratio {:.2}",
                 "",
-                sniffer * 1e9,
-                tcpdump * 1e9,
                 sniffer / tcpdump
             );
         }
     }
     Ok(())
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -125,14 +160,27 @@ impl Drop for Process {
     }
 }
 
-fn run(
-    netns: &Netns,
-    capturer: Capturer,
-    frames: &[Vec<u8>],
-    rate: u64,
+/// What every run shares.
+struct Setup<'a> {
+    netns: &'a Netns,
+    collector: std::net::SocketAddr,
     seconds: f64,
     ticks: f64,
+}
+
+fn run(
+    setup: &Setup<'_>,
+    capturer: Capturer,
+    report_interval: &str,
+    frames: &[Vec<u8>],
+    rate: u64,
 ) -> anyhow::Result<Run> {
+    let Setup {
+        netns,
+        collector,
+        seconds,
+        ticks,
+    } = *setup;
     let mut process = match capturer {
         Capturer::Sniffer => {
             let child = netns
@@ -141,9 +189,9 @@ fn run(
                 .args(["--ring-blocks", RING_BLOCKS, "--health-bind-address", HEALTH])
                 .args([
                     "--mapper-url",
-                    "http://127.0.0.1:9",
+                    &format!("http://{collector}"),
                     "--report-interval",
-                    "1s",
+                    report_interval,
                     "--node-name",
                     "bench",
                 ])
@@ -398,31 +446,34 @@ fn dns_answer(id: u16, addresses: &[&[u8]]) -> Vec<u8> {
     message
 }
 
-fn frames() -> Vec<Vec<u8>> {
+/// 1,024 × `variants` frames: for each of 256 clients and each variant, an IPv4 DNS answer (CNAME and
+/// two A records), an IPv4 SYN, an IPv6 DNS answer (CNAME and one AAAA) and an IPv6 SYN; variants
+/// differ in the answered addresses and the SYNs' destination ports.
+fn frames(variants: u16) -> Vec<Vec<u8>> {
     let dns4 = Ipv4Addr::new(10, 96, 0, 10);
     let dns6: Ipv6Addr = "fd00:96::a".parse().expect("ip");
     let mut frames = Vec::new();
-    for client in 0u8..=255 {
-        let client4 = Ipv4Addr::new(10, 1, 0, client);
-        let client6 = Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, u16::from(client));
-        let server4 = Ipv4Addr::new(10, 2, 0, client % 16);
-        let server6 = Ipv6Addr::new(0xfd00, 2, 0, 0, 0, 0, 0, u16::from(client % 16));
-        let port = 40_000 + u16::from(client);
-        let answer = dns_answer(
-            u16::from(client),
-            &[&[10, 2, 0, client % 16], &[10, 2, 1, client % 16]],
-        );
-        frames.push(ethernet(
-            0x0800,
-            &ipv4(dns4, client4, 17, &udp(53, port, &answer)),
-        ));
-        frames.push(ethernet(0x0800, &ipv4(client4, server4, 6, &syn(port, 8080))));
-        let answer6 = dns_answer(u16::from(client), &[&server6.octets()]);
-        frames.push(ethernet(
-            0x86dd,
-            &ipv6(dns6, client6, 17, &udp(53, port, &answer6)),
-        ));
-        frames.push(ethernet(0x86dd, &ipv6(client6, server6, 6, &syn(port, 8443))));
+    for variant in 0..variants {
+        let v = (variant & 0xff) as u8;
+        for client in 0u8..=255 {
+            let client4 = Ipv4Addr::new(10, 1, 0, client);
+            let client6 = Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, u16::from(client));
+            let server4 = Ipv4Addr::new(10, 2, v, client % 16);
+            let server6 = Ipv6Addr::new(0xfd00, 2, 0, 0, 0, 0, variant, u16::from(client % 16));
+            let port = 40_000 + u16::from(client);
+            let answer = dns_answer(u16::from(client), &[&server4.octets(), &[10, 3, v, client % 16]]);
+            frames.push(ethernet(
+                0x0800,
+                &ipv4(dns4, client4, 17, &udp(53, port, &answer)),
+            ));
+            frames.push(ethernet(0x0800, &ipv4(client4, server4, 6, &syn(port, 8080))));
+            let answer6 = dns_answer(u16::from(client), &[&server6.octets()]);
+            frames.push(ethernet(
+                0x86dd,
+                &ipv6(dns6, client6, 17, &udp(53, port, &answer6)),
+            ));
+            frames.push(ethernet(0x86dd, &ipv6(client6, server6, 6, &syn(port, 8443))));
+        }
     }
     frames
 }

@@ -194,8 +194,15 @@ impl Batch {
     }
 
     /// Moves everything from `other` into this batch (within this batch's capacity); `other`'s
-    /// overflow is added to this one's.
-    pub fn absorb(&mut self, other: Batch) {
+    /// overflow is added to this one's. Into an empty batch of at least the same capacity this is a
+    /// move, not a re-insertion.
+    pub fn absorb(&mut self, mut other: Batch) {
+        if self.is_empty() && other.capacity <= self.capacity {
+            other.capacity = self.capacity;
+            other.overflow += self.overflow;
+            *self = other;
+            return;
+        }
         self.overflow += other.overflow;
         for (name, addresses) in other.dns {
             for (Pair(client, ip), seen) in addresses {
@@ -228,10 +235,9 @@ impl Batch {
         std::mem::take(&mut self.overflow)
     }
 
-    /// The DNS answers, sorted (by name, client, address) so reports are stable.
+    /// The DNS answers, in no particular order (sorting a large report costs more than building it).
     pub fn dns_answers(&self) -> Vec<DnsAnswer> {
-        let mut out: Vec<DnsAnswer> = self
-            .dns
+        self.dns
             .iter()
             .flat_map(|(name, addresses)| {
                 addresses
@@ -244,15 +250,12 @@ impl Batch {
                         last_seen_ms: seen.last_seen_ms,
                     })
             })
-            .collect();
-        out.sort_by(|a, b| (&a.name, a.client_ip, a.ip).cmp(&(&b.name, b.client_ip, b.ip)));
-        out
+            .collect()
     }
 
-    /// The connections, sorted (by source, destination, port, how seen).
+    /// The connections, in no particular order.
     pub fn connections(&self) -> Vec<Connection> {
-        let mut out: Vec<Connection> = self
-            .connections
+        self.connections
             .iter()
             .map(|(key, seen)| Connection {
                 src_ip: key.src,
@@ -262,9 +265,7 @@ impl Batch {
                 src_hostname: seen.src_hostname.as_deref().map(str::to_owned),
                 last_seen_ms: seen.last_seen_ms,
             })
-            .collect();
-        out.sort_by_key(|c| (c.src_ip, c.dst_ip, c.dst_port, c.seen_by));
-        out
+            .collect()
     }
 }
 
@@ -286,6 +287,18 @@ fn merge_dns(existing: &mut DnsSeen, seen: DnsSeen) {
 mod tests {
     use super::*;
 
+    fn sorted_dns(batch: &Batch) -> Vec<DnsAnswer> {
+        let mut out = batch.dns_answers();
+        out.sort_by(|a, b| (&a.name, a.client_ip, a.ip).cmp(&(&b.name, b.client_ip, b.ip)));
+        out
+    }
+
+    fn sorted_connections(batch: &Batch) -> Vec<Connection> {
+        let mut out = batch.connections();
+        out.sort_by_key(|c| (c.src_ip, c.dst_ip, c.dst_port, c.seen_by));
+        out
+    }
+
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("ip")
     }
@@ -299,7 +312,7 @@ mod tests {
         batch.add_dns(ip("10.0.0.1"), "web.ns.svc", ip("fd00::1"), 30, 100);
         batch.add_dns(ip("10.0.0.2"), "web.ns.svc", ip("10.1.0.1"), 30, 100);
         assert_eq!(batch.len(), 3);
-        let answers = batch.dns_answers();
+        let answers = sorted_dns(&batch);
         assert_eq!(answers.len(), 3);
         assert_eq!((answers[0].ttl_seconds, answers[0].last_seen_ms), (20, 200));
         assert_eq!(answers[1].ip, ip("fd00::1"));
@@ -319,7 +332,7 @@ mod tests {
             Some("pod-a"),
             6,
         );
-        let connections = batch.connections();
+        let connections = sorted_connections(&batch);
         assert_eq!(connections.len(), 2);
         assert_eq!(
             (connections[0].seen_by, connections[0].last_seen_ms),
@@ -338,9 +351,27 @@ mod tests {
         batch.add_connection(ip("10.0.0.1"), ip("10.0.0.9"), 81, SeenBy::Syn, None, 1);
         batch.add_dns(ip("10.0.0.1"), "a", ip("10.1.0.1"), 30, 9);
         assert_eq!((batch.len(), batch.overflow()), (2, 3));
-        assert_eq!(batch.dns_answers()[0].last_seen_ms, 9);
+        assert_eq!(sorted_dns(&batch)[0].last_seen_ms, 9);
         assert_eq!(batch.clear(), 3);
         assert!(batch.is_empty());
+    }
+
+    #[test]
+    fn absorbing_into_an_empty_batch_moves_everything() {
+        let mut pending = Batch::new(10);
+        let mut fresh = Batch::new(5);
+        fresh.add_dns(ip("10.0.0.1"), "a", ip("10.1.0.1"), 30, 5);
+        fresh.add_connection(ip("10.0.0.1"), ip("10.0.0.9"), 80, SeenBy::Syn, None, 5);
+        pending.absorb(fresh);
+        assert_eq!(pending.len(), 2);
+        for n in 0..9 {
+            pending.add_connection(ip("10.0.0.1"), ip("10.0.0.9"), 1000 + n, SeenBy::Syn, None, 5);
+        }
+        assert_eq!(
+            (pending.len(), pending.overflow()),
+            (10, 1),
+            "the pending batch keeps its capacity"
+        );
     }
 
     #[test]
@@ -354,6 +385,6 @@ mod tests {
         fresh.add_connection(ip("10.0.0.1"), ip("10.0.0.9"), 81, SeenBy::Syn, None, 5);
         pending.absorb(fresh);
         assert_eq!((pending.len(), pending.overflow()), (3, 1));
-        assert_eq!(pending.dns_answers()[0].last_seen_ms, 5);
+        assert_eq!(sorted_dns(&pending)[0].last_seen_ms, 5);
     }
 }

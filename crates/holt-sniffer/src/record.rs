@@ -148,7 +148,8 @@ mod tests {
         let mut query = dns_packet(2);
         query[30] = 0x01; // QR clear: a query
         recorder.record(&mut state, &query, 1003);
-        let answers = state.batch.dns_answers();
+        let mut answers = state.batch.dns_answers();
+        answers.sort_by_key(|a| a.ip);
         assert_eq!(answers.len(), 2);
         assert!(
             answers
