@@ -4,9 +4,11 @@
 //! create — NetworkPolicies, Istio AuthorizationPolicies, Kafka ACLs, pod labels — with no cluster.
 //! `holt validate PATH...` checks ClientIntents, ProtectedServices and KafkaServerConfigs for CI and
 //! pre-commit hooks. Invalid input exits non-zero naming the file, object and field.
+//! `holt mapper list|export|visualize|reset` reads the network mapper's discovered intents.
 
 mod holt_objects;
 mod manifests;
+mod mapper;
 mod model_input;
 mod output;
 mod plan;
@@ -48,6 +50,8 @@ enum Command {
         #[arg(long, env = "HOLT_ENABLE_STRICT_MODE_INTENTS")]
         strict: bool,
     },
+    /// The network mapper's discovered intents: list, export as ClientIntents, visualize, reset.
+    Mapper(mapper::MapperArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
             config,
         } => plan::run(&paths, output, &config),
         Command::Validate { paths, strict } => validate::run(&paths, strict),
+        Command::Mapper(args) => mapper::run(args),
     };
     match result {
         Ok(code) => code,
