@@ -1,1 +1,235 @@
-fn main() {}
+//! Mapper benchmarks: ingestion of discovered connections (report batches through resolution into the
+//! store) and export of the intents of 10,000 client workloads as ClientIntents.
+//!
+//! `cargo bench -p holt-mapper --bench mapper`
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use holt_mapper::cluster::{ClusterIndex, PodEntry};
+use holt_mapper::export::{ExportOptions, export};
+use holt_mapper::ingest::{IngestConfig, Mapper};
+use holt_mapper::store::{Filter, Store, TargetKey};
+use holt_mapper_api::{Connection, Counters, DnsAnswer, ExportFormat, ExportVersion, Report, SeenBy};
+use holt_model::facts::{OwnerFacts, OwnerRef, PodFacts, ServiceFacts, ServiceType};
+use holt_model::{Config, Identity, ObjectKey};
+
+const DEPLOYMENTS: usize = 5_000;
+const PODS_PER_DEPLOYMENT: usize = 2;
+const SERVICES: usize = 2_000;
+const BATCH: usize = 1_000;
+
+fn pod_ip(i: usize) -> IpAddr {
+    IpAddr::from([10, 244, (i / 250) as u8, (i % 250 + 1) as u8])
+}
+
+fn service_ip(i: usize) -> IpAddr {
+    IpAddr::from([10, 96, (i / 250) as u8, (i % 250 + 1) as u8])
+}
+
+/// 10,000 pods of 5,000 Deployments (through ReplicaSets) in 50 namespaces, 2,000 Services.
+fn cluster() -> ClusterIndex {
+    let mut index = ClusterIndex::new(Config::default());
+    for d in 0..DEPLOYMENTS {
+        let ns = format!("ns-{}", d % 50);
+        let name = format!("app-{d}");
+        let rs = format!("{name}-7d9f");
+        index.apply_owner(OwnerFacts {
+            key: ObjectKey::new(&ns, &name),
+            kind: "Deployment".into(),
+            owner: None,
+        });
+        index.apply_owner(OwnerFacts {
+            key: ObjectKey::new(&ns, &rs),
+            kind: "ReplicaSet".into(),
+            owner: Some(OwnerRef {
+                kind: "Deployment".into(),
+                name: name.clone(),
+            }),
+        });
+        for p in 0..PODS_PER_DEPLOYMENT {
+            let i = d * PODS_PER_DEPLOYMENT + p;
+            index.apply_pod(PodEntry {
+                facts: PodFacts {
+                    key: ObjectKey::new(&ns, format!("{rs}-{p}")),
+                    labels: BTreeMap::from([("app".to_owned(), name.clone())]),
+                    annotations: BTreeMap::new(),
+                    owner: Some(OwnerRef {
+                        kind: "ReplicaSet".into(),
+                        name: rs.clone(),
+                    }),
+                    service_account: "default".into(),
+                    images: vec![],
+                    has_istio_sidecar: false,
+                    host_network: false,
+                    ips: vec![pod_ip(i).to_string()],
+                    ports: vec![],
+                },
+                created_ms: 1_000,
+                finished: false,
+            });
+        }
+    }
+    for s in 0..SERVICES {
+        let d = s * (DEPLOYMENTS / SERVICES);
+        index.apply_service(ServiceFacts {
+            key: ObjectKey::new(format!("ns-{}", d % 50), format!("app-{d}")),
+            selector: Some(BTreeMap::from([("app".to_owned(), format!("app-{d}"))])),
+            ports: vec![],
+            service_type: ServiceType::ClusterIp,
+            cluster_ips: vec![service_ip(s).to_string()],
+        });
+    }
+    index
+}
+
+/// A report of `BATCH` connections (half to ClusterIPs, half to pod IPs) and 100 DNS answers, from
+/// pseudo-random sources.
+fn report(seed: usize) -> Report {
+    let pods = DEPLOYMENTS * PODS_PER_DEPLOYMENT;
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    let mut next = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let connections = (0..BATCH)
+        .map(|i| Connection {
+            src_ip: pod_ip(next(pods)),
+            dst_ip: if i % 2 == 0 {
+                service_ip(next(SERVICES))
+            } else {
+                pod_ip(next(pods))
+            },
+            dst_port: 8080,
+            seen_by: SeenBy::Syn,
+            src_hostname: None,
+            last_seen_ms: 2_000 + i as u64,
+        })
+        .collect();
+    let dns = (0..100)
+        .map(|i| DnsAnswer {
+            client_ip: pod_ip(next(pods)),
+            name: format!("api-{}.example.com", next(500)),
+            ip: IpAddr::from([93, 184, (i / 250) as u8, (i % 250) as u8]),
+            ttl_seconds: 60,
+            last_seen_ms: 2_000,
+        })
+        .collect();
+    Report {
+        node: "node-1".into(),
+        dns,
+        connections,
+        counters: Counters::default(),
+    }
+}
+
+fn ingestion(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ingest");
+    group.throughput(Throughput::Elements((BATCH + 100) as u64));
+    group.sample_size(20).measurement_time(Duration::from_secs(8));
+    let reports: Vec<Report> = (0..64).map(report).collect();
+
+    // Steady state: the intents exist already, observations merge into them.
+    let mut mapper = Mapper::new(cluster(), Store::default(), IngestConfig::default());
+    for r in &reports {
+        mapper.ingest(r.clone(), 3_000);
+    }
+    let mut n = 0;
+    group.bench_function("merge_1000_connections_100_dns", |b| {
+        b.iter_batched(
+            || {
+                n += 1;
+                reports[n % reports.len()].clone()
+            },
+            |r| mapper.ingest(r, 3_000),
+            BatchSize::SmallInput,
+        )
+    });
+
+    // Every observation new: an empty store before each batch.
+    let mut fresh = Mapper::new(cluster(), Store::default(), IngestConfig::default());
+    group.bench_function("new_1000_connections_100_dns", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for i in 0..iters {
+                fresh.store = Store::default();
+                let r = reports[i as usize % reports.len()].clone();
+                let start = Instant::now();
+                fresh.ingest(r, 3_000);
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+/// 10,000 client workloads, each calling three workloads and one internet name.
+fn store_10k() -> Store {
+    let mut store = Store::default();
+    for w in 0..10_000usize {
+        let ns = format!("ns-{}", w % 50);
+        let client = Identity::new(&ns, format!("app-{w}"), Some("Deployment"));
+        for k in 1..=3 {
+            let server = Identity::new(
+                format!("ns-{}", (w + k) % 50),
+                format!("app-{}", (w * 7 + k) % 10_000),
+                Some("Deployment"),
+            );
+            store.record(
+                client.clone(),
+                TargetKey::Workload(server),
+                1_000,
+                Some(format!("svc-{k}")),
+                None,
+            );
+        }
+        store.record(
+            client,
+            TargetKey::Domain(format!("api-{}.example.com", w % 300)),
+            1_000,
+            None,
+            Some(IpAddr::from([93, 184, 216, 34])),
+        );
+    }
+    store
+}
+
+fn exporting(c: &mut Criterion) {
+    let store = store_10k();
+    let intents = store.intents(&Filter::default());
+    let mut group = c.benchmark_group("export_10000_workloads");
+    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group.bench_function("list_intents", |b| {
+        b.iter(|| black_box(store.intents(&Filter::default())))
+    });
+    for (name, format, version) in [
+        ("v2beta1_yaml", ExportFormat::Yaml, ExportVersion::V2beta1),
+        ("v2beta1_json", ExportFormat::Json, ExportVersion::V2beta1),
+        ("v1alpha3_yaml", ExportFormat::Yaml, ExportVersion::V1alpha3),
+    ] {
+        let options = ExportOptions {
+            format,
+            version,
+            as_kubernetes_service: false,
+        };
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(export(&intents, &options).map(|s| s.len())))
+        });
+    }
+    group.bench_function("list_and_v2beta1_yaml", |b| {
+        b.iter(|| {
+            let intents = store.intents(&Filter::default());
+            black_box(export(&intents, &ExportOptions::default()).map(|s| s.len()))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ingestion, exporting);
+criterion_main!(benches);

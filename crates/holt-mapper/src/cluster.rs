@@ -2,7 +2,7 @@
 //! fed one watch event at a time. Only what resolution needs is kept (the model's facts plus a pod's
 //! creation time and whether it has finished).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use holt_model::facts::{OwnerFacts, OwnerRef, PodFacts, ServiceFacts};
@@ -49,12 +49,14 @@ pub enum IndexedKind {
 /// Pods, Services and owners, indexed for resolution.
 #[derive(Debug, Default)]
 pub struct ClusterIndex {
-    pods: HashMap<ObjectKey, PodEntry>,
+    /// Pods by namespace, then name (sorted, so "the first pod of a Service" is stable); lookups by
+    /// `&str` allocate nothing.
+    pods: HashMap<String, BTreeMap<String, PodEntry>>,
     pods_by_ip: HashMap<IpAddr, Vec<ObjectKey>>,
-    pods_by_namespace: HashMap<String, BTreeSet<String>>,
     services: HashMap<ObjectKey, ServiceFacts>,
     services_by_ip: HashMap<IpAddr, ObjectKey>,
-    owners: HashMap<(String, OwnerRef), OwnerFacts>,
+    /// Owners by namespace, kind, name.
+    owners: HashMap<String, HashMap<String, HashMap<String, OwnerFacts>>>,
     config: Config,
 }
 
@@ -75,27 +77,25 @@ impl ClusterIndex {
                 self.pods_by_ip.entry(ip).or_default().push(key.clone());
             }
         }
-        self.pods_by_namespace
-            .entry(key.namespace.clone())
-            .or_default()
-            .insert(key.name.clone());
-        self.pods.insert(key, pod);
+        self.pods.entry(key.namespace).or_default().insert(key.name, pod);
     }
 
     pub fn delete_pod(&mut self, key: &ObjectKey) {
-        let Some(old) = self.pods.remove(key) else { return };
+        let Some(names) = self.pods.get_mut(&key.namespace) else {
+            return;
+        };
+        let Some(old) = names.remove(&key.name) else {
+            return;
+        };
+        if names.is_empty() {
+            self.pods.remove(&key.namespace);
+        }
         for ip in old.facts.ips.iter().filter_map(|ip| ip.parse::<IpAddr>().ok()) {
             if let Some(keys) = self.pods_by_ip.get_mut(&ip) {
                 keys.retain(|k| k != key);
                 if keys.is_empty() {
                     self.pods_by_ip.remove(&ip);
                 }
-            }
-        }
-        if let Some(names) = self.pods_by_namespace.get_mut(&key.namespace) {
-            names.remove(&key.name);
-            if names.is_empty() {
-                self.pods_by_namespace.remove(&key.namespace);
             }
         }
     }
@@ -125,31 +125,51 @@ impl ClusterIndex {
     }
 
     pub fn apply_owner(&mut self, owner: OwnerFacts) {
-        let reference = OwnerRef {
-            kind: owner.kind.clone(),
-            name: owner.key.name.clone(),
-        };
         self.owners
-            .insert((owner.key.namespace.clone(), reference), owner);
+            .entry(owner.key.namespace.clone())
+            .or_default()
+            .entry(owner.kind.clone())
+            .or_default()
+            .insert(owner.key.name.clone(), owner);
     }
 
     pub fn delete_owner(&mut self, kind: &str, key: &ObjectKey) {
-        let reference = OwnerRef {
-            kind: kind.to_owned(),
-            name: key.name.clone(),
+        let Some(kinds) = self.owners.get_mut(&key.namespace) else {
+            return;
         };
-        self.owners.remove(&(key.namespace.clone(), reference));
+        if let Some(names) = kinds.get_mut(kind) {
+            names.remove(&key.name);
+            if names.is_empty() {
+                kinds.remove(kind);
+            }
+        }
+        if kinds.is_empty() {
+            self.owners.remove(&key.namespace);
+        }
+    }
+
+    fn owner(&self, namespace: &str, reference: &OwnerRef) -> Option<&OwnerFacts> {
+        self.owners
+            .get(namespace)?
+            .get(&reference.kind)?
+            .get(&reference.name)
     }
 
     /// The keys of every object of `kind`, to find those a relist did not mention.
     pub fn keys(&self, kind: &IndexedKind) -> Vec<ObjectKey> {
         match kind {
-            IndexedKind::Pod => self.pods.keys().cloned().collect(),
+            IndexedKind::Pod => self
+                .pods
+                .values()
+                .flat_map(|names| names.values())
+                .map(|p| p.facts.key.clone())
+                .collect(),
             IndexedKind::Service => self.services.keys().cloned().collect(),
             IndexedKind::Owner(owner_kind) => self
                 .owners
                 .values()
-                .filter(|o| &o.kind == owner_kind)
+                .filter_map(|kinds| kinds.get(owner_kind))
+                .flat_map(|names| names.values())
                 .map(|o| o.key.clone())
                 .collect(),
         }
@@ -165,11 +185,18 @@ impl ClusterIndex {
 
     /// (pods, Services, owners) held.
     pub fn sizes(&self) -> (usize, usize, usize) {
-        (self.pods.len(), self.services.len(), self.owners.len())
+        let pods = self.pods.values().map(BTreeMap::len).sum();
+        let owners = self
+            .owners
+            .values()
+            .flat_map(HashMap::values)
+            .map(HashMap::len)
+            .sum();
+        (pods, self.services.len(), owners)
     }
 
-    pub fn pod(&self, key: &ObjectKey) -> Option<&PodEntry> {
-        self.pods.get(key)
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<&PodEntry> {
+        self.pods.get(namespace)?.get(name)
     }
 
     /// The pods holding `ip`, newest first.
@@ -179,7 +206,7 @@ impl ClusterIndex {
             .get(ip)
             .into_iter()
             .flatten()
-            .filter_map(|key| self.pods.get(key))
+            .filter_map(|key| self.pod(&key.namespace, &key.name))
             .collect();
         pods.sort_by(|a, b| {
             b.created_ms
@@ -198,21 +225,19 @@ impl ClusterIndex {
     }
 
     /// The pods a Service selects, by name (so "the first pod" is stable).
-    pub fn selected_pods(&self, service: &ServiceFacts) -> Vec<&PodEntry> {
-        self.pods_by_namespace
+    pub fn selected_pods<'a>(&'a self, service: &'a ServiceFacts) -> impl Iterator<Item = &'a PodEntry> + 'a {
+        self.pods
             .get(&service.key.namespace)
             .into_iter()
-            .flatten()
-            .filter_map(|name| self.pods.get(&ObjectKey::new(&service.key.namespace, name)))
+            .flat_map(BTreeMap::values)
             .filter(|pod| !pod.facts.host_network && service.selects(&pod.facts.labels))
-            .collect()
     }
 
     /// The pod's workload identity, through the model's owner resolution.
     pub fn identity(&self, pod: &PodEntry) -> Identity {
         let namespace = &pod.facts.key.namespace;
         pod_identity(&pod.facts, &self.config, |reference| {
-            self.owners.get(&(namespace.clone(), reference.clone())).cloned()
+            self.owner(namespace, reference).cloned()
         })
         .identity
     }
@@ -358,7 +383,6 @@ mod tests {
             .expect("service");
         let selected: Vec<_> = index
             .selected_pods(svc)
-            .iter()
             .map(|p| p.facts.key.name.clone())
             .collect();
         assert_eq!(selected, ["server-1"]);

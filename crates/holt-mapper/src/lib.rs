@@ -8,7 +8,7 @@
 //!
 //! The pure core ([`cluster`], [`resolve`], [`store`], [`ingest`], [`export`], [`graph`],
 //! [`resolved_ips`], [`metrics`]) has no I/O; [`watch`], [`publish`], [`snapshot`] and [`http`] do the
-//! I/O around it.
+//! I/O around it, and [`serve`] runs it all (the `holt-mapper` binary is [`serve::serve`] plus signals).
 
 pub mod args;
 pub mod cluster;
@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod publish;
 pub mod resolve;
 pub mod resolved_ips;
+pub mod serve;
 pub mod shared;
 pub mod snapshot;
 pub mod store;

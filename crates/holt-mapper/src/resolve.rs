@@ -131,8 +131,11 @@ impl Resolver<'_> {
                 service: Some("kubernetes".into()),
             });
         }
-        let pods = self.index.selected_pods(service);
-        let first = pods.first().ok_or(Unresolved::ServiceWithoutPods)?;
+        let first = self
+            .index
+            .selected_pods(service)
+            .next()
+            .ok_or(Unresolved::ServiceWithoutPods)?;
         Ok(Destination {
             identity: self.index.identity(first),
             service: Some(key.name.clone()),
@@ -158,15 +161,13 @@ impl Resolver<'_> {
                 }
             }
             // <pod>.<svc>.<ns>.svc: a pod of a headless Service (StatefulSets).
-            [pod, _service, namespace, "svc"] => {
-                NameTarget::Cluster(match self.index.pod(&ObjectKey::new(*namespace, *pod)) {
-                    Some(entry) => Ok(Destination {
-                        identity: self.index.identity(entry),
-                        service: None,
-                    }),
-                    None => Err(Unresolved::UnknownClusterName),
-                })
-            }
+            [pod, _service, namespace, "svc"] => NameTarget::Cluster(match self.index.pod(namespace, pod) {
+                Some(entry) => Ok(Destination {
+                    identity: self.index.identity(entry),
+                    service: None,
+                }),
+                None => Err(Unresolved::UnknownClusterName),
+            }),
             _ if in_domain.is_some() => NameTarget::Cluster(Err(Unresolved::UnknownClusterName)),
             _ => NameTarget::Internet,
         }
