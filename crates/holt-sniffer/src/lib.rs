@@ -7,8 +7,8 @@
 //! observations lost).
 //!
 //! Flow: [`capture`] (the one module with `unsafe`: the mmap ring) → [`capture_loop`] on its own thread
-//! → [`record`] (decode with `holt_decode`, no allocation per packet) → [`batch`] (deduplicated,
-//! bounded) in [`shared`] state → [`reporter`] (scan with [`socket_scan`], deliver with [`deliver`],
+//! → [`record`] (decode with `holt_decode`, no allocation per packet; repeats recognised by
+//! [`recent`] and not decoded again) → [`batch`] (deduplicated, bounded) in [`shared`] state → [`reporter`] (scan with [`socket_scan`], deliver with [`deliver`],
 //! retry with back-off) on a single-threaded async runtime beside the [`health`] server.
 
 pub mod args;

@@ -3,10 +3,11 @@
 //! not decoded again. Repeats are the common case on a node: pods resolve the same names over and over,
 //! and a caching resolver sends byte-identical answers until the TTL it counts down changes.
 //!
-//! Direct-mapped: a message hashes to one slot, which holds the client, the message bytes (up to
-//! [`MAX_CACHED_LEN`]) and the batch they were recorded in. A hit requires the bytes to be equal, so a
-//! hash collision (even a crafted one) only costs a decode, never a lost observation. Entries of an
-//! earlier batch do not count: each batch gets every distinct answer at least once. What a hit skips is
+//! Two-way set-associative: a message hashes to a set of two slots; a slot holds the client, the
+//! message bytes (up to [`MAX_CACHED_LEN`]) and the batch they were recorded in. A hit requires the
+//! bytes to be equal, so a hash collision (even a crafted one) only costs a decode, never a lost
+//! observation. Entries of an earlier batch do not count: each batch gets every distinct answer at
+//! least once. What a hit skips is
 //! updating `last_seen`, so within one report a DNS answer's time is its first sighting in that report.
 //!
 //! [`RecentSyns`] does the same for connection attempts, keyed by (source, destination, port): a hit
@@ -15,8 +16,11 @@
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 
-/// Slots in the cache.
+/// Slots in the cache, in sets of [`WAYS`].
 pub const SLOTS: usize = 2048;
+/// Slots a message may go to: two, so that two frequent messages hashing alike do not evict each
+/// other on every packet.
+pub const WAYS: usize = 2;
 /// Longer messages are not cached (they are decoded every time).
 pub const MAX_CACHED_LEN: usize = 512;
 
@@ -33,6 +37,8 @@ struct Slot {
 pub struct RecentMessages {
     slots: Box<[Slot]>,
     seed: u64,
+    /// Picks the way to replace when a set is full.
+    evictions: usize,
 }
 
 impl std::fmt::Debug for RecentMessages {
@@ -61,20 +67,24 @@ impl RecentMessages {
             slots: vec![empty; SLOTS].into_boxed_slice(),
             // A per-process seed, so which messages share a slot cannot be predicted from outside.
             seed: RandomState::new().hash_one(0x686f_6c74_u64),
+            evictions: 0,
         }
     }
 
     /// Whether `message` (without its 2-byte ID) to `client` was remembered for `batch`.
     pub fn contains(&self, batch: u64, client: IpAddr, message: &[u8]) -> bool {
-        let Some(slot) = self.slots.get(self.index(client, message)) else {
-            return false;
-        };
-        slot.batch == batch
-            && slot.client == client
-            && slot.bytes.get(..usize::from(slot.len)) == Some(message)
+        let set = self.set(client, message);
+        self.slots.get(set..set + WAYS).is_some_and(|ways| {
+            ways.iter().any(|slot| {
+                slot.batch == batch
+                    && slot.client == client
+                    && slot.bytes.get(..usize::from(slot.len)) == Some(message)
+            })
+        })
     }
 
-    /// Remembers `message` to `client` as recorded in `batch` (replacing whatever shared its slot).
+    /// Remembers `message` to `client` as recorded in `batch`, in a free way of its set (one not
+    /// holding an entry of `batch`), else in place of one of the set's entries.
     pub fn insert(&mut self, batch: u64, client: IpAddr, message: &[u8]) {
         let Ok(len) = u16::try_from(message.len()) else {
             return;
@@ -82,8 +92,16 @@ impl RecentMessages {
         if message.len() > MAX_CACHED_LEN {
             return;
         }
-        let index = self.index(client, message);
-        if let Some(slot) = self.slots.get_mut(index)
+        let set = self.set(client, message);
+        self.evictions = self.evictions.wrapping_add(1);
+        let Some(ways) = self.slots.get_mut(set..set + WAYS) else {
+            return;
+        };
+        let way = ways
+            .iter()
+            .position(|slot| slot.batch != batch)
+            .unwrap_or(self.evictions % WAYS);
+        if let Some(slot) = ways.get_mut(way)
             && let Some(bytes) = slot.bytes.get_mut(..message.len())
         {
             bytes.copy_from_slice(message);
@@ -91,6 +109,11 @@ impl RecentMessages {
             slot.client = client;
             slot.len = len;
         }
+    }
+
+    /// The first slot of the message's set.
+    fn set(&self, client: IpAddr, message: &[u8]) -> usize {
+        self.index(client, message) / WAYS * WAYS
     }
 
     fn index(&self, client: IpAddr, message: &[u8]) -> usize {

@@ -1,5 +1,6 @@
 //! Test support: network namespaces and the peers the sniffer watches and reports to.
 #![allow(dead_code)]
 
+pub mod frames;
 pub mod netns;
 pub mod servers;

@@ -1,0 +1,78 @@
+//! The capture hot path does not allocate: once a batch has seen an observation, recording the same
+//! DNS answer or SYN again — decoded or recognised as a repeat — allocates nothing. Counted by a global
+//! allocator wrapper, over the benchmark's frames (DNS answers with CNAMEs over IPv4 and IPv6, SYNs).
+
+mod support;
+
+use std::alloc::System;
+
+use holt_decode::LinkType;
+use holt_sniffer::record::{Recorder, Recording};
+use holt_sniffer::shared::Shared;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use support::frames::{ETHERNET_HEADER, frames};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+#[test]
+fn recording_known_observations_does_not_allocate() {
+    let frames = frames(1);
+    let packets: Vec<&[u8]> = frames.iter().map(|f| &f[ETHERNET_HEADER..]).collect();
+    let shared = Shared::new(100_000);
+    let recording = Recording {
+        dns: true,
+        tcp_syn: true,
+    };
+    // The repeat caches are what a real capture meets; without them every packet is decoded again.
+    let mut with_caches = Recorder::new(recording, LinkType::RawIp);
+    let mut state = shared.lock();
+    for packet in &packets {
+        with_caches.record(&mut state, packet, 1);
+    }
+    let distinct = state.batch.len();
+    assert!(distinct > 1000, "{distinct}");
+
+    let region = Region::new(GLOBAL);
+    for round in 0..20 {
+        for packet in &packets {
+            with_caches.record(&mut state, packet, 2 + round);
+        }
+    }
+    let stats = region.change();
+    assert_eq!(
+        (stats.allocations, stats.reallocations),
+        (0, 0),
+        "recording {} known packets allocated {} bytes",
+        20 * packets.len(),
+        stats.bytes_allocated
+    );
+    assert_eq!(state.batch.len(), distinct);
+    // Half the packets are DNS answers; nearly all of those are recognised as repeats (a few share a
+    // cache set with others and are decoded again, which allocates nothing either).
+    let dns_packets = 20 * packets.len() as u64 / 2;
+    assert!(
+        state.tally.dns_repeats >= dns_packets * 9 / 10,
+        "{} of {dns_packets}",
+        state.tally.dns_repeats
+    );
+    assert!(
+        state.tally.decode_errors.is_empty(),
+        "{:?}",
+        state.tally.decode_errors
+    );
+
+    // A second recorder has cold caches: every packet is decoded and looked up in the batch again.
+    let mut cold = Recorder::new(recording, LinkType::RawIp);
+    let region = Region::new(GLOBAL);
+    for packet in &packets {
+        cold.record(&mut state, packet, 100);
+    }
+    let stats = region.change();
+    assert_eq!(
+        (stats.allocations, stats.reallocations),
+        (0, 0),
+        "decoding known packets allocated"
+    );
+    assert_eq!(state.batch.len(), distinct);
+}

@@ -1,0 +1,117 @@
+//! Pre-built Ethernet frames for the benchmark and the allocation test: DNS answers and TCP SYNs over
+//! IPv4 and IPv6. Checksums are zero (nothing on the path checks them before the capture tap, and the
+//! frames are not addressed to the capturing host).
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Length of the Ethernet header in front of each frame.
+pub const ETHERNET_HEADER: usize = 14;
+
+fn ethernet(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01];
+    frame.extend_from_slice(&ethertype.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, payload: &[u8]) -> Vec<u8> {
+    let total = (20 + payload.len()) as u16;
+    let mut packet = vec![0x45, 0];
+    packet.extend_from_slice(&total.to_be_bytes());
+    packet.extend_from_slice(&[0, 0, 0x40, 0, 64, protocol, 0, 0]);
+    packet.extend_from_slice(&src.octets());
+    packet.extend_from_slice(&dst.octets());
+    packet.extend_from_slice(payload);
+    packet
+}
+
+fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, payload: &[u8]) -> Vec<u8> {
+    let mut packet = vec![0x60, 0, 0, 0];
+    packet.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    packet.extend_from_slice(&[next_header, 64]);
+    packet.extend_from_slice(&src.octets());
+    packet.extend_from_slice(&dst.octets());
+    packet.extend_from_slice(payload);
+    packet
+}
+
+fn udp(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+    let mut segment = src_port.to_be_bytes().to_vec();
+    segment.extend_from_slice(&dst_port.to_be_bytes());
+    segment.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    segment.extend_from_slice(&[0, 0]);
+    segment.extend_from_slice(payload);
+    segment
+}
+
+fn syn(src_port: u16, dst_port: u16) -> Vec<u8> {
+    let mut segment = src_port.to_be_bytes().to_vec();
+    segment.extend_from_slice(&dst_port.to_be_bytes());
+    segment.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+    segment
+}
+
+/// A response for `web.ns.svc.cluster.local`: CNAME to `pod.ns.svc.cluster.local`, then the addresses.
+fn dns_answer(id: u16, addresses: &[&[u8]]) -> Vec<u8> {
+    let mut message = id.to_be_bytes().to_vec();
+    message.extend_from_slice(&[0x81, 0x80, 0, 1]);
+    message.extend_from_slice(&(1 + addresses.len() as u16).to_be_bytes());
+    message.extend_from_slice(&[0, 0, 0, 0]);
+    for label in ["web", "ns", "svc", "cluster", "local"] {
+        message.push(label.len() as u8);
+        message.extend_from_slice(label.as_bytes());
+    }
+    message.push(0);
+    let qtype: u16 = if addresses.first().is_some_and(|a| a.len() == 16) {
+        28
+    } else {
+        1
+    };
+    message.extend_from_slice(&qtype.to_be_bytes());
+    message.extend_from_slice(&[0, 1]);
+    // CNAME: owner → question (offset 12), target "pod" + pointer to "ns" (offset 16).
+    message.extend_from_slice(&[
+        0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 6, 3, b'p', b'o', b'd', 0xc0, 16,
+    ]);
+    let target = message.len() - 6;
+    for address in addresses {
+        message.extend_from_slice(&[0xc0, target as u8]);
+        message.extend_from_slice(&qtype.to_be_bytes());
+        message.extend_from_slice(&[0, 1, 0, 0, 0, 30]);
+        message.extend_from_slice(&(address.len() as u16).to_be_bytes());
+        message.extend_from_slice(address);
+    }
+    message
+}
+
+/// 1,024 × `variants` frames: for each of 256 clients and each variant, an IPv4 DNS answer (CNAME and
+/// two A records), an IPv4 SYN, an IPv6 DNS answer (CNAME and one AAAA) and an IPv6 SYN; variants
+/// differ in the answered addresses and the SYNs' destination ports.
+pub fn frames(variants: u16) -> Vec<Vec<u8>> {
+    let dns4 = Ipv4Addr::new(10, 96, 0, 10);
+    let dns6: Ipv6Addr = "fd00:96::a".parse().expect("ip");
+    let mut frames = Vec::new();
+    for variant in 0..variants {
+        let v = (variant & 0xff) as u8;
+        for client in 0u8..=255 {
+            let client4 = Ipv4Addr::new(10, 1, 0, client);
+            let client6 = Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, u16::from(client));
+            let server4 = Ipv4Addr::new(10, 2, v, client % 16);
+            let server6 = Ipv6Addr::new(0xfd00, 2, 0, 0, 0, 0, variant, u16::from(client % 16));
+            let port = 40_000 + u16::from(client);
+            let answer = dns_answer(u16::from(client), &[&server4.octets(), &[10, 3, v, client % 16]]);
+            frames.push(ethernet(
+                0x0800,
+                &ipv4(dns4, client4, 17, &udp(53, port, &answer)),
+            ));
+            frames.push(ethernet(0x0800, &ipv4(client4, server4, 6, &syn(port, 8080))));
+            let answer6 = dns_answer(u16::from(client), &[&server6.octets()]);
+            frames.push(ethernet(
+                0x86dd,
+                &ipv6(dns6, client6, 17, &udp(53, port, &answer6)),
+            ));
+            frames.push(ethernet(0x86dd, &ipv6(client6, server6, 6, &syn(port, 8443))));
+        }
+    }
+    frames
+}
