@@ -22,7 +22,7 @@ Without --enable-socket-scan only CAP_NET_RAW is needed; with only the scan, no 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "holt-sniffer", version, about, after_long_help = CAPABILITIES)]
 pub struct Args {
-    /// Base URL of the network mapper; reports are POSTed to <URL>/v1/reports.
+    /// Base URL of the network mapper; reports are POSTed to its path /v1/reports.
     #[arg(
         long,
         env = "HOLT_SNIFFER_MAPPER_URL",

@@ -7,8 +7,8 @@
 //! message bytes (up to [`MAX_CACHED_LEN`]) and the batch they were recorded in. A hit requires the
 //! bytes to be equal, so a hash collision (even a crafted one) only costs a decode, never a lost
 //! observation. Entries of an earlier batch do not count: each batch gets every distinct answer at
-//! least once. What a hit skips is
-//! updating `last_seen`, so within one report a DNS answer's time is its first sighting in that report.
+//! least once. What a hit skips is updating `last_seen`, so within one report a DNS answer's time is
+//! its first sighting in that report.
 //!
 //! [`RecentSyns`] does the same for connection attempts, keyed by (source, destination, port): a hit
 //! skips the batch's hash map (whose keyed SipHash is the expensive part of recording a SYN).

@@ -15,7 +15,7 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "holt-sniffer-probe", version, about)]
 struct Args {
-    /// DNS server to query (UDP), e.g. 10.0.0.53:53 or [fd00::53]:53.
+    /// DNS server to query over UDP: an address and port, e.g. 10.0.0.53:53 (IPv6 in brackets).
     #[arg(long, env = "HOLT_PROBE_DNS_SERVER")]
     dns_server: Option<SocketAddr>,
 
