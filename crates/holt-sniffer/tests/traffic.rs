@@ -371,3 +371,79 @@ fn wait_exit(child: &mut Child) -> anyhow::Result<std::process::ExitStatus> {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The mapper is down when the sniffer starts: reports fail and back off, observations wait in the
+/// bounded pending batch (what does not fit is counted), and everything kept arrives once the mapper
+/// listens. The traffic is the sniffer's own connection attempts to the mapper and a few more, on the
+/// loopback of a namespace of its own.
+#[test]
+fn observations_wait_for_an_unreachable_mapper() -> anyhow::Result<()> {
+    let node = Netns::create(&format!("holt-sniff-{}-retry", std::process::id()))?;
+    // A port nobody listens on yet (the namespace is private: nothing else can take it).
+    let port = node
+        .within(|| TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()))??
+        .port();
+    let mapper: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let _sniffer = Process(
+        node.command(SNIFFER)
+            .args([
+                "--interface",
+                "lo",
+                "--enable-socket-scan",
+                "false",
+                "--max-batch",
+                "2",
+            ])
+            .args([
+                "--mapper-url",
+                &format!("http://{mapper}"),
+                "--report-interval",
+                "100ms",
+            ])
+            .args(["--health-bind-address", HEALTH, "--node-name", "retry-node"])
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting the sniffer")?,
+    );
+    let metric = |name: &str| -> anyhow::Result<u64> {
+        let metrics = node.within(|| http_get(HEALTH.parse().expect("address"), "/metrics"))??;
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .with_context(|| format!("{name} missing from {metrics}"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric("holt_sniffer_reports_total{result=\"failed\"} ").unwrap_or(0) < 2 {
+        ensure!(Instant::now() < deadline, "the sniffer never failed to report");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // More distinct connection attempts (refused) than the batch holds.
+    node.within(move || {
+        for offset in 1..=4 {
+            let _ = std::net::TcpStream::connect_timeout(
+                &SocketAddr::new(mapper.ip(), port.wrapping_add(offset)),
+                Duration::from_millis(200),
+            );
+        }
+    })?;
+    std::thread::sleep(Duration::from_millis(300));
+
+    let listener = node.within(move || TcpListener::bind(mapper))??;
+    let (_collector, reports) = report_collector(listener);
+    wait_for(&reports, "a report after the outage", |r| !r.is_empty())?;
+    let first = reports.lock().expect("reports")[0].clone();
+    assert_eq!(first.node, "retry-node");
+    assert_eq!(first.connections.len(), 2, "the batch holds two: {first:#?}");
+    assert!(
+        first
+            .connections
+            .iter()
+            .any(|c| c.dst_port == port && c.seen_by == SeenBy::Syn),
+        "the sniffer's own first attempt to the mapper, seen during the outage: {first:#?}"
+    );
+    assert!(first.counters.report_drops >= 3, "{:?}", first.counters);
+    assert!(metric("holt_sniffer_reports_total{result=\"sent\"} ")? >= 1);
+    Ok(())
+}
