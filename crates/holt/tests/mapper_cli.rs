@@ -1,0 +1,415 @@
+//! `holt mapper` as a user runs it: the built `holt` binary reaching a real mapper through the real
+//! kube-apiserver's service proxy (the mapper's Service and Endpoints point at the host end of a veth
+//! pair this test creates, since the apiserver refuses loopback endpoints), and by `--url`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use holt_mapper_api::{Connection, Counters, Report, SeenBy};
+use holt_testenv::ControlPlane;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A network namespace joined to the host by a veth pair, removed when dropped (also on panic). The
+/// host end holds an address the API server can proxy to (it refuses loopback endpoints).
+struct VethPair {
+    netns: String,
+    host: String,
+    address: Ipv4Addr,
+}
+
+impl VethPair {
+    fn new() -> anyhow::Result<VethPair> {
+        static NEXT: AtomicU8 = AtomicU8::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let pid = std::process::id();
+        let tag = format!("{}x{n}", pid % 1_000_000);
+        let (a, b) = ((pid % 250) as u8, n.wrapping_mul(4));
+        let pair = VethPair {
+            netns: format!("holt-mcli-{tag}"),
+            host: format!("hm{tag}"),
+            address: Ipv4Addr::new(10, 232, a, b + 1),
+        };
+        let peer = format!("hp{tag}");
+        ip(&["netns", "add", &pair.netns])?;
+        ip(&[
+            "link",
+            "add",
+            &pair.host,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &peer,
+            "netns",
+            &pair.netns,
+        ])?;
+        ip(&["addr", "add", &format!("{}/30", pair.address), "dev", &pair.host])?;
+        ip(&["link", "set", &pair.host, "up"])?;
+        let peer_address = format!("{}/30", Ipv4Addr::new(10, 232, a, b + 2));
+        ip(&["-n", &pair.netns, "addr", "add", &peer_address, "dev", &peer])?;
+        ip(&["-n", &pair.netns, "link", "set", &peer, "up"])?;
+        Ok(pair)
+    }
+}
+
+impl Drop for VethPair {
+    fn drop(&mut self) {
+        // Deleting the namespace deletes the peer and with it the host end; both are tried.
+        let _ = ip(&["link", "del", &self.host]);
+        if let Err(e) = ip(&["netns", "del", &self.netns]) {
+            eprintln!("cannot delete the test network namespace {}: {e}", self.netns);
+        }
+    }
+}
+
+fn ip(args: &[&str]) -> anyhow::Result<()> {
+    let output = Command::new("ip")
+        .args(args)
+        .output()
+        .context("run ip (iproute2 is needed)")?;
+    if !output.status.success() {
+        bail!(
+            "ip {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
+fn holt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_holt"))
+        .args(args)
+        .output()
+        .expect("holt runs")
+}
+
+fn stdout(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "holt failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Ok(Some(value)) = probe().await {
+            return Ok(value);
+        }
+        if Instant::now() > deadline {
+            bail!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn deployment(client: &Client, ns: &str, name: &str, ip: &str) -> anyhow::Result<()> {
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {"containers": [{"name": name, "image": "registry.example/app:1"}]}}}
+    }))?;
+    deployments.create(&PostParams::default(), &deployment).await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let selector = format!("app={name}");
+    let pod = eventually(&format!("a pod of {name}"), || async {
+        let list = pods.list(&ListParams::default().labels(&selector)).await?;
+        Ok(list.items.first().and_then(|p| p.metadata.name.clone()))
+    })
+    .await?;
+    let status = json!({"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}});
+    pods.patch_status(&pod, &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    Ok(())
+}
+
+/// The mapper as the API server must see it to proxy to it: a Pod holding the mapper's address (the
+/// service proxy only dials endpoint addresses whose target Pod has that IP), and a selector-less Service
+/// with hand-made Endpoints and EndpointSlice pointing at that Pod.
+async fn mapper_service(client: &Client, ns: &str, name: &str, at: SocketAddr) -> anyhow::Result<()> {
+    let port = at.port();
+    let pod_name = format!("{name}-0");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": pod_name, "labels": {"app": name}},
+        "spec": {"containers": [{"name": "mapper", "image": "registry.example/holt-mapper:1"}]}
+    }))?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    pods.create(&PostParams::default(), &pod).await?;
+    let ip = at.ip().to_string();
+    let status = json!({"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}});
+    pods.patch_status(&pod_name, &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    let target = json!({"kind": "Pod", "name": pod_name, "namespace": ns});
+    let service: Service = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"ports": [{"name": "http", "port": port, "targetPort": port}]}
+    }))?;
+    Api::<Service>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &service)
+        .await?;
+    let endpoints: Endpoints = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "subsets": [{"addresses": [{"ip": ip, "targetRef": target}], "ports": [{"name": "http", "port": port}]}]
+    }))?;
+    Api::<Endpoints>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &endpoints)
+        .await?;
+    let slice: EndpointSlice = serde_json::from_value(json!({
+        "metadata": {"name": format!("{name}-1"), "labels": {"kubernetes.io/service-name": name}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [ip], "conditions": {"ready": true}, "targetRef": target}],
+        "ports": [{"name": "http", "port": port, "protocol": "TCP"}]
+    }))?;
+    Api::<EndpointSlice>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &slice)
+        .await?;
+    Ok(())
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("ms")
+}
+
+fn connection(src: &str, dst: &str) -> Connection {
+    Connection {
+        src_ip: src.parse().expect("ip"),
+        dst_ip: dst.parse().expect("ip"),
+        dst_port: 80,
+        seen_by: SeenBy::Syn,
+        src_hostname: None,
+        last_seen_ms: now_ms(),
+    }
+}
+
+fn tutorial_json(ns: &str) -> Value {
+    let one = |name: &str| {
+        json!({
+            "kind": "ClientIntents", "apiVersion": "k8s.otterize.com/v2beta1",
+            "metadata": {"name": name, "namespace": ns, "creationTimestamp": null},
+            "spec": {"workload": {"name": name, "kind": "Deployment"},
+                     "targets": [{"kubernetes": {"name": "server", "kind": "Deployment"}}]},
+            "status": {"upToDate": false, "observedGeneration": 0}
+        })
+    };
+    json!([one("client"), one("client2")])
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> anyhow::Result<()> {
+    let plane = ControlPlane::shared().await?;
+    let client = plane.client().await?;
+    let ns = plane.create_namespace(&client, "mapper-cli").await?;
+    deployment(&client, &ns, "client", "10.244.7.1").await?;
+    deployment(&client, &ns, "client2", "10.244.7.2").await?;
+    deployment(&client, &ns, "server", "10.244.7.3").await?;
+
+    // The mapper, bound to an address the API server can proxy to.
+    let link = VethPair::new()?;
+    let state = tempfile::tempdir()?;
+    let args = holt_mapper::args::Args {
+        bind_address: SocketAddr::new(IpAddr::V4(link.address), 0),
+        state_dir: state.path().to_owned(),
+        kubeconfig: Some(plane.kubeconfig().to_owned()),
+        context: None,
+        cluster_domain: "cluster.local".into(),
+        snapshot_interval_ms: 1_000,
+        hold_ms: 10_000,
+        resolved_ips_interval_ms: 0,
+        workload_name_override_annotation: "intents.otterize.com/workload-name".into(),
+        log_format: holt_mapper::args::LogFormat::Text,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (bound_tx, bound) = tokio::sync::oneshot::channel();
+    let mapper = tokio::spawn(holt_mapper::serve::serve(
+        args,
+        async move {
+            let _ = stopped.await;
+        },
+        move |address| {
+            let _ = bound_tx.send(address);
+        },
+    ));
+    let at = bound.await.context("the mapper did not start")?;
+    let url = format!("http://{at}");
+    mapper_service(&client, &ns, "holt-mapper", at).await?;
+
+    // Report the tutorial's calls once the mapper's caches have listed.
+    let http = Client::try_from(kube::Config::new(url.parse()?))?;
+    eventually("the mapper ready", || async {
+        Ok(http
+            .request_text(http::Request::get("/readyz").body(Vec::new())?)
+            .await
+            .ok())
+    })
+    .await?;
+    let report = Report {
+        node: "node-a".into(),
+        dns: vec![],
+        connections: vec![
+            connection("10.244.7.1", "10.244.7.3"),
+            connection("10.244.7.2", "10.244.7.3"),
+        ],
+        counters: Counters::default(),
+    };
+    let post = http::Request::post(holt_mapper_api::REPORTS_PATH).body(serde_json::to_vec(&report)?)?;
+    http.request_text(post).await?;
+
+    let kubeconfig = plane.kubeconfig().to_string_lossy().into_owned();
+    let port = at.port().to_string();
+    let via_api = [
+        "mapper",
+        "--kubeconfig",
+        &kubeconfig,
+        "--mapper-namespace",
+        &ns,
+        "--mapper-service",
+        "holt-mapper",
+        "--mapper-port",
+        &port,
+    ];
+    let run = |extra: &[&str]| {
+        let mut all: Vec<&str> = via_api.to_vec();
+        all.extend_from_slice(extra);
+        holt(&all)
+    };
+
+    let exported: Value = serde_json::from_str(&stdout(run(&["export", "--format", "json", "-n", &ns])))?;
+    assert_eq!(exported, tutorial_json(&ns));
+
+    let listed = stdout(run(&["list", "-n", &ns]));
+    assert_eq!(
+        listed,
+        format!(
+            "client in namespace {ns} calls:\n  - server in namespace {ns}\nclient2 in namespace {ns} calls:\n  - server in namespace {ns}\n"
+        )
+    );
+    assert_eq!(
+        stdout(holt(&["mapper", "--url", &url, "list", "--namespace", &ns])),
+        listed,
+        "--url gives the same"
+    );
+
+    let only = stdout(run(&["export", "--client", &format!("client2.{ns}")]));
+    assert!(
+        only.contains("name: client2") && !only.contains("name: client\n"),
+        "{only}"
+    );
+    let to_server = stdout(run(&[
+        "export",
+        "--server",
+        &format!("server.{ns}"),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(serde_json::from_str::<Value>(&to_server)?, tutorial_json(&ns));
+
+    let v1 = stdout(run(&["export", "-n", &ns, "--output-version", "v1"]));
+    assert!(v1.starts_with("apiVersion: k8s.otterize.com/v1alpha3\n"), "{v1}");
+    assert!(v1.contains("calls:\n  - name: server\n"), "{v1}");
+
+    let out = tempfile::tempdir()?;
+    let dir = out.path().join("intents");
+    let dir_arg = dir.to_string_lossy().into_owned();
+    stdout(run(&[
+        "export",
+        "-n",
+        &ns,
+        "--output-type",
+        "dir",
+        "-o",
+        &dir_arg,
+    ]));
+    let client_file = read(&dir.join(format!("client.{ns}.yaml")));
+    let client_yaml: Value = serde_yaml::from_str(&client_file)?;
+    assert_eq!(client_yaml["spec"], tutorial_json(&ns)[0]["spec"]);
+    assert!(dir.join(format!("client2.{ns}.yaml")).exists());
+    assert_eq!(std::fs::read_dir(&dir)?.count(), 2);
+
+    for (format, check) in [
+        ("dot", format!("\"client.{ns}\" -> \"server.{ns}\";")),
+        ("mermaid", "flowchart LR".to_owned()),
+        ("svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"".to_owned()),
+    ] {
+        let path = out.path().join(format!("graph.{format}"));
+        let path_arg = path.to_string_lossy().into_owned();
+        stdout(run(&[
+            "visualize",
+            "-n",
+            &ns,
+            "--format",
+            format,
+            "-o",
+            &path_arg,
+        ]));
+        let text = read(&path);
+        assert!(text.contains(&check), "{format}: {text}");
+    }
+
+    // Errors name what was tried.
+    let missing = holt(&[
+        "mapper",
+        "--kubeconfig",
+        &kubeconfig,
+        "--mapper-namespace",
+        &ns,
+        "--mapper-service",
+        "nope",
+        "list",
+    ]);
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "mapper Service {ns}/nope port 9090 through the API server https://"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("answered 404"), "{stderr}");
+    let bad_filter = run(&["list", "--server", "no-namespace"]);
+    assert!(!bad_filter.status.success());
+    assert!(String::from_utf8_lossy(&bad_filter.stderr).contains("server must be name.namespace"));
+
+    let reset = run(&["reset"]);
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    assert_eq!(stdout(run(&["list", "-n", &ns])), "");
+
+    let _ = stop.send(());
+    mapper.await??;
+    drop(link);
+    Ok(())
+}
