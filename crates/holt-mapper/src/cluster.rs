@@ -2,6 +2,7 @@
 //! fed one watch event at a time. Only what resolution needs is kept (the model's facts plus a pod's
 //! creation time and whether it has finished).
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
@@ -58,6 +59,12 @@ pub struct ClusterIndex {
     /// Owners by namespace, kind, name.
     owners: HashMap<String, HashMap<String, HashMap<String, OwnerFacts>>>,
     config: Config,
+    /// Memo of pod identities by namespace and name: dropped for a pod when it changes, entirely when an
+    /// owner changes. Resolution runs for every observation; identities change rarely.
+    identities: RefCell<HashMap<String, HashMap<String, Identity>>>,
+    /// Memo of the first pod each Service selects, by namespace and Service name: dropped for a namespace
+    /// when a pod's labels there change, for a Service when it changes.
+    first_selected: RefCell<HashMap<String, HashMap<String, Option<String>>>>,
 }
 
 impl ClusterIndex {
@@ -71,7 +78,12 @@ impl ClusterIndex {
 
     pub fn apply_pod(&mut self, pod: PodEntry) {
         let key = pod.facts.key.clone();
-        self.delete_pod(&key);
+        let same_selection = self.remove_pod(&key).is_some_and(|old| {
+            old.facts.labels == pod.facts.labels && old.facts.host_network == pod.facts.host_network
+        });
+        if !same_selection {
+            self.first_selected.get_mut().remove(&key.namespace);
+        }
         if !pod.facts.host_network {
             for ip in pod.facts.ips.iter().filter_map(|ip| ip.parse::<IpAddr>().ok()) {
                 self.pods_by_ip.entry(ip).or_default().push(key.clone());
@@ -81,14 +93,19 @@ impl ClusterIndex {
     }
 
     pub fn delete_pod(&mut self, key: &ObjectKey) {
-        let Some(names) = self.pods.get_mut(&key.namespace) else {
-            return;
-        };
-        let Some(old) = names.remove(&key.name) else {
-            return;
-        };
+        if self.remove_pod(key).is_some() {
+            self.first_selected.get_mut().remove(&key.namespace);
+        }
+    }
+
+    fn remove_pod(&mut self, key: &ObjectKey) -> Option<PodEntry> {
+        let names = self.pods.get_mut(&key.namespace)?;
+        let old = names.remove(&key.name)?;
         if names.is_empty() {
             self.pods.remove(&key.namespace);
+        }
+        if let Some(identities) = self.identities.get_mut().get_mut(&key.namespace) {
+            identities.remove(&key.name);
         }
         for ip in old.facts.ips.iter().filter_map(|ip| ip.parse::<IpAddr>().ok()) {
             if let Some(keys) = self.pods_by_ip.get_mut(&ip) {
@@ -98,11 +115,13 @@ impl ClusterIndex {
                 }
             }
         }
+        Some(old)
     }
 
     pub fn apply_service(&mut self, service: ServiceFacts) {
         let key = service.key.clone();
         self.delete_service(&key);
+        self.forget_selection(&key);
         for ip in service
             .cluster_ips
             .iter()
@@ -117,6 +136,7 @@ impl ClusterIndex {
         let Some(old) = self.services.remove(key) else {
             return;
         };
+        self.forget_selection(key);
         for ip in old.cluster_ips.iter().filter_map(|ip| ip.parse::<IpAddr>().ok()) {
             if self.services_by_ip.get(&ip) == Some(key) {
                 self.services_by_ip.remove(&ip);
@@ -124,13 +144,24 @@ impl ClusterIndex {
         }
     }
 
+    fn forget_selection(&mut self, service: &ObjectKey) {
+        if let Some(services) = self.first_selected.get_mut().get_mut(&service.namespace) {
+            services.remove(&service.name);
+        }
+    }
+
     pub fn apply_owner(&mut self, owner: OwnerFacts) {
-        self.owners
+        let names = self
+            .owners
             .entry(owner.key.namespace.clone())
             .or_default()
             .entry(owner.kind.clone())
-            .or_default()
-            .insert(owner.key.name.clone(), owner);
+            .or_default();
+        if names.get(&owner.key.name) != Some(&owner) {
+            names.insert(owner.key.name.clone(), owner);
+            // Owners form chains: any pod's identity may depend on this one.
+            self.identities.get_mut().clear();
+        }
     }
 
     pub fn delete_owner(&mut self, kind: &str, key: &ObjectKey) {
@@ -138,7 +169,9 @@ impl ClusterIndex {
             return;
         };
         if let Some(names) = kinds.get_mut(kind) {
-            names.remove(&key.name);
+            if names.remove(&key.name).is_some() {
+                self.identities.get_mut().clear();
+            }
             if names.is_empty() {
                 kinds.remove(kind);
             }
@@ -233,13 +266,53 @@ impl ClusterIndex {
             .filter(|pod| !pod.facts.host_network && service.selects(&pod.facts.labels))
     }
 
+    /// The first pod (by name) a Service selects.
+    pub fn first_selected_pod(&self, service: &ServiceFacts) -> Option<&PodEntry> {
+        let (namespace, name) = (&service.key.namespace, &service.key.name);
+        let memo = self
+            .first_selected
+            .borrow()
+            .get(namespace)
+            .and_then(|s| s.get(name).cloned());
+        let pod_name = match memo {
+            Some(pod_name) => pod_name,
+            None => {
+                let found = self
+                    .selected_pods(service)
+                    .next()
+                    .map(|p| p.facts.key.name.clone());
+                self.first_selected
+                    .borrow_mut()
+                    .entry(namespace.clone())
+                    .or_default()
+                    .insert(name.clone(), found.clone());
+                found
+            }
+        };
+        pod_name.and_then(|pod_name| self.pod(namespace, &pod_name))
+    }
+
     /// The pod's workload identity, through the model's owner resolution.
     pub fn identity(&self, pod: &PodEntry) -> Identity {
-        let namespace = &pod.facts.key.namespace;
-        pod_identity(&pod.facts, &self.config, |reference| {
+        let (namespace, name) = (&pod.facts.key.namespace, &pod.facts.key.name);
+        if let Some(identity) = self
+            .identities
+            .borrow()
+            .get(namespace)
+            .and_then(|ids| ids.get(name))
+        {
+            return identity.clone();
+        }
+        let identity = pod_identity(&pod.facts, &self.config, |reference| {
             self.owner(namespace, reference).cloned()
         })
-        .identity
+        .identity;
+        self.identities
+            .borrow_mut()
+            .entry(namespace.clone())
+            .or_default()
+            .insert(name.clone(), identity.clone());
+        identity
     }
 }
 
@@ -370,6 +443,47 @@ mod tests {
             index.identity(&p),
             Identity::new("ns", "server-7d9f", Some("ReplicaSet"))
         );
+    }
+
+    #[test]
+    fn memoized_identities_and_selections_follow_changes() {
+        let mut index = ClusterIndex::new(Config::default());
+        index.apply_owner(owner("ns", "ReplicaSet", "web-1", None));
+        let p = pod("ns", "web-1-a", "10.0.0.5", Some(("ReplicaSet", "web-1")), 1);
+        index.apply_pod(p.clone());
+        assert_eq!(
+            index.identity(&p),
+            Identity::new("ns", "web-1", Some("ReplicaSet"))
+        );
+        // The Deployment arrives after the pod was resolved once: the memo must not hide it.
+        index.apply_owner(owner("ns", "ReplicaSet", "web-1", Some(("Deployment", "web"))));
+        index.apply_owner(owner("ns", "Deployment", "web", None));
+        assert_eq!(index.identity(&p), Identity::new("ns", "web", Some("Deployment")));
+
+        index.apply_service(service("ns", "web", "10.96.0.20", Some("web")));
+        let svc = index
+            .service(&ObjectKey::new("ns", "web"))
+            .cloned()
+            .expect("service");
+        assert_eq!(
+            index.first_selected_pod(&svc).map(|p| p.facts.key.name.as_str()),
+            Some("web-1-a")
+        );
+        // A pod sorting first starts to match; then the first one stops matching.
+        index.apply_pod(pod("ns", "web-0-z", "10.0.0.6", None, 1));
+        assert_eq!(
+            index.first_selected_pod(&svc).map(|p| p.facts.key.name.as_str()),
+            Some("web-0-z")
+        );
+        let mut relabelled = pod("ns", "web-0-z", "10.0.0.6", None, 1);
+        relabelled.facts.labels.insert("app".into(), "other".into());
+        index.apply_pod(relabelled);
+        assert_eq!(
+            index.first_selected_pod(&svc).map(|p| p.facts.key.name.as_str()),
+            Some("web-1-a")
+        );
+        index.delete_pod(&ObjectKey::new("ns", "web-1-a"));
+        assert!(index.first_selected_pod(&svc).is_none());
     }
 
     #[test]

@@ -133,8 +133,7 @@ impl Resolver<'_> {
         }
         let first = self
             .index
-            .selected_pods(service)
-            .next()
+            .first_selected_pod(service)
             .ok_or(Unresolved::ServiceWithoutPods)?;
         Ok(Destination {
             identity: self.index.identity(first),
