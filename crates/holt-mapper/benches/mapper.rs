@@ -151,6 +151,17 @@ fn ingestion(c: &mut Criterion) {
         )
     });
 
+    // As the HTTP handler does it: the report's JSON parsed, then merged.
+    let bodies: Vec<Vec<u8>> = reports.iter().map(|r| serde_json::to_vec(r).expect("json")).collect();
+    let mut m = 0;
+    group.bench_function("parse_json_and_merge_1000_connections_100_dns", |b| {
+        b.iter(|| {
+            m += 1;
+            let report: Report = serde_json::from_slice(&bodies[m % bodies.len()]).expect("parse");
+            mapper.ingest(report, 3_000);
+        })
+    });
+
     // Every observation new: an empty store before each batch.
     let mut fresh = Mapper::new(cluster(), Store::default(), IngestConfig::default());
     group.bench_function("new_1000_connections_100_dns", |b| {
