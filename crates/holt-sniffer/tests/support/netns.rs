@@ -93,3 +93,28 @@ pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> anyhow::Result<()> 
     b.ip(&["link", "set", b_if, "up"])?;
     Ok(())
 }
+
+/// Connects `netns` to the test's own (host) network namespace with a veth pair named `host_if` (on the
+/// host) and `netns_if` (in `netns`), so that a server the test runs on the host is reachable from
+/// inside. The pair disappears with `netns`.
+pub fn veth_to_host(netns: &Netns, netns_if: &str, host_if: &str) -> anyhow::Result<()> {
+    run(
+        "ip",
+        &[
+            "link",
+            "add",
+            "name",
+            host_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            netns_if,
+            "netns",
+            &netns.name,
+        ],
+    )?;
+    run("ip", &["link", "set", host_if, "up"])?;
+    netns.ip(&["link", "set", netns_if, "up"])?;
+    Ok(())
+}

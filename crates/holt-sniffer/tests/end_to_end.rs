@@ -1,0 +1,350 @@
+//! Sniffer, mapper and CLI together, on real traffic and a real API server: the reference's
+//! network-mapper tutorial (client and client2 call server). Network namespaces made by the test —
+//! `client`, `client2`, `dns` and `server` attached by veth pairs to a bridge in `node`, and `node`
+//! joined to the test's own namespace by one more veth pair — carry DNS lookups of
+//! `server.<namespace>.svc.cluster.local` and TCP connections to the server over IPv4 and IPv6. The
+//! sniffer binary runs in `node` and reports to a mapper served in-process (host side of the pair), which
+//! resolves both ends through the API server of `holt-testenv`, where Deployments `client`, `client2` and
+//! `server` have Pods whose `status.podIPs` are the namespaces' addresses. `holt mapper export` must
+//! then print the tutorial's ClientIntents.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use holt_testenv::ControlPlane;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::json;
+use support::netns::{Netns, veth, veth_to_host};
+use support::servers::{Zone, dns_responder, tcp_server};
+
+const SNIFFER: &str = env!("CARGO_BIN_EXE_holt-sniffer");
+const PROBE: &str = env!("CARGO_BIN_EXE_holt-sniffer-probe");
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A child process killed on drop.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The tutorial's namespaces: (name, IPv4, IPv6) of each workload's pod.
+const CLIENT: (&str, &str, &str) = ("client", "10.78.0.2", "fd78::2");
+const CLIENT2: (&str, &str, &str) = ("client2", "10.78.0.4", "fd78::4");
+const SERVER: (&str, &str, &str) = ("server", "10.78.0.3", "fd78::3");
+const DNS: (&str, &str, &str) = ("dns", "10.78.0.53", "fd78::53");
+
+struct Topology {
+    node: Netns,
+    workloads: Vec<Netns>,
+    /// The host end of the node's veth pair, where the mapper listens.
+    host_address: Ipv4Addr,
+}
+
+fn topology() -> anyhow::Result<Topology> {
+    let pid = std::process::id();
+    let node = Netns::create(&format!("holt-e2e-{pid}-node"))?;
+    node.ip(&["link", "add", "br0", "type", "bridge"])?;
+    node.ip(&["link", "set", "br0", "up"])?;
+    let mut workloads = Vec::new();
+    for (name, v4, v6) in [CLIENT, CLIENT2, SERVER, DNS] {
+        let netns = Netns::create(&format!("holt-e2e-{pid}-{name}"))?;
+        let port = format!("v{name}");
+        veth(&node, &port, &netns, "eth0")?;
+        node.ip(&["link", "set", &port, "master", "br0"])?;
+        netns.ip(&["addr", "add", &format!("{v4}/24"), "dev", "eth0"])?;
+        netns.ip(&["addr", "add", &format!("{v6}/64"), "dev", "eth0", "nodad"])?;
+        workloads.push(netns);
+    }
+    let subnet = (pid % 250) as u8;
+    let host_address = Ipv4Addr::new(10, 233, subnet, 1);
+    // The host end goes away with `node`.
+    let host_if = format!("he2e{}", pid % 1_000_000);
+    veth_to_host(&node, "uplink", &host_if)?;
+    support::netns::run(
+        "ip",
+        &["addr", "add", &format!("{host_address}/30"), "dev", &host_if],
+    )?;
+    node.ip(&["addr", "add", &format!("10.233.{subnet}.2/30"), "dev", "uplink"])?;
+    Ok(Topology {
+        node,
+        workloads,
+        host_address,
+    })
+}
+
+impl Topology {
+    fn netns(&self, name: &str) -> &Netns {
+        self.workloads
+            .iter()
+            .find(|n| n.name.ends_with(&format!("-{name}")))
+            .expect("namespace")
+    }
+}
+
+/// Runs the probe in `netns` with the pod's host name and waits for it to finish.
+fn probe(netns: &Netns, hostname: &str, args: &[&str]) -> anyhow::Result<()> {
+    let mut child = Process(
+        netns
+            .command("env")
+            .arg(format!("HOSTNAME={hostname}"))
+            .arg(PROBE)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting the probe")?,
+    );
+    let stdout = child.0.stdout.take().context("probe stdout")?;
+    for line in BufReader::new(stdout).lines() {
+        eprintln!("probe {hostname}: {}", line?);
+    }
+    let status = child.0.wait()?;
+    ensure!(status.success(), "probe {args:?} failed: {status}");
+    Ok(())
+}
+
+/// The `holt` binary, built by cargo (a package's tests only get its own binaries). The variables cargo
+/// sets for this test are not passed on: build scripts that watch them would be rebuilt every time.
+fn holt_binary() -> anyhow::Result<PathBuf> {
+    let mut command = Command::new(env!("CARGO"));
+    for (key, _) in std::env::vars_os() {
+        let set_by_cargo = key.to_str().is_some_and(|key| {
+            [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+            ]
+            .iter()
+            .any(|prefix| key.starts_with(prefix))
+        });
+        if set_by_cargo {
+            command.env_remove(key);
+        }
+    }
+    let output = command
+        .args(["build", "-p", "holt", "--bin", "holt", "--message-format=json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running cargo build -p holt")?;
+    ensure!(output.status.success(), "cargo build -p holt failed");
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let message: serde_json::Value = serde_json::from_str(line)?;
+        if message["reason"] == "compiler-artifact"
+            && message["target"]["name"] == "holt"
+            && let Some(path) = message["executable"].as_str()
+        {
+            return Ok(PathBuf::from(path));
+        }
+    }
+    bail!("cargo build -p holt named no holt executable")
+}
+
+/// A Deployment `name` (label `app: name`); the controller-manager makes its ReplicaSet and Pod, whose
+/// `status.podIPs` are then set as a kubelet would. Returns the pod's name.
+async fn deployment(client: &Client, ns: &str, (name, v4, v6): (&str, &str, &str)) -> anyhow::Result<String> {
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": name, "image": "registry.example/app:1"}]}
+            }
+        }
+    }))?;
+    deployments.create(&PostParams::default(), &deployment).await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let selector = format!("app={name}");
+    let deadline = Instant::now() + TIMEOUT;
+    let pod = loop {
+        let list = pods.list(&ListParams::default().labels(&selector)).await?;
+        if let Some(pod) = list.items.first().and_then(|p| p.metadata.name.clone()) {
+            break pod;
+        }
+        ensure!(Instant::now() < deadline, "no pod of {name} within {TIMEOUT:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let status = json!({"status": {
+        "phase": "Running",
+        "podIP": v4,
+        "podIPs": [{"ip": v4}, {"ip": v6}]
+    }});
+    pods.patch_status(&pod, &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    Ok(pod)
+}
+
+/// What the reference's `otterize network-mapper export` prints in its tutorial, for one client.
+fn tutorial_client_intents(client: &str, ns: &str) -> String {
+    format!(
+        "apiVersion: k8s.otterize.com/v2beta1
+kind: ClientIntents
+metadata:
+  name: {client}
+  namespace: {ns}
+spec:
+  workload:
+    name: {client}
+    kind: Deployment
+  targets:
+  - kubernetes:
+      name: server
+      kind: Deployment
+"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tutorial_traffic_becomes_client_intents_exported_by_the_cli() -> anyhow::Result<()> {
+    let holt = tokio::task::spawn_blocking(holt_binary).await??;
+
+    // Kubernetes: the tutorial's Deployments, their pods at the namespaces' addresses, Service server.
+    let plane = ControlPlane::shared().await?;
+    let kube = plane.client().await?;
+    let ns = plane.create_namespace(&kube, "e2e-tutorial").await?;
+    let client_pod = deployment(&kube, &ns, CLIENT).await?;
+    let client2_pod = deployment(&kube, &ns, CLIENT2).await?;
+    deployment(&kube, &ns, SERVER).await?;
+    let services: Api<Service> = Api::namespaced(kube.clone(), &ns);
+    let service: Service = serde_json::from_value(json!({
+        "metadata": {"name": "server"},
+        "spec": {"clusterIP": "None", "selector": {"app": "server"}, "ports": [{"port": 80}]}
+    }))?;
+    services.create(&PostParams::default(), &service).await?;
+
+    // The network, its DNS server (a headless Service's answer: the pod's addresses) and the server.
+    let net = topology()?;
+    let service_name = format!("server.{ns}.svc.cluster.local");
+    let mut zone = Zone::default();
+    zone.addresses
+        .insert(service_name.clone(), vec![SERVER.1.parse()?, SERVER.2.parse()?]);
+    let dns_socket = net.netns("dns").within(|| UdpSocket::bind("[::]:53"))??;
+    let _dns = dns_responder(dns_socket, zone);
+    let listener = net.netns("server").within(|| TcpListener::bind("[::]:80"))??;
+    let _server = tcp_server(listener);
+
+    // The mapper, on the host end of the node's uplink.
+    let state = tempfile::tempdir()?;
+    let args: holt_mapper::args::Args = clap::Parser::try_parse_from([
+        "holt-mapper",
+        "--bind-address",
+        &format!("{}:0", net.host_address),
+        "--state-dir",
+        &state.path().display().to_string(),
+        "--kubeconfig",
+        &plane.kubeconfig().display().to_string(),
+        "--resolved-ips-interval-ms",
+        "0",
+    ])?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (listening, address) = tokio::sync::oneshot::channel();
+    let mapper = tokio::spawn(holt_mapper::serve::serve(
+        args,
+        async move {
+            let _ = stopped.await;
+        },
+        move |address| {
+            let _ = listening.send(address);
+        },
+    ));
+    let mapper_url = format!("http://{}", address.await?);
+
+    // The sniffer in the node namespace, reporting to the mapper.
+    let _sniffer = Process(
+        net.node
+            .command(SNIFFER)
+            .args(["--mapper-url", &mapper_url, "--report-interval", "200ms"])
+            .args([
+                "--health-bind-address",
+                "127.0.0.1:9091",
+                "--node-name",
+                "e2e-node",
+            ])
+            .env("RUST_LOG", "holt_sniffer=info")
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting the sniffer")?,
+    );
+    // Let the sniffer open its capture before the traffic starts.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // The traffic: each client resolves the Service's name and connects; client over IPv4, client2 over
+    // IPv6, so that each client's intent depends on one address family being sniffed and resolved.
+    let dns_v4 = format!("{}:53", DNS.1);
+    let dns_v6 = format!("[{}]:53", DNS.2);
+    let server_v4 = format!("{}:80", SERVER.1);
+    let server_v6 = format!("[{}]:80", SERVER.2);
+    for (name, pod, dns, server) in [
+        (CLIENT.0, &client_pod, &dns_v4, &server_v4),
+        (CLIENT2.0, &client2_pod, &dns_v6, &server_v6),
+    ] {
+        let args = ["--dns-server", dns, "--name", &service_name, "--connect", server];
+        tokio::task::block_in_place(|| probe(net.netns(name), pod, &args))?;
+    }
+
+    // `holt mapper export` until both clients are there.
+    let export = |client: Option<&str>| -> anyhow::Result<String> {
+        let mut command = Command::new(&holt);
+        command.args(["mapper", "export", "--url", &mapper_url, "-n", &ns]);
+        if let Some(client) = client {
+            command.args(["--client", client]);
+        }
+        let output = command.output().context("running holt mapper export")?;
+        ensure!(
+            output.status.success(),
+            "holt mapper export failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok(String::from_utf8(output.stdout)?)
+    };
+    let deadline = Instant::now() + TIMEOUT;
+    let all = loop {
+        let all = tokio::task::block_in_place(|| export(None))?;
+        if all.contains("name: client2\n") && all.contains("name: client\n") {
+            break all;
+        }
+        if Instant::now() > deadline {
+            bail!("holt mapper export never showed both clients within {TIMEOUT:?}; last output:\n{all}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    eprintln!("holt mapper export:\n{all}");
+    assert_eq!(
+        all,
+        format!(
+            "{}---\n{}",
+            tutorial_client_intents("client", &ns),
+            tutorial_client_intents("client2", &ns)
+        )
+    );
+    for client in ["client", "client2"] {
+        let one = tokio::task::block_in_place(|| export(Some(&format!("{client}.{ns}"))))?;
+        assert_eq!(one, tutorial_client_intents(client, &ns));
+    }
+
+    let _ = stop.send(());
+    mapper.await??;
+    Ok(())
+}
