@@ -152,7 +152,10 @@ fn ingestion(c: &mut Criterion) {
     });
 
     // As the HTTP handler does it: the report's JSON parsed, then merged.
-    let bodies: Vec<Vec<u8>> = reports.iter().map(|r| serde_json::to_vec(r).expect("json")).collect();
+    let bodies: Vec<Vec<u8>> = reports
+        .iter()
+        .map(|r| serde_json::to_vec(r).expect("json"))
+        .collect();
     let mut m = 0;
     group.bench_function("parse_json_and_merge_1000_connections_100_dns", |b| {
         b.iter(|| {

@@ -156,17 +156,34 @@ async fn snapshots(shared: Arc<Shared>, args: Args) {
 }
 
 /// Writes a snapshot if the intents changed since the last one.
+///
+/// Writes never overlap and never go backwards: the periodic task may be aborted at shutdown while its
+/// blocking write still runs, so each write takes the snapshot lock and is skipped if a newer one (taken
+/// from the store later) was already written.
 async fn save(shared: &Arc<Shared>, args: &Args) {
-    let contents = {
+    let (sequence, contents) = {
         let mut mapper = shared.mapper();
         if !mapper.store.is_dirty() {
             return;
         }
         mapper.store.mark_clean();
-        mapper.store.contents()
+        (
+            shared.snapshot_sequence.fetch_add(1, Ordering::SeqCst) + 1,
+            mapper.store.contents(),
+        )
     };
     let dir = args.state_dir.clone();
-    let result = tokio::task::spawn_blocking(move || snapshot::save(&dir, &contents)).await;
+    let writer = shared.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let mut written = writer.snapshot_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if *written > sequence {
+            return Ok(());
+        }
+        snapshot::save(&dir, &contents)?;
+        *written = sequence;
+        Ok::<(), SnapshotError>(())
+    })
+    .await;
     match result {
         Ok(Ok(())) => {
             shared.snapshot_writes.fetch_add(1, Ordering::Relaxed);

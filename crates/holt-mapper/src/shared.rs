@@ -20,6 +20,10 @@ pub struct Shared {
     pub snapshot_failures: AtomicU64,
     pub status_patches: AtomicU64,
     pub status_patch_failures: AtomicU64,
+    /// Numbers the snapshots taken from the store.
+    pub snapshot_sequence: AtomicU64,
+    /// Held while a snapshot is written; holds the sequence number of the last one written.
+    pub snapshot_lock: Mutex<u64>,
 }
 
 impl Shared {
@@ -34,6 +38,8 @@ impl Shared {
             snapshot_failures: AtomicU64::new(0),
             status_patches: AtomicU64::new(0),
             status_patch_failures: AtomicU64::new(0),
+            snapshot_sequence: AtomicU64::new(0),
+            snapshot_lock: Mutex::new(0),
         }
     }
 
