@@ -47,7 +47,8 @@ pub async fn run(client: Client, shared: Arc<Shared>, interval: Duration) {
             let known = known.lock().unwrap_or_else(|p| p.into_inner());
             known
                 .iter()
-                .filter(|(_, k)| !k.domains.is_empty())
+                // Also those with no domain left but addresses still in their status: the entries must go.
+                .filter(|(_, k)| !k.domains.is_empty() || !k.current.is_empty())
                 .filter_map(|(key, k)| {
                     let want = desired(&k.domains, &dns, &k.current);
                     (want != k.current).then(|| (key.clone(), want))

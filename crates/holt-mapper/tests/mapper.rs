@@ -550,6 +550,12 @@ async fn resolved_ips_are_published_on_client_intents_with_internet_domains() ->
         ))
         .await?;
     resolved(json!([{"dns": "api.example.com", "ips": ["192.0.2.10", "192.0.2.11", "192.0.2.12"]}])).await?;
+    // No internet target left: no entry left.
+    let spec = json!({"spec": {"targets": [{"kubernetes": {"name": "server"}}]}});
+    intents
+        .patch("client", &PatchParams::default(), &Patch::Merge(&spec))
+        .await?;
+    resolved(Value::Null).await?;
     Ok(())
 }
 
