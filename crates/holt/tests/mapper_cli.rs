@@ -17,6 +17,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use pretty_assertions::assert_eq;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -355,6 +356,18 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
     assert_eq!(client_yaml["spec"], tutorial_json(&ns)[0]["spec"]);
     assert!(dir.join(format!("client2.{ns}.yaml")).exists());
     assert_eq!(std::fs::read_dir(&dir)?.count(), 2);
+
+    let single = out.path().join("all.yaml");
+    let single_arg = single.to_string_lossy().into_owned();
+    stdout(run(&["export", "-n", &ns, "-o", &single_arg]));
+    let documents: Vec<Value> = serde_yaml::Deserializer::from_str(&read(&single))
+        .map(|document| {
+            serde_yaml::from_value::<Value>(serde_yaml::Value::deserialize(document).expect("yaml"))
+                .expect("json")
+        })
+        .collect();
+    assert_eq!(documents.len(), 2);
+    assert_eq!(documents[1]["metadata"]["name"], "client2");
 
     for (format, check) in [
         ("dot", format!("\"client.{ns}\" -> \"server.{ns}\";")),
