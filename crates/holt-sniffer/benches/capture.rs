@@ -41,18 +41,22 @@ fn main() -> anyhow::Result<()> {
         // `cargo test --benches` asks for a listing; there are no named benchmarks.
         return Ok(());
     }
-    let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
-    let rates: Vec<u64> = env("HOLT_BENCH_RATES", "300000,0")
+    // `cargo bench` passes `--bench`; under `cargo test --all-targets` one short run checks that it works.
+    let benching = std::env::args().any(|a| a == "--bench");
+    let env = |name: &str, default: &str, smoke: &str| {
+        std::env::var(name).unwrap_or_else(|_| if benching { default } else { smoke }.to_owned())
+    };
+    let rates: Vec<u64> = env("HOLT_BENCH_RATES", "300000,0", "100000")
         .split(',')
         .map(|r| r.trim().parse().context("HOLT_BENCH_RATES"))
         .collect::<anyhow::Result<_>>()?;
-    let seconds: f64 = env("HOLT_BENCH_SECONDS", "5")
+    let seconds: f64 = env("HOLT_BENCH_SECONDS", "5", "0.5")
         .parse()
         .context("HOLT_BENCH_SECONDS")?;
-    let repeats: usize = env("HOLT_BENCH_REPEATS", "3")
+    let repeats: usize = env("HOLT_BENCH_REPEATS", "3", "1")
         .parse()
         .context("HOLT_BENCH_REPEATS")?;
-    let traffics: Vec<String> = env("HOLT_BENCH_TRAFFIC", "repeating,unique")
+    let traffics: Vec<String> = env("HOLT_BENCH_TRAFFIC", "repeating,unique", "repeating,unique")
         .split(',')
         .map(str::to_owned)
         .collect();
