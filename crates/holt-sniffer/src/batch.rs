@@ -107,6 +107,11 @@ impl Batch {
         self.len
     }
 
+    /// Distinct observations it holds at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

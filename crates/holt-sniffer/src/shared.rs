@@ -18,7 +18,6 @@ pub struct State {
 #[derive(Debug)]
 pub struct Shared {
     state: Mutex<State>,
-    batch_capacity: usize,
 }
 
 impl Shared {
@@ -29,7 +28,6 @@ impl Shared {
                 batch: Batch::new(batch_capacity),
                 tally: Tally::default(),
             }),
-            batch_capacity,
         }
     }
 
@@ -39,10 +37,11 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Swaps the current batch for an empty one and returns it.
+    /// Swaps the current batch for an empty one of the same capacity and returns it.
     pub fn take_batch(&self) -> Batch {
-        let fresh = Batch::new(self.batch_capacity);
-        std::mem::replace(&mut self.lock().batch, fresh)
+        let mut state = self.lock();
+        let fresh = Batch::new(state.batch.capacity());
+        std::mem::replace(&mut state.batch, fresh)
     }
 
     /// A copy of the counters.
