@@ -68,6 +68,10 @@ pub async fn run(shared: Arc<Shared>, config: ReporterConfig, mut shutdown: watc
                     tracing::error!(%error, "report does not serialise; dropping it");
                     shared.lock().tally.report_drops += pending.len() as u64;
                     pending.clear();
+                    // A shutdown already seen would not wake `changed()` again: return now.
+                    if stopping {
+                        return;
+                    }
                     continue;
                 }
             };
