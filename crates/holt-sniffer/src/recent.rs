@@ -117,16 +117,7 @@ impl RecentMessages {
     }
 
     fn index(&self, client: IpAddr, message: &[u8]) -> usize {
-        const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mix = |h: u64, word: u64| (h ^ word).wrapping_mul(K).rotate_left(29);
-        let mut h = self.seed ^ message.len() as u64;
-        h = match client {
-            IpAddr::V4(v4) => mix(h, u64::from(u32::from(v4))),
-            IpAddr::V6(v6) => {
-                let bits = u128::from(v6);
-                mix(mix(h, bits as u64), (bits >> 64) as u64)
-            }
-        };
+        let mut h = mix_ip(self.seed ^ message.len() as u64, client);
         // The first 32 bytes (header, start of the question) and the last 16 (where the addresses
         // are): enough to spread messages over the slots; equality is checked on all bytes anyway.
         let word = |at: usize| {
@@ -141,8 +132,29 @@ impl RecentMessages {
         }
         let tail = message.len().saturating_sub(16).max(32);
         h = mix(mix(h, word(tail)), word(tail + 8));
-        (h ^ (h >> 32)) as usize % SLOTS
+        fold(h, SLOTS)
     }
+}
+
+/// One round of the caches' hash: cheap and seeded per process; it only spreads keys over slots (a hit
+/// is always confirmed by comparing the whole key).
+fn mix(h: u64, word: u64) -> u64 {
+    (h ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29)
+}
+
+fn mix_ip(h: u64, ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(v4) => mix(h, u64::from(u32::from(v4))),
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            mix(mix(h, bits as u64), (bits >> 64) as u64)
+        }
+    }
+}
+
+/// A hash into a slot index below `slots`.
+fn fold(h: u64, slots: usize) -> usize {
+    (h ^ (h >> 32)) as usize % slots
 }
 
 /// Slots in the SYN cache.
@@ -180,18 +192,8 @@ impl RecentSyns {
 
     /// Whether this attempt was remembered for `batch`; if not, remembers it (the caller records it).
     pub fn check_and_remember(&mut self, batch: u64, src: IpAddr, dst: IpAddr, port: u16) -> bool {
-        const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mix = |h: u64, word: u64| (h ^ word).wrapping_mul(K).rotate_left(29);
-        let fold = |ip: IpAddr| match ip {
-            IpAddr::V4(v4) => u64::from(u32::from(v4)),
-            IpAddr::V6(v6) => {
-                let bits = u128::from(v6);
-                (bits as u64) ^ ((bits >> 64) as u64).rotate_left(17)
-            }
-        };
-        let h = mix(mix(mix(self.seed, fold(src)), fold(dst)), u64::from(port));
-        let index = (h ^ (h >> 32)) as usize % SYN_SLOTS;
-        let Some(slot) = self.slots.get_mut(index) else {
+        let h = mix(mix_ip(mix_ip(self.seed, src), dst), u64::from(port));
+        let Some(slot) = self.slots.get_mut(fold(h, SYN_SLOTS)) else {
             return false;
         };
         let entry = (batch, src, dst, port);
