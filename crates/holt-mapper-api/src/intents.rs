@@ -30,13 +30,7 @@ pub struct Workload {
     pub kind: Option<String>,
 }
 
-impl Workload {
-    /// `name.namespace`, the form the CLI's `--client`/`--server` filters take.
-    pub fn dotted(&self) -> String {
-        format!("{}.{}", self.name, self.namespace)
-    }
-}
-
+/// `name.namespace`, the form the CLI's `--client`/`--server` filters take.
 impl fmt::Display for Workload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.name, self.namespace)
