@@ -33,12 +33,13 @@ pub enum SnapshotError {
     Serialize(serde_json::Error),
 }
 
+/// The file: the contents owned when read, borrowed when written.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct File {
+struct File<C> {
     version: u32,
     #[serde(flatten)]
-    contents: StoreContents,
+    contents: C,
 }
 
 /// What loading found.
@@ -67,7 +68,7 @@ pub fn load(dir: &Path, now_ms: u64) -> Result<Loaded, SnapshotError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::Fresh),
         Err(source) => return Err(SnapshotError::Read { path, source }),
     };
-    let parsed = serde_json::from_slice::<File>(&bytes)
+    let parsed = serde_json::from_slice::<File<StoreContents>>(&bytes)
         .map_err(|e| e.to_string())
         .and_then(|file| match file.version {
             FORMAT_VERSION => Ok(file.contents),
@@ -97,7 +98,7 @@ pub fn load(dir: &Path, now_ms: u64) -> Result<Loaded, SnapshotError> {
 pub fn save(dir: &Path, contents: &StoreContents) -> Result<(), SnapshotError> {
     let file = File {
         version: FORMAT_VERSION,
-        contents: contents.clone(),
+        contents,
     };
     let bytes = serde_json::to_vec(&file).map_err(SnapshotError::Serialize)?;
     let path = dir.join(FILE_NAME);
