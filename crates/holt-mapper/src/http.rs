@@ -117,10 +117,11 @@ async fn reset(State(shared): State<Arc<Shared>>) -> StatusCode {
 }
 
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
-    if shared.is_ready() {
+    let unsynced = shared.unsynced();
+    if unsynced.is_empty() {
         (StatusCode::OK, "ok\n").into_response()
     } else {
-        let waiting: Vec<String> = shared.unsynced().iter().map(|k| format!("{k:?}")).collect();
+        let waiting: Vec<String> = unsynced.iter().map(|k| format!("{k:?}")).collect();
         (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("waiting for the first list of: {}\n", waiting.join(", ")),

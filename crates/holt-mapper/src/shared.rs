@@ -2,7 +2,7 @@
 //! the counters of what the I/O side did.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,9 +13,8 @@ use crate::metrics::Metrics;
 #[derive(Debug)]
 pub struct Shared {
     mapper: Mutex<Mapper>,
-    /// Kinds whose watch has not listed yet.
+    /// Kinds whose watch has not listed yet: ready when empty.
     unsynced: Mutex<BTreeSet<IndexedKind>>,
-    ready: AtomicBool,
     pub snapshot_writes: AtomicU64,
     pub snapshot_failures: AtomicU64,
     pub status_patches: AtomicU64,
@@ -29,11 +28,9 @@ pub struct Shared {
 impl Shared {
     /// Shared state around `mapper`, ready once every kind in `watched` has listed.
     pub fn new(mapper: Mapper, watched: BTreeSet<IndexedKind>) -> Self {
-        let ready = watched.is_empty();
         Shared {
             mapper: Mutex::new(mapper),
             unsynced: Mutex::new(watched),
-            ready: AtomicBool::new(ready),
             snapshot_writes: AtomicU64::new(0),
             snapshot_failures: AtomicU64::new(0),
             status_patches: AtomicU64::new(0),
@@ -52,18 +49,13 @@ impl Shared {
     }
 
     pub fn synced(&self, kind: &IndexedKind) {
-        let mut unsynced = self.unsynced.lock().unwrap_or_else(|p| p.into_inner());
-        unsynced.remove(kind);
-        if unsynced.is_empty() {
-            self.ready.store(true, Ordering::SeqCst);
-        }
+        self.unsynced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(kind);
     }
 
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
-    }
-
-    /// The kinds still listing, for `/readyz`.
+    /// The kinds still listing (none once ready), for `/readyz`.
     pub fn unsynced(&self) -> Vec<IndexedKind> {
         self.unsynced
             .lock()
