@@ -80,22 +80,17 @@ impl Resolver<'_> {
     }
 
     fn pod_at(&self, ip: &IpAddr, seen_ms: u64, hostname: Option<&str>) -> Result<&PodEntry, Unresolved> {
-        let pods = self.index.pods_with_ip(ip);
+        let mut pods = self.index.pods_with_ip(ip);
         if pods.is_empty() {
             return Err(Unresolved::NoPod);
         }
         // Newest first: the newest pod created before the observation, running pods before finished ones.
-        let mut old_enough = pods.iter().filter(|p| p.created_ms <= seen_ms).peekable();
-        if old_enough.peek().is_none() {
+        pods.retain(|p| p.created_ms <= seen_ms);
+        let candidates = pods;
+        let Some(&newest) = candidates.first() else {
             return Err(Unresolved::PodNewerThanObservation);
-        }
-        let candidates: Vec<&PodEntry> = old_enough.copied().collect();
-        let chosen = candidates
-            .iter()
-            .find(|p| !p.finished)
-            .or_else(|| candidates.first())
-            .copied()
-            .ok_or(Unresolved::NoPod)?;
+        };
+        let chosen = candidates.iter().copied().find(|p| !p.finished).unwrap_or(newest);
         match hostname {
             Some(host) if !host.is_empty() && host != chosen.facts.key.name => {
                 // The host name may name an older pod that still holds the IP.
