@@ -126,6 +126,15 @@ pub enum GraphFormatArg {
     Svg,
 }
 
+/// A flag value as the mapper's queries spell it: the CLI's value names are the wire names
+/// ([`holt_mapper_api::ExportFormat`], [`holt_mapper_api::ExportVersion`], [`holt_mapper_api::GraphFormat`]).
+fn wire_name(value: impl ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default()
+}
+
 fn path_with_query(path: &str, pairs: &[(&'static str, String)]) -> String {
     if pairs.is_empty() {
         path.to_owned()
@@ -166,24 +175,8 @@ async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
             as_kubernetes_service,
         } => {
             let mut pairs = filters.pairs();
-            pairs.push((
-                "format",
-                if format == ExportFormatArg::Json {
-                    "json"
-                } else {
-                    "yaml"
-                }
-                .into(),
-            ));
-            pairs.push((
-                "version",
-                if output_version == VersionArg::V1alpha3 {
-                    "v1alpha3"
-                } else {
-                    "v2beta1"
-                }
-                .into(),
-            ));
+            pairs.push(("format", wire_name(format)));
+            pairs.push(("version", wire_name(output_version)));
             if as_kubernetes_service {
                 pairs.push(("asKubernetesService", "true".into()));
             }
@@ -209,12 +202,7 @@ async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
             output,
         } => {
             let mut pairs = filters.pairs();
-            let format = match format {
-                GraphFormatArg::Dot => "dot",
-                GraphFormatArg::Mermaid => "mermaid",
-                GraphFormatArg::Svg => "svg",
-            };
-            pairs.push(("format", format.into()));
+            pairs.push(("format", wire_name(format)));
             let text = endpoint.get(&path_with_query(GRAPH_PATH, &pairs)).await?;
             write_or_print(output.as_deref(), &text)?;
         }
@@ -247,4 +235,38 @@ fn write_dir(dir: &Path, files: &[ExportFile]) -> anyhow::Result<()> {
         std::fs::write(&path, &file.content).with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use holt_mapper_api::{ExportFormat, ExportVersion, GraphFormat};
+    use serde::de::DeserializeOwned;
+
+    use super::*;
+
+    fn parsed<T: DeserializeOwned>(value: impl ValueEnum) -> T {
+        let name = wire_name(value);
+        serde_json::from_value(serde_json::Value::String(name.clone()))
+            .unwrap_or_else(|e| panic!("{name:?} is no wire name: {e}"))
+    }
+
+    #[test]
+    fn flag_values_are_the_wire_names_of_the_mapper_queries() {
+        assert_eq!(parsed::<ExportFormat>(ExportFormatArg::Yaml), ExportFormat::Yaml);
+        assert_eq!(parsed::<ExportFormat>(ExportFormatArg::Json), ExportFormat::Json);
+        assert_eq!(
+            parsed::<ExportVersion>(VersionArg::V2beta1),
+            ExportVersion::V2beta1
+        );
+        assert_eq!(
+            parsed::<ExportVersion>(VersionArg::V1alpha3),
+            ExportVersion::V1alpha3
+        );
+        assert_eq!(parsed::<GraphFormat>(GraphFormatArg::Dot), GraphFormat::Dot);
+        assert_eq!(
+            parsed::<GraphFormat>(GraphFormatArg::Mermaid),
+            GraphFormat::Mermaid
+        );
+        assert_eq!(parsed::<GraphFormat>(GraphFormatArg::Svg), GraphFormat::Svg);
+    }
 }
