@@ -38,12 +38,19 @@ pub enum ExportError {
     },
 }
 
+/// An in-cluster target of one client, in the order exported: workloads, then Services, each by name.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Called {
+    Workload { name: String, kind: Option<String> },
+    Service { name: String },
+}
+
 /// The ClientIntents (v2beta1) of the discovered intents, one per client, sorted.
 pub fn client_intents(intents: &[DiscoveredIntent], as_kubernetes_service: bool) -> Vec<ClientIntents> {
     #[derive(Default)]
     struct Client {
         kind: Option<String>,
-        targets: BTreeSet<(u8, String, Option<String>)>,
+        targets: BTreeSet<Called>,
         domains: BTreeSet<String>,
         ips: BTreeSet<String>,
     }
@@ -65,12 +72,15 @@ pub fn client_intents(intents: &[DiscoveredIntent], as_kubernetes_service: bool)
                 let api_server = server.name == "kubernetes" && server.namespace == "default";
                 match service {
                     Some(service) if api_server || as_kubernetes_service => {
-                        client.targets.insert((1, qualify(service), None));
+                        client.targets.insert(Called::Service {
+                            name: qualify(service),
+                        });
                     }
                     _ => {
-                        client
-                            .targets
-                            .insert((0, qualify(&server.name), server.kind.clone()));
+                        client.targets.insert(Called::Workload {
+                            name: qualify(&server.name),
+                            kind: server.kind.clone(),
+                        });
                     }
                 }
             }
@@ -90,8 +100,8 @@ pub fn client_intents(intents: &[DiscoveredIntent], as_kubernetes_service: bool)
             let mut targets: Vec<Target> = client
                 .targets
                 .into_iter()
-                .map(|(key, name, kind)| match key {
-                    0 => Target {
+                .map(|called| match called {
+                    Called::Workload { name, kind } => Target {
                         kubernetes: Some(KubernetesTarget {
                             name,
                             kind,
@@ -99,7 +109,7 @@ pub fn client_intents(intents: &[DiscoveredIntent], as_kubernetes_service: bool)
                         }),
                         ..Target::default()
                     },
-                    _ => Target {
+                    Called::Service { name } => Target {
                         service: Some(ServiceTarget { name, http: vec![] }),
                         ..Target::default()
                     },
