@@ -352,6 +352,33 @@ mod tests {
     }
 
     #[test]
+    fn beyond_the_limit_the_oldest_held_observations_are_dropped_and_counted() {
+        let mut m = mapper();
+        m.config.max_held = 2;
+        let sources = ["10.0.0.20", "10.0.0.21", "10.0.0.22"];
+        for source in sources {
+            m.ingest(
+                report(vec![], vec![connection(source, "10.96.0.3", 2_000)]),
+                3_000,
+            );
+        }
+        assert_eq!(m.held(), 2);
+        assert_eq!(m.stats.pending_overflow, 1);
+        for (i, source) in sources.iter().enumerate() {
+            m.index
+                .apply_pod(pod("tutorial", &format!("late{i}"), source, None, 1_500));
+        }
+        m.retry_held(4_000);
+        let clients: Vec<String> = m
+            .store
+            .intents(&Filter::default())
+            .into_iter()
+            .map(|i| i.client.name)
+            .collect();
+        assert_eq!(clients, ["late1", "late2"], "the oldest held one was dropped");
+    }
+
+    #[test]
     fn an_observation_older_than_the_pod_is_not_attributed_to_it() {
         let mut m = mapper();
         m.ingest(
