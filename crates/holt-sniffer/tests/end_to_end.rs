@@ -10,10 +10,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
@@ -23,22 +22,11 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
-use support::netns::{Netns, veth, veth_to_host};
+use support::netns::{Bridged, bridged, veth_to_host};
+use support::process::{probe, sniffer};
 use support::servers::{Zone, dns_responder, tcp_server};
 
-const SNIFFER: &str = env!("CARGO_BIN_EXE_holt-sniffer");
-const PROBE: &str = env!("CARGO_BIN_EXE_holt-sniffer-probe");
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A child process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The tutorial's namespaces: (name, IPv4, IPv6) of each workload's pod.
 const CLIENT: (&str, &str, &str) = ("client", "10.78.0.2", "fd78::2");
@@ -47,74 +35,26 @@ const SERVER: (&str, &str, &str) = ("server", "10.78.0.3", "fd78::3");
 const DNS: (&str, &str, &str) = ("dns", "10.78.0.53", "fd78::53");
 
 struct Topology {
-    node: Netns,
-    workloads: Vec<Netns>,
+    net: Bridged,
     /// The host end of the node's veth pair, where the mapper listens.
     host_address: Ipv4Addr,
 }
 
 fn topology() -> anyhow::Result<Topology> {
     let pid = std::process::id();
-    let node = Netns::create(&format!("holt-e2e-{pid}-node"))?;
-    node.ip(&["link", "add", "br0", "type", "bridge"])?;
-    node.ip(&["link", "set", "br0", "up"])?;
-    let mut workloads = Vec::new();
-    for (name, v4, v6) in [CLIENT, CLIENT2, SERVER, DNS] {
-        let netns = Netns::create(&format!("holt-e2e-{pid}-{name}"))?;
-        let port = format!("v{name}");
-        veth(&node, &port, &netns, "eth0")?;
-        node.ip(&["link", "set", &port, "master", "br0"])?;
-        netns.ip(&["addr", "add", &format!("{v4}/24"), "dev", "eth0"])?;
-        netns.ip(&["addr", "add", &format!("{v6}/64"), "dev", "eth0", "nodad"])?;
-        workloads.push(netns);
-    }
+    let net = bridged(&format!("holt-e2e-{pid}"), &[CLIENT, CLIENT2, SERVER, DNS])?;
     let subnet = (pid % 250) as u8;
     let host_address = Ipv4Addr::new(10, 233, subnet, 1);
-    // The host end goes away with `node`.
+    // The host end goes away with the node namespace.
     let host_if = format!("he2e{}", pid % 1_000_000);
-    veth_to_host(&node, "uplink", &host_if)?;
+    veth_to_host(&net.node, "uplink", &host_if)?;
     support::netns::run(
         "ip",
         &["addr", "add", &format!("{host_address}/30"), "dev", &host_if],
     )?;
-    node.ip(&["addr", "add", &format!("10.233.{subnet}.2/30"), "dev", "uplink"])?;
-    Ok(Topology {
-        node,
-        workloads,
-        host_address,
-    })
-}
-
-impl Topology {
-    fn netns(&self, name: &str) -> &Netns {
-        self.workloads
-            .iter()
-            .find(|n| n.name.ends_with(&format!("-{name}")))
-            .expect("namespace")
-    }
-}
-
-/// Runs the probe in `netns` with the pod's host name and waits for it to finish.
-fn probe(netns: &Netns, hostname: &str, args: &[&str]) -> anyhow::Result<()> {
-    let mut child = Process(
-        netns
-            .command("env")
-            .arg(format!("HOSTNAME={hostname}"))
-            .arg(PROBE)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting the probe")?,
-    );
-    let stdout = child.0.stdout.take().context("probe stdout")?;
-    for line in BufReader::new(stdout).lines() {
-        eprintln!("probe {hostname}: {}", line?);
-    }
-    let status = child.0.wait()?;
-    ensure!(status.success(), "probe {args:?} failed: {status}");
-    Ok(())
+    net.node
+        .ip(&["addr", "add", &format!("10.233.{subnet}.2/30"), "dev", "uplink"])?;
+    Ok(Topology { net, host_address })
 }
 
 /// The `holt` binary, built by cargo (a package's tests only get its own binaries). The variables cargo
@@ -239,9 +179,12 @@ async fn the_tutorial_traffic_becomes_client_intents_exported_by_the_cli() -> an
     let mut zone = Zone::default();
     zone.addresses
         .insert(service_name.clone(), vec![SERVER.1.parse()?, SERVER.2.parse()?]);
-    let dns_socket = net.netns("dns").within(|| UdpSocket::bind("[::]:53"))??;
+    let dns_socket = net.net.netns("dns").within(|| UdpSocket::bind("[::]:53"))??;
     let _dns = dns_responder(dns_socket, zone);
-    let listener = net.netns("server").within(|| TcpListener::bind("[::]:80"))??;
+    let listener = net
+        .net
+        .netns("server")
+        .within(|| TcpListener::bind("[::]:80"))??;
     let _server = tcp_server(listener);
 
     // The mapper, on the host end of the node's uplink.
@@ -271,22 +214,19 @@ async fn the_tutorial_traffic_becomes_client_intents_exported_by_the_cli() -> an
     let mapper_url = format!("http://{}", address.await?);
 
     // The sniffer in the node namespace, reporting to the mapper.
-    let _sniffer = Process(
-        net.node
-            .command(SNIFFER)
-            .args(["--mapper-url", &mapper_url, "--report-interval", "200ms"])
-            .args([
-                "--health-bind-address",
-                "127.0.0.1:9091",
-                "--node-name",
-                "e2e-node",
-            ])
-            .env("RUST_LOG", "holt_sniffer=info")
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting the sniffer")?,
-    );
+    let _sniffer = sniffer(
+        &net.net.node,
+        &[
+            "--mapper-url",
+            &mapper_url,
+            "--report-interval",
+            "200ms",
+            "--health-bind-address",
+            "127.0.0.1:9091",
+            "--node-name",
+            "e2e-node",
+        ],
+    )?;
     // Let the sniffer open its capture before the traffic starts.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -301,7 +241,7 @@ async fn the_tutorial_traffic_becomes_client_intents_exported_by_the_cli() -> an
         (CLIENT2.0, &client2_pod, &dns_v6, &server_v6),
     ] {
         let args = ["--dns-server", dns, "--name", &service_name, "--connect", server];
-        tokio::task::block_in_place(|| probe(net.netns(name), pod, &args))?;
+        tokio::task::block_in_place(|| probe(net.net.netns(name), pod, &args, false))?;
     }
 
     // `holt mapper export` until both clients are there.

@@ -9,63 +9,29 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use holt_mapper_api::{Report, SeenBy};
 use holt_sniffer::capture::FrameSender;
-use support::netns::{Netns, veth};
+use support::netns::{Bridged, Netns, bridged};
+use support::process::{self, Process, SNIFFER, sniffer};
 use support::servers::{Reports, Zone, dns_responder, http_get, report_collector, tcp_server};
 
-const SNIFFER: &str = env!("CARGO_BIN_EXE_holt-sniffer");
-const PROBE: &str = env!("CARGO_BIN_EXE_holt-sniffer-probe");
 const HEALTH: &str = "127.0.0.1:9091";
 const CLIENT_HOSTNAME: &str = "client-pod-7";
 
-/// A child process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-struct Topology {
-    node: Netns,
-    client: Netns,
-    dns: Netns,
-    server: Netns,
-}
-
-fn topology() -> anyhow::Result<Topology> {
-    let pid = std::process::id();
-    let node = Netns::create(&format!("holt-sniff-{pid}-node"))?;
-    let client = Netns::create(&format!("holt-sniff-{pid}-client"))?;
-    let dns = Netns::create(&format!("holt-sniff-{pid}-dns"))?;
-    let server = Netns::create(&format!("holt-sniff-{pid}-server"))?;
-    node.ip(&["link", "add", "br0", "type", "bridge"])?;
-    node.ip(&["link", "set", "br0", "up"])?;
-    for (netns, port, v4, v6) in [
-        (&client, "vclient", "10.77.0.2/24", "fd77::2/64"),
-        (&dns, "vdns", "10.77.0.53/24", "fd77::53/64"),
-        (&server, "vserver", "10.77.0.3/24", "fd77::3/64"),
-    ] {
-        veth(&node, port, netns, "eth0")?;
-        node.ip(&["link", "set", port, "master", "br0"])?;
-        netns.ip(&["addr", "add", v4, "dev", "eth0"])?;
-        netns.ip(&["addr", "add", v6, "dev", "eth0", "nodad"])?;
-    }
-    Ok(Topology {
-        node,
-        client,
-        dns,
-        server,
-    })
+fn topology() -> anyhow::Result<Bridged> {
+    bridged(
+        &format!("holt-sniff-{}", std::process::id()),
+        &[
+            ("client", "10.77.0.2", "fd77::2"),
+            ("dns", "10.77.0.53", "fd77::53"),
+            ("server", "10.77.0.3", "fd77::3"),
+        ],
+    )
 }
 
 fn zone() -> Zone {
@@ -84,48 +50,22 @@ fn zone() -> Zone {
     zone
 }
 
-/// Runs the probe in `client` with the client's host name; waits for it to say "ready".
+/// Runs the probe in `client` with the client's host name.
 fn probe(client: &Netns, args: &[&str], hold: bool) -> anyhow::Result<Process> {
-    let mut command = client.command("env");
-    command
-        .arg(format!("HOSTNAME={CLIENT_HOSTNAME}"))
-        .arg(PROBE)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if hold {
-        command.arg("--hold");
-    }
-    let mut child = Process(command.spawn().context("starting the probe")?);
-    let stdout = child.0.stdout.take().context("probe stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    loop {
-        match lines.next() {
-            Some(Ok(line)) if line == "ready" => break,
-            Some(Ok(line)) => eprintln!("probe: {line}"),
-            _ => bail!("probe {args:?} ended before it was ready: {:?}", child.0.wait()),
-        }
-    }
-    if !hold {
-        let status = child.0.wait().context("probe")?;
-        ensure!(status.success(), "probe {args:?} failed: {status}");
-    }
-    Ok(child)
+    process::probe(client, CLIENT_HOSTNAME, args, hold)
 }
 
 fn start_sniffer(node: &Netns, collector: SocketAddr) -> anyhow::Result<Process> {
-    let child = node
-        .command(SNIFFER)
-        .args(["--mapper-url", &format!("http://{collector}")])
-        .args(["--report-interval", "200ms", "--health-bind-address", HEALTH])
-        .args(["--node-name", "test-node"])
-        .env("RUST_LOG", "holt_sniffer=debug")
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting the sniffer")?;
-    Ok(Process(child))
+    let mapper_url = format!("http://{collector}");
+    let args = ["--mapper-url", &mapper_url, "--report-interval", "200ms"];
+    sniffer(
+        node,
+        &[
+            &args[..],
+            &["--health-bind-address", HEALTH, "--node-name", "test-node"],
+        ]
+        .concat(),
+    )
 }
 
 /// Waits until `done` holds for the reports received so far.
@@ -186,9 +126,9 @@ fn malformed_frames() -> Vec<Vec<u8>> {
 fn sniffer_reports_real_dns_and_tcp_traffic_in_network_namespaces() -> anyhow::Result<()> {
     let net = topology()?;
 
-    let dns_socket = net.dns.within(|| UdpSocket::bind("[::]:53"))??;
+    let dns_socket = net.netns("dns").within(|| UdpSocket::bind("[::]:53"))??;
     let _dns = dns_responder(dns_socket, zone());
-    let (web, long_lived) = net.server.within(|| -> std::io::Result<_> {
+    let (web, long_lived) = net.netns("server").within(|| -> std::io::Result<_> {
         Ok((TcpListener::bind("[::]:8080")?, TcpListener::bind("[::]:9443")?))
     })??;
     let _web = tcp_server(web);
@@ -198,28 +138,28 @@ fn sniffer_reports_real_dns_and_tcp_traffic_in_network_namespaces() -> anyhow::R
     let (_collector, reports) = report_collector(collector_listener);
 
     // A connection that exists before the sniffer starts: only the socket scan can find it.
-    let mut holder = probe(&net.client, &["--connect", "10.77.0.3:9443"], true)?;
+    let mut holder = probe(net.netns("client"), &["--connect", "10.77.0.3:9443"], true)?;
 
     let mut sniffer = start_sniffer(&net.node, collector)?;
     wait_for(&reports, "a first report", |r| !r.is_empty())?;
 
     // Malformed frames written straight onto the dns namespace's wire, and a truncated DNS response.
     let frames = malformed_frames();
-    let sent = net.dns.within(move || -> anyhow::Result<usize> {
+    let sent = net.netns("dns").within(move || -> anyhow::Result<usize> {
         let sender = FrameSender::open("eth0")?;
         let frames: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
         Ok(sender.send_all(&frames)?)
     })??;
     assert_eq!(sent, 3);
     probe(
-        &net.client,
+        net.netns("client"),
         &["--dns-server", "10.77.0.53:53", "--name", "cut.holt.test"],
         false,
     )?;
 
     // Then the traffic to report: DNS over IPv4 and IPv6, TCP over IPv4 and IPv6.
     probe(
-        &net.client,
+        net.netns("client"),
         &[
             "--dns-server",
             "10.77.0.53:53",
@@ -231,7 +171,7 @@ fn sniffer_reports_real_dns_and_tcp_traffic_in_network_namespaces() -> anyhow::R
         false,
     )?;
     probe(
-        &net.client,
+        net.netns("client"),
         &[
             "--dns-server",
             "[fd77::53]:53",
@@ -384,28 +324,26 @@ fn observations_wait_for_an_unreachable_mapper() -> anyhow::Result<()> {
         .within(|| TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()))??
         .port();
     let mapper: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-    let _sniffer = Process(
-        node.command(SNIFFER)
-            .args([
-                "--interface",
-                "lo",
-                "--enable-socket-scan",
-                "false",
-                "--max-batch",
-                "2",
-            ])
-            .args([
-                "--mapper-url",
-                &format!("http://{mapper}"),
-                "--report-interval",
-                "100ms",
-            ])
-            .args(["--health-bind-address", HEALTH, "--node-name", "retry-node"])
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting the sniffer")?,
-    );
+    let mapper_url = format!("http://{mapper}");
+    let _sniffer = sniffer(
+        &node,
+        &[
+            "--interface",
+            "lo",
+            "--enable-socket-scan",
+            "false",
+            "--max-batch",
+            "2",
+            "--mapper-url",
+            &mapper_url,
+            "--report-interval",
+            "100ms",
+            "--health-bind-address",
+            HEALTH,
+            "--node-name",
+            "retry-node",
+        ],
+    )?;
     let metric = |name: &str| -> anyhow::Result<u64> {
         let metrics = node.within(|| http_get(HEALTH.parse().expect("address"), "/metrics"))??;
         metrics

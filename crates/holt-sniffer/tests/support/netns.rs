@@ -118,3 +118,46 @@ pub fn veth_to_host(netns: &Netns, netns_if: &str, host_if: &str) -> anyhow::Res
     netns.ip(&["link", "set", netns_if, "up"])?;
     Ok(())
 }
+
+/// A node with a bridge and workload namespaces on it, as a Kubernetes node with its pods.
+#[derive(Debug)]
+pub struct Bridged {
+    /// `<prefix>-node`, holding the bridge `br0`.
+    pub node: Netns,
+    /// `<prefix>-<name>` for each workload.
+    pub workloads: Vec<Netns>,
+}
+
+/// Creates `<prefix>-node` with a bridge `br0`, and for each `(name, IPv4, IPv6)` a namespace
+/// `<prefix>-<name>` attached to the bridge by a veth pair (`v<name>` on the bridge, `eth0` inside)
+/// with the addresses in a /24 and a /64 (`nodad`). `prefix` should include the process ID.
+pub fn bridged(prefix: &str, workloads: &[(&str, &str, &str)]) -> anyhow::Result<Bridged> {
+    let node = Netns::create(&format!("{prefix}-node"))?;
+    node.ip(&["link", "add", "br0", "type", "bridge"])?;
+    node.ip(&["link", "set", "br0", "up"])?;
+    let mut created = Vec::new();
+    for (name, v4, v6) in workloads {
+        let netns = Netns::create(&format!("{prefix}-{name}"))?;
+        let port = format!("v{name}");
+        veth(&node, &port, &netns, "eth0")?;
+        node.ip(&["link", "set", &port, "master", "br0"])?;
+        netns.ip(&["addr", "add", &format!("{v4}/24"), "dev", "eth0"])?;
+        netns.ip(&["addr", "add", &format!("{v6}/64"), "dev", "eth0", "nodad"])?;
+        created.push(netns);
+    }
+    Ok(Bridged {
+        node,
+        workloads: created,
+    })
+}
+
+impl Bridged {
+    /// The workload namespace `name`.
+    pub fn netns(&self, name: &str) -> &Netns {
+        let suffix = format!("-{name}");
+        self.workloads
+            .iter()
+            .find(|n| n.name.ends_with(&suffix))
+            .unwrap_or_else(|| panic!("no workload namespace {name}"))
+    }
+}
