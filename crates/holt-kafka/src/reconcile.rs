@@ -64,8 +64,26 @@ impl KafkaAdmin {
         desired: &BTreeSet<KafkaAcl>,
         owned: impl Fn(&KafkaAcl) -> bool,
     ) -> Result<AclChanges, Error> {
+        let (_, changes) = self.plan_reconcile(desired, owned).await?;
+        self.apply(changes).await
+    }
+
+    /// The first half of [`KafkaAdmin::reconcile`], for callers that must record something between planning
+    /// and applying: lists the broker's ACLs and returns them with the changes [`plan`] makes of them.
+    pub async fn plan_reconcile(
+        &self,
+        desired: &BTreeSet<KafkaAcl>,
+        owned: impl Fn(&KafkaAcl) -> bool,
+    ) -> Result<(BTreeSet<KafkaAcl>, AclChanges), Error> {
         let current: BTreeSet<KafkaAcl> = self.describe_acls(&AclFilter::any()).await?.into_iter().collect();
-        let mut changes = plan(desired, &current, owned);
+        let changes = plan(desired, &current, owned);
+        Ok((current, changes))
+    }
+
+    /// The second half of [`KafkaAdmin::reconcile`]: creates `changes.created`, then deletes
+    /// `changes.deleted`. Creation comes first, so access that stays granted is never briefly lost; nothing
+    /// is deleted when creating fails.
+    pub async fn apply(&self, mut changes: AclChanges) -> Result<AclChanges, Error> {
         let create: Vec<_> = changes.created.iter().cloned().collect();
         self.create_acls(&create).await?;
         let filters: Vec<_> = changes.deleted.iter().map(AclFilter::exact).collect();

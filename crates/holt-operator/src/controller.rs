@@ -556,17 +556,22 @@ fn watched_only(mut changes: Changes, config: &Config) -> Changes {
     changes
 }
 
-/// The ClientIntents with a Kafka target on `broker`.
+/// The ClientIntents declaring a Kafka target on `broker` (through the broker's clients, not a scan).
 fn intents_calling(index: &Index, broker: &Identity) -> Vec<ObjectKey> {
-    index
-        .all_intents()
+    let Some(access) = index.broker(broker) else {
+        return Vec::new();
+    };
+    access
+        .clients
+        .keys()
+        .flat_map(|client| index.intents_of(client))
         .filter(|(_, intents)| {
             intents
                 .calls
                 .iter()
                 .any(|call| matches!(call, Call::Kafka { broker: b, .. } if b == broker))
         })
-        .map(|(key, _)| key.clone())
+        .map(|(key, _)| key)
         .collect()
 }
 

@@ -48,46 +48,46 @@ impl Events {
             if self.published.contains(notice) {
                 continue;
             }
+            let warning = notice.reason.is_warning();
+            let reason = notice.reason.as_str();
             for reference in references(index, &notice.subject) {
-                let event = Event {
-                    type_: if notice.reason.is_warning() {
-                        EventType::Warning
-                    } else {
-                        EventType::Normal
-                    },
-                    reason: notice.reason.as_str().into(),
-                    note: Some(notice.message.clone()),
-                    action: "Reconcile".into(),
-                    secondary: None,
-                };
-                if let Err(error) = self.recorder.publish(&event, &reference).await {
-                    warn!(%error, reason = notice.reason.as_str(), "publishing an Event");
-                }
+                self.record(&reference, warning, reason, &notice.message, "Reconcile")
+                    .await;
             }
             self.published.insert(notice.clone());
         }
     }
-}
 
-impl Events {
     /// An Event on each of these KafkaServerConfigs (how Kafka ACL outcomes are reported).
     pub async fn kafka_server_configs(&self, configs: &[ObjectKey], warning: bool, reason: &str, note: &str) {
         for key in configs {
-            let event = Event {
-                type_: if warning {
-                    EventType::Warning
-                } else {
-                    EventType::Normal
-                },
-                reason: reason.into(),
-                note: Some(note.into()),
-                action: "ReconcileKafkaACLs".into(),
-                secondary: None,
-            };
             let reference = reference::<KafkaServerConfig>(&key.namespace, &key.name);
-            if let Err(error) = self.recorder.publish(&event, &reference).await {
-                warn!(%error, reason, "publishing an Event");
-            }
+            self.record(&reference, warning, reason, note, "ReconcileKafkaACLs")
+                .await;
+        }
+    }
+
+    async fn record(
+        &self,
+        regarding: &ObjectReference,
+        warning: bool,
+        reason: &str,
+        note: &str,
+        action: &str,
+    ) {
+        let event = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.into(),
+            note: Some(note.into()),
+            action: action.into(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&event, regarding).await {
+            warn!(%error, reason, "publishing an Event");
         }
     }
 }

@@ -1,10 +1,9 @@
 //! One task per broker: reconcile its ACLs whenever the desired set changes, retry failures with back-off,
 //! resync now and then so that ACLs removed behind Holt's back come back, and report every outcome.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
-use holt_kafka::{AclChanges, AclFilter, KafkaAcl, KafkaAdmin, KafkaConfig, TlsIdentity};
+use holt_kafka::{AclChanges, KafkaAdmin, KafkaConfig, TlsIdentity};
 use holt_model::Identity;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
@@ -85,30 +84,20 @@ async fn reconcile(ledgers: &Ledgers, job: &BrokerJob) -> Result<AclChanges, Kaf
         }
     };
     let admin = connect(&target.address, &target.tls).await?;
-    let current: BTreeSet<KafkaAcl> = admin
-        .describe_acls(&AclFilter::any())
+    let (current, changes) = admin
+        .plan_reconcile(&job.acls, |acl| ledger.acls.contains(acl))
         .await
-        .map_err(|e| failure(&target.address, e))?
-        .into_iter()
-        .collect();
-    let mut changes = holt_kafka::plan(&job.acls, &current, |acl| ledger.acls.contains(acl));
+        .map_err(|e| failure(&target.address, e))?;
+    // Recorded before they exist: a crash after creating must not leave ACLs nobody owns.
     if !changes.created.is_empty() || ledger.target.as_ref() != Some(&target) {
         ledger.acls.extend(changes.created.iter().cloned());
         ledger.target = Some(target.clone());
         ledgers.save(&job.broker, &ledger).await.map_err(not_applied)?;
     }
-    let create: Vec<_> = changes.created.iter().cloned().collect();
-    admin
-        .create_acls(&create)
+    let changes = admin
+        .apply(changes)
         .await
         .map_err(|e| failure(&target.address, e))?;
-    let filters: Vec<_> = changes.deleted.iter().map(AclFilter::exact).collect();
-    changes.deleted = admin
-        .delete_acls(&filters)
-        .await
-        .map_err(|e| failure(&target.address, e))?
-        .into_iter()
-        .collect();
     let before = ledger.acls.clone();
     ledger.settle(&current, &changes.created, &changes.deleted);
     if job.target.as_ref().is_ok_and(Option::is_none) && ledger.acls.is_empty() {

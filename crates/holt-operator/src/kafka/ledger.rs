@@ -18,6 +18,7 @@ use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams};
 use kube::{Api, Client};
 use serde::{Deserialize, Serialize};
 
+use super::broker::broker_name;
 use super::target::BrokerTarget;
 use crate::apply::FIELD_MANAGER;
 
@@ -59,7 +60,7 @@ impl Ledgers {
             .map_err(|e| format!("reading the Kafka ACL ledger ConfigMap {name}: {e}"))?;
         let Some(text) = map.and_then(|m| m.data).and_then(|mut d| d.remove(DATA_KEY)) else {
             return Ok(Ledger {
-                broker: display(broker),
+                broker: broker_name(broker),
                 ..Ledger::default()
             });
         };
@@ -134,10 +135,6 @@ impl Ledger {
         self.acls
             .retain(|acl| (current.contains(acl) || created.contains(acl)) && !deleted.contains(acl));
     }
-}
-
-fn display(broker: &Identity) -> String {
-    format!("{}.{}", broker.name, broker.namespace)
 }
 
 /// `holt-kafka-acls-<name>-<namespace>-<hash>`, lower case, safe for a ConfigMap name.

@@ -96,7 +96,6 @@ pub struct KafkaWorker {
     settings: KafkaSettings,
     ledgers: Ledgers,
     brokers: HashMap<Identity, watch::Sender<BrokerJob>>,
-    generations: HashMap<Identity, u64>,
     principals: HashMap<PathBuf, Result<KafkaOptions, String>>,
     outcomes_tx: mpsc::UnboundedSender<KafkaOutcome>,
     outcomes_rx: Option<mpsc::UnboundedReceiver<KafkaOutcome>>,
@@ -109,7 +108,6 @@ impl KafkaWorker {
             ledgers: Ledgers::new(client, &settings.ledger_namespace),
             settings,
             brokers: HashMap::new(),
-            generations: HashMap::new(),
             principals: HashMap::new(),
             outcomes_tx,
             outcomes_rx: Some(outcomes_rx),
@@ -142,11 +140,9 @@ impl KafkaWorker {
             (Ok(Some(_)), Some(acls)) => acls.acls,
             _ => BTreeSet::new(),
         };
-        let generation = self.generations.entry(broker.clone()).or_default();
-        *generation += 1;
         let job = BrokerJob {
             broker: broker.clone(),
-            generation: *generation,
+            generation: 0, // set by `submit`
             configs,
             target,
             acls,
@@ -179,9 +175,10 @@ impl KafkaWorker {
         })
     }
 
-    /// Hands `job` to its broker's task (started on first use).
-    pub fn submit(&mut self, job: BrokerJob) {
+    /// Hands `job` to its broker's task (started on first use), numbered after the broker's previous job.
+    pub fn submit(&mut self, mut job: BrokerJob) {
         if let Some(sender) = self.brokers.get(&job.broker) {
+            job.generation = sender.borrow().generation + 1;
             sender.send_replace(job);
             return;
         }
