@@ -51,6 +51,24 @@ fn topic_acl(principal: &str, topic: &str, operation: AclOperation) -> KafkaAcl 
 }
 
 /// The lines of AclCommand's `--list` output that describe one ACL of `principal`.
+/// The broker's ACLs matching `filter` once `settled` accepts them, or what it describes after 5 s. A
+/// describe right after a create or delete may still answer from before it: the broker applies committed
+/// ACL changes to its authorizer asynchronously.
+async fn described_when(
+    admin: &KafkaAdmin,
+    filter: &AclFilter,
+    settled: impl Fn(&BTreeSet<KafkaAcl>) -> bool,
+) -> anyhow::Result<BTreeSet<KafkaAcl>> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let described: BTreeSet<KafkaAcl> = admin.describe_acls(filter).await?.into_iter().collect();
+        if settled(&described) || Instant::now() >= deadline {
+            return Ok(described);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn listed_for(output: &str, principal: &str) -> BTreeSet<String> {
     output
         .lines()
@@ -148,8 +166,8 @@ async fn created_acls_are_described_exactly_and_listed_by_kafkas_own_tool() -> a
     // Creating them again is not an error.
     admin.create_acls(&list).await?;
 
-    let described = admin.describe_acls(&AclFilter::principal(principal)).await?;
-    assert_eq!(described.into_iter().collect::<BTreeSet<_>>(), wanted);
+    let described = described_when(&admin, &AclFilter::principal(principal), |d| *d == wanted).await?;
+    assert_eq!(described, wanted);
     let topics_only = admin
         .describe_acls(&AclFilter {
             principal: Some(principal.to_owned()),
@@ -181,12 +199,8 @@ async fn created_acls_are_described_exactly_and_listed_by_kafkas_own_tool() -> a
 
     let deleted = admin.delete_acls(&[AclFilter::principal(principal)]).await?;
     assert_eq!(deleted.into_iter().collect::<BTreeSet<_>>(), wanted);
-    assert!(
-        admin
-            .describe_acls(&AclFilter::principal(principal))
-            .await?
-            .is_empty()
-    );
+    let described = described_when(&admin, &AclFilter::principal(principal), BTreeSet::is_empty).await?;
+    assert!(described.is_empty(), "{described:?}");
     let listed = kafka.acl_tool(&["--list", "--principal", principal]).await?;
     assert!(listed_for(&listed, principal).is_empty(), "{listed}");
     Ok(())

@@ -181,23 +181,21 @@ async fn intents_become_acls_that_authorise_exactly_the_declared_topic_and_forei
         (status.as_str(), reason.as_str(), up_to_date),
         ("True", "Applied", true)
     );
+    // The broker applies committed ACL changes to its authorizer asynchronously: read until they show.
     let write = topic_acl(&principal, &orders, AclOperation::Write);
-    assert_eq!(
-        acls_of(kafka, &principal).await,
-        BTreeSet::from([write.clone(), preexisting.clone()]),
-        "the declared produce and consume, nothing more"
-    );
-    let anonymous = admin(kafka)
-        .await
-        .describe_acls(&AclFilter::principal("User:ANONYMOUS"))
-        .await
-        .expect("describe");
-    assert!(
-        anonymous
+    let granted = BTreeSet::from([write.clone(), preexisting.clone()]);
+    eventually("the declared produce and consume, nothing more", || async {
+        (acls_of(kafka, &principal).await == granted).then_some(())
+    })
+    .await;
+    eventually("the server default refusing anonymous clients", || async {
+        acls_of(kafka, "User:ANONYMOUS")
+            .await
             .iter()
-            .any(|a| a.resource_name == "*" && a.permission == AclPermission::Deny),
-        "the server default refuses anonymous clients: {anonymous:?}"
-    );
+            .any(|a| a.resource_name == "*" && a.permission == AclPermission::Deny)
+            .then_some(())
+    })
+    .await;
     // Kafka's own AclCommand (the Java AdminClient) sees the same ACL.
     let listed = kafka
         .acl_tool(&["--list", "--principal", &principal])
@@ -246,12 +244,10 @@ async fn intents_become_acls_that_authorise_exactly_the_declared_topic_and_forei
         list.items.is_empty().then_some(())
     })
     .await;
-    let anonymous = admin(kafka)
-        .await
-        .describe_acls(&AclFilter::principal("User:ANONYMOUS"))
-        .await
-        .expect("describe");
-    assert!(anonymous.is_empty(), "{anonymous:?}");
+    eventually("the server defaults removed", || async {
+        acls_of(kafka, "User:ANONYMOUS").await.is_empty().then_some(())
+    })
+    .await;
     assert_eq!(acls_of(kafka, &someone).await, BTreeSet::from([foreign]));
     assert_eq!(acls_of(kafka, &principal).await, BTreeSet::from([preexisting]));
     operator.stop();
