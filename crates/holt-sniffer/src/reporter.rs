@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use holt_mapper_api::{Report, SeenBy};
+use holt_mapper_api::SeenBy;
 use tokio::sync::watch;
 
 use crate::batch::Batch;
 use crate::deliver::post_report;
 use crate::endpoint::Endpoint;
+use crate::report_body;
 use crate::shared::Shared;
 use crate::socket_scan;
 
@@ -49,39 +50,24 @@ pub async fn run(shared: Arc<Shared>, config: ReporterConfig, mut shutdown: watc
         if let Some(root) = &config.scan_proc_root {
             scan_into(&shared, root.clone(), &mut pending).await;
         }
-        pending.absorb(shared.take_batch());
+        // A delivered (empty) pending batch goes back to the capture thread with its grown tables.
+        let spare = if pending.is_empty() {
+            std::mem::replace(&mut pending, Batch::new(config.pending_capacity))
+        } else {
+            Batch::new(0)
+        };
+        pending.absorb(shared.swap_batch(spare));
         let lost = pending.take_overflow();
         if lost > 0 {
             shared.lock().tally.report_drops += lost;
             tracing::warn!(lost, "pending batch full: observations dropped");
         }
         if stopping || Instant::now() >= next_attempt {
-            let report = Report {
-                node: config.node.clone(),
-                dns: pending.dns_answers(),
-                connections: pending.connections(),
-                counters: shared.tally().counters(),
-            };
-            let body = match serde_json::to_vec(&report) {
-                Ok(body) => Bytes::from(body),
-                Err(error) => {
-                    tracing::error!(%error, "report does not serialise; dropping it");
-                    shared.lock().tally.report_drops += pending.len() as u64;
-                    pending.clear();
-                    // A shutdown already seen would not wake `changed()` again: return now.
-                    if stopping {
-                        return;
-                    }
-                    continue;
-                }
-            };
+            let counters = shared.tally().counters();
+            let body = Bytes::from(report_body::encode(&config.node, &pending, &counters));
             match post_report(&config.endpoint, body, config.timeout).await {
                 Ok(()) => {
-                    tracing::debug!(
-                        dns = report.dns.len(),
-                        connections = report.connections.len(),
-                        "report delivered"
-                    );
+                    tracing::debug!(observations = pending.len(), "report delivered");
                     shared.lock().tally.reports_sent += 1;
                     pending.clear();
                     failures = 0;

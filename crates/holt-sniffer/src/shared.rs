@@ -39,9 +39,16 @@ impl Shared {
 
     /// Swaps the current batch for an empty one of the same capacity and returns it.
     pub fn take_batch(&self) -> Batch {
+        self.swap_batch(Batch::new(0))
+    }
+
+    /// Swaps the current batch for `spare`, emptied and given the current batch's capacity, and
+    /// returns it. A spare that held the previous report comes with tables already grown to size, so
+    /// the capture thread does not grow them again while the lock is held.
+    pub fn swap_batch(&self, spare: Batch) -> Batch {
         let mut state = self.lock();
-        let fresh = Batch::new(state.batch.capacity());
-        std::mem::replace(&mut state.batch, fresh)
+        let spare = spare.recycled(state.batch.capacity());
+        std::mem::replace(&mut state.batch, spare)
     }
 
     /// A copy of the counters.
