@@ -83,6 +83,10 @@ pub struct Filters {
     /// The server, `name.namespace` (in-cluster targets only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// Workloads to leave out, comma separated, each `name` or `name.namespace`: as a client (all its
+    /// calls) and as a server (the calls to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude_services: Option<String>,
 }
 
 /// Query of [`INTENTS_PATH`].
@@ -113,12 +117,8 @@ pub enum ExportVersion {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportQuery {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server: Option<String>,
+    #[serde(flatten)]
+    pub filters: Filters,
     #[serde(default)]
     pub format: ExportFormat,
     #[serde(default)]
@@ -128,16 +128,6 @@ pub struct ExportQuery {
     pub as_kubernetes_service: bool,
     #[serde(default)]
     pub split: bool,
-}
-
-impl ExportQuery {
-    pub fn filters(&self) -> Filters {
-        Filters {
-            namespace: self.namespace.clone(),
-            client: self.client.clone(),
-            server: self.server.clone(),
-        }
-    }
 }
 
 /// One client's ClientIntents, for `--output-type dir`.
@@ -166,24 +156,10 @@ pub enum GraphFormat {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphQuery {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server: Option<String>,
+    #[serde(flatten)]
+    pub filters: Filters,
     #[serde(default)]
     pub format: GraphFormat,
-}
-
-impl GraphQuery {
-    pub fn filters(&self) -> Filters {
-        Filters {
-            namespace: self.namespace.clone(),
-            client: self.client.clone(),
-            server: self.server.clone(),
-        }
-    }
 }
 
 /// Builds a URL query string (`a=b&c=d`) from `(key, value)` pairs, percent-encoding what URLs reserve.

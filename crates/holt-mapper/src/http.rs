@@ -70,7 +70,7 @@ async fn intents(State(shared): State<Arc<Shared>>, Query(filters): Query<Filter
 }
 
 async fn export_intents(State(shared): State<Arc<Shared>>, Query(query): Query<ExportQuery>) -> Response {
-    let filter = match filter(&query.filters()) {
+    let filter = match filter(&query.filters) {
         Ok(f) => f,
         Err(bad) => return bad.into_response(),
     };
@@ -93,7 +93,7 @@ async fn export_intents(State(shared): State<Arc<Shared>>, Query(query): Query<E
 }
 
 async fn graph_intents(State(shared): State<Arc<Shared>>, Query(query): Query<GraphQuery>) -> Response {
-    let filter = match filter(&query.filters()) {
+    let filter = match filter(&query.filters) {
         Ok(f) => f,
         Err(bad) => return bad.into_response(),
     };
@@ -136,4 +136,36 @@ async fn metrics_text(State(shared): State<Arc<Shared>>) -> Response {
         metrics::render(&shared.metrics()),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use holt_mapper_api::ExportVersion;
+
+    #[test]
+    fn queries_read_the_shared_filters_beside_their_own_fields() {
+        let uri: axum::http::Uri = "/v1/export?namespace=a,b&server=s.a&excludeServices=x,y.b&format=json\
+             &version=v1alpha3&asKubernetesService=true&split=true"
+            .parse()
+            .expect("uri");
+        let Query(export) = Query::<ExportQuery>::try_from_uri(&uri).expect("export query");
+        assert_eq!(
+            export.filters,
+            Filters {
+                namespace: Some("a,b".into()),
+                client: None,
+                server: Some("s.a".into()),
+                exclude_services: Some("x,y.b".into()),
+            }
+        );
+        assert_eq!(
+            (export.format, export.version, export.as_kubernetes_service, export.split),
+            (ExportFormat::Json, ExportVersion::V1alpha3, true, true)
+        );
+        let uri: axum::http::Uri = "/v1/graph?client=c.a&format=mermaid".parse().expect("uri");
+        let Query(graph) = Query::<GraphQuery>::try_from_uri(&uri).expect("graph query");
+        assert_eq!(graph.filters.client.as_deref(), Some("c.a"));
+        assert_eq!(graph.format, GraphFormat::Mermaid);
+    }
 }

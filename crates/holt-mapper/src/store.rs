@@ -37,12 +37,14 @@ pub struct Record {
     pub ips: BTreeSet<IpAddr>,
 }
 
-/// Filters parsed once: client namespaces, `name.namespace` of client and server.
+/// Filters parsed once: client namespaces, `name.namespace` of client and server, excluded workloads.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Filter {
     pub namespaces: BTreeSet<String>,
     pub client: Option<(String, String)>,
     pub server: Option<(String, String)>,
+    /// Workload names and `name.namespace`s left out as client and as server.
+    pub excluded: BTreeSet<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -67,23 +69,35 @@ impl Filter {
                 },
             }
         };
-        Ok(Filter {
-            namespaces: filters
-                .namespace
+        let list = |value: &Option<String>| -> BTreeSet<String> {
+            value
                 .iter()
-                .flat_map(|n| n.split(','))
+                .flat_map(|v| v.split(','))
                 .map(str::trim)
-                .filter(|n| !n.is_empty())
+                .filter(|v| !v.is_empty())
                 .map(str::to_owned)
-                .collect(),
+                .collect()
+        };
+        Ok(Filter {
+            namespaces: list(&filters.namespace),
             client: dotted("client", &filters.client)?,
             server: dotted("server", &filters.server)?,
+            excluded: list(&filters.exclude_services),
         })
+    }
+
+    /// Whether `id` is excluded by name or by `name.namespace` (as the reference CLI matches them).
+    fn excludes(&self, id: &Identity) -> bool {
+        !self.excluded.is_empty()
+            && (self.excluded.contains(&id.name)
+                || self.excluded.contains(&format!("{}.{}", id.name, id.namespace)))
     }
 
     pub fn matches(&self, key: &IntentKey) -> bool {
         let is = |id: &Identity, (name, ns): &(String, String)| &id.name == name && &id.namespace == ns;
         (self.namespaces.is_empty() || self.namespaces.contains(&key.client.namespace))
+            && !self.excludes(&key.client)
+            && !matches!(&key.target, TargetKey::Workload(server) if self.excludes(server))
             && self.client.as_ref().is_none_or(|c| is(&key.client, c))
             && self.server.as_ref().is_none_or(|s| match &key.target {
                 TargetKey::Workload(server) => is(server, s),
@@ -369,6 +383,19 @@ mod tests {
             }),
             2
         );
+        // Excluded as a client (both its calls) and as a server (the calls to it), by name or
+        // name.namespace; internet targets are not workloads and stay.
+        let excluding = |names: &str| {
+            count(Filters {
+                exclude_services: Some(names.into()),
+                ..Filters::default()
+            })
+        };
+        assert_eq!(excluding("c2"), 1);
+        assert_eq!(excluding("c2.a"), 3, "c2 is in namespace b");
+        assert_eq!(excluding("s"), 1);
+        assert_eq!(excluding("s.a, c1"), 1);
+        assert_eq!(excluding("example.com"), 3);
         assert_eq!(
             Filter::parse(&Filters {
                 server: Some("nodot".into()),

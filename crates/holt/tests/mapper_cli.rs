@@ -335,6 +335,23 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
     ]));
     assert_eq!(serde_json::from_str::<Value>(&to_server)?, tutorial_json(&ns));
 
+    // --exclude-services: by name as a client, by name.namespace as a server (then no call is left).
+    let without_client = stdout(run(&["list", "-n", &ns, "--exclude-services", "client"]));
+    assert_eq!(
+        without_client,
+        format!("client2 in namespace {ns} calls:\n  - server in namespace {ns}\n")
+    );
+    let without_server = stdout(run(&[
+        "export",
+        "-n",
+        &ns,
+        "--format",
+        "json",
+        "--exclude-services",
+        &format!("nothing,server.{ns}"),
+    ]));
+    assert_eq!(serde_json::from_str::<Value>(&without_server)?, serde_json::json!([]));
+
     let v1 = stdout(run(&["export", "-n", &ns, "--output-version", "v1"]));
     assert!(v1.starts_with("apiVersion: k8s.otterize.com/v1alpha3\n"), "{v1}");
     assert!(v1.contains("calls:\n  - name: server\n"), "{v1}");

@@ -85,6 +85,10 @@ pub struct FilterArgs {
     /// Only calls to this server, `name.namespace`.
     #[arg(long, env = "HOLT_MAPPER_FILTER_SERVER")]
     pub server: Option<String>,
+    /// Leave out these workloads (`name` or `name.namespace`; repeat or separate with commas): their
+    /// own calls and the calls to them. A client left with no call is left out too.
+    #[arg(long, env = "HOLT_MAPPER_EXCLUDE_SERVICES", value_delimiter = ',')]
+    pub exclude_services: Vec<String>,
 }
 
 impl FilterArgs {
@@ -95,6 +99,9 @@ impl FilterArgs {
         }
         pairs.extend(self.client.clone().map(|c| ("client", c)));
         pairs.extend(self.server.clone().map(|s| ("server", s)));
+        if !self.exclude_services.is_empty() {
+            pairs.push(("excludeServices", self.exclude_services.join(",")));
+        }
         pairs
     }
 }
