@@ -160,7 +160,12 @@ mod tests {
             }
         );
         assert_eq!(
-            (export.format, export.version, export.as_kubernetes_service, export.split),
+            (
+                export.format,
+                export.version,
+                export.as_kubernetes_service,
+                export.split
+            ),
             (ExportFormat::Json, ExportVersion::V1alpha3, true, true)
         );
         let uri: axum::http::Uri = "/v1/graph?client=c.a&format=mermaid".parse().expect("uri");

@@ -12,6 +12,10 @@
 //! filter, copying into the ring) runs in the generator's softirq context for both capturers alike, and
 //! the generator competes with the capturer for the machine's cores.
 //!
+//! Three capturers: the sniffer; `tcpdump -w /dev/null` (copies each packet out, decodes nothing: the
+//! target's yardstick); and `tcpdump` printing each packet as text to `/dev/null` (decodes every
+//! packet and writes something for it, as the sniffer must for a packet it has not seen before).
+//!
 //! Environment: `HOLT_BENCH_RATES` (packets/s, comma-separated; 0 = as fast as the generator can),
 //! `HOLT_BENCH_SECONDS` (per run, default 3).
 
@@ -91,19 +95,22 @@ fn main() -> anyhow::Result<()> {
             frame_sizes(&frames)
         );
         println!(
-            "{:<10} {:>10} {:>12} {:>12} {:>8} {:>9} {:>14} {:>12}",
+            "{:<12} {:>10} {:>12} {:>12} {:>8} {:>9} {:>14} {:>12}",
             "capturer", "offered/s", "sent/s", "captured", "drops", "cpu s", "pkts/cpu-s", "ns/packet"
         );
         for &rate in &rates {
-            let mut per_packet: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+            let mut per_packet: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
             for _ in 0..repeats {
-                for (n, capturer) in [Capturer::Sniffer, Capturer::Tcpdump].into_iter().enumerate() {
+                for (n, capturer) in [Capturer::Sniffer, Capturer::Tcpdump, Capturer::TcpdumpText]
+                    .into_iter()
+                    .enumerate()
+                {
                     let run = run(&setup, capturer, interval, &frames, rate)
                         .with_context(|| format!("{capturer:?} at {rate}/s"))?;
                     let ns = run.cpu_seconds / run.captured.max(1) as f64 * 1e9;
                     println!(
-                        "{:<10} {:>10} {:>12.0} {:>12} {:>8} {:>9.2} {:>14.0} {:>12.0}",
-                        format!("{capturer:?}").to_lowercase(),
+                        "{:<12} {:>10} {:>12.0} {:>12} {:>8} {:>9.2} {:>14.0} {:>12.0}",
+                        capturer.name(),
                         if rate == 0 {
                             "max".to_owned()
                         } else {
@@ -121,11 +128,13 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
             }
-            let [sniffer, tcpdump] = per_packet.map(median);
+            let [sniffer, tcpdump, text] = per_packet.map(median);
             println!(
-                "{:<10} median CPU per packet: sniffer {sniffer:.0} ns, tcpdump {tcpdump:.0} ns, ratio {:.2}",
+                "{:<10} median CPU per packet: sniffer {sniffer:.0} ns, tcpdump {tcpdump:.0} ns (ratio {:.2}), \
+                 tcpdump text {text:.0} ns (ratio {:.2})",
                 "",
-                sniffer / tcpdump
+                sniffer / tcpdump,
+                sniffer / text
             );
         }
     }
@@ -140,7 +149,20 @@ fn median(mut values: Vec<f64>) -> f64 {
 #[derive(Debug, Clone, Copy)]
 enum Capturer {
     Sniffer,
+    /// `tcpdump -w /dev/null`.
     Tcpdump,
+    /// `tcpdump` printing every packet, to `/dev/null`.
+    TcpdumpText,
+}
+
+impl Capturer {
+    fn name(self) -> &'static str {
+        match self {
+            Capturer::Sniffer => "sniffer",
+            Capturer::Tcpdump => "tcpdump",
+            Capturer::TcpdumpText => "tcpdump-text",
+        }
+    }
 }
 
 struct Run {
@@ -208,20 +230,16 @@ fn run(
             wait_until(|| netns.within(|| http_get(HEALTH.parse().expect("address"), "/healthz").is_ok()))?;
             process
         }
-        Capturer::Tcpdump => {
+        Capturer::Tcpdump | Capturer::TcpdumpText => {
+            let output: &[&str] = match capturer {
+                Capturer::TcpdumpText => &[],
+                _ => &["-w", "/dev/null"],
+            };
             let mut child = netns
                 .command("tcpdump")
-                .args([
-                    "-i",
-                    "cap0",
-                    "-n",
-                    "-p",
-                    "-B",
-                    TCPDUMP_BUFFER_KIB,
-                    "-w",
-                    "/dev/null",
-                    TCPDUMP_EXPRESSION,
-                ])
+                .args(["-i", "cap0", "-n", "-p", "-B", TCPDUMP_BUFFER_KIB])
+                .args(output)
+                .arg(TCPDUMP_EXPRESSION)
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -284,8 +302,8 @@ fn counts(netns: &Netns, capturer: Capturer, process: &mut Process, end: bool) -
                 value("holt_sniffer_kernel_drops_total ")?,
             ))
         }
-        Capturer::Tcpdump if !end => Ok((0, 0)),
-        Capturer::Tcpdump => {
+        Capturer::Tcpdump | Capturer::TcpdumpText if !end => Ok((0, 0)),
+        Capturer::Tcpdump | Capturer::TcpdumpText => {
             rustix::process::kill_process(
                 rustix::process::Pid::from_child(&process.child),
                 rustix::process::Signal::INT,

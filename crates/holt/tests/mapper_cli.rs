@@ -350,7 +350,10 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
         "--exclude-services",
         &format!("nothing,server.{ns}"),
     ]));
-    assert_eq!(serde_json::from_str::<Value>(&without_server)?, serde_json::json!([]));
+    assert_eq!(
+        serde_json::from_str::<Value>(&without_server)?,
+        serde_json::json!([])
+    );
 
     let v1 = stdout(run(&["export", "-n", &ns, "--output-version", "v1"]));
     assert!(v1.starts_with("apiVersion: k8s.otterize.com/v1alpha3\n"), "{v1}");
