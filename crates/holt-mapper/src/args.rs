@@ -42,6 +42,15 @@ pub struct Args {
         default_value = "intents.otterize.com/workload-name"
     )]
     pub workload_name_override_annotation: String,
+    /// Namespaces whose workloads are left out of discovered intents, as clients and as servers (the
+    /// reference chart's default: service meshes' own traffic). An empty value leaves none out.
+    #[arg(
+        long,
+        env = "HOLT_MAPPER_EXCLUDE_NAMESPACES",
+        value_delimiter = ',',
+        default_value = "istio-system,linkerd"
+    )]
+    pub exclude_namespaces: Vec<String>,
     /// Log format.
     #[arg(long, env = "HOLT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

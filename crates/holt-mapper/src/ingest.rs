@@ -4,10 +4,11 @@
 //! resolved *yet* (its pod or Service is not in the watch cache) is held and retried until its deadline;
 //! one that can never be attributed (IP reused, host name mismatch) is counted and dropped.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
 
 use holt_mapper_api::{Connection, Counters, DnsAnswer, Report};
+use holt_model::Identity;
 
 use crate::cluster::ClusterIndex;
 use crate::resolve::{NameTarget, Resolver, Unresolved, is_public};
@@ -52,6 +53,8 @@ pub struct IngestConfig {
     pub hold_ms: u64,
     /// At most this many observations are held; older ones are dropped first.
     pub max_held: usize,
+    /// Workloads in these namespaces are left out, as clients and as servers.
+    pub excluded_namespaces: BTreeSet<String>,
 }
 
 impl Default for IngestConfig {
@@ -60,6 +63,7 @@ impl Default for IngestConfig {
             cluster_domain: "cluster.local".into(),
             hold_ms: 10_000,
             max_held: 100_000,
+            excluded_namespaces: BTreeSet::new(),
         }
     }
 }
@@ -143,6 +147,15 @@ impl Mapper {
         }
     }
 
+    /// Refuses a workload in an excluded namespace.
+    fn admit(&self, workload: &Identity) -> Result<(), Unresolved> {
+        if self.config.excluded_namespaces.contains(&workload.namespace) {
+            Err(Unresolved::ExcludedNamespace)
+        } else {
+            Ok(())
+        }
+    }
+
     fn dns(&mut self, answer: &DnsAnswer) -> Result<(), Unresolved> {
         let resolver = Resolver {
             index: &self.index,
@@ -154,6 +167,7 @@ impl Mapper {
             self.store.record_dns(&answer.name, answer.ip);
         }
         let client = resolver.source(&answer.client_ip, answer.last_seen_ms, None)?;
+        self.admit(&client)?;
         match target {
             NameTarget::Internet => {
                 let target = TargetKey::Domain(answer.name.clone());
@@ -162,6 +176,7 @@ impl Mapper {
             }
             NameTarget::Cluster(destination) => {
                 let destination = destination?;
+                self.admit(&destination.identity)?;
                 if destination.identity != client {
                     let target = TargetKey::Workload(destination.identity);
                     self.store
@@ -179,8 +194,10 @@ impl Mapper {
         };
         let seen = connection.last_seen_ms;
         let client = resolver.source(&connection.src_ip, seen, connection.src_hostname.as_deref())?;
+        self.admit(&client)?;
         match resolver.destination_ip(&connection.dst_ip, seen) {
             Ok(destination) => {
+                self.admit(&destination.identity)?;
                 if destination.identity != client {
                     let target = TargetKey::Workload(destination.identity);
                     self.store.record(client, target, seen, destination.service, None);
@@ -316,6 +333,47 @@ mod tests {
         assert_eq!(m.stats.attributed, 3);
         assert_eq!(m.stats.sniffers["node-1"].packets, 7);
         assert_eq!(m.held(), 0);
+    }
+
+    #[test]
+    fn workloads_in_excluded_namespaces_are_left_out_as_clients_and_as_servers() {
+        let calls = report(
+            vec![dns(
+                "10.0.0.1",
+                "server.tutorial.svc.cluster.local",
+                "10.96.0.3",
+                2_000,
+            )],
+            vec![connection("10.0.0.1", "10.0.0.3", 2_500)],
+        );
+        let mut m = mapper();
+        m.config.excluded_namespaces = ["tutorial".to_owned()].into();
+        m.ingest(calls.clone(), 3_000);
+        assert!(servers(&m).is_empty());
+        assert_eq!(m.stats.unresolved.get("excluded_namespace"), Some(&2));
+        assert_eq!(m.held(), 0, "not retried");
+
+        // A client outside the excluded namespace is still left out when it calls into it.
+        let mut m = mapper();
+        m.index.apply_owner(owner("other", "Deployment", "probe", None));
+        m.index.apply_pod(pod(
+            "other",
+            "probe",
+            "10.0.0.7",
+            Some(("Deployment", "probe")),
+            1_000,
+        ));
+        m.config.excluded_namespaces = ["tutorial".to_owned()].into();
+        m.ingest(
+            report(vec![], vec![connection("10.0.0.7", "10.0.0.3", 2_500)]),
+            3_000,
+        );
+        assert!(servers(&m).is_empty());
+
+        let mut m = mapper();
+        m.config.excluded_namespaces = ["istio-system".to_owned()].into();
+        m.ingest(calls, 3_000);
+        assert_eq!(servers(&m), ["client.tutorial -> server.tutorial"]);
     }
 
     #[test]

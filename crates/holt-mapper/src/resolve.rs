@@ -35,6 +35,8 @@ pub enum Unresolved {
     UnknownClusterName,
     /// A private or local address that is no pod or Service (not an internet destination either).
     UnknownPrivateAddress,
+    /// The client or the server is in a namespace the mapper leaves out (`--exclude-namespaces`).
+    ExcludedNamespace,
 }
 
 impl Unresolved {
@@ -54,6 +56,7 @@ impl Unresolved {
             Unresolved::ServiceWithoutPods => "service_without_pods",
             Unresolved::UnknownClusterName => "unknown_cluster_name",
             Unresolved::UnknownPrivateAddress => "unknown_private_address",
+            Unresolved::ExcludedNamespace => "excluded_namespace",
         }
     }
 }

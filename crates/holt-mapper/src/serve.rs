@@ -73,6 +73,13 @@ pub async fn serve(
     let ingest = IngestConfig {
         cluster_domain: args.cluster_domain.clone(),
         hold_ms: args.hold_ms,
+        excluded_namespaces: args
+            .exclude_namespaces
+            .iter()
+            .map(|ns| ns.trim())
+            .filter(|ns| !ns.is_empty())
+            .map(str::to_owned)
+            .collect(),
         ..IngestConfig::default()
     };
     let mapper = Mapper::new(ClusterIndex::new(config), store, ingest);
