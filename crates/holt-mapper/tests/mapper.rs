@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use holt_mapper_api::{Connection, Counters, DiscoveredIntent, DnsAnswer, Report, SeenBy, Target};
-use holt_testenv::ControlPlane;
+use holt_testenv::{ControlPlane, eventually};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
@@ -138,24 +138,6 @@ impl MapperProcess {
     }
 }
 
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
-{
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        match probe().await {
-            Ok(Some(value)) => return Ok(value),
-            Ok(None) | Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            Ok(None) => bail!("timed out waiting for {what}"),
-            Err(e) => return Err(e.context(format!("waiting for {what}"))),
-        }
-    }
-}
-
 fn now_ms() -> u64 {
     u64::try_from(
         SystemTime::now()
@@ -188,7 +170,7 @@ async fn deployment(client: &Client, ns: &str, name: &str, ip: &str) -> anyhow::
 async fn set_pod_ip(client: &Client, ns: &str, app: &str, ip: &str) -> anyhow::Result<()> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
     let selector = format!("app={app}");
-    let pod_name = eventually(&format!("a pod of {app}"), || async {
+    let pod_name = eventually(&format!("a pod of {app}"), TIMEOUT, || async {
         let list = pods.list(&ListParams::default().labels(&selector)).await?;
         Ok(list.items.first().and_then(|p| p.metadata.name.clone()))
     })
@@ -351,7 +333,7 @@ async fn reports_become_the_tutorials_client_intents_and_survive_restarts() -> a
             vec![],
         ))
         .await?;
-    eventually("a snapshot with the internet intent", || async {
+    eventually("a snapshot with the internet intent", TIMEOUT, || async {
         let text = std::fs::read_to_string(state.path().join("intents.json")).unwrap_or_default();
         Ok(text.contains("api.example.com").then_some(()))
     })
@@ -475,7 +457,7 @@ async fn observations_from_pods_not_known_yet_are_held_and_attributed_later() ->
             .contains("holt_mapper_observations_held 1\n")
     );
     set_pod_ip(&client, &ns, "late", "10.244.3.9").await?;
-    let intents = eventually("the held connection attributed", || async {
+    let intents = eventually("the held connection attributed", TIMEOUT, || async {
         let intents = mapper.intents(&format!("?namespace={ns}")).await?;
         Ok((!intents.is_empty()).then_some(intents))
     })
@@ -517,7 +499,7 @@ async fn resolved_ips_are_published_on_client_intents_with_internet_domains() ->
     let resolved = |want: Value| {
         let intents = intents.clone();
         async move {
-            eventually("status.resolvedIPs", || async {
+            eventually("status.resolvedIPs", TIMEOUT, || async {
                 let ci = intents.get("client").await?;
                 let status = serde_json::to_value(ci.status.unwrap_or_default())?;
                 Ok((status["resolvedIPs"] == want).then_some(()))

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use futures::{StreamExt, TryStreamExt};
-use holt_testenv::{ControlPlane, install_crds, istio_crds_file};
+use holt_testenv::{ControlPlane, eventually, install_crds, istio_crds_file};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{
@@ -26,24 +26,6 @@ async fn setup(prefix: &str) -> anyhow::Result<(&'static ControlPlane, kube::Cli
 
 fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> anyhow::Result<T> {
     Ok(serde_json::from_value(value)?)
-}
-
-/// Polls `check` every 100 ms until it returns `Some`, failing after [`TIMEOUT`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
-{
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(value) = check().await? {
-            return Ok(value);
-        }
-        if Instant::now() > deadline {
-            bail!("{what}: not after {TIMEOUT:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn status_code(error: &kube::Error) -> Option<u16> {
@@ -229,7 +211,7 @@ async fn rbac_refuses_an_unprivileged_user_until_a_role_binding_allows_it() -> a
         .await?;
 
     // The authorizer learns of the binding through its informer: allow a moment.
-    let listed = eventually("alice may list pods", || async {
+    let listed = eventually("alice may list pods", TIMEOUT, || async {
         match pods_as_alice.list(&ListParams::default()).await {
             Ok(list) => Ok(Some(list.items.len())),
             Err(e) if status_code(&e) == Some(403) => Ok(None),
@@ -277,7 +259,7 @@ async fn garbage_collector_deletes_dependents_of_a_deleted_owner() -> anyhow::Re
 
     maps.delete("owner", &DeleteParams::background()).await?;
     let started = Instant::now();
-    eventually("the dependent is garbage-collected", || async {
+    eventually("the dependent is garbage-collected", TIMEOUT, || async {
         Ok(maps.get_opt("dependent").await?.is_none().then_some(()))
     })
     .await?;
@@ -297,7 +279,7 @@ async fn deleting_a_namespace_completes() -> anyhow::Result<()> {
     let namespaces = Api::<Namespace>::all(client);
     namespaces.delete(&ns, &DeleteParams::default()).await?;
     let started = Instant::now();
-    eventually("the namespace is gone", || async {
+    eventually("the namespace is gone", TIMEOUT, || async {
         Ok(namespaces.get_opt(&ns).await?.is_none().then_some(()))
     })
     .await?;

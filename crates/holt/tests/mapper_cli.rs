@@ -6,11 +6,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use holt_mapper_api::{Connection, Counters, Report, SeenBy};
-use holt_testenv::ControlPlane;
+use holt_testenv::{ControlPlane, eventually};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -106,23 +106,6 @@ fn stdout(output: Output) -> String {
     String::from_utf8(output.stdout).expect("utf-8")
 }
 
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
-{
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Ok(Some(value)) = probe().await {
-            return Ok(value);
-        }
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn deployment(client: &Client, ns: &str, name: &str, ip: &str) -> anyhow::Result<()> {
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
     let deployment: Deployment = serde_json::from_value(json!({
@@ -134,7 +117,7 @@ async fn deployment(client: &Client, ns: &str, name: &str, ip: &str) -> anyhow::
     deployments.create(&PostParams::default(), &deployment).await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
     let selector = format!("app={name}");
-    let pod = eventually(&format!("a pod of {name}"), || async {
+    let pod = eventually(&format!("a pod of {name}"), TIMEOUT, || async {
         let list = pods.list(&ListParams::default().labels(&selector)).await?;
         Ok(list.items.first().and_then(|p| p.metadata.name.clone()))
     })
@@ -238,18 +221,21 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
     // The mapper, bound to an address the API server can proxy to.
     let link = VethPair::new()?;
     let state = tempfile::tempdir()?;
-    let args = holt_mapper::args::Args {
-        bind_address: SocketAddr::new(IpAddr::V4(link.address), 0),
-        state_dir: state.path().to_owned(),
-        kubeconfig: Some(plane.kubeconfig().to_owned()),
-        context: None,
-        cluster_domain: "cluster.local".into(),
-        snapshot_interval_ms: 1_000,
-        hold_ms: 10_000,
-        resolved_ips_interval_ms: 0,
-        workload_name_override_annotation: "intents.otterize.com/workload-name".into(),
-        log_format: holt_mapper::args::LogFormat::Text,
-    };
+    // The mapper's own flag parsing, so that flags added later keep their defaults here.
+    let bind = SocketAddr::new(IpAddr::V4(link.address), 0).to_string();
+    let args = <holt_mapper::args::Args as clap::Parser>::try_parse_from([
+        "holt-mapper",
+        "--bind-address",
+        &bind,
+        "--state-dir",
+        &state.path().to_string_lossy(),
+        "--kubeconfig",
+        &plane.kubeconfig().to_string_lossy(),
+        "--snapshot-interval-ms",
+        "1000",
+        "--resolved-ips-interval-ms",
+        "0",
+    ])?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (bound_tx, bound) = tokio::sync::oneshot::channel();
     let mapper = tokio::spawn(holt_mapper::serve::serve(
@@ -267,7 +253,7 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
 
     // Report the tutorial's calls once the mapper's caches have listed.
     let http = Client::try_from(kube::Config::new(url.parse()?))?;
-    eventually("the mapper ready", || async {
+    eventually("the mapper ready", TIMEOUT, || async {
         Ok(http
             .request_text(http::Request::get("/readyz").body(Vec::new())?)
             .await
