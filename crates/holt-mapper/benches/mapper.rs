@@ -55,8 +55,8 @@ fn cluster() -> ClusterIndex {
             index.apply_pod(PodEntry {
                 facts: PodFacts {
                     key: ObjectKey::new(&ns, format!("{rs}-{p}")),
-                    labels: BTreeMap::from([("app".to_owned(), name.clone())]),
-                    annotations: BTreeMap::new(),
+                    labels: holt_model::sorted_map::SortedMap::from([("app".to_owned(), name.clone())]),
+                    annotations: Default::default(),
                     owner: Some(OwnerRef {
                         kind: "ReplicaSet".into(),
                         name: rs.clone(),

@@ -337,11 +337,11 @@ pub(crate) mod fixtures {
         PodEntry {
             facts: PodFacts {
                 key: ObjectKey::new(namespace, name),
-                labels: BTreeMap::from([(
+                labels: holt_model::sorted_map::SortedMap::from([(
                     "app".to_owned(),
                     name.split('-').next().unwrap_or(name).to_owned(),
                 )]),
-                annotations: BTreeMap::new(),
+                annotations: Default::default(),
                 owner: owner.map(|(kind, name)| OwnerRef {
                     kind: kind.into(),
                     name: name.into(),

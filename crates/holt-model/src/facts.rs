@@ -9,6 +9,8 @@ use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use crate::sorted_map::SortedMap;
+
 /// A namespaced object's namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectKey {
@@ -89,8 +91,8 @@ pub struct ContainerPort {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PodFacts {
     pub key: ObjectKey,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
+    pub labels: SortedMap<String, String>,
+    pub annotations: SortedMap<String, String>,
     pub owner: Option<OwnerRef>,
     pub service_account: String,
     /// Container images, sidecars excluded (for image-named Job identities).
@@ -117,8 +119,8 @@ impl PodFacts {
         }
         PodFacts {
             key: ObjectKey::of(&pod.metadata),
-            labels: pod.metadata.labels.clone().unwrap_or_default(),
-            annotations: pod.metadata.annotations.clone().unwrap_or_default(),
+            labels: pod.metadata.labels.clone().unwrap_or_default().into(),
+            annotations: pod.metadata.annotations.clone().unwrap_or_default().into(),
             owner: owner_of(&pod.metadata),
             service_account: spec
                 .service_account_name
@@ -207,7 +209,7 @@ impl ServiceFacts {
     }
 
     /// Whether this Service selects a pod with these labels.
-    pub fn selects(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn selects(&self, labels: &SortedMap<String, String>) -> bool {
         self.selector
             .as_ref()
             .is_some_and(|s| s.iter().all(|(k, v)| labels.get(k) == Some(v)))

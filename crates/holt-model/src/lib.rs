@@ -19,6 +19,7 @@ pub mod identity;
 pub mod index;
 pub mod labels;
 pub mod resolve;
+pub mod sorted_map;
 pub mod sorted_set;
 
 pub use access::{Declaration, Enforcement, Grant, KafkaAccess, ServerAccess, TopicGrants};

@@ -69,16 +69,14 @@ fn job_name_from_images(images: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::facts::ObjectKey;
 
     fn pod(owner: Option<(&str, &str)>) -> PodFacts {
         PodFacts {
             key: ObjectKey::new("shop", "cart-7d9f-abcde"),
-            labels: BTreeMap::new(),
-            annotations: BTreeMap::new(),
+            labels: Default::default(),
+            annotations: Default::default(),
             owner: owner.map(|(kind, name)| OwnerRef {
                 kind: kind.into(),
                 name: name.into(),

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use holt_model::labels::{
     ACCESS_PREFIX, CLIENT, DEPRECATED_SERVER, OWNER_KIND, SERVICE, SVC_ACCESS_PREFIX, access_label,
 };
+use holt_model::sorted_map::SortedMap;
 use holt_model::{Call, Index, IndexedPod, ObjectKey};
 use serde::{Serialize, Serializer};
 
@@ -45,7 +46,7 @@ impl PodLabels {
 
     /// What to change in `current` (the pod's labels now): missing or different labels to set, and owned
     /// labels to remove.
-    pub fn patch(&self, current: &BTreeMap<String, String>) -> LabelPatch {
+    pub fn patch(&self, current: &SortedMap<String, String>) -> LabelPatch {
         LabelPatch {
             set: self
                 .labels

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::*;
 use holt_api::v2beta1::KafkaOperation;
 use holt_model::labels::{CLIENT, DEPRECATED_SERVER, OWNER_KIND, SERVICE, access_label};
+use holt_model::sorted_map::SortedMap;
 use holt_model::{Config, ObjectKey};
 use holt_render::{PodLabels, Reason, render_pod};
 use pretty_assertions::assert_eq;
@@ -184,7 +185,7 @@ fn the_patch_sets_missing_labels_and_removes_stale_owned_ones_only() {
         ]
         .into(),
     };
-    let current: BTreeMap<String, String> = [
+    let current: SortedMap<String, String> = [
         ("app", "client"),
         (SERVICE, "stale-value"),
         ("intents.otterize.com/access-old-shop-654321", "true"),
@@ -214,9 +215,10 @@ fn the_patch_sets_missing_labels_and_removes_stale_owned_ones_only() {
             DEPRECATED_SERVER.to_owned(),
         ])
     );
-    let applied: BTreeMap<String, String> = current
-        .into_iter()
-        .filter(|(k, _)| !patch.remove.contains(k))
+    let applied: SortedMap<String, String> = current
+        .iter()
+        .filter(|(k, _)| !patch.remove.contains(*k))
+        .map(|(k, v)| (k.clone(), v.clone()))
         .chain(patch.set.clone())
         .collect();
     assert!(desired.patch(&applied).is_empty(), "applying the patch converges");

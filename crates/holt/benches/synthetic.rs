@@ -60,8 +60,8 @@ pub fn cluster(services: usize, intents: usize) -> Vec<Object> {
         }));
         objects.push(Object::Pod(PodFacts {
             key: ObjectKey::new(&ns, format!("{name}-0")),
-            labels: BTreeMap::from([("app".to_string(), name.clone())]),
-            annotations: BTreeMap::new(),
+            labels: holt_model::sorted_map::SortedMap::from([("app".to_string(), name.clone())]),
+            annotations: Default::default(),
             owner: Some(OwnerRef {
                 kind: "Deployment".into(),
                 name: name.clone(),

@@ -1,8 +1,6 @@
 //! Small builders for model tests: plain objects, no cluster.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-
 use holt_api::v2beta1::{
     ClientIntents, ClientIntentsSpec, KafkaServerConfig, KafkaServerConfigSpec, KafkaTarget, KafkaTopic,
     KubernetesTarget, ProtectedService, ProtectedServiceSpec, ServiceTarget, Target, Workload,
@@ -39,7 +37,7 @@ pub fn pod_facts(ns: &str, name: &str, owner: Option<(&str, &str)>, labels: &[(&
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        annotations: BTreeMap::new(),
+        annotations: Default::default(),
         owner: owner.map(|(kind, name)| OwnerRef {
             kind: kind.into(),
             name: name.into(),

@@ -19,6 +19,7 @@ use futures::{StreamExt, stream};
 use holt_api::v2beta1::ClientIntents;
 use holt_model::ObjectKey;
 use holt_model::labels::{MANAGED_BY, MANAGED_BY_HOLT};
+use holt_model::sorted_map::SortedMap;
 use holt_render::{Desired, Manifest, PodLabels};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -206,7 +207,7 @@ impl Applier {
     /// labels; nothing when they are already right.
     pub fn plan_pod_labels(
         key: &ObjectKey,
-        current: &BTreeMap<String, String>,
+        current: &SortedMap<String, String>,
         desired: Option<&PodLabels>,
         plan: &mut Vec<Write>,
     ) {

@@ -1,8 +1,6 @@
 //! Builders for renderer tests: model objects from a few words, no cluster.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-
 use holt_api::v2beta1::{
     ClientIntents, ClientIntentsSpec, ClientIntentsStatus, HttpMethod, HttpResource, InternetTarget,
     KafkaOperation, KafkaServerConfig, KafkaServerConfigSpec, KafkaTarget, KafkaTopic, KafkaTopicConfig,
@@ -53,7 +51,7 @@ pub fn pod_facts(ns: &str, name: &str, owner: Option<(&str, &str)>, labels: &[(&
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        annotations: BTreeMap::new(),
+        annotations: Default::default(),
         owner: owner.map(|(kind, name)| OwnerRef {
             kind: kind.into(),
             name: name.into(),
