@@ -26,15 +26,24 @@ pub const MAX_CACHED_LEN: usize = 512;
 
 #[derive(Clone)]
 struct Slot {
-    /// 0: empty.
-    batch: u64,
     client: IpAddr,
     len: u16,
     bytes: [u8; MAX_CACHED_LEN],
 }
 
+/// A slot's batch and its message's full hash, kept apart from the slots: a lookup reads only this
+/// 32 KiB array, which stays in the CPU cache, and touches a slot's bytes only when the tag matches (so
+/// a message never seen costs no trip to memory).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Tag {
+    /// 0: empty.
+    batch: u64,
+    hash: u64,
+}
+
 /// The cache. About 1 MiB.
 pub struct RecentMessages {
+    tags: Box<[Tag]>,
     slots: Box<[Slot]>,
     seed: u64,
     /// Picks the way to replace when a set is full.
@@ -58,12 +67,12 @@ impl Default for RecentMessages {
 impl RecentMessages {
     pub fn new() -> Self {
         let empty = Slot {
-            batch: 0,
             client: IpAddr::from([0u8; 4]),
             len: 0,
             bytes: [0; MAX_CACHED_LEN],
         };
         Self {
+            tags: vec![Tag::default(); SLOTS].into_boxed_slice(),
             slots: vec![empty; SLOTS].into_boxed_slice(),
             // A per-process seed, so which messages share a slot cannot be predicted from outside.
             seed: RandomState::new().hash_one(0x686f_6c74_u64),
@@ -73,13 +82,14 @@ impl RecentMessages {
 
     /// Whether `message` (without its 2-byte ID) to `client` was remembered for `batch`.
     pub fn contains(&self, batch: u64, client: IpAddr, message: &[u8]) -> bool {
-        let set = self.set(client, message);
-        self.slots.get(set..set + WAYS).is_some_and(|ways| {
-            ways.iter().any(|slot| {
-                slot.batch == batch
-                    && slot.client == client
-                    && slot.bytes.get(..usize::from(slot.len)) == Some(message)
-            })
+        let hash = self.hash(client, message);
+        let tag = Tag { batch, hash };
+        let set = set_of(hash);
+        (set..set + WAYS).any(|way| {
+            self.tags.get(way) == Some(&tag)
+                && self.slots.get(way).is_some_and(|slot| {
+                    slot.client == client && slot.bytes.get(..usize::from(slot.len)) == Some(message)
+                })
         })
     }
 
@@ -92,31 +102,29 @@ impl RecentMessages {
         if message.len() > MAX_CACHED_LEN {
             return;
         }
-        let set = self.set(client, message);
+        let hash = self.hash(client, message);
+        let set = set_of(hash);
         self.evictions = self.evictions.wrapping_add(1);
-        let Some(ways) = self.slots.get_mut(set..set + WAYS) else {
+        let Some(tags) = self.tags.get(set..set + WAYS) else {
             return;
         };
-        let way = ways
-            .iter()
-            .position(|slot| slot.batch != batch)
-            .unwrap_or(self.evictions % WAYS);
-        if let Some(slot) = ways.get_mut(way)
+        let way = set
+            + tags
+                .iter()
+                .position(|tag| tag.batch != batch)
+                .unwrap_or(self.evictions % WAYS);
+        if let (Some(tag), Some(slot)) = (self.tags.get_mut(way), self.slots.get_mut(way))
             && let Some(bytes) = slot.bytes.get_mut(..message.len())
         {
             bytes.copy_from_slice(message);
-            slot.batch = batch;
             slot.client = client;
             slot.len = len;
+            *tag = Tag { batch, hash };
         }
     }
 
-    /// The first slot of the message's set.
-    fn set(&self, client: IpAddr, message: &[u8]) -> usize {
-        self.index(client, message) / WAYS * WAYS
-    }
-
-    fn index(&self, client: IpAddr, message: &[u8]) -> usize {
+    /// The message's hash, seeded per process.
+    fn hash(&self, client: IpAddr, message: &[u8]) -> u64 {
         let mut h = mix_ip(self.seed ^ message.len() as u64, client);
         // The first 32 bytes (header, start of the question) and the last 16 (where the addresses
         // are): enough to spread messages over the slots; equality is checked on all bytes anyway.
@@ -134,9 +142,13 @@ impl RecentMessages {
             h = mix(h, word(at));
         }
         let tail = message.len().saturating_sub(16).max(32);
-        h = mix(mix(h, word(tail)), word(tail + 8));
-        fold(h, SLOTS)
+        mix(mix(h, word(tail)), word(tail + 8))
     }
+}
+
+/// The first slot of the set a message with this hash goes to.
+fn set_of(hash: u64) -> usize {
+    fold(hash, SLOTS) / WAYS * WAYS
 }
 
 /// One round of the caches' hash: cheap and seeded per process; it only spreads keys over slots (a hit
@@ -164,8 +176,10 @@ fn fold(h: u64, slots: usize) -> usize {
 pub const SYN_SLOTS: usize = 4096;
 
 /// The connection attempts recorded into the current batch, direct-mapped by (source, destination,
-/// port). About 200 KiB.
+/// port). About 230 KiB: the entries, and a 32 KiB array of their hashes (with the batch mixed in) that
+/// a lookup reads first, so that an attempt never seen is told from the tags alone.
 pub struct RecentSyns {
+    tags: Box<[u64]>,
     slots: Box<[(u64, IpAddr, IpAddr, u16)]>,
     seed: u64,
 }
@@ -188,6 +202,7 @@ impl RecentSyns {
     pub fn new() -> Self {
         let empty = (0, IpAddr::from([0u8; 4]), IpAddr::from([0u8; 4]), 0);
         Self {
+            tags: vec![0; SYN_SLOTS].into_boxed_slice(),
             slots: vec![empty; SYN_SLOTS].into_boxed_slice(),
             seed: RandomState::new().hash_one(0x0073_796e_u64),
         }
@@ -196,13 +211,16 @@ impl RecentSyns {
     /// Whether this attempt was remembered for `batch`; if not, remembers it (the caller records it).
     pub fn check_and_remember(&mut self, batch: u64, src: IpAddr, dst: IpAddr, port: u16) -> bool {
         let h = mix(mix_ip(mix_ip(self.seed, src), dst), u64::from(port));
-        let Some(slot) = self.slots.get_mut(fold(h, SYN_SLOTS)) else {
+        let index = fold(h, SYN_SLOTS);
+        let tag = mix(h, batch);
+        let (Some(slot_tag), Some(slot)) = (self.tags.get_mut(index), self.slots.get_mut(index)) else {
             return false;
         };
         let entry = (batch, src, dst, port);
-        if *slot == entry {
+        if *slot_tag == tag && *slot == entry {
             return true;
         }
+        *slot_tag = tag;
         *slot = entry;
         false
     }
