@@ -28,7 +28,7 @@ struct DnsSeen {
     last_seen_ms: u64,
 }
 
-/// A DNS answer: the question name (an index into [`Batch::names`]), the client it was sent to, and
+/// A DNS answer: the question name (an index into the batch's `names`), the client it was sent to, and
 /// one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct DnsKey {
