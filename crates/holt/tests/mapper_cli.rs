@@ -321,8 +321,9 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
     ]));
     assert_eq!(serde_json::from_str::<Value>(&to_server)?, tutorial_json(&ns));
 
-    // --exclude-services: by name as a client, by name.namespace as a server (then no call is left).
-    let without_client = stdout(run(&["list", "-n", &ns, "--exclude-services", "client"]));
+    // --exclude-services (before or after the command): by name as a client, by name.namespace as a
+    // server (then no call is left).
+    let without_client = stdout(run(&["--exclude-services", "client", "list", "-n", &ns]));
     assert_eq!(
         without_client,
         format!("client2 in namespace {ns} calls:\n  - server in namespace {ns}\n")

@@ -22,6 +22,15 @@ pub use endpoint::EndpointArgs;
 pub struct MapperArgs {
     #[command(flatten)]
     pub endpoint: EndpointArgs,
+    /// Leave out these workloads (`name` or `name.namespace`; repeat or separate with commas): their
+    /// own calls and the calls to them. A client left with no call is left out too.
+    #[arg(
+        long,
+        env = "HOLT_MAPPER_EXCLUDE_SERVICES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub exclude_services: Vec<String>,
     #[command(subcommand)]
     pub command: MapperCommand,
 }
@@ -85,22 +94,19 @@ pub struct FilterArgs {
     /// Only calls to this server, `name.namespace`.
     #[arg(long, env = "HOLT_MAPPER_FILTER_SERVER")]
     pub server: Option<String>,
-    /// Leave out these workloads (`name` or `name.namespace`; repeat or separate with commas): their
-    /// own calls and the calls to them. A client left with no call is left out too.
-    #[arg(long, env = "HOLT_MAPPER_EXCLUDE_SERVICES", value_delimiter = ',')]
-    pub exclude_services: Vec<String>,
 }
 
 impl FilterArgs {
-    fn pairs(&self) -> Vec<(&'static str, String)> {
+    /// The query of the filters, and of the workloads `excluded` (`--exclude-services`).
+    fn pairs(&self, excluded: &[String]) -> Vec<(&'static str, String)> {
         let mut pairs = Vec::new();
         if !self.namespaces.is_empty() {
             pairs.push(("namespace", self.namespaces.join(",")));
         }
         pairs.extend(self.client.clone().map(|c| ("client", c)));
         pairs.extend(self.server.clone().map(|s| ("server", s)));
-        if !self.exclude_services.is_empty() {
-            pairs.push(("excludeServices", self.exclude_services.join(",")));
+        if !excluded.is_empty() {
+            pairs.push(("excludeServices", excluded.join(",")));
         }
         pairs
     }
@@ -164,10 +170,11 @@ pub fn run(args: MapperArgs) -> anyhow::Result<ExitCode> {
 
 async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
     let endpoint = Endpoint::connect(&args.endpoint).await?;
+    let excluded = args.exclude_services;
     match args.command {
         MapperCommand::List { filters } => {
             let body = endpoint
-                .get(&path_with_query(INTENTS_PATH, &filters.pairs()))
+                .get(&path_with_query(INTENTS_PATH, &filters.pairs(&excluded)))
                 .await?;
             let intents: Vec<DiscoveredIntent> =
                 serde_json::from_str(&body).context("the mapper's intents do not parse")?;
@@ -181,7 +188,7 @@ async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
             output_version,
             as_kubernetes_service,
         } => {
-            let mut pairs = filters.pairs();
+            let mut pairs = filters.pairs(&excluded);
             pairs.push(("format", wire_name(format)));
             pairs.push(("version", wire_name(output_version)));
             if as_kubernetes_service {
@@ -208,7 +215,7 @@ async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
             format,
             output,
         } => {
-            let mut pairs = filters.pairs();
+            let mut pairs = filters.pairs(&excluded);
             pairs.push(("format", wire_name(format)));
             let text = endpoint.get(&path_with_query(GRAPH_PATH, &pairs)).await?;
             write_or_print(output.as_deref(), &text)?;
