@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "system packages (tcpdump, iproute2)"
+scripts/install-system-packages.sh
+
 step "real test components (etcd, kube-apiserver, Kafka, SPIRE, Helm, Istio CRDs)"
 scripts/build-test-components.sh
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Debian packages the tests run besides the components of build-test-components.sh: tcpdump (the sniffer's
+# capture benchmark measures it side by side) and iproute2 (`ip`: the network namespaces of the sniffer's
+# and the mapper CLI's tests). Installs only what is missing, with apt-get, as root or through sudo.
+set -euo pipefail
+
+declare -A package_of=([tcpdump]=tcpdump [ip]=iproute2)
+missing=()
+for command in "${!package_of[@]}"; do
+  command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "system packages: all present (tcpdump, iproute2)"
+  exit 0
+fi
+
+as_root=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null 2>&1 || {
+    echo "error: ${missing[*]} missing, and installing needs root or sudo: apt-get install ${missing[*]}" >&2
+    exit 1
+  }
+  as_root=(sudo)
+fi
+command -v apt-get >/dev/null 2>&1 || {
+  echo "error: ${missing[*]} missing and there is no apt-get here: install them with the system's package manager" >&2
+  exit 1
+}
+echo "system packages: installing ${missing[*]}"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
