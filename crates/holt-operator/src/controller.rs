@@ -20,6 +20,7 @@ use tracing::{debug, info, warn};
 
 use crate::apply::{Applier, ApplyError, Unit, Write};
 use crate::events::Events;
+use crate::histogram::DurationHistogram;
 use crate::kafka::{BrokerState, KafkaOutcome, KafkaSettings, KafkaWorker};
 use crate::status::{self, Outcome};
 use crate::watch::{Input, Tracked, WatchedKind};
@@ -58,8 +59,8 @@ pub struct Progress {
     pub writes: u64,
     /// Writes that failed (each is retried).
     pub write_errors: u64,
-    /// Time spent in passes, in microseconds (render, apply, status).
-    pub pass_micros: u64,
+    /// How long passes took (render, apply, status).
+    pub pass_durations: DurationHistogram,
     /// Kafka broker reconciles finished, and how many of them failed.
     pub kafka_reconciles: u64,
     pub kafka_failures: u64,
@@ -264,8 +265,7 @@ impl Controller {
         let began = std::time::Instant::now();
         let failed = self.render_and_apply().await;
         let micros = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.progress
-            .send_modify(|p| p.pass_micros = p.pass_micros.saturating_add(micros));
+        self.progress.send_modify(|p| p.pass_durations.observe(micros));
         failed
     }
 

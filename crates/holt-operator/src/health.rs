@@ -124,11 +124,9 @@ pub fn metrics(progress: &Progress) -> String {
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
         ));
     }
-    let seconds = progress.pass_micros as f64 / 1e6;
-    text.push_str(&format!(
-        "# HELP holt_reconcile_pass_seconds_total time spent rendering and applying passes\n\
-         # TYPE holt_reconcile_pass_seconds_total counter\n\
-         holt_reconcile_pass_seconds_total {seconds:.6}\n"
+    text.push_str(&progress.pass_durations.render(
+        "holt_reconcile_pass_duration_seconds",
+        "how long render-and-apply passes took",
     ));
     text
 }
@@ -139,13 +137,13 @@ mod tests {
 
     #[test]
     fn metrics_are_in_the_prometheus_text_format() {
-        let progress = Progress {
+        let mut progress = Progress {
             ready: true,
             writes: 7,
             pods: 3,
-            pass_micros: 1500,
             ..Progress::default()
         };
+        progress.pass_durations.observe(1500);
         let text = metrics(&progress);
         assert!(
             text.contains("# TYPE holt_api_writes_total counter\nholt_api_writes_total 7\n"),
@@ -153,9 +151,11 @@ mod tests {
         );
         assert!(text.contains("holt_ready 1\n") && text.contains("holt_index_pods 3\n"));
         assert!(
-            text.contains("holt_reconcile_pass_seconds_total 0.001500\n"),
+            text.contains("holt_reconcile_pass_duration_seconds_bucket{le=\"0.005\"} 1\n")
+                && text.contains("holt_reconcile_pass_duration_seconds_sum 0.001500\n"),
             "{text}"
         );
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 13);
+        // 12 gauges and counters, and the histogram's 11 buckets, sum and count.
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 12 + 13);
     }
 }

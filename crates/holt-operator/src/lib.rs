@@ -12,6 +12,7 @@ pub mod apply;
 pub mod controller;
 pub mod events;
 pub mod health;
+pub mod histogram;
 pub mod kafka;
 pub mod leader;
 pub mod status;
