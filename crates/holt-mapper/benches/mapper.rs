@@ -76,6 +76,7 @@ fn cluster() -> ClusterIndex {
     for s in 0..SERVICES {
         let d = s * (DEPLOYMENTS / SERVICES);
         index.apply_service(ServiceFacts {
+            uid: None,
             key: ObjectKey::new(format!("ns-{}", d % 50), format!("app-{d}")),
             selector: Some(BTreeMap::from([("app".to_owned(), format!("app-{d}"))])),
             ports: vec![],

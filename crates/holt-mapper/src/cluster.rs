@@ -371,6 +371,7 @@ pub(crate) mod fixtures {
 
     pub fn service(namespace: &str, name: &str, cluster_ip: &str, app: Option<&str>) -> ServiceFacts {
         ServiceFacts {
+            uid: None,
             key: ObjectKey::new(namespace, name),
             selector: app.map(|app| BTreeMap::from([("app".to_owned(), app.to_owned())])),
             ports: vec![],

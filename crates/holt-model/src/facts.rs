@@ -176,6 +176,9 @@ pub struct ServiceFacts {
     pub ports: Vec<ServicePortFacts>,
     pub service_type: ServiceType,
     pub cluster_ips: Vec<String>,
+    /// `metadata.uid`, for owner references of the objects rendered for the Service (`None` in manifests
+    /// read by `holt plan`).
+    pub uid: Option<String>,
 }
 
 impl ServiceFacts {
@@ -189,6 +192,7 @@ impl ServiceFacts {
         };
         ServiceFacts {
             key: ObjectKey::of(&service.metadata),
+            uid: service.metadata.uid.clone(),
             selector: spec.selector.clone().filter(|s| !s.is_empty()),
             ports: spec.ports.iter().flatten().map(port).collect(),
             service_type: match spec.type_.as_deref() {

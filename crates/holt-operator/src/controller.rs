@@ -13,7 +13,8 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use holt_api::v2beta1::{ClientIntents, ProtectedService};
 use holt_model::{Call, Changes, Config, Identity, Index, ObjectKey};
-use holt_render::{Notice, render_identity, render_pod, render_protected_service, render_service};
+use holt_render::{Desired, Notice, render_identity, render_pod, render_protected_service, render_service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::ApiResource;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
@@ -305,9 +306,10 @@ impl Controller {
             ));
         }
         let mut notices = Vec::new();
-        for (unit, rendered) in units {
+        for (unit, mut rendered) in units {
             report(&rendered.notices);
             notices.extend(rendered.notices);
+            attach_owner_references(&self.index, &mut rendered.value);
             if let Err(error) = self.applier.plan_unit(unit, rendered.value, &mut plan) {
                 errors.push(error);
             }
@@ -595,5 +597,30 @@ fn report(notices: &[Notice]) {
         } else {
             debug!(subject = %notice.subject, reason = %notice.reason, "{}", notice.message);
         }
+    }
+}
+
+/// Gives each rendered object that has an owner (a Service) its `ownerReferences`, with the owner's UID
+/// from the model: deleting the Service then lets Kubernetes' garbage collector remove the object even
+/// while Holt is not running. An owner the model does not know (yet) gives none.
+fn attach_owner_references(index: &Index, desired: &mut [Desired]) {
+    for object in desired {
+        let Some(owner) = &object.owner else { continue };
+        let namespace = object.manifest.key().namespace;
+        let uid = match owner.kind {
+            "Service" => index
+                .service(&ObjectKey::new(&namespace, &owner.name))
+                .and_then(|service| service.uid.clone()),
+            _ => None,
+        };
+        object.manifest.metadata_mut().owner_references = uid.map(|uid| {
+            vec![OwnerReference {
+                api_version: owner.api_version.to_owned(),
+                kind: owner.kind.to_owned(),
+                name: owner.name.clone(),
+                uid,
+                ..OwnerReference::default()
+            }]
+        });
     }
 }

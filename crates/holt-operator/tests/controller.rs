@@ -13,6 +13,7 @@ use std::time::Duration;
 use holt_api::v2beta1::{ClientIntents, ProtectedService, ProtectedServiceSpec, Target};
 use holt_model::Mode;
 use holt_testenv::{ControlPlane, ControlPlaneOptions};
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Api;
@@ -128,6 +129,57 @@ async fn the_tutorial_flow_grants_and_removes_exactly_the_declared_access() {
     })
     .await;
     operator.stop();
+}
+
+#[tokio::test]
+async fn a_services_policy_is_owned_by_it_and_collected_with_it_while_the_operator_is_down() {
+    let (client, plane) = cluster().await;
+    let ns = tutorial(&client, plane, "owned").await;
+    let operator = Operator::start(&client, &ns, Mode::DefaultActive).await;
+    Api::<ClientIntents>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &intents(&ns, "client", "server"))
+        .await
+        .expect("create intents");
+    let policies: Api<NetworkPolicy> = Api::namespaced(client.clone(), &ns);
+    let owners = eventually("the server's policy", || async {
+        policies
+            .get_opt("server-service-access")
+            .await
+            .ok()??
+            .metadata
+            .owner_references
+    })
+    .await;
+    let services: Api<Service> = Api::namespaced(client.clone(), &ns);
+    let uid = services.get("server").await.expect("service").metadata.uid;
+    assert_eq!(
+        owners
+            .iter()
+            .map(|o| (
+                o.api_version.as_str(),
+                o.kind.as_str(),
+                o.name.as_str(),
+                Some(o.uid.clone())
+            ))
+            .collect::<Vec<_>>(),
+        [("v1", "Service", "server", uid)]
+    );
+
+    // With the operator stopped, only Kubernetes' garbage collector can remove the policy.
+    operator.stop();
+    services
+        .delete("server", &DeleteParams::default())
+        .await
+        .expect("delete service");
+    eventually("the policy garbage-collected with its Service", || async {
+        policies
+            .get_opt("server-service-access")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -54,14 +54,21 @@ impl Manifest {
         }
     }
 
+    pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        match self {
+            Manifest::NetworkPolicy(p) => &mut p.metadata,
+            Manifest::AuthorizationPolicy(p) => &mut p.metadata,
+        }
+    }
+
     /// The object's namespace and name.
     pub fn key(&self) -> ObjectKey {
         ObjectKey::of(self.metadata())
     }
 }
 
-/// The object that should own a rendered object (its owner reference). Facts carry no UIDs, so the applier,
-/// which reads the owner from its cache, turns this into an `ownerReference`.
+/// The object that should own a rendered object (its owner reference). The operator turns it into an
+/// `ownerReference` with the owner's UID from the model; `holt plan` prints none.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Owner {

@@ -78,6 +78,7 @@ pub fn cluster(services: usize, intents: usize) -> Vec<Object> {
             }],
         }));
         objects.push(Object::Service(ServiceFacts {
+            uid: None,
             key: ObjectKey::new(&ns, &name),
             selector: Some(BTreeMap::from([("app".to_string(), name.clone())])),
             ports: vec![ServicePortFacts {

@@ -69,6 +69,7 @@ pub fn owner(ns: &str, kind: &str, name: &str, parent: Option<(&str, &str)>) -> 
 /// A ClusterIP Service selecting `app: name` on port 80 → `http`.
 pub fn service(ns: &str, name: &str) -> Object {
     Object::Service(ServiceFacts {
+        uid: None,
         key: ObjectKey::new(ns, name),
         selector: Some([("app".to_string(), name.to_string())].into()),
         ports: vec![ServicePortFacts {

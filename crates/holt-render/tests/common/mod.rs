@@ -126,6 +126,7 @@ pub fn service_facts(
     ports: Vec<ServicePortFacts>,
 ) -> ServiceFacts {
     ServiceFacts {
+        uid: None,
         key: ObjectKey::new(ns, name),
         selector: (!selector.is_empty()).then(|| {
             selector
