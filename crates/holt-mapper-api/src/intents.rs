@@ -87,6 +87,10 @@ pub struct Filters {
     /// calls) and as a server (the calls to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude_services: Option<String>,
+    /// Pod labels whose workloads are left out, comma separated, each `key=value` or `key` (any value):
+    /// as a client and as a server. Judged on the workload's current pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude_labels: Option<String>,
 }
 
 /// Query of [`INTENTS_PATH`].

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use holt_model::facts::{OwnerFacts, OwnerRef, PodFacts, ServiceFacts};
 use holt_model::resolve::pod_identity;
+use holt_model::sorted_map::SortedMap;
 use holt_model::{Config, Identity, ObjectKey};
 use k8s_openapi::api::core::v1::Pod;
 
@@ -290,6 +291,15 @@ impl ClusterIndex {
             }
         };
         pod_name.and_then(|pod_name| self.pod(namespace, &pod_name))
+    }
+
+    /// The labels of the first pod (by name) of the workload `name` in `namespace`, if it has one now.
+    pub fn workload_labels(&self, namespace: &str, name: &str) -> Option<&SortedMap<String, String>> {
+        self.pods
+            .get(namespace)?
+            .values()
+            .find(|pod| self.identity(pod).name == name)
+            .map(|pod| &pod.facts.labels)
     }
 
     /// The pod's workload identity, through the model's owner resolution.

@@ -65,7 +65,7 @@ async fn intents(State(shared): State<Arc<Shared>>, Query(filters): Query<Filter
         Ok(f) => f,
         Err(bad) => return bad.into_response(),
     };
-    let intents = shared.mapper().store.intents(&filter);
+    let intents = shared.mapper().intents(&filter);
     axum::Json(intents).into_response()
 }
 
@@ -74,7 +74,7 @@ async fn export_intents(State(shared): State<Arc<Shared>>, Query(query): Query<E
         Ok(f) => f,
         Err(bad) => return bad.into_response(),
     };
-    let intents = shared.mapper().store.intents(&filter);
+    let intents = shared.mapper().intents(&filter);
     let options = ExportOptions {
         format: query.format,
         version: query.version,
@@ -97,7 +97,7 @@ async fn graph_intents(State(shared): State<Arc<Shared>>, Query(query): Query<Gr
         Ok(f) => f,
         Err(bad) => return bad.into_response(),
     };
-    let intents = shared.mapper().store.intents(&filter);
+    let intents = shared.mapper().intents(&filter);
     let content_type = match query.format {
         GraphFormat::Dot => "text/vnd.graphviz",
         GraphFormat::Mermaid => "text/plain; charset=utf-8",
@@ -145,10 +145,11 @@ mod tests {
 
     #[test]
     fn queries_read_the_shared_filters_beside_their_own_fields() {
-        let uri: axum::http::Uri = "/v1/export?namespace=a,b&server=s.a&excludeServices=x,y.b&format=json\
-             &version=v1alpha3&asKubernetesService=true&split=true"
-            .parse()
-            .expect("uri");
+        let uri: axum::http::Uri =
+            "/v1/export?namespace=a,b&server=s.a&excludeServices=x,y.b&excludeLabels=tier=db\
+             &format=json&version=v1alpha3&asKubernetesService=true&split=true"
+                .parse()
+                .expect("uri");
         let Query(export) = Query::<ExportQuery>::try_from_uri(&uri).expect("export query");
         assert_eq!(
             export.filters,
@@ -157,6 +158,7 @@ mod tests {
                 client: None,
                 server: Some("s.a".into()),
                 exclude_services: Some("x,y.b".into()),
+                exclude_labels: Some("tier=db".into()),
             }
         );
         assert_eq!(

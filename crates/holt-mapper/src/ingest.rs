@@ -7,12 +7,12 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
 
-use holt_mapper_api::{Connection, Counters, DnsAnswer, Report};
+use holt_mapper_api::{Connection, Counters, DiscoveredIntent, DnsAnswer, Report, Target, Workload};
 use holt_model::Identity;
 
 use crate::cluster::ClusterIndex;
 use crate::resolve::{NameTarget, Resolver, Unresolved, is_public};
-use crate::store::{Store, TargetKey};
+use crate::store::{Filter, Store, TargetKey};
 
 /// One observation of a report.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,6 +91,30 @@ impl Mapper {
 
     pub fn held(&self) -> usize {
         self.held.len()
+    }
+
+    /// The discovered intents `filter` selects. Its label exclusions are judged on the current pods of the
+    /// client and of an in-cluster server; a workload with no pod left is not excluded by its labels.
+    pub fn intents(&self, filter: &Filter) -> Vec<DiscoveredIntent> {
+        let mut intents = self.store.intents(filter);
+        if filter.excluded_labels.is_empty() {
+            return intents;
+        }
+        let labelled = |workload: &Workload| {
+            self.index
+                .workload_labels(&workload.namespace, &workload.name)
+                .is_some_and(|labels| {
+                    filter.excluded_labels.iter().any(|(key, value)| match value {
+                        Some(value) => labels.get(key.as_str()) == Some(value),
+                        None => labels.contains_key(key.as_str()),
+                    })
+                })
+        };
+        intents.retain(|intent| {
+            !labelled(&intent.client)
+                && !matches!(&intent.target, Target::Kubernetes { server, .. } if labelled(server))
+        });
+        intents
     }
 
     /// Ingests one report received at `now_ms`.
@@ -374,6 +398,33 @@ mod tests {
         m.config.excluded_namespaces = ["istio-system".to_owned()].into();
         m.ingest(calls, 3_000);
         assert_eq!(servers(&m), ["client.tutorial -> server.tutorial"]);
+    }
+
+    #[test]
+    fn label_exclusions_are_judged_on_the_current_pods_of_client_and_server() {
+        let mut m = mapper();
+        m.ingest(
+            report(vec![], vec![connection("10.0.0.1", "10.0.0.3", 2_500)]),
+            3_000,
+        );
+        let count = |m: &Mapper, labels: &str| {
+            let filters = holt_mapper_api::Filters {
+                exclude_labels: Some(labels.into()),
+                ..Default::default()
+            };
+            m.intents(&Filter::parse(&filters).expect("filter")).len()
+        };
+        assert_eq!(count(&m, ""), 1);
+        assert_eq!(count(&m, "app=client"), 0, "the client's pod");
+        assert_eq!(count(&m, "app=server"), 0, "the server's pod");
+        assert_eq!(count(&m, "app"), 0, "a key alone matches any value");
+        assert_eq!(count(&m, "app=other, tier"), 1);
+        // A workload with no pod left is not excluded by its labels.
+        m.index
+            .delete_pod(&holt_model::ObjectKey::new("tutorial", "client-rs-a"));
+        m.index
+            .delete_pod(&holt_model::ObjectKey::new("tutorial", "server-rs-a"));
+        assert_eq!(count(&m, "app"), 1);
     }
 
     #[test]

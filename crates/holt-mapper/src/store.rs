@@ -45,6 +45,9 @@ pub struct Filter {
     pub server: Option<(String, String)>,
     /// Workload names and `name.namespace`s left out as client and as server.
     pub excluded: BTreeSet<String>,
+    /// Pod labels (`key`, and the value or any) whose workloads are left out as client and as server;
+    /// applied by [`crate::ingest::Mapper::intents`], which knows the pods.
+    pub excluded_labels: Vec<(String, Option<String>)>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -83,6 +86,13 @@ impl Filter {
             client: dotted("client", &filters.client)?,
             server: dotted("server", &filters.server)?,
             excluded: list(&filters.exclude_services),
+            excluded_labels: list(&filters.exclude_labels)
+                .into_iter()
+                .map(|label| match label.split_once('=') {
+                    Some((key, value)) => (key.to_owned(), Some(value.to_owned())),
+                    None => (label, None),
+                })
+                .collect(),
         })
     }
 

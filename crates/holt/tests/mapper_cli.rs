@@ -341,6 +341,14 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
         serde_json::from_str::<Value>(&without_server)?,
         serde_json::json!([])
     );
+    // --exclude-labels: judged on the pods (the Deployments label theirs app=<name>).
+    let without_client2 = stdout(run(&["list", "-n", &ns, "--exclude-labels", "app=client2"]));
+    assert_eq!(
+        without_client2,
+        format!("client in namespace {ns} calls:\n  - server in namespace {ns}\n")
+    );
+    let without_server = stdout(run(&["--exclude-labels", "app=server", "list", "-n", &ns]));
+    assert_eq!(without_server, "");
 
     let v1 = stdout(run(&["export", "-n", &ns, "--output-version", "v1"]));
     assert!(v1.starts_with("apiVersion: k8s.otterize.com/v1alpha3\n"), "{v1}");

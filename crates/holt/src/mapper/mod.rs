@@ -31,6 +31,15 @@ pub struct MapperArgs {
         global = true
     )]
     pub exclude_services: Vec<String>,
+    /// Leave out workloads whose pods carry one of these labels (`key=value`, or `key` for any value;
+    /// repeat or separate with commas), as clients and as servers. Judged on their current pods.
+    #[arg(
+        long,
+        env = "HOLT_MAPPER_EXCLUDE_LABELS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub exclude_labels: Vec<String>,
     #[command(subcommand)]
     pub command: MapperCommand,
 }
@@ -96,17 +105,27 @@ pub struct FilterArgs {
     pub server: Option<String>,
 }
 
+/// What `--exclude-services` and `--exclude-labels` leave out.
+#[derive(Debug, Default)]
+struct Exclusions {
+    services: Vec<String>,
+    labels: Vec<String>,
+}
+
 impl FilterArgs {
-    /// The query of the filters, and of the workloads `excluded` (`--exclude-services`).
-    fn pairs(&self, excluded: &[String]) -> Vec<(&'static str, String)> {
+    /// The query of the filters and of the exclusions.
+    fn pairs(&self, excluded: &Exclusions) -> Vec<(&'static str, String)> {
         let mut pairs = Vec::new();
         if !self.namespaces.is_empty() {
             pairs.push(("namespace", self.namespaces.join(",")));
         }
         pairs.extend(self.client.clone().map(|c| ("client", c)));
         pairs.extend(self.server.clone().map(|s| ("server", s)));
-        if !excluded.is_empty() {
-            pairs.push(("excludeServices", excluded.join(",")));
+        if !excluded.services.is_empty() {
+            pairs.push(("excludeServices", excluded.services.join(",")));
+        }
+        if !excluded.labels.is_empty() {
+            pairs.push(("excludeLabels", excluded.labels.join(",")));
         }
         pairs
     }
@@ -170,7 +189,10 @@ pub fn run(args: MapperArgs) -> anyhow::Result<ExitCode> {
 
 async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
     let endpoint = Endpoint::connect(&args.endpoint).await?;
-    let excluded = args.exclude_services;
+    let excluded = Exclusions {
+        services: args.exclude_services,
+        labels: args.exclude_labels,
+    };
     match args.command {
         MapperCommand::List { filters } => {
             let body = endpoint
