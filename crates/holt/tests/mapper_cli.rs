@@ -347,8 +347,12 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
         without_client2,
         format!("client in namespace {ns} calls:\n  - server in namespace {ns}\n")
     );
-    let without_server = stdout(run(&["--exclude-labels", "app=server", "list", "-n", &ns]));
-    assert_eq!(without_server, "");
+    let nothing = run(&["--exclude-labels", "app=server", "list", "-n", &ns]);
+    assert_eq!(
+        String::from_utf8_lossy(&nothing.stderr),
+        "no discovered intents match\n"
+    );
+    assert_eq!(stdout(nothing), "");
 
     let v1 = stdout(run(&["export", "-n", &ns, "--output-version", "v1"]));
     assert!(v1.starts_with("apiVersion: k8s.otterize.com/v1alpha3\n"), "{v1}");

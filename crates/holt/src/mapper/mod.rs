@@ -200,6 +200,9 @@ async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
                 .await?;
             let intents: Vec<DiscoveredIntent> =
                 serde_json::from_str(&body).context("the mapper's intents do not parse")?;
+            if intents.is_empty() {
+                eprintln!("no discovered intents match");
+            }
             print!("{}", list::render(&intents));
         }
         MapperCommand::Export {
