@@ -6,6 +6,7 @@
 //! back-off by the watcher itself.
 
 use std::fmt;
+use std::time::Duration;
 
 use futures::{Stream, StreamExt, stream};
 use holt_api::v2beta1::{ClientIntents, KafkaServerConfig, ProtectedService};
@@ -19,6 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::DeserializeGuard;
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
+use kube::runtime::utils::Backoff;
 use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
@@ -193,13 +195,49 @@ pub fn all(client: &Client) -> impl Stream<Item = Input> + Send + use<> {
 
 type Boxed = std::pin::Pin<Box<dyn Stream<Item = Input> + Send>>;
 
+/// The wait between a watch's failed attempts: 0.5 s, doubling to at most 5 s, from 0.5 s again once an
+/// event arrives. kube's default (0.8 s doubling to 30 s, plus up to as much again of jitter) left the
+/// operator blind for up to a minute after the API server came back; a retry every 5 s per watch while
+/// it is away costs the API server nothing.
+#[derive(Clone, Debug)]
+struct WatchBackoff {
+    next: Duration,
+}
+
+impl WatchBackoff {
+    const FIRST: Duration = Duration::from_millis(500);
+    const MAX: Duration = Duration::from_secs(5);
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        WatchBackoff { next: Self::FIRST }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let wait = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        Some(wait)
+    }
+}
+
+impl Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
 /// A full watch of `K`, each object turned into model facts by `to_object`.
 fn objects<K>(client: &Client, kind: WatchedKind, to_object: fn(K) -> (Object, Option<Tracked>)) -> Boxed
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug + Send + 'static,
 {
     let api: Api<K> = Api::all(client.clone());
-    let events = watcher(api, watcher::Config::default()).default_backoff();
+    let events = watcher(api, watcher::Config::default()).backoff(WatchBackoff::default());
     Box::pin(events.filter_map(move |event| {
         let input = event.ok().and_then(|event| {
             to_input(kind, event, |object: K| {
@@ -218,7 +256,7 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug + Send + Sync + 'static,
 {
     let api: Api<PartialObjectMeta<K>> = Api::all(client.clone());
-    let events = watcher(api, watcher::Config::default()).default_backoff();
+    let events = watcher(api, watcher::Config::default()).backoff(WatchBackoff::default());
     Box::pin(events.filter_map(move |event| {
         let input = event.ok().and_then(|event| {
             to_input(kind, event, |meta: PartialObjectMeta<K>| {
@@ -236,7 +274,7 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug + Send + 'static,
 {
     let api: Api<DeserializeGuard<K>> = Api::all(client.clone());
-    let events = watcher(api, watcher::Config::default()).default_backoff();
+    let events = watcher(api, watcher::Config::default()).backoff(WatchBackoff::default());
     Box::pin(events.filter_map(move |event| {
         let input = event.ok().and_then(|event| {
             to_input(kind, event, |guard: DeserializeGuard<K>| match guard.0 {
@@ -282,4 +320,18 @@ fn to_input<T>(kind: WatchedKind, event: Event<T>, convert: impl Fn(T) -> Conver
         Event::Init => Input::Relisting(kind),
         Event::InitDone => Input::Listed(kind),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_backoff_doubles_to_five_seconds_and_starts_over_after_an_event() {
+        let mut backoff = WatchBackoff::default();
+        let waits: Vec<u128> = backoff.by_ref().take(6).map(|d| d.as_millis()).collect();
+        assert_eq!(waits, [500, 1_000, 2_000, 4_000, 5_000, 5_000]);
+        backoff.reset();
+        assert_eq!(backoff.next(), Some(Duration::from_millis(500)));
+    }
 }
