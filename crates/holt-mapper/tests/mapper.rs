@@ -5,15 +5,16 @@
 use std::net::{IpAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use holt_mapper::shared::now_ms;
 use holt_mapper_api::{Connection, Counters, DiscoveredIntent, DnsAnswer, Report, SeenBy, Target};
-use holt_testenv::{ControlPlane, eventually};
+use holt_testenv::{ControlPlane, deployment_with_pod_ips, eventually, set_pod_ips};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
@@ -138,49 +139,6 @@ impl MapperProcess {
     }
 }
 
-fn now_ms() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_millis(),
-    )
-    .expect("ms")
-}
-
-/// A Deployment `name` (label `app: name`); the controller-manager makes its ReplicaSet and Pod, whose
-/// `status.podIP` is then set to `ip` as a kubelet would.
-async fn deployment(client: &Client, ns: &str, name: &str, ip: &str) -> anyhow::Result<()> {
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    let deployment: Deployment = serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": name, "image": "registry.example/app:1"}]}
-            }
-        }
-    }))?;
-    deployments.create(&PostParams::default(), &deployment).await?;
-    set_pod_ip(client, ns, name, ip).await
-}
-
-async fn set_pod_ip(client: &Client, ns: &str, app: &str, ip: &str) -> anyhow::Result<()> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let selector = format!("app={app}");
-    let pod_name = eventually(&format!("a pod of {app}"), TIMEOUT, || async {
-        let list = pods.list(&ListParams::default().labels(&selector)).await?;
-        Ok(list.items.first().and_then(|p| p.metadata.name.clone()))
-    })
-    .await?;
-    let status = json!({"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}});
-    pods.patch_status(&pod_name, &PatchParams::default(), &Patch::Merge(&status))
-        .await?;
-    Ok(())
-}
-
 async fn service(client: &Client, ns: &str, name: &str) -> anyhow::Result<IpAddr> {
     let services: Api<Service> = Api::namespaced(client.clone(), ns);
     let service: Service = serde_json::from_value(json!({
@@ -235,9 +193,9 @@ async fn tutorial(
 ) -> anyhow::Result<(String, [String; 3], IpAddr)> {
     let ns = plane.create_namespace(client, "mapper-tutorial").await?;
     let ips = [1, 2, 3].map(|host| format!("10.244.{subnet}.{host}"));
-    deployment(client, &ns, "client", &ips[0]).await?;
-    deployment(client, &ns, "client2", &ips[1]).await?;
-    deployment(client, &ns, "server", &ips[2]).await?;
+    deployment_with_pod_ips(client, &ns, "client", &[ips[0].as_str()]).await?;
+    deployment_with_pod_ips(client, &ns, "client2", &[ips[1].as_str()]).await?;
+    deployment_with_pod_ips(client, &ns, "server", &[ips[2].as_str()]).await?;
     let server_ip = service(client, &ns, "server").await?;
     Ok((ns, ips, server_ip))
 }
@@ -430,7 +388,7 @@ async fn a_corrupt_snapshot_is_moved_aside_and_reported() -> anyhow::Result<()> 
 async fn observations_from_pods_not_known_yet_are_held_and_attributed_later() -> anyhow::Result<()> {
     let (client, plane) = cluster().await?;
     let ns = plane.create_namespace(&client, "mapper-held").await?;
-    deployment(&client, &ns, "server", "10.244.3.3").await?;
+    deployment_with_pod_ips(&client, &ns, "server", &["10.244.3.3"]).await?;
     let state = tempfile::tempdir()?;
     let mapper = MapperProcess::start(plane, state.path()).await?;
     // The client's pod has no IP yet when its connection is reported.
@@ -456,7 +414,7 @@ async fn observations_from_pods_not_known_yet_are_held_and_attributed_later() ->
             .await?
             .contains("holt_mapper_observations_held 1\n")
     );
-    set_pod_ip(&client, &ns, "late", "10.244.3.9").await?;
+    set_pod_ips(&client, &ns, "late", &["10.244.3.9"]).await?;
     let intents = eventually("the held connection attributed", TIMEOUT, || async {
         let intents = mapper.intents(&format!("?namespace={ns}")).await?;
         Ok((!intents.is_empty()).then_some(intents))
@@ -471,7 +429,7 @@ async fn observations_from_pods_not_known_yet_are_held_and_attributed_later() ->
 async fn resolved_ips_are_published_on_client_intents_with_internet_domains() -> anyhow::Result<()> {
     let (client, plane) = cluster().await?;
     let ns = plane.create_namespace(&client, "mapper-resolved").await?;
-    deployment(&client, &ns, "client", "10.244.4.1").await?;
+    deployment_with_pod_ips(&client, &ns, "client", &["10.244.4.1"]).await?;
     let intents: Api<holt_api::v2alpha1::ClientIntents> = Api::namespaced(client.clone(), &ns);
     let ci: holt_api::v2alpha1::ClientIntents = serde_json::from_value(json!({
         "apiVersion": "k8s.otterize.com/v2alpha1", "kind": "ClientIntents",

@@ -16,11 +16,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use holt_testenv::ControlPlane;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Pod, Service};
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
-use kube::{Api, Client};
+use holt_testenv::{ControlPlane, deployment_with_pod_ips};
+use k8s_openapi::api::core::v1::Service;
+use kube::Api;
+use kube::api::PostParams;
 use serde_json::json;
 use support::netns::{Bridged, bridged, veth_to_host};
 use support::process::{probe, sniffer};
@@ -98,43 +97,6 @@ fn holt_binary() -> anyhow::Result<PathBuf> {
     bail!("cargo build -p holt named no holt executable")
 }
 
-/// A Deployment `name` (label `app: name`); the controller-manager makes its ReplicaSet and Pod, whose
-/// `status.podIPs` are then set as a kubelet would. Returns the pod's name.
-async fn deployment(client: &Client, ns: &str, (name, v4, v6): (&str, &str, &str)) -> anyhow::Result<String> {
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    let deployment: Deployment = serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": name, "image": "registry.example/app:1"}]}
-            }
-        }
-    }))?;
-    deployments.create(&PostParams::default(), &deployment).await?;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let selector = format!("app={name}");
-    let deadline = Instant::now() + TIMEOUT;
-    let pod = loop {
-        let list = pods.list(&ListParams::default().labels(&selector)).await?;
-        if let Some(pod) = list.items.first().and_then(|p| p.metadata.name.clone()) {
-            break pod;
-        }
-        ensure!(Instant::now() < deadline, "no pod of {name} within {TIMEOUT:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let status = json!({"status": {
-        "phase": "Running",
-        "podIP": v4,
-        "podIPs": [{"ip": v4}, {"ip": v6}]
-    }});
-    pods.patch_status(&pod, &PatchParams::default(), &Patch::Merge(&status))
-        .await?;
-    Ok(pod)
-}
-
 /// What the reference's `otterize network-mapper export` prints in its tutorial, for one client.
 fn tutorial_client_intents(client: &str, ns: &str) -> String {
     format!(
@@ -163,9 +125,11 @@ async fn the_tutorial_traffic_becomes_client_intents_exported_by_the_cli() -> an
     let plane = ControlPlane::shared().await?;
     let kube = plane.client().await?;
     let ns = plane.create_namespace(&kube, "e2e-tutorial").await?;
-    let client_pod = deployment(&kube, &ns, CLIENT).await?;
-    let client2_pod = deployment(&kube, &ns, CLIENT2).await?;
-    deployment(&kube, &ns, SERVER).await?;
+    let mut pods = Vec::new();
+    for (name, v4, v6) in [CLIENT, CLIENT2, SERVER] {
+        pods.push(deployment_with_pod_ips(&kube, &ns, name, &[v4, v6]).await?);
+    }
+    let (client_pod, client2_pod) = (&pods[0], &pods[1]);
     let services: Api<Service> = Api::namespaced(kube.clone(), &ns);
     let service: Service = serde_json::from_value(json!({
         "metadata": {"name": "server"},
@@ -237,8 +201,8 @@ async fn the_tutorial_traffic_becomes_client_intents_exported_by_the_cli() -> an
     let server_v4 = format!("{}:80", SERVER.1);
     let server_v6 = format!("[{}]:80", SERVER.2);
     for (name, pod, dns, server) in [
-        (CLIENT.0, &client_pod, &dns_v4, &server_v4),
-        (CLIENT2.0, &client2_pod, &dns_v6, &server_v6),
+        (CLIENT.0, client_pod, &dns_v4, &server_v4),
+        (CLIENT2.0, client2_pod, &dns_v6, &server_v6),
     ] {
         let args = ["--dns-server", dns, "--name", &service_name, "--connect", server];
         tokio::task::block_in_place(|| probe(net.net.netns(name), pod, &args, false))?;

@@ -6,15 +6,15 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+use holt_mapper::shared::now_ms;
 use holt_mapper_api::{Connection, Counters, Report, SeenBy};
-use holt_testenv::{ControlPlane, eventually};
-use k8s_openapi::api::apps::v1::Deployment;
+use holt_testenv::{ControlPlane, deployment_with_pod_ips, eventually};
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use pretty_assertions::assert_eq;
 use serde::Deserialize;
@@ -106,28 +106,6 @@ fn stdout(output: Output) -> String {
     String::from_utf8(output.stdout).expect("utf-8")
 }
 
-async fn deployment(client: &Client, ns: &str, name: &str, ip: &str) -> anyhow::Result<()> {
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    let deployment: Deployment = serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}},
-                              "spec": {"containers": [{"name": name, "image": "registry.example/app:1"}]}}}
-    }))?;
-    deployments.create(&PostParams::default(), &deployment).await?;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let selector = format!("app={name}");
-    let pod = eventually(&format!("a pod of {name}"), TIMEOUT, || async {
-        let list = pods.list(&ListParams::default().labels(&selector)).await?;
-        Ok(list.items.first().and_then(|p| p.metadata.name.clone()))
-    })
-    .await?;
-    let status = json!({"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}});
-    pods.patch_status(&pod, &PatchParams::default(), &Patch::Merge(&status))
-        .await?;
-    Ok(())
-}
-
 /// The mapper as the API server must see it to proxy to it: a Pod holding the mapper's address (the
 /// service proxy only dials endpoint addresses whose target Pod has that IP), and a selector-less Service
 /// with hand-made Endpoints and EndpointSlice pointing at that Pod.
@@ -171,16 +149,6 @@ async fn mapper_service(client: &Client, ns: &str, name: &str, at: SocketAddr) -
     Ok(())
 }
 
-fn now_ms() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_millis(),
-    )
-    .expect("ms")
-}
-
 fn connection(src: &str, dst: &str) -> Connection {
     Connection {
         src_ip: src.parse().expect("ip"),
@@ -214,9 +182,9 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
     let plane = ControlPlane::shared().await?;
     let client = plane.client().await?;
     let ns = plane.create_namespace(&client, "mapper-cli").await?;
-    deployment(&client, &ns, "client", "10.244.7.1").await?;
-    deployment(&client, &ns, "client2", "10.244.7.2").await?;
-    deployment(&client, &ns, "server", "10.244.7.3").await?;
+    deployment_with_pod_ips(&client, &ns, "client", &["10.244.7.1"]).await?;
+    deployment_with_pod_ips(&client, &ns, "client2", &["10.244.7.2"]).await?;
+    deployment_with_pod_ips(&client, &ns, "server", &["10.244.7.3"]).await?;
 
     // The mapper, bound to an address the API server can proxy to.
     let link = VethPair::new()?;
