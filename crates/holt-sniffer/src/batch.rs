@@ -5,7 +5,7 @@
 //! DNS answers are keyed by (client, name, address), connections by (source, destination, port, how
 //! seen): a SYN and a socket-scan sighting of the same flow are both kept, since they say different
 //! things (an attempt; an established connection with the source's host name). Repeats keep the latest
-//! time and the smallest TTL. The batch is bounded: a new key past `capacity` is not stored and is
+//! time and that sighting's TTL (the TTL counts from then on). The batch is bounded: a new key past `capacity` is not stored and is
 //! counted in [`Batch::overflow`]. Recording a key already present never allocates; names are looked
 //! up by `&str`.
 
@@ -381,12 +381,17 @@ mod tests {
         batch.add_dns(ip("10.0.0.1"), "web.ns.svc", ip("10.1.0.1"), 30, 100);
         batch.add_dns(ip("10.0.0.1"), "web.ns.svc", ip("10.1.0.1"), 20, 200);
         batch.add_dns(ip("10.0.0.1"), "web.ns.svc", ip("10.1.0.1"), 50, 150);
+        batch.add_dns(ip("10.0.0.1"), "web.ns.svc", ip("10.1.0.1"), 40, 300);
         batch.add_dns(ip("10.0.0.1"), "web.ns.svc", ip("fd00::1"), 30, 100);
         batch.add_dns(ip("10.0.0.2"), "web.ns.svc", ip("10.1.0.1"), 30, 100);
         assert_eq!(batch.len(), 3);
         let answers = sorted_dns(&batch);
         assert_eq!(answers.len(), 3);
-        assert_eq!((answers[0].ttl_seconds, answers[0].last_seen_ms), (20, 200));
+        assert_eq!(
+            (answers[0].ttl_seconds, answers[0].last_seen_ms),
+            (40, 300),
+            "the latest sighting's TTL, not the smallest"
+        );
         assert_eq!(answers[1].ip, ip("fd00::1"));
         assert_eq!(answers[2].client_ip, ip("10.0.0.2"));
     }

@@ -55,7 +55,7 @@ const ETHERTYPE_IPV4: u32 = 0x0800;
 const ETHERTYPE_IPV6: u32 = 0x86dd;
 const PROTO_TCP: u32 = 6;
 const PROTO_UDP: u32 = 17;
-const DNS_PORT: u32 = 53;
+const DNS_PORT: u32 = holt_decode::DNS_PORT as u32;
 const TCP_SYN: u32 = 0x02;
 const TCP_SYN_ACK: u32 = 0x12;
 

@@ -31,6 +31,23 @@ struct Slot {
     bytes: [u8; MAX_CACHED_LEN],
 }
 
+/// What [`RecentMessages::lookup`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// Already recorded in this batch.
+    Repeat,
+    /// Not yet: insert it with this probe once it is recorded.
+    New(Probe),
+    /// Longer than [`MAX_CACHED_LEN`]: never cached, always decoded.
+    Uncached,
+}
+
+/// A message's hash, computed once for its lookup and its insertion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    hash: u64,
+}
+
 /// A slot's batch and its message's full hash, kept apart from the slots: a lookup reads only this
 /// 32 KiB array, which stays in the CPU cache, and touches a slot's bytes only when the tag matches (so
 /// a message never seen costs no trip to memory).
@@ -46,8 +63,8 @@ pub struct RecentMessages {
     tags: Box<[Tag]>,
     slots: Box<[Slot]>,
     seed: u64,
-    /// Picks the way to replace when a set is full.
-    evictions: usize,
+    /// Counts insertions; picks the way to replace when a set is full.
+    inserts: usize,
 }
 
 impl std::fmt::Debug for RecentMessages {
@@ -76,35 +93,40 @@ impl RecentMessages {
             slots: vec![empty; SLOTS].into_boxed_slice(),
             // A per-process seed, so which messages share a slot cannot be predicted from outside.
             seed: RandomState::new().hash_one(0x686f_6c74_u64),
-            evictions: 0,
+            inserts: 0,
         }
     }
 
-    /// Whether `message` (without its 2-byte ID) to `client` was remembered for `batch`.
-    pub fn contains(&self, batch: u64, client: IpAddr, message: &[u8]) -> bool {
+    /// Whether `message` (without its 2-byte ID) to `client` was remembered for `batch`; a message not
+    /// seen yet comes with the [`Probe`] to [`insert`](Self::insert) it with, so it is hashed once.
+    pub fn lookup(&self, batch: u64, client: IpAddr, message: &[u8]) -> Lookup {
+        if message.len() > MAX_CACHED_LEN {
+            return Lookup::Uncached;
+        }
         let hash = self.hash(client, message);
         let tag = Tag { batch, hash };
         let set = set_of(hash);
-        (set..set + WAYS).any(|way| {
+        let repeat = (set..set + WAYS).any(|way| {
             self.tags.get(way) == Some(&tag)
                 && self.slots.get(way).is_some_and(|slot| {
                     slot.client == client && slot.bytes.get(..usize::from(slot.len)) == Some(message)
                 })
-        })
+        });
+        if repeat {
+            Lookup::Repeat
+        } else {
+            Lookup::New(Probe { hash })
+        }
     }
 
-    /// Remembers `message` to `client` as recorded in `batch`, in a free way of its set (one not
-    /// holding an entry of `batch`), else in place of one of the set's entries.
-    pub fn insert(&mut self, batch: u64, client: IpAddr, message: &[u8]) {
-        let Ok(len) = u16::try_from(message.len()) else {
-            return;
-        };
-        if message.len() > MAX_CACHED_LEN {
-            return;
-        }
-        let hash = self.hash(client, message);
+    /// Remembers `message` to `client` (looked up with `probe`) as recorded in `batch`, in a free way of
+    /// its set (one not holding an entry of `batch`), else in place of one of the set's entries.
+    pub fn insert(&mut self, probe: Probe, batch: u64, client: IpAddr, message: &[u8]) {
+        // A Probe is only made for messages of at most MAX_CACHED_LEN bytes.
+        let len = message.len().min(MAX_CACHED_LEN) as u16;
+        let hash = probe.hash;
         let set = set_of(hash);
-        self.evictions = self.evictions.wrapping_add(1);
+        self.inserts = self.inserts.wrapping_add(1);
         let Some(tags) = self.tags.get(set..set + WAYS) else {
             return;
         };
@@ -112,7 +134,7 @@ impl RecentMessages {
             + tags
                 .iter()
                 .position(|tag| tag.batch != batch)
-                .unwrap_or(self.evictions % WAYS);
+                .unwrap_or(self.inserts % WAYS);
         if let (Some(tag), Some(slot)) = (self.tags.get_mut(way), self.slots.get_mut(way))
             && let Some(bytes) = slot.bytes.get_mut(..message.len())
         {
@@ -234,12 +256,25 @@ mod tests {
         s.parse().expect("ip")
     }
 
+    impl RecentMessages {
+        fn contains(&self, batch: u64, client: IpAddr, message: &[u8]) -> bool {
+            self.lookup(batch, client, message) == Lookup::Repeat
+        }
+
+        /// Looks up and remembers, as the recorder does for a message it recorded.
+        fn remember(&mut self, batch: u64, client: IpAddr, message: &[u8]) {
+            if let Lookup::New(probe) = self.lookup(batch, client, message) {
+                self.insert(probe, batch, client, message);
+            }
+        }
+    }
+
     #[test]
     fn a_hit_needs_the_same_batch_client_and_bytes() {
         let mut recent = RecentMessages::new();
         let message = b"\x81\x80\x00\x01\x00\x01 some answer bytes".as_slice();
         assert!(!recent.contains(1, ip("10.0.0.1"), message));
-        recent.insert(1, ip("10.0.0.1"), message);
+        recent.remember(1, ip("10.0.0.1"), message);
         assert!(recent.contains(1, ip("10.0.0.1"), message));
         assert!(!recent.contains(2, ip("10.0.0.1"), message), "a later batch");
         assert!(!recent.contains(1, ip("10.0.0.2"), message), "another client");
@@ -261,10 +296,10 @@ mod tests {
     fn long_messages_are_not_cached() {
         let mut recent = RecentMessages::new();
         let long = vec![7u8; MAX_CACHED_LEN + 1];
-        recent.insert(1, ip("fd00::1"), &long);
+        recent.remember(1, ip("fd00::1"), &long);
         assert!(!recent.contains(1, ip("fd00::1"), &long));
         let fits = vec![7u8; MAX_CACHED_LEN];
-        recent.insert(1, ip("fd00::1"), &fits);
+        recent.remember(1, ip("fd00::1"), &fits);
         assert!(recent.contains(1, ip("fd00::1"), &fits));
     }
 
@@ -274,7 +309,7 @@ mod tests {
         let client = ip("10.0.0.1");
         let messages: Vec<Vec<u8>> = (0..SLOTS as u32 * 2).map(|n| n.to_be_bytes().to_vec()).collect();
         for m in &messages {
-            recent.insert(1, client, m);
+            recent.remember(1, client, m);
         }
         let hits = messages.iter().filter(|m| recent.contains(1, client, m)).count();
         assert!(hits <= SLOTS && hits > 0, "{hits}");

@@ -2,10 +2,10 @@
 //! address or TCP SYN to the batch, count skips and decode errors by category. No I/O, and no allocation
 //! unless the packet brings a name, address pair or counter category not seen before in this batch.
 
-use holt_decode::{Envelope, LinkType, MAX_NAME_LEN, Observation, envelope};
+use holt_decode::{DnsResponse, Envelope, LinkType, MAX_NAME_LEN, Observation, envelope};
 use holt_mapper_api::SeenBy;
 
-use crate::recent::{RecentMessages, RecentSyns};
+use crate::recent::{Lookup, RecentMessages, RecentSyns};
 use crate::shared::State;
 
 /// What to record (the `--enable-dns` / `--enable-tcp` flags).
@@ -40,55 +40,67 @@ impl Recorder {
     /// Records one packet seen at `at_ms` (Unix milliseconds).
     pub fn record(&mut self, state: &mut State, packet: &[u8], at_ms: u64) {
         state.tally.packets += 1;
-        let (observation, located) = match envelope(self.link, packet) {
-            Ok(Envelope::Dns(dns)) if self.recording.dns => {
+        let observation = match envelope(self.link, packet) {
+            Ok(Envelope::Dns(_)) if !self.recording.dns => {
+                state.tally.skip("dns_disabled");
+                return;
+            }
+            Ok(Envelope::Dns(dns)) => {
                 // Already recorded in this batch, byte for byte (ID aside): nothing new.
-                let key = dns.message.get(2..).unwrap_or_default();
-                if self.recent.contains(state.batch.id(), dns.client, key) {
+                let (client, message) = (dns.client, dns.message.get(2..).unwrap_or_default());
+                let lookup = self.recent.lookup(state.batch.id(), client, message);
+                if let Lookup::Repeat = lookup {
                     state.tally.dns_repeats += 1;
                     return;
                 }
-                (dns.decode(), Some((dns.client, key)))
+                match dns.decode() {
+                    Ok(Observation::Dns(response)) => {
+                        self.add_answers(state, &response, at_ms);
+                        if let Lookup::New(probe) = lookup {
+                            self.recent.insert(probe, state.batch.id(), client, message);
+                        }
+                        return;
+                    }
+                    other => other,
+                }
             }
-            Ok(Envelope::Dns(dns)) => (dns.decode(), None),
-            Ok(Envelope::Done(observation)) => (Ok(observation), None),
-            Err(error) => (Err(error), None),
+            Ok(Envelope::Done(observation)) => Ok(observation),
+            Err(error) => Err(error),
         };
         match observation {
-            Ok(Observation::Dns(response)) if self.recording.dns => {
-                // Answers come grouped by question: write and look up each name once.
-                let mut answers = response.answers().peekable();
-                while let Some(first) = answers.next() {
-                    let question = first.name.offset();
-                    let name = first.name.write_to(&mut self.name);
-                    let group = std::iter::once(first)
-                        .chain(std::iter::from_fn(|| {
-                            answers.next_if(|a| a.name.offset() == question)
-                        }))
-                        .map(|a| (a.addr, a.ttl));
-                    state.batch.add_dns_addresses(response.client, name, group, at_ms);
-                }
-                state.tally.dns_answers_dropped += u64::from(response.dropped_answers());
-                if let Some((client, message)) = located {
-                    self.recent.insert(state.batch.id(), client, message);
-                }
-            }
             Ok(Observation::TcpSyn(syn)) if self.recording.tcp_syn => {
-                if self
+                if !self
                     .recent_syns
                     .check_and_remember(state.batch.id(), syn.src, syn.dst, syn.dst_port)
                 {
-                    return;
+                    state
+                        .batch
+                        .add_connection(syn.src, syn.dst, syn.dst_port, SeenBy::Syn, None, at_ms);
                 }
-                state
-                    .batch
-                    .add_connection(syn.src, syn.dst, syn.dst_port, SeenBy::Syn, None, at_ms);
             }
-            Ok(Observation::Dns(_)) => state.tally.skip("dns_disabled"),
             Ok(Observation::TcpSyn(_)) => state.tally.skip("tcp_disabled"),
             Ok(Observation::Skip(skip)) => state.tally.skip(skip.category()),
+            // A DNS response comes only out of a DNS message, recorded above.
+            Ok(Observation::Dns(_)) => {}
             Err(error) => state.tally.decode_error(error.category()),
         }
+    }
+
+    /// Adds a response's addresses to the batch. Answers come grouped by question: each name is written
+    /// and looked up once.
+    fn add_answers(&mut self, state: &mut State, response: &DnsResponse<'_>, at_ms: u64) {
+        let mut answers = response.answers().peekable();
+        while let Some(first) = answers.next() {
+            let question = first.name.offset();
+            let name = first.name.write_to(&mut self.name);
+            let group = std::iter::once(first)
+                .chain(std::iter::from_fn(|| {
+                    answers.next_if(|a| a.name.offset() == question)
+                }))
+                .map(|a| (a.addr, a.ttl));
+            state.batch.add_dns_addresses(response.client, name, group, at_ms);
+        }
+        state.tally.dns_answers_dropped += u64::from(response.dropped_answers());
     }
 }
 

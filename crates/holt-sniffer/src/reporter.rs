@@ -1,12 +1,12 @@
 //! The report loop. Every interval: run the socket scan (if enabled), move the capture thread's batch
 //! into the pending batch, and post the pending batch with the current counters to the mapper. A
 //! delivered report empties the pending batch; a failed one keeps it (bounded: what does not fit is
-//! counted in `report_drops`) and the next attempt waits twice as long, up to [`MAX_BACKOFF`]. On
+//! counted in `report_drops`) and the next attempts wait 2, 4, 8, … intervals, up to [`MAX_BACKOFF`]. On
 //! shutdown it makes one last attempt.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use holt_mapper_api::SeenBy;
@@ -39,13 +39,14 @@ pub struct ReporterConfig {
 pub async fn run(shared: Arc<Shared>, config: ReporterConfig, mut shutdown: watch::Receiver<bool>) {
     let mut pending = Batch::new(config.pending_capacity);
     let mut failures: u32 = 0;
-    let mut next_attempt = Instant::now();
     let mut ticker = tokio::time::interval(config.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Attempts happen on ticks; after failures, on the first tick at or after this one.
+    let mut next_attempt = tokio::time::Instant::now();
     loop {
-        let stopping = tokio::select! {
-            _ = ticker.tick() => false,
-            _ = shutdown.changed() => true,
+        let (stopping, tick) = tokio::select! {
+            tick = ticker.tick() => (false, tick),
+            _ = shutdown.changed() => (true, tokio::time::Instant::now()),
         };
         if let Some(root) = &config.scan_proc_root {
             scan_into(&shared, root.clone(), &mut pending).await;
@@ -62,8 +63,8 @@ pub async fn run(shared: Arc<Shared>, config: ReporterConfig, mut shutdown: watc
             shared.lock().tally.report_drops += lost;
             tracing::warn!(lost, "pending batch full: observations dropped");
         }
-        if stopping || Instant::now() >= next_attempt {
-            let counters = shared.tally().counters();
+        if stopping || tick >= next_attempt {
+            let counters = shared.lock().tally.counters();
             let body = Bytes::from(report_body::encode(&config.node, &pending, &counters));
             match post_report(&config.endpoint, body, config.timeout).await {
                 Ok(()) => {
@@ -71,14 +72,13 @@ pub async fn run(shared: Arc<Shared>, config: ReporterConfig, mut shutdown: watc
                     shared.lock().tally.reports_sent += 1;
                     pending.clear();
                     failures = 0;
-                    next_attempt = Instant::now();
                 }
                 Err(error) => {
                     failures = failures.saturating_add(1);
                     let backoff = backoff(config.interval, failures);
                     tracing::warn!(%error, pending = pending.len(), retry_in = ?backoff, "report not delivered");
                     shared.lock().tally.reports_failed += 1;
-                    next_attempt = Instant::now() + backoff;
+                    next_attempt = tick + backoff;
                 }
             }
         }
@@ -91,9 +91,10 @@ pub async fn run(shared: Arc<Shared>, config: ReporterConfig, mut shutdown: watc
     }
 }
 
-/// The wait after `failures` consecutive failures: the interval doubled per failure, capped.
+/// The wait from a failed attempt to the next: 2, 4, 8, … intervals after 1, 2, 3, … consecutive
+/// failures, at most [`MAX_BACKOFF`].
 pub fn backoff(interval: Duration, failures: u32) -> Duration {
-    let factor = 1u32 << failures.saturating_sub(1).min(16);
+    let factor = 1u32 << failures.min(16);
     interval.saturating_mul(factor).min(MAX_BACKOFF)
 }
 
@@ -134,9 +135,9 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_the_cap() {
         let second = Duration::from_secs(1);
-        assert_eq!(backoff(second, 1), second);
-        assert_eq!(backoff(second, 2), 2 * second);
-        assert_eq!(backoff(second, 4), 8 * second);
+        assert_eq!(backoff(second, 1), 2 * second);
+        assert_eq!(backoff(second, 2), 4 * second);
+        assert_eq!(backoff(second, 4), 16 * second);
         assert_eq!(backoff(second, 10), MAX_BACKOFF);
         assert_eq!(backoff(second, u32::MAX), MAX_BACKOFF);
     }
