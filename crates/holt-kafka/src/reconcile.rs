@@ -64,20 +64,19 @@ impl KafkaAdmin {
         desired: &BTreeSet<KafkaAcl>,
         owned: impl Fn(&KafkaAcl) -> bool,
     ) -> Result<AclChanges, Error> {
-        let (_, changes) = self.plan_reconcile(desired, owned).await?;
+        let changes = self.plan_reconcile(desired, owned).await?;
         self.apply(changes).await
     }
 
     /// The first half of [`KafkaAdmin::reconcile`], for callers that must record something between planning
-    /// and applying: lists the broker's ACLs and returns them with the changes [`plan`] makes of them.
+    /// and applying: lists the broker's ACLs and returns the changes [`plan`] makes of them.
     pub async fn plan_reconcile(
         &self,
         desired: &BTreeSet<KafkaAcl>,
         owned: impl Fn(&KafkaAcl) -> bool,
-    ) -> Result<(BTreeSet<KafkaAcl>, AclChanges), Error> {
+    ) -> Result<AclChanges, Error> {
         let current: BTreeSet<KafkaAcl> = self.describe_acls(&AclFilter::any()).await?.into_iter().collect();
-        let changes = plan(desired, &current, owned);
-        Ok((current, changes))
+        Ok(plan(desired, &current, owned))
     }
 
     /// The second half of [`KafkaAdmin::reconcile`]: creates `changes.created`, then deletes

@@ -84,7 +84,7 @@ async fn reconcile(ledgers: &Ledgers, job: &BrokerJob) -> Result<AclChanges, Kaf
         }
     };
     let admin = connect(&target.address, &target.tls).await?;
-    let (current, changes) = admin
+    let changes = admin
         .plan_reconcile(&job.acls, |acl| ledger.acls.contains(acl))
         .await
         .map_err(|e| failure(&target.address, e))?;
@@ -99,7 +99,7 @@ async fn reconcile(ledgers: &Ledgers, job: &BrokerJob) -> Result<AclChanges, Kaf
         .await
         .map_err(|e| failure(&target.address, e))?;
     let before = ledger.acls.clone();
-    ledger.settle(&current, &changes.created, &changes.deleted);
+    ledger.forget(&changes.deleted);
     if job.target.as_ref().is_ok_and(Option::is_none) && ledger.acls.is_empty() {
         ledgers.delete(&job.broker).await.map_err(not_applied)?;
     } else if ledger.acls != before {

@@ -124,16 +124,11 @@ impl Ledgers {
 }
 
 impl Ledger {
-    /// After a reconcile that saw `current` on the broker, created `created` and deleted `deleted`: what Holt
-    /// now owns there.
-    pub fn settle(
-        &mut self,
-        current: &BTreeSet<KafkaAcl>,
-        created: &BTreeSet<KafkaAcl>,
-        deleted: &BTreeSet<KafkaAcl>,
-    ) {
-        self.acls
-            .retain(|acl| (current.contains(acl) || created.contains(acl)) && !deleted.contains(acl));
+    /// Forgets the ACLs a reconcile deleted. Nothing else is forgotten: an ACL Holt created that a describe
+    /// does not show may only not be applied by the broker's authorizer yet (it applies changes
+    /// asynchronously), and forgetting it would leave it on the broker for good, as if it were foreign.
+    pub fn forget(&mut self, deleted: &BTreeSet<KafkaAcl>) {
+        self.acls.retain(|acl| !deleted.contains(acl));
     }
 }
 
@@ -172,18 +167,16 @@ mod tests {
     }
 
     #[test]
-    fn settling_keeps_what_exists_or_was_created_and_drops_what_was_deleted() {
+    fn only_deleted_acls_are_forgotten() {
         let mut ledger = Ledger {
-            acls: BTreeSet::from([acl("kept"), acl("vanished"), acl("deleted"), acl("new")]),
+            acls: BTreeSet::from([acl("kept"), acl("not-described-yet"), acl("deleted")]),
             ..Ledger::default()
         };
-        let current = BTreeSet::from([acl("kept"), acl("deleted"), acl("foreign")]);
-        ledger.settle(
-            &current,
-            &BTreeSet::from([acl("new")]),
-            &BTreeSet::from([acl("deleted")]),
+        ledger.forget(&BTreeSet::from([acl("deleted"), acl("foreign")]));
+        assert_eq!(
+            ledger.acls,
+            BTreeSet::from([acl("kept"), acl("not-described-yet")])
         );
-        assert_eq!(ledger.acls, BTreeSet::from([acl("kept"), acl("new")]));
     }
 
     #[test]
