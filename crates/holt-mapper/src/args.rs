@@ -35,13 +35,24 @@ pub struct Args {
     /// milliseconds; 0 turns it off.
     #[arg(long, env = "HOLT_MAPPER_RESOLVED_IPS_INTERVAL_MS", default_value_t = 1_000)]
     pub resolved_ips_interval_ms: u64,
-    /// Pod annotation that overrides the workload name (as configured for the operator).
+    /// Pod annotation that overrides the workload name (as configured for the operator: same flag and
+    /// variable, so that both name workloads alike).
     #[arg(
         long,
         env = "HOLT_WORKLOAD_NAME_OVERRIDE_ANNOTATION",
-        default_value = "intents.otterize.com/workload-name"
+        default_value = holt_model::labels::WORKLOAD_NAME_OVERRIDE
     )]
     pub workload_name_override_annotation: String,
+    /// Identify Jobs by their container images instead of their names (as configured for the operator).
+    #[arg(
+        long,
+        env = "HOLT_USE_IMAGE_NAME_FOR_SERVICE_ID_FOR_JOBS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        default_value_t = false
+    )]
+    pub use_image_name_for_service_id_for_jobs: bool,
     /// Namespaces whose workloads are left out of discovered intents, as clients and as servers (the
     /// reference chart's default: service meshes' own traffic). An empty value leaves none out.
     #[arg(

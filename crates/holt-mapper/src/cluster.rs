@@ -3,12 +3,11 @@
 //! creation time and whether it has finished).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
 use holt_model::facts::{OwnerFacts, OwnerRef, PodFacts, ServiceFacts};
 use holt_model::resolve::pod_identity;
-use holt_model::sorted_map::SortedMap;
 use holt_model::{Config, Identity, ObjectKey};
 use k8s_openapi::api::core::v1::Pod;
 
@@ -293,13 +292,23 @@ impl ClusterIndex {
         pod_name.and_then(|pod_name| self.pod(namespace, &pod_name))
     }
 
-    /// The labels of the first pod (by name) of the workload `name` in `namespace`, if it has one now.
-    pub fn workload_labels(&self, namespace: &str, name: &str) -> Option<&SortedMap<String, String>> {
+    /// The workloads (`namespace`, `name`) with a current pod that carries one of `labels` (a key and its
+    /// value, or the key with any value).
+    pub fn workloads_labelled(&self, labels: &[(String, Option<String>)]) -> HashSet<(String, String)> {
         self.pods
-            .get(namespace)?
             .values()
-            .find(|pod| self.identity(pod).name == name)
-            .map(|pod| &pod.facts.labels)
+            .flat_map(BTreeMap::values)
+            .filter(|pod| {
+                labels.iter().any(|(key, value)| match value {
+                    Some(value) => pod.facts.labels.get(key.as_str()) == Some(value),
+                    None => pod.facts.labels.contains_key(key.as_str()),
+                })
+            })
+            .map(|pod| {
+                let identity = self.identity(pod);
+                (identity.namespace, identity.name)
+            })
+            .collect()
     }
 
     /// The pod's workload identity, through the model's owner resolution.

@@ -94,22 +94,16 @@ impl Mapper {
     }
 
     /// The discovered intents `filter` selects. Its label exclusions are judged on the current pods of the
-    /// client and of an in-cluster server; a workload with no pod left is not excluded by its labels.
+    /// client and of an in-cluster server (one pass over the pods per query); a workload with no pod left
+    /// is not excluded by its labels.
     pub fn intents(&self, filter: &Filter) -> Vec<DiscoveredIntent> {
         let mut intents = self.store.intents(filter);
         if filter.excluded_labels.is_empty() {
             return intents;
         }
-        let labelled = |workload: &Workload| {
-            self.index
-                .workload_labels(&workload.namespace, &workload.name)
-                .is_some_and(|labels| {
-                    filter.excluded_labels.iter().any(|(key, value)| match value {
-                        Some(value) => labels.get(key.as_str()) == Some(value),
-                        None => labels.contains_key(key.as_str()),
-                    })
-                })
-        };
+        let excluded = self.index.workloads_labelled(&filter.excluded_labels);
+        let labelled =
+            |workload: &Workload| excluded.contains(&(workload.namespace.clone(), workload.name.clone()));
         intents.retain(|intent| {
             !labelled(&intent.client)
                 && !matches!(&intent.target, Target::Kubernetes { server, .. } if labelled(server))

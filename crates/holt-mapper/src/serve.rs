@@ -68,6 +68,7 @@ pub async fn serve(
     let client = kube_client(&args).await?;
     let config = holt_model::Config {
         workload_name_override_annotation: args.workload_name_override_annotation.clone(),
+        use_image_name_for_service_id_for_jobs: args.use_image_name_for_service_id_for_jobs,
         ..holt_model::Config::default()
     };
     let ingest = IngestConfig {

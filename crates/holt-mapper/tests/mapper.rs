@@ -374,13 +374,7 @@ async fn a_corrupt_snapshot_is_moved_aside_and_reported() -> anyhow::Result<()> 
         b"{\"version\": 1, \"intents\": [{\"client\"",
         "the unreadable file is kept as it was"
     );
-    assert!(
-        mapper
-            .intents("")
-            .await?
-            .iter()
-            .all(|i| i.client.namespace != "corrupt")
-    );
+    assert!(mapper.intents("").await?.is_empty(), "the mapper starts empty");
     Ok(())
 }
 
