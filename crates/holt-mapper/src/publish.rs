@@ -21,6 +21,7 @@ use kube::{Api, Client, Resource};
 
 use crate::resolved_ips::{declared_domains, desired};
 use crate::shared::Shared;
+use crate::watch::watch_backoff;
 
 #[derive(Debug, Default)]
 struct Known {
@@ -90,7 +91,7 @@ async fn patch(client: &Client, key: &ObjectKey, want: &[ResolvedIps]) -> Result
 
 async fn follow(client: Client, known: Arc<Mutex<BTreeMap<ObjectKey, Known>>>) {
     let api: Api<DeserializeGuard<v2alpha1::ClientIntents>> = Api::all(client);
-    let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
+    let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).backoff(watch_backoff()));
     let mut relisted: Option<BTreeMap<ObjectKey, Known>> = None;
     while let Some(event) = events.next().await {
         let event = match event {

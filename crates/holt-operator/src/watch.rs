@@ -20,8 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::DeserializeGuard;
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
-use kube::runtime::utils::Backoff;
-use kube::runtime::watcher::{self, Event, watcher};
+use kube::runtime::watcher::{self, Event, ExponentialBackoff, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 
@@ -199,36 +198,12 @@ type Boxed = std::pin::Pin<Box<dyn Stream<Item = Input> + Send>>;
 /// event arrives. kube's default (0.8 s doubling to 30 s, plus up to as much again of jitter) left the
 /// operator blind for up to a minute after the API server came back; a retry every 5 s per watch while
 /// it is away costs the API server nothing.
-#[derive(Clone, Debug)]
-struct WatchBackoff {
-    next: Duration,
-}
-
-impl WatchBackoff {
-    const FIRST: Duration = Duration::from_millis(500);
-    const MAX: Duration = Duration::from_secs(5);
-}
-
-impl Default for WatchBackoff {
-    fn default() -> Self {
-        WatchBackoff { next: Self::FIRST }
-    }
-}
-
-impl Iterator for WatchBackoff {
-    type Item = Duration;
-
-    fn next(&mut self) -> Option<Duration> {
-        let wait = self.next;
-        self.next = (self.next * 2).min(Self::MAX);
-        Some(wait)
-    }
-}
-
-impl Backoff for WatchBackoff {
-    fn reset(&mut self) {
-        self.next = Self::FIRST;
-    }
+fn watch_backoff() -> ExponentialBackoff {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(500))
+        .with_max_delay(Duration::from_secs(5))
+        .without_max_times()
+        .into()
 }
 
 /// A full watch of `K`, each object turned into model facts by `to_object`.
@@ -237,7 +212,7 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug + Send + 'static,
 {
     let api: Api<K> = Api::all(client.clone());
-    let events = watcher(api, watcher::Config::default()).backoff(WatchBackoff::default());
+    let events = watcher(api, watcher::Config::default()).backoff(watch_backoff());
     Box::pin(events.filter_map(move |event| {
         let input = event.ok().and_then(|event| {
             to_input(kind, event, |object: K| {
@@ -256,7 +231,7 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug + Send + Sync + 'static,
 {
     let api: Api<PartialObjectMeta<K>> = Api::all(client.clone());
-    let events = watcher(api, watcher::Config::default()).backoff(WatchBackoff::default());
+    let events = watcher(api, watcher::Config::default()).backoff(watch_backoff());
     Box::pin(events.filter_map(move |event| {
         let input = event.ok().and_then(|event| {
             to_input(kind, event, |meta: PartialObjectMeta<K>| {
@@ -274,7 +249,7 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug + Send + 'static,
 {
     let api: Api<DeserializeGuard<K>> = Api::all(client.clone());
-    let events = watcher(api, watcher::Config::default()).backoff(WatchBackoff::default());
+    let events = watcher(api, watcher::Config::default()).backoff(watch_backoff());
     Box::pin(events.filter_map(move |event| {
         let input = event.ok().and_then(|event| {
             to_input(kind, event, |guard: DeserializeGuard<K>| match guard.0 {
@@ -328,7 +303,8 @@ mod tests {
 
     #[test]
     fn watch_backoff_doubles_to_five_seconds_and_starts_over_after_an_event() {
-        let mut backoff = WatchBackoff::default();
+        use kube::runtime::utils::Backoff;
+        let mut backoff = watch_backoff();
         let waits: Vec<u128> = backoff.by_ref().take(6).map(|d| d.as_millis()).collect();
         assert_eq!(waits, [500, 1_000, 2_000, 4_000, 5_000, 5_000]);
         backoff.reset();
