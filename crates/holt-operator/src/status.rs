@@ -82,7 +82,7 @@ fn kafka_outcome(
         let Call::Kafka { broker, .. } = call else {
             continue;
         };
-        let name = format!("{}.{}", broker.name, broker.namespace);
+        let name = crate::kafka::broker_name(broker);
         match brokers.get(broker) {
             Some(BrokerState::Failed(failure)) => {
                 return Some(Outcome::Failed {

@@ -15,12 +15,13 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use holt_decode::LinkType;
 use holt_mapper_api::Counters;
-use holt_sniffer::record::{Recorder, Recording};
+use holt_sniffer::filter::Selection;
+use holt_sniffer::record::Recorder;
 use holt_sniffer::report_body;
 use holt_sniffer::shared::Shared;
 use support::frames::{ETHERNET_HEADER, frames};
 
-const ALL: Recording = Recording {
+const ALL: Selection = Selection {
     dns: true,
     tcp_syn: true,
 };

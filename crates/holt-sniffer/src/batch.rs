@@ -10,7 +10,6 @@
 //! up by `&str`.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -173,13 +172,13 @@ impl Batch {
                 ttl_seconds,
                 last_seen_ms: at_ms,
             };
-            let full = self.len() >= self.capacity;
-            match self.dns.entry(DnsKey { name, client, ip }) {
-                Entry::Occupied(mut existing) => merge_dns(existing.get_mut(), seen),
-                Entry::Vacant(_) if full => self.overflow += 1,
-                Entry::Vacant(vacant) => {
-                    vacant.insert(seen);
-                }
+            let key = DnsKey { name, client, ip };
+            if let Some(existing) = self.dns.get_mut(&key) {
+                merge_dns(existing, seen);
+            } else if self.len() >= self.capacity {
+                self.overflow += 1;
+            } else {
+                self.dns.insert(key, seen);
             }
         }
     }
@@ -200,23 +199,23 @@ impl Batch {
             dst_port,
             seen_by,
         };
-        let full = self.len() >= self.capacity;
-        match self.connections.entry(key) {
-            Entry::Occupied(mut existing) => {
-                let existing = existing.get_mut();
-                existing.last_seen_ms = existing.last_seen_ms.max(at_ms);
-                if let Some(hostname) = src_hostname.filter(|h| existing.src_hostname.as_deref() != Some(*h))
-                {
-                    existing.src_hostname = Some(hostname.into());
-                }
+        // Looked up before inserting: std's `entry` reserves room first, which can grow a full table
+        // (allocate) for a key that is already there.
+        if let Some(existing) = self.connections.get_mut(&key) {
+            existing.last_seen_ms = existing.last_seen_ms.max(at_ms);
+            if let Some(hostname) = src_hostname.filter(|h| existing.src_hostname.as_deref() != Some(*h)) {
+                existing.src_hostname = Some(hostname.into());
             }
-            Entry::Vacant(_) if full => self.overflow += 1,
-            Entry::Vacant(vacant) => {
-                vacant.insert(ConnectionSeen {
+        } else if self.len() >= self.capacity {
+            self.overflow += 1;
+        } else {
+            self.connections.insert(
+                key,
+                ConnectionSeen {
                     src_hostname: src_hostname.map(Into::into),
                     last_seen_ms: at_ms,
-                });
-            }
+                },
+            );
         }
     }
 

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use holt_decode::LinkType;
 
 use crate::capture::{Capture, CaptureError};
-use crate::record::{Recorder, Recording};
+use crate::filter::Selection;
+use crate::record::Recorder;
 use crate::shared::Shared;
 
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
@@ -17,7 +18,7 @@ const STATISTICS_EVERY: Duration = Duration::from_millis(100);
 pub fn run(
     mut capture: Capture,
     shared: &Shared,
-    recording: Recording,
+    recording: Selection,
     stop: &AtomicBool,
 ) -> Result<(), CaptureError> {
     // SOCK_DGRAM: every packet starts at its IP header.

@@ -27,7 +27,8 @@ pub struct Instruction {
     pub k: u32,
 }
 
-/// What the program passes.
+/// What is captured (the `--enable-dns` / `--enable-tcp` flags): what the kernel filter passes and the
+/// recorder records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Selection {
     /// DNS responses: UDP or TCP from port 53.

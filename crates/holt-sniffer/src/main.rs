@@ -9,7 +9,6 @@ use clap::Parser;
 use holt_sniffer::args::Args;
 use holt_sniffer::capture::{Capture, RingGeometry};
 use holt_sniffer::filter::{self, Selection};
-use holt_sniffer::record::Recording;
 use holt_sniffer::reporter::{self, ReporterConfig};
 use holt_sniffer::shared::Shared;
 use holt_sniffer::{capture_loop, health};
@@ -51,16 +50,12 @@ fn main() -> anyhow::Result<()> {
             ?geometry,
             "capturing"
         );
-        let recording = Recording {
-            dns: args.enable_dns,
-            tcp_syn: args.enable_tcp,
-        };
         let (shared, stop, failed) = (shared.clone(), stop.clone(), shutdown_tx.clone());
         Some(
             std::thread::Builder::new()
                 .name("capture".into())
                 .spawn(move || {
-                    let result = capture_loop::run(capture, &shared, recording, &stop);
+                    let result = capture_loop::run(capture, &shared, selection, &stop);
                     if let Err(error) = &result {
                         tracing::error!(%error, "capture failed");
                         let _ = failed.send(true);

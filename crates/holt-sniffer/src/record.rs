@@ -5,20 +5,14 @@
 use holt_decode::{DnsResponse, Envelope, LinkType, MAX_NAME_LEN, Observation, envelope};
 use holt_mapper_api::SeenBy;
 
+use crate::filter::Selection;
 use crate::recent::{Lookup, RecentMessages, RecentSyns};
 use crate::shared::State;
-
-/// What to record (the `--enable-dns` / `--enable-tcp` flags).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Recording {
-    pub dns: bool,
-    pub tcp_syn: bool,
-}
 
 /// Decodes and records packets; keeps a scratch buffer for names.
 #[derive(Debug)]
 pub struct Recorder {
-    recording: Recording,
+    recording: Selection,
     link: LinkType,
     name: [u8; MAX_NAME_LEN],
     recent: RecentMessages,
@@ -27,7 +21,7 @@ pub struct Recorder {
 
 impl Recorder {
     /// Records packets whose link header is `link` (`RawIp` for the capture socket).
-    pub fn new(recording: Recording, link: LinkType) -> Self {
+    pub fn new(recording: Selection, link: LinkType) -> Self {
         Self {
             recording,
             link,
@@ -144,7 +138,7 @@ mod tests {
         p
     }
 
-    const ALL: Recording = Recording {
+    const ALL: Selection = Selection {
         dns: true,
         tcp_syn: true,
     };
@@ -209,7 +203,7 @@ mod tests {
     fn disabled_kinds_are_counted_not_recorded() {
         let shared = Shared::new(100);
         let mut recorder = Recorder::new(
-            Recording {
+            Selection {
                 dns: false,
                 tcp_syn: false,
             },

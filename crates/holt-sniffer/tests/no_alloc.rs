@@ -7,7 +7,8 @@ mod support;
 use std::alloc::System;
 
 use holt_decode::LinkType;
-use holt_sniffer::record::{Recorder, Recording};
+use holt_sniffer::filter::Selection;
+use holt_sniffer::record::Recorder;
 use holt_sniffer::shared::Shared;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use support::frames::{ETHERNET_HEADER, frames};
@@ -20,7 +21,7 @@ fn recording_known_observations_does_not_allocate() {
     let frames = frames(1);
     let packets: Vec<&[u8]> = frames.iter().map(|f| &f[ETHERNET_HEADER..]).collect();
     let shared = Shared::new(100_000);
-    let recording = Recording {
+    let recording = Selection {
         dns: true,
         tcp_syn: true,
     };

@@ -33,13 +33,13 @@ pub async fn run(
             Ok(changes) => {
                 retry = timing.first_retry;
                 if !changes.is_empty() {
-                    info!(broker = %job.broker_name(), created = changes.created.len(),
+                    info!(broker = %broker_name(&job.broker), created = changes.created.len(),
                           deleted = changes.deleted.len(), "Kafka ACLs applied");
                 }
                 timing.resync
             }
             Err(failure) => {
-                warn!(broker = %job.broker_name(), reason = failure.reason, error = %failure.message,
+                warn!(broker = %broker_name(&job.broker), reason = failure.reason, error = %failure.message,
                       ?retry, "Kafka ACLs not applied; will retry");
                 let wait = retry;
                 retry = (retry * 2).min(timing.max_retry);
@@ -57,7 +57,7 @@ pub async fn run(
         }
         tokio::select! {
             changed = jobs.changed() => if changed.is_err() { return },
-            () = tokio::time::sleep(wait) => debug!(broker = %job.broker_name(), "Kafka ACL resync or retry"),
+            () = tokio::time::sleep(wait) => debug!(broker = %broker_name(&job.broker), "Kafka ACL resync or retry"),
         }
     }
 }
@@ -129,12 +129,7 @@ fn failure(address: &str, error: holt_kafka::Error) -> KafkaFailure {
     }
 }
 
-impl BrokerJob {
-    fn broker_name(&self) -> String {
-        broker_name(&self.broker)
-    }
-}
-
+/// How logs, statuses and ledgers name a broker: `name.namespace`.
 pub fn broker_name(broker: &Identity) -> String {
     format!("{}.{}", broker.name, broker.namespace)
 }
