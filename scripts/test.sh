@@ -7,6 +7,18 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# A cold build of the workspace and its tests takes about 5 GiB under target/. Incremental compilation data
+# would add several GiB more and helps only repeated edits, so it is off here.
+export CARGO_INCREMENTAL=0
+need_gib=8
+target_dir=${CARGO_TARGET_DIR:-target}
+mkdir -p "$target_dir"
+free_gib=$(( $(df --output=avail -k "$target_dir" | tail -1) / 1024 / 1024 ))
+if (( free_gib < need_gib )); then
+  printf 'warning: only %s GiB free for %s; a cold build needs about %s GiB\n' \
+    "$free_gib" "$target_dir" "$need_gib" >&2
+fi
+
 step "system packages (tcpdump, iproute2)"
 scripts/install-system-packages.sh
 
