@@ -12,8 +12,9 @@
 //! and offset read from the wire is checked before use.
 //!
 //! Choices worth knowing: a connection attempt is SYN with ACK, RST and FIN clear (ECN bits allowed,
-//! unlike the reference's `tcp[tcpflags] == tcp-syn`); DNS over TCP is decoded only when the whole
-//! length-prefixed message is in one segment; an answer's TTL is the smallest along its CNAME chain;
+//! unlike the reference's `tcp[tcpflags] == tcp-syn`); [`decode`] reads DNS over TCP only when a
+//! segment starts with a whole length-prefixed message (the stateless view: [`envelope`] hands out
+//! every segment with its sequence number, for callers that reassemble streams); an answer's TTL is the smallest along its CNAME chain;
 //! DNS labels must be printable ASCII without dots (anything else is `bad_dns_name`), so the dotted
 //! form is unambiguous; the authority and additional sections are never read; the TC bit gets no
 //! special treatment (a response cut mid-record is `truncated`).
@@ -49,15 +50,19 @@ use transport::Segment;
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Observation<'_>, DecodeError> {
     match envelope(link, frame)? {
         Envelope::Dns(message) => message.decode(),
+        Envelope::DnsTcp(segment) => match segment.first_whole_message() {
+            Some(message) => message.decode(),
+            None => Ok(Observation::Skip(Skip::IncompleteTcpDns)),
+        },
         Envelope::Done(observation) => Ok(observation),
     }
 }
 
 /// The first stage of [`decode`], for callers that want to look at a DNS message before decoding
-/// it (the sniffer skips messages it has already recorded): reads the link, IP and transport headers
-/// only. A DNS message from port 53 comes back undecoded as [`Envelope::Dns`]; everything else is as
-/// final as [`decode`] would make it. `decode(link, frame)` equals `envelope(link, frame)` followed by
-/// [`DnsMessage::decode`] for DNS messages.
+/// it (the sniffer skips messages it has already recorded) or to reassemble DNS over TCP: reads the
+/// link, IP and transport headers only. A UDP datagram from port 53 comes back undecoded as
+/// [`Envelope::Dns`], a TCP segment with data from port 53 as [`Envelope::DnsTcp`]; everything else
+/// is as final as [`decode`] would make it.
 pub fn envelope(link: LinkType, frame: &[u8]) -> Result<Envelope<'_>, DecodeError> {
     let located = link::network(link, frame)
         .and_then(ip::packet)
@@ -65,10 +70,9 @@ pub fn envelope(link: LinkType, frame: &[u8]) -> Result<Envelope<'_>, DecodeErro
     match located {
         Ok((Segment::Syn(syn), _)) => Ok(Envelope::Done(Observation::TcpSyn(syn))),
         Ok((
-            Segment::Dns {
+            Segment::DnsUdp {
                 src_port,
                 dst_port,
-                transport,
                 message,
             },
             ip,
@@ -77,8 +81,24 @@ pub fn envelope(link: LinkType, frame: &[u8]) -> Result<Envelope<'_>, DecodeErro
             server_port: src_port,
             client: ip.dst,
             client_port: dst_port,
-            transport,
+            transport: Transport::Udp,
             message,
+        })),
+        Ok((
+            Segment::DnsTcp {
+                src_port,
+                dst_port,
+                seq,
+                payload,
+            },
+            ip,
+        )) => Ok(Envelope::DnsTcp(DnsSegment {
+            server: ip.src,
+            server_port: src_port,
+            client: ip.dst,
+            client_port: dst_port,
+            seq,
+            payload,
         })),
         Err(Stop::Skip(skip)) => Ok(Envelope::Done(Observation::Skip(skip))),
         Err(Stop::Error(error)) => Err(error),
@@ -88,8 +108,10 @@ pub fn envelope(link: LinkType, frame: &[u8]) -> Result<Envelope<'_>, DecodeErro
 /// What [`envelope`] found in a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Envelope<'a> {
-    /// A DNS message from port 53, not decoded yet.
+    /// A DNS message in a UDP datagram from port 53, not decoded yet.
     Dns(DnsMessage<'a>),
+    /// A TCP segment with data from port 53: part of a stream of length-prefixed DNS messages.
+    DnsTcp(DnsSegment<'a>),
     /// Anything else, final: a TCP SYN or a skip.
     Done(Observation<'a>),
 }
@@ -111,17 +133,47 @@ pub struct DnsMessage<'a> {
 impl<'a> DnsMessage<'a> {
     /// The second stage of [`decode`]: decodes the message.
     pub fn decode(self) -> Result<Observation<'a>, DecodeError> {
-        let endpoints = dns::Endpoints {
-            server: self.server,
-            server_port: self.server_port,
-            client: self.client,
-            client_port: self.client_port,
-            transport: self.transport,
-        };
-        match dns::response(self.message, endpoints) {
+        match dns::response(self) {
             Ok(response) => Ok(Observation::Dns(response)),
             Err(Stop::Skip(skip)) => Ok(Observation::Skip(skip)),
             Err(Stop::Error(error)) => Err(error),
+        }
+    }
+}
+
+/// A TCP segment with data from port 53, located by [`envelope`]: DNS over TCP is a stream of
+/// messages, each behind a two-byte length, that segments cut anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DnsSegment<'a> {
+    /// The destination: the client that asked.
+    pub client: std::net::IpAddr,
+    pub client_port: u16,
+    /// The source: the DNS server.
+    pub server: std::net::IpAddr,
+    pub server_port: u16,
+    /// The sequence number of the first payload byte.
+    pub seq: u32,
+    /// The TCP payload.
+    pub payload: &'a [u8],
+}
+
+impl<'a> DnsSegment<'a> {
+    /// The first message, when the segment starts at a message boundary and holds all of it (what a
+    /// stateless reader can decode).
+    pub fn first_whole_message(&self) -> Option<DnsMessage<'a>> {
+        transport::first_whole_message(self.payload).map(|message| self.message(message))
+    }
+
+    /// `message` (reassembled from this stream, without its length prefix) with this segment's
+    /// endpoints.
+    pub fn message<'m>(&self, message: &'m [u8]) -> DnsMessage<'m> {
+        DnsMessage {
+            client: self.client,
+            client_port: self.client_port,
+            server: self.server,
+            server_port: self.server_port,
+            transport: Transport::Tcp,
+            message,
         }
     }
 }

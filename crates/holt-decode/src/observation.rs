@@ -30,7 +30,7 @@ pub struct TcpSyn {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
     Udp,
-    /// DNS over TCP, with the whole length-prefixed message in one segment.
+    /// DNS over TCP.
     Tcp,
 }
 
@@ -51,7 +51,8 @@ pub enum Skip {
     UdpNotDns,
     /// TCP that is neither a connection attempt nor a DNS response from port 53.
     TcpNotSyn,
-    /// DNS over TCP whose message does not fit in this segment.
+    /// DNS over TCP whose message does not start and end in this segment (for [`crate::decode`], which
+    /// keeps no stream state).
     IncompleteTcpDns,
     /// A DNS query (QR=0).
     DnsQuery,

@@ -3,7 +3,7 @@
 
 use crate::error::{DecodeError, Layer};
 use crate::ip::IpPacket;
-use crate::observation::{Skip, Stop, TcpSyn, Transport};
+use crate::observation::{Skip, Stop, TcpSyn};
 use crate::wire;
 
 const PROTOCOL_TCP: u8 = 6;
@@ -20,12 +20,18 @@ const TCP_ACK: u8 = 0x10;
 #[derive(Debug)]
 pub(crate) enum Segment<'a> {
     Syn(TcpSyn),
-    /// A DNS message from port 53, without the TCP length prefix.
-    Dns {
+    /// A UDP datagram from port 53: one DNS message.
+    DnsUdp {
         src_port: u16,
         dst_port: u16,
-        transport: Transport,
         message: &'a [u8],
+    },
+    /// A TCP segment from port 53 with data: part of a stream of length-prefixed DNS messages.
+    DnsTcp {
+        src_port: u16,
+        dst_port: u16,
+        seq: u32,
+        payload: &'a [u8],
     },
 }
 
@@ -57,10 +63,9 @@ fn udp<'a>(ip: &IpPacket<'a>) -> Result<Segment<'a>, Stop> {
         .into());
     }
     let datagram = wire::slice(bytes, 0, length, Layer::Udp)?;
-    Ok(Segment::Dns {
+    Ok(Segment::DnsUdp {
         src_port,
         dst_port,
-        transport: Transport::Udp,
         message: wire::rest(datagram, 8, Layer::Udp)?,
     })
 }
@@ -89,18 +94,17 @@ fn tcp<'a>(ip: &IpPacket<'a>) -> Result<Segment<'a>, Stop> {
     if src_port != DNS_PORT || payload.is_empty() {
         return Err(Skip::TcpNotSyn.into());
     }
-    // DNS over TCP: a two-byte length, then the message. Only a message wholly inside this
-    // segment is decoded; reassembly is out of scope.
-    let Some((prefix, after)) = payload.split_first_chunk::<2>() else {
-        return Err(Skip::IncompleteTcpDns.into());
-    };
-    let Some(message) = after.get(..usize::from(u16::from_be_bytes(*prefix))) else {
-        return Err(Skip::IncompleteTcpDns.into());
-    };
-    Ok(Segment::Dns {
+    Ok(Segment::DnsTcp {
         src_port,
         dst_port,
-        transport: Transport::Tcp,
-        message,
+        seq: wire::u32_at(header, 4, Layer::Tcp)?,
+        payload,
     })
+}
+
+/// The first DNS message of a TCP segment that starts at a message boundary, when the segment holds
+/// all of it: a two-byte length, then the message. Bytes after it are not looked at.
+pub(crate) fn first_whole_message(payload: &[u8]) -> Option<&[u8]> {
+    let (prefix, after) = payload.split_first_chunk::<2>()?;
+    after.get(..usize::from(u16::from_be_bytes(*prefix)))
 }

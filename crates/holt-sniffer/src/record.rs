@@ -2,21 +2,29 @@
 //! address or TCP SYN to the batch, count skips and decode errors by category. No I/O, and no allocation
 //! unless the packet brings a name, address pair or counter category not seen before in this batch.
 
-use holt_decode::{DnsResponse, Envelope, LinkType, MAX_NAME_LEN, Observation, envelope};
+use holt_decode::{DnsMessage, DnsResponse, Envelope, LinkType, MAX_NAME_LEN, Observation, envelope};
 use holt_mapper_api::SeenBy;
 
 use crate::filter::Selection;
 use crate::recent::{Lookup, RecentMessages, RecentSyns};
 use crate::shared::State;
+use crate::tcp_dns::TcpDnsStreams;
 
-/// Decodes and records packets; keeps a scratch buffer for names.
+/// Decodes and records packets.
 #[derive(Debug)]
 pub struct Recorder {
     recording: Selection,
     link: LinkType,
+    dns: DnsRecorder,
+    tcp_dns: TcpDnsStreams,
+    recent_syns: RecentSyns,
+}
+
+/// Records DNS messages: skips repeats, decodes the rest; keeps a scratch buffer for names.
+#[derive(Debug)]
+struct DnsRecorder {
     name: [u8; MAX_NAME_LEN],
     recent: RecentMessages,
-    recent_syns: RecentSyns,
 }
 
 impl Recorder {
@@ -25,8 +33,11 @@ impl Recorder {
         Self {
             recording,
             link,
-            name: [0; MAX_NAME_LEN],
-            recent: RecentMessages::new(),
+            dns: DnsRecorder {
+                name: [0; MAX_NAME_LEN],
+                recent: RecentMessages::new(),
+            },
+            tcp_dns: TcpDnsStreams::new(),
             recent_syns: RecentSyns::new(),
         }
     }
@@ -34,35 +45,20 @@ impl Recorder {
     /// Records one packet seen at `at_ms` (Unix milliseconds).
     pub fn record(&mut self, state: &mut State, packet: &[u8], at_ms: u64) {
         state.tally.packets += 1;
-        let observation = match envelope(self.link, packet) {
-            Ok(Envelope::Dns(_)) if !self.recording.dns => {
+        match envelope(self.link, packet) {
+            Ok(Envelope::Dns(_) | Envelope::DnsTcp(_)) if !self.recording.dns => {
                 state.tally.skip("dns_disabled");
-                return;
             }
-            Ok(Envelope::Dns(dns)) => {
-                // Already recorded in this batch, byte for byte (ID aside): nothing new.
-                let (client, message) = (dns.client, dns.message.get(2..).unwrap_or_default());
-                let lookup = self.recent.lookup(state.batch.id(), client, message);
-                if let Lookup::Repeat = lookup {
-                    state.tally.dns_repeats += 1;
-                    return;
-                }
-                match dns.decode() {
-                    Ok(Observation::Dns(response)) => {
-                        self.add_answers(state, &response, at_ms);
-                        if let Lookup::New(probe) = lookup {
-                            self.recent.insert(probe, state.batch.id(), client, message);
-                        }
-                        return;
-                    }
-                    other => other,
+            Ok(Envelope::Dns(message)) => self.dns.record(state, message, at_ms),
+            Ok(Envelope::DnsTcp(segment)) => {
+                let outcome = self
+                    .tcp_dns
+                    .push(&segment, at_ms, |message| self.dns.record(state, message, at_ms));
+                if let Some(category) = outcome.skip_category() {
+                    state.tally.skip(category);
                 }
             }
-            Ok(Envelope::Done(observation)) => Ok(observation),
-            Err(error) => Err(error),
-        };
-        match observation {
-            Ok(Observation::TcpSyn(syn)) if self.recording.tcp_syn => {
+            Ok(Envelope::Done(Observation::TcpSyn(syn))) if self.recording.tcp_syn => {
                 if !self
                     .recent_syns
                     .check_and_remember(state.batch.id(), syn.src, syn.dst, syn.dst_port)
@@ -72,10 +68,35 @@ impl Recorder {
                         .add_connection(syn.src, syn.dst, syn.dst_port, SeenBy::Syn, None, at_ms);
                 }
             }
-            Ok(Observation::TcpSyn(_)) => state.tally.skip("tcp_disabled"),
+            Ok(Envelope::Done(Observation::TcpSyn(_))) => state.tally.skip("tcp_disabled"),
+            Ok(Envelope::Done(Observation::Skip(skip))) => state.tally.skip(skip.category()),
+            // A DNS response comes only out of a DNS message.
+            Ok(Envelope::Done(Observation::Dns(_))) => {}
+            Err(error) => state.tally.decode_error(error.category()),
+        }
+    }
+}
+
+impl DnsRecorder {
+    /// Records one DNS message: its answers, or why it has none.
+    fn record(&mut self, state: &mut State, message: DnsMessage<'_>, at_ms: u64) {
+        // Already recorded in this batch, byte for byte (ID aside): nothing new.
+        let (client, bytes) = (message.client, message.message.get(2..).unwrap_or_default());
+        let lookup = self.recent.lookup(state.batch.id(), client, bytes);
+        if let Lookup::Repeat = lookup {
+            state.tally.dns_repeats += 1;
+            return;
+        }
+        match message.decode() {
+            Ok(Observation::Dns(response)) => {
+                self.add_answers(state, &response, at_ms);
+                if let Lookup::New(probe) = lookup {
+                    self.recent.insert(probe, state.batch.id(), client, bytes);
+                }
+            }
             Ok(Observation::Skip(skip)) => state.tally.skip(skip.category()),
-            // A DNS response comes only out of a DNS message, recorded above.
-            Ok(Observation::Dns(_)) => {}
+            // A DNS message decodes to a response or a skip.
+            Ok(Observation::TcpSyn(_)) => {}
             Err(error) => state.tally.decode_error(error.category()),
         }
     }
@@ -128,6 +149,29 @@ mod tests {
         p
     }
 
+    /// The DNS message of [`dns_packet`] over TCP from port 53, cut into two segments after `cut` bytes
+    /// of the stream (the length prefix included).
+    fn tcp_dns_packets(cut: usize) -> [Vec<u8>; 2] {
+        let message = dns_packet(1)[28..].to_vec();
+        let mut stream = (message.len() as u16).to_be_bytes().to_vec();
+        stream.extend_from_slice(&message);
+        let segment = |seq: u32, payload: &[u8]| {
+            let mut p = vec![
+                0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 96, 0, 10, 10, 0, 0, 7,
+            ];
+            p[2..4].copy_from_slice(&((40 + payload.len()) as u16).to_be_bytes());
+            p.extend_from_slice(&[0, 53, 0x9c, 0x40]);
+            p.extend_from_slice(&seq.to_be_bytes());
+            p.extend_from_slice(&[0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+            p.extend_from_slice(payload);
+            p
+        };
+        [
+            segment(5000, &stream[..cut]),
+            segment(5000 + cut as u32, &stream[cut..]),
+        ]
+    }
+
     fn syn_packet() -> Vec<u8> {
         let mut p = vec![
             0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 7, 10, 2, 0, 1,
@@ -177,6 +221,23 @@ mod tests {
         assert_eq!(state.tally.packets, 4);
         assert_eq!(state.tally.decode_errors.get("truncated"), Some(&1));
         assert_eq!(state.tally.skipped.get("dns_query"), Some(&1));
+    }
+
+    #[test]
+    fn dns_over_tcp_is_read_across_segments() {
+        let shared = Shared::new(100);
+        let mut recorder = Recorder::new(ALL, LinkType::RawIp);
+        let mut state = shared.lock();
+        let [first, second] = tcp_dns_packets(30);
+        recorder.record(&mut state, &first, 1000);
+        assert!(state.batch.is_empty());
+        recorder.record(&mut state, &first, 1000);
+        recorder.record(&mut state, &second, 1001);
+        let answers = state.batch.dns_answers();
+        assert_eq!(answers.len(), 2);
+        assert!(answers.iter().all(|a| a.name == "web.ns"));
+        assert_eq!(state.tally.skipped.get("tcp_dns_repeat"), Some(&1));
+        assert!(state.tally.decode_errors.is_empty());
     }
 
     #[test]

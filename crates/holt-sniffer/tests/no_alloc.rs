@@ -49,11 +49,13 @@ fn recording_known_observations_does_not_allocate() {
         stats.bytes_allocated
     );
     assert_eq!(state.batch.len(), distinct);
-    // Half the packets are DNS answers; nearly all of those are recognised as repeats (a few share a
-    // cache set with others and are decoded again, which allocates nothing either).
+    // Half the packets are DNS answers; most of those are recognised as repeats. The 512 messages take a
+    // quarter of the cache's 2,048 slots, in 2-way sets; with a random hash seed, a set that draws three
+    // or more of them misses on each of them every round: about 9 % of lookups on average, more for an unlucky seed.
+    // Those are decoded again, which allocates nothing either.
     let dns_packets = 20 * packets.len() as u64 / 2;
     assert!(
-        state.tally.dns_repeats >= dns_packets * 9 / 10,
+        state.tally.dns_repeats >= dns_packets * 3 / 4,
         "{} of {dns_packets}",
         state.tally.dns_repeats
     );

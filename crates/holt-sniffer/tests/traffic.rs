@@ -1,6 +1,7 @@
 //! The sniffer against real traffic. Four network namespaces made by the test — `client`, `dns` and
 //! `server` attached by veth pairs to a bridge in `node` — carry a real DNS exchange (UDP, IPv4 and
-//! IPv6, a CNAME chain to A and AAAA records) and real TCP connections (IPv4 and IPv6). The sniffer
+//! IPv6, a CNAME chain to A and AAAA records; over TCP, an answer written in two segments) and real TCP
+//! connections (IPv4 and IPv6). The sniffer
 //! binary runs in `node`, capturing on all its interfaces, and posts its reports to a collector on
 //! `node`'s loopback. A connection opened before the sniffer started must be found by the socket scan,
 //! with the client's host name. Malformed frames and a truncated DNS response must be counted by
@@ -18,7 +19,9 @@ use holt_mapper_api::{Report, SeenBy};
 use holt_sniffer::capture::FrameSender;
 use support::netns::{Bridged, Netns, bridged};
 use support::process::{self, Process, SNIFFER, sniffer};
-use support::servers::{Reports, Zone, dns_responder, http_get, report_collector, tcp_server};
+use support::servers::{
+    Reports, Zone, dns_responder, dns_tcp_responder, http_get, report_collector, tcp_server,
+};
 
 const HEALTH: &str = "127.0.0.1:9091";
 const CLIENT_HOSTNAME: &str = "client-pod-7";
@@ -46,6 +49,7 @@ fn zone() -> Zone {
     );
     zone.addresses
         .insert("cut.holt.test".into(), vec!["10.77.0.99".parse().expect("ip")]);
+    zone.addresses.insert("big.holt.test".into(), big_answer());
     zone.truncated.push("cut.holt.test".into());
     zone
 }
@@ -83,6 +87,11 @@ fn wait_for(reports: &Reports, what: &str, done: impl Fn(&[Report]) -> bool) -> 
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The addresses of the name asked over TCP, whose answer the responder writes in two segments.
+fn big_answer() -> Vec<IpAddr> {
+    (1..=12).map(|i| ip(&format!("10.77.1.{i}"))).collect()
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -126,8 +135,11 @@ fn malformed_frames() -> Vec<Vec<u8>> {
 fn sniffer_reports_real_dns_and_tcp_traffic_in_network_namespaces() -> anyhow::Result<()> {
     let net = topology()?;
 
-    let dns_socket = net.netns("dns").within(|| UdpSocket::bind("[::]:53"))??;
+    let (dns_socket, dns_listener) = net.netns("dns").within(|| -> std::io::Result<_> {
+        Ok((UdpSocket::bind("[::]:53")?, TcpListener::bind("[::]:53")?))
+    })??;
     let _dns = dns_responder(dns_socket, zone());
+    let _dns_tcp = dns_tcp_responder(dns_listener, zone());
     let (web, long_lived) = net.netns("server").within(|| -> std::io::Result<_> {
         Ok((TcpListener::bind("[::]:8080")?, TcpListener::bind("[::]:9443")?))
     })??;
@@ -183,6 +195,19 @@ fn sniffer_reports_real_dns_and_tcp_traffic_in_network_namespaces() -> anyhow::R
         false,
     )?;
 
+    // DNS over TCP, the answer in two segments: only reassembly can read it.
+    probe(
+        net.netns("client"),
+        &[
+            "--dns-server",
+            "10.77.0.53:53",
+            "--dns-over-tcp",
+            "--name",
+            "big.holt.test",
+        ],
+        false,
+    )?;
+
     let expected_dns = [
         ("10.77.0.2", "10.77.0.3"),
         ("10.77.0.2", "fd77::3"),
@@ -206,10 +231,19 @@ fn sniffer_reports_real_dns_and_tcp_traffic_in_network_namespaces() -> anyhow::R
                 && (seen_by == SeenBy::Syn || c.src_hostname.as_deref() == Some(CLIENT_HOSTNAME))
         })
     };
+    let has_big_answer = |reports: &[Report]| {
+        big_answer().iter().all(|address| {
+            reports
+                .iter()
+                .flat_map(|r| &r.dns)
+                .any(|a| a.client_ip == ip("10.77.0.2") && a.name == "big.holt.test" && a.ip == *address)
+        })
+    };
     wait_for(&reports, "every expected observation", |r| {
         expected_dns
             .iter()
             .all(|(client, address)| has_dns(r, client, address))
+            && has_big_answer(r)
             && has_connection(r, "10.77.0.2", "10.77.0.3", 8080, SeenBy::Syn)
             && has_connection(r, "fd77::2", "fd77::3", 8080, SeenBy::Syn)
             && has_connection(r, "10.77.0.2", "10.77.0.3", 9443, SeenBy::SocketScan)
@@ -222,7 +256,12 @@ fn sniffer_reports_real_dns_and_tcp_traffic_in_network_namespaces() -> anyhow::R
     let all_dns: Vec<_> = reports.iter().flat_map(|r| &r.dns).collect();
     // The CNAME chain resolves to the question name, never to an intermediate name; the answer for
     // cut.holt.test was truncated and must not appear.
-    assert!(all_dns.iter().all(|a| a.name == "web.holt.test"), "{all_dns:#?}");
+    assert!(
+        all_dns
+            .iter()
+            .all(|a| a.name == "web.holt.test" || a.name == "big.holt.test"),
+        "{all_dns:#?}"
+    );
     // The long-lived connection's SYN happened before the sniffer started.
     assert!(
         !reports
@@ -258,6 +297,9 @@ fn sniffer_reports_real_dns_and_tcp_traffic_in_network_namespaces() -> anyhow::R
     assert_eq!(metric("holt_sniffer_kernel_drops_total "), 0);
     // The bridge shows every packet twice: the second sighting of each DNS response is a repeat.
     assert!(metric("holt_sniffer_dns_repeats_total ") >= 1);
+    // ... and each segment of the DNS answer over TCP after its first sighting.
+    assert!(metric("holt_sniffer_skipped_total{reason=\"tcp_dns_repeat\"} ") >= 1);
+    assert!(!metrics.contains("incomplete_tcp_dns") && !metrics.contains("tcp_dns_lost"));
     let health = net
         .node
         .within(|| http_get(HEALTH.parse().expect("address"), "/healthz"))??;

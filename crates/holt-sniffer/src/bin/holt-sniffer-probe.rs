@@ -1,6 +1,7 @@
 //! `holt-sniffer-probe`: makes the traffic the sniffer is meant to see, to check a sniffer end to end
 //! (and used so by its tests). In: a DNS server, names to resolve, addresses to connect to. Out: for
-//! each name an A and an AAAA query over UDP (the answers' record counts are printed), then a TCP
+//! each name an A and an AAAA query over UDP, or over TCP with `--dns-over-tcp` (the answers' record
+//! counts are printed), then a TCP
 //! connection to each `--connect` address; with `--hold`, the connections stay open until standard
 //! input closes, so a socket scan can find them.
 
@@ -15,9 +16,13 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "holt-sniffer-probe", version, about)]
 struct Args {
-    /// DNS server to query over UDP: an address and port, e.g. 10.0.0.53:53 (IPv6 in brackets).
+    /// DNS server to query: an address and port, e.g. 10.0.0.53:53 (IPv6 in brackets).
     #[arg(long, env = "HOLT_PROBE_DNS_SERVER")]
     dns_server: Option<SocketAddr>,
+
+    /// Query over TCP, one connection for all queries, instead of UDP.
+    #[arg(long, env = "HOLT_PROBE_DNS_OVER_TCP")]
+    dns_over_tcp: bool,
 
     /// Name to resolve (A and AAAA); repeatable.
     #[arg(long = "name", env = "HOLT_PROBE_NAMES", value_delimiter = ',')]
@@ -41,24 +46,15 @@ fn main() -> anyhow::Result<()> {
     let timeout = Duration::from_millis(args.timeout_ms);
     if !args.names.is_empty() {
         let server = args.dns_server.context("--name needs --dns-server")?;
-        let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
-            .parse()
-            .context("bind address")?;
-        let socket = UdpSocket::bind(bind).context("binding the DNS client socket")?;
-        socket.set_read_timeout(Some(timeout)).context("socket timeout")?;
+        let mut resolver = Resolver::open(server, args.dns_over_tcp, timeout)?;
         for (n, name) in args.names.iter().enumerate() {
             for (qtype, label) in [(1u16, "A"), (28u16, "AAAA")] {
                 let id = u16::try_from(n * 2).unwrap_or(0) + qtype;
-                let query = query(id, name, qtype)?;
-                socket
-                    .send_to(&query, server)
-                    .with_context(|| format!("sending the query for {name}"))?;
-                let mut answer = [0u8; 1500];
-                let (len, _) = socket
-                    .recv_from(&mut answer)
+                let answer = resolver
+                    .ask(&query(id, name, qtype)?)
                     .with_context(|| format!("no {label} answer for {name} from {server}"))?;
                 let answers = answer.get(6..8).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
-                println!("{name} {label}: {len} bytes, {answers} records");
+                println!("{name} {label}: {} bytes, {answers} records", answer.len());
             }
         }
     }
@@ -80,6 +76,54 @@ fn main() -> anyhow::Result<()> {
     }
     drop(streams);
     Ok(())
+}
+
+/// A DNS client socket.
+enum Resolver {
+    Udp(UdpSocket, SocketAddr),
+    /// Each message behind a two-byte length.
+    Tcp(TcpStream),
+}
+
+impl Resolver {
+    fn open(server: SocketAddr, tcp: bool, timeout: Duration) -> anyhow::Result<Self> {
+        if tcp {
+            let stream = TcpStream::connect_timeout(&server, timeout)
+                .with_context(|| format!("connecting to the DNS server {server}"))?;
+            stream.set_read_timeout(Some(timeout)).context("socket timeout")?;
+            return Ok(Self::Tcp(stream));
+        }
+        let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
+            .parse()
+            .context("bind address")?;
+        let socket = UdpSocket::bind(bind).context("binding the DNS client socket")?;
+        socket.set_read_timeout(Some(timeout)).context("socket timeout")?;
+        Ok(Self::Udp(socket, server))
+    }
+
+    /// Sends `query` and returns the answer.
+    fn ask(&mut self, query: &[u8]) -> anyhow::Result<Vec<u8>> {
+        match self {
+            Self::Udp(socket, server) => {
+                socket.send_to(query, *server).context("sending the query")?;
+                let mut answer = vec![0u8; 65_535];
+                let (len, _) = socket.recv_from(&mut answer).context("receiving")?;
+                answer.truncate(len);
+                Ok(answer)
+            }
+            Self::Tcp(stream) => {
+                let len = u16::try_from(query.len()).context("query too long")?;
+                stream
+                    .write_all(&[&len.to_be_bytes()[..], query].concat())
+                    .context("sending the query")?;
+                let mut prefix = [0u8; 2];
+                stream.read_exact(&mut prefix).context("receiving the length")?;
+                let mut answer = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
+                stream.read_exact(&mut answer).context("receiving the answer")?;
+                Ok(answer)
+            }
+        }
+    }
 }
 
 /// A standard recursive query for `name`.

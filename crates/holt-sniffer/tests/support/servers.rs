@@ -66,6 +66,43 @@ pub fn dns_responder(socket: UdpSocket, zone: Zone) -> Running {
     })
 }
 
+/// Answers queries from `zone` over TCP, one connection at a time. Each answer is written in two halves
+/// 200 ms apart, so that it crosses the wire in at least two segments.
+pub fn dns_tcp_responder(listener: TcpListener, zone: Zone) -> Running {
+    listener.set_nonblocking(true).expect("nonblocking");
+    Running::spawn(move |stop| {
+        while !stop.load(Ordering::Relaxed) {
+            let Ok((mut stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_nodelay(true);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut prefix = [0u8; 2];
+            while stream.read_exact(&mut prefix).is_ok() {
+                let mut query = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
+                if stream.read_exact(&mut query).is_err() {
+                    break;
+                }
+                let Some(answer) = answer(&query, &zone) else {
+                    break;
+                };
+                let mut framed = (answer.len() as u16).to_be_bytes().to_vec();
+                framed.extend_from_slice(&answer);
+                let (first, second) = framed.split_at(framed.len() / 2);
+                let sent = stream.write_all(first).and_then(|()| {
+                    std::thread::sleep(Duration::from_millis(200));
+                    stream.write_all(second)
+                });
+                if sent.is_err() {
+                    break;
+                }
+            }
+        }
+    })
+}
+
 fn answer(query: &[u8], zone: &Zone) -> Option<Vec<u8>> {
     // Question name, then QTYPE and QCLASS.
     let mut pos = 12;
