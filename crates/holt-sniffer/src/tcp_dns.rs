@@ -379,6 +379,29 @@ mod tests {
     }
 
     proptest! {
+        /// Hostile segments (any sequence numbers, bytes, times) never panic, and the byte count stays
+        /// what the streams hold.
+        #[test]
+        fn arbitrary_segments_keep_the_books(
+            segments in prop::collection::vec(
+                (0u16..4, any::<u32>(), prop::collection::vec(any::<u8>(), 1..300), 0u64..30_000),
+                1..40,
+            ),
+        ) {
+            let mut streams = TcpDnsStreams::new();
+            for (port, seq, payload, at_ms) in &segments {
+                streams.push(&segment(*port, *seq, payload), *at_ms, |m| {
+                    assert!(m.message.len() <= payload.len() + MAX_BUFFERED);
+                });
+                let held: usize = streams
+                    .streams
+                    .values()
+                    .map(|s| s.pending.as_ref().map_or(0, Vec::len))
+                    .sum();
+                prop_assert_eq!(held, streams.buffered);
+            }
+        }
+
         /// However a stream of messages is cut into segments, and whichever segments are seen twice, each
         /// message comes out once, whole, in order.
         #[test]
