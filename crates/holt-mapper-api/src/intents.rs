@@ -166,28 +166,15 @@ pub struct GraphQuery {
     pub format: GraphFormat,
 }
 
-/// Builds a URL query string (`a=b&c=d`) from `(key, value)` pairs, percent-encoding what URLs reserve.
-pub fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let mut out = String::new();
-    for (key, value) in pairs {
-        if !out.is_empty() {
-            out.push('&');
-        }
-        encode_into(&mut out, key);
-        out.push('=');
-        encode_into(&mut out, value);
-    }
-    out
-}
-
-fn encode_into(out: &mut String, s: &str) {
-    for byte in s.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b'*') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
+/// `path?query`, the query serialized from one of the query types ([`IntentsQuery`], [`ExportQuery`],
+/// [`GraphQuery`]); `path` alone when every field is empty.
+pub fn path_with_query(path: &str, query: &impl Serialize) -> Result<String, serde_urlencoded::ser::Error> {
+    let query = serde_urlencoded::to_string(query)?;
+    Ok(if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    })
 }
 
 #[cfg(test)]
@@ -218,10 +205,28 @@ mod tests {
     }
 
     #[test]
-    fn query_strings_are_percent_encoded() {
+    fn queries_serialize_to_percent_encoded_urls_and_back() {
+        let query = ExportQuery {
+            filters: Filters {
+                namespace: Some("x,y z".into()),
+                client: Some("a.b".into()),
+                ..Filters::default()
+            },
+            version: ExportVersion::V1alpha3,
+            split: true,
+            ..ExportQuery::default()
+        };
+        let url = path_with_query(EXPORT_PATH, &query).expect("serialize");
         assert_eq!(
-            query_string([("client", "a.b"), ("namespace", "x,y z")]),
-            "client=a.b&namespace=x%2Cy%20z"
+            url,
+            "/v1/export?namespace=x%2Cy+z&client=a.b&format=yaml&version=v1alpha3&asKubernetesService=false&split=true"
+        );
+        let parsed: ExportQuery =
+            serde_urlencoded::from_str(url.split_once('?').expect("query").1).expect("parse");
+        assert_eq!(parsed, query);
+        assert_eq!(
+            path_with_query(INTENTS_PATH, &IntentsQuery::default()).expect("serialize"),
+            INTENTS_PATH
         );
     }
 }

@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use holt_mapper_api::{
-    DiscoveredIntent, EXPORT_PATH, ExportFile, GRAPH_PATH, INTENTS_PATH, RESET_PATH, query_string,
+    DiscoveredIntent, EXPORT_PATH, ExportFile, ExportFormat, ExportQuery, ExportVersion, Filters, GRAPH_PATH,
+    GraphFormat, GraphQuery, INTENTS_PATH, RESET_PATH, path_with_query,
 };
 
 use endpoint::Endpoint;
@@ -113,21 +114,16 @@ struct Exclusions {
 }
 
 impl FilterArgs {
-    /// The query of the filters and of the exclusions.
-    fn pairs(&self, excluded: &Exclusions) -> Vec<(&'static str, String)> {
-        let mut pairs = Vec::new();
-        if !self.namespaces.is_empty() {
-            pairs.push(("namespace", self.namespaces.join(",")));
+    /// The mapper's filters: these and the exclusions.
+    fn filters(self, excluded: &Exclusions) -> Filters {
+        let joined = |values: &[String]| (!values.is_empty()).then(|| values.join(","));
+        Filters {
+            namespace: joined(&self.namespaces),
+            client: self.client,
+            server: self.server,
+            exclude_services: joined(&excluded.services),
+            exclude_labels: joined(&excluded.labels),
         }
-        pairs.extend(self.client.clone().map(|c| ("client", c)));
-        pairs.extend(self.server.clone().map(|s| ("server", s)));
-        if !excluded.services.is_empty() {
-            pairs.push(("excludeServices", excluded.services.join(",")));
-        }
-        if !excluded.labels.is_empty() {
-            pairs.push(("excludeLabels", excluded.labels.join(",")));
-        }
-        pairs
     }
 }
 
@@ -158,24 +154,37 @@ pub enum GraphFormatArg {
     Svg,
 }
 
-/// A flag value as the mapper's queries spell it: the CLI's value names are the wire names
-/// ([`holt_mapper_api::ExportFormat`], [`holt_mapper_api::ExportVersion`], [`holt_mapper_api::GraphFormat`]).
-fn wire_name(value: impl ValueEnum) -> String {
-    value
-        .to_possible_value()
-        .map(|v| v.get_name().to_owned())
-        .unwrap_or_default()
+impl From<ExportFormatArg> for ExportFormat {
+    fn from(format: ExportFormatArg) -> Self {
+        match format {
+            ExportFormatArg::Yaml => ExportFormat::Yaml,
+            ExportFormatArg::Json => ExportFormat::Json,
+        }
+    }
 }
 
-fn path_with_query(path: &str, pairs: &[(&'static str, String)]) -> String {
-    if pairs.is_empty() {
-        path.to_owned()
-    } else {
-        format!(
-            "{path}?{}",
-            query_string(pairs.iter().map(|(k, v)| (*k, v.as_str())))
-        )
+impl From<VersionArg> for ExportVersion {
+    fn from(version: VersionArg) -> Self {
+        match version {
+            VersionArg::V2beta1 => ExportVersion::V2beta1,
+            VersionArg::V1alpha3 => ExportVersion::V1alpha3,
+        }
     }
+}
+
+impl From<GraphFormatArg> for GraphFormat {
+    fn from(format: GraphFormatArg) -> Self {
+        match format {
+            GraphFormatArg::Dot => GraphFormat::Dot,
+            GraphFormatArg::Mermaid => GraphFormat::Mermaid,
+            GraphFormatArg::Svg => GraphFormat::Svg,
+        }
+    }
+}
+
+/// `path?query` for one of the mapper's query types.
+fn url(path: &str, query: &impl serde::Serialize) -> anyhow::Result<String> {
+    path_with_query(path, query).with_context(|| format!("cannot write the query of {path}"))
 }
 
 /// Runs `holt mapper …`.
@@ -196,7 +205,7 @@ async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         MapperCommand::List { filters } => {
             let body = endpoint
-                .get(&path_with_query(INTENTS_PATH, &filters.pairs(&excluded)))
+                .get(&url(INTENTS_PATH, &filters.filters(&excluded))?)
                 .await?;
             let intents: Vec<DiscoveredIntent> =
                 serde_json::from_str(&body).context("the mapper's intents do not parse")?;
@@ -213,21 +222,22 @@ async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
             output_version,
             as_kubernetes_service,
         } => {
-            let mut pairs = filters.pairs(&excluded);
-            pairs.push(("format", wire_name(format)));
-            pairs.push(("version", wire_name(output_version)));
-            if as_kubernetes_service {
-                pairs.push(("asKubernetesService", "true".into()));
-            }
+            let mut query = ExportQuery {
+                filters: filters.filters(&excluded),
+                format: format.into(),
+                version: output_version.into(),
+                as_kubernetes_service,
+                split: false,
+            };
             match output_type {
                 OutputType::SingleFile => {
-                    let text = endpoint.get(&path_with_query(EXPORT_PATH, &pairs)).await?;
+                    let text = endpoint.get(&url(EXPORT_PATH, &query)?).await?;
                     write_or_print(output.as_deref(), &text)?;
                 }
                 OutputType::Dir => {
                     let dir = output.context("--output-type dir needs --output DIRECTORY")?;
-                    pairs.push(("split", "true".into()));
-                    let body = endpoint.get(&path_with_query(EXPORT_PATH, &pairs)).await?;
+                    query.split = true;
+                    let body = endpoint.get(&url(EXPORT_PATH, &query)?).await?;
                     let files: Vec<ExportFile> =
                         serde_json::from_str(&body).context("the mapper's export does not parse")?;
                     write_dir(&dir, &files)?;
@@ -240,9 +250,11 @@ async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
             format,
             output,
         } => {
-            let mut pairs = filters.pairs(&excluded);
-            pairs.push(("format", wire_name(format)));
-            let text = endpoint.get(&path_with_query(GRAPH_PATH, &pairs)).await?;
+            let query = GraphQuery {
+                filters: filters.filters(&excluded),
+                format: format.into(),
+            };
+            let text = endpoint.get(&url(GRAPH_PATH, &query)?).await?;
             write_or_print(output.as_deref(), &text)?;
         }
         MapperCommand::Reset => {
@@ -278,34 +290,34 @@ fn write_dir(dir: &Path, files: &[ExportFile]) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use holt_mapper_api::{ExportFormat, ExportVersion, GraphFormat};
-    use serde::de::DeserializeOwned;
-
     use super::*;
 
-    fn parsed<T: DeserializeOwned>(value: impl ValueEnum) -> T {
-        let name = wire_name(value);
-        serde_json::from_value(serde_json::Value::String(name.clone()))
-            .unwrap_or_else(|e| panic!("{name:?} is no wire name: {e}"))
-    }
-
     #[test]
-    fn flag_values_are_the_wire_names_of_the_mapper_queries() {
-        assert_eq!(parsed::<ExportFormat>(ExportFormatArg::Yaml), ExportFormat::Yaml);
-        assert_eq!(parsed::<ExportFormat>(ExportFormatArg::Json), ExportFormat::Json);
+    fn filters_and_exclusions_become_the_mapper_query() {
+        let filters = FilterArgs {
+            namespaces: vec!["shop".into(), "pay".into()],
+            client: Some("client.shop".into()),
+            server: None,
+        };
+        let excluded = Exclusions {
+            services: vec!["db".into(), "cache.shop".into()],
+            labels: Vec::new(),
+        };
+        let query = GraphQuery {
+            filters: filters.filters(&excluded),
+            format: GraphFormatArg::Mermaid.into(),
+        };
         assert_eq!(
-            parsed::<ExportVersion>(VersionArg::V2beta1),
-            ExportVersion::V2beta1
+            url(GRAPH_PATH, &query).expect("url"),
+            "/v1/graph?namespace=shop%2Cpay&client=client.shop&excludeServices=db%2Ccache.shop&format=mermaid"
         );
         assert_eq!(
-            parsed::<ExportVersion>(VersionArg::V1alpha3),
-            ExportVersion::V1alpha3
+            url(
+                INTENTS_PATH,
+                &FilterArgs::default().filters(&Exclusions::default())
+            )
+            .expect("url"),
+            "/v1/intents"
         );
-        assert_eq!(parsed::<GraphFormat>(GraphFormatArg::Dot), GraphFormat::Dot);
-        assert_eq!(
-            parsed::<GraphFormat>(GraphFormatArg::Mermaid),
-            GraphFormat::Mermaid
-        );
-        assert_eq!(parsed::<GraphFormat>(GraphFormatArg::Svg), GraphFormat::Svg);
     }
 }
