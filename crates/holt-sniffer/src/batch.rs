@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use holt_mapper_api::{Connection, DnsAnswer, SeenBy};
+use indexmap::IndexSet;
 
 /// The batch's hash tables. Keys come from the network, so the hash is seeded per process (foldhash's
 /// `RandomState`): colliding keys cannot be chosen without the seed, and the batch is bounded anyway.
@@ -82,9 +83,8 @@ struct ConnectionSeen {
 pub struct Batch {
     /// Unique within the process (see [`crate::recent`]).
     id: u64,
-    /// The question names of `dns`, each stored once, and where each is in that list.
-    names: Vec<Box<str>>,
-    name_index: Table<Box<str>, u32>,
+    /// The question names of `dns`, each stored once; a key holds its name's index.
+    names: IndexSet<Box<str>, foldhash::fast::RandomState>,
     dns: Table<DnsKey, DnsSeen>,
     connections: Table<ConnectionKey, ConnectionSeen>,
     capacity: usize,
@@ -96,8 +96,7 @@ impl Batch {
     pub fn new(capacity: usize) -> Self {
         Self {
             id: next_id(),
-            names: Vec::new(),
-            name_index: Table::default(),
+            names: IndexSet::default(),
             dns: Table::default(),
             connections: Table::default(),
             capacity,
@@ -151,21 +150,15 @@ impl Batch {
         addresses: impl IntoIterator<Item = (IpAddr, u32)>,
         at_ms: u64,
     ) {
-        let name = match self.name_index.get(name) {
-            Some(&index) => index,
-            None => {
-                // A new name brings at least one new observation: none fits in a full batch.
-                let index = u32::try_from(self.names.len())
-                    .ok()
-                    .filter(|_| self.len() < self.capacity);
-                let Some(index) = index else {
-                    self.overflow += addresses.into_iter().count() as u64;
-                    return;
-                };
-                self.names.push(name.into());
-                self.name_index.insert(name.into(), index);
-                index
-            }
+        let index = match self.names.get_index_of(name) {
+            Some(index) => Some(index),
+            // A new name brings at least one new observation: none fits in a full batch.
+            None if self.len() < self.capacity => Some(self.names.insert_full(name.into()).0),
+            None => None,
+        };
+        let Some(name) = index.and_then(|index| u32::try_from(index).ok()) else {
+            self.overflow += addresses.into_iter().count() as u64;
+            return;
         };
         for (ip, ttl_seconds) in addresses {
             let seen = DnsSeen {
@@ -255,7 +248,6 @@ impl Batch {
     pub fn clear(&mut self) -> u64 {
         self.id = next_id();
         self.names.clear();
-        self.name_index.clear();
         self.dns.clear();
         self.connections.clear();
         std::mem::take(&mut self.overflow)
@@ -300,7 +292,7 @@ impl Batch {
     fn name(&self, key: &DnsKey) -> &str {
         usize::try_from(key.name)
             .ok()
-            .and_then(|index| self.names.get(index))
+            .and_then(|index| self.names.get_index(index))
             .map_or("", |name| name)
     }
 
