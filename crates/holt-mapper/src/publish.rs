@@ -43,15 +43,18 @@ pub async fn run(client: Client, shared: Arc<Shared>, interval: Duration) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let dns = shared.mapper().store.dns().clone();
         let work: Vec<(ObjectKey, Vec<ResolvedIps>)> = {
+            // Lock order: `known`, then the mapper (nothing takes them the other way round). The DNS
+            // answers are read in place: the mapper is held for the declared domains' lookups only.
             let known = known.lock().unwrap_or_else(|p| p.into_inner());
+            let mapper = shared.mapper();
+            let dns = mapper.store.dns();
             known
                 .iter()
                 // Also those with no domain left but addresses still in their status: the entries must go.
                 .filter(|(_, k)| !k.domains.is_empty() || !k.current.is_empty())
                 .filter_map(|(key, k)| {
-                    let want = desired(&k.domains, &dns, &k.current);
+                    let want = desired(&k.domains, dns, &k.current);
                     (want != k.current).then(|| (key.clone(), want))
                 })
                 .collect()
