@@ -94,20 +94,12 @@ impl KafkaAdmin {
 
 #[cfg(test)]
 mod tests {
-    use holt_render::kafka::{AclOperation, AclPatternType, AclPermission, AclResourceType};
+    use holt_render::kafka::{AclOperation, AclPatternType};
 
     use super::*;
 
     fn acl(principal: &str, topic: &str, operation: AclOperation) -> KafkaAcl {
-        KafkaAcl {
-            resource_type: AclResourceType::Topic,
-            resource_name: topic.to_owned(),
-            pattern_type: AclPatternType::Literal,
-            principal: principal.to_owned(),
-            host: "*".to_owned(),
-            operation,
-            permission: AclPermission::Allow,
-        }
+        KafkaAcl::allow_topic(topic, AclPatternType::Literal, principal, operation)
     }
 
     #[test]

@@ -39,15 +39,7 @@ async fn admin(kafka: &Kafka) -> anyhow::Result<KafkaAdmin> {
 }
 
 fn topic_acl(principal: &str, topic: &str, operation: AclOperation) -> KafkaAcl {
-    KafkaAcl {
-        resource_type: AclResourceType::Topic,
-        resource_name: topic.to_owned(),
-        pattern_type: AclPatternType::Literal,
-        principal: principal.to_owned(),
-        host: "*".to_owned(),
-        operation,
-        permission: AclPermission::Allow,
-    }
+    KafkaAcl::allow_topic(topic, AclPatternType::Literal, principal, operation)
 }
 
 /// The lines of AclCommand's `--list` output that describe one ACL of `principal`.

@@ -862,10 +862,8 @@ impl Index {
         self.declarations_by_server.get(server).into_iter().flatten()
     }
 
-    pub(crate) fn kafka_intents(
-        &self,
-        broker: &Identity,
-    ) -> impl Iterator<Item = (&ObjectKey, &IndexedIntents)> {
+    /// The ClientIntents with a call to this Kafka broker.
+    pub fn kafka_intents(&self, broker: &Identity) -> impl Iterator<Item = (&ObjectKey, &IndexedIntents)> {
         self.kafka_intents_by_broker
             .get(broker)
             .into_iter()

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use holt_api::v2beta1::{ClientIntents, ProtectedService};
-use holt_model::{Call, Changes, Config, Identity, Index, ObjectKey};
+use holt_model::{Changes, Config, Identity, Index, ObjectKey};
 use holt_render::{Desired, Notice, render_identity, render_pod, render_protected_service, render_service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::ApiResource;
@@ -558,23 +558,9 @@ fn watched_only(mut changes: Changes, config: &Config) -> Changes {
     changes
 }
 
-/// The ClientIntents declaring a Kafka target on `broker` (through the broker's clients, not a scan).
+/// The ClientIntents declaring a Kafka target on `broker`.
 fn intents_calling(index: &Index, broker: &Identity) -> Vec<ObjectKey> {
-    let Some(access) = index.broker(broker) else {
-        return Vec::new();
-    };
-    access
-        .clients
-        .keys()
-        .flat_map(|client| index.intents_of(client))
-        .filter(|(_, intents)| {
-            intents
-                .calls
-                .iter()
-                .any(|call| matches!(call, Call::Kafka { broker: b, .. } if b == broker))
-        })
-        .map(|(key, _)| key)
-        .collect()
+    index.kafka_intents(broker).map(|(key, _)| key.clone()).collect()
 }
 
 /// Every render unit the index knows: the first pass renders them all.

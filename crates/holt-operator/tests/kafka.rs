@@ -13,8 +13,7 @@ use holt_api::v2beta1::{
     KafkaTopic, ProtectedService, ProtectedServiceSpec, Target, Workload,
 };
 use holt_kafka::{
-    AclFilter, AclOperation, AclPatternType, AclPermission, AclResourceType, KafkaAcl, KafkaAdmin,
-    KafkaConfig, TlsIdentity,
+    AclFilter, AclOperation, AclPatternType, AclPermission, KafkaAcl, KafkaAdmin, KafkaConfig, TlsIdentity,
 };
 use holt_model::Mode;
 use holt_operator::controller::Options;
@@ -57,15 +56,7 @@ async fn acls_of(kafka: &Kafka, principal: &str) -> BTreeSet<KafkaAcl> {
 }
 
 fn topic_acl(principal: &str, topic: &str, operation: AclOperation) -> KafkaAcl {
-    KafkaAcl {
-        resource_type: AclResourceType::Topic,
-        resource_name: topic.to_owned(),
-        pattern_type: AclPatternType::Literal,
-        principal: principal.to_owned(),
-        host: "*".to_owned(),
-        operation,
-        permission: AclPermission::Allow,
-    }
+    KafkaAcl::allow_topic(topic, AclPatternType::Literal, principal, operation)
 }
 
 /// A KafkaServerConfig for the broker workload `kafka`, reached with the broker's super-user certificate.

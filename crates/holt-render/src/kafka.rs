@@ -77,6 +77,26 @@ pub struct KafkaAcl {
     pub permission: AclPermission,
 }
 
+impl KafkaAcl {
+    /// Allows `principal` to `operation` the topics `topic` names (by `pattern`), from any host.
+    pub fn allow_topic(
+        topic: &str,
+        pattern: AclPatternType,
+        principal: &str,
+        operation: AclOperation,
+    ) -> Self {
+        KafkaAcl {
+            resource_type: AclResourceType::Topic,
+            resource_name: topic.to_owned(),
+            pattern_type: pattern,
+            principal: principal.to_owned(),
+            host: "*".to_owned(),
+            operation,
+            permission: AclPermission::Allow,
+        }
+    }
+}
+
 /// The principal of anonymous (unauthenticated) connections.
 pub const ANONYMOUS: &str = "User:ANONYMOUS";
 /// Every principal.
@@ -166,7 +186,7 @@ pub fn render_broker(
             let principal = options.principal(client);
             for (topic, operations) in topics {
                 for operation in operations {
-                    acls.insert(allow_topic(
+                    acls.insert(KafkaAcl::allow_topic(
                         topic,
                         AclPatternType::Literal,
                         &principal,
@@ -201,7 +221,12 @@ pub fn render_broker(
         if let Some(operator) = options.operator.as_ref().filter(|_| operator_acls) {
             let principal = options.principal(operator);
             for operation in [AclOperation::Describe, AclOperation::Alter] {
-                acls.insert(allow_topic("*", AclPatternType::Literal, &principal, operation));
+                acls.insert(KafkaAcl::allow_topic(
+                    "*",
+                    AclPatternType::Literal,
+                    &principal,
+                    operation,
+                ));
             }
         }
     }
@@ -211,18 +236,6 @@ pub fn render_broker(
         acls,
     };
     Rendered::new(Some(value), notices)
-}
-
-fn allow_topic(topic: &str, pattern: AclPatternType, principal: &str, operation: AclOperation) -> KafkaAcl {
-    KafkaAcl {
-        resource_type: AclResourceType::Topic,
-        resource_name: topic.to_owned(),
-        pattern_type: pattern,
-        principal: principal.to_owned(),
-        host: "*".to_owned(),
-        operation,
-        permission: AclPermission::Allow,
-    }
 }
 
 /// The configured topic defaults, or the reference's default: every topic needs a client identity and
@@ -247,12 +260,17 @@ fn server_defaults(topic: &KafkaTopicConfig, acls: &mut BTreeSet<KafkaAcl>) {
         TopicPattern::Literal => AclPatternType::Literal,
         TopicPattern::Prefix => AclPatternType::Prefixed,
     };
-    let mut anonymous = allow_topic(&topic.topic, pattern, ANONYMOUS, AclOperation::All);
+    let mut anonymous = KafkaAcl::allow_topic(&topic.topic, pattern, ANONYMOUS, AclOperation::All);
     if topic.client_identity_required {
         anonymous.permission = AclPermission::Deny;
     }
     acls.insert(anonymous);
     if !topic.intents_required {
-        acls.insert(allow_topic(&topic.topic, pattern, ANY_USER, AclOperation::All));
+        acls.insert(KafkaAcl::allow_topic(
+            &topic.topic,
+            pattern,
+            ANY_USER,
+            AclOperation::All,
+        ));
     }
 }

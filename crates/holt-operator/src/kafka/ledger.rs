@@ -150,20 +150,12 @@ pub fn ledger_name(broker: &Identity) -> String {
 
 #[cfg(test)]
 mod tests {
-    use holt_kafka::{AclOperation, AclPatternType, AclPermission, AclResourceType};
+    use holt_kafka::{AclOperation, AclPatternType};
 
     use super::*;
 
     fn acl(topic: &str) -> KafkaAcl {
-        KafkaAcl {
-            resource_type: AclResourceType::Topic,
-            resource_name: topic.to_owned(),
-            pattern_type: AclPatternType::Literal,
-            principal: "User:CN=a.b".to_owned(),
-            host: "*".to_owned(),
-            operation: AclOperation::Read,
-            permission: AclPermission::Allow,
-        }
+        KafkaAcl::allow_topic(topic, AclPatternType::Literal, "User:CN=a.b", AclOperation::Read)
     }
 
     #[test]
