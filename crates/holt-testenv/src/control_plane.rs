@@ -95,41 +95,26 @@ impl ControlPlane {
         ))?;
         let began = Instant::now();
         let ca = CertificateAuthority::new("holt-testenv-kube-ca").map_err(Error::pki("kube-apiserver"))?;
-        let ca_file = dir.join("ca.crt");
-        write_file("kube-apiserver", &ca_file, ca.cert_pem())?;
-        write_file("kube-apiserver", &dir.join("ca.key"), ca.key_pem())?;
+        let paths = Paths::in_dir(&dir);
+        write_file("kube-apiserver", &paths.ca, ca.cert_pem())?;
+        write_file("kube-apiserver", &paths.ca_key, ca.key_pem())?;
         let serving = ca
             .issue_server("kube-apiserver", &["kubernetes.default.svc"])
             .map_err(Error::pki("kube-apiserver"))?;
-        let (serving_cert, serving_key) = write_pair(&dir, "serving", &serving)?;
+        write_pair(&paths.serving_cert, &paths.serving_key, &serving)?;
         let (sa_key, sa_pub) =
             key_pair_pem("the service-account signing key").map_err(Error::pki("kube-apiserver"))?;
-        let (sa_key_file, sa_pub_file) = (dir.join("sa.key"), dir.join("sa.pub"));
-        write_file("kube-apiserver", &sa_key_file, sa_key)?;
-        write_file("kube-apiserver", &sa_pub_file, sa_pub)?;
+        write_file("kube-apiserver", &paths.sa_key, sa_key)?;
+        write_file("kube-apiserver", &paths.sa_pub, sa_pub)?;
         let admin = ca
-            .issue_client("holt-testenv-admin", Some("system:masters"))
+            .issue_client(ADMIN_USER, Some("system:masters"))
             .map_err(Error::pki("kube-apiserver"))?;
-        let (admin_cert, admin_key) = write_pair(&dir, "admin", &admin)?;
-        let admin_files = ClientFiles {
-            user: "holt-testenv-admin",
-            cert: &admin_cert,
-            key: &admin_key,
-        };
+        write_pair(&paths.admin_cert, &paths.admin_key, &admin)?;
 
         let mut startup = Vec::new();
         let etcd = with_fresh_ports(|| Etcd::start(dir.path(), options.lifetime)).await?;
         startup.push(("etcd", etcd.startup));
-        let kubeconfig = dir.join("admin.kubeconfig");
-        let files = ApiserverFiles {
-            ca: &ca_file,
-            serving_cert: &serving_cert,
-            serving_key: &serving_key,
-            service_account_key: &sa_key_file,
-            service_account_public_key: &sa_pub_file,
-            admin_kubeconfig: &kubeconfig,
-            admin: admin_files,
-        };
+        let files = paths.apiserver();
         let apiserver = with_fresh_ports(|| {
             Apiserver::start(dir.path(), &etcd.client_url, &files, options.lifetime, None)
         })
@@ -138,11 +123,11 @@ impl ControlPlane {
 
         let controller_manager = if options.controller_manager {
             let files = ControllerManagerFiles {
-                kubeconfig: &kubeconfig,
-                ca: &ca_file,
+                kubeconfig: &paths.kubeconfig,
+                ca: &paths.ca,
                 client: files.admin,
-                serving_cert: &serving_cert,
-                serving_key: &serving_key,
+                serving_cert: &paths.serving_cert,
+                serving_key: &paths.serving_key,
             };
             let cm =
                 with_fresh_ports(|| ControllerManager::start(dir.path(), &files, options.lifetime)).await?;
@@ -161,8 +146,8 @@ impl ControlPlane {
             lifetime: options.lifetime,
             ca,
             url: apiserver.url,
-            ca_file,
-            kubeconfig,
+            ca_file: paths.ca,
+            kubeconfig: paths.kubeconfig,
             startup,
             next: AtomicUsize::new(1),
             dir,
@@ -218,7 +203,11 @@ impl ControlPlane {
             .map_err(Error::pki("kube-apiserver"))?;
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let stem = format!("user-{n}-{}", file_safe(name));
-        let (cert_file, key_file) = write_pair(&self.dir, &stem, &cert)?;
+        let (cert_file, key_file) = (
+            self.dir.join(&format!("{stem}.crt")),
+            self.dir.join(&format!("{stem}.key")),
+        );
+        write_pair(&cert_file, &key_file, &cert)?;
         let kubeconfig = self.dir.join(&format!("{stem}.kubeconfig"));
         let files = ClientFiles {
             user: name,
@@ -280,27 +269,16 @@ impl ControlPlane {
         if self.apiserver.is_some() {
             return Ok(Duration::ZERO);
         }
-        let port = self.apiserver_port;
-        let dir = &self.dir;
-        let (ca, kubeconfig) = (dir.join("ca.crt"), dir.join("admin.kubeconfig"));
-        let (serving_cert, serving_key) = (dir.join("serving.crt"), dir.join("serving.key"));
-        let (sa_key, sa_pub) = (dir.join("sa.key"), dir.join("sa.pub"));
-        let (admin_cert, admin_key) = (dir.join("admin.crt"), dir.join("admin.key"));
-        let files = ApiserverFiles {
-            ca: &ca,
-            serving_cert: &serving_cert,
-            serving_key: &serving_key,
-            service_account_key: &sa_key,
-            service_account_public_key: &sa_pub,
-            admin_kubeconfig: &kubeconfig,
-            admin: ClientFiles {
-                user: "holt-testenv-admin",
-                cert: &admin_cert,
-                key: &admin_key,
-            },
-        };
-        let apiserver =
-            Apiserver::start(dir.path(), &self.etcd_url, &files, self.lifetime, Some(port)).await?;
+        let paths = Paths::in_dir(&self.dir);
+        let files = paths.apiserver();
+        let apiserver = Apiserver::start(
+            self.dir.path(),
+            &self.etcd_url,
+            &files,
+            self.lifetime,
+            Some(self.apiserver_port),
+        )
+        .await?;
         self.apiserver = Some(apiserver.process);
         Ok(apiserver.startup)
     }
@@ -319,11 +297,58 @@ impl ControlPlane {
     }
 }
 
-fn write_pair(dir: &RunDir, stem: &str, cert: &IssuedCert) -> Result<(PathBuf, PathBuf), Error> {
-    let (cert_file, key_file) = (dir.join(&format!("{stem}.crt")), dir.join(&format!("{stem}.key")));
-    write_file("kube-apiserver", &cert_file, &cert.cert_pem)?;
-    write_file("kube-apiserver", &key_file, &cert.key_pem)?;
-    Ok((cert_file, key_file))
+fn write_pair(cert_file: &Path, key_file: &Path, cert: &IssuedCert) -> Result<(), Error> {
+    write_file("kube-apiserver", cert_file, &cert.cert_pem)?;
+    write_file("kube-apiserver", key_file, &cert.key_pem)
+}
+
+/// The user of the admin kubeconfig.
+const ADMIN_USER: &str = "holt-testenv-admin";
+
+/// Where a control plane's files are in its directory: written by [`ControlPlane::start`], read again by
+/// [`ControlPlane::start_apiserver`].
+struct Paths {
+    ca: PathBuf,
+    ca_key: PathBuf,
+    serving_cert: PathBuf,
+    serving_key: PathBuf,
+    sa_key: PathBuf,
+    sa_pub: PathBuf,
+    admin_cert: PathBuf,
+    admin_key: PathBuf,
+    kubeconfig: PathBuf,
+}
+
+impl Paths {
+    fn in_dir(dir: &RunDir) -> Self {
+        Self {
+            ca: dir.join("ca.crt"),
+            ca_key: dir.join("ca.key"),
+            serving_cert: dir.join("serving.crt"),
+            serving_key: dir.join("serving.key"),
+            sa_key: dir.join("sa.key"),
+            sa_pub: dir.join("sa.pub"),
+            admin_cert: dir.join("admin.crt"),
+            admin_key: dir.join("admin.key"),
+            kubeconfig: dir.join("admin.kubeconfig"),
+        }
+    }
+
+    fn apiserver(&self) -> ApiserverFiles<'_> {
+        ApiserverFiles {
+            ca: &self.ca,
+            serving_cert: &self.serving_cert,
+            serving_key: &self.serving_key,
+            service_account_key: &self.sa_key,
+            service_account_public_key: &self.sa_pub,
+            admin_kubeconfig: &self.kubeconfig,
+            admin: ClientFiles {
+                user: ADMIN_USER,
+                cert: &self.admin_cert,
+                key: &self.admin_key,
+            },
+        }
+    }
 }
 
 fn file_safe(name: &str) -> String {
