@@ -1,5 +1,5 @@
-//! Decode cost per frame (Ethernet + IPv4 + UDP DNS answer with a CNAME and two A records, an AAAA
-//! answer, a TCP SYN, a malformed DNS message) and allocations per decode, counted by a global
+//! Decode cost per frame (Ethernet + IPv4 + UDP DNS answer with a CNAME and two A records, one with a
+//! CNAME and 100 A records, an AAAA answer, a TCP SYN, a malformed DNS message) and allocations per decode, counted by a global
 //! allocator wrapper.
 
 #[path = "../tests/support/mod.rs"]
@@ -21,8 +21,17 @@ fn cases() -> Vec<(&'static str, Vec<u8>)> {
     // Replace the question name's first label length with a pointer to itself.
     pointer_loop[14 + 20 + 8 + 12] = 0xc0;
     pointer_loop[14 + 20 + 8 + 13] = 12;
+    // A headless Service's answer: a CNAME, then 100 A records (1,650 bytes).
+    let mut headless =
+        Dns::response(0)
+            .question("db.example", TYPE_A)
+            .cname("db.example", 30, "pods.example");
+    for i in 0..100u8 {
+        headless = headless.a("pods.example", 5, [10, 0, 1, i]);
+    }
     vec![
         ("dns_cname_2a", udp_dns_frame(&cname_message())),
+        ("dns_cname_100a", udp_dns_frame(&headless.build())),
         ("dns_aaaa", udp_dns_frame(&aaaa_message())),
         ("tcp_syn", tcp_frame(SYN)),
         ("malformed_truncated_dns", udp_dns_frame(&cname_message()[..40])),
@@ -72,11 +81,12 @@ fn bench(c: &mut Criterion) {
             b.iter(|| black_box(decode(LinkType::Ethernet, black_box(&frame)).is_ok()))
         });
     }
-    let (_, frame) = &cases()[0];
-    group.bench_function("dns_cname_2a_with_names_written", |b| {
-        let mut buf = [0u8; MAX_NAME_LEN];
-        b.iter(|| black_box(consume(black_box(frame), &mut buf)))
-    });
+    for (name, frame) in cases().iter().take(2) {
+        group.bench_function(format!("{name}_with_names_written"), |b| {
+            let mut buf = [0u8; MAX_NAME_LEN];
+            b.iter(|| black_box(consume(black_box(frame), &mut buf)))
+        });
+    }
     group.finish();
 }
 

@@ -8,7 +8,8 @@
 //!
 //! Decoding does no I/O, never panics, and never allocates: the DNS response borrows the message
 //! from the frame, names are decoded on demand into a caller's `[u8; 255]` ([`DnsName::write_to`]),
-//! and answers live in fixed-capacity storage with a count of what did not fit. Every length, count
+//! and addresses are read from the message when [`DnsResponse::answers`] is walked, so a response has
+//! no limit on them. Every length, count
 //! and offset read from the wire is checked before use.
 //!
 //! Choices worth knowing: a connection attempt is SYN with ACK, RST and FIN clear (ECN bits allowed,
@@ -31,8 +32,8 @@ mod transport;
 mod wire;
 
 pub use dns::{
-    DnsName, DnsResponse, Labels, MAX_ANSWERS, MAX_CNAME_CHAIN, MAX_NAME_LEN, MAX_POINTERS, MAX_QUESTIONS,
-    MAX_RECORDS, ResolvedAddress,
+    DnsName, DnsResponse, Labels, MAX_CNAME_CHAIN, MAX_CNAMES, MAX_NAME_LEN, MAX_POINTERS, MAX_QUESTIONS,
+    ResolvedAddress,
 };
 pub use error::{DecodeError, Layer};
 pub use ip::MAX_IPV6_EXTENSION_HEADERS;

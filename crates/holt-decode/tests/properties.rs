@@ -28,7 +28,6 @@ fn exercise(link: LinkType, frame: &[u8]) {
             for answer in response.answers() {
                 let _ = answer.name.to_string();
             }
-            let _ = response.dropped_answers();
         }
         Ok(Observation::Skip(skip)) => {
             let _ = skip.category();

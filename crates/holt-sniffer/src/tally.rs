@@ -19,8 +19,6 @@ pub struct Tally {
     pub skipped: BTreeMap<&'static str, u64>,
     /// DNS responses identical to one already recorded in the current batch (not decoded again).
     pub dns_repeats: u64,
-    /// Addresses in DNS responses beyond the decoder's fixed capacity.
-    pub dns_answers_dropped: u64,
     /// Observations lost: batch full, or undeliverable reports.
     pub report_drops: u64,
     pub reports_sent: u64,
@@ -93,11 +91,6 @@ impl Tally {
             "dns_repeats_total",
             "DNS responses identical to one already recorded in the current batch, not decoded again.",
             &plain(self.dns_repeats),
-        );
-        counter(
-            "dns_answers_dropped_total",
-            "DNS addresses beyond the decoder's fixed capacity.",
-            &plain(self.dns_answers_dropped),
         );
         counter(
             "report_drops_total",

@@ -89,9 +89,12 @@ fn wait_for(reports: &Reports, what: &str, done: impl Fn(&[Report]) -> bool) -> 
     }
 }
 
-/// The addresses of the name asked over TCP, whose answer the responder writes in two segments.
+/// The addresses of the name asked over TCP: 200 A records, 3.2 KB, more than one segment in each half
+/// the responder writes (a headless Service of 200 pods).
 fn big_answer() -> Vec<IpAddr> {
-    (1..=12).map(|i| ip(&format!("10.77.1.{i}"))).collect()
+    (1..=200u16)
+        .map(|i| ip(&format!("10.77.{}.{}", 1 + i / 250, i % 250)))
+        .collect()
 }
 
 fn ip(s: &str) -> IpAddr {

@@ -1,127 +1,125 @@
 //! Resolution of each question through the CNAME chain in the answer section to its final
-//! addresses, kept in fixed-capacity storage (offsets into the message) so that decoding never
-//! allocates.
+//! addresses. The chains are followed once, at decoding, over the message's remembered CNAMEs; the
+//! addresses are read from the message when asked for ([`AddressWalk`]), so a response holds any
+//! number of them without storage of its own.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
-use crate::dns::message::{RecordKind, Sections};
+use crate::dns::message::{AnswerSection, MAX_QUESTIONS, RecordHeader, Sections};
 use crate::dns::name;
 
-/// Resolved addresses kept per message; further ones are counted in
-/// [`DnsResponse::dropped_answers`](crate::DnsResponse::dropped_answers).
-pub const MAX_ANSWERS: usize = 16;
 /// How many CNAMEs are followed from one question name.
 pub const MAX_CNAME_CHAIN: usize = 8;
 
-/// One address a question resolved to: the index of the question and where the address is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Answer {
-    /// Offset of the RDATA of the A or AAAA record.
-    data: u16,
-    question: u8,
-    ipv6: bool,
-    ttl: u32,
+/// One question, the name its CNAME chain ends at, and the smallest TTL along the chain.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Chain {
+    pub question: u16,
+    pub end: u16,
+    pub ttl: u32,
 }
 
-impl Answer {
-    pub fn question(&self) -> usize {
-        usize::from(self.question)
-    }
-
-    pub fn ttl(&self) -> u32 {
-        self.ttl
-    }
-
-    /// The address, read from the (already checked) record data.
-    pub fn addr(&self, message: &[u8]) -> IpAddr {
-        let at = usize::from(self.data);
-        if self.ipv6 {
-            let octets = message
-                .get(at..at + 16)
-                .and_then(|s| <[u8; 16]>::try_from(s).ok())
-                .unwrap_or_default();
-            IpAddr::V6(Ipv6Addr::from(octets))
-        } else {
-            let octets = message
-                .get(at..at + 4)
-                .and_then(|s| <[u8; 4]>::try_from(s).ok())
-                .unwrap_or_default();
-            IpAddr::V4(Ipv4Addr::from(octets))
-        }
-    }
-}
-
-/// Up to [`MAX_ANSWERS`] resolved addresses, and how many did not fit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Answers {
-    items: [Answer; MAX_ANSWERS],
-    len: usize,
-    dropped: u32,
-}
-
-impl Answers {
-    pub fn as_slice(&self) -> &[Answer] {
-        self.items.get(..self.len).unwrap_or_default()
-    }
-
-    pub fn dropped(&self) -> u32 {
-        self.dropped
-    }
-
-    fn push(&mut self, answer: Answer) {
-        match self.items.get_mut(self.len) {
-            Some(slot) => {
-                *slot = answer;
-                self.len += 1;
-            }
-            None => self.dropped = self.dropped.saturating_add(1),
-        }
-    }
-}
-
-/// For each question, follows CNAMEs whose owner is the current name (at most
-/// [`MAX_CNAME_CHAIN`]), then collects the A and AAAA records owned by the final name. The TTL of an
-/// answer is the smallest along its chain: the resolution is only valid that long.
-pub(crate) fn resolve(message: &[u8], sections: &Sections) -> Answers {
-    let mut answers = Answers {
-        items: [Answer {
-            data: 0,
-            question: 0,
-            ipv6: false,
-            ttl: 0,
-        }; MAX_ANSWERS],
-        len: 0,
-        dropped: sections.dropped_addresses,
-    };
-    let records = sections.records.get(..sections.record_count).unwrap_or_default();
-    let questions = sections
-        .questions
-        .get(..sections.question_count)
-        .unwrap_or_default();
-    for (index, &question) in (0u8..).zip(questions) {
-        let mut current = usize::from(question);
-        let mut chain_ttl = u32::MAX;
+/// For each question, follows CNAMEs whose owner is the current name (at most [`MAX_CNAME_CHAIN`]).
+pub(crate) fn chains(message: &[u8], sections: &Sections) -> [Chain; MAX_QUESTIONS] {
+    let mut chains = [Chain::default(); MAX_QUESTIONS];
+    let cnames = sections.cnames.get(..sections.cname_count).unwrap_or_default();
+    let questions = sections.questions.iter().take(sections.question_count);
+    for (chain, &question) in chains.iter_mut().zip(questions) {
+        let (mut end, mut ttl) = (question, u32::MAX);
         for _ in 0..MAX_CNAME_CHAIN {
-            let next = records.iter().find(|record| {
-                record.kind == RecordKind::Cname
-                    && name::same_name(message, usize::from(record.owner), current)
-            });
+            let next = cnames
+                .iter()
+                .find(|cname| name::same_name(message, usize::from(cname.owner), usize::from(end)));
             let Some(cname) = next else { break };
-            current = usize::from(cname.data);
-            chain_ttl = chain_ttl.min(cname.ttl);
+            end = cname.target;
+            ttl = ttl.min(cname.ttl);
         }
-        for record in records {
-            if record.kind != RecordKind::Cname
-                && name::same_name(message, usize::from(record.owner), current)
+        *chain = Chain { question, end, ttl };
+    }
+    chains
+}
+
+/// The A and AAAA records of the answer section owned by the end of each chain, in chain order and
+/// then answer order, with the index of their chain and their TTL (the smallest of the record's and
+/// the chain's: the resolution is only valid that long). Stops early, never fails, on a message the
+/// decoder did not validate.
+#[derive(Debug, Clone)]
+pub(crate) struct AddressWalk<'a> {
+    message: &'a [u8],
+    chains: &'a [Chain],
+    section: AnswerSection,
+    at: WalkPosition,
+    /// Where the record last yielded starts.
+    last: WalkPosition,
+}
+
+/// A place in an [`AddressWalk`]: the chain, the next record's offset, and the records left after it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct WalkPosition {
+    chain: usize,
+    pos: usize,
+    left: u16,
+}
+
+impl WalkPosition {
+    /// The start of the walk over `section`.
+    pub fn start(section: AnswerSection) -> Self {
+        Self {
+            chain: 0,
+            pos: usize::from(section.start),
+            left: section.count,
+        }
+    }
+}
+
+impl<'a> AddressWalk<'a> {
+    /// A walk from `at` (from [`WalkPosition::start`], or [`AddressWalk::last_start`] of an earlier walk over
+    /// the same message and chains).
+    pub fn new(message: &'a [u8], chains: &'a [Chain], section: AnswerSection, at: WalkPosition) -> Self {
+        Self {
+            message,
+            chains,
+            section,
+            at,
+            last: at,
+        }
+    }
+
+    /// Where the record last yielded starts: a walk from there yields it again, and then the rest.
+    pub fn last_start(&self) -> WalkPosition {
+        self.last
+    }
+}
+
+impl Iterator for AddressWalk<'_> {
+    type Item = (usize, IpAddr, u32);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // Each round reads one record or moves to the next chain.
+        loop {
+            let at = self.at;
+            let chain = self.chains.get(at.chain)?;
+            if at.left == 0 {
+                self.at = WalkPosition {
+                    chain: at.chain + 1,
+                    ..WalkPosition::start(self.section)
+                };
+                continue;
+            }
+            self.at.left -= 1;
+            let record = name::skip(self.message, at.pos)
+                .and_then(|fixed| RecordHeader::read(self.message, fixed).ok());
+            let Some(record) = record else {
+                self.at.left = 0;
+                continue;
+            };
+            self.at.pos = record.end();
+            if let Some(addr) = record.address(self.message)
+                && name::same_name(self.message, at.pos, usize::from(chain.end))
             {
-                answers.push(Answer {
-                    data: record.data,
-                    question: index,
-                    ipv6: record.kind == RecordKind::Aaaa,
-                    ttl: chain_ttl.min(record.ttl),
-                });
+                self.last = at;
+                return Some((at.chain, addr, chain.ttl.min(record.ttl())));
             }
         }
     }
-    answers
 }

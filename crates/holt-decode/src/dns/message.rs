@@ -1,7 +1,9 @@
 //! The DNS message: the header checks that decide whether a message is a successful query response,
 //! then one pass over the question and answer sections that validates every name and record length
-//! and remembers where the questions and the A, AAAA and CNAME answers are. Authority and additional
-//! sections are not read.
+//! and remembers where the questions, the answer section and the CNAME answers are. Authority and
+//! additional sections are not read.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::dns::name;
 use crate::error::{DecodeError, Layer};
@@ -11,9 +13,9 @@ use crate::wire;
 /// Questions remembered per message (QDCOUNT is 1 in practice); further questions are validated
 /// but not resolved.
 pub const MAX_QUESTIONS: usize = 4;
-/// A, AAAA and CNAME answer records remembered per message; further ones are validated, and the
-/// addresses among them counted as dropped.
-pub const MAX_RECORDS: usize = 32;
+/// CNAME records remembered per message, for following chains; further ones are validated but not
+/// followed. Address records are not stored: they are read from the message when asked for.
+pub const MAX_CNAMES: usize = 16;
 
 const HEADER_LEN: usize = 12;
 const FLAG_QR: u16 = 0x8000;
@@ -22,22 +24,12 @@ const TYPE_CNAME: u16 = 5;
 const TYPE_AAAA: u16 = 28;
 const CLASS_IN: u16 = 1;
 
-/// One answer record of interest, as offsets into the message (which is at most 64 KiB).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Record {
-    /// Offset of the owner name.
+/// A CNAME record, as offsets into the message (which is at most 64 KiB).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Cname {
     pub owner: u16,
-    /// Offset of the RDATA: the address, or the canonical name.
-    pub data: u16,
-    pub kind: RecordKind,
+    pub target: u16,
     pub ttl: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RecordKind {
-    A,
-    Aaaa,
-    Cname,
 }
 
 /// The sections of a response, as offsets into the message.
@@ -46,10 +38,75 @@ pub(crate) struct Sections {
     pub id: u16,
     pub questions: [u16; MAX_QUESTIONS],
     pub question_count: usize,
-    pub records: [Record; MAX_RECORDS],
-    pub record_count: usize,
-    /// Address records that did not fit in `records`.
-    pub dropped_addresses: u32,
+    /// Where the answer section starts, and its record count.
+    pub answers: AnswerSection,
+    pub cnames: [Cname; MAX_CNAMES],
+    pub cname_count: usize,
+}
+
+/// The answer section of a validated message: where it starts and how many records it holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct AnswerSection {
+    pub start: u16,
+    pub count: u16,
+}
+
+/// The fixed part of a resource record, after its owner name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordHeader {
+    rtype: u16,
+    class: u16,
+    ttl: u32,
+    rdata: usize,
+    rdlength: usize,
+}
+
+impl RecordHeader {
+    /// Reads the fields at `fixed` (just past the owner name) and checks that the RDATA is there.
+    pub fn read(message: &[u8], fixed: usize) -> Result<Self, DecodeError> {
+        let rdlength = usize::from(wire::u16_at(message, fixed + 8, Layer::Dns)?);
+        let rdata = fixed + 10;
+        wire::slice(message, rdata, rdlength, Layer::Dns)?;
+        Ok(Self {
+            rtype: wire::u16_at(message, fixed, Layer::Dns)?,
+            class: wire::u16_at(message, fixed + 2, Layer::Dns)?,
+            ttl: wire::u32_at(message, fixed + 4, Layer::Dns)?,
+            rdata,
+            rdlength,
+        })
+    }
+
+    /// The offset just past the record.
+    pub fn end(&self) -> usize {
+        self.rdata + self.rdlength
+    }
+
+    /// Seconds; RFC 2181 §8: a TTL with the top bit set is treated as zero.
+    pub fn ttl(&self) -> u32 {
+        if self.ttl > i32::MAX as u32 { 0 } else { self.ttl }
+    }
+
+    /// Class IN (the top bit of CLASS is mDNS's cache-flush flag).
+    fn is_internet(&self) -> bool {
+        self.class & 0x7fff == CLASS_IN
+    }
+
+    /// The address of an IN A or AAAA record of the right length.
+    pub fn address(&self, message: &[u8]) -> Option<IpAddr> {
+        if !self.is_internet() {
+            return None;
+        }
+        let data = message.get(self.rdata..self.end())?;
+        match self.rtype {
+            TYPE_A => <[u8; 4]>::try_from(data)
+                .ok()
+                .map(|o| IpAddr::V4(Ipv4Addr::from(o))),
+            TYPE_AAAA => <[u8; 16]>::try_from(data)
+                .ok()
+                .map(|o| IpAddr::V6(Ipv6Addr::from(o))),
+            _ => None,
+        }
+    }
 }
 
 /// An offset inside a message that was checked to be at most `u16::MAX` bytes long.
@@ -60,7 +117,8 @@ fn offset(pos: usize) -> Result<u16, DecodeError> {
     })
 }
 
-/// Parses a DNS message that should be a successful response to a standard query.
+/// Parses a DNS message that should be a successful response to a standard query: validates every
+/// name and record of the question and answer sections, remembers the questions and CNAMEs.
 pub(crate) fn sections(message: &[u8]) -> Result<Sections, Stop> {
     if message.len() > usize::from(u16::MAX) {
         return Err(DecodeError::BadLength {
@@ -91,14 +149,9 @@ pub(crate) fn sections(message: &[u8]) -> Result<Sections, Stop> {
         id,
         questions: [0; MAX_QUESTIONS],
         question_count: 0,
-        records: [Record {
-            owner: 0,
-            data: 0,
-            kind: RecordKind::Cname,
-            ttl: 0,
-        }; MAX_RECORDS],
-        record_count: 0,
-        dropped_addresses: 0,
+        answers: AnswerSection::default(),
+        cnames: [Cname::default(); MAX_CNAMES],
+        cname_count: 0,
     };
 
     // Each question takes at least 5 bytes and each record at least 11, so these loops are bounded
@@ -117,54 +170,39 @@ pub(crate) fn sections(message: &[u8]) -> Result<Sections, Stop> {
         }
         pos = name_end + 4;
     }
+    sections.answers = AnswerSection {
+        start: offset(pos)?,
+        count: ancount,
+    };
     for _ in 0..ancount {
         let owner = pos;
-        let fixed = name::validate(message, owner, &mut validated)?;
-        let rtype = wire::u16_at(message, fixed, Layer::Dns)?;
-        let class = wire::u16_at(message, fixed + 2, Layer::Dns)?;
-        let ttl = wire::u32_at(message, fixed + 4, Layer::Dns)?;
-        let rdlength = usize::from(wire::u16_at(message, fixed + 8, Layer::Dns)?);
-        let rdata_start = fixed + 10;
-        wire::slice(message, rdata_start, rdlength, Layer::Dns)?;
-        pos = rdata_start + rdlength;
-        // The top bit of CLASS is mDNS's cache-flush flag.
-        if class & 0x7fff != CLASS_IN {
+        let record = RecordHeader::read(message, name::validate(message, owner, &mut validated)?)?;
+        pos = record.end();
+        if !record.is_internet() {
             continue;
         }
         let bad_length = DecodeError::BadDnsRecordLength {
             offset: owner,
-            rtype,
-            rdlength,
+            rtype: record.rtype,
+            rdlength: record.rdlength,
         };
-        let kind = match rtype {
-            TYPE_A if rdlength == 4 => RecordKind::A,
-            TYPE_AAAA if rdlength == 16 => RecordKind::Aaaa,
+        match record.rtype {
+            TYPE_A | TYPE_AAAA if record.address(message).is_some() => {}
             TYPE_A | TYPE_AAAA => return Err(bad_length.into()),
             TYPE_CNAME => {
-                if name::validate(message, rdata_start, &mut validated)? > pos {
+                if name::validate(message, record.rdata, &mut validated)? > pos {
                     return Err(bad_length.into());
                 }
-                RecordKind::Cname
-            }
-            _ => continue,
-        };
-        // RFC 2181 §8: a TTL with the top bit set is treated as zero.
-        let ttl = if ttl > i32::MAX as u32 { 0 } else { ttl };
-        match sections.records.get_mut(sections.record_count) {
-            Some(slot) => {
-                *slot = Record {
-                    owner: offset(owner)?,
-                    data: offset(rdata_start)?,
-                    kind,
-                    ttl,
-                };
-                sections.record_count += 1;
-            }
-            None => {
-                if kind != RecordKind::Cname {
-                    sections.dropped_addresses += 1;
+                if let Some(slot) = sections.cnames.get_mut(sections.cname_count) {
+                    *slot = Cname {
+                        owner: offset(owner)?,
+                        target: offset(record.rdata)?,
+                        ttl: record.ttl(),
+                    };
+                    sections.cname_count += 1;
                 }
             }
+            _ => {}
         }
     }
     Ok(sections)

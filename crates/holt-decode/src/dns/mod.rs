@@ -5,22 +5,32 @@ mod message;
 mod name;
 mod response;
 
-pub use answers::{MAX_ANSWERS, MAX_CNAME_CHAIN};
-pub use message::{MAX_QUESTIONS, MAX_RECORDS};
+pub use answers::MAX_CNAME_CHAIN;
+pub use message::{MAX_CNAMES, MAX_QUESTIONS};
 pub use name::{DnsName, Labels, MAX_NAME_LEN, MAX_POINTERS};
 pub use response::{DnsResponse, ResolvedAddress};
 
 use crate::DnsMessage;
+use crate::dns::answers::{AddressWalk, WalkPosition};
 use crate::observation::{Skip, Stop};
 
 /// Decodes a DNS message located by [`crate::envelope`].
 pub(crate) fn response(located: DnsMessage<'_>) -> Result<DnsResponse<'_>, Stop> {
     let message = located.message;
     let sections = message::sections(message)?;
-    let answers = answers::resolve(message, &sections);
-    if answers.as_slice().is_empty() && answers.dropped() == 0 {
+    let chains = answers::chains(message, &sections);
+    let active = chains.get(..sections.question_count).unwrap_or_default();
+    // The first address, found now to tell a response with none; the walk resumes there.
+    let mut walk = AddressWalk::new(
+        message,
+        active,
+        sections.answers,
+        WalkPosition::start(sections.answers),
+    );
+    if walk.next().is_none() {
         return Err(Skip::DnsNoAddresses.into());
     }
+    let first_answer = walk.last_start();
     Ok(DnsResponse {
         client: located.client,
         client_port: located.client_port,
@@ -29,8 +39,9 @@ pub(crate) fn response(located: DnsMessage<'_>) -> Result<DnsResponse<'_>, Stop>
         transport: located.transport,
         id: sections.id,
         message,
-        questions: sections.questions,
+        chains,
         question_count: sections.question_count,
-        answers,
+        answer_section: sections.answers,
+        first_answer,
     })
 }

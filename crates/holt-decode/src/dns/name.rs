@@ -140,6 +140,21 @@ pub(crate) fn validate(
     Ok(end.unwrap_or(pos + 1))
 }
 
+/// The offset just past the name written at `start` (after its first pointer, if it is compressed),
+/// without following pointers; `None` on anything [`validate`] would reject there.
+pub(crate) fn skip(message: &[u8], start: usize) -> Option<usize> {
+    let mut pos = start;
+    loop {
+        let length = *message.get(pos)?;
+        match length & 0xc0 {
+            0x00 if length == 0 => return Some(pos + 1),
+            0x00 => pos += 1 + usize::from(length),
+            0xc0 => return Some(pos + 2),
+            _ => return None,
+        }
+    }
+}
+
 /// The labels of a name, following compression pointers. Stops early (rather than failing) on
 /// anything decoding would reject, so it is safe on any offset.
 #[derive(Debug, Clone)]

@@ -1,10 +1,10 @@
 //! A decoded DNS response: who asked, who answered, and what each question name resolved to. It
-//! borrows the message from the packet and holds the answers in fixed-capacity storage.
+//! borrows the message from the packet; its addresses are read from the message when asked for.
 
 use std::net::IpAddr;
 
-use crate::dns::answers::Answers;
-use crate::dns::message::MAX_QUESTIONS;
+use crate::dns::answers::{AddressWalk, Chain, WalkPosition};
+use crate::dns::message::{AnswerSection, MAX_QUESTIONS};
 use crate::dns::name::DnsName;
 use crate::observation::Transport;
 
@@ -20,9 +20,12 @@ pub struct DnsResponse<'a> {
     pub transport: Transport,
     pub(crate) id: u16,
     pub(crate) message: &'a [u8],
-    pub(crate) questions: [u16; MAX_QUESTIONS],
+    /// Each question (of class IN) with where its CNAME chain ends.
+    pub(crate) chains: [Chain; MAX_QUESTIONS],
     pub(crate) question_count: usize,
-    pub(crate) answers: Answers,
+    pub(crate) answer_section: AnswerSection,
+    /// Where the first address record is (decoding found it).
+    pub(crate) first_answer: WalkPosition,
 }
 
 /// One address a question name resolved to.
@@ -49,33 +52,26 @@ impl<'a> DnsResponse<'a> {
     /// The question names of class IN (at most [`crate::MAX_QUESTIONS`]).
     pub fn questions(&self) -> impl ExactSizeIterator<Item = DnsName<'a>> + '_ {
         let message = self.message;
-        self.questions
-            .get(..self.question_count)
-            .unwrap_or_default()
+        self.chains()
             .iter()
-            .map(move |&offset| DnsName::new(message, usize::from(offset)))
+            .map(move |chain| DnsName::new(message, usize::from(chain.question)))
     }
 
     /// Each question's final addresses, through the CNAMEs in the answer section, in question order
-    /// and then answer order (at most [`crate::MAX_ANSWERS`]).
-    pub fn answers(&self) -> impl ExactSizeIterator<Item = ResolvedAddress<'a>> + '_ {
+    /// and then answer order: every A and AAAA record its chain ends at, however many.
+    pub fn answers(&self) -> impl Iterator<Item = ResolvedAddress<'a>> + '_ {
         let message = self.message;
-        let questions = &self.questions;
-        self.answers.as_slice().iter().map(move |answer| ResolvedAddress {
-            name: DnsName::new(
-                message,
-                questions
-                    .get(answer.question())
-                    .map_or(0, |&offset| usize::from(offset)),
-            ),
-            addr: answer.addr(message),
-            ttl: answer.ttl(),
-        })
+        let chains = self.chains();
+        AddressWalk::new(message, chains, self.answer_section, self.first_answer).map(
+            move |(chain, addr, ttl)| ResolvedAddress {
+                name: DnsName::new(message, chains.get(chain).map_or(0, |c| usize::from(c.question))),
+                addr,
+                ttl,
+            },
+        )
     }
 
-    /// Addresses that were in the message but did not fit in the fixed-capacity storage (more than
-    /// [`crate::MAX_ANSWERS`] resolutions or [`crate::MAX_RECORDS`] records). Zero in practice.
-    pub fn dropped_answers(&self) -> u32 {
-        self.answers.dropped()
+    fn chains(&self) -> &[Chain] {
+        self.chains.get(..self.question_count).unwrap_or_default()
     }
 }
