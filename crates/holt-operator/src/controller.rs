@@ -67,6 +67,8 @@ pub struct Progress {
     pub kafka_failures: u64,
     /// Brokers whose last reconcile failed.
     pub kafka_brokers_failing: usize,
+    /// Broker tasks running (one per broker with a KafkaServerConfig or ACLs of Holt's left to remove).
+    pub kafka_broker_tasks: usize,
     /// Units waiting for a retry.
     pub failing: usize,
     /// Objects in the model: pods, Services, ClientIntents, servers with declared clients.
@@ -338,6 +340,8 @@ impl Controller {
                 let calling = intents_calling(&self.index, &job.broker);
                 self.pending_status.extend(calling);
                 self.kafka.submit(job);
+                let tasks = self.kafka.tasks();
+                self.progress.send_modify(|p| p.kafka_broker_tasks = tasks);
             }
         }
         self.applier.plan_failed_deletes(&mut plan);
@@ -471,10 +475,13 @@ impl Controller {
             .filter(|s| matches!(s, BrokerState::Failed(_)))
             .count();
         let failed = u64::from(outcome.result.is_err());
+        self.kafka.settle(&outcome);
+        let tasks = self.kafka.tasks();
         self.progress.send_modify(|p| {
             p.kafka_reconciles += 1;
             p.kafka_failures += failed;
             p.kafka_brokers_failing = failing;
+            p.kafka_broker_tasks = tasks;
         });
         if previous.as_ref() != Some(&state) {
             self.pending_status

@@ -44,7 +44,7 @@ pub async fn serve(address: SocketAddr, progress: watch::Receiver<Progress>) -> 
 
 /// The controller's progress in the Prometheus text format.
 pub fn metrics(progress: &Progress) -> String {
-    let gauges: [(&str, &str, &str, u64); 12] = [
+    let gauges: [(&str, &str, &str, u64); 13] = [
         (
             "holt_ready",
             "gauge",
@@ -86,6 +86,12 @@ pub fn metrics(progress: &Progress) -> String {
             "gauge",
             "brokers whose last ACL reconcile failed",
             progress.kafka_brokers_failing as u64,
+        ),
+        (
+            "holt_kafka_broker_tasks",
+            "gauge",
+            "broker tasks running: brokers with a KafkaServerConfig, or with ACLs of Holt's left to remove",
+            progress.kafka_broker_tasks as u64,
         ),
         (
             "holt_units_failing",

@@ -221,6 +221,7 @@ async fn intents_become_acls_that_authorise_exactly_the_declared_topic_and_forei
     .await;
     assert_eq!(acls_of(kafka, &someone).await, BTreeSet::from([foreign.clone()]));
 
+    assert_eq!(operator.progress.borrow().kafka_broker_tasks, 1);
     // Deleting the KafkaServerConfig removes the server defaults Holt created, and its ledger.
     Api::<KafkaServerConfig>::namespaced(client.clone(), &ns)
         .delete("kafka-config", &DeleteParams::default())
@@ -239,6 +240,19 @@ async fn intents_become_acls_that_authorise_exactly_the_declared_topic_and_forei
         acls_of(kafka, "User:ANONYMOUS").await.is_empty().then_some(())
     })
     .await;
+    // With nothing of Holt's left on the broker, its task ends.
+    eventually("the broker's task ended", || async {
+        (operator.progress.borrow().kafka_broker_tasks == 0).then_some(())
+    })
+    .await;
+    // ... and stays ended: no new job for a broker with nothing to do.
+    let reconciles = operator.progress.borrow().kafka_reconciles;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let progress = operator.progress.borrow().clone();
+    assert_eq!(
+        (progress.kafka_reconciles, progress.kafka_broker_tasks),
+        (reconciles, 0)
+    );
     assert_eq!(acls_of(kafka, &someone).await, BTreeSet::from([foreign]));
     assert_eq!(acls_of(kafka, &principal).await, BTreeSet::from([preexisting]));
     operator.stop();
@@ -280,12 +294,21 @@ async fn shadow_mode_gates_acls_and_a_crashed_broker_converges_with_nothing_lost
         .find(|c| c.type_ == "Enforced")
         .expect("Enforced");
     assert_eq!(enforced.reason, "Shadow");
-    let all = admin(&kafka)
-        .await
-        .describe_acls(&AclFilter::any())
-        .await
-        .expect("describe");
-    assert!(all.is_empty(), "shadow mode writes no ACL: {all:?}");
+    // The broker applies ACL changes asynchronously: after the broker's first reconcile, the broker must
+    // show none for a while, not just once.
+    eventually("a Kafka reconcile", || async {
+        (operator.progress.borrow().kafka_reconciles >= 1).then_some(())
+    })
+    .await;
+    let admin_client = admin(&kafka).await;
+    for _ in 0..10 {
+        let all = admin_client
+            .describe_acls(&AclFilter::any())
+            .await
+            .expect("describe");
+        assert!(all.is_empty(), "shadow mode writes no ACL: {all:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // Protecting the broker enforces it: the client's grant appears.
     let protect = ProtectedService {

@@ -1,5 +1,7 @@
 //! One task per broker: reconcile its ACLs whenever the desired set changes, retry failures with back-off,
-//! resync now and then so that ACLs removed behind Holt's back come back, and report every outcome.
+//! resync now and then so that ACLs removed behind Holt's back come back, and report every outcome. A
+//! task ends when its job sender is dropped: the worker drops it once a broker without a
+//! KafkaServerConfig is released (nothing of Holt's left on it).
 
 use std::time::Duration;
 
@@ -29,6 +31,8 @@ pub async fn run(
     loop {
         let job = jobs.borrow_and_update().clone();
         let result = reconcile(&ledgers, &job).await;
+        let released = matches!(result, Ok(Reconciled { released: true, .. }));
+        let result = result.map(|r| r.changes);
         let wait = match &result {
             Ok(changes) => {
                 retry = timing.first_retry;
@@ -51,6 +55,7 @@ pub async fn run(
             generation: job.generation,
             configs: job.configs.clone(),
             result,
+            released,
         };
         if outcomes.send(outcome).is_err() {
             return;
@@ -62,8 +67,15 @@ pub async fn run(
     }
 }
 
+/// What a successful reconcile did.
+struct Reconciled {
+    changes: AclChanges,
+    /// No KafkaServerConfig describes the broker and no ledger is left: Holt has nothing there any more.
+    released: bool,
+}
+
 /// Makes the broker's ACLs that Holt owns equal the job's desired set, recording ownership in the ledger.
-async fn reconcile(ledgers: &Ledgers, job: &BrokerJob) -> Result<AclChanges, KafkaFailure> {
+async fn reconcile(ledgers: &Ledgers, job: &BrokerJob) -> Result<Reconciled, KafkaFailure> {
     let not_applied = |message: String| KafkaFailure {
         reason: "ApplyingKafkaACLsFailed",
         message,
@@ -74,7 +86,12 @@ async fn reconcile(ledgers: &Ledgers, job: &BrokerJob) -> Result<AclChanges, Kaf
         // No KafkaServerConfig any more: remove what Holt created where it last reached the broker.
         Ok(None) => match ledger.target.clone() {
             Some(target) => target,
-            None => return Ok(AclChanges::default()),
+            None => {
+                return Ok(Reconciled {
+                    changes: AclChanges::default(),
+                    released: ledger.acls.is_empty(),
+                });
+            }
         },
         Err(message) => {
             return Err(KafkaFailure {
@@ -100,12 +117,13 @@ async fn reconcile(ledgers: &Ledgers, job: &BrokerJob) -> Result<AclChanges, Kaf
         .map_err(|e| failure(&target.address, e))?;
     let before = ledger.acls.clone();
     ledger.forget(&changes.deleted);
-    if job.target.as_ref().is_ok_and(Option::is_none) && ledger.acls.is_empty() {
+    let released = job.target.as_ref().is_ok_and(Option::is_none) && ledger.acls.is_empty();
+    if released {
         ledgers.delete(&job.broker).await.map_err(not_applied)?;
     } else if ledger.acls != before {
         ledgers.save(&job.broker, &ledger).await.map_err(not_applied)?;
     }
-    Ok(changes)
+    Ok(Reconciled { changes, released })
 }
 
 async fn connect(address: &str, tls: &super::TlsFiles) -> Result<KafkaAdmin, KafkaFailure> {

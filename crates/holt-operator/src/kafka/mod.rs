@@ -79,6 +79,8 @@ pub struct KafkaOutcome {
     pub generation: u64,
     pub configs: Vec<ObjectKey>,
     pub result: Result<AclChanges, KafkaFailure>,
+    /// No KafkaServerConfig describes the broker and Holt has nothing left on it: its task can end.
+    pub released: bool,
 }
 
 /// Where a broker's ACLs stand, for ClientIntents status.
@@ -165,6 +167,20 @@ impl KafkaWorker {
         self.brokers
             .get(&outcome.broker)
             .is_some_and(|current| current.borrow().generation == outcome.generation)
+    }
+
+    /// Ends the task of a broker that `outcome` released, unless a newer job is on its way. A later job
+    /// for the broker starts a new task.
+    pub fn settle(&mut self, outcome: &KafkaOutcome) {
+        if outcome.released && self.is_latest(outcome) {
+            // Dropping the sender ends the task.
+            self.brokers.remove(&outcome.broker);
+        }
+    }
+
+    /// Broker tasks running.
+    pub fn tasks(&self) -> usize {
+        self.brokers.len()
     }
 
     /// Whether `job` differs from the last job submitted for its broker (ignoring generations).

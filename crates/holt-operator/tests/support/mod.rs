@@ -81,23 +81,19 @@ impl Operator {
     }
 }
 
-/// Polls `check` until it returns `Some`, or fails after the timeout with `what`.
+/// Polls `check` until it returns `Some` ([`holt_testenv::eventually`]); panics after the timeout, naming
+/// `what`.
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    holt_testenv::eventually(what, TIMEOUT, || {
+        let checked = check();
+        async move { Ok(checked.await) }
+    })
+    .await
+    .unwrap_or_else(|error| panic!("{error:#}"))
 }
 
 pub fn meta(ns: &str, name: &str) -> ObjectMeta {
