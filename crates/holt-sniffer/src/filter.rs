@@ -5,10 +5,14 @@
 //! The capture socket is `SOCK_DGRAM`, so the program sees each packet from its network header (offset
 //! 0 is the IP header on every interface type) and reads the EtherType from the socket buffer's
 //! protocol (the `SKF_AD_PROTOCOL` ancillary load). IPv4 fragments other than the first are dropped
-//! (they carry no transport header); IPv6 packets are matched only when the transport header follows
-//! the fixed header directly, as libpcap's `tcp`/`udp` primitives do.
+//! (they carry no transport header). In IPv6, the transport header may follow the fixed header
+//! directly or after one extension header: hop-by-hop options, routing, destination options, or a
+//! first fragment's header (libpcap's `tcp`/`udp` primitives take none; a chain of two or more is not
+//! followed). Both families end in the same transport tests, with the protocol in A, the transport
+//! header's offset in X and the protocol kept in scratch memory M\[0\].
 //!
-//! The same selection, in tcpdump syntax for an Ethernet interface, is [`TCPDUMP_EXPRESSION`].
+//! The same selection, in tcpdump syntax for an Ethernet interface, is [`TCPDUMP_EXPRESSION`] (without
+//! IPv6 extension headers, which tcpdump's syntax cannot follow).
 
 /// The bytes of each accepted packet the kernel copies into the ring (what tcpdump uses by default).
 pub const SNAP_LEN: u32 = 262_144;
@@ -43,8 +47,15 @@ const LD_H_ABS: u16 = 0x28; // BPF_LD | BPF_H | BPF_ABS
 const LD_B_ABS: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
 const LD_H_IND: u16 = 0x48; // BPF_LD | BPF_H | BPF_IND
 const LD_B_IND: u16 = 0x50; // BPF_LD | BPF_B | BPF_IND
+const LD_MEM: u16 = 0x60; // BPF_LD | BPF_W | BPF_MEM: A = M[k]
+const LDX_IMM: u16 = 0x01; // BPF_LDX | BPF_W | BPF_IMM: X = k
 const LDX_B_MSH: u16 = 0xb1; // BPF_LDX | BPF_B | BPF_MSH: X = 4 * (packet[k] & 0xf)
+const ST: u16 = 0x02; // BPF_ST: M[k] = A
+const ALU_ADD_K: u16 = 0x04; // BPF_ALU | BPF_ADD | BPF_K
+const ALU_LSH_K: u16 = 0x64; // BPF_ALU | BPF_LSH | BPF_K
 const ALU_AND_K: u16 = 0x54; // BPF_ALU | BPF_AND | BPF_K
+const TAX: u16 = 0x07; // BPF_MISC | BPF_TAX: X = A
+const JA: u16 = 0x05; // BPF_JMP | BPF_JA: pc += k
 const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
 const RET_K: u16 = 0x06; // BPF_RET | BPF_K
@@ -56,6 +67,11 @@ const ETHERTYPE_IPV4: u32 = 0x0800;
 const ETHERTYPE_IPV6: u32 = 0x86dd;
 const PROTO_TCP: u32 = 6;
 const PROTO_UDP: u32 = 17;
+// IPv6 extension headers followed (RFC 8200 §4).
+const IPV6_HOP_BY_HOP: u32 = 0;
+const IPV6_ROUTING: u32 = 43;
+const IPV6_FRAGMENT: u32 = 44;
+const IPV6_DESTINATION: u32 = 60;
 const DNS_PORT: u32 = holt_decode::DNS_PORT as u32;
 const TCP_SYN: u32 = 0x02;
 const TCP_SYN_ACK: u32 = 0x12;
@@ -73,70 +89,79 @@ const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> Instruction {
     Instruction { code, jt, jf, k }
 }
 
-/// Index of the `jeq #53` instructions (IPv4, IPv6) and the final SYN tests (IPv4, IPv6), patched by
-/// [`program`] when a selection is off.
-const DNS_PORT_TESTS: [usize; 2] = [9, 20];
-const SYN_TESTS: [usize; 2] = [14, 25];
+/// Index of the `jeq #53` instruction and of the final SYN test, patched by [`program`] when a
+/// selection is off.
+const DNS_PORT_TEST: usize = 28;
+const SYN_TEST: usize = 33;
 #[cfg(test)]
-const ACCEPT: usize = 26;
-const REJECT: usize = 27;
+const ACCEPT: usize = 34;
+const REJECT: usize = 35;
 
-/// The full program; jump offsets count from the next instruction. Labels: 2 = IPv4, 15 = IPv6,
-/// 26 = accept, 27 = reject.
-const PROGRAM: [Instruction; 28] = [
+/// The full program; jump offsets count from the next instruction. Labels: 2 = IPv4, 7 = IPv6,
+/// 14 = extension header, 20 = fragment header, 24 = transport, 27 = ports, 34 = accept, 35 = reject.
+const PROGRAM: [Instruction; 36] = [
     /* 0 */ op(LD_W_ABS, AD_PROTOCOL),
-    /* 1 */ jump(JEQ_K, ETHERTYPE_IPV4, 0, 13), // → 2 (IPv4) | 15
+    /* 1 */ jump(JEQ_K, ETHERTYPE_IPV4, 0, 5), // → 2 (IPv4) | 7
     // IPv4
-    /* 2 */ op(LD_B_ABS, 9), // protocol
-    /* 3 */ jump(JEQ_K, PROTO_UDP, 1, 0), // → 5
-    /* 4 */ jump(JEQ_K, PROTO_TCP, 0, 22), // | → 27
-    /* 5 */ op(LD_H_ABS, 6), // flags + fragment offset
-    /* 6 */ jump(JSET_K, 0x1fff, 20, 0), // non-first fragment → 27
-    /* 7 */ op(LDX_B_MSH, 0), // X = IPv4 header length
-    /* 8 */ op(LD_H_IND, 0), // source port
-    /* 9 */ jump(JEQ_K, DNS_PORT, 16, 0), // → 26
-    /* 10 */ op(LD_B_ABS, 9),
-    /* 11 */ jump(JEQ_K, PROTO_TCP, 0, 15), // | → 27
-    /* 12 */ op(LD_B_IND, 13), // TCP flags
-    /* 13 */ op(ALU_AND_K, TCP_SYN_ACK),
-    /* 14 */ jump(JEQ_K, TCP_SYN, 11, 12), // → 26 | 27
+    /* 2 */ op(LD_H_ABS, 6), // flags + fragment offset
+    /* 3 */ jump(JSET_K, 0x1fff, 31, 0), // non-first fragment → 35
+    /* 4 */ op(LDX_B_MSH, 0), // X = IPv4 header length
+    /* 5 */ op(LD_B_ABS, 9), // protocol
+    /* 6 */ op(JA, 17), // → 24
     // IPv6 (A still holds the EtherType)
-    /* 15 */
-    jump(JEQ_K, ETHERTYPE_IPV6, 0, 11), // | → 27
-    /* 16 */ op(LD_B_ABS, 6), // next header
-    /* 17 */ jump(JEQ_K, PROTO_UDP, 1, 0), // → 19
-    /* 18 */ jump(JEQ_K, PROTO_TCP, 0, 8), // | → 27
-    /* 19 */ op(LD_H_ABS, 40), // source port
-    /* 20 */ jump(JEQ_K, DNS_PORT, 5, 0), // → 26
-    /* 21 */ op(LD_B_ABS, 6),
-    /* 22 */ jump(JEQ_K, PROTO_TCP, 0, 4), // | → 27
-    /* 23 */ op(LD_B_ABS, 53), // TCP flags
-    /* 24 */ op(ALU_AND_K, TCP_SYN_ACK),
-    /* 25 */ jump(JEQ_K, TCP_SYN, 0, 1), // → 26 | 27
-    /* 26 */ op(RET_K, SNAP_LEN),
-    /* 27 */ op(RET_K, 0),
+    /* 7 */
+    jump(JEQ_K, ETHERTYPE_IPV6, 0, 27), // | → 35
+    /* 8 */ op(LDX_IMM, 40), // the fixed header's length
+    /* 9 */ op(LD_B_ABS, 6), // next header
+    /* 10 */ jump(JEQ_K, IPV6_HOP_BY_HOP, 3, 0), // → 14
+    /* 11 */ jump(JEQ_K, IPV6_ROUTING, 2, 0), // → 14
+    /* 12 */ jump(JEQ_K, IPV6_DESTINATION, 1, 0), // → 14
+    /* 13 */ jump(JEQ_K, IPV6_FRAGMENT, 6, 10), // → 20 | 24
+    // An options or routing header: 8 bytes per unit of its length field, plus 8.
+    /* 14 */
+    op(LD_B_ABS, 41),
+    /* 15 */ op(ALU_LSH_K, 3),
+    /* 16 */ op(ALU_ADD_K, 40 + 8),
+    /* 17 */ op(TAX, 0),
+    /* 18 */ op(LD_B_ABS, 40), // its next header
+    /* 19 */ op(JA, 4), // → 24
+    // A fragment header: 8 bytes; only the first fragment has a transport header.
+    /* 20 */
+    op(LD_H_ABS, 42), // fragment offset and flags
+    /* 21 */ jump(JSET_K, 0xfff8, 13, 0), // → 35
+    /* 22 */ op(LDX_IMM, 40 + 8),
+    /* 23 */ op(LD_B_ABS, 40), // its next header
+    // Transport: A = protocol, X = where its header starts.
+    /* 24 */ op(ST, 0),
+    /* 25 */ jump(JEQ_K, PROTO_UDP, 1, 0), // → 27
+    /* 26 */ jump(JEQ_K, PROTO_TCP, 0, 8), // | → 35
+    /* 27 */ op(LD_H_IND, 0), // source port
+    /* 28 */ jump(JEQ_K, DNS_PORT, 5, 0), // → 34
+    /* 29 */ op(LD_MEM, 0),
+    /* 30 */ jump(JEQ_K, PROTO_TCP, 0, 4), // | → 35
+    /* 31 */ op(LD_B_IND, 13), // TCP flags
+    /* 32 */ op(ALU_AND_K, TCP_SYN_ACK),
+    /* 33 */ jump(JEQ_K, TCP_SYN, 0, 1), // → 34 | 35
+    /* 34 */ op(RET_K, SNAP_LEN),
+    /* 35 */ op(RET_K, 0),
 ];
 
-/// The program for `selection`. With DNS off, the port-53 tests fall through; with SYN capture off,
-/// the SYN tests reject.
+/// The program for `selection`. With DNS off, the port-53 test falls through; with SYN capture off,
+/// the SYN test rejects.
 pub fn program(selection: Selection) -> Vec<Instruction> {
     let mut program = PROGRAM.to_vec();
-    if !selection.dns {
-        for index in DNS_PORT_TESTS {
-            if let Some(test) = program.get_mut(index) {
-                test.jt = 0;
-            }
-        }
+    if !selection.dns
+        && let Some(test) = program.get_mut(DNS_PORT_TEST)
+    {
+        test.jt = 0;
     }
-    if !selection.tcp_syn {
-        for index in SYN_TESTS {
-            if let Some(test) = program.get_mut(index) {
-                // Both branches to the reject instruction.
-                let reject = u8::try_from(REJECT - index - 1).unwrap_or(0);
-                test.jt = reject;
-                test.jf = reject;
-            }
-        }
+    if !selection.tcp_syn
+        && let Some(test) = program.get_mut(SYN_TEST)
+    {
+        // Both branches to the reject instruction.
+        let reject = u8::try_from(REJECT - SYN_TEST - 1).unwrap_or(0);
+        test.jt = reject;
+        test.jf = reject;
     }
     program
 }
@@ -149,6 +174,7 @@ mod tests {
     /// load past the end of the packet rejects it.
     fn run(program: &[Instruction], protocol: u16, packet: &[u8]) -> u32 {
         let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
+        let mut memory = [0u32; 16];
         let load = |offset: u32, size: usize| -> Option<u32> {
             let start = usize::try_from(offset).ok()?;
             let bytes = packet.get(start..start + size)?;
@@ -184,7 +210,14 @@ mod tests {
                     Some(v) => x = 4 * (v & 0xf),
                     None => return 0,
                 },
+                LD_MEM => a = memory[i.k as usize],
+                LDX_IMM => x = i.k,
+                ST => memory[i.k as usize] = a,
+                ALU_ADD_K => a = a.wrapping_add(i.k),
+                ALU_LSH_K => a <<= i.k,
                 ALU_AND_K => a &= i.k,
+                TAX => x = a,
+                JA => pc += i.k as usize,
                 JEQ_K => pc += jump(a == i.k),
                 JSET_K => pc += jump(a & i.k != 0),
                 RET_K => return i.k,
@@ -247,7 +280,9 @@ mod tests {
         ] {
             let program = program(selection);
             for (pc, i) in program.iter().enumerate() {
-                if i.code & 0x07 == 0x05 {
+                if i.code == JA {
+                    assert!(pc + 1 + (i.k as usize) < program.len(), "{pc}");
+                } else if i.code & 0x07 == 0x05 {
                     assert!(pc + 1 + usize::from(i.jt.max(i.jf)) < program.len(), "{pc}");
                 }
             }
@@ -324,7 +359,64 @@ mod tests {
         assert_eq!(run(&p, V6, &ipv6(6, &tcp(443, 40000, 0x12))), 0, "SYN-ACK");
         assert_eq!(run(&p, V6, &ipv6(17, &udp(40000, 53))), 0, "query");
         assert_eq!(run(&p, V6, &ipv6(58, &udp(53, 1))), 0, "ICMPv6");
-        assert_eq!(run(&p, V6, &ipv6(44, &udp(53, 1))), 0, "fragment header");
+    }
+
+    /// An options or routing header (next header `next`, 8 × (`units` + 1) bytes) in front of
+    /// `transport`.
+    fn extension(next: u8, units: u8, transport: &[u8]) -> Vec<u8> {
+        let mut h = vec![next, units];
+        h.resize(8 * (usize::from(units) + 1), 0);
+        h.extend_from_slice(transport);
+        h
+    }
+
+    /// A fragment header (next header `next`, offset in 8-byte units, more-fragments flag).
+    fn fragment(next: u8, offset: u16, more: bool, transport: &[u8]) -> Vec<u8> {
+        let mut h = vec![next, 0];
+        h.extend_from_slice(&(offset << 3 | u16::from(more)).to_be_bytes());
+        h.extend_from_slice(&[0, 0, 0, 1]);
+        h.extend_from_slice(transport);
+        h
+    }
+
+    #[test]
+    fn follows_one_ipv6_extension_header() {
+        let p = program(ALL);
+        let dns = udp(53, 40000);
+        let syn = tcp(40000, 443, 0x02);
+        for (kind, name) in [(0u8, "hop-by-hop"), (43, "routing"), (60, "destination options")] {
+            assert_eq!(
+                run(&p, V6, &ipv6(kind, &extension(17, 0, &dns))),
+                SNAP_LEN,
+                "{name}, DNS"
+            );
+            assert_eq!(
+                run(&p, V6, &ipv6(kind, &extension(6, 2, &syn))),
+                SNAP_LEN,
+                "{name}, SYN"
+            );
+            assert_eq!(
+                run(&p, V6, &ipv6(kind, &extension(6, 1, &tcp(443, 40000, 0x12)))),
+                0,
+                "{name}, SYN-ACK"
+            );
+        }
+        assert_eq!(
+            run(&p, V6, &ipv6(44, &fragment(17, 0, true, &dns))),
+            SNAP_LEN,
+            "first fragment"
+        );
+        assert_eq!(
+            run(&p, V6, &ipv6(44, &fragment(17, 3, false, &dns))),
+            0,
+            "later fragment"
+        );
+        assert_eq!(
+            run(&p, V6, &ipv6(0, &extension(60, 0, &extension(17, 0, &dns)))),
+            0,
+            "a chain of two is not followed"
+        );
+        assert_eq!(run(&p, V6, &ipv6(0, &[17, 0, 0])), 0, "cut extension header");
     }
 
     #[test]

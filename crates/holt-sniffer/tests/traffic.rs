@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use holt_mapper_api::{Report, SeenBy};
 use holt_sniffer::capture::FrameSender;
+use support::frames;
 use support::netns::{Bridged, Netns, bridged};
 use support::process::{self, Process, SNIFFER, sniffer};
 use support::servers::{
@@ -97,6 +98,13 @@ fn big_answer() -> Vec<IpAddr> {
         .collect()
 }
 
+/// The name in the DNS answer sent behind a hop-by-hop header.
+const HOP_BY_HOP_NAME: &str = "web.ns.svc.cluster.local";
+
+fn ip6(s: &str) -> std::net::Ipv6Addr {
+    s.parse().expect("ip")
+}
+
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("ip")
 }
@@ -159,13 +167,19 @@ fn sniffer_reports_real_dns_and_tcp_traffic_in_network_namespaces() -> anyhow::R
     wait_for(&reports, "a first report", |r| !r.is_empty())?;
 
     // Malformed frames written straight onto the dns namespace's wire, and a truncated DNS response.
-    let frames = malformed_frames();
+    // With them, a DNS answer behind an IPv6 hop-by-hop header: the kernel filter must follow it.
+    let mut frames = malformed_frames();
+    frames.push(frames::ipv6_dns_answer_after_hop_by_hop(
+        ip6("fd77::53"),
+        ip6("fd77::2"),
+        ip6("fd77::aa"),
+    ));
     let sent = net.netns("dns").within(move || -> anyhow::Result<usize> {
         let sender = FrameSender::open("eth0")?;
         let frames: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
         Ok(sender.send_all(&frames)?)
     })??;
-    assert_eq!(sent, 3);
+    assert_eq!(sent, 4);
     probe(
         net.netns("client"),
         &["--dns-server", "10.77.0.53:53", "--name", "cut.holt.test"],
@@ -242,11 +256,18 @@ fn sniffer_reports_real_dns_and_tcp_traffic_in_network_namespaces() -> anyhow::R
                 .any(|a| a.client_ip == ip("10.77.0.2") && a.name == "big.holt.test" && a.ip == *address)
         })
     };
+    let has_hop_by_hop_answer = |reports: &[Report]| {
+        reports
+            .iter()
+            .flat_map(|r| &r.dns)
+            .any(|a| a.client_ip == ip("fd77::2") && a.name == HOP_BY_HOP_NAME && a.ip == ip("fd77::aa"))
+    };
     wait_for(&reports, "every expected observation", |r| {
         expected_dns
             .iter()
             .all(|(client, address)| has_dns(r, client, address))
             && has_big_answer(r)
+            && has_hop_by_hop_answer(r)
             && has_connection(r, "10.77.0.2", "10.77.0.3", 8080, SeenBy::Syn)
             && has_connection(r, "fd77::2", "fd77::3", 8080, SeenBy::Syn)
             && has_connection(r, "10.77.0.2", "10.77.0.3", 9443, SeenBy::SocketScan)
@@ -262,7 +283,7 @@ fn sniffer_reports_real_dns_and_tcp_traffic_in_network_namespaces() -> anyhow::R
     assert!(
         all_dns
             .iter()
-            .all(|a| a.name == "web.holt.test" || a.name == "big.holt.test"),
+            .all(|a| ["web.holt.test", "big.holt.test", HOP_BY_HOP_NAME].contains(&a.name.as_str())),
         "{all_dns:#?}"
     );
     // The long-lived connection's SYN happened before the sniffer started.

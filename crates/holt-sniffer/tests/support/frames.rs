@@ -115,3 +115,11 @@ pub fn frames(variants: u16) -> Vec<Vec<u8>> {
     }
     frames
 }
+
+/// An IPv6 DNS answer from `server` to `client` (`web.ns.svc.cluster.local` → `address`) with a
+/// hop-by-hop options header (PadN only) between the fixed header and UDP.
+pub fn ipv6_dns_answer_after_hop_by_hop(server: Ipv6Addr, client: Ipv6Addr, address: Ipv6Addr) -> Vec<u8> {
+    let mut payload = vec![17, 0, 1, 4, 0, 0, 0, 0];
+    payload.extend_from_slice(&udp(53, 40_053, &dns_answer(7, &[&address.octets()])));
+    ethernet(0x86dd, &ipv6(server, client, 0, &payload))
+}
