@@ -48,6 +48,7 @@ use transport::Segment;
 ///
 /// Returns `Ok(Observation::Skip(_))` for well-formed frames the sniffer does not record, and
 /// `Err` only for malformed or truncated input.
+#[inline]
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Observation<'_>, DecodeError> {
     match envelope(link, frame)? {
         Envelope::Dns(message) => message.decode(),
@@ -64,6 +65,7 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Observation<'_>, DecodeErr
 /// link, IP and transport headers only. A UDP datagram from port 53 comes back undecoded as
 /// [`Envelope::Dns`], a TCP segment with data from port 53 as [`Envelope::DnsTcp`]; everything else
 /// is as final as [`decode`] would make it.
+#[inline]
 pub fn envelope(link: LinkType, frame: &[u8]) -> Result<Envelope<'_>, DecodeError> {
     let located = link::network(link, frame)
         .and_then(ip::packet)

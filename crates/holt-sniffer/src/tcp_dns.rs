@@ -6,9 +6,9 @@
 //! A connection's state is its position in the stream, and the bytes of the message in progress when a
 //! segment ends inside one. The first segment seen of a connection is taken to start at a message
 //! boundary. Memory is bounded: at most [`MAX_STREAMS`] connections and [`MAX_BUFFERED`] bytes; a
-//! connection idle for [`IDLE_MS`] is forgotten. A stream that misses a segment
-//! (a gap in sequence numbers, or no room) has lost its message boundaries: its segments are counted as
-//! lost until it goes idle, never decoded as garbage.
+//! connection idle for [`IDLE_MS`] is forgotten. A stream that misses a segment (a gap in sequence
+//! numbers, or no room) has lost its message boundaries: its segments are counted as lost until it goes
+//! idle, never decoded as garbage.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -49,7 +49,7 @@ impl Outcome {
     }
 }
 
-/// The DNS-over-TCP connections with a message in progress.
+/// The DNS-over-TCP connections seen lately: where each stream stands, and its message in progress.
 #[derive(Debug, Default)]
 pub struct TcpDnsStreams {
     streams: HashMap<StreamKey, Stream>,

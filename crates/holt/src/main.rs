@@ -89,4 +89,38 @@ mod tests {
     fn the_command_line_is_well_formed() {
         super::Args::command().debug_assert();
     }
+
+    #[test]
+    fn the_reference_cli_spellings_are_accepted() {
+        use clap::Parser;
+        let args = super::Args::try_parse_from([
+            "holt",
+            "mapper",
+            "--mapper-service-name",
+            "mapper",
+            "--mapper-service-port",
+            "9191",
+            "visualize",
+            "--namespaces",
+            "a,b",
+            "--output-path",
+            "graph.svg",
+        ])
+        .expect("parse");
+        let super::Command::Mapper(mapper) = args.command else {
+            panic!("not mapper: {args:?}");
+        };
+        assert_eq!(
+            (
+                mapper.endpoint.mapper_service.as_str(),
+                mapper.endpoint.mapper_port
+            ),
+            ("mapper", 9191)
+        );
+        let super::mapper::MapperCommand::Visualize { filters, output, .. } = mapper.command else {
+            panic!("not visualize: {:?}", mapper.command);
+        };
+        assert_eq!(filters.namespaces, ["a", "b"]);
+        assert_eq!(output.as_deref(), Some(std::path::Path::new("graph.svg")));
+    }
 }

@@ -33,11 +33,18 @@ pub struct EndpointArgs {
         long,
         env = "HOLT_MAPPER_SERVICE",
         default_value = "otterize-network-mapper",
+        alias = "mapper-service-name",
         global = true
     )]
     pub mapper_service: String,
     /// Port of the mapper's Service.
-    #[arg(long, env = "HOLT_MAPPER_PORT", default_value_t = 9090, global = true)]
+    #[arg(
+        long,
+        env = "HOLT_MAPPER_PORT",
+        default_value_t = 9090,
+        alias = "mapper-service-port",
+        global = true
+    )]
     pub mapper_port: u16,
 }
 

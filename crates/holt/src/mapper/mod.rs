@@ -80,7 +80,7 @@ pub enum MapperCommand {
         #[arg(long, env = "HOLT_MAPPER_GRAPH_FORMAT", value_enum, default_value_t = GraphFormatArg::Svg)]
         format: GraphFormatArg,
         /// File to write; default: standard output.
-        #[arg(short, long, env = "HOLT_MAPPER_GRAPH_OUTPUT")]
+        #[arg(short, long, env = "HOLT_MAPPER_GRAPH_OUTPUT", alias = "output-path")]
         output: Option<PathBuf>,
     },
     /// Forget every discovered intent.
@@ -94,6 +94,7 @@ pub struct FilterArgs {
     #[arg(
         short = 'n',
         long = "namespace",
+        alias = "namespaces",
         env = "HOLT_MAPPER_FILTER_NAMESPACES",
         value_delimiter = ','
     )]
