@@ -161,7 +161,7 @@ mod tests {
                 && text.contains("holt_reconcile_pass_duration_seconds_sum 0.001500\n"),
             "{text}"
         );
-        // 12 gauges and counters, and the histogram's 11 buckets, sum and count.
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 12 + 13);
+        // 13 gauges and counters, and the histogram's 11 buckets, sum and count.
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 13 + 13);
     }
 }
