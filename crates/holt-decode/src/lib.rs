@@ -56,22 +56,23 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Observation<'_>, DecodeErr
             Some(message) => message.decode(),
             None => Ok(Observation::Skip(Skip::IncompleteTcpDns)),
         },
-        Envelope::Done(observation) => Ok(observation),
+        Envelope::Syn(syn) => Ok(Observation::TcpSyn(syn)),
+        Envelope::Skip(skip) => Ok(Observation::Skip(skip)),
     }
 }
 
 /// The first stage of [`decode`], for callers that want to look at a DNS message before decoding
 /// it (the sniffer skips messages it has already recorded) or to reassemble DNS over TCP: reads the
 /// link, IP and transport headers only. A UDP datagram from port 53 comes back undecoded as
-/// [`Envelope::Dns`], a TCP segment with data from port 53 as [`Envelope::DnsTcp`]; everything else
-/// is as final as [`decode`] would make it.
+/// [`Envelope::Dns`], a TCP segment with data from port 53 as [`Envelope::DnsTcp`]; a SYN or a skip is
+/// as final as [`decode`] would make it.
 #[inline]
 pub fn envelope(link: LinkType, frame: &[u8]) -> Result<Envelope<'_>, DecodeError> {
     let located = link::network(link, frame)
         .and_then(ip::packet)
         .and_then(|ip| Ok((transport::segment(&ip)?, ip)));
     match located {
-        Ok((Segment::Syn(syn), _)) => Ok(Envelope::Done(Observation::TcpSyn(syn))),
+        Ok((Segment::Syn(syn), _)) => Ok(Envelope::Syn(syn)),
         Ok((
             Segment::DnsUdp {
                 src_port,
@@ -103,7 +104,7 @@ pub fn envelope(link: LinkType, frame: &[u8]) -> Result<Envelope<'_>, DecodeErro
             seq,
             payload,
         })),
-        Err(Stop::Skip(skip)) => Ok(Envelope::Done(Observation::Skip(skip))),
+        Err(Stop::Skip(skip)) => Ok(Envelope::Skip(skip)),
         Err(Stop::Error(error)) => Err(error),
     }
 }
@@ -115,8 +116,10 @@ pub enum Envelope<'a> {
     Dns(DnsMessage<'a>),
     /// A TCP segment with data from port 53: part of a stream of length-prefixed DNS messages.
     DnsTcp(DnsSegment<'a>),
-    /// Anything else, final: a TCP SYN or a skip.
-    Done(Observation<'a>),
+    /// A TCP connection attempt.
+    Syn(TcpSyn),
+    /// Well-formed, but nothing to record.
+    Skip(Skip),
 }
 
 /// A DNS message located by [`envelope`], with the endpoints of the segment it came in.

@@ -724,7 +724,7 @@ fn envelope_locates_the_dns_message_without_decoding_it() {
     assert!(located.decode().is_err());
     assert!(matches!(
         holt_decode::envelope(LinkType::Ethernet, &tcp_frame(SYN)),
-        Ok(holt_decode::Envelope::Done(Observation::TcpSyn(_)))
+        Ok(holt_decode::Envelope::Syn(_))
     ));
     assert!(holt_decode::envelope(LinkType::Ethernet, &frame[..30]).is_err());
 }

@@ -58,7 +58,7 @@ impl Recorder {
                     state.tally.skip(category);
                 }
             }
-            Ok(Envelope::Done(Observation::TcpSyn(syn))) if self.recording.tcp_syn => {
+            Ok(Envelope::Syn(syn)) if self.recording.tcp_syn => {
                 if !self
                     .recent_syns
                     .check_and_remember(state.batch.id(), syn.src, syn.dst, syn.dst_port)
@@ -68,10 +68,8 @@ impl Recorder {
                         .add_connection(syn.src, syn.dst, syn.dst_port, SeenBy::Syn, None, at_ms);
                 }
             }
-            Ok(Envelope::Done(Observation::TcpSyn(_))) => state.tally.skip("tcp_disabled"),
-            Ok(Envelope::Done(Observation::Skip(skip))) => state.tally.skip(skip.category()),
-            // A DNS response comes only out of a DNS message.
-            Ok(Envelope::Done(Observation::Dns(_))) => {}
+            Ok(Envelope::Syn(_)) => state.tally.skip("tcp_disabled"),
+            Ok(Envelope::Skip(skip)) => state.tally.skip(skip.category()),
             Err(error) => state.tally.decode_error(error.category()),
         }
     }
