@@ -141,7 +141,8 @@ pub(crate) fn validate(
 }
 
 /// The offset just past the name written at `start` (after its first pointer, if it is compressed),
-/// without following pointers; `None` on anything [`validate`] would reject there.
+/// without following pointers; `None` on a reserved label type or at the end of the message. Meant for
+/// names [`validate`] accepted: it does not check them again.
 pub(crate) fn skip(message: &[u8], start: usize) -> Option<usize> {
     let mut pos = start;
     loop {
