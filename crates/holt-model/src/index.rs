@@ -317,6 +317,27 @@ impl Index {
             .filter_map(move |name| self.pods.get(&ObjectKey::new(namespace, name)))
     }
 
+    /// The ClientIntents that apply to a pod: those of its workload, by name, with no kind or the pod's owner
+    /// kind.
+    pub fn intents_of_pod<'a>(&'a self, pod: &'a IndexedPod) -> impl Iterator<Item = ObjectKey> + 'a {
+        let identity = &pod.identity.identity;
+        let by_name = ObjectKey::new(&identity.namespace, &identity.name);
+        self.intents_by_client
+            .get(&by_name)
+            .into_iter()
+            .flatten()
+            .map(move |name| ObjectKey::new(&identity.namespace, name))
+            .filter(move |key| {
+                self.intents.get(key).is_some_and(|intents| {
+                    intents
+                        .client
+                        .kind
+                        .as_ref()
+                        .is_none_or(|k| *k == pod.identity.owner_kind)
+                })
+            })
+    }
+
     /// The calls that apply to a pod: those of every ClientIntents of its workload (by name, with no kind or
     /// the pod's owner kind) and those `called-by` annotations declare for it, with where each was declared.
     pub fn calls_of_pod(&self, pod: &IndexedPod) -> Vec<(Declaration, Call)> {
@@ -655,17 +676,7 @@ impl Index {
     // ---- intents -------------------------------------------------------------------------------------
 
     fn insert_intents(&mut self, key: ObjectKey, intents: &ClientIntents, changes: &mut Changes) {
-        let resolved_ips = intents
-            .status
-            .iter()
-            .flat_map(|s| &s.resolved_ips)
-            .map(|r| (r.dns.clone(), r.ips.clone()))
-            .collect();
-        let indexed = IndexedIntents {
-            client: client_of(intents),
-            calls: calls_of(intents),
-            resolved_ips,
-        };
+        let indexed = indexed_intents(intents);
         let client = &indexed.client;
         self.intents_by_client
             .entry(ObjectKey::new(&client.namespace, &client.name))
@@ -862,6 +873,24 @@ impl Index {
         self.declarations_by_server.get(server).into_iter().flatten()
     }
 
+    /// The ClientIntents that declare a call to this server (workload, Service or Kafka target).
+    pub fn intents_calling(&self, server: &Identity) -> impl Iterator<Item = &ObjectKey> {
+        self.declarations(server)
+            .filter_map(|declaration| match declaration {
+                Declaration::ClientIntents(key) => Some(key),
+                Declaration::AccessAnnotation(_) => None,
+            })
+    }
+
+    /// Whether the index already holds exactly what `intents` says (client, calls and resolved addresses),
+    /// so applying it again would change nothing: a status write by the operator itself, for example.
+    pub fn holds(&self, intents: &ClientIntents) -> bool {
+        let key = ObjectKey::of(&intents.metadata);
+        self.intents
+            .get(&key)
+            .is_some_and(|indexed| *indexed == indexed_intents(intents))
+    }
+
     /// The ClientIntents with a call to this Kafka broker.
     pub fn kafka_intents(&self, broker: &Identity) -> impl Iterator<Item = (&ObjectKey, &IndexedIntents)> {
         self.kafka_intents_by_broker
@@ -873,6 +902,21 @@ impl Index {
 
     pub(crate) fn kafka_configs_of(&self, broker: &Identity) -> impl Iterator<Item = &ObjectKey> {
         self.kafka_configs_by_broker.get(broker).into_iter().flatten()
+    }
+}
+
+/// A ClientIntents as the index holds it.
+fn indexed_intents(intents: &ClientIntents) -> IndexedIntents {
+    let resolved_ips = intents
+        .status
+        .iter()
+        .flat_map(|s| &s.resolved_ips)
+        .map(|r| (r.dns.clone(), r.ips.clone()))
+        .collect();
+    IndexedIntents {
+        client: client_of(intents),
+        calls: calls_of(intents),
+        resolved_ips,
     }
 }
 

@@ -1,7 +1,8 @@
 //! Kubernetes Events for notices: declared access Holt cannot enforce (a Kafka target without a
 //! KafkaServerConfig, a missing sidecar, …) shows up in `kubectl describe` of the object concerned, with the
 //! reference's Event reasons. Each distinct notice is published once per process, so re-renders that find
-//! the same problem again cost no API write.
+//! the same problem again cost no API write. Also a unit's problems (a failed write, a name taken, a
+//! namespace waited for) when they change, and Normal Events for policies created.
 
 use std::collections::HashSet;
 
@@ -13,8 +14,15 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource};
 use tracing::warn;
 
+use crate::unit::{Unit, intents_reporting};
+use crate::unit_health::{UnitOutcome, name_taken_message, name_taken_reason};
+
 /// The controller name Events are reported under.
 pub const REPORTER: &str = "holt-operator";
+
+/// The most objects one unit's problem is reported on as Events (a server called by thousands of
+/// clients gets its problem on the first of them; every status carries it anyway).
+pub const MAX_EVENT_SUBJECTS: usize = 20;
 
 pub struct Events {
     recorder: Recorder,
@@ -56,6 +64,46 @@ impl Events {
             }
             self.published.insert(notice.clone());
         }
+    }
+
+    /// Reports what is left undone of `unit` after its last attempt (nothing when `None`: it recovered), on
+    /// the objects the unit concerns.
+    pub async fn unit_outcome(&self, index: &Index, unit: &Unit, outcome: Option<&UnitOutcome>) {
+        let Some(outcome) = outcome else { return };
+        let (warning, reason, note) = if let Some(failure) = &outcome.failure {
+            (true, failure.reason, failure.message.clone())
+        } else if let Some(taken) = outcome.taken.iter().next() {
+            (true, name_taken_reason(taken.0), name_taken_message(unit, taken))
+        } else {
+            let namespaces: Vec<&str> = outcome.waiting.iter().map(String::as_str).collect();
+            (
+                false,
+                "WaitingForNamespace",
+                format!(
+                    "{unit}: namespace {} does not exist yet; its objects there follow once it is created",
+                    namespaces.join(", ")
+                ),
+            )
+        };
+        let references: Vec<ObjectReference> = match unit {
+            Unit::Identity(_) | Unit::Pod(_) => intents_reporting(index, unit)
+                .into_iter()
+                .take(MAX_EVENT_SUBJECTS)
+                .map(|key| reference::<ClientIntents>(&key.namespace, &key.name))
+                .collect(),
+            Unit::Service(key) => vec![reference::<Service>(&key.namespace, &key.name)],
+            Unit::ProtectedService(key) => vec![reference::<ProtectedService>(&key.namespace, &key.name)],
+            Unit::Found => Vec::new(),
+        };
+        for regarding in &references {
+            self.record(regarding, warning, reason, &note, "Reconcile").await;
+        }
+    }
+
+    /// An Event on one ClientIntents.
+    pub async fn on_client_intents(&self, key: &ObjectKey, warning: bool, reason: &str, note: &str) {
+        let regarding = reference::<ClientIntents>(&key.namespace, &key.name);
+        self.record(&regarding, warning, reason, note, "Reconcile").await;
     }
 
     /// An Event on each of these KafkaServerConfigs (how Kafka ACL outcomes are reported).

@@ -16,6 +16,8 @@ pub mod histogram;
 pub mod kafka;
 pub mod leader;
 pub mod status;
+pub mod unit;
+pub mod unit_health;
 pub mod watch;
 pub mod webhook;
 
@@ -34,9 +36,10 @@ pub async fn start(
     options: Options,
 ) -> (tokio::task::JoinHandle<()>, progress::Receiver<Progress>) {
     let applier = Applier::new(client.clone()).await;
+    let applier_istio = applier.istio().cloned();
     let events = events::Events::new(client.clone());
     let kafka = kafka::KafkaWorker::new(client.clone(), options.kafka.clone());
     let (controller, progress) = Controller::new(Index::new(config), applier, events, kafka, options);
-    let inputs = watch::all(&client);
+    let inputs = watch::all(&client, applier_istio.as_ref());
     (tokio::spawn(controller.run(inputs)), progress)
 }

@@ -18,7 +18,16 @@ use crate::kafka::BrokerState;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Applied,
-    Failed { reason: &'static str, message: String },
+    /// Applied as far as possible; the rest waits for something that does not exist yet (a namespace) and
+    /// follows by itself. Ready, with this reason.
+    Waiting {
+        reason: &'static str,
+        message: String,
+    },
+    Failed {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 /// The status the ClientIntents `key` should have. `current` is its status now; `generation` its
@@ -34,8 +43,8 @@ pub fn desired(
 ) -> ClientIntentsStatus {
     let generation_value = generation.unwrap_or_default();
     let kafka = match outcome {
-        Outcome::Applied => kafka_outcome(index, key, brokers),
         Outcome::Failed { .. } => None,
+        _ => kafka_outcome(index, key, brokers),
     };
     let outcome = kafka.as_ref().unwrap_or(outcome);
     let ready = match outcome {
@@ -45,6 +54,7 @@ pub fn desired(
             "Applied",
             "access controls for every declared call are applied".into(),
         ),
+        Outcome::Waiting { reason, message } => condition("Ready", "True", reason, message.clone()),
         Outcome::Failed { reason, message } => condition("Ready", "False", reason, message.clone()),
     };
     let conditions = [ready, enforced(index, key)]
@@ -62,7 +72,7 @@ pub fn desired(
         })
         .collect();
     ClientIntentsStatus {
-        up_to_date: *outcome == Outcome::Applied,
+        up_to_date: !matches!(outcome, Outcome::Failed { .. }),
         observed_generation: generation_value,
         resolved_ips: current.map(|s| s.resolved_ips.clone()).unwrap_or_default(),
         conditions,
@@ -113,20 +123,32 @@ fn enforced(index: &Index, key: &ObjectKey) -> Condition {
         );
     };
     let mut enforced = Vec::new();
-    let mut shadow = Vec::new();
+    let mut not_enforced = Vec::new();
+    // Whether every server not enforced is so because of shadow mode (the `Shadow` reason).
+    let mut only_shadow = true;
     for call in &intents.calls {
-        let server = match call {
-            Call::Workload { server, .. } | Call::Kafka { broker: server, .. } => server,
+        let (server, kafka) = match call {
+            Call::Workload { server, .. } => (server, false),
+            Call::Kafka { broker, .. } => (broker, true),
             _ => continue,
         };
         let name = format!("{}.{}", server.name, server.namespace);
-        match index.enforcement(server) {
-            e if e.is_enforced() => enforced.push(name),
-            Enforcement::NotWatched => shadow.push(format!("{name} (namespace not watched)")),
-            _ => shadow.push(name),
+        let configured = !kafka || index.broker(server).is_some_and(|b| !b.configs.is_empty());
+        let cause = match index.enforcement(server) {
+            _ if !configured => Some(" (no KafkaServerConfig)"),
+            e if e.is_enforced() => None,
+            Enforcement::NotWatched => Some(" (namespace not watched)"),
+            _ => Some(""),
+        };
+        match cause {
+            None => enforced.push(name),
+            Some(cause) => {
+                only_shadow &= cause.is_empty();
+                not_enforced.push(format!("{name}{cause}"));
+            }
         }
     }
-    match (enforced.is_empty(), shadow.is_empty()) {
+    match (enforced.is_empty(), not_enforced.is_empty()) {
         (true, true) => condition(
             "Enforced",
             "False",
@@ -142,17 +164,18 @@ fn enforced(index: &Index, key: &ObjectKey) -> Condition {
         (true, false) => condition(
             "Enforced",
             "False",
-            "Shadow",
-            format!(
-                "not enforced (shadow mode, no ProtectedService): {}",
-                shadow.join(", ")
-            ),
+            if only_shadow { "Shadow" } else { "NotEnforced" },
+            format!("not enforced: {}", not_enforced.join(", ")),
         ),
         (false, false) => condition(
             "Enforced",
             "False",
             "PartiallyEnforced",
-            format!("enforced: {}; shadow: {}", enforced.join(", "), shadow.join(", ")),
+            format!(
+                "enforced: {}; not enforced: {}",
+                enforced.join(", "),
+                not_enforced.join(", ")
+            ),
         ),
     }
 }
@@ -243,7 +266,11 @@ mod tests {
             .expect("Enforced");
         assert_eq!(
             (enforced.status.as_str(), enforced.reason.as_str()),
-            ("True", "Enforced")
+            ("False", "PartiallyEnforced")
+        );
+        assert_eq!(
+            enforced.message, "enforced: a.ns, b.ns; not enforced: kafka.ns (no KafkaServerConfig)",
+            "a Kafka target without KafkaServerConfig is not enforced, and says why"
         );
         let again = desired(
             &active,
@@ -270,7 +297,14 @@ mod tests {
             .iter()
             .find(|c| c.type_ == "Enforced")
             .expect("Enforced");
-        assert_eq!(enforced.reason, "Shadow");
+        assert_eq!(
+            (enforced.reason.as_str(), enforced.message.as_str()),
+            (
+                "NotEnforced",
+                "not enforced: a.ns, b.ns, kafka.ns (no KafkaServerConfig)"
+            ),
+            "not only shadow mode"
+        );
         assert_eq!(enforced.last_transition_time, Time(at(300)));
     }
 

@@ -15,14 +15,17 @@ use holt_model::{Object, ObjectKey, ObjectRef};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{ApiResource, DynamicObject};
 use kube::core::DeserializeGuard;
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event, ExponentialBackoff, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
+
+use crate::apply::LiveObject;
 
 /// The kinds the operator watches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,10 +43,14 @@ pub enum WatchedKind {
     ClientIntents,
     ProtectedService,
     KafkaServerConfig,
+    /// Kinds Holt writes, watched to notice changes behind its back and names taken by others.
+    NetworkPolicy,
+    AuthorizationPolicy,
 }
 
 impl WatchedKind {
-    pub const ALL: [WatchedKind; 13] = [
+    /// The kinds the model needs.
+    pub const MODEL: [WatchedKind; 13] = [
         WatchedKind::Namespace,
         WatchedKind::Pod,
         WatchedKind::ReplicaSet,
@@ -75,7 +82,17 @@ impl WatchedKind {
             WatchedKind::ClientIntents => "ClientIntents",
             WatchedKind::ProtectedService => "ProtectedService",
             WatchedKind::KafkaServerConfig => "KafkaServerConfig",
+            WatchedKind::NetworkPolicy => "NetworkPolicy",
+            WatchedKind::AuthorizationPolicy => "AuthorizationPolicy",
         }
+    }
+
+    /// Whether this is a kind Holt writes (its objects go to the applier, not the model).
+    pub fn is_written(self) -> bool {
+        matches!(
+            self,
+            WatchedKind::NetworkPolicy | WatchedKind::AuthorizationPolicy
+        )
     }
 
     /// How the model names an object of this kind, for deletion.
@@ -139,6 +156,13 @@ pub enum Input {
     },
     /// An object is gone.
     Delete { kind: WatchedKind, key: ObjectKey },
+    /// An object of a kind Holt writes, as it is in the cluster.
+    Observed {
+        kind: WatchedKind,
+        key: ObjectKey,
+        object: LiveObject,
+        listed: bool,
+    },
     /// A Holt object that cannot be read: reported, and left out of the model.
     Invalid {
         kind: WatchedKind,
@@ -152,10 +176,26 @@ pub enum Input {
     Listed(WatchedKind),
 }
 
-/// Every watch, merged into one stream.
-pub fn all(client: &Client) -> impl Stream<Item = Input> + Send + use<> {
+/// The kinds [`all`] watches: the model's, NetworkPolicies, and AuthorizationPolicies when Istio is
+/// installed.
+pub fn kinds(istio: bool) -> Vec<WatchedKind> {
+    let mut kinds = WatchedKind::MODEL.to_vec();
+    kinds.push(WatchedKind::NetworkPolicy);
+    if istio {
+        kinds.push(WatchedKind::AuthorizationPolicy);
+    }
+    kinds
+}
+
+/// Every watch, merged into one stream; `istio` is the AuthorizationPolicy resource when Istio is installed.
+pub fn all(client: &Client, istio: Option<&ApiResource>) -> impl Stream<Item = Input> + Send + use<> {
     let c = client.clone();
-    stream::select_all(vec![
+    let mut watches = vec![
+        written(
+            &c,
+            WatchedKind::NetworkPolicy,
+            &ApiResource::erase::<NetworkPolicy>(&()),
+        ),
         objects::<Namespace>(&c, WatchedKind::Namespace, |ns| {
             (
                 Object::Namespace(ns.metadata.name.clone().unwrap_or_default()),
@@ -189,7 +229,11 @@ pub fn all(client: &Client) -> impl Stream<Item = Input> + Send + use<> {
             let tracked = Tracked::of(&ksc.metadata, None);
             (Object::KafkaServerConfig(ksc), Some(tracked))
         }),
-    ])
+    ];
+    if let Some(resource) = istio {
+        watches.push(written(&c, WatchedKind::AuthorizationPolicy, resource));
+    }
+    stream::select_all(watches)
 }
 
 type Boxed = std::pin::Pin<Box<dyn Stream<Item = Input> + Send>>;
@@ -263,6 +307,31 @@ where
                     Err((ObjectKey::of(&meta), invalid.error))
                 }
             })
+        });
+        futures::future::ready(input)
+    }))
+}
+
+/// A watch of a kind Holt writes, each object reduced to what the applier keeps of it.
+fn written(client: &Client, kind: WatchedKind, resource: &ApiResource) -> Boxed {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
+    let events = watcher(api, watcher::Config::default()).backoff(watch_backoff());
+    Box::pin(events.filter_map(move |event| {
+        let observed = |object: DynamicObject, listed: bool| Input::Observed {
+            kind,
+            key: ObjectKey::of(&object.metadata),
+            object: LiveObject::new(&object.metadata, object.data.get("spec")),
+            listed,
+        };
+        let input = event.ok().map(|event| match event {
+            Event::Apply(object) => observed(object, false),
+            Event::InitApply(object) => observed(object, true),
+            Event::Delete(object) => Input::Delete {
+                kind,
+                key: ObjectKey::of(&object.metadata),
+            },
+            Event::Init => Input::Relisting(kind),
+            Event::InitDone => Input::Listed(kind),
         });
         futures::future::ready(input)
     }))

@@ -1,12 +1,12 @@
-//! What can go wrong when writing to the cluster, by category: the category is the Event reason and the
-//! metric label.
+//! What can go wrong when writing to the cluster, by category: the category is the Event reason (the
+//! reference's reasons where it has one) and the metric label.
 
 use holt_model::ObjectKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error("applying {kind} {key}: {source}")]
-    Apply {
+    #[error("writing {kind} {key}: {source}")]
+    Write {
         kind: &'static str,
         key: ObjectKey,
         source: Box<kube::Error>,
@@ -34,11 +34,6 @@ pub enum ApplyError {
         key: ObjectKey,
         source: Box<kube::Error>,
     },
-    #[error("listing {kind}: {source}")]
-    List {
-        kind: &'static str,
-        source: Box<kube::Error>,
-    },
     #[error("encoding {kind} {key}: {source}")]
     Encode {
         kind: &'static str,
@@ -51,18 +46,46 @@ impl ApplyError {
     /// The category, as an Event reason and metric label.
     pub fn category(&self) -> &'static str {
         match self {
-            ApplyError::Apply {
-                kind: "NetworkPolicy",
+            ApplyError::Write {
+                kind: super::NETWORK_POLICY,
                 ..
             } => "CreatingNetworkPoliciesFailed",
-            ApplyError::Apply { .. } => "ApplyFailed",
-            ApplyError::Delete { .. } => "DeleteFailed",
+            ApplyError::Write { .. } => "CreatingIstioPolicyFailed",
+            ApplyError::Delete {
+                kind: super::NETWORK_POLICY,
+                ..
+            } => "RemovingNetworkPolicyFailed",
+            ApplyError::Delete { .. } => "RemovingIstioPolicyFailed",
             ApplyError::LabelPod { .. } => "PodLabelingFailed",
             ApplyError::Status { .. } => "StatusUpdateFailed",
             ApplyError::Finalizer { .. } => "FinalizerUpdateFailed",
-            ApplyError::List { .. } => "ListFailed",
             ApplyError::Encode { .. } => "EncodeFailed",
         }
+    }
+
+    fn api_code(&self) -> Option<u16> {
+        match self {
+            ApplyError::Write { source, .. }
+            | ApplyError::Delete { source, .. }
+            | ApplyError::LabelPod { source, .. }
+            | ApplyError::Status { source, .. }
+            | ApplyError::Finalizer { source, .. } => match source.as_ref() {
+                kube::Error::Api(status) => Some(status.code),
+                _ => None,
+            },
+            ApplyError::Encode { .. } => None,
+        }
+    }
+
+    /// Whether trying again can succeed without a change on Holt's side: not when the API server refused
+    /// the object as malformed or invalid (400, 422) or Holt could not encode it. Everything else
+    /// (conflicts, RBAC, timeouts, a terminating namespace, an API server away) is retried.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, ApplyError::Encode { .. }) && !matches!(self.api_code(), Some(400 | 422))
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.api_code() == Some(404)
     }
 }
 

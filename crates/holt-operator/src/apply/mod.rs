@@ -1,16 +1,20 @@
 //! Appliers: the only code that writes to the cluster.
 //!
 //! A pass first *plans* its writes ([`Applier::plan_unit`], [`Applier::plan_pod_labels`], …): pure
-//! bookkeeping that drops writes which would change nothing (an object equal to what was last applied, a
-//! pod whose labels are already right). The planned [`Write`]s are independent of each other, so
-//! [`Applier::execute`] performs them concurrently and then records what succeeded.
+//! bookkeeping against what Holt knows of the cluster ([`live`]) that drops writes which would change nothing
+//! and refuses writes Holt must not make. The planned [`Write`]s are independent of each other, so
+//! [`Applier::execute`] performs them concurrently and then records what the API server answered.
 //!
-//! Desired objects are written with server-side apply under Holt's field manager. Objects are deleted only
-//! when no render unit wants them ([`ownership`]) — and only objects Holt created, which carry its
-//! managed-by label. Pod labels are merge-patched with the difference between the desired and current
-//! Holt-owned labels. A deletion that fails is planned again in the next pass.
+//! Ownership: a desired object is created (POST) when no object has its name, and replaced (PUT, with the
+//! resource version Holt last saw as a precondition) when the object is Holt's and differs from what Holt
+//! last wrote — also when someone else changed it ([`live`] notices). An object of the same name that Holt
+//! did not create is never written or deleted: the unit reports the name as taken. Objects are deleted only
+//! when no unit wants them ([`ownership`]), only when they are Holt's, and with their UID as a precondition.
+//! Objects in a namespace that does not exist (yet) are not written: the unit waits for the namespace.
+//! Pod labels are merge-patched with the difference between the desired and current Holt-owned labels.
 
 pub mod error;
+pub mod live;
 pub mod ownership;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -18,36 +22,48 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use futures::{StreamExt, stream};
 use holt_api::v2beta1::ClientIntents;
 use holt_model::ObjectKey;
-use holt_model::labels::{MANAGED_BY, MANAGED_BY_HOLT};
 use holt_model::sorted_map::SortedMap;
 use holt_render::{Desired, Manifest, PodLabels};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
 pub use error::ApplyError;
 use error::is_not_found;
-pub use ownership::{ObjectId, Ownership, Unit};
+pub use live::{FIELD_MANAGER, LiveObject, LiveObjects, Observed};
+pub use ownership::{ObjectId, Ownership};
 
-/// Holt's field manager for server-side apply.
-pub const FIELD_MANAGER: &str = "holt";
+use crate::unit::Unit;
+use crate::unit_health::{Failure, UnitOutcome};
 
 /// Writes in flight at once: enough to hide the API server's latency, few enough not to flood it.
 pub const CONCURRENT_WRITES: usize = 16;
 
-const NETWORK_POLICY: &str = "NetworkPolicy";
-const AUTHORIZATION_POLICY: &str = "AuthorizationPolicy";
+pub const NETWORK_POLICY: &str = "NetworkPolicy";
+pub const AUTHORIZATION_POLICY: &str = "AuthorizationPolicy";
 
 /// One write to the cluster.
 #[derive(Clone, Debug)]
 pub enum Write {
-    /// Server-side apply of a desired object, for a unit.
-    Apply { unit: Unit, id: ObjectId, value: Value },
-    /// Deletion of an object no unit wants.
-    Delete { id: ObjectId },
+    /// Creation of a desired object no object has the name of.
+    Create {
+        unit: Unit,
+        id: ObjectId,
+        object: DynamicObject,
+        fingerprint: u64,
+    },
+    /// Replacement of one of Holt's objects by its desired form (keeping what others added, see [`live`]).
+    Replace {
+        unit: Unit,
+        id: ObjectId,
+        object: DynamicObject,
+        fingerprint: u64,
+    },
+    /// Deletion of one of Holt's objects that no unit wants.
+    Delete { unit: Unit, id: ObjectId, uid: String },
     /// A merge patch of a pod's Holt-owned labels (`null` removes a label).
     LabelPod {
         key: ObjectKey,
@@ -63,17 +79,33 @@ pub enum Write {
     },
 }
 
-/// Writes desired state; remembers what it wrote.
+impl Write {
+    /// The render unit the write is for (none for status and finalizer writes).
+    pub fn unit(&self) -> Option<Unit> {
+        match self {
+            Write::Create { unit, .. } | Write::Replace { unit, .. } | Write::Delete { unit, .. } => {
+                Some(unit.clone())
+            }
+            Write::LabelPod { key, .. } => Some(Unit::Pod(key.clone())),
+            Write::Status { .. } | Write::Finalizer { .. } => None,
+        }
+    }
+}
+
+/// Writes desired state; remembers what it wrote and what the cluster holds.
 pub struct Applier {
     client: Client,
+    network_policy: ApiResource,
     /// The AuthorizationPolicy resource, when Istio's CRD is installed.
     istio: Option<ApiResource>,
     ownership: Ownership,
-    /// A hash of the last applied form of each object, to skip writes that would change nothing (a hash,
-    /// not the object: thousands of policies would otherwise be kept twice in memory).
+    /// A hash of the desired form of each object as last written, to skip writes that would change
+    /// nothing (a hash, not the object: thousands of policies would otherwise be kept twice in memory).
     applied: HashMap<ObjectId, u64>,
-    /// Deletions that failed, planned again in the next pass.
-    failed_deletes: BTreeSet<ObjectId>,
+    /// The objects of the kinds Holt writes, as the cluster holds them.
+    live: LiveObjects,
+    /// Deletions that failed, planned again when their unit is retried.
+    failed_deletes: BTreeMap<ObjectId, Unit>,
     /// API writes made, for metrics and benchmarks.
     pub writes: u64,
 }
@@ -103,104 +135,157 @@ impl Applier {
         };
         Applier {
             client,
+            network_policy: ApiResource::erase::<NetworkPolicy>(&()),
             istio,
             ownership: Ownership::default(),
             applied: HashMap::new(),
-            failed_deletes: BTreeSet::new(),
+            live: LiveObjects::default(),
+            failed_deletes: BTreeMap::new(),
             writes: 0,
         }
     }
 
-    /// Records the objects Holt wrote before this process started (found by label) in the namespaces it
-    /// acts on, so the first full reconcile can delete those nobody wants any more.
-    pub async fn discover_existing(&mut self, watched: impl Fn(&str) -> bool) -> Result<(), ApplyError> {
-        let selector = ListParams::default().labels(&format!("{MANAGED_BY}={MANAGED_BY_HOLT}"));
-        let mut found = BTreeSet::new();
-        let policies: Api<NetworkPolicy> = Api::all(self.client.clone());
-        let list = policies.list_metadata(&selector).await;
-        let list = list.map_err(|source| ApplyError::List {
-            kind: NETWORK_POLICY,
-            source: Box::new(source),
-        })?;
-        found.extend(
-            list.items
-                .iter()
-                .map(|p| (NETWORK_POLICY, ObjectKey::of(&p.metadata))),
-        );
-        if let Some(resource) = &self.istio {
-            let api: Api<DynamicObject> = Api::all_with(self.client.clone(), resource);
-            let list = api.list_metadata(&selector).await;
-            let list = list.map_err(|source| ApplyError::List {
-                kind: AUTHORIZATION_POLICY,
-                source: Box::new(source),
-            })?;
-            found.extend(
-                list.items
-                    .iter()
-                    .map(|p| (AUTHORIZATION_POLICY, ObjectKey::of(&p.metadata))),
-            );
+    /// The AuthorizationPolicy resource, when Istio is installed (its objects are watched too).
+    pub fn istio(&self) -> Option<&ApiResource> {
+        self.istio.as_ref()
+    }
+
+    /// Records a watch event for an object of a kind Holt writes; returns the units to render again
+    /// because of it (the object was changed or deleted behind Holt's back, or a name Holt wants was taken
+    /// or freed).
+    pub fn observe(&mut self, id: ObjectId, now: Option<LiveObject>) -> Vec<Unit> {
+        match self.live.observe(id.clone(), now) {
+            Observed::Nothing => Vec::new(),
+            Observed::Drifted | Observed::Deleted | Observed::Appeared => {
+                self.applied.remove(&id);
+                self.ownership.units_wanting(&id)
+            }
         }
-        found.retain(|(_, key)| watched(&key.namespace));
+    }
+
+    /// The ids of the objects of `kind` Holt knows are in the cluster (to find those a relist no longer has).
+    pub fn live_ids(&self, kind: &str) -> Vec<ObjectId> {
+        self.live.ids_of(kind)
+    }
+
+    /// Claims for [`Unit::Found`] the objects of Holt's in the namespaces it acts on, as the watches
+    /// listed them at start-up, so the first full pass can delete those nobody wants any more.
+    pub fn claim_found(&mut self, watched: impl Fn(&str) -> bool) {
+        let found = self
+            .live
+            .iter()
+            .filter(|(id, live)| live.holts && watched(&id.1.namespace))
+            .map(|(id, _)| id.clone())
+            .collect();
         self.ownership.set(Unit::Found, found);
-        Ok(())
     }
 
     /// Plans the deletion of what was found at start-up and no unit claimed.
     pub fn plan_prune_unclaimed(&mut self, plan: &mut Vec<Write>) -> usize {
-        let unclaimed = self.ownership.unclaimed_found();
-        let count = unclaimed.len();
-        plan.extend(unclaimed.into_iter().map(|id| Write::Delete { id }));
+        let before = plan.len();
+        for id in self.ownership.unclaimed_found() {
+            self.plan_delete(Unit::Found, id, plan);
+        }
         self.ownership.clear_found();
-        count
+        plan.len() - before
     }
 
-    /// Plans making the cluster hold exactly `desired` for `unit`: an apply for each object that differs
-    /// from what was last applied, a deletion for what the unit wanted before and nobody wants now.
-    /// AuthorizationPolicies are left out when Istio is not installed.
+    /// Plans making the cluster hold exactly `desired` for `unit`: a create or replace for each object that
+    /// differs from what the cluster holds, a deletion for what the unit wanted before and nobody wants now.
+    /// Returns what cannot be written: objects whose namespace is not in `namespaces`, names taken by
+    /// objects Holt did not create. AuthorizationPolicies are left out when Istio is not installed.
     pub fn plan_unit(
         &mut self,
-        unit: Unit,
+        unit: &Unit,
         desired: Vec<Desired>,
+        namespaces: &BTreeSet<String>,
         plan: &mut Vec<Write>,
-    ) -> Result<(), ApplyError> {
+    ) -> UnitOutcome {
+        let mut outcome = UnitOutcome::default();
         let mut wanted = BTreeSet::new();
         for object in desired {
             if matches!(object.manifest, Manifest::AuthorizationPolicy(_)) && self.istio.is_none() {
                 continue;
             }
             let id = (object.manifest.kind(), object.manifest.key());
-            let value = serde_json::to_value(&object.manifest).map_err(|source| ApplyError::Encode {
-                kind: id.0,
-                key: id.1.clone(),
-                source,
-            })?;
-            if self.applied.get(&id) != Some(&fingerprint(&value)) {
-                plan.push(Write::Apply {
+            wanted.insert(id.clone());
+            let value = match serde_json::to_value(&object.manifest) {
+                Ok(value) => value,
+                Err(source) => {
+                    let error = ApplyError::Encode {
+                        kind: id.0,
+                        key: id.1.clone(),
+                        source,
+                    };
+                    outcome.failure = Some(failure(&error));
+                    continue;
+                }
+            };
+            if !namespaces.contains(&id.1.namespace) {
+                outcome.waiting.insert(id.1.namespace.clone());
+                continue;
+            }
+            let fingerprint = fingerprint(&value);
+            let live = self.live.get(&id);
+            if live.is_some_and(|l| !l.holts) {
+                outcome.taken.insert(id);
+                continue;
+            }
+            if self.applied.get(&id) == Some(&fingerprint) && self.live.is_as_written(&id) {
+                continue;
+            }
+            let write = match live {
+                None => dynamic(value).map(|object| Write::Create {
                     unit: unit.clone(),
                     id: id.clone(),
-                    value,
-                });
+                    object,
+                    fingerprint,
+                }),
+                Some(live) => dynamic(replacement(value, live)).map(|object| Write::Replace {
+                    unit: unit.clone(),
+                    id: id.clone(),
+                    object,
+                    fingerprint,
+                }),
+            };
+            match write {
+                Ok(write) => plan.push(write),
+                Err(source) => {
+                    let error = ApplyError::Encode {
+                        kind: id.0,
+                        key: id.1.clone(),
+                        source,
+                    };
+                    outcome.failure = Some(failure(&error));
+                }
             }
-            wanted.insert(id);
         }
-        plan.extend(
-            self.ownership
-                .set(unit, wanted)
-                .into_iter()
-                .map(|id| Write::Delete { id }),
-        );
-        Ok(())
+        if outcome.failure.is_some() {
+            return outcome; // keep what the unit wanted before: nothing is deleted on a render it could not encode
+        }
+        for orphan in self.ownership.set(unit.clone(), wanted) {
+            self.plan_delete(unit.clone(), orphan, plan);
+        }
+        let retry: Vec<ObjectId> = self
+            .failed_deletes
+            .iter()
+            .filter(|(id, owner)| *owner == unit && !self.ownership.is_wanted(id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in retry {
+            self.failed_deletes.remove(&id);
+            self.plan_delete(unit.clone(), id, plan);
+        }
+        outcome
     }
 
-    /// Plans the deletions that failed in an earlier pass, unless a unit wants the object again.
-    pub fn plan_failed_deletes(&mut self, plan: &mut Vec<Write>) {
-        let retry = std::mem::take(&mut self.failed_deletes);
-        plan.extend(
-            retry
-                .into_iter()
-                .filter(|id| !self.ownership.is_wanted(id))
-                .map(|id| Write::Delete { id }),
-        );
+    /// Plans deleting `id` if it is Holt's (a foreign object of that name, or none, is left alone).
+    fn plan_delete(&mut self, unit: Unit, id: ObjectId, plan: &mut Vec<Write>) {
+        self.applied.remove(&id);
+        if let Some(live) = self.live.get(&id).filter(|l| l.holts) {
+            let uid = live.uid.clone();
+            plan.push(Write::Delete { unit, id, uid });
+        }
     }
 
     /// Plans setting the Holt-owned labels of a pod to `desired` (none when `None`), given its current
@@ -232,8 +317,9 @@ impl Applier {
         });
     }
 
-    /// Plans adding or removing `finalizer`, given the object's current finalizers. JSON patches with a
-    /// `test` make a concurrent change to the list fail instead of being overwritten.
+    /// Plans adding or removing `finalizer`, given the object's current finalizers. Every patch starts with a
+    /// `test` of the list as last seen, so a concurrent change to it makes the patch fail instead of being
+    /// overwritten.
     pub fn plan_finalizer(
         resource: ApiResource,
         key: &ObjectKey,
@@ -242,16 +328,21 @@ impl Applier {
         present: bool,
         plan: &mut Vec<Write>,
     ) {
+        let seen = if current.is_empty() {
+            Value::Null
+        } else {
+            json!(current)
+        };
+        let test = json!({"op": "test", "path": "/metadata/finalizers", "value": seen});
         let patch = match (current.iter().position(|f| f == finalizer), present) {
             (Some(_), true) | (None, false) => return,
             (None, true) if current.is_empty() => {
-                json!([{"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}])
+                json!([test, {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}])
             }
-            (None, true) => json!([{"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}]),
-            (Some(i), false) => json!([
-                {"op": "test", "path": format!("/metadata/finalizers/{i}"), "value": finalizer},
-                {"op": "remove", "path": format!("/metadata/finalizers/{i}")},
-            ]),
+            (None, true) => {
+                json!([test, {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}])
+            }
+            (Some(i), false) => json!([test, {"op": "remove", "path": format!("/metadata/finalizers/{i}")}]),
         };
         plan.push(Write::Finalizer {
             resource,
@@ -260,12 +351,13 @@ impl Applier {
         });
     }
 
-    /// Performs the planned writes, [`CONCURRENT_WRITES`] at a time, and records what succeeded. Returns
-    /// the writes that failed with their errors (failed deletions are also kept for the next pass).
+    /// Performs the planned writes, [`CONCURRENT_WRITES`] at a time, and records what the API server
+    /// answered. Returns the writes that failed with their errors (failed deletions are also kept for the
+    /// next attempt at their unit).
     pub async fn execute(&mut self, plan: Vec<Write>) -> Vec<(Write, ApplyError)> {
         self.writes += plan.len() as u64;
         let this = &*self;
-        let results: Vec<(Write, Result<(), ApplyError>)> = stream::iter(plan)
+        let results: Vec<(Write, Result<Option<LiveObject>, ApplyError>)> = stream::iter(plan)
             .map(|write| async move {
                 let result = this.perform(&write).await;
                 (write, result)
@@ -276,78 +368,92 @@ impl Applier {
         let mut failures = Vec::new();
         for (write, result) in results {
             match (&write, result) {
-                (Write::Apply { id, value, .. }, Ok(())) => {
-                    self.applied.insert(id.clone(), fingerprint(value));
+                (
+                    Write::Create { id, fingerprint, .. } | Write::Replace { id, fingerprint, .. },
+                    Ok(Some(live)),
+                ) => {
+                    self.applied.insert(id.clone(), *fingerprint);
+                    self.live.wrote(id.clone(), live);
                 }
-                (Write::Delete { id }, Ok(())) => {
-                    self.applied.remove(id);
+                (Write::Replace { id, .. }, Err(error)) => {
+                    if error.is_not_found() {
+                        self.live.deleted(id); // gone meanwhile: the retry creates it
+                    }
+                    failures.push((write, error));
                 }
-                (Write::Delete { id }, Err(error)) => {
-                    self.failed_deletes.insert(id.clone());
-                    failures.push((write.clone(), error));
+                (Write::Delete { id, .. }, Ok(_)) => self.live.deleted(id),
+                (Write::Delete { id, unit, .. }, Err(error)) => {
+                    self.failed_deletes.insert(id.clone(), unit.clone());
+                    failures.push((write, error));
                 }
-                (_, Ok(())) => {}
+                (_, Ok(_)) => {}
                 (_, Err(error)) => failures.push((write, error)),
             }
         }
         failures
     }
 
-    /// One write; I/O only.
-    async fn perform(&self, write: &Write) -> Result<(), ApplyError> {
+    fn resource(&self, kind: &str) -> Option<&ApiResource> {
+        match kind {
+            NETWORK_POLICY => Some(&self.network_policy),
+            _ => self.istio.as_ref(),
+        }
+    }
+
+    /// One write; I/O only. Creates and replaces return the object as the API server stored it.
+    async fn perform(&self, write: &Write) -> Result<Option<LiveObject>, ApplyError> {
         let client = self.client.clone();
+        let params = PostParams {
+            dry_run: false,
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+        };
         match write {
-            Write::Apply {
+            Write::Create {
                 id: (kind, key),
-                value,
+                object,
+                ..
+            }
+            | Write::Replace {
+                id: (kind, key),
+                object,
                 ..
             } => {
-                let params = PatchParams::apply(FIELD_MANAGER).force();
-                let result = match *kind {
-                    NETWORK_POLICY => {
-                        let api: Api<NetworkPolicy> = Api::namespaced(client, &key.namespace);
-                        api.patch(&key.name, &params, &Patch::Apply(value))
-                            .await
-                            .map(drop)
-                    }
-                    _ => {
-                        let Some(resource) = &self.istio else {
-                            return Ok(());
-                        };
-                        let api: Api<DynamicObject> = Api::namespaced_with(client, &key.namespace, resource);
-                        api.patch(&key.name, &params, &Patch::Apply(value))
-                            .await
-                            .map(drop)
-                    }
+                let Some(resource) = self.resource(kind) else {
+                    return Ok(None);
                 };
-                result.map_err(|source| ApplyError::Apply {
+                let api: Api<DynamicObject> = Api::namespaced_with(client, &key.namespace, resource);
+                let result = match write {
+                    Write::Create { .. } => api.create(&params, object).await,
+                    _ => api.replace(&key.name, &params, object).await,
+                };
+                let written = result.map_err(|source| ApplyError::Write {
                     kind,
                     key: key.clone(),
                     source: Box::new(source),
-                })
+                })?;
+                Ok(Some(LiveObject::new(&written.metadata, written.data.get("spec"))))
             }
-            Write::Delete { id: (kind, key) } => {
-                let params = DeleteParams::default();
-                let result = match *kind {
-                    NETWORK_POLICY => {
-                        let api: Api<NetworkPolicy> = Api::namespaced(client, &key.namespace);
-                        api.delete(&key.name, &params).await.map(drop)
-                    }
-                    _ => {
-                        let Some(resource) = &self.istio else {
-                            return Ok(());
-                        };
-                        let api: Api<DynamicObject> = Api::namespaced_with(client, &key.namespace, resource);
-                        api.delete(&key.name, &params).await.map(drop)
-                    }
+            Write::Delete {
+                id: (kind, key), uid, ..
+            } => {
+                let Some(resource) = self.resource(kind) else {
+                    return Ok(None);
                 };
-                match result {
+                let api: Api<DynamicObject> = Api::namespaced_with(client, &key.namespace, resource);
+                let params = DeleteParams {
+                    preconditions: Some(Preconditions {
+                        uid: Some(uid.clone()),
+                        resource_version: None,
+                    }),
+                    ..DeleteParams::default()
+                };
+                match api.delete(&key.name, &params).await {
                     Err(source) if !is_not_found(&source) => Err(ApplyError::Delete {
                         kind,
                         key: key.clone(),
                         source: Box::new(source),
                     }),
-                    _ => Ok(()),
+                    _ => Ok(None),
                 }
             }
             Write::LabelPod { key, labels } => {
@@ -361,7 +467,7 @@ impl Applier {
                         key: key.clone(),
                         source: Box::new(source),
                     }),
-                    _ => Ok(()),
+                    _ => Ok(None),
                 }
             }
             Write::Status { key, status } => {
@@ -376,7 +482,7 @@ impl Applier {
                         key: key.clone(),
                         source: Box::new(source),
                     }),
-                    _ => Ok(()),
+                    _ => Ok(None),
                 }
             }
             Write::Finalizer { resource, key, patch } => {
@@ -401,11 +507,58 @@ impl Applier {
                         key: key.clone(),
                         source: Box::new(source),
                     }),
-                    _ => Ok(()),
+                    _ => Ok(None),
                 }
             }
         }
     }
+}
+
+/// A unit's failure, from the error of one of its writes.
+pub fn failure(error: &ApplyError) -> Failure {
+    Failure {
+        reason: error.category(),
+        message: error.to_string(),
+        retry: error.is_retryable(),
+    }
+}
+
+/// The replacement of one of Holt's objects: its desired form, with the resource version last seen (a
+/// precondition: a change made meanwhile fails the write instead of being overwritten unseen), and the
+/// labels, annotations and finalizers others added (kept).
+fn replacement(mut desired: Value, live: &LiveObject) -> Value {
+    let Some(metadata) = desired.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return desired;
+    };
+    metadata.insert(
+        "resourceVersion".to_owned(),
+        Value::String(live.resource_version.clone()),
+    );
+    for (field, others) in [
+        ("labels", &live.others.labels),
+        ("annotations", &live.others.annotations),
+    ] {
+        if others.is_empty() {
+            continue;
+        }
+        let entry = metadata
+            .entry(field)
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Some(map) = entry.as_object_mut() {
+            for (key, value) in others {
+                map.entry(key.clone())
+                    .or_insert_with(|| Value::String(value.clone()));
+            }
+        }
+    }
+    if !live.others.finalizers.is_empty() {
+        metadata.insert("finalizers".to_owned(), json!(live.others.finalizers));
+    }
+    desired
+}
+
+fn dynamic(value: Value) -> Result<DynamicObject, serde_json::Error> {
+    serde_json::from_value(value)
 }
 
 /// A hash of an object's JSON form (stable within a process, which is all the skip check needs).
@@ -414,4 +567,72 @@ fn fingerprint(value: &Value) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     value.to_string().hash(&mut hasher);
     hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replacement_keeps_what_others_added_and_carries_the_version_seen() {
+        let live = LiveObject::from_value(&json!({
+            "metadata": {"name": "p", "resourceVersion": "7", "uid": "u",
+                         "labels": {"app.kubernetes.io/managed-by": "holt", "team": "payments",
+                                    "intents.otterize.com/network-policy": "stale"},
+                         "annotations": {"note": "hi"}, "finalizers": ["example.com/keep"]},
+            "spec": {},
+        }))
+        .expect("live");
+        let desired = json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "p", "labels": {"app.kubernetes.io/managed-by": "holt",
+                                                 "intents.otterize.com/network-policy": "fresh"}},
+            "spec": {"podSelector": {}},
+        });
+        let replaced = replacement(desired, &live);
+        assert_eq!(
+            replaced["metadata"],
+            json!({"name": "p", "resourceVersion": "7",
+                   "labels": {"app.kubernetes.io/managed-by": "holt",
+                              "intents.otterize.com/network-policy": "fresh", "team": "payments"},
+                   "annotations": {"note": "hi"}, "finalizers": ["example.com/keep"]})
+        );
+    }
+
+    #[test]
+    fn finalizer_patches_test_the_list_they_change() {
+        let resource = ApiResource::erase::<ClientIntents>(&());
+        let key = ObjectKey::new("ns", "c");
+        let mut plan = Vec::new();
+        Applier::plan_finalizer(resource.clone(), &key, &[], "f", true, &mut plan);
+        Applier::plan_finalizer(resource.clone(), &key, &["other".into()], "f", true, &mut plan);
+        Applier::plan_finalizer(
+            resource.clone(),
+            &key,
+            &["other".into(), "f".into()],
+            "f",
+            false,
+            &mut plan,
+        );
+        Applier::plan_finalizer(resource, &key, &["f".into()], "f", true, &mut plan);
+        let patches: Vec<Value> = plan
+            .into_iter()
+            .map(|w| match w {
+                Write::Finalizer { patch, .. } => patch,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            patches,
+            [
+                json!([{"op": "test", "path": "/metadata/finalizers", "value": null},
+                       {"op": "add", "path": "/metadata/finalizers", "value": ["f"]}]),
+                json!([{"op": "test", "path": "/metadata/finalizers", "value": ["other"]},
+                       {"op": "add", "path": "/metadata/finalizers/-", "value": "f"}]),
+                json!([{"op": "test", "path": "/metadata/finalizers", "value": ["other", "f"]},
+                       {"op": "remove", "path": "/metadata/finalizers/1"}]),
+            ],
+            "nothing planned when the finalizer is already there"
+        );
+    }
 }

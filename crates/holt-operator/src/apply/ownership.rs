@@ -3,17 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use holt_model::{Identity, ObjectKey};
+use holt_model::ObjectKey;
 
-/// A render unit (see [`holt_model::Changes`]).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Unit {
-    Identity(Identity),
-    Service(ObjectKey),
-    ProtectedService(ObjectKey),
-    /// Objects found in the cluster at start-up, before any unit claimed them.
-    Found,
-}
+use crate::unit::Unit;
 
 /// An object Holt writes: its kind and key.
 pub type ObjectId = (&'static str, ObjectKey);
@@ -48,6 +40,17 @@ impl Ownership {
             self.by_unit.insert(unit, objects);
         }
         orphans
+    }
+
+    /// The units that want `object` (not counting the start-up listing).
+    pub fn units_wanting(&self, object: &ObjectId) -> Vec<Unit> {
+        self.wanted_by
+            .get(object)
+            .into_iter()
+            .flatten()
+            .filter(|u| **u != Unit::Found)
+            .cloned()
+            .collect()
     }
 
     pub fn is_wanted(&self, object: &ObjectId) -> bool {

@@ -183,12 +183,19 @@ impl KafkaWorker {
         self.brokers.len()
     }
 
-    /// Whether `job` differs from the last job submitted for its broker (ignoring generations).
+    /// Whether `job` has something to do: it differs from the last job submitted for its broker (ignoring
+    /// generations). A broker without KafkaServerConfig and without a task has nothing of Holt's on it
+    /// (a deleted config's ACLs are removed by the task that applied them, or at start-up by
+    /// [`KafkaWorker::orphans`]): no task is started for it, so intents naming an unconfigured broker are a
+    /// stable state, reported by the render's `KafkaServerNotConfigured` notice.
     pub fn changes(&self, job: &BrokerJob) -> bool {
-        self.brokers.get(&job.broker).is_none_or(|current| {
-            let current = current.borrow();
-            (&current.configs, &current.target, &current.acls) != (&job.configs, &job.target, &job.acls)
-        })
+        match self.brokers.get(&job.broker) {
+            None => !matches!(job.target, Ok(None)),
+            Some(current) => {
+                let current = current.borrow();
+                (&current.configs, &current.target, &current.acls) != (&job.configs, &job.target, &job.acls)
+            }
+        }
     }
 
     /// Hands `job` to its broker's task (started on first use), numbered after the broker's previous job.
