@@ -1,6 +1,6 @@
 //! Where each render unit stands after its last attempt, kept per unit so that a problem stays with the
-//! unit it belongs to: a failed write (retried with back-off, or not at all when the API server refused the
-//! object as invalid and only a change can help), objects waiting for a namespace that does not exist yet
+//! unit it belongs to: a failed write (retried with back-off; at the longest interval from the start when
+//! the API server refused the object as invalid, which mostly only a change can help), objects waiting for a namespace that does not exist yet
 //! (rendered again when it appears), names taken by objects Holt did not create (rendered again when that
 //! object changes or goes). Units without a problem are not kept. Pure: the caller passes the time.
 
@@ -31,8 +31,9 @@ pub struct Failure {
     /// The category: an Event reason and metric label.
     pub reason: &'static str,
     pub message: String,
-    /// Whether retrying can help (false when the API server refused the object as invalid).
-    pub retry: bool,
+    /// Whether the failure is likely to pass by itself (false when the API server refused the object as
+    /// invalid: then it is retried only at the longest back-off interval).
+    pub transient: bool,
 }
 
 /// What one attempt at a unit left undone.
@@ -100,7 +101,11 @@ impl UnitHealth {
         let (attempts, retry_at) = match &outcome.failure {
             Some(failure) => {
                 let attempts = previous.map_or(0, |s| s.attempts) + 1;
-                let retry_at = failure.retry.then(|| now + self.backoff.delay(attempts));
+                let wait = match failure.transient {
+                    true => self.backoff.delay(attempts),
+                    false => self.backoff.max,
+                };
+                let retry_at = Some(now + wait);
                 (attempts, retry_at)
             }
             None => (0, None),
@@ -191,12 +196,12 @@ mod tests {
         })
     }
 
-    fn failed(retry: bool) -> UnitOutcome {
+    fn failed(transient: bool) -> UnitOutcome {
         UnitOutcome {
             failure: Some(Failure {
                 reason: "CreatingNetworkPoliciesFailed",
                 message: "boom".into(),
-                retry,
+                transient,
             }),
             ..UnitOutcome::default()
         }
@@ -239,11 +244,11 @@ mod tests {
     }
 
     #[test]
-    fn an_invalid_object_is_not_retried_until_the_unit_changes() {
+    fn an_invalid_object_is_retried_only_at_the_longest_interval() {
         let mut health = health();
         let t0 = Instant::now();
         health.record(&unit("a"), failed(false), t0);
-        assert_eq!(health.next_retry(), None);
+        assert_eq!(health.next_retry(), Some(t0 + Duration::from_secs(30)));
         assert_eq!(health.counts().failing, 1, "still reported");
     }
 

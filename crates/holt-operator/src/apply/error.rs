@@ -77,10 +77,10 @@ impl ApplyError {
         }
     }
 
-    /// Whether trying again can succeed without a change on Holt's side: not when the API server refused
-    /// the object as malformed or invalid (400, 422) or Holt could not encode it. Everything else
-    /// (conflicts, RBAC, timeouts, a terminating namespace, an API server away) is retried.
-    pub fn is_retryable(&self) -> bool {
+    /// Whether the failure is likely to pass by itself: not when the API server refused the object as
+    /// malformed or invalid (400, 422) or Holt could not encode it. Everything else (conflicts, RBAC,
+    /// timeouts, a terminating namespace, an API server away) is.
+    pub fn is_transient(&self) -> bool {
         !matches!(self, ApplyError::Encode { .. }) && !matches!(self.api_code(), Some(400 | 422))
     }
 

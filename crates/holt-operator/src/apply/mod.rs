@@ -153,14 +153,16 @@ impl Applier {
     /// Records a watch event for an object of a kind Holt writes; returns the units to render again
     /// because of it (the object was changed or deleted behind Holt's back, or a name Holt wants was taken
     /// or freed).
-    pub fn observe(&mut self, id: ObjectId, now: Option<LiveObject>) -> Vec<Unit> {
-        match self.live.observe(id.clone(), now) {
+    pub fn observe(&mut self, id: ObjectId, now: Option<LiveObject>) -> (Observed, Vec<Unit>) {
+        let observed = self.live.observe(id.clone(), now);
+        let units = match observed {
             Observed::Nothing => Vec::new(),
             Observed::Drifted | Observed::Deleted | Observed::Appeared => {
                 self.applied.remove(&id);
                 self.ownership.units_wanting(&id)
             }
-        }
+        };
+        (observed, units)
     }
 
     /// The ids of the objects of `kind` Holt knows are in the cluster (to find those a relist no longer has).
@@ -519,7 +521,7 @@ pub fn failure(error: &ApplyError) -> Failure {
     Failure {
         reason: error.category(),
         message: error.to_string(),
-        retry: error.is_retryable(),
+        transient: error.is_transient(),
     }
 }
 

@@ -24,7 +24,7 @@ use holt_model::{Changes, Identity, Index, Object, ObjectKey};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
-use crate::apply::Applier;
+use crate::apply::{Applier, Observed};
 use crate::events::Events;
 use crate::histogram::DurationHistogram;
 use crate::kafka::{BrokerState, KafkaSettings, KafkaWorker};
@@ -248,8 +248,8 @@ impl Controller {
                 listed,
             } => {
                 self.seen(kind, &key, listed);
-                let units = self.applier.observe((kind.name(), key), Some(object));
-                self.render_again(units);
+                let observed = self.applier.observe((kind.name(), key), Some(object));
+                self.repair(observed);
             }
             Input::Apply {
                 kind,
@@ -311,6 +311,23 @@ impl Controller {
         self.known.entry(kind).or_default().insert(key.clone());
     }
 
+    /// Renders again the units that want an object changed or deleted behind Holt's back (or whose name
+    /// was taken or freed).
+    fn repair(&mut self, (observed, units): (Observed, Vec<Unit>)) {
+        if units.is_empty() {
+            return;
+        }
+        if matches!(observed, Observed::Drifted | Observed::Deleted) {
+            debug!(
+                ?observed,
+                ?units,
+                "an object of Holt's changed behind its back: rewriting it"
+            );
+            self.progress.send_modify(|p| p.drift_repairs += 1);
+        }
+        self.render_again(units);
+    }
+
     /// Schedules units to be rendered and applied again.
     fn render_again(&mut self, units: impl IntoIterator<Item = Unit>) {
         for unit in units {
@@ -342,8 +359,8 @@ impl Controller {
             known.remove(&key);
         }
         if kind.is_written() {
-            let units = self.applier.observe((kind.name(), key), None);
-            self.render_again(units);
+            let observed = self.applier.observe((kind.name(), key), None);
+            self.repair(observed);
             return;
         }
         let id = (kind, key.clone());

@@ -111,7 +111,7 @@ impl Controller {
         let failures = self.applier.execute(plan).await;
         let mut failed_units = std::collections::BTreeSet::new();
         for (write, error) in &failures {
-            warn!(%error, category = error.category(), retry = error.is_retryable(), "write failed");
+            warn!(%error, category = error.category(), transient = error.is_transient(), "write failed");
             if let Some(unit) = write.unit() {
                 failed_units.insert(unit.clone());
                 let outcome = outcomes.entry(unit).or_default();
