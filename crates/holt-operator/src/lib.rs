@@ -15,6 +15,7 @@ pub mod health;
 pub mod histogram;
 pub mod kafka;
 pub mod leader;
+pub mod repair_budget;
 pub mod status;
 pub mod unit;
 pub mod unit_health;

@@ -531,6 +531,29 @@ async fn policies_changed_or_deleted_behind_holts_back_are_rewritten_within_seco
     let writes = op.writes();
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(op.writes(), writes, "a foreign label is no drift");
+
+    // Something that keeps changing the policy back (another controller, a script in a loop) does not
+    // make Holt fight it at full speed: a budget of immediate rewrites per object and minute.
+    let repairs = op.progress.borrow().drift_repairs;
+    for i in 0..30 {
+        let patch =
+            serde_json::json!({"spec": {"podSelector": {"matchLabels": {"app": format!("fight-{i}")}}}});
+        policies
+            .patch(
+                "server-service-access",
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .expect("fight");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let fought = op.progress.borrow().drift_repairs - repairs;
+    println!("30 changes in 3 s: {fought} rewrites");
+    assert!(
+        fought <= u64::from(holt_operator::controller::REPAIRS_PER_MINUTE),
+        "{fought} rewrites"
+    );
     op.stop();
 }
 

@@ -24,16 +24,20 @@ use holt_model::{Changes, Identity, Index, Object, ObjectKey};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
-use crate::apply::{Applier, Observed};
+use crate::apply::{Applier, ObjectId, Observed};
 use crate::events::Events;
 use crate::histogram::DurationHistogram;
 use crate::kafka::{BrokerState, KafkaSettings, KafkaWorker};
+use crate::repair_budget::RepairBudget;
 use crate::unit::{self, Unit};
 use crate::unit_health::{Backoff, UnitHealth};
 use crate::watch::{Input, Tracked, WatchedKind};
 
 pub const CLIENT_INTENTS_FINALIZER: &str = "intents.otterize.com/client-intents-finalizer";
 pub const PROTECTED_SERVICE_FINALIZER: &str = "intents.otterize.com/protected-services-finalizer";
+
+/// Immediate rewrites of one object changed behind Holt's back, per minute ([`RepairBudget`]).
+pub const REPAIRS_PER_MINUTE: u32 = 10;
 
 /// Tuning of the controller loop.
 #[derive(Clone, Debug)]
@@ -129,6 +133,10 @@ pub struct Controller {
     deleting: HashMap<(WatchedKind, ObjectKey), BTreeSet<Unit>>,
     /// When status or finalizer writes deferred or failed are due again.
     writes_due: Option<Instant>,
+    /// Repairs of objects changed behind Holt's back, per object per minute.
+    repair_budget: RepairBudget,
+    /// Units whose repair waits for the budget, and until when.
+    delayed: Vec<(Instant, Vec<Unit>)>,
     started: bool,
     progress: watch::Sender<Progress>,
 }
@@ -176,6 +184,8 @@ impl Controller {
             finalizer_sent: HashMap::new(),
             deleting: HashMap::new(),
             writes_due: None,
+            repair_budget: RepairBudget::new(REPAIRS_PER_MINUTE, Duration::from_secs(60)),
+            delayed: Vec::new(),
             started: false,
             progress,
         };
@@ -187,7 +197,8 @@ impl Controller {
         let mut inputs = std::pin::pin!(inputs.ready_chunks(4096));
         let mut outcomes = self.kafka.take_outcomes();
         loop {
-            let wake = [self.health.next_retry(), self.writes_due]
+            let delayed = self.delayed.iter().map(|(at, _)| *at).min();
+            let wake = [self.health.next_retry(), self.writes_due, delayed]
                 .into_iter()
                 .flatten()
                 .min();
@@ -212,6 +223,14 @@ impl Controller {
                 }
                 Some(outcome) = outcome => self.kafka_outcome(outcome).await,
                 () = due => debug!("retrying failed units or deferred writes"),
+            }
+            let now = Instant::now();
+            let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.delayed)
+                .into_iter()
+                .partition(|(at, _)| *at <= now);
+            self.delayed = waiting;
+            for (_, units) in due {
+                self.render_again(units);
             }
             if self.kinds.iter().any(|kind| !self.listed.contains(kind)) {
                 continue;
@@ -248,8 +267,9 @@ impl Controller {
                 listed,
             } => {
                 self.seen(kind, &key, listed);
-                let observed = self.applier.observe((kind.name(), key), Some(object));
-                self.repair(observed);
+                let id = (kind.name(), key);
+                let observed = self.applier.observe(id.clone(), Some(object));
+                self.repair(id, observed);
             }
             Input::Apply {
                 kind,
@@ -313,11 +333,16 @@ impl Controller {
 
     /// Renders again the units that want an object changed or deleted behind Holt's back (or whose name
     /// was taken or freed).
-    fn repair(&mut self, (observed, units): (Observed, Vec<Unit>)) {
+    fn repair(&mut self, id: ObjectId, (observed, units): (Observed, Vec<Unit>)) {
         if units.is_empty() {
             return;
         }
         if matches!(observed, Observed::Drifted | Observed::Deleted) {
+            if let Err(until) = self.repair_budget.spend(&id, Instant::now()) {
+                warn!(object = ?id, "changed behind Holt's back again and again: the next rewrite waits");
+                self.delayed.push((until, units));
+                return;
+            }
             debug!(
                 ?observed,
                 ?units,
@@ -359,8 +384,9 @@ impl Controller {
             known.remove(&key);
         }
         if kind.is_written() {
-            let observed = self.applier.observe((kind.name(), key), None);
-            self.repair(observed);
+            let id = (kind.name(), key);
+            let observed = self.applier.observe(id.clone(), None);
+            self.repair(id, observed);
             return;
         }
         let id = (kind, key.clone());
