@@ -76,7 +76,7 @@ pub fn rules(
                 }
                 Call::Workload { server, .. } => workload_rules(index, server),
                 Call::Kafka { broker, .. } => workload_rules(index, broker),
-                Call::ApiServer => api_server_rules(index, subject, notices),
+                Call::ApiServer { .. } => api_server_rules(index, subject, notices),
                 Call::Internet(target) => {
                     internet_rules(index, target, &intents.resolved_ips, subject, notices)
                 }
