@@ -16,8 +16,12 @@ pub enum Call {
         server: Identity,
         http: Vec<HttpResource>,
     },
-    /// `kubernetes.default`: the API server, reachable only by egress rules.
-    ApiServer,
+    /// `kubernetes.default`: the API server, reachable only by egress rules. `server` is the identity as
+    /// written (`default/kubernetes`, kind `Service` for a `service` target): clients' pods carry its access
+    /// label, as in the reference, though no policy selects it.
+    ApiServer {
+        server: Identity,
+    },
     Kafka {
         broker: Identity,
         topics: Vec<KafkaTopic>,
@@ -61,7 +65,7 @@ fn call_of(target: &Target, namespace: &str) -> Call {
         Some(TargetRef::Kubernetes(k)) => {
             let server = server(&k.name, k.kind.as_deref());
             if server.is_api_server() {
-                Call::ApiServer
+                Call::ApiServer { server }
             } else {
                 Call::Workload {
                     server,
@@ -72,7 +76,7 @@ fn call_of(target: &Target, namespace: &str) -> Call {
         Some(TargetRef::Service(s)) => {
             let server = server(&s.name, Some(SERVICE_KIND));
             if server.is_api_server() {
-                Call::ApiServer
+                Call::ApiServer { server }
             } else {
                 Call::Workload {
                     server,
@@ -162,7 +166,9 @@ mod tests {
                     server: Identity::new("data", "db", Some("Service")),
                     http: vec![]
                 },
-                Call::ApiServer,
+                Call::ApiServer {
+                    server: Identity::new("default", "kubernetes", None)
+                },
                 Call::Kafka {
                     broker: Identity::new("kafka", "kafka", None),
                     topics: vec![]

@@ -1,7 +1,8 @@
 //! Pod labels (§2.4): what selectors in Holt's policies match. Every pod gets its identity (`service`) and
-//! owner kind (`owner-kind`); a client's pods also get `client` and one `access-…` / `svc-access-…` label per
-//! in-cluster target (workloads, Services, Kafka brokers), so the targets' ingress rules admit them.
-//! Rendered only while network-policy or Istio creation is enabled.
+//! owner kind (`owner-kind`); a client's pods also get one `access-…` / `svc-access-…` label per in-cluster
+//! target (workloads, Services, Kafka brokers, the API server), so the targets' ingress rules admit them, and
+//! `client` exactly when they carry at least one access label (as the reference sets it: a client whose
+//! calls all leave the cluster gets neither). Rendered only while network-policy or Istio creation is enabled.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -108,21 +109,19 @@ fn labels(index: &Index, pod: &IndexedPod) -> PodLabels {
         (SERVICE.to_owned(), identity.label_value()),
         (OWNER_KIND.to_owned(), pod.identity.owner_kind.clone()),
     ]);
-    let calls = index.calls_of_pod(pod);
-    for (_, call) in &calls {
-        match call {
-            Call::Workload { server, .. } => {
-                labels.insert(access_label(server), "true".to_owned());
-            }
-            Call::Kafka { broker, .. } => {
-                labels.insert(access_label(broker), "true".to_owned());
-            }
-            Call::ApiServer | Call::Internet(_) | Call::Unsupported { .. } => {}
-        }
+    let mut is_client = false;
+    for (_, call) in index.calls_of_pod(pod) {
+        let server = match call {
+            Call::Workload { server, .. } | Call::ApiServer { server } => server,
+            Call::Kafka { broker, .. } => broker,
+            Call::Internet(_) | Call::Unsupported { .. } => continue,
+        };
+        labels.insert(access_label(&server), "true".to_owned());
+        is_client = true;
     }
-    let has_intents = index.intents_of(identity).next().is_some()
-        || index.intents_of(&identity.without_kind()).next().is_some();
-    if !calls.is_empty() || has_intents {
+    // The reference writes `client` together with the access labels, so a pod whose calls all leave the
+    // cluster (internet, databases, clouds) carries neither.
+    if is_client {
         labels.insert(CLIENT.to_owned(), identity.label_value());
     }
     PodLabels {

@@ -128,7 +128,11 @@ fn the_api_server_is_reached_by_its_cluster_ip() {
 
     let unknown = index_without_api_server();
     let rendered = render_identity(&unknown, &id("shop", "client", None));
-    assert!(rendered.value.is_empty(), "no rule, so no egress policy");
+    assert_eq!(
+        json(&rendered.value[0])["spec"]["egress"],
+        json!([dns_rule()]),
+        "no rule for the unknown API server, but the client stays isolated (DNS only)"
+    );
     assert_eq!(rendered.notices[0].reason, Reason::ApiServerServiceNotFound);
 }
 
@@ -187,7 +191,11 @@ fn internet_targets_without_addresses_wait_for_resolution() {
         )],
     );
     let rendered = render_identity(&index, &id("shop", "client", None));
-    assert!(rendered.value.is_empty(), "no address, no rule, no policy");
+    assert_eq!(
+        json(&rendered.value[0])["spec"]["egress"],
+        json!([dns_rule()]),
+        "no address, no rule: the client may resolve names and nothing else"
+    );
     assert_eq!(rendered.notices.len(), 1);
     assert_eq!(
         rendered.notices[0].reason,
@@ -318,5 +326,194 @@ fn kafka_targets_are_reached_by_the_brokers_service_label() {
     assert_eq!(
         client_policy(&index)["spec"]["egress"][0]["to"][0]["podSelector"],
         json!({"matchLabels": {"intents.otterize.com/service": label_value("kafka", "kafka")}})
+    );
+}
+
+// ---- fail closed, on the reference's egress tutorial ----------------------------------------------------------
+//
+// The objects of the reference's "Egress NetworkPolicy Automation" tutorial: namespace
+// `otterize-tutorial-egress-access`, Deployments `frontend` and `backend`, a Service `backend` (8080 → 8080),
+// `domain-intents.yaml` (backend calls `api.adviceslip.com` and frontend) and `intents-no-external-api.yaml`
+// (the external API removed: both call each other's Service).
+
+const TUTORIAL: &str = "otterize-tutorial-egress-access";
+
+fn tutorial_workloads() -> Vec<holt_model::Object> {
+    vec![
+        deployment_pod(TUTORIAL, "frontend"),
+        deployment_pod(TUTORIAL, "backend"),
+        service(
+            TUTORIAL,
+            "backend",
+            &[("app", "backend")],
+            vec![port(8080, IntOrString::Int(8080), "TCP")],
+        ),
+    ]
+}
+
+fn tutorial_index(config: Config, intents: Vec<holt_model::Object>) -> Index {
+    let mut objects = tutorial_workloads();
+    objects.extend(intents);
+    index(config, objects)
+}
+
+/// The rendered egress of `workload` (one policy expected) and the reasons of its notices.
+fn egress_of(index: &Index, workload: &str, kind: Option<&str>) -> (Value, Vec<Reason>) {
+    let rendered = render_identity(index, &id(TUTORIAL, workload, kind));
+    assert_eq!(
+        rendered.value.len(),
+        1,
+        "{workload}: {:?} {:?}",
+        names(&rendered.value),
+        rendered.notices
+    );
+    let policy = json(&rendered.value[0]);
+    let reasons = rendered.notices.iter().map(|n| n.reason).collect();
+    (policy["spec"]["egress"].clone(), reasons)
+}
+
+fn pods_of(name: &str) -> Value {
+    json!({
+        "podSelector": {"matchLabels": {"intents.otterize.com/service": label_value(name, TUTORIAL)}},
+        "namespaceSelector": ns_selector(TUTORIAL),
+    })
+}
+
+#[test]
+fn an_internet_only_client_is_allowed_dns_only_until_its_domain_resolves() {
+    let unresolved = tutorial_index(
+        egress_config(),
+        vec![intents_v2(
+            TUTORIAL,
+            "backend",
+            vec![internet(&["api.adviceslip.com"], &[], &[])],
+        )],
+    );
+    let rendered = render_identity(&unresolved, &id(TUTORIAL, "backend", None));
+    assert_eq!(names(&rendered.value), vec![format!("{TUTORIAL}/backend-access")]);
+    let policy = json(&rendered.value[0]);
+    assert_eq!(
+        policy["spec"],
+        json!({
+            "podSelector": {"matchLabels": {"intents.otterize.com/service": label_value("backend", TUTORIAL)}},
+            "policyTypes": ["Egress"],
+            "egress": [dns_rule()],
+        }),
+        "fail closed: the backend is egress-isolated, DNS allowed"
+    );
+    assert_eq!(
+        rendered.notices.iter().map(|n| n.reason).collect::<Vec<_>>(),
+        vec![Reason::InternetEgressNetworkPolicyCreationWaitingUnresolvedDNS]
+    );
+    assert!(rendered.notices[0].message.contains("api.adviceslip.com"));
+
+    let resolved = tutorial_index(
+        egress_config(),
+        vec![intents_resolved(
+            TUTORIAL,
+            "backend",
+            vec![internet(&["api.adviceslip.com"], &[], &[])],
+            &[("api.adviceslip.com", &["185.53.57.80"])],
+        )],
+    );
+    let (egress, reasons) = egress_of(&resolved, "backend", None);
+    assert_eq!(
+        egress,
+        json!([{"to": [{"ipBlock": {"cidr": "185.53.57.80/32"}}]}, dns_rule()]),
+        "the resolved address joins the DNS rule"
+    );
+    assert!(reasons.is_empty(), "{reasons:?}");
+}
+
+#[test]
+fn the_tutorials_domain_intents_keep_the_in_cluster_rules_while_waiting() {
+    let index = tutorial_index(
+        egress_config(),
+        vec![
+            intents_v2(TUTORIAL, "frontend", vec![k8s("backend")]),
+            intents_v2(
+                TUTORIAL,
+                "backend",
+                vec![internet(&["api.adviceslip.com"], &[], &[]), k8s("frontend")],
+            ),
+        ],
+    );
+    let rendered = render_identity(&index, &id(TUTORIAL, "backend", None));
+    let policy = json(&rendered.value[0]);
+    assert_eq!(policy["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+    assert_eq!(
+        policy["spec"]["egress"],
+        json!([{"to": [pods_of("frontend")]}, dns_rule()])
+    );
+}
+
+#[test]
+fn removing_the_external_api_leaves_what_the_reference_leaves() {
+    // intents-no-external-api.yaml: each calls the other's Service; there is no Service `frontend`.
+    let index = tutorial_index(
+        egress_config(),
+        vec![
+            intents_kind(TUTORIAL, "frontend", "Deployment", vec![svc("backend")]),
+            intents_kind(TUTORIAL, "backend", "Deployment", vec![svc("frontend")]),
+        ],
+    );
+    let (egress, reasons) = egress_of(&index, "backend", Some("Deployment"));
+    assert_eq!(
+        egress,
+        json!([dns_rule()]),
+        "nothing to allow but DNS: the backend stays isolated"
+    );
+    assert_eq!(reasons, vec![Reason::KubernetesServiceNotFound]);
+
+    let (egress, _) = egress_of(&index, "frontend", Some("Deployment"));
+    assert_eq!(
+        egress,
+        json!([
+            {
+                "to": [{"podSelector": {"matchLabels": {"app": "backend"}}, "namespaceSelector": ns_selector(TUTORIAL)}],
+                "ports": [{"port": 8080, "protocol": "TCP"}],
+            },
+            dns_rule(),
+        ])
+    );
+}
+
+#[test]
+fn a_client_that_declares_no_call_has_no_egress_policy() {
+    let index = tutorial_index(egress_config(), vec![intents_v2(TUTORIAL, "backend", vec![])]);
+    let rendered = render_identity(&index, &id(TUTORIAL, "backend", None));
+    assert!(rendered.value.is_empty(), "{:?}", names(&rendered.value));
+}
+
+#[test]
+fn targets_holt_does_not_enforce_still_isolate_the_client() {
+    let index = tutorial_index(
+        egress_config(),
+        vec![intents_v2(TUTORIAL, "backend", vec![sql("postgres")])],
+    );
+    let (egress, reasons) = egress_of(&index, "backend", None);
+    assert_eq!(egress, json!([dns_rule()]));
+    assert_eq!(reasons, vec![Reason::TargetNotSupported]);
+}
+
+#[test]
+fn without_dns_auto_allow_a_client_with_nothing_to_allow_gets_no_policy_as_in_the_reference() {
+    let config = Config {
+        enable_egress_autoallow_dns_traffic: false,
+        ..egress_config()
+    };
+    let index = tutorial_index(
+        config,
+        vec![intents_v2(
+            TUTORIAL,
+            "backend",
+            vec![internet(&["api.adviceslip.com"], &[], &[])],
+        )],
+    );
+    let rendered = render_identity(&index, &id(TUTORIAL, "backend", None));
+    assert!(rendered.value.is_empty(), "{:?}", names(&rendered.value));
+    assert_eq!(
+        rendered.notices[0].reason,
+        Reason::InternetEgressNetworkPolicyCreationWaitingUnresolvedDNS
     );
 }

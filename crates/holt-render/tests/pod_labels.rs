@@ -55,9 +55,16 @@ fn a_clients_pods_get_identity_client_and_one_access_label_per_in_cluster_target
             "true".to_owned(),
         ),
         (access_label(&id("kafka", "kafka", None)), "true".to_owned()),
+        (
+            access_label(&id("default", "kubernetes", None)),
+            "true".to_owned(),
+        ),
     ]
     .into();
-    assert_eq!(labels, expected, "no labels for internet, the API server or sql");
+    assert_eq!(
+        labels, expected,
+        "no labels for internet or sql; the API server is in the cluster and gets one, as in the reference"
+    );
     assert!(
         labels
             .keys()
@@ -222,4 +229,65 @@ fn the_patch_sets_missing_labels_and_removes_stale_owned_ones_only() {
         .chain(patch.set.clone())
         .collect();
     assert!(desired.patch(&applied).is_empty(), "applying the patch converges");
+}
+
+/// The labels of `<workload>-0` in the reference's egress tutorial namespace.
+fn egress_tutorial_labels(workload: &str, intents: Vec<holt_model::Object>) -> BTreeMap<String, String> {
+    let ns = "otterize-tutorial-egress-access";
+    let mut objects = vec![deployment_pod(ns, "frontend"), deployment_pod(ns, "backend")];
+    objects.extend(intents);
+    render_pod(&index(Config::default(), objects), &key(ns, workload))
+        .value
+        .expect("labelled")
+        .labels
+}
+
+#[test]
+fn internet_only_clients_get_no_client_label() {
+    let ns = "otterize-tutorial-egress-access";
+    let labels = egress_tutorial_labels(
+        "backend",
+        vec![intents_v2(
+            ns,
+            "backend",
+            vec![internet(&["api.adviceslip.com"], &[], &[])],
+        )],
+    );
+    assert_eq!(
+        labels.keys().cloned().collect::<BTreeSet<_>>(),
+        BTreeSet::from([SERVICE.into(), OWNER_KIND.into()]),
+        "no access label, so no client label (the reference sets both together)"
+    );
+}
+
+#[test]
+fn the_client_label_comes_with_the_first_access_label_only() {
+    let ns = "otterize-tutorial-egress-access";
+    let none = |targets| egress_tutorial_labels("backend", vec![intents_v2(ns, "backend", targets)]);
+    assert!(!none(vec![]).contains_key(CLIENT), "intents without targets");
+    assert!(!none(vec![sql("postgres")]).contains_key(CLIENT), "sql only");
+    let with_frontend = egress_tutorial_labels(
+        "backend",
+        vec![intents_v2(
+            ns,
+            "backend",
+            vec![internet(&["api.adviceslip.com"], &[], &[]), k8s("frontend")],
+        )],
+    );
+    assert_eq!(
+        with_frontend.get(CLIENT),
+        Some(&label_value("backend", ns)),
+        "the tutorial's backend calls frontend too"
+    );
+    let api_server = egress_tutorial_labels(
+        "backend",
+        vec![intents_v2(ns, "backend", vec![svc("kubernetes.default")])],
+    );
+    assert_eq!(
+        api_server
+            .get(&access_label(&id("default", "kubernetes", Some("Service"))))
+            .map(String::as_str),
+        Some("true")
+    );
+    assert!(api_server.contains_key(CLIENT));
 }

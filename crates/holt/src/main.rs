@@ -6,6 +6,7 @@
 //! pre-commit hooks. Invalid input exits non-zero naming the file, object and field.
 //! `holt mapper list|export|visualize|reset` reads the network mapper's discovered intents.
 
+mod egress_summary;
 mod holt_objects;
 mod manifests;
 mod mapper;

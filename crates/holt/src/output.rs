@@ -1,4 +1,5 @@
-//! How `holt plan` prints a plan: a summary table per server, or the desired objects as YAML or JSON.
+//! How `holt plan` prints a plan: a summary table per server (and per client's egress, when egress policies
+//! are on), or the desired objects as YAML or JSON.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -150,6 +151,7 @@ pub fn table(plan: &Plan) -> String {
         ]);
     }
     out.push_str(&align(&rows));
+    out.push_str(&crate::egress_summary::section(index));
 
     let mut brokers: Vec<_> = plan.state.kafka_acls.iter().collect();
     brokers.sort_by(|a, b| a.broker.cmp(&b.broker));

@@ -262,3 +262,62 @@ fn yaml_output_is_multi_document_and_round_trips() {
 fn enforcement_column(line: &str) -> Option<&str> {
     line.split("  ").filter(|c| !c.is_empty()).nth(1).map(str::trim)
 }
+
+/// The reference's egress tutorial with egress policies on: a client that can be allowed nothing but DNS yet
+/// is shown as such, in the table and in the objects.
+#[test]
+fn the_egress_tutorial_shows_fail_closed_clients_as_dns_only() {
+    let file = |name: &str| {
+        repo(&format!("crates/holt/tests/data/egress-tutorial/{name}"))
+            .display()
+            .to_string()
+    };
+    let removed = [
+        file("all.yaml"),
+        file("intents-no-external-api.yaml"),
+        "--enable-egress-network-policy-creation".to_owned(),
+    ];
+    let args: Vec<&str> = removed.iter().map(String::as_str).collect();
+    let mut plan = vec!["plan"];
+    plan.extend(&args);
+    let table = stdout(&holt(&plan));
+    let row = egress_row(&table, "backend.otterize-tutorial-egress-access (Deployment)");
+    assert!(
+        row.contains("NetworkPolicy backend-deployment-access") && row.contains("DNS only"),
+        "{table}"
+    );
+    assert!(table.contains("KubernetesServiceNotFound"), "{table}");
+    let docs = plan_json(&args);
+    let backend = docs
+        .iter()
+        .find(|d| d["metadata"]["name"] == "backend-deployment-access")
+        .expect("the backend's policy");
+    assert_eq!(
+        backend["spec"]["egress"],
+        serde_json::json!([{"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}])
+    );
+
+    let table = stdout(&holt(&[
+        "plan",
+        &file("all.yaml"),
+        &file("domain-intents.yaml"),
+        "--enable-egress-network-policy-creation",
+    ]));
+    let row = egress_row(&table, "backend.otterize-tutorial-egress-access ");
+    assert!(row.contains("1 in-cluster peer, DNS"), "{table}");
+    assert!(
+        table.contains("InternetEgressNetworkPolicyCreationWaitingUnresolvedDNS"),
+        "{table}"
+    );
+}
+
+/// The row of `client` in the table's egress section.
+fn egress_row<'a>(table: &'a str, client: &str) -> &'a str {
+    let (_, egress) = table
+        .split_once("\nEgress (")
+        .unwrap_or_else(|| panic!("an egress section:\n{table}"));
+    egress
+        .lines()
+        .find(|l| l.trim_start().starts_with(client))
+        .unwrap_or_else(|| panic!("a row for {client}:\n{table}"))
+}

@@ -221,3 +221,14 @@ pub async fn access_labels(client: &Client, ns: &str, app: &str) -> Vec<String> 
         .filter(|k| k.contains("access-"))
         .collect()
 }
+
+/// An operator with `config` (mode, watched namespaces and switches all taken from it) and default options;
+/// returns once its first pass is applied.
+pub async fn start_operator_with_config(client: &Client, config: Config) -> Operator {
+    let (task, mut progress) = holt_operator::start(client.clone(), config, Options::default()).await;
+    tokio::time::timeout(TIMEOUT, progress.wait_for(|p| p.ready))
+        .await
+        .expect("ready in time")
+        .expect("running");
+    Operator { task, progress }
+}

@@ -4,8 +4,10 @@
 //! Per declared call: workload and Kafka targets by their `service` label (plus each Service selecting the
 //! target's pods, which some CNIs need to allow traffic sent to a ClusterIP), Service targets by the Service's
 //! selector on both target ports and service ports, `kubernetes.default` by the API server Service's cluster
-//! IPs, internet targets by their IPs and resolved addresses; then DNS to anywhere. Egress is never rendered in
-//! `defaultShadow` mode: there is no per-client protection for egress.
+//! IPs, internet targets by their IPs and resolved addresses; then DNS to anywhere. A client that declares any
+//! call gets its egress policy even when no call can be allowed yet (fail closed: DNS only until an internet
+//! domain resolves or a missing Service appears), exactly as the reference renders it. Egress is never rendered
+//! in `defaultShadow` mode: there is no per-client protection for egress.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -76,7 +78,7 @@ pub fn rules(
                 }
                 Call::Workload { server, .. } => workload_rules(index, server),
                 Call::Kafka { broker, .. } => workload_rules(index, broker),
-                Call::ApiServer => api_server_rules(index, subject, notices),
+                Call::ApiServer { .. } => api_server_rules(index, subject, notices),
                 Call::Internet(target) => {
                     internet_rules(index, target, &intents.resolved_ips, subject, notices)
                 }
@@ -89,14 +91,18 @@ pub fn rules(
             }
         }
     }
-    if rules.is_empty() {
-        return None;
-    }
+    // Fail closed, as the reference does: a client that declares calls gets its egress policy even when none
+    // of them can be turned into a rule yet (internet domains not resolved, a target Service missing, only
+    // targets Holt does not enforce). With DNS auto-allowed that policy allows DNS only; without it there is
+    // no rule at all and, like the reference, no egress policy.
     if config.enable_egress_autoallow_dns_traffic {
         rules.push(NetworkPolicyEgressRule {
             to: None,
             ports: Some(ports::dns()),
         });
+    }
+    if rules.is_empty() {
+        return None;
     }
     Some(rules)
 }
@@ -210,7 +216,8 @@ fn ip_peer(cidr: Cidr) -> NetworkPolicyPeer {
 }
 
 /// The target's IPs and the addresses its domains were seen resolving to (`status.resolvedIPs`, which is also
-/// how wildcard domains get addresses), on the target's ports (TCP). No address yet → no rule.
+/// how wildcard domains get addresses), on the target's ports (TCP). No address yet → no rule (the policy still
+/// exists, see [`rules`]), and a notice naming the domains still waiting.
 fn internet_rules(
     index: &Index,
     target: &InternetTarget,
