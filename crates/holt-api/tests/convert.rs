@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
+use holt_api::any::{AnyVersion, Served};
 use holt_api::convert::{
     Convertible, HIDDEN_V1BETA1_CALLS, HIDDEN_V2_TARGETS, call_to_target, convert, convert_value,
     target_to_call,
 };
 use holt_api::v1beta1::{Call, CallType};
 use holt_api::v2beta1::*;
-use holt_api::any::{AnyVersion, Served};
 use holt_api::{Version, v1alpha3, v1beta1, v2alpha1, v2beta1};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use pretty_assertions::assert_eq;
@@ -186,7 +186,10 @@ fn hub_round_trips_through_every_version_without_loss() {
 fn azure_actions_survive_v1alpha3_in_an_annotation() {
     let original = hub("shop", vec![k8s("server", None, vec![]), azure_actions()]);
     let written = v1beta1::ClientIntents::from_hub(original.clone());
-    assert_eq!(written.metadata.annotations, None, "v1beta1 calls hold azure actions");
+    assert_eq!(
+        written.metadata.annotations, None,
+        "v1beta1 calls hold azure actions"
+    );
     assert_eq!(written.into_hub(), original);
 
     let written = v1alpha3::ClientIntents::from_hub(original.clone());
@@ -607,9 +610,11 @@ fn calls_the_v2_rules_change_come_back_from_an_annotation() {
             "gives back {input:?}"
         );
         // Through every other version too.
-        let through_v1alpha3: v1beta1::ClientIntents = convert(convert::<_, v1alpha3::ClientIntents>(original.clone()));
+        let through_v1alpha3: v1beta1::ClientIntents =
+            convert(convert::<_, v1alpha3::ClientIntents>(original.clone()));
         assert_eq!(through_v1alpha3, original, "through v1alpha3, {input:?}");
-        let through_v2alpha1: v1beta1::ClientIntents = convert(convert::<_, v2alpha1::ClientIntents>(original.clone()));
+        let through_v2alpha1: v1beta1::ClientIntents =
+            convert(convert::<_, v2alpha1::ClientIntents>(original.clone()));
         assert_eq!(through_v2alpha1, original, "through v2alpha1, {input:?}");
     }
 }
@@ -701,7 +706,10 @@ fn v1_objects_round_trip_without_loss_when_written_in_canonical_form() {
         original
     );
     let stored = original.clone().into_hub();
-    assert_eq!(stored.metadata, original.metadata, "nothing to keep in an annotation");
+    assert_eq!(
+        stored.metadata, original.metadata,
+        "nothing to keep in an annotation"
+    );
     for via in [Version::V2alpha1, Version::V2beta1, Version::V1alpha3] {
         let back: v1beta1::ClientIntents = match via {
             Version::V2alpha1 => convert(convert::<_, v2alpha1::ClientIntents>(original.clone())),
@@ -836,7 +844,10 @@ fn an_edited_call_is_taken_as_written_and_its_hidden_fields_are_dropped() {
     let stored = written.into_hub();
     assert_eq!(
         stored.spec.targets,
-        [k8s("server", None, vec![]), azure_without_actions("/subscriptions/other")]
+        [
+            k8s("server", None, vec![]),
+            azure_without_actions("/subscriptions/other")
+        ]
     );
     assert_eq!(stored.metadata, original.metadata, "the annotation is consumed");
     // Read again in v1alpha3, the object is what the user wrote, with nothing hidden any more.
@@ -857,13 +868,20 @@ fn hidden_fields_follow_their_call_when_other_calls_are_added_or_removed() {
     );
     assert_eq!(
         written.into_hub().spec.targets,
-        [k8s("new", None, vec![]), k8s("server", None, vec![]), azure_actions()]
+        [
+            k8s("new", None, vec![]),
+            k8s("server", None, vec![]),
+            azure_actions()
+        ]
     );
     let (_, mut written) = azure_in_v1alpha3();
     written.spec.calls.remove(0);
     assert_eq!(written.into_hub().spec.targets, [azure_actions()]);
     // Two equal calls, only the second hiding actions: the actions stay on the second.
-    let original = hub("shop", vec![azure_without_actions("/subscriptions/s"), azure_actions()]);
+    let original = hub(
+        "shop",
+        vec![azure_without_actions("/subscriptions/s"), azure_actions()],
+    );
     let written = v1alpha3::ClientIntents::from_hub(original.clone());
     assert_eq!(written.spec.calls[0], written.spec.calls[1]);
     assert_eq!(written.into_hub(), original);
@@ -871,7 +889,10 @@ fn hidden_fields_follow_their_call_when_other_calls_are_added_or_removed() {
 
 #[test]
 fn a_removed_or_unreadable_annotation_hides_nothing() {
-    let expected = [k8s("server", None, vec![]), azure_without_actions("/subscriptions/s")];
+    let expected = [
+        k8s("server", None, vec![]),
+        azure_without_actions("/subscriptions/s"),
+    ];
     let (original, mut written) = azure_in_v1alpha3();
     written.metadata.annotations = None;
     let removed = written.clone();
@@ -888,13 +909,17 @@ fn a_removed_or_unreadable_annotation_hides_nothing() {
     let unreadable = with_annotation(written, HIDDEN_V1BETA1_CALLS, "{not json");
     let stored = unreadable.into_hub();
     assert_eq!(stored.spec.targets, expected);
-    assert_eq!(stored.metadata, original.metadata, "the unreadable annotation is dropped");
+    assert_eq!(
+        stored.metadata, original.metadata,
+        "the unreadable annotation is dropped"
+    );
 }
 
 #[test]
 fn an_edited_annotation_is_what_the_call_hides_while_it_still_matches_the_call() {
     let (_, written) = azure_in_v1alpha3();
-    let edited = r#"{"1":{"name":"/subscriptions/s","type":"azure","azureActions":["Microsoft.Storage/write"]}}"#;
+    let edited =
+        r#"{"1":{"name":"/subscriptions/s","type":"azure","azureActions":["Microsoft.Storage/write"]}}"#;
     let written = with_annotation(written, HIDDEN_V1BETA1_CALLS, edited);
     let stored = written.clone().into_hub();
     assert_eq!(
@@ -1014,7 +1039,10 @@ fn the_webhook_leaves_other_metadata_as_it_came() {
     stored["metadata"]["annotations"] = json!({});
     stored["spec"]["targets"] = json!([{"kubernetes": {"name": "server"}}]);
     let v1 = convert_value(stored.clone(), "k8s.otterize.com/v1beta1").expect("converts");
-    assert_eq!(v1["metadata"], stored["metadata"], "an empty map stays an empty map");
+    assert_eq!(
+        v1["metadata"], stored["metadata"],
+        "an empty map stays an empty map"
+    );
     stored["metadata"]
         .as_object_mut()
         .map(|m| m.remove("annotations"));
@@ -1438,8 +1466,8 @@ fn workload() -> impl Strategy<Value = Workload> {
 }
 
 fn intents_status() -> impl Strategy<Value = Option<ClientIntentsStatus>> {
-    prop::option::of((any::<bool>(), 0..5i64, strings()).prop_map(|(up_to_date, observed_generation, ips)| {
-        ClientIntentsStatus {
+    prop::option::of((any::<bool>(), 0..5i64, strings()).prop_map(
+        |(up_to_date, observed_generation, ips)| ClientIntentsStatus {
             up_to_date,
             observed_generation,
             resolved_ips: vec![ResolvedIps {
@@ -1447,8 +1475,8 @@ fn intents_status() -> impl Strategy<Value = Option<ClientIntentsStatus>> {
                 ips,
             }],
             conditions: vec![],
-        }
-    }))
+        },
+    ))
 }
 
 fn hub_object() -> impl Strategy<Value = v2beta1::ClientIntents> {
@@ -1494,10 +1522,12 @@ fn v1alpha3_object() -> impl Strategy<Value = v1alpha3::ClientIntents> {
 }
 
 fn conditions_status() -> impl Strategy<Value = Option<ConditionsStatus>> {
-    prop::option::of(prop::option::of(0..5i64).prop_map(|observed_generation| ConditionsStatus {
-        observed_generation,
-        conditions: vec![],
-    }))
+    prop::option::of(
+        prop::option::of(0..5i64).prop_map(|observed_generation| ConditionsStatus {
+            observed_generation,
+            conditions: vec![],
+        }),
+    )
 }
 
 fn protected_service() -> impl Strategy<Value = v2beta1::ProtectedService> {

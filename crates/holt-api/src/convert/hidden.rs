@@ -124,9 +124,15 @@ mod tests {
     #[test]
     fn entries_come_back_at_their_index_or_at_an_equal_unmatched_item() {
         let hidden = BTreeMap::from([(1, -2), (3, -5)]);
-        assert_eq!(restore(vec![1, 2, 3, 5], hidden.clone(), show, convert), [1, -2, 3, -5]);
+        assert_eq!(
+            restore(vec![1, 2, 3, 5], hidden.clone(), show, convert),
+            [1, -2, 3, -5]
+        );
         // An item inserted in front: both entries follow their items.
-        assert_eq!(restore(vec![9, 1, 2, 3, 5], hidden.clone(), show, convert), [9, 1, -2, 3, -5]);
+        assert_eq!(
+            restore(vec![9, 1, 2, 3, 5], hidden.clone(), show, convert),
+            [9, 1, -2, 3, -5]
+        );
         // An item edited: its entry is dropped, not moved.
         assert_eq!(restore(vec![1, 4, 3, 5], hidden, show, convert), [1, 4, 3, -5]);
         // An entry at its own index wins over an earlier equal item.
@@ -140,7 +146,10 @@ mod tests {
     fn only_what_does_not_come_back_is_lost() {
         let originals = [1, -2, 3];
         let converted: Vec<u32> = originals.iter().map(show).collect();
-        assert_eq!(lost(&originals, &converted, |c| convert(*c)), BTreeMap::from([(1, -2)]));
+        assert_eq!(
+            lost(&originals, &converted, |c| convert(*c)),
+            BTreeMap::from([(1, -2)])
+        );
     }
 
     #[test]
@@ -150,11 +159,18 @@ mod tests {
         assert_eq!(metadata.annotations, None);
         put(&mut metadata, "k", &BTreeMap::from([(2, -1)]));
         assert_eq!(
-            metadata.annotations.as_ref().and_then(|a| a.get("k")).map(String::as_str),
+            metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("k"))
+                .map(String::as_str),
             Some(r#"{"2":-1}"#)
         );
         assert_eq!(take::<i32>(&mut metadata, "k"), BTreeMap::from([(2, -1)]));
-        assert_eq!(metadata.annotations, None, "removed, and no empty map left behind");
+        assert_eq!(
+            metadata.annotations, None,
+            "removed, and no empty map left behind"
+        );
         metadata.annotations = Some([("k".to_owned(), "not json".to_owned())].into());
         assert_eq!(take::<i32>(&mut metadata, "k"), BTreeMap::new());
     }

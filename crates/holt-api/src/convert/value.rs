@@ -52,10 +52,7 @@ pub fn convert_value(object: Value, desired_api_version: &str) -> Result<Value, 
         source,
     })?;
     if let Some(map) = value.as_object_mut() {
-        let annotations = map
-            .get("metadata")
-            .and_then(|m| m.get("annotations"))
-            .cloned();
+        let annotations = map.get("metadata").and_then(|m| m.get("annotations")).cloned();
         match metadata.map(|m| with_annotations(m, annotations)) {
             Some(metadata) => map.insert("metadata".to_owned(), metadata),
             None => map.remove("metadata"),
