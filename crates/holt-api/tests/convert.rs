@@ -1,10 +1,17 @@
-//! Conversion: the rules of compat §1.4 one by one, round trips through every version (lossless where the
-//! reference is, and the known lossy cases asserted as lossy), property tests, and the webhook entry point.
+//! Conversion: the rules of compat §1.4 one by one; round trips through every version lossless, field by field
+//! (what the rules cannot say kept in an annotation); what wins when a user edits an object in a version that
+//! hides something; property tests; and the webhook entry point.
 
-use holt_api::convert::{Convertible, call_to_target, convert, convert_value, target_to_call};
+use std::collections::BTreeMap;
+
+use holt_api::any::{AnyVersion, Served};
+use holt_api::convert::{
+    Convertible, HIDDEN_V1BETA1_CALLS, HIDDEN_V2_TARGETS, call_to_target, convert, convert_value,
+    target_to_call,
+};
 use holt_api::v1beta1::{Call, CallType};
 use holt_api::v2beta1::*;
-use holt_api::{Version, any::Served, v1alpha3, v1beta1, v2alpha1, v2beta1};
+use holt_api::{Version, v1alpha3, v1beta1, v2alpha1, v2beta1};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use pretty_assertions::assert_eq;
 use proptest::prelude::*;
@@ -176,26 +183,47 @@ fn hub_round_trips_through_every_version_without_loss() {
 }
 
 #[test]
-fn azure_actions_survive_v1beta1_but_not_v1alpha3() {
-    let original = hub("shop", vec![azure_actions()]);
-    let via_v1beta1 = v1beta1::ClientIntents::from_hub(original.clone()).into_hub();
-    assert_eq!(via_v1beta1, original);
-    let via_v1alpha3 = v1alpha3::ClientIntents::from_hub(original.clone()).into_hub();
-    let azure = via_v1alpha3.spec.targets[0]
-        .azure
-        .as_ref()
-        .expect("still an azure target");
-    assert!(
-        azure.actions.is_empty() && azure.data_actions.is_empty(),
-        "v1alpha3 cannot hold azure actions"
+fn azure_actions_survive_v1alpha3_in_an_annotation() {
+    let original = hub("shop", vec![k8s("server", None, vec![]), azure_actions()]);
+    let written = v1beta1::ClientIntents::from_hub(original.clone());
+    assert_eq!(
+        written.metadata.annotations, None,
+        "v1beta1 calls hold azure actions"
     );
+    assert_eq!(written.into_hub(), original);
+
+    let written = v1alpha3::ClientIntents::from_hub(original.clone());
+    assert_eq!(
+        written.spec.calls[1],
+        v1alpha3::Call {
+            name: "/subscriptions/s".into(),
+            call_type: Some(CallType::Azure),
+            ..v1alpha3::Call::default()
+        }
+    );
+    assert_eq!(
+        annotation(&written.metadata, HIDDEN_V1BETA1_CALLS),
+        Some(json!({"1": {
+            "name": "/subscriptions/s", "type": "azure",
+            "azureDataActions": ["Microsoft.Storage/blob/read"], "azureActions": ["Microsoft.Storage/read"]
+        }}))
+    );
+    assert_eq!(annotation(&written.metadata, HIDDEN_V2_TARGETS), None);
+    assert_eq!(written.into_hub(), original);
+}
+
+/// The conversion annotation `key` of `metadata`, as JSON.
+fn annotation(metadata: &ObjectMeta, key: &str) -> Option<serde_json::Value> {
+    let text = metadata.annotations.as_ref()?.get(key)?;
+    Some(serde_json::from_str(text).expect("the annotation is JSON"))
 }
 
 /// v2 → v1 → v2 where the reference loses information: (input, what comes back).
 #[test]
-fn hub_round_trips_through_v1_lose_what_the_reference_loses() {
+fn targets_the_v1_rules_change_come_back_from_an_annotation() {
+    // (target, what the v2 → v1 → v2 rules alone make of it)
     let cases = [
-        // A `service` target comes back as a `kubernetes` target of kind Service.
+        // A `service` target is written as a `kubernetes` call of kind Service.
         (svc("server"), k8s("server", Some("Service"), vec![])),
         (
             Target {
@@ -221,7 +249,7 @@ fn hub_round_trips_through_v1_lose_what_the_reference_loses() {
             k8s("kubernetes.default", None, vec![http("/api")]),
             k8s("kubernetes.default", Some("Service"), vec![http("/api")]),
         ),
-        // A Kafka target without topics and an SQL target without privileges come back empty.
+        // A Kafka target without topics and an SQL target without privileges are written as empty calls.
         (
             Target {
                 kafka: Some(KafkaTarget {
@@ -242,7 +270,7 @@ fn hub_round_trips_through_v1_lose_what_the_reference_loses() {
             },
             Target::default(),
         ),
-        // A target with several keys keeps the first.
+        // A target with several keys is written as its first.
         (
             Target {
                 kubernetes: Some(KubernetesTarget {
@@ -257,19 +285,28 @@ fn hub_round_trips_through_v1_lose_what_the_reference_loses() {
             },
             k8s("a", None, vec![]),
         ),
-        // An empty kind reads back as no kind.
+        // An empty kind is written as none; a target with nothing in it as an empty call.
         (k8s("server", Some(""), vec![]), k8s("server", None, vec![])),
+        (k8s("", None, vec![]), Target::default()),
     ];
-    for (input, expected) in cases {
-        for round_trip in [
-            |h| v1beta1::ClientIntents::from_hub(h).into_hub(),
-            |h| v1alpha3::ClientIntents::from_hub(h).into_hub(),
-        ] {
-            let back: v2beta1::ClientIntents = round_trip(hub("shop", vec![input.clone()]));
+    for (input, by_the_rules) in cases {
+        assert_eq!(
+            call_to_target(target_to_call(input.clone(), Some("shop"))),
+            by_the_rules,
+            "the rules alone, {input:?}"
+        );
+        let original = hub("shop", vec![k8s("first", None, vec![]), input.clone()]);
+        for version in [Version::V1beta1, Version::V1alpha3] {
+            let written = holt_api::any::Object::ClientIntents(original.clone()).into_version(version);
             assert_eq!(
-                back.spec.targets,
-                std::slice::from_ref(&expected),
-                "round trip of {input:?}"
+                annotation(written.meta(), HIDDEN_V2_TARGETS),
+                Some(json!({"1": input})),
+                "{version} keeps {input:?}"
+            );
+            assert_eq!(
+                written.into_hub(),
+                holt_api::any::Object::ClientIntents(original.clone()),
+                "{version} gives back {input:?}"
             );
         }
     }
@@ -466,7 +503,8 @@ fn v1_calls_become_targets() {
 
 /// v1 → v2 → v1 where the reference loses information: (input, what comes back).
 #[test]
-fn v1_round_trips_lose_what_the_reference_loses() {
+fn calls_the_v2_rules_change_come_back_from_an_annotation() {
+    // (call, what the v1 → v2 → v1 rules alone make of it)
     let cases: Vec<(Call, Call)> = vec![
         (
             call("svc:server"),
@@ -548,10 +586,36 @@ fn v1_round_trips_lose_what_the_reference_loses() {
                 ..Call::default()
             },
         ),
+        (
+            Call {
+                kind: Some(String::new()),
+                ..call("s")
+            },
+            call("s"),
+        ),
     ];
-    for (input, expected) in cases {
+    for (input, by_the_rules) in cases {
         let back = target_to_call(call_to_target(input.clone()), Some("shop"));
-        assert_eq!(back, expected, "round trip of {input:?}");
+        assert_eq!(back, by_the_rules, "the rules alone, {input:?}");
+        let original = v1(vec![call("first"), input.clone()]);
+        let stored = original.clone().into_hub();
+        assert_eq!(
+            annotation(&stored.metadata, HIDDEN_V1BETA1_CALLS),
+            Some(json!({"1": input})),
+            "v2 keeps {input:?}"
+        );
+        assert_eq!(
+            v1beta1::ClientIntents::from_hub(stored),
+            original,
+            "gives back {input:?}"
+        );
+        // Through every other version too.
+        let through_v1alpha3: v1beta1::ClientIntents =
+            convert(convert::<_, v1alpha3::ClientIntents>(original.clone()));
+        assert_eq!(through_v1alpha3, original, "through v1alpha3, {input:?}");
+        let through_v2alpha1: v1beta1::ClientIntents =
+            convert(convert::<_, v2alpha1::ClientIntents>(original.clone()));
+        assert_eq!(through_v2alpha1, original, "through v2alpha1, {input:?}");
     }
 }
 
@@ -641,21 +705,15 @@ fn v1_objects_round_trip_without_loss_when_written_in_canonical_form() {
         convert::<_, v1beta1::ClientIntents>(original.clone().into_hub()),
         original
     );
+    let stored = original.clone().into_hub();
+    assert_eq!(
+        stored.metadata, original.metadata,
+        "nothing to keep in an annotation"
+    );
     for via in [Version::V2alpha1, Version::V2beta1, Version::V1alpha3] {
         let back: v1beta1::ClientIntents = match via {
             Version::V2alpha1 => convert(convert::<_, v2alpha1::ClientIntents>(original.clone())),
-            Version::V1alpha3 => {
-                let mut without_azure_actions = original.clone();
-                without_azure_actions
-                    .spec
-                    .calls
-                    .retain(|c| c.azure_actions.is_empty());
-                let back: v1beta1::ClientIntents = convert(convert::<_, v1alpha3::ClientIntents>(
-                    without_azure_actions.clone(),
-                ));
-                assert_eq!(back, without_azure_actions, "via {via}");
-                continue;
-            }
+            Version::V1alpha3 => convert(convert::<_, v1alpha3::ClientIntents>(original.clone())),
             _ => convert(original.clone()),
         };
         assert_eq!(back, original, "via {via}");
@@ -750,6 +808,164 @@ fn protected_service_and_kafka_server_config_round_trip_through_every_version() 
     assert_eq!(v1.spec.service, kafka.spec.workload);
 }
 
+// ---- what wins when a user edits an object in a version that hides something ----
+
+/// The hub object with Azure actions, and as `v1alpha3` writes it (the actions in an annotation).
+fn azure_in_v1alpha3() -> (v2beta1::ClientIntents, v1alpha3::ClientIntents) {
+    let original = hub("shop", vec![k8s("server", None, vec![]), azure_actions()]);
+    (original.clone(), v1alpha3::ClientIntents::from_hub(original))
+}
+
+/// The Azure target as the rules alone give it back from `v1alpha3`: no actions.
+fn azure_without_actions(scope: &str) -> Target {
+    Target {
+        azure: Some(AzureTarget {
+            scope: scope.into(),
+            ..AzureTarget::default()
+        }),
+        ..Target::default()
+    }
+}
+
+fn with_annotation(mut object: v1alpha3::ClientIntents, key: &str, value: &str) -> v1alpha3::ClientIntents {
+    object
+        .metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(key.to_owned(), value.to_owned());
+    object
+}
+
+#[test]
+fn an_edited_call_is_taken_as_written_and_its_hidden_fields_are_dropped() {
+    let (original, mut written) = azure_in_v1alpha3();
+    written.spec.calls[1].name = "/subscriptions/other".into();
+    let edited = written.spec.clone();
+    let stored = written.into_hub();
+    assert_eq!(
+        stored.spec.targets,
+        [
+            k8s("server", None, vec![]),
+            azure_without_actions("/subscriptions/other")
+        ]
+    );
+    assert_eq!(stored.metadata, original.metadata, "the annotation is consumed");
+    // Read again in v1alpha3, the object is what the user wrote, with nothing hidden any more.
+    let again = v1alpha3::ClientIntents::from_hub(stored);
+    assert_eq!(again.spec, edited);
+    assert_eq!(again.metadata.annotations, None);
+}
+
+#[test]
+fn hidden_fields_follow_their_call_when_other_calls_are_added_or_removed() {
+    let (_, mut written) = azure_in_v1alpha3();
+    written.spec.calls.insert(
+        0,
+        v1alpha3::Call {
+            name: "new".into(),
+            ..v1alpha3::Call::default()
+        },
+    );
+    assert_eq!(
+        written.into_hub().spec.targets,
+        [
+            k8s("new", None, vec![]),
+            k8s("server", None, vec![]),
+            azure_actions()
+        ]
+    );
+    let (_, mut written) = azure_in_v1alpha3();
+    written.spec.calls.remove(0);
+    assert_eq!(written.into_hub().spec.targets, [azure_actions()]);
+    // Two equal calls, only the second hiding actions: the actions stay on the second.
+    let original = hub(
+        "shop",
+        vec![azure_without_actions("/subscriptions/s"), azure_actions()],
+    );
+    let written = v1alpha3::ClientIntents::from_hub(original.clone());
+    assert_eq!(written.spec.calls[0], written.spec.calls[1]);
+    assert_eq!(written.into_hub(), original);
+}
+
+#[test]
+fn a_removed_or_unreadable_annotation_hides_nothing() {
+    let expected = [
+        k8s("server", None, vec![]),
+        azure_without_actions("/subscriptions/s"),
+    ];
+    let (original, mut written) = azure_in_v1alpha3();
+    written.metadata.annotations = None;
+    let removed = written.clone();
+    let stored = written.into_hub();
+    assert_eq!(stored.spec.targets, expected);
+    assert_eq!(stored.metadata, original.metadata);
+    assert_eq!(
+        v1alpha3::ClientIntents::from_hub(stored),
+        removed,
+        "v1alpha3 → hub → v1alpha3 gives back the object as edited"
+    );
+
+    let (_, written) = azure_in_v1alpha3();
+    let unreadable = with_annotation(written, HIDDEN_V1BETA1_CALLS, "{not json");
+    let stored = unreadable.into_hub();
+    assert_eq!(stored.spec.targets, expected);
+    assert_eq!(
+        stored.metadata, original.metadata,
+        "the unreadable annotation is dropped"
+    );
+}
+
+#[test]
+fn an_edited_annotation_is_what_the_call_hides_while_it_still_matches_the_call() {
+    let (_, written) = azure_in_v1alpha3();
+    let edited =
+        r#"{"1":{"name":"/subscriptions/s","type":"azure","azureActions":["Microsoft.Storage/write"]}}"#;
+    let written = with_annotation(written, HIDDEN_V1BETA1_CALLS, edited);
+    let stored = written.clone().into_hub();
+    assert_eq!(
+        stored.spec.targets[1],
+        Target {
+            azure: Some(AzureTarget {
+                scope: "/subscriptions/s".into(),
+                actions: vec!["Microsoft.Storage/write".into()],
+                ..AzureTarget::default()
+            }),
+            ..Target::default()
+        }
+    );
+    assert_eq!(
+        v1alpha3::ClientIntents::from_hub(stored),
+        written,
+        "v1alpha3 → hub → v1alpha3 gives back the object as edited"
+    );
+
+    // An entry that no longer reads as its call (here: another scope) is ignored, not applied.
+    let (_, written) = azure_in_v1alpha3();
+    let elsewhere = r#"{"1":{"name":"/elsewhere","type":"azure","azureActions":["x"]}}"#;
+    let stored = with_annotation(written, HIDDEN_V1BETA1_CALLS, elsewhere).into_hub();
+    assert_eq!(stored.spec.targets[1], azure_without_actions("/subscriptions/s"));
+}
+
+#[test]
+fn a_v2_edit_of_a_target_kept_from_a_v1_write_is_taken_as_written() {
+    let original = v1(vec![call("svc:server"), call("other")]);
+    let mut stored = original.clone().into_hub();
+    assert_eq!(v1beta1::ClientIntents::from_hub(stored.clone()), original);
+    stored.spec.targets[0] = k8s("moved", Some("Service"), vec![]);
+    let read = v1beta1::ClientIntents::from_hub(stored);
+    assert_eq!(
+        read.spec.calls,
+        [
+            Call {
+                kind: Some("Service".into()),
+                ..call("moved")
+            },
+            call("other")
+        ]
+    );
+    assert_eq!(read.metadata, original.metadata);
+}
+
 // ---- the conversion webhook's entry point ----
 
 fn stored_object() -> serde_json::Value {
@@ -788,7 +1004,6 @@ fn the_webhook_converts_and_keeps_metadata_and_status_verbatim() {
     let v1 = convert_value(stored.clone(), "k8s.otterize.com/v1alpha3").expect("converts");
     assert_eq!(v1["apiVersion"], "k8s.otterize.com/v1alpha3");
     assert_eq!(v1["kind"], "ClientIntents");
-    assert_eq!(v1["metadata"], stored["metadata"]);
     assert_eq!(v1["status"], stored["status"]);
     assert_eq!(
         v1["spec"],
@@ -802,12 +1017,46 @@ fn the_webhook_converts_and_keeps_metadata_and_status_verbatim() {
             ]
         })
     );
+    // Metadata is the stored one plus the annotation keeping what v1 writes differently: the API server
+    // target without a kind, and the `service` target.
+    let mut expected_metadata = stored["metadata"].clone();
+    expected_metadata["annotations"][HIDDEN_V2_TARGETS] = json!(
+        r#"{"0":{"kubernetes":{"name":"kubernetes.default"}},"1":{"service":{"name":"server","http":[{"path":"/a","methods":["GET"]}]}}}"#
+    );
+    assert_eq!(v1["metadata"], expected_metadata);
+
     let back = convert_value(v1, "k8s.otterize.com/v2alpha1").expect("converts back");
-    assert_eq!(back["metadata"], stored["metadata"]);
-    assert_eq!(back["status"], stored["status"]);
+    assert_eq!(back, stored, "the stored object, byte for byte");
     let to_beta = convert_value(stored.clone(), "k8s.otterize.com/v2beta1").expect("converts");
     assert_eq!(to_beta["spec"], stored["spec"]);
+    assert_eq!(to_beta["metadata"], stored["metadata"]);
     assert_eq!(to_beta["apiVersion"], "k8s.otterize.com/v2beta1");
+}
+
+#[test]
+fn the_webhook_leaves_other_metadata_as_it_came() {
+    let mut stored = stored_object();
+    stored["metadata"]["annotations"] = json!({});
+    stored["spec"]["targets"] = json!([{"kubernetes": {"name": "server"}}]);
+    let v1 = convert_value(stored.clone(), "k8s.otterize.com/v1beta1").expect("converts");
+    assert_eq!(
+        v1["metadata"], stored["metadata"],
+        "an empty map stays an empty map"
+    );
+    stored["metadata"]
+        .as_object_mut()
+        .map(|m| m.remove("annotations"));
+    let v1 = convert_value(stored.clone(), "k8s.otterize.com/v1beta1").expect("converts");
+    assert_eq!(v1["metadata"], stored["metadata"], "no annotations stay none");
+    // Converting the same object twice writes the same bytes.
+    let mut lossy = stored_object();
+    lossy["spec"]["targets"] = json!([{"service": {"name": "b"}}, {"service": {"name": "a"}}]);
+    let once = convert_value(lossy.clone(), "k8s.otterize.com/v1alpha3").expect("converts");
+    let twice = convert_value(lossy, "k8s.otterize.com/v1alpha3").expect("converts");
+    assert_eq!(
+        serde_json::to_string(&once).expect("JSON"),
+        serde_json::to_string(&twice).expect("JSON")
+    );
 }
 
 #[test]
@@ -1196,65 +1445,263 @@ fn expected_v1_after_hub(call: Call, namespace: &str) -> Call {
     }
 }
 
+fn v1alpha3_call() -> impl Strategy<Value = v1alpha3::Call> {
+    v1_call().prop_map(Into::into)
+}
+
+fn namespace() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec!["shop", "default"])
+}
+
+/// Metadata as users write it: sometimes annotations of their own.
+fn metadata() -> impl Strategy<Value = ObjectMeta> {
+    (namespace(), prop::option::of(Just(()))).prop_map(|(namespace, note)| ObjectMeta {
+        annotations: note.map(|()| [("note".to_owned(), "kept".to_owned())].into()),
+        ..meta(namespace)
+    })
+}
+
+fn workload() -> impl Strategy<Value = Workload> {
+    (name(), kind()).prop_map(|(name, kind)| Workload { name, kind })
+}
+
+fn intents_status() -> impl Strategy<Value = Option<ClientIntentsStatus>> {
+    prop::option::of((any::<bool>(), 0..5i64, strings()).prop_map(
+        |(up_to_date, observed_generation, ips)| ClientIntentsStatus {
+            up_to_date,
+            observed_generation,
+            resolved_ips: vec![ResolvedIps {
+                dns: "example.com".into(),
+                ips,
+            }],
+            conditions: vec![],
+        },
+    ))
+}
+
+fn hub_object() -> impl Strategy<Value = v2beta1::ClientIntents> {
+    (
+        metadata(),
+        workload(),
+        prop::collection::vec(target(), 0..6),
+        intents_status(),
+    )
+        .prop_map(|(metadata, workload, targets, status)| v2beta1::ClientIntents {
+            metadata,
+            spec: v2beta1::ClientIntentsSpec { workload, targets },
+            status,
+        })
+}
+
+fn v1beta1_object() -> impl Strategy<Value = v1beta1::ClientIntents> {
+    (
+        metadata(),
+        workload(),
+        prop::collection::vec(v1_call(), 0..6),
+        intents_status(),
+    )
+        .prop_map(|(metadata, service, calls, status)| v1beta1::ClientIntents {
+            metadata,
+            spec: v1beta1::ClientIntentsSpec { service, calls },
+            status,
+        })
+}
+
+fn v1alpha3_object() -> impl Strategy<Value = v1alpha3::ClientIntents> {
+    (
+        metadata(),
+        workload(),
+        prop::collection::vec(v1alpha3_call(), 0..6),
+        intents_status(),
+    )
+        .prop_map(|(metadata, service, calls, status)| v1alpha3::ClientIntents {
+            metadata,
+            spec: v1alpha3::ClientIntentsSpec { service, calls },
+            status,
+        })
+}
+
+fn conditions_status() -> impl Strategy<Value = Option<ConditionsStatus>> {
+    prop::option::of(
+        prop::option::of(0..5i64).prop_map(|observed_generation| ConditionsStatus {
+            observed_generation,
+            conditions: vec![],
+        }),
+    )
+}
+
+fn protected_service() -> impl Strategy<Value = v2beta1::ProtectedService> {
+    (metadata(), name(), kind(), conditions_status()).prop_map(|(metadata, name, kind, status)| {
+        v2beta1::ProtectedService {
+            metadata,
+            spec: v2beta1::ProtectedServiceSpec { name, kind },
+            status,
+        }
+    })
+}
+
+fn kafka_server_config() -> impl Strategy<Value = v2beta1::KafkaServerConfig> {
+    let tls = prop::option::of(("[a-z]{0,2}", "[a-z]{0,2}", "[a-z]{0,2}").prop_map(
+        |(cert_file, key_file, root_ca_file)| KafkaTls {
+            cert_file,
+            key_file,
+            root_ca_file,
+        },
+    ));
+    let topics = prop::collection::vec(
+        (
+            "[a-z*]{0,3}",
+            prop::sample::select(vec![TopicPattern::Literal, TopicPattern::Prefix]),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(topic, pattern, client_identity_required, intents_required)| {
+                KafkaTopicConfig {
+                    topic,
+                    pattern,
+                    client_identity_required,
+                    intents_required,
+                }
+            }),
+        0..3,
+    );
+    (
+        metadata(),
+        workload(),
+        prop::option::of("[a-z:0-9]{0,6}"),
+        any::<bool>(),
+        tls,
+        topics,
+        conditions_status(),
+    )
+        .prop_map(
+            |(metadata, workload, addr, no_auto_create_intents_for_operator, tls, topics, status)| {
+                v2beta1::KafkaServerConfig {
+                    metadata,
+                    spec: v2beta1::KafkaServerConfigSpec {
+                        workload,
+                        addr,
+                        no_auto_create_intents_for_operator,
+                        tls,
+                        topics,
+                    },
+                    status,
+                }
+            },
+        )
+}
+
+fn versions() -> impl Strategy<Value = Vec<Version>> {
+    prop::collection::vec(prop::sample::select(Version::ALL.to_vec()), 1..6)
+}
+
+/// `object` converted through each version of `chain` in turn, then back to the version it was written in.
+fn through(object: Served, chain: &[Version]) -> Served {
+    let written_in = object.version();
+    let mut current = object;
+    for &version in chain {
+        current = current.into_hub().into_version(version);
+    }
+    current.into_hub().into_version(written_in)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn v2alpha1_is_lossless(targets in prop::collection::vec(target(), 0..6)) {
-        let original = hub("shop", targets);
-        let back = v2alpha1::ClientIntents::from_hub(original.clone()).into_hub();
-        prop_assert_eq!(back, original);
+    fn the_v2_to_v1_rules_change_exactly_the_known_cases(target in target(), namespace in namespace()) {
+        let by_the_rules = call_to_target(target_to_call(target.clone(), Some(namespace)));
+        prop_assert_eq!(by_the_rules, expected_after_v1(target, namespace));
     }
 
     #[test]
-    fn v2_through_v1_loses_exactly_the_known_cases(
-        targets in prop::collection::vec(target(), 0..6),
-        namespace in prop::sample::select(vec!["shop", "default"]),
-    ) {
-        let original = hub(namespace, targets.clone());
-        let expected: Vec<Target> = targets.into_iter().map(|t| expected_after_v1(t, namespace)).collect();
-        let back = v1beta1::ClientIntents::from_hub(original.clone()).into_hub();
-        prop_assert_eq!(&back.spec.targets, &expected);
-        prop_assert_eq!(&back.metadata, &original.metadata);
-        prop_assert_eq!(&back.status, &original.status);
-        // v1alpha3 additionally drops azure actions.
-        let back = v1alpha3::ClientIntents::from_hub(original).into_hub();
-        let expected: Vec<Target> = expected
-            .into_iter()
-            .map(|mut t| {
-                if let Some(a) = t.azure.as_mut() {
-                    a.actions.clear();
-                    a.data_actions.clear();
-                }
-                t
-            })
-            .collect();
-        prop_assert_eq!(back.spec.targets, expected);
+    fn the_v1_to_v2_rules_change_exactly_the_known_cases(call in v1_call(), namespace in namespace()) {
+        let by_the_rules = target_to_call(call_to_target(call.clone()), Some(namespace));
+        prop_assert_eq!(by_the_rules, expected_v1_after_hub(call, namespace));
     }
 
+    /// hub → each version → hub, and through any chain of versions: the object comes back field for field.
     #[test]
-    fn v1_through_the_hub_loses_exactly_the_known_cases(
-        calls in prop::collection::vec(v1_call(), 0..6),
-        namespace in prop::sample::select(vec!["shop", "default"]),
-    ) {
-        let mut original = v1(calls.clone());
-        original.metadata.namespace = Some(namespace.to_owned());
-        let expected: Vec<Call> = calls.into_iter().map(|c| expected_v1_after_hub(c, namespace)).collect();
-        let back = v1beta1::ClientIntents::from_hub(original.clone().into_hub());
-        prop_assert_eq!(back.spec.calls, expected.clone());
-        // Once in canonical form, v1 round trips are lossless.
-        let canonical = v1beta1::ClientIntents { spec: v1beta1::ClientIntentsSpec { calls: expected, ..original.spec }, ..original };
-        prop_assert_eq!(v1beta1::ClientIntents::from_hub(canonical.clone().into_hub()), canonical);
-    }
-
-    #[test]
-    fn the_webhook_agrees_with_the_typed_conversion(targets in prop::collection::vec(target(), 0..4)) {
-        let original = hub("shop", targets);
-        let value = serde_json::to_value(&original).expect("JSON");
+    fn every_version_gives_back_the_hub_object(original in hub_object(), chain in versions()) {
+        let original = Served::ClientIntents(AnyVersion::V2beta1(original));
         for version in Version::ALL {
-            let converted = convert_value(value.clone(), &version.api_version()).expect("converts");
-            let typed = holt_api::any::Object::ClientIntents(original.clone()).into_version(version).to_value().expect("JSON");
-            prop_assert_eq!(&converted["spec"], &typed["spec"]);
+            prop_assert_eq!(&through(original.clone(), &[version]), &original, "through {}", version);
+        }
+        prop_assert_eq!(&through(original.clone(), &chain), &original, "through {:?}", chain);
+    }
+
+    /// version → hub → same version (and through any chain), for objects written in v1.
+    #[test]
+    fn every_version_gives_back_a_v1_object(
+        beta in v1beta1_object(),
+        alpha in v1alpha3_object(),
+        chain in versions(),
+    ) {
+        for original in [
+            Served::ClientIntents(AnyVersion::V1beta1(beta)),
+            Served::ClientIntents(AnyVersion::V1alpha3(alpha)),
+        ] {
+            for version in Version::ALL {
+                prop_assert_eq!(&through(original.clone(), &[version]), &original, "through {}", version);
+            }
+            prop_assert_eq!(&through(original.clone(), &chain), &original, "through {:?}", chain);
+        }
+    }
+
+    /// A v2 object holding what a v1 write kept (the stored form of a v1 object) comes back from every version.
+    #[test]
+    fn a_stored_v1_object_comes_back_from_every_version(original in v1beta1_object(), chain in versions()) {
+        let stored = Served::ClientIntents(AnyVersion::V2alpha1(convert(original)));
+        for version in Version::ALL {
+            prop_assert_eq!(&through(stored.clone(), &[version]), &stored, "through {}", version);
+        }
+        prop_assert_eq!(&through(stored.clone(), &chain), &stored, "through {:?}", chain);
+    }
+
+    #[test]
+    fn protected_services_and_kafka_server_configs_come_back_from_every_version(
+        protected in protected_service(),
+        kafka in kafka_server_config(),
+        chain in versions(),
+    ) {
+        for hub in [
+            holt_api::any::Object::ProtectedService(protected),
+            holt_api::any::Object::KafkaServerConfig(kafka),
+        ] {
+            for version in Version::ALL {
+                let written = hub.clone().into_version(version);
+                prop_assert_eq!(&written.clone().into_hub(), &hub, "hub through {}", version);
+                prop_assert_eq!(&through(written.clone(), &chain), &written, "{} through {:?}", version, chain);
+            }
+        }
+    }
+
+    /// The webhook's JSON path: every version gives back the stored object byte for byte.
+    #[test]
+    fn the_webhook_gives_back_every_object(hub in hub_object(), v1 in v1beta1_object(), chain in versions()) {
+        for original in [
+            serde_json::to_value(&hub).expect("JSON"),
+            serde_json::to_value(&v1).expect("JSON"),
+        ] {
+            let written_in = original["apiVersion"].as_str().expect("apiVersion").to_owned();
+            for version in Version::ALL {
+                let converted = convert_value(original.clone(), &version.api_version()).expect("converts");
+                let typed = Served::from_value(original.clone())
+                    .expect("parses")
+                    .into_hub()
+                    .into_version(version)
+                    .to_value()
+                    .expect("JSON");
+                prop_assert_eq!(&converted["spec"], &typed["spec"]);
+                let back = convert_value(converted, &written_in).expect("converts back");
+                prop_assert_eq!(&back, &original, "through {}", version);
+            }
+            let mut current = original.clone();
+            for version in &chain {
+                current = convert_value(current, &version.api_version()).expect("converts");
+            }
+            let back = convert_value(current, &written_in).expect("converts back");
+            prop_assert_eq!(&back, &original, "through {:?}", chain);
         }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use holt_api::any::Served;
 use holt_api::v2beta1::*;
-use holt_api::validate::{self, Config, Neighbours, Report, Rule};
+use holt_api::validate::{self, Becomes, Config, Neighbours, Report, Rule};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
@@ -570,4 +570,449 @@ fn kafka_server_config_rules() {
             ),
         ]
     );
+}
+
+// ---- names bounded by what the API server accepts ----
+
+fn name_of(length: usize) -> String {
+    "a".repeat(length)
+}
+
+fn client_intents(workload: Value, targets: Value) -> Value {
+    json!({
+        "apiVersion": "k8s.otterize.com/v2beta1", "kind": "ClientIntents",
+        "metadata": {"name": "frontend", "namespace": "shop"},
+        "spec": {"workload": workload, "targets": targets}
+    })
+}
+
+fn object_name(object: &'static str, pattern: &str) -> Becomes {
+    Becomes::ObjectName {
+        object,
+        pattern: pattern.to_owned(),
+    }
+}
+
+fn too_long(length: usize, limit: usize, becomes: Becomes) -> Rule {
+    Rule::NameTooLong {
+        start: format!("{}…", "a".repeat(16)),
+        length,
+        limit,
+        becomes,
+    }
+}
+
+/// Asserts that a name of `limit` characters passes and one of `limit + 1` is refused with `rule(limit + 1)`
+/// on `field`, saying the limit; `object(name)` is the object holding the name.
+fn bound(object: impl Fn(&str) -> Value, field: &str, limit: usize, rule: impl Fn(usize) -> Rule) {
+    let at_limit = check(object(&name_of(limit)), &Config::default());
+    assert_eq!(errors(&at_limit), [], "{limit} characters fit in {field}");
+    let over = check(object(&name_of(limit + 1)), &Config::default());
+    assert_eq!(
+        errors(&over),
+        [e(field, rule(limit + 1))],
+        "{} characters in {field}",
+        limit + 1
+    );
+    let message = over.errors[0].to_string();
+    assert!(message.contains(&format!("{field}: ")), "{message}");
+    assert!(
+        message.contains(&format!("over the {limit} that fit")),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_workload_name_leaves_room_for_the_name_of_its_network_policy() {
+    // `<name>[-<kind>]-ingress` is at most 253 characters.
+    for (kind, limit, pattern) in [
+        (None, 245, "<name>-ingress"),
+        (Some("Deployment"), 234, "<name>-deployment-ingress"),
+        (Some("StatefulSet"), 233, "<name>-statefulset-ingress"),
+    ] {
+        let object = |name: &str| client_intents(json!({"name": name, "kind": kind}), json!([]));
+        bound(object, "spec.workload.name", limit, |length| {
+            too_long(
+                length,
+                limit,
+                object_name("this workload's NetworkPolicy", pattern),
+            )
+        });
+    }
+    let report = check(
+        client_intents(json!({"name": name_of(260), "kind": "Deployment"}), json!([])),
+        &Config::default(),
+    );
+    assert_eq!(
+        report.errors[0].to_string(),
+        "ClientIntents shop/frontend: spec.workload.name: `aaaaaaaaaaaaaaaa…` is 260 characters, over the 234 \
+         that fit: Holt names this workload's NetworkPolicy `<name>-deployment-ingress`, and object names are \
+         DNS-1123 subdomains of at most 253 characters"
+    );
+}
+
+#[test]
+fn a_workload_name_must_be_usable_in_an_object_name() {
+    // Names from owners have `.` written as `_`, which Holt writes back as `.` in object names.
+    for ok in ["frontend", "app_v2", "a-b_c-d", "0ad"] {
+        let report = check(client_intents(json!({"name": ok}), json!([])), &Config::default());
+        assert_eq!(errors(&report), [], "{ok}");
+    }
+    for bad in [
+        "Frontend",
+        "_app",
+        "app_",
+        "app__v2",
+        "app-_v2",
+        "front end",
+        "frönt",
+    ] {
+        let report = check(
+            client_intents(json!({"name": bad}), json!([])),
+            &Config::default(),
+        );
+        let [(field, rule)] = errors(&report).try_into().expect("one error");
+        assert_eq!(field, "spec.workload.name", "{bad}");
+        assert!(
+            matches!(&rule, Rule::NameNotAccepted { name, .. } if name == bad),
+            "{bad}: {rule:?}"
+        );
+        assert!(rule.to_string().contains("lower-case letters, digits"), "{rule}");
+    }
+}
+
+#[test]
+fn a_target_name_leaves_room_for_the_istio_policy_that_names_it_with_its_client() {
+    // `authorization-policy-to-<server>[-<kind>]-from-frontend-deployment.shop` is at most 253 characters.
+    let workload = json!({"name": "frontend", "kind": "Deployment"});
+    for (key, kind, limit, pattern) in [
+        (
+            "kubernetes",
+            None,
+            199,
+            "authorization-policy-to-<name>-from-frontend-deployment.shop",
+        ),
+        (
+            "kubernetes",
+            Some("Deployment"),
+            188,
+            "authorization-policy-to-<name>-deployment-from-frontend-deployment.shop",
+        ),
+    ] {
+        let object = |name: &str| {
+            client_intents(
+                workload.clone(),
+                json!([{"kubernetes": {"name": "ok"}}, {key: {"name": name, "kind": kind}}]),
+            )
+        };
+        bound(object, "spec.targets[1].kubernetes.name", limit, |length| {
+            too_long(
+                length,
+                limit,
+                object_name("the Istio AuthorizationPolicy for this call", pattern),
+            )
+        });
+    }
+    // A longer client leaves less room; the namespace of the target does not count (the policy is named after
+    // the client's namespace).
+    let object = |name: &str| {
+        client_intents(
+            json!({"name": name_of(50)}),
+            json!([{"kubernetes": {"name": format!("{name}.{}", name_of(63))}}]),
+        )
+    };
+    let limit = 253 - "authorization-policy-to--from-.shop".len() - 50;
+    bound(object, "spec.targets[0].kubernetes.name", limit, |length| {
+        too_long(
+            length,
+            limit,
+            object_name(
+                "the Istio AuthorizationPolicy for this call",
+                &format!("authorization-policy-to-<name>-from-{}.shop", name_of(50)),
+            ),
+        )
+    });
+}
+
+#[test]
+fn a_target_name_of_260_characters_is_refused_for_its_network_policy() {
+    for (key, kind, limit, pattern) in [
+        ("kubernetes", None, 245, "<name>-ingress"),
+        ("kubernetes", Some("Deployment"), 234, "<name>-deployment-ingress"),
+        ("kafka", None, 245, "<name>-ingress"),
+    ] {
+        let report = check(
+            client_intents(
+                json!({"name": "frontend"}),
+                json!([{key: {"name": name_of(260), "kind": kind}}]),
+            ),
+            &Config::default(),
+        );
+        let field = format!("spec.targets[0].{key}.name");
+        assert_eq!(
+            errors(&report),
+            [e(
+                &field,
+                too_long(
+                    260,
+                    limit,
+                    object_name("the NetworkPolicy of this server", pattern)
+                )
+            )]
+        );
+    }
+    // A Kafka target is named in no Istio policy: it may use its whole NetworkPolicy bound.
+    let object = |name: &str| {
+        client_intents(
+            json!({"name": "frontend"}),
+            json!([{"kafka": {"name": format!("{name}.kafka"), "topics": [{"name": "t"}]}}]),
+        )
+    };
+    bound(object, "spec.targets[0].kafka.name", 245, |length| {
+        too_long(
+            length,
+            245,
+            object_name("the NetworkPolicy of this server", "<name>-ingress"),
+        )
+    });
+}
+
+#[test]
+fn a_service_target_names_a_service_and_a_target_namespace_names_a_namespace() {
+    let workload = json!({"name": "frontend"});
+    let service = |name: &str| client_intents(workload.clone(), json!([{"service": {"name": name}}]));
+    bound(service, "spec.targets[0].service.name", 63, |length| {
+        too_long(length, 63, Becomes::ServiceName)
+    });
+    let kind_service = |name: &str| {
+        client_intents(
+            workload.clone(),
+            json!([{"kubernetes": {"name": format!("{name}.other"), "kind": "Service"}}]),
+        )
+    };
+    bound(kind_service, "spec.targets[0].kubernetes.name", 63, |length| {
+        too_long(length, 63, Becomes::ServiceName)
+    });
+    let namespace = |name: &str| {
+        client_intents(
+            workload.clone(),
+            json!([{"kubernetes": {"name": format!("server.{name}")}}]),
+        )
+    };
+    bound(namespace, "spec.targets[0].kubernetes.name", 63, |length| {
+        too_long(length, 63, Becomes::Namespace)
+    });
+    for (target, rule) in [
+        (
+            json!({"service": {"name": "Cart"}}),
+            Rule::NameNotAccepted {
+                name: "Cart".into(),
+                becomes: Becomes::ServiceName,
+                reason: "it must be lower-case letters, digits and `-`, starting and ending with a letter or digit",
+            },
+        ),
+        (
+            json!({"service": {"name": "cart_v2"}}),
+            Rule::NameNotAccepted {
+                name: "cart_v2".into(),
+                becomes: Becomes::ServiceName,
+                reason: "it must be lower-case letters, digits and `-`, starting and ending with a letter or digit",
+            },
+        ),
+        (
+            json!({"kafka": {"name": "kafka.Kafka_NS"}}),
+            Rule::NameNotAccepted {
+                name: "Kafka_NS".into(),
+                becomes: Becomes::Namespace,
+                reason: "it must be lower-case letters, digits and `-`, starting and ending with a letter or digit",
+            },
+        ),
+        (
+            json!({"kubernetes": {"name": "server."}}),
+            Rule::NameNotAccepted {
+                name: String::new(),
+                becomes: Becomes::Namespace,
+                reason: "it must be lower-case letters, digits and `-`, starting and ending with a letter or digit",
+            },
+        ),
+        (
+            json!({"kubernetes": {"name": ".shop"}}),
+            Rule::NoServerName { name: ".shop".into() },
+        ),
+    ] {
+        let key = target
+            .as_object()
+            .and_then(|o| o.keys().next().cloned())
+            .expect("a key");
+        let report = check(
+            client_intents(workload.clone(), json!([target])),
+            &Config::default(),
+        );
+        assert_eq!(errors(&report), [e(&format!("spec.targets[0].{key}.name"), rule)]);
+    }
+    // The API server, and the names the reference's tutorials use, are fine.
+    let report = check(
+        client_intents(
+            json!({"name": "client", "kind": "Deployment"}),
+            json!([
+                {"kubernetes": {"name": "kubernetes.default"}},
+                {"service": {"name": "kubernetes.default"}},
+                {"kubernetes": {"name": "server.otterize-tutorial-npol"}},
+                {"service": {"name": "nginx"}},
+                {"kafka": {"name": "kafka.kafka", "topics": [{"name": "mytopic"}]}}
+            ]),
+        ),
+        &Config::default(),
+    );
+    assert_eq!(errors(&report), []);
+}
+
+#[test]
+fn kinds_are_what_the_api_server_accepts_as_a_kind() {
+    let kind_of = |kind: &str| {
+        client_intents(
+            json!({"name": "frontend", "kind": kind}),
+            json!([{"kubernetes": {"name": "server", "kind": kind}}]),
+        )
+    };
+    for ok in [
+        "Deployment",
+        "StatefulSet",
+        "Rollout",
+        "My-Kind",
+        &format!("K{}", "a".repeat(62)),
+    ] {
+        assert_eq!(errors(&check(kind_of(ok), &Config::default())), [], "{ok}");
+    }
+    for (bad, reason) in [
+        (
+            "Kind_X",
+            "kinds are letters, digits and `-`, starting with a letter and ending with a letter or digit",
+        ),
+        (
+            "Kind/X",
+            "kinds are letters, digits and `-`, starting with a letter and ending with a letter or digit",
+        ),
+        (
+            "Kind-",
+            "kinds are letters, digits and `-`, starting with a letter and ending with a letter or digit",
+        ),
+        (&format!("K{}", "a".repeat(63)), "kinds are at most 63 characters"),
+    ] {
+        let rule = Rule::KindNotAccepted {
+            kind: bad.to_owned(),
+            reason,
+        };
+        assert_eq!(
+            errors(&check(kind_of(bad), &Config::default())),
+            [
+                e("spec.workload.kind", rule.clone()),
+                e("spec.targets[0].kubernetes.kind", rule)
+            ],
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn v1_objects_are_bounded_the_same_and_named_with_v1_paths() {
+    let v1 = |service: &str, calls: Value| {
+        json!({
+            "apiVersion": "k8s.otterize.com/v1alpha3", "kind": "ClientIntents",
+            "metadata": {"name": "frontend", "namespace": "shop"},
+            "spec": {"service": {"name": service}, "calls": calls}
+        })
+    };
+    let workload = |name: &str| v1(name, json!([]));
+    bound(workload, "spec.service.name", 245, |length| {
+        too_long(
+            length,
+            245,
+            object_name("this workload's NetworkPolicy", "<name>-ingress"),
+        )
+    });
+    let call = |name: &str| v1("frontend", json!([{"name": name}]));
+    bound(call, "spec.calls[0].name", 210, |length| {
+        too_long(
+            length,
+            210,
+            object_name(
+                "the Istio AuthorizationPolicy for this call",
+                "authorization-policy-to-<name>-from-frontend.shop",
+            ),
+        )
+    });
+    let service = |name: &str| v1("frontend", json!([{"name": format!("svc:{name}")}]));
+    bound(service, "spec.calls[0].name", 63, |length| {
+        too_long(length, 63, Becomes::ServiceName)
+    });
+    let kafka = |name: &str| {
+        v1(
+            "frontend",
+            json!([{"name": name, "type": "kafka", "kafkaTopics": [{"name": "t"}]}]),
+        )
+    };
+    bound(kafka, "spec.calls[0].name", 245, |length| {
+        too_long(
+            length,
+            245,
+            object_name("the NetworkPolicy of this server", "<name>-ingress"),
+        )
+    });
+}
+
+#[test]
+fn a_protected_service_name_leaves_room_for_its_default_deny_policy() {
+    for (kind, limit, pattern) in [
+        (None, 240, "default-deny-<name>"),
+        (Some("Deployment"), 229, "default-deny-<name>-deployment"),
+    ] {
+        let object = |name: &str| {
+            json!({"apiVersion": "k8s.otterize.com/v2beta1", "kind": "ProtectedService",
+                   "metadata": {"name": "p", "namespace": "shop"}, "spec": {"name": name, "kind": kind}})
+        };
+        bound(object, "spec.name", limit, |length| {
+            too_long(
+                length,
+                limit,
+                object_name("the ProtectedService's default-deny NetworkPolicy", pattern),
+            )
+        });
+    }
+    let service = |name: &str| {
+        json!({"apiVersion": "k8s.otterize.com/v1alpha3", "kind": "ProtectedService",
+               "metadata": {"name": "p", "namespace": "shop"}, "spec": {"name": name, "kind": "Service"}})
+    };
+    bound(service, "spec.name", 63, |length| {
+        too_long(length, 63, Becomes::ServiceName)
+    });
+    // `_` is allowed by the reference's own rule, but not where it would make the policy name invalid.
+    let report = validate::protected_service(&protected("p", "shop", "checkout_v2", None), &[]);
+    assert_eq!(errors(&report), []);
+    let report = validate::protected_service(&protected("p", "shop", "checkout_", None), &[]);
+    assert!(
+        matches!(errors(&report).as_slice(), [(f, Rule::NameNotAccepted { .. })] if f == "spec.name"),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn a_kafka_server_config_broker_name_leaves_room_for_its_network_policy() {
+    for (api_version, workload_key, field) in [
+        ("k8s.otterize.com/v2beta1", "workload", "spec.workload.name"),
+        ("k8s.otterize.com/v1beta1", "service", "spec.service.name"),
+    ] {
+        let object = |name: &str| {
+            json!({"apiVersion": api_version, "kind": "KafkaServerConfig",
+                   "metadata": {"name": "k", "namespace": "kafka"},
+                   "spec": {workload_key: {"name": name, "kind": "StatefulSet"}, "addr": "kafka:9092"}})
+        };
+        bound(object, field, 245, |length| {
+            too_long(
+                length,
+                245,
+                object_name("this broker's NetworkPolicy", "<name>-ingress"),
+            )
+        });
+    }
 }

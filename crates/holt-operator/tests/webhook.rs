@@ -303,6 +303,141 @@ async fn invalid_intents_are_denied_with_the_field_path() -> anyhow::Result<()> 
 }
 
 #[tokio::test]
+async fn names_too_long_for_the_objects_holt_derives_are_denied_with_the_field() -> anyhow::Result<()> {
+    let (client, ns) = setup("long-names").await?;
+    let api = Api::<holt_api::v2beta1::ClientIntents>::namespaced(client.clone(), &ns);
+    let long = "a".repeat(260);
+
+    let long_workload: holt_api::v2beta1::ClientIntents = from_json(json!({
+        "apiVersion": "k8s.otterize.com/v2beta1", "kind": "ClientIntents",
+        "metadata": { "name": "long-workload" },
+        "spec": { "workload": { "name": long, "kind": "Deployment" }, "targets": [{ "kubernetes": { "name": "server" } }] },
+    }))?;
+    let status = api_error(api.create(&PostParams::default(), &long_workload).await)?;
+    ensure!(
+        status.message.contains(&format!(
+            "ClientIntents {ns}/long-workload: spec.workload.name: `aaaaaaaaaaaaaaaa…` is 260 characters, over the 234 \
+             that fit: Holt names this workload's NetworkPolicy `<name>-deployment-ingress`, and object names are \
+             DNS-1123 subdomains of at most 253 characters"
+        )),
+        "{}",
+        status.message
+    );
+
+    let long_target: holt_api::v2beta1::ClientIntents = from_json(json!({
+        "apiVersion": "k8s.otterize.com/v2beta1", "kind": "ClientIntents",
+        "metadata": { "name": "long-target" },
+        "spec": { "workload": { "name": "frontend" }, "targets": [
+            { "kubernetes": { "name": "server" } },
+            { "service": { "name": "cart" } },
+            { "kubernetes": { "name": long } },
+        ] },
+    }))?;
+    let status = api_error(api.create(&PostParams::default(), &long_target).await)?;
+    ensure!(
+        status
+            .message
+            .contains("spec.targets[2].kubernetes.name: `aaaaaaaaaaaaaaaa…` is 260 characters, over the 245"),
+        "{}",
+        status.message
+    );
+    ensure!(status.message.contains("253 characters"), "{}", status.message);
+
+    // Written in v1alpha3, the same name is named by its v1 field.
+    let v1: holt_api::v1alpha3::ClientIntents = from_json(json!({
+        "apiVersion": "k8s.otterize.com/v1alpha3", "kind": "ClientIntents",
+        "metadata": { "name": "long-call" },
+        "spec": { "service": { "name": "frontend" }, "calls": [{ "name": format!("svc:{}", "b".repeat(64)) }] },
+    }))?;
+    let status = api_error(
+        Api::<holt_api::v1alpha3::ClientIntents>::namespaced(client.clone(), &ns)
+            .create(&PostParams::default(), &v1)
+            .await,
+    )?;
+    ensure!(
+        status.message.contains(
+            "spec.calls[0].name: `bbbbbbbbbbbbbbbb…` is 64 characters, over the 63 that fit: it \
+             names a Kubernetes Service"
+        ),
+        "{}",
+        status.message
+    );
+    ensure!(
+        api.list(&Default::default()).await?.items.is_empty(),
+        "denied objects are not stored"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn azure_actions_survive_a_write_through_v1alpha3() -> anyhow::Result<()> {
+    let (client, ns) = setup("convert-azure").await?;
+    let v2 = Api::<holt_api::v2beta1::ClientIntents>::namespaced(client.clone(), &ns);
+    let v1 = Api::<holt_api::v1alpha3::ClientIntents>::namespaced(client.clone(), &ns);
+    let azure = json!({ "azure": {
+        "scope": "/subscriptions/s/resourceGroups/g",
+        "actions": ["Microsoft.Storage/storageAccounts/read"],
+        "dataActions": ["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"],
+    } });
+    let intents: holt_api::v2beta1::ClientIntents = from_json(json!({
+        "apiVersion": "k8s.otterize.com/v2beta1", "kind": "ClientIntents",
+        "metadata": { "name": "uploader", "annotations": { "team": "storage" } },
+        "spec": { "workload": { "name": "uploader" }, "targets": [{ "service": { "name": "cart" } }, azure] },
+    }))?;
+    v2.create(&PostParams::default(), &intents).await?;
+
+    // Read as v1alpha3 (which has no field for the actions), change nothing the version shows, write it back.
+    let read = v1.get("uploader").await?;
+    ensure!(
+        read.spec.calls[1].call_type == Some(holt_api::v1alpha3::CallType::Azure),
+        "{:?}",
+        read.spec.calls
+    );
+    let kept = read
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(holt_api::convert::HIDDEN_V1BETA1_CALLS));
+    ensure!(
+        kept.is_some_and(|k| k.contains("Microsoft.Storage/storageAccounts/read")),
+        "the v1alpha3 object keeps the actions in an annotation: {:?}",
+        read.metadata.annotations
+    );
+    let mut written = read.clone();
+    written
+        .metadata
+        .labels
+        .get_or_insert_with(Default::default)
+        .insert("touched".to_owned(), "v1alpha3".to_owned());
+    v1.replace("uploader", &PostParams::default(), &written).await?;
+
+    // And again with a call added in front, as `kubectl edit` in v1alpha3 would.
+    let mut edited = v1.get("uploader").await?;
+    edited
+        .spec
+        .calls
+        .insert(0, from_json(json!({ "name": "inventory" }))?);
+    v1.replace("uploader", &PostParams::default(), &edited).await?;
+
+    let back = v2.get("uploader").await?;
+    let targets = serde_json::to_value(&back.spec.targets)?;
+    ensure!(
+        targets
+            == json!([{ "kubernetes": { "name": "inventory" } }, { "service": { "name": "cart" } }, azure]),
+        "the actions and the service target are intact: {targets}"
+    );
+    let annotations = back.metadata.annotations.unwrap_or_default();
+    ensure!(
+        annotations.get("team").map(String::as_str) == Some("storage")
+            && !annotations
+                .keys()
+                .any(|k| k.starts_with("conversion.k8s.otterize.com/")),
+        "the v2 object carries only the user's annotations: {annotations:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_second_intents_for_the_same_workload_is_denied() -> anyhow::Result<()> {
     let (client, ns) = setup("dup-intents").await?;
     let v2 = Api::<holt_api::v2beta1::ClientIntents>::namespaced(client.clone(), &ns);

@@ -245,6 +245,36 @@ fn invalid_input_fails_naming_file_object_and_field_and_prints_nothing() {
 }
 
 #[test]
+fn validate_refuses_names_the_api_server_would_refuse_naming_the_field() {
+    let dir = std::env::temp_dir().join(format!("holt-cli-long-names-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let long = "a".repeat(260);
+    let file = dir.join("long.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: k8s.otterize.com/v2beta1\nkind: ClientIntents\nmetadata: {{name: web, namespace: shop}}\n\
+             spec:\n  workload: {{name: {long}, kind: Deployment}}\n  targets:\n  - kubernetes: {{name: ok}}\n  \
+             - kubernetes: {{name: {long}}}\n"
+        ),
+    )
+    .expect("write");
+    let output = holt(&["validate", &dir.display().to_string()]);
+    assert!(!output.status.success(), "validate must fail");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for expected in [
+        "long.yaml (document 1): ClientIntents shop/web: spec.workload.name: `aaaaaaaaaaaaaaaa…` is 260 \
+         characters, over the 234 that fit: Holt names this workload's NetworkPolicy `<name>-deployment-ingress`, \
+         and object names are DNS-1123 subdomains of at most 253 characters",
+        "ClientIntents shop/web: spec.targets[1].kubernetes.name: `aaaaaaaaaaaaaaaa…` is 260 characters, over the \
+         245 that fit: Holt names the NetworkPolicy of this server `<name>-ingress`",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\nnot in:\n{stderr}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn yaml_output_is_multi_document_and_round_trips() {
     let text = stdout(&holt(&["plan", &shop(), "-o", "yaml", "--mode", "defaultActive"]));
     let documents: Vec<Value> = serde_yaml::Deserializer::from_str(&text)

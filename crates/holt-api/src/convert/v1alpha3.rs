@@ -1,7 +1,11 @@
 //! `v1alpha3` ↔ `v1beta1` (and so ↔ hub): the same shape, except that `v1beta1` calls may carry
-//! `azureActions`/`azureDataActions`. Up is lossless; down drops those two lists, which `v1alpha3` cannot hold.
+//! `azureActions`/`azureDataActions`. Up is lossless; down cannot write those two lists in a call, so the
+//! object keeps the calls that have them in an annotation ([`super::hidden`]).
+
+use std::collections::BTreeMap;
 
 use crate::convert::Convertible;
+use crate::convert::hidden::{self, HIDDEN_V1BETA1_CALLS};
 use crate::{v1alpha3, v1beta1, v2beta1};
 
 impl From<v1alpha3::Call> for v1beta1::Call {
@@ -37,7 +41,8 @@ impl From<v1alpha3::Call> for v1beta1::Call {
     }
 }
 
-/// Lossy: `azureActions` and `azureDataActions` do not exist in `v1alpha3` and are dropped.
+/// Lossy: `azureActions` and `azureDataActions` do not exist in `v1alpha3` and are dropped (the object's
+/// conversion keeps them).
 impl From<v1beta1::Call> for v1alpha3::Call {
     fn from(call: v1beta1::Call) -> Self {
         let v1beta1::Call {
@@ -71,30 +76,46 @@ impl From<v1beta1::Call> for v1alpha3::Call {
     }
 }
 
+/// Restores the `azureActions`/`azureDataActions` that [`HIDDEN_V1BETA1_CALLS`] keeps for the calls that still
+/// match it, and removes that annotation.
 impl From<v1alpha3::ClientIntents> for v1beta1::ClientIntents {
     fn from(object: v1alpha3::ClientIntents) -> Self {
-        let v1alpha3::ClientIntentsSpec { service, calls } = object.spec;
+        let v1alpha3::ClientIntents {
+            mut metadata,
+            spec: v1alpha3::ClientIntentsSpec { service, calls },
+            status,
+        } = object;
+        let kept: BTreeMap<usize, v1beta1::Call> = hidden::take(&mut metadata, HIDDEN_V1BETA1_CALLS);
+        let calls = hidden::restore(calls, kept, |call| v1alpha3::Call::from(call.clone()), Into::into);
         v1beta1::ClientIntents {
-            metadata: object.metadata,
-            spec: v1beta1::ClientIntentsSpec {
-                service,
-                calls: calls.into_iter().map(Into::into).collect(),
-            },
-            status: object.status,
+            metadata,
+            spec: v1beta1::ClientIntentsSpec { service, calls },
+            status,
         }
     }
 }
 
+/// Keeps the calls that carry `azureActions`/`azureDataActions` in [`HIDDEN_V1BETA1_CALLS`].
 impl From<v1beta1::ClientIntents> for v1alpha3::ClientIntents {
     fn from(object: v1beta1::ClientIntents) -> Self {
-        let v1beta1::ClientIntentsSpec { service, calls } = object.spec;
+        let v1beta1::ClientIntents {
+            mut metadata,
+            spec: v1beta1::ClientIntentsSpec { service, calls },
+            status,
+        } = object;
+        let written: Vec<v1alpha3::Call> = calls.iter().cloned().map(Into::into).collect();
+        hidden::put(
+            &mut metadata,
+            HIDDEN_V1BETA1_CALLS,
+            &hidden::lost(&calls, &written, |call| v1beta1::Call::from(call.clone())),
+        );
         v1alpha3::ClientIntents {
-            metadata: object.metadata,
+            metadata,
             spec: v1alpha3::ClientIntentsSpec {
                 service,
-                calls: calls.into_iter().map(Into::into).collect(),
+                calls: written,
             },
-            status: object.status,
+            status,
         }
     }
 }

@@ -1,9 +1,11 @@
-//! `v1beta1` ↔ hub: the v1 ↔ v2 rules of compat §1.4. `spec.service` ↔ `spec.workload`, each call ↔ the
-//! target at the same index, status and metadata unchanged.
-//!
-//! What these rules lose on a round trip is listed in the module documentation of [`crate::convert`].
+//! `v1beta1` ↔ hub: the v1 ↔ v2 rules of compat §1.4 ([`call_to_target`], [`target_to_call`]).
+//! `spec.service` ↔ `spec.workload`, each call ↔ the target at the same index, status unchanged; what the
+//! rules would lose is kept in an annotation ([`super::hidden`]), the only metadata a conversion changes.
+
+use std::collections::BTreeMap;
 
 use crate::convert::Convertible;
+use crate::convert::hidden::{self, HIDDEN_V1BETA1_CALLS, HIDDEN_V2_TARGETS};
 use crate::v1::{CallType, SERVICE_PREFIX};
 use crate::v1beta1::{self, Call};
 use crate::v2beta1::{
@@ -14,7 +16,8 @@ use crate::v2beta1::{
 /// The kind that names a Kubernetes Service.
 const SERVICE_KIND: &str = "Service";
 
-/// Converts one v1 call into the hub target at the same index.
+/// Converts one v1 call into the hub target at the same index, by the rules alone: what they lose (see
+/// [`crate::convert`]) is kept by the object's conversion, not here.
 pub fn call_to_target(call: Call) -> Target {
     if call == Call::default() {
         return Target::default();
@@ -98,7 +101,8 @@ pub fn call_to_target(call: Call) -> Target {
     }
 }
 
-/// Converts one hub target into the v1 call at the same index. `namespace` is the object's namespace: it
+/// Converts one hub target into the v1 call at the same index, by the rules alone (what they lose is kept by
+/// the object's conversion, not here). `namespace` is the object's namespace: it
 /// decides whether a target without a namespace names the API server (`kubernetes` in `default`).
 pub fn target_to_call(target: Target, namespace: Option<&str>) -> Call {
     let Target {
@@ -210,32 +214,59 @@ fn non_empty(value: Option<String>) -> Option<String> {
 impl Convertible for v1beta1::ClientIntents {
     type Hub = v2beta1::ClientIntents;
 
+    /// Each call becomes the target the v1 → v2 rules give, or the one [`HIDDEN_V2_TARGETS`] keeps for it;
+    /// the calls whose target does not give them back are kept in [`HIDDEN_V1BETA1_CALLS`].
     fn into_hub(self) -> Self::Hub {
-        let v1beta1::ClientIntentsSpec { service, calls } = self.spec;
+        let v1beta1::ClientIntents {
+            mut metadata,
+            spec: v1beta1::ClientIntentsSpec { service, calls },
+            status,
+        } = self;
+        let namespace = metadata.namespace.clone();
+        let as_call = |target: &Target| target_to_call(target.clone(), namespace.as_deref());
+        let kept: BTreeMap<usize, Target> = hidden::take(&mut metadata, HIDDEN_V2_TARGETS);
+        let targets = hidden::restore(calls.clone(), kept, as_call, call_to_target);
+        hidden::put(
+            &mut metadata,
+            HIDDEN_V1BETA1_CALLS,
+            &hidden::lost(&calls, &targets, as_call),
+        );
         v2beta1::ClientIntents {
-            metadata: self.metadata,
+            metadata,
             spec: v2beta1::ClientIntentsSpec {
                 workload: service,
-                targets: calls.into_iter().map(call_to_target).collect(),
+                targets,
             },
-            status: self.status,
+            status,
         }
     }
 
+    /// Each target becomes the call the v2 → v1 rules give, or the one [`HIDDEN_V1BETA1_CALLS`] keeps for
+    /// it; the targets whose call does not give them back are kept in [`HIDDEN_V2_TARGETS`].
     fn from_hub(hub: Self::Hub) -> Self {
-        let v2beta1::ClientIntentsSpec { workload, targets } = hub.spec;
-        let namespace = hub.metadata.namespace.as_deref();
-        let calls = targets
-            .into_iter()
-            .map(|t| target_to_call(t, namespace))
-            .collect();
+        let v2beta1::ClientIntents {
+            mut metadata,
+            spec: v2beta1::ClientIntentsSpec { workload, targets },
+            status,
+        } = hub;
+        let namespace = metadata.namespace.clone();
+        let as_target = |call: &Call| call_to_target(call.clone());
+        let kept: BTreeMap<usize, Call> = hidden::take(&mut metadata, HIDDEN_V1BETA1_CALLS);
+        let calls = hidden::restore(targets.clone(), kept, as_target, |target| {
+            target_to_call(target, namespace.as_deref())
+        });
+        hidden::put(
+            &mut metadata,
+            HIDDEN_V2_TARGETS,
+            &hidden::lost(&targets, &calls, as_target),
+        );
         v1beta1::ClientIntents {
+            metadata,
             spec: v1beta1::ClientIntentsSpec {
                 service: workload,
                 calls,
             },
-            metadata: hub.metadata,
-            status: hub.status,
+            status,
         }
     }
 }

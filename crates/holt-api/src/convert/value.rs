@@ -29,8 +29,9 @@ impl From<ParseError> for ConvertError {
 
 /// Converts `object` (any served kind and version) to `desired_api_version` (`k8s.otterize.com/v1beta1`).
 ///
-/// `metadata` and `status` are copied verbatim from the input (the API server rejects a conversion that
-/// changes metadata other than labels and annotations, and the status schema is the same in every version);
+/// `metadata` is copied verbatim from the input except `metadata.annotations`, which carry what the desired
+/// version cannot hold (see [`crate::convert`]): the API server rejects a conversion that changes metadata
+/// other than labels and annotations. `status` is copied verbatim (its schema is the same in every version);
 /// `apiVersion` and `spec` are rewritten. An object already in the desired version is returned unchanged.
 pub fn convert_value(object: Value, desired_api_version: &str) -> Result<Value, ConvertError> {
     let desired = Version::from_api_version(desired_api_version).ok_or_else(|| {
@@ -51,7 +52,8 @@ pub fn convert_value(object: Value, desired_api_version: &str) -> Result<Value, 
         source,
     })?;
     if let Some(map) = value.as_object_mut() {
-        match metadata {
+        let annotations = map.get("metadata").and_then(|m| m.get("annotations")).cloned();
+        match metadata.map(|m| with_annotations(m, annotations)) {
             Some(metadata) => map.insert("metadata".to_owned(), metadata),
             None => map.remove("metadata"),
         };
@@ -61,4 +63,24 @@ pub fn convert_value(object: Value, desired_api_version: &str) -> Result<Value, 
         };
     }
     Ok(value)
+}
+
+/// `metadata` with `annotations` in place of its own, left verbatim when they are the same.
+fn with_annotations(mut metadata: Value, annotations: Option<Value>) -> Value {
+    let Some(fields) = metadata.as_object_mut() else {
+        return metadata;
+    };
+    let same = fields.get("annotations") == annotations.as_ref()
+        || (annotations.is_none() && fields.get("annotations").is_some_and(is_empty_object));
+    if !same {
+        match annotations {
+            Some(annotations) => fields.insert("annotations".to_owned(), annotations),
+            None => fields.remove("annotations"),
+        };
+    }
+    metadata
+}
+
+fn is_empty_object(value: &Value) -> bool {
+    value.as_object().is_some_and(serde_json::Map::is_empty)
 }

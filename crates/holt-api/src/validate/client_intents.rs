@@ -1,10 +1,16 @@
 //! The ClientIntents rules of compat §2.15, checked on the hub form: the client workload, uniqueness in the
-//! namespace, each target, and strict mode.
+//! namespace, each target, and strict mode; and the names Holt derives from the workload and target names.
 
-use crate::v2beta1::{ClientIntents, HttpResource, InternetTarget, TargetRef};
+use crate::v2beta1::{ClientIntents, HttpResource, InternetTarget, TargetRef, split_target_name};
+use crate::validate::derived_names::{Becomes, Derived, check_in_object_name, check_label};
 use crate::validate::network::{Wildcard, check_domain, is_ip_or_cidr};
 use crate::validate::path::Layout;
-use crate::validate::{Config, Findings, Rule, check_kind, others_in, same_kind};
+use crate::validate::{Config, Findings, Rule, check_kind, others_in, same_kind, usable_kind};
+
+/// The kind that names a Kubernetes Service.
+const SERVICE_KIND: &str = "Service";
+/// The namespace of an object that does not say (as the model reads it).
+const DEFAULT_NAMESPACE: &str = "default";
 
 pub(super) fn check(
     object: &ClientIntents,
@@ -14,8 +20,11 @@ pub(super) fn check(
     findings: &mut Findings,
 ) {
     let workload = &object.spec.workload;
-    if workload.name.is_empty() {
+    let namespace = object.metadata.namespace.as_deref();
+    let client_kind = usable_kind(workload.kind.as_deref());
+    let client_name_fits = if workload.name.is_empty() {
         findings.error(layout.workload("name"), Rule::Required);
+        false
     } else if workload.name.contains('.') {
         findings.error(
             layout.workload("name"),
@@ -23,10 +32,23 @@ pub(super) fn check(
                 name: workload.name.clone(),
             },
         );
-    }
+        false
+    } else {
+        let kind = client_kind.as_ref().ok().copied().flatten();
+        let policy = Derived::access_policy("this workload's NetworkPolicy", kind);
+        check_in_object_name(&workload.name, &policy, layout.workload("name"), findings)
+    };
     check_kind(workload.kind.as_deref(), layout.workload("kind"), findings);
+    // The client as the Istio policies of its calls name it, when its name and kind are usable.
+    let client = match client_kind {
+        Ok(kind) if client_name_fits => Some(Client {
+            name: &workload.name,
+            kind,
+            namespace: namespace.unwrap_or(DEFAULT_NAMESPACE),
+        }),
+        _ => None,
+    };
 
-    let namespace = object.metadata.namespace.as_deref();
     let name = object.metadata.name.as_deref();
     for other in others_in(others, namespace, name) {
         let theirs = &other.spec.workload;
@@ -51,21 +73,39 @@ pub(super) fn check(
             let at = |field: &str| layout.target_field(index, key.key(), field);
             match key {
                 TargetRef::Kubernetes(k) => {
-                    check_in_cluster_name(&k.name, at("name"), findings);
+                    let kind = usable_kind(k.kind.as_deref());
+                    let server = Server {
+                        name: &k.name,
+                        kind: kind.as_ref().ok().copied().flatten(),
+                        namespace,
+                    };
+                    if check_server_name(&server, at("name"), findings) && kind.is_ok() {
+                        check_istio_policy(&server, client.as_ref(), at("name"), findings);
+                    }
                     check_kind(k.kind.as_deref(), at("kind"), findings);
                     check_http(&k.http, &at, findings);
-                    if strict && k.kind.as_deref() != Some("Service") {
+                    if strict && k.kind.as_deref() != Some(SERVICE_KIND) {
                         findings.error(at("kind"), Rule::StrictServiceRequired);
                     }
                 }
                 TargetRef::Service(s) => {
-                    check_in_cluster_name(&s.name, at("name"), findings);
+                    let server = Server {
+                        name: &s.name,
+                        kind: Some(SERVICE_KIND),
+                        namespace,
+                    };
+                    if check_server_name(&server, at("name"), findings) {
+                        check_istio_policy(&server, client.as_ref(), at("name"), findings);
+                    }
                     check_http(&s.http, &at, findings);
                 }
                 TargetRef::Kafka(k) => {
-                    if k.name.is_empty() {
-                        findings.error(at("name"), Rule::Required);
-                    }
+                    let broker = Server {
+                        name: &k.name,
+                        kind: None,
+                        namespace,
+                    };
+                    check_server_name(&broker, at("name"), findings);
                     for (t, topic) in k.topics.iter().enumerate() {
                         if topic.name.is_empty() {
                             findings.error(at(&format!("topics[{t}].name")), Rule::Required);
@@ -110,18 +150,89 @@ pub(super) fn check(
     }
 }
 
-/// `kubernetes` and `service` names: required, `server` or `server.namespace`.
-fn check_in_cluster_name(name: &str, field: String, findings: &mut Findings) {
+/// A server a target names: `name` as written (`server` or `server.namespace`), the kind to derive names
+/// with, and the namespace of the ClientIntents.
+struct Server<'a> {
+    name: &'a str,
+    kind: Option<&'a str>,
+    namespace: Option<&'a str>,
+}
+
+impl Server<'_> {
+    /// The server's name and the namespace it is in.
+    fn split(&self) -> (&str, &str) {
+        let (server, namespace) = split_target_name(self.name);
+        (server, namespace.or(self.namespace).unwrap_or(DEFAULT_NAMESPACE))
+    }
+
+    fn is_api_server(&self) -> bool {
+        self.split() == ("kubernetes", "default")
+    }
+}
+
+/// The client workload as the Istio policies of its calls name it.
+struct Client<'a> {
+    name: &'a str,
+    kind: Option<&'a str>,
+    namespace: &'a str,
+}
+
+/// `kubernetes`, `service` and `kafka` names: required, `server` or `server.namespace`, the namespace a
+/// namespace name, and the server a Service name or the name of the NetworkPolicy Holt writes for it. True
+/// when the name is usable.
+fn check_server_name(server: &Server<'_>, field: String, findings: &mut Findings) -> bool {
+    let name = server.name;
     if name.is_empty() {
         findings.error(field, Rule::Required);
-    } else if name.matches('.').count() > 1 {
+        return false;
+    }
+    if name.matches('.').count() > 1 {
         findings.error(
             field,
             Rule::TooManyDots {
                 name: name.to_owned(),
             },
         );
+        return false;
     }
+    let (server_name, namespace) = split_target_name(name);
+    if server_name.is_empty() {
+        findings.error(
+            field,
+            Rule::NoServerName {
+                name: name.to_owned(),
+            },
+        );
+        return false;
+    }
+    if let Some(namespace) = namespace
+        && !check_label(namespace, Becomes::Namespace, field.clone(), findings)
+    {
+        return false;
+    }
+    if server.kind == Some(SERVICE_KIND) {
+        return check_label(server_name, Becomes::ServiceName, field, findings);
+    }
+    let policy = Derived::access_policy("the NetworkPolicy of this server", server.kind);
+    check_in_object_name(server_name, &policy, field, findings)
+}
+
+/// The Istio AuthorizationPolicy admitting `client` to `server`, named after both, must be a valid name.
+fn check_istio_policy(
+    server: &Server<'_>,
+    client: Option<&Client<'_>>,
+    field: String,
+    findings: &mut Findings,
+) {
+    let Some(client) = client else {
+        return;
+    };
+    if server.is_api_server() {
+        return;
+    }
+    let (server_name, _) = server.split();
+    let policy = Derived::istio_policy(server.kind, client.name, client.kind, client.namespace);
+    check_in_object_name(server_name, &policy, field, findings);
 }
 
 fn check_http(http: &[HttpResource], at: &dyn Fn(&str) -> String, findings: &mut Findings) {

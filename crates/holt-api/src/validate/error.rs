@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::object_ref::ObjectRef;
+use crate::validate::Becomes;
 
 /// One broken rule on one field of one object: `ClientIntents shop/frontend: spec.targets[2].kubernetes.name:
 /// is required`.
@@ -41,6 +42,24 @@ pub enum Rule {
     TargetKeys { keys: Vec<&'static str> },
     #[error("`{name}` has more than one `.`: write `server` or `server.namespace`")]
     TooManyDots { name: String },
+    #[error("`{name}` names no server before the `.`: write `server` or `server.namespace`")]
+    NoServerName { name: String },
+    /// A name longer than what fits where Holt writes it (`start` is its beginning).
+    #[error("`{start}` is {length} characters, over the {limit} that fit: {becomes}")]
+    NameTooLong {
+        start: String,
+        length: usize,
+        limit: usize,
+        becomes: Becomes,
+    },
+    #[error("`{name}` cannot be used: {becomes}; {reason}")]
+    NameNotAccepted {
+        name: String,
+        becomes: Becomes,
+        reason: &'static str,
+    },
+    #[error("`{kind}` is not a kind the API server accepts: {reason}")]
+    KindNotAccepted { kind: String, reason: &'static str },
     #[error("an azure target must list at least one of roles, actions, dataActions or keyVaultPolicy")]
     AzureNothingGranted,
     #[error(

@@ -1,7 +1,8 @@
-//! The KafkaServerConfig rules: a broker workload, TLS files all set or none, a `host:port` address, named
-//! topics.
+//! The KafkaServerConfig rules: a broker workload whose name can name its NetworkPolicy, TLS files all set or
+//! none, a `host:port` address, named topics.
 
 use crate::v2beta1::KafkaServerConfig;
+use crate::validate::derived_names::{Derived, check_in_object_name};
 use crate::validate::network::check_host_port;
 use crate::validate::path::Layout;
 use crate::validate::{Findings, Rule, check_kind};
@@ -10,6 +11,10 @@ pub(super) fn check(object: &KafkaServerConfig, layout: Layout, findings: &mut F
     let spec = &object.spec;
     if spec.workload.name.is_empty() {
         findings.error(layout.workload("name"), Rule::Required);
+    } else {
+        // Kafka targets name the broker without a kind, and so does the access policy Holt writes for it.
+        let policy = Derived::access_policy("this broker's NetworkPolicy", None);
+        check_in_object_name(&spec.workload.name, &policy, layout.workload("name"), findings);
     }
     check_kind(spec.workload.kind.as_deref(), layout.workload("kind"), findings);
     if let Some(tls) = spec.tls.as_ref().filter(|t| !t.is_empty()) {

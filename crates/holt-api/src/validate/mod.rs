@@ -12,9 +12,13 @@
 //! (+ `kind`) with the other objects' (the reference compares `metadata.name`, §2.19); strict mode's excluded
 //! namespaces are their own setting (the reference reads them from the active-enforcement key, §2.19);
 //! wildcard domains must be `*.` followed by a valid name; internet ports must be 1–65535; empty Kafka topic
-//! names, SQL database names and KafkaServerConfig topics are reported.
+//! names, SQL database names and KafkaServerConfig topics are reported; and names that cannot become the
+//! names Holt derives from them (object names, namespaces, Service names, kinds) are refused with the limit
+//! and the reason (module `derived_names`), where the reference lets the API server refuse every write with a 422.
 
+mod api_server_names;
 mod client_intents;
+mod derived_names;
 mod error;
 mod kafka_server_config;
 mod network;
@@ -24,6 +28,10 @@ mod v1_calls;
 
 use std::collections::BTreeSet;
 
+pub use api_server_names::{
+    MAX_LABEL, MAX_OBJECT_NAME, check_kind_name, check_label_name, check_object_name,
+};
+pub use derived_names::Becomes;
 pub use error::{Rule, ValidationError, ValidationErrors};
 pub use network::{check_domain, check_host_name, check_host_port, is_ip_or_cidr};
 
@@ -186,17 +194,28 @@ fn no_kind(kind: Option<&str>) -> bool {
     kind.is_none_or(str::is_empty)
 }
 
-/// Reports a kind that does not start with an upper-case letter.
+/// The kind to derive names with: `Ok(None)` when unset or empty, `Ok(Some(kind))` when usable, or the rule
+/// it breaks (it must start with an upper-case letter and be a kind the API server accepts).
+fn usable_kind(kind: Option<&str>) -> Result<Option<&str>, Rule> {
+    let Some(kind) = kind.filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    if !kind.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return Err(Rule::KindNotCapitalised {
+            kind: kind.to_owned(),
+        });
+    }
+    check_kind_name(kind).map_err(|reason| Rule::KindNotAccepted {
+        kind: kind.to_owned(),
+        reason,
+    })?;
+    Ok(Some(kind))
+}
+
+/// Reports a kind that [`usable_kind`] refuses.
 fn check_kind(kind: Option<&str>, field: String, findings: &mut Findings) {
-    if let Some(kind) = kind.filter(|k| !k.is_empty())
-        && !kind.starts_with(|c: char| c.is_ascii_uppercase())
-    {
-        findings.error(
-            field,
-            Rule::KindNotCapitalised {
-                kind: kind.to_owned(),
-            },
-        );
+    if let Err(rule) = usable_kind(kind) {
+        findings.error(field, rule);
     }
 }
 

@@ -1,8 +1,13 @@
-//! The ProtectedService rules of compat §2.15: a lower-case server name, a capitalised kind, and one
+//! The ProtectedService rules of compat §2.15: a lower-case server name that can name the default-deny
+//! NetworkPolicy Holt writes for it (or, for a Service, a Service name), a capitalised kind, and one
 //! ProtectedService per server (name + kind) in a namespace.
 
 use crate::v2beta1::ProtectedService;
-use crate::validate::{Findings, Rule, check_kind, others_in, same_kind};
+use crate::validate::derived_names::{Becomes, Derived, check_in_object_name, check_label};
+use crate::validate::{Findings, Rule, check_kind, others_in, same_kind, usable_kind};
+
+/// The kind that names a Kubernetes Service.
+const SERVICE_KIND: &str = "Service";
 
 pub(super) fn check(object: &ProtectedService, others: &[ProtectedService], findings: &mut Findings) {
     let spec = &object.spec;
@@ -19,6 +24,16 @@ pub(super) fn check(object: &ProtectedService, others: &[ProtectedService], find
                 name: spec.name.clone(),
             },
         );
+    } else {
+        match usable_kind(spec.kind.as_deref()) {
+            Ok(Some(SERVICE_KIND)) => {
+                check_label(&spec.name, Becomes::ServiceName, "spec.name".into(), findings);
+            }
+            kind => {
+                let policy = Derived::default_deny_policy(kind.ok().flatten());
+                check_in_object_name(&spec.name, &policy, "spec.name".into(), findings);
+            }
+        }
     }
     check_kind(spec.kind.as_deref(), "spec.kind".into(), findings);
 
