@@ -2,8 +2,10 @@
 //! broken rule, each naming the object and the field path in the version it was written in; warnings of a
 //! valid object go back as admission warnings.
 //!
-//! Always allowed: DELETE (and CONNECT), objects already being deleted, and updates that leave `spec` as it
-//! was (finalizers, labels, annotations), so an object that predates a rule can still be cleaned up.
+//! Always allowed: DELETE (and CONNECT), objects already being deleted, and updates that leave the spec as
+//! it was (finalizers, labels, annotations), so an object that predates a rule can still be cleaned up. The
+//! spec is compared in the hub version: an edit of the conversion annotations, which carry what an older
+//! version cannot express, changes the hub spec and is validated.
 
 use holt_api::any::Served;
 use holt_api::validate::{Config, Neighbours, validate};
@@ -32,6 +34,25 @@ pub async fn review_admission<N: Neighbourhood>(
         .into_review()
 }
 
+/// Whether two versions of an object have the same spec once converted to the hub (false when either does
+/// not parse: then the new one is validated).
+fn same_hub_spec(old: &DynamicObject, new: &DynamicObject) -> bool {
+    let hub_spec = |object: &DynamicObject| {
+        let value = serde_json::to_value(object).ok()?;
+        let hub = holt_api::any::Object::from_value(value).ok()?;
+        let value = match hub {
+            holt_api::any::Object::ClientIntents(o) => serde_json::to_value(o.spec),
+            holt_api::any::Object::ProtectedService(o) => serde_json::to_value(o.spec),
+            holt_api::any::Object::KafkaServerConfig(o) => serde_json::to_value(o.spec),
+        };
+        value.ok()
+    };
+    match (hub_spec(old), hub_spec(new)) {
+        (Some(old), Some(new)) => old == new,
+        _ => false,
+    }
+}
+
 async fn decide<N: Neighbourhood>(
     request: AdmissionRequest<DynamicObject>,
     response: AdmissionResponse,
@@ -49,7 +70,7 @@ async fn decide<N: Neighbourhood>(
     }
     if request.operation == Operation::Update
         && let Some(old) = &request.old_object
-        && old.data.get("spec") == object.data.get("spec")
+        && same_hub_spec(old, &object)
     {
         return response;
     }
@@ -294,6 +315,35 @@ mod tests {
         )
         .await;
         assert_eq!(response["allowed"], true, "{response}");
+    }
+
+    #[tokio::test]
+    async fn an_update_that_changes_only_the_conversion_annotation_is_validated() {
+        // v1alpha3 cannot show Azure actions: they travel in an annotation. Editing only the annotation
+        // leaves the v1alpha3 spec as it was but changes the stored (hub) spec, here to an invalid one
+        // (roles and actions together).
+        let call = json!({"name": "/subscriptions/s", "type": "azure", "azureRoles": ["Reader"]});
+        let object = |hidden: Option<&str>| {
+            let mut metadata = json!({ "name": "frontend", "namespace": "shop" });
+            if let Some(hidden) = hidden {
+                metadata["annotations"] = json!({ "conversion.k8s.otterize.com/v1beta1-calls": hidden });
+            }
+            json!({
+                "apiVersion": "k8s.otterize.com/v1alpha3",
+                "kind": "ClientIntents",
+                "metadata": metadata,
+                "spec": { "service": { "name": "frontend" }, "calls": [call.clone()] },
+            })
+        };
+        let hidden = r#"{"0":{"name":"/subscriptions/s","type":"azure","azureRoles":["Reader"],"azureActions":["Microsoft.Storage/write"]}}"#;
+        let response = answer(
+            review("UPDATE", object(Some(hidden)), Some(object(None))),
+            &StaticNeighbourhood::default(),
+        )
+        .await;
+        assert_eq!(response["allowed"], false, "{response}");
+        let message = response["status"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("azure"), "{message}");
     }
 
     #[tokio::test]
