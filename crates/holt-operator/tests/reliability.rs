@@ -749,3 +749,54 @@ async fn each_object_gets_one_finalizer_patch_and_a_normal_event_for_its_policie
     );
     op.stop();
 }
+
+#[tokio::test]
+async fn intents_admitted_without_the_webhook_are_still_validated_and_never_written() {
+    let (client, plane) = cluster().await;
+    let ns = tutorial(&client, plane, "invalid").await;
+    let op = Operator::start(&client, &ns, Mode::DefaultActive).await;
+    let api: Api<ClientIntents> = Api::namespaced(client.clone(), &ns);
+    // No webhook here (as before it is registered): the API server stores a target name the policy name
+    // cannot hold.
+    let long = "s".repeat(260);
+    api.create(
+        &PostParams::default(),
+        &intents_of(&ns, "client", "client", vec![target(&long)]),
+    )
+    .await
+    .expect("create");
+    let (status, _, message) = eventually("reported invalid", || async {
+        let ready = ready_condition(&api.get("client").await.ok()?)?;
+        (ready.1 == "InvalidIntents").then_some(ready)
+    })
+    .await;
+    assert_eq!(status, "False");
+    assert!(message.contains("spec.targets[0].kubernetes.name"), "{message}");
+    assert_eq!(
+        op.progress.borrow().write_errors,
+        0,
+        "nothing the API server would refuse was sent"
+    );
+    assert!(policy_names(&client, &ns).await.is_empty());
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), &ns);
+    eventually("an InvalidIntents Event", || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        list.items
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some("InvalidIntents"))
+    })
+    .await;
+
+    // Fixed: applied.
+    let mut fixed = api.get("client").await.expect("get");
+    fixed.spec.targets = vec![target("server")];
+    api.replace("client", &PostParams::default(), &fixed)
+        .await
+        .expect("fix");
+    eventually("applied", || async {
+        (ready_condition(&api.get("client").await.ok()?)?.1 == "Applied").then_some(())
+    })
+    .await;
+    assert_eq!(policy_names(&client, &ns).await, vec!["server-access"]);
+    op.stop();
+}

@@ -20,6 +20,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
+use holt_api::validate::Config as ValidationConfig;
 use holt_model::{Changes, Identity, Index, Object, ObjectKey};
 use tokio::sync::watch;
 use tracing::{debug, warn};
@@ -121,6 +122,10 @@ pub struct Controller {
     pending_status: BTreeSet<ObjectKey>,
     /// When each ClientIntents' status was last written (status writes are spaced per object).
     status_written: HashMap<ObjectKey, Instant>,
+    /// ClientIntents that break validation rules, with what they break (their last good version, if any,
+    /// stays in the model), and those to report as Events.
+    invalid: HashMap<ObjectKey, String>,
+    invalid_reports: Vec<(ObjectKey, String)>,
     /// ClientIntents whose declarations changed since the last pass (for the Normal Events on them).
     changed_intents: BTreeSet<ObjectKey>,
     /// Holt's objects whose finalizer must be added or removed.
@@ -180,6 +185,8 @@ impl Controller {
             pending_status: BTreeSet::new(),
             status_written: HashMap::new(),
             changed_intents: BTreeSet::new(),
+            invalid: HashMap::new(),
+            invalid_reports: Vec::new(),
             pending_finalizers: BTreeSet::new(),
             finalizer_sent: HashMap::new(),
             deleting: HashMap::new(),
@@ -295,10 +302,24 @@ impl Controller {
                 if kind == WatchedKind::ClientIntents {
                     // Its status may need writing (or rewriting: someone else may have changed it).
                     self.pending_status.insert(key.clone());
-                    if let Object::ClientIntents(intents) = object.as_ref()
-                        && self.index.holds(intents)
-                    {
-                        return; // a status write, e.g. Holt's own: nothing the model uses changed
+                    if let Object::ClientIntents(intents) = object.as_ref() {
+                        // Admitted without the webhook (before it was registered, or while it was off):
+                        // refused here the same way, and the last good version stays in the model.
+                        let report =
+                            holt_api::validate::client_intents(intents, &[], &ValidationConfig::default());
+                        if let Err(errors) = report.into_result() {
+                            let message = errors.to_string();
+                            warn!(object = %key, %message, "invalid ClientIntents: not applied");
+                            if self.invalid.get(&key) != Some(&message) {
+                                self.invalid_reports.push((key.clone(), message.clone()));
+                            }
+                            self.invalid.insert(key, message);
+                            return;
+                        }
+                        self.invalid.remove(&key);
+                        if self.index.holds(intents) {
+                            return; // a status write, e.g. Holt's own: nothing the model uses changed
+                        }
                     }
                     self.changed_intents.insert(key.clone());
                 }
@@ -398,6 +419,7 @@ impl Controller {
             self.pending_status.remove(&key);
             self.status_written.remove(&key);
             self.changed_intents.remove(&key);
+            self.invalid.remove(&key);
         }
         let changes = self.index.delete(&kind.object_ref(key));
         self.pending.merge(changes);

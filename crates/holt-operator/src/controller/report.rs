@@ -20,6 +20,9 @@ use crate::unit::{self, Unit};
 use crate::unit_health::{UnitHealth, UnitOutcome};
 use crate::watch::WatchedKind;
 
+/// The reason reported on a ClientIntents that breaks validation rules.
+pub const INVALID_INTENTS: &str = "InvalidIntents";
+
 /// How soon a failed status or finalizer write is tried again.
 const WRITE_RETRY: Duration = Duration::from_secs(1);
 
@@ -36,6 +39,11 @@ impl Controller {
             }
         }
         self.announce(&applied.written).await;
+        for (key, message) in std::mem::take(&mut self.invalid_reports) {
+            self.events
+                .on_client_intents(&key, true, INVALID_INTENTS, &message)
+                .await;
+        }
         let mut due = Vec::new();
         due.extend(self.write_statuses(now).await);
         due.extend(self.write_finalizers(now).await);
@@ -90,7 +98,13 @@ impl Controller {
                 continue;
             }
             let current = tracked.status.as_ref();
-            let outcome = outcome_of(&self.index, &self.health, &key);
+            let outcome = match self.invalid.get(&key) {
+                Some(message) => Outcome::Failed {
+                    reason: INVALID_INTENTS,
+                    message: message.clone(),
+                },
+                None => outcome_of(&self.index, &self.health, &key),
+            };
             let desired = status::desired(
                 &self.index,
                 &key,
