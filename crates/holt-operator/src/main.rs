@@ -104,6 +104,18 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("connecting to the API server")?;
     info!(mode = ?config.mode, "starting");
+    // The operator keeps its webhook certificate, Kafka ACL ledgers and leader Lease in its namespace; the
+    // chart creates it. Said in one line rather than failing later on the first write there.
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+    match namespaces.get_opt(&args.operator_namespace).await {
+        Ok(Some(_)) => {}
+        Ok(None) => anyhow::bail!(
+            "the operator's namespace {ns} does not exist: create it (`kubectl create namespace {ns}`) or \
+             name another with --operator-namespace",
+            ns = args.operator_namespace
+        ),
+        Err(error) => tracing::warn!(%error, namespace = %args.operator_namespace, "cannot check the operator's namespace"),
+    }
     let _webhook = if args.disable_webhook_server {
         None
     } else {
