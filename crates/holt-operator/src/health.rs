@@ -1,5 +1,5 @@
 //! `/healthz` (the controller loop is alive), `/readyz` (every watch has listed and the first full pass is
-//! applied) and `/metrics` (Prometheus text format), over plain HTTP for the kubelet and Prometheus.
+//! done: failing units do not make the operator unready, they are metrics, conditions and Events) and `/metrics` (Prometheus text format), over plain HTTP for the kubelet and Prometheus.
 
 use std::net::SocketAddr;
 
@@ -25,7 +25,7 @@ pub async fn serve(address: SocketAddr, progress: watch::Receiver<Progress>) -> 
                     } else {
                         (
                             StatusCode::SERVICE_UNAVAILABLE,
-                            "caches not synced or first pass not applied",
+                            "caches not synced or first pass not done",
                         )
                     }
                 }
@@ -44,7 +44,7 @@ pub async fn serve(address: SocketAddr, progress: watch::Receiver<Progress>) -> 
 
 /// The controller's progress in the Prometheus text format.
 pub fn metrics(progress: &Progress) -> String {
-    let gauges: [(&str, &str, &str, u64); 13] = [
+    let gauges: [(&str, &str, &str, u64); 18] = [
         (
             "holt_ready",
             "gauge",
@@ -96,8 +96,38 @@ pub fn metrics(progress: &Progress) -> String {
         (
             "holt_units_failing",
             "gauge",
-            "render units waiting for a retry after a failed write",
+            "render units whose last write failed (each retried on its own back-off)",
             progress.failing as u64,
+        ),
+        (
+            "holt_units_waiting_for_namespace",
+            "gauge",
+            "render units with objects waiting for a namespace that does not exist yet",
+            progress.waiting_for_namespace as u64,
+        ),
+        (
+            "holt_object_names_taken",
+            "gauge",
+            "objects Holt wants whose names are taken by objects it did not create (left alone)",
+            progress.names_taken as u64,
+        ),
+        (
+            "holt_drift_repairs_total",
+            "counter",
+            "objects of Holt's rewritten because they were changed or deleted behind its back",
+            progress.drift_repairs,
+        ),
+        (
+            "holt_status_writes_total",
+            "counter",
+            "ClientIntents status writes (part of holt_api_writes_total)",
+            progress.status_writes,
+        ),
+        (
+            "holt_finalizer_writes_total",
+            "counter",
+            "finalizer patches (part of holt_api_writes_total)",
+            progress.finalizer_writes,
         ),
         (
             "holt_index_pods",
@@ -161,7 +191,7 @@ mod tests {
                 && text.contains("holt_reconcile_pass_duration_seconds_sum 0.001500\n"),
             "{text}"
         );
-        // 13 gauges and counters, and the histogram's 11 buckets, sum and count.
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 13 + 13);
+        // 18 gauges and counters, and the histogram's 11 buckets, sum and count.
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 18 + 13);
     }
 }

@@ -84,6 +84,16 @@ struct Args {
     )]
     kafka_server_tls_ca: Option<std::path::PathBuf>,
 
+    /// How often each broker's ACLs are reconciled again while nothing changes, so that ACLs removed or
+    /// added behind Holt's back are repaired (`30s`, `5m`, `1h`).
+    #[arg(long, env = "HOLT_KAFKA_ACL_RESYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    kafka_acl_resync_interval: std::time::Duration,
+
+    /// The least time between two status writes of one ClientIntents (`1s`, `500ms`): a bound on status
+    /// writes whatever happens.
+    #[arg(long, env = "HOLT_STATUS_WRITE_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    status_write_interval: std::time::Duration,
+
     /// Log format: `json` (structured, one object per line) or `text`.
     #[arg(long, env = "HOLT_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
     log_format: String,
@@ -114,7 +124,9 @@ async fn main() -> anyhow::Result<()> {
              name another with --operator-namespace",
             ns = args.operator_namespace
         ),
-        Err(error) => tracing::warn!(%error, namespace = %args.operator_namespace, "cannot check the operator's namespace"),
+        Err(error) => {
+            tracing::warn!(%error, namespace = %args.operator_namespace, "cannot check the operator's namespace")
+        }
     }
     let _webhook = if args.disable_webhook_server {
         None
@@ -176,8 +188,12 @@ async fn main() -> anyhow::Result<()> {
         }
         false => None,
     };
-    let mut options = Options::default();
+    let mut options = Options {
+        status_interval: args.status_write_interval,
+        ..Options::default()
+    };
     options.kafka.ledger_namespace = args.operator_namespace.clone();
+    options.kafka.resync = args.kafka_acl_resync_interval;
     if let (Some(cert), Some(key), Some(ca)) = (
         args.kafka_server_tls_cert.clone(),
         args.kafka_server_tls_key.clone(),
@@ -212,6 +228,28 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A duration such as `500ms`, `30s`, `5m` or `1h`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("`{text}` has no unit: write e.g. `30s`, `5m`, `1h` or `500ms`"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` does not start with a number"))?;
+    let duration = match unit {
+        "ms" => std::time::Duration::from_millis(number),
+        "s" => std::time::Duration::from_secs(number),
+        "m" => std::time::Duration::from_secs(number.saturating_mul(60)),
+        "h" => std::time::Duration::from_secs(number.saturating_mul(3600)),
+        other => return Err(format!("unknown unit `{other}` in `{text}`: use ms, s, m or h")),
+    };
+    if duration.is_zero() {
+        return Err(format!("`{text}` must be more than zero"));
+    }
+    Ok(duration)
+}
+
 /// SIGTERM (how Kubernetes stops a pod) or SIGINT.
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
@@ -235,5 +273,18 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Args::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_have_a_unit_and_are_positive() {
+        use super::parse_duration;
+        use std::time::Duration;
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        for bad in ["5", "m", "0s", "0ms", "5d", "-1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 }
