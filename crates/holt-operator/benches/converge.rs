@@ -7,6 +7,9 @@
 //!
 //! Per namespace: 50 client pods with ClientIntents, 20 server pods with Services, 30 bystander pods. Each
 //! client calls two servers through their Services and one as a workload, so every server gets two policies.
+//!
+//! `HOLT_BENCH_BASELINE=/path/to/holt-operator` runs another build of the operator (e.g. an earlier commit's)
+//! on the same workload right before this one, at each size, and prints both rows and their ratios.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -40,23 +43,45 @@ fn main() {
         _ => vec![20],
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let current = env!("CARGO_BIN_EXE_holt-operator").to_owned();
+    let mut operators = Vec::new();
+    if let Ok(baseline) = std::env::var("HOLT_BENCH_BASELINE") {
+        operators.push(("baseline", baseline));
+    }
+    operators.push(("current", current));
     println!(
-        "intents  pods    services  converge_s  writes  change_ms  change_writes  change_cpu_ms  rss_mib"
+        "operator  intents  pods    services  converge_s  writes  change_ms  change_writes  change_cpu_ms  rss_mib"
     );
     for n in sizes {
-        let row = runtime.block_on(run(n));
-        println!(
-            "{:<8} {:<7} {:<9} {:<11.2} {:<7} {:<10} {:<14} {:<14} {}",
-            n,
-            row.pods,
-            row.services,
-            row.converge.as_secs_f64(),
-            row.writes,
-            row.change.as_millis(),
-            row.change_writes,
-            row.change_cpu_ms,
-            row.rss_mib
-        );
+        let mut rows = Vec::new();
+        for (name, binary) in &operators {
+            let row = runtime.block_on(run(n, binary));
+            println!(
+                "{:<9} {:<8} {:<7} {:<9} {:<11.2} {:<7} {:<10} {:<14} {:<14} {}",
+                name,
+                n,
+                row.pods,
+                row.services,
+                row.converge.as_secs_f64(),
+                row.writes,
+                row.change.as_millis(),
+                row.change_writes,
+                row.change_cpu_ms,
+                row.rss_mib
+            );
+            rows.push(row);
+        }
+        if let [baseline, current] = rows.as_slice() {
+            let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+            println!(
+                "ratio     {:<8} current/baseline: converge {:.2}, writes {:.2}, change_writes {:.2}, rss {:.2}",
+                n,
+                ratio(current.converge.as_secs_f64(), baseline.converge.as_secs_f64()),
+                ratio(current.writes as f64, baseline.writes as f64),
+                ratio(current.change_writes as f64, baseline.change_writes as f64),
+                ratio(current.rss_mib as f64, baseline.rss_mib as f64),
+            );
+        }
     }
 }
 
@@ -170,7 +195,7 @@ where
         .await;
 }
 
-async fn run(n: usize) -> Row {
+async fn run(n: usize, operator: &str) -> Row {
     let plane = ControlPlane::start(ControlPlaneOptions {
         controller_manager: false,
         ..Default::default()
@@ -193,7 +218,7 @@ async fn run(n: usize) -> Row {
         .map(|i| format!("team-{i}"))
         .collect();
     let ns_api = Api::<Namespace>::all(client.clone());
-    for ns in &namespaces {
+    for ns in namespaces.iter().chain(["holt-system".to_owned()].iter()) {
         let object = Namespace {
             metadata: ObjectMeta {
                 name: Some(ns.clone()),
@@ -229,7 +254,7 @@ async fn run(n: usize) -> Row {
     create_all(|ns| Api::<Service>::namespaced(client.clone(), ns), services).await;
 
     let health = free_port();
-    let mut operator = tokio::process::Command::new(env!("CARGO_BIN_EXE_holt-operator"))
+    let mut operator = tokio::process::Command::new(operator)
         .env("KUBECONFIG", plane.kubeconfig())
         .env("RUST_LOG", "warn")
         .args([

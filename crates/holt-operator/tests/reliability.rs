@@ -12,7 +12,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
-use holt_api::v2beta1::{ClientIntents, ClientIntentsSpec, KafkaTarget, KubernetesTarget, Target, Workload};
+use holt_api::v2beta1::{
+    ClientIntents, ClientIntentsSpec, KafkaOperation, KafkaTarget, KafkaTopic, KubernetesTarget, Target,
+    Workload,
+};
 use holt_model::{Config, Mode};
 use holt_operator::controller::{Options, Progress};
 use k8s_openapi::api::admissionregistration::v1::{
@@ -637,42 +640,101 @@ async fn a_users_policy_with_the_name_holt_wants_is_left_alone_and_reported() {
     op.stop();
 }
 
-#[tokio::test]
-async fn a_kafka_target_without_kafka_server_config_is_a_stable_reported_state() {
-    let (client, plane) = cluster().await;
-    let ns = tutorial(&client, plane, "nokafka").await;
-    let op = Operator::start(&client, &ns, Mode::DefaultActive).await;
-    let api: Api<ClientIntents> = Api::namespaced(client.clone(), &ns);
-    let mut with_kafka = intents(&ns, "client", "server");
-    with_kafka.spec.targets.push(Target {
-        kafka: Some(KafkaTarget {
-            name: "kafka".into(),
-            topics: vec![],
+/// A Service target.
+fn service_target(name: &str) -> Target {
+    Target {
+        service: Some(holt_api::v2beta1::ServiceTarget {
+            name: name.into(),
+            http: vec![],
         }),
         ..Default::default()
-    });
-    api.create(&PostParams::default(), &with_kafka)
+    }
+}
+
+fn kafka_target(topic: &str, operation: KafkaOperation) -> Target {
+    Target {
+        kafka: Some(KafkaTarget {
+            name: "kafka".into(),
+            topics: vec![KafkaTopic {
+                name: topic.into(),
+                operations: vec![operation],
+            }],
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_kafka_target_without_kafka_server_config_is_a_stable_reported_state() {
+    // The reference's shadow-mode tutorial, phase 4: the e-commerce demo in shadow mode, where checkout and
+    // order declare Kafka topics on a broker no KafkaServerConfig describes.
+    let (client, plane) = cluster().await;
+    let ns = plane
+        .create_namespace(&client, "shadow-kafka")
         .await
-        .expect("create");
-    let status = eventually("up to date", || async {
-        let status = api.get("client").await.ok()?.status?;
-        status.up_to_date.then_some(status)
-    })
-    .await;
-    let enforced = status
-        .conditions
+        .expect("namespace");
+    let services = [
+        "cartservice",
+        "currencyservice",
+        "emailservice",
+        "paymentservice",
+        "productcatalogservice",
+        "shippingservice",
+    ];
+    for name in ["checkoutservice", "orderservice", "kafka"]
         .iter()
-        .find(|c| c.type_ == "Enforced")
-        .expect("Enforced");
-    assert!(
-        enforced.message.contains("no KafkaServerConfig"),
-        "{}",
-        enforced.message
+        .chain(services.iter())
+    {
+        deployment(&client, &ns, name).await;
+    }
+    for name in services {
+        service(&client, &ns, name).await;
+    }
+    let op = Operator::start(&client, &ns, Mode::DefaultShadow).await;
+    let api: Api<ClientIntents> = Api::namespaced(client.clone(), &ns);
+    let mut checkout = vec![kafka_target("orders", KafkaOperation::Produce)];
+    checkout.extend(services.iter().map(|s| service_target(s)));
+    let mut checkout = intents_of(&ns, "checkoutservice", "checkoutservice", checkout);
+    checkout.spec.workload.kind = Some("Deployment".into());
+    let order = intents_of(
+        &ns,
+        "orderservice",
+        "orderservice",
+        vec![
+            kafka_target("orders", KafkaOperation::Consume),
+            service_target("emailservice"),
+        ],
     );
+    for intents in [checkout, order] {
+        api.create(&PostParams::default(), &intents)
+            .await
+            .expect("create");
+    }
+    for name in ["checkoutservice", "orderservice"] {
+        let status = eventually("up to date", || async {
+            let status = api.get(name).await.ok()?.status?;
+            status.up_to_date.then_some(status)
+        })
+        .await;
+        let enforced = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Enforced")
+            .expect("Enforced");
+        assert!(
+            enforced.message.contains("kafka.") && enforced.message.contains("(no KafkaServerConfig)"),
+            "{}",
+            enforced.message
+        );
+    }
     let before = op.progress.borrow().clone();
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
     let after = op.progress.borrow().clone();
     assert_eq!(after.status_writes, before.status_writes, "no flapping");
+    assert_eq!(
+        after.writes, before.writes,
+        "no writes at all while nothing changes"
+    );
     assert_eq!(
         after.kafka_broker_tasks, 0,
         "nothing to do on an unconfigured broker"
@@ -686,8 +748,11 @@ async fn a_kafka_target_without_kafka_server_config_is_a_stable_reported_state()
         .into_iter()
         .filter(|e| e.reason.as_deref() == Some("KafkaServerNotConfigured"))
         .collect();
-    assert_eq!(reported.len(), 1, "one Event");
-    assert!(reported[0].series.is_none(), "reported once, not repeated");
+    assert_eq!(reported.len(), 2, "one Event per ClientIntents: {reported:?}");
+    assert!(
+        reported.iter().all(|e| e.series.is_none()),
+        "each reported once, not repeated"
+    );
     op.stop();
 }
 
@@ -788,9 +853,8 @@ async fn intents_admitted_without_the_webhook_are_still_validated_and_never_writ
     .await;
 
     // Fixed: applied.
-    let mut fixed = api.get("client").await.expect("get");
-    fixed.spec.targets = vec![target("server")];
-    api.replace("client", &PostParams::default(), &fixed)
+    let fixed = serde_json::json!({"spec": {"targets": [target("server")]}});
+    api.patch("client", &PatchParams::default(), &Patch::Merge(&fixed))
         .await
         .expect("fix");
     eventually("applied", || async {
