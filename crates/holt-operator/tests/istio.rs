@@ -164,6 +164,36 @@ async fn meshed_pairs_get_authorization_policies_with_http_rules_and_warnings() 
     .await;
     assert_eq!(shared, vec!["cart".to_string(), "checkout".to_string()]);
 
+    // Holt's AuthorizationPolicies are watched like its NetworkPolicies: deleted or widened behind its back,
+    // they are rewritten.
+    let cart_policy = for_cart.metadata.name.clone().expect("name");
+    policies
+        .delete(&cart_policy, &DeleteParams::default())
+        .await
+        .expect("delete the policy");
+    eventually("cart's policy recreated", || async {
+        policies.get_opt(&cart_policy).await.ok()?.map(drop)
+    })
+    .await;
+    let widen = serde_json::json!({"spec": {"rules": [{"from": [{"source": {"principals": ["*"]}}]}]}});
+    let widened = policies
+        .patch(
+            &cart_policy,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&widen),
+        )
+        .await
+        .expect("widen");
+    assert_eq!(
+        widened.data["spec"]["rules"][0]["from"][0]["source"]["principals"],
+        Value::from(vec!["*"])
+    );
+    eventually("cart's policy narrowed again", || async {
+        let now = policies.get(&cart_policy).await.ok()?;
+        (now.data["spec"] == for_cart.data["spec"]).then_some(())
+    })
+    .await;
+
     api.delete("checkout", &DeleteParams::default())
         .await
         .expect("delete");
