@@ -26,9 +26,9 @@ use tokio_rustls::TlsAcceptor;
 
 use super::cert_store::SecretStore;
 use super::{
-    CONVERT_PATH, CertificateBundle, CertificateOptions, HEALTH_PATH, Neighbourhood, ReloadableCert,
-    VALIDATE_PATH, WebhookError, WebhookTarget, ensure_registration, review_admission, review_conversion,
-    server_config,
+    CONVERT_PATH, CertificateBundle, CertificateOptions, HEALTH_PATH, Neighbourhood, Registration,
+    ReloadableCert, VALIDATE_PATH, WebhookError, WebhookTarget, ensure_registration, repair,
+    review_admission, review_conversion, server_config,
 };
 
 /// Reviews can be large: a conversion of a long list carries every object.
@@ -61,7 +61,8 @@ pub struct WebhookOptions {
     pub certificate: CertificateSource,
     /// Strict mode and its excluded namespaces.
     pub validation: Config,
-    /// When set, [`Webhook::start`] registers the webhook there, and registers again when the CA changes.
+    /// When set, [`Webhook::start`] registers the webhook there, registers again when the CA changes, and
+    /// restores Holt's fields of the registration whenever someone changes them (see `repair`).
     pub registration: Option<WebhookTarget>,
     /// How often the certificate is checked (and re-read from the Secret or files).
     pub refresh_interval: Duration,
@@ -92,6 +93,7 @@ pub struct Webhook {
     keeper: Arc<Keeper>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    registration: Option<Registration>,
 }
 
 impl Webhook {
@@ -116,29 +118,46 @@ impl Webhook {
             source,
         })?;
         let registration = options.registration.clone();
+        let (ca_sender, ca) = watch::channel(bundle.ca_bundle().to_vec());
         let keeper = Arc::new(Keeper {
             client,
             source: options.certificate.clone(),
             registration: options.registration.clone(),
             cert,
             current: Mutex::new(bundle),
+            ca: ca_sender,
         });
         let (shutdown, stopped) = watch::channel(false);
         let app = router(Arc::new(neighbourhood), options.validation.clone());
         let server = tokio::spawn(serve(listener, tls, app, stopped.clone()));
-        let refresher = tokio::spawn(refresh_loop(keeper.clone(), options.refresh_interval, stopped));
+        let refresher = tokio::spawn(refresh_loop(
+            keeper.clone(),
+            options.refresh_interval,
+            stopped.clone(),
+        ));
         tracing::info!(%local_addr, "webhook server listening");
-        let webhook = Webhook {
+        let mut webhook = Webhook {
             local_addr,
             keeper,
             shutdown,
             tasks: vec![server, refresher],
+            registration: None,
         };
-        // Registered once serving, so the API server never calls a port nobody answers.
+        // Registered once serving, so the API server never calls a port nobody answers; then kept so.
         if let Some(target) = &registration {
-            ensure_registration(&webhook.keeper.client, target, &webhook.ca_bundle()).await?;
+            let report = ensure_registration(&webhook.keeper.client, target, &webhook.ca_bundle()).await?;
+            webhook.registration = Some(report);
+            let client = webhook.keeper.client.clone();
+            webhook
+                .tasks
+                .push(repair::spawn(client, target.clone(), ca, stopped));
         }
         Ok(webhook)
+    }
+
+    /// What the start-up registration found and did (`None` without [`WebhookOptions::registration`]).
+    pub fn registration(&self) -> Option<&Registration> {
+        self.registration.as_ref()
     }
 
     /// The address the server listens on (the port chosen when `addr` asked for port 0).
@@ -188,6 +207,8 @@ struct Keeper {
     registration: Option<WebhookTarget>,
     cert: Arc<ReloadableCert>,
     current: Mutex<CertificateBundle>,
+    /// The CA bundle the registration must carry (read by the repair task).
+    ca: watch::Sender<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Keeper {
@@ -219,10 +240,11 @@ impl Keeper {
             Err(poisoned) => *poisoned.into_inner() = next.clone(),
         }
         tracing::info!("webhook serving certificate reloaded");
-        if next.ca_cert_pem != previous.ca_cert_pem
-            && let Some(target) = &self.registration
-        {
-            ensure_registration(&self.client, target, next.ca_bundle()).await?;
+        if next.ca_cert_pem != previous.ca_cert_pem {
+            self.ca.send_replace(next.ca_bundle().to_vec());
+            if let Some(target) = &self.registration {
+                ensure_registration(&self.client, target, next.ca_bundle()).await?;
+            }
         }
         Ok(true)
     }
