@@ -192,7 +192,11 @@ impl Neighbourhood for KubeNeighbourhood {
         let (known, pending) = self.lookup(Kind::ClientIntents, claim);
         let mut found = match self.answered_by_index(&known) {
             true => Vec::new(),
-            false => self.listed.client_intents(claim).await?,
+            false => {
+                let mut listed = self.listed.client_intents(claim).await?;
+                listed.retain(|o| o.spec.workload.name == claim.identity);
+                listed
+            }
         };
         for claimant in pending {
             if !found
@@ -217,7 +221,11 @@ impl Neighbourhood for KubeNeighbourhood {
         let (known, pending) = self.lookup(Kind::ProtectedService, claim);
         let mut found = match self.answered_by_index(&known) {
             true => Vec::new(),
-            false => self.listed.protected_services(claim).await?,
+            false => {
+                let mut listed = self.listed.protected_services(claim).await?;
+                listed.retain(|o| o.spec.name == claim.identity);
+                listed
+            }
         };
         for claimant in pending {
             if !found
