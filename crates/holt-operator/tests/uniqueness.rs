@@ -106,7 +106,9 @@ async fn lookups_are_answered_from_the_index_and_duplicates_confirmed_by_a_list(
     create_intents(&client, &ns, "cart", "cart").await?;
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        let found = neighbourhood.client_intents(&claim(&ns, "cart-2", "cart")).await?;
+        let found = neighbourhood
+            .client_intents(&claim(&ns, "cart-2", "cart"))
+            .await?;
         if names(&found) == ["cart"] {
             break;
         }
@@ -118,7 +120,9 @@ async fn lookups_are_answered_from_the_index_and_duplicates_confirmed_by_a_list(
     Api::<v2alpha1::ClientIntents>::namespaced(client.clone(), &ns)
         .delete("cart", &DeleteParams::default())
         .await?;
-    let found = neighbourhood.client_intents(&claim(&ns, "cart-2", "cart")).await?;
+    let found = neighbourhood
+        .client_intents(&claim(&ns, "cart-2", "cart"))
+        .await?;
     assert!(found.is_empty(), "a deleted object is no duplicate: {found:?}");
     Ok(())
 }
@@ -128,10 +132,7 @@ async fn an_admitted_claim_counts_before_the_watch_shows_it() -> anyhow::Result<
     let (client, ns) = setup("admitted").await?;
     let neighbourhood = KubeNeighbourhood::new(client.clone());
     wait_ready(&neighbourhood).await?;
-    neighbourhood.admitted(
-        holt_api::Kind::ClientIntents,
-        &claim(&ns, "frontend", "frontend"),
-    );
+    neighbourhood.admitted(holt_api::Kind::ClientIntents, &claim(&ns, "frontend", "frontend"));
     let before = neighbourhood.stats();
     let found = neighbourhood
         .client_intents(&claim(&ns, "frontend-2", "frontend"))
@@ -185,7 +186,9 @@ async fn neighbours_that_cannot_be_known_are_an_error() -> anyhow::Result<()> {
         .await
         .expect_err("cannot be known");
     assert!(
-        error.to_string().contains("cannot list the ClientIntents of namespace shop"),
+        error
+            .to_string()
+            .contains("cannot list the ClientIntents of namespace shop"),
         "{error}"
     );
     Ok(())

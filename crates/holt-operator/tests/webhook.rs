@@ -364,8 +364,11 @@ async fn a_duplicate_created_right_after_the_first_is_denied_and_a_deletion_free
         api.create(&PostParams::default(), &object(&format!("first-{i}"), &workload)?)
             .await?;
         let status = api_error(
-            api.create(&PostParams::default(), &object(&format!("second-{i}"), &workload)?)
-                .await,
+            api.create(
+                &PostParams::default(),
+                &object(&format!("second-{i}"), &workload)?,
+            )
+            .await,
         )?;
         ensure!(
             status.message.contains(&format!("first-{i}")),

@@ -29,7 +29,7 @@ use super::{Claim, ListedNeighbourhood, Neighbourhood, NeighbourhoodError};
 /// costs its strings plus [`super::claims::ENTRY_OVERHEAD`] bytes, ~270 bytes for `frontend` in `shop`-like
 /// names). Beyond it the index is dropped and every review lists its namespace (slower, still correct).
 pub const DEFAULT_BUDGET: usize = 16 * 1024 * 1024;
-/// Wait before re-watching after a watch error: 0.5 s doubling to 5 s.
+/// Wait before re-watching after repeated watch errors: 0.5 s doubling to 5 s (the first is retried at once).
 const RETRY_MIN: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
@@ -290,6 +290,7 @@ async fn follow(client: kube::Client, kind: Kind, shared: Arc<Shared>, budget: u
         // again (kube's watcher would otherwise resume from its last resourceVersion without saying so).
         let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
         let mut listing: Option<Claims> = None;
+        let mut ended_by_error = false;
         while let Some(event) = events.next().await {
             let outcome = match event {
                 Ok(Event::Init) => {
@@ -311,7 +312,7 @@ async fn follow(client: kube::Client, kind: Kind, shared: Arc<Shared>, budget: u
                     }
                     index.state = IndexState::Ready;
                     retry = RETRY_MIN;
-                    if failures > 0 {
+                    if failures > 1 {
                         tracing::info!(%kind, "uniqueness index complete again");
                     }
                     failures = 0;
@@ -334,11 +335,17 @@ async fn follow(client: kube::Client, kind: Kind, shared: Arc<Shared>, budget: u
                 Err(error) => {
                     shared.index(kind).state = IndexState::Listing;
                     failures += 1;
-                    if failures == 1 {
-                        tracing::warn!(%kind, %error, "uniqueness index watch failed; reviews list their namespace until it has listed again");
-                    } else {
-                        tracing::debug!(%kind, %error, failures, "uniqueness index watch failed again");
+                    match failures {
+                        // Expected now and then: a CRD update expires every watch of its kind.
+                        1 => tracing::info!(%kind, %error, "uniqueness index watch ended; listing again"),
+                        2 => tracing::warn!(
+                            %kind,
+                            %error,
+                            "uniqueness index cannot list; reviews list their namespace until it can"
+                        ),
+                        _ => tracing::debug!(%kind, %error, failures, "uniqueness index still cannot list"),
                     }
+                    ended_by_error = true;
                     break;
                 }
             };
@@ -355,8 +362,15 @@ async fn follow(client: kube::Client, kind: Kind, shared: Arc<Shared>, budget: u
             }
         }
         shared.index(kind).state = IndexState::Listing;
-        tokio::time::sleep(retry).await;
-        retry = (retry * 2).min(RETRY_MAX);
+        if !ended_by_error {
+            failures += 1; // the stream ended without an error: count it, so that it cannot spin
+        }
+        // The first failure re-lists at once (a CRD update expires every watch of its kind); repeated ones
+        // back off.
+        if failures > 1 {
+            tokio::time::sleep(retry).await;
+            retry = (retry * 2).min(RETRY_MAX);
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -13,7 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use holt_api::validate::Config;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionResponse, AdmissionReview};
@@ -33,8 +34,17 @@ use super::{
 
 /// Reviews can be large: a conversion of a long list carries every object.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
-/// A client that does not finish its TLS handshake or send its headers in time is dropped.
+/// A client that does not finish its TLS handshake in time is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may wait for its next request's headers, idle keep-alive time included (hyper does
+/// not tell them apart). Longer than the API server's idle-connection timeout (Go's 90 s), so that the API
+/// server, not Holt, closes idle connections: closing first made every review after 10 s of quiet pay a new
+/// TLS handshake, and raced with a review sent on the closing connection (a failed create, since reviews are
+/// not retried).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// An HTTP/2 connection is pinged this often; one whose client does not answer within [`HANDSHAKE_TIMEOUT`]
+/// is closed (a peer that vanished without closing).
+const H2_PING_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Where the serving certificate comes from.
 #[derive(Clone, Debug)]
@@ -94,6 +104,7 @@ pub struct Webhook {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     registration: Option<Registration>,
+    handshakes: Arc<AtomicU64>,
 }
 
 impl Webhook {
@@ -129,7 +140,8 @@ impl Webhook {
         });
         let (shutdown, stopped) = watch::channel(false);
         let app = router(Arc::new(neighbourhood), options.validation.clone());
-        let server = tokio::spawn(serve(listener, tls, app, stopped.clone()));
+        let handshakes = Arc::new(AtomicU64::new(0));
+        let server = tokio::spawn(serve(listener, tls, app, handshakes.clone(), stopped.clone()));
         let refresher = tokio::spawn(refresh_loop(
             keeper.clone(),
             options.refresh_interval,
@@ -142,6 +154,7 @@ impl Webhook {
             shutdown,
             tasks: vec![server, refresher],
             registration: None,
+            handshakes,
         };
         // Registered once serving, so the API server never calls a port nobody answers; then kept so.
         if let Some(target) = &registration {
@@ -158,6 +171,11 @@ impl Webhook {
     /// What the start-up registration found and did (`None` without [`WebhookOptions::registration`]).
     pub fn registration(&self) -> Option<&Registration> {
         self.registration.as_ref()
+    }
+
+    /// TLS handshakes completed so far (each a new connection from the API server or another client).
+    pub fn tls_handshakes(&self) -> u64 {
+        self.handshakes.load(Ordering::Relaxed)
     }
 
     /// The address the server listens on (the port chosen when `addr` asked for port 0).
@@ -300,11 +318,13 @@ async fn read(path: &PathBuf) -> Result<String, WebhookError> {
         })
 }
 
-/// Accepts TLS connections on `listener` and serves `app` over HTTP/1.1 until `stopped` turns true.
+/// Accepts TLS connections on `listener` and serves `app` over HTTP/2 or HTTP/1.1 (as the client chose by
+/// ALPN) until `stopped` turns true, counting completed TLS handshakes in `handshakes`.
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
     app: Router,
+    handshakes: Arc<AtomicU64>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
@@ -320,11 +340,20 @@ pub async fn serve(
             },
             _ = stopped.changed() => return,
         };
+        // Responses go out at once: with Nagle's algorithm an HTTP/2 response (HEADERS, then DATA) waited for
+        // the client's delayed ACK, 40 ms per review.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+        }
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let handshakes = handshakes.clone();
         tokio::spawn(async move {
             let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => stream,
+                Ok(Ok(stream)) => {
+                    handshakes.fetch_add(1, Ordering::Relaxed);
+                    stream
+                }
                 Ok(Err(error)) => {
                     tracing::debug!(%peer, %error, "TLS handshake failed");
                     return;
@@ -334,9 +363,17 @@ pub async fn serve(
                     return;
                 }
             };
-            let served = hyper::server::conn::http1::Builder::new()
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
                 .timer(TokioTimer::new())
-                .header_read_timeout(HANDSHAKE_TIMEOUT)
+                .header_read_timeout(IDLE_TIMEOUT);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(H2_PING_INTERVAL)
+                .keep_alive_timeout(HANDSHAKE_TIMEOUT);
+            let served = builder
                 .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
                 .await;
             if let Err(error) = served {
