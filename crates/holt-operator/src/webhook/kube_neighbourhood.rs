@@ -25,10 +25,10 @@ use super::claims::{Claimant, Claims, Identity, PendingClaims};
 use super::neighbourhood::{client_intents_stub, protected_service_stub};
 use super::{Claim, ListedNeighbourhood, Neighbourhood, NeighbourhoodError};
 
-/// Memory budget of each kind's index: 16 MiB, about 60,000 objects with names of typical length (an entry
-/// costs its strings plus [`super::claims::ENTRY_OVERHEAD`] bytes, ~270 bytes for `frontend` in `shop`-like
-/// names). Beyond it the index is dropped and every review lists its namespace (slower, still correct).
-pub const DEFAULT_BUDGET: usize = 16 * 1024 * 1024;
+/// Memory budget of each kind's index: 32 MiB, about 55,000 objects with names of typical length (an entry
+/// is charged its strings plus [`super::claims::ENTRY_OVERHEAD`] bytes, ~600 bytes, what it costs in resident
+/// memory). Beyond it the index is dropped and every review lists its namespace (slower, still correct).
+pub const DEFAULT_BUDGET: usize = 32 * 1024 * 1024;
 /// Wait before re-watching after repeated watch errors: 0.5 s doubling to 5 s (the first is retried at once).
 const RETRY_MIN: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(5);
