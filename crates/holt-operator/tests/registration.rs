@@ -545,3 +545,40 @@ async fn changes_to_the_registration_are_repaired_within_seconds() -> anyhow::Re
     drop(webhook);
     Ok(())
 }
+
+/// Another writer that undoes every repair at once (a GitOps tool with its own idea of the configuration)
+/// gets slower and slower repairs instead of a write storm.
+#[tokio::test]
+async fn a_writer_that_keeps_undoing_repairs_slows_them_down() -> anyhow::Result<()> {
+    let plane = ControlPlane::start(plane_options()).await?;
+    let client = plane.client().await?;
+    let (webhook, _) = start_webhook(&client, TargetKind::Url, 0).await?;
+    let ca = webhook.ca_bundle();
+    let configurations = Api::<ValidatingWebhookConfiguration>::all(client.clone());
+    let fail_open = json!([{ "op": "replace", "path": "/webhooks/0/failurePolicy", "value": "Ignore" }]);
+    let fail_open: json_patch::Patch = serde_json::from_value(fail_open)?;
+    let started = Instant::now();
+    // Holt's configuration seen: the first time as registered, then after each repair.
+    let mut seen = 0;
+    while started.elapsed() < Duration::from_secs(8) {
+        if configuration_is_holts(&client, &ca).await? {
+            seen += 1;
+            configurations
+                .patch(
+                    VALIDATING_WEBHOOK_CONFIGURATION,
+                    &PatchParams {
+                        field_manager: Some("gitops".to_owned()),
+                        ..PatchParams::default()
+                    },
+                    &Patch::Json::<()>(fail_open.clone()),
+                )
+                .await?;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let repairs = seen - 1;
+    println!("repairs against a fighting writer in 8 s: {repairs}");
+    // Immediate, then after 1, 2 and 4 s more: at most five in 8 s (at 20-200 ms each it would be dozens).
+    ensure!((3..=5).contains(&repairs), "{repairs} repairs in 8 s");
+    Ok(())
+}

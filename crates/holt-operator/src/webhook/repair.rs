@@ -275,20 +275,29 @@ where
         .without_max_times()
         .into();
     let events = watcher(api, config).backoff(backoff);
+    // The first failure of a streak is a warning (e.g. RBAC without `watch`: nothing would be repaired).
+    let mut failing = false;
     Box::pin(events.filter_map(move |event| {
-        let object = object.clone();
-        async move {
-            match event {
-                // Every event (an object listed, changed or deleted, a list complete) is a reason to look:
-                // a list without the object means it is gone.
-                Ok(watcher::Event::Init) => None,
-                Ok(_) => Some(object),
-                Err(error) => {
-                    tracing::debug!(%object, %error, "registration watch failed; retrying");
-                    None
+        let touched = match event {
+            // Every event (an object listed, changed or deleted, a list complete) is a reason to look: a
+            // list without the object means it is gone.
+            Ok(watcher::Event::Init) => None,
+            Ok(_) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!(%object, "registration watch works again");
                 }
+                Some(object.clone())
             }
-        }
+            Err(error) => {
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::warn!(%object, %error, "cannot watch Holt's registration; changes to it are not repaired until this works");
+                } else {
+                    tracing::debug!(%object, %error, "registration watch failed again");
+                }
+                None
+            }
+        };
+        std::future::ready(touched)
     }))
 }
 
