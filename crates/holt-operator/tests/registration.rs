@@ -307,8 +307,18 @@ async fn starts_with_preinstalled_crds(installer: Installer, kind: TargetKind) -
     let ns = plane.create_namespace(&client, "converted").await?;
     conversion_and_validation_work(&client, &ns).await?;
 
-    // The installer applies the same files again (a GitOps re-sync, `helm upgrade`): with a Service target
-    // (what deploy/crds names) it succeeds and keeps Holt's settings; a restarted operator then writes nothing.
+    // The installer applies the same files again (a GitOps re-sync, `helm upgrade`). With a URL target the
+    // files' `service` contradicts Holt's `url`: the API server refuses the re-apply and Holt's settings stay.
+    if let TargetKind::Url = kind {
+        let refused = install(&plane, installer).await.expect_err("refused");
+        ensure!(
+            refused.to_string().contains("exactly one of url or service"),
+            "{refused:#}"
+        );
+        ensure!(client_configs(&client).await?.iter().all(|c| c.service.is_none()));
+    }
+    // With a Service target (what deploy/crds names) it succeeds and keeps Holt's settings; a restarted
+    // operator then writes nothing.
     if let TargetKind::Service = kind {
         install(&plane, installer).await?;
         let after = client_configs(&client).await?;

@@ -230,7 +230,7 @@ pub fn schema_matches(live: &CustomResourceDefinition, desired: &CustomResourceD
     as_json(live).is_some() && as_json(live) == as_json(desired)
 }
 
-/// The field manager that last changed `fields` of `meta` other than Holt (for logs): the newest entry.
+/// The field manager other than Holt's that wrote `meta`'s object last (for logs): the newest entry.
 pub fn last_other_manager(
     meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
 ) -> Option<String> {
