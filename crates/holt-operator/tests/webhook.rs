@@ -479,6 +479,50 @@ async fn a_second_intents_for_the_same_workload_is_denied() -> anyhow::Result<()
     Ok(())
 }
 
+/// Uniqueness end to end, as a client sees it: a duplicate created right after the first object is denied
+/// (whether the index's watch has shown the first yet or the webhook remembers admitting it), and a deleted
+/// object frees its workload at once (the index's report of a duplicate is confirmed by a list).
+#[tokio::test]
+async fn a_duplicate_created_right_after_the_first_is_denied_and_a_deletion_frees_the_workload()
+-> anyhow::Result<()> {
+    let (client, ns) = setup("dup-at-once").await?;
+    let api = Api::<holt_api::v2beta1::ClientIntents>::namespaced(client.clone(), &ns);
+    let object = |name: &str, workload: &str| -> anyhow::Result<holt_api::v2beta1::ClientIntents> {
+        from_json(json!({
+            "apiVersion": "k8s.otterize.com/v2beta1", "kind": "ClientIntents",
+            "metadata": { "name": name },
+            "spec": { "workload": { "name": workload }, "targets": [{ "kubernetes": { "name": "server" } }] },
+        }))
+    };
+    for i in 0..20 {
+        let workload = format!("client-{i}");
+        api.create(&PostParams::default(), &object(&format!("first-{i}"), &workload)?)
+            .await?;
+        let status = api_error(
+            api.create(
+                &PostParams::default(),
+                &object(&format!("second-{i}"), &workload)?,
+            )
+            .await,
+        )?;
+        ensure!(
+            status.message.contains(&format!("first-{i}")),
+            "{i}: {}",
+            status.message
+        );
+    }
+    for i in 0..5 {
+        api.delete(&format!("first-{i}"), &Default::default()).await?;
+        api.create(
+            &PostParams::default(),
+            &object(&format!("second-{i}"), &format!("client-{i}"))?,
+        )
+        .await
+        .with_context(|| format!("{i}: the workload is free once the first is deleted"))?;
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_duplicate_protected_service_is_denied() -> anyhow::Result<()> {
     let (client, ns) = setup("dup-protected").await?;

@@ -7,12 +7,12 @@
 //! spec is compared in the hub version: an edit of the conversion annotations, which carry what an older
 //! version cannot express, changes the hub spec and is validated.
 
-use holt_api::any::Served;
+use holt_api::any::{Object, Served};
 use holt_api::validate::{Config, Neighbours, validate};
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 
-use super::Neighbourhood;
+use super::{Claim, Neighbourhood};
 
 /// Answers one `AdmissionReview` for a ClientIntents, ProtectedService or KafkaServerConfig of any served
 /// version.
@@ -100,16 +100,26 @@ async fn decide<N: Neighbourhood>(
         .or(request.namespace)
         .unwrap_or_default();
 
-    let (client_intents, protected_services) = match served.kind() {
-        holt_api::Kind::ClientIntents => match neighbourhood.client_intents(&namespace).await {
+    let object_name = served.meta().name.clone().unwrap_or_default();
+    let claimed = claimed_identity(&served);
+    let claim = claimed.as_ref().map(|(identity, kind)| Claim {
+        namespace: &namespace,
+        object: &object_name,
+        identity,
+        kind: kind.as_deref(),
+    });
+    let (client_intents, protected_services) = match (served.kind(), &claim) {
+        (holt_api::Kind::ClientIntents, Some(claim)) => match neighbourhood.client_intents(claim).await {
             Ok(found) => (found, Vec::new()),
             Err(error) => return unavailable(response, &error),
         },
-        holt_api::Kind::ProtectedService => match neighbourhood.protected_services(&namespace).await {
-            Ok(found) => (Vec::new(), found),
-            Err(error) => return unavailable(response, &error),
-        },
-        holt_api::Kind::KafkaServerConfig => (Vec::new(), Vec::new()),
+        (holt_api::Kind::ProtectedService, Some(claim)) => {
+            match neighbourhood.protected_services(claim).await {
+                Ok(found) => (Vec::new(), found),
+                Err(error) => return unavailable(response, &error),
+            }
+        }
+        _ => (Vec::new(), Vec::new()),
     };
     let neighbours = Neighbours {
         client_intents: &client_intents,
@@ -118,6 +128,11 @@ async fn decide<N: Neighbourhood>(
     let report = validate(&served, &neighbours, config);
     match report.into_result() {
         Ok(warnings) => {
+            if let Some(claim) = &claim
+                && !request.dry_run
+            {
+                neighbourhood.admitted(served.kind(), claim);
+            }
             let mut response = response;
             if !warnings.is_empty() {
                 response.warnings = Some(warnings.iter().map(ToString::to_string).collect());
@@ -135,6 +150,17 @@ async fn decide<N: Neighbourhood>(
             response.deny(message)
         }
     }
+}
+
+/// The workload (ClientIntents) or server (ProtectedService) the object claims, by name and kind; `None`
+/// for a KafkaServerConfig or an object that names none (the rules report it).
+fn claimed_identity(served: &Served) -> Option<(String, Option<String>)> {
+    let (name, kind) = match served.clone().into_hub() {
+        Object::ClientIntents(o) => (o.spec.workload.name, o.spec.workload.kind),
+        Object::ProtectedService(o) => (o.spec.name, o.spec.kind),
+        Object::KafkaServerConfig(_) => return None,
+    };
+    (!name.is_empty()).then_some((name, kind))
 }
 
 fn unavailable(response: AdmissionResponse, error: &super::NeighbourhoodError) -> AdmissionResponse {
@@ -368,11 +394,11 @@ mod tests {
     impl Neighbourhood for Unreachable {
         async fn client_intents(
             &self,
-            namespace: &str,
+            claim: &Claim<'_>,
         ) -> Result<Vec<v2beta1::ClientIntents>, crate::webhook::NeighbourhoodError> {
             Err(crate::webhook::NeighbourhoodError {
                 kind: holt_api::Kind::ClientIntents,
-                namespace: namespace.to_owned(),
+                namespace: claim.namespace.to_owned(),
                 source: Box::new(kube::Error::Api(Box::new(kube::core::Status::failure(
                     "connection refused",
                     "ServiceUnavailable",
@@ -382,10 +408,78 @@ mod tests {
 
         async fn protected_services(
             &self,
-            _namespace: &str,
+            _claim: &Claim<'_>,
         ) -> Result<Vec<v2beta1::ProtectedService>, crate::webhook::NeighbourhoodError> {
             Ok(Vec::new())
         }
+    }
+
+    /// A neighbourhood that records what it is asked and told.
+    #[derive(Default)]
+    struct Recording {
+        asked: std::sync::Mutex<Vec<String>>,
+        admitted: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl Neighbourhood for Recording {
+        async fn client_intents(
+            &self,
+            claim: &Claim<'_>,
+        ) -> Result<Vec<v2beta1::ClientIntents>, crate::webhook::NeighbourhoodError> {
+            self.asked.lock().expect("lock").push(format!("{claim:?}"));
+            Ok(Vec::new())
+        }
+
+        async fn protected_services(
+            &self,
+            claim: &Claim<'_>,
+        ) -> Result<Vec<v2beta1::ProtectedService>, crate::webhook::NeighbourhoodError> {
+            self.asked.lock().expect("lock").push(format!("{claim:?}"));
+            Ok(Vec::new())
+        }
+
+        fn admitted(&self, kind: holt_api::Kind, claim: &Claim<'_>) {
+            self.admitted
+                .lock()
+                .expect("lock")
+                .push(format!("{kind} {claim:?}"));
+        }
+    }
+
+    #[tokio::test]
+    async fn the_claim_names_the_hub_workload_and_only_real_admissions_are_recorded() {
+        let recording = Recording::default();
+        let v1 = json!({
+            "apiVersion": "k8s.otterize.com/v1alpha3", "kind": "ClientIntents",
+            "metadata": { "name": "frontend-intents", "namespace": "shop" },
+            "spec": { "service": { "name": "frontend", "kind": "Deployment" }, "calls": [{ "name": "cart" }] },
+        });
+        let out = review_admission(review("CREATE", v1.clone(), None), &recording, &Config::default()).await;
+        assert_eq!(
+            serde_json::to_value(out).expect("json")["response"]["allowed"],
+            true
+        );
+        let expected = r#"Claim { namespace: "shop", object: "frontend-intents", identity: "frontend", kind: Some("Deployment") }"#;
+        assert_eq!(*recording.asked.lock().expect("lock"), [expected]);
+        assert_eq!(
+            *recording.admitted.lock().expect("lock"),
+            [format!("ClientIntents {expected}")]
+        );
+
+        // A dry run and a denied object are looked up but not recorded.
+        let mut dry_run = review("CREATE", v1, None);
+        if let Some(request) = dry_run.request.as_mut() {
+            request.dry_run = true;
+        }
+        review_admission(dry_run, &recording, &Config::default()).await;
+        let invalid = intents(
+            "broken",
+            "frontend",
+            json!([{ "kubernetes": { "name": "a.b.c" } }]),
+        );
+        review_admission(review("CREATE", invalid, None), &recording, &Config::default()).await;
+        assert_eq!(recording.asked.lock().expect("lock").len(), 3);
+        assert_eq!(recording.admitted.lock().expect("lock").len(), 1);
     }
 
     #[tokio::test]

@@ -9,7 +9,7 @@ use serde_json::Value;
 /// Answers one `ConversionReview`: all objects converted (in order), or `result.status: Failure` with a
 /// message naming the first object that could not be converted.
 pub fn review_conversion(review: ConversionReview) -> ConversionReview {
-    let request = match ConversionRequest::from_review(review) {
+    let mut request = match ConversionRequest::from_review(review) {
         Ok(request) => request,
         Err(_) => {
             tracing::warn!("conversion review without a request");
@@ -21,7 +21,8 @@ pub fn review_conversion(review: ConversionReview) -> ConversionReview {
         }
     };
     let desired = request.desired_api_version.clone();
-    let objects = request.objects.clone();
+    // Taken, not copied: a list read in another version brings every object of it in one review.
+    let objects = std::mem::take(&mut request.objects);
     let total = objects.len();
     let response = ConversionResponse::for_request(request);
     let mut converted = Vec::with_capacity(total);

@@ -2,34 +2,45 @@
 //!
 //! In: `ConversionReview`s and `AdmissionReview`s from the API server (HTTPS, `POST /convert` and
 //! `POST /validate-k8s-otterize-com-<version>-<resource>` or `POST /validate`), the other ClientIntents and
-//! ProtectedServices of a namespace through a [`Neighbourhood`], and a serving certificate the operator
-//! creates, persists in a Secret and rotates itself ([`CertificateBundle`], [`cert_store`]) or reads from
-//! files. Out: reviews answered with the shared conversion ([`holt_api::convert::convert_value`]) and
-//! validation ([`holt_api::validate::validate`]), and the registration that makes the API server call us:
-//! the CRDs' conversion clientConfig and a `ValidatingWebhookConfiguration` ([`ensure_registration`]).
+//! ProtectedServices claiming the same workload or server through a [`Neighbourhood`] (in the operator a
+//! watch-backed index, [`KubeNeighbourhood`]), and a serving certificate the operator creates, persists in a
+//! Secret and rotates itself ([`CertificateBundle`], [`cert_store`]) or reads from files. Out: reviews answered
+//! with the shared conversion ([`holt_api::convert::convert_value`]) and validation
+//! ([`holt_api::validate::validate`]), and the registration that makes the API server call us: the CRDs'
+//! conversion settings and a `ValidatingWebhookConfiguration` ([`ensure_registration`]), Holt's fields only
+//! ([`drift`]).
 //!
-//! Start-up from `main`: [`Webhook::start`] binds, loads or creates the certificate and serves; then
-//! [`ensure_registration`] with [`Webhook::ca_bundle`]. Rotation runs in the background: the serving
-//! certificate is re-issued by the same CA before it expires and swapped into the TLS configuration without
-//! restarting the server, so the registered CA bundle stays valid.
+//! Start-up from `main`: [`Webhook::start`] binds, loads or creates the certificate and serves; then, with a
+//! [`WebhookOptions::registration`] target, registers and keeps the registration Holt's: changes to it are
+//! restored within seconds (`repair`). Rotation runs in the background: the serving certificate is re-issued
+//! by the same CA before it expires and swapped into the TLS configuration without restarting the server, so
+//! the registered CA bundle stays valid.
 
 mod admission;
 pub mod cert_store;
 mod certificate;
+pub mod claims;
 mod conversion;
+pub mod drift;
+mod kube_neighbourhood;
+mod listed;
 mod neighbourhood;
 mod registration;
+mod repair;
 mod server;
 mod tls;
 
 pub use admission::review_admission;
 pub use certificate::{CertificateBundle, CertificateError, CertificateOptions};
 pub use conversion::review_conversion;
-pub use neighbourhood::{KubeNeighbourhood, Neighbourhood, NeighbourhoodError, StaticNeighbourhood};
+pub use kube_neighbourhood::{DEFAULT_BUDGET, KubeNeighbourhood, NeighbourhoodStats};
+pub use listed::ListedNeighbourhood;
+pub use neighbourhood::{Claim, Neighbourhood, NeighbourhoodError, StaticNeighbourhood};
 pub use registration::{
-    MANAGED_BY_LABEL, MANAGER, VALIDATING_WEBHOOK_CONFIGURATION, WebhookTarget, ensure_registration,
-    validating_webhook_configuration,
+    CrdRegistration, MANAGED_BY_LABEL, MANAGER, Registration, VALIDATING_WEBHOOK_CONFIGURATION,
+    WebhookTarget, ensure_registration, validating_webhook_configuration,
 };
+pub use repair::{REPAIR_RETRY_MAX, REPAIR_SLOWDOWN_MAX};
 pub use server::{CertificateSource, Webhook, WebhookOptions, router, serve};
 pub use tls::{ReloadableCert, TlsError, server_config};
 
@@ -84,4 +95,6 @@ pub enum WebhookError {
     Crds { source: holt_api::crds::CrdError },
     #[error("cannot register {what}: {source}")]
     Registration { what: String, source: Box<kube::Error> },
+    #[error("cannot register {what}: it kept changing while Holt wrote it")]
+    Contended { what: String },
 }

@@ -1,11 +1,12 @@
 //! What the uniqueness rules compare an object with: the other ClientIntents and ProtectedServices of its
-//! namespace, behind a narrow lookup ([`Neighbourhood`]) — one backed by the API server, one by a list.
+//! namespace that claim the same workload or server, behind a narrow lookup ([`Neighbourhood`]). Three
+//! implementations: [`StaticNeighbourhood`] (a fixed list), [`ListedNeighbourhood`](super::ListedNeighbourhood)
+//! (one list call per review) and [`KubeNeighbourhood`](super::KubeNeighbourhood) (a watch-backed index,
+//! what the operator uses).
 
 use std::future::Future;
 
-use holt_api::any::Object;
 use holt_api::v2beta1;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 
 /// Why the neighbours could not be looked up (the review is then denied: failing closed).
 #[derive(Debug, thiserror::Error)]
@@ -16,19 +17,35 @@ pub struct NeighbourhoodError {
     pub source: Box<kube::Error>,
 }
 
-/// The other objects of a namespace, in hub form. Objects that do not parse are left out.
+/// An object under review and what it claims: `namespace/object` claims the workload (ClientIntents) or
+/// server (ProtectedService) named `identity`, of kind `kind` (`None`: any).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claim<'a> {
+    pub namespace: &'a str,
+    pub object: &'a str,
+    pub identity: &'a str,
+    pub kind: Option<&'a str>,
+}
+
+/// The other objects of a namespace, in hub form. A lookup returns at least every other object of the
+/// claim's namespace that claims an identity of the same name; it may return more (the rules filter). Objects
+/// that do not parse are left out.
 pub trait Neighbourhood: Send + Sync + 'static {
-    /// The ClientIntents of `namespace`.
+    /// ClientIntents of `claim.namespace` that may claim the workload `claim.identity`.
     fn client_intents(
         &self,
-        namespace: &str,
+        claim: &Claim<'_>,
     ) -> impl Future<Output = Result<Vec<v2beta1::ClientIntents>, NeighbourhoodError>> + Send;
 
-    /// The ProtectedServices of `namespace`.
+    /// ProtectedServices of `claim.namespace` that may claim the server `claim.identity`.
     fn protected_services(
         &self,
-        namespace: &str,
+        claim: &Claim<'_>,
     ) -> impl Future<Output = Result<Vec<v2beta1::ProtectedService>, NeighbourhoodError>> + Send;
+
+    /// The webhook admitted `claim` for a `kind` object (not in a dry run): a lookup made before the object
+    /// is seen otherwise should still find it. The default forgets it.
+    fn admitted(&self, _kind: holt_api::Kind, _claim: &Claim<'_>) {}
 }
 
 /// Neighbours from a fixed list (tests, `holt validate`-like callers). Objects of every namespace may be
@@ -42,16 +59,16 @@ pub struct StaticNeighbourhood {
 impl Neighbourhood for StaticNeighbourhood {
     async fn client_intents(
         &self,
-        namespace: &str,
+        claim: &Claim<'_>,
     ) -> Result<Vec<v2beta1::ClientIntents>, NeighbourhoodError> {
-        Ok(in_namespace(&self.client_intents, namespace))
+        Ok(in_namespace(&self.client_intents, claim.namespace))
     }
 
     async fn protected_services(
         &self,
-        namespace: &str,
+        claim: &Claim<'_>,
     ) -> Result<Vec<v2beta1::ProtectedService>, NeighbourhoodError> {
-        Ok(in_namespace(&self.protected_services, namespace))
+        Ok(in_namespace(&self.protected_services, claim.namespace))
     }
 }
 
@@ -63,87 +80,47 @@ fn in_namespace<K: kube::Resource + Clone>(objects: &[K], namespace: &str) -> Ve
         .collect()
 }
 
-/// Neighbours listed from the API server, one list call per review (in the storage version, `v2alpha1`,
-/// so listing never calls the conversion webhook back). Good enough for the admission rate of intents;
-/// the operator's index could serve them from memory later.
-#[derive(Clone)]
-pub struct KubeNeighbourhood {
-    client: kube::Client,
-}
-
-impl std::fmt::Debug for KubeNeighbourhood {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KubeNeighbourhood").finish_non_exhaustive()
+/// A hub ClientIntents that holds only what uniqueness compares: names and the workload.
+pub(super) fn client_intents_stub(
+    namespace: &str,
+    object: &str,
+    workload: &str,
+    kind: Option<&str>,
+) -> v2beta1::ClientIntents {
+    v2beta1::ClientIntents {
+        metadata: stub_meta(namespace, object),
+        spec: v2beta1::ClientIntentsSpec {
+            workload: v2beta1::Workload {
+                name: workload.to_owned(),
+                kind: kind.map(str::to_owned),
+            },
+            targets: Vec::new(),
+        },
+        status: None,
     }
 }
 
-impl KubeNeighbourhood {
-    pub fn new(client: kube::Client) -> Self {
-        KubeNeighbourhood { client }
-    }
-
-    /// Every object of `kind` in `namespace`, parsed and converted to the hub; unparseable ones are skipped
-    /// (the operator reports them), so one bad object never blocks admission of the others.
-    async fn list(&self, kind: holt_api::Kind, namespace: &str) -> Result<Vec<Object>, NeighbourhoodError> {
-        let gvk = GroupVersionKind::gvk(
-            holt_api::GROUP,
-            holt_api::Version::STORAGE.as_str(),
-            kind.as_str(),
-        );
-        let resource = ApiResource::from_gvk_with_plural(&gvk, kind.plural());
-        let api = Api::<DynamicObject>::namespaced_with(self.client.clone(), namespace, &resource);
-        let list = api
-            .list(&ListParams::default())
-            .await
-            .map_err(|source| NeighbourhoodError {
-                kind,
-                namespace: namespace.to_owned(),
-                source: Box::new(source),
-            })?;
-        let mut objects = Vec::with_capacity(list.items.len());
-        for mut item in list.items {
-            item.types = Some(kube::core::TypeMeta {
-                api_version: gvk.api_version(),
-                kind: kind.as_str().to_owned(),
-            });
-            let parsed = serde_json::to_value(&item)
-                .map_err(|e| e.to_string())
-                .and_then(|value| Object::from_value(value).map_err(|e| e.to_string()));
-            match parsed {
-                Ok(object) => objects.push(object),
-                Err(problem) => tracing::debug!(%problem, "neighbour skipped: it does not parse"),
-            }
-        }
-        Ok(objects)
+/// A hub ProtectedService that holds only what uniqueness compares: names and the server.
+pub(super) fn protected_service_stub(
+    namespace: &str,
+    object: &str,
+    server: &str,
+    kind: Option<&str>,
+) -> v2beta1::ProtectedService {
+    v2beta1::ProtectedService {
+        metadata: stub_meta(namespace, object),
+        spec: v2beta1::ProtectedServiceSpec {
+            name: server.to_owned(),
+            kind: kind.map(str::to_owned),
+        },
+        status: None,
     }
 }
 
-impl Neighbourhood for KubeNeighbourhood {
-    async fn client_intents(
-        &self,
-        namespace: &str,
-    ) -> Result<Vec<v2beta1::ClientIntents>, NeighbourhoodError> {
-        let objects = self.list(holt_api::Kind::ClientIntents, namespace).await?;
-        Ok(objects
-            .into_iter()
-            .filter_map(|o| match o {
-                Object::ClientIntents(o) => Some(o),
-                _ => None,
-            })
-            .collect())
-    }
-
-    async fn protected_services(
-        &self,
-        namespace: &str,
-    ) -> Result<Vec<v2beta1::ProtectedService>, NeighbourhoodError> {
-        let objects = self.list(holt_api::Kind::ProtectedService, namespace).await?;
-        Ok(objects
-            .into_iter()
-            .filter_map(|o| match o {
-                Object::ProtectedService(o) => Some(o),
-                _ => None,
-            })
-            .collect())
+fn stub_meta(namespace: &str, object: &str) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        name: Some(object.to_owned()),
+        namespace: Some(namespace.to_owned()),
+        ..Default::default()
     }
 }

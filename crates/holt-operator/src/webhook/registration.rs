@@ -1,6 +1,8 @@
-//! Making the API server call the webhook: every Holt CRD's conversion clientConfig and one
+//! Making the API server call the webhook: every Holt CRD's conversion settings and one
 //! `ValidatingWebhookConfiguration` (one webhook per kind, every served version, CREATE and UPDATE,
-//! `failurePolicy: Fail`), both written with server-side apply under Holt's webhook field manager.
+//! `failurePolicy: Fail`), written under Holt's webhook field manager, touching only Holt's fields
+//! ([`super::drift`] says which). In: the target and CA bundle; out: the objects as they should be and a
+//! [`Registration`] report of what was found and done.
 
 use std::collections::BTreeMap;
 
@@ -15,10 +17,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
-use kube::api::{Patch, PatchParams};
-use serde_json::json;
+use kube::api::{Patch, PatchParams, PostParams};
 
-use super::{CONVERT_PATH, VALIDATE_PATH, WebhookError};
+use super::{CONVERT_PATH, VALIDATE_PATH, WebhookError, drift};
 
 /// The field manager of everything the webhook registers.
 pub const MANAGER: &str = "holt-webhook";
@@ -139,62 +140,269 @@ pub fn validating_webhook_configuration(
     }
 }
 
-/// Points every Holt CRD's conversion webhook at `target` (trusting `ca_bundle`) and applies the
-/// `ValidatingWebhookConfiguration`. A CRD that does not exist yet is created in full; an existing one only
-/// has its `spec.conversion` applied (forced: the CA bundle is ours to keep current).
+/// What [`ensure_registration`] found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Registration {
+    /// One entry per Holt CRD.
+    pub crds: Vec<CrdRegistration>,
+    /// True when the `ValidatingWebhookConfiguration` did not exist and was created.
+    pub configuration_created: bool,
+    /// The fields of Holt's it restored in the existing configuration (see [`super::drift`]).
+    pub configuration_repaired: Vec<String>,
+}
+
+/// What [`ensure_registration`] found and did for one CRD.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CrdRegistration {
+    pub name: String,
+    /// True when the CRD did not exist and was created (in full, with this build's schema).
+    pub created: bool,
+    /// The conversion fields it patched (empty: they were already Holt's).
+    pub conversion_repaired: Vec<String>,
+    /// Who installed the schema: empty when Holt did (it then keeps the schema current), else the other
+    /// field managers owning `spec.versions` (kubectl, helm, a GitOps tool), whose schema Holt leaves alone.
+    pub schema_owners: Vec<String>,
+    /// Whether the served versions and their schemas are this build's.
+    pub schema_current: bool,
+}
+
+/// Makes the API server call the webhook at `target`, trusting `ca_bundle`, writing only what is Holt's:
+/// - a Holt CRD that does not exist is created in full (server-side apply under [`MANAGER`]); one that Holt
+///   installed (no other manager owns its `spec.versions`) is applied in full again, so its schema follows
+///   upgrades as the reference's start-up does;
+/// - in every Holt CRD, the conversion settings ([`super::drift::conversion_drift`]) are patched when they
+///   differ, removing the other of `url`/`service` whoever set it; a schema installed by someone else (chart,
+///   GitOps, `kubectl apply -f deploy/crds`) is left to them, with a warning when it is not this build's;
+/// - the `ValidatingWebhookConfiguration` is created, or Holt's webhooks and labels in it restored.
+///
+/// Nothing is written when nothing of Holt's differs. Conflicting concurrent writers (another replica) are
+/// retried on the object's latest version.
 pub async fn ensure_registration(
     client: &kube::Client,
     target: &WebhookTarget,
     ca_bundle: &[u8],
-) -> Result<(), WebhookError> {
+) -> Result<Registration, WebhookError> {
     let client_config = target.conversion_client_config(ca_bundle);
     let crds = holt_api::crds::crds_with_client_config(client_config.clone())
         .map_err(|source| WebhookError::Crds { source })?;
-    let params = PatchParams::apply(MANAGER).force();
     let crd_api = Api::<CustomResourceDefinition>::all(client.clone());
+    let mut registration = Registration::default();
     for crd in &crds {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        let registration = |source: kube::Error| WebhookError::Registration {
-            what: format!("the conversion webhook of CRD {name}"),
-            source: Box::new(source),
-        };
-        // The whole CRD, every time: server-side apply with one field manager must always send the same
-        // fields (a partial apply would drop the ones it sent before), and it keeps the schema current on
-        // upgrades, as the reference's start-up does.
-        let mut full = crd.clone();
-        full.metadata.managed_fields = None;
-        crd_api
-            .patch(&name, &params, &Patch::Apply(&full))
-            .await
-            .map_err(registration)?;
-        tracing::info!(crd = %name, "conversion webhook registered");
+        registration
+            .crds
+            .push(ensure_crd(&crd_api, crd, &client_config).await?);
     }
+    let configuration = validating_webhook_configuration(target, ca_bundle);
+    let outcome = ensure_configuration(client, &configuration).await?;
+    registration.configuration_created = outcome.created;
+    registration.configuration_repaired = outcome.repaired;
+    if outcome.created {
+        tracing::info!(
+            name = VALIDATING_WEBHOOK_CONFIGURATION,
+            "validating webhooks registered"
+        );
+    } else if !registration.configuration_repaired.is_empty() {
+        tracing::info!(
+            name = VALIDATING_WEBHOOK_CONFIGURATION,
+            fields = ?registration.configuration_repaired,
+            "validating webhooks updated"
+        );
+    }
+    Ok(registration)
+}
 
-    let mut configuration = validating_webhook_configuration(target, ca_bundle);
-    configuration.metadata.managed_fields = None;
-    let value = serde_json::to_value(&configuration).map(|mut v| {
-        if let Some(map) = v.as_object_mut() {
-            map.insert("apiVersion".to_owned(), json!("admissionregistration.k8s.io/v1"));
-            map.insert("kind".to_owned(), json!("ValidatingWebhookConfiguration"));
+async fn ensure_crd(
+    api: &Api<CustomResourceDefinition>,
+    desired: &CustomResourceDefinition,
+    client_config: &CrdClientConfig,
+) -> Result<CrdRegistration, WebhookError> {
+    let name = desired.metadata.name.clone().unwrap_or_default();
+    let mut registration = CrdRegistration {
+        name: name.clone(),
+        ..CrdRegistration::default()
+    };
+    let Some(live) = api.get_opt(&name).await.map_err(crd_error(&name))? else {
+        apply_crd(api, desired).await?;
+        tracing::info!(crd = %name, "CRD created, conversion webhook registered");
+        registration.created = true;
+        registration.schema_current = true;
+        return Ok(registration);
+    };
+    registration.schema_owners = drift::schema_owners(&live);
+    let schema_current = drift::schema_matches(&live, desired);
+    match repair_conversion(api, &name, client_config, Some(live)).await? {
+        Some(restored) => registration.conversion_repaired = restored.fields,
+        None => {
+            // Deleted meanwhile: create it, as if it had not been there.
+            apply_crd(api, desired).await?;
+            registration.created = true;
+            registration.schema_current = true;
+            registration.schema_owners.clear();
+            return Ok(registration);
         }
-        v
-    });
-    let value = value.map_err(|source| WebhookError::Registration {
-        what: format!("ValidatingWebhookConfiguration {VALIDATING_WEBHOOK_CONFIGURATION}"),
-        source: Box::new(kube::Error::SerdeError(source)),
-    })?;
-    Api::<ValidatingWebhookConfiguration>::all(client.clone())
-        .patch(VALIDATING_WEBHOOK_CONFIGURATION, &params, &Patch::Apply(&value))
+    }
+    if !registration.conversion_repaired.is_empty() {
+        tracing::info!(crd = %name, fields = ?registration.conversion_repaired, "conversion webhook registered");
+    }
+    if registration.schema_owners.is_empty() {
+        // Holt's own installation: keep the schema this build's (a no-op when it already is).
+        apply_crd(api, desired).await?;
+        registration.schema_current = true;
+    } else {
+        registration.schema_current = schema_current;
+        if !schema_current {
+            tracing::warn!(
+                crd = %name,
+                installed_by = ?registration.schema_owners,
+                "the CRD's schema is not this version's; Holt leaves it to its installer: apply deploy/crds of this release"
+            );
+        }
+    }
+    Ok(registration)
+}
+
+/// Server-side applies the whole CRD under [`MANAGER`] (forced: Holt installed it, or it did not exist).
+async fn apply_crd(
+    api: &Api<CustomResourceDefinition>,
+    crd: &CustomResourceDefinition,
+) -> Result<(), WebhookError> {
+    let name = crd.metadata.name.clone().unwrap_or_default();
+    let mut full = crd.clone();
+    full.metadata.managed_fields = None;
+    full.metadata.resource_version = None;
+    api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&full))
         .await
-        .map_err(|source| WebhookError::Registration {
-            what: format!("ValidatingWebhookConfiguration {VALIDATING_WEBHOOK_CONFIGURATION}"),
-            source: Box::new(source),
-        })?;
-    tracing::info!(
-        name = VALIDATING_WEBHOOK_CONFIGURATION,
-        "validating webhooks registered"
-    );
+        .map_err(crd_error(&name))?;
     Ok(())
+}
+
+/// How often a write that lost a race with another writer is tried again on the latest version.
+const ATTEMPTS: usize = 5;
+
+/// The fields of Holt's a write restored, and who changed them last (the newest other field manager).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Restored {
+    pub fields: Vec<String>,
+    pub changed_by: Option<String>,
+}
+
+/// Restores the conversion settings of CRD `name` to `client_config` when they differ (a merge patch guarded
+/// by the resourceVersion it compared). `live` is the CRD as just read, if at hand. Returns what it restored
+/// (no fields: nothing differed), or `None` when the CRD does not exist.
+pub(super) async fn repair_conversion(
+    api: &Api<CustomResourceDefinition>,
+    name: &str,
+    client_config: &CrdClientConfig,
+    mut live: Option<CustomResourceDefinition>,
+) -> Result<Option<Restored>, WebhookError> {
+    for _ in 0..ATTEMPTS {
+        let current = match live.take() {
+            Some(current) => current,
+            None => match api.get_opt(name).await.map_err(crd_error(name))? {
+                Some(current) => current,
+                None => return Ok(None),
+            },
+        };
+        let fields = drift::conversion_drift(&current, client_config);
+        if fields.is_empty() {
+            return Ok(Some(Restored::default()));
+        }
+        let restored = Restored {
+            fields,
+            changed_by: drift::last_other_manager(&current.metadata),
+        };
+        let patch = drift::conversion_patch(client_config, current.metadata.resource_version.as_deref());
+        match api.patch(name, &manager_params(), &Patch::Merge(&patch)).await {
+            Ok(_) => return Ok(Some(restored)),
+            Err(kube::Error::Api(status)) if status.code == 409 => continue,
+            Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
+            Err(source) => return Err(crd_error(name)(source)),
+        }
+    }
+    Err(WebhookError::Contended {
+        what: format!("the conversion webhook of CRD {name}"),
+    })
+}
+
+fn manager_params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(MANAGER.to_owned()),
+        ..PatchParams::default()
+    }
+}
+
+fn crd_error(name: &str) -> impl Fn(kube::Error) -> WebhookError + '_ {
+    move |source| WebhookError::Registration {
+        what: format!("the conversion webhook of CRD {name}"),
+        source: Box::new(source),
+    }
+}
+
+/// What [`ensure_configuration`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct ConfigurationOutcome {
+    pub created: bool,
+    pub repaired: Vec<String>,
+    pub changed_by: Option<String>,
+}
+
+/// Creates the `ValidatingWebhookConfiguration`, or restores Holt's labels and webhooks in it when they differ
+/// from `desired` (a replace guarded by the resourceVersion it compared).
+pub(super) async fn ensure_configuration(
+    client: &kube::Client,
+    desired: &ValidatingWebhookConfiguration,
+) -> Result<ConfigurationOutcome, WebhookError> {
+    let api = Api::<ValidatingWebhookConfiguration>::all(client.clone());
+    let error = |source: kube::Error| WebhookError::Registration {
+        what: format!("ValidatingWebhookConfiguration {VALIDATING_WEBHOOK_CONFIGURATION}"),
+        source: Box::new(source),
+    };
+    let params = PostParams {
+        field_manager: Some(MANAGER.to_owned()),
+        ..PostParams::default()
+    };
+    for _ in 0..ATTEMPTS {
+        match api
+            .get_opt(VALIDATING_WEBHOOK_CONFIGURATION)
+            .await
+            .map_err(error)?
+        {
+            None => match api.create(&params, desired).await {
+                Ok(_) => {
+                    return Ok(ConfigurationOutcome {
+                        created: true,
+                        ..ConfigurationOutcome::default()
+                    });
+                }
+                Err(kube::Error::Api(status)) if status.code == 409 => continue,
+                Err(source) => return Err(error(source)),
+            },
+            Some(live) => {
+                let repaired = drift::configuration_drift(&live, desired);
+                if repaired.is_empty() {
+                    return Ok(ConfigurationOutcome::default());
+                }
+                let object = drift::repaired_configuration(&live, desired);
+                match api
+                    .replace(VALIDATING_WEBHOOK_CONFIGURATION, &params, &object)
+                    .await
+                {
+                    Ok(_) => {
+                        return Ok(ConfigurationOutcome {
+                            created: false,
+                            repaired,
+                            changed_by: drift::last_other_manager(&live.metadata),
+                        });
+                    }
+                    Err(kube::Error::Api(status)) if status.code == 409 || status.code == 404 => continue,
+                    Err(source) => return Err(error(source)),
+                }
+            }
+        }
+    }
+    Err(WebhookError::Contended {
+        what: format!("ValidatingWebhookConfiguration {VALIDATING_WEBHOOK_CONFIGURATION}"),
+    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -13,7 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use holt_api::validate::Config;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionResponse, AdmissionReview};
@@ -26,15 +27,24 @@ use tokio_rustls::TlsAcceptor;
 
 use super::cert_store::SecretStore;
 use super::{
-    CONVERT_PATH, CertificateBundle, CertificateOptions, HEALTH_PATH, Neighbourhood, ReloadableCert,
-    VALIDATE_PATH, WebhookError, WebhookTarget, ensure_registration, review_admission, review_conversion,
-    server_config,
+    CONVERT_PATH, CertificateBundle, CertificateOptions, HEALTH_PATH, Neighbourhood, Registration,
+    ReloadableCert, VALIDATE_PATH, WebhookError, WebhookTarget, ensure_registration, repair,
+    review_admission, review_conversion, server_config,
 };
 
 /// Reviews can be large: a conversion of a long list carries every object.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
-/// A client that does not finish its TLS handshake or send its headers in time is dropped.
+/// A client that does not finish its TLS handshake in time is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may wait for its next request's headers, idle keep-alive time included (hyper does
+/// not tell them apart). Longer than the API server's idle-connection timeout (Go's 90 s), so that the API
+/// server, not Holt, closes idle connections: closing first made every review after 10 s of quiet pay a new
+/// TLS handshake, and raced with a review sent on the closing connection (a failed create, since reviews are
+/// not retried).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// An HTTP/2 connection is pinged this often; one whose client does not answer within [`HANDSHAKE_TIMEOUT`]
+/// is closed (a peer that vanished without closing).
+const H2_PING_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Where the serving certificate comes from.
 #[derive(Clone, Debug)]
@@ -61,7 +71,8 @@ pub struct WebhookOptions {
     pub certificate: CertificateSource,
     /// Strict mode and its excluded namespaces.
     pub validation: Config,
-    /// When set, [`Webhook::start`] registers the webhook there, and registers again when the CA changes.
+    /// When set, [`Webhook::start`] registers the webhook there, registers again when the CA changes, and
+    /// restores Holt's fields of the registration whenever someone changes them (see `repair`).
     pub registration: Option<WebhookTarget>,
     /// How often the certificate is checked (and re-read from the Secret or files).
     pub refresh_interval: Duration,
@@ -92,6 +103,8 @@ pub struct Webhook {
     keeper: Arc<Keeper>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    registration: Option<Registration>,
+    handshakes: Arc<AtomicU64>,
 }
 
 impl Webhook {
@@ -116,29 +129,53 @@ impl Webhook {
             source,
         })?;
         let registration = options.registration.clone();
+        let (ca_sender, ca) = watch::channel(bundle.ca_bundle().to_vec());
         let keeper = Arc::new(Keeper {
             client,
             source: options.certificate.clone(),
             registration: options.registration.clone(),
             cert,
             current: Mutex::new(bundle),
+            ca: ca_sender,
         });
         let (shutdown, stopped) = watch::channel(false);
         let app = router(Arc::new(neighbourhood), options.validation.clone());
-        let server = tokio::spawn(serve(listener, tls, app, stopped.clone()));
-        let refresher = tokio::spawn(refresh_loop(keeper.clone(), options.refresh_interval, stopped));
+        let handshakes = Arc::new(AtomicU64::new(0));
+        let server = tokio::spawn(serve(listener, tls, app, handshakes.clone(), stopped.clone()));
+        let refresher = tokio::spawn(refresh_loop(
+            keeper.clone(),
+            options.refresh_interval,
+            stopped.clone(),
+        ));
         tracing::info!(%local_addr, "webhook server listening");
-        let webhook = Webhook {
+        let mut webhook = Webhook {
             local_addr,
             keeper,
             shutdown,
             tasks: vec![server, refresher],
+            registration: None,
+            handshakes,
         };
-        // Registered once serving, so the API server never calls a port nobody answers.
+        // Registered once serving, so the API server never calls a port nobody answers; then kept so.
         if let Some(target) = &registration {
-            ensure_registration(&webhook.keeper.client, target, &webhook.ca_bundle()).await?;
+            let report = ensure_registration(&webhook.keeper.client, target, &webhook.ca_bundle()).await?;
+            webhook.registration = Some(report);
+            let client = webhook.keeper.client.clone();
+            webhook
+                .tasks
+                .push(repair::spawn(client, target.clone(), ca, stopped));
         }
         Ok(webhook)
+    }
+
+    /// What the start-up registration found and did (`None` without [`WebhookOptions::registration`]).
+    pub fn registration(&self) -> Option<&Registration> {
+        self.registration.as_ref()
+    }
+
+    /// TLS handshakes completed so far (each a new connection from the API server or another client).
+    pub fn tls_handshakes(&self) -> u64 {
+        self.handshakes.load(Ordering::Relaxed)
     }
 
     /// The address the server listens on (the port chosen when `addr` asked for port 0).
@@ -188,6 +225,8 @@ struct Keeper {
     registration: Option<WebhookTarget>,
     cert: Arc<ReloadableCert>,
     current: Mutex<CertificateBundle>,
+    /// The CA bundle the registration must carry (read by the repair task).
+    ca: watch::Sender<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Keeper {
@@ -219,10 +258,11 @@ impl Keeper {
             Err(poisoned) => *poisoned.into_inner() = next.clone(),
         }
         tracing::info!("webhook serving certificate reloaded");
-        if next.ca_cert_pem != previous.ca_cert_pem
-            && let Some(target) = &self.registration
-        {
-            ensure_registration(&self.client, target, next.ca_bundle()).await?;
+        if next.ca_cert_pem != previous.ca_cert_pem {
+            self.ca.send_replace(next.ca_bundle().to_vec());
+            if let Some(target) = &self.registration {
+                ensure_registration(&self.client, target, next.ca_bundle()).await?;
+            }
         }
         Ok(true)
     }
@@ -278,11 +318,13 @@ async fn read(path: &PathBuf) -> Result<String, WebhookError> {
         })
 }
 
-/// Accepts TLS connections on `listener` and serves `app` over HTTP/1.1 until `stopped` turns true.
+/// Accepts TLS connections on `listener` and serves `app` over HTTP/2 or HTTP/1.1 (as the client chose by
+/// ALPN) until `stopped` turns true, counting completed TLS handshakes in `handshakes`.
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
     app: Router,
+    handshakes: Arc<AtomicU64>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
@@ -298,11 +340,20 @@ pub async fn serve(
             },
             _ = stopped.changed() => return,
         };
+        // Responses go out at once: with Nagle's algorithm an HTTP/2 response (HEADERS, then DATA) waited for
+        // the client's delayed ACK, 40 ms per review.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+        }
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let handshakes = handshakes.clone();
         tokio::spawn(async move {
             let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => stream,
+                Ok(Ok(stream)) => {
+                    handshakes.fetch_add(1, Ordering::Relaxed);
+                    stream
+                }
                 Ok(Err(error)) => {
                     tracing::debug!(%peer, %error, "TLS handshake failed");
                     return;
@@ -312,9 +363,17 @@ pub async fn serve(
                     return;
                 }
             };
-            let served = hyper::server::conn::http1::Builder::new()
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
                 .timer(TokioTimer::new())
-                .header_read_timeout(HANDSHAKE_TIMEOUT)
+                .header_read_timeout(IDLE_TIMEOUT);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(H2_PING_INTERVAL)
+                .keep_alive_timeout(HANDSHAKE_TIMEOUT);
+            let served = builder
                 .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
                 .await;
             if let Err(error) = served {
