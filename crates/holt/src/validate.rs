@@ -7,11 +7,12 @@ use holt_api::any::Object as HubObject;
 use holt_api::validate::{Config as ValidationConfig, NeighbourIndex, Neighbours, validate_indexed};
 use holt_model::Config;
 
+use crate::document_limits::Limits;
 use crate::holt_objects::{self, Problem, Read};
 use crate::manifests;
 
-pub fn run(paths: &[PathBuf], strict: bool) -> anyhow::Result<ExitCode> {
-    let manifests = manifests::load(paths, None)?;
+pub fn run(paths: &[PathBuf], strict: bool, limits: &Limits) -> anyhow::Result<ExitCode> {
+    let manifests = manifests::load(paths, None, limits)?;
     for skipped in &manifests.skipped {
         eprintln!("note: {}: {} skipped", skipped.source, skipped.what);
     }
