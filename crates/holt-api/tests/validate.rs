@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use holt_api::any::Served;
 use holt_api::v2beta1::*;
-use holt_api::validate::{self, Becomes, Config, Neighbours, Report, Rule};
+use holt_api::validate::{self, Becomes, Config, NeighbourIndex, Neighbours, Report, Rule};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
@@ -454,6 +454,68 @@ fn protected(name: &str, namespace: &str, server: &str, kind: Option<&str>) -> P
         },
         status: None,
     }
+}
+
+#[test]
+fn an_index_built_once_answers_as_the_neighbours_it_was_built_from() {
+    let client_intents = [
+        hub_intents("a", "shop", "frontend", Some("Deployment")),
+        hub_intents("b", "shop", "frontend", Some("Deployment")),
+        hub_intents("c", "shop", "frontend", Some("")),
+        hub_intents("d", "shop", "frontend", None),
+        hub_intents("e", "other", "frontend", Some("Deployment")),
+        hub_intents("f", "shop", "backend", Some("Deployment")),
+        hub_intents("g", "shop", "frontend", Some("Deployment")),
+    ];
+    let protected_services = [
+        protected("p", "shop", "checkout", None),
+        protected("q", "shop", "checkout", Some("")),
+        protected("r", "shop", "checkout", Some("Deployment")),
+        protected("s", "other", "checkout", None),
+    ];
+    let neighbours = Neighbours {
+        client_intents: &client_intents,
+        protected_services: &protected_services,
+    };
+    let index = NeighbourIndex::new(&neighbours);
+    let objects = client_intents
+        .iter()
+        .cloned()
+        .map(|o| Served::ClientIntents(holt_api::any::AnyVersion::V2beta1(o)))
+        .chain(
+            protected_services
+                .iter()
+                .cloned()
+                .map(|o| Served::ProtectedService(holt_api::any::AnyVersion::V2beta1(o))),
+        );
+    let mut duplicates = Vec::new();
+    for object in objects {
+        let indexed = validate::validate_indexed(&object, &index, &Config::default());
+        assert_eq!(
+            indexed,
+            validate::validate(&object, &neighbours, &Config::default())
+        );
+        duplicates.push(indexed.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>());
+    }
+    let others = |messages: &[String]| {
+        messages
+            .iter()
+            .map(|m| {
+                m.split_once('(')
+                    .and_then(|(_, rest)| rest.split_once(')'))
+                    .map_or("", |(o, _)| o)
+                    .to_owned()
+            })
+            .collect::<Vec<_>>()
+    };
+    // The others in the order given; an unset and an empty kind clash; other namespaces and kinds do not.
+    assert_eq!(others(&duplicates[0]), ["b", "g"]);
+    assert_eq!(others(&duplicates[2]), ["d"]);
+    assert_eq!(others(&duplicates[4]), Vec::<String>::new());
+    assert_eq!(others(&duplicates[5]), Vec::<String>::new());
+    assert_eq!(others(&duplicates[6]), ["a", "b"]);
+    assert_eq!(others(&duplicates[7]), ["q"]);
+    assert_eq!(others(&duplicates[9]), Vec::<String>::new());
 }
 
 #[test]

@@ -3,9 +3,12 @@
 //! `holt plan PATH...` reads Kubernetes manifests and an operator configuration and prints what Holt would
 //! create — NetworkPolicies, Istio AuthorizationPolicies, Kafka ACLs, pod labels — with no cluster.
 //! `holt validate PATH...` checks ClientIntents, ProtectedServices and KafkaServerConfigs for CI and
-//! pre-commit hooks. Invalid input exits non-zero naming the file, object and field.
+//! pre-commit hooks. Invalid input exits non-zero naming the file, object and field; a document nested
+//! deeper than 128 levels or larger than `--max-document-mib` is refused before it is parsed. Both are
+//! linear in the number of objects.
 //! `holt mapper list|export|visualize|reset` reads the network mapper's discovered intents.
 
+mod document_limits;
 mod egress_summary;
 mod holt_objects;
 mod manifests;
@@ -20,6 +23,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use document_limits::LimitArgs;
 use holt_config::ConfigArgs;
 
 #[derive(Parser, Debug)]
@@ -41,6 +45,8 @@ enum Command {
         output: Format,
         #[command(flatten)]
         config: ConfigArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Validate ClientIntents, ProtectedServices and KafkaServerConfigs (files or directories).
     Validate {
@@ -50,6 +56,8 @@ enum Command {
         /// Apply strict-mode rules (no wildcard domains, ports required, plain targets must be Services).
         #[arg(long, env = "HOLT_ENABLE_STRICT_MODE_INTENTS")]
         strict: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// The network mapper's discovered intents: list, export as ClientIntents, visualize, reset.
     Mapper(mapper::MapperArgs),
@@ -69,8 +77,13 @@ fn main() -> ExitCode {
             paths,
             output,
             config,
-        } => plan::run(&paths, output, &config),
-        Command::Validate { paths, strict } => validate::run(&paths, strict),
+            limits,
+        } => plan::run(&paths, output, &config, &limits.limits()),
+        Command::Validate {
+            paths,
+            strict,
+            limits,
+        } => validate::run(&paths, strict, &limits.limits()),
         Command::Mapper(args) => mapper::run(args),
     };
     match result {

@@ -1,5 +1,7 @@
 //! Reading Kubernetes manifests from files and directories: multi-document YAML, JSON, and `List` objects,
-//! into typed objects. Every problem names the file, the document, the object and the field.
+//! into typed objects. Every problem names the file, the document, the object and the field. Each file is
+//! first checked against the depth and size limits of [`crate::document_limits`], so that a hostile document
+//! is refused before it is parsed.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use crate::document_limits::{self, Exceeded, Limits};
 
 /// Where a document came from: a file and the document's position in it (1-based).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -65,6 +69,8 @@ pub enum LoadError {
     Empty { path: PathBuf },
     #[error("{at}: not valid YAML/JSON: {problem}")]
     Syntax { at: Source, problem: String },
+    #[error("{at}: {exceeded}")]
+    Limit { at: Source, exceeded: Exceeded },
     #[error("{at}: {object}: {problem}")]
     Object {
         at: Source,
@@ -82,8 +88,8 @@ pub struct Manifests {
 
 /// Reads every `.yaml`, `.yml` and `.json` file under the given files and directories (recursively, in
 /// name order), except `exclude` (the configuration file, which may live beside the manifests). Fails on
-/// the first unreadable file or malformed document.
-pub fn load(paths: &[PathBuf], exclude: Option<&Path>) -> Result<Manifests, LoadError> {
+/// the first unreadable file, malformed document or document over the `limits`.
+pub fn load(paths: &[PathBuf], exclude: Option<&Path>, limits: &Limits) -> Result<Manifests, LoadError> {
     let excluded = exclude.and_then(|p| p.canonicalize().ok());
     let mut manifests = Manifests::default();
     for path in paths {
@@ -99,7 +105,7 @@ pub fn load(paths: &[PathBuf], exclude: Option<&Path>) -> Result<Manifests, Load
                 path: file.clone(),
                 source,
             })?;
-            read_documents(&file, &text, &mut manifests)?;
+            read_documents(&file, &text, limits, &mut manifests)?;
         }
     }
     Ok(manifests)
@@ -140,19 +146,47 @@ fn files_under(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 /// Splits a file into documents and reads each; JSON is a subset of YAML, so one parser serves both.
-pub fn read_documents(file: &Path, text: &str, into: &mut Manifests) -> Result<(), LoadError> {
+pub fn read_documents(
+    file: &Path,
+    text: &str,
+    limits: &Limits,
+    into: &mut Manifests,
+) -> Result<(), LoadError> {
+    let at = |document: usize| Source {
+        file: file.to_owned(),
+        document,
+    };
+    if let Some(over) = document_limits::check(text, limits) {
+        return Err(LoadError::Limit {
+            at: at(over.document),
+            exceeded: over.exceeded,
+        });
+    }
     for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let source = Source {
-            file: file.to_owned(),
-            document: index + 1,
-        };
-        let value = Value::deserialize(document).map_err(|e| LoadError::Syntax {
-            at: source.clone(),
-            problem: e.to_string(),
-        })?;
+        let source = at(index + 1);
+        let value = Value::deserialize(document).map_err(|e| syntax_error(source.clone(), &e))?;
         read_value(source, value, into)?;
     }
     Ok(())
+}
+
+/// A document the YAML parser refuses. Its recursion limit is [`document_limits::MAX_DEPTH`] (a test reads 128 levels and
+/// refuses 129 both ways), which the limits pass checks first; but an alias repeats the levels of its anchor
+/// and only the parser sees those.
+fn syntax_error(at: Source, error: &serde_yaml::Error) -> LoadError {
+    let problem = error.to_string();
+    match error.location() {
+        Some(location) if problem.starts_with("recursion limit exceeded") => {
+            LoadError::Limit {
+                at,
+                exceeded: Exceeded::TooDeep {
+                    line: location.line(),
+                    column: location.column(),
+                },
+            }
+        }
+        _ => LoadError::Syntax { at, problem },
+    }
 }
 
 fn read_value(source: Source, value: Value, into: &mut Manifests) -> Result<(), LoadError> {
@@ -272,11 +306,13 @@ pub fn deserialize<T: DeserializeOwned>(value: Value) -> Result<T, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
     use super::*;
 
     fn read(text: &str) -> Result<Manifests, LoadError> {
         let mut manifests = Manifests::default();
-        read_documents(Path::new("test.yaml"), text, &mut manifests)?;
+        read_documents(Path::new("test.yaml"), text, &Limits::default(), &mut manifests)?;
         Ok(manifests)
     }
 
@@ -317,6 +353,96 @@ mod tests {
                 .as_ref()
                 .is_some_and(|t| t.metadata.as_ref().is_some_and(|m| m.labels.is_some()))
         );
+    }
+
+    /// `{"a": {"a": ... 1}}`, `depth` mappings deep, as JSON.
+    fn nested_json(depth: usize) -> String {
+        format!("{}1{}", r#"{"a": "#.repeat(depth), "}".repeat(depth))
+    }
+
+    /// The first line of an error, and how long reading took.
+    fn refusal(text: &str) -> (String, Duration) {
+        let started = Instant::now();
+        let error = read(text).expect_err("refused");
+        (error.to_string(), started.elapsed())
+    }
+
+    #[test]
+    fn a_json_document_nested_100_000_deep_is_refused_at_once_naming_the_limit() {
+        let (message, took) = refusal(&nested_json(100_000));
+        assert!(took < Duration::from_secs(1), "took {took:?}");
+        assert!(
+            message.starts_with("test.yaml (document 1): nested deeper than 128 levels"),
+            "{message}"
+        );
+        assert!(message.contains("line 1 column 769"), "{message}");
+    }
+
+    #[test]
+    fn deep_flow_and_block_yaml_is_refused_at_once_in_the_document_it_is_in() {
+        let flow = format!("a: 1\n---\nkey: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let block = format!("a: 1\n---\nb: 2\n---\n{}x\n", "- ".repeat(100_000));
+        for (text, document) in [(flow, 2), (block, 3)] {
+            let (message, took) = refusal(&text);
+            assert!(took < Duration::from_secs(1), "took {took:?}");
+            let expected = format!("test.yaml (document {document}): nested deeper than 128 levels");
+            assert!(message.starts_with(&expected), "{message}");
+        }
+    }
+
+    #[test]
+    fn up_to_128_levels_are_read_and_one_more_is_refused() {
+        for depth in [1, 64, 128] {
+            let flow = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let block = format!("{}x\n", "- ".repeat(depth));
+            for text in [nested_json(depth), flow, block] {
+                read(&text).unwrap_or_else(|e| panic!("{depth} levels are read: {e}"));
+            }
+        }
+        let flow = format!("{}{}", "[".repeat(129), "]".repeat(129));
+        let block = format!("{}x\n", "- ".repeat(129));
+        for text in [nested_json(129), flow, block] {
+            let (message, _) = refusal(&text);
+            assert!(message.contains("nested deeper than 128 levels"), "{message}");
+        }
+        // An alias repeats what its anchor holds, levels included.
+        let anchored = format!("a: &deep {}{}\nb: [*deep]\n", "[".repeat(127), "]".repeat(127));
+        let (message, _) = refusal(&anchored);
+        assert!(
+            message.starts_with("test.yaml (document 1): nested deeper than 128 levels"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_document_over_the_size_limit_is_refused_naming_it_and_the_limit() {
+        let limits = Limits {
+            max_document_bytes: 1024,
+        };
+        let read_with = |text: &str| {
+            let mut manifests = Manifests::default();
+            read_documents(Path::new("test.yaml"), text, &limits, &mut manifests).map(|()| manifests)
+        };
+        let small = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n";
+        let fits = format!("{small}labels: [{}]\n", "x, ".repeat(300));
+        assert!(fits.len() < 1024);
+        read_with(&format!("{small}---\n{fits}---\n{small}")).expect("every document fits");
+        for large in [
+            format!("{small}labels: [{}]\n", "x, ".repeat(400)),
+            format!("{small}note: {}\n", "x".repeat(2000)),
+        ] {
+            let message = read_with(&format!("{small}---\n{large}"))
+                .expect_err("the second is too large")
+                .to_string();
+            assert!(
+                message.starts_with(
+                    "test.yaml (document 2): the document is larger than the limit of 1024 bytes"
+                ),
+                "{message}"
+            );
+            assert!(message.ends_with("raise it with --max-document-mib"), "{message}");
+        }
+        read(&format!("{small}note: {}\n", "x".repeat(2000))).expect("within the default limit");
     }
 
     #[test]

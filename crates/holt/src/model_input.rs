@@ -109,7 +109,7 @@ mod tests {
 
     fn objects(text: &str) -> Vec<Object> {
         let mut manifests = Manifests::default();
-        read_documents(Path::new("t.yaml"), text, &mut manifests).expect("valid");
+        read_documents(Path::new("t.yaml"), text, &Default::default(), &mut manifests).expect("valid");
         kubernetes_objects(manifests.loaded.iter().map(|l| &l.manifest))
     }
 

@@ -8,6 +8,7 @@ use holt_model::{Config, Index};
 use holt_render::{DesiredState, RenderOptions, render_all};
 
 use crate::Format;
+use crate::document_limits::Limits;
 use crate::holt_objects;
 use crate::manifests::{self, Manifests};
 use crate::model_input::kubernetes_objects;
@@ -22,9 +23,14 @@ pub struct Plan {
     pub state: DesiredState,
 }
 
-pub fn run(paths: &[PathBuf], format: Format, config_args: &ConfigArgs) -> anyhow::Result<ExitCode> {
+pub fn run(
+    paths: &[PathBuf],
+    format: Format,
+    config_args: &ConfigArgs,
+    limits: &Limits,
+) -> anyhow::Result<ExitCode> {
     let config = config_args.resolve().context("reading the configuration")?;
-    let manifests = manifests::load(paths, config_args.config.as_deref())?;
+    let manifests = manifests::load(paths, config_args.config.as_deref(), limits)?;
     for skipped in &manifests.skipped {
         eprintln!(
             "note: {}: {} is not used by holt plan",

@@ -275,6 +275,64 @@ fn validate_refuses_names_the_api_server_would_refuse_naming_the_field() {
 }
 
 #[test]
+fn a_hostile_document_is_refused_at_once_naming_file_document_and_limit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let deep = dir.path().join("deep.json");
+    std::fs::write(
+        &deep,
+        format!("{}1{}", r#"{"a":"#.repeat(100_000), "}".repeat(100_000)),
+    )
+    .expect("write");
+    for command in ["validate", "plan"] {
+        let started = std::time::Instant::now();
+        let output = holt(&[command, &deep.display().to_string()]);
+        let took = started.elapsed();
+        assert!(!output.status.success(), "{command} must fail");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("deep.json (document 1): nested deeper than 128 levels (at line 1 column 641)"),
+            "{stderr}"
+        );
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "{command} took {took:?}"
+        );
+    }
+
+    // A 2 MiB document: read by default, refused under a 1 MiB limit, by flag or environment.
+    let large = dir.path().join("large.yaml");
+    let intents = "apiVersion: k8s.otterize.com/v2beta1\nkind: ClientIntents\nmetadata: {name: web, namespace: shop}\n\
+                   spec:\n  workload: {name: web}\n  targets:\n  - kubernetes: {name: api}\n";
+    std::fs::write(
+        &large,
+        format!(
+            "{intents}---\n{intents}  - internet: {{domains: [{}]}}\n",
+            "a.example.com, ".repeat(150_000)
+        ),
+    )
+    .expect("write");
+    let path = large.display().to_string();
+    stdout(&holt(&["validate", &path]));
+    let by_flag = holt(&["validate", "--max-document-mib", "1", &path]);
+    let by_env = Command::new(env!("CARGO_BIN_EXE_holt"))
+        .args(["validate", &path])
+        .env("HOLT_MAX_DOCUMENT_MIB", "1")
+        .output()
+        .expect("holt runs");
+    for output in [by_flag, by_env] {
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(
+                "large.yaml (document 2): the document is larger than the limit of 1 MiB (reached at line 16); \
+                 raise it with --max-document-mib"
+            ),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
 fn yaml_output_is_multi_document_and_round_trips() {
     let text = stdout(&holt(&["plan", &shop(), "-o", "yaml", "--mode", "defaultActive"]));
     let documents: Vec<Value> = serde_yaml::Deserializer::from_str(&text)

@@ -5,7 +5,7 @@ use crate::v2beta1::{ClientIntents, HttpResource, InternetTarget, TargetRef, spl
 use crate::validate::derived_names::{Becomes, Derived, check_in_object_name, check_label};
 use crate::validate::network::{Wildcard, check_domain, is_ip_or_cidr};
 use crate::validate::path::Layout;
-use crate::validate::{Config, Findings, Rule, check_kind, others_in, same_kind, usable_kind};
+use crate::validate::{Config, Findings, NeighbourIndex, Rule, check_kind, usable_kind};
 
 /// The kind that names a Kubernetes Service.
 const SERVICE_KIND: &str = "Service";
@@ -14,7 +14,7 @@ const DEFAULT_NAMESPACE: &str = "default";
 
 pub(super) fn check(
     object: &ClientIntents,
-    others: &[ClientIntents],
+    neighbours: &NeighbourIndex<'_>,
     config: &Config,
     layout: Layout,
     findings: &mut Findings,
@@ -49,13 +49,10 @@ pub(super) fn check(
         _ => None,
     };
 
-    let name = object.metadata.name.as_deref();
-    for other in others_in(others, namespace, name) {
-        let theirs = &other.spec.workload;
-        if !workload.name.is_empty()
-            && theirs.name == workload.name
-            && same_kind(theirs.kind.as_deref(), workload.kind.as_deref())
-        {
+    if !workload.name.is_empty() {
+        let name = object.metadata.name.as_deref();
+        let kind = workload.kind.as_deref();
+        for other in neighbours.client_intents_for(namespace, name, &workload.name, kind) {
             let other = other.metadata.name.clone().unwrap_or_default();
             findings.error(layout.workload(""), Rule::DuplicateWorkload { other });
         }

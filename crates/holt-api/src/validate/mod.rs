@@ -21,6 +21,7 @@ mod client_intents;
 mod derived_names;
 mod error;
 mod kafka_server_config;
+mod neighbour_index;
 mod network;
 mod path;
 mod protected_service;
@@ -33,6 +34,7 @@ pub use api_server_names::{
 };
 pub use derived_names::Becomes;
 pub use error::{Rule, ValidationError, ValidationErrors};
+pub use neighbour_index::NeighbourIndex;
 pub use network::{check_domain, check_host_name, check_host_port, is_ip_or_cidr};
 
 use crate::any::{AnyVersion, Served};
@@ -60,7 +62,8 @@ impl Config {
 
 /// The other objects of the namespace that uniqueness rules compare with (hub form). Objects of other
 /// namespaces, and the object being validated itself (same name), are ignored, so passing a whole cache is
-/// fine.
+/// fine. To validate many objects against the same neighbours, index them once ([`NeighbourIndex`]) and
+/// call [`validate_indexed`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Neighbours<'a> {
     pub client_intents: &'a [v2beta1::ClientIntents],
@@ -92,8 +95,15 @@ impl Report {
     }
 }
 
-/// Validates an object in the version it was written in.
+/// Validates an object in the version it was written in. Indexes `neighbours` first (linear in their
+/// number): for many objects against the same neighbours, use [`validate_indexed`].
 pub fn validate(object: &Served, neighbours: &Neighbours<'_>, config: &Config) -> Report {
+    validate_indexed(object, &NeighbourIndex::new(neighbours), config)
+}
+
+/// Validates an object in the version it was written in, against neighbours indexed beforehand: the same
+/// report as [`validate`] with the neighbours the index was built from.
+pub fn validate_indexed(object: &Served, neighbours: &NeighbourIndex<'_>, config: &Config) -> Report {
     let mut findings = Findings::new(object.object_ref());
     match object {
         Served::ClientIntents(any) => {
@@ -110,14 +120,10 @@ pub fn validate(object: &Served, neighbours: &Neighbours<'_>, config: &Config) -
                 AnyVersion::V2alpha1(o) => (o.clone().into_hub(), Layout::V2),
                 AnyVersion::V2beta1(o) => (o.clone(), Layout::V2),
             };
-            client_intents::check(&hub, neighbours.client_intents, config, layout, &mut findings);
+            client_intents::check(&hub, neighbours, config, layout, &mut findings);
         }
         Served::ProtectedService(any) => {
-            protected_service::check(
-                &any.clone().into_hub(),
-                neighbours.protected_services,
-                &mut findings,
-            );
+            protected_service::check(&any.clone().into_hub(), neighbours, &mut findings);
         }
         Served::KafkaServerConfig(any) => {
             let layout = if any.version().is_v1_family() {
@@ -138,14 +144,22 @@ pub fn client_intents(
     config: &Config,
 ) -> Report {
     let mut findings = Findings::new(ObjectRef::new("ClientIntents", &object.metadata));
-    client_intents::check(object, others, config, Layout::V2, &mut findings);
+    let neighbours = NeighbourIndex::new(&Neighbours {
+        client_intents: others,
+        ..Neighbours::default()
+    });
+    client_intents::check(object, &neighbours, config, Layout::V2, &mut findings);
     findings.report
 }
 
 /// Validates a hub ProtectedService against the other ProtectedServices of its namespace.
 pub fn protected_service(object: &v2beta1::ProtectedService, others: &[v2beta1::ProtectedService]) -> Report {
     let mut findings = Findings::new(ObjectRef::new("ProtectedService", &object.metadata));
-    protected_service::check(object, others, &mut findings);
+    let neighbours = NeighbourIndex::new(&Neighbours {
+        protected_services: others,
+        ..Neighbours::default()
+    });
+    protected_service::check(object, &neighbours, &mut findings);
     findings.report
 }
 
@@ -217,20 +231,4 @@ fn check_kind(kind: Option<&str>, field: String, findings: &mut Findings) {
     if let Err(rule) = usable_kind(kind) {
         findings.error(field, rule);
     }
-}
-
-/// Two kinds name the same thing when both are unset/empty or both are equal.
-fn same_kind(a: Option<&str>, b: Option<&str>) -> bool {
-    if no_kind(a) { no_kind(b) } else { a == b }
-}
-
-/// Objects of `namespace` other than `name`.
-fn others_in<'a, K: kube::Resource + 'a>(
-    others: &'a [K],
-    namespace: Option<&'a str>,
-    name: Option<&'a str>,
-) -> impl Iterator<Item = &'a K> + 'a {
-    others
-        .iter()
-        .filter(move |o| o.meta().namespace.as_deref() == namespace && o.meta().name.as_deref() != name)
 }

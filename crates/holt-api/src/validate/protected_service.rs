@@ -4,12 +4,12 @@
 
 use crate::v2beta1::ProtectedService;
 use crate::validate::derived_names::{Becomes, Derived, check_in_object_name, check_label};
-use crate::validate::{Findings, Rule, check_kind, others_in, same_kind, usable_kind};
+use crate::validate::{Findings, NeighbourIndex, Rule, check_kind, usable_kind};
 
 /// The kind that names a Kubernetes Service.
 const SERVICE_KIND: &str = "Service";
 
-pub(super) fn check(object: &ProtectedService, others: &[ProtectedService], findings: &mut Findings) {
+pub(super) fn check(object: &ProtectedService, neighbours: &NeighbourIndex<'_>, findings: &mut Findings) {
     let spec = &object.spec;
     if spec.name.is_empty() {
         findings.error("spec.name".into(), Rule::Required);
@@ -37,13 +37,10 @@ pub(super) fn check(object: &ProtectedService, others: &[ProtectedService], find
     }
     check_kind(spec.kind.as_deref(), "spec.kind".into(), findings);
 
-    let namespace = object.metadata.namespace.as_deref();
-    let name = object.metadata.name.as_deref();
-    for other in others_in(others, namespace, name) {
-        if !spec.name.is_empty()
-            && other.spec.name == spec.name
-            && same_kind(other.spec.kind.as_deref(), spec.kind.as_deref())
-        {
+    if !spec.name.is_empty() {
+        let namespace = object.metadata.namespace.as_deref();
+        let name = object.metadata.name.as_deref();
+        for other in neighbours.protected_services_for(namespace, name, &spec.name, spec.kind.as_deref()) {
             let other = other.metadata.name.clone().unwrap_or_default();
             findings.error("spec.name".into(), Rule::DuplicateProtectedService { other });
         }
