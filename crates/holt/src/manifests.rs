@@ -176,15 +176,13 @@ pub fn read_documents(
 fn syntax_error(at: Source, error: &serde_yaml::Error) -> LoadError {
     let problem = error.to_string();
     match error.location() {
-        Some(location) if problem.starts_with("recursion limit exceeded") => {
-            LoadError::Limit {
-                at,
-                exceeded: Exceeded::TooDeep {
-                    line: location.line(),
-                    column: location.column(),
-                },
-            }
-        }
+        Some(location) if problem.starts_with("recursion limit exceeded") => LoadError::Limit {
+            at,
+            exceeded: Exceeded::TooDeep {
+                line: location.line(),
+                column: location.column(),
+            },
+        },
         _ => LoadError::Syntax { at, problem },
     }
 }
