@@ -9,7 +9,8 @@ use std::fmt;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt, stream};
-use holt_api::v2beta1::{ClientIntents, KafkaServerConfig, ProtectedService};
+use holt_api::convert::Convertible;
+use holt_api::v2alpha1 as stored;
 use holt_model::facts::{IngressFacts, OwnerFacts, PodFacts, ServiceFacts};
 use holt_model::{Object, ObjectKey, ObjectRef};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
@@ -217,15 +218,20 @@ pub fn all(client: &Client, istio: Option<&ApiResource>) -> impl Stream<Item = I
         objects::<Ingress>(&c, WatchedKind::Ingress, |i| {
             (Object::Ingress(IngressFacts::from_ingress(&i)), None)
         }),
-        guarded::<ClientIntents>(&c, WatchedKind::ClientIntents, |ci| {
+        // Holt's kinds are watched in the version the API server stores (`v2alpha1`, the same schema as
+        // the hub): reading them costs no call to the conversion webhook.
+        guarded::<stored::ClientIntents>(&c, WatchedKind::ClientIntents, |ci| {
+            let ci = ci.into_hub();
             let tracked = Tracked::of(&ci.metadata, ci.status.clone());
             (Object::ClientIntents(ci), Some(tracked))
         }),
-        guarded::<ProtectedService>(&c, WatchedKind::ProtectedService, |ps| {
+        guarded::<stored::ProtectedService>(&c, WatchedKind::ProtectedService, |ps| {
+            let ps = ps.into_hub();
             let tracked = Tracked::of(&ps.metadata, None);
             (Object::ProtectedService(ps), Some(tracked))
         }),
-        guarded::<KafkaServerConfig>(&c, WatchedKind::KafkaServerConfig, |ksc| {
+        guarded::<stored::KafkaServerConfig>(&c, WatchedKind::KafkaServerConfig, |ksc| {
+            let ksc = ksc.into_hub();
             let tracked = Tracked::of(&ksc.metadata, None);
             (Object::KafkaServerConfig(ksc), Some(tracked))
         }),

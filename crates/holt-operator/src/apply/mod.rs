@@ -20,7 +20,8 @@ pub mod ownership;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use futures::{StreamExt, stream};
-use holt_api::v2beta1::ClientIntents;
+// Status is written in the stored version (same schema as the hub): no round trip through the conversion webhook.
+use holt_api::v2alpha1::ClientIntents;
 use holt_model::ObjectKey;
 use holt_model::sorted_map::SortedMap;
 use holt_render::{Desired, Manifest, PodLabels};

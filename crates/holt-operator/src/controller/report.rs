@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use holt_api::v2beta1::{ClientIntents, ProtectedService};
+// Finalizers are patched in the stored version (same schema as the hub): no call to the conversion webhook.
+use holt_api::v2alpha1::{ClientIntents, ProtectedService};
 use holt_model::{Index, ObjectKey};
 use kube::api::ApiResource;
 use serde_json::Value;
