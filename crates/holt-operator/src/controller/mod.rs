@@ -80,6 +80,8 @@ pub struct Progress {
     pub finalizer_writes: u64,
     /// Objects of Holt's rewritten because they were changed or deleted behind its back.
     pub drift_repairs: u64,
+    /// Events dropped because too many were waiting to be published.
+    pub events_dropped: u64,
     /// How long passes took (render, apply, status).
     pub pass_durations: DurationHistogram,
     /// Kafka broker reconciles finished, and how many of them failed.

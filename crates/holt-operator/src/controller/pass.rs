@@ -162,7 +162,9 @@ impl Controller {
         let ready = self.started;
         let counts = self.health.counts();
         let sizes = self.index.sizes();
+        let events_dropped = self.events.dropped();
         self.progress.send_modify(|p| {
+            p.events_dropped = events_dropped;
             p.ready = ready;
             p.passes += 1;
             p.writes = writes;
