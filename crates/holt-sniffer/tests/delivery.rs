@@ -71,9 +71,13 @@ async fn a_backlog_larger_than_a_report_is_delivered_in_full() -> anyhow::Result
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let failed = sniffer_metrics()
-            .ok()
-            .and_then(|m| m.lines().find_map(|l| l.strip_prefix("holt_sniffer_reports_total{result=\"failed\"} ")?.parse::<u64>().ok()));
+        let failed = sniffer_metrics().ok().and_then(|m| {
+            m.lines().find_map(|l| {
+                l.strip_prefix("holt_sniffer_reports_total{result=\"failed\"} ")?
+                    .parse::<u64>()
+                    .ok()
+            })
+        });
         if failed.unwrap_or(0) >= 1 {
             break;
         }
@@ -87,8 +91,11 @@ async fn a_backlog_larger_than_a_report_is_delivered_in_full() -> anyhow::Result
     let refused = net.netns("client").within(move || {
         (1..=CONNECTIONS)
             .filter(|port| {
-                std::net::TcpStream::connect_timeout(&SocketAddr::from((server, *port)), Duration::from_secs(1))
-                    .is_err()
+                std::net::TcpStream::connect_timeout(
+                    &SocketAddr::from((server, *port)),
+                    Duration::from_secs(1),
+                )
+                .is_err()
             })
             .count()
     })?;

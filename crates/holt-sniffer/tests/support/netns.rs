@@ -169,8 +169,16 @@ impl Bridged {
 pub fn uplink(net: &Bridged, host_if: &str, second: u8, third: u8) -> anyhow::Result<std::net::Ipv4Addr> {
     let host_address = std::net::Ipv4Addr::new(10, second, third, 1);
     veth_to_host(&net.node, "uplink", host_if)?;
-    run("ip", &["addr", "add", &format!("{host_address}/30"), "dev", host_if])?;
-    net.node
-        .ip(&["addr", "add", &format!("10.{second}.{third}.2/30"), "dev", "uplink"])?;
+    run(
+        "ip",
+        &["addr", "add", &format!("{host_address}/30"), "dev", host_if],
+    )?;
+    net.node.ip(&[
+        "addr",
+        "add",
+        &format!("10.{second}.{third}.2/30"),
+        "dev",
+        "uplink",
+    ])?;
     Ok(host_address)
 }
