@@ -18,11 +18,13 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 pub mod intents;
+pub mod ip_block;
 
 pub use intents::{
     DiscoveredIntent, EXPORT_PATH, ExportFile, ExportFormat, ExportQuery, ExportVersion, Filters, GRAPH_PATH,
     GraphFormat, GraphQuery, INTENTS_PATH, IntentsQuery, RESET_PATH, Target, Workload, path_with_query,
 };
+pub use ip_block::{IpBlock, IpBlockError};
 
 /// Where sniffers post their [`Report`]s.
 pub const REPORTS_PATH: &str = "/v1/reports";
