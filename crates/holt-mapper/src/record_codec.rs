@@ -6,7 +6,6 @@
 //! bytes; integers little-endian. A key is the client (namespace, name, kind or none) and the target (a
 //! tag, then a workload, a domain, an address, or a network and its prefix).
 
-use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use holt_mapper_api::IpBlock;
@@ -195,10 +194,12 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, DecodeError> {
         1 => Some(r.str()?),
         _ => return Err(DecodeError("bad service flag")),
     };
-    let mut ips = BTreeSet::new();
+    let mut ips = Vec::new();
     for _ in 0..r.u16()? {
-        ips.insert(r.ip()?);
+        ips.push(r.ip()?);
     }
+    ips.sort_unstable();
+    ips.dedup();
     r.end()?;
     Ok(Record {
         first_seen_ms,
@@ -276,7 +277,7 @@ mod tests {
             first_seen_ms: 1,
             last_seen_ms: u64::MAX,
             service: Some("server".into()),
-            ips: [ip, "10.0.0.1".parse().expect("ip")].into(),
+            ips: vec!["10.0.0.1".parse().expect("ip"), ip],
         };
         let mut bytes = Vec::new();
         encode_record(&record, &mut bytes);

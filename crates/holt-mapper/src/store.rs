@@ -48,8 +48,9 @@ pub struct Record {
     pub last_seen_ms: u64,
     /// The Service the client last dialed for this server.
     pub service: Option<String>,
-    /// Addresses seen for an internet target.
-    pub ips: BTreeSet<IpAddr>,
+    /// Addresses seen for an internet target, sorted (a vector: most targets have one or none, and a
+    /// B-tree set allocates room for eleven).
+    pub ips: Vec<IpAddr>,
 }
 
 /// The store's bounds (the mapper's flags of the same names).
@@ -304,10 +305,10 @@ impl Store {
                 record.service = service;
             }
             if let Some(ip) = ip.filter(|_| !grouped)
-                && !record.ips.contains(&ip)
+                && let Err(at) = record.ips.binary_search(&ip)
             {
                 if record.ips.len() < self.limits.max_addresses_per_target {
-                    record.ips.insert(ip);
+                    record.ips.insert(at, ip);
                 } else {
                     self.stats.addresses_not_listed += 1;
                 }
@@ -619,7 +620,7 @@ fn to_api(key: &IntentKey, record: &Record) -> DiscoveredIntent {
 fn from_api(intent: DiscoveredIntent) -> (IntentKey, Record) {
     let (target, service, ips) = match intent.target {
         Target::Kubernetes { server, service } => {
-            (TargetKey::Workload(identity(&server)), service, BTreeSet::new())
+            (TargetKey::Workload(identity(&server)), service, Vec::new())
         }
         Target::Internet {
             domain: Some(domain),
@@ -627,7 +628,11 @@ fn from_api(intent: DiscoveredIntent) -> (IntentKey, Record) {
         } => (
             TargetKey::Domain(domain),
             None,
-            ips.iter().filter_map(IpBlock::single).collect(),
+            ips.iter()
+                .filter_map(IpBlock::single)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
         ),
         Target::Internet { domain: None, ips } => {
             let first = ips
@@ -635,8 +640,8 @@ fn from_api(intent: DiscoveredIntent) -> (IntentKey, Record) {
                 .copied()
                 .unwrap_or_else(|| IpBlock::from(IpAddr::from([0, 0, 0, 0])));
             match first.single() {
-                Some(address) => (TargetKey::Address(address), None, BTreeSet::from([address])),
-                None => (TargetKey::Network(first), None, BTreeSet::new()),
+                Some(address) => (TargetKey::Address(address), None, vec![address]),
+                None => (TargetKey::Network(first), None, Vec::new()),
             }
         }
     };
