@@ -139,7 +139,10 @@ mod tests {
     #[test]
     fn addresses_and_networks_read_and_write_as_cidr_text() {
         assert_eq!(block("93.184.216.34").to_string(), "93.184.216.34");
-        assert_eq!(block("93.184.216.34").single(), Some("93.184.216.34".parse().expect("ip")));
+        assert_eq!(
+            block("93.184.216.34").single(),
+            Some("93.184.216.34".parse().expect("ip"))
+        );
         assert_eq!(block("93.184.216.34/24").to_string(), "93.184.216.0/24");
         assert_eq!(block("2001:db8::1/64").to_string(), "2001:db8::/64");
         assert_eq!(block("2001:db8::1/128").to_string(), "2001:db8::1");

@@ -85,7 +85,13 @@ struct Row {
     restart: Duration,
 }
 
-async fn run(plane: &ControlPlane, name: &'static str, binary: &Path, extra: &[&str], reports: u32) -> anyhow::Result<Row> {
+async fn run(
+    plane: &ControlPlane,
+    name: &'static str,
+    binary: &Path,
+    extra: &[&str],
+    reports: u32,
+) -> anyhow::Result<Row> {
     let state = tempfile::tempdir()?;
     let (mapper, _) = Mapper::start_binary(binary, plane, state.path(), extra).await?;
     let started = Instant::now();
@@ -110,7 +116,11 @@ async fn run(plane: &ControlPlane, name: &'static str, binary: &Path, extra: &[&
     // One change more, once the directory is quiet.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     let before_change = SystemTime::now();
-    mapper.report(&connections_report(CLIENT_IP, [public_address(next + 1)], now_ms()))?;
+    mapper.report(&connections_report(
+        CLIENT_IP,
+        [public_address(next + 1)],
+        now_ms(),
+    ))?;
     let change = durable_after(state.path(), before_change, Duration::from_secs(300)).await;
     let (rss, peak) = mapper.memory_kib();
     let disk_mb = dir_bytes(state.path()) as f64 / 1e6;

@@ -229,13 +229,9 @@ impl Mapper {
                 self.admit(&destination.identity)?;
                 if destination.identity != client {
                     let target = TargetKey::Workload(destination.identity);
-                    let _ = self.store.record(
-                        client,
-                        target,
-                        answer.last_seen_ms,
-                        destination.service,
-                        None,
-                    );
+                    let _ = self
+                        .store
+                        .record(client, target, answer.last_seen_ms, destination.service, None);
                 }
             }
         }
@@ -259,9 +255,7 @@ impl Mapper {
                 self.admit(&destination.identity)?;
                 if destination.identity != client {
                     let target = TargetKey::Workload(destination.identity);
-                    let _ = self
-                        .store
-                        .record(client, target, seen, destination.service, None);
+                    let _ = self.store.record(client, target, seen, destination.service, None);
                 }
                 Ok(())
             }

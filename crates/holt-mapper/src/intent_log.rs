@@ -97,7 +97,12 @@ fn write_error(path: &Path) -> impl Fn(std::io::Error) -> LogError + '_ {
     }
 }
 
-fn push_record(out: &mut Vec<u8>, kind: u8, key: impl FnOnce(&mut Vec<u8>), value: impl FnOnce(&mut Vec<u8>)) {
+fn push_record(
+    out: &mut Vec<u8>,
+    kind: u8,
+    key: impl FnOnce(&mut Vec<u8>),
+    value: impl FnOnce(&mut Vec<u8>),
+) {
     let start = out.len();
     out.extend_from_slice(&[0u8; RECORD_HEADER]);
     key(out);
@@ -179,10 +184,7 @@ fn replay(bytes: &[u8]) -> Replayed {
         ..Replayed::default()
     };
     let mut at = HEADER.len();
-    loop {
-        let Some(header) = bytes.get(at..at + RECORD_HEADER) else {
-            break;
-        };
+    while let Some(header) = bytes.get(at..at + RECORD_HEADER) {
         let word = |i: usize| u32::from_le_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
         let (kind, key_len, value_len, checksum) = (header[0], word(1) as usize, word(5) as usize, word(9));
         let body_start = at + RECORD_HEADER;
@@ -273,7 +275,9 @@ impl IntentLog {
                     })?;
                     opened.imported = Some(to);
                 }
-                Loaded::MovedAside { reason, moved_to, .. } => opened.import_failed = Some((moved_to, reason)),
+                Loaded::MovedAside { reason, moved_to, .. } => {
+                    opened.import_failed = Some((moved_to, reason))
+                }
             }
         } else {
             let replayed = replay(&bytes);
@@ -322,7 +326,12 @@ impl IntentLog {
     /// Whether the next write should be a compaction (the log grew past twice its compacted size and
     /// the slack, or a write failed half-way).
     pub fn compaction_due(&self) -> bool {
-        self.broken || self.bytes > self.compacted_bytes.saturating_mul(2).saturating_add(COMPACTION_SLACK)
+        self.broken
+            || self.bytes
+                > self
+                    .compacted_bytes
+                    .saturating_mul(2)
+                    .saturating_add(COMPACTION_SLACK)
     }
 
     /// Bytes in the log.
@@ -335,10 +344,7 @@ impl IntentLog {
         if records.is_empty() {
             return Ok(());
         }
-        let result = self
-            .file
-            .write_all(records)
-            .and_then(|()| self.file.sync_data());
+        let result = self.file.write_all(records).and_then(|()| self.file.sync_data());
         match result {
             Ok(()) => {
                 self.bytes += records.len() as u64;
@@ -399,7 +405,13 @@ mod tests {
         for i in 0..n {
             let client = Identity::new("ns", format!("client-{}", i % 7), Some("Deployment"));
             store
-                .record(client, TargetKey::Domain(format!("d{i}.example.com")), i as u64, None, None)
+                .record(
+                    client,
+                    TargetKey::Domain(format!("d{i}.example.com")),
+                    i as u64,
+                    None,
+                    None,
+                )
                 .expect("kept");
         }
         store.record_dns("d1.example.com", "93.184.216.34".parse().expect("ip"), 5);
@@ -419,15 +431,27 @@ mod tests {
         let (mut log, opened) = IntentLog::open(dir.path(), &mut store, 1).expect("open");
         assert_eq!(opened.intents, 0);
         let mut source = filled(100);
-        log.append(&encode_changes(&source.take_changes())).expect("append");
+        log.append(&encode_changes(&source.take_changes()))
+            .expect("append");
         // A change to one intent appends one record; read back, the last one wins.
         let client = Identity::new("ns", "client-3", Some("Deployment"));
         source
-            .record(client, TargetKey::Domain("d3.example.com".into()), 1_000, None, None)
+            .record(
+                client,
+                TargetKey::Domain("d3.example.com".into()),
+                1_000,
+                None,
+                None,
+            )
             .expect("known");
         let before = log.bytes();
-        log.append(&encode_changes(&source.take_changes())).expect("append");
-        assert!(log.bytes() - before < 200, "{} bytes for one change", log.bytes() - before);
+        log.append(&encode_changes(&source.take_changes()))
+            .expect("append");
+        assert!(
+            log.bytes() - before < 200,
+            "{} bytes for one change",
+            log.bytes() - before
+        );
         let (back, opened) = reopened(dir.path());
         assert_eq!((opened.intents, opened.dns_names, opened.torn_bytes), (100, 1, 0));
         assert_eq!(back.contents(), source.contents());
@@ -436,7 +460,8 @@ mod tests {
         assert_eq!(back.contents(), source.contents());
         // A reset is durable.
         source.reset();
-        log.append(&encode_changes(&source.take_changes())).expect("append");
+        log.append(&encode_changes(&source.take_changes()))
+            .expect("append");
         let (back, _) = reopened(dir.path());
         assert!(back.is_empty() && back.dns().is_empty());
     }
@@ -447,7 +472,8 @@ mod tests {
         let mut store = Store::default();
         let (mut log, _) = IntentLog::open(dir.path(), &mut store, 1).expect("open");
         let mut source = filled(10);
-        log.append(&encode_changes(&source.take_changes())).expect("append");
+        log.append(&encode_changes(&source.take_changes()))
+            .expect("append");
         let whole = log.bytes();
         let mut more = filled(20);
         let records = encode_changes(&more.take_changes());

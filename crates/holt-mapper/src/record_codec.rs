@@ -110,7 +110,11 @@ impl Reader<'_> {
             1 => Some(self.str()?),
             _ => return Err(DecodeError("bad kind flag")),
         };
-        Ok(Identity { namespace, name, kind })
+        Ok(Identity {
+            namespace,
+            name,
+            kind,
+        })
     }
     fn end(&self) -> Result<(), DecodeError> {
         if self.0.is_empty() {

@@ -12,8 +12,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use crate::args::Args;
 use crate::cluster::ClusterIndex;
 use crate::ingest::{IngestConfig, Mapper};
-use crate::shared::{Shared, now_ms};
 use crate::intent_log::{self, IntentLog, LogError};
+use crate::shared::{Shared, now_ms};
 use crate::store::{Store, StoreLimits};
 use crate::{connections, http, publish, watch};
 
@@ -71,7 +71,6 @@ pub async fn serve(
             .filter(|ns| !ns.is_empty())
             .map(str::to_owned)
             .collect(),
-        ..IngestConfig::default()
     };
     let mapper = Mapper::new(ClusterIndex::new(config), store, ingest);
     let shared = Arc::new(Shared::new(mapper, watch::watched_kinds(), log));
@@ -264,6 +263,8 @@ fn write_changes(shared: &Shared) -> Result<bool, LogError> {
         u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         Ordering::Relaxed,
     );
-    shared.snapshot_last_write_at_ms.store(now_ms(), Ordering::Relaxed);
+    shared
+        .snapshot_last_write_at_ms
+        .store(now_ms(), Ordering::Relaxed);
     Ok(true)
 }

@@ -675,7 +675,9 @@ mod tests {
         let mut store = Store::default();
         let server = TargetKey::Workload(id("ns", "server"));
         let client = || id("ns", "client");
-        store.record(client(), server.clone(), 2_000, None, None).expect("kept");
+        store
+            .record(client(), server.clone(), 2_000, None, None)
+            .expect("kept");
         store
             .record(client(), server.clone(), 1_000, Some("server".into()), None)
             .expect("kept");
@@ -794,7 +796,11 @@ mod tests {
         restored.import(back, 40);
         assert_eq!(restored.contents(), contents);
         assert_eq!(restored.name_of(&address), Some("example.com"));
-        assert_eq!(restored.take_changes().intents.len(), 3, "written to the durable store next");
+        assert_eq!(
+            restored.take_changes().intents.len(),
+            3,
+            "written to the durable store next"
+        );
     }
 
     fn limited() -> Store {
@@ -813,7 +819,13 @@ mod tests {
     fn past_the_grouping_limit_a_clients_addresses_are_kept_as_their_network() {
         let mut store = limited();
         let client = || id("a", "c");
-        for address in ["1.1.1.1", "2.2.2.2", "93.184.216.34", "93.184.216.99", "2001:db8:1:2::7"] {
+        for address in [
+            "1.1.1.1",
+            "2.2.2.2",
+            "93.184.216.34",
+            "93.184.216.99",
+            "2001:db8:1:2::7",
+        ] {
             let address = ip(address);
             store
                 .record(client(), TargetKey::Address(address), 5, None, Some(address))
@@ -821,7 +833,13 @@ mod tests {
         }
         // An address kept singly before the limit stays single.
         store
-            .record(client(), TargetKey::Address(ip("1.1.1.1")), 6, None, Some(ip("1.1.1.1")))
+            .record(
+                client(),
+                TargetKey::Address(ip("1.1.1.1")),
+                6,
+                None,
+                Some(ip("1.1.1.1")),
+            )
             .expect("kept");
         let ips: Vec<String> = store
             .intents(&Filter::default())
@@ -831,7 +849,10 @@ mod tests {
                 Target::Kubernetes { .. } => Vec::new(),
             })
             .collect();
-        assert_eq!(ips, ["1.1.1.1", "2.2.2.2", "93.184.216.0/24", "2001:db8:1:2::/64"]);
+        assert_eq!(
+            ips,
+            ["1.1.1.1", "2.2.2.2", "93.184.216.0/24", "2001:db8:1:2::/64"]
+        );
         assert_eq!(store.stats.addresses_grouped, 3);
     }
 
@@ -841,16 +862,34 @@ mod tests {
         let client = || id("a", "c");
         for n in 0..4 {
             store
-                .record(client(), TargetKey::Domain(format!("d{n}.example.com")), 1, None, None)
+                .record(
+                    client(),
+                    TargetKey::Domain(format!("d{n}.example.com")),
+                    1,
+                    None,
+                    None,
+                )
                 .expect("kept");
         }
         assert_eq!(
-            store.record(client(), TargetKey::Domain("d9.example.com".into()), 1, None, None),
+            store.record(
+                client(),
+                TargetKey::Domain("d9.example.com".into()),
+                1,
+                None,
+                None
+            ),
             Err(Refused::InternetFull)
         );
         for n in 0..2 {
             store
-                .record(client(), TargetKey::Workload(id("a", &format!("s{n}"))), 1, None, None)
+                .record(
+                    client(),
+                    TargetKey::Workload(id("a", &format!("s{n}"))),
+                    1,
+                    None,
+                    None,
+                )
                 .expect("kept");
         }
         assert_eq!(
@@ -859,12 +898,24 @@ mod tests {
         );
         for n in 0..4 {
             store
-                .record(id("b", "other"), TargetKey::Workload(id("a", &format!("s{n}"))), 1, None, None)
+                .record(
+                    id("b", "other"),
+                    TargetKey::Workload(id("a", &format!("s{n}"))),
+                    1,
+                    None,
+                    None,
+                )
                 .expect("kept");
         }
         assert_eq!(store.len(), 10);
         assert_eq!(
-            store.record(id("c", "third"), TargetKey::Workload(id("a", "s0")), 1, None, None),
+            store.record(
+                id("c", "third"),
+                TargetKey::Workload(id("a", "s0")),
+                1,
+                None,
+                None
+            ),
             Err(Refused::StoreFull)
         );
         // Known intents still update; the addresses listed per target are bounded.
@@ -887,7 +938,10 @@ mod tests {
     #[test]
     fn dns_answers_are_bounded_forgetting_what_was_seen_longest_ago() {
         let mut store = limited();
-        for (n, address) in ["1.0.0.1", "1.0.0.2", "1.0.0.3", "1.0.0.4"].into_iter().enumerate() {
+        for (n, address) in ["1.0.0.1", "1.0.0.2", "1.0.0.3", "1.0.0.4"]
+            .into_iter()
+            .enumerate()
+        {
             store.record_dns("cdn.example.com", ip(address), n as u64);
         }
         let kept: Vec<IpAddr> = store.dns()["cdn.example.com"].ips().collect();
@@ -905,6 +959,11 @@ mod tests {
         assert_eq!(store.name_of(&ip("1.0.0.4")), None);
         assert_eq!(store.name_of(&ip("2.0.0.4")), Some("c.example.com"));
         let changes = store.take_changes();
-        assert!(changes.dns.iter().any(|(name, entry)| name == "cdn.example.com" && entry.is_none()));
+        assert!(
+            changes
+                .dns
+                .iter()
+                .any(|(name, entry)| name == "cdn.example.com" && entry.is_none())
+        );
     }
 }

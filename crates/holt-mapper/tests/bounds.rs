@@ -30,7 +30,12 @@ fn time_to_close(mut stream: &TcpStream, limit: Duration) -> Option<Duration> {
         match stream.read(&mut buf) {
             Ok(0) => return Some(started.elapsed()),
             Ok(_) => continue,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
                 if started.elapsed() >= limit {
                     return None;
                 }
@@ -182,7 +187,11 @@ async fn a_flood_of_new_internet_destinations_and_names_stays_within_the_bounds(
     for round in 0..150 {
         let src = sources[round % sources.len()];
         let seen = now_ms();
-        mapper.report(&connections_report(src, (next..next + 1_000).map(public_address), seen))?;
+        mapper.report(&connections_report(
+            src,
+            (next..next + 1_000).map(public_address),
+            seen,
+        ))?;
         let names = (next..next + 1_000).map(|n| (format!("n{n}.flood.example"), public_address(n)));
         mapper.report(&dns_report(src, names, seen))?;
         next += 1_000;
@@ -211,7 +220,11 @@ async fn a_flood_of_new_internet_destinations_and_names_stays_within_the_bounds(
     assert!(dns <= 20_000, "{dns} DNS answers");
     assert!(forgotten >= 130_000, "{forgotten} forgotten");
     // Grouped addresses are listed as their network.
-    assert!(listing.contains(".0/24\""), "{}", &listing[..listing.len().min(2_000)]);
+    assert!(
+        listing.contains(".0/24\""),
+        "{}",
+        &listing[..listing.len().min(2_000)]
+    );
     // Nothing grows with the flood: a debug build, the whole process.
     assert!(peak < 300 * 1024, "peak RSS {} MiB", peak / 1024);
     Ok(())

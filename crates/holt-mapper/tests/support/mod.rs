@@ -30,7 +30,11 @@ pub struct Mapper {
 impl Mapper {
     /// Starts the mapper on a free loopback port with its state in `state_dir` and `extra` flags, and
     /// waits until it is ready. Returns it and how long it took to be ready.
-    pub async fn start(plane: &ControlPlane, state_dir: &Path, extra: &[&str]) -> anyhow::Result<(Mapper, Duration)> {
+    pub async fn start(
+        plane: &ControlPlane,
+        state_dir: &Path,
+        extra: &[&str],
+    ) -> anyhow::Result<(Mapper, Duration)> {
         Mapper::start_binary(&binary(), plane, state_dir, extra).await
     }
 
@@ -157,7 +161,11 @@ pub fn request(address: SocketAddr, method: &str, path: &str, body: &[u8]) -> an
 }
 
 /// A report from `node` of `connections` from `src` to each of `destinations` (port 443).
-pub fn connections_report(src: &str, destinations: impl IntoIterator<Item = std::net::IpAddr>, seen_ms: u64) -> Report {
+pub fn connections_report(
+    src: &str,
+    destinations: impl IntoIterator<Item = std::net::IpAddr>,
+    seen_ms: u64,
+) -> Report {
     let src = src.parse().expect("ip");
     Report {
         node: "node-a".into(),
@@ -178,7 +186,11 @@ pub fn connections_report(src: &str, destinations: impl IntoIterator<Item = std:
 }
 
 /// A report of DNS answers to `client` for each (name, address).
-pub fn dns_report(client: &str, answers: impl IntoIterator<Item = (String, std::net::IpAddr)>, seen_ms: u64) -> Report {
+pub fn dns_report(
+    client: &str,
+    answers: impl IntoIterator<Item = (String, std::net::IpAddr)>,
+    seen_ms: u64,
+) -> Report {
     let client_ip = client.parse().expect("ip");
     Report {
         node: "node-a".into(),
