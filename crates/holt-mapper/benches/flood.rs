@@ -27,15 +27,11 @@ use support::{Mapper, connections_report, public_address};
 const CLIENT_IP: &str = "10.246.0.1";
 const PER_REPORT: u32 = 10;
 
-const UNBOUNDED: [&str; 8] = [
-    "--max-intents",
-    "100000000",
-    "--max-intents-per-client",
-    "100000000",
-    "--max-internet-targets-per-client",
-    "100000000",
-    "--group-internet-addresses-after",
-    "100000000",
+const UNBOUNDED: [(&str, &str); 4] = [
+    ("HOLT_MAPPER_MAX_INTENTS", "100000000"),
+    ("HOLT_MAPPER_MAX_INTENTS_PER_CLIENT", "100000000"),
+    ("HOLT_MAPPER_MAX_INTERNET_TARGETS_PER_CLIENT", "100000000"),
+    ("HOLT_MAPPER_GROUP_INTERNET_ADDRESSES_AFTER", "100000000"),
 ];
 
 /// The newest modification time of the files in `dir`.
@@ -161,7 +157,7 @@ fn main() -> anyhow::Result<()> {
         .and_then(|n| n.parse().ok())
         .unwrap_or(if full { 100_000 } else { 200 });
     let current = PathBuf::from(env!("CARGO_BIN_EXE_holt-mapper"));
-    let mut mappers: Vec<(&'static str, PathBuf, &[&str])> = Vec::new();
+    let mut mappers: Vec<(&'static str, PathBuf, &[(&str, &str)])> = Vec::new();
     if let Some(baseline) = std::env::var_os("HOLT_BENCH_BASELINE") {
         mappers.push(("baseline", PathBuf::from(baseline), &[]));
     }

@@ -28,14 +28,16 @@ pub struct Mapper {
 }
 
 impl Mapper {
-    /// Starts the mapper on a free loopback port with its state in `state_dir` and `extra` flags, and
-    /// waits until it is ready. Returns it and how long it took to be ready.
+    /// Starts the mapper on a free loopback port with its state in `state_dir` and `settings` as
+    /// environment variables (`HOLT_MAPPER_…`: a build that does not know one ignores it, so a test can
+    /// run against a build from before a setting existed), and waits until it is ready. Returns it and
+    /// how long it took to be ready.
     pub async fn start(
         plane: &ControlPlane,
         state_dir: &Path,
-        extra: &[&str],
+        settings: &[(&str, &str)],
     ) -> anyhow::Result<(Mapper, Duration)> {
-        Mapper::start_binary(&binary(), plane, state_dir, extra).await
+        Mapper::start_binary(&binary(), plane, state_dir, settings).await
     }
 
     /// [`Mapper::start`] with another binary.
@@ -43,7 +45,7 @@ impl Mapper {
         binary: &Path,
         plane: &ControlPlane,
         state_dir: &Path,
-        extra: &[&str],
+        settings: &[(&str, &str)],
     ) -> anyhow::Result<(Mapper, Duration)> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let address: SocketAddr = format!("127.0.0.1:{port}").parse()?;
@@ -57,7 +59,7 @@ impl Mapper {
             .arg("--kubeconfig")
             .arg(plane.kubeconfig())
             .args(["--resolved-ips-interval-ms", "0", "--snapshot-interval-ms", "200"])
-            .args(extra)
+            .envs(settings.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log)?)
