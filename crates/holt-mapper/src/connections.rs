@@ -7,6 +7,7 @@
 //! - **Idle timeout**: a connection with no request in progress and no byte of the next one is closed
 //!   once it has been so for `idle`, counted from its opening or from the end of its last response.
 //! - **Header timeout**: from the first byte of a request to its complete head, at most `header`.
+//! - **Head size**: at most [`MAX_HEAD_BYTES`] buffered per connection (`431` past it).
 //! - **Request timeout**: from the complete head to the response written in full, at most `request`
 //!   plus [`WRITE_GRACE`] (the router itself answers `408` at `request`, see [`crate::http`]); a client
 //!   that trickles its body or does not read its answer is cut off.
@@ -33,6 +34,10 @@ use tower_service::Service;
 
 /// Time beyond the request timeout to write the `408` the router answers.
 pub const WRITE_GRACE: Duration = Duration::from_secs(5);
+
+/// The most a connection buffers while reading (a request head can be no longer): with the connection
+/// limit, what heads can hold at once is bounded (1,024 × 64 KiB = 64 MiB by default).
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// The bounds on connections.
 #[derive(Clone, Copy, Debug)]
@@ -190,7 +195,10 @@ async fn serve_connection(
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(None);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(None)
+        .max_buf_size(MAX_HEAD_BYTES);
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
     let watchdog = watchdog(&activity, limits);

@@ -147,6 +147,17 @@ async fn idle_slow_and_excess_connections_are_closed_within_the_timeouts() -> an
         drop(slow_body);
         let _ = trickle.join();
 
+        // A request head longer than a connection buffers.
+        let mut big_head = TcpStream::connect(address)?;
+        let long = "a".repeat(70 * 1024);
+        let _ = write!(big_head, "GET /healthz HTTP/1.1\r\nhost: mapper\r\nx-long: {long}\r\n\r\n");
+        big_head.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut answer = [0u8; 12];
+        let read = big_head.read(&mut answer).unwrap_or(0);
+        let text = String::from_utf8_lossy(&answer[..read]).into_owned();
+        anyhow::ensure!(text.starts_with("HTTP/1.1 431"), "a 70 KiB head was answered {text:?}");
+        drop(big_head);
+
         // Keep-alive: one request answered, then nothing.
         let mut kept = TcpStream::connect(address)?;
         write!(kept, "GET /healthz HTTP/1.1\r\nhost: mapper\r\n\r\n")?;
