@@ -27,7 +27,10 @@ use support::{Mapper, connections_report, public_address};
 const CLIENT_IP: &str = "10.246.0.1";
 const PER_REPORT: u32 = 10;
 
-const UNBOUNDED: [(&str, &str); 4] = [
+/// An environment variable of the mapper, and its value.
+type Setting = (&'static str, &'static str);
+
+const UNBOUNDED: [Setting; 4] = [
     ("HOLT_MAPPER_MAX_INTENTS", "100000000"),
     ("HOLT_MAPPER_MAX_INTENTS_PER_CLIENT", "100000000"),
     ("HOLT_MAPPER_MAX_INTERNET_TARGETS_PER_CLIENT", "100000000"),
@@ -85,7 +88,7 @@ async fn run(
     plane: &ControlPlane,
     name: &'static str,
     binary: &Path,
-    extra: &[&str],
+    extra: &[(&str, &str)],
     reports: u32,
 ) -> anyhow::Result<Row> {
     let state = tempfile::tempdir()?;
@@ -157,7 +160,7 @@ fn main() -> anyhow::Result<()> {
         .and_then(|n| n.parse().ok())
         .unwrap_or(if full { 100_000 } else { 200 });
     let current = PathBuf::from(env!("CARGO_BIN_EXE_holt-mapper"));
-    let mut mappers: Vec<(&'static str, PathBuf, &[(&str, &str)])> = Vec::new();
+    let mut mappers: Vec<(&'static str, PathBuf, &[Setting])> = Vec::new();
     if let Some(baseline) = std::env::var_os("HOLT_BENCH_BASELINE") {
         mappers.push(("baseline", PathBuf::from(baseline), &[]));
     }
