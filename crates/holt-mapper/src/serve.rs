@@ -235,6 +235,10 @@ fn write_changes(shared: &Shared) -> Result<bool, LogError> {
         let mut mapper = shared.mapper();
         let compact = log.compaction_due();
         if !mapper.store.is_dirty() && !compact {
+            // Up to date as of now.
+            shared
+                .snapshot_last_write_at_ms
+                .store(now_ms(), Ordering::Relaxed);
             return Ok(false);
         }
         let changes = mapper.store.take_changes();

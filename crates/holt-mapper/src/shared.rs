@@ -28,7 +28,7 @@ pub struct Shared {
     pub snapshot_bytes: AtomicU64,
     /// How long the last write took, in microseconds.
     pub snapshot_last_write_us: AtomicU64,
-    /// When the last write ended (Unix ms).
+    /// When the intent log was last written or found up to date (Unix ms).
     pub snapshot_last_write_at_ms: AtomicU64,
     /// What the HTTP connections did.
     pub connections: Arc<ConnectionStats>,
