@@ -2,17 +2,19 @@
 //! 100,000 reports of 10 new public addresses from one client pod (a million new internet destinations),
 //! over HTTP as a sniffer would.
 //!
-//! For each mapper: the flood's duration, the intents kept, resident memory after it and at its peak, the
-//! time to list every intent (`GET /v1/intents`), the state directory's size, how long after the last
-//! report it was on disk, how long one more change takes to be on disk, and the restart time (to
-//! `/readyz` with every intent back).
+//! For each mapper: the flood's duration, the intents kept, resident memory after it, its peak up to the
+//! end of the flood and at the end (listing included), the time to list every intent (`GET
+//! /v1/intents`), the state directory's size, how long after the last report it was on disk, how long
+//! one more change takes to be on disk (snapshot interval included) and to write, and the restart time
+//! (to `/readyz` with every intent back).
 //!
 //! Mappers: `baseline` (the binary in `HOLT_BENCH_BASELINE`, if set: a build from before the bounds),
 //! `current` (this build, default flags) and `unbounded` (this build with the store's bounds lifted, so
 //! that it keeps a million intents: the intent log at that size).
 //!
 //! `cargo bench -p holt-mapper --bench flood` (release); under `cargo test --all-targets` one small run
-//! checks that it works. `HOLT_BENCH_REPORTS` sets the number of reports.
+//! checks that it works. `HOLT_BENCH_REPORTS` sets the number of reports, `HOLT_BENCH_MAPPERS` (a comma
+//! list of the names above) which mappers run.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -82,11 +84,16 @@ struct Row {
     flood: Duration,
     intents: u64,
     rss_mib: u64,
+    /// Peak resident memory up to the end of the flood (before the listing).
+    flood_peak_mib: u64,
+    /// Peak resident memory at the end (the listing included).
     peak_mib: u64,
     list: Duration,
     disk_mb: f64,
     durable: Option<Duration>,
     change: Option<Duration>,
+    /// The write of that change alone (the intent log's metric; a mapper without it: unknown).
+    change_write: Option<Duration>,
     restart: Duration,
 }
 
@@ -113,6 +120,7 @@ async fn run(
     let flood = started.elapsed();
     let flood_end = SystemTime::now();
     let durable = durable_after(&mapper, state.path(), flood_end, Duration::from_secs(300)).await;
+    let (_, flood_peak) = mapper.memory_kib();
     let started = Instant::now();
     let (_, listing) = mapper.get("/v1/intents")?;
     let list = started.elapsed();
@@ -124,6 +132,10 @@ async fn run(
     let before_change = SystemTime::now();
     mapper.report(&connections_report(CLIENT_IP, [public_address(0)], now_ms()))?;
     let change = durable_after(&mapper, state.path(), before_change, Duration::from_secs(300)).await;
+    let change_write = mapper
+        .metric("holt_mapper_intent_log_last_write_microseconds")
+        .ok()
+        .map(Duration::from_micros);
     let (rss, peak) = mapper.memory_kib();
     let disk_mb = dir_bytes(state.path()) as f64 / 1e6;
     mapper.stop().await?;
@@ -140,11 +152,13 @@ async fn run(
         flood,
         intents,
         rss_mib: rss / 1024,
+        flood_peak_mib: flood_peak / 1024,
         peak_mib: peak / 1024,
         list,
         disk_mb,
         durable,
         change,
+        change_write,
         restart,
     })
 }
@@ -169,6 +183,11 @@ fn main() -> anyhow::Result<()> {
     }
     mappers.push(("current", current.clone(), &[]));
     mappers.push(("unbounded", current, &UNBOUNDED));
+    // HOLT_BENCH_MAPPERS=current,unbounded runs only those.
+    if let Ok(only) = std::env::var("HOLT_BENCH_MAPPERS") {
+        let only: Vec<&str> = only.split(',').map(str::trim).collect();
+        mappers.retain(|(name, _, _)| only.contains(name));
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     let rows = runtime.block_on(async {
         let plane = ControlPlane::shared().await?;
@@ -185,21 +204,24 @@ fn main() -> anyhow::Result<()> {
     })?;
     println!(
         "{} reports of {PER_REPORT} new public addresses each, one client\n\
-         mapper     flood_s  intents    rss_mib  peak_mib  list_s  disk_mb  on_disk_after_s  change_on_disk_s  restart_s",
+         mapper     flood_s  intents    rss_mib  flood_peak_mib  peak_mib  list_s  disk_mb  on_disk_after_s  change_on_disk_s  change_write_ms  restart_s",
         reports
     );
     for row in rows {
         println!(
-            "{:<10} {:<8.1} {:<10} {:<8} {:<9} {:<7.2} {:<8.1} {:<16} {:<17} {:.2}",
+            "{:<10} {:<8.1} {:<10} {:<8} {:<15} {:<9} {:<7.2} {:<8.1} {:<16} {:<17} {:<16} {:.2}",
             row.name,
             row.flood.as_secs_f64(),
             row.intents,
             row.rss_mib,
+            row.flood_peak_mib,
             row.peak_mib,
             row.list.as_secs_f64(),
             row.disk_mb,
             seconds(row.durable),
             seconds(row.change),
+            row.change_write
+                .map_or("-".to_owned(), |d| format!("{:.1}", d.as_secs_f64() * 1e3)),
             row.restart.as_secs_f64()
         );
     }

@@ -69,6 +69,8 @@ pub struct Opened {
     pub dns_names: usize,
     /// Bytes after the last whole record (a write cut short by a crash), cut off.
     pub torn_bytes: u64,
+    /// How long reading the records back took (decoding and replaying them).
+    pub replay_ms: u64,
     /// The log was unreadable and moved here; the mapper starts empty.
     pub moved_aside: Option<(PathBuf, String)>,
     /// An earlier version's `intents.json` was imported (and moved here), or moved aside unreadable.
@@ -280,14 +282,14 @@ impl IntentLog {
                 }
             }
         } else {
+            let started = std::time::Instant::now();
             let replayed = replay(&bytes);
             opened.torn_bytes = (bytes.len() - replayed.good) as u64;
             opened.intents = replayed.intents.len();
             opened.dns_names = replayed.dns.len();
+            opened.replay_ms = started.elapsed().as_millis() as u64;
             drop(bytes);
-            for (key, record) in replayed.intents {
-                store.load_intent(key, record);
-            }
+            store.load_intents(replayed.intents);
             for (name, entry) in replayed.dns {
                 store.load_dns(name, entry);
             }

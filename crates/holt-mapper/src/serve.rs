@@ -203,6 +203,7 @@ async fn open_store(dir: &std::path::Path, limits: StoreLimits) -> Result<(Store
         intents = store.len(),
         dns_names = store.dns().len(),
         log_bytes = log.bytes(),
+        replay_ms = opened.replay_ms,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "discovered intents restored"
     );

@@ -345,7 +345,11 @@ impl Store {
 
     /// Adds `sign` (1 or -1 as +1/-1) to the counts of `key`'s client.
     fn count(&mut self, key: &IntentKey, add: isize) {
-        let counts = self.clients.entry(key.client.clone()).or_default();
+        // Looked up before inserting: most intents' client is known, and a key is cloned only for a new one.
+        let counts = match self.clients.get_mut(&key.client) {
+            Some(counts) => counts,
+            None => self.clients.entry(key.client.clone()).or_default(),
+        };
         let apply = |n: &mut usize| *n = n.saturating_add_signed(add);
         apply(&mut counts.intents);
         if key.target.is_internet() {
@@ -505,6 +509,20 @@ impl Store {
             self.count(&key, 1);
         }
         self.intents.insert(key, record);
+    }
+
+    /// Loads the intents read back from disk into an empty store at once (not changes).
+    pub fn load_intents(&mut self, intents: BTreeMap<IntentKey, Record>) {
+        if !self.intents.is_empty() {
+            for (key, record) in intents {
+                self.load_intent(key, record);
+            }
+            return;
+        }
+        for key in intents.keys() {
+            self.count(key, 1);
+        }
+        self.intents = intents;
     }
 
     /// Loads a DNS name read back from disk (not a change).

@@ -129,6 +129,15 @@ impl Mapper {
     }
 }
 
+impl Drop for Mapper {
+    /// The process goes with the child handle (`kill_on_drop`); its log stays only when a test failed.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log);
+        }
+    }
+}
+
 /// The value of `name` (with its labels, if any) in a Prometheus text page.
 pub fn sample(metrics: &str, name: &str) -> Option<u64> {
     metrics.lines().find_map(|line| {
