@@ -1,35 +1,96 @@
 //! The HTTP/JSON API (documented endpoint by endpoint in `docs/mapper.md`): reports in; intents, export,
-//! graph, reset, health, readiness and metrics out. Bad input is answered `400` with a plain-text reason.
+//! graph, reset, limits, health, readiness and metrics out. Bad input is answered `400` with a
+//! plain-text reason.
+//!
+//! [`app`] is the whole API as one [`Router`] with its per-request bounds: the report body limit (`413`,
+//! announced in a header on every answer to a report and at `GET /v1/limits`), a limit on API
+//! requests handled at once (the others wait), and the request timeout (`408`). Connections are
+//! bounded by [`crate::connections`], which serves this router. A check that applies to every
+//! request (authentication, say) belongs in [`app`], as one more layer around the routes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use holt_mapper_api::{
     EXPORT_PATH, ExportFormat, ExportQuery, Filters, GRAPH_PATH, GraphFormat, GraphQuery, INTENTS_PATH,
-    REPORTS_PATH, RESET_PATH, Report,
+    LIMITS_PATH, Limits, MAX_REPORT_BYTES_HEADER, REPORTS_PATH, RESET_PATH, Report,
 };
+use tokio::sync::Semaphore;
 
 use crate::export::{ExportOptions, export, export_files};
 use crate::shared::{Shared, now_ms};
 use crate::store::Filter;
 use crate::{graph, metrics};
 
-/// The API's routes.
-pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+/// The per-request bounds.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestLimits {
+    pub max_report_bytes: u64,
+    pub max_concurrent_requests: usize,
+    pub request_timeout: Duration,
+}
+
+/// The API's routes with their per-request bounds: what [`crate::connections::serve`] serves.
+pub fn app(shared: Arc<Shared>, limits: RequestLimits) -> Router {
+    let body_limit = usize::try_from(limits.max_report_bytes).unwrap_or(usize::MAX);
+    let announced = HeaderValue::from(limits.max_report_bytes);
+    let reports = Router::new()
         .route(REPORTS_PATH, post(report))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::map_response(move |mut response: Response| {
+            let announced = announced.clone();
+            async move {
+                response.headers_mut().insert(MAX_REPORT_BYTES_HEADER, announced);
+                response
+            }
+        }));
+    let permits = Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1)));
+    let api = Router::new()
+        .merge(reports)
         .route(INTENTS_PATH, get(intents))
         .route(EXPORT_PATH, get(export_intents))
         .route(GRAPH_PATH, get(graph_intents))
         .route(RESET_PATH, post(reset))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            let permits = permits.clone();
+            async move {
+                // Waits for a turn; the request timeout bounds the wait.
+                let Ok(_permit) = permits.acquire_owned().await else {
+                    return StatusCode::SERVICE_UNAVAILABLE.into_response();
+                };
+                next.run(request).await
+            }
+        }));
+    let max_report_bytes = limits.max_report_bytes;
+    let request_timeout = limits.request_timeout;
+    Router::new()
+        .merge(api)
+        .route(
+            LIMITS_PATH,
+            get(move || async move { axum::Json(Limits { max_report_bytes }) }),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .layer(middleware::from_fn(
+            move |request: Request, next: Next| async move {
+                match tokio::time::timeout(request_timeout, next.run(request)).await {
+                    Ok(response) => response,
+                    Err(_) => (
+                        StatusCode::REQUEST_TIMEOUT,
+                        format!("the request took longer than {request_timeout:?}\n"),
+                    )
+                        .into_response(),
+                }
+            },
+        ))
         .with_state(shared)
 }
 

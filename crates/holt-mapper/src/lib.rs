@@ -7,17 +7,21 @@
 //! DOT/Mermaid/SVG, and published as `status.resolvedIPs` on ClientIntents with internet domains.
 //!
 //! The pure core ([`cluster`], [`resolve`], [`store`], [`ingest`], [`export`], [`graph`],
-//! [`resolved_ips`], [`metrics`]) has no I/O; [`watch`], [`publish`], [`snapshot`] and [`http`] do the
-//! I/O around it, and [`serve`] runs it all (the `holt-mapper` binary is [`serve::serve`] plus signals).
+//! [`resolved_ips`], [`metrics`], [`record_codec`]) has no I/O; [`watch`], [`publish`], [`intent_log`]
+//! (with [`snapshot`], the format of earlier versions, imported once) and [`http`] do the
+//! I/O around it ([`connections`] is where every request enters, with its bounds), and [`serve`] runs it all (the `holt-mapper` binary is [`serve::serve`] plus signals).
 
 pub mod args;
 pub mod cluster;
+pub mod connections;
 pub mod export;
 pub mod graph;
 pub mod http;
 pub mod ingest;
+pub mod intent_log;
 pub mod metrics;
 pub mod publish;
+pub mod record_codec;
 pub mod resolve;
 pub mod resolved_ips;
 pub mod serve;

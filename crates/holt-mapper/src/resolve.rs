@@ -37,6 +37,8 @@ pub enum Unresolved {
     UnknownPrivateAddress,
     /// The client or the server is in a namespace the mapper leaves out (`--exclude-namespaces`).
     ExcludedNamespace,
+    /// A DNS answer whose name is empty or longer than a DNS name can be (253).
+    InvalidName,
 }
 
 impl Unresolved {
@@ -57,6 +59,7 @@ impl Unresolved {
             Unresolved::UnknownClusterName => "unknown_cluster_name",
             Unresolved::UnknownPrivateAddress => "unknown_private_address",
             Unresolved::ExcludedNamespace => "excluded_namespace",
+            Unresolved::InvalidName => "invalid_name",
         }
     }
 }

@@ -284,7 +284,8 @@ async fn reports_become_the_tutorials_client_intents_and_survive_restarts() -> a
         mapper.log_text()
     );
 
-    // A crash (SIGKILL) loses at most the last snapshot interval: wait for one, then kill.
+    // A crash (SIGKILL) loses at most the last snapshot interval: wait for the intent log to have it,
+    // then kill.
     mapper
         .report(&report(
             vec![dns(&ips[2], "api.example.com", "192.0.2.7")],
@@ -292,8 +293,9 @@ async fn reports_become_the_tutorials_client_intents_and_survive_restarts() -> a
         ))
         .await?;
     eventually("a snapshot with the internet intent", TIMEOUT, || async {
-        let text = std::fs::read_to_string(state.path().join("intents.json")).unwrap_or_default();
-        Ok(text.contains("api.example.com").then_some(()))
+        let log = std::fs::read(state.path().join("intents.log")).unwrap_or_default();
+        let written = log.windows(15).any(|w| w == b"api.example.com");
+        Ok(written.then_some(()))
     })
     .await?;
     mapper.kill().await?;
