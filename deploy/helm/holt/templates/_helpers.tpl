@@ -1,0 +1,141 @@
+{{/*
+Names, labels and images shared by every template. Object names are fixed (not prefixed with the release
+name): Holt is installed once per cluster, its CRDs, webhook configuration and cluster roles are cluster-wide,
+and the binaries' defaults and `holt mapper` look for these names.
+*/}}
+
+{{- define "holt.labels" -}}
+app.kubernetes.io/name: holt
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: otterize
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- with .Values.global.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Labels of one component's objects: the common ones and its component. Call with (list $ "operator"). */}}
+{{- define "holt.componentLabels" -}}
+{{- $root := index . 0 -}}
+{{ include "holt.labels" $root }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end -}}
+
+{{/* The selector of one component's pods (stable across upgrades). */}}
+{{- define "holt.selectorLabels" -}}
+{{- $root := index . 0 -}}
+app.kubernetes.io/name: holt
+app.kubernetes.io/instance: {{ $root.Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end -}}
+
+{{/* An object's labels (and global annotations). Call with (list $ "operator") under `metadata:`. */}}
+{{- define "holt.metadata" -}}
+{{- $root := index . 0 -}}
+labels:
+  {{- include "holt.componentLabels" . | nindent 2 }}
+{{- with $root.Values.global.commonAnnotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* An image reference from a component's values: repository/image:tag (tag: the chart's appVersion). */}}
+{{- define "holt.image" -}}
+{{- $component := index . 0 -}}
+{{- $root := index . 1 -}}
+{{- printf "%s/%s:%s" $component.repository $component.image (default $root.Chart.AppVersion $component.tag) -}}
+{{- end -}}
+
+{{/* imagePullSecrets from a component's `pullSecrets` (names or {name: ...}). */}}
+{{- define "holt.pullSecrets" -}}
+{{- with . -}}
+imagePullSecrets:
+{{- range . }}
+{{- if kindIs "string" . }}
+  - name: {{ . }}
+{{- else }}
+  - {{ toYaml . | nindent 4 | trim }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod annotations: Prometheus scraping of `port` plus the global ones. Call with (list $ port). */}}
+{{- define "holt.podAnnotations" -}}
+{{- $root := index . 0 -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ index . 1 | quote }}
+prometheus.io/path: /metrics
+{{- with $root.Values.global.podAnnotations }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* The operator's namespaces it writes in: the watched ones, or none meaning all. */}}
+{{- define "holt.watchedNamespaces" -}}
+{{- $watched := .Values.intentsOperator.watchedNamespaces | default list -}}
+{{- toJson $watched -}}
+{{- end -}}
+
+{{/* The network mapper's URL as the sniffers reach it (through the cluster's DNS). */}}
+{{- define "holt.mapperURL" -}}
+{{- printf "http://%s.%s.svc:%v" .Values.networkMapper.mapper.serviceName .Release.Namespace .Values.networkMapper.mapper.port -}}
+{{- end -}}
+
+{{/* Fails the render when a deprecated key of the reference is set, saying what replaces it. */}}
+{{- define "holt.refuseDeprecated" -}}
+{{- $operator := .Values.intentsOperator.operator -}}
+{{- if not (kindIs "invalid" $operator.enableEnforcement) -}}
+{{- fail "intentsOperator.operator.enableEnforcement is deprecated (as in the reference chart): set intentsOperator.operator.mode to defaultActive or defaultShadow instead" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The operator's configuration file: holt_model::Config's keys (unknown keys are refused by the operator). */}}
+{{- define "holt.operatorConfig" -}}
+{{- $operator := .Values.intentsOperator.operator -}}
+{{- $thirdParty := $operator.automateThirdPartyNetworkPolicies -}}
+{{- if not (kindIs "invalid" $operator.allowExternalTraffic) }}{{ $thirdParty = $operator.allowExternalTraffic }}{{ end -}}
+mode: {{ $operator.mode }}
+enforcedNamespaces: {{ .Values.intentsOperator.enforcedNamespaces | default list | toJson }}
+watchedNamespaces: {{ .Values.intentsOperator.watchedNamespaces | default list | toJson }}
+enableNetworkPolicyCreation: {{ $operator.enableNetworkPolicyCreation }}
+enableKafkaACLCreation: {{ $operator.enableKafkaACLCreation }}
+enableIstioPolicyCreation: {{ $operator.enableIstioPolicyCreation }}
+enableEgressNetworkPolicyCreation: {{ $operator.enableEgressNetworkPolicyCreation }}
+separateNetpolsForIngressAndEgress: {{ $operator.separateNetpolsForIngressAndEgress }}
+enableEgressAutoallowDNSTraffic: {{ $operator.enableEgressAutoallowDNSTraffic }}
+enableGroupIPsByCIDR: {{ $operator.enableGroupIPsByCIDR }}
+enableGroupIPsByCIDRPeersLimit: {{ $operator.enableGroupIPsByCIDRPeersLimit | int }}
+automateThirdPartyNetworkPolicies: {{ $thirdParty }}
+enableStrictModeIntents: {{ $operator.enableStrictModeIntents }}
+excludedStrictModeNamespaces: {{ $operator.excludedStrictModeNamespaces | default list | toJson }}
+istioTrustDomain: {{ $operator.istioTrustDomain | quote }}
+workloadNameOverrideAnnotation: {{ .Values.global.workloadNameOverrideAnnotationName | quote }}
+useImageNameForServiceIdForJobs: {{ .Values.global.experimentalUseDockerImageAsServiceNameForJobs }}
+{{- end -}}
+
+{{/*
+The mapper's authentication, kept in one place to follow the mapper's own description (docs/mapper.md):
+the RBAC rule a caller needs for one of its verbs (report, read, reset), the mapper's flags and the
+sniffer's flags and token volume.
+*/}}
+{{- define "holt.mapperAuthRule" -}}
+- apiGroups: [k8s.otterize.com]
+  resources: [networkmappers]
+  verbs: [{{ index . 0 }}]
+{{- end -}}
+
+{{- define "holt.mapperAuthArgs" -}}
+{{- if .Values.networkMapper.auth.enabled -}}
+- --auth-audience={{ .Values.networkMapper.auth.audience }}
+{{- end -}}
+{{- end -}}
+
+{{- define "holt.snifferAuthArgs" -}}
+{{- if .Values.networkMapper.auth.enabled -}}
+- --mapper-token-file=/var/run/secrets/holt/mapper-token/token
+{{- end -}}
+{{- end -}}
