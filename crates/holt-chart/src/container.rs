@@ -26,6 +26,8 @@ use crate::token::{self, TokenOptions};
 /// One argument replaced for the local run, with the reason (shown in the test's output).
 #[derive(Debug, Clone)]
 pub struct ArgOverride {
+    /// The binary whose containers it applies to, e.g. `holt-operator`.
+    pub binary: String,
     /// The flag, e.g. `--webhook-service-name`; the container must pass it as `<flag>=<value>`.
     pub flag: String,
     pub value: String,
@@ -118,7 +120,7 @@ pub async fn prepare(pod: &Pod, ip: IpAddr, dir: &Path, env: &Environment<'_>) -
     let rewrite = |text: &str| rewrite(text, ip, &mounts, env.services);
 
     let mut args: Vec<String> = container.args.iter().flatten().map(|a| rewrite(a)).collect();
-    for over in env.overrides {
+    for over in env.overrides.iter().filter(|o| o.binary == image_binary(&image)) {
         let prefix = format!("{}=", over.flag);
         let Some(arg) = args.iter_mut().find(|a| a.starts_with(&prefix)) else {
             return Err(unsupported(format!(

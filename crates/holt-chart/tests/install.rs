@@ -1,0 +1,545 @@
+//! The chart installed into the real API server with the real helm, exactly as the README's "Install in a
+//! cluster" says, and its pods run by the local stand-in node: each binary with nothing but a token of the
+//! chart's ServiceAccount for it. The operator converges the tutorial, the mapper resolves traffic, the
+//! sniffer reports; what the accounts must not do is refused; `helm upgrade` to defaultShadow rolls the
+//! operator and the new pods follow it; `helm uninstall` leaves the CRDs and the ClientIntents.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use holt_chart::binaries::binaries;
+use holt_chart::chart::{Helm, chart_dir, workspace_dir};
+use holt_chart::container::ArgOverride;
+use holt_chart::http_probe;
+use holt_chart::node::{LocalNode, NodeOptions};
+use holt_chart::token::{self, TokenOptions};
+use holt_testenv::{ControlPlane, eventually, install_crds, istio_crds_file, set_pod_ips};
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::authorization::v1::{SelfSubjectRulesReview, SelfSubjectRulesReviewSpec};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::ClusterRole;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::json;
+
+const NAMESPACE: &str = "holt-system";
+const TUTORIAL: &str = "otterize-tutorial-npol";
+const NODE: &str = "holt-test-node";
+const WAIT: Duration = Duration::from_secs(90);
+
+fn is_forbidden<T>(result: &Result<T, kube::Error>) -> bool {
+    matches!(result, Err(kube::Error::Api(status)) if status.code == 403)
+}
+
+async fn kubectl(kubeconfig: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let output = tokio::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .await
+        .context("running kubectl")?;
+    ensure!(
+        output.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn clientintents(client: &Client, namespace: &str, version: &str) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("k8s.otterize.com", version, "ClientIntents"),
+        "clientintents",
+    );
+    Api::namespaced_with(client.clone(), namespace, &resource)
+}
+
+/// The operator pods' logs must show no request the API server refused for want of permission.
+fn assert_no_forbidden(node: &LocalNode) -> anyhow::Result<()> {
+    for pod in node.pods() {
+        let log = node.log(&pod.name);
+        ensure!(
+            !log.to_lowercase().contains("forbidden"),
+            "{} was refused something its account should allow:\n{log}",
+            pod.name
+        );
+    }
+    Ok(())
+}
+
+struct Story {
+    cp: &'static ControlPlane,
+    admin: Client,
+    helm: Helm,
+    node: LocalNode,
+    mapper: SocketAddr,
+}
+
+/// `helm install` as the README says, then the stand-in node with forwarders for the webhook and mapper
+/// Services, and the sniffer's pod (no DaemonSet controller here).
+async fn install() -> anyhow::Result<Story> {
+    let cp = ControlPlane::shared().await?;
+    let admin = cp.client().await?;
+    // Istio's CRDs, so that the operator's AuthorizationPolicy watch runs with its account too.
+    let istio = std::fs::read_to_string(istio_crds_file()?)?;
+    install_crds(&admin, &istio).await?;
+    let helm = Helm::new()?;
+    let kubeconfig = cp.kubeconfig().display().to_string();
+    let chart = chart_dir().display().to_string();
+    // README, "Install in a cluster".
+    let notes = helm
+        .run(&[
+            "install", "holt", &chart, "--namespace", NAMESPACE, "--create-namespace", "--kubeconfig",
+            &kubeconfig,
+        ])
+        .await?;
+    ensure!(notes.contains("STATUS: deployed"), "{notes}");
+    ensure!(
+        !notes.contains("Holt does not act on"),
+        "the default values ask for nothing Holt ignores:\n{notes}"
+    );
+
+    let node = LocalNode::start(
+        admin.clone(),
+        cp.url(),
+        cp.ca_file(),
+        binaries().await?,
+        NodeOptions {
+            name: NODE.to_owned(),
+            namespace: NAMESPACE.to_owned(),
+            overrides: vec![ArgOverride {
+                binary: "holt-operator".to_owned(),
+                flag: "--webhook-service-name".to_owned(),
+                value: "holt-webhook-loopback".to_owned(),
+                why: "the API server dials a Service's ClusterIP, which nothing routes here: the \
+                      registration names an ExternalName alias of the chart's Service pointing at its \
+                      stand-in"
+                    .to_owned(),
+            }],
+        },
+    )
+    .await?;
+    let webhook = node.expose("holt-webhook").await?;
+    let alias: Service = serde_json::from_value(json!({
+        "metadata": {"name": "holt-webhook-loopback", "namespace": NAMESPACE},
+        "spec": {"type": "ExternalName", "externalName": webhook.to_string()},
+    }))?;
+    Api::<Service>::namespaced(admin.clone(), NAMESPACE)
+        .create(&PostParams::default(), &alias)
+        .await?;
+    let mapper_ip = node.expose("otterize-network-mapper").await?;
+    // The sniffer's pod, created after the mapper's Service has its stand-in, so that its --mapper-url
+    // names the stand-in.
+    node.run_daemon_set("holt-sniffer").await?;
+    Ok(Story {
+        cp,
+        admin,
+        helm,
+        node,
+        mapper: SocketAddr::from((mapper_ip, 9090)),
+    })
+}
+
+#[tokio::test]
+async fn the_chart_runs_with_its_accounts_follows_an_upgrade_and_uninstalls_keeping_intents() -> anyhow::Result<()> {
+    let story = install().await?;
+    let result = run(&story).await;
+    if result.is_err() {
+        eprintln!("{}", story.node.all_logs());
+        eprintln!("node failures: {:?}", story.node.failures());
+    }
+    story.node.shutdown().await;
+    result
+}
+
+async fn run(story: &Story) -> anyhow::Result<()> {
+    let Story {
+        cp, admin, node, ..
+    } = story;
+    let started = std::time::Instant::now();
+
+    // Two operator replicas, the mapper and the sniffer run and are ready; kube-controller-manager sees
+    // the Deployments available.
+    let outcome = eventually("every pod of the chart running and ready", WAIT, || async {
+        let pods = node.pods();
+        let failures = node.failures();
+        if !failures.is_empty() {
+            return Ok(Some(Err(anyhow::anyhow!("the node could not run: {failures:?}"))));
+        }
+        Ok((pods.len() == 4 && pods.iter().all(|p| p.ready)).then_some(Ok(())))
+    })
+    .await?;
+    outcome?;
+    let deployments = Api::<Deployment>::namespaced(admin.clone(), NAMESPACE);
+    eventually("Deployments available", WAIT, || async {
+        let operator = deployments.get("holt-operator").await?;
+        let mapper = deployments.get("holt-mapper").await?;
+        let available = |d: &Deployment| d.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0);
+        Ok((available(&operator) == 2 && available(&mapper) == 1).then_some(()))
+    })
+    .await?;
+    eprintln!("chart running after {:?}", started.elapsed());
+
+    // The operator filled in the webhook configuration the chart created empty.
+    let configuration = Api::<ValidatingWebhookConfiguration>::all(admin.clone())
+        .get("holt-validating-webhook")
+        .await?;
+    assert_eq!(configuration.webhooks.as_ref().map(Vec::len), Some(3));
+    assert_eq!(
+        configuration
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .get("meta.helm.sh/release-name")
+            .map(String::as_str),
+        Some("holt"),
+        "still the release's, so that uninstall removes it"
+    );
+
+    // The tutorial, applied as a user would.
+    let tutorial = workspace_dir().join("examples/tutorial");
+    kubectl(cp.kubeconfig(), &["apply", "-f", &tutorial.join("namespace.yaml").display().to_string()]).await?;
+    kubectl(cp.kubeconfig(), &["apply", "-f", &tutorial.display().to_string()]).await?;
+    let policies = Api::<NetworkPolicy>::namespaced(admin.clone(), TUTORIAL);
+    eventually("the tutorial converged: server-access and an up-to-date status", WAIT, || async {
+        let policy = policies.get_opt("server-access").await?;
+        let intents = clientintents(admin, TUTORIAL, "v2alpha1").get("client").await?;
+        let up_to_date = intents.data["status"]["upToDate"] == true;
+        Ok((policy.is_some() && up_to_date).then_some(()))
+    })
+    .await?;
+    let pods = Api::<Pod>::namespaced(admin.clone(), TUTORIAL);
+    eventually("client's pod labelled", WAIT, || async {
+        let list = pods.list(&ListParams::default().labels("app=client")).await?;
+        Ok(list
+            .items
+            .iter()
+            .any(|p| {
+                p.metadata
+                    .labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key("intents.otterize.com/client"))
+            })
+            .then_some(()))
+    })
+    .await?;
+    // Events through events.k8s.io, with the operator's account.
+    let events = kubectl(
+        cp.kubeconfig(),
+        &["get", "events.events.k8s.io", "-n", TUTORIAL, "-o", "jsonpath={.items[*].reason}"],
+    )
+    .await?;
+    ensure!(events.contains("CreatedNetworkPolicies"), "events: {events}");
+    // Conversion through the webhook (v1alpha3 is stored as v2alpha1), reached through the stand-ins.
+    let old = clientintents(admin, TUTORIAL, "v1alpha3").get("client").await?;
+    assert_eq!(old.data["spec"]["service"]["name"], "client");
+    assert_no_forbidden(node)?;
+    eprintln!("tutorial converged after {:?}", started.elapsed());
+
+    mapper_resolves_traffic_and_hears_the_sniffer(story).await?;
+    accounts_are_refused_what_they_do_not_need(story).await?;
+    upgrade_to_shadow_mode(story).await?;
+    uninstall_keeps_crds_and_intents(story).await?;
+    eprintln!("whole story: {:?}", started.elapsed());
+    Ok(())
+}
+
+async fn mapper_resolves_traffic_and_hears_the_sniffer(story: &Story) -> anyhow::Result<()> {
+    let Story { admin, mapper, .. } = story;
+    set_pod_ips(admin, TUTORIAL, "client", &["10.77.0.10"]).await?;
+    set_pod_ips(admin, TUTORIAL, "server", &["10.77.0.20"]).await?;
+    let server = Api::<Service>::namespaced(admin.clone(), TUTORIAL).get("server").await?;
+    let cluster_ip = server
+        .spec
+        .and_then(|s| s.cluster_ip)
+        .context("server's ClusterIP")?;
+    // What a sniffer reports for client's connection to the server's Service, sent through the Service's
+    // stand-in as a sniffer would.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
+    let report = json!({
+        "node": NODE,
+        "dns": [],
+        "connections": [{"srcIp": "10.77.0.10", "dstIp": cluster_ip, "dstPort": 80, "seenBy": "syn",
+                         "lastSeenMs": now as u64 + 1000}],
+        "counters": {"packets": 1, "kernelDrops": 0, "decodeErrors": {}, "reportDrops": 0},
+    })
+    .to_string();
+    let intents = eventually("the mapper resolved client → server", WAIT, || async {
+        let answer =
+            http_probe::request(*mapper, "POST", "/v1/reports", Some(&report), Duration::from_secs(5)).await;
+        ensure!(answer.as_ref().is_some_and(|a| a.status == 204), "report: {answer:?}");
+        let listed = http_probe::get(*mapper, "/v1/intents").await.context("no answer")?;
+        Ok(listed
+            .body
+            .contains("\"server\":{\"name\":\"server\"")
+            .then_some(listed.body))
+    })
+    .await?;
+    ensure!(intents.contains("\"client\":{\"name\":\"client\""), "{intents}");
+    // The sniffer (the chart's arguments, the stand-in's addresses) reports to the mapper through the
+    // Service: its node's counters show in the mapper's metrics.
+    eventually("the sniffer's reports reached the mapper", WAIT, || async {
+        let metrics = http_probe::get(*mapper, "/metrics").await.context("no answer")?;
+        Ok(metrics
+            .body
+            .contains(&format!("holt_sniffer_packets_total{{node=\"{NODE}\"}}"))
+            .then_some(()))
+    })
+    .await?;
+    Ok(())
+}
+
+async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Result<()> {
+    let Story { cp, admin, .. } = story;
+    let as_account = |name: &'static str| async move {
+        let token = token::mint(admin, NAMESPACE, name, &TokenOptions::default()).await?;
+        anyhow::Ok(token::client(cp.url(), cp.ca_file(), &token).await?)
+    };
+    // The operator: its own certificate Secret, and no Secret anywhere else.
+    let operator = as_account("holt-operator").await?;
+    Api::<Secret>::namespaced(operator.clone(), NAMESPACE)
+        .get("holt-webhook-cert")
+        .await
+        .context("the operator reads its webhook certificate")?;
+    for namespace in [TUTORIAL, "kube-system", "default"] {
+        let secrets = Api::<Secret>::namespaced(operator.clone(), namespace);
+        ensure!(is_forbidden(&secrets.list(&ListParams::default()).await), "operator lists Secrets in {namespace}");
+    }
+    ensure!(is_forbidden(
+        &Api::<Secret>::namespaced(operator.clone(), NAMESPACE)
+            .list(&ListParams::default())
+            .await
+    ));
+    ensure!(is_forbidden(&Api::<Secret>::all(operator.clone()).list(&ListParams::default()).await));
+    // Nor a webhook configuration of its own choosing, nor another CRD, nor RBAC.
+    let configuration: ValidatingWebhookConfiguration =
+        serde_json::from_value(json!({"metadata": {"name": "intercept"}}))?;
+    ensure!(is_forbidden(
+        &Api::<ValidatingWebhookConfiguration>::all(operator.clone())
+            .create(&PostParams::default(), &configuration)
+            .await
+    ));
+    let crds = Api::<CustomResourceDefinition>::all(operator.clone());
+    ensure!(is_forbidden(
+        &crds
+            .patch(
+                "authorizationpolicies.security.istio.io",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}}))
+            )
+            .await
+    ));
+    let role: ClusterRole = serde_json::from_value(json!({"metadata": {"name": "escalate"}, "rules": []}))?;
+    ensure!(is_forbidden(
+        &Api::<ClusterRole>::all(operator.clone())
+            .create(&PostParams::default(), &role)
+            .await
+    ));
+    ensure!(is_forbidden(
+        &Api::<Namespace>::all(operator.clone())
+            .delete(TUTORIAL, &Default::default())
+            .await
+    ));
+
+    // The mapper: reads workloads and writes ClientIntents' status, nothing more.
+    let mapper = as_account("holt-mapper").await?;
+    ensure!(is_forbidden(&Api::<Secret>::all(mapper.clone()).list(&ListParams::default()).await));
+    ensure!(is_forbidden(
+        &Api::<Pod>::namespaced(mapper.clone(), TUTORIAL)
+            .patch(
+                "any",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}}))
+            )
+            .await
+    ));
+    let policy: NetworkPolicy = serde_json::from_value(json!({"metadata": {"name": "x"}, "spec": {"podSelector": {}}}))?;
+    ensure!(is_forbidden(
+        &Api::<NetworkPolicy>::namespaced(mapper.clone(), TUTORIAL)
+            .create(&PostParams::default(), &policy)
+            .await
+    ));
+    let intents: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "k8s.otterize.com/v2alpha1", "kind": "ClientIntents",
+        "metadata": {"name": "sneaky"}, "spec": {"workload": {"name": "sneaky"}, "targets": []},
+    }))?;
+    ensure!(is_forbidden(
+        &clientintents(&mapper, TUTORIAL, "v2alpha1")
+            .create(&PostParams::default(), &intents)
+            .await
+    ));
+
+    // The sniffer calls no API: its account is bound to nothing. Even with an API token (the chart mounts
+    // none), it may only ask who it is.
+    let sniffer = as_account("holt-sniffer").await?;
+    ensure!(is_forbidden(&Api::<Pod>::all(sniffer.clone()).list(&ListParams::default()).await));
+    ensure!(is_forbidden(&Api::<Secret>::all(sniffer.clone()).list(&ListParams::default()).await));
+    for namespace in [NAMESPACE, TUTORIAL] {
+        let review = SelfSubjectRulesReview {
+            spec: SelfSubjectRulesReviewSpec {
+                namespace: Some(namespace.to_owned()),
+            },
+            ..SelfSubjectRulesReview::default()
+        };
+        let rules = Api::<SelfSubjectRulesReview>::all(sniffer.clone())
+            .create(&PostParams::default(), &review)
+            .await?
+            .status
+            .context("no status")?;
+        for rule in rules.resource_rules {
+            let groups = rule.api_groups.unwrap_or_default();
+            ensure!(
+                groups.iter().all(|g| g == "authorization.k8s.io" || g == "authentication.k8s.io")
+                    && rule.verbs == ["create"],
+                "the sniffer's account may {:?} {:?} in {namespace}",
+                rule.verbs,
+                rule.resources
+            );
+        }
+    }
+    // A token for the mapper's audience (what the sniffer is given with networkMapper.auth.enabled) is
+    // no API credential at all.
+    let audience_token = token::mint(
+        admin,
+        NAMESPACE,
+        "holt-sniffer",
+        &TokenOptions {
+            audiences: vec!["holt-mapper".to_owned()],
+            ..TokenOptions::default()
+        },
+    )
+    .await?;
+    let with_audience = token::client(cp.url(), cp.ca_file(), &audience_token).await?;
+    let refused = Api::<Pod>::namespaced(with_audience, NAMESPACE)
+        .list(&ListParams::default())
+        .await;
+    ensure!(
+        matches!(&refused, Err(kube::Error::Api(status)) if status.code == 401),
+        "a token for the mapper's audience is not accepted by the API server: {refused:?}"
+    );
+    Ok(())
+}
+
+async fn upgrade_to_shadow_mode(story: &Story) -> anyhow::Result<()> {
+    let Story {
+        cp, admin, helm, node, ..
+    } = story;
+    let before: Vec<String> = node.pods().into_iter().map(|p| p.name).collect();
+    let kubeconfig = cp.kubeconfig().display().to_string();
+    let chart = chart_dir().display().to_string();
+    // README: switching the mode.
+    helm.run(&[
+        "upgrade",
+        "holt",
+        &chart,
+        "--namespace",
+        NAMESPACE,
+        "--reuse-values",
+        "--set",
+        "intentsOperator.operator.mode=defaultShadow",
+        "--kubeconfig",
+        &kubeconfig,
+    ])
+    .await?;
+    let started = std::time::Instant::now();
+    // The changed configuration rolls the operator: kube-controller-manager replaces its pods one by one,
+    // the new ones start with the new file, the old leader hands the Lease over when stopped.
+    let deployments = Api::<Deployment>::namespaced(admin.clone(), NAMESPACE);
+    eventually("the operator rolled out with the new configuration", WAIT, || async {
+        let deployment = deployments.get("holt-operator").await?;
+        let generation = deployment.metadata.generation.unwrap_or(0);
+        let status = deployment.status.unwrap_or_default();
+        let operators: Vec<_> = node
+            .pods()
+            .into_iter()
+            .filter(|p| p.name.starts_with("holt-operator-"))
+            .collect();
+        let all_new = operators.len() == 2 && operators.iter().all(|p| !before.contains(&p.name) && p.ready);
+        Ok((status.observed_generation == Some(generation)
+            && status.updated_replicas == Some(2)
+            && status.available_replicas == Some(2)
+            && all_new)
+            .then_some(()))
+    })
+    .await?;
+    eprintln!("rolled out {:?} after the upgrade", started.elapsed());
+    // In defaultShadow, a server without a ProtectedService is not enforced: its policy goes.
+    let policies = Api::<NetworkPolicy>::namespaced(admin.clone(), TUTORIAL);
+    eventually("server-access removed in defaultShadow mode", WAIT, || async {
+        Ok(policies.get_opt("server-access").await?.is_none().then_some(()))
+    })
+    .await?;
+    for pod in node.pods().into_iter().filter(|p| p.name.starts_with("holt-operator-")) {
+        let log = node.log(&pod.name);
+        ensure!(log.contains("DefaultShadow"), "{} does not run in defaultShadow:\n{log}", pod.name);
+    }
+    // helm put its own Service name back into the CRDs; the running operator restored its registration.
+    let crds = Api::<CustomResourceDefinition>::all(admin.clone());
+    eventually("the operator's conversion registration restored after the upgrade", WAIT, || async {
+        let crd = crds.get("clientintents.k8s.otterize.com").await?;
+        let service = crd
+            .spec
+            .conversion
+            .and_then(|c| c.webhook)
+            .and_then(|w| w.client_config)
+            .and_then(|c| c.service)
+            .map(|s| s.name);
+        Ok((service.as_deref() == Some("holt-webhook-loopback")).then_some(()))
+    })
+    .await?;
+    let old = clientintents(admin, TUTORIAL, "v1alpha3").get("client").await?;
+    assert_eq!(old.data["spec"]["service"]["name"], "client");
+    assert_no_forbidden(node)?;
+    Ok(())
+}
+
+async fn uninstall_keeps_crds_and_intents(story: &Story) -> anyhow::Result<()> {
+    let Story {
+        cp, admin, helm, node, ..
+    } = story;
+    let kubeconfig = cp.kubeconfig().display().to_string();
+    let output = helm
+        .run(&["uninstall", "holt", "--namespace", NAMESPACE, "--kubeconfig", &kubeconfig])
+        .await?;
+    ensure!(output.contains("kept due to the resource policy"), "{output}");
+    // The release's objects are gone (its pods with them, so the node stops them).
+    eventually("the release's workloads gone", WAIT, || async {
+        let deployments = Api::<Deployment>::namespaced(admin.clone(), NAMESPACE)
+            .list(&ListParams::default())
+            .await?;
+        let operators = node
+            .pods()
+            .into_iter()
+            .filter(|p| p.name.starts_with("holt-operator-") || p.name.starts_with("holt-mapper-"))
+            .count();
+        Ok((deployments.items.is_empty() && operators == 0).then_some(()))
+    })
+    .await?;
+    ensure!(
+        Api::<ValidatingWebhookConfiguration>::all(admin.clone())
+            .get_opt("holt-validating-webhook")
+            .await?
+            .is_none(),
+        "no admission webhook is left pointing at a Service that is gone"
+    );
+    ensure!(Api::<ClusterRole>::all(admin.clone()).get_opt("holt-operator-read").await?.is_none());
+    // The CRDs stay, and so do the ClientIntents (read in the stored version: converting to another one
+    // needs the operator's webhook, which left with the release).
+    let crds = Api::<CustomResourceDefinition>::all(admin.clone());
+    for name in [
+        "clientintents.k8s.otterize.com",
+        "protectedservices.k8s.otterize.com",
+        "kafkaserverconfigs.k8s.otterize.com",
+    ] {
+        ensure!(crds.get_opt(name).await?.is_some(), "{name} was removed");
+    }
+    let intents = clientintents(admin, TUTORIAL, "v2alpha1").get("client").await?;
+    assert_eq!(intents.data["spec"]["workload"]["name"], "client");
+    Ok(())
+}
