@@ -14,7 +14,7 @@ use crate::process::{Lifetime, Process};
 
 /// The controllers started: each costs memory and watch traffic, so only the useful ones.
 pub(crate) const CONTROLLERS: &str = "garbage-collector-controller,namespace-controller,\
-deployment-controller,replicaset-controller,endpointslice-controller";
+deployment-controller,replicaset-controller,endpointslice-controller,clusterrole-aggregation-controller";
 
 /// A running kube-controller-manager.
 #[derive(Debug)]
