@@ -69,7 +69,12 @@ pub fn image_binary(image: &str) -> &str {
 
 /// Prepares `pod`'s only container to run with address `ip`, its volumes under `dir`. `None` when its
 /// image is none of Holt's (such pods are left to a real node).
-pub async fn prepare(pod: &Pod, ip: IpAddr, dir: &Path, env: &Environment<'_>) -> Result<Option<Launch>, Error> {
+pub async fn prepare(
+    pod: &Pod,
+    ip: IpAddr,
+    dir: &Path,
+    env: &Environment<'_>,
+) -> Result<Option<Launch>, Error> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let unsupported = |reason: String| Error::Unsupported {
@@ -80,7 +85,10 @@ pub async fn prepare(pod: &Pod, ip: IpAddr, dir: &Path, env: &Environment<'_>) -
         return Err(unsupported("no spec".to_owned()));
     };
     let [container] = spec.containers.as_slice() else {
-        return Err(unsupported(format!("{} containers, not one", spec.containers.len())));
+        return Err(unsupported(format!(
+            "{} containers, not one",
+            spec.containers.len()
+        )));
     };
     let image = container.image.clone().unwrap_or_default();
     let Some(program) = env.binaries.get(image_binary(&image)) else {
@@ -90,18 +98,26 @@ pub async fn prepare(pod: &Pod, ip: IpAddr, dir: &Path, env: &Environment<'_>) -
         return Err(unsupported("init containers".to_owned()));
     }
     if container.command.is_some() {
-        return Err(unsupported("a command (the image's entrypoint is the binary)".to_owned()));
+        return Err(unsupported(
+            "a command (the image's entrypoint is the binary)".to_owned(),
+        ));
     }
 
     let volumes_dir = dir.join("volumes");
     let mut volumes = BTreeMap::new();
     for volume in spec.volumes.iter().flatten() {
-        let path = materialise(volume, &namespace, spec.service_account_name.as_deref(), &volumes_dir, env)
-            .await
-            .map_err(|e| match e {
-                Error::Unsupported { reason, .. } => unsupported(reason),
-                other => other,
-            })?;
+        let path = materialise(
+            volume,
+            &namespace,
+            spec.service_account_name.as_deref(),
+            &volumes_dir,
+            env,
+        )
+        .await
+        .map_err(|e| match e {
+            Error::Unsupported { reason, .. } => unsupported(reason),
+            other => other,
+        })?;
         volumes.insert(volume.name.clone(), path);
     }
     let mut mounts: Vec<(String, PathBuf)> = Vec::new();
@@ -282,7 +298,10 @@ async fn materialise(
         }
         return Ok(path);
     }
-    Err(unsupported(format!("volume {} of a type not stood in for", volume.name)))
+    Err(unsupported(format!(
+        "volume {} of a type not stood in for",
+        volume.name
+    )))
 }
 
 fn write(path: &Path, content: &[u8]) -> Result<(), Error> {
@@ -293,7 +312,12 @@ fn write(path: &Path, content: &[u8]) -> Result<(), Error> {
 }
 
 /// One argument or variable as the local process must see it (see the module documentation).
-fn rewrite(text: &str, ip: IpAddr, mounts: &[(String, PathBuf)], services: &BTreeMap<String, IpAddr>) -> String {
+fn rewrite(
+    text: &str,
+    ip: IpAddr,
+    mounts: &[(String, PathBuf)],
+    services: &BTreeMap<String, IpAddr>,
+) -> String {
     let mut text = text.replace("0.0.0.0:", &format!("{ip}:"));
     // `--flag=/mount/path/...` or `/mount/path/...`.
     let (head, value) = match text.split_once('=') {
@@ -327,7 +351,10 @@ mod tests {
 
     #[test]
     fn images_name_their_binaries() {
-        assert_eq!(image_binary("localhost/holt/holt-operator:0.1.0"), "holt-operator");
+        assert_eq!(
+            image_binary("localhost/holt/holt-operator:0.1.0"),
+            "holt-operator"
+        );
         assert_eq!(image_binary("holt-mapper"), "holt-mapper");
         assert_eq!(image_binary("reg:5000/a/holt-sniffer@sha256:00"), "holt-sniffer");
     }
@@ -345,10 +372,22 @@ mod tests {
         ]);
         let go = |t: &str| rewrite(t, ip, &mounts, &services);
         assert_eq!(go("--bind-address=0.0.0.0:9090"), "--bind-address=127.1.2.3:9090");
-        assert_eq!(go("--config=/etc/holt/config/config.yaml"), "--config=/tmp/pod/config/config.yaml");
-        assert_eq!(go("--state-dir=/var/lib/holt-mapper"), "--state-dir=/tmp/pod/state");
-        assert_eq!(go("--state-dir=/var/lib/holt-mapperx"), "--state-dir=/var/lib/holt-mapperx");
-        assert_eq!(go("--mapper-url=http://mapper.ns.svc:9090"), "--mapper-url=http://127.9.9.9:9090");
+        assert_eq!(
+            go("--config=/etc/holt/config/config.yaml"),
+            "--config=/tmp/pod/config/config.yaml"
+        );
+        assert_eq!(
+            go("--state-dir=/var/lib/holt-mapper"),
+            "--state-dir=/tmp/pod/state"
+        );
+        assert_eq!(
+            go("--state-dir=/var/lib/holt-mapperx"),
+            "--state-dir=/var/lib/holt-mapperx"
+        );
+        assert_eq!(
+            go("--mapper-url=http://mapper.ns.svc:9090"),
+            "--mapper-url=http://127.9.9.9:9090"
+        );
         assert_eq!(go("--log-format=json"), "--log-format=json");
     }
 }

@@ -14,20 +14,25 @@ pub struct Answer {
     pub body: String,
 }
 
-/// `method path` on `address` with an optional JSON body; `None` when nothing answered within `timeout`.
+/// `method path` on `address` with an optional JSON body and bearer token; `None` when nothing answered
+/// within `timeout`.
 pub async fn request(
     address: SocketAddr,
     method: &str,
     path: &str,
     body: Option<&str>,
+    token: Option<&str>,
     timeout: Duration,
 ) -> Option<Answer> {
     tokio::time::timeout(timeout, async {
         let mut stream = TcpStream::connect(address).await.ok()?;
         let body = body.unwrap_or("");
+        let authorization = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
         let head = format!(
             "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n",
+             {authorization}Content-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
         );
         stream.write_all(head.as_bytes()).await.ok()?;
@@ -36,7 +41,10 @@ pub async fn request(
         stream.read_to_end(&mut answer).await.ok()?;
         let text = String::from_utf8_lossy(&answer);
         let status = text.split(' ').nth(1)?.parse().ok()?;
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
         Some(Answer { status, body })
     })
     .await
@@ -46,5 +54,5 @@ pub async fn request(
 
 /// `GET path` on `address`.
 pub async fn get(address: SocketAddr, path: &str) -> Option<Answer> {
-    request(address, "GET", path, None, Duration::from_secs(2)).await
+    request(address, "GET", path, None, None, Duration::from_secs(2)).await
 }

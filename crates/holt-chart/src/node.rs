@@ -26,8 +26,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::runtime::watcher::{self, Event, watcher};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event, watcher};
 use rustix::process::{Pid, Signal};
 use serde_json::json;
 use tokio::process::{Child, Command};
@@ -225,7 +225,9 @@ impl LocalNode {
         let created = Api::<Pod>::namespaced(self.shared.admin.clone(), namespace)
             .create(&PostParams::default(), &pod)
             .await
-            .map_err(Error::kube(format!("create the pod of DaemonSet {namespace}/{name}")))?;
+            .map_err(Error::kube(format!(
+                "create the pod of DaemonSet {namespace}/{name}"
+            )))?;
         Ok(created.metadata.name.unwrap_or_default())
     }
 
@@ -313,9 +315,7 @@ fn backend(shared: &Shared, selector: &BTreeMap<String, String>, target: &IntOrS
 
 async fn run(shared: Arc<Shared>) {
     let api = Api::<Pod>::namespaced(shared.admin.clone(), &shared.options.namespace);
-    let mut events = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
+    let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
     let mut tick = tokio::time::interval(Duration::from_millis(300));
     loop {
         tokio::select! {
@@ -359,11 +359,7 @@ async fn observe(shared: &Arc<Shared>, pod: Pod) {
 
 /// Prepares and starts the pod's container; false when it is not one of Holt's.
 async fn start(shared: &Arc<Shared>, pod: &Pod, name: &str) -> Result<bool, Error> {
-    let host_network = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.host_network)
-        .unwrap_or(false);
+    let host_network = pod.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false);
     let ip = if host_network {
         shared.node_ip
     } else {
@@ -511,7 +507,11 @@ async fn stop(shared: &Shared, name: &str) {
     let Some(mut child) = pod.child.take() else {
         return;
     };
-    if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()).and_then(Pid::from_raw) {
+    if let Some(pid) = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(Pid::from_raw)
+    {
         let _ = rustix::process::kill_process(pid, Signal::TERM);
     }
     if tokio::time::timeout(GRACE, child.wait()).await.is_err() {

@@ -11,7 +11,9 @@ use anyhow::{Context, ensure};
 use holt_chart::chart::{Helm, chart_dir};
 use holt_chart::token::{self, TokenOptions};
 use holt_testenv::{ControlPlane, eventually};
-use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
@@ -22,8 +24,10 @@ const WAIT: Duration = Duration::from_secs(60);
 
 fn holt_api(client: &Client, namespace: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
     // v2alpha1, the stored version: no operator runs here to convert.
-    let resource =
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("k8s.otterize.com", "v2alpha1", kind), plural);
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("k8s.otterize.com", "v2alpha1", kind),
+        plural,
+    );
     Api::namespaced_with(client.clone(), namespace, &resource)
 }
 
@@ -39,15 +43,27 @@ async fn creatable(client: &Client, namespace: &str, suffix: &str) -> anyhow::Re
     let attempts = [
         (
             holt_api(client, namespace, "ClientIntents", "clientintents"),
-            object("ClientIntents", &format!("ci-{suffix}"), json!({"workload": {"name": format!("w-{suffix}")}}))?,
+            object(
+                "ClientIntents",
+                &format!("ci-{suffix}"),
+                json!({"workload": {"name": format!("w-{suffix}")}}),
+            )?,
         ),
         (
             holt_api(client, namespace, "ProtectedService", "protectedservices"),
-            object("ProtectedService", &format!("ps-{suffix}"), json!({"name": format!("s-{suffix}")}))?,
+            object(
+                "ProtectedService",
+                &format!("ps-{suffix}"),
+                json!({"name": format!("s-{suffix}")}),
+            )?,
         ),
         (
             holt_api(client, namespace, "KafkaServerConfig", "kafkaserverconfigs"),
-            object("KafkaServerConfig", &format!("ksc-{suffix}"), json!({"workload": {"name": "kafka"}}))?,
+            object(
+                "KafkaServerConfig",
+                &format!("ksc-{suffix}"),
+                json!({"workload": {"name": "kafka"}}),
+            )?,
         ),
     ];
     let mut allowed = [false; 3];
@@ -74,7 +90,13 @@ async fn bind(admin: &Client, namespace: &str, user: &str, role: &str) -> anyhow
 }
 
 /// Whether the client may `verb` `resource` (group, namespace) per the API server.
-async fn can(client: &Client, verb: &str, group: &str, resource: &str, namespace: Option<&str>) -> anyhow::Result<bool> {
+async fn can(
+    client: &Client,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: Option<&str>,
+) -> anyhow::Result<bool> {
     let review = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
             resource_attributes: Some(ResourceAttributes {
@@ -95,7 +117,8 @@ async fn can(client: &Client, verb: &str, group: &str, resource: &str, namespace
 }
 
 #[tokio::test]
-async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_the_operator() -> anyhow::Result<()> {
+async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_the_operator()
+-> anyhow::Result<()> {
     let cp = ControlPlane::shared().await?;
     let admin = cp.client().await?;
     let team_a = cp.create_namespace(&admin, "team-a").await?;
@@ -109,8 +132,16 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
     // (never the values themselves).
     let notes = helm
         .run(&[
-            "install", "holt", &chart, "--namespace", NAMESPACE, "--create-namespace", "--kubeconfig", &kubeconfig,
-            "--values", &values.display().to_string(),
+            "install",
+            "holt",
+            &chart,
+            "--namespace",
+            NAMESPACE,
+            "--create-namespace",
+            "--kubeconfig",
+            &kubeconfig,
+            "--values",
+            &values.display().to_string(),
         ])
         .await?;
     for ignored in [
@@ -120,10 +151,19 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
         "global.spire.serverServiceName: Holt installs no SPIRE",
         "global.spiffe.trustDomain",
     ] {
-        ensure!(notes.contains(ignored), "the notes do not name {ignored}:\n{notes}");
+        ensure!(
+            notes.contains(ignored),
+            "the notes do not name {ignored}:\n{notes}"
+        );
     }
-    ensure!(!notes.contains("clientSecret"), "empty keys are not reported:\n{notes}");
-    ensure!(!notes.contains("intentsOperator.operator.mode:"), "mode is acted on:\n{notes}");
+    ensure!(
+        !notes.contains("clientSecret"),
+        "empty keys are not reported:\n{notes}"
+    );
+    ensure!(
+        !notes.contains("intentsOperator.operator.mode:"),
+        "mode is acted on:\n{notes}"
+    );
 
     let alice = cp.user("alice", None)?; // edits team-a
     let bob = cp.user("bob", None)?; // views team-a
@@ -136,9 +176,15 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
     // The built-in roles gain Holt's rules once kube-controller-manager aggregates them.
     let started = std::time::Instant::now();
     eventually("edit aggregated holt-intents-edit", WAIT, || async {
-        Ok(can(&alice, "create", "k8s.otterize.com", "clientintents", Some(&team_a))
-            .await?
-            .then_some(()))
+        Ok(can(
+            &alice,
+            "create",
+            "k8s.otterize.com",
+            "clientintents",
+            Some(&team_a),
+        )
+        .await?
+        .then_some(()))
     })
     .await?;
     eprintln!("aggregated after {:?}", started.elapsed());
@@ -154,7 +200,10 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
             &Patch::Merge(json!({"status": {"upToDate": true}})),
         )
         .await;
-    ensure!(matches!(&status, Err(kube::Error::Api(s)) if s.code == 403), "{status:?}");
+    ensure!(
+        matches!(&status, Err(kube::Error::Api(s)) if s.code == 403),
+        "{status:?}"
+    );
     // A namespace admin has what editors have.
     assert_eq!(creatable(&carol, &team_a, "carol").await?, [true, false, false]);
     // A viewer reads them all, and writes none.
@@ -167,8 +216,13 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
             .list(&ListParams::default())
             .await
             .with_context(|| format!("bob lists {plural}"))?;
-        let elsewhere = holt_api(&bob, &team_b, kind, plural).list(&ListParams::default()).await;
-        ensure!(matches!(&elsewhere, Err(kube::Error::Api(s)) if s.code == 403), "bob lists {plural} in team-b");
+        let elsewhere = holt_api(&bob, &team_b, kind, plural)
+            .list(&ListParams::default())
+            .await;
+        ensure!(
+            matches!(&elsewhere, Err(kube::Error::Api(s)) if s.code == 403),
+            "bob lists {plural} in team-b"
+        );
     }
     assert_eq!(creatable(&bob, &team_a, "bob").await?, [false, false, false]);
     let delete = holt_api(&bob, &team_a, "ClientIntents", "clientintents")
@@ -178,26 +232,56 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
 
     // The cluster admin lets editors protect their services: ProtectedServices, not KafkaServerConfigs.
     helm.run(&[
-        "upgrade", "holt", &chart, "--namespace", NAMESPACE, "--kubeconfig", &kubeconfig, "--reuse-values",
-        "--set", "intentsAccess.editorsMayWriteProtectedServices=true",
+        "upgrade",
+        "holt",
+        &chart,
+        "--namespace",
+        NAMESPACE,
+        "--kubeconfig",
+        &kubeconfig,
+        "--reuse-values",
+        "--set",
+        "intentsAccess.editorsMayWriteProtectedServices=true",
     ])
     .await?;
     eventually("editors may write ProtectedServices", WAIT, || async {
-        Ok(can(&alice, "create", "k8s.otterize.com", "protectedservices", Some(&team_a))
-            .await?
-            .then_some(()))
+        Ok(can(
+            &alice,
+            "create",
+            "k8s.otterize.com",
+            "protectedservices",
+            Some(&team_a),
+        )
+        .await?
+        .then_some(()))
     })
     .await?;
     assert_eq!(creatable(&alice, &team_a, "alice2").await?, [true, true, false]);
 
     // Switched off: editors lose Holt's kinds, viewers keep reading them.
     helm.run(&[
-        "upgrade", "holt", &chart, "--namespace", NAMESPACE, "--kubeconfig", &kubeconfig, "--reuse-values",
-        "--set", "intentsAccess.aggregateToEdit=false",
+        "upgrade",
+        "holt",
+        &chart,
+        "--namespace",
+        NAMESPACE,
+        "--kubeconfig",
+        &kubeconfig,
+        "--reuse-values",
+        "--set",
+        "intentsAccess.aggregateToEdit=false",
     ])
     .await?;
     eventually("edit no longer aggregates holt-intents-edit", WAIT, || async {
-        Ok((!can(&alice, "create", "k8s.otterize.com", "clientintents", Some(&team_a)).await?).then_some(()))
+        Ok((!can(
+            &alice,
+            "create",
+            "k8s.otterize.com",
+            "clientintents",
+            Some(&team_a),
+        )
+        .await?)
+            .then_some(()))
     })
     .await?;
     assert_eq!(creatable(&alice, &team_a, "alice3").await?, [false, false, false]);
@@ -210,10 +294,27 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
         anyhow::Ok(token::client(cp.url(), cp.ca_file(), &token).await?)
     };
     let before = operator(()).await?;
-    ensure!(can(&before, "create", "networking.k8s.io", "networkpolicies", Some(&team_b)).await?);
+    ensure!(
+        can(
+            &before,
+            "create",
+            "networking.k8s.io",
+            "networkpolicies",
+            Some(&team_b)
+        )
+        .await?
+    );
     helm.run(&[
-        "upgrade", "holt", &chart, "--namespace", NAMESPACE, "--kubeconfig", &kubeconfig, "--reuse-values",
-        "--set", &format!("intentsOperator.watchedNamespaces={{{team_a}}}"),
+        "upgrade",
+        "holt",
+        &chart,
+        "--namespace",
+        NAMESPACE,
+        "--kubeconfig",
+        &kubeconfig,
+        "--reuse-values",
+        "--set",
+        &format!("intentsOperator.watchedNamespaces={{{team_a}}}"),
     ])
     .await?;
     let after = operator(()).await?;
@@ -224,15 +325,31 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
         ("patch", "k8s.otterize.com", "clientintents"),
         ("create", "events.k8s.io", "events"),
     ] {
-        ensure!(can(&after, verb, group, resource, Some(&team_a)).await?, "{verb} {resource} in team-a");
-        ensure!(!can(&after, verb, group, resource, Some(&team_b)).await?, "{verb} {resource} in team-b");
+        ensure!(
+            can(&after, verb, group, resource, Some(&team_a)).await?,
+            "{verb} {resource} in team-a"
+        );
+        ensure!(
+            !can(&after, verb, group, resource, Some(&team_b)).await?,
+            "{verb} {resource} in team-b"
+        );
     }
     for resource in ["pods", "services", "namespaces"] {
-        ensure!(can(&after, "watch", "", resource, None).await?, "watch {resource} everywhere");
+        ensure!(
+            can(&after, "watch", "", resource, None).await?,
+            "watch {resource} everywhere"
+        );
     }
     ensure!(!can(&after, "get", "", "secrets", Some(&team_a)).await?);
 
-    helm.run(&["uninstall", "holt", "--namespace", NAMESPACE, "--kubeconfig", &kubeconfig])
-        .await?;
+    helm.run(&[
+        "uninstall",
+        "holt",
+        "--namespace",
+        NAMESPACE,
+        "--kubeconfig",
+        &kubeconfig,
+    ])
+    .await?;
     Ok(())
 }

@@ -18,10 +18,13 @@ use holt_chart::token::{self, TokenOptions};
 use holt_testenv::{ControlPlane, eventually, install_crds, istio_crds_file, set_pod_ips};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::authorization::v1::{SelfSubjectRulesReview, SelfSubjectRulesReviewSpec};
-use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, Service};
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec, SelfSubjectRulesReview,
+    SelfSubjectRulesReviewSpec,
+};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::ClusterRole;
+use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
@@ -50,6 +53,33 @@ async fn kubectl(kubeconfig: &Path, args: &[&str]) -> anyhow::Result<String> {
         String::from_utf8_lossy(&output.stderr)
     );
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Whether the client may `verb` `resource` of `group` in `namespace`, per the API server.
+async fn can(
+    client: &Client,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: &str,
+) -> anyhow::Result<bool> {
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(verb.to_owned()),
+                group: Some(group.to_owned()),
+                resource: Some(resource.to_owned()),
+                namespace: Some(namespace.to_owned()),
+                ..ResourceAttributes::default()
+            }),
+            ..SelfSubjectAccessReviewSpec::default()
+        },
+        ..SelfSubjectAccessReview::default()
+    };
+    let answer = Api::<SelfSubjectAccessReview>::all(client.clone())
+        .create(&PostParams::default(), &review)
+        .await?;
+    Ok(answer.status.is_some_and(|s| s.allowed))
 }
 
 fn clientintents(client: &Client, namespace: &str, version: &str) -> Api<DynamicObject> {
@@ -95,7 +125,13 @@ async fn install() -> anyhow::Result<Story> {
     // README, "Install in a cluster".
     let notes = helm
         .run(&[
-            "install", "holt", &chart, "--namespace", NAMESPACE, "--create-namespace", "--kubeconfig",
+            "install",
+            "holt",
+            &chart,
+            "--namespace",
+            NAMESPACE,
+            "--create-namespace",
+            "--kubeconfig",
             &kubeconfig,
         ])
         .await?;
@@ -147,7 +183,8 @@ async fn install() -> anyhow::Result<Story> {
 }
 
 #[tokio::test]
-async fn the_chart_runs_with_its_accounts_follows_an_upgrade_and_uninstalls_keeping_intents() -> anyhow::Result<()> {
+async fn the_chart_runs_with_its_accounts_follows_an_upgrade_and_uninstalls_keeping_intents()
+-> anyhow::Result<()> {
     let story = install().await?;
     let result = run(&story).await;
     if result.is_err() {
@@ -159,9 +196,7 @@ async fn the_chart_runs_with_its_accounts_follows_an_upgrade_and_uninstalls_keep
 }
 
 async fn run(story: &Story) -> anyhow::Result<()> {
-    let Story {
-        cp, admin, node, ..
-    } = story;
+    let Story { cp, admin, node, .. } = story;
     let started = std::time::Instant::now();
 
     // Two operator replicas, the mapper and the sniffer run and are ready; kube-controller-manager sees
@@ -204,15 +239,27 @@ async fn run(story: &Story) -> anyhow::Result<()> {
 
     // The tutorial, applied as a user would.
     let tutorial = workspace_dir().join("examples/tutorial");
-    kubectl(cp.kubeconfig(), &["apply", "-f", &tutorial.join("namespace.yaml").display().to_string()]).await?;
+    kubectl(
+        cp.kubeconfig(),
+        &[
+            "apply",
+            "-f",
+            &tutorial.join("namespace.yaml").display().to_string(),
+        ],
+    )
+    .await?;
     kubectl(cp.kubeconfig(), &["apply", "-f", &tutorial.display().to_string()]).await?;
     let policies = Api::<NetworkPolicy>::namespaced(admin.clone(), TUTORIAL);
-    eventually("the tutorial converged: server-access and an up-to-date status", WAIT, || async {
-        let policy = policies.get_opt("server-access").await?;
-        let intents = clientintents(admin, TUTORIAL, "v2alpha1").get("client").await?;
-        let up_to_date = intents.data["status"]["upToDate"] == true;
-        Ok((policy.is_some() && up_to_date).then_some(()))
-    })
+    eventually(
+        "the tutorial converged: server-access and an up-to-date status",
+        WAIT,
+        || async {
+            let policy = policies.get_opt("server-access").await?;
+            let intents = clientintents(admin, TUTORIAL, "v2alpha1").get("client").await?;
+            let up_to_date = intents.data["status"]["upToDate"] == true;
+            Ok((policy.is_some() && up_to_date).then_some(()))
+        },
+    )
     .await?;
     let pods = Api::<Pod>::namespaced(admin.clone(), TUTORIAL);
     eventually("client's pod labelled", WAIT, || async {
@@ -232,7 +279,14 @@ async fn run(story: &Story) -> anyhow::Result<()> {
     // Events through events.k8s.io, with the operator's account.
     let events = kubectl(
         cp.kubeconfig(),
-        &["get", "events.events.k8s.io", "-n", TUTORIAL, "-o", "jsonpath={.items[*].reason}"],
+        &[
+            "get",
+            "events.events.k8s.io",
+            "-n",
+            TUTORIAL,
+            "-o",
+            "jsonpath={.items[*].reason}",
+        ],
     )
     .await?;
     ensure!(events.contains("CreatedNetworkPolicies"), "events: {events}");
@@ -254,14 +308,18 @@ async fn mapper_resolves_traffic_and_hears_the_sniffer(story: &Story) -> anyhow:
     let Story { admin, mapper, .. } = story;
     set_pod_ips(admin, TUTORIAL, "client", &["10.77.0.10"]).await?;
     set_pod_ips(admin, TUTORIAL, "server", &["10.77.0.20"]).await?;
-    let server = Api::<Service>::namespaced(admin.clone(), TUTORIAL).get("server").await?;
+    let server = Api::<Service>::namespaced(admin.clone(), TUTORIAL)
+        .get("server")
+        .await?;
     let cluster_ip = server
         .spec
         .and_then(|s| s.cluster_ip)
         .context("server's ClusterIP")?;
     // What a sniffer reports for client's connection to the server's Service, sent through the Service's
     // stand-in as a sniffer would.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis();
     let report = json!({
         "node": NODE,
         "dns": [],
@@ -270,11 +328,44 @@ async fn mapper_resolves_traffic_and_hears_the_sniffer(story: &Story) -> anyhow:
         "counters": {"packets": 1, "kernelDrops": 0, "decodeErrors": {}, "reportDrops": 0},
     })
     .to_string();
+    // Callers of the mapper present a token (docs/mapper.md, access): the sniffer's, for the mapper's
+    // audience, to report (the chart grants its account `create reports.mapper.holt.dev`); a reader's,
+    // bound by the platform team to the chart's holt-mapper-reader Role, to read.
+    let sniffer_token = token::mint(
+        admin,
+        NAMESPACE,
+        "holt-sniffer",
+        &TokenOptions {
+            audiences: vec!["holt-mapper".to_owned()],
+            ..TokenOptions::default()
+        },
+    )
+    .await?;
+    let reader_token = reader_token(admin).await?;
     let intents = eventually("the mapper resolved client → server", WAIT, || async {
-        let answer =
-            http_probe::request(*mapper, "POST", "/v1/reports", Some(&report), Duration::from_secs(5)).await;
-        ensure!(answer.as_ref().is_some_and(|a| a.status == 204), "report: {answer:?}");
-        let listed = http_probe::get(*mapper, "/v1/intents").await.context("no answer")?;
+        let answer = http_probe::request(
+            *mapper,
+            "POST",
+            "/v1/reports",
+            Some(&report),
+            Some(&sniffer_token),
+            Duration::from_secs(5),
+        )
+        .await;
+        ensure!(
+            answer.as_ref().is_some_and(|a| a.status == 204),
+            "report: {answer:?}"
+        );
+        let listed = http_probe::request(
+            *mapper,
+            "GET",
+            "/v1/intents",
+            None,
+            Some(&reader_token),
+            Duration::from_secs(5),
+        )
+        .await
+        .context("no answer")?;
         Ok(listed
             .body
             .contains("\"server\":{\"name\":\"server\"")
@@ -295,6 +386,24 @@ async fn mapper_resolves_traffic_and_hears_the_sniffer(story: &Story) -> anyhow:
     Ok(())
 }
 
+/// A ServiceAccount `reader` in the release namespace bound to the chart's holt-mapper-reader Role (what
+/// `networkMapper.auth.readers` does for people), and its token.
+async fn reader_token(admin: &Client) -> anyhow::Result<String> {
+    let account: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "reader"}}))?;
+    Api::<ServiceAccount>::namespaced(admin.clone(), NAMESPACE)
+        .create(&PostParams::default(), &account)
+        .await?;
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "reader"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "holt-mapper-reader"},
+        "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": NAMESPACE}],
+    }))?;
+    Api::<RoleBinding>::namespaced(admin.clone(), NAMESPACE)
+        .create(&PostParams::default(), &binding)
+        .await?;
+    Ok(token::mint(admin, NAMESPACE, "reader", &TokenOptions::default()).await?)
+}
+
 async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Result<()> {
     let Story { cp, admin, .. } = story;
     let as_account = |name: &'static str| async move {
@@ -309,14 +418,21 @@ async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Re
         .context("the operator reads its webhook certificate")?;
     for namespace in [TUTORIAL, "kube-system", "default"] {
         let secrets = Api::<Secret>::namespaced(operator.clone(), namespace);
-        ensure!(is_forbidden(&secrets.list(&ListParams::default()).await), "operator lists Secrets in {namespace}");
+        ensure!(
+            is_forbidden(&secrets.list(&ListParams::default()).await),
+            "operator lists Secrets in {namespace}"
+        );
     }
     ensure!(is_forbidden(
         &Api::<Secret>::namespaced(operator.clone(), NAMESPACE)
             .list(&ListParams::default())
             .await
     ));
-    ensure!(is_forbidden(&Api::<Secret>::all(operator.clone()).list(&ListParams::default()).await));
+    ensure!(is_forbidden(
+        &Api::<Secret>::all(operator.clone())
+            .list(&ListParams::default())
+            .await
+    ));
     // Nor a webhook configuration of its own choosing, nor another CRD, nor RBAC.
     let configuration: ValidatingWebhookConfiguration =
         serde_json::from_value(json!({"metadata": {"name": "intercept"}}))?;
@@ -349,7 +465,11 @@ async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Re
 
     // The mapper: reads workloads and writes ClientIntents' status, nothing more.
     let mapper = as_account("holt-mapper").await?;
-    ensure!(is_forbidden(&Api::<Secret>::all(mapper.clone()).list(&ListParams::default()).await));
+    ensure!(is_forbidden(
+        &Api::<Secret>::all(mapper.clone())
+            .list(&ListParams::default())
+            .await
+    ));
     ensure!(is_forbidden(
         &Api::<Pod>::namespaced(mapper.clone(), TUTORIAL)
             .patch(
@@ -359,7 +479,8 @@ async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Re
             )
             .await
     ));
-    let policy: NetworkPolicy = serde_json::from_value(json!({"metadata": {"name": "x"}, "spec": {"podSelector": {}}}))?;
+    let policy: NetworkPolicy =
+        serde_json::from_value(json!({"metadata": {"name": "x"}, "spec": {"podSelector": {}}}))?;
     ensure!(is_forbidden(
         &Api::<NetworkPolicy>::namespaced(mapper.clone(), TUTORIAL)
             .create(&PostParams::default(), &policy)
@@ -375,11 +496,32 @@ async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Re
             .await
     ));
 
-    // The sniffer calls no API: its account is bound to nothing. Even with an API token (the chart mounts
-    // none), it may only ask who it is.
+    // The sniffer calls no API: its account may report to the mapper (a verb on mapper.holt.dev, which
+    // no API server serves) and nothing else. Even with an API token (the chart mounts none), it may only
+    // ask who it is.
     let sniffer = as_account("holt-sniffer").await?;
-    ensure!(is_forbidden(&Api::<Pod>::all(sniffer.clone()).list(&ListParams::default()).await));
-    ensure!(is_forbidden(&Api::<Secret>::all(sniffer.clone()).list(&ListParams::default()).await));
+    ensure!(is_forbidden(
+        &Api::<Pod>::all(sniffer.clone())
+            .list(&ListParams::default())
+            .await
+    ));
+    ensure!(is_forbidden(
+        &Api::<Secret>::all(sniffer.clone())
+            .list(&ListParams::default())
+            .await
+    ));
+    ensure!(can(&sniffer, "create", "mapper.holt.dev", "reports", NAMESPACE).await?);
+    ensure!(
+        !can(
+            &sniffer,
+            "list",
+            "mapper.holt.dev",
+            "discoveredintents",
+            NAMESPACE
+        )
+        .await?
+    );
+    ensure!(!can(&sniffer, "create", "mapper.holt.dev", "reports", TUTORIAL).await?);
     for namespace in [NAMESPACE, TUTORIAL] {
         let review = SelfSubjectRulesReview {
             spec: SelfSubjectRulesReviewSpec {
@@ -393,10 +535,16 @@ async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Re
             .status
             .context("no status")?;
         for rule in rules.resource_rules {
-            let groups = rule.api_groups.unwrap_or_default();
+            let groups = rule.api_groups.clone().unwrap_or_default();
+            let reporting = namespace == NAMESPACE
+                && groups == ["mapper.holt.dev"]
+                && rule.resources.as_deref() == Some(&["reports".to_owned()][..]);
             ensure!(
-                groups.iter().all(|g| g == "authorization.k8s.io" || g == "authentication.k8s.io")
-                    && rule.verbs == ["create"],
+                reporting
+                    || groups
+                        .iter()
+                        .all(|g| g == "authorization.k8s.io" || g == "authentication.k8s.io")
+                        && rule.verbs == ["create"],
                 "the sniffer's account may {:?} {:?} in {namespace}",
                 rule.verbs,
                 rule.resources
@@ -428,7 +576,11 @@ async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Re
 
 async fn upgrade_to_shadow_mode(story: &Story) -> anyhow::Result<()> {
     let Story {
-        cp, admin, helm, node, ..
+        cp,
+        admin,
+        helm,
+        node,
+        ..
     } = story;
     let before: Vec<String> = node.pods().into_iter().map(|p| p.name).collect();
     let kubeconfig = cp.kubeconfig().display().to_string();
@@ -451,22 +603,27 @@ async fn upgrade_to_shadow_mode(story: &Story) -> anyhow::Result<()> {
     // The changed configuration rolls the operator: kube-controller-manager replaces its pods one by one,
     // the new ones start with the new file, the old leader hands the Lease over when stopped.
     let deployments = Api::<Deployment>::namespaced(admin.clone(), NAMESPACE);
-    eventually("the operator rolled out with the new configuration", WAIT, || async {
-        let deployment = deployments.get("holt-operator").await?;
-        let generation = deployment.metadata.generation.unwrap_or(0);
-        let status = deployment.status.unwrap_or_default();
-        let operators: Vec<_> = node
-            .pods()
-            .into_iter()
-            .filter(|p| p.name.starts_with("holt-operator-"))
-            .collect();
-        let all_new = operators.len() == 2 && operators.iter().all(|p| !before.contains(&p.name) && p.ready);
-        Ok((status.observed_generation == Some(generation)
-            && status.updated_replicas == Some(2)
-            && status.available_replicas == Some(2)
-            && all_new)
-            .then_some(()))
-    })
+    eventually(
+        "the operator rolled out with the new configuration",
+        WAIT,
+        || async {
+            let deployment = deployments.get("holt-operator").await?;
+            let generation = deployment.metadata.generation.unwrap_or(0);
+            let status = deployment.status.unwrap_or_default();
+            let operators: Vec<_> = node
+                .pods()
+                .into_iter()
+                .filter(|p| p.name.starts_with("holt-operator-"))
+                .collect();
+            let all_new =
+                operators.len() == 2 && operators.iter().all(|p| !before.contains(&p.name) && p.ready);
+            Ok((status.observed_generation == Some(generation)
+                && status.updated_replicas == Some(2)
+                && status.available_replicas == Some(2)
+                && all_new)
+                .then_some(()))
+        },
+    )
     .await?;
     eprintln!("rolled out {:?} after the upgrade", started.elapsed());
     // In defaultShadow, a server without a ProtectedService is not enforced: its policy goes.
@@ -475,23 +632,35 @@ async fn upgrade_to_shadow_mode(story: &Story) -> anyhow::Result<()> {
         Ok(policies.get_opt("server-access").await?.is_none().then_some(()))
     })
     .await?;
-    for pod in node.pods().into_iter().filter(|p| p.name.starts_with("holt-operator-")) {
+    for pod in node
+        .pods()
+        .into_iter()
+        .filter(|p| p.name.starts_with("holt-operator-"))
+    {
         let log = node.log(&pod.name);
-        ensure!(log.contains("DefaultShadow"), "{} does not run in defaultShadow:\n{log}", pod.name);
+        ensure!(
+            log.contains("DefaultShadow"),
+            "{} does not run in defaultShadow:\n{log}",
+            pod.name
+        );
     }
     // helm put its own Service name back into the CRDs; the running operator restored its registration.
     let crds = Api::<CustomResourceDefinition>::all(admin.clone());
-    eventually("the operator's conversion registration restored after the upgrade", WAIT, || async {
-        let crd = crds.get("clientintents.k8s.otterize.com").await?;
-        let service = crd
-            .spec
-            .conversion
-            .and_then(|c| c.webhook)
-            .and_then(|w| w.client_config)
-            .and_then(|c| c.service)
-            .map(|s| s.name);
-        Ok((service.as_deref() == Some("holt-webhook-loopback")).then_some(()))
-    })
+    eventually(
+        "the operator's conversion registration restored after the upgrade",
+        WAIT,
+        || async {
+            let crd = crds.get("clientintents.k8s.otterize.com").await?;
+            let service = crd
+                .spec
+                .conversion
+                .and_then(|c| c.webhook)
+                .and_then(|w| w.client_config)
+                .and_then(|c| c.service)
+                .map(|s| s.name);
+            Ok((service.as_deref() == Some("holt-webhook-loopback")).then_some(()))
+        },
+    )
     .await?;
     let old = clientintents(admin, TUTORIAL, "v1alpha3").get("client").await?;
     assert_eq!(old.data["spec"]["service"]["name"], "client");
@@ -501,11 +670,22 @@ async fn upgrade_to_shadow_mode(story: &Story) -> anyhow::Result<()> {
 
 async fn uninstall_keeps_crds_and_intents(story: &Story) -> anyhow::Result<()> {
     let Story {
-        cp, admin, helm, node, ..
+        cp,
+        admin,
+        helm,
+        node,
+        ..
     } = story;
     let kubeconfig = cp.kubeconfig().display().to_string();
     let output = helm
-        .run(&["uninstall", "holt", "--namespace", NAMESPACE, "--kubeconfig", &kubeconfig])
+        .run(&[
+            "uninstall",
+            "holt",
+            "--namespace",
+            NAMESPACE,
+            "--kubeconfig",
+            &kubeconfig,
+        ])
         .await?;
     ensure!(output.contains("kept due to the resource policy"), "{output}");
     // The release's objects are gone (its pods with them, so the node stops them).
@@ -528,7 +708,12 @@ async fn uninstall_keeps_crds_and_intents(story: &Story) -> anyhow::Result<()> {
             .is_none(),
         "no admission webhook is left pointing at a Service that is gone"
     );
-    ensure!(Api::<ClusterRole>::all(admin.clone()).get_opt("holt-operator-read").await?.is_none());
+    ensure!(
+        Api::<ClusterRole>::all(admin.clone())
+            .get_opt("holt-operator-read")
+            .await?
+            .is_none()
+    );
     // The CRDs stay, and so do the ClientIntents (read in the stored version: converting to another one
     // needs the operator's webhook, which left with the release).
     let crds = Api::<CustomResourceDefinition>::all(admin.clone());

@@ -11,7 +11,9 @@ use holt_chart::chart::{Helm, Rendered, chart_dir, crds_dir};
 use serde_json::Value;
 
 fn values_file(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/values").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/values")
+        .join(name)
 }
 
 const VALUES_FILES: [&str; 4] = [
@@ -56,7 +58,9 @@ fn operator_config(rendered: &Rendered) -> anyhow::Result<Value> {
 async fn lint_passes_with_the_default_values_and_every_values_file() -> anyhow::Result<()> {
     let helm = Helm::new()?;
     let chart = chart_dir();
-    let output = helm.run(&["lint".as_ref(), "--strict".as_ref(), chart.as_os_str()]).await?;
+    let output = helm
+        .run(&["lint".as_ref(), "--strict".as_ref(), chart.as_os_str()])
+        .await?;
     ensure!(output.contains("0 chart(s) failed"), "{output}");
     for file in VALUES_FILES {
         let path = values_file(file);
@@ -120,7 +124,11 @@ async fn default_values_render_every_component_hardened() -> anyhow::Result<()> 
             assert_eq!(security["readOnlyRootFilesystem"], true, "{name}");
             assert_eq!(security["allowPrivilegeEscalation"], false, "{name}");
             assert_eq!(security["seccompProfile"]["type"], "RuntimeDefault", "{name}");
-            assert_eq!(security["capabilities"]["drop"], serde_json::json!(["ALL"]), "{name}");
+            assert_eq!(
+                security["capabilities"]["drop"],
+                serde_json::json!(["ALL"]),
+                "{name}"
+            );
             for bound in ["requests", "limits"] {
                 for resource in ["cpu", "memory"] {
                     ensure!(
@@ -129,8 +137,14 @@ async fn default_values_render_every_component_hardened() -> anyhow::Result<()> 
                     );
                 }
             }
-            ensure!(!container["livenessProbe"]["httpGet"].is_null(), "{name}: liveness");
-            ensure!(!container["readinessProbe"]["httpGet"].is_null(), "{name}: readiness");
+            ensure!(
+                !container["livenessProbe"]["httpGet"].is_null(),
+                "{name}: liveness"
+            );
+            ensure!(
+                !container["readinessProbe"]["httpGet"].is_null(),
+                "{name}: readiness"
+            );
             if name == "holt-sniffer" {
                 // Root (capabilities are given to root only), with exactly what the sniffer documents.
                 assert_eq!(security["runAsUser"], 0);
@@ -140,14 +154,22 @@ async fn default_values_render_every_component_hardened() -> anyhow::Result<()> 
                 );
                 assert_eq!(pod["spec"]["hostNetwork"], true);
                 assert_eq!(pod["spec"]["automountServiceAccountToken"], false);
+                // The host's /proc, read-only, and a token for the mapper's audience: nothing else.
                 let volumes = pod["spec"]["volumes"].as_array().context("sniffer volumes")?;
-                assert_eq!(volumes.len(), 1, "only the host's /proc: {volumes:?}");
+                assert_eq!(volumes.len(), 2, "{volumes:?}");
                 assert_eq!(volumes[0]["hostPath"]["path"], "/proc");
-                assert_eq!(container["volumeMounts"][0]["readOnly"], true);
+                let token = &volumes[1]["projected"]["sources"][0]["serviceAccountToken"];
+                assert_eq!(token["audience"], "holt-mapper");
+                for mount in container["volumeMounts"].as_array().context("mounts")? {
+                    assert_eq!(mount["readOnly"], true);
+                }
             } else {
                 assert_eq!(security["runAsNonRoot"], true, "{name}");
                 assert_eq!(security["runAsUser"], 65532, "{name}");
-                ensure!(security["capabilities"]["add"].is_null(), "{name} adds capabilities");
+                ensure!(
+                    security["capabilities"]["add"].is_null(),
+                    "{name} adds capabilities"
+                );
             }
         }
     }
@@ -157,7 +179,10 @@ async fn default_values_render_every_component_hardened() -> anyhow::Result<()> 
         .collect();
     assert_eq!(images, expected);
     let chart: Value = serde_yaml::from_str(&std::fs::read_to_string(chart_dir().join("Chart.yaml"))?)?;
-    assert_eq!(chart["appVersion"], version, "Chart.yaml appVersion follows the workspace version");
+    assert_eq!(
+        chart["appVersion"], version,
+        "Chart.yaml appVersion follows the workspace version"
+    );
     assert_eq!(chart["version"], version);
 
     let operator = rendered.get("Deployment", "holt-operator").context("operator")?;
@@ -175,7 +200,10 @@ async fn default_values_render_every_component_hardened() -> anyhow::Result<()> 
     assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "1Gi");
     // Holt's own policies carry the managed-by label the operator prunes by; the chart's must not.
     for policy in rendered.of_kind("NetworkPolicy") {
-        assert_eq!(policy["metadata"]["labels"]["app.kubernetes.io/managed-by"], "Helm");
+        assert_eq!(
+            policy["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "Helm"
+        );
     }
     Ok(())
 }
@@ -194,7 +222,10 @@ async fn values_shaped_like_the_reference_installs_render_what_they_ask() -> any
     }
     let (config, rendered) = &configs["shadow-watched.yaml"];
     assert_eq!(config["mode"], "defaultShadow");
-    assert_eq!(config["watchedNamespaces"], serde_json::json!(["shop", "payments"]));
+    assert_eq!(
+        config["watchedNamespaces"],
+        serde_json::json!(["shop", "payments"])
+    );
     assert_eq!(config["enforcedNamespaces"], serde_json::json!(["payments"]));
     assert_eq!(config["enableEgressNetworkPolicyCreation"], true);
     assert_eq!(config["separateNetpolsForIngressAndEgress"], true);
@@ -209,7 +240,10 @@ async fn values_shaped_like_the_reference_installs_render_what_they_ask() -> any
         "--workload-name-override-annotation=example.com/workload",
         "--use-image-name-for-service-id-for-jobs=true",
     ] {
-        ensure!(mapper_args.contains(&expected.to_owned()), "{expected} not in {mapper_args:?}");
+        ensure!(
+            mapper_args.contains(&expected.to_owned()),
+            "{expected} not in {mapper_args:?}"
+        );
     }
     // Writes only where it acts: a RoleBinding of the write role per watched namespace.
     let bindings: BTreeSet<String> = rendered
@@ -218,8 +252,15 @@ async fn values_shaped_like_the_reference_installs_render_what_they_ask() -> any
         .filter(|b| b["roleRef"]["name"] == "holt-operator-write")
         .map(|b| b["metadata"]["namespace"].as_str().unwrap_or_default().to_owned())
         .collect();
-    assert_eq!(bindings, BTreeSet::from(["payments".to_owned(), "shop".to_owned()]));
-    ensure!(rendered.get("ClusterRoleBinding", "holt-operator-write").is_none());
+    assert_eq!(
+        bindings,
+        BTreeSet::from(["payments".to_owned(), "shop".to_owned()])
+    );
+    ensure!(
+        rendered
+            .get("ClusterRoleBinding", "holt-operator-write")
+            .is_none()
+    );
     ensure!(rendered.get("ClusterRoleBinding", "holt-operator-read").is_some());
     // The webhook Service is in the release namespace, and the CRDs say so.
     for crd in rendered.of_kind("CustomResourceDefinition") {
@@ -233,9 +274,17 @@ async fn values_shaped_like_the_reference_installs_render_what_they_ask() -> any
     assert_eq!(config["enableKafkaACLCreation"], true);
     let (config, rendered) = &configs["reference-defaults.yaml"];
     assert_eq!(config["mode"], "defaultActive");
-    ensure!(rendered.get("ClusterRoleBinding", "holt-operator-write").is_some());
+    ensure!(
+        rendered
+            .get("ClusterRoleBinding", "holt-operator-write")
+            .is_some()
+    );
     // The reference's credentials operator and SPIRE are not Holt's: nothing of theirs is rendered.
-    let kinds: BTreeSet<&str> = rendered.objects.iter().filter_map(|o| o["kind"].as_str()).collect();
+    let kinds: BTreeSet<&str> = rendered
+        .objects
+        .iter()
+        .filter_map(|o| o["kind"].as_str())
+        .collect();
     ensure!(!kinds.contains("StatefulSet"), "{kinds:?}");
     Ok(())
 }
@@ -250,7 +299,10 @@ async fn each_component_can_be_switched_off() -> anyhow::Result<()> {
             .to_owned()
     };
     let no_operator = helm
-        .template("holt-system", &["--set", "global.deployment.intentsOperator=false"])
+        .template(
+            "holt-system",
+            &["--set", "global.deployment.intentsOperator=false"],
+        )
         .await?;
     ensure!(no_operator.of_kind("CustomResourceDefinition").is_empty());
     for object in &no_operator.objects {
@@ -328,7 +380,10 @@ async fn each_component_can_be_switched_off() -> anyhow::Result<()> {
         containers(sniffer)[0]["securityContext"]["capabilities"]["add"],
         serde_json::json!(["NET_RAW"])
     );
-    ensure!(sniffer["spec"]["template"]["spec"]["volumes"].is_null());
+    let volumes = sniffer["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .context("volumes")?;
+    ensure!(volumes.iter().all(|v| v["hostPath"].is_null()), "{volumes:?}");
     Ok(())
 }
 
@@ -379,7 +434,10 @@ async fn the_charts_crds_are_deploy_crds() -> anyhow::Result<()> {
     // only the conversion webhook's Service namespace differs.
     let helm = Helm::new()?;
     let generated = generated_crds()?;
-    for (namespace, service) in [("holt-system", "holt-webhook"), ("otterize-system", "holt-webhook")] {
+    for (namespace, service) in [
+        ("holt-system", "holt-webhook"),
+        ("otterize-system", "holt-webhook"),
+    ] {
         let rendered = helm.template(namespace, &[]).await?;
         let crds = rendered.of_kind("CustomResourceDefinition");
         assert_eq!(crds.len(), generated.len());
@@ -390,7 +448,10 @@ async fn the_charts_crds_are_deploy_crds() -> anyhow::Result<()> {
                 Value::from(namespace);
             expected["spec"]["conversion"]["webhook"]["clientConfig"]["service"]["name"] =
                 Value::from(service);
-            ensure!(*crd == expected, "{name} rendered in {namespace} is not deploy/crds");
+            ensure!(
+                *crd == expected,
+                "{name} rendered in {namespace} is not deploy/crds"
+            );
             assert_eq!(crd["metadata"]["annotations"]["helm.sh/resource-policy"], "keep");
         }
     }
@@ -402,12 +463,18 @@ async fn the_schema_refuses_wrong_types_naming_the_value() -> anyhow::Result<()>
     let helm = Helm::new()?;
     let chart = chart_dir().display().to_string();
     for (set, named) in [
-        ("intentsOperator.operator.mode=active", "/intentsOperator/operator/mode"),
+        (
+            "intentsOperator.operator.mode=active",
+            "/intentsOperator/operator/mode",
+        ),
         (
             "intentsOperator.operator.enableNetworkPolicyCreation=yes",
             "/intentsOperator/operator/enableNetworkPolicyCreation",
         ),
-        ("intentsOperator.watchedNamespaces=shop", "/intentsOperator/watchedNamespaces"),
+        (
+            "intentsOperator.watchedNamespaces=shop",
+            "/intentsOperator/watchedNamespaces",
+        ),
         ("intentsOperator.replicas=two", "/intentsOperator/replicas"),
         (
             "intentsOperator.operator.automateThirdPartyNetworkPolicies=sometimes",
@@ -426,9 +493,18 @@ async fn the_schema_refuses_wrong_types_naming_the_value() -> anyhow::Result<()>
             "networkMapper.mapper.settings.maxIntent=5",
             "/networkMapper/mapper/settings",
         ),
-        ("networkMapper.sniffer.enable=maybe", "/networkMapper/sniffer/enable"),
-        ("global.deployment.networkMapper=1", "/global/deployment/networkMapper"),
-        ("intentsAccess.editorsMayWriteProtectedService=true", "/intentsAccess"),
+        (
+            "networkMapper.sniffer.enable=maybe",
+            "/networkMapper/sniffer/enable",
+        ),
+        (
+            "global.deployment.networkMapper=1",
+            "/global/deployment/networkMapper",
+        ),
+        (
+            "intentsAccess.editorsMayWriteProtectedService=true",
+            "/intentsAccess",
+        ),
     ] {
         // --set-string for words, so that helm passes a string where a boolean or number belongs.
         let flag = if set.ends_with("=1") || set.ends_with("=70000") || set.ends_with("=12") {
@@ -439,11 +515,20 @@ async fn the_schema_refuses_wrong_types_naming_the_value() -> anyhow::Result<()>
         let output = helm.output(&["template", "holt", &chart, flag, set]).await?;
         ensure!(!output.status.success(), "{set} was accepted");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        ensure!(stderr.contains(named), "{set}: the error does not name {named}: {stderr}");
+        ensure!(
+            stderr.contains(named),
+            "{set}: the error does not name {named}: {stderr}"
+        );
     }
     // The reference's deprecated switch fails the render, saying what replaces it, as the reference does.
     let output = helm
-        .output(&["template", "holt", &chart, "--set", "intentsOperator.operator.enableEnforcement=true"])
+        .output(&[
+            "template",
+            "holt",
+            &chart,
+            "--set",
+            "intentsOperator.operator.enableEnforcement=true",
+        ])
         .await?;
     ensure!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -497,12 +582,7 @@ async fn every_flag_is_set_by_the_chart_or_deliberately_left() -> anyhow::Result
         )
         .await?;
     let config = operator_config(&rendered)?;
-    let config_keys: BTreeSet<String> = config
-        .as_object()
-        .context("config")?
-        .keys()
-        .cloned()
-        .collect();
+    let config_keys: BTreeSet<String> = config.as_object().context("config")?.keys().cloned().collect();
     // The configuration file holds every key the operator's configuration has.
     let model_keys: BTreeSet<String> = serde_json::to_value(holt_model::Config::default())?
         .as_object()
@@ -510,7 +590,10 @@ async fn every_flag_is_set_by_the_chart_or_deliberately_left() -> anyhow::Result
         .keys()
         .cloned()
         .collect();
-    assert_eq!(config_keys, model_keys, "the chart's config.yaml and holt_model::Config");
+    assert_eq!(
+        config_keys, model_keys,
+        "the chart's config.yaml and holt_model::Config"
+    );
     let config_flags: BTreeSet<String> = {
         use clap::Args;
         holt_config::ConfigArgs::augment_args(clap::Command::new("config"))
@@ -521,7 +604,10 @@ async fn every_flag_is_set_by_the_chart_or_deliberately_left() -> anyhow::Result
 
     // Flags left to their defaults on purpose, with why (docs/install.md repeats them).
     let left: BTreeMap<(&str, &str), &str> = BTreeMap::from([
-        (("holt-operator", "webhook-url"), "for an operator outside the cluster"),
+        (
+            ("holt-operator", "webhook-url"),
+            "for an operator outside the cluster",
+        ),
         (
             ("holt-operator", "disable-webhook-server"),
             "every replica serves the webhooks the CRDs need",
@@ -532,7 +618,21 @@ async fn every_flag_is_set_by_the_chart_or_deliberately_left() -> anyhow::Result
         ),
         (("holt-mapper", "kubeconfig"), "in-cluster credentials"),
         (("holt-mapper", "context"), "in-cluster credentials"),
+        (
+            ("holt-mapper", "insecure-skip-authentication"),
+            "never in a cluster: anyone reaching the port could read and reset",
+        ),
     ]);
+    // The mapper's authentication settings, which the chart passes as variables so that binaries from
+    // before the mapper checked its callers ignore them. Once every binary knows them, this list is empty.
+    const AWAITING_MAPPER_AUTH: [&str; 6] = [
+        "HOLT_MAPPER_AUTHORIZATION_NAMESPACE",
+        "HOLT_MAPPER_TOKEN_AUDIENCE",
+        "HOLT_MAPPER_ACCEPT_API_SERVER_TOKENS",
+        "HOLT_MAPPER_REVIEW_CACHE_TTL_MS",
+        "HOLT_MAPPER_MAX_REVIEWS_PER_SECOND",
+        "HOLT_SNIFFER_TOKEN_FILE",
+    ];
     let mut missing = Vec::new();
     for binary in IMAGE_BINARIES {
         let path = built.get(binary).context("binary")?;
@@ -542,7 +642,11 @@ async fn every_flag_is_set_by_the_chart_or_deliberately_left() -> anyhow::Result
         ensure!(flags.len() > 5, "{binary} --help: {help}");
         let workload = workloads(&rendered)
             .into_iter()
-            .find(|w| containers(w)[0]["image"].as_str().is_some_and(|i| i.contains(binary)))
+            .find(|w| {
+                containers(w)[0]["image"]
+                    .as_str()
+                    .is_some_and(|i| i.contains(binary))
+            })
             .with_context(|| format!("no workload runs {binary}"))?;
         let container = containers(workload)[0];
         let passed: BTreeSet<String> = args(container)
@@ -552,7 +656,11 @@ async fn every_flag_is_set_by_the_chart_or_deliberately_left() -> anyhow::Result
             .collect();
         let variables: BTreeSet<String> = container["env"]
             .as_array()
-            .map(|e| e.iter().filter_map(|v| v["name"].as_str().map(str::to_owned)).collect())
+            .map(|e| {
+                e.iter()
+                    .filter_map(|v| v["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         for (flag, env) in flags {
             let covered = ["help", "version"].contains(&flag.as_str())
@@ -565,7 +673,18 @@ async fn every_flag_is_set_by_the_chart_or_deliberately_left() -> anyhow::Result
             }
         }
         for arg in &passed {
-            ensure!(help.contains(&format!("--{arg}")), "{binary}: the chart passes --{arg}, unknown to it");
+            ensure!(
+                help.contains(&format!("--{arg}")),
+                "{binary}: the chart passes --{arg}, unknown to it"
+            );
+        }
+        // Every variable of Holt's the chart sets is one the binary reads (a misspelt one would be ignored).
+        for variable in variables.iter().filter(|v| v.starts_with("HOLT_")) {
+            ensure!(
+                help.contains(&format!("[env: {variable}="))
+                    || AWAITING_MAPPER_AUTH.contains(&variable.as_str()),
+                "{binary}: the chart sets {variable}, which it does not read"
+            );
         }
     }
     ensure!(

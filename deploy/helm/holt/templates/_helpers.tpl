@@ -118,24 +118,28 @@ useImageNameForServiceIdForJobs: {{ .Values.global.experimentalUseDockerImageAsS
 {{- end -}}
 
 {{/*
-The mapper's authentication, kept in one place to follow the mapper's own description (docs/mapper.md):
-the RBAC rule a caller needs for one of its verbs (report, read, reset), the mapper's flags and the
-sniffer's flags and token volume.
+The mapper's authentication settings as environment variables (docs/mapper.md, access), so that the names are
+in one place. Variables rather than flags: a binary from before the mapper checked its callers ignores them.
 */}}
-{{- define "holt.mapperAuthRule" -}}
-- apiGroups: [k8s.otterize.com]
-  resources: [networkmappers]
-  verbs: [{{ index . 0 }}]
+{{- define "holt.mapperAuthEnv" -}}
+{{- $auth := .Values.networkMapper.auth -}}
+# Where the RBAC verbs on mapper.holt.dev are checked: the mapper's own namespace.
+- name: HOLT_MAPPER_AUTHORIZATION_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: HOLT_MAPPER_TOKEN_AUDIENCE
+  value: {{ $auth.audience | quote }}
+- name: HOLT_MAPPER_ACCEPT_API_SERVER_TOKENS
+  value: {{ $auth.acceptAPIServerTokens | quote }}
+- name: HOLT_MAPPER_REVIEW_CACHE_TTL_MS
+  value: {{ $auth.reviewCacheTTLMs | int64 | quote }}
+- name: HOLT_MAPPER_MAX_REVIEWS_PER_SECOND
+  value: {{ $auth.maxReviewsPerSecond | int64 | quote }}
 {{- end -}}
 
-{{- define "holt.mapperAuthArgs" -}}
-{{- if .Values.networkMapper.auth.enabled -}}
-- --auth-audience={{ .Values.networkMapper.auth.audience }}
-{{- end -}}
-{{- end -}}
-
-{{- define "holt.snifferAuthArgs" -}}
-{{- if .Values.networkMapper.auth.enabled -}}
-- --mapper-token-file=/var/run/secrets/holt/mapper-token/token
-{{- end -}}
+{{- define "holt.snifferAuthEnv" -}}
+# The token the sniffer reports with: its ServiceAccount's, for the mapper's audience only.
+- name: HOLT_SNIFFER_TOKEN_FILE
+  value: /var/run/secrets/holt/mapper-token/token
 {{- end -}}
