@@ -726,5 +726,22 @@ async fn uninstall_keeps_crds_and_intents(story: &Story) -> anyhow::Result<()> {
     }
     let intents = clientintents(admin, TUTORIAL, "v2alpha1").get("client").await?;
     assert_eq!(intents.data["spec"]["workload"]["name"], "client");
+
+    // Installing again adopts the kept CRDs; the new operator serves the other versions again.
+    let chart = chart_dir().display().to_string();
+    helm.run(&[
+        "install", "holt", &chart, "--namespace", NAMESPACE, "--kubeconfig", &kubeconfig,
+    ])
+    .await
+    .context("installing again over the kept CRDs")?;
+    eventually("the operator back after installing again", WAIT, || async {
+        let converted = clientintents(admin, TUTORIAL, "v1alpha3").get("client").await;
+        Ok(converted
+            .is_ok_and(|c| c.data["spec"]["service"]["name"] == "client")
+            .then_some(()))
+    })
+    .await?;
+    helm.run(&["uninstall", "holt", "--namespace", NAMESPACE, "--kubeconfig", &kubeconfig])
+        .await?;
     Ok(())
 }
