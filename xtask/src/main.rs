@@ -3,7 +3,11 @@
 //! In: command-line arguments. Out: `testenv up` starts real test components (etcd, kube-apiserver,
 //! kube-controller-manager, optionally Kafka and SPIRE) detached on 127.0.0.1, records their PIDs in a
 //! state file and prints their endpoints as `NAME=value` lines; `testenv down` stops them by those PIDs.
+//! `images` builds the OCI image archives of the chart's binaries.
 
+mod images;
+mod oci;
+mod tar;
 mod testenv;
 
 use std::path::PathBuf;
@@ -27,6 +31,26 @@ enum Command {
         dir: PathBuf,
         #[command(subcommand)]
         action: TestenvAction,
+    },
+    /// Build an OCI image archive for each binary the Helm chart runs (holt-operator, holt-mapper,
+    /// holt-sniffer): statically linked, no base image, named as the chart's default values name them.
+    Images {
+        /// Cargo profile of the binaries: `release` (what ships) or `dev` (faster to build).
+        #[arg(long, env = "HOLT_IMAGES_PROFILE", default_value = "release")]
+        profile: String,
+        /// Where the archives are written (default: <target dir>/images).
+        #[arg(long, env = "HOLT_IMAGES_OUT")]
+        out: Option<PathBuf>,
+        /// Image repository, as the chart's `repository` values.
+        #[arg(long, env = "HOLT_IMAGES_REPOSITORY", default_value = "localhost/holt")]
+        repository: String,
+        /// The CA bundle put into the images.
+        #[arg(
+            long,
+            env = "HOLT_IMAGES_CA_CERTIFICATES",
+            default_value = "/etc/ssl/certs/ca-certificates.crt"
+        )]
+        ca_certificates: PathBuf,
     },
 }
 
@@ -74,6 +98,20 @@ async fn main() -> anyhow::Result<()> {
             TestenvAction::Down => testenv::down(&dir),
             TestenvAction::Status => testenv::status(&dir),
         },
+        Command::Images {
+            profile,
+            out,
+            repository,
+            ca_certificates,
+        } => {
+            let options = images::Options {
+                profile,
+                out: out.unwrap_or_else(images::default_out_dir),
+                repository,
+                ca_certificates,
+            };
+            images::build(&options).map(drop)
+        }
     }
 }
 
