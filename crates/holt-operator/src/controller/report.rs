@@ -45,9 +45,11 @@ impl Controller {
                 .on_client_intents(&key, true, INVALID_INTENTS, &message)
                 .await;
         }
+        // Finalizers before statuses: a ClientIntents reported up to date already holds its finalizer, so
+        // its deletion waits for its access to be removed.
         let mut due = Vec::new();
-        due.extend(self.write_statuses(now).await);
         due.extend(self.write_finalizers(now).await);
+        due.extend(self.write_statuses(now).await);
         self.writes_due = due.into_iter().min();
         if !self.started {
             info!("first pass done: ready");
