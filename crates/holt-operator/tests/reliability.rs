@@ -763,7 +763,7 @@ async fn each_object_gets_one_finalizer_patch_and_a_normal_event_for_its_policie
     let ns = tutorial(&client, plane, "finalizers").await;
     let op = Operator::start(&client, &ns, Mode::DefaultActive).await;
     let api: Api<ClientIntents> = Api::namespaced(client.clone(), &ns);
-    let before = op.progress.borrow().finalizer_writes;
+    let before = op.progress.borrow().clone();
     stream::iter(0..N)
         .for_each_concurrent(8, |i| {
             let api = api.clone();
@@ -784,11 +784,27 @@ async fn each_object_gets_one_finalizer_patch_and_a_normal_event_for_its_policie
         (list.items.iter().filter(|i| has_finalizer(i)).count() == N).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    eventually("every status up to date", || async {
+        let list = api.list(&ListParams::default()).await.ok()?;
+        let done = list
+            .items
+            .iter()
+            .filter(|i| i.status.as_ref().is_some_and(|s| s.up_to_date))
+            .count();
+        (done == N).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = op.progress.borrow().clone();
     assert_eq!(
-        op.progress.borrow().finalizer_writes - before,
+        after.finalizer_writes - before.finalizer_writes,
         N as u64,
-        "one patch per object"
+        "one finalizer patch per object"
+    );
+    assert_eq!(
+        after.status_writes - before.status_writes,
+        N as u64,
+        "one status write per object"
     );
     let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), &ns);
     let created = eventually("CreatedNetworkPolicies Events", || async {
