@@ -1,0 +1,234 @@
+//! Who may use the mapper, on the real API server's credentials: ServiceAccount tokens checked with
+//! TokenReview (audience `holt-mapper`), permissions checked with SubjectAccessReview against RBAC
+//! verbs on `mapper.holt.dev` resources. Without a credential, reports, reads and resets are refused;
+//! a sniffer may report but not read or reset; reading needs `list`, resetting `deletecollection`; a
+//! DNS answer from anyone but a sniffer never reaches `status.resolvedIPs`, and a reset takes back
+//! what the mapper published there.
+
+mod support;
+
+use std::time::Duration;
+
+use holt_mapper::shared::now_ms;
+use holt_mapper_api::{
+    DiscoveredIntent, EXPORT_PATH, GRAPH_PATH, INTENTS_PATH, LIMITS_PATH, REPORTS_PATH, RESET_PATH,
+};
+use holt_testenv::{ControlPlane, deployment_with_pod_ips, eventually};
+use kube::Api;
+use kube::api::PostParams;
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+use support::{Mapper, connections_report, dns_report};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn intents(body: &str) -> Vec<DiscoveredIntent> {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not a list of intents ({e}): {body}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_reads_and_resets_need_a_credential_and_the_rbac_verb() -> anyhow::Result<()> {
+    let plane = ControlPlane::shared().await?;
+    let client = plane.client().await?;
+    let ns = plane.create_namespace(&client, "mapper-access").await?;
+    deployment_with_pod_ips(&client, &ns, "client", &["10.245.30.1"]).await?;
+    deployment_with_pod_ips(&client, &ns, "server", &["10.245.30.2"]).await?;
+    deployment_with_pod_ips(&client, &ns, "intruder", &["10.245.30.3"]).await?;
+    let state = tempfile::tempdir()?;
+    let (mapper, _) = Mapper::start(plane, state.path(), &[]).await?;
+    let callers = &mapper.callers;
+
+    let real = serde_json::to_vec(&connections_report(
+        "10.245.30.1",
+        ["10.245.30.2".parse()?],
+        now_ms(),
+    ))?;
+    let fake = serde_json::to_vec(&connections_report(
+        "10.245.30.3",
+        ["10.245.30.2".parse()?],
+        now_ms(),
+    ))?;
+
+    // No credential: every API request refused, with the reason.
+    for (method, path, body) in [
+        ("POST", REPORTS_PATH, fake.as_slice()),
+        ("GET", INTENTS_PATH, &[][..]),
+        ("GET", EXPORT_PATH, &[][..]),
+        ("GET", GRAPH_PATH, &[][..]),
+        ("POST", RESET_PATH, &[][..]),
+    ] {
+        let (status, text) = mapper.send(method, path, body, None)?;
+        assert_eq!(status, 401, "{method} {path}: {text}");
+        assert!(text.contains("bearer token"), "{method} {path}: {text}");
+    }
+    // Health, readiness, the limits and metrics stay open (probes and scrapers carry no token).
+    for path in ["/healthz", "/readyz", LIMITS_PATH, "/metrics"] {
+        assert_eq!(mapper.send("GET", path, &[], None)?.0, 200, "{path}");
+    }
+    // A token the API server does not vouch for, and one issued for another audience.
+    let (status, text) = mapper.send("POST", REPORTS_PATH, &fake, Some("not-a-token"))?;
+    assert_eq!(status, 401, "{text}");
+    let elsewhere =
+        holt_testenv::service_account_token(&client, &callers.namespace, "sniffer", &["someone-else"])
+            .await?;
+    let (status, text) = mapper.send("POST", REPORTS_PATH, &fake, Some(&elsewhere.token))?;
+    assert_eq!(status, 401, "a token for another audience: {text}");
+
+    // Authenticated, but not allowed to report.
+    for token in [&callers.stranger, &callers.reader, &callers.admin] {
+        let (status, text) = mapper.send("POST", REPORTS_PATH, &fake, Some(token))?;
+        assert_eq!(status, 403, "{text}");
+        assert!(
+            text.contains("create") && text.contains("reports.mapper.holt.dev"),
+            "{text}"
+        );
+    }
+
+    // The sniffer reports, and may do nothing else.
+    let (status, text) = mapper.send("POST", REPORTS_PATH, &real, Some(&callers.sniffer))?;
+    assert_eq!(status, 204, "{text}");
+    let (status, text) = mapper.send("GET", INTENTS_PATH, &[], Some(&callers.sniffer))?;
+    assert_eq!(status, 403, "{text}");
+    assert!(
+        text.contains("list") && text.contains("discoveredintents.mapper.holt.dev"),
+        "{text}"
+    );
+    let (status, text) = mapper.send("POST", RESET_PATH, &[], Some(&callers.sniffer))?;
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("deletecollection"), "{text}");
+
+    // A reader sees what the sniffer reported, and nothing the refused reports carried.
+    let query = format!("{INTENTS_PATH}?namespace={ns}");
+    let (status, text) = mapper.send("GET", &query, &[], Some(&callers.reader))?;
+    assert_eq!(status, 200, "{text}");
+    let seen: Vec<String> = intents(&text).iter().map(|i| i.client.name.clone()).collect();
+    assert_eq!(seen, ["client"]);
+    // A reader's token for the API server (a kubeconfig's) is accepted too.
+    let api_token = holt_testenv::service_account_token(&client, &callers.namespace, "reader", &[]).await?;
+    let (status, text) = mapper.send("GET", &query, &[], Some(&api_token.token))?;
+    assert_eq!(status, 200, "{text}");
+    // Reading is not resetting.
+    let (status, text) = mapper.send("POST", RESET_PATH, &[], Some(&callers.reader))?;
+    assert_eq!(status, 403, "{text}");
+    assert_eq!(
+        intents(&mapper.send("GET", &query, &[], Some(&callers.reader))?.1).len(),
+        1
+    );
+
+    // The verb `deletecollection` resets.
+    let (status, text) = mapper.send("POST", RESET_PATH, &[], Some(&callers.admin))?;
+    assert_eq!(status, 204, "{text}");
+    assert_eq!(
+        intents(&mapper.send("GET", &query, &[], Some(&callers.admin))?.1),
+        []
+    );
+
+    // Refusals are counted by reason.
+    let metric = |name: &str| mapper.metric(name).unwrap_or(0);
+    assert!(metric("holt_mapper_requests_refused_total{reason=\"no_credential\"}") >= 5);
+    assert!(metric("holt_mapper_requests_refused_total{reason=\"not_authenticated\"}") >= 2);
+    assert!(metric("holt_mapper_requests_refused_total{reason=\"forbidden\"}") >= 6);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_sniffers_dns_answer_reaches_resolved_ips_and_a_reset_takes_it_back() -> anyhow::Result<()> {
+    let plane = ControlPlane::shared().await?;
+    let client = plane.client().await?;
+    support::install_crds(&client).await?;
+    let ns = plane.create_namespace(&client, "mapper-forged").await?;
+    deployment_with_pod_ips(&client, &ns, "client", &["10.245.31.1"]).await?;
+    let cis: Api<holt_api::v2alpha1::ClientIntents> = Api::namespaced(client.clone(), &ns);
+    let ci: holt_api::v2alpha1::ClientIntents = serde_json::from_value(json!({
+        "apiVersion": "k8s.otterize.com/v2alpha1", "kind": "ClientIntents",
+        "metadata": {"name": "client"},
+        "spec": {"workload": {"name": "client"},
+                 "targets": [{"internet": {"domains": ["api.stripe.com"]}}]}
+    }))?;
+    cis.create(&PostParams::default(), &ci).await?;
+    let state = tempfile::tempdir()?;
+    let (mapper, _) = Mapper::start(
+        plane,
+        state.path(),
+        &[("HOLT_MAPPER_RESOLVED_IPS_INTERVAL_MS", "200")],
+    )
+    .await?;
+    let callers = &mapper.callers;
+    let answer = |ip: &str| -> anyhow::Result<Vec<u8>> {
+        Ok(serde_json::to_vec(&dns_report(
+            "10.245.31.1",
+            [("api.stripe.com".to_owned(), ip.parse()?)],
+            now_ms(),
+        ))?)
+    };
+
+    // The forged answer, from no one and from an authenticated non-sniffer: refused.
+    let forged = answer("198.51.100.66")?;
+    assert_eq!(mapper.send("POST", REPORTS_PATH, &forged, None)?.0, 401);
+    for token in [&callers.stranger, &callers.reader, &callers.admin] {
+        assert_eq!(mapper.send("POST", REPORTS_PATH, &forged, Some(token))?.0, 403);
+    }
+    // A sniffer's answer lands.
+    let (status, text) = mapper.send(
+        "POST",
+        REPORTS_PATH,
+        &answer("192.0.2.10")?,
+        Some(&callers.sniffer),
+    )?;
+    assert_eq!(status, 204, "{text}");
+    let resolved = |want: Value| {
+        let cis = cis.clone();
+        async move {
+            eventually("status.resolvedIPs", TIMEOUT, || async {
+                let ci = cis.get("client").await?;
+                let status = serde_json::to_value(ci.status.unwrap_or_default())?;
+                Ok((status["resolvedIPs"] == want).then_some(()))
+            })
+            .await
+        }
+    };
+    resolved(json!([{"dns": "api.stripe.com", "ips": ["192.0.2.10"]}])).await?;
+    assert_eq!(
+        mapper.metric("holt_mapper_dns_answers_received_total")?,
+        1,
+        "the forged answers never reached the mapper's store"
+    );
+
+    // A reset takes back what the mapper published.
+    let (status, text) = mapper.send("POST", RESET_PATH, &[], Some(&callers.admin))?;
+    assert_eq!(status, 204, "{text}");
+    resolved(Value::Null).await?;
+    // What is seen after the reset is published afresh; what was taken back does not return.
+    let (status, text) = mapper.send(
+        "POST",
+        REPORTS_PATH,
+        &answer("192.0.2.11")?,
+        Some(&callers.sniffer),
+    )?;
+    assert_eq!(status, 204, "{text}");
+    resolved(json!([{"dns": "api.stripe.com", "ips": ["192.0.2.11"]}])).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_is_off_only_when_asked_and_then_says_so() -> anyhow::Result<()> {
+    let plane = ControlPlane::shared().await?;
+    let state = tempfile::tempdir()?;
+    let (mapper, _) = Mapper::start(
+        plane,
+        state.path(),
+        &[("HOLT_MAPPER_INSECURE_SKIP_AUTHENTICATION", "true")],
+    )
+    .await?;
+    let report = serde_json::to_vec(&connections_report(
+        "10.245.32.1",
+        ["10.245.32.2".parse()?],
+        now_ms(),
+    ))?;
+    assert_eq!(mapper.send("POST", REPORTS_PATH, &report, None)?.0, 204);
+    assert_eq!(mapper.send("POST", RESET_PATH, &[], None)?.0, 204);
+    assert_eq!(mapper.metric("holt_mapper_authentication_enabled")?, 0);
+    let log = mapper.log_text();
+    assert!(log.contains("AUTHENTICATION IS OFF"), "the log says so:\n{log}");
+    Ok(())
+}
