@@ -3,7 +3,7 @@
 //! the API server's own audiences too: a kubeconfig's token), then a `SubjectAccessReview` of the
 //! [`Permission`]'s verb on its `mapper.holt.dev` resource in the mapper's namespace.
 //!
-//! In: a request's headers and the route's permission. Out: the [`Caller`], or a [`Refusal`] that
+//! In: a request's bearer token and the route's permission. Out: the [`Caller`], or a [`Refusal`] that
 //! becomes the answer (`401` without a credential the API server vouches for, `403` without the verb,
 //! `429` past the review budget, `503` when the API server could not be asked).
 //!
@@ -17,14 +17,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec, UserInfo};
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
 use kube::api::PostParams;
 use kube::{Api, Client};
 
-use crate::access::{API_GROUP, CredentialError, Permission, bearer_token};
+use crate::access::{API_GROUP, CredentialError, Permission};
 use crate::review_budget::ReviewBudget;
 use crate::review_cache::ReviewCache;
 
@@ -215,15 +215,9 @@ impl AccessReviewer {
         }
     }
 
-    /// Whether a request with these headers carries a credential of someone allowed `permission`.
-    pub async fn check(&self, headers: &HeaderMap, permission: Permission) -> Result<Arc<Caller>, Refusal> {
-        let credential = bearer_token(headers).map(str::to_owned);
-        self.check_credential(credential, permission).await
-    }
-
-    /// Whether `credential` (a bearer token, or why the request has none) is of someone allowed
-    /// `permission`.
-    pub async fn check_credential(
+    /// Whether `credential` (a request's bearer token, [`crate::access::bearer_token`], or why it has
+    /// none) is of someone allowed `permission`.
+    pub async fn check(
         &self,
         credential: Result<String, CredentialError>,
         permission: Permission,

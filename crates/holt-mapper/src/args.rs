@@ -200,6 +200,24 @@ mod tests {
     }
 
     #[test]
+    fn access_is_checked_unless_turned_off_explicitly() {
+        use clap::Parser;
+        let args = super::Args::try_parse_from(["holt-mapper"]).expect("defaults");
+        assert!(!args.insecure_skip_authentication);
+        assert!(args.accept_api_server_tokens);
+        assert_eq!(args.token_audience, "holt-mapper");
+        assert_eq!(args.authorization_namespace, "otterize-system");
+        let args = super::Args::try_parse_from([
+            "holt-mapper",
+            "--accept-api-server-tokens=false",
+            "--insecure-skip-authentication",
+        ])
+        .expect("flags");
+        assert!(!args.accept_api_server_tokens);
+        assert!(args.insecure_skip_authentication);
+    }
+
+    #[test]
     fn every_flag_has_a_long_name_and_an_environment_variable() {
         for arg in super::Args::command().get_arguments() {
             if ["help", "version"].contains(&arg.get_id().as_str()) {

@@ -127,7 +127,7 @@ fn require(
         Box::pin(async move {
             if let Some(access) = access {
                 let credential = bearer_token(request.headers()).map(str::to_owned);
-                match access.check_credential(credential, permission).await {
+                match access.check(credential, permission).await {
                     Ok(caller) => {
                         request.extensions_mut().insert(caller);
                     }

@@ -405,8 +405,15 @@ mod tests {
                 report_drops: 0,
             },
         );
+        m.access.enabled = true;
+        m.access.refused_forbidden = 6;
         let text = render(&m);
         assert!(text.contains("holt_mapper_reports_received_total 2\n"), "{text}");
+        assert!(text.contains("holt_mapper_authentication_enabled 1\n"), "{text}");
+        assert!(
+            text.contains("holt_mapper_requests_refused_total{reason=\"forbidden\"} 6\n"),
+            "{text}"
+        );
         assert!(text.contains("holt_mapper_intents 3\n"), "{text}");
         assert!(
             text.contains("holt_mapper_observations_unresolved_total{reason=\"no_pod\"} 4\n"),

@@ -232,3 +232,60 @@ async fn authentication_is_off_only_when_asked_and_then_says_so() -> anyhow::Res
     assert!(log.contains("AUTHENTICATION IS OFF"), "the log says so:\n{log}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviews_are_cached_and_made_up_tokens_cost_the_api_server_a_bounded_rate() -> anyhow::Result<()> {
+    let plane = ControlPlane::shared().await?;
+    let state = tempfile::tempdir()?;
+    let (mapper, _) = Mapper::start(
+        plane,
+        state.path(),
+        &[("HOLT_MAPPER_MAX_REVIEWS_PER_SECOND", "5")],
+    )
+    .await?;
+    let callers = &mapper.callers;
+    let report = serde_json::to_vec(&connections_report(
+        "10.245.33.1",
+        ["10.245.33.2".parse()?],
+        now_ms(),
+    ))?;
+    // A sniffer reporting fifty times costs one TokenReview and one SubjectAccessReview.
+    for _ in 0..50 {
+        let (status, text) = mapper.send("POST", REPORTS_PATH, &report, Some(&callers.sniffer))?;
+        assert_eq!(status, 204, "{text}");
+    }
+    assert_eq!(mapper.metric("holt_mapper_token_reviews_total")?, 1);
+    assert_eq!(mapper.metric("holt_mapper_access_reviews_total")?, 1);
+
+    // Made-up tokens, as fast as they can be sent: past the budget (5 a second, 10 at once) they are
+    // answered 429 without asking the API server; each costs at most two TokenReviews (the mapper's
+    // audience, then the API server's).
+    let started = std::time::Instant::now();
+    let mut answers = std::collections::BTreeMap::<u16, u32>::new();
+    for n in 0..60 {
+        let (status, _) = mapper.send("POST", REPORTS_PATH, &report, Some(&format!("made-up-{n}")))?;
+        *answers.entry(status).or_default() += 1;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let reviews = mapper.metric("holt_mapper_token_reviews_total")? - 1;
+    eprintln!("60 made-up tokens in {elapsed:.2} s: answers {answers:?}, {reviews} TokenReviews");
+    assert!(answers.get(&429).copied().unwrap_or(0) > 0, "{answers:?}");
+    assert_eq!(
+        answers.get(&401).copied().unwrap_or(0) + answers.get(&429).copied().unwrap_or(0),
+        60,
+        "{answers:?}"
+    );
+    let allowed = 10.0 + 5.0 * elapsed;
+    assert!(
+        (reviews as f64) <= allowed + 1.0,
+        "{reviews} reviews in {elapsed:.2} s (budget {allowed:.0})"
+    );
+    assert_eq!(
+        mapper.metric("holt_mapper_requests_refused_total{reason=\"rate_limited\"}")?,
+        u64::from(answers[&429])
+    );
+    // The sniffer's answers are cached: it still reports while the budget is spent.
+    let (status, text) = mapper.send("POST", REPORTS_PATH, &report, Some(&callers.sniffer))?;
+    assert_eq!(status, 204, "{text}");
+    Ok(())
+}
