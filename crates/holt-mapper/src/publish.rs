@@ -4,9 +4,9 @@
 //! [`crate::resolved_ips`]). The DNS answers are those the sniffers reported: a report needs the
 //! `create reports` permission ([`crate::access`]).
 //!
-//! After a reset ([`crate::published_reset`]) a pass writes every ClientIntents' addresses from the DNS
-//! answers alone, dropping those the status held, and the reset is done once such a pass, over every
-//! ClientIntents listed, wrote them all.
+//! After a reset ([`crate::published_reset`]) passes write every ClientIntents' addresses from the DNS
+//! answers alone, dropping those the status held, until a pass over every ClientIntents listed finds
+//! nothing left to write (its writes confirmed by the watch): then the reset is done.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,7 +69,9 @@ pub async fn run(client: Client, shared: Arc<Shared>, interval: Duration) {
                 })
                 .collect()
         };
-        let mut all_written = true;
+        // A reset is done when a pass over every ClientIntents finds nothing to write: its own writes
+        // have come back through the watch, so an older event seen late cannot bring back what it took.
+        let nothing_to_write = work.is_empty();
         for (key, want) in work {
             match patch(&client, &key, &want).await {
                 Ok(()) => {
@@ -79,14 +81,13 @@ pub async fn run(client: Client, shared: Arc<Shared>, interval: Duration) {
                     }
                 }
                 Err(error) => {
-                    all_written = false;
                     shared.status_patch_failures.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(%error, "resolvedIPs not published");
                 }
             }
         }
         if let Some(generation) = reset
-            && all_written
+            && nothing_to_write
             && listed.load(Ordering::SeqCst)
         {
             match shared.published_reset.done(generation) {

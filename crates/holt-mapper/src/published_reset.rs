@@ -5,8 +5,8 @@
 //! `resolvedIPs` from what the mapper knows now, ignoring what the status holds.
 //!
 //! The request survives a restart: it is a file, `<state-dir>/resolved-ips.reset`, written (and
-//! synced) before the reset is answered and removed once a pass has brought every ClientIntents up to
-//! date. In: reset requests and finished passes. Out: whether a pass must ignore the status.
+//! synced) before the reset is answered and removed once a pass finds every ClientIntents up to date.
+//! In: reset requests and finished passes. Out: whether a pass must ignore the status.
 
 use std::fs::File;
 use std::io;
@@ -54,8 +54,8 @@ impl PublishedReset {
         Ok(())
     }
 
-    /// The reset a pass starting now must honour, if any: pass it to [`PublishedReset::done`] once
-    /// every ClientIntents was written.
+    /// The reset a pass starting now must honour, if any: pass it to [`PublishedReset::done`] once a
+    /// pass finds every ClientIntents up to date.
     pub fn pending(&self) -> Option<u64> {
         let requested = self.requested.load(Ordering::SeqCst);
         (requested > self.done.load(Ordering::SeqCst)).then_some(requested)

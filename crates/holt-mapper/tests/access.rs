@@ -22,6 +22,11 @@ use support::{Mapper, connections_report, dns_report};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Held by the tests whose mapper publishes `resolvedIPs` and is reset: a mapper publishes for every
+/// ClientIntents of the cluster, so its reset takes back the addresses of the other tests' ClientIntents
+/// too (in the shared control plane).
+static PUBLISHING_RESETS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn intents(body: &str) -> Vec<DiscoveredIntent> {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not a list of intents ({e}): {body}"))
 }
@@ -133,6 +138,7 @@ async fn reports_reads_and_resets_need_a_credential_and_the_rbac_verb() -> anyho
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_sniffers_dns_answer_reaches_resolved_ips_and_a_reset_takes_it_back() -> anyhow::Result<()> {
+    let _alone = PUBLISHING_RESETS.lock().await;
     let plane = ControlPlane::shared().await?;
     let client = plane.client().await?;
     support::install_crds(&client).await?;
@@ -287,5 +293,70 @@ async fn reviews_are_cached_and_made_up_tokens_cost_the_api_server_a_bounded_rat
     // The sniffer's answers are cached: it still reports while the budget is spent.
     let (status, text) = mapper.send("POST", REPORTS_PATH, &report, Some(&callers.sniffer))?;
     assert_eq!(status, 204, "{text}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_is_taken_back_from_resolved_ips_after_a_restart_too() -> anyhow::Result<()> {
+    let _alone = PUBLISHING_RESETS.lock().await;
+    let plane = ControlPlane::shared().await?;
+    let client = plane.client().await?;
+    support::install_crds(&client).await?;
+    let ns = plane.create_namespace(&client, "mapper-reset-restart").await?;
+    deployment_with_pod_ips(&client, &ns, "client", &["10.245.34.1"]).await?;
+    let cis: Api<holt_api::v2alpha1::ClientIntents> = Api::namespaced(client.clone(), &ns);
+    let ci: holt_api::v2alpha1::ClientIntents = serde_json::from_value(json!({
+        "apiVersion": "k8s.otterize.com/v2alpha1", "kind": "ClientIntents",
+        "metadata": {"name": "client"},
+        "spec": {"workload": {"name": "client"},
+                 "targets": [{"internet": {"domains": ["api.example.com"]}}]}
+    }))?;
+    cis.create(&PostParams::default(), &ci).await?;
+    let resolved = || async {
+        let ci = cis.get("client").await?;
+        anyhow::Ok(serde_json::to_value(ci.status.unwrap_or_default())?["resolvedIPs"].clone())
+    };
+    let state = tempfile::tempdir()?;
+    let publishing = [("HOLT_MAPPER_RESOLVED_IPS_INTERVAL_MS", "200")];
+
+    // Published by a first mapper.
+    let (mapper, _) = Mapper::start(plane, state.path(), &publishing).await?;
+    let report = serde_json::to_vec(&dns_report(
+        "10.245.34.1",
+        [("api.example.com".to_owned(), "192.0.2.20".parse()?)],
+        now_ms(),
+    ))?;
+    let (status, text) = mapper.send("POST", REPORTS_PATH, &report, Some(&mapper.callers.sniffer))?;
+    assert_eq!(status, 204, "{text}");
+    let published = json!([{"dns": "api.example.com", "ips": ["192.0.2.20"]}]);
+    eventually("published", TIMEOUT, || async {
+        Ok((resolved().await? == published).then_some(()))
+    })
+    .await?;
+    mapper.stop().await?;
+
+    // A second mapper is reset, and killed before its next publishing pass (an hour away).
+    let (mut mapper, _) = Mapper::start(
+        plane,
+        state.path(),
+        &[("HOLT_MAPPER_RESOLVED_IPS_INTERVAL_MS", "3600000")],
+    )
+    .await?;
+    let (status, text) = mapper.send("POST", RESET_PATH, &[], Some(&mapper.callers.admin))?;
+    assert_eq!(status, 204, "{text}");
+    mapper.child.kill().await?;
+    assert_eq!(resolved().await?, published, "nothing was taken back yet");
+    assert!(state.path().join("resolved-ips.reset").exists());
+
+    // The next mapper finds the reset and takes the address back.
+    let (_mapper, _) = Mapper::start(plane, state.path(), &publishing).await?;
+    eventually("taken back", TIMEOUT, || async {
+        Ok(resolved().await?.is_null().then_some(()))
+    })
+    .await?;
+    eventually("the reset marker removed", TIMEOUT, || async {
+        Ok((!state.path().join("resolved-ips.reset").exists()).then_some(()))
+    })
+    .await?;
     Ok(())
 }
