@@ -23,6 +23,11 @@ use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Held by the tests that publish `resolvedIPs` and the one that resets: a mapper publishes for every
+/// ClientIntents of the (shared) cluster, and a reset takes back every address it sees there, which
+/// another test's mapper would publish again.
+static PUBLISHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn cluster() -> anyhow::Result<(Client, &'static ControlPlane)> {
     let plane = ControlPlane::shared().await?;
     let client = plane.client().await?;
@@ -227,6 +232,7 @@ fn tutorial_export(ns: &str) -> Value {
 
 #[tokio::test]
 async fn reports_become_the_tutorials_client_intents_and_survive_restarts() -> anyhow::Result<()> {
+    let _alone = PUBLISHING.lock().await;
     let (client, plane) = cluster().await?;
     let (ns, ips, server_ip) = tutorial(&client, plane, 1).await?;
     let state = tempfile::tempdir()?;
@@ -434,6 +440,7 @@ async fn observations_from_pods_not_known_yet_are_held_and_attributed_later() ->
 
 #[tokio::test]
 async fn resolved_ips_are_published_on_client_intents_with_internet_domains() -> anyhow::Result<()> {
+    let _alone = PUBLISHING.lock().await;
     let (client, plane) = cluster().await?;
     let ns = plane.create_namespace(&client, "mapper-resolved").await?;
     deployment_with_pod_ips(&client, &ns, "client", &["10.244.4.1"]).await?;
