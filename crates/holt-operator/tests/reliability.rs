@@ -44,12 +44,24 @@ async fn operator(client: &Client, namespaces: &[&str], mode: Mode) -> Operator 
         max_retry: Duration::from_secs(2),
         ..Options::default()
     };
-    let (task, mut progress) = holt_operator::start(client.clone(), config, options).await;
-    tokio::time::timeout(TIMEOUT, progress.wait_for(|p| p.ready))
-        .await
-        .expect("ready in time")
-        .expect("running");
-    Operator { task, progress }
+    Operator::start_configured(client, config, options).await
+}
+
+/// Creates `count` ClientIntents `<prefix>-<i>` in `ns`, each of its own client workload, calling `server`.
+async fn create_clients(api: &Api<ClientIntents>, ns: &str, prefix: &str, count: usize) {
+    stream::iter(0..count)
+        .for_each_concurrent(16, |i| {
+            let name = format!("{prefix}-{i}");
+            async move {
+                api.create(
+                    &PostParams::default(),
+                    &intents_of(ns, &name, &name, vec![target("server")]),
+                )
+                .await
+                .expect("create");
+            }
+        })
+        .await;
 }
 
 fn target(name: &str) -> Target {
@@ -222,21 +234,7 @@ async fn a_failing_unit_holds_up_nothing_else_and_heals_by_itself() {
     .await
     .expect("create");
     // Beside them, many healthy intents, each of its own client, all calling `server`.
-    stream::iter(0..HEALTHY)
-        .for_each_concurrent(16, |i| {
-            let api = api.clone();
-            let ns = ns.clone();
-            async move {
-                let name = format!("healthy-{i}");
-                api.create(
-                    &PostParams::default(),
-                    &intents_of(&ns, &name, &name, vec![target("server")]),
-                )
-                .await
-                .expect("create healthy");
-            }
-        })
-        .await;
+    create_clients(&api, &ns, "healthy", HEALTHY).await;
 
     let started = Instant::now();
     eventually("every healthy intents applied, with its finalizer", || async {
@@ -764,21 +762,7 @@ async fn each_object_gets_one_finalizer_patch_and_a_normal_event_for_its_policie
     let op = Operator::start(&client, &ns, Mode::DefaultActive).await;
     let api: Api<ClientIntents> = Api::namespaced(client.clone(), &ns);
     let before = op.progress.borrow().clone();
-    stream::iter(0..N)
-        .for_each_concurrent(8, |i| {
-            let api = api.clone();
-            let ns = ns.clone();
-            async move {
-                let name = format!("client-{i}");
-                api.create(
-                    &PostParams::default(),
-                    &intents_of(&ns, &name, &name, vec![target("server")]),
-                )
-                .await
-                .expect("create");
-            }
-        })
-        .await;
+    create_clients(&api, &ns, "client", N).await;
     eventually("every finalizer", || async {
         let list = api.list(&ListParams::default()).await.ok()?;
         (list.items.iter().filter(|i| has_finalizer(i)).count() == N).then_some(())

@@ -240,47 +240,17 @@ impl Applier {
             }
             let id = (object.manifest.kind(), object.manifest.key());
             wanted.insert(id.clone());
-            let value = match serde_json::to_value(&object.manifest) {
-                Ok(value) => value,
-                Err(source) => {
-                    let error = ApplyError::Encode {
-                        kind: id.0,
-                        key: id.1.clone(),
-                        source,
-                    };
-                    outcome.failure = Some(failure(&error));
-                    continue;
-                }
-            };
             if !namespaces.contains(&id.1.namespace) {
                 outcome.waiting.insert(id.1.namespace.clone());
                 continue;
             }
-            let fingerprint = fingerprint(&value);
-            let live = self.live.get(&id);
-            if live.is_some_and(|l| !l.holts) {
+            if self.live.get(&id).is_some_and(|l| !l.holts) {
                 outcome.taken.insert(id);
                 continue;
             }
-            if self.applied.get(&id) == Some(&fingerprint) && self.live.is_as_written(&id) {
-                continue;
-            }
-            let write = match live {
-                None => dynamic(value).map(|object| Write::Create {
-                    unit: unit.clone(),
-                    id: id.clone(),
-                    object,
-                    fingerprint,
-                }),
-                Some(live) => dynamic(replacement(value, live)).map(|object| Write::Replace {
-                    unit: unit.clone(),
-                    id: id.clone(),
-                    object,
-                    fingerprint,
-                }),
-            };
-            match write {
-                Ok(write) => plan.push(write),
+            match self.plan_write(unit, &id, &object.manifest) {
+                Ok(Some(write)) => plan.push(write),
+                Ok(None) => {}
                 Err(source) => {
                     let error = ApplyError::Encode {
                         kind: id.0,
@@ -308,6 +278,35 @@ impl Applier {
             self.plan_delete(unit.clone(), id, plan);
         }
         outcome
+    }
+
+    /// The create or replace that makes the cluster hold `manifest` as `id`, if it does not already.
+    fn plan_write(
+        &self,
+        unit: &Unit,
+        id: &ObjectId,
+        manifest: &Manifest,
+    ) -> Result<Option<Write>, serde_json::Error> {
+        let value = serde_json::to_value(manifest)?;
+        let fingerprint = fingerprint(&value);
+        if self.applied.get(id) == Some(&fingerprint) && self.live.is_as_written(id) {
+            return Ok(None);
+        }
+        let (unit, id) = (unit.clone(), id.clone());
+        Ok(Some(match self.live.get(&id) {
+            None => Write::Create {
+                object: dynamic(value)?,
+                unit,
+                id,
+                fingerprint,
+            },
+            Some(live) => Write::Replace {
+                object: dynamic(replacement(value, live))?,
+                unit,
+                id,
+                fingerprint,
+            },
+        }))
     }
 
     /// Plans deleting `id` if it is Holt's (a foreign object of that name, or none, is left alone).
