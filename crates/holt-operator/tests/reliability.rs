@@ -304,13 +304,7 @@ async fn a_failing_unit_holds_up_nothing_else_and_heals_by_itself() {
     );
 
     // A healthy intents is deleted while the failure lasts: its finalizer comes off.
-    api.delete("healthy-0", &DeleteParams::default())
-        .await
-        .expect("delete");
-    eventually("healthy-0 gone", || async {
-        api.get_opt("healthy-0").await.ok()?.is_none().then_some(())
-    })
-    .await;
+    delete_and_wait(&api, "healthy-0").await;
 
     // After a restart, the operator is ready at once although the unit still fails.
     op.stop();
@@ -345,11 +339,7 @@ async fn a_failing_unit_holds_up_nothing_else_and_heals_by_itself() {
     .await;
 
     // The failing intents is deleted: its finalizer comes off and nothing is retried any more.
-    api.delete("bad", &DeleteParams::default()).await.expect("delete");
-    eventually("bad gone", || async {
-        api.get_opt("bad").await.ok()?.is_none().then_some(())
-    })
-    .await;
+    delete_and_wait(&api, "bad").await;
     eventually("no unit failing", || async {
         (op.progress.borrow().failing == 0).then_some(())
     })
@@ -607,13 +597,7 @@ async fn a_users_policy_with_the_name_holt_wants_is_left_alone_and_reported() {
     );
 
     // Deleting the intents leaves the user's policy in place.
-    api.delete("client", &DeleteParams::default())
-        .await
-        .expect("delete");
-    eventually("intents gone", || async {
-        api.get_opt("client").await.ok()?.is_none().then_some(())
-    })
-    .await;
+    delete_and_wait(&api, "client").await;
     let now = policies.get("server-service-access").await.expect("still there");
     assert_eq!(now.metadata.resource_version, users.metadata.resource_version);
 

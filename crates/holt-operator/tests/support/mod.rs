@@ -232,3 +232,17 @@ pub async fn access_labels(client: &Client, ns: &str, app: &str) -> Vec<String> 
 pub async fn start_operator_with_config(client: &Client, config: Config) -> Operator {
     Operator::start_configured(client, config, Options::default()).await
 }
+
+/// Deletes `name` and waits until it is gone (its finalizers released).
+pub async fn delete_and_wait<K>(api: &Api<K>, name: &str)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.delete(name, &kube::api::DeleteParams::default())
+        .await
+        .expect("delete");
+    eventually(&format!("{name} gone"), || async {
+        api.get_opt(name).await.ok()?.is_none().then_some(())
+    })
+    .await;
+}
