@@ -1,4 +1,5 @@
-//! Export: discovered intents → ClientIntents objects (compat §5.6), written as YAML or JSON.
+//! Export: discovered intents → ClientIntents objects (docs/reference-behaviour.md#mapper-export), written as
+//! YAML or JSON.
 //!
 //! One object per client workload (name = the workload name, namespace = its namespace, `workload.kind` =
 //! its owner kind); in-cluster targets are `kubernetes{name, kind}` (`name.namespace` across namespaces),
