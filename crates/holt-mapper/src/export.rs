@@ -283,7 +283,7 @@ mod tests {
     }
 
     /// The reference's expected export for its network-mapper tutorial
-    /// (`.github/workflows/tests-expected-results/simple-tutorial-intents.json`).
+    /// (docs/reference-behaviour.md#mapper-export).
     const TUTORIAL_JSON: &str = r#"[
       {"kind": "ClientIntents", "apiVersion": "k8s.otterize.com/v2beta1",
        "metadata": {"name": "client", "namespace": "otterize-tutorial-mapper", "creationTimestamp": null},
