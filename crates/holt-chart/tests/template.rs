@@ -623,16 +623,6 @@ async fn every_flag_is_set_by_the_chart_or_deliberately_left() -> anyhow::Result
             "never in a cluster: anyone reaching the port could read and reset",
         ),
     ]);
-    // The mapper's authentication settings, which the chart passes as variables so that binaries from
-    // before the mapper checked its callers ignore them. Once every binary knows them, this list is empty.
-    const AWAITING_MAPPER_AUTH: [&str; 6] = [
-        "HOLT_MAPPER_AUTHORIZATION_NAMESPACE",
-        "HOLT_MAPPER_TOKEN_AUDIENCE",
-        "HOLT_MAPPER_ACCEPT_API_SERVER_TOKENS",
-        "HOLT_MAPPER_REVIEW_CACHE_TTL_MS",
-        "HOLT_MAPPER_MAX_REVIEWS_PER_SECOND",
-        "HOLT_SNIFFER_TOKEN_FILE",
-    ];
     let mut missing = Vec::new();
     for binary in IMAGE_BINARIES {
         let path = built.get(binary).context("binary")?;
@@ -681,8 +671,7 @@ async fn every_flag_is_set_by_the_chart_or_deliberately_left() -> anyhow::Result
         // Every variable of Holt's the chart sets is one the binary reads (a misspelt one would be ignored).
         for variable in variables.iter().filter(|v| v.starts_with("HOLT_")) {
             ensure!(
-                help.contains(&format!("[env: {variable}="))
-                    || AWAITING_MAPPER_AUTH.contains(&variable.as_str()),
+                help.contains(&format!("[env: {variable}=")),
                 "{binary}: the chart sets {variable}, which it does not read"
             );
         }

@@ -117,29 +117,15 @@ workloadNameOverrideAnnotation: {{ .Values.global.workloadNameOverrideAnnotation
 useImageNameForServiceIdForJobs: {{ .Values.global.experimentalUseDockerImageAsServiceNameForJobs }}
 {{- end -}}
 
-{{/*
-The mapper's authentication settings as environment variables (docs/mapper.md, access), so that the names are
-in one place. Variables rather than flags: a binary from before the mapper checked its callers ignores them.
-*/}}
-{{- define "holt.mapperAuthEnv" -}}
-{{- $auth := .Values.networkMapper.auth -}}
-# Where the RBAC verbs on mapper.holt.dev are checked: the mapper's own namespace.
+{{/* The mapper's namespace, where the RBAC verbs on mapper.holt.dev are checked (docs/mapper.md, access). */}}
+{{- define "holt.mapperAuthorizationNamespaceEnv" -}}
 - name: HOLT_MAPPER_AUTHORIZATION_NAMESPACE
   valueFrom:
     fieldRef:
       fieldPath: metadata.namespace
-- name: HOLT_MAPPER_TOKEN_AUDIENCE
-  value: {{ $auth.audience | quote }}
-- name: HOLT_MAPPER_ACCEPT_API_SERVER_TOKENS
-  value: {{ $auth.acceptAPIServerTokens | quote }}
-- name: HOLT_MAPPER_REVIEW_CACHE_TTL_MS
-  value: {{ $auth.reviewCacheTTLMs | int64 | quote }}
-- name: HOLT_MAPPER_MAX_REVIEWS_PER_SECOND
-  value: {{ $auth.maxReviewsPerSecond | int64 | quote }}
 {{- end -}}
 
-{{- define "holt.snifferAuthEnv" -}}
-# The token the sniffer reports with: its ServiceAccount's, for the mapper's audience only.
-- name: HOLT_SNIFFER_TOKEN_FILE
-  value: /var/run/secrets/holt/mapper-token/token
+{{/* Where the sniffer's projected token for the mapper is mounted; the file the sniffer reads. */}}
+{{- define "holt.snifferTokenDir" -}}
+/var/run/secrets/holt/mapper-token
 {{- end -}}
