@@ -63,12 +63,30 @@ async fn can(
     resource: &str,
     namespace: &str,
 ) -> anyhow::Result<bool> {
+    can_named(client, verb, group, resource, namespace, None).await
+}
+
+/// Whether the client may `verb` the object `name` of `resource` (a subresource after `/`).
+async fn can_named(
+    client: &Client,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: &str,
+    name: Option<&str>,
+) -> anyhow::Result<bool> {
+    let (resource, subresource) = match resource.split_once('/') {
+        Some((resource, subresource)) => (resource, Some(subresource.to_owned())),
+        None => (resource, None),
+    };
     let review = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
             resource_attributes: Some(ResourceAttributes {
                 verb: Some(verb.to_owned()),
                 group: Some(group.to_owned()),
                 resource: Some(resource.to_owned()),
+                subresource,
+                name: name.map(str::to_owned),
                 namespace: Some(namespace.to_owned()),
                 ..ResourceAttributes::default()
             }),
@@ -373,6 +391,31 @@ async fn mapper_resolves_traffic_and_hears_the_sniffer(story: &Story) -> anyhow:
     })
     .await?;
     ensure!(intents.contains("\"client\":{\"name\":\"client\""), "{intents}");
+    // The reader may not reset: the chart's reader Role lacks the verb, and the mapper checks it.
+    let reset = http_probe::request(
+        *mapper,
+        "POST",
+        "/v1/reset",
+        None,
+        Some(&reader_token),
+        Duration::from_secs(5),
+    )
+    .await
+    .context("no answer to the reset")?;
+    ensure!(
+        reset.status == 403 && reset.body.contains("deletecollection"),
+        "a reader resets: {reset:?}"
+    );
+    // ... and may reach the mapper through the API server's service proxy (how `holt mapper` reaches it),
+    // reading only: that Service and port, `get` and not `create` (a reset is a POST).
+    let reader = token::client(story.cp.url(), story.cp.ca_file(), &reader_token).await?;
+    let proxy = |verb: &'static str, name: &'static str| {
+        can_named(&reader, verb, "", "services/proxy", NAMESPACE, Some(name))
+    };
+    ensure!(proxy("get", "otterize-network-mapper:9090").await?);
+    ensure!(!proxy("create", "otterize-network-mapper:9090").await?);
+    ensure!(!proxy("get", "holt-webhook:443").await?);
+    ensure!(!proxy("get", "otterize-network-mapper:9091").await?);
     // The sniffer (the chart's arguments, the stand-in's addresses) reports to the mapper through the
     // Service: its node's counters show in the mapper's metrics.
     eventually("the sniffer's reports reached the mapper", WAIT, || async {
@@ -551,8 +594,7 @@ async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Re
             );
         }
     }
-    // A token for the mapper's audience (what the sniffer is given with networkMapper.auth.enabled) is
-    // no API credential at all.
+    // A token for the mapper's audience (what the chart gives the sniffer) is no API credential at all.
     let audience_token = token::mint(
         admin,
         NAMESPACE,

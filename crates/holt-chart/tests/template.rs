@@ -1,6 +1,7 @@
 //! The chart rendered by the real helm, no cluster: lint, the default values, values files shaped like the
 //! reference's documented installs, each component off, the CRDs against deploy/crds, the schema refusing
-//! wrong types, and every flag of every binary either set by the chart or deliberately left.
+//! wrong types, every flag of every binary either set by the chart or deliberately left, and the mapper's
+//! access roles as the mapper states them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -8,6 +9,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail, ensure};
 use holt_chart::binaries::{IMAGE_BINARIES, binaries};
 use holt_chart::chart::{Helm, Rendered, chart_dir, crds_dir};
+use holt_mapper::access::Role as MapperRole;
+use k8s_openapi::api::rbac::v1::PolicyRule;
 use serde_json::Value;
 
 fn values_file(name: &str) -> PathBuf {
@@ -679,6 +682,86 @@ async fn every_flag_is_set_by_the_chart_or_deliberately_left() -> anyhow::Result
     ensure!(
         missing.is_empty(),
         "flags the chart neither sets nor leaves on purpose: {missing:?}"
+    );
+    Ok(())
+}
+
+/// The rules of a rendered Role, as RBAC types.
+fn role_rules(rendered: &Rendered, name: &str) -> anyhow::Result<Vec<PolicyRule>> {
+    let role = rendered
+        .get("Role", name)
+        .with_context(|| format!("no Role {name}"))?;
+    Ok(serde_json::from_value(role["rules"].clone())?)
+}
+
+#[tokio::test]
+async fn the_mappers_roles_grant_exactly_what_the_mapper_checks() -> anyhow::Result<()> {
+    let rendered = Helm::new()?
+        .template(
+            "holt-system",
+            &[
+                "--set",
+                "networkMapper.mapper.serviceName=mapper",
+                "--set",
+                "networkMapper.mapper.port=8080",
+            ],
+        )
+        .await?;
+    // `holt mapper` goes through the API server's service proxy: `get` to read, `create` to reset, on the
+    // mapper's Service and port only.
+    let proxy = |verbs: &[&str]| PolicyRule {
+        api_groups: Some(vec![String::new()]),
+        resources: Some(vec!["services/proxy".to_owned()]),
+        resource_names: Some(vec!["mapper:8080".to_owned()]),
+        verbs: verbs.iter().map(|v| (*v).to_owned()).collect(),
+        ..PolicyRule::default()
+    };
+    // The mapper's own statement of its roles' rules (what its tests grant), plus the proxy.
+    let expected = [
+        ("holt-mapper-reporter", MapperRole::Sniffer.rules()),
+        (
+            "holt-mapper-reader",
+            [MapperRole::Reader.rules(), vec![proxy(&["get"])]].concat(),
+        ),
+        (
+            "holt-mapper-resetter",
+            [MapperRole::Admin.rules(), vec![proxy(&["get", "create"])]].concat(),
+        ),
+    ];
+    for (name, rules) in expected {
+        assert_eq!(role_rules(&rendered, name)?, rules, "Role {name}");
+    }
+    // The sniffers are bound to report; readers and resetters to whoever the values name (none by default).
+    let binding = rendered
+        .get("RoleBinding", "holt-mapper-reporter")
+        .context("reporter binding")?;
+    assert_eq!(
+        binding["subjects"],
+        serde_json::json!([{"kind": "ServiceAccount", "name": "holt-sniffer", "namespace": "holt-system"}])
+    );
+    ensure!(rendered.get("RoleBinding", "holt-mapper-reader").is_none());
+    ensure!(rendered.get("RoleBinding", "holt-mapper-resetter").is_none());
+    // The mapper checks in its own namespace, and the sniffer's token file is the projected token.
+    let mapper = rendered.get("Deployment", "holt-mapper").context("mapper")?;
+    let variables = &containers(mapper)[0]["env"];
+    ensure!(
+        variables.as_array().is_some_and(|v| v.iter().any(|v| {
+            v["name"] == "HOLT_MAPPER_AUTHORIZATION_NAMESPACE"
+                && v["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+        })),
+        "{variables}"
+    );
+    let sniffer = rendered.get("DaemonSet", "holt-sniffer").context("sniffer")?;
+    let container = containers(sniffer)[0];
+    let token_dir = container["volumeMounts"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["name"] == "mapper-token"))
+        .and_then(|m| m["mountPath"].as_str())
+        .context("the mapper token's mount")?;
+    ensure!(
+        args(container).contains(&format!("--token-file={token_dir}/token")),
+        "{:?}",
+        args(container)
     );
     Ok(())
 }
