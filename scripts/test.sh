@@ -32,4 +32,7 @@ step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tests (benchmarks run once each, as tests)"
+# Tests that run Holt's binaries take them from this same build instead of building them again with other
+# features (crates/holt-chart/src/binaries.rs).
+export HOLT_TEST_BINARIES_BUILD=workspace
 cargo test --workspace --all-targets --locked
