@@ -85,7 +85,21 @@ fn every_image_unpacks_runs_its_entrypoint_and_is_not_root() -> anyhow::Result<(
         "xtask images failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    eprintln!("{stdout}xtask images ({profile}): {:?}", started.elapsed());
+    // What the build cost, for CI logs and docs/install.md: crates compiled, and xtask's own summary.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let compiled = stderr
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Compiling "))
+        .count();
+    let summary = stderr
+        .lines()
+        .filter(|l| l.starts_with("images:"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    eprintln!(
+        "{stdout}xtask images ({profile}): {:?}, {compiled} crates compiled; {summary}",
+        started.elapsed()
+    );
 
     let version = env!("CARGO_PKG_VERSION");
     for name in BINARIES {
