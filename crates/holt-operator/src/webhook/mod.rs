@@ -17,12 +17,15 @@
 //! the registered CA bundle stays valid.
 
 mod admission;
+mod body;
 pub mod cert_store;
 mod certificate;
 pub mod claims;
 mod conversion;
 pub mod drift;
+mod gate;
 mod kube_neighbourhood;
+pub mod limits;
 mod listed;
 mod neighbourhood;
 mod registration;
@@ -32,8 +35,9 @@ mod tls;
 
 pub use admission::review_admission;
 pub use certificate::{CertificateBundle, CertificateError, CertificateOptions};
-pub use conversion::review_conversion;
+pub use conversion::{ConversionAnswer, ConversionBounds, ConversionStopped, review_conversion};
 pub use kube_neighbourhood::{DEFAULT_BUDGET, KubeNeighbourhood, NeighbourhoodStats};
+pub use limits::ReviewLimits;
 pub use listed::ListedNeighbourhood;
 pub use neighbourhood::{Claim, Neighbourhood, NeighbourhoodError, StaticNeighbourhood};
 pub use registration::{
