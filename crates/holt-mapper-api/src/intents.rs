@@ -4,10 +4,11 @@
 //! it was seen (RFC 3339 on the wire). Targets are in-cluster workloads or internet destinations.
 
 use std::fmt;
-use std::net::IpAddr;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+
+use crate::IpBlock;
 
 /// `GET`: the discovered intents matching an [`IntentsQuery`], as a JSON list of [`DiscoveredIntent`].
 pub const INTENTS_PATH: &str = "/v1/intents";
@@ -50,13 +51,14 @@ pub enum Target {
         service: Option<String>,
     },
     /// A destination outside the cluster: a DNS name and the addresses seen for it, or only an address
-    /// when no name was seen.
+    /// when no name was seen, or a network (`93.184.216.0/24`) standing for the addresses of a client
+    /// past the mapper's grouping limit.
     #[serde(rename_all = "camelCase")]
     Internet {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         domain: Option<String>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        ips: Vec<IpAddr>,
+        ips: Vec<IpBlock>,
     },
 }
 

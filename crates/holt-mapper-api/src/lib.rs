@@ -6,9 +6,15 @@
 //!
 //! Endpoints (all JSON):
 //! - `POST` [`REPORTS_PATH`] with a [`Report`] body → `204 No Content` (`400` with a message when the
-//!   body does not parse).
+//!   body does not parse, `413` when it is larger than the mapper takes). Every answer carries the
+//!   mapper's limit in the [`MAX_REPORT_BYTES_HEADER`] header.
+//! - `GET` [`LIMITS_PATH`] → the mapper's [`Limits`]: what a sniffer reads before its first report.
 //! - `GET` [`INTENTS_PATH`], [`EXPORT_PATH`], [`GRAPH_PATH`] and `POST` [`RESET_PATH`]: the discovered
 //!   intents ([`intents`]); `docs/mapper.md` describes every endpoint.
+//!
+//! Reports, intents, export, graph and reset need a bearer token (`Authorization: Bearer`, or
+//! [`FORWARDED_AUTHORIZATION_HEADER`] through the API server's proxy) that the API server vouches for
+//! and whose owner has the RBAC verb the request needs: `401` without one, `403` without the verb.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -16,14 +22,43 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 pub mod intents;
+pub mod ip_block;
 
 pub use intents::{
     DiscoveredIntent, EXPORT_PATH, ExportFile, ExportFormat, ExportQuery, ExportVersion, Filters, GRAPH_PATH,
     GraphFormat, GraphQuery, INTENTS_PATH, IntentsQuery, RESET_PATH, Target, Workload, path_with_query,
 };
+pub use ip_block::{IpBlock, IpBlockError};
 
 /// Where sniffers post their [`Report`]s.
 pub const REPORTS_PATH: &str = "/v1/reports";
+
+/// Where the mapper announces its [`Limits`].
+pub const LIMITS_PATH: &str = "/v1/limits";
+
+/// The response header (on every answer to a report) that carries [`Limits::max_report_bytes`].
+pub const MAX_REPORT_BYTES_HEADER: &str = "holt-max-report-bytes";
+
+/// The mapper's report limit unless configured otherwise (2 MiB).
+pub const DEFAULT_MAX_REPORT_BYTES: u64 = 2 * 1024 * 1024;
+
+/// The request header that carries the bearer token for the mapper when `Authorization` cannot: the
+/// API server's service proxy authenticates the caller with `Authorization` and removes it before
+/// passing the request on. Same form, `Bearer <token>`; `Authorization` wins when both are present.
+pub const FORWARDED_AUTHORIZATION_HEADER: &str = "holt-mapper-authorization";
+
+/// The audience of tokens issued for the mapper: the sniffers' projected ServiceAccount tokens, and
+/// `kubectl create token <service account> --audience holt-mapper`. A token for this audience is
+/// useless against the API server.
+pub const TOKEN_AUDIENCE: &str = "holt-mapper";
+
+/// What the mapper accepts from a sniffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// The largest report body, in bytes; a larger one is answered `413 Payload Too Large`.
+    pub max_report_bytes: u64,
+}
 
 /// What one sniffer saw on its node since its previous report, plus its cumulative counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -196,21 +196,25 @@ fn store_10k() -> Store {
                 format!("app-{}", (w * 7 + k) % 10_000),
                 Some("Deployment"),
             );
-            store.record(
-                client.clone(),
-                TargetKey::Workload(server),
-                1_000,
-                Some(format!("svc-{k}")),
-                None,
-            );
+            store
+                .record(
+                    client.clone(),
+                    TargetKey::Workload(server),
+                    1_000,
+                    Some(format!("svc-{k}")),
+                    None,
+                )
+                .expect("within the store's bounds");
         }
-        store.record(
-            client,
-            TargetKey::Domain(format!("api-{}.example.com", w % 300)),
-            1_000,
-            None,
-            Some(IpAddr::from([93, 184, 216, 34])),
-        );
+        store
+            .record(
+                client,
+                TargetKey::Domain(format!("api-{}.example.com", w % 300)),
+                1_000,
+                None,
+                Some(IpAddr::from([93, 184, 216, 34])),
+            )
+            .expect("within the store's bounds");
     }
     store
 }

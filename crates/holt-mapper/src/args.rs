@@ -13,7 +13,7 @@ pub struct Args {
     /// Address the HTTP API (reports, intents, export, health, metrics) listens on.
     #[arg(long, env = "HOLT_MAPPER_BIND_ADDRESS", default_value = "0.0.0.0:9090")]
     pub bind_address: SocketAddr,
-    /// Directory holding the discovered intents (`intents.json`); created if missing.
+    /// Directory holding the discovered intents (`intents.log`); created if missing.
     #[arg(long, env = "HOLT_MAPPER_STATE_DIR", default_value = "/var/lib/holt-mapper")]
     pub state_dir: PathBuf,
     /// Kubeconfig file to reach the API server; default: `KUBECONFIG`, `~/.kube/config`, or in-cluster.
@@ -25,7 +25,7 @@ pub struct Args {
     /// The cluster's DNS domain: `<service>.<namespace>.svc.<domain>` names are Services.
     #[arg(long, env = "HOLT_CLUSTER_DOMAIN", default_value = "cluster.local")]
     pub cluster_domain: String,
-    /// How often the intents are written to the state directory when they changed, in milliseconds.
+    /// How often what changed is written to the state directory, in milliseconds.
     #[arg(long, env = "HOLT_MAPPER_SNAPSHOT_INTERVAL_MS", default_value_t = 2_000)]
     pub snapshot_interval_ms: u64,
     /// How long an observation whose pod or Service is not known yet is held and retried, in milliseconds.
@@ -65,6 +65,123 @@ pub struct Args {
     /// Log format.
     #[arg(long, env = "HOLT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// The namespace whose RBAC decides who may report, read and reset: callers need verbs on
+    /// `reports` / `discoveredintents` of API group `mapper.holt.dev` there (the mapper's own
+    /// namespace; `docs/mapper.md`, access).
+    #[arg(
+        long,
+        env = "HOLT_MAPPER_AUTHORIZATION_NAMESPACE",
+        default_value = "otterize-system"
+    )]
+    pub authorization_namespace: String,
+    /// The audience bearer tokens for the mapper are issued for (the sniffers' projected
+    /// ServiceAccount tokens).
+    #[arg(long, env = "HOLT_MAPPER_TOKEN_AUDIENCE", default_value = holt_mapper_api::TOKEN_AUDIENCE)]
+    pub token_audience: String,
+    /// Also accept tokens issued for the API server itself (a kubeconfig's token, which `holt mapper`
+    /// passes on). `false`: only tokens for `--token-audience`, which are useless against the API
+    /// server.
+    #[arg(
+        long,
+        env = "HOLT_MAPPER_ACCEPT_API_SERVER_TOKENS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub accept_api_server_tokens: bool,
+    /// Serve every request without checking who sends it: anyone who reaches the port may report,
+    /// read and reset. For local development only; logged loudly at start.
+    #[arg(
+        long,
+        env = "HOLT_MAPPER_INSECURE_SKIP_AUTHENTICATION",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub insecure_skip_authentication: bool,
+    /// How long the API server's acceptance of a token and grant of a verb are reused, in
+    /// milliseconds (refusals: at most 10 s). A revoked grant stops working within this long.
+    #[arg(long, env = "HOLT_MAPPER_REVIEW_CACHE_TTL_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub review_cache_ttl_ms: u64,
+    /// TokenReviews and SubjectAccessReviews asked of the API server per second (twice that at once);
+    /// requests past it are answered `429`. Answers from the cache are not counted.
+    #[arg(long, env = "HOLT_MAPPER_MAX_REVIEWS_PER_SECOND", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_reviews_per_second: u32,
+
+    /// The largest report body accepted, in bytes (larger ones: `413`). Announced to sniffers at
+    /// `GET /v1/limits` and in the `holt-max-report-bytes` header; they cut their reports to fit.
+    #[arg(long, env = "HOLT_MAPPER_MAX_REPORT_BYTES", default_value_t = holt_mapper_api::DEFAULT_MAX_REPORT_BYTES, value_parser = clap::value_parser!(u64).range(1024..))]
+    pub max_report_bytes: u64,
+    /// Connections open at once; one more is accepted and closed at once (counted).
+    #[arg(long, env = "HOLT_MAPPER_MAX_CONNECTIONS", default_value_t = 1_024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// API requests (reports, intents, export, graph, reset) handled at once; more wait their turn
+    /// within the request timeout. Health, readiness, limits and metrics are not counted.
+    #[arg(long, env = "HOLT_MAPPER_MAX_CONCURRENT_REQUESTS", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_concurrent_requests: u64,
+    /// A connection with no request in progress is closed after this long without a byte, in
+    /// milliseconds (from its opening or the end of its last response).
+    #[arg(long, env = "HOLT_MAPPER_IDLE_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_ms: u64,
+    /// From the first byte of a request to its complete head, at most this long, in milliseconds;
+    /// else the connection is closed.
+    #[arg(long, env = "HOLT_MAPPER_HEADER_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_ms: u64,
+    /// From a request's complete head to its answer (its body read and handled), at most this long, in
+    /// milliseconds: else `408`, and the connection is closed if the answer is not written within 5 s
+    /// more.
+    #[arg(long, env = "HOLT_MAPPER_REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
+
+    /// Discovered intents kept in all; new ones past it are dropped and counted (`store_full`).
+    #[arg(long, env = "HOLT_MAPPER_MAX_INTENTS", default_value_t = 100_000)]
+    pub max_intents: usize,
+    /// Discovered intents (targets) kept per client workload; new ones past it are dropped and
+    /// counted (`client_full`).
+    #[arg(long, env = "HOLT_MAPPER_MAX_INTENTS_PER_CLIENT", default_value_t = 1_000)]
+    pub max_intents_per_client: usize,
+    /// Internet targets (names, addresses, networks) kept per client workload; new ones past it are
+    /// dropped and counted (`internet_full`).
+    #[arg(
+        long,
+        env = "HOLT_MAPPER_MAX_INTERNET_TARGETS_PER_CLIENT",
+        default_value_t = 500
+    )]
+    pub max_internet_targets_per_client: usize,
+    /// Internet addresses with no name kept one by one per client; past this many, a client's new
+    /// addresses are kept as their network (IPv4 /24, IPv6 /64), as the operator groups egress
+    /// peers (its default limit, 50).
+    #[arg(
+        long,
+        env = "HOLT_MAPPER_GROUP_INTERNET_ADDRESSES_AFTER",
+        default_value_t = 50
+    )]
+    pub group_internet_addresses_after: usize,
+    /// Addresses listed per internet name target of a client; more are not listed (counted
+    /// `target_addresses_full`).
+    #[arg(long, env = "HOLT_MAPPER_MAX_ADDRESSES_PER_TARGET", default_value_t = 64)]
+    pub max_addresses_per_target: usize,
+    /// DNS answers (internet name, address) kept, for naming connections and `status.resolvedIPs`;
+    /// past it the names seen longest ago are forgotten (counted).
+    #[arg(long, env = "HOLT_MAPPER_MAX_DNS_ADDRESSES", default_value_t = 200_000)]
+    pub max_dns_addresses: usize,
+    /// Addresses kept per internet name; past it the ones seen longest ago are forgotten (counted).
+    /// Addresses already written to `status.resolvedIPs` stay there.
+    #[arg(long, env = "HOLT_MAPPER_MAX_ADDRESSES_PER_DNS_NAME", default_value_t = 64)]
+    pub max_addresses_per_dns_name: usize,
+    /// Observations held while their pod or Service is not known yet; past it the oldest are dropped
+    /// (counted).
+    #[arg(long, env = "HOLT_MAPPER_MAX_HELD", default_value_t = 100_000)]
+    pub max_held: usize,
+    /// Nodes whose sniffer counters are kept for `/metrics`; reports from more nodes are still
+    /// ingested, their counters not kept (counted).
+    #[arg(long, env = "HOLT_MAPPER_MAX_NODES", default_value_t = 10_000)]
+    pub max_nodes: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -80,5 +197,38 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Args::command().debug_assert();
+    }
+
+    #[test]
+    fn access_is_checked_unless_turned_off_explicitly() {
+        use clap::Parser;
+        let args = super::Args::try_parse_from(["holt-mapper"]).expect("defaults");
+        assert!(!args.insecure_skip_authentication);
+        assert!(args.accept_api_server_tokens);
+        assert_eq!(args.token_audience, "holt-mapper");
+        assert_eq!(args.authorization_namespace, "otterize-system");
+        let args = super::Args::try_parse_from([
+            "holt-mapper",
+            "--accept-api-server-tokens=false",
+            "--insecure-skip-authentication",
+        ])
+        .expect("flags");
+        assert!(!args.accept_api_server_tokens);
+        assert!(args.insecure_skip_authentication);
+    }
+
+    #[test]
+    fn every_flag_has_a_long_name_and_an_environment_variable() {
+        for arg in super::Args::command().get_arguments() {
+            if ["help", "version"].contains(&arg.get_id().as_str()) {
+                continue;
+            }
+            assert!(arg.get_long().is_some(), "{} has no long name", arg.get_id());
+            assert!(
+                arg.get_env().is_some(),
+                "{} has no environment variable",
+                arg.get_id()
+            );
+        }
     }
 }

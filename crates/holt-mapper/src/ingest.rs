@@ -35,6 +35,9 @@ pub struct Stats {
     pub retried: u64,
     /// Held observations dropped because the queue was full.
     pub pending_overflow: u64,
+    /// Reports whose node's counters were not kept (more than `max_nodes` nodes, or a name longer
+    /// than a node name can be).
+    pub nodes_not_kept: u64,
     /// The latest cumulative counters of each node's sniffer.
     pub sniffers: BTreeMap<String, Counters>,
 }
@@ -55,7 +58,15 @@ pub struct IngestConfig {
     pub max_held: usize,
     /// Workloads in these namespaces are left out, as clients and as servers.
     pub excluded_namespaces: BTreeSet<String>,
+    /// Nodes whose sniffer counters are kept.
+    pub max_nodes: usize,
 }
+
+/// The longest DNS name (RFC 1035) and Kubernetes node or pod name.
+pub const MAX_NAME_LENGTH: usize = 253;
+/// Decode error categories kept per node, and their longest name.
+const MAX_CATEGORIES: usize = 64;
+const MAX_CATEGORY_LENGTH: usize = 64;
 
 impl Default for IngestConfig {
     fn default() -> Self {
@@ -64,6 +75,7 @@ impl Default for IngestConfig {
             hold_ms: 10_000,
             max_held: 100_000,
             excluded_namespaces: BTreeSet::new(),
+            max_nodes: 10_000,
         }
     }
 }
@@ -116,7 +128,21 @@ impl Mapper {
         self.stats.reports += 1;
         self.stats.dns_answers += report.dns.len() as u64;
         self.stats.connections += report.connections.len() as u64;
-        self.stats.sniffers.insert(report.node, report.counters);
+        let known = self.stats.sniffers.contains_key(&report.node);
+        if report.node.len() > MAX_NAME_LENGTH
+            || (!known && self.stats.sniffers.len() >= self.config.max_nodes)
+        {
+            self.stats.nodes_not_kept += 1;
+        } else {
+            let mut counters = report.counters;
+            counters
+                .decode_errors
+                .retain(|category, _| category.len() <= MAX_CATEGORY_LENGTH);
+            while counters.decode_errors.len() > MAX_CATEGORIES {
+                counters.decode_errors.pop_last();
+            }
+            self.stats.sniffers.insert(report.node, counters);
+        }
         // DNS answers first: they name the addresses the connections of the same report go to.
         for answer in report.dns {
             self.observe(Observation::Dns(answer), now_ms, now_ms + self.config.hold_ms);
@@ -179,17 +205,23 @@ impl Mapper {
             index: &self.index,
             cluster_domain: &self.config.cluster_domain,
         };
+        if answer.name.is_empty() || answer.name.len() > MAX_NAME_LENGTH {
+            return Err(Unresolved::InvalidName);
+        }
         let target = resolver.name(&answer.name);
         if target == NameTarget::Internet {
             // Kept even when the asking pod is unknown: `status.resolvedIPs` needs every address.
-            self.store.record_dns(&answer.name, answer.ip);
+            self.store
+                .record_dns(&answer.name, answer.ip, answer.last_seen_ms);
         }
         let client = resolver.source(&answer.client_ip, answer.last_seen_ms, None)?;
         self.admit(&client)?;
         match target {
             NameTarget::Internet => {
                 let target = TargetKey::Domain(answer.name.clone());
-                self.store
+                // Refused past a bound: counted by the store.
+                let _ = self
+                    .store
                     .record(client, target, answer.last_seen_ms, None, Some(answer.ip));
             }
             NameTarget::Cluster(destination) => {
@@ -197,7 +229,8 @@ impl Mapper {
                 self.admit(&destination.identity)?;
                 if destination.identity != client {
                     let target = TargetKey::Workload(destination.identity);
-                    self.store
+                    let _ = self
+                        .store
                         .record(client, target, answer.last_seen_ms, destination.service, None);
                 }
             }
@@ -211,25 +244,31 @@ impl Mapper {
             cluster_domain: &self.config.cluster_domain,
         };
         let seen = connection.last_seen_ms;
-        let client = resolver.source(&connection.src_ip, seen, connection.src_hostname.as_deref())?;
+        let hostname = connection
+            .src_hostname
+            .as_deref()
+            .filter(|h| h.len() <= MAX_NAME_LENGTH);
+        let client = resolver.source(&connection.src_ip, seen, hostname)?;
         self.admit(&client)?;
         match resolver.destination_ip(&connection.dst_ip, seen) {
             Ok(destination) => {
                 self.admit(&destination.identity)?;
                 if destination.identity != client {
                     let target = TargetKey::Workload(destination.identity);
-                    self.store.record(client, target, seen, destination.service, None);
+                    let _ = self.store.record(client, target, seen, destination.service, None);
                 }
                 Ok(())
             }
             Err(reason) => {
                 let ip: IpAddr = connection.dst_ip;
                 if let Some(name) = self.store.name_of(&ip).map(str::to_owned) {
-                    self.store
+                    let _ = self
+                        .store
                         .record(client, TargetKey::Domain(name), seen, None, Some(ip));
                     Ok(())
                 } else if is_public(&ip) && (final_attempt || reason == Unresolved::NoPod) {
-                    self.store
+                    let _ = self
+                        .store
                         .record(client, TargetKey::Address(ip), seen, None, Some(ip));
                     Ok(())
                 } else if reason == Unresolved::NoPod {
@@ -512,7 +551,11 @@ mod tests {
                 "client.tutorial -> None [8.8.8.8]",
             ]
         );
-        assert!(m.store.dns()["api.example.com"].contains(&"93.184.216.34".parse().expect("ip")));
+        assert!(
+            m.store.dns()["api.example.com"]
+                .ips()
+                .any(|ip| ip == "93.184.216.34".parse::<IpAddr>().expect("ip"))
+        );
     }
 
     #[test]

@@ -10,6 +10,13 @@ use crate::ingest::Stats;
 pub struct Metrics {
     pub stats: Stats,
     pub intents: usize,
+    pub dns_addresses: usize,
+    pub store: crate::store::StoreStats,
+    pub snapshot_compactions: u64,
+    pub snapshot_bytes: u64,
+    pub snapshot_last_write_us: u64,
+    /// Since the last write ended (nothing to write counts as written).
+    pub snapshot_age_ms: u64,
     pub held: usize,
     pub pods: usize,
     pub services: usize,
@@ -17,6 +24,62 @@ pub struct Metrics {
     pub snapshot_failures: u64,
     pub status_patches: u64,
     pub status_patch_failures: u64,
+    pub connections: ConnectionFigures,
+    pub access: AccessFigures,
+}
+
+/// The access checks' counters, read once.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AccessFigures {
+    pub enabled: bool,
+    pub token_reviews: u64,
+    pub access_reviews: u64,
+    pub refused_no_credential: u64,
+    pub refused_not_authenticated: u64,
+    pub refused_forbidden: u64,
+    pub refused_rate_limited: u64,
+    pub refused_review_failed: u64,
+}
+
+impl AccessFigures {
+    pub fn of(stats: &crate::access_review::AccessStats) -> AccessFigures {
+        use std::sync::atomic::Ordering::Relaxed;
+        AccessFigures {
+            enabled: stats.enabled.load(Relaxed),
+            token_reviews: stats.token_reviews.load(Relaxed),
+            access_reviews: stats.access_reviews.load(Relaxed),
+            refused_no_credential: stats.refused_no_credential.load(Relaxed),
+            refused_not_authenticated: stats.refused_not_authenticated.load(Relaxed),
+            refused_forbidden: stats.refused_forbidden.load(Relaxed),
+            refused_rate_limited: stats.refused_rate_limited.load(Relaxed),
+            refused_review_failed: stats.refused_review_failed.load(Relaxed),
+        }
+    }
+}
+
+/// The HTTP connections' counters, read once.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConnectionFigures {
+    pub open: u64,
+    pub accepted: u64,
+    pub refused: u64,
+    pub timed_out_idle: u64,
+    pub timed_out_header: u64,
+    pub timed_out_request: u64,
+}
+
+impl ConnectionFigures {
+    pub fn of(stats: &crate::connections::ConnectionStats) -> ConnectionFigures {
+        use std::sync::atomic::Ordering::Relaxed;
+        ConnectionFigures {
+            open: stats.open.load(Relaxed),
+            accepted: stats.accepted.load(Relaxed),
+            refused: stats.refused.load(Relaxed),
+            timed_out_idle: stats.timed_out_idle.load(Relaxed),
+            timed_out_header: stats.timed_out_header.load(Relaxed),
+            timed_out_request: stats.timed_out_request.load(Relaxed),
+        }
+    }
 }
 
 fn escape(value: &str) -> String {
@@ -110,6 +173,60 @@ pub fn render(m: &Metrics) -> String {
         m.snapshot_failures,
     );
     single(
+        "holt_mapper_intent_log_compactions_total",
+        "counter",
+        "Rewrites of the whole intent log (compactions).",
+        m.snapshot_compactions,
+    );
+    single(
+        "holt_mapper_intent_log_bytes",
+        "gauge",
+        "Size of the intent log after its last write.",
+        m.snapshot_bytes,
+    );
+    single(
+        "holt_mapper_intent_log_last_write_microseconds",
+        "gauge",
+        "How long the last write of the intent log took (changes appended, or a compaction).",
+        m.snapshot_last_write_us,
+    );
+    single(
+        "holt_mapper_intent_log_age_milliseconds",
+        "gauge",
+        "Time since the intent log was last found up to date or written.",
+        m.snapshot_age_ms,
+    );
+    single(
+        "holt_mapper_dns_addresses",
+        "gauge",
+        "(name, address) pairs of internet DNS answers kept.",
+        m.dns_addresses as u64,
+    );
+    single(
+        "holt_mapper_internet_addresses_grouped_total",
+        "counter",
+        "Internet addresses kept as their network (a client past --group-internet-addresses-after).",
+        m.store.addresses_grouped,
+    );
+    single(
+        "holt_mapper_target_addresses_not_listed_total",
+        "counter",
+        "Addresses of an internet target not listed (--max-addresses-per-target).",
+        m.store.addresses_not_listed,
+    );
+    single(
+        "holt_mapper_dns_addresses_forgotten_total",
+        "counter",
+        "DNS answers (name, address) forgotten, the ones seen longest ago (--max-dns-addresses, --max-addresses-per-dns-name).",
+        m.store.dns_addresses_forgotten,
+    );
+    single(
+        "holt_mapper_nodes_not_kept_total",
+        "counter",
+        "Reports whose node's sniffer counters were not kept (--max-nodes).",
+        m.stats.nodes_not_kept,
+    );
+    single(
         "holt_mapper_resolved_ips_patches_total",
         "counter",
         "ClientIntents status.resolvedIPs updates written.",
@@ -122,6 +239,94 @@ pub fn render(m: &Metrics) -> String {
         m.status_patch_failures,
     );
 
+    single(
+        "holt_mapper_authentication_enabled",
+        "gauge",
+        "1 when reports, reads and resets need a credential and an RBAC verb; 0 with --insecure-skip-authentication.",
+        u64::from(m.access.enabled),
+    );
+    single(
+        "holt_mapper_token_reviews_total",
+        "counter",
+        "TokenReviews asked of the API server (answers kept in the cache are not counted).",
+        m.access.token_reviews,
+    );
+    single(
+        "holt_mapper_access_reviews_total",
+        "counter",
+        "SubjectAccessReviews asked of the API server (answers kept in the cache are not counted).",
+        m.access.access_reviews,
+    );
+    single(
+        "holt_mapper_connections",
+        "gauge",
+        "HTTP connections open.",
+        m.connections.open,
+    );
+    single(
+        "holt_mapper_connections_accepted_total",
+        "counter",
+        "HTTP connections accepted.",
+        m.connections.accepted,
+    );
+    single(
+        "holt_mapper_connections_refused_total",
+        "counter",
+        "HTTP connections closed at once because --max-connections were open.",
+        m.connections.refused,
+    );
+    family(
+        &mut out,
+        "holt_mapper_connections_timed_out_total",
+        "counter",
+        "HTTP connections closed by a timeout, by phase: idle, header, request.",
+    );
+    for (phase, count) in [
+        ("idle", m.connections.timed_out_idle),
+        ("header", m.connections.timed_out_header),
+        ("request", m.connections.timed_out_request),
+    ] {
+        let _ = writeln!(
+            out,
+            "holt_mapper_connections_timed_out_total{{phase=\"{phase}\"}} {count}"
+        );
+    }
+    family(
+        &mut out,
+        "holt_mapper_requests_refused_total",
+        "counter",
+        "API requests refused, by reason: no_credential and not_authenticated (401), forbidden (403), rate_limited (429, --max-reviews-per-second), review_failed (503).",
+    );
+    for (reason, count) in [
+        ("no_credential", m.access.refused_no_credential),
+        ("not_authenticated", m.access.refused_not_authenticated),
+        ("forbidden", m.access.refused_forbidden),
+        ("rate_limited", m.access.refused_rate_limited),
+        ("review_failed", m.access.refused_review_failed),
+    ] {
+        let _ = writeln!(
+            out,
+            "holt_mapper_requests_refused_total{{reason=\"{reason}\"}} {count}"
+        );
+    }
+    family(
+        &mut out,
+        "holt_mapper_intents_refused_total",
+        "counter",
+        "New intents not kept, by reason: store_full (--max-intents), client_full (--max-intents-per-client), internet_full (--max-internet-targets-per-client).",
+    );
+    for refused in [
+        crate::store::Refused::StoreFull,
+        crate::store::Refused::ClientFull,
+        crate::store::Refused::InternetFull,
+    ] {
+        let count = m.store.refused.get(&refused).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "holt_mapper_intents_refused_total{{reason=\"{}\"}} {count}",
+            refused.label()
+        );
+    }
     family(
         &mut out,
         "holt_mapper_observations_unresolved_total",
@@ -200,8 +405,15 @@ mod tests {
                 report_drops: 0,
             },
         );
+        m.access.enabled = true;
+        m.access.refused_forbidden = 6;
         let text = render(&m);
         assert!(text.contains("holt_mapper_reports_received_total 2\n"), "{text}");
+        assert!(text.contains("holt_mapper_authentication_enabled 1\n"), "{text}");
+        assert!(
+            text.contains("holt_mapper_requests_refused_total{reason=\"forbidden\"} 6\n"),
+            "{text}"
+        );
         assert!(text.contains("holt_mapper_intents 3\n"), "{text}");
         assert!(
             text.contains("holt_mapper_observations_unresolved_total{reason=\"no_pod\"} 4\n"),

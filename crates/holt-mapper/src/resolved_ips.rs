@@ -3,9 +3,10 @@
 //! accumulate: those already in the status stay, and an entry goes only when its domain leaves the intents.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 
 use holt_api::v2beta1::{ClientIntentsSpec, ResolvedIps};
+
+use crate::store::DnsName;
 
 /// The internet domains a ClientIntents declares, deduplicated, in order of appearance.
 pub fn declared_domains(spec: &ClientIntentsSpec) -> Vec<String> {
@@ -34,7 +35,7 @@ pub fn matches(domain: &str, name: &str) -> bool {
 /// The status entries for `domains` given what DNS answered (`dns`) and the entries already there.
 pub fn desired(
     domains: &[String],
-    dns: &BTreeMap<String, BTreeSet<IpAddr>>,
+    dns: &BTreeMap<String, DnsName>,
     current: &[ResolvedIps],
 ) -> Vec<ResolvedIps> {
     domains
@@ -47,10 +48,10 @@ pub fn desired(
                 .collect();
             if domain.starts_with("*.") {
                 for (_, addresses) in dns.iter().filter(|(name, _)| matches(domain, name)) {
-                    ips.extend(addresses.iter().map(ToString::to_string));
+                    ips.extend(addresses.ips().map(|ip| ip.to_string()));
                 }
             } else if let Some(addresses) = dns.get(domain) {
-                ips.extend(addresses.iter().map(ToString::to_string));
+                ips.extend(addresses.ips().map(|ip| ip.to_string()));
             }
             (!ips.is_empty()).then(|| ResolvedIps {
                 dns: domain.clone(),
@@ -62,16 +63,17 @@ pub fn desired(
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+
     use holt_api::v2beta1::{InternetTarget, Target, Workload};
 
     use super::*;
 
-    fn dns(entries: &[(&str, &str)]) -> BTreeMap<String, BTreeSet<IpAddr>> {
-        let mut map: BTreeMap<String, BTreeSet<IpAddr>> = BTreeMap::new();
+    fn dns(entries: &[(&str, &str)]) -> BTreeMap<String, DnsName> {
+        let mut map: BTreeMap<String, DnsName> = BTreeMap::new();
         for (name, ip) in entries {
-            map.entry((*name).to_owned())
-                .or_default()
-                .insert(ip.parse().expect("ip"));
+            let ip: IpAddr = ip.parse().expect("ip");
+            map.entry((*name).to_owned()).or_default().addresses.push((ip, 1));
         }
         map
     }

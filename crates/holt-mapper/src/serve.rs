@@ -5,22 +5,29 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+use crate::access_review::{AccessReviewer, ReviewSettings};
 use crate::args::Args;
 use crate::cluster::ClusterIndex;
 use crate::ingest::{IngestConfig, Mapper};
+use crate::intent_log::{self, IntentLog, LogError};
+use crate::published_reset::PublishedReset;
 use crate::shared::{Shared, now_ms};
-use crate::snapshot::{self, Loaded, SnapshotError};
-use crate::store::Store;
-use crate::{http, publish, watch};
+use crate::store::{Store, StoreLimits};
+use crate::{connections, http, publish, watch};
+
+/// How long one TokenReview or SubjectAccessReview may take.
+const REVIEW_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
-    Snapshot(#[from] SnapshotError),
+    Log(#[from] LogError),
+    #[error("reading the intent log stopped: {0}")]
+    Open(String),
     #[error("cannot read the kubeconfig {path}: {reason}")]
     Kubeconfig { path: String, reason: String },
     #[error("cannot find how to reach the API server: {0}")]
@@ -40,30 +47,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
-    let store = match snapshot::load(&args.state_dir, now_ms())? {
-        Loaded::Fresh => {
-            tracing::info!(dir = %args.state_dir.display(), "no snapshot yet: starting empty");
-            Store::default()
-        }
-        Loaded::Restored(contents) => {
-            tracing::info!(dir = %args.state_dir.display(), intents = contents.intents.len(), "discovered intents restored");
-            Store::from_contents(contents)
-        }
-        Loaded::MovedAside {
-            reason,
-            moved_to,
-            contents,
-        } => {
-            tracing::error!(
-                moved_to = %moved_to.display(),
-                %reason,
-                "the snapshot could not be read; it was moved aside and the mapper starts empty"
-            );
-            let mut store = Store::from_contents(contents);
-            store.mark_dirty();
-            store
-        }
+    let limits = StoreLimits {
+        max_intents: args.max_intents,
+        max_intents_per_client: args.max_intents_per_client,
+        max_internet_targets_per_client: args.max_internet_targets_per_client,
+        group_internet_addresses_after: args.group_internet_addresses_after,
+        max_addresses_per_target: args.max_addresses_per_target,
+        max_dns_addresses: args.max_dns_addresses,
+        max_addresses_per_dns_name: args.max_addresses_per_dns_name,
     };
+    let (store, log) = open_store(&args.state_dir, limits).await?;
 
     let client = kube_client(&args).await?;
     let config = holt_model::Config {
@@ -74,6 +67,8 @@ pub async fn serve(
     let ingest = IngestConfig {
         cluster_domain: args.cluster_domain.clone(),
         hold_ms: args.hold_ms,
+        max_held: args.max_held,
+        max_nodes: args.max_nodes,
         excluded_namespaces: args
             .exclude_namespaces
             .iter()
@@ -81,15 +76,43 @@ pub async fn serve(
             .filter(|ns| !ns.is_empty())
             .map(str::to_owned)
             .collect(),
-        ..IngestConfig::default()
     };
     let mapper = Mapper::new(ClusterIndex::new(config), store, ingest);
-    let shared = Arc::new(Shared::new(mapper, watch::watched_kinds()));
+    let published_reset = PublishedReset::open(&args.state_dir, args.resolved_ips_interval_ms > 0);
+    let shared = Arc::new(Shared::new(mapper, watch::watched_kinds(), log, published_reset));
+    let access = if args.insecure_skip_authentication {
+        tracing::error!(
+            "AUTHENTICATION IS OFF (--insecure-skip-authentication): anyone who reaches {} may report \
+             observations, read every discovered intent and reset them; for local development only",
+            args.bind_address
+        );
+        None
+    } else {
+        tracing::info!(
+            namespace = %args.authorization_namespace,
+            audience = %args.token_audience,
+            accept_api_server_tokens = args.accept_api_server_tokens,
+            "reports need `create reports.mapper.holt.dev`, reads `list discoveredintents.mapper.holt.dev`, \
+             resets `deletecollection discoveredintents.mapper.holt.dev`"
+        );
+        Some(Arc::new(AccessReviewer::new(
+            client.clone(),
+            ReviewSettings {
+                audience: args.token_audience.clone(),
+                accept_api_server_tokens: args.accept_api_server_tokens,
+                namespace: args.authorization_namespace.clone(),
+                cache_ttl: Duration::from_millis(args.review_cache_ttl_ms),
+                reviews_per_second: args.max_reviews_per_second,
+                timeout: REVIEW_TIMEOUT,
+            },
+            shared.access.clone(),
+        )))
+    };
 
     let mut tasks = vec![
         tokio::spawn(watch::run(client.clone(), shared.clone())),
         tokio::spawn(retry_held(shared.clone())),
-        tokio::spawn(snapshots(shared.clone(), args.clone())),
+        tokio::spawn(snapshots(shared.clone(), args.snapshot_interval_ms)),
     ];
     if args.resolved_ips_interval_ms > 0 {
         let interval = Duration::from_millis(args.resolved_ips_interval_ms);
@@ -105,15 +128,29 @@ pub async fn serve(
     let address = listener.local_addr().map_err(ServeError::Http)?;
     tracing::info!(%address, "serving the mapper API");
     on_listening(address);
-    let served = axum::serve(listener, http::router(shared.clone()))
-        .with_graceful_shutdown(shutdown)
+    let app = http::app(
+        shared.clone(),
+        http::RequestLimits {
+            max_report_bytes: args.max_report_bytes,
+            max_concurrent_requests: usize::try_from(args.max_concurrent_requests).unwrap_or(usize::MAX),
+            request_timeout: Duration::from_millis(args.request_timeout_ms),
+        },
+        access,
+    );
+    let limits = connections::ConnectionLimits {
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        idle: Duration::from_millis(args.idle_timeout_ms),
+        header: Duration::from_millis(args.header_timeout_ms),
+        request: Duration::from_millis(args.request_timeout_ms),
+    };
+    let served = connections::serve(listener, app, limits, shared.connections.clone(), shutdown)
         .await
         .map_err(ServeError::Http);
 
     for task in tasks {
         task.abort();
     }
-    save(&shared, &args).await;
+    let _ = save(&shared).await;
     tracing::info!("stopped");
     served
 }
@@ -155,56 +192,123 @@ async fn retry_held(shared: Arc<Shared>) {
     }
 }
 
-async fn snapshots(shared: Arc<Shared>, args: Args) {
-    let mut ticker = tokio::time::interval(Duration::from_millis(args.snapshot_interval_ms.max(10)));
+async fn snapshots(shared: Arc<Shared>, interval_ms: u64) {
+    let mut ticker = tokio::time::interval(Duration::from_millis(interval_ms.max(10)));
     loop {
         ticker.tick().await;
-        save(&shared, &args).await;
+        // Failures are logged and counted; the next tick tries again.
+        let _ = save(&shared).await;
     }
 }
 
-/// Writes a snapshot if the intents changed since the last one.
-///
-/// Writes never overlap and never go backwards: the periodic task may be aborted at shutdown while its
-/// blocking write still runs, so each write takes the snapshot lock and is skipped if a newer one (taken
-/// from the store later) was already written.
-async fn save(shared: &Arc<Shared>, args: &Args) {
-    let (sequence, contents) = {
-        let mut mapper = shared.mapper();
-        if !mapper.store.is_dirty() {
-            return;
-        }
-        mapper.store.mark_clean();
-        (
-            shared.snapshot_sequence.fetch_add(1, Ordering::SeqCst) + 1,
-            mapper.store.contents(),
-        )
-    };
-    let dir = args.state_dir.clone();
-    let writer = shared.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        let mut written = writer.snapshot_lock.lock().unwrap_or_else(|p| p.into_inner());
-        if *written > sequence {
-            return Ok(());
-        }
-        snapshot::save(&dir, &contents)?;
-        *written = sequence;
-        Ok::<(), SnapshotError>(())
+/// Reads the intent log of `dir` into a store bounded by `limits`, saying what it found.
+async fn open_store(dir: &std::path::Path, limits: StoreLimits) -> Result<(Store, IntentLog), ServeError> {
+    let dir = dir.to_owned();
+    let started = Instant::now();
+    let (store, log, opened) = tokio::task::spawn_blocking(move || {
+        let mut store = Store::new(limits);
+        let (log, opened) = IntentLog::open(&dir, &mut store, now_ms())?;
+        Ok::<_, LogError>((store, log, opened))
     })
-    .await;
+    .await
+    .map_err(|e| ServeError::Open(e.to_string()))??;
+    if let Some((moved_to, reason)) = &opened.moved_aside {
+        tracing::error!(
+            moved_to = %moved_to.display(),
+            %reason,
+            "the intent log could not be read; it was moved aside and the mapper starts empty"
+        );
+    }
+    if let Some((moved_to, reason)) = &opened.import_failed {
+        tracing::error!(
+            moved_to = %moved_to.display(),
+            %reason,
+            "the snapshot could not be read; it was moved aside and the mapper starts empty"
+        );
+    }
+    if let Some(imported) = &opened.imported {
+        tracing::info!(moved_to = %imported.display(), intents = store.len(), "the snapshot of an earlier version was imported");
+    }
+    if opened.torn_bytes > 0 {
+        tracing::warn!(
+            bytes = opened.torn_bytes,
+            "the intent log ended in a write cut short (a crash); it was cut back to the last whole record"
+        );
+    }
+    tracing::info!(
+        intents = store.len(),
+        dns_names = store.dns().len(),
+        log_bytes = log.bytes(),
+        replay_ms = opened.replay_ms,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "discovered intents restored"
+    );
+    Ok((store, log))
+}
+
+/// Writes what changed in the store since the last write to the intent log (or rewrites the log when
+/// a compaction is due). Writes never overlap and keep their order: each takes the log first, then
+/// what changed from the store, so a change is never written before one taken earlier. A failure is
+/// logged and counted, and returned with its reason.
+pub(crate) async fn save(shared: &Arc<Shared>) -> Result<(), String> {
+    let writer = shared.clone();
+    let result = tokio::task::spawn_blocking(move || write_changes(&writer)).await;
     match result {
-        Ok(Ok(())) => {
-            shared.snapshot_writes.fetch_add(1, Ordering::Relaxed);
-        }
+        Ok(Ok(_)) => Ok(()),
         Ok(Err(error)) => {
             shared.snapshot_failures.fetch_add(1, Ordering::Relaxed);
-            shared.mapper().store.mark_dirty();
-            tracing::error!(%error, "snapshot not written; will retry");
+            tracing::error!(%error, "intent log not written; will retry");
+            Err(error.to_string())
         }
         Err(error) => {
             shared.snapshot_failures.fetch_add(1, Ordering::Relaxed);
-            shared.mapper().store.mark_dirty();
-            tracing::error!(%error, "snapshot task failed; will retry");
+            tracing::error!(%error, "intent log task failed; will retry");
+            Err(error.to_string())
         }
     }
+}
+
+fn write_changes(shared: &Shared) -> Result<bool, LogError> {
+    let mut log = shared.log.lock().unwrap_or_else(|p| p.into_inner());
+    let started = Instant::now();
+    let (changes, records, compact) = {
+        let mut mapper = shared.mapper();
+        let compact = log.compaction_due();
+        if !mapper.store.is_dirty() && !compact {
+            // Up to date as of now.
+            shared
+                .snapshot_last_write_at_ms
+                .store(now_ms(), Ordering::Relaxed);
+            return Ok(false);
+        }
+        let changes = mapper.store.take_changes();
+        if compact || changes.reset {
+            (changes, intent_log::encode_store(&mapper.store), true)
+        } else {
+            let records = intent_log::encode_changes(&changes);
+            (changes, records, false)
+        }
+    };
+    let result = if compact {
+        log.compact(&records)
+    } else {
+        log.append(&records)
+    };
+    if result.is_err() {
+        shared.mapper().store.restore_changes(&changes);
+    }
+    result?;
+    shared.snapshot_writes.fetch_add(1, Ordering::Relaxed);
+    if compact {
+        shared.snapshot_compactions.fetch_add(1, Ordering::Relaxed);
+    }
+    shared.snapshot_bytes.store(log.bytes(), Ordering::Relaxed);
+    shared.snapshot_last_write_us.store(
+        u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
+    shared
+        .snapshot_last_write_at_ms
+        .store(now_ms(), Ordering::Relaxed);
+    Ok(true)
 }

@@ -3,12 +3,16 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::access_review::AccessStats;
 use crate::cluster::IndexedKind;
+use crate::connections::ConnectionStats;
 use crate::ingest::Mapper;
-use crate::metrics::Metrics;
+use crate::intent_log::IntentLog;
+use crate::metrics::{AccessFigures, ConnectionFigures, Metrics};
+use crate::published_reset::PublishedReset;
 
 #[derive(Debug)]
 pub struct Shared {
@@ -19,15 +23,31 @@ pub struct Shared {
     pub snapshot_failures: AtomicU64,
     pub status_patches: AtomicU64,
     pub status_patch_failures: AtomicU64,
-    /// Numbers the snapshots taken from the store.
-    pub snapshot_sequence: AtomicU64,
-    /// Held while a snapshot is written; holds the sequence number of the last one written.
-    pub snapshot_lock: Mutex<u64>,
+    /// The intent log; held while it is written (before the mapper's lock, never after).
+    pub log: Mutex<IntentLog>,
+    pub snapshot_compactions: AtomicU64,
+    /// The intent log's size, after its last write.
+    pub snapshot_bytes: AtomicU64,
+    /// How long the last write took, in microseconds.
+    pub snapshot_last_write_us: AtomicU64,
+    /// When the intent log was last written or found up to date (Unix ms).
+    pub snapshot_last_write_at_ms: AtomicU64,
+    /// What the HTTP connections did.
+    pub connections: Arc<ConnectionStats>,
+    /// What the access checks did.
+    pub access: Arc<AccessStats>,
+    /// Resets whose published `resolvedIPs` are still to be taken back.
+    pub published_reset: PublishedReset,
 }
 
 impl Shared {
     /// Shared state around `mapper`, ready once every kind in `watched` has listed.
-    pub fn new(mapper: Mapper, watched: BTreeSet<IndexedKind>) -> Self {
+    pub fn new(
+        mapper: Mapper,
+        watched: BTreeSet<IndexedKind>,
+        log: IntentLog,
+        published_reset: PublishedReset,
+    ) -> Self {
         Shared {
             mapper: Mutex::new(mapper),
             unsynced: Mutex::new(watched),
@@ -35,8 +55,14 @@ impl Shared {
             snapshot_failures: AtomicU64::new(0),
             status_patches: AtomicU64::new(0),
             status_patch_failures: AtomicU64::new(0),
-            snapshot_sequence: AtomicU64::new(0),
-            snapshot_lock: Mutex::new(0),
+            snapshot_bytes: AtomicU64::new(log.bytes()),
+            log: Mutex::new(log),
+            snapshot_compactions: AtomicU64::new(0),
+            snapshot_last_write_us: AtomicU64::new(0),
+            snapshot_last_write_at_ms: AtomicU64::new(now_ms()),
+            connections: Arc::default(),
+            access: Arc::default(),
+            published_reset,
         }
     }
 
@@ -71,6 +97,12 @@ impl Shared {
         Metrics {
             stats: mapper.stats.clone(),
             intents: mapper.store.len(),
+            dns_addresses: mapper.store.dns_len(),
+            store: mapper.store.stats.clone(),
+            snapshot_compactions: self.snapshot_compactions.load(Ordering::Relaxed),
+            snapshot_bytes: self.snapshot_bytes.load(Ordering::Relaxed),
+            snapshot_last_write_us: self.snapshot_last_write_us.load(Ordering::Relaxed),
+            snapshot_age_ms: now_ms().saturating_sub(self.snapshot_last_write_at_ms.load(Ordering::Relaxed)),
             held: mapper.held(),
             pods,
             services,
@@ -78,6 +110,8 @@ impl Shared {
             snapshot_failures: self.snapshot_failures.load(Ordering::Relaxed),
             status_patches: self.status_patches.load(Ordering::Relaxed),
             status_patch_failures: self.status_patch_failures.load(Ordering::Relaxed),
+            connections: ConnectionFigures::of(&self.connections),
+            access: AccessFigures::of(&self.access),
         }
     }
 }

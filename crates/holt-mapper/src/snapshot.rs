@@ -1,7 +1,9 @@
-//! Durable state: the [`StoreContents`] as one JSON file in the state directory, written atomically
-//! (temporary file, fsync, rename, fsync of the directory) so a crash leaves the old or the new snapshot,
-//! never a torn one. A file that cannot be read is moved aside (`intents.json.corrupt-<unix ms>`) and
-//! reported, never silently dropped.
+//! The durable state of earlier versions: the [`StoreContents`] as one JSON file in the state directory
+//! (`intents.json`), rewritten whole on every change. The mapper now keeps an incremental log
+//! ([`crate::intent_log`]) and reads this file only to import it once, at the first start of a state
+//! directory without a log. A file that cannot be read is moved aside (`intents.json.corrupt-<unix ms>`)
+//! and reported, never silently dropped. [`save`] writes the format (atomically: temporary file, fsync,
+//! rename, fsync of the directory), for tests of the import.
 
 use std::fs;
 use std::io::Write;

@@ -1,12 +1,19 @@
 //! The discovered intents: one record per (client, target) with first-seen and last-seen times, merged
 //! as observations arrive, plus the addresses seen for each internet name (for `status.resolvedIPs`).
 //!
-//! Plain data: the snapshot module writes it to disk, the HTTP layer reads it through [`Store::intents`].
+//! Bounded by [`StoreLimits`], each a flag of the mapper: intents in all, intents per client, internet
+//! targets per client (past a number of single addresses, a client's new ones are kept as their network,
+//! IPv4 /24 or IPv6 /64: the operator's rule for egress peers), addresses listed per target, and DNS
+//! answers (names and addresses: the ones seen longest ago are forgotten first). What is refused or
+//! forgotten is counted in [`StoreStats`].
+//!
+//! Plain data: [`Store::take_changes`] hands what changed since the last call to the durable store
+//! ([`crate::durable`]), the HTTP layer reads through [`Store::intents`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
-use holt_mapper_api::{DiscoveredIntent, Filters, Target, Workload};
+use holt_mapper_api::{DiscoveredIntent, Filters, IpBlock, Target, Workload};
 use holt_model::Identity;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -19,6 +26,14 @@ pub enum TargetKey {
     Domain(String),
     /// An internet address with no name seen.
     Address(IpAddr),
+    /// The network of a client's internet addresses past the grouping limit.
+    Network(IpBlock),
+}
+
+impl TargetKey {
+    fn is_internet(&self) -> bool {
+        !matches!(self, TargetKey::Workload(_))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -33,8 +48,74 @@ pub struct Record {
     pub last_seen_ms: u64,
     /// The Service the client last dialed for this server.
     pub service: Option<String>,
-    /// Addresses seen for an internet target.
-    pub ips: BTreeSet<IpAddr>,
+    /// Addresses seen for an internet target, sorted (a vector: most targets have one or none, and a
+    /// B-tree set allocates room for eleven).
+    pub ips: Vec<IpAddr>,
+}
+
+/// The store's bounds (the mapper's flags of the same names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreLimits {
+    pub max_intents: usize,
+    pub max_intents_per_client: usize,
+    pub max_internet_targets_per_client: usize,
+    pub group_internet_addresses_after: usize,
+    pub max_addresses_per_target: usize,
+    pub max_dns_addresses: usize,
+    pub max_addresses_per_dns_name: usize,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        StoreLimits {
+            max_intents: 100_000,
+            max_intents_per_client: 1_000,
+            max_internet_targets_per_client: 500,
+            group_internet_addresses_after: 50,
+            max_addresses_per_target: 64,
+            max_dns_addresses: 200_000,
+            max_addresses_per_dns_name: 64,
+        }
+    }
+}
+
+/// The prefix a client's internet addresses are grouped into past the limit.
+pub const GROUP_PREFIX_V4: u8 = 24;
+pub const GROUP_PREFIX_V6: u8 = 64;
+
+/// Why a new intent was not kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Refused {
+    /// `max_intents` in the store.
+    StoreFull,
+    /// `max_intents_per_client` for this client.
+    ClientFull,
+    /// `max_internet_targets_per_client` for this client.
+    InternetFull,
+}
+
+impl Refused {
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Refused::StoreFull => "store_full",
+            Refused::ClientFull => "client_full",
+            Refused::InternetFull => "internet_full",
+        }
+    }
+}
+
+/// What the bounds cost, for `/metrics`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// New intents not kept, by reason.
+    pub refused: BTreeMap<Refused, u64>,
+    /// Addresses of an internet target not listed because it lists `max_addresses_per_target`.
+    pub addresses_not_listed: u64,
+    /// Internet addresses kept as their network (grouped).
+    pub addresses_grouped: u64,
+    /// DNS answers (name, address) forgotten to stay within the DNS bounds.
+    pub dns_addresses_forgotten: u64,
 }
 
 /// Filters parsed once: client namespaces, `name.namespace` of client and server, excluded workloads.
@@ -116,28 +197,78 @@ impl Filter {
     }
 }
 
+/// What each client has in the store, to bound it.
+#[derive(Clone, Copy, Debug, Default)]
+struct ClientCounts {
+    intents: usize,
+    internet: usize,
+    addresses: usize,
+}
+
+/// The addresses an internet name resolved to, each with the last time it was seen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DnsName {
+    /// (address, last seen), at most `max_addresses_per_dns_name`.
+    pub addresses: Vec<(IpAddr, u64)>,
+    pub last_seen_ms: u64,
+}
+
+impl DnsName {
+    pub fn ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.addresses.iter().map(|(ip, _)| *ip)
+    }
+}
+
+/// What changed since the last [`Store::take_changes`]: the keys, not yet their values.
+#[derive(Debug, Default)]
+struct Pending {
+    reset: bool,
+    intents: HashSet<IntentKey>,
+    dns: HashSet<String>,
+}
+
+/// What changed, with the current values: `None` for what is gone.
+#[derive(Debug, Default, PartialEq)]
+pub struct Changes {
+    /// Everything was forgotten first.
+    pub reset: bool,
+    pub intents: Vec<(IntentKey, Option<Record>)>,
+    pub dns: Vec<(String, Option<DnsName>)>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        !self.reset && self.intents.is_empty() && self.dns.is_empty()
+    }
+}
+
 /// Discovered intents and internet DNS answers.
 #[derive(Debug, Default)]
 pub struct Store {
     intents: BTreeMap<IntentKey, Record>,
-    /// Internet name → every address it was seen to resolve to.
-    dns: BTreeMap<String, BTreeSet<IpAddr>>,
+    clients: HashMap<Identity, ClientCounts>,
+    /// Internet name → the addresses it was seen to resolve to.
+    dns: BTreeMap<String, DnsName>,
+    /// (name, address) pairs in `dns`.
+    dns_addresses: usize,
     /// Address → the internet name last seen resolving to it (to name later connections).
     names_by_ip: HashMap<IpAddr, String>,
-    dirty: bool,
-}
-
-/// The store as written to disk.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoreContents {
-    pub intents: Vec<DiscoveredIntent>,
-    #[serde(default)]
-    pub dns: BTreeMap<String, BTreeSet<IpAddr>>,
+    limits: StoreLimits,
+    pub stats: StoreStats,
+    pending: Pending,
 }
 
 impl Store {
-    /// Records that `client` called `target` at `seen_ms`; `ip` is an internet target's address.
+    /// An empty store within `limits`.
+    pub fn new(limits: StoreLimits) -> Store {
+        Store {
+            limits,
+            ..Store::default()
+        }
+    }
+
+    /// Records that `client` called `target` at `seen_ms`; `ip` is an internet target's address. A new
+    /// intent past a bound is refused (and counted).
     pub fn record(
         &mut self,
         client: Identity,
@@ -145,31 +276,150 @@ impl Store {
         seen_ms: u64,
         service: Option<String>,
         ip: Option<IpAddr>,
-    ) {
-        let record = self
-            .intents
-            .entry(IntentKey { client, target })
-            .or_insert_with(|| Record {
+    ) -> Result<(), Refused> {
+        let counts = self.clients.get(&client).copied().unwrap_or_default();
+        let target = match target {
+            TargetKey::Address(address)
+                if counts.addresses >= self.limits.group_internet_addresses_after
+                    && !self.intents.contains_key(&IntentKey {
+                        client: client.clone(),
+                        target: TargetKey::Address(address),
+                    }) =>
+            {
+                self.stats.addresses_grouped += 1;
+                let prefix = if address.is_ipv4() {
+                    GROUP_PREFIX_V4
+                } else {
+                    GROUP_PREFIX_V6
+                };
+                TargetKey::Network(IpBlock::network(address, prefix))
+            }
+            other => other,
+        };
+        let grouped = matches!(target, TargetKey::Network(_));
+        let key = IntentKey { client, target };
+        if let Some(record) = self.intents.get_mut(&key) {
+            record.first_seen_ms = record.first_seen_ms.min(seen_ms);
+            record.last_seen_ms = record.last_seen_ms.max(seen_ms);
+            if service.is_some() && record.service != service {
+                record.service = service;
+            }
+            if let Some(ip) = ip.filter(|_| !grouped)
+                && let Err(at) = record.ips.binary_search(&ip)
+            {
+                if record.ips.len() < self.limits.max_addresses_per_target {
+                    record.ips.insert(at, ip);
+                } else {
+                    self.stats.addresses_not_listed += 1;
+                }
+            }
+            self.pending.intents.insert(key);
+            return Ok(());
+        }
+        let refused = if self.intents.len() >= self.limits.max_intents {
+            Some(Refused::StoreFull)
+        } else if counts.intents >= self.limits.max_intents_per_client {
+            Some(Refused::ClientFull)
+        } else if key.target.is_internet() && counts.internet >= self.limits.max_internet_targets_per_client {
+            Some(Refused::InternetFull)
+        } else {
+            None
+        };
+        if let Some(refused) = refused {
+            *self.stats.refused.entry(refused).or_default() += 1;
+            return Err(refused);
+        }
+        self.count(&key, 1);
+        self.intents.insert(
+            key.clone(),
+            Record {
                 first_seen_ms: seen_ms,
                 last_seen_ms: seen_ms,
-                service: None,
-                ips: BTreeSet::new(),
-            });
-        record.first_seen_ms = record.first_seen_ms.min(seen_ms);
-        record.last_seen_ms = record.last_seen_ms.max(seen_ms);
-        if service.is_some() {
-            record.service = service;
-        }
-        record.ips.extend(ip);
-        self.dirty = true;
+                service,
+                ips: ip.filter(|_| !grouped).into_iter().collect(),
+            },
+        );
+        self.pending.intents.insert(key);
+        Ok(())
     }
 
-    /// Remembers that the internet name `name` resolved to `ip`.
-    pub fn record_dns(&mut self, name: &str, ip: IpAddr) {
-        if self.dns.entry(name.to_owned()).or_default().insert(ip) {
-            self.dirty = true;
+    /// Adds `sign` (1 or -1 as +1/-1) to the counts of `key`'s client.
+    fn count(&mut self, key: &IntentKey, add: isize) {
+        // Looked up before inserting: most intents' client is known, and a key is cloned only for a new one.
+        let counts = match self.clients.get_mut(&key.client) {
+            Some(counts) => counts,
+            None => self.clients.entry(key.client.clone()).or_default(),
+        };
+        let apply = |n: &mut usize| *n = n.saturating_add_signed(add);
+        apply(&mut counts.intents);
+        if key.target.is_internet() {
+            apply(&mut counts.internet);
         }
-        self.names_by_ip.insert(ip, name.to_owned());
+        if matches!(key.target, TargetKey::Address(_)) {
+            apply(&mut counts.addresses);
+        }
+    }
+
+    /// Remembers that the internet name `name` resolved to `ip` at `seen_ms`. Past the DNS bounds, the
+    /// name's address seen longest ago, or the names seen longest ago, are forgotten.
+    pub fn record_dns(&mut self, name: &str, ip: IpAddr, seen_ms: u64) {
+        let limits = self.limits;
+        if !self.dns.contains_key(name) && self.dns_addresses >= limits.max_dns_addresses {
+            self.forget_oldest_names(limits.max_dns_addresses / 10 + 1);
+        }
+        let entry = self.dns.entry(name.to_owned()).or_default();
+        entry.last_seen_ms = entry.last_seen_ms.max(seen_ms);
+        let mut forgotten = None;
+        match entry.addresses.iter_mut().find(|(known, _)| *known == ip) {
+            Some((_, last)) => *last = (*last).max(seen_ms),
+            None => {
+                entry.addresses.push((ip, seen_ms));
+                self.dns_addresses += 1;
+                if entry.addresses.len() > limits.max_addresses_per_dns_name.max(1)
+                    && let Some(oldest) = (0..entry.addresses.len()).min_by_key(|&i| entry.addresses[i].1)
+                {
+                    forgotten = Some(entry.addresses.swap_remove(oldest).0);
+                }
+            }
+        }
+        if let Some(old) = forgotten {
+            self.dns_addresses -= 1;
+            self.stats.dns_addresses_forgotten += 1;
+            if self.names_by_ip.get(&old).is_some_and(|n| n == name) {
+                self.names_by_ip.remove(&old);
+            }
+        }
+        match self.names_by_ip.get_mut(&ip) {
+            Some(known) if known == name => {}
+            Some(known) => name.clone_into(known),
+            None => {
+                self.names_by_ip.insert(ip, name.to_owned());
+            }
+        }
+        self.pending.dns.insert(name.to_owned());
+    }
+
+    /// Forgets the `count` names seen longest ago, with their addresses.
+    fn forget_oldest_names(&mut self, count: usize) {
+        let mut times: Vec<(u64, &String)> = self.dns.iter().map(|(n, e)| (e.last_seen_ms, n)).collect();
+        let count = count.min(times.len());
+        if count == 0 {
+            return;
+        }
+        times.select_nth_unstable(count - 1);
+        let oldest: Vec<String> = times[..count].iter().map(|(_, n)| (*n).clone()).collect();
+        for name in oldest {
+            if let Some(entry) = self.dns.remove(&name) {
+                for (ip, _) in &entry.addresses {
+                    if self.names_by_ip.get(ip).is_some_and(|n| *n == name) {
+                        self.names_by_ip.remove(ip);
+                    }
+                }
+                self.dns_addresses -= entry.addresses.len();
+                self.stats.dns_addresses_forgotten += entry.addresses.len() as u64;
+                self.pending.dns.insert(name);
+            }
+        }
     }
 
     /// The internet name last seen resolving to `ip`.
@@ -178,7 +428,7 @@ impl Store {
     }
 
     /// Every internet name seen and its addresses.
-    pub fn dns(&self) -> &BTreeMap<String, BTreeSet<IpAddr>> {
+    pub fn dns(&self) -> &BTreeMap<String, DnsName> {
         &self.dns
     }
 
@@ -190,24 +440,105 @@ impl Store {
         self.intents.is_empty()
     }
 
+    /// (name, address) pairs of DNS answers kept.
+    pub fn dns_len(&self) -> usize {
+        self.dns_addresses
+    }
+
+    pub fn limits(&self) -> StoreLimits {
+        self.limits
+    }
+
     pub fn reset(&mut self) {
         self.intents.clear();
+        self.clients.clear();
         self.dns.clear();
+        self.dns_addresses = 0;
         self.names_by_ip.clear();
-        self.dirty = true;
+        self.pending = Pending {
+            reset: true,
+            ..Pending::default()
+        };
     }
 
-    /// Whether anything changed since the last [`Store::mark_clean`].
+    /// Whether anything changed since the last [`Store::take_changes`].
     pub fn is_dirty(&self) -> bool {
-        self.dirty
+        self.pending.reset || !self.pending.intents.is_empty() || !self.pending.dns.is_empty()
     }
 
-    pub fn mark_clean(&mut self) {
-        self.dirty = false;
+    /// What changed since the last call, with the current values (a cost in proportion to the changes,
+    /// not to the store).
+    pub fn take_changes(&mut self) -> Changes {
+        let pending = std::mem::take(&mut self.pending);
+        Changes {
+            reset: pending.reset,
+            intents: pending
+                .intents
+                .into_iter()
+                .map(|key| {
+                    let record = self.intents.get(&key).cloned();
+                    (key, record)
+                })
+                .collect(),
+            dns: pending
+                .dns
+                .into_iter()
+                .map(|name| {
+                    let entry = self.dns.get(&name).cloned();
+                    (name, entry)
+                })
+                .collect(),
+        }
     }
 
-    pub fn mark_dirty(&mut self) {
-        self.dirty = true;
+    /// Puts changes taken but not written back among the pending ones (a failed write): they are
+    /// taken again, with the values of then, next time.
+    pub fn restore_changes(&mut self, changes: &Changes) {
+        self.pending.reset |= changes.reset;
+        self.pending
+            .intents
+            .extend(changes.intents.iter().map(|(key, _)| key.clone()));
+        self.pending
+            .dns
+            .extend(changes.dns.iter().map(|(name, _)| name.clone()));
+    }
+
+    /// Loads a record read back from disk (not a change). Bounds are not applied: what was kept stays.
+    pub fn load_intent(&mut self, key: IntentKey, record: Record) {
+        if !self.intents.contains_key(&key) {
+            self.count(&key, 1);
+        }
+        self.intents.insert(key, record);
+    }
+
+    /// Loads the intents read back from disk into an empty store at once (not changes).
+    pub fn load_intents(&mut self, intents: BTreeMap<IntentKey, Record>) {
+        if !self.intents.is_empty() {
+            for (key, record) in intents {
+                self.load_intent(key, record);
+            }
+            return;
+        }
+        for key in intents.keys() {
+            self.count(key, 1);
+        }
+        self.intents = intents;
+    }
+
+    /// Loads a DNS name read back from disk (not a change).
+    pub fn load_dns(&mut self, name: String, entry: DnsName) {
+        for (ip, _) in &entry.addresses {
+            self.names_by_ip.insert(*ip, name.clone());
+        }
+        self.dns_addresses += entry.addresses.len();
+        if let Some(old) = self.dns.insert(name, entry) {
+            self.dns_addresses -= old.addresses.len();
+        }
+    }
+
+    /// Every intent with its record, sorted by client then target.
+    pub fn records(&self) -> impl Iterator<Item = (&IntentKey, &Record)> {
+        self.intents.iter()
     }
 
     /// The intents matching `filter`, sorted by client then target.
@@ -219,27 +550,41 @@ impl Store {
             .collect()
     }
 
+    /// The intents and DNS answers as the JSON snapshot of earlier versions had them.
     pub fn contents(&self) -> StoreContents {
         StoreContents {
             intents: self.intents(&Filter::default()),
-            dns: self.dns.clone(),
+            dns: self
+                .dns
+                .iter()
+                .map(|(name, entry)| (name.clone(), entry.ips().collect()))
+                .collect(),
         }
     }
 
-    pub fn from_contents(contents: StoreContents) -> Store {
-        let mut store = Store::default();
+    /// Loads what an earlier version's JSON snapshot held (as changes: they are written to the durable
+    /// store next).
+    pub fn import(&mut self, contents: StoreContents, now_ms: u64) {
         for intent in contents.intents {
             let (key, record) = from_api(intent);
-            store.intents.insert(key, record);
+            self.load_intent(key.clone(), record);
+            self.pending.intents.insert(key);
         }
-        for (name, ips) in &contents.dns {
+        for (name, ips) in contents.dns {
             for ip in ips {
-                store.names_by_ip.insert(*ip, name.clone());
+                self.record_dns(&name, ip, now_ms);
             }
         }
-        store.dns = contents.dns;
-        store
     }
+}
+
+/// The store as earlier versions wrote it to disk (`intents.json`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreContents {
+    pub intents: Vec<DiscoveredIntent>,
+    #[serde(default)]
+    pub dns: BTreeMap<String, BTreeSet<IpAddr>>,
 }
 
 fn workload(identity: &Identity) -> Workload {
@@ -266,7 +611,7 @@ fn millis(t: Timestamp) -> u64 {
 }
 
 fn to_api(key: &IntentKey, record: &Record) -> DiscoveredIntent {
-    let ips = record.ips.iter().copied().collect();
+    let ips = record.ips.iter().copied().map(IpBlock::from).collect();
     let target = match &key.target {
         TargetKey::Workload(server) => Target::Kubernetes {
             server: workload(server),
@@ -277,6 +622,10 @@ fn to_api(key: &IntentKey, record: &Record) -> DiscoveredIntent {
             ips,
         },
         TargetKey::Address(_) => Target::Internet { domain: None, ips },
+        TargetKey::Network(block) => Target::Internet {
+            domain: None,
+            ips: vec![*block],
+        },
     };
     DiscoveredIntent {
         client: workload(&key.client),
@@ -289,15 +638,29 @@ fn to_api(key: &IntentKey, record: &Record) -> DiscoveredIntent {
 fn from_api(intent: DiscoveredIntent) -> (IntentKey, Record) {
     let (target, service, ips) = match intent.target {
         Target::Kubernetes { server, service } => {
-            (TargetKey::Workload(identity(&server)), service, BTreeSet::new())
+            (TargetKey::Workload(identity(&server)), service, Vec::new())
         }
         Target::Internet {
             domain: Some(domain),
             ips,
-        } => (TargetKey::Domain(domain), None, ips.into_iter().collect()),
+        } => (
+            TargetKey::Domain(domain),
+            None,
+            ips.iter()
+                .filter_map(IpBlock::single)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+        ),
         Target::Internet { domain: None, ips } => {
-            let first = ips.first().copied().unwrap_or(IpAddr::from([0, 0, 0, 0]));
-            (TargetKey::Address(first), None, ips.into_iter().collect())
+            let first = ips
+                .first()
+                .copied()
+                .unwrap_or_else(|| IpBlock::from(IpAddr::from([0, 0, 0, 0])));
+            match first.single() {
+                Some(address) => (TargetKey::Address(address), None, vec![address]),
+                None => (TargetKey::Network(first), None, Vec::new()),
+            }
         }
     };
     let key = IntentKey {
@@ -321,19 +684,22 @@ mod tests {
         Identity::new(ns, name, Some("Deployment"))
     }
 
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("ip")
+    }
+
     #[test]
     fn repeated_observations_merge_into_one_intent_with_first_and_last_seen() {
         let mut store = Store::default();
         let server = TargetKey::Workload(id("ns", "server"));
-        store.record(id("ns", "client"), server.clone(), 2_000, None, None);
-        store.record(
-            id("ns", "client"),
-            server.clone(),
-            1_000,
-            Some("server".into()),
-            None,
-        );
-        store.record(id("ns", "client"), server, 3_000, None, None);
+        let client = || id("ns", "client");
+        store
+            .record(client(), server.clone(), 2_000, None, None)
+            .expect("kept");
+        store
+            .record(client(), server.clone(), 1_000, Some("server".into()), None)
+            .expect("kept");
+        store.record(client(), server, 3_000, None, None).expect("kept");
         let intents = store.intents(&Filter::default());
         assert_eq!(intents.len(), 1);
         assert_eq!(intents[0].first_seen.as_millisecond(), 1_000);
@@ -346,17 +712,20 @@ mod tests {
             }
         );
         assert!(store.is_dirty());
-        store.mark_clean();
+        let changes = store.take_changes();
+        assert_eq!(changes.intents.len(), 1);
+        assert!(!store.is_dirty());
         store.reset();
         assert!(store.is_empty() && store.is_dirty());
+        assert!(store.take_changes().reset);
     }
 
     #[test]
     fn filters_select_by_client_namespace_client_and_server() {
         let mut store = Store::default();
-        store.record(id("a", "c1"), TargetKey::Workload(id("a", "s")), 1, None, None);
-        store.record(id("b", "c2"), TargetKey::Workload(id("a", "s")), 1, None, None);
-        store.record(
+        let _ = store.record(id("a", "c1"), TargetKey::Workload(id("a", "s")), 1, None, None);
+        let _ = store.record(id("b", "c2"), TargetKey::Workload(id("a", "s")), 1, None, None);
+        let _ = store.record(
             id("b", "c2"),
             TargetKey::Domain("example.com".into()),
             1,
@@ -419,30 +788,200 @@ mod tests {
     }
 
     #[test]
-    fn contents_round_trip_including_internet_targets_and_dns() {
+    fn an_earlier_json_snapshot_is_imported_including_internet_targets_and_dns() {
         let mut store = Store::default();
-        let ip: IpAddr = "93.184.216.34".parse().expect("ip");
-        store.record(
+        let address = ip("93.184.216.34");
+        let _ = store.record(
             id("a", "c"),
             TargetKey::Workload(id("a", "s")),
             10,
             Some("s".into()),
             None,
         );
-        store.record(
+        let _ = store.record(
             id("a", "c"),
             TargetKey::Domain("example.com".into()),
             20,
             None,
-            Some(ip),
+            Some(address),
         );
-        store.record(id("a", "c"), TargetKey::Address(ip), 30, None, Some(ip));
-        store.record_dns("example.com", ip);
+        let _ = store.record(id("a", "c"), TargetKey::Address(address), 30, None, Some(address));
+        store.record_dns("example.com", address, 20);
         let contents = store.contents();
         let json = serde_json::to_string(&contents).expect("serialize");
         let back: StoreContents = serde_json::from_str(&json).expect("deserialize");
-        let restored = Store::from_contents(back);
+        let mut restored = Store::default();
+        restored.import(back, 40);
         assert_eq!(restored.contents(), contents);
-        assert_eq!(restored.name_of(&ip), Some("example.com"));
+        assert_eq!(restored.name_of(&address), Some("example.com"));
+        assert_eq!(
+            restored.take_changes().intents.len(),
+            3,
+            "written to the durable store next"
+        );
+    }
+
+    fn limited() -> Store {
+        Store::new(StoreLimits {
+            max_intents: 10,
+            max_intents_per_client: 6,
+            max_internet_targets_per_client: 4,
+            group_internet_addresses_after: 2,
+            max_addresses_per_target: 2,
+            max_dns_addresses: 6,
+            max_addresses_per_dns_name: 3,
+        })
+    }
+
+    #[test]
+    fn past_the_grouping_limit_a_clients_addresses_are_kept_as_their_network() {
+        let mut store = limited();
+        let client = || id("a", "c");
+        for address in [
+            "1.1.1.1",
+            "2.2.2.2",
+            "93.184.216.34",
+            "93.184.216.99",
+            "2001:db8:1:2::7",
+        ] {
+            let address = ip(address);
+            store
+                .record(client(), TargetKey::Address(address), 5, None, Some(address))
+                .expect("kept");
+        }
+        // An address kept singly before the limit stays single.
+        store
+            .record(
+                client(),
+                TargetKey::Address(ip("1.1.1.1")),
+                6,
+                None,
+                Some(ip("1.1.1.1")),
+            )
+            .expect("kept");
+        let ips: Vec<String> = store
+            .intents(&Filter::default())
+            .into_iter()
+            .flat_map(|intent| match intent.target {
+                Target::Internet { ips, .. } => ips.into_iter().map(|b| b.to_string()).collect(),
+                Target::Kubernetes { .. } => Vec::new(),
+            })
+            .collect();
+        assert_eq!(
+            ips,
+            ["1.1.1.1", "2.2.2.2", "93.184.216.0/24", "2001:db8:1:2::/64"]
+        );
+        assert_eq!(store.stats.addresses_grouped, 3);
+    }
+
+    #[test]
+    fn new_intents_past_a_bound_are_refused_and_counted_and_known_ones_still_update() {
+        let mut store = limited();
+        let client = || id("a", "c");
+        for n in 0..4 {
+            store
+                .record(
+                    client(),
+                    TargetKey::Domain(format!("d{n}.example.com")),
+                    1,
+                    None,
+                    None,
+                )
+                .expect("kept");
+        }
+        assert_eq!(
+            store.record(
+                client(),
+                TargetKey::Domain("d9.example.com".into()),
+                1,
+                None,
+                None
+            ),
+            Err(Refused::InternetFull)
+        );
+        for n in 0..2 {
+            store
+                .record(
+                    client(),
+                    TargetKey::Workload(id("a", &format!("s{n}"))),
+                    1,
+                    None,
+                    None,
+                )
+                .expect("kept");
+        }
+        assert_eq!(
+            store.record(client(), TargetKey::Workload(id("a", "s9")), 1, None, None),
+            Err(Refused::ClientFull)
+        );
+        for n in 0..4 {
+            store
+                .record(
+                    id("b", "other"),
+                    TargetKey::Workload(id("a", &format!("s{n}"))),
+                    1,
+                    None,
+                    None,
+                )
+                .expect("kept");
+        }
+        assert_eq!(store.len(), 10);
+        assert_eq!(
+            store.record(
+                id("c", "third"),
+                TargetKey::Workload(id("a", "s0")),
+                1,
+                None,
+                None
+            ),
+            Err(Refused::StoreFull)
+        );
+        // Known intents still update; the addresses listed per target are bounded.
+        for address in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
+            store
+                .record(
+                    client(),
+                    TargetKey::Domain("d0.example.com".into()),
+                    9,
+                    None,
+                    Some(ip(address)),
+                )
+                .expect("known");
+        }
+        assert_eq!(store.stats.addresses_not_listed, 1);
+        assert_eq!(store.stats.refused.values().sum::<u64>(), 3);
+        assert_eq!(store.len(), 10);
+    }
+
+    #[test]
+    fn dns_answers_are_bounded_forgetting_what_was_seen_longest_ago() {
+        let mut store = limited();
+        for (n, address) in ["1.0.0.1", "1.0.0.2", "1.0.0.3", "1.0.0.4"]
+            .into_iter()
+            .enumerate()
+        {
+            store.record_dns("cdn.example.com", ip(address), n as u64);
+        }
+        let kept: Vec<IpAddr> = store.dns()["cdn.example.com"].ips().collect();
+        assert_eq!(kept.len(), 3);
+        assert!(!kept.contains(&ip("1.0.0.1")), "the oldest went");
+        assert_eq!(store.name_of(&ip("1.0.0.1")), None);
+        store.record_dns("a.example.com", ip("2.0.0.1"), 10);
+        store.record_dns("b.example.com", ip("2.0.0.2"), 11);
+        store.record_dns("b.example.com", ip("2.0.0.3"), 12);
+        assert_eq!(store.dns_len(), 6);
+        // A new name past the total: the names seen longest ago go.
+        store.record_dns("c.example.com", ip("2.0.0.4"), 13);
+        assert!(store.dns_len() <= 6, "{}", store.dns_len());
+        assert!(!store.dns().contains_key("cdn.example.com"));
+        assert_eq!(store.name_of(&ip("1.0.0.4")), None);
+        assert_eq!(store.name_of(&ip("2.0.0.4")), Some("c.example.com"));
+        let changes = store.take_changes();
+        assert!(
+            changes
+                .dns
+                .iter()
+                .any(|(name, entry)| name == "cdn.example.com" && entry.is_none())
+        );
     }
 }

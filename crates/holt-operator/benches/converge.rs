@@ -50,20 +50,23 @@ fn main() {
     }
     operators.push(("current", current));
     println!(
-        "operator  intents  pods    services  converge_s  writes  change_ms  change_writes  change_cpu_ms  rss_mib"
+        "operator  intents  pods    services  converge_s  writes  (status  errors)  settled_writes  change_ms  change_writes  change_cpu_ms  rss_mib"
     );
     for n in sizes {
         let mut rows = Vec::new();
         for (name, binary) in &operators {
             let row = runtime.block_on(run(n, binary));
             println!(
-                "{:<9} {:<8} {:<7} {:<9} {:<11.2} {:<7} {:<10} {:<14} {:<14} {}",
+                "{:<9} {:<8} {:<7} {:<9} {:<11.2} {:<7} {:<7} {:<7}  {:<15} {:<10} {:<14} {:<14} {}",
                 name,
                 n,
                 row.pods,
                 row.services,
                 row.converge.as_secs_f64(),
                 row.writes,
+                row.status_writes,
+                row.write_errors,
+                row.settled_writes,
                 row.change.as_millis(),
                 row.change_writes,
                 row.change_cpu_ms,
@@ -74,10 +77,11 @@ fn main() {
         if let [baseline, current] = rows.as_slice() {
             let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
             println!(
-                "ratio     {:<8} current/baseline: converge {:.2}, writes {:.2}, change_writes {:.2}, rss {:.2}",
+                "ratio     {:<8} current/baseline: converge {:.2}, writes {:.2}, settled_writes {:.2}, change_writes {:.2}, rss {:.2}",
                 n,
                 ratio(current.converge.as_secs_f64(), baseline.converge.as_secs_f64()),
                 ratio(current.writes as f64, baseline.writes as f64),
+                ratio(current.settled_writes as f64, baseline.settled_writes as f64),
                 ratio(current.change_writes as f64, baseline.change_writes as f64),
                 ratio(current.rss_mib as f64, baseline.rss_mib as f64),
             );
@@ -90,6 +94,11 @@ struct Row {
     services: usize,
     converge: Duration,
     writes: u64,
+    /// Writes from the first intent to the moment the operator writes nothing more.
+    settled_writes: u64,
+    /// Of `writes`: status writes (0 for an operator without that metric), and writes that failed.
+    status_writes: u64,
+    write_errors: u64,
     change: Duration,
     change_writes: u64,
     change_cpu_ms: u64,
@@ -274,6 +283,8 @@ async fn run(n: usize, operator: &str) -> Row {
     .await;
 
     let writes_before = metric(health, "holt_api_writes_total").await.unwrap_or(0);
+    let status_before = metric(health, "holt_status_writes_total").await.unwrap_or(0);
+    let errors_before = metric(health, "holt_api_write_errors_total").await.unwrap_or(0);
     let expected_policies = namespaces.len() * SERVERS_PER_NS * 2;
     let started = Instant::now();
     create_all(
@@ -304,7 +315,10 @@ async fn run(n: usize, operator: &str) -> Row {
     })
     .await;
     let converge = started.elapsed();
+    let settled_from = writes_before;
     let writes = metric(health, "holt_api_writes_total").await.unwrap_or(0) - writes_before;
+    let status_writes = metric(health, "holt_status_writes_total").await.unwrap_or(0) - status_before;
+    let write_errors = metric(health, "holt_api_write_errors_total").await.unwrap_or(0) - errors_before;
 
     // One intent change: cli-0 in team-0 also calls srv-extra. First let the operator finish what it was
     // doing besides policies and statuses (finalizers, pod labels): no write for a whole second.
@@ -318,6 +332,9 @@ async fn run(n: usize, operator: &str) -> Row {
         passes = now;
     }
     let writes_before = metric(health, "holt_api_writes_total").await.unwrap_or(0);
+    // Everything written for the intents, once nothing more is: writes made after the convergence point
+    // (finalizers, labels) count too, so operators that order their writes differently compare fairly.
+    let settled_writes = writes_before - settled_from;
     let cpu_before = cpu_ms(pid);
     let started = Instant::now();
     let changed = intents("team-0", 0, true);
@@ -349,6 +366,9 @@ async fn run(n: usize, operator: &str) -> Row {
         services: service_count,
         converge,
         writes,
+        settled_writes,
+        status_writes,
+        write_errors,
         change,
         change_writes,
         change_cpu_ms,

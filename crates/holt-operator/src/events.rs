@@ -3,8 +3,17 @@
 //! reference's Event reasons. Each distinct notice is published once per process, so re-renders that find
 //! the same problem again cost no API write. Also a unit's problems (a failed write, a name taken, a
 //! namespace waited for) when they change, and Normal Events for policies created.
+//!
+//! Events never hold up a pass: they are queued ([`EVENT_QUEUE`] at most) and published by a task of their
+//! own, [`EVENTS_IN_FLIGHT`] at a time; when the queue is full, an Event is dropped and counted
+//! ([`Events::dropped`]) — it is also in the logs, and what it reports is in the object's status.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
 
 use holt_api::v2beta1::{ClientIntents, KafkaServerConfig, ProtectedService};
 use holt_model::{Identity, Index, ObjectKey};
@@ -24,8 +33,14 @@ pub const REPORTER: &str = "holt-operator";
 /// clients gets its problem on the first of them; every status carries it anyway).
 pub const MAX_EVENT_SUBJECTS: usize = 20;
 
+/// Events waiting to be published, at most.
+pub const EVENT_QUEUE: usize = 4096;
+/// Events published at once.
+pub const EVENTS_IN_FLIGHT: usize = 8;
+
 pub struct Events {
-    recorder: Recorder,
+    queue: mpsc::Sender<(ObjectReference, Event)>,
+    dropped: Arc<AtomicU64>,
     published: HashSet<Notice>,
 }
 
@@ -38,15 +53,35 @@ impl std::fmt::Debug for Events {
 }
 
 impl Events {
+    /// Starts the publishing task (needs a Tokio runtime).
     pub fn new(client: Client) -> Self {
         let reporter = Reporter {
             controller: REPORTER.into(),
             instance: std::env::var("POD_NAME").ok(),
         };
+        let recorder = Recorder::new(client, reporter);
+        let (queue, receiver) = mpsc::channel::<(ObjectReference, Event)>(EVENT_QUEUE);
+        tokio::spawn(tokio_stream_of(receiver).for_each_concurrent(
+            EVENTS_IN_FLIGHT,
+            move |(regarding, event)| {
+                let recorder = recorder.clone();
+                async move {
+                    if let Err(error) = recorder.publish(&event, &regarding).await {
+                        warn!(%error, reason = %event.reason, "publishing an Event");
+                    }
+                }
+            },
+        ));
         Events {
-            recorder: Recorder::new(client, reporter),
+            queue,
+            dropped: Arc::new(AtomicU64::new(0)),
             published: HashSet::new(),
         }
+    }
+
+    /// Events dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// Publishes the notices not published before. A failure is logged, not retried: the notice is also in
@@ -134,10 +169,18 @@ impl Events {
             action: action.into(),
             secondary: None,
         };
-        if let Err(error) = self.recorder.publish(&event, regarding).await {
-            warn!(%error, reason, "publishing an Event");
+        if self.queue.try_send((regarding.clone(), event)).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(reason, "Event queue full: Event dropped");
         }
     }
+}
+
+/// The receiver as a stream.
+fn tokio_stream_of<T: Send + 'static>(
+    mut receiver: mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
 
 /// The objects an Event about `subject` is recorded on. A workload identity's notices go to its

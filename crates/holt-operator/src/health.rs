@@ -44,7 +44,7 @@ pub async fn serve(address: SocketAddr, progress: watch::Receiver<Progress>) -> 
 
 /// The controller's progress in the Prometheus text format.
 pub fn metrics(progress: &Progress) -> String {
-    let gauges: [(&str, &str, &str, u64); 18] = [
+    let gauges: [(&str, &str, &str, u64); 19] = [
         (
             "holt_ready",
             "gauge",
@@ -116,6 +116,12 @@ pub fn metrics(progress: &Progress) -> String {
             "counter",
             "objects of Holt's rewritten because they were changed or deleted behind its back",
             progress.drift_repairs,
+        ),
+        (
+            "holt_events_dropped_total",
+            "counter",
+            "Kubernetes Events dropped because too many were waiting to be published",
+            progress.events_dropped,
         ),
         (
             "holt_status_writes_total",
@@ -191,7 +197,7 @@ mod tests {
                 && text.contains("holt_reconcile_pass_duration_seconds_sum 0.001500\n"),
             "{text}"
         );
-        // 18 gauges and counters, and the histogram's 11 buckets, sum and count.
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 18 + 13);
+        // 19 gauges and counters, and the histogram's 11 buckets, sum and count.
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 19 + 13);
     }
 }

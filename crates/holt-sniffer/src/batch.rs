@@ -89,6 +89,14 @@ pub struct Batch {
     connections: Table<ConnectionKey, ConnectionSeen>,
     capacity: usize,
     overflow: u64,
+    evicted: u64,
+}
+
+/// One observation of a batch, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry<'a> {
+    Dns(DnsEntry<'a>),
+    Connection(ConnectionEntry<'a>),
 }
 
 impl Batch {
@@ -101,6 +109,7 @@ impl Batch {
             connections: Table::default(),
             capacity,
             overflow: 0,
+            evicted: 0,
         }
     }
 
@@ -134,6 +143,11 @@ impl Batch {
     /// New observations turned away because the batch was full, since it was created.
     pub fn overflow(&self) -> u64 {
         self.overflow
+    }
+
+    /// Observations dropped by [`Batch::absorb`] (the oldest) to stay within capacity.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
     }
 
     /// Records that `name` resolved to `ip` in a response sent to `client`.
@@ -212,17 +226,22 @@ impl Batch {
         }
     }
 
-    /// Moves everything from `other` into this batch (within this batch's capacity); `other`'s
-    /// overflow is added to this one's. Into an empty batch of at least the same capacity this is a
-    /// move, not a re-insertion.
+    /// Moves everything from `other` into this batch; `other`'s overflow and evictions are added to this
+    /// one's. Into an empty batch of at least the same capacity this is a move, not a re-insertion.
+    /// Past this batch's capacity, the observations seen longest ago (in either) are dropped and
+    /// counted in [`Batch::evicted`]; for a moment the batch holds both.
     pub fn absorb(&mut self, mut other: Batch) {
         if self.is_empty() && other.capacity <= self.capacity {
             other.capacity = self.capacity;
             other.overflow += self.overflow;
+            other.evicted += self.evicted;
             *self = other;
             return;
         }
         self.overflow += other.overflow;
+        self.evicted += other.evicted;
+        let capacity = self.capacity;
+        self.capacity = capacity.saturating_add(other.len());
         for (key, seen) in &other.dns {
             let name = other.name(key);
             self.add_dns(key.client, name, key.ip, seen.ttl_seconds, seen.last_seen_ms);
@@ -237,6 +256,151 @@ impl Batch {
                 seen.last_seen_ms,
             );
         }
+        self.capacity = capacity;
+        if self.len() > capacity {
+            let excess = self.len() - capacity;
+            self.evict_oldest(excess);
+            self.evicted += excess as u64;
+        }
+    }
+
+    /// Removes the `count` observations seen longest ago (ties broken arbitrarily).
+    fn evict_oldest(&mut self, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let mut times: Vec<u64> = self
+            .dns
+            .values()
+            .map(|seen| seen.last_seen_ms)
+            .chain(self.connections.values().map(|seen| seen.last_seen_ms))
+            .collect();
+        if count >= times.len() {
+            self.dns.clear();
+            self.connections.clear();
+            self.compact_names();
+            return;
+        }
+        // Everything older than the count-th oldest time goes, then as many at that time as needed.
+        let (_, threshold, _) = times.select_nth_unstable(count - 1);
+        let threshold = *threshold;
+        drop(times);
+        let mut left = count;
+        let mut keep = |last_seen_ms: u64, at_threshold: bool| -> bool {
+            let older = if at_threshold {
+                last_seen_ms == threshold
+            } else {
+                last_seen_ms < threshold
+            };
+            if older && left > 0 {
+                left -= 1;
+                false
+            } else {
+                true
+            }
+        };
+        for at_threshold in [false, true] {
+            self.dns.retain(|_, seen| keep(seen.last_seen_ms, at_threshold));
+            self.connections
+                .retain(|_, seen| keep(seen.last_seen_ms, at_threshold));
+        }
+        self.compact_names();
+    }
+
+    /// Drops names no DNS answer refers to any more, once they are most of the table (after
+    /// evictions and splits), so that a batch that is never emptied does not collect names forever.
+    fn compact_names(&mut self) {
+        if self.names.len() <= 64 || self.names.len() <= 2 * self.dns.len() {
+            return;
+        }
+        let old_names = std::mem::take(&mut self.names);
+        let entries: Vec<(DnsKey, DnsSeen)> = self.dns.drain().collect();
+        for (mut key, seen) in entries {
+            let name = usize::try_from(key.name)
+                .ok()
+                .and_then(|index| old_names.get_index(index))
+                .map_or("", |name| name);
+            let (index, _) = self.names.insert_full(name.into());
+            key.name = u32::try_from(index).unwrap_or(u32::MAX);
+            self.dns.insert(key, seen);
+        }
+    }
+
+    /// Moves observations out of this batch into a new one (of the same capacity), in no particular
+    /// order, while `admit` accepts them: it sees each in turn and the first it refuses ends the
+    /// split (and stays here).
+    pub fn split_off_while(&mut self, mut admit: impl FnMut(&Entry<'_>) -> bool) -> Batch {
+        let mut dns = Vec::new();
+        let mut connections = Vec::new();
+        let mut refused = false;
+        for entry in self.dns_entries() {
+            if !admit(&Entry::Dns(entry)) {
+                refused = true;
+                break;
+            }
+            dns.push(entry);
+        }
+        if !refused {
+            for entry in self.connection_entries() {
+                if !admit(&Entry::Connection(entry)) {
+                    break;
+                }
+                connections.push(entry);
+            }
+        }
+        let mut part = Batch::new(self.capacity);
+        for entry in &dns {
+            part.add_dns(
+                entry.client_ip,
+                entry.name,
+                entry.ip,
+                entry.ttl_seconds,
+                entry.last_seen_ms,
+            );
+        }
+        for entry in &connections {
+            part.add_connection(
+                entry.src_ip,
+                entry.dst_ip,
+                entry.dst_port,
+                entry.seen_by,
+                entry.src_hostname,
+                entry.last_seen_ms,
+            );
+        }
+        let dns_keys: Vec<DnsKey> = dns
+            .iter()
+            .filter_map(|entry| {
+                let name = u32::try_from(self.names.get_index_of(entry.name)?).ok()?;
+                Some(DnsKey {
+                    name,
+                    client: entry.client_ip,
+                    ip: entry.ip,
+                })
+            })
+            .collect();
+        let connection_keys: Vec<ConnectionKey> = connections
+            .iter()
+            .map(|entry| ConnectionKey {
+                src: entry.src_ip,
+                dst: entry.dst_ip,
+                dst_port: entry.dst_port,
+                seen_by: entry.seen_by,
+            })
+            .collect();
+        drop((dns, connections));
+        for key in &dns_keys {
+            self.dns.remove(key);
+        }
+        for key in &connection_keys {
+            self.connections.remove(key);
+        }
+        if self.is_empty() {
+            self.names.clear();
+        } else {
+            self.compact_names();
+        }
+        part
     }
 
     /// Returns the overflow count and resets it.
@@ -244,13 +408,27 @@ impl Batch {
         std::mem::take(&mut self.overflow)
     }
 
-    /// Empties the batch, keeping its capacity and allocations; returns the overflow count it had.
+    /// Returns the eviction count and resets it.
+    pub fn take_evicted(&mut self) -> u64 {
+        std::mem::take(&mut self.evicted)
+    }
+
+    /// Empties the batch, keeping its capacity and allocations; returns the overflow count it had (the
+    /// eviction count is reset too).
     pub fn clear(&mut self) -> u64 {
         self.id = next_id();
         self.names.clear();
         self.dns.clear();
         self.connections.clear();
+        self.evicted = 0;
         std::mem::take(&mut self.overflow)
+    }
+
+    /// Every observation, borrowed, in no particular order: DNS answers first.
+    pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
+        self.dns_entries()
+            .map(Entry::Dns)
+            .chain(self.connection_entries().map(Entry::Connection))
     }
 
     /// The DNS answers, in no particular order (sorting a large report costs more than building it).
@@ -443,16 +621,80 @@ mod tests {
     }
 
     #[test]
-    fn absorbing_merges_and_respects_capacity() {
+    fn absorbing_past_capacity_drops_the_oldest_observations() {
         let mut pending = Batch::new(3);
         pending.add_dns(ip("10.0.0.1"), "a", ip("10.1.0.1"), 30, 1);
+        pending.add_connection(ip("10.0.0.1"), ip("10.0.0.9"), 79, SeenBy::Syn, None, 2);
         let mut fresh = Batch::new(10);
         fresh.add_dns(ip("10.0.0.1"), "a", ip("10.1.0.1"), 30, 5);
-        fresh.add_dns(ip("10.0.0.1"), "b", ip("10.1.0.1"), 30, 5);
-        fresh.add_connection(ip("10.0.0.1"), ip("10.0.0.9"), 80, SeenBy::Syn, None, 5);
-        fresh.add_connection(ip("10.0.0.1"), ip("10.0.0.9"), 81, SeenBy::Syn, None, 5);
+        fresh.add_dns(ip("10.0.0.1"), "b", ip("10.1.0.1"), 30, 6);
+        fresh.add_connection(ip("10.0.0.1"), ip("10.0.0.9"), 80, SeenBy::Syn, None, 4);
+        fresh.add_connection(ip("10.0.0.1"), ip("10.0.0.9"), 81, SeenBy::Syn, None, 7);
         pending.absorb(fresh);
-        assert_eq!((pending.len(), pending.overflow()), (3, 1));
-        assert_eq!(sorted_dns(&pending)[0].last_seen_ms, 5);
+        assert_eq!((pending.len(), pending.overflow(), pending.evicted()), (3, 0, 2));
+        let answers = sorted_dns(&pending);
+        assert_eq!(
+            answers
+                .iter()
+                .map(|a| (a.name.as_str(), a.last_seen_ms))
+                .collect::<Vec<_>>(),
+            [("a", 5), ("b", 6)],
+            "a was seen again at 5: merged, not dropped"
+        );
+        let ports: Vec<u16> = sorted_connections(&pending).iter().map(|c| c.dst_port).collect();
+        assert_eq!(ports, [81], "the connections seen at 2 and 4 were the oldest");
+        assert_eq!(pending.take_evicted(), 2);
+    }
+
+    #[test]
+    fn a_split_moves_what_is_admitted_and_keeps_the_rest() {
+        let mut batch = Batch::new(100);
+        for n in 0..10u8 {
+            batch.add_dns(ip("10.0.0.1"), &format!("name-{n}"), ip("10.1.0.1"), 30, 1);
+            batch.add_connection(
+                ip("10.0.0.1"),
+                ip("10.0.0.9"),
+                u16::from(n),
+                SeenBy::Syn,
+                Some("h"),
+                1,
+            );
+        }
+        let mut seen = 0;
+        let part = batch.split_off_while(|_| {
+            seen += 1;
+            seen <= 13
+        });
+        assert_eq!((part.len(), batch.len()), (13, 7));
+        assert_eq!(part.dns_answers().len(), 10, "DNS answers first");
+        let mut everything = part.connections();
+        everything.extend(batch.connections());
+        everything.sort_by_key(|c| c.dst_port);
+        assert_eq!(everything.len(), 10, "nothing lost, nothing doubled");
+        assert!(everything.iter().all(|c| c.src_hostname.as_deref() == Some("h")));
+        let rest = batch.split_off_while(|_| true);
+        assert_eq!((rest.len(), batch.len()), (7, 0));
+        assert!(batch.names.is_empty());
+    }
+
+    #[test]
+    fn names_no_answer_refers_to_are_dropped_once_they_are_most_of_the_table() {
+        let mut batch = Batch::new(1_000);
+        for n in 0..200 {
+            batch.add_dns(ip("10.0.0.1"), &format!("name-{n}"), ip("10.1.0.1"), 30, n);
+        }
+        let _ = batch.split_off_while({
+            let mut left = 150;
+            move |_| {
+                left -= 1;
+                left >= 0
+            }
+        });
+        assert_eq!(batch.len(), 50);
+        assert_eq!(batch.names.len(), 50);
+        let mut names: Vec<String> = batch.dns_answers().into_iter().map(|a| a.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 50, "each answer still has its own name");
     }
 }

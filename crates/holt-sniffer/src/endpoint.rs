@@ -5,7 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use holt_mapper_api::REPORTS_PATH;
+use holt_mapper_api::{LIMITS_PATH, REPORTS_PATH};
 
 /// A parsed `--mapper-url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub struct Endpoint {
     pub authority: String,
     /// The path reports are posted to: the URL's path prefix followed by [`REPORTS_PATH`].
     pub reports_path: String,
+    /// Where the mapper announces its limits: the prefix followed by [`LIMITS_PATH`].
+    pub limits_path: String,
 }
 
 /// Why a mapper URL was refused.
@@ -69,6 +71,7 @@ impl FromStr for Endpoint {
             port: authority.port_u16().unwrap_or(80),
             authority: authority.as_str().to_owned(),
             reports_path: format!("{prefix}{REPORTS_PATH}"),
+            limits_path: format!("{prefix}{LIMITS_PATH}"),
         })
     }
 }
@@ -95,6 +98,7 @@ mod tests {
         assert_eq!((e.host.as_str(), e.port), ("fd00::1", 80));
         assert_eq!(e.authority, "[fd00::1]");
         assert_eq!(e.to_string(), "http://[fd00::1]/mapper/v1/reports");
+        assert_eq!(e.limits_path, "/mapper/v1/limits");
     }
 
     #[test]

@@ -1,23 +1,39 @@
-//! The report loop. Every interval: run the socket scan (if enabled), move the capture thread's batch
-//! into the pending batch, and post the pending batch with the current counters to the mapper. A
-//! delivered report empties the pending batch; a failed one keeps it (bounded: what does not fit is
-//! counted in `report_drops`) and the next attempts wait 2, 4, 8, … intervals, up to [`MAX_BACKOFF`]. On
-//! shutdown it makes one last attempt.
+//! The report loop. Every interval: run the socket scan (if enabled), merge the capture thread's batch
+//! into the backlog, and deliver the backlog with the current counters to the mapper, cut into reports
+//! that each fit the mapper's limit ([`report_body::take_chunk`]).
+//!
+//! The limit is read from the mapper (`GET /v1/limits`) before the first report and again after any
+//! failed exchange; every answer to a report repeats it (a header), and a `413` without it halves the
+//! report size. What the mapper answers decides what happens to a report:
+//! - `2xx`: delivered, gone from the backlog;
+//! - `413`: put back, cut again smaller, sent again at once (never the same body twice);
+//! - `401` or `403` (the credential, not the report, was refused), `429` (the mapper's review budget):
+//!   put back and tried again like a failure, counted apart (`unauthorized`);
+//! - any other `4xx`: dropped and counted (`rejected`): the mapper would refuse it again;
+//! - no answer, a timeout or a `5xx`: put back; the next attempts wait 2, 4, 8, … intervals, up to
+//!   [`MAX_BACKOFF`].
+//!
+//! Reports carry the token of `--token-file` (read again for every round, so a rotated token is used
+//! at once) as `Authorization: Bearer`.
+//!
+//! The backlog is bounded (`pending_capacity` observations, `--max-batch`): past it the observations
+//! seen longest ago are dropped and counted (`backlog_full`). On shutdown it makes one last attempt.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use holt_mapper_api::SeenBy;
+use holt_mapper_api::{DEFAULT_MAX_REPORT_BYTES, SeenBy};
 use tokio::sync::watch;
 
 use crate::batch::Batch;
-use crate::deliver::post_report;
+use crate::deliver::{Answer, DeliverError, fetch_limits, post_report};
 use crate::endpoint::Endpoint;
-use crate::report_body;
+use crate::report_body::{self, Chunk};
 use crate::shared::Shared;
 use crate::socket_scan;
+use crate::tally::DropReason;
 
 /// The longest wait between two attempts after failures.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -33,11 +49,14 @@ pub struct ReporterConfig {
     pub scan_proc_root: Option<PathBuf>,
     /// Distinct observations kept while the mapper is unreachable.
     pub pending_capacity: usize,
+    /// The file holding the bearer token for the mapper; `None`: reports carry no credential.
+    pub token_file: Option<PathBuf>,
 }
 
 /// Runs until `shutdown` turns true, then flushes once and returns.
 pub async fn run(shared: Arc<Shared>, config: ReporterConfig, mut shutdown: watch::Receiver<bool>) {
     let mut pending = Batch::new(config.pending_capacity);
+    let mut limit: Option<usize> = None;
     let mut failures: u32 = 0;
     let mut ticker = tokio::time::interval(config.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -58,37 +77,151 @@ pub async fn run(shared: Arc<Shared>, config: ReporterConfig, mut shutdown: watc
             Batch::new(0)
         };
         pending.absorb(shared.swap_batch(spare));
-        let lost = pending.take_overflow();
-        if lost > 0 {
-            shared.lock().tally.report_drops += lost;
-            tracing::warn!(lost, "pending batch full: observations dropped");
+        let full = pending.take_overflow();
+        let evicted = pending.take_evicted();
+        {
+            let mut state = shared.lock();
+            state.tally.dropped(DropReason::BatchFull, full);
+            state.tally.dropped(DropReason::BacklogFull, evicted);
+            state.tally.backlog = pending.len() as u64;
+        }
+        if full > 0 || evicted > 0 {
+            tracing::warn!(batch_full = full, backlog_full = evicted, "observations dropped");
         }
         if stopping || tick >= next_attempt {
-            let counters = shared.lock().tally.counters();
-            let body = Bytes::from(report_body::encode(&config.node, &pending, &counters));
-            match post_report(&config.endpoint, body, config.timeout).await {
-                Ok(()) => {
-                    tracing::debug!(observations = pending.len(), "report delivered");
-                    shared.lock().tally.reports_sent += 1;
-                    pending.clear();
-                    failures = 0;
-                }
+            match deliver(&shared, &config, &mut pending, &mut limit).await {
+                Ok(()) => failures = 0,
                 Err(error) => {
                     failures = failures.saturating_add(1);
                     let backoff = backoff(config.interval, failures);
                     tracing::warn!(%error, pending = pending.len(), retry_in = ?backoff, "report not delivered");
-                    shared.lock().tally.reports_failed += 1;
+                    let mut state = shared.lock();
+                    if matches!(error, DeliverError::Unauthorized { .. }) {
+                        state.tally.reports_unauthorized += 1;
+                    } else {
+                        state.tally.reports_failed += 1;
+                    }
                     next_attempt = tick + backoff;
                 }
             }
+            let mut state = shared.lock();
+            state.tally.backlog = pending.len() as u64;
+            state.tally.max_report_bytes = limit.map_or(0, |l| l as u64);
         }
         if stopping {
-            if !pending.is_empty() {
-                shared.lock().tally.report_drops += pending.len() as u64;
-            }
+            shared
+                .lock()
+                .tally
+                .dropped(DropReason::Shutdown, pending.len() as u64);
             return;
         }
     }
+}
+
+/// Delivers the backlog, one report at a time, each within the mapper's limit; an empty backlog is
+/// reported too (the counters travel with it). Stops at the first exchange without a final answer,
+/// with what was not delivered back in `pending`.
+async fn deliver(
+    shared: &Shared,
+    config: &ReporterConfig,
+    pending: &mut Batch,
+    limit: &mut Option<usize>,
+) -> Result<(), DeliverError> {
+    let max_bytes = match *limit {
+        Some(known) => known,
+        None => {
+            let announced = fetch_limits(&config.endpoint, config.timeout).await?;
+            let known = to_usize(announced.map_or(DEFAULT_MAX_REPORT_BYTES, |l| l.max_report_bytes));
+            tracing::debug!(max_report_bytes = known, "the mapper's limit");
+            *limit = Some(known);
+            known
+        }
+    };
+    let authorization = config
+        .token_file
+        .as_deref()
+        .map(crate::token::authorization)
+        .transpose()?;
+    let mut max_bytes = max_bytes;
+    let mut first = true;
+    while first || !pending.is_empty() {
+        first = false;
+        let counters = shared.lock().tally.counters();
+        let (part, body) = if pending.is_empty() {
+            (
+                Batch::new(0),
+                report_body::encode(&config.node, pending, &counters),
+            )
+        } else {
+            match report_body::take_chunk(&config.node, pending, &counters, max_bytes) {
+                Chunk::Fits { part, body } => (part, body),
+                Chunk::TooLarge { part } => {
+                    tracing::warn!(max_bytes, "an observation too large for any report: dropped");
+                    shared
+                        .lock()
+                        .tally
+                        .dropped(DropReason::TooLarge, part.len() as u64);
+                    continue;
+                }
+            }
+        };
+        let sent = body.len();
+        match post_report(
+            &config.endpoint,
+            Bytes::from(body),
+            config.timeout,
+            authorization.as_ref(),
+        )
+        .await
+        {
+            Ok(Answer::Accepted { limit: announced }) => {
+                tracing::debug!(observations = part.len(), bytes = sent, "report delivered");
+                shared.lock().tally.reports_sent += 1;
+                if let Some(announced) = announced {
+                    max_bytes = to_usize(announced);
+                    *limit = Some(max_bytes);
+                }
+            }
+            Ok(Answer::TooLarge { limit: announced }) => {
+                // Cut again, smaller: to the limit the mapper announces if that is smaller, else
+                // (a proxy's limit, say) to half of what was refused.
+                max_bytes = announced
+                    .map(to_usize)
+                    .filter(|&announced| announced < sent)
+                    .unwrap_or(sent / 2)
+                    .max(1);
+                *limit = Some(max_bytes);
+                tracing::warn!(
+                    bytes = sent,
+                    max_bytes,
+                    "report too large for the mapper: cut smaller"
+                );
+                shared.lock().tally.reports_too_large += 1;
+                if part.is_empty() {
+                    return Ok(());
+                }
+                pending.absorb(part);
+            }
+            Ok(Answer::Rejected { status, body }) => {
+                tracing::warn!(%status, reason = body.trim(), observations = part.len(), "report rejected by the mapper: dropped");
+                let mut state = shared.lock();
+                state.tally.reports_rejected += 1;
+                state.tally.dropped(DropReason::Rejected, part.len() as u64);
+            }
+            Err(error) => {
+                // The limit is read again before the next attempt: the mapper may have restarted
+                // with another one.
+                *limit = None;
+                pending.absorb(part);
+                return Err(error);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn to_usize(bytes: u64) -> usize {
+    usize::try_from(bytes).unwrap_or(usize::MAX)
 }
 
 /// The wait from a failed attempt to the next: 2, 4, 8, … intervals after 1, 2, 3, … consecutive

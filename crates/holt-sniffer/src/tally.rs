@@ -19,15 +19,74 @@ pub struct Tally {
     pub skipped: BTreeMap<&'static str, u64>,
     /// DNS responses identical to one already recorded in the current batch (not decoded again).
     pub dns_repeats: u64,
-    /// Observations lost: batch full, or undeliverable reports.
-    pub report_drops: u64,
+    /// Observations lost, by [`DropReason`].
+    pub report_drops: BTreeMap<DropReason, u64>,
+    /// Observations waiting to be delivered (the reporter's backlog), at its last tick.
+    pub backlog: u64,
+    /// The mapper's report limit the reporter works with, in bytes (0 until known).
+    pub max_report_bytes: u64,
     pub reports_sent: u64,
+    /// Exchanges that got no final answer (no connection, timeout, `5xx`): tried again later.
     pub reports_failed: u64,
+    /// Reports the mapper refused with a `4xx` other than `401`, `403`, `413` and `429` (their observations dropped).
+    pub reports_rejected: u64,
+    /// Reports the mapper found too large (`413`): cut smaller and sent again.
+    pub reports_too_large: u64,
+    /// Reports whose credential the mapper refused (`401`, `403`): kept and tried again later.
+    pub reports_unauthorized: u64,
     /// Socket scans that failed to read a process's tables (the process usually just exited).
     pub scan_errors: u64,
 }
 
+/// Why observations were lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DropReason {
+    /// The capture batch of one report interval was full (`--max-batch` distinct observations).
+    BatchFull,
+    /// The backlog was full while the mapper could not be reached: the oldest observations went.
+    BacklogFull,
+    /// The mapper answered a `4xx` other than `401`, `403`, `413` and `429`: that report is dropped, never sent again.
+    Rejected,
+    /// One observation alone made a report larger than the mapper's limit.
+    TooLarge,
+    /// Still undelivered when the sniffer stopped.
+    Shutdown,
+}
+
+impl DropReason {
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            DropReason::BatchFull => "batch_full",
+            DropReason::BacklogFull => "backlog_full",
+            DropReason::Rejected => "rejected",
+            DropReason::TooLarge => "too_large",
+            DropReason::Shutdown => "shutdown",
+        }
+    }
+
+    pub const ALL: [DropReason; 5] = [
+        DropReason::BatchFull,
+        DropReason::BacklogFull,
+        DropReason::Rejected,
+        DropReason::TooLarge,
+        DropReason::Shutdown,
+    ];
+}
+
 impl Tally {
+    /// Counts `count` observations lost for `reason`.
+    pub fn dropped(&mut self, reason: DropReason, count: u64) {
+        if count > 0 {
+            *self.report_drops.entry(reason).or_default() += count;
+        }
+    }
+
+    /// Observations lost, whatever the reason.
+    pub fn report_drops_total(&self) -> u64 {
+        self.report_drops.values().sum()
+    }
+
     pub fn decode_error(&mut self, category: &'static str) {
         *self.decode_errors.entry(category).or_default() += 1;
     }
@@ -46,7 +105,7 @@ impl Tally {
                 .iter()
                 .map(|(category, count)| ((*category).to_owned(), *count))
                 .collect(),
-            report_drops: self.report_drops,
+            report_drops: self.report_drops_total(),
         }
     }
 
@@ -94,8 +153,16 @@ impl Tally {
         );
         counter(
             "report_drops_total",
-            "Observations lost because the batch was full or reports could not be delivered.",
-            &plain(self.report_drops),
+            "Observations lost, by reason: batch_full, backlog_full, rejected (by the mapper, 4xx), too_large, shutdown.",
+            &DropReason::ALL
+                .iter()
+                .map(|reason| {
+                    (
+                        format!("{{reason=\"{}\"}}", reason.label()),
+                        self.report_drops.get(reason).copied().unwrap_or(0),
+                    )
+                })
+                .collect::<Vec<_>>(),
         );
         counter(
             "reports_total",
@@ -103,12 +170,27 @@ impl Tally {
             &[
                 ("{result=\"sent\"}".to_owned(), self.reports_sent),
                 ("{result=\"failed\"}".to_owned(), self.reports_failed),
+                ("{result=\"rejected\"}".to_owned(), self.reports_rejected),
+                ("{result=\"too_large\"}".to_owned(), self.reports_too_large),
+                ("{result=\"unauthorized\"}".to_owned(), self.reports_unauthorized),
             ],
         );
         counter(
             "scan_errors_total",
             "Processes whose socket tables could not be read during a socket scan.",
             &plain(self.scan_errors),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP holt_sniffer_backlog_observations Observations waiting to be delivered to the mapper.\n\
+             # TYPE holt_sniffer_backlog_observations gauge\nholt_sniffer_backlog_observations {}",
+            self.backlog
+        );
+        let _ = writeln!(
+            out,
+            "# HELP holt_sniffer_max_report_bytes The mapper's report limit in use (0 until known).\n\
+             # TYPE holt_sniffer_max_report_bytes gauge\nholt_sniffer_max_report_bytes {}",
+            self.max_report_bytes
         );
         out
     }
@@ -130,6 +212,8 @@ mod tests {
         tally.decode_error("bad_length");
         tally.skip("dns_rcode");
         tally.reports_failed = 1;
+        tally.dropped(DropReason::Rejected, 3);
+        tally.dropped(DropReason::BacklogFull, 2);
         let counters = tally.counters();
         assert_eq!(counters.packets, 7);
         assert_eq!(counters.decode_errors.get("truncated"), Some(&2));
@@ -138,5 +222,8 @@ mod tests {
         assert!(metrics.contains("holt_sniffer_skipped_total{reason=\"dns_rcode\"} 1\n"));
         assert!(metrics.contains("holt_sniffer_reports_total{result=\"failed\"} 1\n"));
         assert!(metrics.contains("holt_sniffer_kernel_drops_total 2\n"));
+        assert!(metrics.contains("holt_sniffer_report_drops_total{reason=\"rejected\"} 3\n"));
+        assert!(metrics.contains("holt_sniffer_report_drops_total{reason=\"shutdown\"} 0\n"));
+        assert_eq!(counters.report_drops, 5);
     }
 }

@@ -25,6 +25,7 @@ use holt_model::{Changes, Identity, Index, Object, ObjectKey};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
+use crate::apply::live::is_newer;
 use crate::apply::{Applier, ObjectId, Observed};
 use crate::events::Events;
 use crate::histogram::DurationHistogram;
@@ -80,6 +81,8 @@ pub struct Progress {
     pub finalizer_writes: u64,
     /// Objects of Holt's rewritten because they were changed or deleted behind its back.
     pub drift_repairs: u64,
+    /// Events dropped because too many were waiting to be published.
+    pub events_dropped: u64,
     /// How long passes took (render, apply, status).
     pub pass_durations: DurationHistogram,
     /// Kafka broker reconciles finished, and how many of them failed.
@@ -381,9 +384,19 @@ impl Controller {
         }
     }
 
-    fn track(&mut self, kind: WatchedKind, key: &ObjectKey, tracked: Tracked) {
+    fn track(&mut self, kind: WatchedKind, key: &ObjectKey, mut tracked: Tracked) {
         let finalizer = finalizer_of(kind);
         let id = (kind, key.clone());
+        if let Some(current) = self.tracked.get(&id)
+            && !is_newer(&tracked.resource_version, &current.resource_version)
+        {
+            // An event older than what Holt's own status or finalizer patch answered: its spec still counts
+            // (the model takes it), but its status and finalizers are not the latest.
+            tracked.resource_version = current.resource_version.clone();
+            tracked.finalizers = current.finalizers.clone();
+            tracked.status = current.status.clone();
+            tracked.deleting |= current.deleting;
+        }
         if self
             .finalizer_sent
             .get(&id)

@@ -108,7 +108,7 @@ impl Controller {
                 _ => None,
             })
             .collect();
-        let failures = self.applier.execute(plan).await;
+        let failures = self.applier.execute(plan).await.failures;
         let mut failed_units = std::collections::BTreeSet::new();
         for (write, error) in &failures {
             warn!(%error, category = error.category(), transient = error.is_transient(), "write failed");
@@ -162,7 +162,9 @@ impl Controller {
         let ready = self.started;
         let counts = self.health.counts();
         let sizes = self.index.sizes();
+        let events_dropped = self.events.dropped();
         self.progress.send_modify(|p| {
+            p.events_dropped = events_dropped;
             p.ready = ready;
             p.passes += 1;
             p.writes = writes;

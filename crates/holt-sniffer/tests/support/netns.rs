@@ -161,3 +161,24 @@ impl Bridged {
             .unwrap_or_else(|| panic!("no workload namespace {name}"))
     }
 }
+
+/// Joins `net`'s node namespace to the test's own (host) namespace with a veth pair on the /30
+/// `10.<second>.<third>.0` (host end `.1`, node end `uplink` `.2`), so that the node's processes reach a
+/// server the test runs on the host (a mapper that needs the test API server on the host's loopback).
+/// Returns the host end's address; the pair goes away with the node namespace.
+pub fn uplink(net: &Bridged, host_if: &str, second: u8, third: u8) -> anyhow::Result<std::net::Ipv4Addr> {
+    let host_address = std::net::Ipv4Addr::new(10, second, third, 1);
+    veth_to_host(&net.node, "uplink", host_if)?;
+    run(
+        "ip",
+        &["addr", "add", &format!("{host_address}/30"), "dev", host_if],
+    )?;
+    net.node.ip(&[
+        "addr",
+        "add",
+        &format!("10.{second}.{third}.2/30"),
+        "dev",
+        "uplink",
+    ])?;
+    Ok(host_address)
+}

@@ -188,7 +188,8 @@ pub fn tcp_server(listener: TcpListener) -> Running {
 /// The reports received so far.
 pub type Reports = Arc<Mutex<Vec<Report>>>;
 
-/// A minimal HTTP/1.1 server that stores every JSON report POSTed to it and answers 204.
+/// A minimal HTTP/1.1 server that stores every JSON report POSTed to it and answers 204, and answers
+/// `GET /v1/limits` with the mapper's default limits.
 pub fn report_collector(listener: TcpListener) -> (Running, Reports) {
     listener.set_nonblocking(true).expect("nonblocking");
     let reports: Reports = Arc::default();
@@ -219,6 +220,19 @@ pub fn report_collector(listener: TcpListener) -> (Running, Reports) {
                 }
             }
             let mut body = vec![0u8; length];
+            if request_line.starts_with("GET /v1/limits ") {
+                let limits = format!(
+                    "{{\"maxReportBytes\":{}}}",
+                    holt_mapper_api::DEFAULT_MAX_REPORT_BYTES
+                );
+                let mut stream = reader.into_inner();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{limits}",
+                    limits.len()
+                );
+                continue;
+            }
             let ok = reader.read_exact(&mut body).is_ok() && request_line.starts_with("POST /v1/reports ");
             let status = match serde_json::from_slice::<Report>(&body) {
                 Ok(report) if ok => {
