@@ -1,9 +1,11 @@
-//! Reading a review's body: into one buffer sized from its `Content-Length` (no copy, no doubling), refused
-//! as soon as it passes its limit; or to nothing, for a review refused for now. In: the request body and its
-//! limit; out: the bytes, or why not. The caller bounds the time it takes.
+//! Reading a review's body: into one [`ReviewBuffer`] sized from its `Content-Length` (no copy, no
+//! doubling), refused as soon as it passes its limit; or to nothing, for a review refused for now. In: the
+//! request body and its limit; out: the bytes, or why not. The caller bounds the time it takes.
 
 use axum::body::Body;
 use http_body_util::BodyExt;
+
+use super::buffer::ReviewBuffer;
 
 /// A buffer never starts larger than this when the body declares no length.
 const UNDECLARED_START: usize = 64 * 1024;
@@ -36,8 +38,8 @@ pub(super) async fn read_body(
     body: Body,
     declared: Option<usize>,
     limit: usize,
-) -> Result<Vec<u8>, BodyError> {
-    let mut buffer = Vec::with_capacity(declared.unwrap_or(UNDECLARED_START).min(limit));
+) -> Result<ReviewBuffer, BodyError> {
+    let mut buffer = ReviewBuffer::with_capacity(declared.unwrap_or(UNDECLARED_START).min(limit));
     let mut body = body;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(BodyError::Read)?;
@@ -78,8 +80,7 @@ mod tests {
         let body = read_body(Body::from(vec![7u8; 1000]), Some(1000), 1000)
             .await
             .expect("read");
-        assert_eq!(body.len(), 1000);
-        assert_eq!(body.capacity(), 1000);
+        assert_eq!(body.as_slice(), &[7u8; 1000][..]);
     }
 
     #[tokio::test]

@@ -11,10 +11,12 @@
 
 use std::time::Instant;
 
+use bytes::Bytes;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::buffer::ReviewBuffer;
 use super::limits::{MAX_ADMISSION_BODY, mib};
 
 /// The API server sends `apiextensions.k8s.io/v1` reviews (Holt registers `conversionReviewVersions: [v1]`);
@@ -39,14 +41,14 @@ pub struct ConversionBounds {
 pub enum ConversionAnswer {
     /// Every object converted, in order, or `result.status: Failure` naming the first object that could not
     /// be (HTTP 200).
-    Answered(Vec<u8>),
+    Answered(Bytes),
     /// The body is not a `ConversionReview`: a review with `result.status: Failure` saying why (HTTP 400).
-    Unreadable(Vec<u8>),
+    Unreadable(Bytes),
 }
 
 impl ConversionAnswer {
     /// The answer's JSON.
-    pub fn into_bytes(self) -> Vec<u8> {
+    pub fn into_bytes(self) -> Bytes {
         match self {
             ConversionAnswer::Answered(bytes) | ConversionAnswer::Unreadable(bytes) => bytes,
         }
@@ -66,7 +68,7 @@ pub fn review_conversion(
     body: &[u8],
     bounds: &ConversionBounds,
 ) -> Result<ConversionAnswer, ConversionStopped> {
-    let mut review = Review::new(*bounds);
+    let mut review = Review::new(*bounds, body.len());
     loop {
         review.start_pass();
         let mut parser = serde_json::Deserializer::from_slice(body);
@@ -119,7 +121,10 @@ struct Review {
     desired: Option<String>,
     objects: Objects,
     /// `{"response":{"convertedObjects":[` and the objects converted so far.
-    answer: Vec<u8>,
+    answer: ReviewBuffer,
+    /// Room reserved for the answer: twice the body (a converted object is about as large as the original; a
+    /// mapped buffer's untouched pages cost nothing, and the answer grows past it if it must).
+    answer_capacity: usize,
     converted: usize,
     total: usize,
     failure: Option<Failure>,
@@ -129,7 +134,7 @@ struct Review {
 const ANSWER_START: &[u8] = br#"{"response":{"convertedObjects":["#;
 
 impl Review {
-    fn new(bounds: ConversionBounds) -> Review {
+    fn new(bounds: ConversionBounds, body_len: usize) -> Review {
         Review {
             bounds,
             api_version: None,
@@ -137,7 +142,8 @@ impl Review {
             uid: None,
             desired: None,
             objects: Objects::NotSeen,
-            answer: Vec::new(),
+            answer: ReviewBuffer::with_capacity(0),
+            answer_capacity: body_len.saturating_mul(2).saturating_add(1024),
             converted: 0,
             total: 0,
             failure: None,
@@ -147,7 +153,8 @@ impl Review {
 
     fn start_pass(&mut self) {
         self.objects = Objects::NotSeen;
-        self.answer = ANSWER_START.to_vec();
+        self.answer = ReviewBuffer::with_capacity(self.answer_capacity);
+        self.answer.extend_from_slice(ANSWER_START);
         self.converted = 0;
         self.total = 0;
         self.failure = None;
@@ -176,7 +183,7 @@ impl Review {
         };
         if let Some(problem) = problem {
             // What was converted is of no use any more: given back at once.
-            self.answer = Vec::new();
+            self.answer = ReviewBuffer::with_capacity(0);
             self.failure = Some(Failure {
                 index,
                 object: describe(text),
@@ -191,7 +198,7 @@ impl Review {
         let converted =
             holt_api::convert::convert_value(object, desired).map_err(|error| error.to_string())?;
         if self.converted > 0 {
-            self.answer.push(b',');
+            self.answer.extend_from_slice(b",");
         }
         serde_json::to_writer(&mut self.answer, &converted).map_err(|error| error.to_string())?;
         self.converted += 1;
@@ -207,7 +214,7 @@ impl Review {
     }
 
     /// The answer: the converted objects, or the failure.
-    fn finish(mut self) -> Vec<u8> {
+    fn finish(mut self) -> Bytes {
         if !self.has_request {
             tracing::warn!("conversion review without a request");
             return self.failure_answer("the ConversionReview has no request", "BadRequest");
@@ -224,17 +231,17 @@ impl Review {
             return self.failure_answer(&message, "ConversionFailed");
         }
         tracing::debug!(%desired, objects = self.converted, "converted");
-        let mut answer = std::mem::take(&mut self.answer);
+        let mut answer = std::mem::replace(&mut self.answer, ReviewBuffer::with_capacity(0));
         answer.extend_from_slice(br#"],"uid":"#);
         write_json(&mut answer, self.uid.as_deref().unwrap_or_default());
         answer.extend_from_slice(br#","result":{"status":"Success"}},"apiVersion":"#);
         write_json(&mut answer, self.api_version());
         answer.extend_from_slice(br#","kind":"ConversionReview"}"#);
-        answer
+        answer.into_bytes()
     }
 
     /// A review answering `result.status: Failure` with `message`, and no objects.
-    fn failure_answer(&self, message: &str, reason: &str) -> Vec<u8> {
+    fn failure_answer(&self, message: &str, reason: &str) -> Bytes {
         let review = serde_json::json!({
             "apiVersion": self.api_version(),
             "kind": "ConversionReview",
@@ -244,11 +251,11 @@ impl Review {
                 "convertedObjects": [],
             },
         });
-        serde_json::to_vec(&review).unwrap_or_default()
+        Bytes::from(serde_json::to_vec(&review).unwrap_or_default())
     }
 }
 
-fn write_json(out: &mut Vec<u8>, text: &str) {
+fn write_json(out: &mut ReviewBuffer, text: &str) {
     if serde_json::to_writer(&mut *out, text).is_err() {
         out.extend_from_slice(b"\"\"");
     }

@@ -98,9 +98,9 @@ impl ReviewGate {
 impl Admitted {
     /// A response body of `bytes` that keeps this turn until it is sent (or the connection is gone): the
     /// answer is part of what the review holds.
-    pub(super) fn hold_until_sent(self, bytes: Vec<u8>) -> Body {
+    pub(super) fn hold_until_sent(self, bytes: Bytes) -> Body {
         Body::new(HeldAnswer {
-            answer: Full::new(Bytes::from(bytes)),
+            answer: Full::new(bytes),
             _turn: self,
         })
     }

@@ -31,7 +31,8 @@ pub const DEFAULT_MAX_CONVERSION_BODY: usize = 64 * MIB;
 /// Default [`ReviewLimits::max_admission_body`]: 8 MiB, an object and its previous version at the API
 /// server's 3 MiB write limit, with their managed fields.
 pub const DEFAULT_MAX_ADMISSION_BODY: usize = 8 * MIB;
-/// Default [`ReviewLimits::review_memory`]: 128 MiB, two 32 MB conversion reviews or one of the largest.
+/// Default [`ReviewLimits::review_memory`]: 128 MiB, two conversion reviews of up to 32 MiB at once, or one
+/// of the largest.
 pub const DEFAULT_REVIEW_MEMORY: usize = 128 * MIB;
 /// Default [`ReviewLimits::max_concurrent_reviews`].
 pub const DEFAULT_MAX_CONCURRENT_REVIEWS: usize = 32;

@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use super::body::{BodyError, declared_length, discard_body, read_body};
+use super::buffer::ReviewBuffer;
 use super::cert_store::SecretStore;
 use super::conversion::{ConversionAnswer, ConversionBounds};
 use super::gate::{Busy, ReviewGate};
@@ -461,7 +462,7 @@ impl ReviewKind {
 
 /// A review's body, read within its limits, and its turn, held until the answer is written.
 struct Received {
-    body: Vec<u8>,
+    body: ReviewBuffer,
     deadline: Instant,
     turn: super::gate::Admitted,
 }
@@ -553,7 +554,7 @@ async fn convert<N: Neighbourhood>(State(state): State<AppState<N>>, request: Re
     let in_place = received.body.len() <= CONVERT_IN_PLACE_BODY;
     let convert = move || {
         let Received { body, turn, .. } = received;
-        let answer = review_conversion(&body, &bounds);
+        let answer = review_conversion(body.as_slice(), &bounds);
         drop(body);
         (answer, turn)
     };
@@ -601,7 +602,7 @@ async fn validate<N: Neighbourhood>(State(state): State<AppState<N>>, request: R
         deadline,
         turn: _turn,
     } = received;
-    let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(&body) {
+    let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(body.as_slice()) {
         Ok(review) => review,
         Err(error) => {
             tracing::warn!(%error, "unreadable AdmissionReview");
