@@ -1,7 +1,7 @@
 //! The webhook under load and hostile input, in a real `holt-operator` process (this build's binary) on a
 //! real kube-apiserver: memory read from `/proc/<pid>/status` while it answers 32 MB ConversionReviews, one
 //! and eight at once; a body trickled slower than the deadline cut off and its connection closed; bodies over
-//! their limit refused with 413 before they are read; and the API server itself listing 40,000 ClientIntents
+//! their limit refused with 413 before they are read; and the API server itself listing 4,000 ClientIntents
 //! in an old version through the conversion webhook, over the in-flight budget (it waits and retries on 429)
 //! and over the size limit (the list fails, naming the limit).
 //!
@@ -483,10 +483,14 @@ fn check_listed(listed: &ListedIntents, count: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Objects the API server lists through the webhook: the API server converts a list one object per review,
+/// so this shows the path works at scale without the minutes 40,000 objects take in a test build.
+const LISTED: usize = 4_000;
+
 #[tokio::test]
-async fn the_api_server_lists_40000_intents_in_v1alpha3_through_the_webhook() -> anyhow::Result<()> {
+async fn the_api_server_lists_4000_intents_in_v1alpha3_through_the_webhook() -> anyhow::Result<()> {
     let _serial = SERIAL.lock().await;
-    // A control plane of its own: 40,000 objects would weigh on every other test's operator.
+    // A control plane of its own: thousands of objects would weigh on every other test's operator.
     let plane = ControlPlane::start(ControlPlaneOptions {
         controller_manager: false,
         ..Default::default()
@@ -503,7 +507,7 @@ async fn the_api_server_lists_40000_intents_in_v1alpha3_through_the_webhook() ->
     );
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &resource);
     let started = Instant::now();
-    let created: Vec<anyhow::Result<()>> = stream::iter(0..OBJECTS)
+    let created: Vec<anyhow::Result<()>> = stream::iter(0..LISTED)
         .map(|index| {
             let api = api.clone();
             let ns = ns.clone();
@@ -531,7 +535,7 @@ async fn the_api_server_lists_40000_intents_in_v1alpha3_through_the_webhook() ->
     for result in created {
         result?;
     }
-    println!("created {OBJECTS} ClientIntents in {:.1?}", started.elapsed());
+    println!("created {LISTED} ClientIntents in {:.1?}", started.elapsed());
 
     let process = OperatorProcess::start(operator_binary(), &plane, &[]).await?;
     conversion_registered(&client, process.addr).await?;
@@ -544,7 +548,7 @@ async fn the_api_server_lists_40000_intents_in_v1alpha3_through_the_webhook() ->
         listed.items.len(),
         started.elapsed()
     );
-    check_listed(&listed, OBJECTS)?;
+    check_listed(&listed, LISTED)?;
     // How the API server asked: kube-apiserver 1.36 converts a list one object at a time as it writes
     // the answer (older ones, and lists converted whole, send every object in one review).
     let reviews = conversion_reviews(&process.log());
@@ -555,7 +559,7 @@ async fn the_api_server_lists_40000_intents_in_v1alpha3_through_the_webhook() ->
     println!("conversion reviews answered, by objects in them: {by_size:?}");
     let converted: usize = reviews.iter().sum();
     ensure!(
-        converted >= OBJECTS,
+        converted >= LISTED,
         "only {converted} objects went through the webhook"
     );
     ensure!(
