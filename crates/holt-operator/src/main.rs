@@ -8,7 +8,9 @@ use clap::Parser;
 use holt_config::ConfigArgs;
 use holt_operator::controller::{Options, Progress};
 use holt_operator::leader::{self, LeaseOptions};
-use holt_operator::webhook::{CertificateSource, KubeNeighbourhood, Webhook, WebhookOptions, WebhookTarget};
+use holt_operator::webhook::{
+    CertificateSource, KubeNeighbourhood, ReviewLimits, Webhook, WebhookOptions, WebhookTarget,
+};
 use tracing::info;
 
 #[derive(Parser, Debug)]
@@ -94,6 +96,36 @@ struct Args {
     #[arg(long, env = "HOLT_STATUS_WRITE_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     status_write_interval: std::time::Duration,
 
+    /// How long the webhook gives one review, from its headers to its answer (waiting for a turn and reading
+    /// the body included); a body still arriving then is answered 408 and its connection closed. The API
+    /// server waits 30 s at most.
+    #[arg(long, env = "HOLT_WEBHOOK_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    webhook_request_timeout: std::time::Duration,
+
+    /// The largest ConversionReview body the webhook takes, in MiB (about 80,000 ClientIntents at the
+    /// default; the API server sends a whole list in one review). Larger ones are refused with 413.
+    #[arg(long, env = "HOLT_WEBHOOK_MAX_CONVERSION_BODY_MIB", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    webhook_max_conversion_body_mib: u32,
+
+    /// The largest AdmissionReview body, and the largest object in a ConversionReview, in MiB (an object and
+    /// its previous version at the API server's 3 MiB write limit). Larger ones are refused with 413.
+    #[arg(long, env = "HOLT_WEBHOOK_MAX_ADMISSION_BODY_MIB", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    webhook_max_admission_body_mib: u32,
+
+    /// Memory the webhook's reviews in flight may hold together, in MiB: a conversion is charged twice its
+    /// body, an admission eight times. Reviews that do not fit wait for their turn.
+    #[arg(long, env = "HOLT_WEBHOOK_REVIEW_MEMORY_MIB", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    webhook_review_memory_mib: u32,
+
+    /// Reviews the webhook runs at once; more wait for their turn.
+    #[arg(long, env = "HOLT_WEBHOOK_MAX_CONCURRENT_REVIEWS", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    webhook_max_concurrent_reviews: u32,
+
+    /// How long a review waits for its turn (at most half its deadline) before it is answered 429 with
+    /// `Retry-After: 1`, which the API server retries after a second, up to 10 times.
+    #[arg(long, env = "HOLT_WEBHOOK_QUEUE_WAIT", default_value = "10s", value_parser = parse_duration)]
+    webhook_queue_wait: std::time::Duration,
+
     /// Log format: `json` (structured, one object per line) or `text`.
     #[arg(long, env = "HOLT_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
     log_format: String,
@@ -153,6 +185,7 @@ async fn main() -> anyhow::Result<()> {
             strict_mode: config.enable_strict_mode_intents,
             excluded_strict_mode_namespaces: config.excluded_strict_mode_namespaces.clone(),
         };
+        options.limits = args.review_limits();
         options.registration = Some(match &args.webhook_url {
             Some(url) => WebhookTarget::Url(url.clone()),
             None => WebhookTarget::Service {
@@ -228,6 +261,21 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+impl Args {
+    /// The webhook's limits from their flags.
+    fn review_limits(&self) -> ReviewLimits {
+        let mib = |value: u32| (value as usize).saturating_mul(1024 * 1024);
+        ReviewLimits {
+            request_timeout: self.webhook_request_timeout,
+            max_conversion_body: mib(self.webhook_max_conversion_body_mib),
+            max_admission_body: mib(self.webhook_max_admission_body_mib),
+            review_memory: mib(self.webhook_review_memory_mib),
+            max_concurrent_reviews: self.webhook_max_concurrent_reviews as usize,
+            queue_wait: self.webhook_queue_wait,
+        }
+    }
+}
+
 /// A duration such as `500ms`, `30s`, `5m` or `1h`.
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let split = text
@@ -273,6 +321,34 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Args::command().debug_assert();
+    }
+
+    #[test]
+    fn the_webhook_limits_default_to_the_documented_figures_and_are_named_in_answers_as_flagged() {
+        use clap::Parser;
+        use holt_operator::webhook::limits;
+        let args = super::Args::try_parse_from(["holt-operator"]).expect("defaults");
+        assert_eq!(args.review_limits(), super::ReviewLimits::default());
+        let command = super::Args::command();
+        for setting in [
+            limits::REQUEST_TIMEOUT,
+            limits::MAX_CONVERSION_BODY,
+            limits::MAX_ADMISSION_BODY,
+            limits::REVIEW_MEMORY,
+            limits::MAX_CONCURRENT_REVIEWS,
+            limits::QUEUE_WAIT,
+        ] {
+            let argument = command
+                .get_arguments()
+                .find(|a| a.get_long() == Some(setting.flag))
+                .unwrap_or_else(|| panic!("no --{}", setting.flag));
+            assert_eq!(
+                argument.get_env().and_then(|e| e.to_str()),
+                Some(setting.env),
+                "{}",
+                setting.flag
+            );
+        }
     }
 
     #[test]

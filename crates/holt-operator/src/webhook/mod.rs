@@ -15,14 +15,24 @@
 //! restored within seconds (`repair`). Rotation runs in the background: the serving certificate is re-issued
 //! by the same CA before it expires and swapped into the TLS configuration without restarting the server, so
 //! the registered CA bundle stays valid.
+//!
+//! Every review is bounded ([`ReviewLimits`], [`limits`]): its size (refused with 413 from its
+//! `Content-Length`), its time (a deadline from headers to answer), and the reviews in flight (slots and a
+//! memory budget taken before the body is read; 429 with `Retry-After` when no turn comes). Conversion
+//! reviews are converted one object at a time ([`review_conversion`]), so memory follows the body, not the
+//! objects; large bodies and answers are memory maps of their own, given back to the system when dropped.
 
 mod admission;
+mod body;
+mod buffer;
 pub mod cert_store;
 mod certificate;
 pub mod claims;
 mod conversion;
 pub mod drift;
+mod gate;
 mod kube_neighbourhood;
+pub mod limits;
 mod listed;
 mod neighbourhood;
 mod registration;
@@ -32,8 +42,9 @@ mod tls;
 
 pub use admission::review_admission;
 pub use certificate::{CertificateBundle, CertificateError, CertificateOptions};
-pub use conversion::review_conversion;
+pub use conversion::{ConversionAnswer, ConversionBounds, ConversionStopped, review_conversion};
 pub use kube_neighbourhood::{DEFAULT_BUDGET, KubeNeighbourhood, NeighbourhoodStats};
+pub use limits::ReviewLimits;
 pub use listed::ListedNeighbourhood;
 pub use neighbourhood::{Claim, Neighbourhood, NeighbourhoodError, StaticNeighbourhood};
 pub use registration::{

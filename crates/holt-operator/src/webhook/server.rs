@@ -5,12 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use holt_api::validate::Config;
@@ -18,22 +17,30 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionResponse, AdmissionReview};
-use kube::core::conversion::{ConversionResponse, ConversionReview};
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use super::body::{BodyError, declared_length, discard_body, read_body};
+use super::buffer::ReviewBuffer;
 use super::cert_store::SecretStore;
+use super::conversion::{ConversionAnswer, ConversionBounds};
+use super::gate::{Busy, ReviewGate};
+use super::limits::{
+    ADMISSION_MEMORY_PER_BODY_BYTE, CONVERSION_MEMORY_PER_BODY_BYTE, MAX_ADMISSION_BODY,
+    MAX_CONCURRENT_REVIEWS, MAX_CONVERSION_BODY, QUEUE_WAIT, REQUEST_TIMEOUT, RETRY_AFTER_SECONDS,
+    REVIEW_MEMORY, ReviewLimits, Setting, mib,
+};
 use super::{
     CONVERT_PATH, CertificateBundle, CertificateOptions, HEALTH_PATH, Neighbourhood, Registration,
     ReloadableCert, VALIDATE_PATH, WebhookError, WebhookTarget, ensure_registration, repair,
     review_admission, review_conversion, server_config,
 };
-
-/// Reviews can be large: a conversion of a long list carries every object.
-const BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// Conversion reviews up to this size are converted on the runtime's worker (well under a millisecond);
+/// larger ones on a blocking thread.
+const CONVERT_IN_PLACE_BODY: usize = 64 * 1024;
 /// A client that does not finish its TLS handshake in time is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection may wait for its next request's headers, idle keep-alive time included (hyper does
@@ -76,11 +83,13 @@ pub struct WebhookOptions {
     pub registration: Option<WebhookTarget>,
     /// How often the certificate is checked (and re-read from the Secret or files).
     pub refresh_interval: Duration,
+    /// How large, how long and how many reviews are taken.
+    pub limits: ReviewLimits,
 }
 
 impl WebhookOptions {
     /// Listen on `addr` with Holt's own certificate in the Secret `namespace/secret`, for the Service
-    /// `service`; no strict mode, no registration, a check every hour.
+    /// `service`; no strict mode, no registration, a check every hour, the default limits.
     pub fn new(addr: SocketAddr, service: &str, namespace: &str, secret: &str) -> Self {
         WebhookOptions {
             addr,
@@ -92,6 +101,7 @@ impl WebhookOptions {
             validation: Config::default(),
             registration: None,
             refresh_interval: Duration::from_secs(60 * 60),
+            limits: ReviewLimits::default(),
         }
     }
 }
@@ -139,7 +149,11 @@ impl Webhook {
             ca: ca_sender,
         });
         let (shutdown, stopped) = watch::channel(false);
-        let app = router(Arc::new(neighbourhood), options.validation.clone());
+        let app = router(
+            Arc::new(neighbourhood),
+            options.validation.clone(),
+            options.limits.clone(),
+        );
         let handshakes = Arc::new(AtomicU64::new(0));
         let server = tokio::spawn(serve(listener, tls, app, handshakes.clone(), stopped.clone()));
         let refresher = tokio::spawn(refresh_loop(
@@ -386,6 +400,7 @@ pub async fn serve(
 struct AppState<N> {
     neighbourhood: Arc<N>,
     validation: Config,
+    gate: Arc<ReviewGate>,
 }
 
 impl<N> Clone for AppState<N> {
@@ -393,46 +408,201 @@ impl<N> Clone for AppState<N> {
         AppState {
             neighbourhood: self.neighbourhood.clone(),
             validation: self.validation.clone(),
+            gate: self.gate.clone(),
         }
     }
 }
 
 /// The endpoints: `POST /convert`, `POST /validate`, `POST /validate-k8s-otterize-com-<version>-<resource>`
-/// (the reference's paths; the object says which kind and version it is), `GET /healthz`.
-pub fn router<N: Neighbourhood>(neighbourhood: Arc<N>, validation: Config) -> Router {
+/// (the reference's paths; the object says which kind and version it is), `GET /healthz`. Reviews are held
+/// to `limits`.
+pub fn router<N: Neighbourhood>(neighbourhood: Arc<N>, validation: Config, limits: ReviewLimits) -> Router {
     let state = AppState {
         neighbourhood,
         validation,
+        gate: Arc::new(ReviewGate::new(&limits)),
     };
     Router::new()
-        .route(CONVERT_PATH, post(convert))
+        .route(CONVERT_PATH, post(convert::<N>))
         .route(VALIDATE_PATH, post(validate::<N>))
         .route("/{endpoint}", post(validate_reference::<N>))
         .route(HEALTH_PATH, get(|| async { "ok" }))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
 
-async fn convert(body: Bytes) -> Response {
-    let review: ConversionReview = match serde_json::from_slice(&body) {
-        Ok(review) => review,
-        Err(error) => {
-            tracing::warn!(%error, "unreadable ConversionReview");
-            let status = kube::core::Status::failure(
-                &format!("cannot read the ConversionReview: {error}"),
-                "BadRequest",
-            );
-            return json(
-                StatusCode::BAD_REQUEST,
-                &ConversionResponse::invalid(status).into_review(),
-            );
-        }
-    };
-    json(StatusCode::OK, &review_conversion(review))
+/// Which review a request carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReviewKind {
+    Conversion,
+    Admission,
 }
 
-async fn validate<N: Neighbourhood>(State(state): State<AppState<N>>, body: Bytes) -> Response {
-    let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(&body) {
+impl ReviewKind {
+    fn name(self) -> &'static str {
+        match self {
+            ReviewKind::Conversion => "ConversionReview",
+            ReviewKind::Admission => "AdmissionReview",
+        }
+    }
+
+    fn max_body(self, limits: &ReviewLimits) -> (usize, Setting) {
+        match self {
+            ReviewKind::Conversion => (limits.max_conversion_body, MAX_CONVERSION_BODY),
+            ReviewKind::Admission => (limits.max_admission_body, MAX_ADMISSION_BODY),
+        }
+    }
+
+    fn memory_per_body_byte(self) -> usize {
+        match self {
+            ReviewKind::Conversion => CONVERSION_MEMORY_PER_BODY_BYTE,
+            ReviewKind::Admission => ADMISSION_MEMORY_PER_BODY_BYTE,
+        }
+    }
+}
+
+/// A review's body, read within its limits, and its turn, held until the answer is written.
+struct Received {
+    body: ReviewBuffer,
+    deadline: Instant,
+    turn: super::gate::Admitted,
+}
+
+/// Takes a review in: refuses a body declared over its limit at once (`413`), waits for a turn (`429` with
+/// `Retry-After` when none comes), reads the body before the deadline (`408`, connection closed, when it is
+/// still arriving; `413` when it passes its limit).
+async fn receive<N>(state: &AppState<N>, request: Request, kind: ReviewKind) -> Result<Received, Response> {
+    let limits = state.gate.limits();
+    let mut deadline = Instant::now() + limits.request_timeout;
+    // The API server says how long it waits for an admission review (the webhook's `timeoutSeconds`).
+    if let Some(timeout) = request.uri().query().and_then(caller_timeout) {
+        deadline = deadline.min(Instant::now() + timeout);
+    }
+    let (max_body, setting) = kind.max_body(limits);
+    let declared = declared_length(request.headers())
+        .map_err(|problem| refusal(StatusCode::BAD_REQUEST, "BadRequest", &problem))?;
+    if let Some(declared) = declared
+        && declared > max_body
+    {
+        return Err(too_large(kind, Some(declared), max_body, setting));
+    }
+    let memory = declared
+        .unwrap_or(max_body)
+        .saturating_mul(kind.memory_per_body_byte());
+    let wait = limits
+        .queue_wait
+        .min(deadline.saturating_duration_since(Instant::now()) / 2);
+    let body = request.into_body();
+    let turn = match state.gate.admit(memory, wait).await {
+        Ok(turn) => turn,
+        Err(busy) => {
+            // Read to nothing first, so that the client is reading when the answer comes.
+            let discarded = tokio::time::timeout_at(deadline.into(), discard_body(body, max_body)).await;
+            return Err(match discarded {
+                Ok(Ok(_)) => busy_answer(kind, busy, limits),
+                Ok(Err(error)) => body_error(kind, error, setting),
+                Err(_) => still_arriving(kind, limits),
+            });
+        }
+    };
+    match tokio::time::timeout_at(deadline.into(), read_body(body, declared, max_body)).await {
+        Ok(Ok(body)) => Ok(Received { body, deadline, turn }),
+        Ok(Err(error)) => Err(body_error(kind, error, setting)),
+        Err(_) => Err(still_arriving(kind, limits)),
+    }
+}
+
+fn body_error(kind: ReviewKind, error: BodyError, setting: Setting) -> Response {
+    match error {
+        BodyError::TooLarge { limit } => too_large(kind, None, limit, setting),
+        BodyError::Read(_) => {
+            tracing::debug!(%error, "webhook request body");
+            closing(refusal(StatusCode::BAD_REQUEST, "BadRequest", &error.to_string()))
+        }
+    }
+}
+
+/// `408`, connection closed: the body was still arriving at the deadline.
+fn still_arriving(kind: ReviewKind, limits: &ReviewLimits) -> Response {
+    tracing::warn!(
+        kind = kind.name(),
+        "review body still arriving at the deadline: connection closed"
+    );
+    let message = format!(
+        "the {} body was still arriving after {:?} ({REQUEST_TIMEOUT})",
+        kind.name(),
+        limits.request_timeout
+    );
+    closing(refusal(StatusCode::REQUEST_TIMEOUT, "Timeout", &message))
+}
+
+/// The `timeout` the API server adds to an admission review's URL (`?timeout=10s`), in whole seconds.
+fn caller_timeout(query: &str) -> Option<Duration> {
+    let value = query.split('&').find_map(|pair| pair.strip_prefix("timeout="))?;
+    let seconds: u64 = value.strip_suffix('s')?.parse().ok()?;
+    (seconds > 0).then(|| Duration::from_secs(seconds))
+}
+
+async fn convert<N: Neighbourhood>(State(state): State<AppState<N>>, request: Request) -> Response {
+    let received = match receive(&state, request, ReviewKind::Conversion).await {
+        Ok(received) => received,
+        Err(refused) => return refused,
+    };
+    let bounds = ConversionBounds {
+        max_object: state.gate.limits().max_admission_body,
+        deadline: Some(received.deadline),
+    };
+    let in_place = received.body.len() <= CONVERT_IN_PLACE_BODY;
+    let convert = move || {
+        let Received { body, turn, .. } = received;
+        let answer = review_conversion(body.as_slice(), &bounds);
+        drop(body);
+        (answer, turn)
+    };
+    // A large review takes a core for a while: converted off the runtime's workers, with its turn held until
+    // it is done (also when nobody waits for the answer any more). A small one (the API server converts most
+    // reads one object at a time) is converted in place.
+    let converted = if in_place {
+        Ok(convert())
+    } else {
+        tokio::task::spawn_blocking(convert).await
+    };
+    match converted {
+        Ok((Ok(ConversionAnswer::Answered(bytes)), turn)) => {
+            json_body(StatusCode::OK, turn.hold_until_sent(bytes))
+        }
+        Ok((Ok(ConversionAnswer::Unreadable(bytes)), turn)) => {
+            json_body(StatusCode::BAD_REQUEST, turn.hold_until_sent(bytes))
+        }
+        Ok((Err(stopped), _turn)) => {
+            tracing::warn!(%stopped, "conversion stopped at the deadline");
+            refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Timeout",
+                &format!("{stopped} ({REQUEST_TIMEOUT})"),
+            )
+        }
+        Err(error) => {
+            tracing::error!(%error, "conversion task failed");
+            refusal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "the conversion failed",
+            )
+        }
+    }
+}
+
+async fn validate<N: Neighbourhood>(State(state): State<AppState<N>>, request: Request) -> Response {
+    let received = match receive(&state, request, ReviewKind::Admission).await {
+        Ok(received) => received,
+        Err(refused) => return refused,
+    };
+    let Received {
+        body,
+        deadline,
+        turn: _turn,
+    } = received;
+    let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(body.as_slice()) {
         Ok(review) => review,
         Err(error) => {
             tracing::warn!(%error, "unreadable AdmissionReview");
@@ -440,20 +610,98 @@ async fn validate<N: Neighbourhood>(State(state): State<AppState<N>>, body: Byte
             return json(StatusCode::BAD_REQUEST, &response.into_review());
         }
     };
-    let answer = review_admission(review, state.neighbourhood.as_ref(), &state.validation).await;
-    json(StatusCode::OK, &answer)
+    drop(body);
+    let answered = tokio::time::timeout_at(
+        deadline.into(),
+        review_admission(review, state.neighbourhood.as_ref(), &state.validation),
+    )
+    .await;
+    match answered {
+        Ok(answer) => json(StatusCode::OK, &answer),
+        Err(_) => refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Timeout",
+            &format!("the admission review was not answered in time ({REQUEST_TIMEOUT})"),
+        ),
+    }
 }
 
 async fn validate_reference<N: Neighbourhood>(
     Path(endpoint): Path<String>,
     state: State<AppState<N>>,
-    body: Bytes,
+    request: Request,
 ) -> Response {
     let prefix = format!("validate-{}-", holt_api::GROUP.replace('.', "-"));
     if !endpoint.starts_with(&prefix) {
         return (StatusCode::NOT_FOUND, format!("no endpoint /{endpoint}")).into_response();
     }
-    validate(state, body).await
+    validate(state, request).await
+}
+
+fn too_large(kind: ReviewKind, declared: Option<usize>, limit: usize, setting: Setting) -> Response {
+    let size = match declared {
+        Some(declared) => format!("of {}", mib(declared)),
+        None => "sent without a length".to_owned(),
+    };
+    let message = format!(
+        "the {} body {size} is larger than the webhook takes: {} ({setting})",
+        kind.name(),
+        mib(limit)
+    );
+    tracing::warn!(%message, "review refused");
+    closing(refusal(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+        &message,
+    ))
+}
+
+/// `429` with `Retry-After`: the API server sends the review again after that many seconds.
+fn busy_answer(kind: ReviewKind, busy: Busy, limits: &ReviewLimits) -> Response {
+    let message = format!(
+        "the webhook is busy: {} reviews holding {} in flight, this {} needs {} ({} reviews at most, \
+         {MAX_CONCURRENT_REVIEWS}; {} of memory, {REVIEW_MEMORY}; waited {:?}, {QUEUE_WAIT}): retry",
+        busy.reviews,
+        mib(busy.memory),
+        kind.name(),
+        mib(busy.wanted),
+        limits.max_concurrent_reviews,
+        mib(limits.review_memory),
+        limits.queue_wait,
+    );
+    tracing::warn!(status = 429, %message, "review refused for now");
+    let mut response = refusal(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", &message);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    response
+}
+
+/// An error answer the API server reads: a `metav1.Status` (its webhook client takes the message from it).
+fn refusal(status: StatusCode, reason: &str, message: &str) -> Response {
+    let body = serde_json::json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": status.as_u16(),
+    });
+    json(status, &body)
+}
+
+/// The answer with `Connection: close`: a request whose body was not read whole cannot be followed by
+/// another on the same HTTP/1.1 connection. (HTTP/2 drops the header and resets only the stream.)
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+fn json_body(status: StatusCode, body: axum::body::Body) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
