@@ -487,6 +487,14 @@ async fn the_schema_refuses_wrong_types_naming_the_value() -> anyhow::Result<()>
             "intentsOperator.operator.kafkaACLResyncInterval=5",
             "/intentsOperator/operator/kafkaACLResyncInterval",
         ),
+        (
+            "intentsOperator.webhook.limits.queueWait=10",
+            "/intentsOperator/webhook/limits/queueWait",
+        ),
+        (
+            "intentsOperator.webhook.limits.reviewMemoryMB=128",
+            "/intentsOperator/webhook/limits",
+        ),
         ("networkMapper.mapper.port=70000", "/networkMapper/mapper/port"),
         (
             "networkMapper.mapper.settings.maxReportBytes=12",
