@@ -98,6 +98,7 @@ async fn start_all(dir: &Path, wanted: Wanted, state: &mut State) -> anyhow::Res
         controller_manager: wanted.controller_manager,
         lifetime: Lifetime::Detached,
         dir: Some(dir.join("kube")),
+        node: None,
     })
     .await?;
     state.processes.extend(cp.processes());
