@@ -39,6 +39,8 @@ pub struct ClusterOptions {
     /// Where to keep the node's files (its name must start with `node-`, so the cleanup script removes
     /// it). Default: a fresh directory in this test process's scratch directory.
     pub dir: Option<PathBuf>,
+    /// Where the control plane keeps its files. Default: a fresh directory in the scratch directory.
+    pub control_plane_dir: Option<PathBuf>,
     /// Image archives (OCI layout, e.g. from `cargo xtask images`) to import before the node registers.
     pub images: Vec<PathBuf>,
 }
@@ -48,6 +50,7 @@ impl Default for ClusterOptions {
         Self {
             lifetime: Lifetime::Test,
             dir: None,
+            control_plane_dir: None,
             images: Vec::new(),
         }
     }
@@ -125,7 +128,7 @@ impl Cluster {
         let control_plane = ControlPlane::start(ControlPlaneOptions {
             controller_manager: true,
             lifetime: options.lifetime,
-            dir: None,
+            dir: options.control_plane_dir.clone(),
             node: Some(addressing.clone()),
         })
         .await?;
