@@ -205,7 +205,11 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
             Err(kube::Error::Api(status)) if status.message.contains("spec.calls[0].name") => {
                 Ok(Some(status.message))
             }
-            Err(_) => Ok(None),
+            Err(other) => {
+                eprintln!("not refused by Holt yet: {other}");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                Ok(None)
+            }
             Ok(_) => bail!("an invalid intent was accepted"),
         }
     })

@@ -1,7 +1,7 @@
 //! The node's network on this machine, and the fence that keeps pod traffic on it.
 //!
 //! In: nothing but root and the `ip`/`iptables` commands. Out: a bridge `holt-node0` holding the node's
-//! address (also the pods' gateway), a blackhole route for every address the node uses, and an iptables
+//! address (also the pods' gateway), a route to the bridge for every address the node uses, and an iptables
 //! chain that drops whatever a pod sends anywhere but to another pod or to the node itself — all in place
 //! *before* IP forwarding is turned on and before any pod starts. Each step also appends to the node's
 //! cleanup script (see `node_state`) the command that undoes it.
@@ -26,7 +26,7 @@ pub struct NodeAddressing {
     pub service_cidr: &'static str,
     /// The `kubernetes` Service's ClusterIP (first address of the Services' range).
     pub kubernetes_service_ip: Ipv4Addr,
-    /// Every address above: routed nowhere unless a more specific route or kube-proxy's DNAT applies.
+    /// Every address above: routed to the bridge (never out of the machine) unless kube-proxy's DNAT applies.
     pub fenced_cidr: &'static str,
     /// The Linux bridge the pods' veths join.
     pub bridge: &'static str,
@@ -101,8 +101,12 @@ pub(crate) fn set_up(addressing: &NodeAddressing, cleanup: &mut CleanupScript) -
     run("ip", &["addr", "add", &node_cidr, "dev", bridge])?;
     run("ip", &["link", "set", bridge, "up"])?;
 
-    cleanup.append(&format!("ip route del blackhole {}", addressing.fenced_cidr))?;
-    run("ip", &["route", "add", "blackhole", addressing.fenced_cidr])?;
+    // Every address of the node's ranges is on the bridge: a ClusterIP that kube-proxy does not (or no
+    // longer) DNATs stays on the bridge instead of following the default route out of the machine. (Not a
+    // blackhole route: the machine's own connections to ClusterIPs — the API server calling a webhook, the
+    // host-network sniffer — are routed before kube-proxy's DNAT, and a blackhole fails them with EINVAL.)
+    cleanup.append(&format!("ip route del {} dev {bridge}", addressing.fenced_cidr))?;
+    run("ip", &["route", "add", addressing.fenced_cidr, "dev", bridge])?;
 
     // The fence: pods may talk to pods (same bridge) and to the node's own address; everything else a pod
     // sends, and everything forwarded towards the pods from elsewhere, is dropped. Hooked first in FORWARD

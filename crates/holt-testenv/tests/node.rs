@@ -172,9 +172,8 @@ fn leftovers(node_dir: &Path, socket: &str, absent_before: &[&str]) -> anyhow::R
             }
         }
     }
-    if output("ip", &["route", "show", "type", "blackhole"])?.contains("10.213.") {
-        found.push("the blackhole route".to_owned());
-    }
+    let routes = output("ip", &["route", "show"])?;
+    found.extend(routes.lines().filter(|l| l.contains("10.213.")).map(|l| format!("route {l}")));
     for entry in std::fs::read_dir("/sys/fs/cgroup")?.flatten() {
         if entry.path().join(CGROUP_ROOT).exists() {
             found.push(format!("cgroup {}", entry.path().join(CGROUP_ROOT).display()));
