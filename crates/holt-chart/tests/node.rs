@@ -73,7 +73,7 @@ async fn kubectl(cluster: &Cluster, args: &[&str]) -> anyhow::Result<String> {
 
 fn clientintents(client: &Client, namespace: &str, version: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("k8s.otterize.com", version, "ClientIntents");
-    Api::namespaced_with(client.clone(), namespace, &ApiResource::from_gvk(&gvk))
+    Api::namespaced_with(client.clone(), namespace, &ApiResource::from_gvk_with_plural(&gvk, "clientintents"))
 }
 
 #[tokio::test]
