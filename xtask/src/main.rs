@@ -95,7 +95,9 @@ async fn main() -> anyhow::Result<()> {
                 images,
             } => {
                 if node && no_controller_manager {
-                    anyhow::bail!("--node needs kube-controller-manager (ServiceAccounts, the node's taints)");
+                    anyhow::bail!(
+                        "--node needs kube-controller-manager (ServiceAccounts, the node's taints)"
+                    );
                 }
                 testenv::up(
                     &dir,

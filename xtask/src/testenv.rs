@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use holt_testenv::{
-    Cluster, ClusterOptions, ControlPlane, ControlPlaneOptions, Kafka, KafkaOptions, Lifetime, ProcessInfo, SpireOptions, SpireServer,
-    Stopped,
+    Cluster, ClusterOptions, ControlPlane, ControlPlaneOptions, Kafka, KafkaOptions, Lifetime, ProcessInfo,
+    SpireOptions, SpireServer, Stopped,
 };
 use serde::{Deserialize, Serialize};
 
@@ -134,7 +134,10 @@ async fn start_all(dir: &Path, wanted: Wanted, state: &mut State) -> anyhow::Res
                 "CONTAINERD_ADDRESS".into(),
                 cluster.containerd_socket().display().to_string(),
             ));
-            report(cluster.startup_times().iter().map(|(name, time)| (*name, *time)), &[]);
+            report(
+                cluster.startup_times().iter().map(|(name, time)| (*name, *time)),
+                &[],
+            );
         }
         None => state.processes.extend(cp.processes()),
     }

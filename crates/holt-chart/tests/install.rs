@@ -730,7 +730,13 @@ async fn uninstall_keeps_crds_and_intents(story: &Story) -> anyhow::Result<()> {
     // Installing again adopts the kept CRDs; the new operator serves the other versions again.
     let chart = chart_dir().display().to_string();
     helm.run(&[
-        "install", "holt", &chart, "--namespace", NAMESPACE, "--kubeconfig", &kubeconfig,
+        "install",
+        "holt",
+        &chart,
+        "--namespace",
+        NAMESPACE,
+        "--kubeconfig",
+        &kubeconfig,
     ])
     .await
     .context("installing again over the kept CRDs")?;
@@ -741,7 +747,14 @@ async fn uninstall_keeps_crds_and_intents(story: &Story) -> anyhow::Result<()> {
             .then_some(()))
     })
     .await?;
-    helm.run(&["uninstall", "holt", "--namespace", NAMESPACE, "--kubeconfig", &kubeconfig])
-        .await?;
+    helm.run(&[
+        "uninstall",
+        "holt",
+        "--namespace",
+        NAMESPACE,
+        "--kubeconfig",
+        &kubeconfig,
+    ])
+    .await?;
     Ok(())
 }

@@ -24,7 +24,9 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
+};
 use kube::{Api, Client};
 use serde_json::json;
 
@@ -40,7 +42,18 @@ fn build_images() -> anyhow::Result<Vec<PathBuf>> {
     let out = target.join("images-dev");
     let status = Command::new(env!("CARGO"))
         .current_dir(workspace_dir())
-        .args(["run", "--quiet", "--locked", "-p", "xtask", "--", "images", "--profile", "dev", "--out"])
+        .args([
+            "run",
+            "--quiet",
+            "--locked",
+            "-p",
+            "xtask",
+            "--",
+            "images",
+            "--profile",
+            "dev",
+            "--out",
+        ])
         .arg(&out)
         .status()
         .context("running cargo xtask images")?;
@@ -48,11 +61,18 @@ fn build_images() -> anyhow::Result<Vec<PathBuf>> {
     let mut archives = Vec::new();
     for entry in std::fs::read_dir(&out)? {
         let path = entry?.path();
-        if path.to_string_lossy().ends_with(&format!("-{}.oci.tar", env!("CARGO_PKG_VERSION"))) {
+        if path
+            .to_string_lossy()
+            .ends_with(&format!("-{}.oci.tar", env!("CARGO_PKG_VERSION")))
+        {
             archives.push(path);
         }
     }
-    ensure!(archives.len() == 3, "expected 3 image archives in {}, found {archives:?}", out.display());
+    ensure!(
+        archives.len() == 3,
+        "expected 3 image archives in {}, found {archives:?}",
+        out.display()
+    );
     Ok(archives)
 }
 
@@ -73,7 +93,11 @@ async fn kubectl(cluster: &Cluster, args: &[&str]) -> anyhow::Result<String> {
 
 fn clientintents(client: &Client, namespace: &str, version: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("k8s.otterize.com", version, "ClientIntents");
-    Api::namespaced_with(client.clone(), namespace, &ApiResource::from_gvk_with_plural(&gvk, "clientintents"))
+    Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &ApiResource::from_gvk_with_plural(&gvk, "clientintents"),
+    )
 }
 
 #[tokio::test]
@@ -89,12 +113,21 @@ async fn the_chart_runs_as_real_pods_on_a_real_node() -> anyhow::Result<()> {
     eprintln!("cluster ready after {:?}", started.elapsed());
     let result = story(&cluster).await;
     if result.is_err() {
-        let pods = kubectl(&cluster, &["get", "pods", "-A", "-o", "wide"]).await.unwrap_or_default();
+        let pods = kubectl(&cluster, &["get", "pods", "-A", "-o", "wide"])
+            .await
+            .unwrap_or_default();
         eprintln!("{pods}");
         for component in ["operator", "mapper", "sniffer"] {
             let logs = kubectl(
                 &cluster,
-                &["logs", "-n", NAMESPACE, "-l", &format!("app.kubernetes.io/component={component}"), "--tail=30"],
+                &[
+                    "logs",
+                    "-n",
+                    NAMESPACE,
+                    "-l",
+                    &format!("app.kubernetes.io/component={component}"),
+                    "--tail=30",
+                ],
             )
             .await
             .unwrap_or_else(|e| e.to_string());
@@ -139,7 +172,14 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
         "--set",
         "networkMapper.sniffer.pullPolicy=Never",
     ];
-    let mut install = vec!["install", "holt", &chart, "--namespace", NAMESPACE, "--create-namespace"];
+    let mut install = vec![
+        "install",
+        "holt",
+        &chart,
+        "--namespace",
+        NAMESPACE,
+        "--create-namespace",
+    ];
     install.extend(never);
     install.extend(["--kubeconfig", &kubeconfig]);
     let notes = helm.run(&install).await?;
@@ -154,21 +194,33 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
         .context("the mapper Service has no ClusterIP")?;
     let mapper_url = format!("networkMapper.sniffer.mapperURL=http://{mapper_ip}:9090");
     helm.run(&[
-        "upgrade", "holt", &chart, "--namespace", NAMESPACE, "--reuse-values", "--set", &mapper_url,
-        "--kubeconfig", &kubeconfig,
+        "upgrade",
+        "holt",
+        &chart,
+        "--namespace",
+        NAMESPACE,
+        "--reuse-values",
+        "--set",
+        &mapper_url,
+        "--kubeconfig",
+        &kubeconfig,
     ])
     .await?;
 
     let deployments = Api::<Deployment>::namespaced(admin.clone(), NAMESPACE);
     let daemon_sets = Api::<DaemonSet>::namespaced(admin.clone(), NAMESPACE);
-    eventually("operator (2), mapper (1) and sniffer (1) pods Ready", WAIT, || async {
-        let ready = |d: &Deployment| d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
-        let operator = deployments.get("holt-operator").await?;
-        let mapper = deployments.get("holt-mapper").await?;
-        let sniffer = daemon_sets.get("holt-sniffer").await?;
-        let sniffer_ready = sniffer.status.map(|s| s.number_ready).unwrap_or(0);
-        Ok((ready(&operator) == 2 && ready(&mapper) == 1 && sniffer_ready == 1).then_some(()))
-    })
+    eventually(
+        "operator (2), mapper (1) and sniffer (1) pods Ready",
+        WAIT,
+        || async {
+            let ready = |d: &Deployment| d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+            let operator = deployments.get("holt-operator").await?;
+            let mapper = deployments.get("holt-mapper").await?;
+            let sniffer = daemon_sets.get("holt-sniffer").await?;
+            let sniffer_ready = sniffer.status.map(|s| s.number_ready).unwrap_or(0);
+            Ok((ready(&operator) == 2 && ready(&mapper) == 1 && sniffer_ready == 1).then_some(()))
+        },
+    )
     .await?;
     eprintln!("chart Ready");
 
@@ -187,21 +239,38 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
         let list = leases.list(&ListParams::default()).await?;
         Ok(list.items.into_iter().find_map(|lease| {
             let holder = lease.spec?.holder_identity?;
-            operator_pods.iter().any(|p| holder.contains(p.as_str())).then_some(holder)
+            operator_pods
+                .iter()
+                .any(|p| holder.contains(p.as_str()))
+                .then_some(holder)
         }))
     })
     .await?;
     eprintln!("leader: {holder}");
 
     // The webhook Service: an invalid intent is refused by Holt's validation, through the Service.
-    kubectl(cluster, &["apply", "-f", &workspace_dir().join("examples/tutorial/namespace.yaml").display().to_string()]).await?;
+    kubectl(
+        cluster,
+        &[
+            "apply",
+            "-f",
+            &workspace_dir()
+                .join("examples/tutorial/namespace.yaml")
+                .display()
+                .to_string(),
+        ],
+    )
+    .await?;
     let invalid: DynamicObject = serde_json::from_value(json!({
         "apiVersion": "k8s.otterize.com/v1alpha3", "kind": "ClientIntents",
         "metadata": {"name": "probe", "namespace": TUTORIAL},
         "spec": {"service": {"name": "probe"}, "calls": [{"name": "a.b.c"}]},
     }))?;
     let refused = eventually("the webhook refuses an invalid intent", WAIT, || async {
-        match clientintents(&admin, TUTORIAL, "v1alpha3").create(&PostParams::default(), &invalid).await {
+        match clientintents(&admin, TUTORIAL, "v1alpha3")
+            .create(&PostParams::default(), &invalid)
+            .await
+        {
             Err(kube::Error::Api(status)) if status.message.contains("spec.calls[0].name") => {
                 Ok(Some(status.message))
             }
@@ -218,7 +287,19 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
 
     // The tutorial with real pods (busybox stand-ins for its images; no DNS, so the ClusterIP).
     for file in ["service.yaml", "intents.yaml"] {
-        kubectl(cluster, &["apply", "-f", &workspace_dir().join("examples/tutorial").join(file).display().to_string()]).await?;
+        kubectl(
+            cluster,
+            &[
+                "apply",
+                "-f",
+                &workspace_dir()
+                    .join("examples/tutorial")
+                    .join(file)
+                    .display()
+                    .to_string(),
+            ],
+        )
+        .await?;
     }
     let server_ip = Api::<Service>::namespaced(admin.clone(), TUTORIAL)
         .get("server")
@@ -229,8 +310,14 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
     let tutorial_deployments = Api::<Deployment>::namespaced(admin.clone(), TUTORIAL);
     for (name, script) in [
         ("server", "while true; do echo ok | nc -l -p 80; done".to_owned()),
-        ("client", format!("while true; do nc -w 2 {server_ip} 80 </dev/null; sleep 1; done")),
-        ("client-other", format!("while true; do nc -w 2 {server_ip} 80 </dev/null; sleep 1; done")),
+        (
+            "client",
+            format!("while true; do nc -w 2 {server_ip} 80 </dev/null; sleep 1; done"),
+        ),
+        (
+            "client-other",
+            format!("while true; do nc -w 2 {server_ip} 80 </dev/null; sleep 1; done"),
+        ),
     ] {
         let deployment: Deployment = serde_json::from_value(json!({
             "metadata": {"name": name},
@@ -246,7 +333,9 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
                 },
             },
         }))?;
-        tutorial_deployments.create(&PostParams::default(), &deployment).await?;
+        tutorial_deployments
+            .create(&PostParams::default(), &deployment)
+            .await?;
     }
     let policies = Api::<NetworkPolicy>::namespaced(admin.clone(), TUTORIAL);
     eventually("the tutorial's policy and an up-to-date status", WAIT, || async {
@@ -264,51 +353,81 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
     let mapper = SocketAddr::new(mapper_ip.parse()?, 9090);
     let reader = reader_token(&admin).await?;
     let read_intents = || async {
-        http_probe::request(mapper, "GET", "/v1/intents", None, Some(&reader), Duration::from_secs(5))
-            .await
-            .map(|a| a.body)
-            .unwrap_or_default()
+        http_probe::request(
+            mapper,
+            "GET",
+            "/v1/intents",
+            None,
+            Some(&reader),
+            Duration::from_secs(5),
+        )
+        .await
+        .map(|a| a.body)
+        .unwrap_or_default()
     };
     let resolved = |body: &str| {
         body.contains("\"client\":{\"name\":\"client\"") && body.contains("\"server\":{\"name\":\"server\"")
     };
-    eventually("the mapper learned client → server from the sniffer", WAIT, || async {
-        let body = read_intents().await;
-        Ok(resolved(&body).then_some(()))
-    })
+    eventually(
+        "the mapper learned client → server from the sniffer",
+        WAIT,
+        || async {
+            let body = read_intents().await;
+            Ok(resolved(&body).then_some(()))
+        },
+    )
     .await?;
     eprintln!("sniffer → mapper: client → server");
 
     // The store survives a restart: no new traffic, the mapper pod replaced, client → server still known.
     for name in ["client", "client-other"] {
         tutorial_deployments
-            .patch(name, &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 0}})))
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"replicas": 0}})),
+            )
             .await?;
     }
     tokio::time::sleep(Duration::from_secs(5)).await; // > snapshotIntervalMs (2 s)
     let claims = Api::<PersistentVolumeClaim>::namespaced(admin.clone(), NAMESPACE);
     let claim = claims.list(&ListParams::default()).await?.items;
     ensure!(
-        claim.iter().any(|c| c.spec.as_ref().and_then(|s| s.volume_name.as_deref()) == Some("holt-mapper-store")),
+        claim
+            .iter()
+            .any(|c| c.spec.as_ref().and_then(|s| s.volume_name.as_deref()) == Some("holt-mapper-store")),
         "the mapper's PVC is not bound to the test's PV"
     );
-    let mapper_pods = pods.list(&ListParams::default().labels("app.kubernetes.io/component=mapper")).await?;
-    let old_mapper = mapper_pods.items.first().and_then(|p| p.metadata.name.clone()).context("no mapper pod")?;
+    let mapper_pods = pods
+        .list(&ListParams::default().labels("app.kubernetes.io/component=mapper"))
+        .await?;
+    let old_mapper = mapper_pods
+        .items
+        .first()
+        .and_then(|p| p.metadata.name.clone())
+        .context("no mapper pod")?;
     pods.delete(&old_mapper, &DeleteParams::default()).await?;
-    eventually("a new mapper pod Ready and still knowing client → server", WAIT, || async {
-        let list = pods.list(&ListParams::default().labels("app.kubernetes.io/component=mapper")).await?;
-        let fresh_ready = list.items.iter().any(|p| {
-            p.metadata.name.as_deref() != Some(old_mapper.as_str())
-                && p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
-                    c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
-                })
-        });
-        if !fresh_ready {
-            return Ok(None);
-        }
-        let body = read_intents().await;
-        Ok((!body.is_empty()).then_some(body))
-    })
+    eventually(
+        "a new mapper pod Ready and still knowing client → server",
+        WAIT,
+        || async {
+            let list = pods
+                .list(&ListParams::default().labels("app.kubernetes.io/component=mapper"))
+                .await?;
+            let fresh_ready = list.items.iter().any(|p| {
+                p.metadata.name.as_deref() != Some(old_mapper.as_str())
+                    && p.status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            });
+            if !fresh_ready {
+                return Ok(None);
+            }
+            let body = read_intents().await;
+            Ok((!body.is_empty()).then_some(body))
+        },
+    )
     .await
     .and_then(|body| {
         ensure!(resolved(&body), "after the restart the mapper knows: {body}");
@@ -318,20 +437,31 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
 
     // helm upgrade to defaultShadow rolls the operator's pods.
     helm.run(&[
-        "upgrade", "holt", &chart, "--namespace", NAMESPACE, "--reuse-values", "--set",
-        "intentsOperator.operator.mode=defaultShadow", "--kubeconfig", &kubeconfig,
+        "upgrade",
+        "holt",
+        &chart,
+        "--namespace",
+        NAMESPACE,
+        "--reuse-values",
+        "--set",
+        "intentsOperator.operator.mode=defaultShadow",
+        "--kubeconfig",
+        &kubeconfig,
     ])
     .await?;
     eventually("the operator rolled: two new pods Ready", WAIT, || async {
-        let list = pods.list(&ListParams::default().labels("app.kubernetes.io/component=operator")).await?;
+        let list = pods
+            .list(&ListParams::default().labels("app.kubernetes.io/component=operator"))
+            .await?;
         let new_ready = list
             .items
             .iter()
             .filter(|p| !operator_pods.contains(p.metadata.name.as_ref().unwrap_or(&String::new())))
             .filter(|p| {
-                p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
-                    c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
-                })
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
             })
             .count();
         Ok((new_ready == 2 && list.items.len() == 2).then_some(()))
@@ -340,9 +470,22 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
     eprintln!("operator rolled to defaultShadow");
 
     // helm uninstall: the pods go, the CRDs and intents stay.
-    helm.run(&["uninstall", "holt", "--namespace", NAMESPACE, "--kubeconfig", &kubeconfig]).await?;
+    helm.run(&[
+        "uninstall",
+        "holt",
+        "--namespace",
+        NAMESPACE,
+        "--kubeconfig",
+        &kubeconfig,
+    ])
+    .await?;
     eventually("the chart's pods are gone", WAIT, || async {
-        Ok(pods.list(&ListParams::default()).await?.items.is_empty().then_some(()))
+        Ok(pods
+            .list(&ListParams::default())
+            .await?
+            .items
+            .is_empty()
+            .then_some(()))
     })
     .await?;
     clientintents(&admin, TUTORIAL, "v2alpha1").get("client").await?;

@@ -92,7 +92,10 @@ impl Apiserver {
                     // `kubectl logs`/`exec`: the kubelet listens on the node IP, with the admin's client
                     // certificate accepted.
                     .arg("--kubelet-preferred-address-types=InternalIP")
-                    .arg(format!("--kubelet-client-certificate={}", files.admin.cert.display()))
+                    .arg(format!(
+                        "--kubelet-client-certificate={}",
+                        files.admin.cert.display()
+                    ))
                     .arg(format!("--kubelet-client-key={}", files.admin.key.display()));
             }
         }

@@ -312,7 +312,12 @@ fn record_machine_state(cleanup: &mut CleanupScript) -> Result<(), Error> {
             cleanup.append(&format!("echo {} > {}", value.trim(), path.display()))?;
         }
     }
-    for dir in ["/run/containerd", "/var/lib/cni", "/var/log/containers", "/var/log/pods"] {
+    for dir in [
+        "/run/containerd",
+        "/var/lib/cni",
+        "/var/log/containers",
+        "/var/log/pods",
+    ] {
         if !Path::new(dir).exists() {
             cleanup.append(&format!("rm -rf {dir}"))?;
         }
@@ -335,8 +340,11 @@ fn create_cgroups() -> Result<(), Error> {
         // cpuset: a new v1 cgroup starts with no CPUs or memory nodes; give it its parent's.
         for file in ["cpuset.cpus", "cpuset.mems"] {
             if let Ok(value) = std::fs::read_to_string(hierarchy.join(file)) {
-                std::fs::write(dir.join(file), value.trim())
-                    .map_err(Error::io("node", "write", dir.join(file)))?;
+                std::fs::write(dir.join(file), value.trim()).map_err(Error::io(
+                    "node",
+                    "write",
+                    dir.join(file),
+                ))?;
             }
         }
     }

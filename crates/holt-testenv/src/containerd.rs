@@ -63,7 +63,9 @@ impl Containerd {
         if !cni_bin.join("bridge").is_file() || !cni_bin.join("host-local").is_file() {
             return Err(Error::Invalid {
                 what: "node: the CNI plugins in /usr/lib/cni".into(),
-                reason: "bridge or host-local missing; install the Debian package containernetworking-plugins".into(),
+                reason:
+                    "bridge or host-local missing; install the Debian package containernetworking-plugins"
+                        .into(),
             });
         }
         let dir = node_dir.join("containerd");

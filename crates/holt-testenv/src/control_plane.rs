@@ -152,8 +152,7 @@ impl ControlPlane {
                 serving_cert: &paths.serving_cert,
                 serving_key: &paths.serving_key,
             };
-            let cm =
-                with_fresh_ports(|| {
+            let cm = with_fresh_ports(|| {
                 ControllerManager::start(dir.path(), &files, options.lifetime, options.node.is_some())
             })
             .await?;

@@ -64,9 +64,15 @@ async fn http_status_ok(port: u16, path: &str) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.map_err(|e| e.to_string())?;
+    stream
+        .read_to_end(&mut response)
+        .await
+        .map_err(|e| e.to_string())?;
     let response = String::from_utf8_lossy(&response);
     let status = response.lines().next().unwrap_or_default().to_owned();
     if status.split_whitespace().nth(1) == Some("200") {

@@ -33,16 +33,26 @@ impl KubeScheduler {
         let mut command = Command::new(&binary);
         command
             .arg(format!("--kubeconfig={}", files.kubeconfig.display()))
-            .arg(format!("--authentication-kubeconfig={}", files.kubeconfig.display()))
-            .arg(format!("--authorization-kubeconfig={}", files.kubeconfig.display()))
+            .arg(format!(
+                "--authentication-kubeconfig={}",
+                files.kubeconfig.display()
+            ))
+            .arg(format!(
+                "--authorization-kubeconfig={}",
+                files.kubeconfig.display()
+            ))
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--secure-port={port}"))
             .arg(format!("--tls-cert-file={}", files.serving_cert.display()))
             .arg(format!("--tls-private-key-file={}", files.serving_key.display()))
             .arg("--leader-elect=false")
             .arg("--profiling=false");
-        let mut process =
-            Process::spawn("kube-scheduler", command, &dir.join("kube-scheduler.log"), lifetime)?;
+        let mut process = Process::spawn(
+            "kube-scheduler",
+            command,
+            &dir.join("kube-scheduler.log"),
+            lifetime,
+        )?;
         let health_kubeconfig = dir.join("kube-scheduler-health.kubeconfig");
         kubeconfig::write(
             &health_kubeconfig,
@@ -56,7 +66,11 @@ impl KubeScheduler {
                 let request = http::Request::get("/healthz")
                     .body(Vec::new())
                     .map_err(|e| e.to_string())?;
-                client.request_text(request).await.map(|_| ()).map_err(|e| e.to_string())
+                client
+                    .request_text(request)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             })
             .await?;
         Ok(Self { process, startup })

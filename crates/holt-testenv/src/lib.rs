@@ -35,8 +35,8 @@ mod watchdog;
 
 pub use cluster::{Cluster, ClusterOptions};
 pub use components::{Component, MissingComponent, build_script, cache_root};
-pub use control_plane::{ControlPlane, ControlPlaneOptions, KubeUser};
 pub use containerd::{BUSYBOX_IMAGE, PAUSE_IMAGE};
+pub use control_plane::{ControlPlane, ControlPlaneOptions, KubeUser};
 pub use crds::{install_crds, istio_crds_file};
 pub use error::Error;
 pub use eventually::{POLL_INTERVAL, eventually};

@@ -42,7 +42,9 @@ pub enum ClaimError {
         source: std::io::Error,
     },
     /// Another process holds the machine's node for too long.
-    #[error("another process has held the machine's test node for {waited:?} ({owner}); one node per machine")]
+    #[error(
+        "another process has held the machine's test node for {waited:?} ({owner}); one node per machine"
+    )]
     Busy {
         /// How long this start waited.
         waited: Duration,
@@ -175,12 +177,14 @@ fn refuse_foreign_state() -> Result<(), ClaimError> {
         ("ip6tables", "nat"),
     ] {
         let listing = node_network::run(command, &["-t", table, "-S"]).unwrap_or_default();
-        if let Some(chain) = listing
-            .lines()
-            .find(|l| l.starts_with("-N KUBE-") || l.starts_with(&format!("-N {}", node_network::FENCE_CHAIN)))
-        {
+        if let Some(chain) = listing.lines().find(|l| {
+            l.starts_with("-N KUBE-") || l.starts_with(&format!("-N {}", node_network::FENCE_CHAIN))
+        }) {
             return Err(ClaimError::Foreign {
-                what: format!("the {command} chain `{}` (table {table})", chain.trim_start_matches("-N ")),
+                what: format!(
+                    "the {command} chain `{}` (table {table})",
+                    chain.trim_start_matches("-N ")
+                ),
             });
         }
     }
