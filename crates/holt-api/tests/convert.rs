@@ -1,6 +1,6 @@
-//! Conversion: the rules of compat §1.4 one by one; round trips through every version lossless, field by field
-//! (what the rules cannot say kept in an annotation); what wins when a user edits an object in a version that
-//! hides something; property tests; and the webhook entry point.
+//! Conversion: the rules of docs/reference-behaviour.md#conversion one by one; round trips through every
+//! version lossless, field by field (what the rules cannot say kept in an annotation); what wins when a user
+//! edits an object in a version that hides something; property tests; and the webhook entry point.
 
 use std::collections::BTreeMap;
 
@@ -328,7 +328,7 @@ fn a_target_named_kubernetes_is_the_api_server_only_in_the_default_namespace() {
     );
 }
 
-/// v1 → v2, call by call (compat §1.4).
+/// v1 → v2, call by call (docs/reference-behaviour.md#conversion).
 #[test]
 fn v1_calls_become_targets() {
     let cases: Vec<(Call, Target)> = vec![

@@ -1,5 +1,5 @@
-//! Validation (compat §2.15): every rule, field paths in the version the object was written in, all errors
-//! at once, strict mode and its excluded namespaces, and the uniqueness rules.
+//! Validation (docs/reference-behaviour.md#validation): every rule, field paths in the version the object
+//! was written in, all errors at once, strict mode and its excluded namespaces, and the uniqueness rules.
 
 use std::collections::BTreeSet;
 

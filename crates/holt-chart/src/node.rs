@@ -181,7 +181,8 @@ impl LocalNode {
             let selector = selector.clone();
             let resolve: Resolve = Arc::new(move || backend(&shared, &selector, &target));
             let listen = SocketAddr::from((address, u16::try_from(port.port).unwrap_or(0)));
-            lock(&self.forwarders).push(Forwarder::start(listen, resolve).await?);
+            let forwarder = Forwarder::start(listen, resolve).await?;
+            lock(&self.forwarders).push(forwarder);
         }
         let mut services = lock(&self.shared.services);
         for dns in [

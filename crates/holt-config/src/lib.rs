@@ -1,6 +1,7 @@
 //! The operator configuration from command-line flags, environment variables and a YAML file, with the
-//! same names and meanings as the reference intents operator's options (its Helm values, §2.18/§7.1), so
-//! `holt plan` describes what the operator does with the same settings.
+//! same names and meanings as the reference intents operator's options (its Helm values,
+//! docs/reference-behaviour.md#config-keys), so `holt plan` describes what the operator does with the same
+//! settings.
 //!
 //! In: [`ConfigArgs`], flattened into a binary's clap arguments. Out: a [`holt_model::Config`]. Flags override
 //! the file; the file overrides the defaults.

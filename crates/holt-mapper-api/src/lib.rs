@@ -11,6 +11,10 @@
 //! - `GET` [`LIMITS_PATH`] → the mapper's [`Limits`]: what a sniffer reads before its first report.
 //! - `GET` [`INTENTS_PATH`], [`EXPORT_PATH`], [`GRAPH_PATH`] and `POST` [`RESET_PATH`]: the discovered
 //!   intents ([`intents`]); `docs/mapper.md` describes every endpoint.
+//!
+//! Reports, intents, export, graph and reset need a bearer token (`Authorization: Bearer`, or
+//! [`FORWARDED_AUTHORIZATION_HEADER`] through the API server's proxy) that the API server vouches for
+//! and whose owner has the RBAC verb the request needs: `401` without one, `403` without the verb.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -37,6 +41,16 @@ pub const MAX_REPORT_BYTES_HEADER: &str = "holt-max-report-bytes";
 
 /// The mapper's report limit unless configured otherwise (2 MiB).
 pub const DEFAULT_MAX_REPORT_BYTES: u64 = 2 * 1024 * 1024;
+
+/// The request header that carries the bearer token for the mapper when `Authorization` cannot: the
+/// API server's service proxy authenticates the caller with `Authorization` and removes it before
+/// passing the request on. Same form, `Bearer <token>`; `Authorization` wins when both are present.
+pub const FORWARDED_AUTHORIZATION_HEADER: &str = "holt-mapper-authorization";
+
+/// The audience of tokens issued for the mapper: the sniffers' projected ServiceAccount tokens, and
+/// `kubectl create token <service account> --audience holt-mapper`. A token for this audience is
+/// useless against the API server.
+pub const TOKEN_AUDIENCE: &str = "holt-mapper";
 
 /// What the mapper accepts from a sniffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -66,6 +66,53 @@ pub struct Args {
     #[arg(long, env = "HOLT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// The namespace whose RBAC decides who may report, read and reset: callers need verbs on
+    /// `reports` / `discoveredintents` of API group `mapper.holt.dev` there (the mapper's own
+    /// namespace; `docs/mapper.md`, access).
+    #[arg(
+        long,
+        env = "HOLT_MAPPER_AUTHORIZATION_NAMESPACE",
+        default_value = "otterize-system"
+    )]
+    pub authorization_namespace: String,
+    /// The audience bearer tokens for the mapper are issued for (the sniffers' projected
+    /// ServiceAccount tokens).
+    #[arg(long, env = "HOLT_MAPPER_TOKEN_AUDIENCE", default_value = holt_mapper_api::TOKEN_AUDIENCE)]
+    pub token_audience: String,
+    /// Also accept tokens issued for the API server itself (a kubeconfig's token, which `holt mapper`
+    /// passes on). `false`: only tokens for `--token-audience`, which are useless against the API
+    /// server.
+    #[arg(
+        long,
+        env = "HOLT_MAPPER_ACCEPT_API_SERVER_TOKENS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub accept_api_server_tokens: bool,
+    /// Serve every request without checking who sends it: anyone who reaches the port may report,
+    /// read and reset. For local development only; logged loudly at start.
+    #[arg(
+        long,
+        env = "HOLT_MAPPER_INSECURE_SKIP_AUTHENTICATION",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub insecure_skip_authentication: bool,
+    /// How long the API server's acceptance of a token and grant of a verb are reused, in
+    /// milliseconds (refusals: at most 10 s). A revoked grant stops working within this long.
+    #[arg(long, env = "HOLT_MAPPER_REVIEW_CACHE_TTL_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub review_cache_ttl_ms: u64,
+    /// TokenReviews and SubjectAccessReviews asked of the API server per second (twice that at once);
+    /// requests past it are answered `429`. Answers from the cache are not counted.
+    #[arg(long, env = "HOLT_MAPPER_MAX_REVIEWS_PER_SECOND", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_reviews_per_second: u32,
+
     /// The largest report body accepted, in bytes (larger ones: `413`). Announced to sniffers at
     /// `GET /v1/limits` and in the `holt-max-report-bytes` header; they cut their reports to fit.
     #[arg(long, env = "HOLT_MAPPER_MAX_REPORT_BYTES", default_value_t = holt_mapper_api::DEFAULT_MAX_REPORT_BYTES, value_parser = clap::value_parser!(u64).range(1024..))]
@@ -150,6 +197,24 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Args::command().debug_assert();
+    }
+
+    #[test]
+    fn access_is_checked_unless_turned_off_explicitly() {
+        use clap::Parser;
+        let args = super::Args::try_parse_from(["holt-mapper"]).expect("defaults");
+        assert!(!args.insecure_skip_authentication);
+        assert!(args.accept_api_server_tokens);
+        assert_eq!(args.token_audience, "holt-mapper");
+        assert_eq!(args.authorization_namespace, "otterize-system");
+        let args = super::Args::try_parse_from([
+            "holt-mapper",
+            "--accept-api-server-tokens=false",
+            "--insecure-skip-authentication",
+        ])
+        .expect("flags");
+        assert!(!args.accept_api_server_tokens);
+        assert!(args.insecure_skip_authentication);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Export: discovered intents → ClientIntents objects (compat §5.6), written as YAML or JSON.
+//! Export: discovered intents → ClientIntents objects (docs/reference-behaviour.md#mapper-export), written as
+//! YAML or JSON.
 //!
 //! One object per client workload (name = the workload name, namespace = its namespace, `workload.kind` =
 //! its owner kind); in-cluster targets are `kubernetes{name, kind}` (`name.namespace` across namespaces),
@@ -282,7 +283,7 @@ mod tests {
     }
 
     /// The reference's expected export for its network-mapper tutorial
-    /// (`.github/workflows/tests-expected-results/simple-tutorial-intents.json`).
+    /// (docs/reference-behaviour.md#mapper-export).
     const TUTORIAL_JSON: &str = r#"[
       {"kind": "ClientIntents", "apiVersion": "k8s.otterize.com/v2beta1",
        "metadata": {"name": "client", "namespace": "otterize-tutorial-mapper", "creationTimestamp": null},

@@ -2,18 +2,19 @@
 //! graph, reset, limits, health, readiness and metrics out. Bad input is answered `400` with a
 //! plain-text reason.
 //!
-//! [`app`] is the whole API as one [`Router`] with its per-request bounds: the report body limit (`413`,
+//! [`app`] is the whole API as one [`Router`] with its per-request checks and bounds: who may call
+//! each route ([`crate::access`]: a bearer token and an RBAC verb, checked by
+//! [`crate::access_review`] before anything else — `401`, `403`, `429`), the report body limit (`413`,
 //! announced in a header on every answer to a report and at `GET /v1/limits`), a limit on API
-//! requests handled at once (the others wait), and the request timeout (`408`). Connections are
-//! bounded by [`crate::connections`], which serves this router. A check that applies to every
-//! request (authentication, say) belongs in [`app`], as one more layer around the routes.
+//! requests handled at once (the others wait; a refused request never takes a turn), and the request
+//! timeout (`408`). Connections are bounded by [`crate::connections`], which serves this router.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +25,8 @@ use holt_mapper_api::{
 };
 use tokio::sync::Semaphore;
 
+use crate::access::{Permission, bearer_token};
+use crate::access_review::{AccessReviewer, Caller};
 use crate::export::{ExportOptions, export, export_files};
 use crate::shared::{Shared, now_ms};
 use crate::store::Filter;
@@ -37,37 +40,40 @@ pub struct RequestLimits {
     pub request_timeout: Duration,
 }
 
-/// The API's routes with their per-request bounds: what [`crate::connections::serve`] serves.
-pub fn app(shared: Arc<Shared>, limits: RequestLimits) -> Router {
+/// The API's routes with their per-request checks and bounds: what [`crate::connections::serve`]
+/// serves. `access` checks who calls; `None` (`--insecure-skip-authentication`) lets anyone in.
+pub fn app(shared: Arc<Shared>, limits: RequestLimits, access: Option<Arc<AccessReviewer>>) -> Router {
     let body_limit = usize::try_from(limits.max_report_bytes).unwrap_or(usize::MAX);
     let announced = HeaderValue::from(limits.max_report_bytes);
-    let reports = Router::new()
-        .route(REPORTS_PATH, post(report))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::map_response(move |mut response: Response| {
-            let announced = announced.clone();
-            async move {
-                response.headers_mut().insert(MAX_REPORT_BYTES_HEADER, announced);
-                response
-            }
-        }));
     let permits = Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1)));
-    let api = Router::new()
-        .merge(reports)
-        .route(INTENTS_PATH, get(intents))
-        .route(EXPORT_PATH, get(export_intents))
-        .route(GRAPH_PATH, get(graph_intents))
-        .route(RESET_PATH, post(reset))
-        .layer(middleware::from_fn(move |request: Request, next: Next| {
-            let permits = permits.clone();
-            async move {
-                // Waits for a turn; the request timeout bounds the wait.
-                let Ok(_permit) = permits.acquire_owned().await else {
-                    return StatusCode::SERVICE_UNAVAILABLE.into_response();
-                };
-                next.run(request).await
-            }
-        }));
+    // Each route: its turn (inner), then who may call it (outer: a refused request never waits for a
+    // turn, and never takes one from the sniffers).
+    let guarded = |routes: Router<Arc<Shared>>, permission: Permission| {
+        routes
+            .route_layer(middleware::from_fn(take_turn(permits.clone())))
+            .route_layer(middleware::from_fn(require(access.clone(), permission)))
+    };
+    let reports = guarded(
+        Router::new().route(REPORTS_PATH, post(report)),
+        Permission::Report,
+    )
+    .layer(DefaultBodyLimit::max(body_limit))
+    .layer(middleware::map_response(move |mut response: Response| {
+        let announced = announced.clone();
+        async move {
+            response.headers_mut().insert(MAX_REPORT_BYTES_HEADER, announced);
+            response
+        }
+    }));
+    let reads = guarded(
+        Router::new()
+            .route(INTENTS_PATH, get(intents))
+            .route(EXPORT_PATH, get(export_intents))
+            .route(GRAPH_PATH, get(graph_intents)),
+        Permission::Read,
+    );
+    let resets = guarded(Router::new().route(RESET_PATH, post(reset)), Permission::Reset);
+    let api = Router::new().merge(reports).merge(reads).merge(resets);
     let max_report_bytes = limits.max_report_bytes;
     let request_timeout = limits.request_timeout;
     Router::new()
@@ -92,6 +98,45 @@ pub fn app(shared: Arc<Shared>, limits: RequestLimits) -> Router {
             },
         ))
         .with_state(shared)
+}
+
+/// A middleware that lets a request through once one of `permits` is free (the request timeout bounds
+/// the wait).
+fn take_turn(
+    permits: Arc<Semaphore>,
+) -> impl Fn(Request, Next) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>> + Clone {
+    move |request: Request, next: Next| {
+        let permits = permits.clone();
+        Box::pin(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            };
+            next.run(request).await
+        })
+    }
+}
+
+/// A middleware that lets a request through when `access` finds its caller allowed `permission` (the
+/// caller goes into the request's extensions), or answers why not. Without `access`, everyone is.
+fn require(
+    access: Option<Arc<AccessReviewer>>,
+    permission: Permission,
+) -> impl Fn(Request, Next) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>> + Clone {
+    move |mut request: Request, next: Next| {
+        let access = access.clone();
+        Box::pin(async move {
+            if let Some(access) = access {
+                let credential = bearer_token(request.headers()).map(str::to_owned);
+                match access.check(credential, permission).await {
+                    Ok(caller) => {
+                        request.extensions_mut().insert(caller);
+                    }
+                    Err(refusal) => return refusal.into_response(),
+                }
+            }
+            next.run(request).await
+        })
+    }
 }
 
 /// A `400 Bad Request` with its reason as plain text.
@@ -171,10 +216,36 @@ async fn graph_intents(State(shared): State<Arc<Shared>>, Query(query): Query<Gr
         .into_response()
 }
 
-async fn reset(State(shared): State<Arc<Shared>>) -> StatusCode {
+/// Forgets every intent and DNS answer, durably, and has the publisher take back the addresses it
+/// published in `status.resolvedIPs` ([`crate::published_reset`]); answered once both are on disk.
+async fn reset(State(shared): State<Arc<Shared>>, caller: Option<Extension<Arc<Caller>>>) -> Response {
+    let by = caller.map_or_else(|| "anyone (authentication is off)".to_owned(), |c| c.user.clone());
+    // The store first: a publisher pass that sees the reset request must see the emptied store.
     shared.mapper().store.reset();
-    tracing::info!("discovered intents reset");
-    StatusCode::NO_CONTENT
+    let requesting = shared.clone();
+    let requested = tokio::task::spawn_blocking(move || requesting.published_reset.request()).await;
+    if let Err(error) = requested
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+    {
+        tracing::error!(%error, "cannot record the reset for status.resolvedIPs");
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the intents were forgotten, but the reset could not be recorded for status.resolvedIPs: {error}; try again\n"),
+        )
+            .into_response();
+    }
+    if let Err(error) = crate::serve::save(&shared).await {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "the intents were forgotten, but not yet on disk: {error}; the next snapshot tries again\n"
+            ),
+        )
+            .into_response();
+    }
+    tracing::info!(by = %by, "discovered intents reset");
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {

@@ -7,10 +7,18 @@
 //! DOT/Mermaid/SVG, and published as `status.resolvedIPs` on ClientIntents with internet domains.
 //!
 //! The pure core ([`cluster`], [`resolve`], [`store`], [`ingest`], [`export`], [`graph`],
-//! [`resolved_ips`], [`metrics`], [`record_codec`]) has no I/O; [`watch`], [`publish`], [`intent_log`]
-//! (with [`snapshot`], the format of earlier versions, imported once) and [`http`] do the
-//! I/O around it ([`connections`] is where every request enters, with its bounds), and [`serve`] runs it all (the `holt-mapper` binary is [`serve::serve`] plus signals).
+//! [`resolved_ips`], [`metrics`], [`record_codec`], and for access [`access`], [`review_cache`],
+//! [`review_budget`]) has no I/O; [`watch`], [`publish`] (with [`published_reset`]), [`intent_log`]
+//! (with [`snapshot`], the format of earlier versions, imported once), [`access_review`] (TokenReview
+//! and SubjectAccessReview) and [`http`] do the I/O around it ([`connections`] is where every request
+//! enters, with its bounds), and [`serve`] runs it all (the `holt-mapper` binary is [`serve::serve`]
+//! plus signals).
+//!
+//! Who may call: reports need `create reports.mapper.holt.dev`, reads `list` and resets
+//! `deletecollection discoveredintents.mapper.holt.dev`, checked against the API server ([`access`]).
 
+pub mod access;
+pub mod access_review;
 pub mod args;
 pub mod cluster;
 pub mod connections;
@@ -21,9 +29,12 @@ pub mod ingest;
 pub mod intent_log;
 pub mod metrics;
 pub mod publish;
+pub mod published_reset;
 pub mod record_codec;
 pub mod resolve;
 pub mod resolved_ips;
+pub mod review_budget;
+pub mod review_cache;
 pub mod serve;
 pub mod shared;
 pub mod snapshot;

@@ -25,6 +25,36 @@ pub struct Metrics {
     pub status_patches: u64,
     pub status_patch_failures: u64,
     pub connections: ConnectionFigures,
+    pub access: AccessFigures,
+}
+
+/// The access checks' counters, read once.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AccessFigures {
+    pub enabled: bool,
+    pub token_reviews: u64,
+    pub access_reviews: u64,
+    pub refused_no_credential: u64,
+    pub refused_not_authenticated: u64,
+    pub refused_forbidden: u64,
+    pub refused_rate_limited: u64,
+    pub refused_review_failed: u64,
+}
+
+impl AccessFigures {
+    pub fn of(stats: &crate::access_review::AccessStats) -> AccessFigures {
+        use std::sync::atomic::Ordering::Relaxed;
+        AccessFigures {
+            enabled: stats.enabled.load(Relaxed),
+            token_reviews: stats.token_reviews.load(Relaxed),
+            access_reviews: stats.access_reviews.load(Relaxed),
+            refused_no_credential: stats.refused_no_credential.load(Relaxed),
+            refused_not_authenticated: stats.refused_not_authenticated.load(Relaxed),
+            refused_forbidden: stats.refused_forbidden.load(Relaxed),
+            refused_rate_limited: stats.refused_rate_limited.load(Relaxed),
+            refused_review_failed: stats.refused_review_failed.load(Relaxed),
+        }
+    }
 }
 
 /// The HTTP connections' counters, read once.
@@ -210,6 +240,24 @@ pub fn render(m: &Metrics) -> String {
     );
 
     single(
+        "holt_mapper_authentication_enabled",
+        "gauge",
+        "1 when reports, reads and resets need a credential and an RBAC verb; 0 with --insecure-skip-authentication.",
+        u64::from(m.access.enabled),
+    );
+    single(
+        "holt_mapper_token_reviews_total",
+        "counter",
+        "TokenReviews asked of the API server (answers kept in the cache are not counted).",
+        m.access.token_reviews,
+    );
+    single(
+        "holt_mapper_access_reviews_total",
+        "counter",
+        "SubjectAccessReviews asked of the API server (answers kept in the cache are not counted).",
+        m.access.access_reviews,
+    );
+    single(
         "holt_mapper_connections",
         "gauge",
         "HTTP connections open.",
@@ -241,6 +289,24 @@ pub fn render(m: &Metrics) -> String {
         let _ = writeln!(
             out,
             "holt_mapper_connections_timed_out_total{{phase=\"{phase}\"}} {count}"
+        );
+    }
+    family(
+        &mut out,
+        "holt_mapper_requests_refused_total",
+        "counter",
+        "API requests refused, by reason: no_credential and not_authenticated (401), forbidden (403), rate_limited (429, --max-reviews-per-second), review_failed (503).",
+    );
+    for (reason, count) in [
+        ("no_credential", m.access.refused_no_credential),
+        ("not_authenticated", m.access.refused_not_authenticated),
+        ("forbidden", m.access.refused_forbidden),
+        ("rate_limited", m.access.refused_rate_limited),
+        ("review_failed", m.access.refused_review_failed),
+    ] {
+        let _ = writeln!(
+            out,
+            "holt_mapper_requests_refused_total{{reason=\"{reason}\"}} {count}"
         );
     }
     family(
@@ -339,8 +405,15 @@ mod tests {
                 report_drops: 0,
             },
         );
+        m.access.enabled = true;
+        m.access.refused_forbidden = 6;
         let text = render(&m);
         assert!(text.contains("holt_mapper_reports_received_total 2\n"), "{text}");
+        assert!(text.contains("holt_mapper_authentication_enabled 1\n"), "{text}");
+        assert!(
+            text.contains("holt_mapper_requests_refused_total{reason=\"forbidden\"} 6\n"),
+            "{text}"
+        );
         assert!(text.contains("holt_mapper_intents 3\n"), "{text}");
         assert!(
             text.contains("holt_mapper_observations_unresolved_total{reason=\"no_pod\"} 4\n"),

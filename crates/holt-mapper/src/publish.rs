@@ -1,10 +1,15 @@
 //! Publishing `status.resolvedIPs`: ClientIntents are watched (in `v2alpha1`, the storage version, so no
 //! conversion webhook is involved); on a timer, each one declaring internet domains whose status lacks
 //! addresses DNS answers gave gets a merge patch of its status subresource (computed by
-//! [`crate::resolved_ips`]).
+//! [`crate::resolved_ips`]). The DNS answers are those the sniffers reported: a report needs the
+//! `create reports` permission ([`crate::access`]).
+//!
+//! After a reset ([`crate::published_reset`]) passes write every ClientIntents' addresses from the DNS
+//! answers alone, dropping those the status held, until a pass over every ClientIntents listed finds
+//! nothing left to write (its writes confirmed by the watch): then the reset is done.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,11 +43,14 @@ pub enum PublishError {
 /// Watches ClientIntents and patches their `status.resolvedIPs` every `interval`, until the process ends.
 pub async fn run(client: Client, shared: Arc<Shared>, interval: Duration) {
     let known: Arc<Mutex<BTreeMap<ObjectKey, Known>>> = Arc::default();
-    let follower = tokio::spawn(follow(client.clone(), known.clone()));
+    let listed = Arc::new(AtomicBool::new(false));
+    let follower = tokio::spawn(follow(client.clone(), known.clone(), listed.clone()));
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        // Read before the store: a reset requested later is honoured by the next pass.
+        let reset = shared.published_reset.pending();
         let work: Vec<(ObjectKey, Vec<ResolvedIps>)> = {
             // Lock order: `known`, then the mapper (nothing takes them the other way round). The DNS
             // answers are read in place: the mapper is held for the declared domains' lookups only.
@@ -54,11 +62,16 @@ pub async fn run(client: Client, shared: Arc<Shared>, interval: Duration) {
                 // Also those with no domain left but addresses still in their status: the entries must go.
                 .filter(|(_, k)| !k.domains.is_empty() || !k.current.is_empty())
                 .filter_map(|(key, k)| {
-                    let want = desired(&k.domains, dns, &k.current);
+                    // After a reset, what the status holds was published before it: not kept.
+                    let kept: &[ResolvedIps] = if reset.is_some() { &[] } else { &k.current };
+                    let want = desired(&k.domains, dns, kept);
                     (want != k.current).then(|| (key.clone(), want))
                 })
                 .collect()
         };
+        // A reset is done when a pass over every ClientIntents finds nothing to write: its own writes
+        // have come back through the watch, so an older event seen late cannot bring back what it took.
+        let nothing_to_write = work.is_empty();
         for (key, want) in work {
             match patch(&client, &key, &want).await {
                 Ok(()) => {
@@ -70,6 +83,19 @@ pub async fn run(client: Client, shared: Arc<Shared>, interval: Duration) {
                 Err(error) => {
                     shared.status_patch_failures.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(%error, "resolvedIPs not published");
+                }
+            }
+        }
+        if let Some(generation) = reset
+            && nothing_to_write
+            && listed.load(Ordering::SeqCst)
+        {
+            match shared.published_reset.done(generation) {
+                Ok(()) => {
+                    tracing::info!("the addresses published in resolvedIPs before the reset were taken back")
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot remove the reset marker; the next pass tries again")
                 }
             }
         }
@@ -92,7 +118,7 @@ async fn patch(client: &Client, key: &ObjectKey, want: &[ResolvedIps]) -> Result
         })
 }
 
-async fn follow(client: Client, known: Arc<Mutex<BTreeMap<ObjectKey, Known>>>) {
+async fn follow(client: Client, known: Arc<Mutex<BTreeMap<ObjectKey, Known>>>, listed: Arc<AtomicBool>) {
     let api: Api<DeserializeGuard<v2alpha1::ClientIntents>> = Api::all(client);
     let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).backoff(watch_backoff()));
     let mut relisted: Option<BTreeMap<ObjectKey, Known>> = None;
@@ -112,7 +138,10 @@ async fn follow(client: Client, known: Arc<Mutex<BTreeMap<ObjectKey, Known>>>) {
                     relisted.get_or_insert_with(BTreeMap::new).insert(key, entry);
                 }
             }
-            Event::InitDone => *known = relisted.take().unwrap_or_default(),
+            Event::InitDone => {
+                *known = relisted.take().unwrap_or_default();
+                listed.store(true, Ordering::SeqCst);
+            }
             Event::Apply(guard) => {
                 if let Some((key, entry)) = read(guard) {
                     known.insert(key, entry);

@@ -1,9 +1,10 @@
 //! Resolution of what a sniffer saw to workloads: a source IP to the pod (and workload) that sent it, a
 //! destination IP to a Service or pod, a DNS name to a Service, a pod, or the internet.
 //!
-//! Rules (compat §5.3, with the IP-reuse guard): a pod is only blamed for an observation made after it
-//! was created, and only if a captured source host name equals its name; a Service resolves to the
-//! identity of the first pod (by name) it selects; `kubernetes.default` is the API server.
+//! Rules (docs/reference-behaviour.md#mapper-resolution, with the IP-reuse guard): a pod is only blamed for
+//! an observation made after it was created, and only if a captured source host name equals its name; a
+//! Service resolves to the identity of the first pod (by name) it selects; `kubernetes.default` is the API
+//! server.
 
 use std::net::IpAddr;
 

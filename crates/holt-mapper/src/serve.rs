@@ -9,13 +9,18 @@ use std::time::{Duration, Instant};
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+use crate::access_review::{AccessReviewer, ReviewSettings};
 use crate::args::Args;
 use crate::cluster::ClusterIndex;
 use crate::ingest::{IngestConfig, Mapper};
 use crate::intent_log::{self, IntentLog, LogError};
+use crate::published_reset::PublishedReset;
 use crate::shared::{Shared, now_ms};
 use crate::store::{Store, StoreLimits};
 use crate::{connections, http, publish, watch};
+
+/// How long one TokenReview or SubjectAccessReview may take.
+const REVIEW_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -73,7 +78,36 @@ pub async fn serve(
             .collect(),
     };
     let mapper = Mapper::new(ClusterIndex::new(config), store, ingest);
-    let shared = Arc::new(Shared::new(mapper, watch::watched_kinds(), log));
+    let published_reset = PublishedReset::open(&args.state_dir, args.resolved_ips_interval_ms > 0);
+    let shared = Arc::new(Shared::new(mapper, watch::watched_kinds(), log, published_reset));
+    let access = if args.insecure_skip_authentication {
+        tracing::error!(
+            "AUTHENTICATION IS OFF (--insecure-skip-authentication): anyone who reaches {} may report \
+             observations, read every discovered intent and reset them; for local development only",
+            args.bind_address
+        );
+        None
+    } else {
+        tracing::info!(
+            namespace = %args.authorization_namespace,
+            audience = %args.token_audience,
+            accept_api_server_tokens = args.accept_api_server_tokens,
+            "reports need `create reports.mapper.holt.dev`, reads `list discoveredintents.mapper.holt.dev`, \
+             resets `deletecollection discoveredintents.mapper.holt.dev`"
+        );
+        Some(Arc::new(AccessReviewer::new(
+            client.clone(),
+            ReviewSettings {
+                audience: args.token_audience.clone(),
+                accept_api_server_tokens: args.accept_api_server_tokens,
+                namespace: args.authorization_namespace.clone(),
+                cache_ttl: Duration::from_millis(args.review_cache_ttl_ms),
+                reviews_per_second: args.max_reviews_per_second,
+                timeout: REVIEW_TIMEOUT,
+            },
+            shared.access.clone(),
+        )))
+    };
 
     let mut tasks = vec![
         tokio::spawn(watch::run(client.clone(), shared.clone())),
@@ -101,6 +135,7 @@ pub async fn serve(
             max_concurrent_requests: usize::try_from(args.max_concurrent_requests).unwrap_or(usize::MAX),
             request_timeout: Duration::from_millis(args.request_timeout_ms),
         },
+        access,
     );
     let limits = connections::ConnectionLimits {
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
@@ -115,7 +150,7 @@ pub async fn serve(
     for task in tasks {
         task.abort();
     }
-    save(&shared).await;
+    let _ = save(&shared).await;
     tracing::info!("stopped");
     served
 }
@@ -161,7 +196,8 @@ async fn snapshots(shared: Arc<Shared>, interval_ms: u64) {
     let mut ticker = tokio::time::interval(Duration::from_millis(interval_ms.max(10)));
     loop {
         ticker.tick().await;
-        save(&shared).await;
+        // Failures are logged and counted; the next tick tries again.
+        let _ = save(&shared).await;
     }
 }
 
@@ -212,19 +248,22 @@ async fn open_store(dir: &std::path::Path, limits: StoreLimits) -> Result<(Store
 
 /// Writes what changed in the store since the last write to the intent log (or rewrites the log when
 /// a compaction is due). Writes never overlap and keep their order: each takes the log first, then
-/// what changed from the store, so a change is never written before one taken earlier.
-async fn save(shared: &Arc<Shared>) {
+/// what changed from the store, so a change is never written before one taken earlier. A failure is
+/// logged and counted, and returned with its reason.
+pub(crate) async fn save(shared: &Arc<Shared>) -> Result<(), String> {
     let writer = shared.clone();
     let result = tokio::task::spawn_blocking(move || write_changes(&writer)).await;
     match result {
-        Ok(Ok(_)) => {}
+        Ok(Ok(_)) => Ok(()),
         Ok(Err(error)) => {
             shared.snapshot_failures.fetch_add(1, Ordering::Relaxed);
             tracing::error!(%error, "intent log not written; will retry");
+            Err(error.to_string())
         }
         Err(error) => {
             shared.snapshot_failures.fetch_add(1, Ordering::Relaxed);
             tracing::error!(%error, "intent log task failed; will retry");
+            Err(error.to_string())
         }
     }
 }

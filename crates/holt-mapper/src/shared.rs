@@ -6,11 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::access_review::AccessStats;
 use crate::cluster::IndexedKind;
 use crate::connections::ConnectionStats;
 use crate::ingest::Mapper;
 use crate::intent_log::IntentLog;
-use crate::metrics::{ConnectionFigures, Metrics};
+use crate::metrics::{AccessFigures, ConnectionFigures, Metrics};
+use crate::published_reset::PublishedReset;
 
 #[derive(Debug)]
 pub struct Shared {
@@ -32,11 +34,20 @@ pub struct Shared {
     pub snapshot_last_write_at_ms: AtomicU64,
     /// What the HTTP connections did.
     pub connections: Arc<ConnectionStats>,
+    /// What the access checks did.
+    pub access: Arc<AccessStats>,
+    /// Resets whose published `resolvedIPs` are still to be taken back.
+    pub published_reset: PublishedReset,
 }
 
 impl Shared {
     /// Shared state around `mapper`, ready once every kind in `watched` has listed.
-    pub fn new(mapper: Mapper, watched: BTreeSet<IndexedKind>, log: IntentLog) -> Self {
+    pub fn new(
+        mapper: Mapper,
+        watched: BTreeSet<IndexedKind>,
+        log: IntentLog,
+        published_reset: PublishedReset,
+    ) -> Self {
         Shared {
             mapper: Mutex::new(mapper),
             unsynced: Mutex::new(watched),
@@ -50,6 +61,8 @@ impl Shared {
             snapshot_last_write_us: AtomicU64::new(0),
             snapshot_last_write_at_ms: AtomicU64::new(now_ms()),
             connections: Arc::default(),
+            access: Arc::default(),
+            published_reset,
         }
     }
 
@@ -98,6 +111,7 @@ impl Shared {
             status_patches: self.status_patches.load(Ordering::Relaxed),
             status_patch_failures: self.status_patch_failures.load(Ordering::Relaxed),
             connections: ConnectionFigures::of(&self.connections),
+            access: AccessFigures::of(&self.access),
         }
     }
 }

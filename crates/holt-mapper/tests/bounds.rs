@@ -102,6 +102,7 @@ async fn idle_slow_and_excess_connections_are_closed_within_the_timeouts() -> an
     )
     .await?;
     let address = mapper.address;
+    let sniffer = mapper.callers.sniffer.clone();
     let results = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<(&'static str, Option<Duration>)>> {
         let mut results = Vec::new();
         // Opened, never used.
@@ -126,7 +127,7 @@ async fn idle_slow_and_excess_connections_are_closed_within_the_timeouts() -> an
         let mut slow_body = TcpStream::connect(address)?;
         write!(
             slow_body,
-            "POST /v1/reports HTTP/1.1\r\nhost: mapper\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{{"
+            "POST /v1/reports HTTP/1.1\r\nhost: mapper\r\nauthorization: Bearer {sniffer}\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{{"
         )?;
         let mut writer = slow_body.try_clone()?;
         let trickle = std::thread::spawn(move || {

@@ -1,6 +1,9 @@
 //! The `holt-mapper` binary against a real kube-apiserver (with kube-controller-manager making the
 //! ReplicaSets and Pods of Deployments): reports in, intents and ClientIntents out, restarts, corrupt
-//! state, held observations and `status.resolvedIPs`.
+//! state, held observations and `status.resolvedIPs`. Each mapper checks its callers: the test reports
+//! with a sniffer's token and reads and resets with an administrator's.
+
+mod support;
 
 use std::net::{IpAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -13,7 +16,6 @@ use holt_mapper_api::{Connection, Counters, DiscoveredIntent, DnsAnswer, Report,
 use holt_testenv::{ControlPlane, deployment_with_pod_ips, eventually, set_pod_ips};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use pretty_assertions::assert_eq;
@@ -21,20 +23,15 @@ use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Held by the tests that publish `resolvedIPs` and the one that resets: a mapper publishes for every
+/// ClientIntents of the (shared) cluster, and a reset takes back every address it sees there, which
+/// another test's mapper would publish again.
+static PUBLISHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn cluster() -> anyhow::Result<(Client, &'static ControlPlane)> {
     let plane = ControlPlane::shared().await?;
     let client = plane.client().await?;
-    let mut yaml = String::new();
-    for crd in &mut holt_api::crds::crds()? {
-        // No operator runs here to serve conversions; v2alpha1 (the storage version) needs none.
-        crd.spec.conversion = Some(CustomResourceConversion {
-            strategy: "None".into(),
-            webhook: None,
-        });
-        yaml.push_str("---\n");
-        yaml.push_str(&serde_yaml::to_string(crd)?);
-    }
-    holt_testenv::install_crds(&client, &yaml).await?;
+    support::install_crds(&client).await?;
     Ok((client, plane))
 }
 
@@ -42,8 +39,18 @@ async fn cluster() -> anyhow::Result<(Client, &'static ControlPlane)> {
 struct MapperProcess {
     child: tokio::process::Child,
     url: String,
+    /// Reads and resets (an administrator's token).
     client: Client,
+    /// Reports (a sniffer's token).
+    sniffer: Client,
     log: PathBuf,
+}
+
+/// A client of the mapper at `url` sending `token`.
+fn client_with_token(url: &str, token: &str) -> anyhow::Result<Client> {
+    let mut config = kube::Config::new(url.parse()?);
+    config.auth_info.token = Some(token.to_owned().into());
+    Ok(Client::try_from(config)?)
 }
 
 impl MapperProcess {
@@ -51,6 +58,7 @@ impl MapperProcess {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let url = format!("http://127.0.0.1:{port}");
         let log = state_dir.with_extension(format!("log-{port}"));
+        let callers = support::Callers::new(plane).await?;
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_holt-mapper"))
             .arg("--bind-address")
             .arg(format!("127.0.0.1:{port}"))
@@ -66,17 +74,20 @@ impl MapperProcess {
                 "--resolved-ips-interval-ms",
                 "200",
             ])
+            .env("HOLT_MAPPER_AUTHORIZATION_NAMESPACE", &callers.namespace)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log)?)
             .kill_on_drop(true)
             .spawn()
             .context("start holt-mapper")?;
-        let client = Client::try_from(kube::Config::new(url.parse()?))?;
+        let client = client_with_token(&url, &callers.admin)?;
+        let sniffer = client_with_token(&url, &callers.sniffer)?;
         let mapper = MapperProcess {
             child,
             url,
             client,
+            sniffer,
             log,
         };
         let deadline = Instant::now() + TIMEOUT;
@@ -109,7 +120,12 @@ impl MapperProcess {
             .header("content-type", "application/json")
             .body(body)
             .map_err(kube::Error::HttpError)?;
-        self.client.request_text(request).await
+        let client = if path == holt_mapper_api::REPORTS_PATH {
+            &self.sniffer
+        } else {
+            &self.client
+        };
+        client.request_text(request).await
     }
 
     async fn report(&self, report: &Report) -> anyhow::Result<()> {
@@ -216,6 +232,7 @@ fn tutorial_export(ns: &str) -> Value {
 
 #[tokio::test]
 async fn reports_become_the_tutorials_client_intents_and_survive_restarts() -> anyhow::Result<()> {
+    let _alone = PUBLISHING.lock().await;
     let (client, plane) = cluster().await?;
     let (ns, ips, server_ip) = tutorial(&client, plane, 1).await?;
     let state = tempfile::tempdir()?;
@@ -423,6 +440,7 @@ async fn observations_from_pods_not_known_yet_are_held_and_attributed_later() ->
 
 #[tokio::test]
 async fn resolved_ips_are_published_on_client_intents_with_internet_domains() -> anyhow::Result<()> {
+    let _alone = PUBLISHING.lock().await;
     let (client, plane) = cluster().await?;
     let ns = plane.create_namespace(&client, "mapper-resolved").await?;
     deployment_with_pod_ips(&client, &ns, "client", &["10.244.4.1"]).await?;

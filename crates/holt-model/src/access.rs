@@ -8,7 +8,7 @@ use holt_api::v2beta1::{HttpResource, KafkaOperation};
 use crate::facts::ObjectKey;
 use crate::identity::Identity;
 
-/// Why a server is (or is not) enforced (§2.7).
+/// Why a server is (or is not) enforced (docs/reference-behaviour.md#enforcement).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Enforcement {
     /// `defaultActive` mode enforces every server.

@@ -1,4 +1,5 @@
-//! The `intents.otterize.com/called-by` pod annotation (§1.8): a server declaring which clients call it.
+//! The `intents.otterize.com/called-by` pod annotation: a server declaring which clients call it
+//! (docs/reference-behaviour.md#pod-annotations).
 
 use serde::Deserialize;
 

@@ -1,6 +1,6 @@
 //! The operator configuration the model and the renderers depend on. Names and defaults follow the
-//! reference's Helm values and configuration keys (§2.18, §7.1); front ends (operator flags, `holt plan
-//! --config`) fill it in.
+//! reference's Helm values and configuration keys (docs/reference-behaviour.md#config-keys); front ends
+//! (operator flags, `holt plan --config`) fill it in.
 
 use std::collections::BTreeSet;
 

@@ -1,4 +1,5 @@
-//! Workload identity: who a pod is, and how that identity is written into label values (§2.3).
+//! Workload identity: who a pod is, and how that identity is written into label values
+//! (docs/reference-behaviour.md#identity-format).
 
 use std::fmt;
 

@@ -279,7 +279,8 @@ impl Index {
         self.pods.values()
     }
 
-    /// The pods a server identity stands for (§2.6 selectors): legacy identities match pods by identity
+    /// The pods a server identity stands for (the selectors of
+    /// docs/reference-behaviour.md#network-policy-selector): legacy identities match pods by identity
     /// name, kinded ones also by owner kind, Services by their selector.
     pub fn pods_of(&self, server: &Identity) -> Vec<&IndexedPod> {
         if server.is_service() {
@@ -413,7 +414,7 @@ impl Index {
         self.kafka_configs.get(key)
     }
 
-    /// Whether a server is enforced, and why (§2.7).
+    /// Whether a server is enforced, and why (docs/reference-behaviour.md#enforcement).
     pub fn enforcement(&self, server: &Identity) -> Enforcement {
         if !self.config.watches(&server.namespace) {
             return Enforcement::NotWatched;

@@ -1,5 +1,6 @@
-//! The label and annotation keys Holt reads and writes, identical to the reference's (§1.8, §2.3–§2.9), so a
-//! cluster can move from the reference operator to Holt without relabelling anything.
+//! The label and annotation keys Holt reads and writes, identical to the reference's
+//! (docs/reference-behaviour.md#label-keys), so a cluster can move from the reference operator to Holt
+//! without relabelling anything.
 
 use crate::identity::Identity;
 

@@ -1,5 +1,5 @@
-//! Resolving a pod's workload identity (§3): the override annotation if present, otherwise the root of its
-//! owner chain, with `.` in owner names turned into `_`.
+//! Resolving a pod's workload identity (docs/reference-behaviour.md#identity-resolution): the override
+//! annotation if present, otherwise the root of its owner chain, with `.` in owner names turned into `_`.
 
 use crate::config::Config;
 use crate::facts::{OwnerFacts, OwnerRef, PodFacts};

@@ -128,6 +128,7 @@ pub struct Tracked {
     pub uid: Option<String>,
     pub deleting: bool,
     pub finalizers: Vec<String>,
+    pub resource_version: String,
     /// ClientIntents only: its status as last seen.
     pub status: Option<holt_api::v2beta1::ClientIntentsStatus>,
 }
@@ -139,6 +140,7 @@ impl Tracked {
             uid: meta.uid.clone(),
             deleting: meta.deletion_timestamp.is_some(),
             finalizers: meta.finalizers.clone().unwrap_or_default(),
+            resource_version: meta.resource_version.clone().unwrap_or_default(),
             status,
         }
     }

@@ -163,6 +163,14 @@ async fn meshed_pairs_get_authorization_policies_with_http_rules_and_warnings() 
     })
     .await;
     assert_eq!(shared, vec!["cart".to_string(), "checkout".to_string()]);
+    let created = eventually("CreatedIstioPolicy Events (Normal, as the reference)", || async {
+        let mut names = events_with(&client, &ns, "CreatedIstioPolicy").await;
+        names.sort();
+        names.dedup();
+        (names.len() == 2).then_some(names)
+    })
+    .await;
+    assert_eq!(created, vec!["cart".to_string(), "checkout".to_string()]);
 
     // Holt's AuthorizationPolicies are watched like its NetworkPolicies: deleted or widened behind its back,
     // they are rewritten.

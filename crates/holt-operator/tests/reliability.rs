@@ -44,12 +44,24 @@ async fn operator(client: &Client, namespaces: &[&str], mode: Mode) -> Operator 
         max_retry: Duration::from_secs(2),
         ..Options::default()
     };
-    let (task, mut progress) = holt_operator::start(client.clone(), config, options).await;
-    tokio::time::timeout(TIMEOUT, progress.wait_for(|p| p.ready))
-        .await
-        .expect("ready in time")
-        .expect("running");
-    Operator { task, progress }
+    Operator::start_configured(client, config, options).await
+}
+
+/// Creates `count` ClientIntents `<prefix>-<i>` in `ns`, each of its own client workload, calling `server`.
+async fn create_clients(api: &Api<ClientIntents>, ns: &str, prefix: &str, count: usize) {
+    stream::iter(0..count)
+        .for_each_concurrent(16, |i| {
+            let name = format!("{prefix}-{i}");
+            async move {
+                api.create(
+                    &PostParams::default(),
+                    &intents_of(ns, &name, &name, vec![target("server")]),
+                )
+                .await
+                .expect("create");
+            }
+        })
+        .await;
 }
 
 fn target(name: &str) -> Target {
@@ -222,21 +234,7 @@ async fn a_failing_unit_holds_up_nothing_else_and_heals_by_itself() {
     .await
     .expect("create");
     // Beside them, many healthy intents, each of its own client, all calling `server`.
-    stream::iter(0..HEALTHY)
-        .for_each_concurrent(16, |i| {
-            let api = api.clone();
-            let ns = ns.clone();
-            async move {
-                let name = format!("healthy-{i}");
-                api.create(
-                    &PostParams::default(),
-                    &intents_of(&ns, &name, &name, vec![target("server")]),
-                )
-                .await
-                .expect("create healthy");
-            }
-        })
-        .await;
+    create_clients(&api, &ns, "healthy", HEALTHY).await;
 
     let started = Instant::now();
     eventually("every healthy intents applied, with its finalizer", || async {
@@ -306,13 +304,7 @@ async fn a_failing_unit_holds_up_nothing_else_and_heals_by_itself() {
     );
 
     // A healthy intents is deleted while the failure lasts: its finalizer comes off.
-    api.delete("healthy-0", &DeleteParams::default())
-        .await
-        .expect("delete");
-    eventually("healthy-0 gone", || async {
-        api.get_opt("healthy-0").await.ok()?.is_none().then_some(())
-    })
-    .await;
+    delete_and_wait(&api, "healthy-0").await;
 
     // After a restart, the operator is ready at once although the unit still fails.
     op.stop();
@@ -347,11 +339,7 @@ async fn a_failing_unit_holds_up_nothing_else_and_heals_by_itself() {
     .await;
 
     // The failing intents is deleted: its finalizer comes off and nothing is retried any more.
-    api.delete("bad", &DeleteParams::default()).await.expect("delete");
-    eventually("bad gone", || async {
-        api.get_opt("bad").await.ok()?.is_none().then_some(())
-    })
-    .await;
+    delete_and_wait(&api, "bad").await;
     eventually("no unit failing", || async {
         (op.progress.borrow().failing == 0).then_some(())
     })
@@ -609,13 +597,7 @@ async fn a_users_policy_with_the_name_holt_wants_is_left_alone_and_reported() {
     );
 
     // Deleting the intents leaves the user's policy in place.
-    api.delete("client", &DeleteParams::default())
-        .await
-        .expect("delete");
-    eventually("intents gone", || async {
-        api.get_opt("client").await.ok()?.is_none().then_some(())
-    })
-    .await;
+    delete_and_wait(&api, "client").await;
     let now = policies.get("server-service-access").await.expect("still there");
     assert_eq!(now.metadata.resource_version, users.metadata.resource_version);
 
@@ -763,32 +745,34 @@ async fn each_object_gets_one_finalizer_patch_and_a_normal_event_for_its_policie
     let ns = tutorial(&client, plane, "finalizers").await;
     let op = Operator::start(&client, &ns, Mode::DefaultActive).await;
     let api: Api<ClientIntents> = Api::namespaced(client.clone(), &ns);
-    let before = op.progress.borrow().finalizer_writes;
-    stream::iter(0..N)
-        .for_each_concurrent(8, |i| {
-            let api = api.clone();
-            let ns = ns.clone();
-            async move {
-                let name = format!("client-{i}");
-                api.create(
-                    &PostParams::default(),
-                    &intents_of(&ns, &name, &name, vec![target("server")]),
-                )
-                .await
-                .expect("create");
-            }
-        })
-        .await;
+    let before = op.progress.borrow().clone();
+    create_clients(&api, &ns, "client", N).await;
     eventually("every finalizer", || async {
         let list = api.list(&ListParams::default()).await.ok()?;
         (list.items.iter().filter(|i| has_finalizer(i)).count() == N).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    eventually("every status up to date", || async {
+        let list = api.list(&ListParams::default()).await.ok()?;
+        let done = list
+            .items
+            .iter()
+            .filter(|i| i.status.as_ref().is_some_and(|s| s.up_to_date))
+            .count();
+        (done == N).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = op.progress.borrow().clone();
     assert_eq!(
-        op.progress.borrow().finalizer_writes - before,
+        after.finalizer_writes - before.finalizer_writes,
         N as u64,
-        "one patch per object"
+        "one finalizer patch per object"
+    );
+    assert_eq!(
+        after.status_writes - before.status_writes,
+        N as u64,
+        "one status write per object"
     );
     let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), &ns);
     let created = eventually("CreatedNetworkPolicies Events", || async {

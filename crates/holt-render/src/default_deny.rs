@@ -1,6 +1,6 @@
-//! The default-deny NetworkPolicy of a ProtectedService (§2.7): `default-deny-<name-with-kind>`, selecting
-//! the protected server's pods with no ingress rule, so only what access policies admit reaches them.
-//! Rendered whenever network-policy creation is enabled, in both modes.
+//! The default-deny NetworkPolicy of a ProtectedService (docs/reference-behaviour.md#default-deny):
+//! `default-deny-<name-with-kind>`, selecting the protected server's pods with no ingress rule, so only what
+//! access policies admit reaches them. Rendered whenever network-policy creation is enabled, in both modes.
 
 use holt_model::labels::{NETWORK_POLICY, NETWORK_POLICY_DEFAULT_DENY};
 use holt_model::{Identity, Index, ObjectKey};

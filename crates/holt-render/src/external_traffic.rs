@@ -1,7 +1,8 @@
-//! External traffic (§2.8, `automateThirdPartyNetworkPolicies`): a Service reachable from outside the cluster
-//! (LoadBalancer, NodePort, or routed to by an Ingress) whose pods Holt isolates gets
-//! `external-access-to-<service>`, admitting anyone on the Service's target ports, so enforcing intents
-//! does not cut off its users. In `always` mode the policy exists whether or not Holt isolates the pods.
+//! External traffic (docs/reference-behaviour.md#third-party-traffic, `automateThirdPartyNetworkPolicies`): a
+//! Service reachable from outside the cluster (LoadBalancer, NodePort, or routed to by an Ingress) whose pods
+//! Holt isolates gets `external-access-to-<service>`, admitting anyone on the Service's target ports, so
+//! enforcing intents does not cut off its users. In `always` mode the policy exists whether or not Holt
+//! isolates the pods.
 //!
 //! The model has no Endpoints: ports come from the Service's target ports, and the policy selects the
 //! Service's own selector. Prometheus-scraping and webhook-traffic policies are not rendered (yet).

@@ -1,6 +1,6 @@
-//! Istio AuthorizationPolicies (§2.9): for each enforced (client, server) pair in the mesh, an ALLOW policy
-//! in the server's namespace admitting the client's service accounts, restricted to the declared HTTP paths
-//! and methods when every declaration of the pair lists them.
+//! Istio AuthorizationPolicies (docs/reference-behaviour.md#istio): for each enforced (client, server) pair
+//! in the mesh, an ALLOW policy in the server's namespace admitting the client's service accounts, restricted
+//! to the declared HTTP paths and methods when every declaration of the pair lists them.
 //!
 //! A pair is in the mesh when the client or the server has pods with an `istio-proxy` sidecar; pairs where
 //! neither does are skipped silently (clusters without Istio get no policies and no noise).

@@ -1,7 +1,7 @@
-//! Kafka ACLs (§2.11): the complete set of ACLs Holt wants on one broker — topic ACLs for each client's
-//! declared topics, and the server defaults from the broker's KafkaServerConfigs (anonymous users denied or
-//! allowed, everyone allowed where intents are not required, consumer groups open to all). Plain ordered data,
-//! so an applier diffs desired against listed ACLs with set operations.
+//! Kafka ACLs (docs/reference-behaviour.md#kafka-acls): the complete set of ACLs Holt wants on one broker —
+//! topic ACLs for each client's declared topics, and the server defaults from the broker's KafkaServerConfigs
+//! (anonymous users denied or allowed, everyone allowed where intents are not required, consumer groups open
+//! to all). Plain ordered data, so an applier diffs desired against listed ACLs with set operations.
 
 use std::collections::BTreeSet;
 
@@ -151,7 +151,8 @@ impl Serialize for KafkaAcls {
 
 /// The ACL set of `broker` (a workload identity without kind, as Kafka targets name it), or `None` when
 /// neither intents nor a KafkaServerConfig name it. ACLs are only desired when ACL creation is enabled and the
-/// broker is enforced (§2.7); otherwise the set is empty, so an applier removes what Holt created earlier.
+/// broker is enforced (docs/reference-behaviour.md#enforcement); otherwise the set is empty, so an applier
+/// removes what Holt created earlier.
 pub fn render_broker(
     index: &Index,
     broker: &Identity,

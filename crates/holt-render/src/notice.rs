@@ -1,6 +1,6 @@
 //! Notices: declared access that Holt cannot enforce (yet), reported as data. The operator turns them into
 //! Events and status conditions, `holt plan` prints them. Reasons reuse the reference's Event reasons where it
-//! has one (§2.16), so existing alerts keep matching.
+//! has one (docs/reference-behaviour.md#events), so existing alerts keep matching.
 
 use std::fmt;
 

@@ -1,8 +1,9 @@
-//! Pod labels (§2.4): what selectors in Holt's policies match. Every pod gets its identity (`service`) and
-//! owner kind (`owner-kind`); a client's pods also get one `access-…` / `svc-access-…` label per in-cluster
-//! target (workloads, Services, Kafka brokers, the API server), so the targets' ingress rules admit them, and
-//! `client` exactly when they carry at least one access label (as the reference sets it: a client whose
-//! calls all leave the cluster gets neither). Rendered only while network-policy or Istio creation is enabled.
+//! Pod labels (docs/reference-behaviour.md#pod-labels): what selectors in Holt's policies match. Every pod
+//! gets its identity (`service`) and owner kind (`owner-kind`); a client's pods also get one `access-…` /
+//! `svc-access-…` label per in-cluster target (workloads, Services, Kafka brokers, the API server), so the
+//! targets' ingress rules admit them, and `client` exactly when they carry at least one access label (as the
+//! reference sets it: a client whose calls all leave the cluster gets neither). Rendered only while
+//! network-policy or Istio creation is enabled.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,4 +1,4 @@
-//! ProtectedService default-deny policies (§2.7).
+//! ProtectedService default-deny policies (docs/reference-behaviour.md#default-deny).
 
 mod common;
 

@@ -1,4 +1,5 @@
-//! Egress rules (§2.6, opt-in): workload, Service, API server and internet targets, and the DNS auto-allow.
+//! Egress rules (docs/reference-behaviour.md#network-policy-egress, opt-in): workload, Service, API server
+//! and internet targets, and the DNS auto-allow.
 
 mod common;
 

@@ -1,4 +1,5 @@
-//! External-traffic policies (§2.8) for LoadBalancer, NodePort and Ingress-backed Services.
+//! External-traffic policies (docs/reference-behaviour.md#third-party-traffic) for LoadBalancer, NodePort and
+//! Ingress-backed Services.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Istio AuthorizationPolicies (§2.9).
+//! Istio AuthorizationPolicies (docs/reference-behaviour.md#istio).
 
 mod common;
 

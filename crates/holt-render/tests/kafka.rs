@@ -1,4 +1,4 @@
-//! Kafka ACL sets (§2.11).
+//! Kafka ACL sets (docs/reference-behaviour.md#kafka-acls).
 
 mod common;
 

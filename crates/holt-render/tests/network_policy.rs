@@ -1,4 +1,5 @@
-//! Access NetworkPolicies (§2.6) and how enforcement gates them (§2.7).
+//! Access NetworkPolicies (docs/reference-behaviour.md#network-policy) and how enforcement gates them
+//! (docs/reference-behaviour.md#enforcement).
 
 mod common;
 

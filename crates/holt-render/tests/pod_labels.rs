@@ -1,4 +1,4 @@
-//! Pod labels (§2.4) and the label patch an applier sends.
+//! Pod labels (docs/reference-behaviour.md#pod-labels) and the label patch an applier sends.
 
 mod common;
 

@@ -30,6 +30,13 @@ pub struct Args {
     )]
     pub mapper_url: Endpoint,
 
+    /// File holding the bearer token sent with every report (`Authorization: Bearer`): in the chart a
+    /// ServiceAccount token projected with audience holt-mapper. Read again for every round of
+    /// reports, so a rotated token is picked up. Without it reports carry no credential, which a
+    /// mapper checking its callers refuses (401).
+    #[arg(long, env = "HOLT_SNIFFER_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
     /// How often to report (and scan /proc), e.g. 1s, 500ms.
     #[arg(long, env = "HOLT_SNIFFER_REPORT_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub report_interval: Duration,

@@ -1,13 +1,14 @@
 //! One exchange with the mapper over a fresh HTTP/1.1 connection, bounded by a timeout: posting a
-//! report, or reading the mapper's limits. In: the endpoint and the serialised report. Out: the
-//! mapper's answer when it is final for that report (accepted, too large, rejected), or an error
-//! saying which step failed when it is worth trying again (no connection, timeout, `5xx`).
+//! report, or reading the mapper's limits. In: the endpoint, the serialised report and the credential
+//! (`Authorization`). Out: the mapper's answer when it is final for that report (accepted, too large,
+//! rejected), or an error saying which step failed when it is worth trying again (no connection,
+//! timeout, `5xx`, `429`, and `401`/`403`: the credential was refused, not the report).
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use holt_mapper_api::{Limits, MAX_REPORT_BYTES_HEADER};
-use http::{HeaderMap, Method, Request, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -48,6 +49,16 @@ pub enum DeliverError {
     Timeout { endpoint: String, timeout: Duration },
     #[error("{endpoint} sent limits that do not parse: {reason}")]
     Limits { endpoint: String, reason: String },
+    /// `401` or `403`: the mapper does not accept the sniffer's credential (a missing or expired token,
+    /// a ServiceAccount without `create reports.mapper.holt.dev`). The report is fine: it is kept.
+    #[error("{endpoint} refused the sniffer's credential ({status}): {body}")]
+    Unauthorized {
+        endpoint: String,
+        status: StatusCode,
+        body: String,
+    },
+    #[error(transparent)]
+    Token(#[from] crate::token::TokenError),
 }
 
 /// The mapper's final answer to one report.
@@ -61,16 +72,24 @@ pub enum Answer {
     Rejected { status: StatusCode, body: String },
 }
 
-/// Posts `body` (JSON) to the endpoint's reports path.
+/// Posts `body` (JSON) to the endpoint's reports path, with `authorization` (`Bearer <token>`) if
+/// given.
 pub async fn post_report(
     endpoint: &Endpoint,
     body: Bytes,
     timeout: Duration,
+    authorization: Option<&HeaderValue>,
 ) -> Result<Answer, DeliverError> {
     let (status, headers, text) = bounded(
         endpoint,
         timeout,
-        exchange(endpoint, Method::POST, &endpoint.reports_path, body),
+        exchange(
+            endpoint,
+            Method::POST,
+            &endpoint.reports_path,
+            body,
+            authorization,
+        ),
     )
     .await?;
     let limit = announced_limit(&headers);
@@ -78,6 +97,19 @@ pub async fn post_report(
         Ok(Answer::Accepted { limit })
     } else if status == StatusCode::PAYLOAD_TOO_LARGE {
         Ok(Answer::TooLarge { limit })
+    } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        Err(DeliverError::Unauthorized {
+            endpoint: endpoint.to_string(),
+            status,
+            body: text.trim().to_owned(),
+        })
+    } else if status == StatusCode::TOO_MANY_REQUESTS {
+        // The mapper's review budget, not the report: tried again after the back-off.
+        Err(DeliverError::Status {
+            endpoint: endpoint.to_string(),
+            status,
+            body: text,
+        })
     } else if status.is_client_error() {
         Ok(Answer::Rejected { status, body: text })
     } else {
@@ -95,7 +127,7 @@ pub async fn fetch_limits(endpoint: &Endpoint, timeout: Duration) -> Result<Opti
     let (status, _, text) = bounded(
         endpoint,
         timeout,
-        exchange(endpoint, Method::GET, &endpoint.limits_path, Bytes::new()),
+        exchange(endpoint, Method::GET, &endpoint.limits_path, Bytes::new(), None),
     )
     .await?;
     match status {
@@ -144,6 +176,7 @@ async fn exchange(
     method: Method,
     path: &str,
     body: Bytes,
+    authorization: Option<&HeaderValue>,
 ) -> Result<(StatusCode, HeaderMap, String), DeliverError> {
     let name = || endpoint.to_string();
     let stream = TcpStream::connect((endpoint.host.as_str(), endpoint.port))
@@ -166,6 +199,9 @@ async fn exchange(
         .header(header::HOST, endpoint.authority.as_str());
     if !body.is_empty() {
         request = request.header(header::CONTENT_TYPE, "application/json");
+    }
+    if let Some(authorization) = authorization {
+        request = request.header(header::AUTHORIZATION, authorization.clone());
     }
     let request = request
         .body(Full::new(body))

@@ -8,8 +8,8 @@
 //!
 //! Flow: [`capture`] (the one module with `unsafe`: the mmap ring) → [`capture_loop`] on its own thread
 //! → [`record`] (decode with `holt_decode`, no allocation per packet; repeats recognised by
-//! [`recent`] and not decoded again; DNS over TCP reassembled by [`tcp_dns`]) → [`batch`] (deduplicated, bounded) in [`shared`] state → [`reporter`] (scan with [`socket_scan`], encode with [`report_body`], deliver with [`deliver`],
-//! retry with back-off) on a single-threaded async runtime beside the [`health`] server.
+//! [`recent`] and not decoded again; DNS over TCP reassembled by [`tcp_dns`]) → [`batch`] (deduplicated, bounded) in [`shared`] state → [`reporter`] (scan with [`socket_scan`], encode with [`report_body`], deliver with [`deliver`]
+//! carrying the [`token`], retry with back-off) on a single-threaded async runtime beside the [`health`] server.
 
 pub mod args;
 pub mod batch;
@@ -28,3 +28,4 @@ pub mod shared;
 pub mod socket_scan;
 pub mod tally;
 pub mod tcp_dns;
+pub mod token;

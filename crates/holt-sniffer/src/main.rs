@@ -86,8 +86,15 @@ fn main() -> anyhow::Result<()> {
             timeout: args.report_timeout,
             scan_proc_root: args.enable_socket_scan.then(|| args.proc_root.clone()),
             pending_capacity: args.max_batch,
+            token_file: args.token_file.clone(),
         };
-        tracing::info!(mapper = %config.endpoint, "reporting");
+        match &config.token_file {
+            Some(path) => tracing::info!(mapper = %config.endpoint, token_file = %path.display(), "reporting"),
+            None => tracing::warn!(
+                mapper = %config.endpoint,
+                "reporting without a credential (no --token-file): a mapper that checks its callers refuses every report"
+            ),
+        }
         let reporter = tokio::spawn(reporter::run(shared.clone(), config, shutdown_rx.clone()));
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("installing the SIGTERM handler")?;

@@ -7,9 +7,14 @@
 //! report size. What the mapper answers decides what happens to a report:
 //! - `2xx`: delivered, gone from the backlog;
 //! - `413`: put back, cut again smaller, sent again at once (never the same body twice);
+//! - `401` or `403` (the credential, not the report, was refused), `429` (the mapper's review budget):
+//!   put back and tried again like a failure, counted apart (`unauthorized`);
 //! - any other `4xx`: dropped and counted (`rejected`): the mapper would refuse it again;
 //! - no answer, a timeout or a `5xx`: put back; the next attempts wait 2, 4, 8, … intervals, up to
 //!   [`MAX_BACKOFF`].
+//!
+//! Reports carry the token of `--token-file` (read again for every round, so a rotated token is used
+//! at once) as `Authorization: Bearer`.
 //!
 //! The backlog is bounded (`pending_capacity` observations, `--max-batch`): past it the observations
 //! seen longest ago are dropped and counted (`backlog_full`). On shutdown it makes one last attempt.
@@ -44,6 +49,8 @@ pub struct ReporterConfig {
     pub scan_proc_root: Option<PathBuf>,
     /// Distinct observations kept while the mapper is unreachable.
     pub pending_capacity: usize,
+    /// The file holding the bearer token for the mapper; `None`: reports carry no credential.
+    pub token_file: Option<PathBuf>,
 }
 
 /// Runs until `shutdown` turns true, then flushes once and returns.
@@ -88,7 +95,12 @@ pub async fn run(shared: Arc<Shared>, config: ReporterConfig, mut shutdown: watc
                     failures = failures.saturating_add(1);
                     let backoff = backoff(config.interval, failures);
                     tracing::warn!(%error, pending = pending.len(), retry_in = ?backoff, "report not delivered");
-                    shared.lock().tally.reports_failed += 1;
+                    let mut state = shared.lock();
+                    if matches!(error, DeliverError::Unauthorized { .. }) {
+                        state.tally.reports_unauthorized += 1;
+                    } else {
+                        state.tally.reports_failed += 1;
+                    }
                     next_attempt = tick + backoff;
                 }
             }
@@ -125,6 +137,11 @@ async fn deliver(
             known
         }
     };
+    let authorization = config
+        .token_file
+        .as_deref()
+        .map(crate::token::authorization)
+        .transpose()?;
     let mut max_bytes = max_bytes;
     let mut first = true;
     while first || !pending.is_empty() {
@@ -149,7 +166,14 @@ async fn deliver(
             }
         };
         let sent = body.len();
-        match post_report(&config.endpoint, Bytes::from(body), config.timeout).await {
+        match post_report(
+            &config.endpoint,
+            Bytes::from(body),
+            config.timeout,
+            authorization.as_ref(),
+        )
+        .await
+        {
             Ok(Answer::Accepted { limit: announced }) => {
                 tracing::debug!(observations = part.len(), bytes = sent, "report delivered");
                 shared.lock().tally.reports_sent += 1;

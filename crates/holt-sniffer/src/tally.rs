@@ -28,10 +28,12 @@ pub struct Tally {
     pub reports_sent: u64,
     /// Exchanges that got no final answer (no connection, timeout, `5xx`): tried again later.
     pub reports_failed: u64,
-    /// Reports the mapper refused with a `4xx` other than `413` (their observations dropped).
+    /// Reports the mapper refused with a `4xx` other than `401`, `403`, `413` and `429` (their observations dropped).
     pub reports_rejected: u64,
     /// Reports the mapper found too large (`413`): cut smaller and sent again.
     pub reports_too_large: u64,
+    /// Reports whose credential the mapper refused (`401`, `403`): kept and tried again later.
+    pub reports_unauthorized: u64,
     /// Socket scans that failed to read a process's tables (the process usually just exited).
     pub scan_errors: u64,
 }
@@ -43,7 +45,7 @@ pub enum DropReason {
     BatchFull,
     /// The backlog was full while the mapper could not be reached: the oldest observations went.
     BacklogFull,
-    /// The mapper answered a `4xx` other than `413`: that report is dropped, never sent again.
+    /// The mapper answered a `4xx` other than `401`, `403`, `413` and `429`: that report is dropped, never sent again.
     Rejected,
     /// One observation alone made a report larger than the mapper's limit.
     TooLarge,
@@ -170,6 +172,7 @@ impl Tally {
                 ("{result=\"failed\"}".to_owned(), self.reports_failed),
                 ("{result=\"rejected\"}".to_owned(), self.reports_rejected),
                 ("{result=\"too_large\"}".to_owned(), self.reports_too_large),
+                ("{result=\"unauthorized\"}".to_owned(), self.reports_unauthorized),
             ],
         );
         counter(

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use holt_testenv::ControlPlane;
+use support::access::MapperAccess;
 use support::netns::{bridged, uplink};
 use support::process::sniffer;
 use support::servers::http_get;
@@ -46,11 +47,14 @@ async fn a_backlog_larger_than_a_report_is_delivered_in_full() -> anyhow::Result
     // The mapper's address, reserved now and listened on only after the burst.
     let mapper_address = TcpListener::bind((host_address, 0))?.local_addr()?;
     let mapper_url = format!("http://{mapper_address}");
+    let access = MapperAccess::new(plane).await?;
     let _sniffer = sniffer(
         &net.node,
         &[
             "--mapper-url",
             &mapper_url,
+            "--token-file",
+            &access.token_file.display().to_string(),
             "--interface",
             "vclient",
             "--enable-dns",
@@ -118,6 +122,8 @@ async fn a_backlog_larger_than_a_report_is_delivered_in_full() -> anyhow::Result
         &plane.kubeconfig().display().to_string(),
         "--resolved-ips-interval-ms",
         "0",
+        "--authorization-namespace",
+        &access.namespace,
     ])?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mapper = tokio::spawn(holt_mapper::serve::serve(

@@ -5,8 +5,9 @@
 //! `server.<namespace>.svc.cluster.local` and TCP connections to the server over IPv4 and IPv6. The
 //! sniffer binary runs in `node` and reports to a mapper served in-process (host side of the pair), which
 //! resolves both ends through the API server of `holt-testenv`, where Deployments `client`, `client2` and
-//! `server` have Pods whose `status.podIPs` are the namespaces' addresses. `holt mapper export` must
-//! then print the tutorial's ClientIntents.
+//! `server` have Pods whose `status.podIPs` are the namespaces' addresses. The mapper checks its
+//! callers: the sniffer reports with a token for the mapper, `holt mapper export` reads with a reader's.
+//! `holt mapper export` must then print the tutorial's ClientIntents.
 
 mod support;
 
@@ -21,6 +22,7 @@ use k8s_openapi::api::core::v1::Service;
 use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
+use support::access::MapperAccess;
 use support::netns::{Bridged, bridged, veth_to_host};
 use support::process::{probe, sniffer};
 use support::servers::{Zone, dns_responder, tcp_server};
@@ -151,7 +153,8 @@ async fn the_tutorial_traffic_becomes_client_intents_exported_by_the_cli() -> an
         .within(|| TcpListener::bind("[::]:80"))??;
     let _server = tcp_server(listener);
 
-    // The mapper, on the host end of the node's uplink.
+    // The mapper, on the host end of the node's uplink, checking its callers.
+    let access = MapperAccess::new(plane).await?;
     let state = tempfile::tempdir()?;
     let args: holt_mapper::args::Args = clap::Parser::try_parse_from([
         "holt-mapper",
@@ -163,6 +166,8 @@ async fn the_tutorial_traffic_becomes_client_intents_exported_by_the_cli() -> an
         &plane.kubeconfig().display().to_string(),
         "--resolved-ips-interval-ms",
         "0",
+        "--authorization-namespace",
+        &access.namespace,
     ])?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (listening, address) = tokio::sync::oneshot::channel();
@@ -183,6 +188,8 @@ async fn the_tutorial_traffic_becomes_client_intents_exported_by_the_cli() -> an
         &[
             "--mapper-url",
             &mapper_url,
+            "--token-file",
+            &access.token_file.display().to_string(),
             "--report-interval",
             "200ms",
             "--health-bind-address",
@@ -211,7 +218,9 @@ async fn the_tutorial_traffic_becomes_client_intents_exported_by_the_cli() -> an
     // `holt mapper export` until both clients are there.
     let export = |client: Option<&str>| -> anyhow::Result<String> {
         let mut command = Command::new(&holt);
-        command.args(["mapper", "export", "--url", &mapper_url, "-n", &ns]);
+        command
+            .args(["mapper", "export", "--url", &mapper_url, "-n", &ns])
+            .env("HOLT_MAPPER_TOKEN", &access.reader);
         if let Some(client) = client {
             command.args(["--client", client]);
         }

@@ -1,8 +1,9 @@
 //! The reporter against mappers that refuse: its batch path (the shared batch, the backlog, the
 //! reports) run in-process against small HTTP servers on loopback that answer as a mapper (or a proxy
-//! in front of one) may: `413` with and without the limit header, `400`. No report body is ever sent
-//! twice after a `4xx`; what a `413` refused arrives in smaller reports; what a `400` refused is
-//! dropped and counted.
+//! in front of one) may: `413` with and without the limit header, `400`, `401` and `403`. No report
+//! body is ever sent twice after a `413` or `400`; what a `413` refused arrives in smaller reports;
+//! what a `400` refused is dropped and counted; what a `401` or `403` refused (the credential, not the
+//! report) is kept and arrives once the token file holds an accepted token.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -69,6 +70,7 @@ fn reporter(shared: &Arc<Shared>, address: SocketAddr) -> (watch::Sender<bool>, 
         timeout: Duration::from_secs(5),
         scan_proc_root: None,
         pending_capacity: 100_000,
+        token_file: None,
     };
     let (stop, stopped) = watch::channel(false);
     (stop, tokio::spawn(reporter::run(shared.clone(), config, stopped)))
@@ -208,5 +210,124 @@ async fn a_rejected_report_is_dropped_counted_and_never_sent_again() -> anyhow::
             .render_metrics()
             .contains("holt_sniffer_report_drops_total{reason=\"rejected\"} 10\n")
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_token_file_is_sent_and_reread_and_a_refused_credential_loses_nothing() -> anyhow::Result<()> {
+    use axum::http::HeaderMap;
+
+    // The fake mapper takes reports with `Authorization: Bearer good` once `open` is set; before,
+    // that token is answered 403 (its owner lacks the verb), and any other 401.
+    #[derive(Default)]
+    struct Gate {
+        open: bool,
+        authorizations: Vec<Option<String>>,
+        accepted: Vec<Report>,
+    }
+    let gate = Arc::new(Mutex::new(Gate::default()));
+    let state = gate.clone();
+    let app = Router::new()
+        .route(
+            holt_mapper_api::REPORTS_PATH,
+            post(move |headers: HeaderMap, body: Bytes| {
+                let state = state.clone();
+                async move {
+                    let authorization = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    let mut gate = state.lock().expect("gate");
+                    gate.authorizations.push(authorization.clone());
+                    match authorization.as_deref() {
+                        Some("Bearer good") if gate.open => {
+                            gate.accepted
+                                .push(serde_json::from_slice(&body).expect("a report"));
+                            StatusCode::NO_CONTENT.into_response()
+                        }
+                        Some("Bearer good") => (StatusCode::FORBIDDEN, "may not report").into_response(),
+                        _ => (StatusCode::UNAUTHORIZED, "the token is not accepted").into_response(),
+                    }
+                }
+            }),
+        )
+        .route(
+            holt_mapper_api::LIMITS_PATH,
+            get(|| async {
+                axum::Json(holt_mapper_api::Limits {
+                    max_report_bytes: 1 << 20,
+                })
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir()?;
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "stale\n")?;
+    let shared = Arc::new(Shared::new(100_000));
+    connections(&shared, 10);
+    let config = ReporterConfig {
+        endpoint: format!("http://{address}").parse()?,
+        node: "node-1".into(),
+        interval: Duration::from_millis(50),
+        timeout: Duration::from_secs(5),
+        scan_proc_root: None,
+        pending_capacity: 100_000,
+        token_file: Some(token_file.clone()),
+    };
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(reporter::run(shared.clone(), config, stopped));
+    let refused = |token: &str| {
+        let gate = gate.clone();
+        let expected = format!("Bearer {token}");
+        move || {
+            gate.lock()
+                .expect("gate")
+                .authorizations
+                .iter()
+                .any(|a| a.as_deref() == Some(expected.as_str()))
+        }
+    };
+    until("the stale token refused", refused("stale")).await;
+    // The token rotates (the kubelet rewrites a projected token): the next attempt sends the new one.
+    std::fs::write(&token_file, "good")?;
+    until("the new token sent", refused("good")).await;
+    assert!(gate.lock().expect("gate").accepted.is_empty());
+    assert_eq!(
+        shared.tally().report_drops_total(),
+        0,
+        "a refused credential drops nothing"
+    );
+    // Granted: the observations arrive, once.
+    gate.lock().expect("gate").open = true;
+    until("the observations delivered", || {
+        gate.lock()
+            .expect("gate")
+            .accepted
+            .iter()
+            .map(|r| r.connections.len())
+            .sum::<usize>()
+            >= 10
+    })
+    .await;
+    let _ = stop.send(true);
+    task.await?;
+    let gate = gate.lock().expect("gate");
+    let mut ports: Vec<u16> = gate
+        .accepted
+        .iter()
+        .flat_map(|r| r.connections.iter().map(|c| c.dst_port))
+        .collect();
+    ports.sort_unstable();
+    assert_eq!(ports, (0..10).collect::<Vec<u16>>(), "each once");
+    let tally = shared.tally();
+    assert_eq!(tally.report_drops_total(), 0);
+    assert!(tally.reports_unauthorized >= 2, "{}", tally.reports_unauthorized);
+    assert!(tally.render_metrics().contains(&format!(
+        "holt_sniffer_reports_total{{result=\"unauthorized\"}} {}\n",
+        tally.reports_unauthorized
+    )));
     Ok(())
 }

@@ -339,3 +339,73 @@ async fn istio_authorization_policy_crd_installs() -> anyhow::Result<()> {
     assert_eq!(stored.data["spec"]["action"], "ALLOW");
     Ok(())
 }
+
+#[tokio::test]
+async fn service_account_tokens_are_reviewed_for_their_audience_and_their_kubeconfig_works()
+-> anyhow::Result<()> {
+    use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+    let (plane, client, ns) = setup("tokens").await?;
+    let review = |token: String, audiences: Option<Vec<String>>| {
+        let client = client.clone();
+        async move {
+            let review = TokenReview {
+                spec: TokenReviewSpec { token, audiences },
+                ..TokenReview::default()
+            };
+            let answer = kube::Api::<TokenReview>::all(client)
+                .create(&PostParams::default(), &review)
+                .await?;
+            anyhow::Ok(answer.status.unwrap_or_default())
+        }
+    };
+    let for_service = holt_testenv::service_account_token(&client, &ns, "caller", &["some-service"]).await?;
+    assert_eq!(for_service.user, format!("system:serviceaccount:{ns}:caller"));
+    let accepted = review(for_service.token.clone(), Some(vec!["some-service".into()])).await?;
+    assert_eq!(accepted.authenticated, Some(true), "{accepted:?}");
+    assert_eq!(
+        accepted.user.and_then(|u| u.username).as_deref(),
+        Some(for_service.user.as_str())
+    );
+    let elsewhere = review(for_service.token, Some(vec!["another-service".into()])).await?;
+    assert_ne!(elsewhere.authenticated, Some(true), "{elsewhere:?}");
+    let not_for_the_api_server = review(
+        holt_testenv::service_account_token(&client, &ns, "caller", &["some-service"])
+            .await?
+            .token,
+        None,
+    )
+    .await?;
+    assert_ne!(not_for_the_api_server.authenticated, Some(true));
+
+    // A token for the API server, in a kubeconfig: the user the RBAC rules name.
+    let for_api = holt_testenv::service_account_token(&client, &ns, "caller", &[]).await?;
+    let rules = vec![k8s_openapi::api::rbac::v1::PolicyRule {
+        api_groups: Some(vec![String::new()]),
+        resources: Some(vec!["configmaps".into()]),
+        verbs: vec!["list".into()],
+        ..Default::default()
+    }];
+    holt_testenv::bind_role(&client, &ns, "list-configmaps", rules, &[(ns.as_str(), "caller")]).await?;
+    let dir = tempfile::tempdir()?;
+    let kubeconfig = for_api.write_kubeconfig(
+        &dir.path().join("caller.kubeconfig"),
+        plane.url(),
+        plane.ca_file(),
+    )?;
+    let caller = kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(&kubeconfig)?,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await?,
+    )?;
+    kube::Api::<ConfigMap>::namespaced(caller.clone(), &ns)
+        .list(&ListParams::default())
+        .await
+        .context("the bound Role lets the token's user list")?;
+    let refused = kube::Api::<ConfigMap>::namespaced(caller, "default")
+        .list(&ListParams::default())
+        .await;
+    ensure!(refused.is_err(), "nothing else is granted");
+    Ok(())
+}

@@ -1,6 +1,8 @@
 //! `holt mapper` as a user runs it: the built `holt` binary reaching a real mapper through the real
 //! kube-apiserver's service proxy (the mapper's Service and Endpoints point at the host end of a veth
-//! pair this test creates, since the apiserver refuses loopback endpoints), and by `--url`.
+//! pair this test creates, since the apiserver refuses loopback endpoints), and by `--url`. The mapper
+//! checks its callers: users pass the token of their kubeconfig (or `--token-file`) and need the RBAC
+//! verb; the API server needs `get`/`create` on the Service's proxy.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -9,11 +11,16 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use holt_mapper::access::Role;
 use holt_mapper::shared::now_ms;
+use holt_mapper_api::TOKEN_AUDIENCE;
 use holt_mapper_api::{Connection, Counters, Report, SeenBy};
-use holt_testenv::{ControlPlane, deployment_with_pod_ips, eventually};
+use holt_testenv::{
+    ControlPlane, ServiceAccountToken, bind_role, deployment_with_pod_ips, eventually, service_account_token,
+};
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::rbac::v1::{PolicyRule, RoleBinding};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use pretty_assertions::assert_eq;
@@ -177,6 +184,126 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// A mapper served in-process on the host end of a veth pair, behind Service `holt-mapper` in `ns`,
+/// checking permissions in `ns`; stopped when dropped.
+struct ServedMapper {
+    at: SocketAddr,
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), holt_mapper::serve::ServeError>>>,
+    _state: tempfile::TempDir,
+    _link: VethPair,
+}
+
+impl ServedMapper {
+    async fn start(plane: &ControlPlane, client: &Client, ns: &str) -> anyhow::Result<ServedMapper> {
+        // Bound to an address the API server can proxy to.
+        let link = VethPair::new()?;
+        let state = tempfile::tempdir()?;
+        // The mapper's own flag parsing, so that flags added later keep their defaults here.
+        let bind = SocketAddr::new(IpAddr::V4(link.address), 0).to_string();
+        let args = <holt_mapper::args::Args as clap::Parser>::try_parse_from([
+            "holt-mapper",
+            "--bind-address",
+            &bind,
+            "--state-dir",
+            &state.path().to_string_lossy(),
+            "--kubeconfig",
+            &plane.kubeconfig().to_string_lossy(),
+            "--snapshot-interval-ms",
+            "1000",
+            "--resolved-ips-interval-ms",
+            "0",
+            "--authorization-namespace",
+            ns,
+        ])?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (bound_tx, bound) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(holt_mapper::serve::serve(
+            args,
+            async move {
+                let _ = stopped.await;
+            },
+            move |address| {
+                let _ = bound_tx.send(address);
+            },
+        ));
+        let at = bound.await.context("the mapper did not start")?;
+        let url = format!("http://{at}");
+        mapper_service(client, ns, "holt-mapper", at).await?;
+        let http = Client::try_from(kube::Config::new(url.parse()?))?;
+        eventually("the mapper ready", TIMEOUT, || async {
+            Ok(http
+                .request_text(http::Request::get("/readyz").body(Vec::new())?)
+                .await
+                .ok())
+        })
+        .await?;
+        Ok(ServedMapper {
+            at,
+            url,
+            stop: Some(stop),
+            task: Some(task),
+            _state: state,
+            _link: link,
+        })
+    }
+
+    /// Reports `connections` as the sniffer `token` belongs to.
+    async fn report(&self, token: &str, connections: Vec<Connection>) -> anyhow::Result<()> {
+        let mut config = kube::Config::new(self.url.parse()?);
+        config.auth_info.token = Some(token.to_owned().into());
+        let http = Client::try_from(config)?;
+        let report = Report {
+            node: "node-a".into(),
+            dns: vec![],
+            connections,
+            counters: Counters::default(),
+        };
+        let post = http::Request::post(holt_mapper_api::REPORTS_PATH).body(serde_json::to_vec(&report)?)?;
+        http.request_text(post).await?;
+        Ok(())
+    }
+
+    async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await??;
+        }
+        Ok(())
+    }
+}
+
+/// A ServiceAccount `name` in `ns` granted `rules` there, and its token for `audiences` (none: the API
+/// server's).
+async fn account(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    rules: Vec<PolicyRule>,
+    audiences: &[&str],
+) -> anyhow::Result<ServiceAccountToken> {
+    let token = service_account_token(client, ns, name, audiences).await?;
+    if !rules.is_empty() {
+        bind_role(client, ns, name, rules, &[(ns, name)]).await?;
+    }
+    Ok(token)
+}
+
+/// What reaching Service `holt-mapper` on `port` through the API server takes: `get` (GET) and
+/// `create` (POST) on its proxy subresource, whose name is `<service>:<port>` when the port is given.
+fn service_proxy(port: u16) -> PolicyRule {
+    PolicyRule {
+        api_groups: Some(vec![String::new()]),
+        resources: Some(vec!["services/proxy".into()]),
+        resource_names: Some(vec![format!("holt-mapper:{port}")]),
+        verbs: vec!["get".into(), "create".into()],
+        ..PolicyRule::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> anyhow::Result<()> {
     let plane = ControlPlane::shared().await?;
@@ -185,60 +312,35 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
     deployment_with_pod_ips(&client, &ns, "client", &["10.244.7.1"]).await?;
     deployment_with_pod_ips(&client, &ns, "client2", &["10.244.7.2"]).await?;
     deployment_with_pod_ips(&client, &ns, "server", &["10.244.7.3"]).await?;
+    let served = ServedMapper::start(plane, &client, &ns).await?;
+    let (at, url) = (served.at, served.url.clone());
 
-    // The mapper, bound to an address the API server can proxy to.
-    let link = VethPair::new()?;
-    let state = tempfile::tempdir()?;
-    // The mapper's own flag parsing, so that flags added later keep their defaults here.
-    let bind = SocketAddr::new(IpAddr::V4(link.address), 0).to_string();
-    let args = <holt_mapper::args::Args as clap::Parser>::try_parse_from([
-        "holt-mapper",
-        "--bind-address",
-        &bind,
-        "--state-dir",
-        &state.path().to_string_lossy(),
-        "--kubeconfig",
-        &plane.kubeconfig().to_string_lossy(),
-        "--snapshot-interval-ms",
-        "1000",
-        "--resolved-ips-interval-ms",
-        "0",
-    ])?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (bound_tx, bound) = tokio::sync::oneshot::channel();
-    let mapper = tokio::spawn(holt_mapper::serve::serve(
-        args,
-        async move {
-            let _ = stopped.await;
-        },
-        move |address| {
-            let _ = bound_tx.send(address);
-        },
-    ));
-    let at = bound.await.context("the mapper did not start")?;
-    let url = format!("http://{at}");
-    mapper_service(&client, &ns, "holt-mapper", at).await?;
+    // The tutorial's calls, reported by a sniffer.
+    let sniffer = account(&client, &ns, "sniffer", Role::Sniffer.rules(), &[TOKEN_AUDIENCE]).await?;
+    served
+        .report(
+            &sniffer.token,
+            vec![
+                connection("10.244.7.1", "10.244.7.3"),
+                connection("10.244.7.2", "10.244.7.3"),
+            ],
+        )
+        .await?;
 
-    // Report the tutorial's calls once the mapper's caches have listed.
-    let http = Client::try_from(kube::Config::new(url.parse()?))?;
-    eventually("the mapper ready", TIMEOUT, || async {
-        Ok(http
-            .request_text(http::Request::get("/readyz").body(Vec::new())?)
-            .await
-            .ok())
-    })
+    // The admin kubeconfig authenticates with a client certificate, which the API server does not pass
+    // on: the mapper gets a token for it from --token-file.
+    let admin = account(
+        &client,
+        &ns,
+        "mapper-admin",
+        Role::Admin.rules(),
+        &[TOKEN_AUDIENCE],
+    )
     .await?;
-    let report = Report {
-        node: "node-a".into(),
-        dns: vec![],
-        connections: vec![
-            connection("10.244.7.1", "10.244.7.3"),
-            connection("10.244.7.2", "10.244.7.3"),
-        ],
-        counters: Counters::default(),
-    };
-    let post = http::Request::post(holt_mapper_api::REPORTS_PATH).body(serde_json::to_vec(&report)?)?;
-    http.request_text(post).await?;
+    let credentials = tempfile::tempdir()?;
+    let token_file = credentials.path().join("token");
+    std::fs::write(&token_file, &admin.token)?;
+    let token_file = token_file.to_string_lossy().into_owned();
 
     let kubeconfig = plane.kubeconfig().to_string_lossy().into_owned();
     let port = at.port().to_string();
@@ -252,6 +354,8 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
         "holt-mapper",
         "--mapper-port",
         &port,
+        "--token-file",
+        &token_file,
     ];
     let run = |extra: &[&str]| {
         let mut all: Vec<&str> = via_api.to_vec();
@@ -270,7 +374,16 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
         )
     );
     assert_eq!(
-        stdout(holt(&["mapper", "--url", &url, "list", "--namespace", &ns])),
+        stdout(holt(&[
+            "mapper",
+            "--url",
+            &url,
+            "--token-file",
+            &token_file,
+            "list",
+            "--namespace",
+            &ns
+        ])),
         listed,
         "--url gives the same"
     );
@@ -408,8 +521,123 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
     );
     assert_eq!(stdout(run(&["list", "-n", &ns])), "");
 
-    let _ = stop.send(());
-    mapper.await??;
-    drop(link);
-    Ok(())
+    served.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_reach_the_mapper_with_their_kubeconfig_token_and_need_the_verb() -> anyhow::Result<()> {
+    let plane = ControlPlane::shared().await?;
+    let client = plane.client().await?;
+    let ns = plane.create_namespace(&client, "mapper-users").await?;
+    deployment_with_pod_ips(&client, &ns, "caller", &["10.244.8.1"]).await?;
+    deployment_with_pod_ips(&client, &ns, "callee", &["10.244.8.2"]).await?;
+    let served = ServedMapper::start(plane, &client, &ns).await?;
+    let sniffer = account(&client, &ns, "sniffer", Role::Sniffer.rules(), &[TOKEN_AUDIENCE]).await?;
+    served
+        .report(&sniffer.token, vec![connection("10.244.8.1", "10.244.8.2")])
+        .await?;
+
+    // Users whose kubeconfigs hold a token for the API server (as cloud and OIDC logins give), each
+    // allowed through the service proxy: one may reset, one may read, one may do neither at the mapper.
+    let dir = tempfile::tempdir()?;
+    let kubeconfig = |user: &ServiceAccountToken| -> anyhow::Result<String> {
+        let path = dir.path().join(format!("{}.kubeconfig", user.name));
+        user.write_kubeconfig(&path, plane.url(), plane.ca_file())?;
+        Ok(path.to_string_lossy().into_owned())
+    };
+    let with_rules = |mapper: Role| {
+        let mut rules = mapper.rules();
+        rules.push(service_proxy(served.at.port()));
+        rules
+    };
+    let alice = kubeconfig(&account(&client, &ns, "alice", with_rules(Role::Admin), &[]).await?)?;
+    let bob = kubeconfig(&account(&client, &ns, "bob", with_rules(Role::Reader), &[]).await?)?;
+    let carol =
+        kubeconfig(&account(&client, &ns, "carol", vec![service_proxy(served.at.port())], &[]).await?)?;
+    let port = served.at.port().to_string();
+    let mapper = |kubeconfig: &str, command: &[&str]| {
+        let mut args = vec![
+            "mapper",
+            "--kubeconfig",
+            kubeconfig,
+            "--mapper-namespace",
+            &ns,
+            "--mapper-service",
+            "holt-mapper",
+            "--mapper-port",
+            &port,
+        ];
+        args.extend_from_slice(command);
+        holt(&args)
+    };
+    let listed = format!("caller in namespace {ns} calls:\n  - callee in namespace {ns}\n");
+
+    // A reader reads, through the API server and by URL, and may not reset.
+    assert_eq!(stdout(mapper(&bob, &["list", "-n", &ns])), listed);
+    let by_url = holt(&[
+        "mapper",
+        "--kubeconfig",
+        &bob,
+        "--url",
+        &served.url,
+        "list",
+        "-n",
+        &ns,
+    ]);
+    assert_eq!(stdout(by_url), listed);
+    let refused = mapper(&bob, &["reset"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    eprintln!("a reader resets:\n{stderr}");
+    assert!(
+        stderr.contains("answered 403")
+            && stderr.contains(&format!("system:serviceaccount:{ns}:bob"))
+            && stderr.contains("deletecollection"),
+        "{stderr}"
+    );
+    assert_eq!(stdout(mapper(&bob, &["list", "-n", &ns])), listed, "not reset");
+
+    // Someone the API server lets through to the mapper, but without a verb at the mapper.
+    let refused = mapper(&carol, &["list", "-n", &ns]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("answered 403") && stderr.contains("`list` on `discoveredintents.mapper.holt.dev`"),
+        "{stderr}"
+    );
+
+    // A user with a client certificate reaches the mapper, which cannot tell who it is: the CLI says
+    // what to do.
+    let dave = plane.user("dave", None)?;
+    let rolebinding = |name: &str| -> anyhow::Result<RoleBinding> {
+        Ok(serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "carol"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "dave"}]
+        }))?)
+    };
+    Api::<RoleBinding>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &rolebinding("dave")?)
+        .await?;
+    let refused = mapper(&dave.kubeconfig.to_string_lossy(), &["list", "-n", &ns]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    eprintln!("a user with a client certificate lists:\n{stderr}");
+    assert!(
+        stderr.contains("answered 401")
+            && stderr.contains("client certificate")
+            && stderr.contains("--token"),
+        "{stderr}"
+    );
+
+    // The verb `deletecollection` resets.
+    let reset = mapper(&alice, &["reset"]);
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    assert_eq!(stdout(mapper(&bob, &["list", "-n", &ns])), "");
+
+    served.stop().await
 }

@@ -1,10 +1,10 @@
 //! Conversion between every pair of served versions, for the three kinds, through the hub (`v2beta1`).
 //!
 //! Each version converts to and from the hub ([`Convertible`]); any pair converts through it ([`convert`]).
-//! The rules follow the reference's (compat §1.4): `v2alpha1` ↔ `v2beta1` is lossless; `v1beta1` ↔ hub maps
-//! calls to targets (`svc:` prefix ↔ `kind: Service`, `kubernetes.default` ↔ `svc:kubernetes.default`,
-//! out-of-cluster calls by `type`); `v1alpha3` goes through `v1beta1`. [`convert_value`] is the conversion
-//! webhook's entry point.
+//! The rules follow the reference's (docs/reference-behaviour.md#conversion): `v2alpha1` ↔ `v2beta1` is
+//! lossless; `v1beta1` ↔ hub maps calls to targets (`svc:` prefix ↔ `kind: Service`, `kubernetes.default` ↔
+//! `svc:kubernetes.default`, out-of-cluster calls by `type`); `v1alpha3` goes through `v1beta1`.
+//! [`convert_value`] is the conversion webhook's entry point.
 //!
 //! Every round trip is lossless: `hub → any version → hub` and `version → hub → same version` give back the
 //! object, field for field. Where the rules cannot say something in the other version, the converted object

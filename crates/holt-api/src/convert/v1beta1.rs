@@ -1,4 +1,5 @@
-//! `v1beta1` ↔ hub: the v1 ↔ v2 rules of compat §1.4 ([`call_to_target`], [`target_to_call`]).
+//! `v1beta1` ↔ hub: the v1 ↔ v2 rules of docs/reference-behaviour.md#conversion ([`call_to_target`],
+//! [`target_to_call`]).
 //! `spec.service` ↔ `spec.workload`, each call ↔ the target at the same index, status unchanged; what the
 //! rules would lose is kept in an annotation ([`super::hidden`]), the only metadata a conversion changes.
 

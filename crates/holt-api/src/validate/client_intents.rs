@@ -1,5 +1,6 @@
-//! The ClientIntents rules of compat §2.15, checked on the hub form: the client workload, uniqueness in the
-//! namespace, each target, and strict mode; and the names Holt derives from the workload and target names.
+//! The ClientIntents rules of docs/reference-behaviour.md#validation, checked on the hub form: the client
+//! workload, uniqueness in the namespace, each target, and strict mode; and the names Holt derives from the
+//! workload and target names.
 
 use crate::v2beta1::{ClientIntents, HttpResource, InternetTarget, TargetRef, split_target_name};
 use crate::validate::derived_names::{Becomes, Derived, check_in_object_name, check_label};

@@ -1,6 +1,8 @@
-//! The object names Holt derives from the names written in an object (compat §2.3, §2.6, §2.7, §2.9), checked
-//! against what the API server accepts and reported on the field they come from: a name that cannot become
-//! them is refused at admission, instead of failing every write the operator tries with a 422.
+//! The object names Holt derives from the names written in an object, checked against what the API server
+//! accepts and reported on the field they come from: a name that cannot become them is refused at
+//! admission, instead of failing every write the operator tries with a 422. The names are the reference's:
+//! docs/reference-behaviour.md#identity-format, docs/reference-behaviour.md#network-policy,
+//! docs/reference-behaviour.md#default-deny and docs/reference-behaviour.md#istio.
 //!
 //! For a workload identity `<name>` of kind `<kind>` (lower-cased; `_` in the name is written as `.`), Holt
 //! writes:

@@ -18,7 +18,8 @@ pub struct ValidationError {
     pub rule: Rule,
 }
 
-/// Every rule of compat §2.15 that an object can break, with the words shown to the user.
+/// Every rule of docs/reference-behaviour.md#validation that an object can break, with the words shown to
+/// the user.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Rule {
     #[error("is required")]

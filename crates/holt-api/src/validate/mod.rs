@@ -1,6 +1,7 @@
-//! One validation for the three kinds (compat §2.15, strict mode included), shared by the admission webhook,
-//! the operator and `holt validate`. Pure: what it needs to know about other objects (the other ClientIntents
-//! and ProtectedServices of the namespace) and the operator's configuration is passed in.
+//! One validation for the three kinds (docs/reference-behaviour.md#validation, strict mode included), shared
+//! by the admission webhook, the operator and `holt validate`. Pure: what it needs to know about other
+//! objects (the other ClientIntents and ProtectedServices of the namespace) and the operator's configuration
+//! is passed in.
 //!
 //! [`validate`] takes an object in the version it was written in: rules are checked on its hub form, field
 //! paths are named in its own version, and v1 objects also get the v1-only rules. [`client_intents`],
@@ -9,8 +10,9 @@
 //! grants nothing.
 //!
 //! Differences from the reference, on purpose: the ProtectedService duplicate check compares `spec.name`
-//! (+ `kind`) with the other objects' (the reference compares `metadata.name`, §2.19); strict mode's excluded
-//! namespaces are their own setting (the reference reads them from the active-enforcement key, §2.19);
+//! (+ `kind`) with the other objects' (the reference compares `metadata.name`); strict mode's excluded
+//! namespaces are their own setting (the reference reads them from the active-enforcement key); both are
+//! reference bugs (docs/reference-behaviour.md#quirks);
 //! wildcard domains must be `*.` followed by a valid name; internet ports must be 1–65535; empty Kafka topic
 //! names, SQL database names and KafkaServerConfig topics are reported; and names that cannot become the
 //! names Holt derives from them (object names, namespaces, Service names, kinds) are refused with the limit

@@ -1,6 +1,6 @@
-//! The ProtectedService rules of compat §2.15: a lower-case server name that can name the default-deny
-//! NetworkPolicy Holt writes for it (or, for a Service, a Service name), a capitalised kind, and one
-//! ProtectedService per server (name + kind) in a namespace.
+//! The ProtectedService rules of docs/reference-behaviour.md#validation: a lower-case server name that can
+//! name the default-deny NetworkPolicy Holt writes for it (or, for a Service, a Service name), a capitalised
+//! kind, and one ProtectedService per server (name + kind) in a namespace.
 
 use crate::v2beta1::ProtectedService;
 use crate::validate::derived_names::{Becomes, Derived, check_in_object_name, check_label};

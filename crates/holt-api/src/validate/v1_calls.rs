@@ -1,6 +1,6 @@
-//! The rules only v1 objects have (compat §2.15), checked on the calls as written, before conversion loses
-//! what they are about: an HTTP call cannot carry Kafka topics, an internet call needs `internet`; and the
-//! calls the reference silently turns into empty targets.
+//! The rules only v1 objects have (docs/reference-behaviour.md#validation), checked on the calls as written,
+//! before conversion loses what they are about: an HTTP call cannot carry Kafka topics, an internet call
+//! needs `internet`; and the calls the reference silently turns into empty targets.
 
 use crate::v1::CallType;
 use crate::v1beta1::Call;

@@ -25,13 +25,16 @@ pub struct Mapper {
     pub child: tokio::process::Child,
     pub address: SocketAddr,
     pub log: PathBuf,
+    /// Who may call it: [`Mapper::post`] to the reports path sends the sniffer's token, every other
+    /// [`Mapper::get`] and [`Mapper::post`] the administrator's.
+    pub callers: Callers,
 }
 
 impl Mapper {
     /// Starts the mapper on a free loopback port with its state in `state_dir` and `settings` as
     /// environment variables (`HOLT_MAPPER_…`: a build that does not know one ignores it, so a test can
-    /// run against a build from before a setting existed), and waits until it is ready. Returns it and
-    /// how long it took to be ready.
+    /// run against a build from before a setting existed), checking permissions in the namespace of new
+    /// [`Callers`], and waits until it is ready. Returns it and how long it took to be ready.
     pub async fn start(
         plane: &ControlPlane,
         state_dir: &Path,
@@ -50,6 +53,7 @@ impl Mapper {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let address: SocketAddr = format!("127.0.0.1:{port}").parse()?;
         let log = state_dir.with_extension(format!("log-{port}"));
+        let callers = Callers::new(plane).await?;
         let started = Instant::now();
         let child = tokio::process::Command::new(binary)
             .arg("--bind-address")
@@ -58,7 +62,10 @@ impl Mapper {
             .arg(state_dir)
             .arg("--kubeconfig")
             .arg(plane.kubeconfig())
-            .args(["--resolved-ips-interval-ms", "0", "--snapshot-interval-ms", "200"])
+            // Defaults a test may change through `settings`.
+            .env("HOLT_MAPPER_RESOLVED_IPS_INTERVAL_MS", "0")
+            .env("HOLT_MAPPER_SNAPSHOT_INTERVAL_MS", "200")
+            .env("HOLT_MAPPER_AUTHORIZATION_NAMESPACE", &callers.namespace)
             .envs(settings.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -66,7 +73,12 @@ impl Mapper {
             .kill_on_drop(true)
             .spawn()
             .context("start holt-mapper")?;
-        let mapper = Mapper { child, address, log };
+        let mapper = Mapper {
+            child,
+            address,
+            log,
+            callers,
+        };
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             if matches!(mapper.get("/readyz"), Ok((200, _))) {
@@ -88,11 +100,33 @@ impl Mapper {
     }
 
     pub fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
-        request(self.address, "GET", path, &[])
+        self.send("GET", path, &[], Some(&self.callers.admin))
     }
 
     pub fn post(&self, path: &str, body: &[u8]) -> anyhow::Result<(u16, String)> {
-        request(self.address, "POST", path, body)
+        let token = if path == holt_mapper_api::REPORTS_PATH {
+            &self.callers.sniffer
+        } else {
+            &self.callers.admin
+        };
+        self.send("POST", path, body, Some(token))
+    }
+
+    /// One request with `token` (or none) as `Authorization: Bearer`.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        token: Option<&str>,
+    ) -> anyhow::Result<(u16, String)> {
+        let authorization = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = authorization
+            .as_deref()
+            .map(|value| ("authorization", value))
+            .into_iter()
+            .collect();
+        request_with(self.address, method, path, &headers, body)
     }
 
     pub fn report(&self, report: &Report) -> anyhow::Result<()> {
@@ -149,11 +183,26 @@ pub fn sample(metrics: &str, name: &str) -> Option<u64> {
 
 /// One HTTP/1.1 request on a new connection (`Connection: close`): the status and the body.
 pub fn request(address: SocketAddr, method: &str, path: &str, body: &[u8]) -> anyhow::Result<(u16, String)> {
+    request_with(address, method, path, &[], body)
+}
+
+/// [`request`] with more header lines.
+pub fn request_with(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> anyhow::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nhost: mapper\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nhost: mapper\r\nconnection: close\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\n\r\n",
         body.len()
     )?;
     stream.write_all(body)?;
@@ -223,4 +272,75 @@ pub fn dns_report(
 /// The `n`-th of a sequence of distinct public IPv4 addresses (in 11.0.0.0/8 and up, never private).
 pub fn public_address(n: u32) -> std::net::IpAddr {
     std::net::IpAddr::from(std::net::Ipv4Addr::from(0x0b00_0000u32 + n))
+}
+
+/// Who calls the mapper in a test: ServiceAccounts in a namespace of their own, each with a token for
+/// the mapper's audience (`holt-mapper`), granted the mapper's roles there. [`Mapper::start`] makes
+/// its own and has the mapper check permissions in their namespace.
+pub struct Callers {
+    pub namespace: String,
+    /// May report (`create reports.mapper.holt.dev`).
+    pub sniffer: String,
+    /// May read (`list discoveredintents.mapper.holt.dev`).
+    pub reader: String,
+    /// May read and reset (`list`, `deletecollection`).
+    pub admin: String,
+    /// Authenticated, granted nothing.
+    pub stranger: String,
+}
+
+impl Callers {
+    pub async fn new(plane: &ControlPlane) -> anyhow::Result<Callers> {
+        use holt_mapper::access::Role;
+        use holt_mapper_api::TOKEN_AUDIENCE;
+        let client = plane.client().await?;
+        let namespace = plane.create_namespace(&client, "mapper-callers").await?;
+        let mut tokens = Vec::new();
+        for (name, role) in [
+            ("sniffer", Some(Role::Sniffer)),
+            ("reader", Some(Role::Reader)),
+            ("admin", Some(Role::Admin)),
+            ("stranger", None),
+        ] {
+            let account =
+                holt_testenv::service_account_token(&client, &namespace, name, &[TOKEN_AUDIENCE]).await?;
+            if let Some(role) = role {
+                holt_testenv::bind_role(
+                    &client,
+                    &namespace,
+                    &format!("holt-mapper-{name}"),
+                    role.rules(),
+                    &[(namespace.as_str(), name)],
+                )
+                .await?;
+            }
+            tokens.push(account.token);
+        }
+        let [sniffer, reader, admin, stranger]: [String; 4] =
+            tokens.try_into().map_err(|_| anyhow::anyhow!("four tokens"))?;
+        Ok(Callers {
+            namespace,
+            sniffer,
+            reader,
+            admin,
+            stranger,
+        })
+    }
+}
+
+/// Installs Holt's CRDs without a conversion webhook (no operator runs in these tests; the mapper reads
+/// and writes `v2alpha1`, the storage version, which needs none).
+pub async fn install_crds(client: &kube::Client) -> anyhow::Result<()> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
+    let mut yaml = String::new();
+    for crd in &mut holt_api::crds::crds()? {
+        crd.spec.conversion = Some(CustomResourceConversion {
+            strategy: "None".into(),
+            webhook: None,
+        });
+        yaml.push_str("---\n");
+        yaml.push_str(&serde_yaml::to_string(crd)?);
+    }
+    holt_testenv::install_crds(client, &yaml).await?;
+    Ok(())
 }

@@ -225,7 +225,7 @@ impl LiveObjects {
 
 /// Whether resource version `a` is newer than `b`: by number when both are integers (as etcd's are),
 /// else whenever they differ.
-fn is_newer(a: &str, b: &str) -> bool {
+pub fn is_newer(a: &str, b: &str) -> bool {
     match (a.parse::<u64>(), b.parse::<u64>()) {
         (Ok(a), Ok(b)) => a > b,
         _ => a != b,

@@ -28,6 +28,7 @@ use holt_render::{Desired, Manifest, PodLabels};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions};
 use kube::{Api, Client};
 use serde_json::{Value, json};
@@ -91,6 +92,33 @@ impl Write {
             Write::Status { .. } | Write::Finalizer { .. } => None,
         }
     }
+}
+
+/// The metadata of one of Holt's own objects (ClientIntents, ProtectedService) as a status or finalizer
+/// patch left it: newer than any watch event still on its way about an earlier version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Patched {
+    /// `ClientIntents` or `ProtectedService`.
+    pub kind: &'static str,
+    pub key: ObjectKey,
+    pub resource_version: String,
+    pub finalizers: Vec<String>,
+}
+
+/// What [`Applier::execute`] did: the writes that failed, with their errors, and the patched metadata of
+/// Holt's own objects.
+#[derive(Debug, Default)]
+pub struct Executed {
+    pub failures: Vec<(Write, ApplyError)>,
+    pub patched: Vec<Patched>,
+}
+
+/// What one write answered.
+enum Answer {
+    Nothing,
+    /// A created or replaced object, as stored.
+    Written(LiveObject),
+    Patched(Patched),
 }
 
 /// Writes desired state; remembers what it wrote and what the cluster holds.
@@ -212,47 +240,17 @@ impl Applier {
             }
             let id = (object.manifest.kind(), object.manifest.key());
             wanted.insert(id.clone());
-            let value = match serde_json::to_value(&object.manifest) {
-                Ok(value) => value,
-                Err(source) => {
-                    let error = ApplyError::Encode {
-                        kind: id.0,
-                        key: id.1.clone(),
-                        source,
-                    };
-                    outcome.failure = Some(failure(&error));
-                    continue;
-                }
-            };
             if !namespaces.contains(&id.1.namespace) {
                 outcome.waiting.insert(id.1.namespace.clone());
                 continue;
             }
-            let fingerprint = fingerprint(&value);
-            let live = self.live.get(&id);
-            if live.is_some_and(|l| !l.holts) {
+            if self.live.get(&id).is_some_and(|l| !l.holts) {
                 outcome.taken.insert(id);
                 continue;
             }
-            if self.applied.get(&id) == Some(&fingerprint) && self.live.is_as_written(&id) {
-                continue;
-            }
-            let write = match live {
-                None => dynamic(value).map(|object| Write::Create {
-                    unit: unit.clone(),
-                    id: id.clone(),
-                    object,
-                    fingerprint,
-                }),
-                Some(live) => dynamic(replacement(value, live)).map(|object| Write::Replace {
-                    unit: unit.clone(),
-                    id: id.clone(),
-                    object,
-                    fingerprint,
-                }),
-            };
-            match write {
-                Ok(write) => plan.push(write),
+            match self.plan_write(unit, &id, &object.manifest) {
+                Ok(Some(write)) => plan.push(write),
+                Ok(None) => {}
                 Err(source) => {
                     let error = ApplyError::Encode {
                         kind: id.0,
@@ -280,6 +278,35 @@ impl Applier {
             self.plan_delete(unit.clone(), id, plan);
         }
         outcome
+    }
+
+    /// The create or replace that makes the cluster hold `manifest` as `id`, if it does not already.
+    fn plan_write(
+        &self,
+        unit: &Unit,
+        id: &ObjectId,
+        manifest: &Manifest,
+    ) -> Result<Option<Write>, serde_json::Error> {
+        let value = serde_json::to_value(manifest)?;
+        let fingerprint = fingerprint(&value);
+        if self.applied.get(id) == Some(&fingerprint) && self.live.is_as_written(id) {
+            return Ok(None);
+        }
+        let (unit, id) = (unit.clone(), id.clone());
+        Ok(Some(match self.live.get(&id) {
+            None => Write::Create {
+                object: dynamic(value)?,
+                unit,
+                id,
+                fingerprint,
+            },
+            Some(live) => Write::Replace {
+                object: dynamic(replacement(value, live))?,
+                unit,
+                id,
+                fingerprint,
+            },
+        }))
     }
 
     /// Plans deleting `id` if it is Holt's (a foreign object of that name, or none, is left alone).
@@ -357,10 +384,10 @@ impl Applier {
     /// Performs the planned writes, [`CONCURRENT_WRITES`] at a time, and records what the API server
     /// answered. Returns the writes that failed with their errors (failed deletions are also kept for the
     /// next attempt at their unit).
-    pub async fn execute(&mut self, plan: Vec<Write>) -> Vec<(Write, ApplyError)> {
+    pub async fn execute(&mut self, plan: Vec<Write>) -> Executed {
         self.writes += plan.len() as u64;
         let this = &*self;
-        let results: Vec<(Write, Result<Option<LiveObject>, ApplyError>)> = stream::iter(plan)
+        let results: Vec<(Write, Result<Answer, ApplyError>)> = stream::iter(plan)
             .map(|write| async move {
                 let result = this.perform(&write).await;
                 (write, result)
@@ -369,11 +396,13 @@ impl Applier {
             .collect()
             .await;
         let mut failures = Vec::new();
+        let mut patched = Vec::new();
         for (write, result) in results {
             match (&write, result) {
+                (_, Ok(Answer::Patched(answer))) => patched.push(answer),
                 (
                     Write::Create { id, fingerprint, .. } | Write::Replace { id, fingerprint, .. },
-                    Ok(Some(live)),
+                    Ok(Answer::Written(live)),
                 ) => {
                     self.applied.insert(id.clone(), *fingerprint);
                     self.live.wrote(id.clone(), live);
@@ -393,7 +422,7 @@ impl Applier {
                 (_, Err(error)) => failures.push((write, error)),
             }
         }
-        failures
+        Executed { failures, patched }
     }
 
     fn resource(&self, kind: &str) -> Option<&ApiResource> {
@@ -403,8 +432,9 @@ impl Applier {
         }
     }
 
-    /// One write; I/O only. Creates and replaces return the object as the API server stored it.
-    async fn perform(&self, write: &Write) -> Result<Option<LiveObject>, ApplyError> {
+    /// One write; I/O only. Creates and replaces answer the object as the API server stored it; status and
+    /// finalizer patches the object's new metadata.
+    async fn perform(&self, write: &Write) -> Result<Answer, ApplyError> {
         let client = self.client.clone();
         let params = PostParams {
             dry_run: false,
@@ -422,7 +452,7 @@ impl Applier {
                 ..
             } => {
                 let Some(resource) = self.resource(kind) else {
-                    return Ok(None);
+                    return Ok(Answer::Nothing);
                 };
                 let api: Api<DynamicObject> = Api::namespaced_with(client, &key.namespace, resource);
                 let result = match write {
@@ -434,13 +464,14 @@ impl Applier {
                     key: key.clone(),
                     source: Box::new(source),
                 })?;
-                Ok(Some(LiveObject::new(&written.metadata, written.data.get("spec"))))
+                let live = LiveObject::new(&written.metadata, written.data.get("spec"));
+                Ok(Answer::Written(live))
             }
             Write::Delete {
                 id: (kind, key), uid, ..
             } => {
                 let Some(resource) = self.resource(kind) else {
-                    return Ok(None);
+                    return Ok(Answer::Nothing);
                 };
                 let api: Api<DynamicObject> = Api::namespaced_with(client, &key.namespace, resource);
                 let params = DeleteParams {
@@ -456,7 +487,7 @@ impl Applier {
                         key: key.clone(),
                         source: Box::new(source),
                     }),
-                    _ => Ok(None),
+                    _ => Ok(Answer::Nothing),
                 }
             }
             Write::LabelPod { key, labels } => {
@@ -470,7 +501,7 @@ impl Applier {
                         key: key.clone(),
                         source: Box::new(source),
                     }),
-                    _ => Ok(None),
+                    _ => Ok(Answer::Nothing),
                 }
             }
             Write::Status { key, status } => {
@@ -480,12 +511,13 @@ impl Applier {
                     .patch_status(&key.name, &PatchParams::default(), &Patch::Merge(&body))
                     .await
                 {
+                    Ok(object) => Ok(patched("ClientIntents", key, &object.metadata)),
                     Err(source) if !is_not_found(&source) => Err(ApplyError::Status {
                         kind: "ClientIntents",
                         key: key.clone(),
                         source: Box::new(source),
                     }),
-                    _ => Ok(None),
+                    Err(_) => Ok(Answer::Nothing),
                 }
             }
             Write::Finalizer { resource, key, patch } => {
@@ -505,16 +537,26 @@ impl Applier {
                     .patch(&key.name, &PatchParams::default(), &Patch::<()>::Json(operations))
                     .await
                 {
+                    Ok(object) => Ok(patched(kind, key, &object.metadata)),
                     Err(source) if !is_not_found(&source) => Err(ApplyError::Finalizer {
                         kind,
                         key: key.clone(),
                         source: Box::new(source),
                     }),
-                    _ => Ok(None),
+                    Err(_) => Ok(Answer::Nothing),
                 }
             }
         }
     }
+}
+
+fn patched(kind: &'static str, key: &ObjectKey, metadata: &ObjectMeta) -> Answer {
+    Answer::Patched(Patched {
+        kind,
+        key: key.clone(),
+        resource_version: metadata.resource_version.clone().unwrap_or_default(),
+        finalizers: metadata.finalizers.clone().unwrap_or_default(),
+    })
 }
 
 /// A unit's failure, from the error of one of its writes.

@@ -25,6 +25,7 @@ use holt_model::{Changes, Identity, Index, Object, ObjectKey};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
+use crate::apply::live::is_newer;
 use crate::apply::{Applier, ObjectId, Observed};
 use crate::events::Events;
 use crate::histogram::DurationHistogram;
@@ -383,9 +384,19 @@ impl Controller {
         }
     }
 
-    fn track(&mut self, kind: WatchedKind, key: &ObjectKey, tracked: Tracked) {
+    fn track(&mut self, kind: WatchedKind, key: &ObjectKey, mut tracked: Tracked) {
         let finalizer = finalizer_of(kind);
         let id = (kind, key.clone());
+        if let Some(current) = self.tracked.get(&id)
+            && !is_newer(&tracked.resource_version, &current.resource_version)
+        {
+            // An event older than what Holt's own status or finalizer patch answered: its spec still counts
+            // (the model takes it), but its status and finalizers are not the latest.
+            tracked.resource_version = current.resource_version.clone();
+            tracked.finalizers = current.finalizers.clone();
+            tracked.status = current.status.clone();
+            tracked.deleting |= current.deleting;
+        }
         if self
             .finalizer_sent
             .get(&id)

@@ -108,7 +108,7 @@ impl Controller {
                 _ => None,
             })
             .collect();
-        let failures = self.applier.execute(plan).await;
+        let failures = self.applier.execute(plan).await.failures;
         let mut failed_units = std::collections::BTreeSet::new();
         for (write, error) in &failures {
             warn!(%error, category = error.category(), transient = error.is_transient(), "write failed");

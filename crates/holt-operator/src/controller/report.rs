@@ -14,7 +14,8 @@ use tracing::{info, warn};
 
 use super::pass::{Applied, intents_calling};
 use super::{CLIENT_INTENTS_FINALIZER, Controller, PROTECTED_SERVICE_FINALIZER};
-use crate::apply::{AUTHORIZATION_POLICY, Applier, NETWORK_POLICY, Write};
+use crate::apply::live::is_newer;
+use crate::apply::{AUTHORIZATION_POLICY, Applier, NETWORK_POLICY, Patched, Write};
 use crate::kafka::{BrokerState, KafkaOutcome};
 use crate::status::{self, Outcome};
 use crate::unit::{self, Unit};
@@ -45,9 +46,11 @@ impl Controller {
                 .on_client_intents(&key, true, INVALID_INTENTS, &message)
                 .await;
         }
+        // Finalizers before statuses: a ClientIntents reported up to date already holds its finalizer, so
+        // its deletion waits for its access to be removed.
         let mut due = Vec::new();
-        due.extend(self.write_statuses(now).await);
         due.extend(self.write_finalizers(now).await);
+        due.extend(self.write_statuses(now).await);
         self.writes_due = due.into_iter().min();
         if !self.started {
             info!("first pass done: ready");
@@ -136,10 +139,10 @@ impl Controller {
             });
         }
         let count = writes.len() as u64;
-        let failed: BTreeSet<ObjectKey> = self
-            .applier
-            .execute(writes)
-            .await
+        let executed = self.applier.execute(writes).await;
+        self.patched(executed.patched);
+        let failed: BTreeSet<ObjectKey> = executed
+            .failures
             .into_iter()
             .filter_map(|(write, error)| {
                 warn!(%error, "status update failed; will retry");
@@ -203,7 +206,9 @@ impl Controller {
         }
         let count = plan.len() as u64;
         let mut due = None;
-        for (write, error) in self.applier.execute(plan).await {
+        let executed = self.applier.execute(plan).await;
+        self.patched(executed.patched);
+        for (write, error) in executed.failures {
             warn!(%error, "finalizer update failed; will retry");
             if let Write::Finalizer { resource, key, .. } = write {
                 let kind = if resource.kind == "ClientIntents" {
@@ -219,6 +224,25 @@ impl Controller {
         self.pending_finalizers.extend(kept);
         self.progress.send_modify(|p| p.finalizer_writes += count);
         due
+    }
+
+    /// Takes in the metadata Holt's own patches left: newer than watch events still on their way, which
+    /// must not make Holt patch again from an older view.
+    fn patched(&mut self, patched: Vec<Patched>) {
+        for answer in patched {
+            let kind = match answer.kind {
+                "ClientIntents" => WatchedKind::ClientIntents,
+                _ => WatchedKind::ProtectedService,
+            };
+            let id = (kind, answer.key);
+            if let Some(tracked) = self.tracked.get_mut(&id)
+                && is_newer(&answer.resource_version, &tracked.resource_version)
+            {
+                tracked.resource_version = answer.resource_version;
+                tracked.finalizers = answer.finalizers;
+                self.finalizer_sent.remove(&id);
+            }
+        }
     }
 
     /// Whether the access of a deleting object is gone: every unit its deletion touched was applied (or

@@ -1,4 +1,4 @@
-//! Kafka ACLs on the brokers that KafkaServerConfigs describe (§2.11).
+//! Kafka ACLs on the brokers that KafkaServerConfigs describe (docs/reference-behaviour.md#kafka-acls).
 //!
 //! The controller renders a touched broker's desired ACL set (pure, [`holt_render::render_broker`]) and
 //! hands it to the [`KafkaWorker`] as a [`BrokerJob`] with how to reach the broker. Each broker gets a task

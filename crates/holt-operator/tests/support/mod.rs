@@ -64,6 +64,11 @@ impl Operator {
             watched_namespaces: [namespace.to_string()].into(),
             ..Config::default()
         };
+        Operator::start_configured(client, config, options).await
+    }
+
+    /// An operator with `config` and `options`; returns once its first pass is applied.
+    pub async fn start_configured(client: &Client, config: Config, options: Options) -> Operator {
         let (task, mut progress) = holt_operator::start(client.clone(), config, options).await;
         tokio::time::timeout(TIMEOUT, progress.wait_for(|p| p.ready))
             .await
@@ -225,10 +230,19 @@ pub async fn access_labels(client: &Client, ns: &str, app: &str) -> Vec<String> 
 /// An operator with `config` (mode, watched namespaces and switches all taken from it) and default options;
 /// returns once its first pass is applied.
 pub async fn start_operator_with_config(client: &Client, config: Config) -> Operator {
-    let (task, mut progress) = holt_operator::start(client.clone(), config, Options::default()).await;
-    tokio::time::timeout(TIMEOUT, progress.wait_for(|p| p.ready))
+    Operator::start_configured(client, config, Options::default()).await
+}
+
+/// Deletes `name` and waits until it is gone (its finalizers released).
+pub async fn delete_and_wait<K>(api: &Api<K>, name: &str)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.delete(name, &kube::api::DeleteParams::default())
         .await
-        .expect("ready in time")
-        .expect("running");
-    Operator { task, progress }
+        .expect("delete");
+    eventually(&format!("{name} gone"), || async {
+        api.get_opt(name).await.ok()?.is_none().then_some(())
+    })
+    .await;
 }

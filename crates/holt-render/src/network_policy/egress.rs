@@ -1,5 +1,5 @@
-//! Egress rules of an identity's access policy (§2.6, opt-in with `enableEgressNetworkPolicyCreation`): what
-//! this client may call.
+//! Egress rules of an identity's access policy (docs/reference-behaviour.md#network-policy-egress, opt-in
+//! with `enableEgressNetworkPolicyCreation`): what this client may call.
 //!
 //! Per declared call: workload and Kafka targets by their `service` label (plus each Service selecting the
 //! target's pods, which some CNIs need to allow traffic sent to a ClusterIP), Service targets by the Service's

@@ -1,8 +1,10 @@
-//! Ingress rules of an identity's access policy (§2.6): who may call this server.
+//! Ingress rules of an identity's access policy (docs/reference-behaviour.md#network-policy-ingress): who may
+//! call this server.
 //!
 //! One rule per client namespace, admitting pods that carry the server's access label (`access-…`, or
 //! `svc-access-…` plus the Service's target ports for a Service identity); and, for a DNS server in
-//! `kube-system`, DNS from anywhere. Rendered only when the server is enforced (§2.7).
+//! `kube-system`, DNS from anywhere. Rendered only when the server is enforced
+//! (docs/reference-behaviour.md#enforcement).
 
 use std::collections::BTreeSet;
 

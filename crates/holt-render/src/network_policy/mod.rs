@@ -1,6 +1,6 @@
-//! The access NetworkPolicy of one identity (§2.6): its ingress as a server and its egress as a client, in
-//! one policy `<name-with-kind>-access`, or two (`-ingress`, `-egress`) with
-//! `separateNetpolsForIngressAndEgress`.
+//! The access NetworkPolicy of one identity (docs/reference-behaviour.md#network-policy): its ingress as a
+//! server and its egress as a client, in one policy `<name-with-kind>-access`, or two (`-ingress`, `-egress`)
+//! with `separateNetpolsForIngressAndEgress`.
 
 pub mod cidr;
 pub mod egress;

@@ -1,5 +1,6 @@
-//! The pods a policy for an identity applies to (§2.6 `podSelector`): legacy identities by the `service`
-//! label, Service identities by the Service's own selector, other kinds by `owner-kind` and `service`.
+//! The pods a policy for an identity applies to (its `podSelector`,
+//! docs/reference-behaviour.md#network-policy-selector): legacy identities by the `service` label, Service
+//! identities by the Service's own selector, other kinds by `owner-kind` and `service`.
 
 use std::collections::BTreeMap;
 
@@ -62,8 +63,9 @@ pub fn match_labels(labels: BTreeMap<String, String>) -> LabelSelector {
     }
 }
 
-/// Whether the selector of `identity` selects `pod` once Holt has labelled it (§2.4 labels are computed from
-/// the pod's resolved identity, so this does not depend on the labels the pod carries right now).
+/// Whether the selector of `identity` selects `pod` once Holt has labelled it (the labels of
+/// docs/reference-behaviour.md#pod-labels are computed from the pod's resolved identity, so this does not
+/// depend on the labels the pod carries right now).
 pub fn selects(index: &Index, identity: &Identity, pod: &IndexedPod) -> bool {
     let resolved = &pod.identity.identity;
     if pod.facts.key.namespace != identity.namespace {

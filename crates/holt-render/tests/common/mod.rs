@@ -367,8 +367,9 @@ pub fn json(object: &impl serde::Serialize) -> Value {
     serde_json::to_value(object).expect("serializable")
 }
 
-/// The label value `access-…` keys carry for a target, computed the way §2.3 says (independent of the
-/// renderer, which uses holt-model's formatting).
+/// The label value `access-…` keys carry for a target, computed the way
+/// docs/reference-behaviour.md#identity-format says (independent of the renderer, which uses holt-model's
+/// formatting).
 pub fn label_value(name: &str, ns: &str) -> String {
     Identity::new(ns, name, None).label_value()
 }

@@ -1,10 +1,19 @@
 //! How the CLI reaches the mapper: a URL (`--url`), or the mapper's Service through the API server's
 //! service proxy (`/api/v1/namespaces/{ns}/services/{name}:{port}/proxy/...`) with the kubeconfig, which
 //! needs no port-forward and works wherever `kubectl` does.
+//!
+//! And who the mapper sees: it wants a bearer token ([`credential`]): `--token`/`--token-file`, else
+//! the kubeconfig's own (a token, a token file, an exec plugin or an OIDC login). By URL it goes in
+//! `Authorization`; through the API server in [`FORWARDED_AUTHORIZATION_HEADER`], since the API server
+//! authenticates the user with `Authorization` and removes it before passing the request on. A client
+//! certificate cannot be passed on at all: such users give `--token`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
+use holt_mapper_api::FORWARDED_AUTHORIZATION_HEADER;
+use http::{HeaderName, HeaderValue, header};
+use kube::client::ConfigExt;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 /// Where the mapper is.
@@ -46,6 +55,19 @@ pub struct EndpointArgs {
         global = true
     )]
     pub mapper_port: u16,
+    /// Bearer token for the mapper (default: the kubeconfig's token, if it has one). For example a
+    /// ServiceAccount's: `kubectl create token NAME -n NAMESPACE --audience holt-mapper`.
+    #[arg(
+        long,
+        env = "HOLT_MAPPER_TOKEN",
+        hide_env_values = true,
+        global = true,
+        conflicts_with = "token_file"
+    )]
+    pub token: Option<String>,
+    /// File holding the bearer token for the mapper (instead of `--token`).
+    #[arg(long, env = "HOLT_MAPPER_TOKEN_FILE", global = true)]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,12 +78,36 @@ pub enum EndpointError {
     Kubeconfig { path: Option<PathBuf>, reason: String },
     #[error("cannot reach the {target}: {reason}")]
     Unreachable { target: String, reason: String },
-    #[error("the {target} answered {code}: {message}")]
+    #[error("the {target} answered {code}: {message}{hint}")]
     Refused {
         target: String,
         code: u16,
         message: String,
+        /// What to do about it, when the CLI knows.
+        hint: String,
     },
+    #[error("cannot read the token file {path}: {reason}")]
+    TokenFile { path: PathBuf, reason: String },
+    #[error("the token {source_name} holds characters an HTTP header cannot carry")]
+    Token { source_name: String },
+}
+
+/// Where the bearer token sent to the mapper came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum CredentialSource {
+    /// `--token` or `--token-file`.
+    Given,
+    /// The kubeconfig's token.
+    Kubeconfig,
+    /// None: the kubeconfig authenticates with a client certificate (or not at all).
+    None { client_certificate: bool },
+}
+
+/// The bearer token for the mapper and where it came from.
+#[derive(Clone)]
+struct Credential {
+    value: Option<HeaderValue>,
+    source: CredentialSource,
 }
 
 /// A connection to the mapper's API.
@@ -72,6 +118,9 @@ pub struct Endpoint {
     prefix: String,
     /// What is being reached, for error messages.
     target: String,
+    credential: Credential,
+    /// The header the credential goes in.
+    credential_header: HeaderName,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -101,35 +150,27 @@ impl Endpoint {
                     reason: describe(&source),
                 }
             })?;
+            // The kubeconfig is only a source of a token here: without one, none is sent.
+            let kubeconfig = kubeconfig(args).await.ok();
             return Ok(Endpoint {
                 client,
                 prefix,
                 target: format!("mapper at {url}"),
+                credential: credential(args, kubeconfig.as_ref()).await?,
+                credential_header: header::AUTHORIZATION,
             });
         }
-        let options = KubeConfigOptions {
-            context: args.context.clone(),
-            ..KubeConfigOptions::default()
-        };
         let kubeconfig_error = |source: kube::Error| EndpointError::Kubeconfig {
             path: args.kubeconfig.clone(),
             reason: describe(&source),
         };
-        let config = match &args.kubeconfig {
-            Some(path) => {
-                let kubeconfig = Kubeconfig::read_from(path)
-                    .map_err(|e| kubeconfig_error(kube::Error::InferKubeconfig(e)))?;
-                kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-                    .await
-                    .map_err(|e| kubeconfig_error(kube::Error::InferKubeconfig(e)))?
-            }
-            None => kube::Config::from_kubeconfig(&options)
-                .await
-                .map_err(|e| kubeconfig_error(kube::Error::InferKubeconfig(e)))?,
-        };
+        let config = kubeconfig(args).await?;
+        let credential = credential(args, Some(&config)).await?;
         let apiserver = config.cluster_url.to_string();
         let client = kube::Client::try_from(config).map_err(kubeconfig_error)?;
         Ok(Endpoint {
+            credential,
+            credential_header: HeaderName::from_static(FORWARDED_AUTHORIZATION_HEADER),
             client,
             prefix: format!(
                 "/api/v1/namespaces/{}/services/{}:{}/proxy",
@@ -154,26 +195,167 @@ impl Endpoint {
     }
 
     async fn send(&self, method: http::Method, path_and_query: &str) -> Result<String, EndpointError> {
-        let request = http::Request::builder()
+        let mut request = http::Request::builder()
             .method(method)
-            .uri(format!("{}{path_and_query}", self.prefix))
-            .body(Vec::new())
-            .map_err(|e| EndpointError::Unreachable {
-                target: self.target.clone(),
-                reason: e.to_string(),
-            })?;
+            .uri(format!("{}{path_and_query}", self.prefix));
+        if let Some(value) = &self.credential.value {
+            request = request.header(self.credential_header.clone(), value.clone());
+        }
+        let request = request.body(Vec::new()).map_err(|e| EndpointError::Unreachable {
+            target: self.target.clone(),
+            reason: e.to_string(),
+        })?;
         match self.client.request_text(request).await {
             Ok(text) => Ok(text),
             Err(kube::Error::Api(status)) => Err(EndpointError::Refused {
                 target: self.target.clone(),
                 code: status.code,
                 message: status.message.trim().to_owned(),
+                hint: hint(status.code, &self.credential.source),
             }),
             Err(source) => Err(EndpointError::Unreachable {
                 target: self.target.clone(),
                 reason: describe(&source),
             }),
         }
+    }
+}
+
+/// The kubeconfig as `--kubeconfig`, `KUBECONFIG` or `~/.kube/config` and `--context` give it.
+async fn kubeconfig(args: &EndpointArgs) -> Result<kube::Config, EndpointError> {
+    let options = KubeConfigOptions {
+        context: args.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let kubeconfig_error = |source: kube::config::KubeconfigError| EndpointError::Kubeconfig {
+        path: args.kubeconfig.clone(),
+        reason: describe(&kube::Error::InferKubeconfig(source)),
+    };
+    match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path).map_err(kubeconfig_error)?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(kubeconfig_error)
+        }
+        None => kube::Config::from_kubeconfig(&options)
+            .await
+            .map_err(kubeconfig_error),
+    }
+}
+
+/// The bearer token for the mapper: `--token`, `--token-file`, else the one the kubeconfig sends the
+/// API server (static, from a file, from an exec plugin or an OIDC provider: kube's own code gets it),
+/// else none.
+async fn credential(
+    args: &EndpointArgs,
+    kubeconfig: Option<&kube::Config>,
+) -> Result<Credential, EndpointError> {
+    let given = match (&args.token, &args.token_file) {
+        (Some(token), _) => Some((token.trim().to_owned(), "given with --token".to_owned())),
+        (None, Some(path)) => Some((read_token(path)?, format!("in {}", path.display()))),
+        (None, None) => None,
+    };
+    if let Some((token, source_name)) = given {
+        return Ok(Credential {
+            value: Some(bearer(&token).ok_or(EndpointError::Token { source_name })?),
+            source: CredentialSource::Given,
+        });
+    }
+    let Some(config) = kubeconfig else {
+        return Ok(Credential {
+            value: None,
+            source: CredentialSource::None {
+                client_certificate: false,
+            },
+        });
+    };
+    let value = kubeconfig_bearer(config).await?;
+    let source = if value.is_some() {
+        CredentialSource::Kubeconfig
+    } else {
+        CredentialSource::None {
+            client_certificate: config.auth_info.client_certificate.is_some()
+                || config.auth_info.client_certificate_data.is_some(),
+        }
+    };
+    Ok(Credential { value, source })
+}
+
+/// The `Authorization: Bearer …` value the kubeconfig's authentication would send the API server, if
+/// it sends one.
+async fn kubeconfig_bearer(config: &kube::Config) -> Result<Option<HeaderValue>, EndpointError> {
+    use tower::{Layer, ServiceExt};
+    let kubeconfig_error = |reason: String| EndpointError::Kubeconfig { path: None, reason };
+    let Some(layer) = config.auth_layer().map_err(|e| kubeconfig_error(describe(&e)))? else {
+        return Ok(None);
+    };
+    // The layer adds the header to a request (refreshing an exec or OIDC token as needed); this
+    // service hands the request's header back instead of sending it anywhere.
+    let capture = tower::service_fn(|request: http::Request<String>| async move {
+        Ok::<_, tower::BoxError>(http::Response::new(
+            request.headers().get(header::AUTHORIZATION).cloned(),
+        ))
+    });
+    let value = layer
+        .layer(capture)
+        .oneshot(http::Request::new(String::new()))
+        .await
+        .map_err(|e| kubeconfig_error(format!("cannot get the kubeconfig's token: {e}")))?
+        .into_body();
+    Ok(value.filter(|v| {
+        v.as_bytes()
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
+    }))
+}
+
+fn read_token(path: &Path) -> Result<String, EndpointError> {
+    let text = std::fs::read_to_string(path).map_err(|e| EndpointError::TokenFile {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(EndpointError::TokenFile {
+            path: path.to_owned(),
+            reason: "it is empty".into(),
+        });
+    }
+    Ok(token.to_owned())
+}
+
+fn bearer(token: &str) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// What to do after the mapper refused a credential, when the CLI can tell.
+fn hint(code: u16, source: &CredentialSource) -> String {
+    match (code, source) {
+        (
+            401,
+            CredentialSource::None {
+                client_certificate: true,
+            },
+        ) => {
+            "\n(the kubeconfig authenticates with a client certificate, which the mapper cannot check: give \
+             --token or --token-file, e.g. a ServiceAccount's from `kubectl create token NAME -n NAMESPACE \
+             --audience holt-mapper`)"
+                .to_owned()
+        }
+        (401, CredentialSource::None { .. }) => {
+            "\n(the kubeconfig holds no token: give --token or --token-file, e.g. \
+             a ServiceAccount's from `kubectl create token NAME -n NAMESPACE --audience holt-mapper`)"
+                .to_owned()
+        }
+        (403, _) => {
+            "\n(a cluster administrator grants it with a Role in the mapper's namespace: docs/mapper.md, \
+             access)"
+                .to_owned()
+        }
+        _ => String::new(),
     }
 }
 
