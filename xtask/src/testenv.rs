@@ -246,8 +246,10 @@ pub(crate) fn down(dir: &Path) -> anyhow::Result<()> {
     };
     // The node first: its cleanup script kills its processes (and the containers) and undoes its changes
     // to the machine.
-    if let Some((_, script)) = state.endpoints.iter().find(|(name, _)| name == "NODE_CLEANUP") {
-        if Path::new(script).exists() {
+    if let Some((_, script)) = state.endpoints.iter().find(|(name, _)| name == "NODE_CLEANUP")
+        && Path::new(script).exists()
+    {
+        {
             let status = std::process::Command::new("/bin/sh")
                 .arg(script)
                 .status()
