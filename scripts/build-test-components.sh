@@ -66,29 +66,100 @@ check_etcd() {
   expect_output "etcdctl version: ${ETCD_VERSION#v}" "$1/etcdctl" version
 }
 
-build_kube() {
-  need go kube-apiserver
-  local mod gomod godebug; mod=$(helper_module); cd "$mod"
+# A throw-away module that builds commands of k8s.io/kubernetes at $KUBE_VERSION: every staging module of the
+# release replaced by its published v0.x twin. Prints the module's directory.
+kube_module() {
+  local name=$1 mod gomod godebug; mod=$(helper_module); cd "$mod"
   gomod=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
-  [[ -f $gomod ]] || fail kube-apiserver "no go.mod for k8s.io/kubernetes@$KUBE_VERSION"
-  # Every staging module of the release, replaced by its published v0.x twin.
+  [[ -f $gomod ]] || fail "$name" "no go.mod for k8s.io/kubernetes@$KUBE_VERSION"
   local staging=${KUBE_VERSION/v1./v0.} count=0
   while read -r m; do go mod edit -replace "$m=$m@$staging"; count=$((count + 1)); done < <(
     sed -n 's#^\s*\(k8s.io/[^ ]*\) => ./staging/.*#\1#p' "$gomod")
-  [[ $count -gt 0 ]] || fail kube-apiserver "found no staging replace lines in $gomod"
+  [[ $count -gt 0 ]] || fail "$name" "found no staging replace lines in $gomod"
   godebug=$(sed -n 's/^godebug \(.*\)/\1/p' "$gomod")
   [[ -z $godebug ]] || go mod edit -godebug="$godebug"
-  go get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@$KUBE_VERSION"
+  echo "$mod"
+}
+kube_ldflags() {
   local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
-  local ld="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION"
-  ld+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
-  CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$1/" \
+  echo "-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+}
+
+build_kube() {
+  need go kube-apiserver
+  local mod; mod=$(kube_module kube-apiserver); cd "$mod"
+  go get "k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@$KUBE_VERSION"
+  CGO_ENABLED=0 go build -trimpath -ldflags "$(kube_ldflags)" -o "$1/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
   rm -rf "$mod"
 }
 check_kube() {
   expect_output "Kubernetes $KUBE_VERSION" "$1/kube-apiserver" --version
   expect_output "Kubernetes $KUBE_VERSION" "$1/kube-controller-manager" --version
+}
+
+# The node's programs: kubelet, kube-scheduler and kube-proxy from the same release as the API server; the
+# pause program (the pod sandbox) compiled statically from the release's own build/pause/linux/pause.c; and
+# two image archives for `ctr images import` (no registry is reachable from the test machines): pause, and a
+# busybox image from Debian's statically linked busybox (test pods that dial and listen). containerd, runc and
+# the CNI plugins are Debian packages (scripts/install-system-packages.sh).
+PAUSE_VERSION=3.10.2
+build_node() {
+  need go node
+  need gcc node
+  need busybox node
+  local mod src; mod=$(kube_module node); cd "$mod"
+  go get "k8s.io/kubernetes/cmd/kubelet@$KUBE_VERSION" "k8s.io/kubernetes/cmd/kube-scheduler@$KUBE_VERSION" \
+    "k8s.io/kubernetes/cmd/kube-proxy@$KUBE_VERSION"
+  CGO_ENABLED=0 go build -trimpath -ldflags "$(kube_ldflags)" -o "$1/" \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-proxy
+  src=$(go list -m -f '{{.Dir}}' k8s.io/kubernetes)
+  gcc -Os -Wall -Werror -static -DVERSION="v$PAUSE_VERSION-holt" -o "$1/pause" "$src/build/pause/linux/pause.c"
+  rm -rf "$mod"
+  local root; root=$(mktemp -d)
+  mkdir -p "$root/pause" "$root/busybox/bin" "$1/images"
+  cp "$1/pause" "$root/pause/pause"
+  cp "$(command -v busybox)" "$root/busybox/bin/busybox"
+  local applet
+  for applet in sh nc sleep cat echo wget ls; do ln -s busybox "$root/busybox/bin/$applet"; done
+  oci_archive "localhost/holt-testenv/pause:$PAUSE_VERSION" "$root/pause" '["/pause"]' "$1/images/pause.oci.tar"
+  oci_archive "localhost/holt-testenv/busybox:$(busybox_version)" "$root/busybox" '["/bin/sh"]' \
+    "$1/images/busybox.oci.tar"
+  rm -rf "$root"
+}
+busybox_version() { busybox 2>&1 | sed -n '1s/^BusyBox v\([0-9.]*\).*/\1/p'; }
+check_node() {
+  expect_output "Kubernetes $KUBE_VERSION" "$1/kubelet" --version
+  expect_output "Kubernetes $KUBE_VERSION" "$1/kube-scheduler" --version
+  expect_output "Kubernetes $KUBE_VERSION" "$1/kube-proxy" --version
+  expect_output "pause.c v$PAUSE_VERSION" "$1/pause" -v
+  local image listing
+  for image in pause busybox; do
+    listing=$(tar -tf "$1/images/$image.oci.tar") || { echo "cannot read $image.oci.tar"; return 1; }
+    [[ $listing == *index.json* ]] || { echo "no index.json in $image.oci.tar"; return 1; }
+  done
+}
+
+# An OCI image-layout archive (what `ctr images import` reads) of one uncompressed layer holding the files
+# of <root>, owned by root, with fixed times: oci_archive <reference> <root> <entrypoint JSON> <out>.
+oci_archive() {
+  local reference=$1 root=$2 entrypoint=$3 out=$4 work
+  work=$(mktemp -d); mkdir -p "$work/blobs/sha256"
+  tar -C "$root" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$work/layer" .
+  local layer config manifest
+  layer=$(sha256sum "$work/layer" | cut -d' ' -f1); mv "$work/layer" "$work/blobs/sha256/$layer"
+  printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":%s,"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+    "$entrypoint" "$layer" >"$work/config"
+  config=$(sha256sum "$work/config" | cut -d' ' -f1)
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
+    "$config" "$(stat -c %s "$work/config")" "$layer" "$(stat -c %s "$work/blobs/sha256/$layer")" >"$work/manifest"
+  manifest=$(sha256sum "$work/manifest" | cut -d' ' -f1)
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"platform":{"architecture":"amd64","os":"linux"},"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
+    "$manifest" "$(stat -c %s "$work/manifest")" "$reference" "$reference" >"$work/index.json"
+  mv "$work/config" "$work/blobs/sha256/$config"; mv "$work/manifest" "$work/blobs/sha256/$manifest"
+  printf '{"imageLayoutVersion":"1.0.0"}' >"$work/oci-layout"
+  tar -C "$work" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$out" oci-layout index.json blobs
+  rm -rf "$work"
 }
 
 # Kafka 4.x logs through slf4j 1.7 (slf4j-api 1.7.36), so the log4j2 binding is log4j-slf4j-impl, not the
@@ -166,11 +237,12 @@ check_istio_crd() {
     { echo "$1/istio-crds.yaml holds no authorizationpolicies.security.istio.io CRD"; return 1; }
 }
 
-all=(etcd kube kafka spire helm istio-crd)
+all=(etcd kube node kafka spire helm istio-crd)
 for c in "${@:-${all[@]}}"; do
   case $c in
     etcd) build etcd "etcd-$ETCD_VERSION" build_etcd check_etcd ;;
     kube) build kube-apiserver "kube-$KUBE_VERSION" build_kube check_kube ;;
+    node) build node "node-$KUBE_VERSION" build_node check_node ;;
     kafka) build kafka "kafka-$KAFKA_VERSION" build_kafka check_kafka ;;
     spire) build spire "spire-$SPIRE_VERSION" build_spire check_spire ;;
     helm) build helm "helm-$HELM_VERSION" build_helm check_helm ;;

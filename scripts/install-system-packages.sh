@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Debian packages the tests run besides the components of build-test-components.sh: tcpdump (the sniffer's
-# capture benchmark measures it side by side) and iproute2 (`ip`: the network namespaces of the sniffer's
-# and the mapper CLI's tests). Installs only what is missing, with apt-get, as root or through sudo.
+# capture benchmark measures it side by side), iproute2 (`ip`: the network namespaces of the sniffer's
+# and the mapper CLI's tests), and the test node's runtime (holt-testenv's Cluster): containerd and runc
+# (Debian's: no build time, and the kubelet accepts containerd 1.6), the CNI plugins (bridge, host-local),
+# and busybox-static (the busybox image of test pods). Installs only what is missing, with apt-get, as
+# root or through sudo.
 set -euo pipefail
 
-declare -A package_of=([tcpdump]=tcpdump [ip]=iproute2)
+declare -A package_of=([tcpdump]=tcpdump [ip]=iproute2 [containerd]=containerd [runc]=runc [busybox]=busybox-static)
 missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
 done
+[[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local ]] || missing+=(containernetworking-plugins)
 if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "system packages: all present (tcpdump, iproute2)"
+  echo "system packages: all present (tcpdump, iproute2, containerd, runc, busybox-static, containernetworking-plugins)"
   exit 0
 fi
 

@@ -68,6 +68,13 @@ enum TestenvAction {
         /// Do not start kube-controller-manager.
         #[arg(long, env = "HOLT_TESTENV_NO_CONTROLLER_MANAGER")]
         no_controller_manager: bool,
+        /// Also start a real node (containerd, kubelet, kube-scheduler, kube-proxy; needs root): the API
+        /// server then listens on the node's IP 10.213.0.1. Image archives to import: --image.
+        #[arg(long, env = "HOLT_TESTENV_NODE")]
+        node: bool,
+        /// An OCI image archive to import into the node (repeatable; e.g. from `cargo xtask images`).
+        #[arg(long = "image", env = "HOLT_TESTENV_NODE_IMAGES", value_delimiter = ',')]
+        images: Vec<PathBuf>,
     },
     /// Stop the processes `up` recorded, and remove the directory.
     Down,
@@ -84,13 +91,21 @@ async fn main() -> anyhow::Result<()> {
                 kafka,
                 spire,
                 no_controller_manager,
+                node,
+                images,
             } => {
+                if node && no_controller_manager {
+                    anyhow::bail!(
+                        "--node needs kube-controller-manager (ServiceAccounts, the node's taints)"
+                    );
+                }
                 testenv::up(
                     &dir,
                     testenv::Wanted {
                         kafka,
                         spire,
                         controller_manager: !no_controller_manager,
+                        node: node.then_some(images),
                     },
                 )
                 .await

@@ -5,17 +5,19 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use holt_testenv::{
-    ControlPlane, ControlPlaneOptions, Kafka, KafkaOptions, Lifetime, ProcessInfo, SpireOptions, SpireServer,
-    Stopped,
+    Cluster, ClusterOptions, ControlPlane, ControlPlaneOptions, Kafka, KafkaOptions, Lifetime, ProcessInfo,
+    SpireOptions, SpireServer, Stopped,
 };
 use serde::{Deserialize, Serialize};
 
 /// Which components `up` starts besides etcd and kube-apiserver.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Wanted {
     pub(crate) kafka: bool,
     pub(crate) spire: bool,
     pub(crate) controller_manager: bool,
+    /// A node, with these image archives imported.
+    pub(crate) node: Option<Vec<PathBuf>>,
 }
 
 /// What `up` recorded: the processes to stop and the endpoints to print.
@@ -94,13 +96,51 @@ pub(crate) async fn up(dir: &Path, wanted: Wanted) -> anyhow::Result<()> {
 }
 
 async fn start_all(dir: &Path, wanted: Wanted, state: &mut State) -> anyhow::Result<()> {
-    let cp = ControlPlane::start(ControlPlaneOptions {
-        controller_manager: wanted.controller_manager,
-        lifetime: Lifetime::Detached,
-        dir: Some(dir.join("kube")),
-    })
-    .await?;
-    state.processes.extend(cp.processes());
+    // With a node, the cluster starts its own control plane (on the node's IP).
+    let cluster = match &wanted.node {
+        Some(images) => Some(
+            Cluster::start(ClusterOptions {
+                lifetime: Lifetime::Detached,
+                dir: Some(dir.join("node-1")),
+                control_plane_dir: Some(dir.join("kube")),
+                images: images.clone(),
+            })
+            .await?,
+        ),
+        None => None,
+    };
+    let own;
+    let cp: &ControlPlane = match &cluster {
+        Some(cluster) => cluster.control_plane(),
+        None => {
+            own = ControlPlane::start(ControlPlaneOptions {
+                controller_manager: wanted.controller_manager,
+                lifetime: Lifetime::Detached,
+                dir: Some(dir.join("kube")),
+                node: None,
+            })
+            .await?;
+            &own
+        }
+    };
+    match &cluster {
+        Some(cluster) => {
+            state.processes.extend(cluster.processes());
+            state.endpoints.push((
+                "NODE_CLEANUP".into(),
+                cluster.cleanup_script().display().to_string(),
+            ));
+            state.endpoints.push((
+                "CONTAINERD_ADDRESS".into(),
+                cluster.containerd_socket().display().to_string(),
+            ));
+            report(
+                cluster.startup_times().iter().map(|(name, time)| (*name, *time)),
+                &[],
+            );
+        }
+        None => state.processes.extend(cp.processes()),
+    }
     state
         .endpoints
         .push(("KUBECONFIG".into(), cp.kubeconfig().display().to_string()));
@@ -204,6 +244,19 @@ pub(crate) fn down(dir: &Path) -> anyhow::Result<()> {
             state_file(dir).display()
         );
     };
+    // The node first: its cleanup script kills its processes (and the containers) and undoes its changes
+    // to the machine.
+    if let Some((_, script)) = state.endpoints.iter().find(|(name, _)| name == "NODE_CLEANUP")
+        && Path::new(script).exists()
+    {
+        {
+            let status = std::process::Command::new("/bin/sh")
+                .arg(script)
+                .status()
+                .with_context(|| format!("run the node's cleanup script {script}"))?;
+            eprintln!("node: cleanup script {script} {status}");
+        }
+    }
     stop_all(&state);
     std::fs::remove_dir_all(dir).with_context(|| format!("remove {}", dir.display()))?;
     Ok(())

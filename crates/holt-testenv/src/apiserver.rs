@@ -1,5 +1,6 @@
 //! kube-apiserver on 127.0.0.1, the way envtest runs it: client-certificate authentication against the
-//! test CA, RBAC authorization, no kubelet, no ServiceAccount admission.
+//! test CA, RBAC authorization, no kubelet, no ServiceAccount admission; or, for a control plane with a
+//! node, on the node's IP with ServiceAccount admission and the `kubernetes` Service's Endpoints.
 
 use std::path::Path;
 use std::process::Command;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use crate::components::Component;
 use crate::error::Error;
 use crate::kubeconfig::{self, ClientFiles};
+use crate::node_network::NodeAddressing;
 use crate::ports::free_port;
 use crate::process::{Lifetime, Process};
 
@@ -42,21 +44,23 @@ impl Apiserver {
         files: &ApiserverFiles<'_>,
         lifetime: Lifetime,
         port: Option<u16>,
+        node: Option<&NodeAddressing>,
     ) -> Result<Self, Error> {
         let binary = Component::Kube.file("kube-apiserver")?;
         let port = match port {
             Some(port) => port,
             None => free_port().map_err(Error::io("kube-apiserver", "find a free port on", "127.0.0.1"))?,
         };
-        let url = format!("https://127.0.0.1:{port}");
+        // With a node, the API server listens on the node's IP: pods reach it through the `kubernetes`
+        // Service (kube-proxy cannot forward to loopback), and its Endpoints name that address.
+        let address = node.map_or("127.0.0.1".to_owned(), |n| n.node_ip.to_string());
+        let url = format!("https://{address}:{port}");
         let mut command = Command::new(&binary);
         command
             .arg(format!("--etcd-servers={etcd_url}"))
-            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--bind-address={address}"))
             .arg(format!("--secure-port={port}"))
-            .arg("--advertise-address=127.0.0.1")
-            // No Endpoints object for the `kubernetes` Service: nothing to reconcile on loopback.
-            .arg("--endpoint-reconciler-type=none")
+            .arg(format!("--advertise-address={address}"))
             .arg(format!("--tls-cert-file={}", files.serving_cert.display()))
             .arg(format!("--tls-private-key-file={}", files.serving_key.display()))
             .arg(format!("--cert-dir={}", dir.join("apiserver-certs").display()))
@@ -70,11 +74,31 @@ impl Apiserver {
                 "--service-account-signing-key-file={}",
                 files.service_account_key.display()
             ))
-            .arg("--service-cluster-ip-range=10.0.0.0/24")
             .arg("--authorization-mode=RBAC")
-            .arg("--disable-admission-plugins=ServiceAccount")
             .arg("--allow-privileged=true")
             .arg("--profiling=false");
+        match node {
+            None => {
+                command
+                    // No Endpoints object for the `kubernetes` Service: nothing to reconcile on loopback.
+                    .arg("--endpoint-reconciler-type=none")
+                    .arg("--service-cluster-ip-range=10.0.0.0/24")
+                    .arg("--disable-admission-plugins=ServiceAccount");
+            }
+            Some(node) => {
+                command
+                    .arg("--endpoint-reconciler-type=lease")
+                    .arg(format!("--service-cluster-ip-range={}", node.service_cidr))
+                    // `kubectl logs`/`exec`: the kubelet listens on the node IP, with the admin's client
+                    // certificate accepted.
+                    .arg("--kubelet-preferred-address-types=InternalIP")
+                    .arg(format!(
+                        "--kubelet-client-certificate={}",
+                        files.admin.cert.display()
+                    ))
+                    .arg(format!("--kubelet-client-key={}", files.admin.key.display()));
+            }
+        }
         let mut process = Process::spawn(
             "kube-apiserver",
             command,

@@ -20,6 +20,9 @@ pub enum Component {
     Etcd,
     /// kube-apiserver and kube-controller-manager.
     Kube,
+    /// The node's kubelet, kube-scheduler, kube-proxy, pause, and the pause and busybox image archives
+    /// (`images/`), of the API server's release.
+    Node,
     /// Kafka's broker and tool jars (`libs/`).
     Kafka,
     /// spire-server and spire-agent.
@@ -49,9 +52,10 @@ pub struct MissingComponent {
 
 impl Component {
     /// Every component, in build order.
-    pub const ALL: [Component; 6] = [
+    pub const ALL: [Component; 7] = [
         Component::Etcd,
         Component::Kube,
+        Component::Node,
         Component::Kafka,
         Component::Spire,
         Component::Helm,
@@ -63,6 +67,7 @@ impl Component {
         match self {
             Component::Etcd => "etcd",
             Component::Kube => "kube",
+            Component::Node => "node",
             Component::Kafka => "kafka",
             Component::Spire => "spire",
             Component::Helm => "helm",
@@ -73,7 +78,7 @@ impl Component {
     fn version_key(self) -> &'static str {
         match self {
             Component::Etcd => "ETCD_VERSION",
-            Component::Kube => "KUBE_VERSION",
+            Component::Kube | Component::Node => "KUBE_VERSION",
             Component::Kafka => "KAFKA_VERSION",
             Component::Spire => "SPIRE_VERSION",
             Component::Helm => "HELM_VERSION",

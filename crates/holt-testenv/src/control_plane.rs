@@ -13,6 +13,7 @@ use crate::controller_manager::{ControllerManager, ControllerManagerFiles};
 use crate::error::{Error, write_file};
 use crate::etcd::Etcd;
 use crate::kubeconfig::{self, ClientFiles};
+use crate::node_network::NodeAddressing;
 use crate::pki::{CertificateAuthority, IssuedCert, key_pair_pem};
 use crate::ports::with_fresh_ports;
 use crate::process::{Lifetime, Process, ProcessInfo};
@@ -30,6 +31,9 @@ pub struct ControlPlaneOptions {
     /// Where to keep configuration, data and logs. Default: a fresh directory in this test process's
     /// scratch directory.
     pub dir: Option<PathBuf>,
+    /// Prepare for a node (see [`crate::Cluster`]): the API server on the node's IP with ServiceAccount
+    /// admission and the `kubernetes` Service's Endpoints, the controllers a node needs. Default: none.
+    pub node: Option<NodeAddressing>,
 }
 
 impl Default for ControlPlaneOptions {
@@ -38,6 +42,7 @@ impl Default for ControlPlaneOptions {
             controller_manager: true,
             lifetime: Lifetime::Test,
             dir: None,
+            node: None,
         }
     }
 }
@@ -73,6 +78,7 @@ pub struct ControlPlane {
     etcd_url: String,
     apiserver_port: u16,
     lifetime: Lifetime,
+    node: Option<NodeAddressing>,
     ca: CertificateAuthority,
     url: String,
     ca_file: PathBuf,
@@ -98,8 +104,18 @@ impl ControlPlane {
         let paths = Paths::in_dir(&dir);
         write_file("kube-apiserver", &paths.ca, ca.cert_pem())?;
         write_file("kube-apiserver", &paths.ca_key, ca.key_pem())?;
+        let mut names = vec![
+            "kubernetes".to_owned(),
+            "kubernetes.default".to_owned(),
+            "kubernetes.default.svc".to_owned(),
+        ];
+        if let Some(node) = &options.node {
+            names.push(node.node_ip.to_string());
+            names.push(node.kubernetes_service_ip.to_string());
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let serving = ca
-            .issue_server("kube-apiserver", &["kubernetes.default.svc"])
+            .issue_server("kube-apiserver", &names)
             .map_err(Error::pki("kube-apiserver"))?;
         write_pair(&paths.serving_cert, &paths.serving_key, &serving)?;
         let (sa_key, sa_pub) =
@@ -116,7 +132,14 @@ impl ControlPlane {
         startup.push(("etcd", etcd.startup));
         let files = paths.apiserver();
         let apiserver = with_fresh_ports(|| {
-            Apiserver::start(dir.path(), &etcd.client_url, &files, options.lifetime, None)
+            Apiserver::start(
+                dir.path(),
+                &etcd.client_url,
+                &files,
+                options.lifetime,
+                None,
+                options.node.as_ref(),
+            )
         })
         .await?;
         startup.push(("kube-apiserver", apiserver.startup));
@@ -129,8 +152,10 @@ impl ControlPlane {
                 serving_cert: &paths.serving_cert,
                 serving_key: &paths.serving_key,
             };
-            let cm =
-                with_fresh_ports(|| ControllerManager::start(dir.path(), &files, options.lifetime)).await?;
+            let cm = with_fresh_ports(|| {
+                ControllerManager::start(dir.path(), &files, options.lifetime, options.node.is_some())
+            })
+            .await?;
             startup.push(("kube-controller-manager", cm.startup));
             Some(cm)
         } else {
@@ -144,6 +169,7 @@ impl ControlPlane {
             etcd_url: etcd.client_url,
             apiserver_port: apiserver.port,
             lifetime: options.lifetime,
+            node: options.node.clone(),
             ca,
             url: apiserver.url,
             ca_file: paths.ca,
@@ -277,10 +303,21 @@ impl ControlPlane {
             &files,
             self.lifetime,
             Some(self.apiserver_port),
+            self.node.as_ref(),
         )
         .await?;
         self.apiserver = Some(apiserver.process);
         Ok(apiserver.startup)
+    }
+
+    /// Where the control plane's certificates and kubeconfigs are.
+    pub(crate) fn paths(&self) -> Paths {
+        Paths::in_dir(&self.dir)
+    }
+
+    /// The CA, to issue more certificates (the kubelet's serving certificate).
+    pub(crate) fn ca(&self) -> &CertificateAuthority {
+        &self.ca
     }
 
     /// How long each component took from spawn to ready, and the whole start.
@@ -307,16 +344,16 @@ const ADMIN_USER: &str = "holt-testenv-admin";
 
 /// Where a control plane's files are in its directory: written by [`ControlPlane::start`], read again by
 /// [`ControlPlane::start_apiserver`].
-struct Paths {
-    ca: PathBuf,
-    ca_key: PathBuf,
-    serving_cert: PathBuf,
-    serving_key: PathBuf,
-    sa_key: PathBuf,
-    sa_pub: PathBuf,
-    admin_cert: PathBuf,
-    admin_key: PathBuf,
-    kubeconfig: PathBuf,
+pub(crate) struct Paths {
+    pub(crate) ca: PathBuf,
+    pub(crate) ca_key: PathBuf,
+    pub(crate) serving_cert: PathBuf,
+    pub(crate) serving_key: PathBuf,
+    pub(crate) sa_key: PathBuf,
+    pub(crate) sa_pub: PathBuf,
+    pub(crate) admin_cert: PathBuf,
+    pub(crate) admin_key: PathBuf,
+    pub(crate) kubeconfig: PathBuf,
 }
 
 impl Paths {
@@ -331,6 +368,25 @@ impl Paths {
             admin_cert: dir.join("admin.crt"),
             admin_key: dir.join("admin.key"),
             kubeconfig: dir.join("admin.kubeconfig"),
+        }
+    }
+
+    /// What kube-controller-manager and kube-scheduler get.
+    pub(crate) fn controller(&self) -> ControllerManagerFiles<'_> {
+        ControllerManagerFiles {
+            kubeconfig: &self.kubeconfig,
+            ca: &self.ca,
+            client: self.admin(),
+            serving_cert: &self.serving_cert,
+            serving_key: &self.serving_key,
+        }
+    }
+
+    fn admin(&self) -> ClientFiles<'_> {
+        ClientFiles {
+            user: ADMIN_USER,
+            cert: &self.admin_cert,
+            key: &self.admin_key,
         }
     }
 

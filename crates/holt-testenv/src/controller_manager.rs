@@ -16,6 +16,12 @@ use crate::process::{Lifetime, Process};
 pub(crate) const CONTROLLERS: &str = "garbage-collector-controller,namespace-controller,\
 deployment-controller,replicaset-controller,endpointslice-controller,clusterrole-aggregation-controller";
 
+/// The controllers a node adds: ServiceAccounts and the CA ConfigMap of every namespace (pods' tokens),
+/// the node's taints, DaemonSets, PersistentVolume binding, PodDisruptionBudgets, pod garbage collection.
+pub(crate) const NODE_CONTROLLERS: &str = "serviceaccount-controller,root-ca-certificate-publisher-controller,\
+node-lifecycle-controller,daemonset-controller,persistentvolume-binder-controller,disruption-controller,\
+pod-garbage-collector-controller,taint-eviction-controller";
+
 /// A running kube-controller-manager.
 #[derive(Debug)]
 pub(crate) struct ControllerManager {
@@ -41,6 +47,7 @@ impl ControllerManager {
         dir: &Path,
         files: &ControllerManagerFiles<'_>,
         lifetime: Lifetime,
+        with_node: bool,
     ) -> Result<Self, Error> {
         let binary = Component::Kube.file("kube-controller-manager")?;
         let port = free_port().map_err(Error::io(
@@ -57,7 +64,12 @@ impl ControllerManager {
             .arg(format!("--tls-private-key-file={}", files.serving_key.display()))
             .arg("--leader-elect=false")
             .arg("--use-service-account-credentials=false")
-            .arg(format!("--controllers={CONTROLLERS}"))
+            .arg(if with_node {
+                format!("--controllers={CONTROLLERS},{NODE_CONTROLLERS}")
+            } else {
+                format!("--controllers={CONTROLLERS}")
+            })
+            .arg(format!("--root-ca-file={}", files.ca.display()))
             .arg("--profiling=false");
         let mut process = Process::spawn(
             "kube-controller-manager",

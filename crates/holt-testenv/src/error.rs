@@ -63,6 +63,12 @@ pub enum Error {
         /// Why it is invalid.
         reason: String,
     },
+    /// The test node's network could not be set up.
+    #[error(transparent)]
+    Network(#[from] crate::node_network::NetworkError),
+    /// The machine's test node could not be claimed.
+    #[error(transparent)]
+    Claim(#[from] crate::node_state::ClaimError),
     /// A shared component failed to start earlier in this test process (every later test gets this).
     #[error("the shared {component} failed to start earlier in this test process: {message}")]
     SharedFailed {

@@ -2,10 +2,13 @@
 //!
 //! In: the components built and cached by `scripts/build-test-components.sh` (versions in
 //! `scripts/test-components.env`). Out: running etcd + kube-apiserver (+ kube-controller-manager), Kafka
-//! and SPIRE server processes on free loopback ports, with what a test needs to use them.
+//! and SPIRE server processes on free loopback ports, with what a test needs to use them; on demand, a
+//! real node (containerd, kubelet, kube-scheduler, kube-proxy) that runs pods ([`Cluster`]).
 
 mod apiserver;
+mod cluster;
 mod components;
+mod containerd;
 mod control_plane;
 mod controller_manager;
 mod crds;
@@ -14,7 +17,12 @@ mod etcd;
 mod eventually;
 mod helm;
 mod kafka;
+mod kube_proxy;
+mod kube_scheduler;
 mod kubeconfig;
+mod kubelet;
+mod node_network;
+mod node_state;
 mod pki;
 mod pods;
 mod ports;
@@ -26,13 +34,18 @@ mod spire;
 mod stop;
 mod watchdog;
 
+pub use cluster::{Cluster, ClusterOptions};
 pub use components::{Component, MissingComponent, build_script, cache_root};
+pub use containerd::{BUSYBOX_IMAGE, PAUSE_IMAGE};
 pub use control_plane::{ControlPlane, ControlPlaneOptions, KubeUser};
 pub use crds::{install_crds, istio_crds_file};
 pub use error::Error;
 pub use eventually::{POLL_INTERVAL, eventually};
 pub use helm::{helm, helm_binary};
 pub use kafka::{KAFKA_ADMIN_CN, Kafka, KafkaClient, KafkaOptions, Produced};
+pub use kubelet::NODE_NAME;
+pub use node_network::{FENCE_CHAIN, NetworkError, NodeAddressing, fence_drops};
+pub use node_state::{CGROUP_ROOT, ClaimError, STATE_DIR};
 pub use pki::{CertificateAuthority, IssuedCert, PkiError};
 pub use pods::{deployment_with_pod_ips, set_pod_ips};
 pub use process::{Lifetime, ProcessError, ProcessInfo, rss_kib};

@@ -3,9 +3,11 @@
 //! A `static` shared control plane is never dropped, and a panic with `panic = "abort"` or a signal skips
 //! destructors too, so killing in `Drop` is not enough. On first use the harness starts a small `sh`
 //! watchdog in its own process group whose stdin is a pipe that only this process holds. The harness
-//! writes `add <pid>` / `del <pid>` lines as it starts and stops components. When the test process ends,
-//! the kernel closes the pipe, `read` sees end of file, and the watchdog kills the process group of every
-//! PID still listed, then removes this process's scratch directory. No `unsafe` (no `prctl`) is needed.
+//! writes `add <pid>` / `del <pid>` lines as it starts and stops components, and `clean <script>` for a
+//! cleanup script (the test node's). When the test process ends, the kernel closes the pipe, `read` sees
+//! end of file, and the watchdog runs every cleanup script that still exists, kills the process group of
+//! every PID still listed, then removes this process's scratch directory. No `unsafe` (no `prctl`) is
+//! needed.
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -21,8 +23,10 @@ while read -r op pid; do
   case $op in
     add) pids="$pids$pid " ;;
     del) pids=$(printf '%s' "$pids" | sed "s/ $pid / /") ;;
+    clean) scripts="$scripts $pid" ;;
   esac
 done
+for script in $scripts; do [ -f "$script" ] && /bin/sh "$script"; done
 for pid in $pids; do kill -9 "-$pid" 2>/dev/null; done
 rm -rf "$1"
 "#;
@@ -84,6 +88,12 @@ pub(crate) fn scratch_root() -> Result<&'static Path, std::io::Error> {
 /// Has the watchdog kill `pid`'s process group when this process ends.
 pub(crate) fn watch(pid: u32) -> Result<(), std::io::Error> {
     send(&format!("add {pid}\n"))
+}
+
+/// Has the watchdog run the shell script at `path` (if it still exists then) when this process ends,
+/// before it kills the listed process groups. The path must not contain white space.
+pub(crate) fn clean_up_with(path: &Path) -> Result<(), std::io::Error> {
+    send(&format!("clean {}\n", path.display()))
 }
 
 /// Takes `pid` off the watchdog's list (it was stopped already).

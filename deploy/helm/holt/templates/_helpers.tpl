@@ -80,9 +80,14 @@ prometheus.io/path: /metrics
 {{- toJson $watched -}}
 {{- end -}}
 
-{{/* The network mapper's URL as the sniffers reach it (through the cluster's DNS). */}}
+{{/* The network mapper's URL as the sniffers reach it: through the cluster's DNS, unless
+networkMapper.sniffer.mapperURL says otherwise (a cluster without DNS for host-network pods). */}}
 {{- define "holt.mapperURL" -}}
+{{- if .Values.networkMapper.sniffer.mapperURL -}}
+{{- .Values.networkMapper.sniffer.mapperURL -}}
+{{- else -}}
 {{- printf "http://%s.%s.svc:%v" .Values.networkMapper.mapper.serviceName .Release.Namespace .Values.networkMapper.mapper.port -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Fails the render when a deprecated key of the reference is set, saying what replaces it. */}}

@@ -1,0 +1,510 @@
+//! The chart on a real node: `helm install` starts the operator, mapper and sniffer as real pods from
+//! Holt's images (`cargo xtask images --profile dev`, imported into the node's containerd), and the story
+//! the README tells happens with real pods and real traffic: the operator's replicas become Ready and one
+//! leads, the webhook Service refuses an invalid intent and converts an old version, the tutorial's policy
+//! appears, the sniffer's DaemonSet pod reports the traffic between the tutorial's real pods to the mapper,
+//! whose PVC-backed store keeps it across a pod restart, `helm upgrade` to defaultShadow rolls the
+//! operator, and `helm uninstall` removes the pods. One node for the whole file.
+//!
+//! The node has no cluster DNS: the sniffer reaches the mapper through `networkMapper.sniffer.mapperURL`
+//! (the Service's ClusterIP), and the tutorial's clients dial the server's ClusterIP.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, bail, ensure};
+use holt_chart::chart::{Helm, chart_dir, workspace_dir};
+use holt_chart::http_probe;
+use holt_chart::token::{self, TokenOptions};
+use holt_testenv::{BUSYBOX_IMAGE, Cluster, ClusterOptions, eventually, install_crds, istio_crds_file};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::api::{
+    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
+};
+use kube::{Api, Client};
+use serde_json::json;
+
+const NAMESPACE: &str = "holt-system";
+const TUTORIAL: &str = "otterize-tutorial-npol";
+const WAIT: Duration = Duration::from_secs(120);
+
+/// `cargo xtask images --profile dev` into the target directory; the archives' paths.
+fn build_images() -> anyhow::Result<Vec<PathBuf>> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_dir().join("target"));
+    let out = target.join("images-dev");
+    let status = Command::new(env!("CARGO"))
+        .current_dir(workspace_dir())
+        .args([
+            "run",
+            "--quiet",
+            "--locked",
+            "-p",
+            "xtask",
+            "--",
+            "images",
+            "--profile",
+            "dev",
+            "--out",
+        ])
+        .arg(&out)
+        .status()
+        .context("running cargo xtask images")?;
+    ensure!(status.success(), "cargo xtask images --profile dev failed");
+    let mut archives = Vec::new();
+    for entry in std::fs::read_dir(&out)? {
+        let path = entry?.path();
+        if path
+            .to_string_lossy()
+            .ends_with(&format!("-{}.oci.tar", env!("CARGO_PKG_VERSION")))
+        {
+            archives.push(path);
+        }
+    }
+    ensure!(
+        archives.len() == 3,
+        "expected 3 image archives in {}, found {archives:?}",
+        out.display()
+    );
+    Ok(archives)
+}
+
+async fn kubectl(cluster: &Cluster, args: &[&str]) -> anyhow::Result<String> {
+    let output = tokio::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(cluster.kubeconfig())
+        .args(args)
+        .output()
+        .await?;
+    ensure!(
+        output.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn clientintents(client: &Client, namespace: &str, version: &str) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("k8s.otterize.com", version, "ClientIntents");
+    Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &ApiResource::from_gvk_with_plural(&gvk, "clientintents"),
+    )
+}
+
+#[tokio::test]
+async fn the_chart_runs_as_real_pods_on_a_real_node() -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let images = build_images()?;
+    eprintln!("images ready after {:?}", started.elapsed());
+    let cluster = Cluster::start(ClusterOptions {
+        images,
+        ..ClusterOptions::default()
+    })
+    .await?;
+    eprintln!("cluster ready after {:?}", started.elapsed());
+    let result = story(&cluster).await;
+    if result.is_err() {
+        let pods = kubectl(&cluster, &["get", "pods", "-A", "-o", "wide"])
+            .await
+            .unwrap_or_default();
+        eprintln!("{pods}");
+        for component in ["operator", "mapper", "sniffer"] {
+            let logs = kubectl(
+                &cluster,
+                &[
+                    "logs",
+                    "-n",
+                    NAMESPACE,
+                    "-l",
+                    &format!("app.kubernetes.io/component={component}"),
+                    "--tail=30",
+                ],
+            )
+            .await
+            .unwrap_or_else(|e| e.to_string());
+            eprintln!("--- {component}\n{logs}");
+        }
+    }
+    drop(cluster);
+    eprintln!("whole test: {:?}", started.elapsed());
+    result
+}
+
+async fn story(cluster: &Cluster) -> anyhow::Result<()> {
+    let admin = cluster.client().await?;
+    let istio = std::fs::read_to_string(istio_crds_file()?)?;
+    install_crds(&admin, &istio).await?;
+
+    // The mapper's PVC binds to a hostPath PV in the node's directory (no StorageClass here).
+    let volume = cluster.node_dir().join("mapper-volume");
+    std::fs::create_dir_all(&volume)?;
+    std::os::unix::fs::chown(&volume, Some(65532), Some(65532))?;
+    let pv: PersistentVolume = serde_json::from_value(json!({
+        "metadata": {"name": "holt-mapper-store"},
+        "spec": {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "hostPath": {"path": volume, "type": "Directory"},
+        },
+    }))?;
+    Api::<PersistentVolume>::all(admin.clone())
+        .create(&PostParams::default(), &pv)
+        .await?;
+
+    let helm = Helm::new()?;
+    let kubeconfig = cluster.kubeconfig().display().to_string();
+    let chart = chart_dir().display().to_string();
+    let never = [
+        "--set",
+        "intentsOperator.operator.pullPolicy=Never",
+        "--set",
+        "networkMapper.mapper.pullPolicy=Never",
+        "--set",
+        "networkMapper.sniffer.pullPolicy=Never",
+    ];
+    let mut install = vec![
+        "install",
+        "holt",
+        &chart,
+        "--namespace",
+        NAMESPACE,
+        "--create-namespace",
+    ];
+    install.extend(never);
+    install.extend(["--kubeconfig", &kubeconfig]);
+    let notes = helm.run(&install).await?;
+    ensure!(notes.contains("STATUS: deployed"), "{notes}");
+    // No DNS on the test node: the sniffers report to the mapper Service's ClusterIP.
+    let services = Api::<Service>::namespaced(admin.clone(), NAMESPACE);
+    let mapper_ip = services
+        .get("otterize-network-mapper")
+        .await?
+        .spec
+        .and_then(|s| s.cluster_ip)
+        .context("the mapper Service has no ClusterIP")?;
+    let mapper_url = format!("networkMapper.sniffer.mapperURL=http://{mapper_ip}:9090");
+    helm.run(&[
+        "upgrade",
+        "holt",
+        &chart,
+        "--namespace",
+        NAMESPACE,
+        "--reuse-values",
+        "--set",
+        &mapper_url,
+        "--kubeconfig",
+        &kubeconfig,
+    ])
+    .await?;
+
+    let deployments = Api::<Deployment>::namespaced(admin.clone(), NAMESPACE);
+    let daemon_sets = Api::<DaemonSet>::namespaced(admin.clone(), NAMESPACE);
+    eventually(
+        "operator (2), mapper (1) and sniffer (1) pods Ready",
+        WAIT,
+        || async {
+            let ready = |d: &Deployment| d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+            let operator = deployments.get("holt-operator").await?;
+            let mapper = deployments.get("holt-mapper").await?;
+            let sniffer = daemon_sets.get("holt-sniffer").await?;
+            let sniffer_ready = sniffer.status.map(|s| s.number_ready).unwrap_or(0);
+            Ok((ready(&operator) == 2 && ready(&mapper) == 1 && sniffer_ready == 1).then_some(()))
+        },
+    )
+    .await?;
+    eprintln!("chart Ready");
+
+    // Leader election: one of the two operator pods holds the Lease.
+    let pods = Api::<Pod>::namespaced(admin.clone(), NAMESPACE);
+    let operator_pods: Vec<String> = pods
+        .list(&ListParams::default().labels("app.kubernetes.io/component=operator"))
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .collect();
+    ensure!(operator_pods.len() == 2, "operator pods: {operator_pods:?}");
+    let leases = Api::<Lease>::namespaced(admin.clone(), NAMESPACE);
+    let holder = eventually("an operator pod holds the Lease", WAIT, || async {
+        let list = leases.list(&ListParams::default()).await?;
+        Ok(list.items.into_iter().find_map(|lease| {
+            let holder = lease.spec?.holder_identity?;
+            operator_pods
+                .iter()
+                .any(|p| holder.contains(p.as_str()))
+                .then_some(holder)
+        }))
+    })
+    .await?;
+    eprintln!("leader: {holder}");
+
+    // The webhook Service: an invalid intent is refused by Holt's validation, through the Service.
+    kubectl(
+        cluster,
+        &[
+            "apply",
+            "-f",
+            &workspace_dir()
+                .join("examples/tutorial/namespace.yaml")
+                .display()
+                .to_string(),
+        ],
+    )
+    .await?;
+    let invalid: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "k8s.otterize.com/v1alpha3", "kind": "ClientIntents",
+        "metadata": {"name": "probe", "namespace": TUTORIAL},
+        "spec": {"service": {"name": "probe"}, "calls": [{"name": "a.b.c"}]},
+    }))?;
+    let refused = eventually("the webhook refuses an invalid intent", WAIT, || async {
+        match clientintents(&admin, TUTORIAL, "v1alpha3")
+            .create(&PostParams::default(), &invalid)
+            .await
+        {
+            Err(kube::Error::Api(status)) if status.message.contains("spec.calls[0].name") => {
+                Ok(Some(status.message))
+            }
+            Err(other) => {
+                eprintln!("not refused by Holt yet: {other}");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                Ok(None)
+            }
+            Ok(_) => bail!("an invalid intent was accepted"),
+        }
+    })
+    .await?;
+    eprintln!("refused: {refused}");
+
+    // The tutorial with real pods (busybox stand-ins for its images; no DNS, so the ClusterIP).
+    for file in ["service.yaml", "intents.yaml"] {
+        kubectl(
+            cluster,
+            &[
+                "apply",
+                "-f",
+                &workspace_dir()
+                    .join("examples/tutorial")
+                    .join(file)
+                    .display()
+                    .to_string(),
+            ],
+        )
+        .await?;
+    }
+    let server_ip = Api::<Service>::namespaced(admin.clone(), TUTORIAL)
+        .get("server")
+        .await?
+        .spec
+        .and_then(|s| s.cluster_ip)
+        .context("server has no ClusterIP")?;
+    let tutorial_deployments = Api::<Deployment>::namespaced(admin.clone(), TUTORIAL);
+    for (name, script) in [
+        ("server", "while true; do echo ok | nc -l -p 80; done".to_owned()),
+        (
+            "client",
+            format!("while true; do nc -w 2 {server_ip} 80 </dev/null; sleep 1; done"),
+        ),
+        (
+            "client-other",
+            format!("while true; do nc -w 2 {server_ip} 80 </dev/null; sleep 1; done"),
+        ),
+    ] {
+        let deployment: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {
+                        "terminationGracePeriodSeconds": 0,
+                        "containers": [{"name": name, "image": BUSYBOX_IMAGE, "imagePullPolicy": "Never",
+                                         "command": ["/bin/sh", "-c", script]}],
+                    },
+                },
+            },
+        }))?;
+        tutorial_deployments
+            .create(&PostParams::default(), &deployment)
+            .await?;
+    }
+    let policies = Api::<NetworkPolicy>::namespaced(admin.clone(), TUTORIAL);
+    eventually("the tutorial's policy and an up-to-date status", WAIT, || async {
+        let policy = policies.get_opt("server-access").await?;
+        let intents = clientintents(&admin, TUTORIAL, "v2alpha1").get("client").await?;
+        Ok((policy.is_some() && intents.data["status"]["upToDate"] == true).then_some(()))
+    })
+    .await?;
+    // Conversion through the webhook Service: the stored v2alpha1 read as v1alpha3.
+    let old = clientintents(&admin, TUTORIAL, "v1alpha3").get("client").await?;
+    ensure!(old.data["spec"]["service"]["name"] == "client", "{:?}", old.data);
+    eprintln!("tutorial converged");
+
+    // The sniffer's pod sees the real traffic and the mapper resolves it to client → server.
+    let mapper = SocketAddr::new(mapper_ip.parse()?, 9090);
+    let reader = reader_token(&admin).await?;
+    let read_intents = || async {
+        http_probe::request(
+            mapper,
+            "GET",
+            "/v1/intents",
+            None,
+            Some(&reader),
+            Duration::from_secs(5),
+        )
+        .await
+        .map(|a| a.body)
+        .unwrap_or_default()
+    };
+    let resolved = |body: &str| {
+        body.contains("\"client\":{\"name\":\"client\"") && body.contains("\"server\":{\"name\":\"server\"")
+    };
+    eventually(
+        "the mapper learned client → server from the sniffer",
+        WAIT,
+        || async {
+            let body = read_intents().await;
+            Ok(resolved(&body).then_some(()))
+        },
+    )
+    .await?;
+    eprintln!("sniffer → mapper: client → server");
+
+    // The store survives a restart: no new traffic, the mapper pod replaced, client → server still known.
+    for name in ["client", "client-other"] {
+        tutorial_deployments
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"replicas": 0}})),
+            )
+            .await?;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await; // > snapshotIntervalMs (2 s)
+    let claims = Api::<PersistentVolumeClaim>::namespaced(admin.clone(), NAMESPACE);
+    let claim = claims.list(&ListParams::default()).await?.items;
+    ensure!(
+        claim
+            .iter()
+            .any(|c| c.spec.as_ref().and_then(|s| s.volume_name.as_deref()) == Some("holt-mapper-store")),
+        "the mapper's PVC is not bound to the test's PV"
+    );
+    let mapper_pods = pods
+        .list(&ListParams::default().labels("app.kubernetes.io/component=mapper"))
+        .await?;
+    let old_mapper = mapper_pods
+        .items
+        .first()
+        .and_then(|p| p.metadata.name.clone())
+        .context("no mapper pod")?;
+    pods.delete(&old_mapper, &DeleteParams::default()).await?;
+    eventually(
+        "a new mapper pod Ready and still knowing client → server",
+        WAIT,
+        || async {
+            let list = pods
+                .list(&ListParams::default().labels("app.kubernetes.io/component=mapper"))
+                .await?;
+            let fresh_ready = list.items.iter().any(|p| {
+                p.metadata.name.as_deref() != Some(old_mapper.as_str())
+                    && p.status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            });
+            if !fresh_ready {
+                return Ok(None);
+            }
+            let body = read_intents().await;
+            Ok((!body.is_empty()).then_some(body))
+        },
+    )
+    .await
+    .and_then(|body| {
+        ensure!(resolved(&body), "after the restart the mapper knows: {body}");
+        Ok(())
+    })?;
+    eprintln!("mapper store survived a restart");
+
+    // helm upgrade to defaultShadow rolls the operator's pods.
+    helm.run(&[
+        "upgrade",
+        "holt",
+        &chart,
+        "--namespace",
+        NAMESPACE,
+        "--reuse-values",
+        "--set",
+        "intentsOperator.operator.mode=defaultShadow",
+        "--kubeconfig",
+        &kubeconfig,
+    ])
+    .await?;
+    eventually("the operator rolled: two new pods Ready", WAIT, || async {
+        let list = pods
+            .list(&ListParams::default().labels("app.kubernetes.io/component=operator"))
+            .await?;
+        let new_ready = list
+            .items
+            .iter()
+            .filter(|p| !operator_pods.contains(p.metadata.name.as_ref().unwrap_or(&String::new())))
+            .filter(|p| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            })
+            .count();
+        Ok((new_ready == 2 && list.items.len() == 2).then_some(()))
+    })
+    .await?;
+    eprintln!("operator rolled to defaultShadow");
+
+    // helm uninstall: the pods go, the CRDs and intents stay.
+    helm.run(&[
+        "uninstall",
+        "holt",
+        "--namespace",
+        NAMESPACE,
+        "--kubeconfig",
+        &kubeconfig,
+    ])
+    .await?;
+    eventually("the chart's pods are gone", WAIT, || async {
+        Ok(pods
+            .list(&ListParams::default())
+            .await?
+            .items
+            .is_empty()
+            .then_some(()))
+    })
+    .await?;
+    clientintents(&admin, TUTORIAL, "v2alpha1").get("client").await?;
+    Ok(())
+}
+
+/// A ServiceAccount `reader` bound to the chart's holt-mapper-reader Role, and its token.
+async fn reader_token(admin: &Client) -> anyhow::Result<String> {
+    let account: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "reader"}}))?;
+    Api::<ServiceAccount>::namespaced(admin.clone(), NAMESPACE)
+        .create(&PostParams::default(), &account)
+        .await?;
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "reader"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "holt-mapper-reader"},
+        "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": NAMESPACE}],
+    }))?;
+    Api::<RoleBinding>::namespaced(admin.clone(), NAMESPACE)
+        .create(&PostParams::default(), &binding)
+        .await?;
+    Ok(token::mint(admin, NAMESPACE, "reader", &TokenOptions::default()).await?)
+}
