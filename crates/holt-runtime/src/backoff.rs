@@ -13,6 +13,12 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 
+/// The wait between a watch's failed attempts, in the operator and the mapper alike: 0.5 s doubling to at
+/// most 5 s, jittered, so that caches are fresh again within seconds of an API server outage (kube's own
+/// default waits up to a minute).
+pub const WATCH_BACKOFF: Backoff =
+    Backoff::exponential(Duration::from_millis(500), Duration::from_secs(5)).with_jitter();
+
 /// Exponential back-off settings: `first`, doubling, at most `max`; jittered or not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backoff {
@@ -22,7 +28,7 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    /// `first`, doubling after each further failure, at most `max` (`max` below `first` counts as `first`);
+    /// `first`, doubling after each further failure, at most `max` (a `first` above `max` counts as `max`);
     /// no jitter.
     pub const fn exponential(first: Duration, max: Duration) -> Backoff {
         Backoff {
@@ -34,20 +40,17 @@ impl Backoff {
 
     /// The same, each wait shortened by a random part of up to half (see the module documentation).
     pub const fn with_jitter(self) -> Backoff {
-        Backoff {
-            jitter: true,
-            ..self
-        }
+        Backoff { jitter: true, ..self }
     }
 
     /// The wait after the first failure (without jitter).
     pub fn first(&self) -> Duration {
-        self.first
+        self.first.min(self.max)
     }
 
     /// The longest wait.
     pub fn max(&self) -> Duration {
-        self.max.max(self.first)
+        self.max
     }
 
     pub fn is_jittered(&self) -> bool {
@@ -59,8 +62,8 @@ impl Backoff {
     pub fn builder(&self) -> ExponentialBuilder {
         // backon's jitter adds up to the whole wait; from half the waits, that makes "up to half off".
         let (first, max) = match self.jitter {
-            true => (self.first / 2, self.max() / 2),
-            false => (self.first, self.max()),
+            true => (self.first() / 2, self.max / 2),
+            false => (self.first(), self.max),
         };
         let builder = ExponentialBuilder::default()
             .with_min_delay(first)
@@ -187,8 +190,8 @@ mod tests {
     }
 
     #[test]
-    fn a_longest_wait_below_the_first_is_the_first() {
+    fn a_first_wait_above_the_longest_is_the_longest() {
         let backoff = Backoff::exponential(Duration::from_secs(2), Duration::from_secs(1));
-        assert_eq!(waits(backoff, 3), [Duration::from_secs(2); 3]);
+        assert_eq!(waits(backoff, 3), [Duration::from_secs(1); 3]);
     }
 }

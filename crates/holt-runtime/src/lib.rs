@@ -15,6 +15,6 @@ pub mod logging;
 pub mod metrics;
 pub mod shutdown;
 
-pub use backoff::{Backoff, RetrySchedule};
+pub use backoff::{Backoff, RetrySchedule, WATCH_BACKOFF};
 pub use logging::{LogArgs, LogFormat};
 pub use metrics::MetricsPage;
