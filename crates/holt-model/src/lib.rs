@@ -18,6 +18,7 @@ pub mod facts;
 pub mod identity;
 pub mod index;
 pub mod labels;
+pub mod mesh;
 pub mod resolve;
 pub mod sorted_map;
 pub mod sorted_set;

@@ -10,7 +10,7 @@ use std::fmt;
 use futures::{Stream, StreamExt, stream};
 use holt_api::convert::Convertible;
 use holt_api::v2alpha1 as stored;
-use holt_model::facts::{IngressFacts, OwnerFacts, PodFacts, ServiceFacts};
+use holt_model::facts::{IngressFacts, NamespaceFacts, OwnerFacts, PodFacts, ServiceFacts};
 use holt_model::{Object, ObjectKey, ObjectRef};
 use holt_runtime::WATCH_BACKOFF;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
@@ -200,10 +200,7 @@ pub fn all(client: &Client, istio: Option<&ApiResource>) -> impl Stream<Item = I
             &ApiResource::erase::<NetworkPolicy>(&()),
         ),
         objects::<Namespace>(&c, WatchedKind::Namespace, |ns| {
-            (
-                Object::Namespace(ns.metadata.name.clone().unwrap_or_default()),
-                None,
-            )
+            (Object::Namespace(NamespaceFacts::from_meta(&ns.metadata)), None)
         }),
         objects::<Pod>(&c, WatchedKind::Pod, |pod| {
             (Object::Pod(PodFacts::from_pod(&pod)), None)
