@@ -212,20 +212,10 @@ fn http_not_enforced(
     grant: &Grant,
     why: &str,
 ) {
-    if grant.any_request || grant.http.is_empty() {
+    let declared = grant.http_restriction();
+    if declared.is_empty() {
         return;
     }
-    let declared: Vec<String> = grant
-        .http
-        .iter()
-        .map(|resource| {
-            let methods: Vec<&str> = resource.methods.iter().map(|m| m.as_str()).collect();
-            match methods.is_empty() {
-                true => resource.path.clone(),
-                false => format!("{} {}", methods.join(","), resource.path),
-            }
-        })
-        .collect();
     out.notices.push(Notice::new(
         Subject::identity(client),
         Reason::HttpRestrictionNotEnforced,
