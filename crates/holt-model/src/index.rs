@@ -39,7 +39,7 @@ pub enum Object {
 
 /// The identity of an indexed object, for deletion.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ObjectRef {
+pub enum IndexedRef {
     Namespace(String),
     Pod(ObjectKey),
     Owner { kind: String, key: ObjectKey },
@@ -194,26 +194,26 @@ impl Index {
     }
 
     /// Removes an object; removing an unknown object changes nothing.
-    pub fn delete(&mut self, object: &ObjectRef) -> Changes {
+    pub fn delete(&mut self, object: &IndexedRef) -> Changes {
         let mut changes = Changes::default();
         match object {
-            ObjectRef::Namespace(name) => {
+            IndexedRef::Namespace(name) => {
                 self.namespaces.remove(name);
                 self.set_mesh_labels(name, BTreeMap::new(), &mut changes);
             }
-            ObjectRef::Pod(key) => self.remove_pod(key, &mut changes),
-            ObjectRef::Owner { kind, key } => {
+            IndexedRef::Pod(key) => self.remove_pod(key, &mut changes),
+            IndexedRef::Owner { kind, key } => {
                 self.remove_owner(kind, key);
                 self.reresolve_descendants(
                     &(key.namespace.clone(), kind.clone(), key.name.clone()),
                     &mut changes,
                 );
             }
-            ObjectRef::Service(key) => self.remove_service(key, &mut changes),
-            ObjectRef::Ingress(key) => self.remove_ingress(key, &mut changes),
-            ObjectRef::ClientIntents(key) => self.remove_intents(key, &mut changes),
-            ObjectRef::ProtectedService(key) => self.remove_protected(key, &mut changes),
-            ObjectRef::KafkaServerConfig(key) => self.remove_kafka_config(key, &mut changes),
+            IndexedRef::Service(key) => self.remove_service(key, &mut changes),
+            IndexedRef::Ingress(key) => self.remove_ingress(key, &mut changes),
+            IndexedRef::ClientIntents(key) => self.remove_intents(key, &mut changes),
+            IndexedRef::ProtectedService(key) => self.remove_protected(key, &mut changes),
+            IndexedRef::KafkaServerConfig(key) => self.remove_kafka_config(key, &mut changes),
         }
         self.refresh(&mut changes);
         changes

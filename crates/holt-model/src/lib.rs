@@ -30,4 +30,4 @@ pub use config::{Config, Mode, ThirdPartyPolicies};
 pub use effective::has_ingress_policy;
 pub use facts::ObjectKey;
 pub use identity::Identity;
-pub use index::{Index, IndexSizes, IndexedIntents, IndexedPod, Object, ObjectRef};
+pub use index::{Index, IndexSizes, IndexedIntents, IndexedPod, IndexedRef, Object};

@@ -142,7 +142,7 @@ async fn main() -> anyhow::Result<()> {
                 ca: dir.join("ca.crt"),
             };
         }
-        options.validation = holt_api::validate::Config {
+        options.validation = holt_api::validate::ValidationConfig {
             strict_mode: config.enable_strict_mode_intents,
             excluded_strict_mode_namespaces: config.excluded_strict_mode_namespaces.clone(),
         };

@@ -211,7 +211,7 @@ mod tests {
         let mut waits = Vec::new();
         for _ in 1..=9 {
             health.record(&unit("a"), failed(true), t0);
-            waits.push((health.next_retry().unwrap() - t0).as_millis());
+            waits.push((health.next_retry().expect("a retry is due") - t0).as_millis());
         }
         assert_eq!(
             waits,
@@ -227,7 +227,7 @@ mod tests {
         let t0 = Instant::now();
         for full in [500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000] {
             health.record(&unit("a"), failed(true), t0);
-            let wait = (health.next_retry().unwrap() - t0).as_millis();
+            let wait = (health.next_retry().expect("a retry is due") - t0).as_millis();
             assert!(full / 2 <= wait && wait <= full, "{wait} ms for {full} ms");
         }
         health.record(&unit("b"), failed(false), t0);

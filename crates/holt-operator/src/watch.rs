@@ -11,7 +11,7 @@ use futures::{Stream, StreamExt, stream};
 use holt_api::convert::Convertible;
 use holt_api::v2alpha1 as stored;
 use holt_model::facts::{IngressFacts, NamespaceFacts, OwnerFacts, PodFacts, ServiceFacts};
-use holt_model::{Object, ObjectKey, ObjectRef};
+use holt_model::{IndexedRef, Object, ObjectKey};
 use holt_runtime::WATCH_BACKOFF;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -97,16 +97,16 @@ impl WatchedKind {
     }
 
     /// How the model names an object of this kind, for deletion.
-    pub fn object_ref(self, key: ObjectKey) -> ObjectRef {
+    pub fn object_ref(self, key: ObjectKey) -> IndexedRef {
         match self {
-            WatchedKind::Namespace => ObjectRef::Namespace(key.name),
-            WatchedKind::Pod => ObjectRef::Pod(key),
-            WatchedKind::Service => ObjectRef::Service(key),
-            WatchedKind::Ingress => ObjectRef::Ingress(key),
-            WatchedKind::ClientIntents => ObjectRef::ClientIntents(key),
-            WatchedKind::ProtectedService => ObjectRef::ProtectedService(key),
-            WatchedKind::KafkaServerConfig => ObjectRef::KafkaServerConfig(key),
-            owner => ObjectRef::Owner {
+            WatchedKind::Namespace => IndexedRef::Namespace(key.name),
+            WatchedKind::Pod => IndexedRef::Pod(key),
+            WatchedKind::Service => IndexedRef::Service(key),
+            WatchedKind::Ingress => IndexedRef::Ingress(key),
+            WatchedKind::ClientIntents => IndexedRef::ClientIntents(key),
+            WatchedKind::ProtectedService => IndexedRef::ProtectedService(key),
+            WatchedKind::KafkaServerConfig => IndexedRef::KafkaServerConfig(key),
+            owner => IndexedRef::Owner {
                 kind: owner.name().to_owned(),
                 key,
             },

@@ -20,7 +20,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
-use holt_api::validate::Config as ValidationConfig;
+use holt_api::validate::ValidationConfig;
 use holt_model::{Changes, Identity, Index, Object, ObjectKey};
 use tokio::sync::watch;
 use tracing::{debug, warn};
