@@ -1,6 +1,6 @@
 //! Reading any served object: a `serde_json::Value` (from YAML or JSON) is recognised by its `apiVersion` and
 //! `kind`, parsed into the typed root of its version ([`Served`]) with errors that name the field path, and
-//! converted to the hub ([`Object`]), which is what the rest of Holt reads.
+//! converted to the hub ([`HubObject`]), which is what the rest of Holt reads.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
@@ -249,11 +249,11 @@ impl Served {
     }
 
     /// Converts to the hub (`v2beta1`).
-    pub fn into_hub(self) -> Object {
+    pub fn into_hub(self) -> HubObject {
         match self {
-            Served::ClientIntents(o) => Object::ClientIntents(o.into_hub()),
-            Served::ProtectedService(o) => Object::ProtectedService(o.into_hub()),
-            Served::KafkaServerConfig(o) => Object::KafkaServerConfig(o.into_hub()),
+            Served::ClientIntents(o) => HubObject::ClientIntents(o.into_hub()),
+            Served::ProtectedService(o) => HubObject::ProtectedService(o.into_hub()),
+            Served::KafkaServerConfig(o) => HubObject::KafkaServerConfig(o.into_hub()),
         }
     }
 
@@ -269,31 +269,31 @@ impl Served {
 
 /// An object of a served kind, converted to the hub (`v2beta1`).
 #[derive(Clone, Debug, PartialEq)]
-pub enum Object {
+pub enum HubObject {
     ClientIntents(v2beta1::ClientIntents),
     ProtectedService(v2beta1::ProtectedService),
     KafkaServerConfig(v2beta1::KafkaServerConfig),
 }
 
-impl Object {
+impl HubObject {
     /// Reads a served object of any version from its JSON/YAML value and converts it to the hub.
-    pub fn from_value(value: Value) -> Result<Object, ParseError> {
+    pub fn from_value(value: Value) -> Result<HubObject, ParseError> {
         Ok(Served::from_value(value)?.into_hub())
     }
 
     pub fn kind(&self) -> Kind {
         match self {
-            Object::ClientIntents(_) => Kind::ClientIntents,
-            Object::ProtectedService(_) => Kind::ProtectedService,
-            Object::KafkaServerConfig(_) => Kind::KafkaServerConfig,
+            HubObject::ClientIntents(_) => Kind::ClientIntents,
+            HubObject::ProtectedService(_) => Kind::ProtectedService,
+            HubObject::KafkaServerConfig(_) => Kind::KafkaServerConfig,
         }
     }
 
     pub fn meta(&self) -> &ObjectMeta {
         match self {
-            Object::ClientIntents(o) => o.meta(),
-            Object::ProtectedService(o) => o.meta(),
-            Object::KafkaServerConfig(o) => o.meta(),
+            HubObject::ClientIntents(o) => o.meta(),
+            HubObject::ProtectedService(o) => o.meta(),
+            HubObject::KafkaServerConfig(o) => o.meta(),
         }
     }
 
@@ -305,9 +305,9 @@ impl Object {
     /// Converts to `version`.
     pub fn into_version(self, version: Version) -> Served {
         match self {
-            Object::ClientIntents(o) => Served::ClientIntents(AnyVersion::from_hub(o, version)),
-            Object::ProtectedService(o) => Served::ProtectedService(AnyVersion::from_hub(o, version)),
-            Object::KafkaServerConfig(o) => Served::KafkaServerConfig(AnyVersion::from_hub(o, version)),
+            HubObject::ClientIntents(o) => Served::ClientIntents(AnyVersion::from_hub(o, version)),
+            HubObject::ProtectedService(o) => Served::ProtectedService(AnyVersion::from_hub(o, version)),
+            HubObject::KafkaServerConfig(o) => Served::KafkaServerConfig(AnyVersion::from_hub(o, version)),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! name the object and the field.
 
 use holt_api::Version;
-use holt_api::any::{Object, ParseError, Served, is_otterize};
+use holt_api::any::{HubObject, ParseError, Served, is_otterize};
 use holt_api::v2beta1::{KubernetesTarget, Target};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
@@ -34,11 +34,11 @@ metadata: {name: protect-checkout, namespace: otterize-ecom-demo}
 spec: {name: checkoutservice}
 "#,
     );
-    let objects: Vec<Object> = docs
+    let objects: Vec<HubObject> = docs
         .into_iter()
-        .map(|d| Object::from_value(d).expect("parses"))
+        .map(|d| HubObject::from_value(d).expect("parses"))
         .collect();
-    let Object::ClientIntents(intents) = &objects[0] else {
+    let HubObject::ClientIntents(intents) = &objects[0] else {
         panic!("ClientIntents expected")
     };
     assert_eq!(intents.spec.workload.name, "frontend");
@@ -61,7 +61,7 @@ spec: {name: checkoutservice}
             "shippingservice"
         ]
     );
-    let Object::ProtectedService(protected) = &objects[1] else {
+    let HubObject::ProtectedService(protected) = &objects[1] else {
         panic!("ProtectedService expected")
     };
     assert_eq!(protected.spec.name, "checkoutservice");
@@ -105,12 +105,12 @@ spec:
         .collect();
     assert_eq!(served[0].version(), Version::V2beta1);
     assert_eq!(served[1].version(), Version::V2alpha1);
-    let Object::ClientIntents(intents) = served[0].clone().into_hub() else {
+    let HubObject::ClientIntents(intents) = served[0].clone().into_hub() else {
         panic!()
     };
     assert_eq!(intents.spec.targets.len(), 9);
     assert!(intents.spec.targets.iter().all(|t| t.get().is_some()));
-    let Object::KafkaServerConfig(ksc) = served[1].clone().into_hub() else {
+    let HubObject::KafkaServerConfig(ksc) = served[1].clone().into_hub() else {
         panic!()
     };
     assert_eq!(ksc.spec.addr.as_deref(), Some("kafka.kafka:9092"));
@@ -139,7 +139,7 @@ spec:
     - {type: internet, internet: {domains: [example.com], ports: [443]}}
 "#,
     );
-    let Object::ClientIntents(intents) = Object::from_value(docs[0].clone()).expect("parses") else {
+    let HubObject::ClientIntents(intents) = HubObject::from_value(docs[0].clone()).expect("parses") else {
         panic!()
     };
     assert_eq!(

@@ -297,7 +297,7 @@ fn targets_the_v1_rules_change_come_back_from_an_annotation() {
         );
         let original = hub("shop", vec![k8s("first", None, vec![]), input.clone()]);
         for version in [Version::V1beta1, Version::V1alpha3] {
-            let written = holt_api::any::Object::ClientIntents(original.clone()).into_version(version);
+            let written = holt_api::any::HubObject::ClientIntents(original.clone()).into_version(version);
             assert_eq!(
                 annotation(written.meta(), HIDDEN_V2_TARGETS),
                 Some(json!({"1": input})),
@@ -305,7 +305,7 @@ fn targets_the_v1_rules_change_come_back_from_an_annotation() {
             );
             assert_eq!(
                 written.into_hub(),
-                holt_api::any::Object::ClientIntents(original.clone()),
+                holt_api::any::HubObject::ClientIntents(original.clone()),
                 "{version} gives back {input:?}"
             );
         }
@@ -787,20 +787,20 @@ fn protected_service_and_kafka_server_config_round_trip_through_every_version() 
         status: None,
     };
     for version in Version::ALL {
-        let back = holt_api::any::Object::ProtectedService(protected.clone())
+        let back = holt_api::any::HubObject::ProtectedService(protected.clone())
             .into_version(version)
             .into_hub();
         assert_eq!(
             back,
-            holt_api::any::Object::ProtectedService(protected.clone()),
+            holt_api::any::HubObject::ProtectedService(protected.clone()),
             "{version}"
         );
-        let back = holt_api::any::Object::KafkaServerConfig(kafka.clone())
+        let back = holt_api::any::HubObject::KafkaServerConfig(kafka.clone())
             .into_version(version)
             .into_hub();
         assert_eq!(
             back,
-            holt_api::any::Object::KafkaServerConfig(kafka.clone()),
+            holt_api::any::HubObject::KafkaServerConfig(kafka.clone()),
             "{version}"
         );
     }
@@ -1665,8 +1665,8 @@ proptest! {
         chain in versions(),
     ) {
         for hub in [
-            holt_api::any::Object::ProtectedService(protected),
-            holt_api::any::Object::KafkaServerConfig(kafka),
+            holt_api::any::HubObject::ProtectedService(protected),
+            holt_api::any::HubObject::KafkaServerConfig(kafka),
         ] {
             for version in Version::ALL {
                 let written = hub.clone().into_version(version);

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use holt_api::any::Served;
 use holt_api::v2beta1::*;
-use holt_api::validate::{self, Becomes, Config, NeighbourIndex, Neighbours, Report, Rule};
+use holt_api::validate::{self, Becomes, NeighbourIndex, Neighbours, Report, Rule, ValidationConfig};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
@@ -30,7 +30,7 @@ fn intents_v1(calls: Value) -> Value {
     })
 }
 
-fn check(value: Value, config: &Config) -> Report {
+fn check(value: Value, config: &ValidationConfig) -> Report {
     validate::validate(&served(value), &Neighbours::default(), config)
 }
 
@@ -51,10 +51,10 @@ fn warnings(report: &Report) -> Vec<(String, Rule)> {
         .collect()
 }
 
-fn strict() -> Config {
-    Config {
+fn strict() -> ValidationConfig {
+    ValidationConfig {
         strict_mode: true,
-        ..Config::default()
+        ..ValidationConfig::default()
     }
 }
 
@@ -75,18 +75,18 @@ fn a_valid_object_of_every_kind_passes() {
         {"azure": {"scope": "/s", "keyVaultPolicy": {"secretPermissions": ["get"]}}},
         {"internet": {"domains": ["*.github.com", "api.stripe.com", "bücher.example"], "ips": ["10.0.0.0/8", "::1"], "ports": [443]}}
     ]));
-    let report = check(intents, &Config::default());
+    let report = check(intents, &ValidationConfig::default());
     assert_eq!(errors(&report), []);
     assert!(report.is_valid());
     assert_eq!(report.into_result(), Ok(vec![]));
     let protected = json!({"apiVersion": "k8s.otterize.com/v1alpha3", "kind": "ProtectedService",
         "metadata": {"name": "p", "namespace": "shop"}, "spec": {"name": "checkout_service-2"}});
-    assert_eq!(errors(&check(protected, &Config::default())), []);
+    assert_eq!(errors(&check(protected, &ValidationConfig::default())), []);
     let kafka = json!({"apiVersion": "k8s.otterize.com/v2alpha1", "kind": "KafkaServerConfig",
         "metadata": {"name": "k", "namespace": "kafka"},
         "spec": {"workload": {"name": "kafka"}, "addr": "kafka.kafka.svc:9092",
                  "tls": {"certFile": "c", "keyFile": "k", "rootCAFile": "r"}, "topics": [{"topic": "*", "pattern": "literal"}]}});
-    assert_eq!(errors(&check(kafka, &Config::default())), []);
+    assert_eq!(errors(&check(kafka, &ValidationConfig::default())), []);
 }
 
 #[test]
@@ -106,7 +106,7 @@ fn every_client_intents_error_is_reported_at_once_with_its_path() {
         {"internet": {"domains": ["bad domain", "*bad.com"], "ips": ["10.0.0.0/40", "nope"], "ports": [0, 70000]}}
     ]));
     value["spec"]["workload"] = json!({"name": "front.end", "kind": "deployment"});
-    let report = check(value, &Config::default());
+    let report = check(value, &ValidationConfig::default());
     assert_eq!(
         errors(&report),
         [
@@ -191,7 +191,7 @@ fn every_client_intents_error_is_reported_at_once_with_its_path() {
 fn errors_name_the_object_the_field_and_the_rule() {
     let report = check(
         intents_v2(json!([{"kubernetes": {"name": ""}}])),
-        &Config::default(),
+        &ValidationConfig::default(),
     );
     let error = report.clone().into_result().expect_err("invalid");
     assert_eq!(
@@ -201,7 +201,7 @@ fn errors_name_the_object_the_field_and_the_rule() {
     assert_eq!(error.0[0].object.to_string(), "ClientIntents shop/frontend");
     let report = check(
         intents_v2(json!([{"service": {"name": "a.b.c"}}, {}])),
-        &Config::default(),
+        &ValidationConfig::default(),
     );
     let text = report.into_result().expect_err("invalid").to_string();
     assert_eq!(
@@ -218,7 +218,7 @@ fn a_missing_workload_name_is_required() {
     let mut value = intents_v2(json!([]));
     value["spec"]["workload"] = json!({"name": ""});
     assert_eq!(
-        errors(&check(value, &Config::default())),
+        errors(&check(value, &ValidationConfig::default())),
         [e("spec.workload.name", Rule::Required)]
     );
 }
@@ -237,7 +237,7 @@ fn v1_objects_are_reported_with_v1_paths() {
     ]));
     let mut v1 = value.clone();
     v1["spec"]["service"]["name"] = json!("a.b");
-    let report = check(v1, &Config::default());
+    let report = check(v1, &ValidationConfig::default());
     assert_eq!(
         errors(&report),
         [
@@ -279,7 +279,7 @@ fn v1_only_rules() {
         {"name": "pg", "type": "database"},
         {"name": "s", "HTTPResources": [{"path": "/"}]}
     ]));
-    let report = check(value.clone(), &Config::default());
+    let report = check(value.clone(), &ValidationConfig::default());
     assert_eq!(
         errors(&report),
         [
@@ -302,7 +302,7 @@ fn v1_only_rules() {
     // v1alpha3 gets the same rules.
     let mut alpha = value;
     alpha["apiVersion"] = json!("k8s.otterize.com/v1alpha3");
-    let alpha = check(alpha, &Config::default());
+    let alpha = check(alpha, &ValidationConfig::default());
     assert_eq!(errors(&alpha), errors(&report));
     assert_eq!(warnings(&alpha), warnings(&report));
 }
@@ -310,9 +310,9 @@ fn v1_only_rules() {
 #[test]
 fn the_same_object_in_v2alpha1_is_judged_like_v2beta1() {
     let mut value = intents_v2(json!([{"kubernetes": {"name": "a.b.c"}}]));
-    let beta = errors(&check(value.clone(), &Config::default()));
+    let beta = errors(&check(value.clone(), &ValidationConfig::default()));
     value["apiVersion"] = json!("k8s.otterize.com/v2alpha1");
-    assert_eq!(errors(&check(value, &Config::default())), beta);
+    assert_eq!(errors(&check(value, &ValidationConfig::default())), beta);
     assert_eq!(beta.len(), 1);
 }
 
@@ -328,7 +328,7 @@ fn strict_mode() {
         {"internet": {"ips": ["1.2.3.4"], "ports": [443]}}
     ]);
     assert_eq!(
-        errors(&check(intents_v2(targets.clone()), &Config::default())),
+        errors(&check(intents_v2(targets.clone()), &ValidationConfig::default())),
         []
     );
     assert_eq!(
@@ -346,12 +346,12 @@ fn strict_mode() {
         ]
     );
     // Excluded namespaces are read from their own setting (the reference read the active-enforcement list).
-    let excluded = Config {
+    let excluded = ValidationConfig {
         strict_mode: true,
         excluded_strict_mode_namespaces: BTreeSet::from(["shop".to_owned()]),
     };
     assert_eq!(errors(&check(intents_v2(targets.clone()), &excluded)), []);
-    let elsewhere = Config {
+    let elsewhere = ValidationConfig {
         strict_mode: true,
         excluded_strict_mode_namespaces: BTreeSet::from(["other".to_owned()]),
     };
@@ -393,11 +393,15 @@ fn one_client_intents_per_workload_and_kind_in_a_namespace() {
         hub_intents("frontend-4", "shop", "frontend", Some("StatefulSet")),
     ];
     assert_eq!(
-        errors(&validate::client_intents(&object, &others, &Config::default())),
+        errors(&validate::client_intents(
+            &object,
+            &others,
+            &ValidationConfig::default()
+        )),
         []
     );
     let duplicate = hub_intents("frontend-dup", "shop", "frontend", Some("Deployment"));
-    let report = validate::client_intents(&object, &[duplicate], &Config::default());
+    let report = validate::client_intents(&object, &[duplicate], &ValidationConfig::default());
     assert_eq!(
         errors(&report),
         [e(
@@ -414,7 +418,7 @@ fn one_client_intents_per_workload_and_kind_in_a_namespace() {
         errors(&validate::client_intents(
             &legacy,
             &[other_legacy],
-            &Config::default()
+            &ValidationConfig::default()
         ))
         .len(),
         1
@@ -428,7 +432,7 @@ fn one_client_intents_per_workload_and_kind_in_a_namespace() {
             client_intents: &neighbours,
             ..Neighbours::default()
         },
-        &Config::default(),
+        &ValidationConfig::default(),
     );
     assert_eq!(
         errors(&report),
@@ -490,10 +494,10 @@ fn an_index_built_once_answers_as_the_neighbours_it_was_built_from() {
         );
     let mut duplicates = Vec::new();
     for object in objects {
-        let indexed = validate::validate_indexed(&object, &index, &Config::default());
+        let indexed = validate::validate_indexed(&object, &index, &ValidationConfig::default());
         assert_eq!(
             indexed,
-            validate::validate(&object, &neighbours, &Config::default())
+            validate::validate(&object, &neighbours, &ValidationConfig::default())
         );
         duplicates.push(indexed.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>());
     }
@@ -579,7 +583,7 @@ fn one_protected_service_per_server_in_a_namespace() {
             protected_services: &duplicate,
             ..Neighbours::default()
         },
-        &Config::default(),
+        &ValidationConfig::default(),
     );
     assert_eq!(report.errors.len(), 1);
     assert_eq!(
@@ -595,7 +599,7 @@ fn kafka_server_config_rules() {
         "metadata": {"name": "k", "namespace": "kafka"},
         "spec": {"service": {"name": ""}, "addr": "kafka", "tls": {"certFile": "c"}, "topics": [{"topic": "", "pattern": "prefix"}]}});
     assert_eq!(
-        errors(&check(value, &Config::default())),
+        errors(&check(value, &ValidationConfig::default())),
         [
             e("spec.service.name", Rule::Required),
             e("spec.tls.keyFile", Rule::TlsIncomplete),
@@ -615,7 +619,7 @@ fn kafka_server_config_rules() {
         "metadata": {"name": "k", "namespace": "kafka"},
         "spec": {"workload": {"name": "kafka", "kind": "statefulSet"}, "addr": "[::1]:0", "tls": {"certFile": "", "keyFile": "", "rootCAFile": ""}}});
     assert_eq!(
-        errors(&check(value, &Config::default())),
+        errors(&check(value, &ValidationConfig::default())),
         [
             e(
                 "spec.workload.kind",
@@ -667,9 +671,9 @@ fn too_long(length: usize, limit: usize, becomes: Becomes) -> Rule {
 /// Asserts that a name of `limit` characters passes and one of `limit + 1` is refused with `rule(limit + 1)`
 /// on `field`, saying the limit; `object(name)` is the object holding the name.
 fn bound(object: impl Fn(&str) -> Value, field: &str, limit: usize, rule: impl Fn(usize) -> Rule) {
-    let at_limit = check(object(&name_of(limit)), &Config::default());
+    let at_limit = check(object(&name_of(limit)), &ValidationConfig::default());
     assert_eq!(errors(&at_limit), [], "{limit} characters fit in {field}");
-    let over = check(object(&name_of(limit + 1)), &Config::default());
+    let over = check(object(&name_of(limit + 1)), &ValidationConfig::default());
     assert_eq!(
         errors(&over),
         [e(field, rule(limit + 1))],
@@ -703,7 +707,7 @@ fn a_workload_name_leaves_room_for_the_name_of_its_network_policy() {
     }
     let report = check(
         client_intents(json!({"name": name_of(260), "kind": "Deployment"}), json!([])),
-        &Config::default(),
+        &ValidationConfig::default(),
     );
     assert_eq!(
         report.errors[0].to_string(),
@@ -717,7 +721,10 @@ fn a_workload_name_leaves_room_for_the_name_of_its_network_policy() {
 fn a_workload_name_must_be_usable_in_an_object_name() {
     // Names from owners have `.` written as `_`, which Holt writes back as `.` in object names.
     for ok in ["frontend", "app_v2", "a-b_c-d", "0ad"] {
-        let report = check(client_intents(json!({"name": ok}), json!([])), &Config::default());
+        let report = check(
+            client_intents(json!({"name": ok}), json!([])),
+            &ValidationConfig::default(),
+        );
         assert_eq!(errors(&report), [], "{ok}");
     }
     for bad in [
@@ -731,7 +738,7 @@ fn a_workload_name_must_be_usable_in_an_object_name() {
     ] {
         let report = check(
             client_intents(json!({"name": bad}), json!([])),
-            &Config::default(),
+            &ValidationConfig::default(),
         );
         let [(field, rule)] = errors(&report).try_into().expect("one error");
         assert_eq!(field, "spec.workload.name", "{bad}");
@@ -808,7 +815,7 @@ fn a_target_name_of_260_characters_is_refused_for_its_network_policy() {
                 json!({"name": "frontend"}),
                 json!([{key: {"name": name_of(260), "kind": kind}}]),
             ),
-            &Config::default(),
+            &ValidationConfig::default(),
         );
         let field = format!("spec.targets[0].{key}.name");
         assert_eq!(
@@ -908,7 +915,7 @@ fn a_service_target_names_a_service_and_a_target_namespace_names_a_namespace() {
             .expect("a key");
         let report = check(
             client_intents(workload.clone(), json!([target])),
-            &Config::default(),
+            &ValidationConfig::default(),
         );
         assert_eq!(errors(&report), [e(&format!("spec.targets[0].{key}.name"), rule)]);
     }
@@ -924,7 +931,7 @@ fn a_service_target_names_a_service_and_a_target_namespace_names_a_namespace() {
                 {"kafka": {"name": "kafka.kafka", "topics": [{"name": "mytopic"}]}}
             ]),
         ),
-        &Config::default(),
+        &ValidationConfig::default(),
     );
     assert_eq!(errors(&report), []);
 }
@@ -944,7 +951,11 @@ fn kinds_are_what_the_api_server_accepts_as_a_kind() {
         "My-Kind",
         &format!("K{}", "a".repeat(62)),
     ] {
-        assert_eq!(errors(&check(kind_of(ok), &Config::default())), [], "{ok}");
+        assert_eq!(
+            errors(&check(kind_of(ok), &ValidationConfig::default())),
+            [],
+            "{ok}"
+        );
     }
     for (bad, reason) in [
         (
@@ -966,7 +977,7 @@ fn kinds_are_what_the_api_server_accepts_as_a_kind() {
             reason,
         };
         assert_eq!(
-            errors(&check(kind_of(bad), &Config::default())),
+            errors(&check(kind_of(bad), &ValidationConfig::default())),
             [
                 e("spec.workload.kind", rule.clone()),
                 e("spec.targets[0].kubernetes.kind", rule)

@@ -1,7 +1,11 @@
-//! Trying an operation again after a retryable failure, with exponential back-off up to a cap.
+//! Trying an operation again after a retryable failure, with the workspace's one back-off
+//! ([`holt_runtime::Backoff`]: exponential up to a cap, jittered), run by `backon`.
 
 use std::future::Future;
 use std::time::Duration;
+
+use backon::Retryable;
+use holt_runtime::Backoff;
 
 use crate::error::Error;
 
@@ -10,22 +14,16 @@ use crate::error::Error;
 pub struct RetryPolicy {
     /// Attempts in all, the first included; 1 means no retry.
     pub max_attempts: u32,
-    /// The wait before the second attempt.
-    pub initial_backoff: Duration,
-    /// Each wait is the previous one times this factor ...
-    pub multiplier: u32,
-    /// ... but never longer than this.
-    pub max_backoff: Duration,
+    /// The waits between attempts.
+    pub backoff: Backoff,
 }
 
 impl Default for RetryPolicy {
-    /// 5 attempts, waiting 100 ms, 200 ms, 400 ms, 800 ms (cap 2 s).
+    /// 5 attempts, waiting about 100 ms, 200 ms, 400 ms, 800 ms (each jittered: up to half off; cap 2 s).
     fn default() -> Self {
         Self {
             max_attempts: 5,
-            initial_backoff: Duration::from_millis(100),
-            multiplier: 2,
-            max_backoff: Duration::from_secs(2),
+            backoff: Backoff::exponential(Duration::from_millis(100), Duration::from_secs(2)).with_jitter(),
         }
     }
 }
@@ -39,37 +37,19 @@ impl RetryPolicy {
         }
     }
 
-    /// The wait after failed attempt number `attempt` (1-based).
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let mut wait = self.initial_backoff;
-        for _ in 1..attempt {
-            wait = wait.saturating_mul(self.multiplier.max(1));
-            if wait >= self.max_backoff {
-                break;
-            }
-        }
-        wait.min(self.max_backoff)
-    }
-
     /// Runs `operation` until it succeeds, fails with a non-retryable error, or the attempts are used up;
     /// returns the last result.
-    pub async fn run<T, F, Fut>(&self, mut operation: F) -> Result<T, Error>
+    pub async fn run<T, F, Fut>(&self, operation: F) -> Result<T, Error>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
-        let mut attempt = 1;
-        loop {
-            match operation().await {
-                Err(error) if error.is_retryable() && attempt < self.max_attempts => {
-                    let wait = self.backoff(attempt);
-                    tracing::debug!(%error, attempt, ?wait, "retrying a Kafka admin operation");
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                result => return result,
-            }
-        }
+        let retries = usize::try_from(self.max_attempts.saturating_sub(1)).unwrap_or(usize::MAX);
+        operation
+            .retry(self.backoff.builder().with_max_times(retries))
+            .when(Error::is_retryable)
+            .notify(|error, wait| tracing::debug!(%error, ?wait, "retrying a Kafka admin operation"))
+            .await
     }
 }
 
@@ -86,11 +66,30 @@ mod tests {
         }
     }
 
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let policy = RetryPolicy::default();
-        let waits: Vec<_> = (1..=7).map(|a| policy.backoff(a).as_millis()).collect();
-        assert_eq!(waits, [100, 200, 400, 800, 1600, 2000, 2000]);
+    #[tokio::test(start_paused = true)]
+    async fn waits_grow_between_attempts_and_stay_under_the_cap() {
+        let started = tokio::time::Instant::now();
+        let attempts = std::sync::Mutex::new(Vec::new());
+        let policy = RetryPolicy {
+            max_attempts: 8,
+            ..RetryPolicy::default()
+        };
+        let _: Result<(), Error> = policy
+            .run(|| async {
+                attempts.lock().expect("not poisoned").push(started.elapsed());
+                Err(refused())
+            })
+            .await;
+        let attempts = attempts.into_inner().expect("not poisoned");
+        assert_eq!(attempts.len(), 8);
+        let waits: Vec<u128> = attempts.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
+        // Unjittered: 100, 200, 400, 800, 1600, 2000, 2000 ms; jitter takes up to half off each.
+        for (wait, full) in waits.iter().zip([100, 200, 400, 800, 1600, 2000, 2000]) {
+            assert!(
+                full / 2 <= *wait && *wait <= full,
+                "{wait} ms for {full} ms: {waits:?}"
+            );
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -10,6 +10,7 @@ use holt_kafka::{
     AclFilter, AclOperation, AclPatternType, AclPermission, AclResourceType, Category, Error, KafkaAcl,
     KafkaAdmin, KafkaConfig, RetryPolicy, TlsIdentity,
 };
+use holt_runtime::Backoff;
 use holt_testenv::{CertificateAuthority, Kafka, KafkaClient, Produced};
 use kafka_protocol_versions::*;
 
@@ -312,9 +313,7 @@ async fn a_closed_port_is_a_retryable_connect_error_within_the_timeout() -> anyh
     config.connect_timeout = Duration::from_secs(2);
     config.retry = RetryPolicy {
         max_attempts: 3,
-        initial_backoff: Duration::from_millis(50),
-        multiplier: 2,
-        max_backoff: Duration::from_millis(100),
+        backoff: Backoff::exponential(Duration::from_millis(50), Duration::from_millis(100)).with_jitter(),
     };
     let began = Instant::now();
     let error = KafkaAdmin::connect(config).await.err().context("connected")?;
@@ -326,9 +325,10 @@ async fn a_closed_port_is_a_retryable_connect_error_within_the_timeout() -> anyh
     );
     assert_eq!(error.category(), Category::Connect);
     assert!(error.is_retryable());
-    // Three refused attempts and two back-offs (50 + 100 ms), far below one connect timeout.
+    // Three refused attempts and two back-offs (50 + 100 ms, jitter takes up to half off each), far below
+    // one connect timeout.
     ensure!(took < Duration::from_secs(2), "took {took:?}");
-    ensure!(took >= Duration::from_millis(150), "did not back off: {took:?}");
+    ensure!(took >= Duration::from_millis(75), "did not back off: {took:?}");
     Ok(())
 }
 
@@ -543,9 +543,7 @@ async fn a_broken_connection_is_reopened_to_an_advertised_broker() -> anyhow::Re
     );
     config.retry = RetryPolicy {
         max_attempts: 3,
-        initial_backoff: Duration::from_millis(20),
-        multiplier: 2,
-        max_backoff: Duration::from_millis(100),
+        backoff: Backoff::exponential(Duration::from_millis(20), Duration::from_millis(100)).with_jitter(),
     };
     let admin = KafkaAdmin::connect(config.clone()).await?;
     assert_eq!(admin.connected_to().await, Some(forwarder.address.clone()));

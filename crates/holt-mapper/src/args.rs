@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
 /// Holt's network mapper: receives sniffer reports, resolves them to workloads through the API server,
 /// keeps the discovered intents in a state directory and serves them over HTTP/JSON.
@@ -62,9 +62,8 @@ pub struct Args {
         default_value = "istio-system,linkerd"
     )]
     pub exclude_namespaces: Vec<String>,
-    /// Log format.
-    #[arg(long, env = "HOLT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    #[command(flatten)]
+    pub log: holt_runtime::LogArgs,
 
     /// The namespace whose RBAC decides who may report, read and reset: callers need verbs on
     /// `reports` / `discoveredintents` of API group `mapper.holt.dev` there (the mapper's own
@@ -182,12 +181,6 @@ pub struct Args {
     /// ingested, their counters not kept (counted).
     #[arg(long, env = "HOLT_MAPPER_MAX_NODES", default_value_t = 10_000)]
     pub max_nodes: usize,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 #[cfg(test)]

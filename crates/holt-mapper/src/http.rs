@@ -264,7 +264,7 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn metrics_text(State(shared): State<Arc<Shared>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, holt_runtime::metrics::CONTENT_TYPE)],
         metrics::render(&shared.metrics()),
     )
         .into_response()

@@ -1,7 +1,8 @@
-//! `/metrics` in the Prometheus text format: what the mapper received and made of it, and each node's
+//! `/metrics` in the Prometheus text format (written by `holt_runtime::MetricsPage`): what the mapper received and made of it, and each node's
 //! sniffer counters (packets, kernel drops, decode errors by category, report drops).
 
-use std::fmt::Write;
+use holt_runtime::MetricsPage;
+use holt_runtime::metrics::Labels;
 
 use crate::ingest::Stats;
 
@@ -82,263 +83,190 @@ impl ConnectionFigures {
     }
 }
 
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
 /// Renders the metrics.
 pub fn render(m: &Metrics) -> String {
-    let mut out = String::new();
-    let mut single = |name: &str, kind: &str, help: &str, value: u64| {
-        family(&mut out, name, kind, help);
-        let _ = writeln!(out, "{name} {value}");
-    };
-    single(
+    let mut page = MetricsPage::new();
+    page.counter(
         "holt_mapper_reports_received_total",
-        "counter",
         "Sniffer reports received.",
         m.stats.reports,
     );
-    single(
+    page.counter(
         "holt_mapper_dns_answers_received_total",
-        "counter",
         "DNS answers received in reports.",
         m.stats.dns_answers,
     );
-    single(
+    page.counter(
         "holt_mapper_connections_received_total",
-        "counter",
         "Connections received in reports.",
         m.stats.connections,
     );
-    single(
+    page.counter(
         "holt_mapper_observations_attributed_total",
-        "counter",
         "DNS answers and connections attributed to a client workload.",
         m.stats.attributed,
     );
-    single(
+    page.counter(
         "holt_mapper_observations_retried_total",
-        "counter",
         "Held observations tried again.",
         m.stats.retried,
     );
-    single(
+    page.counter(
         "holt_mapper_observations_held_overflow_total",
-        "counter",
         "Held observations dropped because too many were held.",
         m.stats.pending_overflow,
     );
-    single(
+    page.gauge(
         "holt_mapper_observations_held",
-        "gauge",
         "Observations waiting for their pod or Service to be known.",
         m.held as u64,
     );
-    single(
-        "holt_mapper_intents",
-        "gauge",
-        "Discovered intents.",
-        m.intents as u64,
-    );
-    single(
-        "holt_mapper_pods",
-        "gauge",
-        "Pods in the mapper's cache.",
-        m.pods as u64,
-    );
-    single(
+    page.gauge("holt_mapper_intents", "Discovered intents.", m.intents as u64);
+    page.gauge("holt_mapper_pods", "Pods in the mapper's cache.", m.pods as u64);
+    page.gauge(
         "holt_mapper_services",
-        "gauge",
         "Services in the mapper's cache.",
         m.services as u64,
     );
-    single(
+    page.counter(
         "holt_mapper_snapshot_writes_total",
-        "counter",
         "Snapshots written to the state directory.",
         m.snapshot_writes,
     );
-    single(
+    page.counter(
         "holt_mapper_snapshot_failures_total",
-        "counter",
         "Snapshots that could not be written.",
         m.snapshot_failures,
     );
-    single(
+    page.counter(
         "holt_mapper_intent_log_compactions_total",
-        "counter",
         "Rewrites of the whole intent log (compactions).",
         m.snapshot_compactions,
     );
-    single(
+    page.gauge(
         "holt_mapper_intent_log_bytes",
-        "gauge",
         "Size of the intent log after its last write.",
         m.snapshot_bytes,
     );
-    single(
+    page.gauge(
         "holt_mapper_intent_log_last_write_microseconds",
-        "gauge",
         "How long the last write of the intent log took (changes appended, or a compaction).",
         m.snapshot_last_write_us,
     );
-    single(
+    page.gauge(
         "holt_mapper_intent_log_age_milliseconds",
-        "gauge",
         "Time since the intent log was last found up to date or written.",
         m.snapshot_age_ms,
     );
-    single(
+    page.gauge(
         "holt_mapper_dns_addresses",
-        "gauge",
         "(name, address) pairs of internet DNS answers kept.",
         m.dns_addresses as u64,
     );
-    single(
+    page.counter(
         "holt_mapper_internet_addresses_grouped_total",
-        "counter",
         "Internet addresses kept as their network (a client past --group-internet-addresses-after).",
         m.store.addresses_grouped,
     );
-    single(
+    page.counter(
         "holt_mapper_target_addresses_not_listed_total",
-        "counter",
         "Addresses of an internet target not listed (--max-addresses-per-target).",
         m.store.addresses_not_listed,
     );
-    single(
+    page.counter(
         "holt_mapper_dns_addresses_forgotten_total",
-        "counter",
         "DNS answers (name, address) forgotten, the ones seen longest ago (--max-dns-addresses, --max-addresses-per-dns-name).",
         m.store.dns_addresses_forgotten,
     );
-    single(
+    page.counter(
         "holt_mapper_nodes_not_kept_total",
-        "counter",
         "Reports whose node's sniffer counters were not kept (--max-nodes).",
         m.stats.nodes_not_kept,
     );
-    single(
+    page.counter(
         "holt_mapper_resolved_ips_patches_total",
-        "counter",
         "ClientIntents status.resolvedIPs updates written.",
         m.status_patches,
     );
-    single(
+    page.counter(
         "holt_mapper_resolved_ips_patch_failures_total",
-        "counter",
         "ClientIntents status.resolvedIPs updates that failed.",
         m.status_patch_failures,
     );
 
-    single(
+    page.gauge(
         "holt_mapper_authentication_enabled",
-        "gauge",
         "1 when reports, reads and resets need a credential and an RBAC verb; 0 with --insecure-skip-authentication.",
         u64::from(m.access.enabled),
     );
-    single(
+    page.counter(
         "holt_mapper_token_reviews_total",
-        "counter",
         "TokenReviews asked of the API server (answers kept in the cache are not counted).",
         m.access.token_reviews,
     );
-    single(
+    page.counter(
         "holt_mapper_access_reviews_total",
-        "counter",
         "SubjectAccessReviews asked of the API server (answers kept in the cache are not counted).",
         m.access.access_reviews,
     );
-    single(
+    page.gauge(
         "holt_mapper_connections",
-        "gauge",
         "HTTP connections open.",
         m.connections.open,
     );
-    single(
+    page.counter(
         "holt_mapper_connections_accepted_total",
-        "counter",
         "HTTP connections accepted.",
         m.connections.accepted,
     );
-    single(
+    page.counter(
         "holt_mapper_connections_refused_total",
-        "counter",
         "HTTP connections closed at once because --max-connections were open.",
         m.connections.refused,
     );
-    family(
-        &mut out,
+    page.counters(
         "holt_mapper_connections_timed_out_total",
-        "counter",
         "HTTP connections closed by a timeout, by phase: idle, header, request.",
+        [
+            ("idle", m.connections.timed_out_idle),
+            ("header", m.connections.timed_out_header),
+            ("request", m.connections.timed_out_request),
+        ]
+        .map(|(phase, count)| (labels("phase", phase), count)),
     );
-    for (phase, count) in [
-        ("idle", m.connections.timed_out_idle),
-        ("header", m.connections.timed_out_header),
-        ("request", m.connections.timed_out_request),
-    ] {
-        let _ = writeln!(
-            out,
-            "holt_mapper_connections_timed_out_total{{phase=\"{phase}\"}} {count}"
-        );
-    }
-    family(
-        &mut out,
+    page.counters(
         "holt_mapper_requests_refused_total",
-        "counter",
         "API requests refused, by reason: no_credential and not_authenticated (401), forbidden (403), rate_limited (429, --max-reviews-per-second), review_failed (503).",
+        [
+            ("no_credential", m.access.refused_no_credential),
+            ("not_authenticated", m.access.refused_not_authenticated),
+            ("forbidden", m.access.refused_forbidden),
+            ("rate_limited", m.access.refused_rate_limited),
+            ("review_failed", m.access.refused_review_failed),
+        ]
+        .map(|(reason, count)| (labels("reason", reason), count)),
     );
-    for (reason, count) in [
-        ("no_credential", m.access.refused_no_credential),
-        ("not_authenticated", m.access.refused_not_authenticated),
-        ("forbidden", m.access.refused_forbidden),
-        ("rate_limited", m.access.refused_rate_limited),
-        ("review_failed", m.access.refused_review_failed),
-    ] {
-        let _ = writeln!(
-            out,
-            "holt_mapper_requests_refused_total{{reason=\"{reason}\"}} {count}"
-        );
-    }
-    family(
-        &mut out,
+    page.counters(
         "holt_mapper_intents_refused_total",
-        "counter",
         "New intents not kept, by reason: store_full (--max-intents), client_full (--max-intents-per-client), internet_full (--max-internet-targets-per-client).",
+        [
+            crate::store::Refused::StoreFull,
+            crate::store::Refused::ClientFull,
+            crate::store::Refused::InternetFull,
+        ]
+        .map(|refused| {
+            let count = m.store.refused.get(&refused).copied().unwrap_or(0);
+            (labels("reason", refused.label()), count)
+        }),
     );
-    for refused in [
-        crate::store::Refused::StoreFull,
-        crate::store::Refused::ClientFull,
-        crate::store::Refused::InternetFull,
-    ] {
-        let count = m.store.refused.get(&refused).copied().unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "holt_mapper_intents_refused_total{{reason=\"{}\"}} {count}",
-            refused.label()
-        );
-    }
-    family(
-        &mut out,
+    page.counters(
         "holt_mapper_observations_unresolved_total",
-        "counter",
         "Observations dropped, by reason.",
+        m.stats
+            .unresolved
+            .iter()
+            .map(|(reason, count)| (labels("reason", reason), *count)),
     );
-    for (reason, count) in &m.stats.unresolved {
-        let _ = writeln!(
-            out,
-            "holt_mapper_observations_unresolved_total{{reason=\"{reason}\"}} {count}"
-        );
-    }
     type Field = fn(&holt_mapper_api::Counters) -> u64;
     let per_node: [(&str, &str, Field); 3] = [
         (
@@ -358,28 +286,33 @@ pub fn render(m: &Metrics) -> String {
         ),
     ];
     for (name, help, value) in per_node {
-        family(&mut out, name, "counter", help);
-        for (node, counters) in &m.stats.sniffers {
-            let _ = writeln!(out, "{name}{{node=\"{}\"}} {}", escape(node), value(counters));
-        }
+        page.counters(
+            name,
+            help,
+            m.stats
+                .sniffers
+                .iter()
+                .map(|(node, counters)| (labels("node", node), value(counters))),
+        );
     }
-    family(
-        &mut out,
+    page.counters(
         "holt_sniffer_decode_errors_total",
-        "counter",
         "Malformed frames, by node and category.",
+        m.stats.sniffers.iter().flat_map(|(node, counters)| {
+            counters.decode_errors.iter().map(move |(category, count)| {
+                (
+                    vec![("node", node.clone()), ("category", category.clone())],
+                    *count,
+                )
+            })
+        }),
     );
-    for (node, counters) in &m.stats.sniffers {
-        for (category, count) in &counters.decode_errors {
-            let _ = writeln!(
-                out,
-                "holt_sniffer_decode_errors_total{{node=\"{}\",category=\"{}\"}} {count}",
-                escape(node),
-                escape(category)
-            );
-        }
-    }
-    out
+    page.render()
+}
+
+/// One label.
+fn labels(name: &'static str, value: &str) -> Labels {
+    vec![(name, value.to_owned())]
 }
 
 #[cfg(test)]

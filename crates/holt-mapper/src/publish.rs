@@ -21,12 +21,11 @@ use holt_model::ObjectKey;
 use kube::api::{Patch, PatchParams};
 use kube::core::DeserializeGuard;
 use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event, watcher};
+use kube::runtime::watcher::{self, Event, ExponentialBackoff, watcher};
 use kube::{Api, Client, Resource};
 
 use crate::resolved_ips::{declared_domains, desired};
 use crate::shared::Shared;
-use crate::watch::watch_backoff;
 
 #[derive(Debug, Default)]
 struct Known {
@@ -120,7 +119,10 @@ async fn patch(client: &Client, key: &ObjectKey, want: &[ResolvedIps]) -> Result
 
 async fn follow(client: Client, known: Arc<Mutex<BTreeMap<ObjectKey, Known>>>, listed: Arc<AtomicBool>) {
     let api: Api<DeserializeGuard<v2alpha1::ClientIntents>> = Api::all(client);
-    let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).backoff(watch_backoff()));
+    let mut events = std::pin::pin!(
+        watcher(api, watcher::Config::default())
+            .backoff(ExponentialBackoff::from(holt_runtime::WATCH_BACKOFF.builder()))
+    );
     let mut relisted: Option<BTreeMap<ObjectKey, Known>> = None;
     while let Some(event) = events.next().await {
         let event = match event {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use holt_model::ObjectKey;
 use holt_model::facts::{OwnerFacts, ServiceFacts};
+use holt_runtime::WATCH_BACKOFF;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, Service};
@@ -20,16 +21,6 @@ use serde::de::DeserializeOwned;
 
 use crate::cluster::{IndexedKind, PodEntry};
 use crate::shared::{Shared, now_ms};
-
-/// The wait between a watch's failed attempts: 0.5 s doubling to at most 5 s, as in the operator, so the
-/// caches are fresh again within seconds of an API server outage (kube's default waits up to a minute).
-pub(crate) fn watch_backoff() -> ExponentialBackoff {
-    backon::ExponentialBuilder::default()
-        .with_min_delay(std::time::Duration::from_millis(500))
-        .with_max_delay(std::time::Duration::from_secs(5))
-        .without_max_times()
-        .into()
-}
 
 /// The owner kinds watched (metadata only) to resolve pod identities.
 pub const OWNER_KINDS: [&str; 6] = [
@@ -108,7 +99,9 @@ async fn follow<K>(api: Api<K>, shared: Arc<Shared>, kind: IndexedKind, to_entry
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug + Send + 'static,
 {
-    let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).backoff(watch_backoff()));
+    let mut events = std::pin::pin!(
+        watcher(api, watcher::Config::default()).backoff(ExponentialBackoff::from(WATCH_BACKOFF.builder()))
+    );
     let mut relisted: Option<HashSet<ObjectKey>> = None;
     while let Some(event) = events.next().await {
         let event = match event {

@@ -67,6 +67,26 @@ pub struct Grant {
     pub declared_by: Vec<Declaration>,
 }
 
+impl Grant {
+    /// The HTTP restriction in words, one entry per path (`GET|POST /path`, or the path alone when any
+    /// method is allowed); empty when any request is allowed.
+    pub fn http_restriction(&self) -> Vec<String> {
+        if self.any_request {
+            return Vec::new();
+        }
+        self.http
+            .iter()
+            .map(|resource| {
+                let methods: Vec<&str> = resource.methods.iter().map(|m| m.as_str()).collect();
+                match methods.is_empty() {
+                    true => resource.path.clone(),
+                    false => format!("{} {}", methods.join("|"), resource.path),
+                }
+            })
+            .collect()
+    }
+}
+
 /// Everything the renderers need to know about one server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerAccess {

@@ -87,6 +87,31 @@ pub struct ContainerPort {
     pub protocol: String,
 }
 
+/// What the model needs of a Namespace: its name, and the labels that ask a mesh to inject its proxy into
+/// the namespace's pods ([`crate::mesh::NAMESPACE_LABELS`]; the others are dropped).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NamespaceFacts {
+    pub name: String,
+    pub mesh_labels: BTreeMap<String, String>,
+}
+
+impl NamespaceFacts {
+    /// A namespace without mesh labels.
+    pub fn named(name: impl Into<String>) -> Self {
+        NamespaceFacts {
+            name: name.into(),
+            mesh_labels: BTreeMap::new(),
+        }
+    }
+
+    pub fn from_meta(metadata: &ObjectMeta) -> Self {
+        NamespaceFacts {
+            name: metadata.name.clone().unwrap_or_default(),
+            mesh_labels: crate::mesh::namespace_labels(metadata.labels.iter().flatten()),
+        }
+    }
+}
+
 /// What the model needs of a Pod.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PodFacts {

@@ -17,7 +17,7 @@ use crate::calls::{Call, calls_of, client_of};
 use crate::changes::Changes;
 use crate::config::{Config, Mode};
 use crate::effective;
-use crate::facts::{IngressFacts, ObjectKey, OwnerFacts, OwnerRef, PodFacts, ServiceFacts};
+use crate::facts::{IngressFacts, NamespaceFacts, ObjectKey, OwnerFacts, OwnerRef, PodFacts, ServiceFacts};
 use crate::identity::Identity;
 use crate::labels::CALLED_BY;
 use crate::resolve::{PodIdentity, pod_identity};
@@ -27,7 +27,7 @@ use crate::sorted_set::SortedSet;
 /// `v2beta1` form (convert other versions first).
 #[derive(Clone, Debug)]
 pub enum Object {
-    Namespace(String),
+    Namespace(NamespaceFacts),
     Pod(PodFacts),
     Owner(OwnerFacts),
     Service(ServiceFacts),
@@ -39,7 +39,7 @@ pub enum Object {
 
 /// The identity of an indexed object, for deletion.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ObjectRef {
+pub enum IndexedRef {
     Namespace(String),
     Pod(ObjectKey),
     Owner { kind: String, key: ObjectKey },
@@ -65,6 +65,9 @@ pub struct IndexSizes {
 pub struct IndexedPod {
     pub facts: PodFacts,
     pub identity: PodIdentity,
+    /// Whether the pod runs Istio's proxy, or will: its container, or what its namespace and its own labels
+    /// ask Istio to inject ([`crate::mesh::in_istio_mesh`]).
+    pub in_istio_mesh: bool,
     /// Clients the pod's `called-by` annotation lists; an error when the annotation cannot be parsed.
     pub called_by: Result<Vec<Identity>, AccessAnnotationError>,
 }
@@ -100,6 +103,8 @@ type OwnerKey = (String, String, String);
 pub struct Index {
     config: Config,
     namespaces: BTreeSet<String>,
+    /// The mesh labels of the namespaces that have any.
+    namespace_mesh_labels: HashMap<String, BTreeMap<String, String>>,
     owners: HashMap<OwnerKey, OwnerFacts>,
     children: HashMap<OwnerKey, SortedSet<Child>>,
     pods: HashMap<ObjectKey, IndexedPod>,
@@ -143,8 +148,9 @@ impl Index {
     pub fn apply(&mut self, object: Object) -> Changes {
         let mut changes = Changes::default();
         match object {
-            Object::Namespace(name) => {
-                self.namespaces.insert(name);
+            Object::Namespace(facts) => {
+                self.namespaces.insert(facts.name.clone());
+                self.set_mesh_labels(&facts.name, facts.mesh_labels, &mut changes);
             }
             Object::Pod(facts) => {
                 let key = facts.key.clone();
@@ -188,25 +194,26 @@ impl Index {
     }
 
     /// Removes an object; removing an unknown object changes nothing.
-    pub fn delete(&mut self, object: &ObjectRef) -> Changes {
+    pub fn delete(&mut self, object: &IndexedRef) -> Changes {
         let mut changes = Changes::default();
         match object {
-            ObjectRef::Namespace(name) => {
+            IndexedRef::Namespace(name) => {
                 self.namespaces.remove(name);
+                self.set_mesh_labels(name, BTreeMap::new(), &mut changes);
             }
-            ObjectRef::Pod(key) => self.remove_pod(key, &mut changes),
-            ObjectRef::Owner { kind, key } => {
+            IndexedRef::Pod(key) => self.remove_pod(key, &mut changes),
+            IndexedRef::Owner { kind, key } => {
                 self.remove_owner(kind, key);
                 self.reresolve_descendants(
                     &(key.namespace.clone(), kind.clone(), key.name.clone()),
                     &mut changes,
                 );
             }
-            ObjectRef::Service(key) => self.remove_service(key, &mut changes),
-            ObjectRef::Ingress(key) => self.remove_ingress(key, &mut changes),
-            ObjectRef::ClientIntents(key) => self.remove_intents(key, &mut changes),
-            ObjectRef::ProtectedService(key) => self.remove_protected(key, &mut changes),
-            ObjectRef::KafkaServerConfig(key) => self.remove_kafka_config(key, &mut changes),
+            IndexedRef::Service(key) => self.remove_service(key, &mut changes),
+            IndexedRef::Ingress(key) => self.remove_ingress(key, &mut changes),
+            IndexedRef::ClientIntents(key) => self.remove_intents(key, &mut changes),
+            IndexedRef::ProtectedService(key) => self.remove_protected(key, &mut changes),
+            IndexedRef::KafkaServerConfig(key) => self.remove_kafka_config(key, &mut changes),
         }
         self.refresh(&mut changes);
         changes
@@ -449,6 +456,33 @@ impl Index {
 
     // ---- pods and owners -----------------------------------------------------------------------------
 
+    /// Records a namespace's mesh labels; when they change, its pods are indexed again (whether they are in
+    /// the mesh may have changed with them).
+    fn set_mesh_labels(&mut self, namespace: &str, labels: BTreeMap<String, String>, changes: &mut Changes) {
+        let before = self.namespace_mesh_labels.get(namespace);
+        if before.map_or(labels.is_empty(), |before| *before == labels) {
+            return;
+        }
+        match labels.is_empty() {
+            true => self.namespace_mesh_labels.remove(namespace),
+            false => self.namespace_mesh_labels.insert(namespace.to_owned(), labels),
+        };
+        let names: Vec<String> = self
+            .pods_by_namespace
+            .get(namespace)
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        for name in names {
+            let key = ObjectKey::new(namespace, &name);
+            if let Some(facts) = self.pods.get(&key).map(|pod| pod.facts.clone()) {
+                self.remove_pod(&key, changes);
+                self.insert_pod(facts, changes);
+            }
+        }
+    }
+
     fn insert_pod(&mut self, facts: PodFacts, changes: &mut Changes) {
         let identity = pod_identity(&facts, &self.config, |owner| {
             self.owners
@@ -465,9 +499,12 @@ impl Index {
             .map(|v| parse_called_by(v))
             .unwrap_or(Ok(Vec::new()));
         let key = facts.key.clone();
+        let in_istio_mesh =
+            crate::mesh::in_istio_mesh(self.namespace_mesh_labels.get(&key.namespace), &facts);
         let pod = IndexedPod {
             facts,
             identity,
+            in_istio_mesh,
             called_by,
         };
         self.touch_pod(&pod, changes);

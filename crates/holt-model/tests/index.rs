@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use holt_api::v2beta1::KafkaOperation;
-use holt_model::{Config, Enforcement, Identity, Index, Mode, Object, ObjectKey, ObjectRef};
+use holt_model::{Config, Enforcement, Identity, Index, IndexedRef, Mode, Object, ObjectKey};
 
 fn shadow() -> Config {
     Config {
@@ -66,7 +66,7 @@ fn shadow_mode_enforces_only_protected_servers_and_enforced_namespaces() {
         Some(Enforcement::ProtectedService("protect-server".into()))
     );
 
-    index.delete(&ObjectRef::ProtectedService(ObjectKey::new(
+    index.delete(&IndexedRef::ProtectedService(ObjectKey::new(
         "ns",
         "protect-server",
     )));
@@ -113,7 +113,7 @@ fn watched_namespaces_exclude_the_rest() {
 fn deleting_intents_removes_exactly_the_access_they_granted() {
     let mut index = tutorial(Config::default());
     index.apply(intents("ns", "client-other", vec![k8s("server")]));
-    let changes = index.delete(&ObjectRef::ClientIntents(ObjectKey::new("ns", "client")));
+    let changes = index.delete(&IndexedRef::ClientIntents(ObjectKey::new("ns", "client")));
     assert!(changes.identities.contains(&id("ns", "server")));
     assert!(
         changes.pods.contains(&ObjectKey::new("ns", "client-1")),
@@ -126,7 +126,7 @@ fn deleting_intents_removes_exactly_the_access_they_granted() {
         access.clients.keys().collect::<Vec<_>>(),
         vec![&id("ns", "client-other")]
     );
-    index.delete(&ObjectRef::ClientIntents(ObjectKey::new("ns", "client-other")));
+    index.delete(&IndexedRef::ClientIntents(ObjectKey::new("ns", "client-other")));
     assert!(index.server(&id("ns", "server")).is_none());
     assert_eq!(index.servers().count(), 0);
 }
@@ -315,7 +315,7 @@ fn kafka_grants_are_gathered_per_broker() {
             .broker(&id("kafka", "kafka"))
             .is_some_and(|b| b.enforcement.is_enforced())
     );
-    index.delete(&ObjectRef::KafkaServerConfig(ObjectKey::new("kafka", "kafka")));
+    index.delete(&IndexedRef::KafkaServerConfig(ObjectKey::new("kafka", "kafka")));
     assert!(
         index
             .broker(&id("kafka", "kafka"))
@@ -393,11 +393,11 @@ fn incremental_updates_agree_with_a_rebuild() {
     assert_eq!(incremental, scratch);
 }
 
-fn reference(object: &Object) -> ObjectRef {
+fn reference(object: &Object) -> IndexedRef {
     match object {
-        Object::Pod(p) => ObjectRef::Pod(p.key.clone()),
-        Object::ClientIntents(i) => ObjectRef::ClientIntents(ObjectKey::of(&i.metadata)),
-        Object::ProtectedService(p) => ObjectRef::ProtectedService(ObjectKey::of(&p.metadata)),
+        Object::Pod(p) => IndexedRef::Pod(p.key.clone()),
+        Object::ClientIntents(i) => IndexedRef::ClientIntents(ObjectKey::of(&i.metadata)),
+        Object::ProtectedService(p) => IndexedRef::ProtectedService(ObjectKey::of(&p.metadata)),
         other => panic!("not generated: {other:?}"),
     }
 }

@@ -149,7 +149,7 @@ fn handler_cost() -> (Duration, Duration) {
         .build()
         .expect("runtime");
     let neighbourhood = StaticNeighbourhood::default();
-    let config = holt_api::validate::Config::default();
+    let config = holt_api::validate::ValidationConfig::default();
     let rounds = 2_000;
     let started = Instant::now();
     for _ in 0..rounds {

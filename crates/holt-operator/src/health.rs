@@ -1,5 +1,5 @@
 //! `/healthz` (the controller loop is alive), `/readyz` (every watch has listed and the first full pass is
-//! done: failing units do not make the operator unready, they are metrics, conditions and Events) and `/metrics` (Prometheus text format), over plain HTTP for the kubelet and Prometheus.
+//! done: failing units do not make the operator unready, they are metrics, conditions and Events) and `/metrics` (Prometheus text format, written by `holt_runtime::MetricsPage`), over plain HTTP for the kubelet and Prometheus.
 
 use std::net::SocketAddr;
 
@@ -7,6 +7,8 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use tokio::sync::watch;
+
+use holt_runtime::MetricsPage;
 
 use crate::controller::Progress;
 
@@ -35,7 +37,7 @@ pub async fn serve(address: SocketAddr, progress: watch::Receiver<Progress>) -> 
         "/metrics",
         get(move || {
             let text = metrics(&metrics_progress.borrow());
-            async move { ([("content-type", "text/plain; version=0.0.4")], text) }
+            async move { ([("content-type", holt_runtime::metrics::CONTENT_TYPE)], text) }
         }),
     );
     let listener = tokio::net::TcpListener::bind(address).await?;
@@ -44,7 +46,7 @@ pub async fn serve(address: SocketAddr, progress: watch::Receiver<Progress>) -> 
 
 /// The controller's progress in the Prometheus text format.
 pub fn metrics(progress: &Progress) -> String {
-    let gauges: [(&str, &str, &str, u64); 19] = [
+    let figures: [(&str, &str, &str, u64); 19] = [
         (
             "holt_ready",
             "gauge",
@@ -160,17 +162,19 @@ pub fn metrics(progress: &Progress) -> String {
             progress.servers as u64,
         ),
     ];
-    let mut text = String::new();
-    for (name, kind, help, value) in gauges {
-        text.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-        ));
+    let mut page = MetricsPage::new();
+    for (name, kind, help, value) in figures {
+        match kind {
+            "counter" => page.counter(name, help, value),
+            _ => page.gauge(name, help, value),
+        };
     }
-    text.push_str(&progress.pass_durations.render(
+    page.histogram(
         "holt_reconcile_pass_duration_seconds",
         "how long render-and-apply passes took",
-    ));
-    text
+        progress.pass_durations.figures(),
+    );
+    page.render()
 }
 
 #[cfg(test)]
@@ -194,7 +198,7 @@ mod tests {
         assert!(text.contains("holt_ready 1\n") && text.contains("holt_index_pods 3\n"));
         assert!(
             text.contains("holt_reconcile_pass_duration_seconds_bucket{le=\"0.005\"} 1\n")
-                && text.contains("holt_reconcile_pass_duration_seconds_sum 0.001500\n"),
+                && text.contains("holt_reconcile_pass_duration_seconds_sum 0.0015\n"),
             "{text}"
         );
         // 19 gauges and counters, and the histogram's 11 buckets, sum and count.

@@ -1,5 +1,7 @@
-//! A histogram of durations with fixed buckets, in the Prometheus text format: how long reconcile passes
-//! take, as a distribution rather than only a total.
+//! A histogram of durations with fixed buckets: how long reconcile passes take, as a distribution rather
+//! than only a total. Its figures go on the `/metrics` page ([`DurationHistogram::figures`]).
+
+use holt_runtime::metrics::Histogram;
 
 /// Upper bounds of the buckets, in microseconds: 1 ms to 30 s (and `+Inf`).
 const BOUNDS_MICROS: [u64; 10] = [
@@ -25,19 +27,18 @@ impl DurationHistogram {
         self.sum_micros = self.sum_micros.saturating_add(micros);
     }
 
-    /// The `_bucket` (cumulative, with `le` in seconds), `_sum` and `_count` series of `name`.
-    pub fn render(&self, name: &str, help: &str) -> String {
-        let mut text = format!("# HELP {name} {help}\n# TYPE {name} histogram\n");
-        let mut cumulative = 0;
-        for (bound, count) in BOUNDS_MICROS.iter().zip(self.buckets) {
-            cumulative += count;
-            let le = *bound as f64 / 1e6;
-            text.push_str(&format!("{name}_bucket{{le=\"{le}\"}} {cumulative}\n"));
+    /// The figures for the `/metrics` page: each bound in seconds with its (not cumulative) count, the count
+    /// and the sum in seconds.
+    pub fn figures(&self) -> Histogram {
+        Histogram {
+            buckets: BOUNDS_MICROS
+                .iter()
+                .zip(self.buckets)
+                .map(|(bound, count)| (*bound as f64 / 1e6, count))
+                .collect(),
+            count: self.count,
+            sum: self.sum_micros as f64 / 1e6,
         }
-        text.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {}\n", self.count));
-        text.push_str(&format!("{name}_sum {:.6}\n", self.sum_micros as f64 / 1e6));
-        text.push_str(&format!("{name}_count {}\n", self.count));
-        text
     }
 }
 
@@ -51,7 +52,9 @@ mod tests {
         for micros in [500, 1_000, 7_000, 2_000_000, 60_000_000] {
             histogram.observe(micros);
         }
-        let text = histogram.render("pass_seconds", "passes");
+        let mut page = holt_runtime::MetricsPage::new();
+        page.histogram("pass_seconds", "passes", histogram.figures());
+        let text = page.render();
         assert!(text.starts_with("# HELP pass_seconds passes\n# TYPE pass_seconds histogram\n"));
         for line in [
             "pass_seconds_bucket{le=\"0.001\"} 2\n",
@@ -61,7 +64,7 @@ mod tests {
             "pass_seconds_bucket{le=\"5\"} 4\n",
             "pass_seconds_bucket{le=\"30\"} 4\n",
             "pass_seconds_bucket{le=\"+Inf\"} 5\n",
-            "pass_seconds_sum 62.008500\n",
+            "pass_seconds_sum 62.0085\n",
             "pass_seconds_count 5\n",
         ] {
             assert!(text.contains(line), "{line} in\n{text}");

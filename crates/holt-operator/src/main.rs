@@ -126,21 +126,14 @@ struct Args {
     #[arg(long, env = "HOLT_WEBHOOK_QUEUE_WAIT", default_value = "10s", value_parser = parse_duration)]
     webhook_queue_wait: std::time::Duration,
 
-    /// Log format: `json` (structured, one object per line) or `text`.
-    #[arg(long, env = "HOLT_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
-    log_format: String,
+    #[command(flatten)]
+    log: holt_runtime::LogArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    if args.log_format == "json" {
-        tracing_subscriber::fmt().json().with_env_filter(filter).init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    }
+    holt_runtime::logging::init(&args.log);
     let config = args.config.resolve().context("reading the configuration")?;
     let client = kube::Client::try_default()
         .await
@@ -181,7 +174,7 @@ async fn main() -> anyhow::Result<()> {
                 ca: dir.join("ca.crt"),
             };
         }
-        options.validation = holt_api::validate::Config {
+        options.validation = holt_api::validate::ValidationConfig {
             strict_mode: config.enable_strict_mode_intents,
             excluded_strict_mode_namespaces: config.excluded_strict_mode_namespaces.clone(),
         };
@@ -251,8 +244,7 @@ async fn main() -> anyhow::Result<()> {
         result = controller => result.context("the controller stopped")?,
         result = health => result.context("the health server stopped")?.context("serving probes")?,
         _ = lost => anyhow::bail!("lost the leader Lease: stopping so that only the new leader writes"),
-        _ = shutdown_signal() => {
-            info!("stopping");
+        _ = holt_runtime::shutdown::signal() => {
             if let Some(leadership) = leadership.take() {
                 leadership.release().await;
             }
@@ -296,22 +288,6 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         return Err(format!("`{text}` must be more than zero"));
     }
     Ok(duration)
-}
-
-/// SIGTERM (how Kubernetes stops a pod) or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 #[cfg(test)]

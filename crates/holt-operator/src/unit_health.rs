@@ -5,25 +5,12 @@
 //! object changes or goes). Units without a problem are not kept. Pure: the caller passes the time.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use holt_runtime::{Backoff, RetrySchedule};
 
 use crate::apply::ObjectId;
 use crate::unit::Unit;
-
-/// Exponential back-off: `first`, doubling, at most `max`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Backoff {
-    pub first: Duration,
-    pub max: Duration,
-}
-
-impl Backoff {
-    /// The wait after the `attempts`-th failure in a row (1 → `first`).
-    pub fn delay(&self, attempts: u32) -> Duration {
-        let doublings = attempts.saturating_sub(1).min(31);
-        self.first.saturating_mul(1 << doublings).min(self.max)
-    }
-}
 
 /// A failed write of a unit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,8 +42,8 @@ impl UnitOutcome {
 #[derive(Clone, Debug)]
 struct UnitState {
     outcome: UnitOutcome,
-    /// Failed attempts in a row.
-    attempts: u32,
+    /// The waits after failed attempts in a row.
+    retries: RetrySchedule,
     retry_at: Option<Instant>,
 }
 
@@ -98,23 +85,27 @@ impl UnitHealth {
                 .or_default()
                 .insert(unit.clone());
         }
-        let (attempts, retry_at) = match &outcome.failure {
+        let mut retries = previous.map_or_else(|| self.backoff.schedule(), |s| s.retries);
+        let retry_at = match &outcome.failure {
             Some(failure) => {
-                let attempts = previous.map_or(0, |s| s.attempts) + 1;
-                let wait = match failure.transient {
-                    true => self.backoff.delay(attempts),
-                    false => self.backoff.max,
-                };
-                let retry_at = Some(now + wait);
-                (attempts, retry_at)
+                let wait = retries.next_wait();
+                Some(
+                    now + match failure.transient {
+                        true => wait,
+                        false => self.backoff.max(),
+                    },
+                )
             }
-            None => (0, None),
+            None => {
+                retries.reset();
+                None
+            }
         };
         self.states.insert(
             unit.clone(),
             UnitState {
                 outcome,
-                attempts,
+                retries,
                 retry_at,
             },
         );
@@ -186,14 +177,16 @@ pub struct HealthCounts {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use holt_model::ObjectKey;
 
     fn health() -> UnitHealth {
-        UnitHealth::new(Backoff {
-            first: Duration::from_millis(500),
-            max: Duration::from_secs(30),
-        })
+        UnitHealth::new(Backoff::exponential(
+            Duration::from_millis(500),
+            Duration::from_secs(30),
+        ))
     }
 
     fn failed(transient: bool) -> UnitOutcome {
@@ -213,16 +206,36 @@ mod tests {
 
     #[test]
     fn back_off_doubles_up_to_its_maximum() {
-        let backoff = Backoff {
-            first: Duration::from_millis(500),
-            max: Duration::from_secs(30),
-        };
-        let waits: Vec<u128> = (1..=9).map(|n| backoff.delay(n).as_millis()).collect();
+        let mut health = health();
+        let t0 = Instant::now();
+        let mut waits = Vec::new();
+        for _ in 1..=9 {
+            health.record(&unit("a"), failed(true), t0);
+            waits.push((health.next_retry().expect("a retry is due") - t0).as_millis());
+        }
         assert_eq!(
             waits,
             [500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]
         );
-        assert_eq!(backoff.delay(u32::MAX), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn jittered_back_off_stays_within_its_bounds() {
+        let mut health = UnitHealth::new(
+            Backoff::exponential(Duration::from_millis(500), Duration::from_secs(30)).with_jitter(),
+        );
+        let t0 = Instant::now();
+        for full in [500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000] {
+            health.record(&unit("a"), failed(true), t0);
+            let wait = (health.next_retry().expect("a retry is due") - t0).as_millis();
+            assert!(full / 2 <= wait && wait <= full, "{wait} ms for {full} ms");
+        }
+        health.record(&unit("b"), failed(false), t0);
+        assert_eq!(
+            health.due(t0 + Duration::from_secs(30)).len(),
+            2,
+            "an invalid object waits the longest interval, unjittered"
+        );
     }
 
     #[test]

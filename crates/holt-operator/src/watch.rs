@@ -6,13 +6,13 @@
 //! back-off by the watcher itself.
 
 use std::fmt;
-use std::time::Duration;
 
 use futures::{Stream, StreamExt, stream};
 use holt_api::convert::Convertible;
 use holt_api::v2alpha1 as stored;
-use holt_model::facts::{IngressFacts, OwnerFacts, PodFacts, ServiceFacts};
-use holt_model::{Object, ObjectKey, ObjectRef};
+use holt_model::facts::{IngressFacts, NamespaceFacts, OwnerFacts, PodFacts, ServiceFacts};
+use holt_model::{IndexedRef, Object, ObjectKey};
+use holt_runtime::WATCH_BACKOFF;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
@@ -97,16 +97,16 @@ impl WatchedKind {
     }
 
     /// How the model names an object of this kind, for deletion.
-    pub fn object_ref(self, key: ObjectKey) -> ObjectRef {
+    pub fn object_ref(self, key: ObjectKey) -> IndexedRef {
         match self {
-            WatchedKind::Namespace => ObjectRef::Namespace(key.name),
-            WatchedKind::Pod => ObjectRef::Pod(key),
-            WatchedKind::Service => ObjectRef::Service(key),
-            WatchedKind::Ingress => ObjectRef::Ingress(key),
-            WatchedKind::ClientIntents => ObjectRef::ClientIntents(key),
-            WatchedKind::ProtectedService => ObjectRef::ProtectedService(key),
-            WatchedKind::KafkaServerConfig => ObjectRef::KafkaServerConfig(key),
-            owner => ObjectRef::Owner {
+            WatchedKind::Namespace => IndexedRef::Namespace(key.name),
+            WatchedKind::Pod => IndexedRef::Pod(key),
+            WatchedKind::Service => IndexedRef::Service(key),
+            WatchedKind::Ingress => IndexedRef::Ingress(key),
+            WatchedKind::ClientIntents => IndexedRef::ClientIntents(key),
+            WatchedKind::ProtectedService => IndexedRef::ProtectedService(key),
+            WatchedKind::KafkaServerConfig => IndexedRef::KafkaServerConfig(key),
+            owner => IndexedRef::Owner {
                 kind: owner.name().to_owned(),
                 key,
             },
@@ -200,10 +200,7 @@ pub fn all(client: &Client, istio: Option<&ApiResource>) -> impl Stream<Item = I
             &ApiResource::erase::<NetworkPolicy>(&()),
         ),
         objects::<Namespace>(&c, WatchedKind::Namespace, |ns| {
-            (
-                Object::Namespace(ns.metadata.name.clone().unwrap_or_default()),
-                None,
-            )
+            (Object::Namespace(NamespaceFacts::from_meta(&ns.metadata)), None)
         }),
         objects::<Pod>(&c, WatchedKind::Pod, |pod| {
             (Object::Pod(PodFacts::from_pod(&pod)), None)
@@ -246,25 +243,14 @@ pub fn all(client: &Client, istio: Option<&ApiResource>) -> impl Stream<Item = I
 
 type Boxed = std::pin::Pin<Box<dyn Stream<Item = Input> + Send>>;
 
-/// The wait between a watch's failed attempts: 0.5 s, doubling to at most 5 s, from 0.5 s again once an
-/// event arrives. kube's default (0.8 s doubling to 30 s, plus up to as much again of jitter) left the
-/// operator blind for up to a minute after the API server came back; a retry every 5 s per watch while
-/// it is away costs the API server nothing.
-fn watch_backoff() -> ExponentialBackoff {
-    backon::ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(500))
-        .with_max_delay(Duration::from_secs(5))
-        .without_max_times()
-        .into()
-}
-
 /// A full watch of `K`, each object turned into model facts by `to_object`.
 fn objects<K>(client: &Client, kind: WatchedKind, to_object: fn(K) -> (Object, Option<Tracked>)) -> Boxed
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug + Send + 'static,
 {
     let api: Api<K> = Api::all(client.clone());
-    let events = watcher(api, watcher::Config::default()).backoff(watch_backoff());
+    let events =
+        watcher(api, watcher::Config::default()).backoff(ExponentialBackoff::from(WATCH_BACKOFF.builder()));
     Box::pin(events.filter_map(move |event| {
         let input = event.ok().and_then(|event| {
             to_input(kind, event, |object: K| {
@@ -283,7 +269,8 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug + Send + Sync + 'static,
 {
     let api: Api<PartialObjectMeta<K>> = Api::all(client.clone());
-    let events = watcher(api, watcher::Config::default()).backoff(watch_backoff());
+    let events =
+        watcher(api, watcher::Config::default()).backoff(ExponentialBackoff::from(WATCH_BACKOFF.builder()));
     Box::pin(events.filter_map(move |event| {
         let input = event.ok().and_then(|event| {
             to_input(kind, event, |meta: PartialObjectMeta<K>| {
@@ -301,7 +288,8 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + fmt::Debug + Send + 'static,
 {
     let api: Api<DeserializeGuard<K>> = Api::all(client.clone());
-    let events = watcher(api, watcher::Config::default()).backoff(watch_backoff());
+    let events =
+        watcher(api, watcher::Config::default()).backoff(ExponentialBackoff::from(WATCH_BACKOFF.builder()));
     Box::pin(events.filter_map(move |event| {
         let input = event.ok().and_then(|event| {
             to_input(kind, event, |guard: DeserializeGuard<K>| match guard.0 {
@@ -323,7 +311,8 @@ where
 /// A watch of a kind Holt writes, each object reduced to what the applier keeps of it.
 fn written(client: &Client, kind: WatchedKind, resource: &ApiResource) -> Boxed {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
-    let events = watcher(api, watcher::Config::default()).backoff(watch_backoff());
+    let events =
+        watcher(api, watcher::Config::default()).backoff(ExponentialBackoff::from(WATCH_BACKOFF.builder()));
     Box::pin(events.filter_map(move |event| {
         let observed = |object: DynamicObject, listed: bool| Input::Observed {
             kind,
@@ -381,10 +370,19 @@ mod tests {
     #[test]
     fn watch_backoff_doubles_to_five_seconds_and_starts_over_after_an_event() {
         use kube::runtime::utils::Backoff;
-        let mut backoff = watch_backoff();
-        let waits: Vec<u128> = backoff.by_ref().take(6).map(|d| d.as_millis()).collect();
-        assert_eq!(waits, [500, 1_000, 2_000, 4_000, 5_000, 5_000]);
+        use std::time::Duration;
+        let mut backoff = ExponentialBackoff::from(WATCH_BACKOFF.builder());
+        let waits: Vec<Duration> = backoff.by_ref().take(6).collect();
+        // 0.5, 1, 2, 4, 5, 5 s, each with up to half taken off by jitter.
+        for (wait, full_ms) in waits.iter().zip([500, 1_000, 2_000, 4_000, 5_000, 5_000]) {
+            let full = Duration::from_millis(full_ms);
+            assert!(full / 2 <= *wait && *wait <= full, "{wait:?} for {full:?}");
+        }
         backoff.reset();
-        assert_eq!(backoff.next(), Some(Duration::from_millis(500)));
+        let first = backoff.next().unwrap_or_default();
+        assert!(
+            first <= Duration::from_millis(500) && first >= Duration::from_millis(250),
+            "{first:?}"
+        );
     }
 }

@@ -2,8 +2,11 @@
 //! in the mesh, an ALLOW policy in the server's namespace admitting the client's service accounts, restricted
 //! to the declared HTTP paths and methods when every declaration of the pair lists them.
 //!
-//! A pair is in the mesh when the client or the server has pods with an `istio-proxy` sidecar; pairs where
-//! neither does are skipped silently (clusters without Istio get no policies and no noise).
+//! A pair is in the mesh when the client or the server has pods in Istio's mesh: with an `istio-proxy`
+//! sidecar, or with one asked for by their namespace or their own labels (`holt_model::mesh`, injection
+//! happens when pods are created). Pairs where neither is in the mesh get no policy; when such a pair, or
+//! any pair while Istio policies are switched off, declares HTTP paths or methods, a notice says that
+//! nothing enforces them (clusters without Istio and without HTTP declarations get no noise).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -83,20 +86,29 @@ pub struct Operation {
 /// Renders the AuthorizationPolicies admitting clients to `server` into `out`.
 pub(crate) fn render(index: &Index, server: &Identity, out: &mut Rendered<Vec<Desired>>) {
     let config = index.config();
-    if !config.enable_istio_policy_creation {
-        return;
-    }
     let Some(access) = index.server(server) else {
         return;
     };
     if !access.enforcement.is_enforced() {
         return;
     }
+    if !config.enable_istio_policy_creation {
+        for (client, grant) in &access.clients {
+            http_not_enforced(
+                out,
+                server,
+                client,
+                grant,
+                "Istio policy creation is switched off",
+            );
+        }
+        return;
+    }
     let server_pods = index.pods_of(server);
-    let server_in_mesh = server_pods.iter().any(|p| p.facts.has_istio_sidecar);
+    let server_in_mesh = server_pods.iter().any(|p| p.in_istio_mesh);
     let servers_without_sidecar: Vec<&str> = server_pods
         .iter()
-        .filter(|p| !p.facts.has_istio_sidecar)
+        .filter(|p| !p.in_istio_mesh)
         .map(|p| p.facts.key.name.as_str())
         .collect();
     // Kafka clients reach the broker over its own protocol; Istio policies cover HTTP/TCP calls only.
@@ -106,8 +118,15 @@ pub(crate) fn render(index: &Index, server: &Identity, out: &mut Rendered<Vec<De
         .filter(|(_, g)| g.any_request || !g.http.is_empty())
     {
         let client_pods = index.pods_of(client);
-        let client_in_mesh = client_pods.iter().any(|p| p.facts.has_istio_sidecar);
+        let client_in_mesh = client_pods.iter().any(|p| p.in_istio_mesh);
         if !client_in_mesh && !server_in_mesh {
+            http_not_enforced(
+                out,
+                server,
+                client,
+                grant,
+                "neither side is in the Istio mesh (no istio-proxy sidecar, none asked for by namespace or pod labels)",
+            );
             continue;
         }
         if client_pods.is_empty() {
@@ -120,7 +139,7 @@ pub(crate) fn render(index: &Index, server: &Identity, out: &mut Rendered<Vec<De
         }
         let without_sidecar: Vec<&str> = client_pods
             .iter()
-            .filter(|p| !p.facts.has_istio_sidecar)
+            .filter(|p| !p.in_istio_mesh)
             .map(|p| p.facts.key.name.as_str())
             .collect();
         if !without_sidecar.is_empty() {
@@ -183,6 +202,28 @@ pub(crate) fn render(index: &Index, server: &Identity, out: &mut Rendered<Vec<De
         out.value
             .push(policy(server, client, grant, selector, principals));
     }
+}
+
+/// A notice when `grant` restricts calls to HTTP paths or methods that nothing enforces, and why.
+fn http_not_enforced(
+    out: &mut Rendered<Vec<Desired>>,
+    server: &Identity,
+    client: &Identity,
+    grant: &Grant,
+    why: &str,
+) {
+    let declared = grant.http_restriction();
+    if declared.is_empty() {
+        return;
+    }
+    out.notices.push(Notice::new(
+        Subject::identity(client),
+        Reason::HttpRestrictionNotEnforced,
+        format!(
+            "the HTTP restriction on calls to {server} ({}) is not enforced: {why}; only network access is",
+            declared.join("; ")
+        ),
+    ));
 }
 
 fn policy(

@@ -38,6 +38,9 @@ pub enum Reason {
     MissingSidecar,
     /// The server of an Istio policy has pods without `istio-proxy` sidecar: the policy does not apply to them.
     ServerMissingSidecar,
+    /// HTTP paths or methods are declared for a call that no mechanism in the plan restricts by them (Istio
+    /// policies are switched off, or neither side is in the mesh): only the network-level access is enforced.
+    HttpRestrictionNotEnforced,
     /// Several client workloads in a namespace share a service account: an Istio policy admits all of them.
     SharedServiceAccountFound,
     /// The client has no pods, so its service account (and Istio principal) is unknown.
@@ -70,6 +73,7 @@ impl Reason {
             Reason::FailedParsingAccessAnnotation => "FailedParsingAccessAnnotation",
             Reason::MissingSidecar => "MissingSidecar",
             Reason::ServerMissingSidecar => "ServerMissingSidecar",
+            Reason::HttpRestrictionNotEnforced => "HttpRestrictionNotEnforced",
             Reason::SharedServiceAccountFound => "SharedServiceAccountFound",
             Reason::PodsNotFound => "PodsNotFound",
             Reason::KafkaServerNotConfigured => "KafkaServerNotConfigured",

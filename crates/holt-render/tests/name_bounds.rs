@@ -47,7 +47,7 @@ fn names_at_the_validation_bounds_make_objects_the_api_server_accepts() {
             kafka(&broker, &[("orders", &[KafkaOperation::All])]),
         ],
     );
-    let report = validate::client_intents(&intents, &[], &validate::Config::default());
+    let report = validate::client_intents(&intents, &[], &validate::ValidationConfig::default());
     assert_eq!(report.errors, [], "validation accepts the names at their bounds");
     let Object::ProtectedService(protection) = protected(ns, &protected_server, Some("Deployment")) else {
         unreachable!("a ProtectedService")

@@ -89,6 +89,9 @@ pub struct Args {
     /// Capture ring: number of blocks (ring memory = blocks × block size).
     #[arg(long, env = "HOLT_SNIFFER_RING_BLOCKS", default_value_t = 16)]
     pub ring_blocks: u32,
+
+    #[command(flatten)]
+    pub log: holt_runtime::LogArgs,
 }
 
 /// `1s`, `500ms`, `2m`, or a bare number of seconds; zero is refused.

@@ -51,7 +51,7 @@ pub async fn serve(
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, holt_runtime::metrics::CONTENT_TYPE)],
         shared.tally().render_metrics(),
     )
 }

@@ -16,12 +16,7 @@ use tokio::sync::watch;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    holt_runtime::logging::init(&args.log);
     let node = match &args.node_name {
         Some(node) => node.clone(),
         None => std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -96,12 +91,9 @@ fn main() -> anyhow::Result<()> {
             ),
         }
         let reporter = tokio::spawn(reporter::run(shared.clone(), config, shutdown_rx.clone()));
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("installing the SIGTERM handler")?;
         let mut watch_failure = shutdown_rx.clone();
         tokio::select! {
-            _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+            _ = holt_runtime::shutdown::signal() => {}
             _ = watch_failure.wait_for(|stop| *stop) => {}
         }
         stop.store(true, Ordering::Relaxed);

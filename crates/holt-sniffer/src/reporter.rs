@@ -11,7 +11,8 @@
 //!   put back and tried again like a failure, counted apart (`unauthorized`);
 //! - any other `4xx`: dropped and counted (`rejected`): the mapper would refuse it again;
 //! - no answer, a timeout or a `5xx`: put back; the next attempts wait 2, 4, 8, … intervals, up to
-//!   [`MAX_BACKOFF`].
+//!   [`MAX_BACKOFF`], each jittered (up to half off) so that the sniffers of a cluster whose mapper was
+//!   away do not all come back at the same moment ([`retry_backoff`]).
 //!
 //! Reports carry the token of `--token-file` (read again for every round, so a rotated token is used
 //! at once) as `Authorization: Bearer`.
@@ -25,6 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use holt_mapper_api::{DEFAULT_MAX_REPORT_BYTES, SeenBy};
+use holt_runtime::Backoff;
 use tokio::sync::watch;
 
 use crate::batch::Batch;
@@ -57,7 +59,7 @@ pub struct ReporterConfig {
 pub async fn run(shared: Arc<Shared>, config: ReporterConfig, mut shutdown: watch::Receiver<bool>) {
     let mut pending = Batch::new(config.pending_capacity);
     let mut limit: Option<usize> = None;
-    let mut failures: u32 = 0;
+    let mut retries = retry_backoff(config.interval).schedule();
     let mut ticker = tokio::time::interval(config.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Attempts happen on ticks; after failures, on the first tick at or after this one.
@@ -90,10 +92,9 @@ pub async fn run(shared: Arc<Shared>, config: ReporterConfig, mut shutdown: watc
         }
         if stopping || tick >= next_attempt {
             match deliver(&shared, &config, &mut pending, &mut limit).await {
-                Ok(()) => failures = 0,
+                Ok(()) => retries.reset(),
                 Err(error) => {
-                    failures = failures.saturating_add(1);
-                    let backoff = backoff(config.interval, failures);
+                    let backoff = retries.next_wait();
                     tracing::warn!(%error, pending = pending.len(), retry_in = ?backoff, "report not delivered");
                     let mut state = shared.lock();
                     if matches!(error, DeliverError::Unauthorized { .. }) {
@@ -224,11 +225,10 @@ fn to_usize(bytes: u64) -> usize {
     usize::try_from(bytes).unwrap_or(usize::MAX)
 }
 
-/// The wait from a failed attempt to the next: 2, 4, 8, … intervals after 1, 2, 3, … consecutive
-/// failures, at most [`MAX_BACKOFF`].
-pub fn backoff(interval: Duration, failures: u32) -> Duration {
-    let factor = 1u32 << failures.min(16);
-    interval.saturating_mul(factor).min(MAX_BACKOFF)
+/// The waits from a failed attempt to the next: 2, 4, 8, … intervals after 1, 2, 3, … consecutive
+/// failures, at most [`MAX_BACKOFF`], jittered.
+pub fn retry_backoff(interval: Duration) -> Backoff {
+    Backoff::exponential(interval.saturating_mul(2), MAX_BACKOFF).with_jitter()
 }
 
 async fn scan_into(shared: &Shared, root: PathBuf, pending: &mut Batch) {
@@ -268,10 +268,16 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_the_cap() {
         let second = Duration::from_secs(1);
-        assert_eq!(backoff(second, 1), 2 * second);
-        assert_eq!(backoff(second, 2), 4 * second);
-        assert_eq!(backoff(second, 4), 16 * second);
-        assert_eq!(backoff(second, 10), MAX_BACKOFF);
-        assert_eq!(backoff(second, u32::MAX), MAX_BACKOFF);
+        let mut retries = retry_backoff(second).schedule();
+        let waits: Vec<Duration> = (0..10).map(|_| retries.next_wait()).collect();
+        let full = [2, 4, 8, 16, 30, 30, 30, 30, 30, 30].map(|s| s * second);
+        for (wait, full) in waits.iter().zip(full) {
+            assert!(full / 2 <= *wait && *wait <= full, "{wait:?} for {full:?}");
+        }
+        let long = retry_backoff(Duration::from_secs(60)).schedule().next_wait();
+        assert!(
+            long <= MAX_BACKOFF,
+            "an interval beyond the cap still waits at most the cap"
+        );
     }
 }

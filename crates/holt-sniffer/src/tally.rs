@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 
 use holt_mapper_api::Counters;
+use holt_runtime::MetricsPage;
+use holt_runtime::metrics::Labels;
 
 /// Cumulative counters. Categories are `holt_decode`'s stable `category()` names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -111,88 +113,75 @@ impl Tally {
 
     /// The Prometheus text exposition of every counter.
     pub fn render_metrics(&self) -> String {
-        use std::fmt::Write;
-        let mut out = String::new();
-        let mut counter = |name: &str, help: &str, samples: &[(String, u64)]| {
-            let _ = writeln!(out, "# HELP holt_sniffer_{name} {help}");
-            let _ = writeln!(out, "# TYPE holt_sniffer_{name} counter");
-            for (labels, value) in samples {
-                let _ = writeln!(out, "holt_sniffer_{name}{labels} {value}");
-            }
-        };
-        let plain = |value: u64| vec![(String::new(), value)];
-        let labelled = |label: &str, map: &BTreeMap<&'static str, u64>| -> Vec<(String, u64)> {
+        let labelled = |label: &'static str, map: &BTreeMap<&'static str, u64>| -> Vec<(Labels, u64)> {
             map.iter()
-                .map(|(key, value)| (format!("{{{label}=\"{key}\"}}"), *value))
+                .map(|(key, value)| (vec![(label, (*key).to_owned())], *value))
                 .collect()
         };
-        counter(
-            "packets_total",
+        let result = |result: &str, value: u64| (vec![("result", result.to_owned())], value);
+        let mut page = MetricsPage::new();
+        page.counter(
+            "holt_sniffer_packets_total",
             "Packets read from the capture ring.",
-            &plain(self.packets),
-        );
-        counter(
-            "kernel_drops_total",
+            self.packets,
+        )
+        .counter(
+            "holt_sniffer_kernel_drops_total",
             "Packets the kernel dropped because the capture ring was full.",
-            &plain(self.kernel_drops),
-        );
-        counter(
-            "decode_errors_total",
+            self.kernel_drops,
+        )
+        .counters(
+            "holt_sniffer_decode_errors_total",
             "Malformed or truncated packets, by category.",
-            &labelled("category", &self.decode_errors),
-        );
-        counter(
-            "skipped_total",
+            labelled("category", &self.decode_errors),
+        )
+        .counters(
+            "holt_sniffer_skipped_total",
             "Well-formed packets that carried nothing to record, by reason.",
-            &labelled("reason", &self.skipped),
-        );
-        counter(
-            "dns_repeats_total",
+            labelled("reason", &self.skipped),
+        )
+        .counter(
+            "holt_sniffer_dns_repeats_total",
             "DNS responses identical to one already recorded in the current batch, not decoded again.",
-            &plain(self.dns_repeats),
-        );
-        counter(
-            "report_drops_total",
+            self.dns_repeats,
+        )
+        .counters(
+            "holt_sniffer_report_drops_total",
             "Observations lost, by reason: batch_full, backlog_full, rejected (by the mapper, 4xx), too_large, shutdown.",
-            &DropReason::ALL
-                .iter()
-                .map(|reason| {
-                    (
-                        format!("{{reason=\"{}\"}}", reason.label()),
-                        self.report_drops.get(reason).copied().unwrap_or(0),
-                    )
-                })
-                .collect::<Vec<_>>(),
-        );
-        counter(
-            "reports_total",
+            DropReason::ALL.iter().map(|reason| {
+                (
+                    vec![("reason", reason.label().to_owned())],
+                    self.report_drops.get(reason).copied().unwrap_or(0),
+                )
+            }),
+        )
+        .counters(
+            "holt_sniffer_reports_total",
             "Reports posted to the mapper, by result.",
-            &[
-                ("{result=\"sent\"}".to_owned(), self.reports_sent),
-                ("{result=\"failed\"}".to_owned(), self.reports_failed),
-                ("{result=\"rejected\"}".to_owned(), self.reports_rejected),
-                ("{result=\"too_large\"}".to_owned(), self.reports_too_large),
-                ("{result=\"unauthorized\"}".to_owned(), self.reports_unauthorized),
+            [
+                result("sent", self.reports_sent),
+                result("failed", self.reports_failed),
+                result("rejected", self.reports_rejected),
+                result("too_large", self.reports_too_large),
+                result("unauthorized", self.reports_unauthorized),
             ],
-        );
-        counter(
-            "scan_errors_total",
+        )
+        .counter(
+            "holt_sniffer_scan_errors_total",
             "Processes whose socket tables could not be read during a socket scan.",
-            &plain(self.scan_errors),
+            self.scan_errors,
+        )
+        .gauge(
+            "holt_sniffer_backlog_observations",
+            "Observations waiting to be delivered to the mapper.",
+            self.backlog,
+        )
+        .gauge(
+            "holt_sniffer_max_report_bytes",
+            "The mapper's report limit in use (0 until known).",
+            self.max_report_bytes,
         );
-        let _ = writeln!(
-            out,
-            "# HELP holt_sniffer_backlog_observations Observations waiting to be delivered to the mapper.\n\
-             # TYPE holt_sniffer_backlog_observations gauge\nholt_sniffer_backlog_observations {}",
-            self.backlog
-        );
-        let _ = writeln!(
-            out,
-            "# HELP holt_sniffer_max_report_bytes The mapper's report limit in use (0 until known).\n\
-             # TYPE holt_sniffer_max_report_bytes gauge\nholt_sniffer_max_report_bytes {}",
-            self.max_report_bytes
-        );
-        out
+        page.render()
     }
 }
 

@@ -12,7 +12,8 @@ use holt_api::v2beta1::{
 };
 use holt_model::Object;
 use holt_model::facts::{
-    ContainerPort, ObjectKey, OwnerFacts, OwnerRef, PodFacts, ServiceFacts, ServicePortFacts, ServiceType,
+    ContainerPort, NamespaceFacts, ObjectKey, OwnerFacts, OwnerRef, PodFacts, ServiceFacts, ServicePortFacts,
+    ServiceType,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -38,7 +39,9 @@ fn meta(ns: &str, name: &str) -> ObjectMeta {
 pub fn cluster(services: usize, intents: usize) -> Vec<Object> {
     let mut objects = Vec::with_capacity(services * 3 + intents + 64);
     for ns in 0..services.div_ceil(PER_NAMESPACE) {
-        objects.push(Object::Namespace(namespace(ns * PER_NAMESPACE)));
+        objects.push(Object::Namespace(NamespaceFacts::named(namespace(
+            ns * PER_NAMESPACE,
+        ))));
     }
     objects.push(Object::KafkaServerConfig(KafkaServerConfig {
         metadata: meta("kafka", "kafka"),

@@ -24,7 +24,7 @@ use holt_api::any::{AnyVersion, Served};
 use holt_api::v2beta1::{
     ClientIntents, ClientIntentsSpec, ProtectedService, ProtectedServiceSpec, ServiceTarget, Target, Workload,
 };
-use holt_api::validate::{self, Config, NeighbourIndex, Neighbours};
+use holt_api::validate::{self, NeighbourIndex, Neighbours, ValidationConfig};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 const SIZES: [usize; 3] = [20_000, 50_000, 200_000];
@@ -100,7 +100,7 @@ fn served(client_intents: &[ClientIntents], protected_services: &[ProtectedServi
 /// The validation as it was: each object's own rules, and the uniqueness rules comparing it with every
 /// other object (same namespace, other name, same workload or server name and kind; unset and empty kinds
 /// alike). Returns every error message, in report order for objects with only duplicate errors.
-fn before(objects: &[Served], neighbours: &Neighbours<'_>, config: &Config) -> Vec<String> {
+fn before(objects: &[Served], neighbours: &Neighbours<'_>, config: &ValidationConfig) -> Vec<String> {
     let no_kind = |kind: Option<&str>| kind.is_none_or(str::is_empty);
     let same_kind = |a: Option<&str>, b: Option<&str>| if no_kind(a) { no_kind(b) } else { a == b };
     let mut messages = Vec::new();
@@ -112,7 +112,7 @@ fn before(objects: &[Served], neighbours: &Neighbours<'_>, config: &Config) -> V
         let others_in =
             |other: &ObjectMeta| other.namespace.as_deref() == namespace && other.name.as_deref() != name;
         match object.clone().into_hub() {
-            holt_api::any::Object::ClientIntents(o) => {
+            holt_api::any::HubObject::ClientIntents(o) => {
                 let workload = &o.spec.workload;
                 for other in neighbours
                     .client_intents
@@ -132,7 +132,7 @@ fn before(objects: &[Served], neighbours: &Neighbours<'_>, config: &Config) -> V
                     }
                 }
             }
-            holt_api::any::Object::ProtectedService(o) => {
+            holt_api::any::HubObject::ProtectedService(o) => {
                 for other in neighbours
                     .protected_services
                     .iter()
@@ -150,14 +150,14 @@ fn before(objects: &[Served], neighbours: &Neighbours<'_>, config: &Config) -> V
                     }
                 }
             }
-            holt_api::any::Object::KafkaServerConfig(_) => {}
+            holt_api::any::HubObject::KafkaServerConfig(_) => {}
         }
     }
     messages
 }
 
 /// The validation as `holt validate` does it now: the neighbours indexed once.
-fn after(objects: &[Served], neighbours: &Neighbours<'_>, config: &Config) -> Vec<String> {
+fn after(objects: &[Served], neighbours: &Neighbours<'_>, config: &ValidationConfig) -> Vec<String> {
     let index = NeighbourIndex::new(neighbours);
     let mut messages = Vec::new();
     for object in objects {
@@ -237,7 +237,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50_000);
-    let config = Config::default();
+    let config = ValidationConfig::default();
     let dir = tempfile::tempdir().expect("a temporary directory");
     println!(
         "{:>8} {:>12} {:>12} {:>16} {:>12}   (seconds; before/after: validation alone, in process)",

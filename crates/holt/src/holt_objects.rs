@@ -1,7 +1,7 @@
 //! Holt's own kinds in manifests: parsed in whatever served version they are written in, validated with
 //! the shared validation, and converted to the `v2beta1` hub the model reads.
 
-use holt_api::any::{Object as HubObject, Served};
+use holt_api::any::{HubObject, Served};
 use holt_model::Object;
 
 use crate::manifests::{Loaded, Manifest, Source};

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use holt_model::facts::NamespaceFacts;
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -31,7 +32,8 @@ impl fmt::Display for Source {
 /// An object `holt plan` understands.
 #[derive(Clone, Debug)]
 pub enum Manifest {
-    Namespace(String),
+    /// A Namespace: its name and mesh labels.
+    Namespace(NamespaceFacts),
     Pod(Box<Pod>),
     /// A pod owner (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) and its pod template.
     Workload {
@@ -231,7 +233,10 @@ fn read_value(source: Source, value: Value, into: &mut Manifests) -> Result<(), 
         }
         ("", "Namespace") => {
             let meta: ObjectMeta = field(&value, "metadata").map_err(err)?;
-            Manifest::Namespace(meta.name.ok_or_else(|| err("metadata.name is required".into()))?)
+            if meta.name.is_none() {
+                return Err(err("metadata.name is required".into()));
+            }
+            Manifest::Namespace(NamespaceFacts::from_meta(&meta))
         }
         ("", "Pod") => Manifest::Pod(Box::new(typed(&value).map_err(err)?)),
         ("", "Service") => Manifest::Service(Box::new(typed(&value).map_err(err)?)),
@@ -319,7 +324,7 @@ mod tests {
         let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: a, namespace: shop}, spec: {ports: [{port: 80}]}}\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: shop}}\n";
         let manifests = read(text).expect("valid");
         assert_eq!(manifests.loaded.len(), 2);
-        assert!(matches!(&manifests.loaded[0].manifest, Manifest::Namespace(n) if n == "shop"));
+        assert!(matches!(&manifests.loaded[0].manifest, Manifest::Namespace(n) if n.name == "shop"));
         assert_eq!(
             manifests.loaded[1].source.document, 3,
             "the empty document counts"

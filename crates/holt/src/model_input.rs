@@ -22,7 +22,7 @@ pub fn kubernetes_objects<'a>(manifests: impl IntoIterator<Item = &'a Manifest>)
     let mut pods = Vec::new();
     for manifest in &manifests {
         match manifest {
-            Manifest::Namespace(name) => objects.push(Object::Namespace(name.clone())),
+            Manifest::Namespace(namespace) => objects.push(Object::Namespace(namespace.clone())),
             Manifest::Pod(pod) => pods.push(pod.as_ref().clone()),
             Manifest::Workload { kind, meta, .. } => {
                 let facts = OwnerFacts::new(kind, meta);

@@ -87,19 +87,8 @@ pub fn table(plan: &Plan) -> String {
                 if grant.kafka && !grant.any_request && grant.http.is_empty() {
                     text.push_str(" [Kafka]");
                 }
-                if !grant.any_request && !grant.http.is_empty() {
-                    let http: Vec<String> = grant
-                        .http
-                        .iter()
-                        .map(|h| {
-                            let methods: Vec<&str> = h.methods.iter().map(|m| m.as_str()).collect();
-                            if methods.is_empty() {
-                                h.path.clone()
-                            } else {
-                                format!("{} {}", methods.join("|"), h.path)
-                            }
-                        })
-                        .collect();
+                let http = grant.http_restriction();
+                if !http.is_empty() {
                     let _ = write!(text, " [{}]", http.join(", "));
                 }
                 text

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use holt_api::any::Object as HubObject;
-use holt_api::validate::{Config as ValidationConfig, NeighbourIndex, Neighbours, validate_indexed};
+use holt_api::any::HubObject;
+use holt_api::validate::{NeighbourIndex, Neighbours, ValidationConfig, validate_indexed};
 use holt_model::Config;
 
 use crate::document_limits::Limits;

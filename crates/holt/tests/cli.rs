@@ -409,3 +409,60 @@ fn egress_row<'a>(table: &'a str, client: &str) -> &'a str {
         .find(|l| l.trim_start().starts_with(client))
         .unwrap_or_else(|| panic!("a row for {client}:\n{table}"))
 }
+
+fn istio_tutorial() -> String {
+    repo("crates/holt/tests/data/istio-tutorial/all.yaml")
+        .display()
+        .to_string()
+}
+
+/// The reference's Istio tutorial as published: the namespace asks for sidecar injection, the Deployments have
+/// no `istio-proxy` container yet. The pods are in the mesh all the same, so the client's `GET /client-path`
+/// becomes an AuthorizationPolicy.
+#[test]
+fn the_istio_tutorial_renders_the_authorization_policy_for_an_injected_namespace() {
+    let docs = plan_json(&[&istio_tutorial()]);
+    let policies: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "AuthorizationPolicy")
+        .collect();
+    assert_eq!(policies.len(), 1, "{docs:#?}");
+    let rule = &policies[0]["spec"]["rules"][0];
+    assert_eq!(
+        rule["from"][0]["source"]["principals"][0],
+        "cluster.local/ns/otterize-tutorial-istio/sa/default"
+    );
+    assert_eq!(rule["to"][0]["operation"]["paths"][0], "/client-path");
+    assert_eq!(rule["to"][0]["operation"]["methods"][0], "GET");
+    let table = stdout(&holt(&["plan", &istio_tutorial()]));
+    assert!(!table.contains("HttpRestrictionNotEnforced"), "{table}");
+}
+
+/// The same tutorial without the namespace's injection label: nothing enforces the HTTP restriction, and the
+/// plan says so instead of printing it beside a NetworkPolicy as if it were.
+#[test]
+fn an_http_restriction_nothing_enforces_is_a_notice() {
+    let text = std::fs::read_to_string(istio_tutorial())
+        .expect("the tutorial")
+        .replace("    istio-injection: enabled\n", "    team: tutorial\n");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("all.yaml");
+    std::fs::write(&path, text).expect("written");
+    let path = path.display().to_string();
+    let docs = plan_json(&[&path]);
+    assert!(names_of(&docs, "AuthorizationPolicy").is_empty());
+    let table = stdout(&holt(&["plan", &path]));
+    assert!(
+        table.contains("HttpRestrictionNotEnforced") && table.contains("GET /client-path"),
+        "{table}"
+    );
+    let disabled = stdout(&holt(&[
+        "plan",
+        &istio_tutorial(),
+        "--enable-istio-policy-creation=false",
+    ]));
+    assert!(
+        disabled.contains("Istio policy creation is switched off"),
+        "{disabled}"
+    );
+}

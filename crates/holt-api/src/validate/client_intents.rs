@@ -6,7 +6,7 @@ use crate::v2beta1::{ClientIntents, HttpResource, InternetTarget, TargetRef, spl
 use crate::validate::derived_names::{Becomes, Derived, check_in_object_name, check_label};
 use crate::validate::network::{Wildcard, check_domain, is_ip_or_cidr};
 use crate::validate::path::Layout;
-use crate::validate::{Config, Findings, NeighbourIndex, Rule, check_kind, usable_kind};
+use crate::validate::{Findings, NeighbourIndex, Rule, ValidationConfig, check_kind, usable_kind};
 
 /// The kind that names a Kubernetes Service.
 const SERVICE_KIND: &str = "Service";
@@ -16,7 +16,7 @@ const DEFAULT_NAMESPACE: &str = "default";
 pub(super) fn check(
     object: &ClientIntents,
     neighbours: &NeighbourIndex<'_>,
-    config: &Config,
+    config: &ValidationConfig,
     layout: Layout,
     findings: &mut Findings,
 ) {

@@ -47,7 +47,7 @@ use path::Layout;
 
 /// The operator settings validation depends on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Config {
+pub struct ValidationConfig {
     /// `enable-strict-mode-intents`: no wildcard domains, ports on internet targets, in-cluster calls only to
     /// Services.
     pub strict_mode: bool,
@@ -55,7 +55,7 @@ pub struct Config {
     pub excluded_strict_mode_namespaces: BTreeSet<String>,
 }
 
-impl Config {
+impl ValidationConfig {
     /// True when strict mode applies to objects of `namespace`.
     pub fn strict_in(&self, namespace: Option<&str>) -> bool {
         self.strict_mode && !namespace.is_some_and(|ns| self.excluded_strict_mode_namespaces.contains(ns))
@@ -99,13 +99,17 @@ impl Report {
 
 /// Validates an object in the version it was written in. Indexes `neighbours` first (linear in their
 /// number): for many objects against the same neighbours, use [`validate_indexed`].
-pub fn validate(object: &Served, neighbours: &Neighbours<'_>, config: &Config) -> Report {
+pub fn validate(object: &Served, neighbours: &Neighbours<'_>, config: &ValidationConfig) -> Report {
     validate_indexed(object, &NeighbourIndex::new(neighbours), config)
 }
 
 /// Validates an object in the version it was written in, against neighbours indexed beforehand: the same
 /// report as [`validate`] with the neighbours the index was built from.
-pub fn validate_indexed(object: &Served, neighbours: &NeighbourIndex<'_>, config: &Config) -> Report {
+pub fn validate_indexed(
+    object: &Served,
+    neighbours: &NeighbourIndex<'_>,
+    config: &ValidationConfig,
+) -> Report {
     let mut findings = Findings::new(object.object_ref());
     match object {
         Served::ClientIntents(any) => {
@@ -143,7 +147,7 @@ pub fn validate_indexed(object: &Served, neighbours: &NeighbourIndex<'_>, config
 pub fn client_intents(
     object: &v2beta1::ClientIntents,
     others: &[v2beta1::ClientIntents],
-    config: &Config,
+    config: &ValidationConfig,
 ) -> Report {
     let mut findings = Findings::new(ObjectRef::new("ClientIntents", &object.metadata));
     let neighbours = NeighbourIndex::new(&Neighbours {

@@ -20,7 +20,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
-use holt_api::validate::Config as ValidationConfig;
+use holt_api::validate::ValidationConfig;
 use holt_model::{Changes, Identity, Index, Object, ObjectKey};
 use tokio::sync::watch;
 use tracing::{debug, warn};
@@ -32,7 +32,7 @@ use crate::histogram::DurationHistogram;
 use crate::kafka::{BrokerState, KafkaSettings, KafkaWorker};
 use crate::repair_budget::RepairBudget;
 use crate::unit::{self, Unit};
-use crate::unit_health::{Backoff, UnitHealth};
+use crate::unit_health::UnitHealth;
 use crate::watch::{Input, Tracked, WatchedKind};
 
 pub const CLIENT_INTENTS_FINALIZER: &str = "intents.otterize.com/client-intents-finalizer";
@@ -167,10 +167,9 @@ impl Controller {
     ) -> (Self, watch::Receiver<Progress>) {
         let (progress, receiver) = watch::channel(Progress::default());
         let kinds = crate::watch::kinds(applier.istio().is_some());
-        let health = UnitHealth::new(Backoff {
-            first: options.retry,
-            max: options.max_retry,
-        });
+        let health = UnitHealth::new(
+            holt_runtime::Backoff::exponential(options.retry, options.max_retry).with_jitter(),
+        );
         let controller = Controller {
             index,
             applier,

@@ -16,8 +16,7 @@ use super::{BrokerJob, KafkaFailure, KafkaOutcome};
 /// Back-off and resync of a broker task.
 #[derive(Clone, Debug)]
 pub struct Timing {
-    pub first_retry: Duration,
-    pub max_retry: Duration,
+    pub retry: holt_runtime::Backoff,
     pub resync: Duration,
 }
 
@@ -27,7 +26,7 @@ pub async fn run(
     outcomes: mpsc::UnboundedSender<KafkaOutcome>,
     timing: Timing,
 ) {
-    let mut retry = timing.first_retry;
+    let mut retries = timing.retry.schedule();
     loop {
         let job = jobs.borrow_and_update().clone();
         let result = reconcile(&ledgers, &job).await;
@@ -35,7 +34,7 @@ pub async fn run(
         let result = result.map(|r| r.changes);
         let wait = match &result {
             Ok(changes) => {
-                retry = timing.first_retry;
+                retries.reset();
                 if !changes.is_empty() {
                     info!(broker = %broker_name(&job.broker), created = changes.created.len(),
                           deleted = changes.deleted.len(), "Kafka ACLs applied");
@@ -43,11 +42,10 @@ pub async fn run(
                 timing.resync
             }
             Err(failure) => {
+                let retry = retries.next_wait();
                 warn!(broker = %broker_name(&job.broker), reason = failure.reason, error = %failure.message,
                       ?retry, "Kafka ACLs not applied; will retry");
-                let wait = retry;
-                retry = (retry * 2).min(timing.max_retry);
-                wait
+                retry
             }
         };
         let outcome = KafkaOutcome {

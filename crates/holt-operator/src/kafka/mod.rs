@@ -33,7 +33,7 @@ pub struct KafkaSettings {
     pub default_tls: Option<TlsFiles>,
     /// Where the ACL ledgers are kept (the operator's namespace).
     pub ledger_namespace: String,
-    /// First retry after a failure; doubles up to `max_retry`.
+    /// First retry after a failure; doubles up to `max_retry` (each wait jittered: up to half off).
     pub first_retry: Duration,
     pub max_retry: Duration,
     /// How often an idle broker is reconciled again (repairs ACLs removed behind Holt's back).
@@ -208,8 +208,8 @@ impl KafkaWorker {
         let broker = job.broker.clone();
         let (sender, receiver) = watch::channel(job);
         let timing = broker::Timing {
-            first_retry: self.settings.first_retry,
-            max_retry: self.settings.max_retry,
+            retry: holt_runtime::Backoff::exponential(self.settings.first_retry, self.settings.max_retry)
+                .with_jitter(),
             resync: self.settings.resync,
         };
         tokio::spawn(broker::run(

@@ -7,8 +7,8 @@
 //! spec is compared in the hub version: an edit of the conversion annotations, which carry what an older
 //! version cannot express, changes the hub spec and is validated.
 
-use holt_api::any::{Object, Served};
-use holt_api::validate::{Config, Neighbours, validate};
+use holt_api::any::{HubObject, Served};
+use holt_api::validate::{Neighbours, ValidationConfig, validate};
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
 
@@ -19,7 +19,7 @@ use super::{Claim, Neighbourhood};
 pub async fn review_admission<N: Neighbourhood>(
     review: AdmissionReview<DynamicObject>,
     neighbourhood: &N,
-    config: &Config,
+    config: &ValidationConfig,
 ) -> AdmissionReview<DynamicObject> {
     let request: AdmissionRequest<DynamicObject> = match review.try_into() {
         Ok(request) => request,
@@ -39,11 +39,11 @@ pub async fn review_admission<N: Neighbourhood>(
 fn same_hub_spec(old: &DynamicObject, new: &DynamicObject) -> bool {
     let hub_spec = |object: &DynamicObject| {
         let value = serde_json::to_value(object).ok()?;
-        let hub = holt_api::any::Object::from_value(value).ok()?;
+        let hub = holt_api::any::HubObject::from_value(value).ok()?;
         let value = match hub {
-            holt_api::any::Object::ClientIntents(o) => serde_json::to_value(o.spec),
-            holt_api::any::Object::ProtectedService(o) => serde_json::to_value(o.spec),
-            holt_api::any::Object::KafkaServerConfig(o) => serde_json::to_value(o.spec),
+            holt_api::any::HubObject::ClientIntents(o) => serde_json::to_value(o.spec),
+            holt_api::any::HubObject::ProtectedService(o) => serde_json::to_value(o.spec),
+            holt_api::any::HubObject::KafkaServerConfig(o) => serde_json::to_value(o.spec),
         };
         value.ok()
     };
@@ -57,7 +57,7 @@ async fn decide<N: Neighbourhood>(
     request: AdmissionRequest<DynamicObject>,
     response: AdmissionResponse,
     neighbourhood: &N,
-    config: &Config,
+    config: &ValidationConfig,
 ) -> AdmissionResponse {
     if !matches!(request.operation, Operation::Create | Operation::Update) {
         return response;
@@ -156,9 +156,9 @@ async fn decide<N: Neighbourhood>(
 /// for a KafkaServerConfig or an object that names none (the rules report it).
 fn claimed_identity(served: &Served) -> Option<(String, Option<String>)> {
     let (name, kind) = match served.clone().into_hub() {
-        Object::ClientIntents(o) => (o.spec.workload.name, o.spec.workload.kind),
-        Object::ProtectedService(o) => (o.spec.name, o.spec.kind),
-        Object::KafkaServerConfig(_) => return None,
+        HubObject::ClientIntents(o) => (o.spec.workload.name, o.spec.workload.kind),
+        HubObject::ProtectedService(o) => (o.spec.name, o.spec.kind),
+        HubObject::KafkaServerConfig(_) => return None,
     };
     (!name.is_empty()).then_some((name, kind))
 }
@@ -208,7 +208,7 @@ mod tests {
     }
 
     async fn answer(review: AdmissionReview<DynamicObject>, neighbourhood: &StaticNeighbourhood) -> Value {
-        let out = review_admission(review, neighbourhood, &Config::default()).await;
+        let out = review_admission(review, neighbourhood, &ValidationConfig::default()).await;
         serde_json::to_value(out).expect("json")["response"].clone()
     }
 
@@ -454,7 +454,12 @@ mod tests {
             "metadata": { "name": "frontend-intents", "namespace": "shop" },
             "spec": { "service": { "name": "frontend", "kind": "Deployment" }, "calls": [{ "name": "cart" }] },
         });
-        let out = review_admission(review("CREATE", v1.clone(), None), &recording, &Config::default()).await;
+        let out = review_admission(
+            review("CREATE", v1.clone(), None),
+            &recording,
+            &ValidationConfig::default(),
+        )
+        .await;
         assert_eq!(
             serde_json::to_value(out).expect("json")["response"]["allowed"],
             true
@@ -471,13 +476,18 @@ mod tests {
         if let Some(request) = dry_run.request.as_mut() {
             request.dry_run = true;
         }
-        review_admission(dry_run, &recording, &Config::default()).await;
+        review_admission(dry_run, &recording, &ValidationConfig::default()).await;
         let invalid = intents(
             "broken",
             "frontend",
             json!([{ "kubernetes": { "name": "a.b.c" } }]),
         );
-        review_admission(review("CREATE", invalid, None), &recording, &Config::default()).await;
+        review_admission(
+            review("CREATE", invalid, None),
+            &recording,
+            &ValidationConfig::default(),
+        )
+        .await;
         assert_eq!(recording.asked.lock().expect("lock").len(), 3);
         assert_eq!(recording.admitted.lock().expect("lock").len(), 1);
     }
@@ -489,7 +499,12 @@ mod tests {
             "frontend",
             json!([{ "kubernetes": { "name": "cartservice" } }]),
         );
-        let out = review_admission(review("CREATE", object, None), &Unreachable, &Config::default()).await;
+        let out = review_admission(
+            review("CREATE", object, None),
+            &Unreachable,
+            &ValidationConfig::default(),
+        )
+        .await;
         let response = serde_json::to_value(out).expect("json")["response"].clone();
         assert_eq!(response["allowed"], false, "{response}");
         let message = response["status"]["message"].as_str().expect("message");

@@ -13,7 +13,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::StreamExt;
 use holt_api::{Kind, v2beta1};
@@ -29,9 +29,6 @@ use super::{Claim, ListedNeighbourhood, Neighbourhood, NeighbourhoodError};
 /// is charged its strings plus [`super::claims::ENTRY_OVERHEAD`] bytes, ~600 bytes, what it costs in resident
 /// memory). Beyond it the index is dropped and every review lists its namespace (slower, still correct).
 pub const DEFAULT_BUDGET: usize = 32 * 1024 * 1024;
-/// Wait before re-watching after repeated watch errors: 0.5 s doubling to 5 s (the first is retried at once).
-const RETRY_MIN: Duration = Duration::from_millis(500);
-const RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Uniqueness from a watch-backed index, with the per-review list as fallback. Cloning shares the index; the
 /// watches stop when the last clone is dropped.
@@ -283,7 +280,8 @@ async fn follow(client: kube::Client, kind: Kind, shared: Arc<Shared>, budget: u
     );
     let resource = ApiResource::from_gvk_with_plural(&gvk, kind.plural());
     let api = Api::<DynamicObject>::all_with(client, &resource);
-    let mut retry = RETRY_MIN;
+    // Waits before re-watching after repeated watch errors (the first is retried at once).
+    let mut retries = holt_runtime::WATCH_BACKOFF.schedule();
     let mut failures = 0u32;
     loop {
         // A fresh watcher per attempt: after an error the index is not trusted until the watch has listed
@@ -311,7 +309,7 @@ async fn follow(client: kube::Client, kind: Kind, shared: Arc<Shared>, budget: u
                         index.claims = listed;
                     }
                     index.state = IndexState::Ready;
-                    retry = RETRY_MIN;
+                    retries.reset();
                     if failures > 1 {
                         tracing::info!(%kind, "uniqueness index complete again");
                     }
@@ -368,8 +366,7 @@ async fn follow(client: kube::Client, kind: Kind, shared: Arc<Shared>, budget: u
         // The first failure re-lists at once (a CRD update expires every watch of its kind); repeated ones
         // back off.
         if failures > 1 {
-            tokio::time::sleep(retry).await;
-            retry = (retry * 2).min(RETRY_MAX);
+            tokio::time::sleep(retries.next_wait()).await;
         }
     }
 }

@@ -3,7 +3,7 @@
 //! Always up to date, and O(objects in the namespace) per review; [`super::KubeNeighbourhood`] uses it only
 //! until its watch has listed and to confirm a duplicate its index reports.
 
-use holt_api::any::Object;
+use holt_api::any::HubObject;
 use holt_api::v2beta1;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 
@@ -28,7 +28,11 @@ impl ListedNeighbourhood {
 
     /// Every object of `kind` in `namespace`, parsed and converted to the hub; unparseable ones are skipped
     /// (the operator reports them), so one bad object never blocks admission of the others.
-    async fn list(&self, kind: holt_api::Kind, namespace: &str) -> Result<Vec<Object>, NeighbourhoodError> {
+    async fn list(
+        &self,
+        kind: holt_api::Kind,
+        namespace: &str,
+    ) -> Result<Vec<HubObject>, NeighbourhoodError> {
         let gvk = GroupVersionKind::gvk(
             holt_api::GROUP,
             holt_api::Version::STORAGE.as_str(),
@@ -52,7 +56,7 @@ impl ListedNeighbourhood {
             });
             let parsed = serde_json::to_value(&item)
                 .map_err(|e| e.to_string())
-                .and_then(|value| Object::from_value(value).map_err(|e| e.to_string()));
+                .and_then(|value| HubObject::from_value(value).map_err(|e| e.to_string()));
             match parsed {
                 Ok(object) => objects.push(object),
                 Err(problem) => tracing::debug!(%problem, "neighbour skipped: it does not parse"),
@@ -71,7 +75,7 @@ impl Neighbourhood for ListedNeighbourhood {
         Ok(objects
             .into_iter()
             .filter_map(|o| match o {
-                Object::ClientIntents(o) => Some(o),
+                HubObject::ClientIntents(o) => Some(o),
                 _ => None,
             })
             .collect())
@@ -87,7 +91,7 @@ impl Neighbourhood for ListedNeighbourhood {
         Ok(objects
             .into_iter()
             .filter_map(|o| match o {
-                Object::ProtectedService(o) => Some(o),
+                HubObject::ProtectedService(o) => Some(o),
                 _ => None,
             })
             .collect())

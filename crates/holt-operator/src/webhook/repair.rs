@@ -8,7 +8,7 @@
 //! - A CRD's conversion settings changed: restored. A CRD deleted is not created again (that deletes every
 //!   object of its kind, as an uninstall does; recreating it would fight the uninstall): it is reported, and
 //!   restarting the operator creates it.
-//! - A failed check is retried after 1 s, doubling to [`REPAIR_RETRY_MAX`]. An object that needs repairing
+//! - A failed check is retried after 1 s, doubling to [`REPAIR_RETRY_MAX`] (jittered: up to half off). An object that needs repairing
 //!   again within [`FIGHT_WINDOW`] of its last repair (another controller writing its own idea of it) is
 //!   repaired after a delay doubling from 1 s to [`REPAIR_SLOWDOWN_MAX`], with a warning naming the field
 //!   manager, so two writers never make a write storm.
@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt, stream};
+use holt_runtime::{Backoff, RetrySchedule};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
@@ -38,6 +39,10 @@ pub const REPAIR_SLOWDOWN_MAX: Duration = Duration::from_secs(60);
 /// A repair this soon after the previous one of the same object could happen counts as a fight.
 pub const FIGHT_WINDOW: Duration = Duration::from_secs(10);
 const FIRST_DELAY: Duration = Duration::from_secs(1);
+/// Waits before checking again an object whose check failed.
+const CHECK_RETRY: Backoff = Backoff::exponential(FIRST_DELAY, REPAIR_RETRY_MAX).with_jitter();
+/// Delays between repairs of an object someone keeps changing back (not jittered: one object, one pace).
+const FIGHT_SLOWDOWN: Backoff = Backoff::exponential(FIRST_DELAY, REPAIR_SLOWDOWN_MAX);
 
 /// One registered object.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -69,10 +74,21 @@ pub(super) fn spawn(
 }
 
 /// When each object may be repaired next, and how long the next fight delay is.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Pace {
     last_repair: Option<Instant>,
     delay: Duration,
+    slowdown: RetrySchedule,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Pace {
+            last_repair: None,
+            delay: Duration::ZERO,
+            slowdown: FIGHT_SLOWDOWN.schedule(),
+        }
+    }
 }
 
 impl Pace {
@@ -83,8 +99,11 @@ impl Pace {
             .last_repair
             .is_some_and(|last| now.saturating_duration_since(last) < self.delay + FIGHT_WINDOW);
         self.delay = match fighting {
-            true => (self.delay * 2).clamp(FIRST_DELAY, REPAIR_SLOWDOWN_MAX),
-            false => Duration::ZERO,
+            true => self.slowdown.next_wait(),
+            false => {
+                self.slowdown.reset();
+                Duration::ZERO
+            }
         };
         self.last_repair = Some(now);
         self.delay
@@ -112,7 +131,7 @@ async fn run(
     let mut touched = changes(&client, &crd_names);
     // Objects to check, and when.
     let mut due: BTreeMap<Registered, Instant> = BTreeMap::new();
-    let mut retries: BTreeMap<Registered, Duration> = BTreeMap::new();
+    let mut retries: BTreeMap<Registered, RetrySchedule> = BTreeMap::new();
     let mut paces: BTreeMap<Registered, Pace> = BTreeMap::new();
     let mut missing_crds: BTreeSet<String> = BTreeSet::new();
     loop {
@@ -155,10 +174,10 @@ async fn run(
                         }
                         Err(error) => {
                             let retry = retries
-                                .get(&object)
-                                .map_or(FIRST_DELAY, |r| (*r * 2).min(REPAIR_RETRY_MAX));
+                                .entry(object.clone())
+                                .or_insert_with(|| CHECK_RETRY.schedule())
+                                .next_wait();
                             tracing::warn!(%object, %error, retry_in = ?retry, "cannot check Holt's registration");
-                            retries.insert(object.clone(), retry);
                             due.insert(object, Instant::now() + retry);
                         }
                     }
@@ -269,11 +288,7 @@ where
 {
     let api = Api::<K>::all(client.clone());
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let backoff: watcher::ExponentialBackoff = backon::ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(500))
-        .with_max_delay(Duration::from_secs(5))
-        .without_max_times()
-        .into();
+    let backoff = watcher::ExponentialBackoff::from(holt_runtime::WATCH_BACKOFF.builder());
     let events = watcher(api, config).backoff(backoff);
     // The first failure of a streak is a warning (e.g. RBAC without `watch`: nothing would be repaired).
     let mut failing = false;

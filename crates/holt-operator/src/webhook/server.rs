@@ -12,7 +12,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use holt_api::validate::Config;
+use holt_api::validate::ValidationConfig;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use kube::core::DynamicObject;
@@ -77,7 +77,7 @@ pub struct WebhookOptions {
     pub addr: SocketAddr,
     pub certificate: CertificateSource,
     /// Strict mode and its excluded namespaces.
-    pub validation: Config,
+    pub validation: ValidationConfig,
     /// When set, [`Webhook::start`] registers the webhook there, registers again when the CA changes, and
     /// restores Holt's fields of the registration whenever someone changes them (see `repair`).
     pub registration: Option<WebhookTarget>,
@@ -98,7 +98,7 @@ impl WebhookOptions {
                 name: secret.to_owned(),
                 options: CertificateOptions::for_service(service, namespace),
             },
-            validation: Config::default(),
+            validation: ValidationConfig::default(),
             registration: None,
             refresh_interval: Duration::from_secs(60 * 60),
             limits: ReviewLimits::default(),
@@ -399,7 +399,7 @@ pub async fn serve(
 
 struct AppState<N> {
     neighbourhood: Arc<N>,
-    validation: Config,
+    validation: ValidationConfig,
     gate: Arc<ReviewGate>,
 }
 
@@ -416,7 +416,7 @@ impl<N> Clone for AppState<N> {
 /// The endpoints: `POST /convert`, `POST /validate`, `POST /validate-k8s-otterize-com-<version>-<resource>`
 /// (the reference's paths; the object says which kind and version it is), `GET /healthz`. Reviews are held
 /// to `limits`.
-pub fn router<N: Neighbourhood>(neighbourhood: Arc<N>, validation: Config, limits: ReviewLimits) -> Router {
+pub fn router<N: Neighbourhood>(neighbourhood: Arc<N>, validation: ValidationConfig, limits: ReviewLimits) -> Router {
     let state = AppState {
         neighbourhood,
         validation,

@@ -1,0 +1,20 @@
+//! What Holt's binaries (operator, mapper, sniffer) and their long-running tasks share at run time, so that
+//! each of these things is done one way:
+//!
+//! - [`Backoff`] / [`RetrySchedule`]: how long to wait after failures (exponential, capped, with jitter),
+//!   for retry loops and for kube's watchers ([`Backoff::builder`]);
+//! - [`LogArgs`] and [`logging::init`]: the `--log-format` flag and one `tracing` setup;
+//! - [`shutdown::signal`]: SIGTERM or Ctrl-C;
+//! - [`MetricsPage`]: a `/metrics` page in the Prometheus text format, written with `prometheus-client`.
+//!
+//! In: settings and figures from the binaries. Out: waits, an installed log subscriber, a future that
+//! completes on shutdown, exposition text. Nothing here knows about Kubernetes.
+
+pub mod backoff;
+pub mod logging;
+pub mod metrics;
+pub mod shutdown;
+
+pub use backoff::{Backoff, RetrySchedule, WATCH_BACKOFF};
+pub use logging::{LogArgs, LogFormat};
+pub use metrics::MetricsPage;
