@@ -46,6 +46,7 @@ impl OperatorProcess {
         let port = free_port()?;
         let probes = free_port()?;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let log_file = std::fs::File::create(&log)?;
         let mut command = tokio::process::Command::new(binary);
         command
             .arg("--operator-namespace")
@@ -64,8 +65,9 @@ impl OperatorProcess {
             .env("RUST_LOG", "info,holt_operator::webhook=debug")
             .env("NO_COLOR", "1")
             .stdin(std::process::Stdio::null())
-            .stdout(std::fs::File::create(&log)?)
-            .stderr(std::fs::File::create(dir.path().join("operator.stderr"))?)
+            // Logs go to standard error; anything printed is kept beside them.
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
             .kill_on_drop(true);
         for (name, value) in env {
             command.env(name, value);
