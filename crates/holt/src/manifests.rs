@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec, Service};
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -31,7 +31,11 @@ impl fmt::Display for Source {
 /// An object `holt plan` understands.
 #[derive(Clone, Debug)]
 pub enum Manifest {
-    Namespace(String),
+    /// A Namespace: its name and labels (NetworkPolicy namespace selectors match the labels).
+    Namespace {
+        name: String,
+        labels: std::collections::BTreeMap<String, String>,
+    },
     Pod(Box<Pod>),
     /// A pod owner (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) and its pod template.
     Workload {
@@ -41,6 +45,8 @@ pub enum Manifest {
     },
     Service(Box<Service>),
     Ingress(Box<Ingress>),
+    /// A NetworkPolicy (read by `holt reach`; `holt plan` does not use it).
+    NetworkPolicy(Box<NetworkPolicy>),
     /// One of Holt's own kinds (`k8s.otterize.com`), as written (any served version).
     Holt {
         value: Value,
@@ -231,11 +237,17 @@ fn read_value(source: Source, value: Value, into: &mut Manifests) -> Result<(), 
         }
         ("", "Namespace") => {
             let meta: ObjectMeta = field(&value, "metadata").map_err(err)?;
-            Manifest::Namespace(meta.name.ok_or_else(|| err("metadata.name is required".into()))?)
+            Manifest::Namespace {
+                name: meta.name.ok_or_else(|| err("metadata.name is required".into()))?,
+                labels: meta.labels.unwrap_or_default(),
+            }
         }
         ("", "Pod") => Manifest::Pod(Box::new(typed(&value).map_err(err)?)),
         ("", "Service") => Manifest::Service(Box::new(typed(&value).map_err(err)?)),
         ("networking.k8s.io", "Ingress") => Manifest::Ingress(Box::new(typed(&value).map_err(err)?)),
+        ("networking.k8s.io", "NetworkPolicy") => {
+            Manifest::NetworkPolicy(Box::new(typed(&value).map_err(err)?))
+        }
         ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") | ("batch", "Job") => {
             workload(&kind, &value, "/spec/template").map_err(err)?
         }
@@ -319,7 +331,7 @@ mod tests {
         let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: a, namespace: shop}, spec: {ports: [{port: 80}]}}\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: shop}}\n";
         let manifests = read(text).expect("valid");
         assert_eq!(manifests.loaded.len(), 2);
-        assert!(matches!(&manifests.loaded[0].manifest, Manifest::Namespace(n) if n == "shop"));
+        assert!(matches!(&manifests.loaded[0].manifest, Manifest::Namespace { name, .. } if name == "shop"));
         assert_eq!(
             manifests.loaded[1].source.document, 3,
             "the empty document counts"
