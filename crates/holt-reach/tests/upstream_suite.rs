@@ -628,3 +628,63 @@ fn the_first_egress_rule_of_a_policy_without_policy_types_isolates_egress() {
         .set("x/a", "", false)
         .check(&cluster(&[with_egress]), 81, Tcp);
 }
+
+#[test]
+fn egress_with_not_in_on_the_automatic_namespace_name_label() {
+    let p = policy(
+        "x",
+        "not-to-y",
+        json!({"podSelector": {"matchLabels": {"pod": "a"}}, "policyTypes": ["Egress"],
+               "egress": [{"to": [{"namespaceSelector": {"matchExpressions": [
+                   {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["y"]}]}}]}]}),
+    );
+    Table::all(true)
+        .set("x/a", "y", false)
+        .check(&cluster(&[p]), 80, Tcp);
+}
+
+/// The suite's UDP and SCTP blocks repeat three TCP cases with the other protocol, in both the policy
+/// and the probe.
+#[test]
+fn the_udp_and_sctp_repetitions() {
+    for (protocol, name) in [(Udp, "UDP"), (Sctp, "SCTP")] {
+        let deny = policy("x", "deny-ingress", json!({"podSelector": {}, "ingress": []}));
+        Table::all(true)
+            .set("", "x", false)
+            .check(&cluster(&[deny]), 80, protocol);
+
+        let mut spec = port_81_from_y();
+        spec["ingress"][0]["ports"][0]["protocol"] = json!(name);
+        let port_81 = policy("x", "allow-81", spec);
+        let c = cluster(&[port_81]);
+        Table::all(true)
+            .set("x", "x/a", false)
+            .set("z", "x/a", false)
+            .check(&c, 81, protocol);
+        Table::all(true).set("", "x/a", false).check(&c, 81, Tcp);
+
+        let y_a = policy(
+            "x",
+            "allow-y-a",
+            json!({"podSelector": {"matchLabels": {"pod": "a"}},
+                   "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"ns": "y"}}, "podSelector": {"matchLabels": {"pod": "a"}}}]}]}),
+        );
+        Table::all(true)
+            .set("", "x/a", false)
+            .set("y/a", "x/a", true)
+            .check(&cluster(&[y_a]), 80, protocol);
+    }
+}
+
+#[test]
+fn except_inside_a_slash_4_block_as_the_suite_builds_it() {
+    let around = policy(
+        "x",
+        "around-x-b",
+        json!({"podSelector": {"matchLabels": {"pod": "a"}}, "policyTypes": ["Egress"],
+               "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/4", "except": [format!("{}/32", world::ipv4("x/b"))]}}]}]}),
+    );
+    Table::all(true)
+        .set("x/a", "x/b", false)
+        .check(&cluster(&[around]), 80, Tcp);
+}
