@@ -108,3 +108,20 @@ fn bad_input_fails_with_a_message_naming_what_is_wrong() {
     let message = text(&bad_line.stderr);
     assert!(message.contains("flows.jsonl:2: invalid type"), "{message}");
 }
+
+#[test]
+fn holt_plan_still_says_it_does_not_use_network_policies() {
+    let output = Command::new(env!("CARGO_BIN_EXE_holt"))
+        .arg("plan")
+        .arg(data("shop.yaml"))
+        .output()
+        .expect("holt runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains(
+            "NetworkPolicy shop/web-from-client is not used by holt plan (holt reach evaluates it)"
+        ),
+        "{}",
+        text(&output.stderr)
+    );
+}
