@@ -7,6 +7,7 @@
 //! deeper than 128 levels or larger than `--max-document-mib` is refused before it is parsed. Both are
 //! linear in the number of objects.
 //! `holt mapper list|export|visualize|reset` reads the network mapper's discovered intents.
+//! `holt reach PATH...` decides whether flows pass the NetworkPolicies of the manifests, and why.
 
 mod document_limits;
 mod egress_summary;
@@ -16,6 +17,7 @@ mod mapper;
 mod model_input;
 mod output;
 mod plan;
+mod reach;
 mod validate;
 
 use std::path::PathBuf;
@@ -61,6 +63,41 @@ enum Command {
     },
     /// The network mapper's discovered intents: list, export as ClientIntents, visualize, reset.
     Mapper(mapper::MapperArgs),
+    /// Decide whether flows pass the NetworkPolicies of these manifests, and why (no cluster needed).
+    ///
+    /// One flow: `--from NS/POD --to NS/POD --port 80[/TCP]`. Many: `--flows FILE`, JSON lines
+    /// `{"from":"ns/pod","to":"ns/pod","port":80,"protocol":"TCP"}`. Exits 0 whatever the verdicts; non-zero
+    /// only on bad input.
+    Reach {
+        /// Manifest files or directories: Namespaces (labels count), Pods, workloads (a workload without Pods
+        /// stands for one Pod of its template) and NetworkPolicies.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// The source: NAMESPACE/POD, NAMESPACE/WORKLOAD, or an IP address (outside the cluster unless a pod
+        /// has it).
+        #[arg(long, env = "HOLT_REACH_FROM", value_name = "NS/POD|IP", requires_all = ["to", "port"], conflicts_with = "flows")]
+        from: Option<String>,
+        /// The destination: NAMESPACE/POD, NAMESPACE/WORKLOAD, or an IP address.
+        #[arg(long, env = "HOLT_REACH_TO", value_name = "NS/POD|IP", requires_all = ["from", "port"], conflicts_with = "flows")]
+        to: Option<String>,
+        /// The destination port and protocol: `80`, `80/TCP`, `53/UDP`, `9/SCTP` (TCP when not given).
+        #[arg(long, env = "HOLT_REACH_PORT", value_name = "PORT[/PROTOCOL]", requires_all = ["from", "to"], conflicts_with = "flows")]
+        port: Option<String>,
+        /// A file of flows, one JSON object a line: `from`, `to` (NS/POD or an IP), `port`, `protocol`
+        /// (optional, TCP).
+        #[arg(
+            long,
+            env = "HOLT_REACH_FLOWS",
+            value_name = "FILE",
+            required_unless_present = "from"
+        )]
+        flows: Option<PathBuf>,
+        /// `text`: the verdict and its reasons; `json`: one JSON line a flow with `"verdict":"allow"|"deny"`.
+        #[arg(short, long, env = "HOLT_OUTPUT", value_enum, default_value_t = reach::ReachFormat::Text)]
+        output: reach::ReachFormat,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -85,6 +122,26 @@ fn main() -> ExitCode {
             limits,
         } => validate::run(&paths, strict, &limits.limits()),
         Command::Mapper(args) => mapper::run(args),
+        Command::Reach {
+            paths,
+            from,
+            to,
+            port,
+            flows,
+            output,
+            limits,
+        } => match (from, to, port, flows) {
+            (Some(from), Some(to), Some(port), _) => reach::run(
+                &paths,
+                reach::FlowSource::One { from, to, port },
+                output,
+                &limits.limits(),
+            ),
+            (_, _, _, Some(file)) => {
+                reach::run(&paths, reach::FlowSource::File(file), output, &limits.limits())
+            }
+            _ => Err(anyhow::anyhow!("give --from, --to and --port, or --flows FILE")),
+        },
     };
     match result {
         Ok(code) => code,

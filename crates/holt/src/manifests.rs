@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use holt_model::facts::NamespaceFacts;
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec, Service};
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -32,8 +32,12 @@ impl fmt::Display for Source {
 /// An object `holt plan` understands.
 #[derive(Clone, Debug)]
 pub enum Manifest {
-    /// A Namespace: its name and mesh labels.
-    Namespace(NamespaceFacts),
+    /// A Namespace: what the model needs of it (name, mesh labels), and all its labels (NetworkPolicy
+    /// namespace selectors match them).
+    Namespace {
+        facts: NamespaceFacts,
+        labels: std::collections::BTreeMap<String, String>,
+    },
     Pod(Box<Pod>),
     /// A pod owner (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) and its pod template.
     Workload {
@@ -43,6 +47,8 @@ pub enum Manifest {
     },
     Service(Box<Service>),
     Ingress(Box<Ingress>),
+    /// A NetworkPolicy (read by `holt reach`; `holt plan` does not use it).
+    NetworkPolicy(Box<NetworkPolicy>),
     /// One of Holt's own kinds (`k8s.otterize.com`), as written (any served version).
     Holt {
         value: Value,
@@ -236,11 +242,17 @@ fn read_value(source: Source, value: Value, into: &mut Manifests) -> Result<(), 
             if meta.name.is_none() {
                 return Err(err("metadata.name is required".into()));
             }
-            Manifest::Namespace(NamespaceFacts::from_meta(&meta))
+            Manifest::Namespace {
+                facts: NamespaceFacts::from_meta(&meta),
+                labels: meta.labels.unwrap_or_default(),
+            }
         }
         ("", "Pod") => Manifest::Pod(Box::new(typed(&value).map_err(err)?)),
         ("", "Service") => Manifest::Service(Box::new(typed(&value).map_err(err)?)),
         ("networking.k8s.io", "Ingress") => Manifest::Ingress(Box::new(typed(&value).map_err(err)?)),
+        ("networking.k8s.io", "NetworkPolicy") => {
+            Manifest::NetworkPolicy(Box::new(typed(&value).map_err(err)?))
+        }
         ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") | ("batch", "Job") => {
             workload(&kind, &value, "/spec/template").map_err(err)?
         }
@@ -324,7 +336,9 @@ mod tests {
         let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: a, namespace: shop}, spec: {ports: [{port: 80}]}}\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: shop}}\n";
         let manifests = read(text).expect("valid");
         assert_eq!(manifests.loaded.len(), 2);
-        assert!(matches!(&manifests.loaded[0].manifest, Manifest::Namespace(n) if n.name == "shop"));
+        assert!(
+            matches!(&manifests.loaded[0].manifest, Manifest::Namespace { facts, .. } if facts.name == "shop")
+        );
         assert_eq!(
             manifests.loaded[1].source.document, 3,
             "the empty document counts"

@@ -18,11 +18,32 @@ type WorkloadKey = (String, String, String);
 pub fn kubernetes_objects<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> Vec<Object> {
     let manifests: Vec<&Manifest> = manifests.into_iter().collect();
     let mut objects = Vec::new();
+    for manifest in &manifests {
+        match manifest {
+            Manifest::Namespace { facts, .. } => objects.push(Object::Namespace(facts.clone())),
+            Manifest::Workload { kind, meta, .. } => objects.push(Object::Owner(OwnerFacts::new(kind, meta))),
+            Manifest::Service(service) => objects.push(Object::Service(ServiceFacts::from_service(service))),
+            Manifest::Ingress(ingress) => objects.push(Object::Ingress(IngressFacts::from_ingress(ingress))),
+            Manifest::Pod(_) | Manifest::NetworkPolicy(_) | Manifest::Holt { .. } => {}
+        }
+    }
+    objects.extend(
+        pods(manifests)
+            .iter()
+            .map(|pod| Object::Pod(PodFacts::from_pod(pod))),
+    );
+    objects
+}
+
+/// The Pods of the manifests, then one Pod made from the template of each workload that has none in the
+/// input (named `<workload>-template`, owned by the workload). `holt plan` and `holt reach` both read pods
+/// this way.
+pub fn pods<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> Vec<Pod> {
+    let manifests: Vec<&Manifest> = manifests.into_iter().collect();
     let mut parents: BTreeMap<WorkloadKey, Option<(String, String)>> = BTreeMap::new();
     let mut pods = Vec::new();
     for manifest in &manifests {
         match manifest {
-            Manifest::Namespace(namespace) => objects.push(Object::Namespace(namespace.clone())),
             Manifest::Pod(pod) => pods.push(pod.as_ref().clone()),
             Manifest::Workload { kind, meta, .. } => {
                 let facts = OwnerFacts::new(kind, meta);
@@ -31,11 +52,8 @@ pub fn kubernetes_objects<'a>(manifests: impl IntoIterator<Item = &'a Manifest>)
                     key,
                     facts.owner.as_ref().map(|o| (o.kind.clone(), o.name.clone())),
                 );
-                objects.push(Object::Owner(facts));
             }
-            Manifest::Service(service) => objects.push(Object::Service(ServiceFacts::from_service(service))),
-            Manifest::Ingress(ingress) => objects.push(Object::Ingress(IngressFacts::from_ingress(ingress))),
-            Manifest::Holt { .. } => {}
+            _ => {}
         }
     }
     let with_pods = workloads_with_pods(&pods, &parents);
@@ -76,8 +94,7 @@ pub fn kubernetes_objects<'a>(manifests: impl IntoIterator<Item = &'a Manifest>)
             status: None,
         });
     }
-    objects.extend(pods.iter().map(|pod| Object::Pod(PodFacts::from_pod(pod))));
-    objects
+    pods
 }
 
 /// Every workload with at least one Pod of the input below it.

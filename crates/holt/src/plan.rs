@@ -37,6 +37,16 @@ pub fn run(
             skipped.source, skipped.what
         );
     }
+    for loaded in &manifests.loaded {
+        if let manifests::Manifest::NetworkPolicy(policy) = &loaded.manifest {
+            let name = policy.metadata.name.as_deref().unwrap_or_default();
+            let namespace = policy.metadata.namespace.as_deref().unwrap_or("default");
+            eprintln!(
+                "note: {}: NetworkPolicy {namespace}/{name} is not used by holt plan (holt reach evaluates it)",
+                loaded.source
+            );
+        }
+    }
     let plan = build(&manifests, config)?;
     let text = match format {
         Format::Table => output::table(&plan),

@@ -416,7 +416,11 @@ impl<N> Clone for AppState<N> {
 /// The endpoints: `POST /convert`, `POST /validate`, `POST /validate-k8s-otterize-com-<version>-<resource>`
 /// (the reference's paths; the object says which kind and version it is), `GET /healthz`. Reviews are held
 /// to `limits`.
-pub fn router<N: Neighbourhood>(neighbourhood: Arc<N>, validation: ValidationConfig, limits: ReviewLimits) -> Router {
+pub fn router<N: Neighbourhood>(
+    neighbourhood: Arc<N>,
+    validation: ValidationConfig,
+    limits: ReviewLimits,
+) -> Router {
     let state = AppState {
         neighbourhood,
         validation,
