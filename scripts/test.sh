@@ -33,6 +33,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tests (benchmarks run once each, as tests)"
 # Tests that run Holt's binaries take them from this same build instead of building them again with other
-# features (crates/holt-chart/src/binaries.rs).
+# features (crates/holt-testenv/src/workspace_binaries.rs: the chart tests and the sniffer's end-to-end test).
 export HOLT_TEST_BINARIES_BUILD=workspace
 cargo test --workspace --all-targets --locked

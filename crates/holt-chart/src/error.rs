@@ -20,8 +20,6 @@ pub enum Error {
     Helm { args: String, stderr: String },
     #[error("{what} does not parse: {reason}")]
     Parse { what: String, reason: String },
-    #[error("cargo build of {packages} failed (see its output above)")]
-    Build { packages: String },
     #[error("the local node cannot run pod {pod}: {reason}")]
     Unsupported { pod: String, reason: String },
     #[error("{path}: {reason}")]

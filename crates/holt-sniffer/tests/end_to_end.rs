@@ -13,7 +13,7 @@ mod support;
 
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
@@ -58,45 +58,10 @@ fn topology() -> anyhow::Result<Topology> {
     Ok(Topology { net, host_address })
 }
 
-/// The `holt` binary, built by cargo (a package's tests only get its own binaries). The variables cargo
-/// sets for this test are not passed on: build scripts that watch them would be rebuilt every time.
+/// The `holt` binary, built by cargo (a package's tests only get its own binaries).
 fn holt_binary() -> anyhow::Result<PathBuf> {
-    let mut command = Command::new(env!("CARGO"));
-    for (key, _) in std::env::vars_os() {
-        let set_by_cargo = key.to_str().is_some_and(|key| {
-            [
-                "CARGO_PKG_",
-                "CARGO_MANIFEST_",
-                "CARGO_CRATE_",
-                "CARGO_BIN_",
-                "CARGO_PRIMARY_PACKAGE",
-                "CARGO_TARGET_TMPDIR",
-                "CARGO_RUSTC_CURRENT_DIR",
-            ]
-            .iter()
-            .any(|prefix| key.starts_with(prefix))
-        });
-        if set_by_cargo {
-            command.env_remove(key);
-        }
-    }
-    let output = command
-        .args(["build", "-p", "holt", "--bin", "holt", "--message-format=json"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running cargo build -p holt")?;
-    ensure!(output.status.success(), "cargo build -p holt failed");
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let message: serde_json::Value = serde_json::from_str(line)?;
-        if message["reason"] == "compiler-artifact"
-            && message["target"]["name"] == "holt"
-            && let Some(path) = message["executable"].as_str()
-        {
-            return Ok(PathBuf::from(path));
-        }
-    }
-    bail!("cargo build -p holt named no holt executable")
+    let mut built = holt_testenv::build_binaries(&["holt"])?;
+    built.remove("holt").context("the holt binary")
 }
 
 /// What the reference's `otterize network-mapper export` prints in its tutorial, for one client.

@@ -3,7 +3,8 @@
 //! In: the components built and cached by `scripts/build-test-components.sh` (versions in
 //! `scripts/test-components.env`). Out: running etcd + kube-apiserver (+ kube-controller-manager), Kafka
 //! and SPIRE server processes on free loopback ports, with what a test needs to use them; on demand, a
-//! real node (containerd, kubelet, kube-scheduler, kube-proxy) that runs pods ([`Cluster`]).
+//! real node (containerd, kubelet, kube-scheduler, kube-proxy) that runs pods ([`Cluster`]); and Holt's own
+//! binaries built for tests that run them as processes ([`build_binaries`]).
 
 mod apiserver;
 mod cluster;
@@ -33,6 +34,7 @@ mod shared;
 mod spire;
 mod stop;
 mod watchdog;
+mod workspace_binaries;
 
 pub use cluster::{Cluster, ClusterOptions};
 pub use components::{Component, MissingComponent, build_script, cache_root};
@@ -52,3 +54,4 @@ pub use process::{Lifetime, ProcessError, ProcessInfo, rss_kib};
 pub use service_accounts::{ServiceAccountToken, bind_role, service_account_token};
 pub use spire::{SpireOptions, SpireServer};
 pub use stop::{Stopped, is_running, stop};
+pub use workspace_binaries::{BUILD_VARIABLE, BuildMode, build_binaries};
