@@ -11,7 +11,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
@@ -40,7 +39,7 @@ fn build_images() -> anyhow::Result<Vec<PathBuf>> {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_dir().join("target"));
     let out = target.join("images-dev");
-    let status = Command::new(env!("CARGO"))
+    let status = holt_testenv::cargo_command()
         .current_dir(workspace_dir())
         .args([
             "run",

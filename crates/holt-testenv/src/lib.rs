@@ -54,4 +54,4 @@ pub use process::{Lifetime, ProcessError, ProcessInfo, rss_kib};
 pub use service_accounts::{ServiceAccountToken, bind_role, service_account_token};
 pub use spire::{SpireOptions, SpireServer};
 pub use stop::{Stopped, is_running, stop};
-pub use workspace_binaries::{BUILD_VARIABLE, BuildMode, build_binaries};
+pub use workspace_binaries::{BUILD_VARIABLE, BuildMode, build_binaries, cargo_command};

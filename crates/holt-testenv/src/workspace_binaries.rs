@@ -66,11 +66,9 @@ impl BuildMode {
     }
 }
 
-/// Builds the binaries `names` (each in the package of the same name) as [`BUILD_VARIABLE`] says, and
-/// returns their paths. cargo's output goes to this process's standard error. The variables cargo set for
-/// the calling test are not passed on: build scripts that watch them would be rebuilt every time.
-pub fn build_binaries(names: &[&str]) -> Result<BTreeMap<String, PathBuf>, Error> {
-    let mode = BuildMode::from_environment()?;
+/// `cargo`, as the calling test's cargo, without the variables that cargo set for the test itself: build
+/// scripts that watch them would otherwise see a change and be run again, and what depends on them rebuilt.
+pub fn cargo_command() -> Command {
     let mut command = Command::new(env!("CARGO"));
     for (key, _) in std::env::vars_os() {
         let set_by_cargo = key.to_str().is_some_and(|key| {
@@ -90,6 +88,14 @@ pub fn build_binaries(names: &[&str]) -> Result<BTreeMap<String, PathBuf>, Error
             command.env_remove(key);
         }
     }
+    command
+}
+
+/// Builds the binaries `names` (each in the package of the same name) as [`BUILD_VARIABLE`] says, and
+/// returns their paths. cargo's output goes to this process's standard error.
+pub fn build_binaries(names: &[&str]) -> Result<BTreeMap<String, PathBuf>, Error> {
+    let mode = BuildMode::from_environment()?;
+    let mut command = cargo_command();
     let failed = |reason: String| Error::Invalid {
         what: format!("cargo build of {}", names.join(", ")),
         reason,
