@@ -8,7 +8,7 @@
 //! named `<repository>/<binary>:<version>` (the chart's default image names), and one line per image.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -138,8 +138,9 @@ fn mib(bytes: u64) -> f64 {
 /// With an explicit target, the flag applies to the binaries only (not build scripts), and their output
 /// (`target/x86_64-unknown-linux-gnu/<profile>/`) is apart from the host build's.
 fn build_binaries(profile: &str) -> anyhow::Result<Vec<(String, PathBuf)>> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    // Without the variables a test's cargo sets for it (when a test runs this), which some build scripts
+    // (ring's) watch: with them, every such run would rebuild those crates and all that sits on them.
+    let mut command = holt_testenv::cargo_command();
     command
         .current_dir(workspace_dir())
         .args(["build", "--locked", "--message-format=json-render-diagnostics"])

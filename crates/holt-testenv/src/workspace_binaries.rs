@@ -66,10 +66,12 @@ impl BuildMode {
     }
 }
 
-/// `cargo`, as the calling test's cargo, without the variables that cargo set for the test itself: build
-/// scripts that watch them would otherwise see a change and be run again, and what depends on them rebuilt.
+/// `cargo` (the one that runs this process, else the one on the `PATH`), without the variables cargo sets
+/// for a test or a build script it runs: build scripts that watch them (ring's watches `CARGO_PKG_NAME` and
+/// `CARGO_MANIFEST_DIR`) would otherwise see a change and run again, and all that sits on them be rebuilt.
 pub fn cargo_command() -> Command {
-    let mut command = Command::new(env!("CARGO"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
     for (key, _) in std::env::vars_os() {
         let set_by_cargo = key.to_str().is_some_and(|key| {
             [
