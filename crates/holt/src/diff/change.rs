@@ -143,3 +143,96 @@ fn evaluate_pair(
         diff.calls.entry(key).or_insert(denied);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use holt_config::ConfigArgs;
+    use holt_model::Config;
+
+    use super::*;
+
+    /// Every pair of pods, every port: what `compare` must agree with.
+    fn compare_every_pair(old: &AccessSide, new: &AccessSide) -> AccessDiff {
+        let mut common: Vec<(&Key, &PodView, &PodView)> = old
+            .pods
+            .iter()
+            .filter_map(|(key, before)| new.pods.get(key).map(|after| (key, before, after)))
+            .collect();
+        common.sort_by(|a, b| a.0.cmp(b.0));
+        let mut diff = AccessDiff::default();
+        for from in 0..common.len() {
+            for to in 0..common.len() {
+                evaluate_pair(old, new, &common, from, to, &mut diff);
+            }
+        }
+        diff
+    }
+
+    fn side(dir: &tempfile::TempDir, name: &str, text: &str) -> AccessSide {
+        let path: PathBuf = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&path, text).expect("write");
+        AccessSide::load(&[path], &ConfigArgs::default(), &Config::default(), &Default::default())
+            .expect("loads")
+    }
+
+    const NAMESPACES: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {team: x}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b, labels: {team: y}}\n";
+
+    fn pod(namespace: &str, name: &str, labels: &str) -> String {
+        format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {namespace}, labels: {{{labels}}}}}\nspec: {{containers: [{{name: c, image: c, ports: [{{name: http, containerPort: 80}}, {{containerPort: 53, protocol: UDP}}]}}]}}\n"
+        )
+    }
+
+    const POLICIES: &str = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: db-from-x, namespace: b}\nspec:\n  podSelector: {matchLabels: {app: db}}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {team: x}}}], ports: [{port: http}]}]\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: egress, namespace: a}\nspec:\n  podSelector: {matchLabels: {role: egress}}\n  policyTypes: [Egress]\n  egress: [{to: [{podSelector: {matchLabels: {app: web}}}]}]\n";
+
+    #[test]
+    fn only_pairs_that_can_change_are_evaluated_and_nothing_is_missed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pods_before = [
+            pod("a", "web", "app: web"),
+            pod("a", "out", "role: egress"),
+            pod("a", "idle", "app: idle"),
+            pod("b", "db", "app: db"),
+            pod("b", "cache", "app: cache"),
+        ]
+        .concat();
+        let old = side(&dir, "old", &format!("{NAMESPACES}{pods_before}{POLICIES}"));
+        // Namespace b joins team x, `idle` starts to egress only to web, the egress policy admits UDP only,
+        // and a new policy isolates `cache`.
+        let pods_after = [
+            pod("a", "web", "app: web"),
+            pod("a", "out", "role: egress"),
+            pod("a", "idle", "app: idle, role: egress"),
+            pod("b", "db", "app: db"),
+            pod("b", "cache", "app: cache"),
+        ]
+        .concat();
+        let new_policies = POLICIES.replace(
+            "egress: [{to: [{podSelector: {matchLabels: {app: web}}}]}]",
+            "egress: [{to: [{podSelector: {matchLabels: {app: web}}}], ports: [{protocol: UDP}]}]",
+        ) + "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: cache, namespace: b}\nspec:\n  podSelector: {matchLabels: {app: cache}}\n  ingress: [{from: [{podSelector: {}}]}]\n";
+        let new = side(
+            &dir,
+            "new",
+            &format!(
+                "{}{pods_after}{new_policies}",
+                NAMESPACES.replace("team: y", "team: x")
+            ),
+        );
+        let pruned = compare(&old, &new);
+        let every = compare_every_pair(&old, &new);
+        assert!(!every.calls.is_empty(), "the change changes access");
+        assert_eq!(pruned.calls, every.calls);
+        assert!(
+            pruned.evaluated_flows < every.evaluated_flows,
+            "{} flows evaluated, all pairs are {}",
+            pruned.evaluated_flows,
+            every.evaluated_flows
+        );
+        let unchanged = compare(&old, &old);
+        assert!(unchanged.calls.is_empty());
+        assert_eq!(unchanged.evaluated_flows, 0, "identical sides evaluate nothing");
+    }
+}
