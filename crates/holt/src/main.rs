@@ -107,9 +107,12 @@ enum Command {
     /// the change can affect. Exits 0, or 1 with `--fail-on-blocked` when a call becomes blocked; 2 on bad
     /// input.
     Diff {
-        /// The old and the new manifests: two files or directories (or use --old and --new).
-        #[arg(value_name = "OLD NEW", num_args = 2, required_unless_present_all = ["old", "new"], conflicts_with_all = ["old", "new"])]
-        trees: Vec<PathBuf>,
+        /// The manifests before the change: a file or directory (or use --old).
+        #[arg(value_name = "OLD", required_unless_present = "old", requires = "new_tree", conflicts_with_all = ["old", "new"])]
+        old_tree: Option<PathBuf>,
+        /// The manifests after the change: a file or directory (or use --new).
+        #[arg(value_name = "NEW", conflicts_with_all = ["old", "new"])]
+        new_tree: Option<PathBuf>,
         /// Manifest files or directories before the change (repeat or list several).
         #[arg(long, env = "HOLT_DIFF_OLD", value_name = "PATH", num_args = 1.., requires = "new")]
         old: Vec<PathBuf>,
@@ -172,7 +175,8 @@ fn main() -> ExitCode {
             _ => Err(anyhow::anyhow!("give --from, --to and --port, or --flows FILE")),
         },
         Command::Diff {
-            trees,
+            old_tree,
+            new_tree,
             old,
             new,
             output,
@@ -180,8 +184,8 @@ fn main() -> ExitCode {
             config,
             limits,
         } => {
-            let (old, new) = match trees.as_slice() {
-                [before, after] => (vec![before.clone()], vec![after.clone()]),
+            let (old, new) = match (old_tree, new_tree) {
+                (Some(before), Some(after)) => (vec![before], vec![after]),
                 _ => (old, new),
             };
             let limits = limits.limits();

@@ -184,3 +184,19 @@ fn a_bad_path_is_a_clear_error_and_not_a_blocked_call() {
     assert!(stderr.contains("no-such-tree"), "{stderr}");
     assert!(output.stdout.is_empty());
 }
+
+#[test]
+fn the_two_sides_must_both_be_given_once() {
+    let before = tree("before");
+    let before = before.to_str().expect("path");
+    for args in [
+        vec![before],
+        vec![before, before, before],
+        vec!["--old", before],
+        vec![before, before, "--old", before, "--new", before],
+    ] {
+        let output = holt(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+}
