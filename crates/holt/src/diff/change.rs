@@ -173,8 +173,13 @@ mod tests {
     fn side(dir: &tempfile::TempDir, name: &str, text: &str) -> AccessSide {
         let path: PathBuf = dir.path().join(format!("{name}.yaml"));
         std::fs::write(&path, text).expect("write");
-        AccessSide::load(&[path], &ConfigArgs::default(), &Config::default(), &Default::default())
-            .expect("loads")
+        AccessSide::load(
+            &[path],
+            &ConfigArgs::default(),
+            &Config::default(),
+            &Default::default(),
+        )
+        .expect("loads")
     }
 
     const NAMESPACES: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {team: x}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b, labels: {team: y}}\n";
