@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
-use crate::policy::{Policy, PolicyError};
+use crate::policy::{Policy, PolicyError, PolicyName};
 use crate::protocol::Protocol;
 use crate::selector::Labels;
 
@@ -274,5 +274,20 @@ impl Cluster {
     /// Number of pods.
     pub fn pod_count(&self) -> usize {
         self.pods.len()
+    }
+
+    /// Every pod, in the order given to [`Cluster::new`].
+    pub fn pod_ids(&self) -> impl Iterator<Item = PodId> + '_ {
+        (0..self.pods.len()).map(PodId)
+    }
+
+    /// The policies that select this pod and isolate it for ingress (`egress: false`) or for egress.
+    pub fn isolating_policies(&self, pod: PodId, egress: bool) -> impl Iterator<Item = &PolicyName> + '_ {
+        let list = if egress {
+            &self.egress_isolation[pod.0]
+        } else {
+            &self.ingress_isolation[pod.0]
+        };
+        list.iter().map(|id| &self.policies[id.0].name)
     }
 }

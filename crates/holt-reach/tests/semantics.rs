@@ -207,3 +207,32 @@ fn bad_policies_are_refused_naming_the_policy_and_field() {
         "NetworkPolicy x/bad: spec.ingress[0].from[0]: a peer needs podSelector, namespaceSelector or ipBlock"
     );
 }
+
+#[test]
+fn a_pod_lists_the_policies_isolating_it_per_direction() {
+    let ingress = policy("x", "ingress-only", json!({"podSelector": {}, "ingress": [{}]}));
+    let egress = policy(
+        "x",
+        "egress-too",
+        json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+    );
+    let c = cluster(&[ingress, egress]);
+    let Endpoint::Pod(x_a) = endpoint(&c, "x/a") else {
+        panic!("x/a is a pod")
+    };
+    let Endpoint::Pod(y_a) = endpoint(&c, "y/a") else {
+        panic!("y/a is a pod")
+    };
+    let listed = |pod, egress| c.isolating_policies(pod, egress).cloned().collect::<Vec<_>>();
+    assert_eq!(
+        listed(x_a, false),
+        [name("x", "ingress-only"), name("x", "egress-too")]
+    );
+    assert_eq!(listed(x_a, true), [name("x", "egress-too")]);
+    assert!(
+        listed(y_a, false).is_empty(),
+        "policies select pods of their own namespace"
+    );
+    assert!(c.pod_ids().any(|id| id == y_a));
+    assert_eq!(c.pod_ids().count(), c.pod_count());
+}

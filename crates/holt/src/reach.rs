@@ -11,6 +11,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use holt_reach::{Cluster, Endpoint, Flow, NamespaceInput, PodInput, Protocol, Verdict};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::{Deserialize, Serialize};
 
 use crate::document_limits::Limits;
@@ -126,26 +128,56 @@ pub fn run(
 /// The evaluator's cluster from the manifests: Namespaces with their labels, Pods (and workload templates),
 /// NetworkPolicies.
 pub fn cluster_of<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> anyhow::Result<Cluster> {
-    let manifests: Vec<&Manifest> = manifests.into_iter().collect();
-    let namespaces = manifests.iter().filter_map(|m| match m {
-        Manifest::Namespace { facts, labels } => Some(NamespaceInput {
-            name: facts.name.clone(),
-            labels: labels.clone(),
-        }),
-        _ => None,
-    });
-    let policies: Vec<_> = manifests
-        .iter()
-        .filter_map(|m| match m {
-            Manifest::NetworkPolicy(policy) => Some(policy.as_ref().clone()),
-            _ => None,
-        })
-        .collect();
-    let pods = model_input::pods(manifests.iter().copied())
-        .iter()
-        .map(PodInput::from_pod)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Cluster::new(namespaces, pods, &policies)?)
+    ClusterInput::from_manifests(manifests).build()
+}
+
+/// What the evaluator's cluster is built from, before it is indexed: `holt diff` adds what Holt would write
+/// (its NetworkPolicies and its pod labels) before building.
+#[derive(Debug, Default)]
+pub struct ClusterInput {
+    pub namespaces: Vec<NamespaceInput>,
+    pub pods: Vec<Pod>,
+    pub policies: Vec<NetworkPolicy>,
+}
+
+impl ClusterInput {
+    /// Namespaces with their labels, Pods (and one Pod per workload template, as `holt plan` reads them) and
+    /// NetworkPolicies of the manifests.
+    pub fn from_manifests<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> Self {
+        let manifests: Vec<&Manifest> = manifests.into_iter().collect();
+        let namespaces = manifests
+            .iter()
+            .filter_map(|m| match m {
+                Manifest::Namespace { facts, labels } => Some(NamespaceInput {
+                    name: facts.name.clone(),
+                    labels: labels.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        let policies = manifests
+            .iter()
+            .filter_map(|m| match m {
+                Manifest::NetworkPolicy(policy) => Some(policy.as_ref().clone()),
+                _ => None,
+            })
+            .collect();
+        Self {
+            namespaces,
+            pods: model_input::pods(manifests.iter().copied()),
+            policies,
+        }
+    }
+
+    /// Indexes the input for evaluation; a pod or policy the evaluator cannot read is an error naming it.
+    pub fn build(self) -> anyhow::Result<Cluster> {
+        let pods = self
+            .pods
+            .iter()
+            .map(PodInput::from_pod)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Cluster::new(self.namespaces, pods, &self.policies)?)
+    }
 }
 
 fn parse_flow_line(
