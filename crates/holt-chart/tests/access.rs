@@ -83,6 +83,22 @@ async fn bind(admin: &Client, namespace: &str, user: &str, role: &str) -> anyhow
     Ok(())
 }
 
+/// Waits until the API server answers `allowed` to whether the client may create Holt's `resource` in
+/// `namespace`: role aggregation and upgrades take effect a moment after they are applied.
+async fn until_create_allowed_is(
+    what: &str,
+    client: &Client,
+    resource: &str,
+    namespace: &str,
+    allowed: bool,
+) -> anyhow::Result<()> {
+    eventually(what, WAIT, || async {
+        let answer = can(client, "create", "k8s.otterize.com", resource, Some(namespace)).await?;
+        Ok((answer == allowed).then_some(()))
+    })
+    .await
+}
+
 #[tokio::test]
 async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_the_operator()
 -> anyhow::Result<()> {
@@ -130,17 +146,13 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
 
     // The built-in roles gain Holt's rules once kube-controller-manager aggregates them.
     let started = std::time::Instant::now();
-    eventually("edit aggregated holt-intents-edit", WAIT, || async {
-        Ok(can(
-            &alice,
-            "create",
-            "k8s.otterize.com",
-            "clientintents",
-            Some(&team_a),
-        )
-        .await?
-        .then_some(()))
-    })
+    until_create_allowed_is(
+        "edit aggregated holt-intents-edit",
+        &alice,
+        "clientintents",
+        &team_a,
+        true,
+    )
     .await?;
     eprintln!("aggregated after {:?}", started.elapsed());
 
@@ -183,17 +195,13 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
     release
         .upgrade_setting("intentsAccess.editorsMayWriteProtectedServices=true")
         .await?;
-    eventually("editors may write ProtectedServices", WAIT, || async {
-        Ok(can(
-            &alice,
-            "create",
-            "k8s.otterize.com",
-            "protectedservices",
-            Some(&team_a),
-        )
-        .await?
-        .then_some(()))
-    })
+    until_create_allowed_is(
+        "editors may write ProtectedServices",
+        &alice,
+        "protectedservices",
+        &team_a,
+        true,
+    )
     .await?;
     assert_eq!(creatable(&alice, &team_a, "alice2").await?, [true, true, false]);
 
@@ -201,17 +209,13 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
     release
         .upgrade_setting("intentsAccess.aggregateToEdit=false")
         .await?;
-    eventually("edit no longer aggregates holt-intents-edit", WAIT, || async {
-        Ok((!can(
-            &alice,
-            "create",
-            "k8s.otterize.com",
-            "clientintents",
-            Some(&team_a),
-        )
-        .await?)
-            .then_some(()))
-    })
+    until_create_allowed_is(
+        "edit no longer aggregates holt-intents-edit",
+        &alice,
+        "clientintents",
+        &team_a,
+        false,
+    )
     .await?;
     assert_eq!(creatable(&alice, &team_a, "alice3").await?, [false, false, false]);
     ensure!(can(&bob, "list", "k8s.otterize.com", "clientintents", Some(&team_a)).await?);

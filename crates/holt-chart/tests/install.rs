@@ -57,6 +57,13 @@ struct Story {
     mapper: SocketAddr,
 }
 
+impl Story {
+    /// The chart's release, through this story's helm and API server.
+    fn release(&self) -> Release<'_> {
+        Release::new(&self.helm, self.cp.kubeconfig())
+    }
+}
+
 /// `helm install` as the README says, then the stand-in node with forwarders for the webhook and mapper
 /// Services, and the sniffer's pod (no DaemonSet controller here).
 async fn install() -> anyhow::Result<Story> {
@@ -473,16 +480,11 @@ async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Re
 }
 
 async fn upgrade_to_shadow_mode(story: &Story) -> anyhow::Result<()> {
-    let Story {
-        cp,
-        admin,
-        helm,
-        node,
-        ..
-    } = story;
+    let Story { admin, node, .. } = story;
     let before: Vec<String> = node.pods().into_iter().map(|p| p.name).collect();
     // README: switching the mode.
-    Release::new(helm, cp.kubeconfig())
+    story
+        .release()
         .upgrade_setting("intentsOperator.operator.mode=defaultShadow")
         .await?;
     let started = std::time::Instant::now();
@@ -555,14 +557,8 @@ async fn upgrade_to_shadow_mode(story: &Story) -> anyhow::Result<()> {
 }
 
 async fn uninstall_keeps_crds_and_intents(story: &Story) -> anyhow::Result<()> {
-    let Story {
-        cp,
-        admin,
-        helm,
-        node,
-        ..
-    } = story;
-    let release = Release::new(helm, cp.kubeconfig());
+    let Story { admin, node, .. } = story;
+    let release = story.release();
     let output = release.uninstall().await?;
     ensure!(output.contains("kept due to the resource policy"), "{output}");
     // The release's objects are gone (its pods with them, so the node stops them).

@@ -77,6 +77,12 @@ async fn kubectl(cluster: &Cluster, args: &[&str]) -> anyhow::Result<String> {
     support::kubectl(cluster.kubeconfig(), args).await
 }
 
+/// The chart's pods of `component` (operator, mapper, sniffer).
+async fn component_pods(pods: &Api<Pod>, component: &str) -> anyhow::Result<Vec<Pod>> {
+    let selector = format!("app.kubernetes.io/component={component}");
+    Ok(pods.list(&ListParams::default().labels(&selector)).await?.items)
+}
+
 /// Whether the pod's Ready condition is True.
 fn is_ready(pod: &Pod) -> bool {
     pod.status
@@ -190,10 +196,8 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
 
     // Leader election: one of the two operator pods holds the Lease.
     let pods = Api::<Pod>::namespaced(admin.clone(), NAMESPACE);
-    let operator_pods: Vec<String> = pods
-        .list(&ListParams::default().labels("app.kubernetes.io/component=operator"))
+    let operator_pods: Vec<String> = component_pods(&pods, "operator")
         .await?
-        .items
         .into_iter()
         .filter_map(|p| p.metadata.name)
         .collect();
@@ -362,11 +366,8 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
             .any(|c| c.spec.as_ref().and_then(|s| s.volume_name.as_deref()) == Some("holt-mapper-store")),
         "the mapper's PVC is not bound to the test's PV"
     );
-    let mapper_pods = pods
-        .list(&ListParams::default().labels("app.kubernetes.io/component=mapper"))
-        .await?;
-    let old_mapper = mapper_pods
-        .items
+    let old_mapper = component_pods(&pods, "mapper")
+        .await?
         .first()
         .and_then(|p| p.metadata.name.clone())
         .context("no mapper pod")?;
@@ -375,11 +376,8 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
         "a new mapper pod Ready and still knowing client → server",
         WAIT,
         || async {
-            let list = pods
-                .list(&ListParams::default().labels("app.kubernetes.io/component=mapper"))
-                .await?;
-            let fresh_ready = list
-                .items
+            let fresh_ready = component_pods(&pods, "mapper")
+                .await?
                 .iter()
                 .any(|p| p.metadata.name.as_deref() != Some(old_mapper.as_str()) && is_ready(p));
             if !fresh_ready {
@@ -401,16 +399,13 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
         .upgrade_setting("intentsOperator.operator.mode=defaultShadow")
         .await?;
     eventually("the operator rolled: two new pods Ready", WAIT, || async {
-        let list = pods
-            .list(&ListParams::default().labels("app.kubernetes.io/component=operator"))
-            .await?;
-        let new_ready = list
-            .items
+        let operators = component_pods(&pods, "operator").await?;
+        let new_ready = operators
             .iter()
             .filter(|p| !operator_pods.contains(p.metadata.name.as_ref().unwrap_or(&String::new())))
             .filter(|p| is_ready(p))
             .count();
-        Ok((new_ready == 2 && list.items.len() == 2).then_some(()))
+        Ok((new_ready == 2 && operators.len() == 2).then_some(()))
     })
     .await?;
     eprintln!("operator rolled to defaultShadow");

@@ -40,51 +40,30 @@ impl<'a> Release<'a> {
 
     /// `helm install holt <chart> --namespace holt-system --kubeconfig … <extra>`; helm's output (the notes).
     pub async fn install(&self, extra: &[&str]) -> anyhow::Result<String> {
-        let mut args = vec![
-            "install",
-            "holt",
-            &self.chart,
-            "--namespace",
-            NAMESPACE,
-            "--kubeconfig",
-            &self.kubeconfig,
-        ];
-        args.extend(extra);
-        Ok(self.helm.run(&args).await?)
+        self.helm_on_release(&["install", "holt", &self.chart], extra)
+            .await
     }
 
     /// `helm upgrade holt <chart> --reuse-values --set <value>`: one value changed, the others kept.
     pub async fn upgrade_setting(&self, value: &str) -> anyhow::Result<String> {
-        Ok(self
-            .helm
-            .run(&[
-                "upgrade",
-                "holt",
-                &self.chart,
-                "--namespace",
-                NAMESPACE,
-                "--kubeconfig",
-                &self.kubeconfig,
-                "--reuse-values",
-                "--set",
-                value,
-            ])
-            .await?)
+        self.helm_on_release(
+            &["upgrade", "holt", &self.chart],
+            &["--reuse-values", "--set", value],
+        )
+        .await
     }
 
     /// `helm uninstall holt`; helm's output.
     pub async fn uninstall(&self) -> anyhow::Result<String> {
-        Ok(self
-            .helm
-            .run(&[
-                "uninstall",
-                "holt",
-                "--namespace",
-                NAMESPACE,
-                "--kubeconfig",
-                &self.kubeconfig,
-            ])
-            .await?)
+        self.helm_on_release(&["uninstall", "holt"], &[]).await
+    }
+
+    /// `helm <command> --namespace holt-system --kubeconfig … <extra>`.
+    async fn helm_on_release(&self, command: &[&str], extra: &[&str]) -> anyhow::Result<String> {
+        let mut args = command.to_vec();
+        args.extend(["--namespace", NAMESPACE, "--kubeconfig", &self.kubeconfig]);
+        args.extend(extra);
+        Ok(self.helm.run(&args).await?)
     }
 }
 
