@@ -8,27 +8,21 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
-use holt_chart::chart::{Helm, chart_dir};
-use holt_chart::token::{self, TokenOptions};
+use holt_chart::chart::Helm;
 use holt_testenv::{ControlPlane, eventually};
-use k8s_openapi::api::authorization::v1::{
-    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
-};
 use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
 
-const NAMESPACE: &str = "holt-system";
+mod support;
+use support::{Release, account_client, can, is_forbidden, list_is_forbidden, otterize_api};
+
 const WAIT: Duration = Duration::from_secs(60);
 
+/// Holt's objects of `kind` in v2alpha1, the stored version: no operator runs here to convert.
 fn holt_api(client: &Client, namespace: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
-    // v2alpha1, the stored version: no operator runs here to convert.
-    let resource = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("k8s.otterize.com", "v2alpha1", kind),
-        plural,
-    );
-    Api::namespaced_with(client.clone(), namespace, &resource)
+    otterize_api(client, namespace, "v2alpha1", kind, plural)
 }
 
 fn object(kind: &str, name: &str, spec: serde_json::Value) -> anyhow::Result<DynamicObject> {
@@ -89,31 +83,20 @@ async fn bind(admin: &Client, namespace: &str, user: &str, role: &str) -> anyhow
     Ok(())
 }
 
-/// Whether the client may `verb` `resource` (group, namespace) per the API server.
-async fn can(
+/// Waits until the API server answers `allowed` to whether the client may create Holt's `resource` in
+/// `namespace`: role aggregation and upgrades take effect a moment after they are applied.
+async fn until_create_allowed_is(
+    what: &str,
     client: &Client,
-    verb: &str,
-    group: &str,
     resource: &str,
-    namespace: Option<&str>,
-) -> anyhow::Result<bool> {
-    let review = SelfSubjectAccessReview {
-        spec: SelfSubjectAccessReviewSpec {
-            resource_attributes: Some(ResourceAttributes {
-                verb: Some(verb.to_owned()),
-                group: Some(group.to_owned()),
-                resource: Some(resource.to_owned()),
-                namespace: namespace.map(str::to_owned),
-                ..ResourceAttributes::default()
-            }),
-            ..SelfSubjectAccessReviewSpec::default()
-        },
-        ..SelfSubjectAccessReview::default()
-    };
-    let answer = Api::<SelfSubjectAccessReview>::all(client.clone())
-        .create(&PostParams::default(), &review)
-        .await?;
-    Ok(answer.status.is_some_and(|s| s.allowed))
+    namespace: &str,
+    allowed: bool,
+) -> anyhow::Result<()> {
+    eventually(what, WAIT, || async {
+        let answer = can(client, "create", "k8s.otterize.com", resource, Some(namespace)).await?;
+        Ok((answer == allowed).then_some(()))
+    })
+    .await
 }
 
 #[tokio::test]
@@ -124,25 +107,13 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
     let team_a = cp.create_namespace(&admin, "team-a").await?;
     let team_b = cp.create_namespace(&admin, "team-b").await?;
     let helm = Helm::new()?;
-    let kubeconfig = cp.kubeconfig().display().to_string();
-    let chart = chart_dir().display().to_string();
+    let release = Release::new(&helm, cp.kubeconfig());
     let values = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/values/reference-defaults.yaml");
 
     // A platform team's values file for the reference installs, and the notes say what does not carry over
     // (never the values themselves).
-    let notes = helm
-        .run(&[
-            "install",
-            "holt",
-            &chart,
-            "--namespace",
-            NAMESPACE,
-            "--create-namespace",
-            "--kubeconfig",
-            &kubeconfig,
-            "--values",
-            &values.display().to_string(),
-        ])
+    let notes = release
+        .install(&["--create-namespace", "--values", &values.display().to_string()])
         .await?;
     for ignored in [
         "global.deployment.credentialsOperator: Holt has no credentials operator",
@@ -175,17 +146,13 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
 
     // The built-in roles gain Holt's rules once kube-controller-manager aggregates them.
     let started = std::time::Instant::now();
-    eventually("edit aggregated holt-intents-edit", WAIT, || async {
-        Ok(can(
-            &alice,
-            "create",
-            "k8s.otterize.com",
-            "clientintents",
-            Some(&team_a),
-        )
-        .await?
-        .then_some(()))
-    })
+    until_create_allowed_is(
+        "edit aggregated holt-intents-edit",
+        &alice,
+        "clientintents",
+        &team_a,
+        true,
+    )
     .await?;
     eprintln!("aggregated after {:?}", started.elapsed());
 
@@ -200,10 +167,7 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
             &Patch::Merge(json!({"status": {"upToDate": true}})),
         )
         .await;
-    ensure!(
-        matches!(&status, Err(kube::Error::Api(s)) if s.code == 403),
-        "{status:?}"
-    );
+    ensure!(is_forbidden(&status), "{status:?}");
     // A namespace admin has what editors have.
     assert_eq!(creatable(&carol, &team_a, "carol").await?, [true, false, false]);
     // A viewer reads them all, and writes none.
@@ -216,11 +180,8 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
             .list(&ListParams::default())
             .await
             .with_context(|| format!("bob lists {plural}"))?;
-        let elsewhere = holt_api(&bob, &team_b, kind, plural)
-            .list(&ListParams::default())
-            .await;
         ensure!(
-            matches!(&elsewhere, Err(kube::Error::Api(s)) if s.code == 403),
+            list_is_forbidden(&holt_api(&bob, &team_b, kind, plural)).await,
             "bob lists {plural} in team-b"
         );
     }
@@ -228,72 +189,40 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
     let delete = holt_api(&bob, &team_a, "ClientIntents", "clientintents")
         .delete("ci-alice", &Default::default())
         .await;
-    ensure!(matches!(&delete, Err(kube::Error::Api(s)) if s.code == 403));
+    ensure!(is_forbidden(&delete));
 
     // The cluster admin lets editors protect their services: ProtectedServices, not KafkaServerConfigs.
-    helm.run(&[
-        "upgrade",
-        "holt",
-        &chart,
-        "--namespace",
-        NAMESPACE,
-        "--kubeconfig",
-        &kubeconfig,
-        "--reuse-values",
-        "--set",
-        "intentsAccess.editorsMayWriteProtectedServices=true",
-    ])
-    .await?;
-    eventually("editors may write ProtectedServices", WAIT, || async {
-        Ok(can(
-            &alice,
-            "create",
-            "k8s.otterize.com",
-            "protectedservices",
-            Some(&team_a),
-        )
-        .await?
-        .then_some(()))
-    })
+    release
+        .upgrade_setting("intentsAccess.editorsMayWriteProtectedServices=true")
+        .await?;
+    until_create_allowed_is(
+        "editors may write ProtectedServices",
+        &alice,
+        "protectedservices",
+        &team_a,
+        true,
+    )
     .await?;
     assert_eq!(creatable(&alice, &team_a, "alice2").await?, [true, true, false]);
 
     // Switched off: editors lose Holt's kinds, viewers keep reading them.
-    helm.run(&[
-        "upgrade",
-        "holt",
-        &chart,
-        "--namespace",
-        NAMESPACE,
-        "--kubeconfig",
-        &kubeconfig,
-        "--reuse-values",
-        "--set",
-        "intentsAccess.aggregateToEdit=false",
-    ])
-    .await?;
-    eventually("edit no longer aggregates holt-intents-edit", WAIT, || async {
-        Ok((!can(
-            &alice,
-            "create",
-            "k8s.otterize.com",
-            "clientintents",
-            Some(&team_a),
-        )
-        .await?)
-            .then_some(()))
-    })
+    release
+        .upgrade_setting("intentsAccess.aggregateToEdit=false")
+        .await?;
+    until_create_allowed_is(
+        "edit no longer aggregates holt-intents-edit",
+        &alice,
+        "clientintents",
+        &team_a,
+        false,
+    )
     .await?;
     assert_eq!(creatable(&alice, &team_a, "alice3").await?, [false, false, false]);
     ensure!(can(&bob, "list", "k8s.otterize.com", "clientintents", Some(&team_a)).await?);
 
     // With watchedNamespaces, the operator's account writes only there (RoleBindings), and still reads
     // everywhere (its watches are cluster-wide).
-    let operator = |()| async {
-        let token = token::mint(&admin, NAMESPACE, "holt-operator", &TokenOptions::default()).await?;
-        anyhow::Ok(token::client(cp.url(), cp.ca_file(), &token).await?)
-    };
-    let before = operator(()).await?;
+    let before = account_client(&admin, cp, "holt-operator").await?;
     ensure!(
         can(
             &before,
@@ -304,20 +233,10 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
         )
         .await?
     );
-    helm.run(&[
-        "upgrade",
-        "holt",
-        &chart,
-        "--namespace",
-        NAMESPACE,
-        "--kubeconfig",
-        &kubeconfig,
-        "--reuse-values",
-        "--set",
-        &format!("intentsOperator.watchedNamespaces={{{team_a}}}"),
-    ])
-    .await?;
-    let after = operator(()).await?;
+    release
+        .upgrade_setting(&format!("intentsOperator.watchedNamespaces={{{team_a}}}"))
+        .await?;
+    let after = account_client(&admin, cp, "holt-operator").await?;
     for (verb, group, resource) in [
         ("create", "networking.k8s.io", "networkpolicies"),
         ("delete", "networking.k8s.io", "networkpolicies"),
@@ -342,14 +261,6 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
     }
     ensure!(!can(&after, "get", "", "secrets", Some(&team_a)).await?);
 
-    helm.run(&[
-        "uninstall",
-        "holt",
-        "--namespace",
-        NAMESPACE,
-        "--kubeconfig",
-        &kubeconfig,
-    ])
-    .await?;
+    release.uninstall().await?;
     Ok(())
 }

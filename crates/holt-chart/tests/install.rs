@@ -5,108 +5,36 @@
 //! operator and the new pods follow it; `helm uninstall` leaves the CRDs and the ClientIntents.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
 use holt_chart::binaries::binaries;
-use holt_chart::chart::{Helm, chart_dir, workspace_dir};
+use holt_chart::chart::{Helm, workspace_dir};
 use holt_chart::container::ArgOverride;
 use holt_chart::http_probe;
 use holt_chart::node::{LocalNode, NodeOptions};
-use holt_chart::token::{self, TokenOptions};
+use holt_chart::token;
 use holt_testenv::{ControlPlane, eventually, install_crds, istio_crds_file, set_pod_ips};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::authorization::v1::{
-    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec, SelfSubjectRulesReview,
-    SelfSubjectRulesReviewSpec,
-};
-use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::authorization::v1::{SelfSubjectRulesReview, SelfSubjectRulesReviewSpec};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
+use k8s_openapi::api::rbac::v1::ClusterRole;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
 
-const NAMESPACE: &str = "holt-system";
+mod support;
+use support::{
+    NAMESPACE, Release, account_client, can, can_named, clientintents, is_forbidden, kubectl,
+    list_is_forbidden, reader_token, sniffer_report_token,
+};
+
 const TUTORIAL: &str = "otterize-tutorial-npol";
 const NODE: &str = "holt-test-node";
 const WAIT: Duration = Duration::from_secs(90);
-
-fn is_forbidden<T>(result: &Result<T, kube::Error>) -> bool {
-    matches!(result, Err(kube::Error::Api(status)) if status.code == 403)
-}
-
-async fn kubectl(kubeconfig: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let output = tokio::process::Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .output()
-        .await
-        .context("running kubectl")?;
-    ensure!(
-        output.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// Whether the client may `verb` `resource` of `group` in `namespace`, per the API server.
-async fn can(
-    client: &Client,
-    verb: &str,
-    group: &str,
-    resource: &str,
-    namespace: &str,
-) -> anyhow::Result<bool> {
-    can_named(client, verb, group, resource, namespace, None).await
-}
-
-/// Whether the client may `verb` the object `name` of `resource` (a subresource after `/`).
-async fn can_named(
-    client: &Client,
-    verb: &str,
-    group: &str,
-    resource: &str,
-    namespace: &str,
-    name: Option<&str>,
-) -> anyhow::Result<bool> {
-    let (resource, subresource) = match resource.split_once('/') {
-        Some((resource, subresource)) => (resource, Some(subresource.to_owned())),
-        None => (resource, None),
-    };
-    let review = SelfSubjectAccessReview {
-        spec: SelfSubjectAccessReviewSpec {
-            resource_attributes: Some(ResourceAttributes {
-                verb: Some(verb.to_owned()),
-                group: Some(group.to_owned()),
-                resource: Some(resource.to_owned()),
-                subresource,
-                name: name.map(str::to_owned),
-                namespace: Some(namespace.to_owned()),
-                ..ResourceAttributes::default()
-            }),
-            ..SelfSubjectAccessReviewSpec::default()
-        },
-        ..SelfSubjectAccessReview::default()
-    };
-    let answer = Api::<SelfSubjectAccessReview>::all(client.clone())
-        .create(&PostParams::default(), &review)
-        .await?;
-    Ok(answer.status.is_some_and(|s| s.allowed))
-}
-
-fn clientintents(client: &Client, namespace: &str, version: &str) -> Api<DynamicObject> {
-    let resource = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("k8s.otterize.com", version, "ClientIntents"),
-        "clientintents",
-    );
-    Api::namespaced_with(client.clone(), namespace, &resource)
-}
 
 /// The operator pods' logs must show no request the API server refused for want of permission.
 fn assert_no_forbidden(node: &LocalNode) -> anyhow::Result<()> {
@@ -129,6 +57,13 @@ struct Story {
     mapper: SocketAddr,
 }
 
+impl Story {
+    /// The chart's release, through this story's helm and API server.
+    fn release(&self) -> Release<'_> {
+        Release::new(&self.helm, self.cp.kubeconfig())
+    }
+}
+
 /// `helm install` as the README says, then the stand-in node with forwarders for the webhook and mapper
 /// Services, and the sniffer's pod (no DaemonSet controller here).
 async fn install() -> anyhow::Result<Story> {
@@ -138,20 +73,9 @@ async fn install() -> anyhow::Result<Story> {
     let istio = std::fs::read_to_string(istio_crds_file()?)?;
     install_crds(&admin, &istio).await?;
     let helm = Helm::new()?;
-    let kubeconfig = cp.kubeconfig().display().to_string();
-    let chart = chart_dir().display().to_string();
     // README, "Install in a cluster".
-    let notes = helm
-        .run(&[
-            "install",
-            "holt",
-            &chart,
-            "--namespace",
-            NAMESPACE,
-            "--create-namespace",
-            "--kubeconfig",
-            &kubeconfig,
-        ])
+    let notes = Release::new(&helm, cp.kubeconfig())
+        .install(&["--create-namespace"])
         .await?;
     ensure!(notes.contains("STATUS: deployed"), "{notes}");
     ensure!(
@@ -349,16 +273,7 @@ async fn mapper_resolves_traffic_and_hears_the_sniffer(story: &Story) -> anyhow:
     // Callers of the mapper present a token (docs/mapper.md, access): the sniffer's, for the mapper's
     // audience, to report (the chart grants its account `create reports.mapper.holt.dev`); a reader's,
     // bound by the platform team to the chart's holt-mapper-reader Role, to read.
-    let sniffer_token = token::mint(
-        admin,
-        NAMESPACE,
-        "holt-sniffer",
-        &TokenOptions {
-            audiences: vec!["holt-mapper".to_owned()],
-            ..TokenOptions::default()
-        },
-    )
-    .await?;
+    let sniffer_token = sniffer_report_token(admin).await?;
     let reader_token = reader_token(admin).await?;
     let intents = eventually("the mapper resolved client → server", WAIT, || async {
         let answer = http_probe::request(
@@ -410,7 +325,7 @@ async fn mapper_resolves_traffic_and_hears_the_sniffer(story: &Story) -> anyhow:
     // reading only: that Service and port, `get` and not `create` (a reset is a POST).
     let reader = token::client(story.cp.url(), story.cp.ca_file(), &reader_token).await?;
     let proxy = |verb: &'static str, name: &'static str| {
-        can_named(&reader, verb, "", "services/proxy", NAMESPACE, Some(name))
+        can_named(&reader, verb, "", "services/proxy", Some(NAMESPACE), Some(name))
     };
     ensure!(proxy("get", "otterize-network-mapper:9090").await?);
     ensure!(!proxy("create", "otterize-network-mapper:9090").await?);
@@ -429,53 +344,22 @@ async fn mapper_resolves_traffic_and_hears_the_sniffer(story: &Story) -> anyhow:
     Ok(())
 }
 
-/// A ServiceAccount `reader` in the release namespace bound to the chart's holt-mapper-reader Role (what
-/// `networkMapper.auth.readers` does for people), and its token.
-async fn reader_token(admin: &Client) -> anyhow::Result<String> {
-    let account: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "reader"}}))?;
-    Api::<ServiceAccount>::namespaced(admin.clone(), NAMESPACE)
-        .create(&PostParams::default(), &account)
-        .await?;
-    let binding: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": "reader"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "holt-mapper-reader"},
-        "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": NAMESPACE}],
-    }))?;
-    Api::<RoleBinding>::namespaced(admin.clone(), NAMESPACE)
-        .create(&PostParams::default(), &binding)
-        .await?;
-    Ok(token::mint(admin, NAMESPACE, "reader", &TokenOptions::default()).await?)
-}
-
 async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Result<()> {
     let Story { cp, admin, .. } = story;
-    let as_account = |name: &'static str| async move {
-        let token = token::mint(admin, NAMESPACE, name, &TokenOptions::default()).await?;
-        anyhow::Ok(token::client(cp.url(), cp.ca_file(), &token).await?)
-    };
     // The operator: its own certificate Secret, and no Secret anywhere else.
-    let operator = as_account("holt-operator").await?;
+    let operator = account_client(admin, cp, "holt-operator").await?;
     Api::<Secret>::namespaced(operator.clone(), NAMESPACE)
         .get("holt-webhook-cert")
         .await
         .context("the operator reads its webhook certificate")?;
     for namespace in [TUTORIAL, "kube-system", "default"] {
-        let secrets = Api::<Secret>::namespaced(operator.clone(), namespace);
         ensure!(
-            is_forbidden(&secrets.list(&ListParams::default()).await),
+            list_is_forbidden(&Api::<Secret>::namespaced(operator.clone(), namespace)).await,
             "operator lists Secrets in {namespace}"
         );
     }
-    ensure!(is_forbidden(
-        &Api::<Secret>::namespaced(operator.clone(), NAMESPACE)
-            .list(&ListParams::default())
-            .await
-    ));
-    ensure!(is_forbidden(
-        &Api::<Secret>::all(operator.clone())
-            .list(&ListParams::default())
-            .await
-    ));
+    ensure!(list_is_forbidden(&Api::<Secret>::namespaced(operator.clone(), NAMESPACE)).await);
+    ensure!(list_is_forbidden(&Api::<Secret>::all(operator.clone())).await);
     // Nor a webhook configuration of its own choosing, nor another CRD, nor RBAC.
     let configuration: ValidatingWebhookConfiguration =
         serde_json::from_value(json!({"metadata": {"name": "intercept"}}))?;
@@ -507,12 +391,8 @@ async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Re
     ));
 
     // The mapper: reads workloads and writes ClientIntents' status, nothing more.
-    let mapper = as_account("holt-mapper").await?;
-    ensure!(is_forbidden(
-        &Api::<Secret>::all(mapper.clone())
-            .list(&ListParams::default())
-            .await
-    ));
+    let mapper = account_client(admin, cp, "holt-mapper").await?;
+    ensure!(list_is_forbidden(&Api::<Secret>::all(mapper.clone())).await);
     ensure!(is_forbidden(
         &Api::<Pod>::namespaced(mapper.clone(), TUTORIAL)
             .patch(
@@ -542,29 +422,21 @@ async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Re
     // The sniffer calls no API: its account may report to the mapper (a verb on mapper.holt.dev, which
     // no API server serves) and nothing else. Even with an API token (the chart mounts none), it may only
     // ask who it is.
-    let sniffer = as_account("holt-sniffer").await?;
-    ensure!(is_forbidden(
-        &Api::<Pod>::all(sniffer.clone())
-            .list(&ListParams::default())
-            .await
-    ));
-    ensure!(is_forbidden(
-        &Api::<Secret>::all(sniffer.clone())
-            .list(&ListParams::default())
-            .await
-    ));
-    ensure!(can(&sniffer, "create", "mapper.holt.dev", "reports", NAMESPACE).await?);
+    let sniffer = account_client(admin, cp, "holt-sniffer").await?;
+    ensure!(list_is_forbidden(&Api::<Pod>::all(sniffer.clone())).await);
+    ensure!(list_is_forbidden(&Api::<Secret>::all(sniffer.clone())).await);
+    ensure!(can(&sniffer, "create", "mapper.holt.dev", "reports", Some(NAMESPACE)).await?);
     ensure!(
         !can(
             &sniffer,
             "list",
             "mapper.holt.dev",
             "discoveredintents",
-            NAMESPACE
+            Some(NAMESPACE)
         )
         .await?
     );
-    ensure!(!can(&sniffer, "create", "mapper.holt.dev", "reports", TUTORIAL).await?);
+    ensure!(!can(&sniffer, "create", "mapper.holt.dev", "reports", Some(TUTORIAL)).await?);
     for namespace in [NAMESPACE, TUTORIAL] {
         let review = SelfSubjectRulesReview {
             spec: SelfSubjectRulesReviewSpec {
@@ -595,16 +467,7 @@ async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Re
         }
     }
     // A token for the mapper's audience (what the chart gives the sniffer) is no API credential at all.
-    let audience_token = token::mint(
-        admin,
-        NAMESPACE,
-        "holt-sniffer",
-        &TokenOptions {
-            audiences: vec!["holt-mapper".to_owned()],
-            ..TokenOptions::default()
-        },
-    )
-    .await?;
+    let audience_token = sniffer_report_token(admin).await?;
     let with_audience = token::client(cp.url(), cp.ca_file(), &audience_token).await?;
     let refused = Api::<Pod>::namespaced(with_audience, NAMESPACE)
         .list(&ListParams::default())
@@ -617,30 +480,13 @@ async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Re
 }
 
 async fn upgrade_to_shadow_mode(story: &Story) -> anyhow::Result<()> {
-    let Story {
-        cp,
-        admin,
-        helm,
-        node,
-        ..
-    } = story;
+    let Story { admin, node, .. } = story;
     let before: Vec<String> = node.pods().into_iter().map(|p| p.name).collect();
-    let kubeconfig = cp.kubeconfig().display().to_string();
-    let chart = chart_dir().display().to_string();
     // README: switching the mode.
-    helm.run(&[
-        "upgrade",
-        "holt",
-        &chart,
-        "--namespace",
-        NAMESPACE,
-        "--reuse-values",
-        "--set",
-        "intentsOperator.operator.mode=defaultShadow",
-        "--kubeconfig",
-        &kubeconfig,
-    ])
-    .await?;
+    story
+        .release()
+        .upgrade_setting("intentsOperator.operator.mode=defaultShadow")
+        .await?;
     let started = std::time::Instant::now();
     // The changed configuration rolls the operator: kube-controller-manager replaces its pods one by one,
     // the new ones start with the new file, the old leader hands the Lease over when stopped.
@@ -711,24 +557,9 @@ async fn upgrade_to_shadow_mode(story: &Story) -> anyhow::Result<()> {
 }
 
 async fn uninstall_keeps_crds_and_intents(story: &Story) -> anyhow::Result<()> {
-    let Story {
-        cp,
-        admin,
-        helm,
-        node,
-        ..
-    } = story;
-    let kubeconfig = cp.kubeconfig().display().to_string();
-    let output = helm
-        .run(&[
-            "uninstall",
-            "holt",
-            "--namespace",
-            NAMESPACE,
-            "--kubeconfig",
-            &kubeconfig,
-        ])
-        .await?;
+    let Story { admin, node, .. } = story;
+    let release = story.release();
+    let output = release.uninstall().await?;
     ensure!(output.contains("kept due to the resource policy"), "{output}");
     // The release's objects are gone (its pods with them, so the node stops them).
     eventually("the release's workloads gone", WAIT, || async {
@@ -770,18 +601,10 @@ async fn uninstall_keeps_crds_and_intents(story: &Story) -> anyhow::Result<()> {
     assert_eq!(intents.data["spec"]["workload"]["name"], "client");
 
     // Installing again adopts the kept CRDs; the new operator serves the other versions again.
-    let chart = chart_dir().display().to_string();
-    helm.run(&[
-        "install",
-        "holt",
-        &chart,
-        "--namespace",
-        NAMESPACE,
-        "--kubeconfig",
-        &kubeconfig,
-    ])
-    .await
-    .context("installing again over the kept CRDs")?;
+    release
+        .install(&[])
+        .await
+        .context("installing again over the kept CRDs")?;
     eventually("the operator back after installing again", WAIT, || async {
         let converted = clientintents(admin, TUTORIAL, "v1alpha3").get("client").await;
         Ok(converted
@@ -789,14 +612,6 @@ async fn uninstall_keeps_crds_and_intents(story: &Story) -> anyhow::Result<()> {
             .then_some(()))
     })
     .await?;
-    helm.run(&[
-        "uninstall",
-        "holt",
-        "--namespace",
-        NAMESPACE,
-        "--kubeconfig",
-        &kubeconfig,
-    ])
-    .await?;
+    release.uninstall().await?;
     Ok(())
 }

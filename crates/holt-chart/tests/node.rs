@@ -14,22 +14,20 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
-use holt_chart::chart::{Helm, chart_dir, workspace_dir};
+use holt_chart::chart::{Helm, workspace_dir};
 use holt_chart::http_probe;
-use holt_chart::token::{self, TokenOptions};
 use holt_testenv::{BUSYBOX_IMAGE, Cluster, ClusterOptions, eventually, install_crds, istio_crds_file};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::{
-    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
-};
-use kube::{Api, Client};
+use kube::Api;
+use kube::api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-const NAMESPACE: &str = "holt-system";
+mod support;
+use support::{NAMESPACE, Release, clientintents, reader_token};
+
 const TUTORIAL: &str = "otterize-tutorial-npol";
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -76,27 +74,21 @@ fn build_images() -> anyhow::Result<Vec<PathBuf>> {
 }
 
 async fn kubectl(cluster: &Cluster, args: &[&str]) -> anyhow::Result<String> {
-    let output = tokio::process::Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(cluster.kubeconfig())
-        .args(args)
-        .output()
-        .await?;
-    ensure!(
-        output.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    support::kubectl(cluster.kubeconfig(), args).await
 }
 
-fn clientintents(client: &Client, namespace: &str, version: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk("k8s.otterize.com", version, "ClientIntents");
-    Api::namespaced_with(
-        client.clone(),
-        namespace,
-        &ApiResource::from_gvk_with_plural(&gvk, "clientintents"),
-    )
+/// The chart's pods of `component` (operator, mapper, sniffer).
+async fn component_pods(pods: &Api<Pod>, component: &str) -> anyhow::Result<Vec<Pod>> {
+    let selector = format!("app.kubernetes.io/component={component}");
+    Ok(pods.list(&ListParams::default().labels(&selector)).await?.items)
+}
+
+/// Whether the pod's Ready condition is True.
+fn is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 #[tokio::test]
@@ -161,27 +153,18 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
         .await?;
 
     let helm = Helm::new()?;
-    let kubeconfig = cluster.kubeconfig().display().to_string();
-    let chart = chart_dir().display().to_string();
-    let never = [
-        "--set",
-        "intentsOperator.operator.pullPolicy=Never",
-        "--set",
-        "networkMapper.mapper.pullPolicy=Never",
-        "--set",
-        "networkMapper.sniffer.pullPolicy=Never",
-    ];
-    let mut install = vec![
-        "install",
-        "holt",
-        &chart,
-        "--namespace",
-        NAMESPACE,
-        "--create-namespace",
-    ];
-    install.extend(never);
-    install.extend(["--kubeconfig", &kubeconfig]);
-    let notes = helm.run(&install).await?;
+    let release = Release::new(&helm, cluster.kubeconfig());
+    let notes = release
+        .install(&[
+            "--create-namespace",
+            "--set",
+            "intentsOperator.operator.pullPolicy=Never",
+            "--set",
+            "networkMapper.mapper.pullPolicy=Never",
+            "--set",
+            "networkMapper.sniffer.pullPolicy=Never",
+        ])
+        .await?;
     ensure!(notes.contains("STATUS: deployed"), "{notes}");
     // No DNS on the test node: the sniffers report to the mapper Service's ClusterIP.
     let services = Api::<Service>::namespaced(admin.clone(), NAMESPACE);
@@ -192,19 +175,7 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
         .and_then(|s| s.cluster_ip)
         .context("the mapper Service has no ClusterIP")?;
     let mapper_url = format!("networkMapper.sniffer.mapperURL=http://{mapper_ip}:9090");
-    helm.run(&[
-        "upgrade",
-        "holt",
-        &chart,
-        "--namespace",
-        NAMESPACE,
-        "--reuse-values",
-        "--set",
-        &mapper_url,
-        "--kubeconfig",
-        &kubeconfig,
-    ])
-    .await?;
+    release.upgrade_setting(&mapper_url).await?;
 
     let deployments = Api::<Deployment>::namespaced(admin.clone(), NAMESPACE);
     let daemon_sets = Api::<DaemonSet>::namespaced(admin.clone(), NAMESPACE);
@@ -225,10 +196,8 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
 
     // Leader election: one of the two operator pods holds the Lease.
     let pods = Api::<Pod>::namespaced(admin.clone(), NAMESPACE);
-    let operator_pods: Vec<String> = pods
-        .list(&ListParams::default().labels("app.kubernetes.io/component=operator"))
+    let operator_pods: Vec<String> = component_pods(&pods, "operator")
         .await?
-        .items
         .into_iter()
         .filter_map(|p| p.metadata.name)
         .collect();
@@ -397,11 +366,8 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
             .any(|c| c.spec.as_ref().and_then(|s| s.volume_name.as_deref()) == Some("holt-mapper-store")),
         "the mapper's PVC is not bound to the test's PV"
     );
-    let mapper_pods = pods
-        .list(&ListParams::default().labels("app.kubernetes.io/component=mapper"))
-        .await?;
-    let old_mapper = mapper_pods
-        .items
+    let old_mapper = component_pods(&pods, "mapper")
+        .await?
         .first()
         .and_then(|p| p.metadata.name.clone())
         .context("no mapper pod")?;
@@ -410,16 +376,10 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
         "a new mapper pod Ready and still knowing client → server",
         WAIT,
         || async {
-            let list = pods
-                .list(&ListParams::default().labels("app.kubernetes.io/component=mapper"))
-                .await?;
-            let fresh_ready = list.items.iter().any(|p| {
-                p.metadata.name.as_deref() != Some(old_mapper.as_str())
-                    && p.status
-                        .as_ref()
-                        .and_then(|s| s.conditions.as_ref())
-                        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-            });
+            let fresh_ready = component_pods(&pods, "mapper")
+                .await?
+                .iter()
+                .any(|p| p.metadata.name.as_deref() != Some(old_mapper.as_str()) && is_ready(p));
             if !fresh_ready {
                 return Ok(None);
             }
@@ -435,49 +395,23 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
     eprintln!("mapper store survived a restart");
 
     // helm upgrade to defaultShadow rolls the operator's pods.
-    helm.run(&[
-        "upgrade",
-        "holt",
-        &chart,
-        "--namespace",
-        NAMESPACE,
-        "--reuse-values",
-        "--set",
-        "intentsOperator.operator.mode=defaultShadow",
-        "--kubeconfig",
-        &kubeconfig,
-    ])
-    .await?;
+    release
+        .upgrade_setting("intentsOperator.operator.mode=defaultShadow")
+        .await?;
     eventually("the operator rolled: two new pods Ready", WAIT, || async {
-        let list = pods
-            .list(&ListParams::default().labels("app.kubernetes.io/component=operator"))
-            .await?;
-        let new_ready = list
-            .items
+        let operators = component_pods(&pods, "operator").await?;
+        let new_ready = operators
             .iter()
             .filter(|p| !operator_pods.contains(p.metadata.name.as_ref().unwrap_or(&String::new())))
-            .filter(|p| {
-                p.status
-                    .as_ref()
-                    .and_then(|s| s.conditions.as_ref())
-                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-            })
+            .filter(|p| is_ready(p))
             .count();
-        Ok((new_ready == 2 && list.items.len() == 2).then_some(()))
+        Ok((new_ready == 2 && operators.len() == 2).then_some(()))
     })
     .await?;
     eprintln!("operator rolled to defaultShadow");
 
     // helm uninstall: the pods go, the CRDs and intents stay.
-    helm.run(&[
-        "uninstall",
-        "holt",
-        "--namespace",
-        NAMESPACE,
-        "--kubeconfig",
-        &kubeconfig,
-    ])
-    .await?;
+    release.uninstall().await?;
     eventually("the chart's pods are gone", WAIT, || async {
         Ok(pods
             .list(&ListParams::default())
@@ -489,21 +423,4 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
     .await?;
     clientintents(&admin, TUTORIAL, "v2alpha1").get("client").await?;
     Ok(())
-}
-
-/// A ServiceAccount `reader` bound to the chart's holt-mapper-reader Role, and its token.
-async fn reader_token(admin: &Client) -> anyhow::Result<String> {
-    let account: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "reader"}}))?;
-    Api::<ServiceAccount>::namespaced(admin.clone(), NAMESPACE)
-        .create(&PostParams::default(), &account)
-        .await?;
-    let binding: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": "reader"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "holt-mapper-reader"},
-        "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": NAMESPACE}],
-    }))?;
-    Api::<RoleBinding>::namespaced(admin.clone(), NAMESPACE)
-        .create(&PostParams::default(), &binding)
-        .await?;
-    Ok(token::mint(admin, NAMESPACE, "reader", &TokenOptions::default()).await?)
 }

@@ -15,7 +15,6 @@
 mod operator_process;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use holt_testenv::{ControlPlane, ControlPlaneOptions};
@@ -72,12 +71,10 @@ fn ok(response: &operator_process::Response) {
     );
 }
 
-async fn measure(plane: &ControlPlane, label: &str, binary: &std::path::Path, body: &Arc<Vec<u8>>) -> Row {
-    let process = Arc::new(
-        OperatorProcess::start(binary, plane, &[])
-            .await
-            .expect("operator"),
-    );
+async fn measure(plane: &ControlPlane, label: &str, binary: &std::path::Path, body: &[u8]) -> Row {
+    let process = OperatorProcess::start(binary, plane, &[])
+        .await
+        .expect("operator");
     let baseline = process.settled_rss_mib().await;
 
     let sampler = PeakSampler::start(process.pid);
@@ -91,12 +88,7 @@ async fn measure(plane: &ControlPlane, label: &str, binary: &std::path::Path, bo
 
     let sampler = PeakSampler::start(process.pid);
     let started = Instant::now();
-    let answers = futures::future::join_all((0..8).map(|_| {
-        let process = process.clone();
-        let body = body.clone();
-        async move { process.post_retrying("/convert", &body).await }
-    }))
-    .await;
+    let answers = process.post_retrying_at_once("/convert", body, 8).await;
     let burst_time = started.elapsed();
     let burst_peak = sampler.finish();
     let mut burst_retries = 0;
@@ -154,7 +146,7 @@ fn main() {
         };
         let mut rows = Vec::new();
         for objects in sizes {
-            let body = Arc::new(conversion_review(objects));
+            let body = conversion_review(objects);
             let took = in_process(&body);
             println!(
                 "review of {objects} objects, {:.1} MiB: converted in process in {:.0} ms, {:.1} us per object",

@@ -12,26 +12,18 @@ use anyhow::{Context, bail, ensure};
 use holt_api::v2alpha1;
 use holt_operator::webhook::{Claim, KubeNeighbourhood, Neighbourhood};
 use holt_testenv::ControlPlane;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
 use serde_json::json;
+
+mod support;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 async fn setup(prefix: &str) -> anyhow::Result<(kube::Client, String)> {
     let plane = ControlPlane::shared().await?;
     let client = plane.client().await?;
-    let mut yaml = String::new();
-    for mut crd in holt_api::crds::crds()? {
-        crd.spec.conversion = Some(CustomResourceConversion {
-            strategy: "None".into(),
-            webhook: None,
-        });
-        yaml.push_str("---\n");
-        yaml.push_str(&serde_yaml::to_string(&crd)?);
-    }
-    holt_testenv::install_crds(&client, &yaml).await?;
+    support::install_crds(&client).await;
     let ns = plane.create_namespace(&client, prefix).await?;
     Ok((client, ns))
 }

@@ -11,17 +11,15 @@
 
 #[path = "support/operator_process.rs"]
 mod operator_process;
+mod support;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use futures::{StreamExt, stream};
 use holt_testenv::{ControlPlane, ControlPlaneOptions};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceConversion, CustomResourceDefinition,
-};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use operator_process::{
@@ -164,8 +162,8 @@ async fn a_32_mb_conversion_review_is_answered_within_its_memory_bound() -> anyh
 async fn eight_at_once(objects: usize) -> anyhow::Result<()> {
     let _serial = SERIAL.lock().await;
     let plane = ControlPlane::shared().await?;
-    let process = Arc::new(OperatorProcess::start(operator_binary(), plane, SLOW_BUILD).await?);
-    let body = Arc::new(conversion_review(objects));
+    let process = OperatorProcess::start(operator_binary(), plane, SLOW_BUILD).await?;
+    let body = conversion_review(objects);
     // One review first, as a running operator has answered some: the allocator has seen a block of this size
     // freed before the burst.
     let (response, _) = process.post_retrying("/convert", &body).await?;
@@ -175,12 +173,7 @@ async fn eight_at_once(objects: usize) -> anyhow::Result<()> {
 
     let sampler = PeakSampler::start(process.pid);
     let started = Instant::now();
-    let answers = futures::future::join_all((0..8).map(|_| {
-        let process = process.clone();
-        let body = body.clone();
-        async move { process.post_retrying("/convert", &body).await }
-    }))
-    .await;
+    let answers = process.post_retrying_at_once("/convert", &body, 8).await;
     let took = started.elapsed();
     let peak = sampler.finish();
     let mut retries = 0;
@@ -368,21 +361,6 @@ async fn bodies_over_their_limit_are_refused_with_413_before_they_are_read() -> 
     Ok(())
 }
 
-/// The CRDs as a user installs them (no conversion webhook yet: the operator registers it).
-async fn install_crds(client: &kube::Client) -> anyhow::Result<()> {
-    let mut yaml = String::new();
-    for mut crd in holt_api::crds::crds()? {
-        crd.spec.conversion = Some(CustomResourceConversion {
-            strategy: "None".into(),
-            webhook: None,
-        });
-        yaml.push_str("---\n");
-        yaml.push_str(&serde_yaml::to_string(&crd)?);
-    }
-    holt_testenv::install_crds(client, &yaml).await?;
-    Ok(())
-}
-
 /// Waits until the CRD's conversion webhook points at `addr`.
 async fn conversion_registered(client: &kube::Client, addr: SocketAddr) -> anyhow::Result<()> {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
@@ -497,7 +475,8 @@ async fn the_api_server_lists_4000_intents_in_v1alpha3_through_the_webhook() -> 
     })
     .await?;
     let client = plane.client().await?;
-    install_crds(&client).await?;
+    // The CRDs as a user installs them (no conversion webhook yet: the operator registers it).
+    support::install_crds(&client).await;
     let ns = plane.create_namespace(&client, "many").await?;
 
     // Written in the storage version, before the operator runs: the API server converts nothing.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::components::Component;
 use crate::error::Error;
+use crate::health::https_get_ok;
 use crate::kubeconfig::{self, ClientFiles};
 use crate::node_network::NodeAddressing;
 use crate::ports::free_port;
@@ -49,7 +50,7 @@ impl Apiserver {
         let binary = Component::Kube.file("kube-apiserver")?;
         let port = match port {
             Some(port) => port,
-            None => free_port().map_err(Error::io("kube-apiserver", "find a free port on", "127.0.0.1"))?,
+            None => free_port("kube-apiserver")?,
         };
         // With a node, the API server listens on the node's IP: pods reach it through the `kubernetes`
         // Service (kube-proxy cannot forward to loopback), and its Endpoints name that address.
@@ -108,16 +109,7 @@ impl Apiserver {
         kubeconfig::write(files.admin_kubeconfig, &url, files.ca, &files.admin)?;
         let admin = kubeconfig::client(files.admin_kubeconfig).await?;
         let startup = process
-            .wait_ready(Duration::from_secs(120), || async {
-                let request = http::Request::get("/readyz")
-                    .body(Vec::new())
-                    .map_err(|e| e.to_string())?;
-                admin
-                    .request_text(request)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            })
+            .wait_ready(Duration::from_secs(120), || https_get_ok(&admin, "/readyz"))
             .await?;
         Ok(Self {
             process,

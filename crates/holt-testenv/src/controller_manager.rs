@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::components::Component;
 use crate::error::Error;
-use crate::kubeconfig::{self, ClientFiles};
+use crate::health::{https_get_ok, local_https_client};
+use crate::kubeconfig::ClientFiles;
 use crate::ports::free_port;
 use crate::process::{Lifetime, Process};
 
@@ -50,11 +51,7 @@ impl ControllerManager {
         with_node: bool,
     ) -> Result<Self, Error> {
         let binary = Component::Kube.file("kube-controller-manager")?;
-        let port = free_port().map_err(Error::io(
-            "kube-controller-manager",
-            "find a free port on",
-            "127.0.0.1",
-        ))?;
+        let port = free_port("kube-controller-manager")?;
         let mut command = Command::new(&binary);
         command
             .arg(format!("--kubeconfig={}", files.kubeconfig.display()))
@@ -77,22 +74,10 @@ impl ControllerManager {
             &dir.join("kube-controller-manager.log"),
             lifetime,
         )?;
-        // kube::Client speaks HTTPS with our CA to any URL: point one at the health endpoint.
         let health_kubeconfig = dir.join("kube-controller-manager-health.kubeconfig");
-        let url = format!("https://127.0.0.1:{port}");
-        kubeconfig::write(&health_kubeconfig, &url, files.ca, &files.client)?;
-        let client = kubeconfig::client(&health_kubeconfig).await?;
+        let client = local_https_client(&health_kubeconfig, port, files.ca, &files.client).await?;
         let startup = process
-            .wait_ready(Duration::from_secs(60), || async {
-                let request = http::Request::get("/healthz")
-                    .body(Vec::new())
-                    .map_err(|e| e.to_string())?;
-                client
-                    .request_text(request)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            })
+            .wait_ready(Duration::from_secs(60), || https_get_ok(&client, "/healthz"))
             .await?;
         Ok(Self { process, startup })
     }

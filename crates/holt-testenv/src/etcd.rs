@@ -22,7 +22,7 @@ pub(crate) struct Etcd {
 impl Etcd {
     pub(crate) async fn start(dir: &Path, lifetime: Lifetime) -> Result<Self, Error> {
         let binary = Component::Etcd.file("etcd")?;
-        let port = || free_port().map_err(Error::io("etcd", "find a free port on", "127.0.0.1"));
+        let port = || free_port("etcd");
         let (client, peer) = (port()?, port()?);
         let client_url = format!("http://127.0.0.1:{client}");
         let peer_url = format!("http://127.0.0.1:{peer}");

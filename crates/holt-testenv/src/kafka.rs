@@ -335,7 +335,7 @@ struct BrokerFiles<'a> {
 /// Picks ports, writes `server.properties`, formats storage, starts the broker and waits until it
 /// serves on its mTLS listener. Returns the process and the bootstrap address.
 async fn start_broker(files: &BrokerFiles<'_>, lifetime: Lifetime) -> Result<(Process, String), Error> {
-    let port = || free_port().map_err(Error::io("kafka", "find a free port on", "127.0.0.1"));
+    let port = || free_port("kafka");
     let (ssl, internal, controller) = (port()?, port()?, port()?);
     let bootstrap = format!("127.0.0.1:{ssl}");
     let properties = files.dir.join("server.properties");

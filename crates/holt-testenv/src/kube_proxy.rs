@@ -9,10 +9,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
 use crate::components::Component;
 use crate::error::Error;
+use crate::health::http_get_ok;
 use crate::kubelet::NODE_NAME;
 use crate::node_network::NodeAddressing;
 use crate::ports::free_port;
@@ -33,8 +32,8 @@ impl KubeProxy {
         lifetime: Lifetime,
     ) -> Result<Self, Error> {
         let binary = Component::Node.file("kube-proxy")?;
-        let healthz = free_port().map_err(Error::io("kube-proxy", "find a free port on", "127.0.0.1"))?;
-        let metrics = free_port().map_err(Error::io("kube-proxy", "find a free port on", "127.0.0.1"))?;
+        let healthz = free_port("kube-proxy")?;
+        let metrics = free_port("kube-proxy")?;
         let mut command = Command::new(&binary);
         command
             .arg(format!("--kubeconfig={}", kubeconfig.display()))
@@ -52,32 +51,8 @@ impl KubeProxy {
             .arg("--profiling=false");
         let mut process = Process::spawn("kube-proxy", command, &dir.join("kube-proxy.log"), lifetime)?;
         let startup = process
-            .wait_ready(Duration::from_secs(60), || http_status_ok(healthz, "/healthz"))
+            .wait_ready(Duration::from_secs(60), || http_get_ok(healthz, "/healthz"))
             .await?;
         Ok(Self { process, startup })
-    }
-}
-
-/// `GET http://127.0.0.1:<port><path>` answered 200.
-async fn http_status_ok(port: u16, path: &str) -> Result<(), String> {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| e.to_string())?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .await
-        .map_err(|e| e.to_string())?;
-    let response = String::from_utf8_lossy(&response);
-    let status = response.lines().next().unwrap_or_default().to_owned();
-    if status.split_whitespace().nth(1) == Some("200") {
-        Ok(())
-    } else {
-        Err(format!("{path} answered {status:?}"))
     }
 }

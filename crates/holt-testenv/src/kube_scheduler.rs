@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::components::Component;
 use crate::controller_manager::ControllerManagerFiles;
 use crate::error::Error;
-use crate::kubeconfig;
+use crate::health::{https_get_ok, local_https_client};
 use crate::ports::free_port;
 use crate::process::{Lifetime, Process};
 
@@ -29,7 +29,7 @@ impl KubeScheduler {
         lifetime: Lifetime,
     ) -> Result<Self, Error> {
         let binary = Component::Node.file("kube-scheduler")?;
-        let port = free_port().map_err(Error::io("kube-scheduler", "find a free port on", "127.0.0.1"))?;
+        let port = free_port("kube-scheduler")?;
         let mut command = Command::new(&binary);
         command
             .arg(format!("--kubeconfig={}", files.kubeconfig.display()))
@@ -54,24 +54,9 @@ impl KubeScheduler {
             lifetime,
         )?;
         let health_kubeconfig = dir.join("kube-scheduler-health.kubeconfig");
-        kubeconfig::write(
-            &health_kubeconfig,
-            &format!("https://127.0.0.1:{port}"),
-            files.ca,
-            &files.client,
-        )?;
-        let client = kubeconfig::client(&health_kubeconfig).await?;
+        let client = local_https_client(&health_kubeconfig, port, files.ca, &files.client).await?;
         let startup = process
-            .wait_ready(Duration::from_secs(60), || async {
-                let request = http::Request::get("/healthz")
-                    .body(Vec::new())
-                    .map_err(|e| e.to_string())?;
-                client
-                    .request_text(request)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            })
+            .wait_ready(Duration::from_secs(60), || https_get_ok(&client, "/healthz"))
             .await?;
         Ok(Self { process, startup })
     }

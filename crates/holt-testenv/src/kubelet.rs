@@ -55,8 +55,8 @@ impl Kubelet {
         for d in [&root_dir, &pod_logs] {
             std::fs::create_dir_all(d).map_err(Error::io("kubelet", "create", d.as_path()))?;
         }
-        let port = free_port().map_err(Error::io("kubelet", "find a free port on", "127.0.0.1"))?;
-        let healthz_port = free_port().map_err(Error::io("kubelet", "find a free port on", "127.0.0.1"))?;
+        let port = free_port("kubelet")?;
+        let healthz_port = free_port("kubelet")?;
         let config = node_dir.join("kubelet.yaml");
         let settings = serde_json::json!({
             "apiVersion": "kubelet.config.k8s.io/v1beta1",

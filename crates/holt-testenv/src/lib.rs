@@ -16,6 +16,7 @@ mod crds;
 mod error;
 mod etcd;
 mod eventually;
+mod health;
 mod helm;
 mod kafka;
 mod kube_proxy;

@@ -9,11 +9,16 @@ use crate::error::Error;
 
 static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
 
-/// A port on 127.0.0.1 that was free a moment ago and that this process has not handed out before.
+/// A port on 127.0.0.1 for `component` that was free a moment ago and that this process has not handed
+/// out before; an error names the component.
 ///
 /// The kernel picks it (bind to port 0); between this call and the component binding it another process
 /// could take it, which the component's start-up then reports as an error naming the port.
-pub(crate) fn free_port() -> std::io::Result<u16> {
+pub(crate) fn free_port(component: &'static str) -> Result<u16, Error> {
+    unused_port().map_err(Error::io(component, "find a free port on", "127.0.0.1"))
+}
+
+fn unused_port() -> std::io::Result<u16> {
     let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
     let handed_out = handed_out.get_or_insert_with(HashSet::new);
     // Keep the listeners open while searching, so the kernel never offers the same port twice.

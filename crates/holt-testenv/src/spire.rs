@@ -138,7 +138,7 @@ async fn start_server(
     socket: &Path,
     lifetime: Lifetime,
 ) -> Result<(Process, u16), Error> {
-    let port = free_port().map_err(Error::io("spire-server", "find a free port on", "127.0.0.1"))?;
+    let port = free_port("spire-server")?;
     // A retry after a port clash starts from an empty datastore.
     let data = dir.join("data");
     if data.exists() {

@@ -183,6 +183,17 @@ impl OperatorProcess {
             }
         }
     }
+
+    /// `count` POSTs of `body` to `path` sent at once, each retried as [`Self::post_retrying`] does; the
+    /// answers (and how often each was retried) in the order sent.
+    pub async fn post_retrying_at_once(
+        &self,
+        path: &str,
+        body: &[u8],
+        count: usize,
+    ) -> Vec<anyhow::Result<(Response, usize)>> {
+        futures::future::join_all((0..count).map(|_| self.post_retrying(path, body))).await
+    }
 }
 
 fn free_port() -> std::io::Result<u16> {
