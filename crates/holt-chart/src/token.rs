@@ -3,75 +3,24 @@
 
 use std::path::Path;
 
-use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::Api;
-use kube::api::PostParams;
+pub use holt_testenv::TokenOptions;
 
 use crate::error::Error;
 
-/// What a token is for.
-#[derive(Debug, Clone, Default)]
-pub struct TokenOptions {
-    /// Audiences; empty: the API server's own.
-    pub audiences: Vec<String>,
-    /// Validity in seconds (the API server raises it to at least 600).
-    pub expiration_seconds: Option<i64>,
-    /// The pod (name, uid) the token is bound to: it stops being valid when that pod is deleted.
-    pub bound_pod: Option<(String, String)>,
-}
-
-/// A token of the ServiceAccount `namespace/name`, minted by `admin` (the TokenRequest subresource).
+/// A token of the ServiceAccount `namespace/name`, requested by `admin` (the TokenRequest subresource).
 pub async fn mint(
     admin: &kube::Client,
     namespace: &str,
     name: &str,
     options: &TokenOptions,
 ) -> Result<String, Error> {
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            audiences: Some(options.audiences.clone()).filter(|a| !a.is_empty()),
-            expiration_seconds: options.expiration_seconds,
-            bound_object_ref: options.bound_pod.as_ref().map(|(pod, uid)| BoundObjectReference {
-                api_version: Some("v1".to_owned()),
-                kind: Some("Pod".to_owned()),
-                name: Some(pod.clone()),
-                uid: Some(uid.clone()),
-            }),
-        }),
-        ..TokenRequest::default()
-    };
-    let answer = Api::<ServiceAccount>::namespaced(admin.clone(), namespace)
-        .create_token_request(name, &PostParams::default(), &request)
-        .await
-        .map_err(Error::kube(format!(
-            "request a token for ServiceAccount {namespace}/{name}"
-        )))?;
-    answer
-        .status
-        .and_then(|status| status.token)
-        .filter(|token| !token.is_empty())
-        .ok_or_else(|| Error::Parse {
-            what: format!("the TokenRequest answer for {namespace}/{name}"),
-            reason: "no status.token".to_owned(),
-        })
+    Ok(holt_testenv::request_token(admin, namespace, name, options).await?)
 }
 
 /// Writes a kubeconfig for `server` (trusting `ca_file`) whose only credential is `token`.
 pub fn write_kubeconfig(path: &Path, server: &str, ca_file: &Path, token: &str) -> Result<(), Error> {
-    let config = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "cluster", "cluster": {"server": server, "certificate-authority": ca_file}}],
-        "users": [{"name": "service-account", "user": {"token": token}}],
-        "contexts": [{"name": "service-account", "context": {"cluster": "cluster", "user": "service-account"}}],
-        "current-context": "service-account",
-    });
-    let text = serde_yaml::to_string(&config).map_err(|e| Error::Parse {
-        what: "a kubeconfig".to_owned(),
-        reason: e.to_string(),
-    })?;
-    std::fs::write(path, text).map_err(Error::io(format!("write {}", path.display())))
+    holt_testenv::write_token_kubeconfig(path, server, ca_file, "service-account", token)?;
+    Ok(())
 }
 
 /// A client that acts with `token` only.

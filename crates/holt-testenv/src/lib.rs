@@ -52,7 +52,10 @@ pub use node_state::{CGROUP_ROOT, ClaimError, STATE_DIR};
 pub use pki::{CertificateAuthority, IssuedCert, PkiError};
 pub use pods::{deployment_with_pod_ips, set_pod_ips};
 pub use process::{Lifetime, ProcessError, ProcessInfo, rss_kib};
-pub use service_accounts::{ServiceAccountToken, bind_role, service_account_token};
+pub use service_accounts::{
+    ServiceAccountToken, TokenOptions, bind_role, request_token, service_account_token,
+    write_token_kubeconfig,
+};
 pub use spire::{SpireOptions, SpireServer};
 pub use stop::{Stopped, is_running, stop};
 pub use workspace_binaries::{BUILD_VARIABLE, BuildMode, build_binaries, cargo_command};

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use kube::api::{ObjectMeta, PostParams};
@@ -55,28 +55,12 @@ pub async fn service_account_token(
             .await
             .map_err(Error::kube(format!("create ServiceAccount {namespace}/{name}")))?;
     }
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            audiences: (!audiences.is_empty()).then(|| audiences.iter().map(|a| (*a).to_owned()).collect()),
-            expiration_seconds: Some(TOKEN_SECONDS),
-            bound_object_ref: None,
-        }),
-        ..TokenRequest::default()
+    let options = TokenOptions {
+        audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
+        expiration_seconds: Some(TOKEN_SECONDS),
+        bound_pod: None,
     };
-    let issued = accounts
-        .create_token_request(name, &PostParams::default(), &request)
-        .await
-        .map_err(Error::kube(format!(
-            "request a token for ServiceAccount {namespace}/{name}"
-        )))?;
-    let token = issued
-        .status
-        .and_then(|status| status.token)
-        .filter(|token| !token.is_empty())
-        .ok_or_else(|| Error::Invalid {
-            what: format!("the TokenRequest for {namespace}/{name}"),
-            reason: "the API server returned no token".into(),
-        })?;
+    let token = request_token(client, namespace, name, &options).await?;
     Ok(ServiceAccountToken {
         namespace: namespace.to_owned(),
         name: name.to_owned(),
@@ -85,24 +69,85 @@ pub async fn service_account_token(
     })
 }
 
+/// What a requested token is for.
+#[derive(Debug, Clone, Default)]
+pub struct TokenOptions {
+    /// Audiences; empty: the API server's own.
+    pub audiences: Vec<String>,
+    /// Validity in seconds (the API server raises it to at least 600); `None`: the API server's default.
+    pub expiration_seconds: Option<i64>,
+    /// The pod (name, uid) the token is bound to, as the kubelet binds a pod's token: it stops being valid
+    /// when that pod is deleted.
+    pub bound_pod: Option<(String, String)>,
+}
+
+/// A token of the existing ServiceAccount `namespace/name`, requested by `client` (the TokenRequest
+/// subresource, as the kubelet requests one for a pod).
+pub async fn request_token(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    options: &TokenOptions,
+) -> Result<String, Error> {
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            audiences: Some(options.audiences.clone()).filter(|a| !a.is_empty()),
+            expiration_seconds: options.expiration_seconds,
+            bound_object_ref: options.bound_pod.as_ref().map(|(pod, uid)| BoundObjectReference {
+                api_version: Some("v1".to_owned()),
+                kind: Some("Pod".to_owned()),
+                name: Some(pod.clone()),
+                uid: Some(uid.clone()),
+            }),
+        }),
+        ..TokenRequest::default()
+    };
+    let issued = Api::<ServiceAccount>::namespaced(client.clone(), namespace)
+        .create_token_request(name, &PostParams::default(), &request)
+        .await
+        .map_err(Error::kube(format!(
+            "request a token for ServiceAccount {namespace}/{name}"
+        )))?;
+    issued
+        .status
+        .and_then(|status| status.token)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| Error::Invalid {
+            what: format!("the TokenRequest for {namespace}/{name}"),
+            reason: "the API server returned no token".into(),
+        })
+}
+
+/// Writes a kubeconfig at `path` that reaches `server` (trusting `ca`) as `user`, whose only credential is
+/// the bearer `token`.
+pub fn write_token_kubeconfig(
+    path: &Path,
+    server: &str,
+    ca: &Path,
+    user: &str,
+    token: &str,
+) -> Result<PathBuf, Error> {
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "holt-testenv", "cluster": {"server": server, "certificate-authority": ca}}],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": "holt-testenv", "context": {"cluster": "holt-testenv", "user": user}}],
+        "current-context": "holt-testenv",
+    });
+    let yaml = serde_yaml::to_string(&config).map_err(|e| Error::Invalid {
+        what: format!("kubeconfig {}", path.display()),
+        reason: e.to_string(),
+    })?;
+    write_file("kube-apiserver", path, yaml)?;
+    Ok(path.to_path_buf())
+}
+
 impl ServiceAccountToken {
     /// Writes a kubeconfig at `path` that reaches `server` (trusting `ca`) with this token, as a user
     /// whose kubeconfig holds a bearer token (cloud and OIDC logins) has.
     pub fn write_kubeconfig(&self, path: &Path, server: &str, ca: &Path) -> Result<PathBuf, Error> {
-        let config = serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "holt-testenv", "cluster": {"server": server, "certificate-authority": ca}}],
-            "users": [{"name": self.user, "user": {"token": self.token}}],
-            "contexts": [{"name": "holt-testenv", "context": {"cluster": "holt-testenv", "user": self.user}}],
-            "current-context": "holt-testenv",
-        });
-        let yaml = serde_yaml::to_string(&config).map_err(|e| Error::Invalid {
-            what: format!("kubeconfig {}", path.display()),
-            reason: e.to_string(),
-        })?;
-        write_file("kube-apiserver", path, yaml)?;
-        Ok(path.to_path_buf())
+        write_token_kubeconfig(path, server, ca, &self.user, &self.token)
     }
 }
 
