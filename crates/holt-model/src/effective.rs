@@ -32,7 +32,12 @@ pub(crate) fn server_access(index: &Index, server: &Identity) -> Option<ServerAc
                             grant.declared_by.push(declaration.clone());
                             grant.kafka = true;
                         }
-                        _ => {}
+                        // Calls to other servers, and calls to nothing in the cluster.
+                        Call::Workload { .. }
+                        | Call::Kafka { .. }
+                        | Call::ApiServer { .. }
+                        | Call::Internet(_)
+                        | Call::Unsupported { .. } => {}
                     }
                 }
             }

@@ -14,7 +14,7 @@ use holt_api::v2beta1::{
 use crate::access::{Declaration, Enforcement, KafkaAccess, ServerAccess};
 use crate::access_annotation::{AccessAnnotationError, parse_called_by};
 use crate::calls::{Call, calls_of, client_of};
-use crate::changes::Changes;
+use crate::changes::{Changes, Unit};
 use crate::config::{Config, Mode};
 use crate::effective;
 use crate::facts::{IngressFacts, NamespaceFacts, ObjectKey, OwnerFacts, OwnerRef, PodFacts, ServiceFacts};
@@ -229,6 +229,22 @@ impl Index {
             intents: self.intents.len(),
             servers: self.servers.len(),
         }
+    }
+
+    /// Every render unit the index knows: what a full render (`holt plan`, the operator's first pass)
+    /// renders.
+    pub fn all_units(&self) -> Changes {
+        let mut all = Changes::default();
+        all.extend(self.servers().map(|s| Unit::Identity(s.server.clone())));
+        all.extend(self.clients().into_iter().map(Unit::Identity));
+        all.extend(self.pods().map(|p| Unit::Pod(p.facts.key.clone())));
+        all.extend(self.services().map(|s| Unit::Service(s.key.clone())));
+        all.extend(
+            self.protected_services()
+                .map(|(k, _)| Unit::ProtectedService(k.clone())),
+        );
+        all.extend(self.brokers().map(|b| Unit::Broker(b.broker.clone())));
+        all
     }
 
     /// The effective access of every server with at least one declared client, in no particular order.
@@ -562,12 +578,12 @@ impl Index {
     /// A pod's labels, the policies of its identity (Istio reads its service account and sidecar), the
     /// servers it calls, the Services selecting it, and the clients its annotation declares.
     fn touch_pod(&self, pod: &IndexedPod, changes: &mut Changes) {
-        changes.pods.insert(pod.facts.key.clone());
+        changes.insert(Unit::Pod(pod.facts.key.clone()));
         let identity = &pod.identity.identity;
-        changes.identities.insert(identity.clone());
+        changes.insert(Unit::Identity(identity.clone()));
         for (_, call) in self.calls_of_pod(pod) {
             if let Call::Workload { server, .. } = call {
-                changes.identities.insert(server);
+                changes.insert(Unit::Identity(server));
             }
         }
         let namespace = &pod.facts.key.namespace;
@@ -575,10 +591,10 @@ impl Index {
             .services_in(namespace)
             .filter(|s| s.selects(&pod.facts.labels))
         {
-            changes.services.insert(service.key.clone());
+            changes.insert(Unit::Service(service.key.clone()));
         }
         for client in pod.declared_clients() {
-            changes.identities.insert(client.clone());
+            changes.insert(Unit::Identity(client.clone()));
             self.touch_pods_of_client(client, changes);
         }
     }
@@ -663,7 +679,7 @@ impl Index {
     /// of it), and the default-deny policies of ProtectedServices naming it.
     fn touch_service(&self, service: &ServiceFacts, changes: &mut Changes) {
         let key = &service.key;
-        changes.services.insert(key.clone());
+        changes.insert(Unit::Service(key.clone()));
         let identity = Identity::new(&key.namespace, &key.name, Some(crate::identity::SERVICE_KIND));
         let selected = self
             .pods_in(&key.namespace)
@@ -677,21 +693,19 @@ impl Index {
         });
         for server in selected_servers.chain([&identity]) {
             if let Some(access) = self.servers.get(server) {
-                changes.identities.extend(access.clients.keys().cloned());
+                changes.extend(access.clients.keys().cloned().map(Unit::Identity));
             }
         }
-        changes.identities.insert(identity);
+        changes.insert(Unit::Identity(identity));
         for ps in self.protected_by_server.get(key).into_iter().flatten() {
-            changes
-                .protected_services
-                .insert(ObjectKey::new(&key.namespace, ps));
+            changes.insert(Unit::ProtectedService(ObjectKey::new(&key.namespace, ps)));
         }
     }
 
     fn insert_ingress(&mut self, facts: IngressFacts, changes: &mut Changes) {
         for service in &facts.services {
             let service_key = ObjectKey::new(&facts.key.namespace, service);
-            changes.services.insert(service_key.clone());
+            changes.insert(Unit::Service(service_key.clone()));
             self.ingresses_by_service
                 .entry(service_key)
                 .or_default()
@@ -706,7 +720,7 @@ impl Index {
         };
         for service in &facts.services {
             let service_key = ObjectKey::new(&key.namespace, service);
-            changes.services.insert(service_key.clone());
+            changes.insert(Unit::Service(service_key.clone()));
             remove_from(&mut self.ingresses_by_service, &service_key, &key.name);
         }
     }
@@ -732,7 +746,8 @@ impl Index {
                         .or_default()
                         .insert(key.clone());
                 }
-                _ => {}
+                // Not declared on an in-cluster server: nothing to index.
+                Call::ApiServer { .. } | Call::Internet(_) | Call::Unsupported { .. } => {}
             }
         }
         self.touch_intents(&indexed, changes);
@@ -759,33 +774,37 @@ impl Index {
                     self.undeclare(broker, &Declaration::ClientIntents(key.clone()));
                     remove_from(&mut self.kafka_intents_by_broker, broker, key);
                 }
-                _ => {}
+                // Not declared on an in-cluster server: nothing to index.
+                Call::ApiServer { .. } | Call::Internet(_) | Call::Unsupported { .. } => {}
             }
         }
     }
 
     /// The client's own policies and pods, every server it calls, every broker it uses.
     fn touch_intents(&self, intents: &IndexedIntents, changes: &mut Changes) {
-        changes.identities.insert(intents.client.clone());
+        changes.insert(Unit::Identity(intents.client.clone()));
         self.touch_pods_of_client(&intents.client, changes);
         for call in &intents.calls {
             match call {
                 Call::Workload { server, .. } => {
-                    changes.identities.insert(server.clone());
+                    changes.insert(Unit::Identity(server.clone()));
                 }
                 Call::Kafka { broker, .. } => {
-                    changes.identities.insert(broker.clone());
-                    changes.brokers.insert(broker.clone());
+                    changes.insert(Unit::Identity(broker.clone()));
+                    changes.insert(Unit::Broker(broker.clone()));
                 }
-                _ => {}
+                // Not declared on an in-cluster server: nothing to index.
+                Call::ApiServer { .. } | Call::Internet(_) | Call::Unsupported { .. } => {}
             }
         }
     }
 
     fn touch_pods_of_client(&self, client: &Identity, changes: &mut Changes) {
-        changes
-            .pods
-            .extend(self.pods_of(client).into_iter().map(|p| p.facts.key.clone()));
+        changes.extend(
+            self.pods_of(client)
+                .into_iter()
+                .map(|p| Unit::Pod(p.facts.key.clone())),
+        );
     }
 
     fn declare(&mut self, server: Identity, declaration: Declaration) {
@@ -835,16 +854,14 @@ impl Index {
     /// The default-deny policy, every identity and broker of that name, and the namespace's Services (whose
     /// external-traffic policies depend on whether their pods are now protected).
     fn touch_protected(&self, key: &ObjectKey, server: &ObjectKey, changes: &mut Changes) {
-        changes.protected_services.insert(key.clone());
-        changes
-            .identities
-            .extend(self.servers_by_name.get(server).into_iter().flatten().cloned());
-        changes
-            .brokers
-            .insert(Identity::new(&server.namespace, &server.name, None));
-        changes
-            .services
-            .extend(self.services_in(&server.namespace).map(|s| s.key.clone()));
+        changes.insert(Unit::ProtectedService(key.clone()));
+        let servers = self.servers_by_name.get(server).into_iter().flatten();
+        changes.extend(servers.cloned().map(Unit::Identity));
+        changes.insert(Unit::Broker(Identity::new(&server.namespace, &server.name, None)));
+        changes.extend(
+            self.services_in(&server.namespace)
+                .map(|s| Unit::Service(s.key.clone())),
+        );
     }
 
     fn insert_kafka_config(&mut self, key: ObjectKey, spec: KafkaServerConfigSpec, changes: &mut Changes) {
@@ -854,7 +871,7 @@ impl Index {
             .or_default()
             .insert(key.clone());
         self.kafka_configs.insert(key, spec);
-        changes.brokers.insert(broker);
+        changes.insert(Unit::Broker(broker));
     }
 
     fn remove_kafka_config(&mut self, key: &ObjectKey, changes: &mut Changes) {
@@ -863,7 +880,7 @@ impl Index {
         };
         let broker = Identity::new(&key.namespace, &spec.workload.name, None);
         remove_from(&mut self.kafka_configs_by_broker, &broker, key);
-        changes.brokers.insert(broker);
+        changes.insert(Unit::Broker(broker));
     }
 
     // ---- effective access ----------------------------------------------------------------------------
@@ -871,7 +888,8 @@ impl Index {
     /// Recomputes the effective access of the touched servers and brokers, and adds the Services whose
     /// external-traffic policies follow from them.
     fn refresh(&mut self, changes: &mut Changes) {
-        for identity in &changes.identities {
+        let identities: Vec<Identity> = changes.identities().cloned().collect();
+        for identity in &identities {
             let before = self.servers.get(identity).map(effective::has_ingress_policy);
             match effective::server_access(self, identity) {
                 Some(access) => {
@@ -883,10 +901,10 @@ impl Index {
             }
             let after = self.servers.get(identity).map(effective::has_ingress_policy);
             if before.unwrap_or(false) != after.unwrap_or(false) {
-                changes.services.extend(self.services_selecting(identity));
+                changes.extend(self.services_selecting(identity).into_iter().map(Unit::Service));
             }
         }
-        for broker in &changes.brokers {
+        for broker in changes.brokers() {
             match effective::kafka_access(self, broker) {
                 Some(access) => {
                     self.brokers.insert(broker.clone(), access);

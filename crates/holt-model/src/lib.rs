@@ -25,7 +25,7 @@ pub mod sorted_set;
 
 pub use access::{Declaration, Enforcement, Grant, KafkaAccess, ServerAccess, TopicGrants};
 pub use calls::Call;
-pub use changes::Changes;
+pub use changes::{Changes, Unit};
 pub use config::{Config, Mode, ThirdPartyPolicies};
 pub use effective::has_ingress_policy;
 pub use facts::ObjectKey;

@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use holt_api::v2beta1::KafkaOperation;
+use holt_model::Unit;
 use holt_model::{Config, Enforcement, Identity, Index, IndexedRef, Mode, Object, ObjectKey};
 
 fn shadow() -> Config {
@@ -55,12 +56,8 @@ fn shadow_mode_enforces_only_protected_servers_and_enforced_namespaces() {
     );
 
     let changes = index.apply(protected("ns", "protect-server", "server", None));
-    assert!(changes.identities.contains(&id("ns", "server")));
-    assert!(
-        changes
-            .protected_services
-            .contains(&ObjectKey::new("ns", "protect-server"))
-    );
+    assert!(changes.contains(&Unit::Identity(id("ns", "server"))));
+    assert!(changes.contains(&Unit::ProtectedService(ObjectKey::new("ns", "protect-server"))));
     assert_eq!(
         index.server(&id("ns", "server")).map(|a| a.enforcement.clone()),
         Some(Enforcement::ProtectedService("protect-server".into()))
@@ -114,9 +111,9 @@ fn deleting_intents_removes_exactly_the_access_they_granted() {
     let mut index = tutorial(Config::default());
     index.apply(intents("ns", "client-other", vec![k8s("server")]));
     let changes = index.delete(&IndexedRef::ClientIntents(ObjectKey::new("ns", "client")));
-    assert!(changes.identities.contains(&id("ns", "server")));
+    assert!(changes.contains(&Unit::Identity(id("ns", "server"))));
     assert!(
-        changes.pods.contains(&ObjectKey::new("ns", "client-1")),
+        changes.contains(&Unit::Pod(ObjectKey::new("ns", "client-1"))),
         "client pods lose their access label"
     );
     let access = index
@@ -144,13 +141,17 @@ fn one_intent_change_touches_only_its_client_and_servers() {
         ));
     }
     let changes = index.apply(intents("ns", "c7", vec![k8s("s8"), k8s("s9")]));
-    let touched: Vec<&str> = changes.identities.iter().map(|i| i.name.as_str()).collect();
+    let touched: Vec<&str> = changes.identities().map(|i| i.name.as_str()).collect();
     assert_eq!(
         touched,
         vec!["c7", "s7", "s8", "s9"],
         "old and new servers, and the client"
     );
-    assert!(changes.brokers.is_empty() && changes.protected_services.is_empty());
+    assert!(
+        changes
+            .units()
+            .all(|u| !matches!(u, Unit::Broker(_) | Unit::ProtectedService(_)))
+    );
     assert_eq!(
         index.server(&id("ns", "s7")).map(|a| a.clients.len()),
         Some(1),
@@ -168,10 +169,10 @@ fn a_service_change_re_renders_the_clients_of_the_workloads_it_selects() {
     let mut index = tutorial(Config::default());
     let changes = index.apply(service("ns", "server"));
     assert!(
-        changes.identities.contains(&id("ns", "client")),
+        changes.contains(&Unit::Identity(id("ns", "client"))),
         "client egress admits the Service in front of server"
     );
-    assert!(!changes.identities.contains(&id("ns", "client-other")));
+    assert!(!changes.contains(&Unit::Identity(id("ns", "client-other"))));
 }
 
 #[test]
@@ -226,7 +227,7 @@ fn a_pod_resolves_through_owners_that_arrive_after_it() {
     index.apply(owner("ns", "ReplicaSet", "web-abc", Some(("Deployment", "web"))));
     let changes = index.apply(owner("ns", "Deployment", "web", None));
     assert!(
-        changes.pods.contains(&key),
+        changes.contains(&Unit::Pod(key.clone())),
         "the pod's labels change with its identity"
     );
     let pod = index.pod(&key).expect("indexed");
@@ -253,7 +254,7 @@ fn called_by_annotations_declare_clients_for_the_annotated_server() {
     )));
     let changes = index.apply(Object::Pod(server.clone()));
     assert!(
-        changes.pods.contains(&ObjectKey::new("ns", "client-1")),
+        changes.contains(&Unit::Pod(ObjectKey::new("ns", "client-1"))),
         "the client pod gets an access label"
     );
     let server_id = Identity::new("ns", "server", Some("Deployment"));
@@ -309,7 +310,7 @@ fn kafka_grants_are_gathered_per_broker() {
     assert_eq!(broker.configs, vec![ObjectKey::new("kafka", "kafka")]);
     assert_eq!(broker.enforcement, Enforcement::Shadow);
     let changes = index.apply(protected("kafka", "p", "kafka", None));
-    assert!(changes.brokers.contains(&id("kafka", "kafka")));
+    assert!(changes.contains(&Unit::Broker(id("kafka", "kafka"))));
     assert!(
         index
             .broker(&id("kafka", "kafka"))

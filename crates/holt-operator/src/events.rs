@@ -24,7 +24,7 @@ use kube::{Client, Resource};
 use tracing::warn;
 
 use crate::unit::{Unit, intents_reporting};
-use crate::unit_health::{UnitOutcome, name_taken_message, name_taken_reason};
+use crate::unit_health::{UnitOutcome, name_taken_message};
 
 /// The controller name Events are reported under.
 pub const REPORTER: &str = "holt-operator";
@@ -108,7 +108,11 @@ impl Events {
         let (warning, reason, note) = if let Some(failure) = &outcome.failure {
             (true, failure.reason, failure.message.clone())
         } else if let Some(taken) = outcome.taken.iter().next() {
-            (true, name_taken_reason(taken.0), name_taken_message(unit, taken))
+            (
+                true,
+                taken.0.reasons().name_taken,
+                name_taken_message(unit, taken),
+            )
         } else {
             let namespaces: Vec<&str> = outcome.waiting.iter().map(String::as_str).collect();
             (
@@ -121,14 +125,13 @@ impl Events {
             )
         };
         let references: Vec<ObjectReference> = match unit {
-            Unit::Identity(_) | Unit::Pod(_) => intents_reporting(index, unit)
+            Unit::Identity(_) | Unit::Pod(_) | Unit::Broker(_) => intents_reporting(index, unit)
                 .into_iter()
                 .take(MAX_EVENT_SUBJECTS)
                 .map(|key| reference::<ClientIntents>(&key.namespace, &key.name))
                 .collect(),
             Unit::Service(key) => vec![reference::<Service>(&key.namespace, &key.name)],
             Unit::ProtectedService(key) => vec![reference::<ProtectedService>(&key.namespace, &key.name)],
-            Unit::Found => Vec::new(),
         };
         for regarding in &references {
             self.record(regarding, warning, reason, &note, "Reconcile").await;

@@ -37,10 +37,10 @@ pub async fn start(
     options: Options,
 ) -> (tokio::task::JoinHandle<()>, progress::Receiver<Progress>) {
     let applier = Applier::new(client.clone()).await;
-    let applier_istio = applier.istio().cloned();
+    let written_kinds = applier.written_kinds();
     let events = events::Events::new(client.clone());
     let kafka = kafka::KafkaWorker::new(client.clone(), options.kafka.clone());
     let (controller, progress) = Controller::new(Index::new(config), applier, events, kafka, options);
-    let inputs = watch::all(&client, applier_istio.as_ref());
+    let inputs = watch::all(&client, &written_kinds);
     (tokio::spawn(controller.run(inputs)), progress)
 }

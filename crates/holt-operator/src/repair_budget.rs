@@ -46,8 +46,8 @@ mod tests {
     #[test]
     fn repairs_beyond_the_budget_wait_for_the_window_to_end() {
         let mut budget = RepairBudget::new(3, Duration::from_secs(60));
-        let id = ("NetworkPolicy", ObjectKey::new("ns", "p"));
-        let other = ("NetworkPolicy", ObjectKey::new("ns", "q"));
+        let id = (holt_render::ObjectKind::NetworkPolicy, ObjectKey::new("ns", "p"));
+        let other = (holt_render::ObjectKind::NetworkPolicy, ObjectKey::new("ns", "q"));
         let t0 = Instant::now();
         for _ in 0..3 {
             assert_eq!(budget.spend(&id, t0), Ok(()));

@@ -153,14 +153,6 @@ impl UnitHealth {
     }
 }
 
-/// The reason reported when a name Holt wants is taken by an object it did not create.
-pub fn name_taken_reason(kind: &str) -> &'static str {
-    match kind {
-        crate::apply::NETWORK_POLICY => "NetworkPolicyNameTaken",
-        _ => "IstioPolicyNameTaken",
-    }
-}
-
 pub fn name_taken_message(unit: &Unit, (kind, key): &ObjectId) -> String {
     format!(
         "{kind} {key}, needed for {unit}, exists and was not created by Holt: Holt leaves it alone, and \

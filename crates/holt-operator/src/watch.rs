@@ -12,11 +12,12 @@ use holt_api::convert::Convertible;
 use holt_api::v2alpha1 as stored;
 use holt_model::facts::{IngressFacts, NamespaceFacts, OwnerFacts, PodFacts, ServiceFacts};
 use holt_model::{IndexedRef, Object, ObjectKey};
+use holt_render::ObjectKind;
 use holt_runtime::WATCH_BACKOFF;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
-use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ApiResource, DynamicObject};
 use kube::core::DeserializeGuard;
@@ -44,9 +45,8 @@ pub enum WatchedKind {
     ClientIntents,
     ProtectedService,
     KafkaServerConfig,
-    /// Kinds Holt writes, watched to notice changes behind its back and names taken by others.
-    NetworkPolicy,
-    AuthorizationPolicy,
+    /// A kind Holt writes, watched to notice changes behind its back and names taken by others.
+    Written(ObjectKind),
 }
 
 impl WatchedKind {
@@ -83,22 +83,14 @@ impl WatchedKind {
             WatchedKind::ClientIntents => "ClientIntents",
             WatchedKind::ProtectedService => "ProtectedService",
             WatchedKind::KafkaServerConfig => "KafkaServerConfig",
-            WatchedKind::NetworkPolicy => "NetworkPolicy",
-            WatchedKind::AuthorizationPolicy => "AuthorizationPolicy",
+            WatchedKind::Written(kind) => kind.label(),
         }
     }
 
-    /// Whether this is a kind Holt writes (its objects go to the applier, not the model).
-    pub fn is_written(self) -> bool {
-        matches!(
-            self,
-            WatchedKind::NetworkPolicy | WatchedKind::AuthorizationPolicy
-        )
-    }
-
-    /// How the model names an object of this kind, for deletion.
-    pub fn object_ref(self, key: ObjectKey) -> IndexedRef {
-        match self {
+    /// How the model names an object of this kind, for deletion (none for the kinds Holt writes: they are
+    /// not in the model).
+    pub fn object_ref(self, key: ObjectKey) -> Option<IndexedRef> {
+        Some(match self {
             WatchedKind::Namespace => IndexedRef::Namespace(key.name),
             WatchedKind::Pod => IndexedRef::Pod(key),
             WatchedKind::Service => IndexedRef::Service(key),
@@ -106,11 +98,17 @@ impl WatchedKind {
             WatchedKind::ClientIntents => IndexedRef::ClientIntents(key),
             WatchedKind::ProtectedService => IndexedRef::ProtectedService(key),
             WatchedKind::KafkaServerConfig => IndexedRef::KafkaServerConfig(key),
-            owner => IndexedRef::Owner {
-                kind: owner.name().to_owned(),
+            WatchedKind::ReplicaSet
+            | WatchedKind::Deployment
+            | WatchedKind::StatefulSet
+            | WatchedKind::DaemonSet
+            | WatchedKind::Job
+            | WatchedKind::CronJob => IndexedRef::Owner {
+                kind: self.name().to_owned(),
                 key,
             },
-        }
+            WatchedKind::Written(_) => return None,
+        })
     }
 }
 
@@ -161,7 +159,7 @@ pub enum Input {
     Delete { kind: WatchedKind, key: ObjectKey },
     /// An object of a kind Holt writes, as it is in the cluster.
     Observed {
-        kind: WatchedKind,
+        kind: ObjectKind,
         key: ObjectKey,
         object: LiveObject,
         listed: bool,
@@ -179,26 +177,20 @@ pub enum Input {
     Listed(WatchedKind),
 }
 
-/// The kinds [`all`] watches: the model's, NetworkPolicies, and AuthorizationPolicies when Istio is
-/// installed.
-pub fn kinds(istio: bool) -> Vec<WatchedKind> {
+/// The kinds [`all`] watches: the model's, and the kinds Holt writes here.
+pub fn kinds(written: &[ObjectKind]) -> Vec<WatchedKind> {
     let mut kinds = WatchedKind::MODEL.to_vec();
-    kinds.push(WatchedKind::NetworkPolicy);
-    if istio {
-        kinds.push(WatchedKind::AuthorizationPolicy);
-    }
+    kinds.extend(written.iter().copied().map(WatchedKind::Written));
     kinds
 }
 
-/// Every watch, merged into one stream; `istio` is the AuthorizationPolicy resource when Istio is installed.
-pub fn all(client: &Client, istio: Option<&ApiResource>) -> impl Stream<Item = Input> + Send + use<> {
+/// Every watch, merged into one stream: the model's kinds, and the kinds Holt writes (with their resources).
+pub fn all(
+    client: &Client,
+    written_kinds: &[(ObjectKind, ApiResource)],
+) -> impl Stream<Item = Input> + Send + use<> {
     let c = client.clone();
     let mut watches = vec![
-        written(
-            &c,
-            WatchedKind::NetworkPolicy,
-            &ApiResource::erase::<NetworkPolicy>(&()),
-        ),
         objects::<Namespace>(&c, WatchedKind::Namespace, |ns| {
             (Object::Namespace(NamespaceFacts::from_meta(&ns.metadata)), None)
         }),
@@ -235,8 +227,8 @@ pub fn all(client: &Client, istio: Option<&ApiResource>) -> impl Stream<Item = I
             (Object::KafkaServerConfig(ksc), Some(tracked))
         }),
     ];
-    if let Some(resource) = istio {
-        watches.push(written(&c, WatchedKind::AuthorizationPolicy, resource));
+    for (kind, resource) in written_kinds {
+        watches.push(written(&c, *kind, resource));
     }
     stream::select_all(watches)
 }
@@ -309,13 +301,14 @@ where
 }
 
 /// A watch of a kind Holt writes, each object reduced to what the applier keeps of it.
-fn written(client: &Client, kind: WatchedKind, resource: &ApiResource) -> Boxed {
+fn written(client: &Client, object_kind: ObjectKind, resource: &ApiResource) -> Boxed {
+    let kind = WatchedKind::Written(object_kind);
     let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
     let events =
         watcher(api, watcher::Config::default()).backoff(ExponentialBackoff::from(WATCH_BACKOFF.builder()));
     Box::pin(events.filter_map(move |event| {
         let observed = |object: DynamicObject, listed: bool| Input::Observed {
-            kind,
+            kind: object_kind,
             key: ObjectKey::of(&object.metadata),
             object: LiveObject::new(&object.metadata, object.data.get("spec")),
             listed,

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::istio::AuthorizationPolicy;
 use crate::notice::Notice;
+use crate::object_kind::ObjectKind;
 
 /// What a render function returns: its value and the notices about what it could not render.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,28 +37,28 @@ impl<T> Rendered<T> {
 #[serde(untagged)]
 pub enum Manifest {
     NetworkPolicy(NetworkPolicy),
-    AuthorizationPolicy(AuthorizationPolicy),
+    IstioAuthorizationPolicy(AuthorizationPolicy),
 }
 
 impl Manifest {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ObjectKind {
         match self {
-            Manifest::NetworkPolicy(_) => "NetworkPolicy",
-            Manifest::AuthorizationPolicy(_) => "AuthorizationPolicy",
+            Manifest::NetworkPolicy(_) => ObjectKind::NetworkPolicy,
+            Manifest::IstioAuthorizationPolicy(_) => ObjectKind::IstioAuthorizationPolicy,
         }
     }
 
     pub fn metadata(&self) -> &ObjectMeta {
         match self {
             Manifest::NetworkPolicy(p) => &p.metadata,
-            Manifest::AuthorizationPolicy(p) => &p.metadata,
+            Manifest::IstioAuthorizationPolicy(p) => &p.metadata,
         }
     }
 
     pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
         match self {
             Manifest::NetworkPolicy(p) => &mut p.metadata,
-            Manifest::AuthorizationPolicy(p) => &mut p.metadata,
+            Manifest::IstioAuthorizationPolicy(p) => &mut p.metadata,
         }
     }
 
@@ -102,9 +103,10 @@ impl Desired {
         Desired { manifest, owner }
     }
 
-    /// `(kind, namespace, name)`: the order `holt plan` prints objects in.
-    pub fn sort_key(&self) -> (&'static str, ObjectKey) {
-        (self.manifest.kind(), self.manifest.key())
+    /// `(kind, group, namespace, name)`: the order `holt plan` prints objects in.
+    pub fn sort_key(&self) -> (&'static str, &'static str, ObjectKey) {
+        let api = self.manifest.kind().api();
+        (api.kind, api.group, self.manifest.key())
     }
 }
 

@@ -8,12 +8,22 @@ use crate::desired::{Desired, Rendered};
 use crate::notice::{Notice, Reason, Subject};
 use crate::{istio, network_policy};
 
-/// The desired objects of `identity` and the notices about it. Objects are in a fixed order (access policies,
-/// then AuthorizationPolicies by client); notices are sorted.
+/// A policy kind rendered for an identity: its objects and notices are added to what the unit renders.
+pub type IdentityPolicy = fn(&Index, &Identity, &mut Rendered<Vec<Desired>>);
+
+/// The registry of the policy kinds an identity's unit renders, in the order their objects are listed: the
+/// access NetworkPolicies (ingress as a server, egress as a client), then each mesh's policies admitting the
+/// identity's clients. A new kind of access control for calls between workloads is one module with such a
+/// function, and one line here (docs/architecture.md, "How to add a policy kind").
+pub const IDENTITY_POLICIES: [IdentityPolicy; 2] = [network_policy::render, istio::render];
+
+/// The desired objects of `identity` and the notices about it. Objects are in a fixed order (the
+/// [`IDENTITY_POLICIES`] in turn); notices are sorted.
 pub fn render_identity(index: &Index, identity: &Identity) -> Rendered<Vec<Desired>> {
     let mut out = Rendered::new(Vec::new(), Vec::new());
-    network_policy::render(index, identity, &mut out);
-    istio::render(index, identity, &mut out);
+    for render in IDENTITY_POLICIES {
+        render(index, identity, &mut out);
+    }
     unsupported_calls(index, identity, &mut out.notices);
     out.notices.sort();
     out.notices.dedup();

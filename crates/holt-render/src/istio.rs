@@ -277,7 +277,7 @@ fn policy(
             }],
         },
     };
-    Desired::new(Manifest::AuthorizationPolicy(policy), None)
+    Desired::new(Manifest::IstioAuthorizationPolicy(policy), None)
 }
 
 /// Other client workloads (workloads with ClientIntents) in the client's namespace whose pods run as

@@ -16,8 +16,10 @@ pub mod istio;
 pub mod kafka;
 pub mod network_policy;
 pub mod notice;
+pub mod object_kind;
 pub mod pod_labels;
 pub mod state;
+pub mod unit;
 
 pub use default_deny::render_protected_service;
 pub use desired::{Desired, Manifest, Owner, Rendered};
@@ -26,5 +28,7 @@ pub use identity::render_identity;
 pub use istio::AuthorizationPolicy;
 pub use kafka::{KafkaAcl, KafkaAcls, KafkaOptions, render_broker};
 pub use notice::{Notice, Reason, Subject};
+pub use object_kind::{ApiType, KindReasons, ObjectKind};
 pub use pod_labels::{LabelPatch, PodLabels, render_pod};
 pub use state::{DesiredState, RenderOptions, render_all};
+pub use unit::{UnitState, render_unit};

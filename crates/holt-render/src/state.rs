@@ -1,17 +1,13 @@
 //! The complete desired state of a cluster, for `holt plan` and full resyncs.
 
-use std::collections::BTreeSet;
-
-use holt_model::{Identity, Index, ObjectKey};
+use holt_model::Index;
 use serde::Serialize;
 
-use crate::default_deny::render_protected_service;
 use crate::desired::Desired;
-use crate::external_traffic::render_service;
-use crate::identity::render_identity;
-use crate::kafka::{KafkaAcls, KafkaOptions, render_broker};
+use crate::kafka::{KafkaAcls, KafkaOptions};
 use crate::notice::Notice;
-use crate::pod_labels::{PodLabels, render_pod};
+use crate::pod_labels::PodLabels;
+use crate::unit::render_unit;
 
 /// Options that do not come from the model's configuration.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -33,39 +29,12 @@ pub struct DesiredState {
 /// Renders every unit the index knows.
 pub fn render_all(index: &Index, options: &RenderOptions) -> DesiredState {
     let mut state = DesiredState::default();
-    let mut identities: BTreeSet<Identity> = index.servers().map(|s| s.server.clone()).collect();
-    identities.extend(index.clients());
-    for identity in &identities {
-        let rendered = render_identity(index, identity);
-        state.objects.extend(rendered.value);
-        state.notices.extend(rendered.notices);
-    }
-    let mut protected: Vec<&ObjectKey> = index.protected_services().map(|(key, _)| key).collect();
-    protected.sort();
-    for key in protected {
-        let rendered = render_protected_service(index, key);
-        state.objects.extend(rendered.value);
-        state.notices.extend(rendered.notices);
-    }
-    let mut services: Vec<&ObjectKey> = index.services().map(|s| &s.key).collect();
-    services.sort();
-    for key in services {
-        let rendered = render_service(index, key);
-        state.objects.extend(rendered.value);
-        state.notices.extend(rendered.notices);
-    }
-    let mut pods: Vec<&ObjectKey> = index.pods().map(|p| &p.facts.key).collect();
-    pods.sort();
-    for key in pods {
-        let rendered = render_pod(index, key);
-        state.pod_labels.extend(rendered.value);
-        state.notices.extend(rendered.notices);
-    }
-    let brokers: BTreeSet<&Identity> = index.brokers().map(|b| &b.broker).collect();
-    for broker in brokers {
-        let rendered = render_broker(index, broker, &options.kafka);
-        state.kafka_acls.extend(rendered.value);
-        state.notices.extend(rendered.notices);
+    for unit in index.all_units().units() {
+        let mut rendered = render_unit(index, unit, options);
+        state.objects.append(&mut rendered.value.objects);
+        state.pod_labels.extend(rendered.value.pod_labels);
+        state.kafka_acls.extend(rendered.value.kafka_acls);
+        state.notices.append(&mut rendered.notices);
     }
     // Two ProtectedServices naming the same server render the same default-deny: keep one.
     state.objects.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));

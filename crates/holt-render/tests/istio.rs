@@ -14,7 +14,7 @@ fn authorization_policies(index: &Index, server: &holt_model::Identity) -> Vec<V
     render_identity(index, server)
         .value
         .iter()
-        .filter(|d| d.manifest.kind() == "AuthorizationPolicy")
+        .filter(|d| d.manifest.kind() == holt_render::ObjectKind::IstioAuthorizationPolicy)
         .map(json)
         .collect()
 }
@@ -111,7 +111,7 @@ fn a_client_without_sidecar_gets_no_policy_to_a_meshed_server() {
         rendered
             .value
             .iter()
-            .all(|d| d.manifest.kind() != "AuthorizationPolicy")
+            .all(|d| d.manifest.kind() != holt_render::ObjectKind::IstioAuthorizationPolicy)
     );
     let notice = rendered
         .notices
@@ -151,7 +151,7 @@ fn server_pods_without_sidecar_are_reported() {
         rendered
             .value
             .iter()
-            .any(|d| d.manifest.kind() == "AuthorizationPolicy")
+            .any(|d| d.manifest.kind() == holt_render::ObjectKind::IstioAuthorizationPolicy)
     );
     let notice = rendered
         .notices

@@ -6,6 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
+use holt_model::Unit;
 use holt_model::labels::{ACCESS_PREFIX, SVC_ACCESS_PREFIX};
 use holt_model::{Config, Mode};
 use holt_render::{Owner, Reason, RenderOptions, render_all, render_identity, render_pod};
@@ -432,7 +433,7 @@ fn kafka_clients_are_admitted_to_the_broker() {
         "orders",
         vec![kafka("kafka.kafka", &[("orders", &[])])],
     ));
-    assert!(changes.identities.contains(&broker));
+    assert!(changes.contains(&Unit::Identity(broker.clone())));
 }
 
 #[test]

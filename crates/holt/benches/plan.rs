@@ -11,10 +11,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use holt_model::{Changes, Config, Index, Object};
-use holt_render::{
-    RenderOptions, render_all, render_broker, render_identity, render_pod, render_protected_service,
-    render_service,
-};
+use holt_render::{RenderOptions, render_all, render_unit};
 
 const SIZES: [(usize, usize); 3] = [(1_000, 500), (10_000, 5_000), (20_000, 10_000)];
 
@@ -29,20 +26,11 @@ fn build(objects: Vec<Object>) -> Index {
 /// Re-renders exactly the units a change touched, as the operator does; returns how many objects came out.
 fn render_changes(index: &Index, changes: &Changes, options: &RenderOptions) -> usize {
     let mut rendered = 0;
-    for identity in &changes.identities {
-        rendered += render_identity(index, identity).value.len();
-    }
-    for pod in &changes.pods {
-        rendered += render_pod(index, pod).value.iter().count();
-    }
-    for service in &changes.services {
-        rendered += render_service(index, service).value.iter().count();
-    }
-    for ps in &changes.protected_services {
-        rendered += render_protected_service(index, ps).value.iter().count();
-    }
-    for broker in &changes.brokers {
-        rendered += render_broker(index, broker, &options.kafka).value.iter().count();
+    for unit in changes.units() {
+        let state = render_unit(index, unit, options).value;
+        rendered += state.objects.len()
+            + usize::from(state.pod_labels.is_some())
+            + usize::from(state.kafka_acls.is_some());
     }
     rendered
 }

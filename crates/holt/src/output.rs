@@ -243,7 +243,7 @@ fn protected_services_by_server(plan: &Plan) -> BTreeMap<(String, String), Vec<O
 fn count_by_kind(state: &DesiredState) -> BTreeMap<&'static str, usize> {
     let mut counts = BTreeMap::new();
     for desired in &state.objects {
-        *counts.entry(desired.manifest.kind()).or_default() += 1;
+        *counts.entry(desired.manifest.kind().label()).or_default() += 1;
     }
     if !state.kafka_acls.is_empty() {
         counts.insert("Kafka ACL sets", state.kafka_acls.len());

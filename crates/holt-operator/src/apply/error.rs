@@ -2,18 +2,19 @@
 //! reference's reasons where it has one) and the metric label.
 
 use holt_model::ObjectKey;
+use holt_render::ObjectKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error("writing {kind} {key}: {source}")]
     Write {
-        kind: &'static str,
+        kind: ObjectKind,
         key: ObjectKey,
         source: Box<kube::Error>,
     },
     #[error("deleting {kind} {key}: {source}")]
     Delete {
-        kind: &'static str,
+        kind: ObjectKind,
         key: ObjectKey,
         source: Box<kube::Error>,
     },
@@ -46,16 +47,8 @@ impl ApplyError {
     /// The category, as an Event reason and metric label.
     pub fn category(&self) -> &'static str {
         match self {
-            ApplyError::Write {
-                kind: super::NETWORK_POLICY,
-                ..
-            } => "CreatingNetworkPoliciesFailed",
-            ApplyError::Write { .. } => "CreatingIstioPolicyFailed",
-            ApplyError::Delete {
-                kind: super::NETWORK_POLICY,
-                ..
-            } => "RemovingNetworkPolicyFailed",
-            ApplyError::Delete { .. } => "RemovingIstioPolicyFailed",
+            ApplyError::Write { kind, .. } => kind.reasons().write_failed,
+            ApplyError::Delete { kind, .. } => kind.reasons().delete_failed,
             ApplyError::LabelPod { .. } => "PodLabelingFailed",
             ApplyError::Status { .. } => "StatusUpdateFailed",
             ApplyError::Finalizer { .. } => "FinalizerUpdateFailed",

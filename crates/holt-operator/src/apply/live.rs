@@ -209,11 +209,6 @@ impl LiveObjects {
         }
     }
 
-    /// The ids of the objects of `kind` known (to find those a relist no longer has).
-    pub fn ids_of(&self, kind: &str) -> Vec<ObjectId> {
-        self.objects.keys().filter(|(k, _)| *k == kind).cloned().collect()
-    }
-
     pub fn len(&self) -> usize {
         self.objects.len()
     }
@@ -239,7 +234,7 @@ mod tests {
     use serde_json::json;
 
     fn id(name: &str) -> ObjectId {
-        ("NetworkPolicy", ObjectKey::new("ns", name))
+        (holt_render::ObjectKind::NetworkPolicy, ObjectKey::new("ns", name))
     }
 
     fn object(version: u64, labels: Value, spec: Value) -> LiveObject {

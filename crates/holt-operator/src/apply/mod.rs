@@ -24,9 +24,8 @@ use futures::{StreamExt, stream};
 use holt_api::v2alpha1::ClientIntents;
 use holt_model::ObjectKey;
 use holt_model::sorted_map::SortedMap;
-use holt_render::{Desired, Manifest, PodLabels};
+use holt_render::{Desired, Manifest, ObjectKind, PodLabels};
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions};
@@ -43,9 +42,6 @@ use crate::unit_health::{Failure, UnitOutcome};
 
 /// Writes in flight at once: enough to hide the API server's latency, few enough not to flood it.
 pub const CONCURRENT_WRITES: usize = 16;
-
-pub const NETWORK_POLICY: &str = "NetworkPolicy";
-pub const AUTHORIZATION_POLICY: &str = "AuthorizationPolicy";
 
 /// One write to the cluster.
 #[derive(Clone, Debug)]
@@ -64,8 +60,12 @@ pub enum Write {
         object: DynamicObject,
         fingerprint: u64,
     },
-    /// Deletion of one of Holt's objects that no unit wants.
-    Delete { unit: Unit, id: ObjectId, uid: String },
+    /// Deletion of one of Holt's objects that no unit wants (a leftover of an earlier run has no unit).
+    Delete {
+        unit: Option<Unit>,
+        id: ObjectId,
+        uid: String,
+    },
     /// A merge patch of a pod's Holt-owned labels (`null` removes a label).
     LabelPod {
         key: ObjectKey,
@@ -85,9 +85,8 @@ impl Write {
     /// The render unit the write is for (none for status and finalizer writes).
     pub fn unit(&self) -> Option<Unit> {
         match self {
-            Write::Create { unit, .. } | Write::Replace { unit, .. } | Write::Delete { unit, .. } => {
-                Some(unit.clone())
-            }
+            Write::Create { unit, .. } | Write::Replace { unit, .. } => Some(unit.clone()),
+            Write::Delete { unit, .. } => unit.clone(),
             Write::LabelPod { key, .. } => Some(Unit::Pod(key.clone())),
             Write::Status { .. } | Write::Finalizer { .. } => None,
         }
@@ -124,9 +123,9 @@ enum Answer {
 /// Writes desired state; remembers what it wrote and what the cluster holds.
 pub struct Applier {
     client: Client,
-    network_policy: ApiResource,
-    /// The AuthorizationPolicy resource, when Istio's CRD is installed.
-    istio: Option<ApiResource>,
+    /// The resources of the kinds Holt can write here: the built-in ones, and those whose CRD is installed
+    /// (Istio's, Linkerd's). Objects of other kinds are not written.
+    resources: BTreeMap<ObjectKind, ApiResource>,
     ownership: Ownership,
     /// A hash of the desired form of each object as last written, to skip writes that would change
     /// nothing (a hash, not the object: thousands of policies would otherwise be kept twice in memory).
@@ -142,30 +141,29 @@ pub struct Applier {
 impl std::fmt::Debug for Applier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Applier")
-            .field("istio", &self.istio)
+            .field("kinds", &self.resources.keys().collect::<Vec<_>>())
             .field("writes", &self.writes)
             .finish_non_exhaustive()
     }
 }
 
 impl Applier {
-    /// An applier; looks up whether Istio's AuthorizationPolicy CRD is installed.
+    /// An applier; looks up which of the kinds Holt writes have their CRD installed.
     pub async fn new(client: Client) -> Self {
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-        let istio = match crds.get_opt("authorizationpolicies.security.istio.io").await {
-            Ok(Some(_)) => Some(ApiResource {
-                group: "security.istio.io".into(),
-                version: "v1".into(),
-                api_version: "security.istio.io/v1".into(),
-                kind: AUTHORIZATION_POLICY.into(),
-                plural: "authorizationpolicies".into(),
-            }),
-            _ => None,
-        };
+        let mut resources = BTreeMap::new();
+        for kind in ObjectKind::ALL {
+            let installed = match kind.crd() {
+                None => true,
+                Some(crd) => matches!(crds.get_opt(crd).await, Ok(Some(_))),
+            };
+            if installed {
+                resources.insert(kind, api_resource(kind));
+            }
+        }
         Applier {
             client,
-            network_policy: ApiResource::erase::<NetworkPolicy>(&()),
-            istio,
+            resources,
             ownership: Ownership::default(),
             applied: HashMap::new(),
             live: LiveObjects::default(),
@@ -174,9 +172,12 @@ impl Applier {
         }
     }
 
-    /// The AuthorizationPolicy resource, when Istio is installed (its objects are watched too).
-    pub fn istio(&self) -> Option<&ApiResource> {
-        self.istio.as_ref()
+    /// The kinds Holt writes here, with their resources (their objects are watched too).
+    pub fn written_kinds(&self) -> Vec<(ObjectKind, ApiResource)> {
+        self.resources
+            .iter()
+            .map(|(kind, resource)| (*kind, resource.clone()))
+            .collect()
     }
 
     /// Records a watch event for an object of a kind Holt writes; returns the units to render again
@@ -194,13 +195,8 @@ impl Applier {
         (observed, units)
     }
 
-    /// The ids of the objects of `kind` Holt knows are in the cluster (to find those a relist no longer has).
-    pub fn live_ids(&self, kind: &str) -> Vec<ObjectId> {
-        self.live.ids_of(kind)
-    }
-
-    /// Claims for [`Unit::Found`] the objects of Holt's in the namespaces it acts on, as the watches
-    /// listed them at start-up, so the first full pass can delete those nobody wants any more.
+    /// Records the objects of Holt's in the namespaces it acts on, as the watches listed them at start-up,
+    /// so the first full pass can delete those nobody wants any more.
     pub fn claim_found(&mut self, watched: impl Fn(&str) -> bool) {
         let found = self
             .live
@@ -208,14 +204,14 @@ impl Applier {
             .filter(|(id, live)| live.holts && watched(&id.1.namespace))
             .map(|(id, _)| id.clone())
             .collect();
-        self.ownership.set(Unit::Found, found);
+        self.ownership.set_found(found);
     }
 
     /// Plans the deletion of what was found at start-up and no unit claimed.
     pub fn plan_prune_unclaimed(&mut self, plan: &mut Vec<Write>) -> usize {
         let before = plan.len();
         for id in self.ownership.unclaimed_found() {
-            self.plan_delete(Unit::Found, id, plan);
+            self.plan_delete(None, id, plan);
         }
         self.ownership.clear_found();
         plan.len() - before
@@ -224,7 +220,7 @@ impl Applier {
     /// Plans making the cluster hold exactly `desired` for `unit`: a create or replace for each object that
     /// differs from what the cluster holds, a deletion for what the unit wanted before and nobody wants now.
     /// Returns what cannot be written: objects whose namespace is not in `namespaces`, names taken by
-    /// objects Holt did not create. AuthorizationPolicies are left out when Istio is not installed.
+    /// objects Holt did not create. Objects of kinds whose CRD is not installed are left out.
     pub fn plan_unit(
         &mut self,
         unit: &Unit,
@@ -235,7 +231,7 @@ impl Applier {
         let mut outcome = UnitOutcome::default();
         let mut wanted = BTreeSet::new();
         for object in desired {
-            if matches!(object.manifest, Manifest::AuthorizationPolicy(_)) && self.istio.is_none() {
+            if !self.resources.contains_key(&object.manifest.kind()) {
                 continue;
             }
             let id = (object.manifest.kind(), object.manifest.key());
@@ -253,7 +249,7 @@ impl Applier {
                 Ok(None) => {}
                 Err(source) => {
                     let error = ApplyError::Encode {
-                        kind: id.0,
+                        kind: id.0.label(),
                         key: id.1.clone(),
                         source,
                     };
@@ -265,7 +261,7 @@ impl Applier {
             return outcome; // keep what the unit wanted before: nothing is deleted on a render it could not encode
         }
         for orphan in self.ownership.set(unit.clone(), wanted) {
-            self.plan_delete(unit.clone(), orphan, plan);
+            self.plan_delete(Some(unit.clone()), orphan, plan);
         }
         let retry: Vec<ObjectId> = self
             .failed_deletes
@@ -275,7 +271,7 @@ impl Applier {
             .collect();
         for id in retry {
             self.failed_deletes.remove(&id);
-            self.plan_delete(unit.clone(), id, plan);
+            self.plan_delete(Some(unit.clone()), id, plan);
         }
         outcome
     }
@@ -310,7 +306,7 @@ impl Applier {
     }
 
     /// Plans deleting `id` if it is Holt's (a foreign object of that name, or none, is left alone).
-    fn plan_delete(&mut self, unit: Unit, id: ObjectId, plan: &mut Vec<Write>) {
+    fn plan_delete(&mut self, unit: Option<Unit>, id: ObjectId, plan: &mut Vec<Write>) {
         self.applied.remove(&id);
         if let Some(live) = self.live.get(&id).filter(|l| l.holts) {
             let uid = live.uid.clone();
@@ -415,7 +411,9 @@ impl Applier {
                 }
                 (Write::Delete { id, .. }, Ok(_)) => self.live.deleted(id),
                 (Write::Delete { id, unit, .. }, Err(error)) => {
-                    self.failed_deletes.insert(id.clone(), unit.clone());
+                    if let Some(unit) = unit {
+                        self.failed_deletes.insert(id.clone(), unit.clone());
+                    }
                     failures.push((write, error));
                 }
                 (_, Ok(_)) => {}
@@ -425,11 +423,8 @@ impl Applier {
         Executed { failures, patched }
     }
 
-    fn resource(&self, kind: &str) -> Option<&ApiResource> {
-        match kind {
-            NETWORK_POLICY => Some(&self.network_policy),
-            _ => self.istio.as_ref(),
-        }
+    fn resource(&self, kind: ObjectKind) -> Option<&ApiResource> {
+        self.resources.get(&kind)
     }
 
     /// One write; I/O only. Creates and replaces answer the object as the API server stored it; status and
@@ -451,7 +446,7 @@ impl Applier {
                 object,
                 ..
             } => {
-                let Some(resource) = self.resource(kind) else {
+                let Some(resource) = self.resource(*kind) else {
                     return Ok(Answer::Nothing);
                 };
                 let api: Api<DynamicObject> = Api::namespaced_with(client, &key.namespace, resource);
@@ -460,7 +455,7 @@ impl Applier {
                     _ => api.replace(&key.name, &params, object).await,
                 };
                 let written = result.map_err(|source| ApplyError::Write {
-                    kind,
+                    kind: *kind,
                     key: key.clone(),
                     source: Box::new(source),
                 })?;
@@ -470,7 +465,7 @@ impl Applier {
             Write::Delete {
                 id: (kind, key), uid, ..
             } => {
-                let Some(resource) = self.resource(kind) else {
+                let Some(resource) = self.resource(*kind) else {
                     return Ok(Answer::Nothing);
                 };
                 let api: Api<DynamicObject> = Api::namespaced_with(client, &key.namespace, resource);
@@ -483,7 +478,7 @@ impl Applier {
                 };
                 match api.delete(&key.name, &params).await {
                     Err(source) if !is_not_found(&source) => Err(ApplyError::Delete {
-                        kind,
+                        kind: *kind,
                         key: key.clone(),
                         source: Box::new(source),
                     }),
@@ -600,6 +595,18 @@ fn replacement(mut desired: Value, live: &LiveObject) -> Value {
         metadata.insert("finalizers".to_owned(), json!(live.others.finalizers));
     }
     desired
+}
+
+/// The API resource objects of `kind` are written through.
+pub fn api_resource(kind: ObjectKind) -> ApiResource {
+    let api = kind.api();
+    ApiResource {
+        group: api.group.into(),
+        version: api.version.into(),
+        api_version: api.api_version(),
+        kind: api.kind.into(),
+        plural: api.plural.into(),
+    }
 }
 
 fn dynamic(value: Value) -> Result<DynamicObject, serde_json::Error> {

@@ -4,16 +4,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use holt_model::ObjectKey;
+use holt_render::ObjectKind;
 
 use crate::unit::Unit;
 
-/// An object Holt writes: its kind and key.
-pub type ObjectId = (&'static str, ObjectKey);
+/// An object Holt writes: its group-qualified kind and key.
+pub type ObjectId = (ObjectKind, ObjectKey);
 
 #[derive(Debug, Default)]
 pub struct Ownership {
     by_unit: BTreeMap<Unit, BTreeSet<ObjectId>>,
     wanted_by: BTreeMap<ObjectId, BTreeSet<Unit>>,
+    /// Holt's objects the watches listed at start-up, until the first full pass has pruned those no unit
+    /// wants.
+    found: BTreeSet<ObjectId>,
 }
 
 impl Ownership {
@@ -42,29 +46,29 @@ impl Ownership {
         orphans
     }
 
-    /// The units that want `object` (not counting the start-up listing).
+    /// The units that want `object`.
     pub fn units_wanting(&self, object: &ObjectId) -> Vec<Unit> {
         self.wanted_by
             .get(object)
             .into_iter()
             .flatten()
-            .filter(|u| **u != Unit::Found)
             .cloned()
             .collect()
     }
 
     pub fn is_wanted(&self, object: &ObjectId) -> bool {
-        self.wanted_by
-            .get(object)
-            .is_some_and(|units| units.iter().any(|u| *u != Unit::Found))
+        self.wanted_by.contains_key(object)
+    }
+
+    /// Records Holt's objects listed at start-up.
+    pub fn set_found(&mut self, found: BTreeSet<ObjectId>) {
+        self.found = found;
     }
 
     /// Objects found at start-up that no unit claimed: Holt's leftovers, to delete.
     pub fn unclaimed_found(&self) -> Vec<ObjectId> {
-        self.by_unit
-            .get(&Unit::Found)
-            .into_iter()
-            .flatten()
+        self.found
+            .iter()
             .filter(|o| !self.is_wanted(o))
             .cloned()
             .collect()
@@ -72,7 +76,7 @@ impl Ownership {
 
     /// Forgets the start-up listing once it has been pruned.
     pub fn clear_found(&mut self) {
-        self.set(Unit::Found, BTreeSet::new());
+        self.found.clear();
     }
 }
 
@@ -81,7 +85,7 @@ mod tests {
     use super::*;
 
     fn np(name: &str) -> ObjectId {
-        ("NetworkPolicy", ObjectKey::new("ns", name))
+        (ObjectKind::NetworkPolicy, ObjectKey::new("ns", name))
     }
 
     #[test]
@@ -98,7 +102,7 @@ mod tests {
     #[test]
     fn objects_found_at_start_up_are_pruned_unless_claimed() {
         let mut ownership = Ownership::default();
-        ownership.set(Unit::Found, [np("kept"), np("stale")].into());
+        ownership.set_found([np("kept"), np("stale")].into());
         ownership.set(Unit::Service(ObjectKey::new("ns", "s")), [np("kept")].into());
         assert_eq!(ownership.unclaimed_found(), vec![np("stale")]);
         ownership.clear_found();

@@ -31,7 +31,7 @@ use crate::events::Events;
 use crate::histogram::DurationHistogram;
 use crate::kafka::{BrokerState, KafkaSettings, KafkaWorker};
 use crate::repair_budget::RepairBudget;
-use crate::unit::{self, Unit};
+use crate::unit::Unit;
 use crate::unit_health::UnitHealth;
 use crate::watch::{Input, Tracked, WatchedKind};
 
@@ -166,7 +166,12 @@ impl Controller {
         options: Options,
     ) -> (Self, watch::Receiver<Progress>) {
         let (progress, receiver) = watch::channel(Progress::default());
-        let kinds = crate::watch::kinds(applier.istio().is_some());
+        let written: Vec<_> = applier
+            .written_kinds()
+            .into_iter()
+            .map(|(kind, _)| kind)
+            .collect();
+        let kinds = crate::watch::kinds(&written);
         let health = UnitHealth::new(
             holt_runtime::Backoff::exponential(options.retry, options.max_retry).with_jitter(),
         );
@@ -275,8 +280,8 @@ impl Controller {
                 object,
                 listed,
             } => {
-                self.seen(kind, &key, listed);
-                let id = (kind.name(), key);
+                self.seen(WatchedKind::Written(kind), &key, listed);
+                let id = (kind, key);
                 let observed = self.applier.observe(id.clone(), Some(object));
                 self.repair(id, observed);
             }
@@ -292,11 +297,14 @@ impl Controller {
                     self.track(kind, &key, tracked);
                     if self.tracked.get(&(kind, key.clone())).is_some_and(|t| t.deleting) {
                         // Deleting: its access goes now; the finalizer comes off once that is applied.
-                        let changes = self.index.delete(&kind.object_ref(key.clone()));
+                        let changes = kind
+                            .object_ref(key.clone())
+                            .map(|object| self.index.delete(&object))
+                            .unwrap_or_default();
                         self.deleting
                             .entry((kind, key))
                             .or_default()
-                            .extend(unit::units_of(&changes));
+                            .extend(changes.units().cloned());
                         self.pending.merge(changes);
                         return;
                     }
@@ -378,9 +386,7 @@ impl Controller {
 
     /// Schedules units to be rendered and applied again.
     fn render_again(&mut self, units: impl IntoIterator<Item = Unit>) {
-        for unit in units {
-            unit::add_to(&mut self.pending, unit);
-        }
+        self.pending.extend(units);
     }
 
     fn track(&mut self, kind: WatchedKind, key: &ObjectKey, mut tracked: Tracked) {
@@ -416,8 +422,8 @@ impl Controller {
         if let Some(known) = self.known.get_mut(&kind) {
             known.remove(&key);
         }
-        if kind.is_written() {
-            let id = (kind.name(), key);
+        if let WatchedKind::Written(object_kind) = kind {
+            let id = (object_kind, key);
             let observed = self.applier.observe(id.clone(), None);
             self.repair(id, observed);
             return;
@@ -433,8 +439,10 @@ impl Controller {
             self.changed_intents.remove(&key);
             self.invalid.remove(&key);
         }
-        let changes = self.index.delete(&kind.object_ref(key));
-        self.pending.merge(changes);
+        if let Some(object) = kind.object_ref(key) {
+            let changes = self.index.delete(&object);
+            self.pending.merge(changes);
+        }
     }
 }
 

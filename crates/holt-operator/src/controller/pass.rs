@@ -1,18 +1,35 @@
 //! One pass: render the pending units, plan their writes, perform them, and record each unit's outcome.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use holt_model::{Changes, Config, Identity, Index, ObjectKey};
-use holt_render::{Desired, Notice, render_identity, render_pod, render_protected_service, render_service};
+use holt_model::{Identity, Index, ObjectKey, Unit};
+use holt_render::{Desired, Notice, ObjectKind, RenderOptions, render_unit};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use tracing::{debug, info, warn};
 
 use super::Controller;
 use crate::apply::{self, Applier, Write};
-use crate::kafka::BrokerState;
-use crate::unit::{self, Unit};
+use crate::kafka::{BrokerJob, BrokerState};
 use crate::unit_health::UnitOutcome;
+
+/// What a pass plans before it writes anything.
+#[derive(Default)]
+struct PassPlan {
+    writes: Vec<Write>,
+    /// Each unit planned, and what it could not plan (names taken, namespaces missing, encoding).
+    outcomes: BTreeMap<Unit, UnitOutcome>,
+    /// Broker jobs, each with whether it removes an orphan's ACLs.
+    kafka_jobs: Vec<(BrokerJob, bool)>,
+    notices: Vec<Notice>,
+}
+
+impl PassPlan {
+    fn notice(&mut self, notices: Vec<Notice>) {
+        log_notices(&notices);
+        self.notices.extend(notices);
+    }
+}
 
 /// What the writes of a pass did, per unit.
 #[derive(Debug, Default)]
@@ -20,7 +37,7 @@ pub(super) struct Applied {
     /// Each attempted unit and what it left undone.
     pub outcomes: BTreeMap<Unit, UnitOutcome>,
     /// Units with objects created or rewritten in this pass, and their kinds.
-    pub written: BTreeMap<Unit, Vec<&'static str>>,
+    pub written: BTreeMap<Unit, Vec<ObjectKind>>,
 }
 
 impl Controller {
@@ -40,76 +57,91 @@ impl Controller {
         if first {
             let config = self.index.config().clone();
             self.applier.claim_found(|ns| config.watches(ns));
-            self.pending.merge(everything(&self.index));
+            self.pending.merge(self.index.all_units());
             self.pending_status
                 .extend(self.index.all_intents().map(|(key, _)| key.clone()));
         }
-        for unit in self.health.due(now) {
-            unit::add_to(&mut self.pending, unit);
-        }
-        let changes = watched_only(std::mem::take(&mut self.pending), self.index.config());
+        self.pending.extend(self.health.due(now));
+        let mut changes = std::mem::take(&mut self.pending);
+        // An operator restricted to some namespaces writes nothing elsewhere.
+        let config = self.index.config();
+        changes.retain(|unit| config.watches(unit.namespace()));
 
         // Plan every write of the touched units (pure), then perform them concurrently.
-        let mut plan = Vec::new();
-        let mut outcomes = BTreeMap::new();
-        let mut notices = Vec::new();
-        let namespaces = self.index.namespaces().clone();
-        let mut rendered: Vec<(Unit, holt_render::Rendered<Vec<Desired>>)> = Vec::new();
-        for identity in &changes.identities {
-            rendered.push((
-                Unit::Identity(identity.clone()),
-                render_identity(&self.index, identity),
-            ));
+        let mut pass = PassPlan::default();
+        for unit in changes {
+            self.plan_unit(unit, now, &mut pass);
         }
-        for key in &changes.services {
-            let value = render_service(&self.index, key).map(|v| v.into_iter().collect());
-            rendered.push((Unit::Service(key.clone()), value));
-        }
-        for key in &changes.protected_services {
-            let value = render_protected_service(&self.index, key).map(|v| v.into_iter().collect());
-            rendered.push((Unit::ProtectedService(key.clone()), value));
-        }
-        for (unit, mut value) in rendered {
-            log_notices(&value.notices);
-            notices.append(&mut value.notices);
-            attach_owner_references(&self.index, &mut value.value);
-            let outcome = self.applier.plan_unit(&unit, value.value, &namespaces, &mut plan);
-            outcomes.insert(unit, outcome);
-        }
-        for key in &changes.pods {
-            let unit = Unit::Pod(key.clone());
-            let Some(pod) = self.index.pod(key) else {
-                self.health.forget(&unit, now); // gone: nothing to label
-                continue;
-            };
-            let mut value = render_pod(&self.index, key);
-            Applier::plan_pod_labels(key, &pod.facts.labels, value.value.as_ref(), &mut plan);
-            log_notices(&value.notices);
-            notices.append(&mut value.notices);
-            outcomes.insert(unit, UnitOutcome::default());
-        }
-        self.submit_kafka_jobs(&changes, first, &mut notices).await;
         if first {
-            let pruned = self.applier.plan_prune_unclaimed(&mut plan);
-            outcomes.insert(Unit::Found, UnitOutcome::default());
+            // Brokers whose KafkaServerConfig went while no operator ran: remove what Holt created there.
+            let orphans = self.kafka.orphans(&self.index).await;
+            pass.kafka_jobs.extend(orphans.into_iter().map(|job| (job, true)));
+            let pruned = self.applier.plan_prune_unclaimed(&mut pass.writes);
             info!(
                 pruned,
                 "first pass: objects left by an earlier run are being pruned"
             );
         }
+        self.submit_kafka_jobs(std::mem::take(&mut pass.kafka_jobs));
+        let applied = self.execute(pass.writes, pass.outcomes).await;
+        self.events.publish(&self.index, &pass.notices).await;
+        applied
+    }
 
-        let mut written: BTreeMap<Unit, Vec<&'static str>> = BTreeMap::new();
-        let creates_and_replaces: Vec<(Unit, &'static str)> = plan
+    /// Renders one unit and plans what makes the cluster hold it.
+    fn plan_unit(&mut self, unit: Unit, now: Instant, pass: &mut PassPlan) {
+        match &unit {
+            Unit::Broker(broker) => {
+                // Kafka ACLs are applied by a task per broker; a broker that is down delays nothing here.
+                let rendered = self.kafka.render(&self.index, broker);
+                pass.notice(rendered.notices);
+                pass.kafka_jobs.push((rendered.value, false));
+            }
+            Unit::Pod(key) => {
+                let Some(pod) = self.index.pod(key) else {
+                    self.health.forget(&unit, now); // gone: nothing to label
+                    return;
+                };
+                let rendered = render_unit(&self.index, &unit, &RenderOptions::default());
+                Applier::plan_pod_labels(
+                    key,
+                    &pod.facts.labels,
+                    rendered.value.pod_labels.as_ref(),
+                    &mut pass.writes,
+                );
+                pass.notice(rendered.notices);
+                pass.outcomes.insert(unit, UnitOutcome::default());
+            }
+            Unit::Identity(_) | Unit::Service(_) | Unit::ProtectedService(_) => {
+                let rendered = render_unit(&self.index, &unit, &RenderOptions::default());
+                pass.notice(rendered.notices);
+                let mut objects = rendered.value.objects;
+                attach_owner_references(&self.index, &mut objects);
+                let namespaces = self.index.namespaces();
+                let outcome = self
+                    .applier
+                    .plan_unit(&unit, objects, namespaces, &mut pass.writes);
+                pass.outcomes.insert(unit, outcome);
+            }
+        }
+    }
+
+    /// Performs the planned writes and records, per unit, what failed and which kinds were written.
+    async fn execute(&mut self, writes: Vec<Write>, mut outcomes: BTreeMap<Unit, UnitOutcome>) -> Applied {
+        let creates_and_replaces: Vec<(Unit, ObjectKind)> = writes
             .iter()
             .filter_map(|write| match write {
                 Write::Create { unit, id, .. } | Write::Replace { unit, id, .. } => {
                     Some((unit.clone(), id.0))
                 }
-                _ => None,
+                Write::Delete { .. }
+                | Write::LabelPod { .. }
+                | Write::Status { .. }
+                | Write::Finalizer { .. } => None,
             })
             .collect();
-        let failures = self.applier.execute(plan).await.failures;
-        let mut failed_units = std::collections::BTreeSet::new();
+        let failures = self.applier.execute(writes).await.failures;
+        let mut failed_units = BTreeSet::new();
         for (write, error) in &failures {
             warn!(%error, category = error.category(), transient = error.is_transient(), "write failed");
             if let Some(unit) = write.unit() {
@@ -120,6 +152,7 @@ impl Controller {
                 }
             }
         }
+        let mut written: BTreeMap<Unit, Vec<ObjectKind>> = BTreeMap::new();
         for (unit, kind) in creates_and_replaces {
             if !failed_units.contains(&unit) {
                 written.entry(unit).or_default().push(kind);
@@ -127,24 +160,11 @@ impl Controller {
         }
         let errors = failures.len() as u64;
         self.progress.send_modify(|p| p.write_errors += errors);
-        self.events.publish(&self.index, &notices).await;
         Applied { outcomes, written }
     }
 
-    /// Kafka ACLs are applied by a task per broker; a broker that is down delays nothing here.
-    async fn submit_kafka_jobs(&mut self, changes: &Changes, first: bool, notices: &mut Vec<Notice>) {
-        let mut jobs = Vec::new();
-        for broker in &changes.brokers {
-            let rendered = self.kafka.render(&self.index, broker);
-            log_notices(&rendered.notices);
-            notices.extend(rendered.notices);
-            jobs.push((rendered.value, false));
-        }
-        if first {
-            // Brokers whose KafkaServerConfig went while no operator ran: remove what Holt created there.
-            let orphans = self.kafka.orphans(&self.index).await;
-            jobs.extend(orphans.into_iter().map(|job| (job, true)));
-        }
+    /// Hands each broker job that changes something (or removes an orphan's ACLs) to its broker's task.
+    fn submit_kafka_jobs(&mut self, jobs: Vec<(BrokerJob, bool)>) {
         for (job, orphan) in jobs {
             if orphan || self.kafka.changes(&job) {
                 self.brokers.insert(job.broker.clone(), BrokerState::Pending);
@@ -177,34 +197,9 @@ impl Controller {
     }
 }
 
-/// The units in watched namespaces: an operator restricted to some namespaces writes nothing elsewhere.
-fn watched_only(mut changes: Changes, config: &Config) -> Changes {
-    changes.identities.retain(|i| config.watches(&i.namespace));
-    changes.pods.retain(|k| config.watches(&k.namespace));
-    changes.services.retain(|k| config.watches(&k.namespace));
-    changes
-        .protected_services
-        .retain(|k| config.watches(&k.namespace));
-    changes.brokers.retain(|b| config.watches(&b.namespace));
-    changes
-}
-
 /// The ClientIntents declaring a Kafka target on `broker`.
 pub(super) fn intents_calling(index: &Index, broker: &Identity) -> Vec<ObjectKey> {
     index.kafka_intents(broker).map(|(key, _)| key.clone()).collect()
-}
-
-/// Every render unit the index knows: the first pass renders them all.
-fn everything(index: &Index) -> Changes {
-    let mut all = Changes::default();
-    all.identities.extend(index.servers().map(|s| s.server.clone()));
-    all.identities.extend(index.clients());
-    all.pods.extend(index.pods().map(|p| p.facts.key.clone()));
-    all.services.extend(index.services().map(|s| s.key.clone()));
-    all.protected_services
-        .extend(index.protected_services().map(|(k, _)| k.clone()));
-    all.brokers.extend(index.brokers().map(|b| b.broker.clone()));
-    all
 }
 
 fn log_notices(notices: &[Notice]) {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 // Finalizers are patched in the stored version (same schema as the hub): no call to the conversion webhook.
 use holt_api::v2alpha1::{ClientIntents, ProtectedService};
 use holt_model::{Index, ObjectKey};
+use holt_render::ObjectKind;
 use kube::api::ApiResource;
 use serde_json::Value;
 use tracing::{info, warn};
@@ -15,7 +16,7 @@ use tracing::{info, warn};
 use super::pass::{Applied, intents_calling};
 use super::{CLIENT_INTENTS_FINALIZER, Controller, PROTECTED_SERVICE_FINALIZER};
 use crate::apply::live::is_newer;
-use crate::apply::{AUTHORIZATION_POLICY, Applier, NETWORK_POLICY, Patched, Write};
+use crate::apply::{Applier, Patched, Write};
 use crate::kafka::{BrokerState, KafkaOutcome};
 use crate::status::{self, Outcome};
 use crate::unit::{self, Unit};
@@ -60,28 +61,28 @@ impl Controller {
 
     /// Normal Events on the ClientIntents whose declarations changed since the last pass, for the policies
     /// created or rewritten for them (`CreatedNetworkPolicies`, `CreatedIstioPolicy`, as the reference).
-    async fn announce(&mut self, written: &BTreeMap<Unit, Vec<&'static str>>) {
+    async fn announce(&mut self, written: &BTreeMap<Unit, Vec<ObjectKind>>) {
         for key in std::mem::take(&mut self.changed_intents) {
-            let mut servers: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+            let mut servers: BTreeMap<ObjectKind, BTreeSet<String>> = BTreeMap::new();
             for unit in unit::units_reported_by(&self.index, &key) {
                 let (Unit::Identity(identity), Some(kinds)) = (&unit, written.get(&unit)) else {
                     continue;
                 };
                 for kind in kinds {
                     servers
-                        .entry(kind)
+                        .entry(*kind)
                         .or_default()
                         .insert(format!("{}.{}", identity.name, identity.namespace));
                 }
             }
             for (kind, names) in servers {
-                let (reason, what) = match kind {
-                    NETWORK_POLICY => ("CreatedNetworkPolicies", "NetworkPolicies"),
-                    AUTHORIZATION_POLICY => ("CreatedIstioPolicy", "Istio AuthorizationPolicies"),
-                    _ => continue,
-                };
+                let reason = kind.reasons().created;
                 let names: Vec<String> = names.into_iter().collect();
-                let note = format!("{what} created or updated for {}", names.join(", "));
+                let note = format!(
+                    "{} created or updated for {}",
+                    kind.plural_label(),
+                    names.join(", ")
+                );
                 self.events.on_client_intents(&key, false, reason, &note).await;
             }
         }
@@ -250,7 +251,7 @@ impl Controller {
     fn released(&self, id: &(WatchedKind, ObjectKey)) -> bool {
         self.deleting.get(id).is_none_or(|units| {
             units.iter().all(|unit| {
-                !unit::is_pending(&self.pending, unit)
+                !self.pending.contains(unit)
                     && self
                         .health
                         .outcome(unit)
@@ -332,7 +333,7 @@ pub fn outcome_of(index: &Index, health: &UnitHealth, key: &ObjectKey) -> Outcom
         .find_map(|(unit, o)| o.taken.iter().next().map(|id| (unit, id)))
     {
         return Outcome::Failed {
-            reason: crate::unit_health::name_taken_reason(taken.0),
+            reason: taken.0.reasons().name_taken,
             message: crate::unit_health::name_taken_message(unit, taken),
         };
     }

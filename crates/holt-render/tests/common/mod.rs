@@ -353,7 +353,7 @@ pub fn network_policies(objects: &[Desired]) -> Vec<&NetworkPolicy> {
         .iter()
         .filter_map(|d| match &d.manifest {
             Manifest::NetworkPolicy(p) => Some(p),
-            Manifest::AuthorizationPolicy(_) => None,
+            Manifest::IstioAuthorizationPolicy(_) => None,
         })
         .collect()
 }

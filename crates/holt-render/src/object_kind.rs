@@ -1,0 +1,160 @@
+//! The kinds of Kubernetes objects Holt writes, each declared once with its group-qualified identity: the
+//! API group, version and resource the operator writes it through, the CRD that must be installed for it to
+//! be written, and how it is named in reports.
+//!
+//! Objects are told apart by this kind and their namespace and name, never by the bare kind name: Istio
+//! and Linkerd both have an `AuthorizationPolicy`. Adding a kind is a new variant here; every `match` on
+//! [`ObjectKind`] is exhaustive, so the compiler lists what else must say something about it.
+
+use serde::Serialize;
+
+/// A kind of object Holt writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum ObjectKind {
+    /// `networking.k8s.io/v1` NetworkPolicy.
+    NetworkPolicy,
+    /// `security.istio.io/v1` AuthorizationPolicy.
+    IstioAuthorizationPolicy,
+}
+
+/// Where the API server serves a kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApiType {
+    /// The API group (empty for the core group).
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    /// The resource's plural name in URLs.
+    pub plural: &'static str,
+}
+
+/// The Event (and condition) reasons about objects of one kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KindReasons {
+    /// Objects were created or rewritten for a ClientIntents (a Normal Event).
+    pub created: &'static str,
+    /// Creating or replacing an object failed.
+    pub write_failed: &'static str,
+    /// Deleting an object failed.
+    pub delete_failed: &'static str,
+    /// An object Holt wants has its name taken by an object Holt did not create.
+    pub name_taken: &'static str,
+}
+
+impl ApiType {
+    /// `group/version`, or `version` for the core group.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_owned()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+}
+
+impl ObjectKind {
+    /// Every kind, in the order reports list them.
+    pub const ALL: [ObjectKind; 2] = [ObjectKind::NetworkPolicy, ObjectKind::IstioAuthorizationPolicy];
+
+    pub fn api(self) -> ApiType {
+        match self {
+            ObjectKind::NetworkPolicy => ApiType {
+                group: "networking.k8s.io",
+                version: "v1",
+                kind: "NetworkPolicy",
+                plural: "networkpolicies",
+            },
+            ObjectKind::IstioAuthorizationPolicy => ApiType {
+                group: "security.istio.io",
+                version: "v1",
+                kind: "AuthorizationPolicy",
+                plural: "authorizationpolicies",
+            },
+        }
+    }
+
+    /// The CustomResourceDefinition that must be installed for objects of this kind to be written (`None`
+    /// for kinds the API server always serves). Where it is missing, the operator writes none of them.
+    pub fn crd(self) -> Option<&'static str> {
+        match self {
+            ObjectKind::NetworkPolicy => None,
+            ObjectKind::IstioAuthorizationPolicy => Some("authorizationpolicies.security.istio.io"),
+        }
+    }
+
+    /// How reports name the kind: unambiguous, and short for the built-in one.
+    pub fn label(self) -> &'static str {
+        match self {
+            ObjectKind::NetworkPolicy => "NetworkPolicy",
+            ObjectKind::IstioAuthorizationPolicy => "Istio AuthorizationPolicy",
+        }
+    }
+
+    /// How reports name several objects of the kind.
+    pub fn plural_label(self) -> &'static str {
+        match self {
+            ObjectKind::NetworkPolicy => "NetworkPolicies",
+            ObjectKind::IstioAuthorizationPolicy => "Istio AuthorizationPolicies",
+        }
+    }
+
+    /// The Event reasons the operator reports about objects of this kind (the reference's, where it has
+    /// them).
+    pub fn reasons(self) -> KindReasons {
+        match self {
+            ObjectKind::NetworkPolicy => KindReasons {
+                created: "CreatedNetworkPolicies",
+                write_failed: "CreatingNetworkPoliciesFailed",
+                delete_failed: "RemovingNetworkPolicyFailed",
+                name_taken: "NetworkPolicyNameTaken",
+            },
+            ObjectKind::IstioAuthorizationPolicy => KindReasons {
+                created: "CreatedIstioPolicy",
+                write_failed: "CreatingIstioPolicyFailed",
+                delete_failed: "RemovingIstioPolicyFailed",
+                name_taken: "IstioPolicyNameTaken",
+            },
+        }
+    }
+
+    /// `kind.group`, as `kubectl` names resources.
+    pub fn qualified_name(self) -> String {
+        let api = self.api();
+        format!("{}.{}", api.kind, api.group)
+    }
+
+    /// The kind of an object as the API server names it (`apiVersion` and `kind`), if Holt writes it.
+    pub fn of(api_version: &str, kind: &str) -> Option<ObjectKind> {
+        ObjectKind::ALL
+            .into_iter()
+            .find(|k| k.api().kind == kind && k.api().api_version() == api_version)
+    }
+}
+
+impl std::fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_distinct_by_group_and_named_unambiguously() {
+        let mut qualified: Vec<String> = ObjectKind::ALL.iter().map(|k| k.qualified_name()).collect();
+        let mut labels: Vec<&str> = ObjectKind::ALL.iter().map(|k| k.label()).collect();
+        qualified.sort();
+        qualified.dedup();
+        labels.sort();
+        labels.dedup();
+        assert_eq!(qualified.len(), ObjectKind::ALL.len());
+        assert_eq!(labels.len(), ObjectKind::ALL.len());
+        for kind in ObjectKind::ALL {
+            let api = kind.api();
+            assert_eq!(ObjectKind::of(&api.api_version(), api.kind), Some(kind));
+        }
+        assert_eq!(ObjectKind::of("v1", "NetworkPolicy"), None, "the group counts");
+    }
+}
