@@ -6,8 +6,7 @@
 use anyhow::ensure;
 use holt_testenv::{ControlPlane, install_crds, linkerd_policy_crds};
 use kube::api::{
-    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
-    ValidationDirective,
+    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams, ValidationDirective,
 };
 use serde_json::{Value, json};
 
@@ -32,8 +31,7 @@ fn api(client: &kube::Client, ns: &str, version: &str, kind: &str) -> Api<Dynami
         "HTTPRoute" => "httproutes",
         other => panic!("not a Linkerd policy kind: {other}"),
     };
-    let resource =
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(GROUP, version, kind), plural);
+    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(GROUP, version, kind), plural);
     Api::namespaced_with(client.clone(), ns, &resource)
 }
 
@@ -259,10 +257,30 @@ async fn refuses_invalid_objects_naming_the_field() -> anyhow::Result<()> {
 
     let cases: Vec<(&str, &str, Value, &str)> = vec![
         // Server
-        ("v1beta1", "Server", json!({ "podSelector": selector }), "spec.port: Required value"),
-        ("v1beta3", "Server", json!({ "podSelector": selector }), "spec.port: Required value"),
-        ("v1beta1", "Server", json!({ "port": 8080 }), "spec.podSelector: Required value"),
-        ("v1beta3", "Server", json!({ "port": 8080 }), "must validate one and only one schema (oneOf)"),
+        (
+            "v1beta1",
+            "Server",
+            json!({ "podSelector": selector }),
+            "spec.port: Required value",
+        ),
+        (
+            "v1beta3",
+            "Server",
+            json!({ "podSelector": selector }),
+            "spec.port: Required value",
+        ),
+        (
+            "v1beta1",
+            "Server",
+            json!({ "port": 8080 }),
+            "spec.podSelector: Required value",
+        ),
+        (
+            "v1beta3",
+            "Server",
+            json!({ "port": 8080 }),
+            "must validate one and only one schema (oneOf)",
+        ),
         (
             "v1beta3",
             "Server",
@@ -301,8 +319,18 @@ async fn refuses_invalid_objects_naming_the_field() -> anyhow::Result<()> {
             "spec.requiredAuthenticationRefs[0].name: Required value",
         ),
         // MeshTLSAuthentication
-        ("v1alpha1", "MeshTLSAuthentication", json!({ "identities": [] }), "spec.identities: Invalid value"),
-        ("v1alpha1", "MeshTLSAuthentication", json!({}), "must validate one and only one schema (oneOf)"),
+        (
+            "v1alpha1",
+            "MeshTLSAuthentication",
+            json!({ "identities": [] }),
+            "spec.identities: Invalid value",
+        ),
+        (
+            "v1alpha1",
+            "MeshTLSAuthentication",
+            json!({}),
+            "must validate one and only one schema (oneOf)",
+        ),
         (
             "v1alpha1",
             "MeshTLSAuthentication",
@@ -310,7 +338,12 @@ async fn refuses_invalid_objects_naming_the_field() -> anyhow::Result<()> {
             "spec.identityRefs[0].kind: Required value",
         ),
         // NetworkAuthentication
-        ("v1alpha1", "NetworkAuthentication", json!({}), "spec.networks: Required value"),
+        (
+            "v1alpha1",
+            "NetworkAuthentication",
+            json!({}),
+            "spec.networks: Required value",
+        ),
         (
             "v1alpha1",
             "NetworkAuthentication",
