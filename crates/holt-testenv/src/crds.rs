@@ -1,5 +1,6 @@
-//! Installing CustomResourceDefinitions (from a multi-document YAML file) into a test apiserver, and the
-//! cached Istio CRD file.
+//! Installing CustomResourceDefinitions (from a multi-document YAML file) into a test apiserver; the cached
+//! Istio CRD file; and Linkerd's policy CRDs, which are restated in this crate (`crds/linkerd-policy.yaml`)
+//! because Linkerd's release sources cannot be fetched from the build machine.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -14,6 +15,13 @@ use crate::error::Error;
 /// Istio's CRD file (all of Istio's CRDs, among them `authorizationpolicies.security.istio.io`).
 pub fn istio_crds_file() -> Result<PathBuf, MissingComponent> {
     Component::IstioCrd.file("istio-crds.yaml")
+}
+
+/// Linkerd's policy CRDs (group `policy.linkerd.io`: Server, AuthorizationPolicy, MeshTLSAuthentication,
+/// NetworkAuthentication, HTTPRoute) as multi-document YAML, for [`install_crds`]. The schemas restate
+/// Linkerd's own (see the file's header and docs/testenv.md for the release and what is simplified).
+pub fn linkerd_policy_crds() -> &'static str {
+    include_str!("../crds/linkerd-policy.yaml")
 }
 
 /// Applies every CustomResourceDefinition in `yaml` (documents separated by `---`; any other kind is an
@@ -114,5 +122,40 @@ mod tests {
         assert_eq!(crds.len(), 1);
         let err = parse_crds("kind: ConfigMap\nmetadata: {name: x}\n").expect_err("not a CRD");
         assert!(err.to_string().contains("ConfigMap"), "{err}");
+    }
+
+    #[test]
+    fn linkerd_policy_crds_parse_with_one_storage_version_each() {
+        let crds = parse_crds(linkerd_policy_crds()).expect("Linkerd's CRDs parse");
+        let mut names: Vec<&str> = crds
+            .iter()
+            .map(|crd| crd.metadata.name.as_deref().unwrap_or_default())
+            .collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "authorizationpolicies.policy.linkerd.io",
+                "httproutes.policy.linkerd.io",
+                "meshtlsauthentications.policy.linkerd.io",
+                "networkauthentications.policy.linkerd.io",
+                "servers.policy.linkerd.io",
+            ]
+        );
+        for crd in &crds {
+            let storage: Vec<&str> = crd
+                .spec
+                .versions
+                .iter()
+                .filter(|v| v.storage)
+                .map(|v| v.name.as_str())
+                .collect();
+            let expected = match crd.spec.names.kind.as_str() {
+                "Server" | "HTTPRoute" => "v1beta3",
+                _ => "v1alpha1",
+            };
+            assert_eq!(storage, [expected], "{}", crd.spec.names.kind);
+            assert!(crd.spec.versions.iter().all(|v| v.served));
+        }
     }
 }
