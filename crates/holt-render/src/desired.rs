@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use crate::istio::AuthorizationPolicy;
+use crate::linkerd::objects::LinkerdObject;
 use crate::notice::Notice;
 
 /// What a render function returns: its value and the notices about what it could not render.
@@ -37,6 +38,8 @@ impl<T> Rendered<T> {
 pub enum Manifest {
     NetworkPolicy(NetworkPolicy),
     AuthorizationPolicy(AuthorizationPolicy),
+    /// A `policy.linkerd.io` object.
+    Linkerd(LinkerdObject),
 }
 
 impl Manifest {
@@ -44,6 +47,7 @@ impl Manifest {
         match self {
             Manifest::NetworkPolicy(_) => "NetworkPolicy",
             Manifest::AuthorizationPolicy(_) => "AuthorizationPolicy",
+            Manifest::Linkerd(object) => object.kind(),
         }
     }
 
@@ -51,6 +55,7 @@ impl Manifest {
         match self {
             Manifest::NetworkPolicy(p) => &p.metadata,
             Manifest::AuthorizationPolicy(p) => &p.metadata,
+            Manifest::Linkerd(object) => object.metadata(),
         }
     }
 
@@ -58,6 +63,7 @@ impl Manifest {
         match self {
             Manifest::NetworkPolicy(p) => &mut p.metadata,
             Manifest::AuthorizationPolicy(p) => &mut p.metadata,
+            Manifest::Linkerd(object) => object.metadata_mut(),
         }
     }
 

@@ -1,19 +1,23 @@
 //! Everything rendered for one identity: its access NetworkPolicies (ingress as a server, egress as a
-//! client), the Istio AuthorizationPolicies admitting its clients, and notices about its declared calls that
-//! Holt does not enforce.
+//! client), the Istio AuthorizationPolicies and Linkerd policies admitting its clients, and notices about
+//! its declared calls that Holt does not enforce.
 
 use holt_model::{Call, Identity, Index};
 
 use crate::desired::{Desired, Rendered};
+use crate::http_coverage::HttpCoverage;
 use crate::notice::{Notice, Reason, Subject};
-use crate::{istio, network_policy};
+use crate::{istio, linkerd, network_policy};
 
 /// The desired objects of `identity` and the notices about it. Objects are in a fixed order (access policies,
-/// then AuthorizationPolicies by client); notices are sorted.
+/// then Istio AuthorizationPolicies by client, then Linkerd objects); notices are sorted.
 pub fn render_identity(index: &Index, identity: &Identity) -> Rendered<Vec<Desired>> {
     let mut out = Rendered::new(Vec::new(), Vec::new());
     network_policy::render(index, identity, &mut out);
-    istio::render(index, identity, &mut out);
+    let mut http = HttpCoverage::default();
+    istio::render(index, identity, &mut out, &mut http);
+    linkerd::render(index, identity, &mut out, &mut http);
+    http.report(index, identity, &mut out.notices);
     unsupported_calls(index, identity, &mut out.notices);
     out.notices.sort();
     out.notices.dedup();

@@ -59,9 +59,11 @@ pub fn pod_facts(ns: &str, name: &str, owner: Option<(&str, &str)>, labels: &[(&
         service_account: "default".into(),
         images: vec![],
         has_istio_sidecar: false,
+        has_linkerd_proxy: false,
         host_network: false,
         ips: vec![],
         ports: vec![],
+        http_probes: vec![],
     }
 }
 
@@ -353,7 +355,7 @@ pub fn network_policies(objects: &[Desired]) -> Vec<&NetworkPolicy> {
         .iter()
         .filter_map(|d| match &d.manifest {
             Manifest::NetworkPolicy(p) => Some(p),
-            Manifest::AuthorizationPolicy(_) => None,
+            Manifest::AuthorizationPolicy(_) | Manifest::Linkerd(_) => None,
         })
         .collect()
 }
