@@ -238,6 +238,21 @@ pub fn http(name: &str, resources: &[(&str, &[HttpMethod])]) -> Target {
     }
 }
 
+/// A `kubernetes` target of the given kind with one HTTP path, any method.
+pub fn http_kind(name: &str, kind: &str, path: &str) -> Target {
+    Target {
+        kubernetes: Some(KubernetesTarget {
+            name: name.into(),
+            kind: Some(kind.into()),
+            http: vec![HttpResource {
+                path: path.into(),
+                methods: vec![],
+            }],
+        }),
+        ..Default::default()
+    }
+}
+
 pub fn kafka(name: &str, topics: &[(&str, &[KafkaOperation])]) -> Target {
     Target {
         kafka: Some(KafkaTarget {
