@@ -44,6 +44,11 @@ pub struct ConfigArgs {
     #[arg(long, env = "HOLT_ENABLE_ISTIO_POLICY_CREATION", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub enable_istio_policy_creation: Option<bool>,
 
+    /// Create Linkerd policies (Server, AuthorizationPolicy, MeshTLSAuthentication, HTTPRoute,
+    /// NetworkAuthentication) for meshed workloads. [default: true]
+    #[arg(long, env = "HOLT_ENABLE_LINKERD_POLICY_CREATION", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub enable_linkerd_policy_creation: Option<bool>,
+
     /// Add egress rules for clients' declared calls (experimental in the reference). [default: false]
     #[arg(long, env = "HOLT_ENABLE_EGRESS_NETWORK_POLICY_CREATION", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub enable_egress_network_policy_creation: Option<bool>,
@@ -141,6 +146,10 @@ impl ConfigArgs {
             self.enable_istio_policy_creation,
         );
         override_with(
+            &mut config.enable_linkerd_policy_creation,
+            self.enable_linkerd_policy_creation,
+        );
+        override_with(
             &mut config.enable_egress_network_policy_creation,
             self.enable_egress_network_policy_creation,
         );
@@ -207,7 +216,7 @@ mod tests {
         let path = dir.join("config.yaml");
         std::fs::write(
             &path,
-            "mode: defaultShadow\nenforcedNamespaces: [a]\nenableKafkaACLCreation: false\n",
+            "mode: defaultShadow\nenforcedNamespaces: [a]\nenableKafkaACLCreation: false\nenableLinkerdPolicyCreation: false\n",
         )
         .expect("write");
         let args = ConfigArgs {
@@ -226,6 +235,25 @@ mod tests {
         );
         assert!(!config.enable_network_policy_creation, "flag");
         assert!(config.enable_istio_policy_creation, "default");
+        assert!(!config.enable_linkerd_policy_creation, "from the file");
+        let linkerd_flag = ConfigArgs {
+            enable_linkerd_policy_creation: Some(true),
+            ..args.clone()
+        };
+        assert!(
+            linkerd_flag
+                .resolve()
+                .expect("valid")
+                .enable_linkerd_policy_creation,
+            "flag wins"
+        );
+        assert!(
+            ConfigArgs::default()
+                .resolve()
+                .expect("defaults")
+                .enable_linkerd_policy_creation,
+            "on by default, as in the reference"
+        );
 
         std::fs::write(&path, "mode: defaultShadow\nenableNetpols: true\n").expect("write");
         let message = args.resolve().expect_err("unknown key").to_string();

@@ -42,6 +42,9 @@ pub struct Config {
     #[serde(rename = "enableKafkaACLCreation")]
     pub enable_kafka_acl_creation: bool,
     pub enable_istio_policy_creation: bool,
+    /// Linkerd Servers, AuthorizationPolicies, MeshTLSAuthentications, HTTPRoutes and
+    /// NetworkAuthentications for meshed workloads (docs/reference-behaviour.md#linkerd).
+    pub enable_linkerd_policy_creation: bool,
     pub enable_egress_network_policy_creation: bool,
     pub separate_netpols_for_ingress_and_egress: bool,
     #[serde(rename = "enableEgressAutoallowDNSTraffic")]
@@ -70,6 +73,7 @@ impl Default for Config {
             enable_network_policy_creation: true,
             enable_kafka_acl_creation: true,
             enable_istio_policy_creation: true,
+            enable_linkerd_policy_creation: true,
             enable_egress_network_policy_creation: false,
             separate_netpols_for_ingress_and_egress: false,
             enable_egress_autoallow_dns_traffic: true,

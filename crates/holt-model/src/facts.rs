@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Pod, Service, ServicePort};
+use k8s_openapi::api::core::v1::{Container, Pod, Service, ServicePort};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use crate::mesh::LINKERD_PROXY_CONTAINER;
 use crate::sorted_map::SortedMap;
 
 /// A namespaced object's namespace and name.
@@ -87,20 +88,23 @@ pub struct ContainerPort {
     pub protocol: String,
 }
 
-/// What the model needs of a Namespace: its name, and the labels that ask a mesh to inject its proxy into
-/// the namespace's pods ([`crate::mesh::NAMESPACE_LABELS`]; the others are dropped).
+/// What the model needs of a Namespace: its name, and the labels and annotations that ask a mesh to inject
+/// its proxy into the namespace's pods ([`crate::mesh::NAMESPACE_LABELS`],
+/// [`crate::mesh::NAMESPACE_ANNOTATIONS`]; the others are dropped).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NamespaceFacts {
     pub name: String,
     pub mesh_labels: BTreeMap<String, String>,
+    pub mesh_annotations: BTreeMap<String, String>,
 }
 
 impl NamespaceFacts {
-    /// A namespace without mesh labels.
+    /// A namespace without mesh labels or annotations.
     pub fn named(name: impl Into<String>) -> Self {
         NamespaceFacts {
             name: name.into(),
             mesh_labels: BTreeMap::new(),
+            mesh_annotations: BTreeMap::new(),
         }
     }
 
@@ -108,8 +112,25 @@ impl NamespaceFacts {
         NamespaceFacts {
             name: metadata.name.clone().unwrap_or_default(),
             mesh_labels: crate::mesh::namespace_labels(metadata.labels.iter().flatten()),
+            mesh_annotations: crate::mesh::namespace_annotations(metadata.annotations.iter().flatten()),
         }
     }
+
+    /// What the namespace says about mesh injection.
+    pub fn mesh(&self) -> crate::mesh::NamespaceMesh {
+        crate::mesh::NamespaceMesh {
+            labels: self.mesh_labels.clone(),
+            annotations: self.mesh_annotations.clone(),
+        }
+    }
+}
+
+/// An HTTP probe (liveness, readiness or startup) of a pod's container: the kubelet calls `path` on `port`
+/// (a number or a named container port).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpProbe {
+    pub port: IntOrString,
+    pub path: String,
 }
 
 /// What the model needs of a Pod.
@@ -123,9 +144,15 @@ pub struct PodFacts {
     /// Container images, sidecars excluded (for image-named Job identities).
     pub images: Vec<String>,
     pub has_istio_sidecar: bool,
+    /// The pod runs Linkerd's proxy (a `linkerd-proxy` container).
+    pub has_linkerd_proxy: bool,
     pub host_network: bool,
     pub ips: Vec<String>,
+    /// The ports the pod's containers declare, Linkerd's proxy container excluded (its ports are the
+    /// mesh's, not the workload's).
     pub ports: Vec<ContainerPort>,
+    /// The HTTP probes of the pod's containers (Linkerd's proxy excluded), sorted and without repeats.
+    pub http_probes: Vec<HttpProbe>,
 }
 
 impl PodFacts {
@@ -158,10 +185,13 @@ impl PodFacts {
                 .filter_map(|c| c.image.clone())
                 .collect(),
             has_istio_sidecar: containers.iter().any(|c| c.name == "istio-proxy"),
+            has_linkerd_proxy: containers.iter().any(|c| c.name == LINKERD_PROXY_CONTAINER),
             host_network: spec.host_network.unwrap_or(false),
             ips,
+            http_probes: http_probes(containers),
             ports: containers
                 .iter()
+                .filter(|c| c.name != LINKERD_PROXY_CONTAINER)
                 .flat_map(|c| c.ports.iter().flatten())
                 .map(|p| ContainerPort {
                     name: p.name.clone(),
@@ -170,6 +200,39 @@ impl PodFacts {
                 })
                 .collect(),
         }
+    }
+}
+
+/// The HTTP probes of the containers other than Linkerd's proxy.
+fn http_probes(containers: &[Container]) -> Vec<HttpProbe> {
+    let mut probes: Vec<HttpProbe> = containers
+        .iter()
+        .filter(|c| c.name != LINKERD_PROXY_CONTAINER)
+        .flat_map(|c| [&c.liveness_probe, &c.readiness_probe, &c.startup_probe])
+        .filter_map(|probe| probe.as_ref()?.http_get.as_ref())
+        .map(|get| HttpProbe {
+            port: get.port.clone(),
+            path: get
+                .path
+                .clone()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "/".into()),
+        })
+        .collect();
+    probes.sort_by(|a, b| {
+        port_order(&a.port)
+            .cmp(&port_order(&b.port))
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    probes.dedup();
+    probes
+}
+
+/// Numbered ports first, by number, then named ports by name.
+fn port_order(port: &IntOrString) -> (bool, i32, &str) {
+    match port {
+        IntOrString::Int(number) => (false, *number, ""),
+        IntOrString::String(name) => (true, 0, name.as_str()),
     }
 }
 

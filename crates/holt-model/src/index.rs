@@ -20,6 +20,7 @@ use crate::effective;
 use crate::facts::{IngressFacts, NamespaceFacts, ObjectKey, OwnerFacts, OwnerRef, PodFacts, ServiceFacts};
 use crate::identity::Identity;
 use crate::labels::CALLED_BY;
+use crate::mesh::NamespaceMesh;
 use crate::resolve::{PodIdentity, pod_identity};
 use crate::sorted_set::SortedSet;
 
@@ -68,6 +69,9 @@ pub struct IndexedPod {
     /// Whether the pod runs Istio's proxy, or will: its container, or what its namespace and its own labels
     /// ask Istio to inject ([`crate::mesh::in_istio_mesh`]).
     pub in_istio_mesh: bool,
+    /// Whether the pod runs Linkerd's proxy, or will: its container, or what its namespace and its own
+    /// annotations ask Linkerd to inject ([`crate::mesh::in_linkerd_mesh`]).
+    pub in_linkerd_mesh: bool,
     /// Clients the pod's `called-by` annotation lists; an error when the annotation cannot be parsed.
     pub called_by: Result<Vec<Identity>, AccessAnnotationError>,
 }
@@ -103,8 +107,8 @@ type OwnerKey = (String, String, String);
 pub struct Index {
     config: Config,
     namespaces: BTreeSet<String>,
-    /// The mesh labels of the namespaces that have any.
-    namespace_mesh_labels: HashMap<String, BTreeMap<String, String>>,
+    /// What the namespaces that say anything about mesh injection say.
+    namespace_mesh: HashMap<String, NamespaceMesh>,
     owners: HashMap<OwnerKey, OwnerFacts>,
     children: HashMap<OwnerKey, SortedSet<Child>>,
     pods: HashMap<ObjectKey, IndexedPod>,
@@ -150,7 +154,7 @@ impl Index {
         match object {
             Object::Namespace(facts) => {
                 self.namespaces.insert(facts.name.clone());
-                self.set_mesh_labels(&facts.name, facts.mesh_labels, &mut changes);
+                self.set_namespace_mesh(&facts.name, facts.mesh(), &mut changes);
             }
             Object::Pod(facts) => {
                 let key = facts.key.clone();
@@ -199,7 +203,7 @@ impl Index {
         match object {
             IndexedRef::Namespace(name) => {
                 self.namespaces.remove(name);
-                self.set_mesh_labels(name, BTreeMap::new(), &mut changes);
+                self.set_namespace_mesh(name, NamespaceMesh::default(), &mut changes);
             }
             IndexedRef::Pod(key) => self.remove_pod(key, &mut changes),
             IndexedRef::Owner { kind, key } => {
@@ -472,16 +476,16 @@ impl Index {
 
     // ---- pods and owners -----------------------------------------------------------------------------
 
-    /// Records a namespace's mesh labels; when they change, its pods are indexed again (whether they are in
-    /// the mesh may have changed with them).
-    fn set_mesh_labels(&mut self, namespace: &str, labels: BTreeMap<String, String>, changes: &mut Changes) {
-        let before = self.namespace_mesh_labels.get(namespace);
-        if before.map_or(labels.is_empty(), |before| *before == labels) {
+    /// Records what a namespace says about mesh injection; when it changes, its pods are indexed again
+    /// (whether they are in a mesh may have changed with it).
+    fn set_namespace_mesh(&mut self, namespace: &str, mesh: NamespaceMesh, changes: &mut Changes) {
+        let before = self.namespace_mesh.get(namespace);
+        if before.map_or(mesh.is_empty(), |before| *before == mesh) {
             return;
         }
-        match labels.is_empty() {
-            true => self.namespace_mesh_labels.remove(namespace),
-            false => self.namespace_mesh_labels.insert(namespace.to_owned(), labels),
+        match mesh.is_empty() {
+            true => self.namespace_mesh.remove(namespace),
+            false => self.namespace_mesh.insert(namespace.to_owned(), mesh),
         };
         let names: Vec<String> = self
             .pods_by_namespace
@@ -515,12 +519,14 @@ impl Index {
             .map(|v| parse_called_by(v))
             .unwrap_or(Ok(Vec::new()));
         let key = facts.key.clone();
-        let in_istio_mesh =
-            crate::mesh::in_istio_mesh(self.namespace_mesh_labels.get(&key.namespace), &facts);
+        let namespace_mesh = self.namespace_mesh.get(&key.namespace);
+        let in_istio_mesh = crate::mesh::in_istio_mesh(namespace_mesh.map(|ns| &ns.labels), &facts);
+        let in_linkerd_mesh = crate::mesh::in_linkerd_mesh(namespace_mesh, &facts);
         let pod = IndexedPod {
             facts,
             identity,
             in_istio_mesh,
+            in_linkerd_mesh,
             called_by,
         };
         self.touch_pod(&pod, changes);

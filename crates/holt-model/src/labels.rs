@@ -32,6 +32,9 @@ pub const CREATED_FOR_INGRESS: &str = "intents.otterize.com/created-for-ingress"
 /// AuthorizationPolicy labels.
 pub const ISTIO_SERVER: &str = "intents.otterize.com/service";
 pub const ISTIO_CLIENT_WITH_KIND: &str = "intents.otterize.com/istio-client-with-kind";
+/// On Linkerd objects written for one client: the client's identity without kind (the reference's key,
+/// despite its name).
+pub const LINKERD_CLIENT: &str = "intents.otterize.com/linkerd-server";
 
 /// Every object Holt writes carries this label; pruning only ever considers objects that carry it.
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";

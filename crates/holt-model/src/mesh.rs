@@ -1,10 +1,12 @@
-//! Istio mesh membership as Istio decides it (docs/reference-behaviour.md#istio-injection): a pod is in the
-//! mesh when it runs the `istio-proxy` container, or when its namespace or its own labels and annotations
-//! ask Istio's admission webhook to inject one. Injection happens when a pod is created, so manifests on
-//! disk (`holt plan`) and Deployments whose pods are not created yet have no proxy container to look at:
-//! the labels that ask for it are what counts.
+//! Mesh membership as each mesh decides it. Istio (docs/reference-behaviour.md#istio-injection): a pod is in
+//! the mesh when it runs the `istio-proxy` container, or when its namespace or its own labels and
+//! annotations ask Istio's admission webhook to inject one. Linkerd (docs/reference-behaviour.md#linkerd-injection):
+//! the `linkerd-proxy` container, or the `linkerd.io/inject` annotation of its namespace or its own.
+//! Injection happens when a pod is created, so manifests on disk (`holt plan`) and Deployments whose pods are
+//! not created yet have no proxy container to look at: what asks for it is what counts.
 //!
-//! In: the namespace's labels and the pod's facts. Out: whether the pod is (or will be) in the mesh.
+//! In: the namespace's injection keys ([`NamespaceMesh`]) and the pod's facts. Out: whether the pod is (or
+//! will be) in each mesh.
 
 use std::collections::BTreeMap;
 
@@ -21,8 +23,38 @@ pub const SIDECAR_INJECT: &str = "sidecar.istio.io/inject";
 /// The container Istio injects.
 pub const ISTIO_PROXY_CONTAINER: &str = "istio-proxy";
 
+/// Namespace or pod annotation asking Linkerd's webhook for its proxy: `enabled` or `ingress` inject,
+/// `disabled` opts out, any other value injects nothing.
+pub const LINKERD_INJECT: &str = "linkerd.io/inject";
+/// Namespace label hiding a namespace from Linkerd's webhook (`disabled`).
+pub const LINKERD_ADMISSION_WEBHOOKS: &str = "config.linkerd.io/admission-webhooks";
+/// The container Linkerd injects.
+pub const LINKERD_PROXY_CONTAINER: &str = "linkerd-proxy";
+
 /// The namespace labels that decide injection; the index keeps only these.
-pub const NAMESPACE_LABELS: [&str; 2] = [ISTIO_INJECTION, ISTIO_REVISION];
+pub const NAMESPACE_LABELS: [&str; 3] = [ISTIO_INJECTION, ISTIO_REVISION, LINKERD_ADMISSION_WEBHOOKS];
+/// The namespace annotations that decide injection; the index keeps only these.
+pub const NAMESPACE_ANNOTATIONS: [&str; 1] = [LINKERD_INJECT];
+
+/// Namespaces Linkerd's webhook does not see (its chart's default namespace selector).
+const LINKERD_NEVER_INJECTED: [&str; 2] = ["kube-system", "cert-manager"];
+/// Pod labels that hide a pod from Linkerd's webhook (its chart's default object selector).
+const LINKERD_UNSEEN_POD_LABELS: [&str; 2] =
+    ["linkerd.io/control-plane-component", "linkerd.io/cni-resource"];
+
+/// What a namespace says about injection: its labels in [`NAMESPACE_LABELS`] and its annotations in
+/// [`NAMESPACE_ANNOTATIONS`], nothing else.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NamespaceMesh {
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl NamespaceMesh {
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.annotations.is_empty()
+    }
+}
 
 /// Namespaces Istio never injects into.
 const NEVER_INJECTED: [&str; 2] = ["kube-system", "kube-public"];
@@ -57,13 +89,69 @@ pub fn injection_requested(namespace_labels: Option<&BTreeMap<String, String>>, 
     }
 }
 
+/// Whether `pod` runs the Linkerd proxy, or will when it is created in a namespace saying `namespace`.
+pub fn in_linkerd_mesh(namespace: Option<&NamespaceMesh>, pod: &PodFacts) -> bool {
+    pod.has_linkerd_proxy || linkerd_injection_requested(namespace, pod)
+}
+
+/// Whether Linkerd's webhook injects its proxy into `pod` at creation:
+/// 1. never with host networking, nor into a pod that already has a proxy (`istio-proxy`);
+/// 2. never in a namespace the webhook does not see: `kube-system`, `cert-manager`, or a namespace labelled
+///    `config.linkerd.io/admission-webhooks: disabled`; nor a pod labelled
+///    `linkerd.io/control-plane-component` or `linkerd.io/cni-resource`;
+/// 3. a `linkerd.io/inject` value other than `enabled`, `ingress` or `disabled`, on the namespace or the pod,
+///    injects nothing;
+/// 4. the namespace annotation `enabled` or `ingress` injects unless the pod says `disabled`;
+/// 5. otherwise the pod's own annotation `enabled` or `ingress` injects.
+pub fn linkerd_injection_requested(namespace: Option<&NamespaceMesh>, pod: &PodFacts) -> bool {
+    let namespace_name = pod.key.namespace.as_str();
+    let namespace_label = |key: &str| namespace.and_then(|ns| ns.labels.get(key)).map(String::as_str);
+    if pod.host_network
+        || pod.has_istio_sidecar
+        || LINKERD_NEVER_INJECTED.contains(&namespace_name)
+        || namespace_label(LINKERD_ADMISSION_WEBHOOKS) == Some("disabled")
+        || LINKERD_UNSEEN_POD_LABELS
+            .iter()
+            .any(|key| pod.labels.contains_key(*key))
+    {
+        return false;
+    }
+    let namespace_value = namespace
+        .and_then(|ns| ns.annotations.get(LINKERD_INJECT))
+        .map(String::as_str);
+    let pod_value = pod.annotations.get(LINKERD_INJECT).map(String::as_str);
+    let valid = |value: Option<&str>| matches!(value, None | Some("enabled" | "ingress" | "disabled"));
+    let asks = |value: Option<&str>| matches!(value, Some("enabled" | "ingress"));
+    if !valid(namespace_value) || !valid(pod_value) {
+        return false;
+    }
+    match asks(namespace_value) {
+        true => pod_value != Some("disabled"),
+        false => asks(pod_value),
+    }
+}
+
 /// The labels of a namespace that decide injection (the others are of no interest to the model).
 pub fn namespace_labels<'a>(
     labels: impl IntoIterator<Item = (&'a String, &'a String)>,
 ) -> BTreeMap<String, String> {
-    labels
+    keep(labels, &NAMESPACE_LABELS)
+}
+
+/// The annotations of a namespace that decide injection.
+pub fn namespace_annotations<'a>(
+    annotations: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> BTreeMap<String, String> {
+    keep(annotations, &NAMESPACE_ANNOTATIONS)
+}
+
+fn keep<'a>(
+    pairs: impl IntoIterator<Item = (&'a String, &'a String)>,
+    keys: &[&str],
+) -> BTreeMap<String, String> {
+    pairs
         .into_iter()
-        .filter(|(key, _)| NAMESPACE_LABELS.contains(&key.as_str()))
+        .filter(|(key, _)| keys.contains(&key.as_str()))
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect()
 }
@@ -89,9 +177,11 @@ mod tests {
             service_account: "default".into(),
             images: Vec::new(),
             has_istio_sidecar: false,
+            has_linkerd_proxy: false,
             host_network: false,
             ips: Vec::new(),
             ports: Vec::new(),
+            http_probes: Vec::new(),
         }
     }
 
@@ -186,5 +276,116 @@ mod tests {
         assert!(!in_istio_mesh(None, &pod("shop", &[], &[])));
         let labels: BTreeMap<String, String> = ns(&[(ISTIO_INJECTION, "enabled"), ("team", "shop")]);
         assert_eq!(namespace_labels(&labels), ns(&[(ISTIO_INJECTION, "enabled")]));
+    }
+
+    fn linkerd_ns(annotations: &[(&str, &str)], labels: &[(&str, &str)]) -> NamespaceMesh {
+        NamespaceMesh {
+            labels: ns(labels),
+            annotations: ns(annotations),
+        }
+    }
+
+    #[test]
+    fn the_linkerd_namespace_annotation_injects_unless_the_pod_opts_out() {
+        for value in ["enabled", "ingress"] {
+            let enabled = linkerd_ns(&[(LINKERD_INJECT, value)], &[]);
+            assert!(
+                linkerd_injection_requested(Some(&enabled), &pod("shop", &[], &[])),
+                "{value}"
+            );
+            assert!(!linkerd_injection_requested(
+                Some(&enabled),
+                &pod("shop", &[], &[(LINKERD_INJECT, "disabled")])
+            ));
+        }
+        // A label is not an annotation: Linkerd reads annotations only.
+        let labelled = linkerd_ns(&[], &[]);
+        assert!(!linkerd_injection_requested(
+            Some(&labelled),
+            &pod("shop", &[(LINKERD_INJECT, "enabled")], &[])
+        ));
+    }
+
+    #[test]
+    fn the_pods_own_annotation_injects_even_in_a_disabled_namespace() {
+        let disabled = linkerd_ns(&[(LINKERD_INJECT, "disabled")], &[]);
+        assert!(linkerd_injection_requested(
+            Some(&disabled),
+            &pod("shop", &[], &[(LINKERD_INJECT, "enabled")])
+        ));
+        assert!(linkerd_injection_requested(
+            None,
+            &pod("shop", &[], &[(LINKERD_INJECT, "ingress")])
+        ));
+        assert!(!linkerd_injection_requested(
+            Some(&disabled),
+            &pod("shop", &[], &[])
+        ));
+        assert!(!linkerd_injection_requested(None, &pod("shop", &[], &[])));
+    }
+
+    #[test]
+    fn an_invalid_inject_value_anywhere_injects_nothing() {
+        let invalid = linkerd_ns(&[(LINKERD_INJECT, "true")], &[]);
+        assert!(!linkerd_injection_requested(
+            Some(&invalid),
+            &pod("shop", &[], &[(LINKERD_INJECT, "enabled")])
+        ));
+        let enabled = linkerd_ns(&[(LINKERD_INJECT, "enabled")], &[]);
+        assert!(!linkerd_injection_requested(
+            Some(&enabled),
+            &pod("shop", &[], &[(LINKERD_INJECT, "yes")])
+        ));
+    }
+
+    #[test]
+    fn namespaces_and_pods_the_linkerd_webhook_does_not_see_are_never_injected() {
+        let enabled = linkerd_ns(&[(LINKERD_INJECT, "enabled")], &[]);
+        let hidden = linkerd_ns(
+            &[(LINKERD_INJECT, "enabled")],
+            &[(LINKERD_ADMISSION_WEBHOOKS, "disabled")],
+        );
+        assert!(!linkerd_injection_requested(
+            Some(&hidden),
+            &pod("shop", &[], &[])
+        ));
+        for namespace in ["kube-system", "cert-manager"] {
+            assert!(!linkerd_injection_requested(
+                Some(&enabled),
+                &pod(namespace, &[], &[])
+            ));
+        }
+        assert!(!linkerd_injection_requested(
+            Some(&enabled),
+            &pod(
+                "shop",
+                &[("linkerd.io/control-plane-component", "destination")],
+                &[]
+            )
+        ));
+        let mut host = pod("shop", &[], &[]);
+        host.host_network = true;
+        assert!(!linkerd_injection_requested(Some(&enabled), &host));
+        let mut istio = pod("shop", &[], &[]);
+        istio.has_istio_sidecar = true;
+        assert!(!linkerd_injection_requested(Some(&enabled), &istio));
+    }
+
+    #[test]
+    fn a_running_linkerd_proxy_is_in_the_mesh_whatever_the_annotations_say() {
+        let mut injected = pod("shop", &[], &[(LINKERD_INJECT, "disabled")]);
+        injected.has_linkerd_proxy = true;
+        assert!(in_linkerd_mesh(None, &injected));
+        assert!(!in_linkerd_mesh(None, &pod("shop", &[], &[])));
+        let annotations: BTreeMap<String, String> = ns(&[(LINKERD_INJECT, "enabled"), ("owner", "team-a")]);
+        assert_eq!(
+            namespace_annotations(&annotations),
+            ns(&[(LINKERD_INJECT, "enabled")])
+        );
+        let labels = ns(&[(LINKERD_ADMISSION_WEBHOOKS, "disabled"), ("team", "a")]);
+        assert_eq!(
+            namespace_labels(&labels),
+            ns(&[(LINKERD_ADMISSION_WEBHOOKS, "disabled")])
+        );
     }
 }

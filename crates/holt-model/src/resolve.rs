@@ -84,9 +84,11 @@ mod tests {
             service_account: "default".into(),
             images: vec!["registry.example.com/team/worker:1.2".into()],
             has_istio_sidecar: false,
+            has_linkerd_proxy: false,
             host_network: false,
             ips: vec![],
             ports: vec![],
+            http_probes: vec![],
         }
     }
 

@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use crate::istio::AuthorizationPolicy;
+use crate::linkerd::objects::LinkerdObject;
 use crate::notice::Notice;
 use crate::object_kind::ObjectKind;
 
@@ -38,6 +39,8 @@ impl<T> Rendered<T> {
 pub enum Manifest {
     NetworkPolicy(NetworkPolicy),
     IstioAuthorizationPolicy(AuthorizationPolicy),
+    /// A `policy.linkerd.io` object.
+    Linkerd(LinkerdObject),
 }
 
 impl Manifest {
@@ -45,6 +48,7 @@ impl Manifest {
         match self {
             Manifest::NetworkPolicy(_) => ObjectKind::NetworkPolicy,
             Manifest::IstioAuthorizationPolicy(_) => ObjectKind::IstioAuthorizationPolicy,
+            Manifest::Linkerd(object) => object.kind(),
         }
     }
 
@@ -52,6 +56,7 @@ impl Manifest {
         match self {
             Manifest::NetworkPolicy(p) => &p.metadata,
             Manifest::IstioAuthorizationPolicy(p) => &p.metadata,
+            Manifest::Linkerd(object) => object.metadata(),
         }
     }
 
@@ -59,6 +64,7 @@ impl Manifest {
         match self {
             Manifest::NetworkPolicy(p) => &mut p.metadata,
             Manifest::IstioAuthorizationPolicy(p) => &mut p.metadata,
+            Manifest::Linkerd(object) => object.metadata_mut(),
         }
     }
 

@@ -4,9 +4,9 @@
 //!
 //! A pair is in the mesh when the client or the server has pods in Istio's mesh: with an `istio-proxy`
 //! sidecar, or with one asked for by their namespace or their own labels (`holt_model::mesh`, injection
-//! happens when pods are created). Pairs where neither is in the mesh get no policy; when such a pair, or
-//! any pair while Istio policies are switched off, declares HTTP paths or methods, a notice says that
-//! nothing enforces them (clusters without Istio and without HTTP declarations get no noise).
+//! happens when pods are created). Pairs where neither is in the mesh get no policy. Whether the pair's
+//! HTTP paths and methods are enforced goes to [`HttpCoverage`], which says so when no mesh enforces them
+//! (clusters without a mesh and without HTTP declarations get no noise).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,6 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
 use crate::desired::{Desired, Manifest, Rendered, object_meta};
+use crate::http_coverage::HttpCoverage;
 use crate::network_policy::selector;
 use crate::notice::{Notice, Reason, Subject};
 
@@ -83,8 +84,14 @@ pub struct Operation {
     pub methods: Vec<String>,
 }
 
-/// Renders the AuthorizationPolicies admitting clients to `server` into `out`.
-pub(crate) fn render(index: &Index, server: &Identity, out: &mut Rendered<Vec<Desired>>) {
+/// Renders the AuthorizationPolicies admitting clients to `server` into `out`, and records in `http` which
+/// clients' HTTP restrictions they enforce.
+pub(crate) fn render(
+    index: &Index,
+    server: &Identity,
+    out: &mut Rendered<Vec<Desired>>,
+    http: &mut HttpCoverage,
+) {
     let config = index.config();
     let Some(access) = index.server(server) else {
         return;
@@ -93,14 +100,8 @@ pub(crate) fn render(index: &Index, server: &Identity, out: &mut Rendered<Vec<De
         return;
     }
     if !config.enable_istio_policy_creation {
-        for (client, grant) in &access.clients {
-            http_not_enforced(
-                out,
-                server,
-                client,
-                grant,
-                "Istio policy creation is switched off",
-            );
+        for client in access.clients.keys() {
+            http.not_enforced(client, "Istio policy creation is switched off");
         }
         return;
     }
@@ -120,16 +121,14 @@ pub(crate) fn render(index: &Index, server: &Identity, out: &mut Rendered<Vec<De
         let client_pods = index.pods_of(client);
         let client_in_mesh = client_pods.iter().any(|p| p.in_istio_mesh);
         if !client_in_mesh && !server_in_mesh {
-            http_not_enforced(
-                out,
-                server,
+            http.not_enforced(
                 client,
-                grant,
                 "neither side is in the Istio mesh (no istio-proxy sidecar, none asked for by namespace or pod labels)",
             );
             continue;
         }
         if client_pods.is_empty() {
+            http.not_enforced(client, "the client has no pods, so Istio does not admit it");
             out.notices.push(Notice::new(
                 Subject::identity(client),
                 Reason::PodsNotFound,
@@ -153,6 +152,7 @@ pub(crate) fn render(index: &Index, server: &Identity, out: &mut Rendered<Vec<De
             ));
         }
         if !client_in_mesh {
+            http.not_enforced(client, "the client is not in the Istio mesh");
             continue;
         }
         if !servers_without_sidecar.is_empty() {
@@ -169,6 +169,7 @@ pub(crate) fn render(index: &Index, server: &Identity, out: &mut Rendered<Vec<De
             Ok(labels) => labels,
             Err(error) => {
                 out.notices.push(error.notice(Subject::identity(server)));
+                http.not_enforced(client, "the server's pods cannot be selected");
                 return;
             }
         };
@@ -201,29 +202,8 @@ pub(crate) fn render(index: &Index, server: &Identity, out: &mut Rendered<Vec<De
             .collect();
         out.value
             .push(policy(server, client, grant, selector, principals));
+        http.enforced(client);
     }
-}
-
-/// A notice when `grant` restricts calls to HTTP paths or methods that nothing enforces, and why.
-fn http_not_enforced(
-    out: &mut Rendered<Vec<Desired>>,
-    server: &Identity,
-    client: &Identity,
-    grant: &Grant,
-    why: &str,
-) {
-    let declared = grant.http_restriction();
-    if declared.is_empty() {
-        return;
-    }
-    out.notices.push(Notice::new(
-        Subject::identity(client),
-        Reason::HttpRestrictionNotEnforced,
-        format!(
-            "the HTTP restriction on calls to {server} ({}) is not enforced: {why}; only network access is",
-            declared.join("; ")
-        ),
-    ));
 }
 
 fn policy(
@@ -282,7 +262,7 @@ fn policy(
 
 /// Other client workloads (workloads with ClientIntents) in the client's namespace whose pods run as
 /// `account`.
-fn clients_sharing(index: &Index, client: &Identity, account: &str) -> BTreeSet<String> {
+pub(crate) fn clients_sharing(index: &Index, client: &Identity, account: &str) -> BTreeSet<String> {
     index
         .pods_in(&client.namespace)
         .filter(|p| p.facts.service_account == account && p.identity.identity.name != client.name)

@@ -38,8 +38,14 @@ pub enum Reason {
     MissingSidecar,
     /// The server of an Istio policy has pods without `istio-proxy` sidecar: the policy does not apply to them.
     ServerMissingSidecar,
+    /// A client of a Linkerd-meshed server has pods without `linkerd-proxy` (Linkerd refuses their calls),
+    /// or the server has pods without it (the policy does not apply to them).
+    NotPartOfLinkerdMesh,
+    /// A Linkerd-meshed server's pods declare no TCP container port, so no Linkerd Server can select one.
+    ServerPortsNotFound,
     /// HTTP paths or methods are declared for a call that no mechanism in the plan restricts by them (Istio
-    /// policies are switched off, or neither side is in the mesh): only the network-level access is enforced.
+    /// and Linkerd policies are switched off, or do not apply to the pair): only the network-level access is
+    /// enforced.
     HttpRestrictionNotEnforced,
     /// Several client workloads in a namespace share a service account: an Istio policy admits all of them.
     SharedServiceAccountFound,
@@ -73,6 +79,8 @@ impl Reason {
             Reason::FailedParsingAccessAnnotation => "FailedParsingAccessAnnotation",
             Reason::MissingSidecar => "MissingSidecar",
             Reason::ServerMissingSidecar => "ServerMissingSidecar",
+            Reason::NotPartOfLinkerdMesh => "NotPartOfLinkerdMesh",
+            Reason::ServerPortsNotFound => "ServerPortsNotFound",
             Reason::HttpRestrictionNotEnforced => "HttpRestrictionNotEnforced",
             Reason::SharedServiceAccountFound => "SharedServiceAccountFound",
             Reason::PodsNotFound => "PodsNotFound",

@@ -15,6 +15,16 @@ pub enum ObjectKind {
     NetworkPolicy,
     /// `security.istio.io/v1` AuthorizationPolicy.
     IstioAuthorizationPolicy,
+    /// `policy.linkerd.io` Server: one port of the pods it selects, denied to what no policy authorizes.
+    LinkerdServer,
+    /// `policy.linkerd.io` AuthorizationPolicy: who may reach a Server or an HTTPRoute.
+    LinkerdAuthorizationPolicy,
+    /// `policy.linkerd.io` MeshTLSAuthentication: clients by mesh identity.
+    LinkerdMeshTlsAuthentication,
+    /// `policy.linkerd.io` NetworkAuthentication: clients by network (the kubelet's probes).
+    LinkerdNetworkAuthentication,
+    /// `policy.linkerd.io` HTTPRoute: requests to a Server by path and method.
+    LinkerdHttpRoute,
 }
 
 /// Where the API server serves a kind.
@@ -54,7 +64,15 @@ impl ApiType {
 
 impl ObjectKind {
     /// Every kind, in the order reports list them.
-    pub const ALL: [ObjectKind; 2] = [ObjectKind::NetworkPolicy, ObjectKind::IstioAuthorizationPolicy];
+    pub const ALL: [ObjectKind; 7] = [
+        ObjectKind::NetworkPolicy,
+        ObjectKind::IstioAuthorizationPolicy,
+        ObjectKind::LinkerdServer,
+        ObjectKind::LinkerdAuthorizationPolicy,
+        ObjectKind::LinkerdMeshTlsAuthentication,
+        ObjectKind::LinkerdNetworkAuthentication,
+        ObjectKind::LinkerdHttpRoute,
+    ];
 
     pub fn api(self) -> ApiType {
         match self {
@@ -70,6 +88,20 @@ impl ObjectKind {
                 kind: "AuthorizationPolicy",
                 plural: "authorizationpolicies",
             },
+            // `v1beta1` (Server, HTTPRoute) and `v1alpha1` (the others) are served by every Linkerd release
+            // with AuthorizationPolicies (2.12 and later), and are what the reference writes
+            // (docs/reference-behaviour.md#linkerd).
+            ObjectKind::LinkerdServer => linkerd("v1beta1", "Server", "servers"),
+            ObjectKind::LinkerdAuthorizationPolicy => {
+                linkerd("v1alpha1", "AuthorizationPolicy", "authorizationpolicies")
+            }
+            ObjectKind::LinkerdMeshTlsAuthentication => {
+                linkerd("v1alpha1", "MeshTLSAuthentication", "meshtlsauthentications")
+            }
+            ObjectKind::LinkerdNetworkAuthentication => {
+                linkerd("v1alpha1", "NetworkAuthentication", "networkauthentications")
+            }
+            ObjectKind::LinkerdHttpRoute => linkerd("v1beta1", "HTTPRoute", "httproutes"),
         }
     }
 
@@ -79,6 +111,11 @@ impl ObjectKind {
         match self {
             ObjectKind::NetworkPolicy => None,
             ObjectKind::IstioAuthorizationPolicy => Some("authorizationpolicies.security.istio.io"),
+            ObjectKind::LinkerdServer => Some("servers.policy.linkerd.io"),
+            ObjectKind::LinkerdAuthorizationPolicy => Some("authorizationpolicies.policy.linkerd.io"),
+            ObjectKind::LinkerdMeshTlsAuthentication => Some("meshtlsauthentications.policy.linkerd.io"),
+            ObjectKind::LinkerdNetworkAuthentication => Some("networkauthentications.policy.linkerd.io"),
+            ObjectKind::LinkerdHttpRoute => Some("httproutes.policy.linkerd.io"),
         }
     }
 
@@ -87,6 +124,11 @@ impl ObjectKind {
         match self {
             ObjectKind::NetworkPolicy => "NetworkPolicy",
             ObjectKind::IstioAuthorizationPolicy => "Istio AuthorizationPolicy",
+            ObjectKind::LinkerdServer => "Linkerd Server",
+            ObjectKind::LinkerdAuthorizationPolicy => "Linkerd AuthorizationPolicy",
+            ObjectKind::LinkerdMeshTlsAuthentication => "Linkerd MeshTLSAuthentication",
+            ObjectKind::LinkerdNetworkAuthentication => "Linkerd NetworkAuthentication",
+            ObjectKind::LinkerdHttpRoute => "Linkerd HTTPRoute",
         }
     }
 
@@ -95,6 +137,11 @@ impl ObjectKind {
         match self {
             ObjectKind::NetworkPolicy => "NetworkPolicies",
             ObjectKind::IstioAuthorizationPolicy => "Istio AuthorizationPolicies",
+            ObjectKind::LinkerdServer => "Linkerd Servers",
+            ObjectKind::LinkerdAuthorizationPolicy => "Linkerd AuthorizationPolicies",
+            ObjectKind::LinkerdMeshTlsAuthentication => "Linkerd MeshTLSAuthentications",
+            ObjectKind::LinkerdNetworkAuthentication => "Linkerd NetworkAuthentications",
+            ObjectKind::LinkerdHttpRoute => "Linkerd HTTPRoutes",
         }
     }
 
@@ -114,6 +161,13 @@ impl ObjectKind {
                 delete_failed: "RemovingIstioPolicyFailed",
                 name_taken: "IstioPolicyNameTaken",
             },
+            // The reference's reasons for its Server and AuthorizationPolicy; the kinds that come with an
+            // AuthorizationPolicy are announced as it is.
+            ObjectKind::LinkerdServer => linkerd_reasons("CreatedLinkerdServer"),
+            ObjectKind::LinkerdAuthorizationPolicy
+            | ObjectKind::LinkerdMeshTlsAuthentication
+            | ObjectKind::LinkerdNetworkAuthentication
+            | ObjectKind::LinkerdHttpRoute => linkerd_reasons("CreatedLinkerdAuthorizationPolicy"),
         }
     }
 
@@ -128,6 +182,24 @@ impl ObjectKind {
         ObjectKind::ALL
             .into_iter()
             .find(|k| k.api().kind == kind && k.api().api_version() == api_version)
+    }
+}
+
+fn linkerd(version: &'static str, kind: &'static str, plural: &'static str) -> ApiType {
+    ApiType {
+        group: "policy.linkerd.io",
+        version,
+        kind,
+        plural,
+    }
+}
+
+fn linkerd_reasons(created: &'static str) -> KindReasons {
+    KindReasons {
+        created,
+        write_failed: "CreatingLinkerdPolicyFailed",
+        delete_failed: "RemovingLinkerdPolicyFailed",
+        name_taken: "LinkerdPolicyNameTaken",
     }
 }
 

@@ -96,7 +96,9 @@ pub fn render_pod(index: &Index, key: &ObjectKey) -> Rendered<Option<PodLabels>>
         ));
     }
     let config = index.config();
-    if !(config.enable_network_policy_creation || config.enable_istio_policy_creation)
+    if !(config.enable_network_policy_creation
+        || config.enable_istio_policy_creation
+        || config.enable_linkerd_policy_creation)
         || !config.watches(&key.namespace)
     {
         return Rendered::new(None, notices);

@@ -1,6 +1,7 @@
 //! Names at the bounds `holt_api::validate` allows render into objects the API server accepts: every object
 //! name a DNS-1123 subdomain of at most 253 characters, every label key and value valid; and the bounds are
-//! tight (at them, the Istio, default-deny and broker policy names are exactly 253 characters). The
+//! tight (at them, the Istio, default-deny and broker policy names are exactly 253 characters; the Linkerd
+//! names, longer by construction, are cut with a hash where they would exceed it). The
 //! validation states Holt's name formats on its own (holt-api cannot depend on the renderers); this is where
 //! the two are held together.
 
@@ -9,8 +10,10 @@ mod common;
 use common::*;
 use holt_api::v2beta1::KafkaOperation;
 use holt_api::validate::{self, check_object_name};
+use holt_model::facts::{ContainerPort, HttpProbe};
 use holt_model::{Config, Object};
 use holt_render::{RenderOptions, render_all};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 /// A label value as the API server accepts it: at most 63 characters, alphanumerics with `-`, `_`, `.`
 /// inside.
@@ -29,6 +32,24 @@ fn is_label_key(key: &str) -> bool {
     !name.is_empty() && is_label_value(name)
 }
 
+/// [`mesh_pod`] also in Linkerd's mesh, serving HTTP on port 8080 with a liveness probe.
+fn both_meshes_pod(ns: &str, workload: &str, account: &str) -> Object {
+    let Object::Pod(mut facts) = mesh_pod(ns, workload, account, true) else {
+        unreachable!("a pod")
+    };
+    facts.has_linkerd_proxy = true;
+    facts.ports = vec![ContainerPort {
+        name: Some("http".into()),
+        port: 8080,
+        protocol: "TCP".into(),
+    }];
+    facts.http_probes = vec![HttpProbe {
+        port: IntOrString::Int(8080),
+        path: "/healthz".into(),
+    }];
+    Object::Pod(facts)
+}
+
 #[test]
 fn names_at_the_validation_bounds_make_objects_the_api_server_accepts() {
     let namespace = "n".repeat(63);
@@ -43,7 +64,7 @@ fn names_at_the_validation_bounds_make_objects_the_api_server_accepts() {
         &client,
         Some("Deployment"),
         vec![
-            k8s_kind(&server, "Deployment"),
+            http_kind(&server, "Deployment", "/orders"),
             kafka(&broker, &[("orders", &[KafkaOperation::All])]),
         ],
     );
@@ -63,8 +84,8 @@ fn names_at_the_validation_bounds_make_objects_the_api_server_accepts() {
         let index = index(
             config,
             vec![
-                mesh_pod(ns, &client, "client-sa", true),
-                mesh_pod(ns, &server, "server-sa", true),
+                both_meshes_pod(ns, &client, "client-sa"),
+                both_meshes_pod(ns, &server, "server-sa"),
                 deployment_pod(ns, &protected_server),
                 deployment_pod(ns, &broker),
                 Object::ClientIntents(intents.clone()),
@@ -72,6 +93,13 @@ fn names_at_the_validation_bounds_make_objects_the_api_server_accepts() {
             ],
         );
         let state = render_all(&index, &RenderOptions::default());
+        let kinds: std::collections::BTreeSet<holt_render::ObjectKind> =
+            state.objects.iter().map(|d| d.manifest.kind()).collect();
+        assert_eq!(
+            kinds,
+            holt_render::ObjectKind::ALL.into(),
+            "every kind Holt writes is rendered at the bounds"
+        );
         let mut longest = Vec::new();
         for desired in &state.objects {
             let metadata = desired.manifest.metadata();

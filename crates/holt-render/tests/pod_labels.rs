@@ -115,7 +115,7 @@ fn clients_declared_by_called_by_annotations_get_the_access_label() {
 }
 
 #[test]
-fn labels_are_managed_only_with_network_policies_or_istio_and_in_watched_namespaces() {
+fn labels_are_managed_only_with_network_policies_istio_or_linkerd_and_in_watched_namespaces() {
     let objects = || {
         vec![
             deployment_pod("shop", "client"),
@@ -125,6 +125,7 @@ fn labels_are_managed_only_with_network_policies_or_istio_and_in_watched_namespa
     let neither = Config {
         enable_network_policy_creation: false,
         enable_istio_policy_creation: false,
+        enable_linkerd_policy_creation: false,
         ..Config::default()
     };
     assert!(
@@ -134,10 +135,22 @@ fn labels_are_managed_only_with_network_policies_or_istio_and_in_watched_namespa
     );
     let istio_only = Config {
         enable_network_policy_creation: false,
+        enable_linkerd_policy_creation: false,
         ..Config::default()
     };
     assert!(
         render_pod(&index(istio_only, objects()), &key("shop", "client"))
+            .value
+            .is_some()
+    );
+    // Linkerd Servers select pods by the same labels.
+    let linkerd_only = Config {
+        enable_network_policy_creation: false,
+        enable_istio_policy_creation: false,
+        ..Config::default()
+    };
+    assert!(
+        render_pod(&index(linkerd_only, objects()), &key("shop", "client"))
             .value
             .is_some()
     );
@@ -162,6 +175,7 @@ fn malformed_called_by_annotations_are_reported_even_when_labels_are_not_managed
     let config = Config {
         enable_network_policy_creation: false,
         enable_istio_policy_creation: false,
+        enable_linkerd_policy_creation: false,
         ..Config::default()
     };
     let index = index(

@@ -72,6 +72,7 @@ pub fn cluster(services: usize, intents: usize) -> Vec<Object> {
             service_account: name.clone(),
             images: vec![format!("registry.example/{name}:1")],
             has_istio_sidecar: i.is_multiple_of(2),
+            has_linkerd_proxy: false,
             host_network: false,
             ips: vec![format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255)],
             ports: vec![ContainerPort {
@@ -79,6 +80,7 @@ pub fn cluster(services: usize, intents: usize) -> Vec<Object> {
                 port: 8080,
                 protocol: "TCP".into(),
             }],
+            http_probes: vec![],
         }));
         objects.push(Object::Service(ServiceFacts {
             uid: None,

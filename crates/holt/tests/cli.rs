@@ -466,3 +466,86 @@ fn an_http_restriction_nothing_enforces_is_a_notice() {
         "{disabled}"
     );
 }
+
+fn linkerd_example() -> String {
+    repo("examples/linkerd").display().to_string()
+}
+
+/// examples/linkerd: the namespace asks Linkerd to inject its proxy; `client` declares `GET|POST
+/// /api/orders` on `server`, whose liveness probe calls `/status/200` on its named port.
+#[test]
+fn the_linkerd_example_renders_a_server_routes_and_policies_for_an_injected_namespace() {
+    let docs = plan_json(&[&linkerd_example()]);
+    let linkerd: Vec<&Value> = docs
+        .iter()
+        .filter(|d| {
+            d["apiVersion"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("policy.linkerd.io/"))
+        })
+        .collect();
+    let servers: Vec<&&Value> = linkerd.iter().filter(|d| d["kind"] == "Server").collect();
+    assert_eq!(servers.len(), 1, "{linkerd:#?}");
+    assert_eq!(servers[0]["metadata"]["name"], "server-for-server-port-8080");
+    assert_eq!(servers[0]["spec"]["port"], 8080);
+    let mesh_tls: Vec<&&Value> = linkerd
+        .iter()
+        .filter(|d| d["kind"] == "MeshTLSAuthentication")
+        .collect();
+    assert_eq!(
+        mesh_tls[0]["spec"]["identities"],
+        serde_json::json!(["client.otterize-tutorial-linkerd.serviceaccount.identity.linkerd.cluster.local"])
+    );
+    let mut matches: Vec<String> = linkerd
+        .iter()
+        .filter(|d| d["kind"] == "HTTPRoute")
+        .map(|d| {
+            let matched = &d["spec"]["rules"][0]["matches"][0];
+            format!(
+                "{} {} {}",
+                matched["method"].as_str().unwrap_or("*"),
+                matched["path"]["type"].as_str().unwrap_or_default(),
+                matched["path"]["value"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    matches.sort();
+    assert_eq!(
+        matches,
+        [
+            "* Exact /status/200",
+            "GET PathPrefix /api/orders",
+            "POST PathPrefix /api/orders"
+        ]
+    );
+    assert_eq!(
+        linkerd
+            .iter()
+            .filter(|d| d["kind"] == "AuthorizationPolicy")
+            .count(),
+        3,
+        "one per declared route, one for the probe"
+    );
+    let table = stdout(&holt(&["plan", &linkerd_example()]));
+    assert!(!table.contains("HttpRestrictionNotEnforced"), "{table}");
+
+    let disabled = holt(&[
+        "plan",
+        &linkerd_example(),
+        "--enable-linkerd-policy-creation=false",
+        "-o",
+        "json",
+    ]);
+    let text = stdout(&disabled);
+    assert!(!text.contains("policy.linkerd.io"), "{text}");
+    let table = stdout(&holt(&[
+        "plan",
+        &linkerd_example(),
+        "--enable-linkerd-policy-creation=false",
+    ]));
+    assert!(
+        table.contains("HttpRestrictionNotEnforced")
+            && table.contains("Linkerd policy creation is switched off"),
+        "{table}"
+    );
+}

@@ -45,6 +45,7 @@ pub fn pod_facts(ns: &str, name: &str, owner: Option<(&str, &str)>, labels: &[(&
         service_account: "default".into(),
         images: vec![],
         has_istio_sidecar: false,
+        has_linkerd_proxy: false,
         host_network: false,
         ips: vec![],
         ports: vec![ContainerPort {
@@ -52,6 +53,7 @@ pub fn pod_facts(ns: &str, name: &str, owner: Option<(&str, &str)>, labels: &[(&
             port: 8080,
             protocol: "TCP".into(),
         }],
+        http_probes: vec![],
     }
 }
 

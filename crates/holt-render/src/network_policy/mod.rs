@@ -17,10 +17,17 @@ use k8s_openapi::api::networking::v1::{
 };
 
 use crate::desired::{Desired, Manifest, Owner, Rendered, object_meta};
+use crate::http_coverage::HttpCoverage;
 use crate::notice::{Notice, Reason, Subject};
 
-/// Renders the access policies of `identity` into `out`.
-pub(crate) fn render(index: &Index, identity: &Identity, out: &mut Rendered<Vec<Desired>>) {
+/// Renders the access policies of `identity` into `out`. NetworkPolicies admit whole connections: they
+/// enforce no HTTP path or method (`_http` records nothing).
+pub(crate) fn render(
+    index: &Index,
+    identity: &Identity,
+    out: &mut Rendered<Vec<Desired>>,
+    _http: &mut HttpCoverage,
+) {
     let config = index.config();
     if !config.enable_network_policy_creation {
         let has_clients = !ingress::admitted_clients(index, identity).is_empty();

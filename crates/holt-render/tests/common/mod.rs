@@ -59,9 +59,11 @@ pub fn pod_facts(ns: &str, name: &str, owner: Option<(&str, &str)>, labels: &[(&
         service_account: "default".into(),
         images: vec![],
         has_istio_sidecar: false,
+        has_linkerd_proxy: false,
         host_network: false,
         ips: vec![],
         ports: vec![],
+        http_probes: vec![],
     }
 }
 
@@ -236,6 +238,21 @@ pub fn http(name: &str, resources: &[(&str, &[HttpMethod])]) -> Target {
     }
 }
 
+/// A `kubernetes` target of the given kind with one HTTP path, any method.
+pub fn http_kind(name: &str, kind: &str, path: &str) -> Target {
+    Target {
+        kubernetes: Some(KubernetesTarget {
+            name: name.into(),
+            kind: Some(kind.into()),
+            http: vec![HttpResource {
+                path: path.into(),
+                methods: vec![],
+            }],
+        }),
+        ..Default::default()
+    }
+}
+
 pub fn kafka(name: &str, topics: &[(&str, &[KafkaOperation])]) -> Target {
     Target {
         kafka: Some(KafkaTarget {
@@ -353,7 +370,7 @@ pub fn network_policies(objects: &[Desired]) -> Vec<&NetworkPolicy> {
         .iter()
         .filter_map(|d| match &d.manifest {
             Manifest::NetworkPolicy(p) => Some(p),
-            Manifest::IstioAuthorizationPolicy(_) => None,
+            Manifest::IstioAuthorizationPolicy(_) | Manifest::Linkerd(_) => None,
         })
         .collect()
 }

@@ -77,7 +77,9 @@ impl AccessSide {
             .policies
             .extend(plan.state.objects.iter().filter_map(|d| match &d.manifest {
                 holt_render::Manifest::NetworkPolicy(policy) => Some(policy.clone()),
-                holt_render::Manifest::IstioAuthorizationPolicy(_) => None,
+                holt_render::Manifest::IstioAuthorizationPolicy(_) | holt_render::Manifest::Linkerd(_) => {
+                    None
+                }
             }));
         let mut policies: HashMap<Key, Vec<NetworkPolicySpec>> = HashMap::new();
         for policy in &input.policies {
