@@ -109,6 +109,7 @@ watchedNamespaces: {{ .Values.intentsOperator.watchedNamespaces | default list |
 enableNetworkPolicyCreation: {{ $operator.enableNetworkPolicyCreation }}
 enableKafkaACLCreation: {{ $operator.enableKafkaACLCreation }}
 enableIstioPolicyCreation: {{ $operator.enableIstioPolicyCreation }}
+enableLinkerdPolicyCreation: {{ $operator.enableLinkerdPolicyCreation }}
 enableEgressNetworkPolicyCreation: {{ $operator.enableEgressNetworkPolicyCreation }}
 separateNetpolsForIngressAndEgress: {{ $operator.separateNetpolsForIngressAndEgress }}
 enableEgressAutoallowDNSTraffic: {{ $operator.enableEgressAutoallowDNSTraffic }}
