@@ -5,11 +5,9 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-
 use holt_api::v2beta1::{ClientIntents, HttpMethod, HttpResource};
 use holt_model::Mode;
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
+use k8s_openapi::api::core::v1::{Container, PodSpec};
 use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, PostParams};
 use kube::{Api, Client};
 use serde_json::Value;
@@ -38,38 +36,17 @@ async fn pod(client: &Client, ns: &str, name: &str, account: &str, sidecar: bool
             ..Default::default()
         });
     }
-    let mut metadata = meta(ns, name);
-    metadata.labels = Some(BTreeMap::from([("app".to_string(), name.to_string())]));
-    let pod = Pod {
-        metadata,
-        spec: Some(PodSpec {
-            containers,
-            service_account_name: Some(account.into()),
-            ..Default::default()
-        }),
+    let spec = PodSpec {
+        containers,
+        service_account_name: Some(account.into()),
         ..Default::default()
     };
-    Api::<Pod>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &pod)
-        .await
-        .expect("pod");
+    bare_pod(client, ns, name, spec, &[]).await;
 }
 
 fn authorization_policies(client: &Client, ns: &str) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("security.istio.io", "v1", "AuthorizationPolicy");
     Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk(&gvk))
-}
-
-async fn events_with(client: &Client, ns: &str, reason: &str) -> Vec<String> {
-    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), ns);
-    let Ok(list) = events.list(&ListParams::default()).await else {
-        return Vec::new();
-    };
-    list.items
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some(reason))
-        .filter_map(|e| e.regarding?.name)
-        .collect()
 }
 
 #[tokio::test]
@@ -156,17 +133,13 @@ async fn meshed_pairs_get_authorization_policies_with_http_rules_and_warnings() 
     .await;
     assert_eq!(missing, vec!["legacy".to_string()]);
     let shared = eventually("SharedServiceAccountFound Events", || async {
-        let mut names = events_with(&client, &ns, "SharedServiceAccountFound").await;
-        names.sort();
-        names.dedup();
+        let names = events_with(&client, &ns, "SharedServiceAccountFound").await;
         (names.len() == 2).then_some(names)
     })
     .await;
     assert_eq!(shared, vec!["cart".to_string(), "checkout".to_string()]);
     let created = eventually("CreatedIstioPolicy Events (Normal, as the reference)", || async {
-        let mut names = events_with(&client, &ns, "CreatedIstioPolicy").await;
-        names.sort();
-        names.dedup();
+        let names = events_with(&client, &ns, "CreatedIstioPolicy").await;
         (names.len() == 2).then_some(names)
     })
     .await;

@@ -6,11 +6,9 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-
 use holt_api::v2beta1::{ClientIntents, HttpMethod, HttpResource, KubernetesTarget, Target};
 use holt_model::Mode;
-use k8s_openapi::api::core::v1::{Container, ContainerPort, HTTPGetAction, Namespace, Pod, PodSpec, Probe};
+use k8s_openapi::api::core::v1::{Container, ContainerPort, HTTPGetAction, Namespace, PodSpec, Probe};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{
@@ -23,40 +21,33 @@ use support::*;
 /// A bare pod `name` (its own workload) running as `account`, serving port 8080 (`http`) with a liveness
 /// probe on `/healthz`; `inject` is its `linkerd.io/inject` annotation, if any.
 async fn pod(client: &Client, ns: &str, name: &str, account: &str, inject: Option<&str>) {
-    let mut metadata = meta(ns, name);
-    metadata.labels = Some(BTreeMap::from([("app".to_string(), name.to_string())]));
-    metadata.annotations =
-        inject.map(|value| BTreeMap::from([("linkerd.io/inject".to_string(), value.to_string())]));
-    let pod = Pod {
-        metadata,
-        spec: Some(PodSpec {
-            containers: vec![Container {
-                name: "main".into(),
-                image: Some("example/app:1".into()),
-                ports: Some(vec![ContainerPort {
-                    name: Some("http".into()),
-                    container_port: 8080,
-                    ..Default::default()
-                }]),
-                liveness_probe: Some(Probe {
-                    http_get: Some(HTTPGetAction {
-                        path: Some("/healthz".into()),
-                        port: IntOrString::String("http".into()),
-                        ..Default::default()
-                    }),
+    let spec = PodSpec {
+        containers: vec![Container {
+            name: "main".into(),
+            image: Some("example/app:1".into()),
+            ports: Some(vec![ContainerPort {
+                name: Some("http".into()),
+                container_port: 8080,
+                ..Default::default()
+            }]),
+            liveness_probe: Some(Probe {
+                http_get: Some(HTTPGetAction {
+                    path: Some("/healthz".into()),
+                    port: IntOrString::String("http".into()),
                     ..Default::default()
                 }),
                 ..Default::default()
-            }],
-            service_account_name: Some(account.into()),
+            }),
             ..Default::default()
-        }),
+        }],
+        service_account_name: Some(account.into()),
         ..Default::default()
     };
-    Api::<Pod>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &pod)
-        .await
-        .expect("pod");
+    let annotations: Vec<(&str, &str)> = inject
+        .map(|value| ("linkerd.io/inject", value))
+        .into_iter()
+        .collect();
+    bare_pod(client, ns, name, spec, &annotations).await;
 }
 
 fn calls(ns: &str, client: &str, server: &str, http: Vec<HttpResource>) -> ClientIntents {
@@ -136,22 +127,6 @@ impl LinkerdApis {
         }
         Some(counts)
     }
-}
-
-async fn events_with(client: &Client, ns: &str, reason: &str) -> Vec<String> {
-    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), ns);
-    let Ok(list) = events.list(&ListParams::default()).await else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = list
-        .items
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some(reason))
-        .filter_map(|e| e.regarding?.name)
-        .collect();
-    names.sort();
-    names.dedup();
-    names
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::desired::{Desired, Manifest, Rendered, object_meta};
 use crate::http_coverage::HttpCoverage;
+use crate::mesh_clients::mesh_clients;
 use crate::network_policy::selector;
 use crate::notice::{Notice, Reason, Subject};
 
@@ -93,14 +94,9 @@ pub(crate) fn render(
     http: &mut HttpCoverage,
 ) {
     let config = index.config();
-    let Some(access) = index.server(server) else {
-        return;
-    };
-    if !access.enforcement.is_enforced() {
-        return;
-    }
+    let clients = mesh_clients(index, server);
     if !config.enable_istio_policy_creation {
-        for client in access.clients.keys() {
+        for (client, _) in &clients {
             http.not_enforced(client, "Istio policy creation is switched off");
         }
         return;
@@ -112,12 +108,7 @@ pub(crate) fn render(
         .filter(|p| !p.in_istio_mesh)
         .map(|p| p.facts.key.name.as_str())
         .collect();
-    // Kafka clients reach the broker over its own protocol; Istio policies cover HTTP/TCP calls only.
-    for (client, grant) in access
-        .clients
-        .iter()
-        .filter(|(_, g)| g.any_request || !g.http.is_empty())
-    {
+    for (client, grant) in clients {
         let client_pods = index.pods_of(client);
         let client_in_mesh = client_pods.iter().any(|p| p.in_istio_mesh);
         if !client_in_mesh && !server_in_mesh {

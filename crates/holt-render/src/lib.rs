@@ -17,6 +17,7 @@ pub mod identity;
 pub mod istio;
 pub mod kafka;
 pub mod linkerd;
+mod mesh_clients;
 pub mod network_policy;
 pub mod notice;
 pub mod object_kind;

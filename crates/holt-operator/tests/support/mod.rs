@@ -246,3 +246,43 @@ where
     })
     .await;
 }
+
+/// The names of the objects Events with `reason` in `ns` are about, sorted, each once.
+pub async fn events_with(client: &Client, ns: &str, reason: &str) -> Vec<String> {
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), ns);
+    let Ok(list) = events.list(&ListParams::default()).await else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = list
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .filter_map(|e| e.regarding?.name)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Creates a bare pod `name` (its own workload, labelled `app: name`) with `spec` and `annotations`.
+pub async fn bare_pod(client: &Client, ns: &str, name: &str, spec: PodSpec, annotations: &[(&str, &str)]) {
+    let mut metadata = meta(ns, name);
+    metadata.labels = Some(BTreeMap::from([("app".to_string(), name.to_string())]));
+    if !annotations.is_empty() {
+        metadata.annotations = Some(
+            annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+    }
+    let pod = Pod {
+        metadata,
+        spec: Some(spec),
+        ..Default::default()
+    };
+    Api::<Pod>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &pod)
+        .await
+        .expect("pod");
+}

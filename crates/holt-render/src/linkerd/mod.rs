@@ -25,6 +25,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::desired::{Desired, Manifest, Rendered, object_meta};
 use crate::http_coverage::HttpCoverage;
+use crate::mesh_clients::mesh_clients;
 use crate::network_policy::selector;
 use crate::notice::{Notice, Reason, Subject};
 use crate::object_kind::ObjectKind;
@@ -56,18 +57,7 @@ pub(crate) fn render(
     http: &mut HttpCoverage,
 ) {
     let config = index.config();
-    let Some(access) = index.server(server) else {
-        return;
-    };
-    if !access.enforcement.is_enforced() {
-        return;
-    }
-    // Kafka clients reach the broker over its own protocol: Linkerd policies cover HTTP/TCP calls only.
-    let clients: Vec<(&Identity, &Grant)> = access
-        .clients
-        .iter()
-        .filter(|(_, g)| g.any_request || !g.http.is_empty())
-        .collect();
+    let clients = mesh_clients(index, server);
     if clients.is_empty() {
         return;
     }
