@@ -14,12 +14,7 @@ use serde_json::{Value, json};
 /// The pod `<workload>-0` of Deployment `workload`, running as `account`, with the Linkerd proxy container
 /// or not, declaring TCP port 8080 named `http`.
 fn linkerd_pod(ns: &str, workload: &str, account: &str, proxy: bool) -> Object {
-    let mut facts = pod_facts(
-        ns,
-        &format!("{workload}-0"),
-        Some(("Deployment", workload)),
-        &[("app", workload)],
-    );
+    let mut facts = deployment_pod_facts(ns, workload);
     facts.service_account = account.into();
     facts.has_linkerd_proxy = proxy;
     facts.ports = vec![ContainerPort {
