@@ -216,12 +216,14 @@ pub fn http_kind(name: &str, kind: &str, path: &str) -> Target {
     kubernetes(name, Some(kind), &[(path, &[])])
 }
 
+/// A `service` target without HTTP resources.
 pub fn svc(name: &str) -> Target {
+    let target = ServiceTarget {
+        name: name.into(),
+        ..Default::default()
+    };
     Target {
-        service: Some(ServiceTarget {
-            name: name.into(),
-            http: vec![],
-        }),
+        service: Some(target),
         ..Default::default()
     }
 }
