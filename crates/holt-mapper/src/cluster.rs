@@ -345,7 +345,7 @@ pub(crate) mod fixtures {
     use holt_model::facts::{OwnerFacts, OwnerRef, PodFacts, ServiceFacts, ServiceType};
     use k8s_openapi::api::core::v1::Pod;
 
-    use super::PodEntry;
+    use super::{ClusterIndex, PodEntry};
 
     pub fn pod(
         namespace: &str,
@@ -386,6 +386,17 @@ pub(crate) mod fixtures {
         }
     }
 
+    /// The owners of the pods of Deployment `ns/server`: ReplicaSet `server-7d9f` and the Deployment.
+    pub fn apply_server_owners(index: &mut ClusterIndex) {
+        index.apply_owner(owner(
+            "ns",
+            "ReplicaSet",
+            "server-7d9f",
+            Some(("Deployment", "server")),
+        ));
+        index.apply_owner(owner("ns", "Deployment", "server", None));
+    }
+
     pub fn service(namespace: &str, name: &str, cluster_ip: &str, app: Option<&str>) -> ServiceFacts {
         ServiceFacts {
             uid: None,
@@ -400,7 +411,7 @@ pub(crate) mod fixtures {
 
 #[cfg(test)]
 mod tests {
-    use super::fixtures::{owner, pod, service};
+    use super::fixtures::{apply_server_owners, owner, pod, service};
     use super::*;
 
     #[test]
@@ -437,13 +448,7 @@ mod tests {
     #[test]
     fn identity_walks_owners_through_the_model() {
         let mut index = ClusterIndex::new(Config::default());
-        index.apply_owner(owner(
-            "ns",
-            "ReplicaSet",
-            "server-7d9f",
-            Some(("Deployment", "server")),
-        ));
-        index.apply_owner(owner("ns", "Deployment", "server", None));
+        apply_server_owners(&mut index);
         let p = pod(
             "ns",
             "server-7d9f-x",
