@@ -145,6 +145,16 @@ pub fn http_service(ns: &str, name: &str) -> Object {
     )
 }
 
+/// A ClusterIP Service `name` selecting `app: name`, TCP port 5432 → 5432 (a database's).
+pub fn database_service(ns: &str, name: &str) -> Object {
+    service(
+        ns,
+        name,
+        &[("app", name)],
+        vec![port(5432, IntOrString::Int(5432), "TCP")],
+    )
+}
+
 pub fn typed_service(ns: &str, name: &str, service_type: ServiceType) -> Object {
     let mut facts = service_facts(
         ns,
