@@ -287,7 +287,7 @@ fn dns_over_tcp_whole_message_only() {
 
 #[test]
 fn vlan_tags() {
-    let ip = Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_UDP).build(&udp(53, 40000, &cname_message()));
+    let ip = udp_dns_ipv4(&cname_message());
     let one = ethernet_vlan(&[(0x8100, 42)], ETHERTYPE_IPV4, &ip);
     assert_eq!(dns(&one).answers().count(), 2);
     let two = ethernet_vlan(&[(0x88a8, 100), (0x8100, 42)], ETHERTYPE_IPV4, &ip);
@@ -300,7 +300,7 @@ fn vlan_tags() {
 
 #[test]
 fn linux_cooked_captures_and_raw_ip() {
-    let ip = Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_UDP).build(&udp(53, 40000, &cname_message()));
+    let ip = udp_dns_ipv4(&cname_message());
     for (link, frame) in [
         (LinkType::LinuxSll, sll(ETHERTYPE_IPV4, &ip)),
         (LinkType::LinuxSll2, sll2(ETHERTYPE_IPV4, &ip)),
@@ -397,15 +397,7 @@ fn fragments() {
         Ok(Observation::TcpSyn(_))
     ));
 
-    let v6 = |offset, more| {
-        Ipv6::new(
-            "fd00::53".parse().expect("address literal"),
-            "fd00::7".parse().expect("address literal"),
-            PROTO_UDP,
-        )
-        .fragment_header(offset, more)
-        .build(&payload)
-    };
+    let v6 = |offset, more| udp_ipv6_to_client().fragment_header(offset, more).build(&payload);
     assert_eq!(skip(LinkType::RawIp, &v6(100, false)), Skip::NonFirstFragment);
     assert_eq!(skip(LinkType::RawIp, &v6(0, true)), Skip::IncompleteFragment);
     assert_eq!(Skip::NonFirstFragment.category(), "non_first_fragment");
@@ -458,14 +450,10 @@ fn bad_header_lengths() {
 
 #[test]
 fn truncated_at_every_offset_is_an_error() {
-    let ip = Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_UDP).build(&udp(53, 40000, &cname_message()));
-    let ip6 = Ipv6::new(
-        "fd00::53".parse().expect("address literal"),
-        "fd00::7".parse().expect("address literal"),
-        PROTO_UDP,
-    )
-    .option_header(0, 0)
-    .build(&udp(53, 40000, &cname_message()));
+    let ip = udp_dns_ipv4(&cname_message());
+    let ip6 = udp_ipv6_to_client()
+        .option_header(0, 0)
+        .build(&udp(53, 40000, &cname_message()));
     let cases = [
         (LinkType::Ethernet, udp_dns_frame(&cname_message())),
         (

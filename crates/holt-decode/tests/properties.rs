@@ -40,15 +40,11 @@ fn exercise(link: LinkType, frame: &[u8]) {
 }
 
 fn valid_frames() -> Vec<(LinkType, Vec<u8>)> {
-    let ip = Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_UDP).build(&udp(53, 40000, &cname_message()));
-    let ip6 = Ipv6::new(
-        "fd00::53".parse().expect("address literal"),
-        "fd00::7".parse().expect("address literal"),
-        PROTO_UDP,
-    )
-    .option_header(0, 0)
-    .fragment_header(0, false)
-    .build(&udp(53, 40000, &aaaa_message()));
+    let ip = udp_dns_ipv4(&cname_message());
+    let ip6 = udp_ipv6_to_client()
+        .option_header(0, 0)
+        .fragment_header(0, false)
+        .build(&udp(53, 40000, &aaaa_message()));
     let tcp_dns_ip = Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_TCP).build(&tcp(
         53,
         40001,

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use holt_mapper::shared::now_ms;
 use holt_testenv::{ControlPlane, deployment_with_pod_ips};
-use support::{Mapper, connections_report, public_address};
+use support::{Mapper, connections_report, newest_write, public_address};
 
 const CLIENT_IP: &str = "10.246.0.1";
 const PER_REPORT: u32 = 10;
@@ -38,15 +38,6 @@ const UNBOUNDED: [Setting; 4] = [
     ("HOLT_MAPPER_MAX_INTERNET_TARGETS_PER_CLIENT", "100000000"),
     ("HOLT_MAPPER_GROUP_INTERNET_ADDRESSES_AFTER", "100000000"),
 ];
-
-/// The newest modification time of the files in `dir`.
-fn newest_write(dir: &Path) -> Option<SystemTime> {
-    std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|entry| entry.metadata().ok()?.modified().ok())
-        .max()
-}
 
 fn dir_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir)

@@ -343,8 +343,9 @@ pub(crate) mod fixtures {
 
     use holt_model::ObjectKey;
     use holt_model::facts::{OwnerFacts, OwnerRef, PodFacts, ServiceFacts, ServiceType};
+    use k8s_openapi::api::core::v1::Pod;
 
-    use super::PodEntry;
+    use super::{ClusterIndex, PodEntry};
 
     pub fn pod(
         namespace: &str,
@@ -353,27 +354,22 @@ pub(crate) mod fixtures {
         owner: Option<(&str, &str)>,
         created_ms: u64,
     ) -> PodEntry {
-        PodEntry {
-            facts: PodFacts {
-                key: ObjectKey::new(namespace, name),
-                labels: holt_model::sorted_map::SortedMap::from([(
-                    "app".to_owned(),
-                    name.split('-').next().unwrap_or(name).to_owned(),
-                )]),
-                annotations: Default::default(),
-                owner: owner.map(|(kind, name)| OwnerRef {
-                    kind: kind.into(),
-                    name: name.into(),
-                }),
-                service_account: "default".into(),
-                images: vec![],
-                has_istio_sidecar: false,
-                has_linkerd_proxy: false,
-                host_network: false,
-                ips: vec![ip.to_owned()],
-                ports: vec![],
-                http_probes: vec![],
+        let app = name.split('-').next().unwrap_or(name);
+        let owner_references = owner.map(|(kind, name)| {
+            vec![serde_json::json!({"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": "1"})]
+        });
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "namespace": namespace,
+                "name": name,
+                "labels": {"app": app},
+                "ownerReferences": owner_references,
             },
+            "status": {"podIP": ip},
+        }))
+        .expect("a valid Pod");
+        PodEntry {
+            facts: PodFacts::from_pod(&pod),
             created_ms,
             finished: false,
         }
@@ -390,6 +386,17 @@ pub(crate) mod fixtures {
         }
     }
 
+    /// The owners of the pods of Deployment `ns/server`: ReplicaSet `server-7d9f` and the Deployment.
+    pub fn apply_server_owners(index: &mut ClusterIndex) {
+        index.apply_owner(owner(
+            "ns",
+            "ReplicaSet",
+            "server-7d9f",
+            Some(("Deployment", "server")),
+        ));
+        index.apply_owner(owner("ns", "Deployment", "server", None));
+    }
+
     pub fn service(namespace: &str, name: &str, cluster_ip: &str, app: Option<&str>) -> ServiceFacts {
         ServiceFacts {
             uid: None,
@@ -404,7 +411,7 @@ pub(crate) mod fixtures {
 
 #[cfg(test)]
 mod tests {
-    use super::fixtures::{owner, pod, service};
+    use super::fixtures::{apply_server_owners, owner, pod, service};
     use super::*;
 
     #[test]
@@ -441,13 +448,7 @@ mod tests {
     #[test]
     fn identity_walks_owners_through_the_model() {
         let mut index = ClusterIndex::new(Config::default());
-        index.apply_owner(owner(
-            "ns",
-            "ReplicaSet",
-            "server-7d9f",
-            Some(("Deployment", "server")),
-        ));
-        index.apply_owner(owner("ns", "Deployment", "server", None));
+        apply_server_owners(&mut index);
         let p = pod(
             "ns",
             "server-7d9f-x",

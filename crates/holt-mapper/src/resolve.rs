@@ -201,17 +201,19 @@ mod tests {
     use holt_model::Config;
 
     use super::*;
-    use crate::cluster::fixtures::{owner, pod, service};
+    use crate::cluster::fixtures::{apply_server_owners, pod, service};
+
+    /// A resolver of the `cluster.local` domain.
+    fn in_cluster_local(index: &ClusterIndex) -> Resolver<'_> {
+        Resolver {
+            index,
+            cluster_domain: "cluster.local",
+        }
+    }
 
     fn cluster() -> ClusterIndex {
         let mut index = ClusterIndex::new(Config::default());
-        index.apply_owner(owner(
-            "ns",
-            "ReplicaSet",
-            "server-7d9f",
-            Some(("Deployment", "server")),
-        ));
-        index.apply_owner(owner("ns", "Deployment", "server", None));
+        apply_server_owners(&mut index);
         index.apply_pod(pod(
             "ns",
             "server-7d9f-a",
@@ -233,10 +235,7 @@ mod tests {
     #[test]
     fn a_source_is_the_pod_holding_the_ip_when_the_observation_was_made() {
         let index = cluster();
-        let r = Resolver {
-            index: &index,
-            cluster_domain: "cluster.local",
-        };
+        let r = in_cluster_local(&index);
         assert_eq!(
             r.source(&ip("10.0.0.3"), 2_000, None),
             Ok(Identity::new("ns", "client-x", Some("Pod")))
@@ -263,10 +262,7 @@ mod tests {
     fn a_reused_ip_is_attributed_to_the_pod_that_held_it_at_the_time() {
         let mut index = cluster();
         index.apply_pod(pod("ns", "newcomer", "10.0.0.3", None, 5_000));
-        let r = Resolver {
-            index: &index,
-            cluster_domain: "cluster.local",
-        };
+        let r = in_cluster_local(&index);
         assert_eq!(
             r.source(&ip("10.0.0.3"), 2_000, None),
             Ok(Identity::new("ns", "client-x", Some("Pod")))
@@ -285,10 +281,7 @@ mod tests {
     #[test]
     fn destinations_resolve_cluster_ips_to_the_selected_pods_identity() {
         let index = cluster();
-        let r = Resolver {
-            index: &index,
-            cluster_domain: "cluster.local",
-        };
+        let r = in_cluster_local(&index);
         let server = Identity::new("ns", "server", Some("Deployment"));
         assert_eq!(
             r.destination_ip(&ip("10.96.0.10"), 2_000),
@@ -315,10 +308,7 @@ mod tests {
     #[test]
     fn names_in_the_cluster_domain_are_services_and_others_the_internet() {
         let index = cluster();
-        let r = Resolver {
-            index: &index,
-            cluster_domain: "cluster.local",
-        };
+        let r = in_cluster_local(&index);
         let server = Ok(Destination {
             identity: Identity::new("ns", "server", Some("Deployment")),
             service: Some("server".into()),

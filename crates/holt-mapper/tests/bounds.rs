@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use holt_mapper::shared::now_ms;
 use holt_testenv::{ControlPlane, deployment_with_pod_ips};
-use support::{Mapper, connections_report, dns_report, public_address};
+use support::{Mapper, connections_report, dns_report, newest_write, public_address};
 
 /// Reads until the peer closes the connection (or resets it); how long that took, or `None` if it
 /// was still open after `limit`.
@@ -45,15 +45,6 @@ fn time_to_close(mut stream: &TcpStream, limit: Duration) -> Option<Duration> {
             Err(_) => return Some(started.elapsed()),
         }
     }
-}
-
-/// The newest modification time of the files in `dir`.
-fn newest_write(dir: &Path) -> Option<SystemTime> {
-    std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|entry| entry.metadata().ok()?.modified().ok())
-        .max()
 }
 
 /// Each file of `dir`: (name, inode, size).

@@ -5,10 +5,9 @@
 
 mod support;
 
-use std::net::{IpAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use holt_mapper::shared::now_ms;
@@ -35,15 +34,13 @@ async fn cluster() -> anyhow::Result<(Client, &'static ControlPlane)> {
     Ok((client, plane))
 }
 
-/// A running `holt-mapper` process; killed when dropped.
+/// A running `holt-mapper` process (killed when dropped) and kube clients of it.
 struct MapperProcess {
-    child: tokio::process::Child,
-    url: String,
+    process: support::Mapper,
     /// Reads and resets (an administrator's token).
     client: Client,
     /// Reports (a sniffer's token).
     sniffer: Client,
-    log: PathBuf,
 }
 
 /// A client of the mapper at `url` sending `token`.
@@ -54,60 +51,24 @@ fn client_with_token(url: &str, token: &str) -> anyhow::Result<Client> {
 }
 
 impl MapperProcess {
+    /// Snapshots every 100 ms, connections held 20 s, `resolvedIPs` published every 200 ms.
     async fn start(plane: &ControlPlane, state_dir: &Path) -> anyhow::Result<MapperProcess> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let url = format!("http://127.0.0.1:{port}");
-        let log = state_dir.with_extension(format!("log-{port}"));
-        let callers = support::Callers::new(plane).await?;
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_holt-mapper"))
-            .arg("--bind-address")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--state-dir")
-            .arg(state_dir)
-            .arg("--kubeconfig")
-            .arg(plane.kubeconfig())
-            .args([
-                "--snapshot-interval-ms",
-                "100",
-                "--hold-ms",
-                "20000",
-                "--resolved-ips-interval-ms",
-                "200",
-            ])
-            .env("HOLT_MAPPER_AUTHORIZATION_NAMESPACE", &callers.namespace)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log)?)
-            .kill_on_drop(true)
-            .spawn()
-            .context("start holt-mapper")?;
-        let client = client_with_token(&url, &callers.admin)?;
-        let sniffer = client_with_token(&url, &callers.sniffer)?;
-        let mapper = MapperProcess {
-            child,
-            url,
-            client,
-            sniffer,
-            log,
-        };
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if mapper.get("/readyz").await.is_ok() {
-                return Ok(mapper);
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "the mapper at {} did not become ready; log:\n{}",
-                    mapper.url,
-                    mapper.log_text()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let settings = [
+            ("HOLT_MAPPER_SNAPSHOT_INTERVAL_MS", "100"),
+            ("HOLT_MAPPER_HOLD_MS", "20000"),
+            ("HOLT_MAPPER_RESOLVED_IPS_INTERVAL_MS", "200"),
+        ];
+        let (process, _) = support::Mapper::start(plane, state_dir, &settings).await?;
+        let url = format!("http://{}", process.address);
+        Ok(MapperProcess {
+            client: client_with_token(&url, &process.callers.admin)?,
+            sniffer: client_with_token(&url, &process.callers.sniffer)?,
+            process,
+        })
     }
 
     fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.log_text()
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<String> {
@@ -142,15 +103,15 @@ impl MapperProcess {
 
     /// Stops the process with SIGTERM and waits for it.
     async fn stop(mut self) -> anyhow::Result<std::process::ExitStatus> {
-        let pid = self.child.id().context("pid")?;
+        let pid = self.process.child.id().context("pid")?;
         let pid = rustix::process::Pid::from_raw(i32::try_from(pid)?).context("pid")?;
         rustix::process::kill_process(pid, rustix::process::Signal::TERM)?;
-        Ok(tokio::time::timeout(TIMEOUT, self.child.wait()).await??)
+        Ok(tokio::time::timeout(TIMEOUT, self.process.child.wait()).await??)
     }
 
     /// Kills the process with SIGKILL (no chance to write anything more).
     async fn kill(mut self) -> anyhow::Result<()> {
-        self.child.kill().await?;
+        self.process.child.kill().await?;
         Ok(())
     }
 }

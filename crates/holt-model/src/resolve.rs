@@ -72,24 +72,17 @@ mod tests {
     use super::*;
     use crate::facts::ObjectKey;
 
+    /// The pod `shop/cart-7d9f-abcde` running `registry.example.com/team/worker:1.2`, owned by `owner`.
     fn pod(owner: Option<(&str, &str)>) -> PodFacts {
-        PodFacts {
-            key: ObjectKey::new("shop", "cart-7d9f-abcde"),
-            labels: Default::default(),
-            annotations: Default::default(),
-            owner: owner.map(|(kind, name)| OwnerRef {
-                kind: kind.into(),
-                name: name.into(),
-            }),
-            service_account: "default".into(),
-            images: vec!["registry.example.com/team/worker:1.2".into()],
-            has_istio_sidecar: false,
-            has_linkerd_proxy: false,
-            host_network: false,
-            ips: vec![],
-            ports: vec![],
-            http_probes: vec![],
-        }
+        let owner_references = owner.map(|(kind, name)| {
+            vec![serde_json::json!({"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": "1"})]
+        });
+        let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"namespace": "shop", "name": "cart-7d9f-abcde", "ownerReferences": owner_references},
+            "spec": {"containers": [{"name": "worker", "image": "registry.example.com/team/worker:1.2"}]},
+        }))
+        .expect("a valid Pod");
+        PodFacts::from_pod(&pod)
     }
 
     fn chain(kind: &str, name: &str, owner: Option<(&str, &str)>) -> OwnerFacts {

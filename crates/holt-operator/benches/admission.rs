@@ -171,12 +171,9 @@ fn handler_cost() -> (Duration, Duration) {
 }
 
 async fn run(creates: usize, concurrency: usize) -> (Vec<Row>, holt_operator::webhook::NeighbourhoodStats) {
-    let plane = ControlPlane::start(ControlPlaneOptions {
-        controller_manager: false,
-        ..Default::default()
-    })
-    .await
-    .expect("control plane");
+    let plane = ControlPlane::start(ControlPlaneOptions::without_controller_manager())
+        .await
+        .expect("control plane");
     let client = plane.client().await.expect("client");
     let system = plane
         .create_namespace(&client, "webhooks")

@@ -205,12 +205,9 @@ where
 }
 
 async fn run(n: usize, operator: &str) -> Row {
-    let plane = ControlPlane::start(ControlPlaneOptions {
-        controller_manager: false,
-        ..Default::default()
-    })
-    .await
-    .expect("control plane");
+    let plane = ControlPlane::start(ControlPlaneOptions::without_controller_manager())
+        .await
+        .expect("control plane");
     let client = plane.client().await.expect("client");
     let mut yaml = String::new();
     for mut crd in holt_api::crds::crds().expect("CRDs") {

@@ -132,12 +132,9 @@ fn in_process(body: &[u8]) -> Duration {
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let plane = ControlPlane::start(ControlPlaneOptions {
-            controller_manager: false,
-            ..Default::default()
-        })
-        .await
-        .expect("control plane");
+        let plane = ControlPlane::start(ControlPlaneOptions::without_controller_manager())
+            .await
+            .expect("control plane");
         let full = std::env::args().any(|a| a == "--bench");
         let sizes = if full {
             vec![OBJECTS, OBJECTS / 10]

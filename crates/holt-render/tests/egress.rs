@@ -44,12 +44,7 @@ fn workload_targets_are_reached_by_service_label_and_by_each_service_selecting_t
         egress_config(),
         vec![
             deployment_pod("data", "db"),
-            service(
-                "data",
-                "db",
-                &[("app", "db")],
-                vec![port(5432, IntOrString::Int(5432), "TCP")],
-            ),
+            database_service("data", "db"),
             service("data", "db-replica", &[("app", "other")], vec![]),
             intents_v2("shop", "client", vec![k8s("db.data"), k8s("db.data")]),
         ],

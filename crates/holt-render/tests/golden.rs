@@ -117,12 +117,7 @@ fn egress() {
             api_server_service(),
             deployment_pod("web", "client"),
             deployment_pod("data", "db"),
-            service(
-                "data",
-                "db",
-                &[("app", "db")],
-                vec![port(5432, IntOrString::Int(5432), "TCP")],
-            ),
+            database_service("data", "db"),
             http_service("web", "api"),
             intents_resolved(
                 "web",

@@ -14,9 +14,8 @@ use serde_json::{Value, json};
 /// The pod `<workload>-0` of Deployment `workload`, running as `account`, with the Linkerd proxy container
 /// or not, declaring TCP port 8080 named `http`.
 fn linkerd_pod(ns: &str, workload: &str, account: &str, proxy: bool) -> Object {
-    let Object::Pod(mut facts) = mesh_pod(ns, workload, account, false) else {
-        unreachable!("a pod")
-    };
+    let mut facts = deployment_pod_facts(ns, workload);
+    facts.service_account = account.into();
     facts.has_linkerd_proxy = proxy;
     facts.ports = vec![ContainerPort {
         name: Some("http".into()),

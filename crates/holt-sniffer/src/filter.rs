@@ -294,36 +294,17 @@ mod tests {
     #[test]
     fn passes_dns_responses_and_syns_over_ipv4() {
         let p = program(ALL);
-        assert_eq!(
-            run(&p, V4, &ipv4(17, 5, 0, &udp(53, 40000))),
-            SNAP_LEN,
-            "UDP response"
-        );
-        assert_eq!(
-            run(&p, V4, &ipv4(6, 5, 0, &tcp(53, 40000, 0x18))),
-            SNAP_LEN,
-            "TCP response"
-        );
-        assert_eq!(
-            run(&p, V4, &ipv4(6, 5, 0, &tcp(40000, 80, 0x02))),
-            SNAP_LEN,
-            "SYN"
-        );
-        assert_eq!(
-            run(&p, V4, &ipv4(6, 5, 0, &tcp(40000, 80, 0xc2))),
-            SNAP_LEN,
-            "SYN with ECN bits"
-        );
-        assert_eq!(
-            run(&p, V4, &ipv4(6, 6, 0, &tcp(40000, 80, 0x02))),
-            SNAP_LEN,
-            "SYN after IP options"
-        );
-        assert_eq!(
-            run(&p, V4, &ipv4(17, 5, 0x2000, &udp(53, 1))),
-            SNAP_LEN,
-            "first fragment"
-        );
+        let passed = [
+            (ipv4(17, 5, 0, &udp(53, 40000)), "UDP response"),
+            (ipv4(6, 5, 0, &tcp(53, 40000, 0x18)), "TCP response"),
+            (ipv4(6, 5, 0, &tcp(40000, 80, 0x02)), "SYN"),
+            (ipv4(6, 5, 0, &tcp(40000, 80, 0xc2)), "SYN with ECN bits"),
+            (ipv4(6, 6, 0, &tcp(40000, 80, 0x02)), "SYN after IP options"),
+            (ipv4(17, 5, 0x2000, &udp(53, 1)), "first fragment"),
+        ];
+        for (packet, what) in passed {
+            assert_eq!(run(&p, V4, &packet), SNAP_LEN, "{what}");
+        }
     }
 
     #[test]

@@ -112,19 +112,7 @@ async fn a_backlog_larger_than_a_report_is_delivered_in_full() -> anyhow::Result
     tokio::time::sleep(Duration::from_millis(600)).await;
 
     let state = tempfile::tempdir()?;
-    let args: holt_mapper::args::Args = clap::Parser::try_parse_from([
-        "holt-mapper",
-        "--bind-address",
-        &mapper_address.to_string(),
-        "--state-dir",
-        &state.path().display().to_string(),
-        "--kubeconfig",
-        &plane.kubeconfig().display().to_string(),
-        "--resolved-ips-interval-ms",
-        "0",
-        "--authorization-namespace",
-        &access.namespace,
-    ])?;
+    let args = access.mapper_args(plane, &mapper_address.to_string(), state.path())?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mapper = tokio::spawn(holt_mapper::serve::serve(
         args,

@@ -121,19 +121,7 @@ async fn the_tutorial_traffic_becomes_client_intents_exported_by_the_cli() -> an
     // The mapper, on the host end of the node's uplink, checking its callers.
     let access = MapperAccess::new(plane).await?;
     let state = tempfile::tempdir()?;
-    let args: holt_mapper::args::Args = clap::Parser::try_parse_from([
-        "holt-mapper",
-        "--bind-address",
-        &format!("{}:0", net.host_address),
-        "--state-dir",
-        &state.path().display().to_string(),
-        "--kubeconfig",
-        &plane.kubeconfig().display().to_string(),
-        "--resolved-ips-interval-ms",
-        "0",
-        "--authorization-namespace",
-        &access.namespace,
-    ])?;
+    let args = access.mapper_args(plane, &format!("{}:0", net.host_address), state.path())?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (listening, address) = tokio::sync::oneshot::channel();
     let mapper = tokio::spawn(holt_mapper::serve::serve(

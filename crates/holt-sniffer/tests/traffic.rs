@@ -180,50 +180,37 @@ fn sniffer_reports_real_dns_and_tcp_traffic_in_network_namespaces() -> anyhow::R
         Ok(sender.send_all(&frames)?)
     })??;
     assert_eq!(sent, 4);
+    let client = net.netns("client");
     probe(
-        net.netns("client"),
+        client,
         &["--dns-server", "10.77.0.53:53", "--name", "cut.holt.test"],
         false,
     )?;
 
     // Then the traffic to report: DNS over IPv4 and IPv6, TCP over IPv4 and IPv6.
-    probe(
-        net.netns("client"),
-        &[
+    for (dns_server, web) in [
+        ("10.77.0.53:53", "10.77.0.3:8080"),
+        ("[fd77::53]:53", "[fd77::3]:8080"),
+    ] {
+        let call = [
             "--dns-server",
-            "10.77.0.53:53",
+            dns_server,
             "--name",
             "web.holt.test",
             "--connect",
-            "10.77.0.3:8080",
-        ],
-        false,
-    )?;
-    probe(
-        net.netns("client"),
-        &[
-            "--dns-server",
-            "[fd77::53]:53",
-            "--name",
-            "web.holt.test",
-            "--connect",
-            "[fd77::3]:8080",
-        ],
-        false,
-    )?;
-
+            web,
+        ];
+        probe(client, &call, false)?;
+    }
     // DNS over TCP, the answer in two segments: only reassembly can read it.
-    probe(
-        net.netns("client"),
-        &[
-            "--dns-server",
-            "10.77.0.53:53",
-            "--dns-over-tcp",
-            "--name",
-            "big.holt.test",
-        ],
-        false,
-    )?;
+    let over_tcp = [
+        "--dns-server",
+        "10.77.0.53:53",
+        "--dns-over-tcp",
+        "--name",
+        "big.holt.test",
+    ];
+    probe(client, &over_tcp, false)?;
 
     let expected_dns = [
         ("10.77.0.2", "10.77.0.3"),

@@ -47,6 +47,17 @@ impl Default for ControlPlaneOptions {
     }
 }
 
+impl ControlPlaneOptions {
+    /// etcd and the API server only: no kube-controller-manager (nothing garbage-collects, deletes
+    /// namespaces or runs Deployments), for tests and benchmarks that measure the API server and webhooks.
+    pub fn without_controller_manager() -> Self {
+        Self {
+            controller_manager: false,
+            ..Self::default()
+        }
+    }
+}
+
 /// A Kubernetes user with a client certificate signed by the control plane's CA.
 #[derive(Debug, Clone)]
 pub struct KubeUser {

@@ -15,6 +15,37 @@ enum Sent {
     Failed(String),
 }
 
+/// Runs one of Kafka's Java tools `class` against the broker as `client` (its certificate, over mTLS).
+async fn run_as(
+    kafka: &Kafka,
+    client: &KafkaClient,
+    class: &str,
+    args: &[&str],
+) -> Result<String, holt_testenv::Error> {
+    let properties = client.properties.display().to_string();
+    let mut all = vec![
+        "--bootstrap-server",
+        kafka.bootstrap(),
+        "--command-config",
+        &properties,
+    ];
+    all.extend_from_slice(args);
+    kafka.run_tool(class, &all).await
+}
+
+/// AclCommand's arguments adding an ACL that allows `principal` the `operation` on `topic`.
+fn allow<'a>(principal: &'a str, operation: &'a str, topic: &'a str) -> [&'a str; 7] {
+    [
+        "--add",
+        "--allow-principal",
+        principal,
+        "--operation",
+        operation,
+        "--topic",
+        topic,
+    ]
+}
+
 /// Produces one message to `topic` as `client` with Kafka's VerifiableProducer, which prints one JSON
 /// line per send outcome.
 async fn produce_one(kafka: &Kafka, client: &KafkaClient, topic: &str) -> anyhow::Result<Sent> {
@@ -54,20 +85,7 @@ async fn produce_one(kafka: &Kafka, client: &KafkaClient, topic: &str) -> anyhow
 
 /// The end offset of partition 0 of `topic`, read as the super user.
 async fn end_offset(kafka: &Kafka, topic: &str) -> anyhow::Result<u64> {
-    let admin = kafka.admin().properties.display().to_string();
-    let out = kafka
-        .run_tool(
-            OFFSETS,
-            &[
-                "--bootstrap-server",
-                kafka.bootstrap(),
-                "--command-config",
-                &admin,
-                "--topic",
-                topic,
-            ],
-        )
-        .await?;
+    let out = run_as(kafka, kafka.admin(), OFFSETS, &["--topic", topic]).await?;
     let line = out
         .lines()
         .find(|l| l.starts_with(&format!("{topic}:0:")))
@@ -78,23 +96,8 @@ async fn end_offset(kafka: &Kafka, topic: &str) -> anyhow::Result<u64> {
 #[tokio::test]
 async fn acl_created_over_mtls_denies_unauthorised_produce_and_allows_authorised() -> anyhow::Result<()> {
     let kafka = Kafka::shared().await?;
-    let admin = kafka.admin().properties.display().to_string();
-    let bootstrap = kafka.bootstrap();
     let topic = "orders";
-    kafka
-        .run_tool(
-            TOPICS,
-            &[
-                "--bootstrap-server",
-                bootstrap,
-                "--command-config",
-                &admin,
-                "--create",
-                "--topic",
-                topic,
-            ],
-        )
-        .await?;
+    run_as(kafka, kafka.admin(), TOPICS, &["--create", "--topic", topic]).await?;
     let writer = kafka.client("orders-writer")?;
     let intruder = kafka.client("intruder")?;
 
@@ -106,38 +109,14 @@ async fn acl_created_over_mtls_denies_unauthorised_produce_and_allows_authorised
     );
 
     // The super user creates the ACL over the mTLS listener.
-    kafka
-        .run_tool(
-            ACL,
-            &[
-                "--bootstrap-server",
-                bootstrap,
-                "--command-config",
-                &admin,
-                "--add",
-                "--allow-principal",
-                &writer.principal,
-                "--operation",
-                "Write",
-                "--topic",
-                topic,
-            ],
-        )
-        .await?;
-    let listed = kafka
-        .run_tool(
-            ACL,
-            &[
-                "--bootstrap-server",
-                bootstrap,
-                "--command-config",
-                &admin,
-                "--list",
-                "--topic",
-                topic,
-            ],
-        )
-        .await?;
+    run_as(
+        kafka,
+        kafka.admin(),
+        ACL,
+        &allow(&writer.principal, "Write", topic),
+    )
+    .await?;
+    let listed = run_as(kafka, kafka.admin(), ACL, &["--list", "--topic", topic]).await?;
     ensure!(
         listed.contains("principal=User:CN=orders-writer") && listed.contains("operation=WRITE"),
         "{listed}"
@@ -158,44 +137,14 @@ async fn acl_created_over_mtls_denies_unauthorised_produce_and_allows_authorised
 async fn an_unprivileged_client_cannot_create_acls() -> anyhow::Result<()> {
     let kafka = Kafka::shared().await?;
     let mallory = kafka.client("mallory")?;
-    let props = mallory.properties.display().to_string();
-    let refused = kafka
-        .run_tool(
-            ACL,
-            &[
-                "--bootstrap-server",
-                kafka.bootstrap(),
-                "--command-config",
-                &props,
-                "--add",
-                "--allow-principal",
-                "User:CN=mallory",
-                "--operation",
-                "All",
-                "--topic",
-                "*",
-            ],
-        )
-        .await;
+    let refused = run_as(kafka, &mallory, ACL, &allow("User:CN=mallory", "All", "*")).await;
     // AclCommand may report the refusal with a failing exit status or only in its output.
     let message = match refused {
         Ok(output) => output,
         Err(error) => error.to_string(),
     };
     ensure!(message.contains("ClusterAuthorizationException"), "{message}");
-    let admin = kafka.admin().properties.display().to_string();
-    let listed = kafka
-        .run_tool(
-            ACL,
-            &[
-                "--bootstrap-server",
-                kafka.bootstrap(),
-                "--command-config",
-                &admin,
-                "--list",
-            ],
-        )
-        .await?;
+    let listed = run_as(kafka, kafka.admin(), ACL, &["--list"]).await?;
     ensure!(!listed.contains("CN=mallory"), "mallory's ACL exists:\n{listed}");
     Ok(())
 }

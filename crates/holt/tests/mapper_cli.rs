@@ -304,28 +304,37 @@ fn service_proxy(port: u16) -> PolicyRule {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> anyhow::Result<()> {
+/// A mapper served for a new namespace `<prefix>-…` holding one Deployment per `(name, pod IP)` in `pods`,
+/// to which a sniffer has reported `calls` (source IP, destination IP).
+async fn mapper_with_calls(
+    prefix: &str,
+    pods: &[(&str, &str)],
+    calls: &[(&str, &str)],
+) -> anyhow::Result<(&'static ControlPlane, Client, String, ServedMapper)> {
     let plane = ControlPlane::shared().await?;
     let client = plane.client().await?;
-    let ns = plane.create_namespace(&client, "mapper-cli").await?;
-    deployment_with_pod_ips(&client, &ns, "client", &["10.244.7.1"]).await?;
-    deployment_with_pod_ips(&client, &ns, "client2", &["10.244.7.2"]).await?;
-    deployment_with_pod_ips(&client, &ns, "server", &["10.244.7.3"]).await?;
+    let ns = plane.create_namespace(&client, prefix).await?;
+    for (name, ip) in pods {
+        deployment_with_pod_ips(&client, &ns, name, &[ip]).await?;
+    }
     let served = ServedMapper::start(plane, &client, &ns).await?;
-    let (at, url) = (served.at, served.url.clone());
-
-    // The tutorial's calls, reported by a sniffer.
     let sniffer = account(&client, &ns, "sniffer", Role::Sniffer.rules(), &[TOKEN_AUDIENCE]).await?;
-    served
-        .report(
-            &sniffer.token,
-            vec![
-                connection("10.244.7.1", "10.244.7.3"),
-                connection("10.244.7.2", "10.244.7.3"),
-            ],
-        )
-        .await?;
+    let connections = calls.iter().map(|(src, dst)| connection(src, dst)).collect();
+    served.report(&sniffer.token, connections).await?;
+    Ok((plane, client, ns, served))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> anyhow::Result<()> {
+    // The tutorial's calls, reported by a sniffer.
+    let pods = [
+        ("client", "10.244.7.1"),
+        ("client2", "10.244.7.2"),
+        ("server", "10.244.7.3"),
+    ];
+    let calls = [("10.244.7.1", "10.244.7.3"), ("10.244.7.2", "10.244.7.3")];
+    let (plane, client, ns, served) = mapper_with_calls("mapper-cli", &pods, &calls).await?;
+    let (at, url) = (served.at, served.url.clone());
 
     // The admin kubeconfig authenticates with a client certificate, which the API server does not pass
     // on: the mapper gets a token for it from --token-file.
@@ -526,16 +535,9 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_reach_the_mapper_with_their_kubeconfig_token_and_need_the_verb() -> anyhow::Result<()> {
-    let plane = ControlPlane::shared().await?;
-    let client = plane.client().await?;
-    let ns = plane.create_namespace(&client, "mapper-users").await?;
-    deployment_with_pod_ips(&client, &ns, "caller", &["10.244.8.1"]).await?;
-    deployment_with_pod_ips(&client, &ns, "callee", &["10.244.8.2"]).await?;
-    let served = ServedMapper::start(plane, &client, &ns).await?;
-    let sniffer = account(&client, &ns, "sniffer", Role::Sniffer.rules(), &[TOKEN_AUDIENCE]).await?;
-    served
-        .report(&sniffer.token, vec![connection("10.244.8.1", "10.244.8.2")])
-        .await?;
+    let pods = [("caller", "10.244.8.1"), ("callee", "10.244.8.2")];
+    let calls = [("10.244.8.1", "10.244.8.2")];
+    let (plane, client, ns, served) = mapper_with_calls("mapper-users", &pods, &calls).await?;
 
     // Users whose kubeconfigs hold a token for the API server (as cloud and OIDC logins give), each
     // allowed through the service proxy: one may reset, one may read, one may do neither at the mapper.

@@ -313,12 +313,24 @@ pub fn aaaa_message() -> Vec<u8> {
         .build()
 }
 
+/// IPv4 + UDP from the server's port 53 to the client.
+pub fn udp_dns_ipv4(message: &[u8]) -> Vec<u8> {
+    Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_UDP).build(&udp(53, 40000, message))
+}
+
+/// An IPv6 header for UDP from the server `fd00::53` to the client `fd00::7`; extension headers are the
+/// caller's.
+pub fn udp_ipv6_to_client() -> Ipv6 {
+    Ipv6::new(
+        "fd00::53".parse().expect("address literal"),
+        "fd00::7".parse().expect("address literal"),
+        PROTO_UDP,
+    )
+}
+
 /// Ethernet + IPv4 + UDP from the server's port 53 to the client.
 pub fn udp_dns_frame(message: &[u8]) -> Vec<u8> {
-    ethernet(
-        ETHERTYPE_IPV4,
-        &Ipv4::new(SERVER_V4, CLIENT_V4, PROTO_UDP).build(&udp(53, 40000, message)),
-    )
+    ethernet(ETHERTYPE_IPV4, &udp_dns_ipv4(message))
 }
 
 /// Ethernet + IPv4 + TCP with the given flags from the client to the server.

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 use holt_mapper_api::{Connection, Counters, DnsAnswer, Report, SeenBy};
@@ -343,4 +343,13 @@ pub async fn install_crds(client: &kube::Client) -> anyhow::Result<()> {
     }
     holt_testenv::install_crds(client, &yaml).await?;
     Ok(())
+}
+
+/// The newest modification time of the files in `dir`.
+pub fn newest_write(dir: &Path) -> Option<SystemTime> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.metadata().ok()?.modified().ok())
+        .max()
 }

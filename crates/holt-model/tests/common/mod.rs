@@ -1,16 +1,18 @@
 //! Small builders for model tests: plain objects, no cluster.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+
 use holt_api::v2beta1::{
     ClientIntents, ClientIntentsSpec, KafkaServerConfig, KafkaServerConfigSpec, KafkaTarget, KafkaTopic,
     KubernetesTarget, ProtectedService, ProtectedServiceSpec, ServiceTarget, Target, Workload,
 };
-use holt_model::facts::{
-    ContainerPort, OwnerFacts, OwnerRef, PodFacts, ServiceFacts, ServicePortFacts, ServiceType,
-};
+use holt_model::facts::{OwnerFacts, OwnerRef, PodFacts, ServiceFacts, ServicePortFacts, ServiceType};
 use holt_model::{Object, ObjectKey};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::json;
 
 pub fn meta(ns: &str, name: &str) -> ObjectMeta {
     ObjectMeta {
@@ -30,31 +32,23 @@ pub fn pod(ns: &str, name: &str, workload: &str) -> Object {
     ))
 }
 
+/// What the model extracts from a pod `name` with `labels`, owned by `(kind, name)` when given, whose one
+/// container declares TCP port 8080 named `http`: built as a Kubernetes Pod and read through
+/// [`PodFacts::from_pod`], as the operator reads pods.
 pub fn pod_facts(ns: &str, name: &str, owner: Option<(&str, &str)>, labels: &[(&str, &str)]) -> PodFacts {
-    PodFacts {
-        key: ObjectKey::new(ns, name),
-        labels: labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        annotations: Default::default(),
-        owner: owner.map(|(kind, name)| OwnerRef {
-            kind: kind.into(),
-            name: name.into(),
-        }),
-        service_account: "default".into(),
-        images: vec![],
-        has_istio_sidecar: false,
-        has_linkerd_proxy: false,
-        host_network: false,
-        ips: vec![],
-        ports: vec![ContainerPort {
-            name: Some("http".into()),
-            port: 8080,
-            protocol: "TCP".into(),
-        }],
-        http_probes: vec![],
-    }
+    let owner_references = owner
+        .map(|(kind, name)| vec![json!({"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": "1"})]);
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {
+            "namespace": ns,
+            "name": name,
+            "labels": labels.iter().copied().collect::<BTreeMap<_, _>>(),
+            "ownerReferences": owner_references,
+        },
+        "spec": {"containers": [{"name": "app", "ports": [{"name": "http", "containerPort": 8080}]}]},
+    }))
+    .expect("a valid Pod");
+    PodFacts::from_pod(&pod)
 }
 
 pub fn owner(ns: &str, kind: &str, name: &str, parent: Option<(&str, &str)>) -> Object {
@@ -85,26 +79,25 @@ pub fn service(ns: &str, name: &str) -> Object {
     })
 }
 
-pub fn k8s(name: &str) -> Target {
+/// A `kubernetes` target of `kind` (`None`: the legacy "any pod with this identity name").
+fn kubernetes(name: &str, kind: Option<&str>) -> Target {
+    let target = KubernetesTarget {
+        name: name.into(),
+        kind: kind.map(Into::into),
+        ..Default::default()
+    };
     Target {
-        kubernetes: Some(KubernetesTarget {
-            name: name.into(),
-            kind: None,
-            http: vec![],
-        }),
+        kubernetes: Some(target),
         ..Default::default()
     }
 }
 
+pub fn k8s(name: &str) -> Target {
+    kubernetes(name, None)
+}
+
 pub fn k8s_kind(name: &str, kind: &str) -> Target {
-    Target {
-        kubernetes: Some(KubernetesTarget {
-            name: name.into(),
-            kind: Some(kind.into()),
-            http: vec![],
-        }),
-        ..Default::default()
-    }
+    kubernetes(name, Some(kind))
 }
 
 pub fn svc(name: &str) -> Target {
@@ -130,14 +123,19 @@ pub fn kafka(name: &str, topic: &str, ops: &[holt_api::v2beta1::KafkaOperation])
     }
 }
 
+/// A workload named `name`, of any kind.
+pub fn workload(name: &str) -> Workload {
+    Workload {
+        name: name.into(),
+        kind: None,
+    }
+}
+
 pub fn intents_obj(ns: &str, client: &str, targets: Vec<Target>) -> ClientIntents {
     ClientIntents {
         metadata: meta(ns, client),
         spec: ClientIntentsSpec {
-            workload: Workload {
-                name: client.into(),
-                kind: None,
-            },
+            workload: workload(client),
             targets,
         },
         status: None,
@@ -163,10 +161,7 @@ pub fn kafka_config(ns: &str, broker: &str) -> Object {
     Object::KafkaServerConfig(KafkaServerConfig {
         metadata: meta(ns, broker),
         spec: KafkaServerConfigSpec {
-            workload: Workload {
-                name: broker.into(),
-                kind: None,
-            },
+            workload: workload(broker),
             addr: Some(format!("{broker}.{ns}:9093")),
             ..Default::default()
         },

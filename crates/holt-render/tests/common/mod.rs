@@ -1,19 +1,22 @@
 //! Builders for renderer tests: model objects from a few words, no cluster.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+
 use holt_api::v2beta1::{
     ClientIntents, ClientIntentsSpec, ClientIntentsStatus, HttpMethod, HttpResource, InternetTarget,
     KafkaOperation, KafkaServerConfig, KafkaServerConfigSpec, KafkaTarget, KafkaTopic, KafkaTopicConfig,
     KubernetesTarget, ProtectedService, ProtectedServiceSpec, ResolvedIps, ServiceTarget, SqlTarget, Target,
     Workload,
 };
-use holt_model::facts::{IngressFacts, OwnerRef, PodFacts, ServiceFacts, ServicePortFacts, ServiceType};
+use holt_model::facts::{IngressFacts, PodFacts, ServiceFacts, ServicePortFacts, ServiceType};
 use holt_model::{Config, Identity, Index, Object, ObjectKey};
 use holt_render::{Desired, Manifest};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub fn meta(ns: &str, name: &str) -> ObjectMeta {
     ObjectMeta {
@@ -44,27 +47,19 @@ pub fn id(ns: &str, name: &str, kind: Option<&str>) -> Identity {
 
 // ---- pods ------------------------------------------------------------------------------------------------
 
+/// What the model extracts from a pod `name` with `labels`, owned by `(kind, name)` when given: built as a
+/// Kubernetes Pod and read through [`PodFacts::from_pod`], as the operator reads pods.
 pub fn pod_facts(ns: &str, name: &str, owner: Option<(&str, &str)>, labels: &[(&str, &str)]) -> PodFacts {
-    PodFacts {
-        key: ObjectKey::new(ns, name),
-        labels: labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        annotations: Default::default(),
-        owner: owner.map(|(kind, name)| OwnerRef {
-            kind: kind.into(),
-            name: name.into(),
-        }),
-        service_account: "default".into(),
-        images: vec![],
-        has_istio_sidecar: false,
-        has_linkerd_proxy: false,
-        host_network: false,
-        ips: vec![],
-        ports: vec![],
-        http_probes: vec![],
-    }
+    let labels: BTreeMap<&str, &str> = labels.iter().copied().collect();
+    let owners: Vec<Value> = owner
+        .map(|(kind, name)| json!({"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": "1"}))
+        .into_iter()
+        .collect();
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"namespace": ns, "name": name, "labels": labels, "ownerReferences": owners},
+    }))
+    .expect("a valid Pod");
+    PodFacts::from_pod(&pod)
 }
 
 /// A pod `name` owned by `owner_kind/owner_name`, with `labels`.
@@ -72,37 +67,31 @@ pub fn pod(ns: &str, name: &str, owner_kind: &str, owner_name: &str, labels: &[(
     Object::Pod(pod_facts(ns, name, Some((owner_kind, owner_name)), labels))
 }
 
-/// The pod `<workload>-0` of Deployment `workload`, labelled `app: <workload>`.
-pub fn deployment_pod(ns: &str, workload: &str) -> Object {
-    pod(
-        ns,
-        &format!("{workload}-0"),
-        "Deployment",
-        workload,
-        &[("app", workload)],
-    )
-}
-
-/// Like [`deployment_pod`], with a service account and an optional Istio sidecar.
-pub fn mesh_pod(ns: &str, workload: &str, account: &str, sidecar: bool) -> Object {
-    let mut facts = pod_facts(
+/// The facts of the pod `<workload>-0` of Deployment `workload`, labelled `app: <workload>`.
+pub fn deployment_pod_facts(ns: &str, workload: &str) -> PodFacts {
+    pod_facts(
         ns,
         &format!("{workload}-0"),
         Some(("Deployment", workload)),
         &[("app", workload)],
-    );
+    )
+}
+
+/// The pod `<workload>-0` of Deployment `workload`, labelled `app: <workload>`.
+pub fn deployment_pod(ns: &str, workload: &str) -> Object {
+    Object::Pod(deployment_pod_facts(ns, workload))
+}
+
+/// Like [`deployment_pod`], with a service account and an optional Istio sidecar.
+pub fn mesh_pod(ns: &str, workload: &str, account: &str, sidecar: bool) -> Object {
+    let mut facts = deployment_pod_facts(ns, workload);
     facts.service_account = account.into();
     facts.has_istio_sidecar = sidecar;
     Object::Pod(facts)
 }
 
 pub fn annotated_pod(ns: &str, workload: &str, annotations: &[(&str, &str)]) -> Object {
-    let mut facts = pod_facts(
-        ns,
-        &format!("{workload}-0"),
-        Some(("Deployment", workload)),
-        &[("app", workload)],
-    );
+    let mut facts = deployment_pod_facts(ns, workload);
     facts.annotations = annotations
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -156,6 +145,16 @@ pub fn http_service(ns: &str, name: &str) -> Object {
     )
 }
 
+/// A ClusterIP Service `name` selecting `app: name`, TCP port 5432 → 5432 (a database's).
+pub fn database_service(ns: &str, name: &str) -> Object {
+    service(
+        ns,
+        name,
+        &[("app", name)],
+        vec![port(5432, IntOrString::Int(5432), "TCP")],
+    )
+}
+
 pub fn typed_service(ns: &str, name: &str, service_type: ServiceType) -> Object {
     let mut facts = service_facts(
         ns,
@@ -188,67 +187,53 @@ pub fn ingress(ns: &str, name: &str, services: &[&str]) -> Object {
 
 // ---- targets -----------------------------------------------------------------------------------------------
 
-pub fn k8s(name: &str) -> Target {
+/// A `kubernetes` target of `kind` (`None`: the legacy "any pod with this identity name") with HTTP
+/// resources `(path, methods)`.
+pub fn kubernetes(name: &str, kind: Option<&str>, resources: &[(&str, &[HttpMethod])]) -> Target {
+    let http = resources
+        .iter()
+        .map(|(path, methods)| HttpResource {
+            path: path.to_string(),
+            methods: methods.to_vec(),
+        })
+        .collect();
+    let target = KubernetesTarget {
+        name: name.into(),
+        kind: kind.map(Into::into),
+        http,
+    };
     Target {
-        kubernetes: Some(KubernetesTarget {
-            name: name.into(),
-            kind: None,
-            http: vec![],
-        }),
+        kubernetes: Some(target),
         ..Default::default()
     }
+}
+
+pub fn k8s(name: &str) -> Target {
+    kubernetes(name, None, &[])
 }
 
 pub fn k8s_kind(name: &str, kind: &str) -> Target {
-    Target {
-        kubernetes: Some(KubernetesTarget {
-            name: name.into(),
-            kind: Some(kind.into()),
-            http: vec![],
-        }),
-        ..Default::default()
-    }
-}
-
-pub fn svc(name: &str) -> Target {
-    Target {
-        service: Some(ServiceTarget {
-            name: name.into(),
-            http: vec![],
-        }),
-        ..Default::default()
-    }
+    kubernetes(name, Some(kind), &[])
 }
 
 /// A `kubernetes` target (legacy kind) with HTTP resources `(path, methods)`.
 pub fn http(name: &str, resources: &[(&str, &[HttpMethod])]) -> Target {
-    Target {
-        kubernetes: Some(KubernetesTarget {
-            name: name.into(),
-            kind: None,
-            http: resources
-                .iter()
-                .map(|(path, methods)| HttpResource {
-                    path: path.to_string(),
-                    methods: methods.to_vec(),
-                })
-                .collect(),
-        }),
-        ..Default::default()
-    }
+    kubernetes(name, None, resources)
 }
 
 /// A `kubernetes` target of the given kind with one HTTP path, any method.
 pub fn http_kind(name: &str, kind: &str, path: &str) -> Target {
+    kubernetes(name, Some(kind), &[(path, &[])])
+}
+
+/// A `service` target without HTTP resources.
+pub fn svc(name: &str) -> Target {
+    let target = ServiceTarget {
+        name: name.into(),
+        ..Default::default()
+    };
     Target {
-        kubernetes: Some(KubernetesTarget {
-            name: name.into(),
-            kind: Some(kind.into()),
-            http: vec![HttpResource {
-                path: path.into(),
-                methods: vec![],
-            }],
-        }),
+        service: Some(target),
         ..Default::default()
     }
 }

@@ -3,7 +3,7 @@
 //! permissions in that namespace (`--authorization-namespace`); the sniffer reads its token from a file
 //! (`--token-file`), as it reads the projected token in a cluster.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use holt_mapper::access::Role;
 use holt_mapper_api::TOKEN_AUDIENCE;
@@ -23,32 +23,53 @@ impl MapperAccess {
     pub async fn new(plane: &ControlPlane) -> anyhow::Result<MapperAccess> {
         let client = plane.client().await?;
         let namespace = plane.create_namespace(&client, "sniffer-access").await?;
-        let sniffer = service_account_token(&client, &namespace, "sniffer", &[TOKEN_AUDIENCE]).await?;
-        bind_role(
-            &client,
-            &namespace,
-            "holt-mapper-sniffer",
-            Role::Sniffer.rules(),
-            &[(namespace.as_str(), "sniffer")],
-        )
-        .await?;
-        let reader = service_account_token(&client, &namespace, "reader", &[TOKEN_AUDIENCE]).await?;
-        bind_role(
-            &client,
-            &namespace,
-            "holt-mapper-reader",
-            Role::Reader.rules(),
-            &[(namespace.as_str(), "reader")],
-        )
-        .await?;
+        let mut tokens = Vec::new();
+        for (account, role) in [("sniffer", Role::Sniffer), ("reader", Role::Reader)] {
+            let token = service_account_token(&client, &namespace, account, &[TOKEN_AUDIENCE]).await?;
+            let binding = format!("holt-mapper-{account}");
+            bind_role(
+                &client,
+                &namespace,
+                &binding,
+                role.rules(),
+                &[(namespace.as_str(), account)],
+            )
+            .await?;
+            tokens.push(token.token);
+        }
+        let [sniffer, reader]: [String; 2] = tokens.try_into().map_err(|_| anyhow::anyhow!("two tokens"))?;
         let dir = tempfile::tempdir()?;
         let token_file = dir.path().join("token");
-        std::fs::write(&token_file, &sniffer.token)?;
+        std::fs::write(&token_file, &sniffer)?;
         Ok(MapperAccess {
             namespace,
             token_file,
-            reader: reader.token,
+            reader,
             _dir: dir,
         })
+    }
+
+    /// The settings of an in-process mapper on `bind_address` that keeps its state in `state_dir`, reads
+    /// the cluster of `plane`, publishes `resolvedIPs` without waiting, and checks its callers' permissions
+    /// in [`MapperAccess::namespace`].
+    pub fn mapper_args(
+        &self,
+        plane: &ControlPlane,
+        bind_address: &str,
+        state_dir: &Path,
+    ) -> anyhow::Result<holt_mapper::args::Args> {
+        Ok(clap::Parser::try_parse_from([
+            "holt-mapper",
+            "--bind-address",
+            bind_address,
+            "--state-dir",
+            &state_dir.display().to_string(),
+            "--kubeconfig",
+            &plane.kubeconfig().display().to_string(),
+            "--resolved-ips-interval-ms",
+            "0",
+            "--authorization-namespace",
+            &self.namespace,
+        ])?)
     }
 }
