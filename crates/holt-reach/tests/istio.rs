@@ -5,8 +5,8 @@
 //! service account in the `cluster.local` trust domain.
 
 use holt_reach::istio::{
-    AuthorizationPolicyManifest, HttpRequest, MeshDecision, MeshRequest, MeshSource, MeshVerdict, MeshWorkload,
-    DEFAULT_ROOT_NAMESPACE, Mesh,
+    AuthorizationPolicyManifest, DEFAULT_ROOT_NAMESPACE, HttpRequest, Mesh, MeshDecision, MeshRequest,
+    MeshSource, MeshVerdict, MeshWorkload,
 };
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
@@ -75,13 +75,21 @@ fn without_policies_everything_is_allowed() {
 
 #[test]
 fn an_allow_policy_admits_what_it_matches_and_denies_the_rest() {
-    let mesh = mesh(&[policy("shop", "web", allow_from(&["cluster.local/ns/shop/sa/client"]))]);
+    let mesh = mesh(&[policy(
+        "shop",
+        "web",
+        allow_from(&["cluster.local/ns/shop/sa/client"]),
+    )]);
     let verdict = mesh.evaluate(&http(caller("shop", "client"), "GET", "/"));
     assert!(verdict.allowed);
-    assert!(matches!(&verdict.decision, MeshDecision::Allowed { by } if by.policy.name == "web" && by.rule == 0));
+    assert!(
+        matches!(&verdict.decision, MeshDecision::Allowed { by } if by.policy.name == "web" && by.rule == 0)
+    );
     let verdict = mesh.evaluate(&http(caller("shop", "intruder"), "GET", "/"));
     assert!(!verdict.allowed);
-    assert!(matches!(&verdict.decision, MeshDecision::NoAllowRuleMatches { allow_policies } if allow_policies.len() == 1));
+    assert!(
+        matches!(&verdict.decision, MeshDecision::NoAllowRuleMatches { allow_policies } if allow_policies.len() == 1)
+    );
 }
 
 #[test]
@@ -115,9 +123,15 @@ fn a_deny_policy_alone_does_not_switch_on_default_deny() {
 #[test]
 fn empty_rules_match_nothing_and_an_empty_rule_matches_everything() {
     let allow_nothing = mesh(&[policy("shop", "nothing", json!({}))]);
-    assert!(!allowed(&allow_nothing, &http(caller("shop", "client"), "GET", "/")));
+    assert!(!allowed(
+        &allow_nothing,
+        &http(caller("shop", "client"), "GET", "/")
+    ));
     let deny_without_rules = mesh(&[policy("shop", "d", json!({"action": "DENY"}))]);
-    assert!(allowed(&deny_without_rules, &http(caller("shop", "client"), "GET", "/")));
+    assert!(allowed(
+        &deny_without_rules,
+        &http(caller("shop", "client"), "GET", "/")
+    ));
     let deny_all = mesh(&[policy("shop", "d", json!({"action": "DENY", "rules": [{}]}))]);
     assert!(!allowed(&deny_all, &http(caller("shop", "client"), "GET", "/")));
     assert!(!allowed(&deny_all, &tcp(MeshSource::plaintext(), 5432)));
@@ -128,7 +142,10 @@ fn selection_by_namespace_labels_and_the_root_namespace() {
     let deny_all = json!({"action": "DENY", "rules": [{}]});
     let request = http(caller("shop", "client"), "GET", "/");
     let other_namespace = mesh(&[policy("billing", "d", deny_all.clone())]);
-    assert!(allowed(&other_namespace, &request), "a policy applies in its own namespace only");
+    assert!(
+        allowed(&other_namespace, &request),
+        "a policy applies in its own namespace only"
+    );
     let other_labels = mesh(&[policy(
         "shop",
         "d",
@@ -142,7 +159,10 @@ fn selection_by_namespace_labels_and_the_root_namespace() {
     )]);
     assert!(allowed(&all_labels, &request), "every matchLabels pair must hold");
     let root = mesh(&[policy("istio-system", "d", deny_all.clone())]);
-    assert!(!allowed(&root, &request), "the root namespace's policies apply mesh-wide");
+    assert!(
+        !allowed(&root, &request),
+        "the root namespace's policies apply mesh-wide"
+    );
     let root_selected = mesh(&[policy(
         "istio-system",
         "d",
@@ -150,7 +170,10 @@ fn selection_by_namespace_labels_and_the_root_namespace() {
     )]);
     assert!(!allowed(&root_selected, &request), "in every namespace, by label");
     let other_root = Mesh::new(&[policy("istio-system", "d", deny_all)], "mesh-root").expect("valid");
-    assert!(allowed(&other_root, &request), "the root namespace is configurable");
+    assert!(
+        allowed(&other_root, &request),
+        "the root namespace is configurable"
+    );
 }
 
 #[test]
@@ -166,7 +189,13 @@ fn a_destination_without_sidecar_is_not_evaluated() {
 
 #[test]
 fn principals_and_namespaces_match_exactly_by_prefix_suffix_or_presence() {
-    let from = |source: Value| mesh(&[policy("shop", "p", json!({"rules": [{"from": [{"source": source}]}]}))]);
+    let from = |source: Value| {
+        mesh(&[policy(
+            "shop",
+            "p",
+            json!({"rules": [{"from": [{"source": source}]}]}),
+        )])
+    };
     let request = |ns, sa| http(caller(ns, sa), "GET", "/");
     let prefix = from(json!({"principals": ["cluster.local/ns/shop/*"]}));
     assert!(allowed(&prefix, &request("shop", "a")));
@@ -176,11 +205,17 @@ fn principals_and_namespaces_match_exactly_by_prefix_suffix_or_presence() {
     assert!(!allowed(&suffix, &request("billing", "user")));
     let presence = from(json!({"principals": ["*"]}));
     assert!(allowed(&presence, &request("any", "one")));
-    assert!(!allowed(&presence, &http(MeshSource::plaintext(), "GET", "/")), "plain text has no principal");
+    assert!(
+        !allowed(&presence, &http(MeshSource::plaintext(), "GET", "/")),
+        "plain text has no principal"
+    );
     let namespaces = from(json!({"namespaces": ["shop", "bill*"]}));
     assert!(allowed(&namespaces, &request("shop", "a")));
     assert!(allowed(&namespaces, &request("billing", "a")));
-    assert!(!allowed(&namespaces, &request("shopping", "a")), "exact means the whole name");
+    assert!(
+        !allowed(&namespaces, &request("shopping", "a")),
+        "exact means the whole name"
+    );
     assert!(!allowed(&namespaces, &http(MeshSource::plaintext(), "GET", "/")));
 }
 
@@ -204,7 +239,11 @@ fn negative_fields_exclude_and_fields_of_a_source_are_anded() {
 }
 
 fn mesh_excluding_dev() -> Mesh {
-    mesh(&[policy("shop", "p", json!({"rules": [{"from": [{"source": {"notNamespaces": ["dev"]}}]}]}))])
+    mesh(&[policy(
+        "shop",
+        "p",
+        json!({"rules": [{"from": [{"source": {"notNamespaces": ["dev"]}}]}]}),
+    )])
 }
 
 #[test]
@@ -225,19 +264,34 @@ fn sources_are_ored_operations_are_ored_and_from_and_to_are_anded() {
     )]);
     assert!(allowed(&mesh, &http(caller("shop", "client"), "GET", "/info/1")));
     assert!(allowed(&mesh, &http(caller("test", "anyone"), "POST", "/data")));
-    assert!(!allowed(&mesh, &http(caller("shop", "client"), "POST", "/info")), "method and path of one operation");
-    assert!(!allowed(&mesh, &http(caller("shop", "other"), "GET", "/info")), "the source must match too");
+    assert!(
+        !allowed(&mesh, &http(caller("shop", "client"), "POST", "/info")),
+        "method and path of one operation"
+    );
+    assert!(
+        !allowed(&mesh, &http(caller("shop", "other"), "GET", "/info")),
+        "the source must match too"
+    );
 }
 
 #[test]
 fn paths_methods_and_ports_with_their_negations() {
-    let to = |operation: Value| mesh(&[policy("shop", "p", json!({"rules": [{"to": [{"operation": operation}]}]}))]);
+    let to = |operation: Value| {
+        mesh(&[policy(
+            "shop",
+            "p",
+            json!({"rules": [{"to": [{"operation": operation}]}]}),
+        )])
+    };
     let paths = to(json!({"paths": ["/api/*", "*.png", "/health"], "notPaths": ["/api/internal*"]}));
     assert!(allowed(&paths, &http(caller("a", "b"), "GET", "/api/orders")));
     assert!(allowed(&paths, &http(caller("a", "b"), "GET", "/img/logo.png")));
     assert!(allowed(&paths, &http(caller("a", "b"), "GET", "/health")));
     assert!(!allowed(&paths, &http(caller("a", "b"), "GET", "/health/deep")));
-    assert!(!allowed(&paths, &http(caller("a", "b"), "GET", "/api/internal/keys")));
+    assert!(!allowed(
+        &paths,
+        &http(caller("a", "b"), "GET", "/api/internal/keys")
+    ));
     let methods = to(json!({"notMethods": ["DELETE"]}));
     assert!(allowed(&methods, &http(caller("a", "b"), "GET", "/")));
     assert!(!allowed(&methods, &http(caller("a", "b"), "DELETE", "/")));
@@ -264,7 +318,11 @@ fn plain_tcp_drops_http_allow_rules_and_widens_http_deny_rules() {
         !allowed(&mesh_allow, &tcp(caller("shop", "client"), 5432)),
         "an ALLOW rule naming methods matches no TCP connection"
     );
-    let allow_port = mesh(&[policy("shop", "allow", json!({"rules": [{"to": [{"operation": {"ports": ["5432"]}}]}]}))]);
+    let allow_port = mesh(&[policy(
+        "shop",
+        "allow",
+        json!({"rules": [{"to": [{"operation": {"ports": ["5432"]}}]}]}),
+    )]);
     assert!(allowed(&allow_port, &tcp(caller("shop", "client"), 5432)));
     assert!(!allowed(&allow_port, &tcp(caller("shop", "client"), 5433)));
     let deny_http = mesh(&[policy(
@@ -298,10 +356,19 @@ fn custom_policies_are_asked_first_and_audit_policies_only_log() {
     assert_eq!(verdict.providers.len(), 1);
     assert_eq!(verdict.providers[0].provider, "opa");
     assert_eq!(verdict.audited_by.len(), 1);
-    assert!(verdict.to_string().starts_with("allowed if the external authorizers allow it"), "{verdict}");
+    assert!(
+        verdict
+            .to_string()
+            .starts_with("allowed if the external authorizers allow it"),
+        "{verdict}"
+    );
     let plain = mesh.evaluate(&http(caller("shop", "client"), "GET", "/orders"));
     assert!(plain.providers.is_empty());
-    assert_eq!(plain.decision, MeshDecision::NoAllowPolicy, "AUDIT and CUSTOM policies are no ALLOW policies");
+    assert_eq!(
+        plain.decision,
+        MeshDecision::NoAllowPolicy,
+        "AUDIT and CUSTOM policies are no ALLOW policies"
+    );
 }
 
 #[test]
@@ -309,7 +376,10 @@ fn the_first_allow_policy_can_deny_what_was_allowed() {
     let request = http(caller("shop", "intruder"), "GET", "/");
     assert!(allowed(&mesh(&[]), &request));
     let first = policy("shop", "web", allow_from(&["cluster.local/ns/shop/sa/client"]));
-    assert!(!allowed(&mesh(&[first]), &request), "ALLOW policies are allow-lists: the first one denies the rest");
+    assert!(
+        !allowed(&mesh(&[first]), &request),
+        "ALLOW policies are allow-lists: the first one denies the rest"
+    );
 }
 
 #[test]
@@ -356,8 +426,15 @@ fn bad_policies_name_the_policy_and_the_field() {
         "AuthorizationPolicy shop/bad: spec.rules[0].to[0].operation.paths[0]: `/items/{*}`: path templates ({*}, {**}) are not evaluated"
     );
     assert!(
-        Mesh::new(&[policy("shop", "ok", json!({"rules": [{"from": [{"source": {"ipBlocks": []}}], "when": []}]}))], "istio-system")
-            .is_err(),
+        Mesh::new(
+            &[policy(
+                "shop",
+                "ok",
+                json!({"rules": [{"from": [{"source": {"ipBlocks": []}}], "when": []}]})
+            )],
+            "istio-system"
+        )
+        .is_err(),
         "an empty source is still refused"
     );
 }

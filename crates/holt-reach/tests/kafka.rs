@@ -30,11 +30,23 @@ fn binding(
 }
 
 fn allow(principal: &str, operation: AclOperation, topic: &str) -> KafkaAcl {
-    binding(AclPermission::Allow, principal, operation, topic, AclPatternType::Literal)
+    binding(
+        AclPermission::Allow,
+        principal,
+        operation,
+        topic,
+        AclPatternType::Literal,
+    )
 }
 
 fn deny(principal: &str, operation: AclOperation, topic: &str) -> KafkaAcl {
-    binding(AclPermission::Deny, principal, operation, topic, AclPatternType::Literal)
+    binding(
+        AclPermission::Deny,
+        principal,
+        operation,
+        topic,
+        AclPatternType::Literal,
+    )
 }
 
 fn may(acls: &[KafkaAcl], principal: &str, operation: AclOperation, topic: &str) -> bool {
@@ -67,7 +79,10 @@ fn an_allow_binding_allows_its_principal_its_operation_and_its_topic_only() {
     assert!(may(&acls, ALICE, Write, "orders"));
     assert!(!may(&acls, BOB, Write, "orders"));
     assert!(!may(&acls, ALICE, Read, "orders"));
-    assert!(!may(&acls, ALICE, Write, "orders-eu"), "a literal name is not a prefix");
+    assert!(
+        !may(&acls, ALICE, Write, "orders-eu"),
+        "a literal name is not a prefix"
+    );
 }
 
 #[test]
@@ -80,36 +95,73 @@ fn deny_wins_over_allow() {
         .expect("valid");
     assert_eq!(verdict.decision, KafkaDecision::Denied { by: acls[1].clone() });
     let wildcard_deny = [allow(ALICE, Read, "orders"), deny("User:*", All, "*")];
-    assert!(!may(&wildcard_deny, ALICE, Read, "orders"), "a wildcard DENY on ALL covers everyone");
+    assert!(
+        !may(&wildcard_deny, ALICE, Read, "orders"),
+        "a wildcard DENY on ALL covers everyone"
+    );
 }
 
 #[test]
 fn describe_is_implied_by_read_write_delete_and_alter() {
     for granted in [Read, Write, Delete, Alter] {
-        assert!(may(&[allow(ALICE, granted, "orders")], ALICE, Describe, "orders"), "{granted:?}");
+        assert!(
+            may(&[allow(ALICE, granted, "orders")], ALICE, Describe, "orders"),
+            "{granted:?}"
+        );
     }
     for granted in [Create, AlterConfigs, DescribeConfigs, IdempotentWrite] {
-        assert!(!may(&[allow(ALICE, granted, "orders")], ALICE, Describe, "orders"), "{granted:?}");
+        assert!(
+            !may(&[allow(ALICE, granted, "orders")], ALICE, Describe, "orders"),
+            "{granted:?}"
+        );
     }
-    assert!(!may(&[allow(ALICE, Describe, "orders")], ALICE, Read, "orders"), "implication goes one way");
+    assert!(
+        !may(&[allow(ALICE, Describe, "orders")], ALICE, Read, "orders"),
+        "implication goes one way"
+    );
 }
 
 #[test]
 fn describe_configs_is_implied_by_alter_configs() {
-    assert!(may(&[allow(ALICE, AlterConfigs, "orders")], ALICE, DescribeConfigs, "orders"));
-    assert!(!may(&[allow(ALICE, Alter, "orders")], ALICE, DescribeConfigs, "orders"));
+    assert!(may(
+        &[allow(ALICE, AlterConfigs, "orders")],
+        ALICE,
+        DescribeConfigs,
+        "orders"
+    ));
+    assert!(!may(
+        &[allow(ALICE, Alter, "orders")],
+        ALICE,
+        DescribeConfigs,
+        "orders"
+    ));
 }
 
 #[test]
 fn a_deny_implies_nothing() {
     let acls = [allow(ALICE, Describe, "orders"), deny(ALICE, Read, "orders")];
-    assert!(may(&acls, ALICE, Describe, "orders"), "DENY READ does not deny DESCRIBE");
+    assert!(
+        may(&acls, ALICE, Describe, "orders"),
+        "DENY READ does not deny DESCRIBE"
+    );
 }
 
 #[test]
 fn all_allows_every_operation() {
-    for operation in [Read, Write, Create, Delete, Alter, Describe, DescribeConfigs, AlterConfigs] {
-        assert!(may(&[allow(ALICE, All, "orders")], ALICE, operation, "orders"), "{operation:?}");
+    for operation in [
+        Read,
+        Write,
+        Create,
+        Delete,
+        Alter,
+        Describe,
+        DescribeConfigs,
+        AlterConfigs,
+    ] {
+        assert!(
+            may(&[allow(ALICE, All, "orders")], ALICE, operation, "orders"),
+            "{operation:?}"
+        );
     }
 }
 
@@ -117,17 +169,35 @@ fn all_allows_every_operation() {
 fn the_wildcard_principal_and_wildcard_topic() {
     assert!(may(&[allow("User:*", Read, "orders")], BOB, Read, "orders"));
     assert!(may(&[allow(ALICE, Read, "*")], ALICE, Read, "anything"));
-    assert!(!may(&[allow("User:CN=*", Read, "orders")], ALICE, Read, "orders"), "only `User:*` is a wildcard");
+    assert!(
+        !may(&[allow("User:CN=*", Read, "orders")], ALICE, Read, "orders"),
+        "only `User:*` is a wildcard"
+    );
 }
 
 #[test]
 fn prefixed_patterns_cover_names_starting_with_them() {
-    let acls = [binding(AclPermission::Allow, ALICE, Read, "orders.", AclPatternType::Prefixed)];
+    let acls = [binding(
+        AclPermission::Allow,
+        ALICE,
+        Read,
+        "orders.",
+        AclPatternType::Prefixed,
+    )];
     assert!(may(&acls, ALICE, Read, "orders.eu"));
     assert!(may(&acls, ALICE, Read, "orders."));
     assert!(!may(&acls, ALICE, Read, "orders"));
-    let star = [binding(AclPermission::Allow, ALICE, Read, "*", AclPatternType::Prefixed)];
-    assert!(!may(&star, ALICE, Read, "orders"), "a prefixed `*` is a literal character, not a wildcard");
+    let star = [binding(
+        AclPermission::Allow,
+        ALICE,
+        Read,
+        "*",
+        AclPatternType::Prefixed,
+    )];
+    assert!(
+        !may(&star, ALICE, Read, "orders"),
+        "a prefixed `*` is a literal character, not a wildcard"
+    );
 }
 
 #[test]
@@ -144,12 +214,20 @@ fn hosts_match_exactly_or_by_wildcard() {
 fn groups_and_topics_are_separate_resources() {
     let mut group = allow(ALICE, Read, "orders");
     group.resource_type = AclResourceType::Group;
-    assert!(!may(&[group.clone()], ALICE, Read, "orders"), "a group ACL says nothing of the topic");
+    assert!(
+        !may(&[group.clone()], ALICE, Read, "orders"),
+        "a group ACL says nothing of the topic"
+    );
     let request = KafkaRequest {
         resource_type: AclResourceType::Group,
         ..KafkaRequest::topic(ALICE, "10.0.0.7", Read, "orders")
     };
-    assert!(KafkaAuthorizer::new([group]).authorize(&request).expect("valid").allowed);
+    assert!(
+        KafkaAuthorizer::new([group])
+            .authorize(&request)
+            .expect("valid")
+            .allowed
+    );
 }
 
 #[test]

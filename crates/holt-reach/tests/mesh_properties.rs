@@ -42,15 +42,17 @@ fn binding(permission: AclPermission) -> impl Strategy<Value = KafkaAcl> {
         prop::sample::select(vec!["*", "10.0.0.1"]),
         prop::sample::select(OPERATIONS.to_vec()),
     )
-        .prop_map(move |(resource_type, (name, pattern), principal, host, operation)| KafkaAcl {
-            resource_type,
-            resource_name: name.to_owned(),
-            pattern_type: pattern,
-            principal: principal.to_owned(),
-            host: host.to_owned(),
-            operation,
-            permission,
-        })
+        .prop_map(
+            move |(resource_type, (name, pattern), principal, host, operation)| KafkaAcl {
+                resource_type,
+                resource_name: name.to_owned(),
+                pattern_type: pattern,
+                principal: principal.to_owned(),
+                host: host.to_owned(),
+                operation,
+                permission,
+            },
+        )
 }
 
 fn any_binding() -> impl Strategy<Value = KafkaAcl> {
@@ -85,8 +87,13 @@ fn kafka_allowed(acls: &[KafkaAcl], request: &KafkaRequest) -> bool {
 
 fn source() -> impl Strategy<Value = Value> {
     prop_oneof![
-        prop::sample::select(vec!["cluster.local/ns/x/sa/a", "cluster.local/ns/y/*", "*/sa/b", "*"])
-            .prop_map(|p| json!({"principals": [p]})),
+        prop::sample::select(vec![
+            "cluster.local/ns/x/sa/a",
+            "cluster.local/ns/y/*",
+            "*/sa/b",
+            "*"
+        ])
+        .prop_map(|p| json!({"principals": [p]})),
         prop::sample::select(vec!["x", "y"]).prop_map(|n| json!({"namespaces": [n]})),
         prop::sample::select(vec!["x", "y"]).prop_map(|n| json!({"notNamespaces": [n]})),
         prop::sample::select(vec!["*/sa/a", "*/sa/b"]).prop_map(|p| json!({"notPrincipals": [p]})),
@@ -118,7 +125,11 @@ fn rule() -> impl Strategy<Value = Value> {
 
 fn spec(action: &'static str) -> impl Strategy<Value = Value> {
     (
-        prop::sample::select(vec![json!(null), json!({"matchLabels": {"app": "web"}}), json!({"matchLabels": {"app": "db"}})]),
+        prop::sample::select(vec![
+            json!(null),
+            json!({"matchLabels": {"app": "web"}}),
+            json!({"matchLabels": {"app": "db"}}),
+        ]),
         prop::collection::vec(rule(), 0..3),
     )
         .prop_map(move |(selector, rules)| json!({"selector": selector, "action": action, "rules": rules}))
@@ -130,13 +141,18 @@ fn any_spec() -> impl Strategy<Value = Value> {
 
 fn manifest(index: usize, spec: Value) -> AuthorizationPolicyManifest {
     let namespace = if index % 3 == 2 { "istio-system" } else { "x" };
-    serde_json::from_value(json!({"metadata": {"namespace": namespace, "name": format!("p{index}")}, "spec": spec}))
-        .expect("manifest")
+    serde_json::from_value(
+        json!({"metadata": {"namespace": namespace, "name": format!("p{index}")}, "spec": spec}),
+    )
+    .expect("manifest")
 }
 
 fn mesh_request() -> impl Strategy<Value = MeshRequest> {
     (
-        prop::option::of((prop::sample::select(vec!["x", "y"]), prop::sample::select(vec!["a", "b"]))),
+        prop::option::of((
+            prop::sample::select(vec!["x", "y"]),
+            prop::sample::select(vec!["a", "b"]),
+        )),
         prop::sample::select(vec!["web", "db"]),
         prop::sample::select(vec![80u16, 5432]),
         prop::option::of((
@@ -163,7 +179,11 @@ fn mesh_request() -> impl Strategy<Value = MeshRequest> {
 }
 
 fn mesh_allowed(specs: &[Value], request: &MeshRequest) -> bool {
-    let manifests: Vec<_> = specs.iter().enumerate().map(|(i, s)| manifest(i, s.clone())).collect();
+    let manifests: Vec<_> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| manifest(i, s.clone()))
+        .collect();
     Mesh::new(&manifests, DEFAULT_ROOT_NAMESPACE)
         .expect("generated policies are valid")
         .evaluate(request)
