@@ -19,13 +19,8 @@ fn binding(
     pattern: AclPatternType,
 ) -> KafkaAcl {
     KafkaAcl {
-        resource_type: AclResourceType::Topic,
-        resource_name: name.into(),
-        pattern_type: pattern,
-        principal: principal.into(),
-        host: "*".into(),
-        operation,
         permission,
+        ..KafkaAcl::allow_topic(name, pattern, principal, operation)
     }
 }
 
@@ -148,16 +143,9 @@ fn a_deny_implies_nothing() {
 
 #[test]
 fn all_allows_every_operation() {
-    for operation in [
-        Read,
-        Write,
-        Create,
-        Delete,
-        Alter,
-        Describe,
-        DescribeConfigs,
-        AlterConfigs,
-    ] {
+    let data = [Read, Write, Create, Delete, Alter, Describe];
+    let configs = [DescribeConfigs, AlterConfigs, ClusterAction, IdempotentWrite];
+    for operation in data.into_iter().chain(configs) {
         assert!(
             may(&[allow(ALICE, All, "orders")], ALICE, operation, "orders"),
             "{operation:?}"

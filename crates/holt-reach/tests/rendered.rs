@@ -19,23 +19,15 @@ use holt_render::{ObjectKind, render_broker, render_identity, render_pod};
 /// `client`, `intruder` and `server` in `shop`, all with sidecars; `client` may GET and POST `/orders` and
 /// call `/health` with any method.
 fn shop() -> Index {
+    let orders = ("/orders", &[HttpMethod::Get, HttpMethod::Post][..]);
+    let calls = http("server", &[orders, ("/health", &[])]);
     index(
         Config::default(),
         vec![
             mesh_pod("shop", "client", "client-sa", true),
             mesh_pod("shop", "intruder", "intruder-sa", true),
             mesh_pod("shop", "server", "server-sa", true),
-            intents_v2(
-                "shop",
-                "client",
-                vec![http(
-                    "server",
-                    &[
-                        ("/orders", &[HttpMethod::Get, HttpMethod::Post]),
-                        ("/health", &[]),
-                    ],
-                )],
-            ),
+            intents_v2("shop", "client", vec![calls]),
         ],
     )
 }
