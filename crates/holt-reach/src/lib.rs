@@ -7,10 +7,16 @@
 //! ingress, and the rule that admits the flow on each side or the fact that none does. The semantics are
 //! stated in `docs/reach.md`. The cost of a flow grows with the policies selecting its two pods, not with
 //! the cluster.
+//!
+//! Two more evaluators answer for the calls a mesh and a broker govern: [`istio`] (AuthorizationPolicies:
+//! may this principal call this workload on this port, method and path) and [`kafka`] (ACLs: may this
+//! principal perform this operation on this topic).
 
 mod cidr;
 mod cluster;
 mod evaluate;
+pub mod istio;
+pub mod kafka;
 mod policy;
 mod protocol;
 mod selector;
