@@ -199,6 +199,13 @@ fn read_value(source: Source, value: Value, into: &mut Manifests) -> Result<(), 
     if value.is_null() {
         return Ok(()); // an empty document, e.g. a trailing `---`
     }
+    if let Value::Array(items) = value {
+        // A JSON list of objects, as `holt mapper export -o json` writes.
+        for item in items {
+            read_value(source.clone(), item, into)?;
+        }
+        return Ok(());
+    }
     let api_version = value
         .get("apiVersion")
         .and_then(Value::as_str)
