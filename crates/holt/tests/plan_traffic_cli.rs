@@ -25,7 +25,9 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn traffic() -> String {
-    repo("examples/traffic/tutorial.yaml").to_string_lossy().into_owned()
+    repo("examples/traffic/tutorial.yaml")
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// `(client, now state, if_protected state)` of each call in the JSON output.
@@ -39,7 +41,10 @@ fn states(output: &Output) -> Vec<(String, String, String)> {
             (
                 c["client"]["name"].as_str().expect("client").to_owned(),
                 c["now"]["state"].as_str().expect("now").to_owned(),
-                c["if_protected"]["state"].as_str().expect("if_protected").to_owned(),
+                c["if_protected"]["state"]
+                    .as_str()
+                    .expect("if_protected")
+                    .to_owned(),
             )
         })
         .collect()
@@ -80,7 +85,10 @@ fn in_shadow_mode_nothing_is_blocked_but_the_server_is_not_ready() {
     assert_eq!(server["ready_to_protect"], Value::Bool(false));
     assert_eq!(server["enforcement"]["state"], "shadow");
     assert_eq!(server["undeclared_clients"][0]["name"], "client-other");
-    assert!(json["objects"].is_array(), "the plan's objects stay in the JSON output");
+    assert!(
+        json["objects"].is_array(),
+        "the plan's objects stay in the JSON output"
+    );
 }
 
 #[test]
@@ -104,13 +112,20 @@ fn the_json_export_reads_like_the_yaml_one() {
 fn a_traffic_file_that_is_not_an_export_exits_2_naming_the_file() {
     let missing = plan(&["--traffic", "/nonexistent/traffic.yaml"]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(text(&missing.stderr).contains("traffic file /nonexistent/traffic.yaml"), "{}", text(&missing.stderr));
+    assert!(
+        text(&missing.stderr).contains("traffic file /nonexistent/traffic.yaml"),
+        "{}",
+        text(&missing.stderr)
+    );
 
     let not_intents = repo("examples/tutorial/service.yaml");
     let output = plan(&["--traffic", not_intents.to_str().expect("path")]);
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("service.yaml") && stderr.contains("is not a ClientIntents"), "{stderr}");
+    assert!(
+        stderr.contains("service.yaml") && stderr.contains("is not a ClientIntents"),
+        "{stderr}"
+    );
 }
 
 #[test]
