@@ -40,7 +40,7 @@ impl EvaluatorInput {
         let mut added = BTreeSet::new();
         for desired in &state.objects {
             if let Manifest::NetworkPolicy(policy) = &desired.manifest {
-                added.insert(policy_name(policy));
+                added.insert(PolicyName::of(policy));
                 self.policies.push(policy.clone());
             }
         }
@@ -55,17 +55,5 @@ impl EvaluatorInput {
             .map(PodInput::from_pod)
             .collect::<Result<Vec<_>, _>>()?;
         Cluster::new(self.namespaces.clone(), pods, &self.policies)
-    }
-}
-
-/// `namespace/name` of a policy (`default` when it names no namespace), as the evaluator names it.
-pub fn policy_name(policy: &NetworkPolicy) -> PolicyName {
-    PolicyName {
-        namespace: policy
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".into()),
-        name: policy.metadata.name.clone().unwrap_or_default(),
     }
 }

@@ -21,7 +21,7 @@ mod served_ports;
 pub use cluster_state::ClusterState;
 pub use compute::{InsightsError, PROTECTED_SERVICE_PREFIX, insights};
 pub use discovered::{DiscoveredCall, discovered_calls};
-pub use evaluator_input::{EvaluatorInput, policy_name};
+pub use evaluator_input::EvaluatorInput;
 pub use report::{
     Blocker, CallInsight, Direction, Insights, Outcome, ServerEnforcement, ServerInsight, WorkloadName,
 };

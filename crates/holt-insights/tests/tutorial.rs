@@ -149,6 +149,12 @@ fn row(
     )
 }
 
+/// `(state, why)` of the one server's enforcement.
+fn enforcement(insights: &Insights) -> (&'static str, &str) {
+    let server = &insights.servers[0];
+    (server.enforcement.state, server.enforcement.why.as_str())
+}
+
 const DEFAULT_DENY: &str = "blocked by default-deny-server (holt)";
 
 #[test]
@@ -163,10 +169,7 @@ fn before_intents_the_unknown_client_would_be_blocked_and_the_server_is_not_read
     );
     let server = &insights.servers[0];
     assert_eq!(server.server.name, "server");
-    assert_eq!(
-        (server.enforcement.state, server.enforcement.why.as_str()),
-        ("shadow", "defaultShadow")
-    );
+    assert_eq!(enforcement(&insights), ("shadow", "defaultShadow"));
     assert_eq!(server.undeclared_clients.len(), 2);
     assert_eq!(server.blocked_if_protected.len(), 2);
     assert!(!server.ready_to_protect);
@@ -233,9 +236,8 @@ fn with_a_protected_service_and_only_client_declared_client_other_is_blocked_now
         "protected already: now is what protecting gives"
     );
     assert!(rows[1].2.contains("default-deny-server (holt)"), "{}", rows[1].2);
-    let server = &insights.servers[0];
     assert_eq!(
-        (server.enforcement.state, server.enforcement.why.as_str()),
+        enforcement(&insights),
         ("enforced", "ProtectedService server-protect")
     );
     let blocked: Vec<_> = insights.blocked_now().map(|c| c.client.name.as_str()).collect();
@@ -266,11 +268,7 @@ fn a_policy_of_someone_else_that_blocks_a_call_is_named_as_not_holts() {
 #[test]
 fn in_active_mode_the_server_is_enforced_by_the_mode() {
     let insights = run(&state(Mode::DefaultActive, vec![intents("client", &["server"])]));
-    let server = &insights.servers[0];
-    assert_eq!(
-        (server.enforcement.state, server.enforcement.why.as_str()),
-        ("enforced", "defaultActive")
-    );
+    assert_eq!(enforcement(&insights), ("enforced", "defaultActive"));
     let blocked: Vec<_> = insights.blocked_now().map(|c| c.client.name.as_str()).collect();
     assert_eq!(blocked, ["client-other"]);
 }

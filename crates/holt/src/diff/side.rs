@@ -8,10 +8,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use holt_config::ConfigArgs;
-use holt_insights::{policy_name, served_ports};
+use holt_insights::served_ports;
 use holt_model::Config;
 use holt_model::facts::{ObjectKey, ServiceFacts};
-use holt_reach::{Cluster, Labels, PodId};
+use holt_reach::{Cluster, Labels, PodId, PolicyName};
 use k8s_openapi::api::networking::v1::NetworkPolicySpec;
 
 use crate::document_limits::Limits;
@@ -59,7 +59,7 @@ impl AccessSide {
         input.add_holt(&plan.state);
         let mut policies: HashMap<Key, Vec<NetworkPolicySpec>> = HashMap::new();
         for policy in &input.policies {
-            let name = policy_name(policy);
+            let name = PolicyName::of(policy);
             policies
                 .entry((name.namespace, name.name))
                 .or_default()
