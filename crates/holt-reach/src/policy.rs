@@ -20,6 +20,20 @@ pub struct PolicyName {
     pub name: String,
 }
 
+impl PolicyName {
+    /// The policy's namespace (`default` when it names none) and name.
+    pub fn of(policy: &NetworkPolicy) -> Self {
+        PolicyName {
+            namespace: policy
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+            name: policy.metadata.name.clone().unwrap_or_default(),
+        }
+    }
+}
+
 impl fmt::Display for PolicyName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.namespace, self.name)
@@ -104,14 +118,7 @@ impl Policy {
     /// Checks a NetworkPolicy. `policyTypes` absent or empty means Ingress, plus Egress when the policy has
     /// at least one egress rule (the API server's defaulting).
     pub fn compile(policy: &NetworkPolicy) -> Result<Self, PolicyError> {
-        let name = PolicyName {
-            namespace: policy
-                .metadata
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "default".into()),
-            name: policy.metadata.name.clone().unwrap_or_default(),
-        };
+        let name = PolicyName::of(policy);
         let fail = |field: String, problem: String| PolicyError {
             policy: name.to_string(),
             field,

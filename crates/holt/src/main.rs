@@ -1,7 +1,8 @@
 //! `holt`: Holt's command line.
 //!
 //! `holt plan PATH...` reads Kubernetes manifests and an operator configuration and prints what Holt would
-//! create — NetworkPolicies, Istio AuthorizationPolicies, Kafka ACLs, pod labels — with no cluster.
+//! create — NetworkPolicies, Istio AuthorizationPolicies, Kafka ACLs, pod labels — with no cluster; with
+//! `--traffic FILE` (a mapper export) it also says which discovered calls the plan would block.
 //! `holt validate PATH...` checks ClientIntents, ProtectedServices and KafkaServerConfigs for CI and
 //! pre-commit hooks. Invalid input exits non-zero naming the file, object and field; a document nested
 //! deeper than 128 levels or larger than `--max-document-mib` is refused before it is parsed. Both are
@@ -20,6 +21,7 @@ mod model_input;
 mod output;
 mod plan;
 mod reach;
+mod traffic;
 mod validate;
 
 use std::path::PathBuf;
@@ -47,6 +49,12 @@ enum Command {
         /// `table`: a summary per server; `yaml`: the objects as multi-document YAML; `json`: a JSON list.
         #[arg(short, long, env = "HOLT_OUTPUT", value_enum, default_value_t = Format::Table)]
         output: Format,
+        /// A network mapper export (`holt mapper export`, YAML or JSON): print, after the plan, whether each
+        /// discovered call is allowed or blocked now, once its server is protected, and in defaultActive mode,
+        /// and which servers are ready to protect. Exits 1 when the plan blocks a discovered call, 2 on bad
+        /// input.
+        #[arg(long, env = "HOLT_PLAN_TRAFFIC", value_name = "FILE")]
+        traffic: Option<PathBuf>,
         #[command(flatten)]
         config: ConfigArgs,
         #[command(flatten)]
@@ -145,9 +153,28 @@ fn main() -> ExitCode {
         Command::Plan {
             paths,
             output,
+            traffic,
             config,
             limits,
-        } => plan::run(&paths, output, &config, &limits.limits()),
+        } => {
+            let limits = limits.limits();
+            let request = plan::PlanRequest {
+                paths: &paths,
+                format: output,
+                config: &config,
+                limits: &limits,
+                traffic: traffic.as_deref(),
+            };
+            match (plan::run(&request), traffic.is_some()) {
+                // With --traffic, status 1 means "the plan blocks a discovered call"; bad input must not look
+                // like it.
+                (Err(error), true) => {
+                    eprintln!("error: {error:#}");
+                    return ExitCode::from(2);
+                }
+                (result, _) => result,
+            }
+        }
         Command::Validate {
             paths,
             strict,

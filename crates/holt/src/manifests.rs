@@ -173,7 +173,16 @@ pub fn read_documents(
     for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let source = at(index + 1);
         let value = Value::deserialize(document).map_err(|e| syntax_error(source.clone(), &e))?;
-        read_value(source, value, into)?;
+        match value {
+            // A JSON list of objects, as `holt mapper export -o json` writes; one level only (a list inside
+            // is not a Kubernetes object and is skipped as such).
+            Value::Array(items) => {
+                for item in items {
+                    read_value(source.clone(), item, into)?;
+                }
+            }
+            value => read_value(source, value, into)?,
+        }
     }
     Ok(())
 }

@@ -252,8 +252,8 @@ fn count_by_kind(state: &DesiredState) -> BTreeMap<&'static str, usize> {
 }
 
 /// Left-aligned columns separated by two spaces.
-fn align(rows: &[[String; 4]]) -> String {
-    let widths: Vec<usize> = (0..4)
+pub fn align<const COLUMNS: usize>(rows: &[[String; COLUMNS]]) -> String {
+    let widths: Vec<usize> = (0..COLUMNS)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();

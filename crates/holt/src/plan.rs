@@ -1,6 +1,7 @@
-//! `holt plan`: manifests and a configuration in, what Holt would create out.
+//! `holt plan`: manifests and a configuration in, what Holt would create out; with `--traffic FILE` (a network
+//! mapper export), also the insights of the discovered calls, and status 1 when the plan blocks one of them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -13,6 +14,7 @@ use crate::holt_objects;
 use crate::manifests::{self, Manifests};
 use crate::model_input::kubernetes_objects;
 use crate::output;
+use crate::traffic;
 use crate::validate;
 use holt_config::ConfigArgs;
 
@@ -23,37 +25,74 @@ pub struct Plan {
     pub state: DesiredState,
 }
 
-pub fn run(
-    paths: &[PathBuf],
-    format: Format,
-    config_args: &ConfigArgs,
-    limits: &Limits,
-) -> anyhow::Result<ExitCode> {
-    let config = config_args.resolve().context("reading the configuration")?;
-    let manifests = manifests::load(paths, config_args.config.as_deref(), limits)?;
+/// What `holt plan` is asked.
+#[derive(Debug)]
+pub struct PlanRequest<'a> {
+    pub paths: &'a [PathBuf],
+    pub format: Format,
+    pub config: &'a ConfigArgs,
+    pub limits: &'a Limits,
+    /// A network mapper export: print the insights of its calls after the plan.
+    pub traffic: Option<&'a Path>,
+}
+
+/// Prints the plan (and, with a traffic file, the insights of its calls). The status is 1 when a discovered
+/// call is blocked by the plan's desired state.
+pub fn run(request: &PlanRequest<'_>) -> anyhow::Result<ExitCode> {
+    let config = request.config.resolve().context("reading the configuration")?;
+    let calls = match request.traffic {
+        Some(file) => Some(traffic::read(file, request.limits)?),
+        None => None,
+    };
+    let manifests = manifests::load(request.paths, request.config.config.as_deref(), request.limits)?;
     for skipped in &manifests.skipped {
         eprintln!(
             "note: {}: {} is not used by holt plan",
             skipped.source, skipped.what
         );
     }
-    for loaded in &manifests.loaded {
-        if let manifests::Manifest::NetworkPolicy(policy) = &loaded.manifest {
-            let name = policy.metadata.name.as_deref().unwrap_or_default();
-            let namespace = policy.metadata.namespace.as_deref().unwrap_or("default");
-            eprintln!(
-                "note: {}: NetworkPolicy {namespace}/{name} is not used by holt plan (holt reach evaluates it)",
-                loaded.source
-            );
+    if calls.is_none() {
+        for loaded in &manifests.loaded {
+            if let manifests::Manifest::NetworkPolicy(policy) = &loaded.manifest {
+                let name = policy.metadata.name.as_deref().unwrap_or_default();
+                let namespace = policy.metadata.namespace.as_deref().unwrap_or("default");
+                eprintln!(
+                    "note: {}: NetworkPolicy {namespace}/{name} is not used by holt plan (holt reach and holt plan --traffic evaluate it)",
+                    loaded.source
+                );
+            }
         }
     }
-    let plan = build(&manifests, config)?;
-    let text = match format {
-        Format::Table => output::table(&plan),
-        Format::Yaml => output::yaml(&plan.state)?,
-        Format::Json => output::json(&plan.state)?,
+    let plan = build(&manifests, config.clone())?;
+    let insights = match &calls {
+        Some(calls) => Some(holt_insights::insights(
+            &traffic::cluster_state(&manifests, config),
+            calls,
+        )?),
+        None => None,
+    };
+    let text = match (request.format, &insights, request.traffic) {
+        (Format::Table, Some(insights), Some(file)) => output::table(&plan) + &traffic::table(file, insights),
+        (Format::Table, _, _) => output::table(&plan),
+        (Format::Yaml, insights, file) => {
+            if let (Some(insights), Some(file)) = (insights, file) {
+                eprint!("{}", traffic::table(file, insights));
+            }
+            output::yaml(&plan.state)?
+        }
+        (Format::Json, Some(insights), _) => {
+            let both = serde_json::json!({
+                "objects": output::documents(&plan.state)?,
+                "insights": insights,
+            });
+            serde_json::to_string_pretty(&both)? + "\n"
+        }
+        (Format::Json, None, _) => output::json(&plan.state)?,
     };
     print!("{text}");
+    if insights.is_some_and(|i| i.blocked_now().next().is_some()) {
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use holt_reach::{Cluster, Endpoint, Flow, NamespaceInput, PodInput, Protocol, Verdict};
-use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use holt_insights::EvaluatorInput;
+use holt_reach::{Cluster, Endpoint, Flow, NamespaceInput, Protocol, Verdict};
 use serde::{Deserialize, Serialize};
 
 use crate::document_limits::Limits;
@@ -128,55 +127,35 @@ pub fn run(
 /// The evaluator's cluster from the manifests: Namespaces with their labels, Pods (and workload templates),
 /// NetworkPolicies.
 pub fn cluster_of<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> anyhow::Result<Cluster> {
-    ClusterInput::from_manifests(manifests).build()
+    Ok(evaluator_input(manifests).build()?)
 }
 
-/// What the evaluator's cluster is built from, before it is indexed: `holt diff` adds what Holt would write
-/// (its NetworkPolicies and its pod labels) before building.
-#[derive(Debug, Default)]
-pub struct ClusterInput {
-    pub namespaces: Vec<NamespaceInput>,
-    pub pods: Vec<Pod>,
-    pub policies: Vec<NetworkPolicy>,
-}
-
-impl ClusterInput {
-    /// Namespaces with their labels, Pods (and one Pod per workload template, as `holt plan` reads them) and
-    /// NetworkPolicies of the manifests.
-    pub fn from_manifests<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> Self {
-        let manifests: Vec<&Manifest> = manifests.into_iter().collect();
-        let namespaces = manifests
-            .iter()
-            .filter_map(|m| match m {
-                Manifest::Namespace { facts, labels } => Some(NamespaceInput {
-                    name: facts.name.clone(),
-                    labels: labels.clone(),
-                }),
-                _ => None,
-            })
-            .collect();
-        let policies = manifests
-            .iter()
-            .filter_map(|m| match m {
-                Manifest::NetworkPolicy(policy) => Some(policy.as_ref().clone()),
-                _ => None,
-            })
-            .collect();
-        Self {
-            namespaces,
-            pods: model_input::pods(manifests.iter().copied()),
-            policies,
-        }
-    }
-
-    /// Indexes the input for evaluation; a pod or policy the evaluator cannot read is an error naming it.
-    pub fn build(self) -> anyhow::Result<Cluster> {
-        let pods = self
-            .pods
-            .iter()
-            .map(PodInput::from_pod)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Cluster::new(self.namespaces, pods, &self.policies)?)
+/// What the evaluator's cluster is built from, before it is indexed: Namespaces with their labels, Pods (and
+/// one Pod per workload template, as `holt plan` reads them) and NetworkPolicies of the manifests. `holt diff`
+/// and `holt plan --traffic` add what Holt would write before building.
+pub fn evaluator_input<'a>(manifests: impl IntoIterator<Item = &'a Manifest>) -> EvaluatorInput {
+    let manifests: Vec<&Manifest> = manifests.into_iter().collect();
+    let namespaces = manifests
+        .iter()
+        .filter_map(|m| match m {
+            Manifest::Namespace { facts, labels } => Some(NamespaceInput {
+                name: facts.name.clone(),
+                labels: labels.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let policies = manifests
+        .iter()
+        .filter_map(|m| match m {
+            Manifest::NetworkPolicy(policy) => Some(policy.as_ref().clone()),
+            _ => None,
+        })
+        .collect();
+    EvaluatorInput {
+        namespaces,
+        pods: model_input::pods(manifests.iter().copied()),
+        policies,
     }
 }
 

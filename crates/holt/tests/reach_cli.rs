@@ -119,7 +119,7 @@ fn holt_plan_still_says_it_does_not_use_network_policies() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(
         text(&output.stderr).contains(
-            "NetworkPolicy shop/web-from-client is not used by holt plan (holt reach evaluates it)"
+            "NetworkPolicy shop/web-from-client is not used by holt plan (holt reach and holt plan --traffic evaluate it)"
         ),
         "{}",
         text(&output.stderr)

@@ -4,28 +4,25 @@
 //! can touch (its workload's name, the ports it serves, its namespace's labels), and each policy's spec by
 //! name. Manifests are read and Holt's objects rendered exactly as `holt plan` does.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use holt_config::ConfigArgs;
+use holt_insights::served_ports;
 use holt_model::Config;
-use holt_model::facts::ObjectKey;
-use holt_reach::{Cluster, Labels, PodId, PodInput, Protocol};
-use holt_render::PodLabels;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use holt_model::facts::{ObjectKey, ServiceFacts};
+use holt_reach::{Cluster, Labels, PodId, PolicyName};
 use k8s_openapi::api::networking::v1::NetworkPolicySpec;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::document_limits::Limits;
 use crate::manifests::{self, Manifest};
 use crate::plan;
-use crate::reach::ClusterInput;
+use crate::reach;
 
 /// `(namespace, name)` of a pod or a policy.
 pub type Key = (String, String);
 
-/// A port a pod serves: a container port, or the target of a Service port selecting the pod.
-pub type ServedPort = (u16, Protocol);
+pub use holt_insights::ServedPort;
 
 /// What `holt diff` knows of one pod.
 #[derive(Debug)]
@@ -58,41 +55,13 @@ impl AccessSide {
         let manifests = manifests::load(paths, config_args.config.as_deref(), limits)?;
         let plan = plan::build(&manifests, config.clone())?;
         let documents: Vec<&Manifest> = manifests.loaded.iter().map(|l| &l.manifest).collect();
-        let mut input = ClusterInput::from_manifests(documents.iter().copied());
-        let holt_labels: HashMap<&ObjectKey, &BTreeMap<String, String>> = plan
-            .state
-            .pod_labels
-            .iter()
-            .map(|p| (&p.pod, &p.labels))
-            .collect();
-        for pod in &mut input.pods {
-            let key = ObjectKey::new(namespace_of(pod), pod.metadata.name.clone().unwrap_or_default());
-            if let Some(desired) = holt_labels.get(&key) {
-                let labels = pod.metadata.labels.get_or_insert_with(Default::default);
-                labels.retain(|k, _| !PodLabels::is_owned(k) || desired.contains_key(k));
-                labels.extend(desired.iter().map(|(k, v)| (k.clone(), v.clone())));
-            }
-        }
-        input
-            .policies
-            .extend(plan.state.objects.iter().filter_map(|d| match &d.manifest {
-                holt_render::Manifest::NetworkPolicy(policy) => Some(policy.clone()),
-                holt_render::Manifest::IstioAuthorizationPolicy(_) | holt_render::Manifest::Linkerd(_) => {
-                    None
-                }
-            }));
+        let mut input = reach::evaluator_input(documents.iter().copied());
+        input.add_holt(&plan.state);
         let mut policies: HashMap<Key, Vec<NetworkPolicySpec>> = HashMap::new();
         for policy in &input.policies {
-            let key = (
-                policy
-                    .metadata
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| "default".into()),
-                policy.metadata.name.clone().unwrap_or_default(),
-            );
+            let name = PolicyName::of(policy);
             policies
-                .entry(key)
+                .entry((name.namespace, name.name))
                 .or_default()
                 .push(policy.spec.clone().unwrap_or_default());
         }
@@ -101,10 +70,10 @@ impl AccessSide {
             .iter()
             .map(|n| (n.name.clone(), n.labels.clone()))
             .collect();
-        let services: Vec<&Service> = documents
+        let services: Vec<ServiceFacts> = documents
             .iter()
             .filter_map(|m| match m {
-                Manifest::Service(service) => Some(service.as_ref()),
+                Manifest::Service(service) => Some(ServiceFacts::from_service(service)),
                 _ => None,
             })
             .collect();
@@ -131,48 +100,4 @@ impl AccessSide {
             policies,
         })
     }
-}
-
-fn namespace_of(pod: &Pod) -> String {
-    pod.metadata.namespace.clone().unwrap_or_else(|| "default".into())
-}
-
-/// The pod's container ports, and the target ports of the Services of its namespace whose selector it matches
-/// (a named target port resolved against the pod's container ports; none given: the Service's port).
-fn served_ports(pod: &PodInput, services: &[&Service]) -> BTreeSet<ServedPort> {
-    let mut ports: BTreeSet<ServedPort> = pod.ports.iter().map(|p| (p.port, p.protocol)).collect();
-    for service in services {
-        if service.metadata.namespace.as_deref().unwrap_or("default") != pod.namespace {
-            continue;
-        }
-        let Some(spec) = &service.spec else { continue };
-        let Some(selector) = spec.selector.as_ref().filter(|s| !s.is_empty()) else {
-            continue;
-        };
-        if !selector.iter().all(|(k, v)| pod.labels.get(k) == Some(v)) {
-            continue;
-        }
-        for port in spec.ports.iter().flatten() {
-            let protocol = match port.protocol.as_deref() {
-                None => Protocol::Tcp,
-                Some(text) => match Protocol::parse_exact(text) {
-                    Some(protocol) => protocol,
-                    None => continue,
-                },
-            };
-            let number = match &port.target_port {
-                None => u16::try_from(port.port).ok(),
-                Some(IntOrString::Int(n)) => u16::try_from(*n).ok(),
-                Some(IntOrString::String(name)) => pod
-                    .ports
-                    .iter()
-                    .find(|p| p.protocol == protocol && p.name.as_deref() == Some(name))
-                    .map(|p| p.port),
-            };
-            if let Some(number) = number.filter(|n| *n > 0) {
-                ports.insert((number, protocol));
-            }
-        }
-    }
-    ports
 }
