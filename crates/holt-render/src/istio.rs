@@ -8,7 +8,7 @@
 //! HTTP paths and methods are enforced goes to [`HttpCoverage`], which says so when no mesh enforces them
 //! (clusters without a mesh and without HTTP declarations get no noise).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use holt_model::labels::{ISTIO_CLIENT_WITH_KIND, ISTIO_SERVER};
 use holt_model::{Grant, Identity, Index};
@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::desired::{Desired, Manifest, Rendered, object_meta};
 use crate::http_coverage::HttpCoverage;
-use crate::mesh_clients::mesh_clients;
+use crate::mesh_clients::{Mesh, mesh_clients, meshed_accounts, outside};
 use crate::network_policy::selector;
-use crate::notice::{Notice, Reason, Subject};
+use crate::notice::{Reason, Subject};
 
 pub const API_VERSION: &str = "security.istio.io/v1";
 pub const KIND: &str = "AuthorizationPolicy";
@@ -85,6 +85,15 @@ pub struct Operation {
     pub methods: Vec<String>,
 }
 
+/// Istio's mesh: pods with the `istio-proxy` sidecar or asking for it (`holt_model::mesh`).
+const ISTIO: Mesh = Mesh {
+    name: "Istio",
+    proxy: "istio-proxy sidecar",
+    in_mesh: |pod| pod.in_istio_mesh,
+    client_outside: Reason::MissingSidecar,
+    server_outside: Reason::ServerMissingSidecar,
+};
+
 /// Renders the AuthorizationPolicies admitting clients to `server` into `out`, and records in `http` which
 /// clients' HTTP restrictions they enforce.
 pub(crate) fn render(
@@ -103,14 +112,9 @@ pub(crate) fn render(
     }
     let server_pods = index.pods_of(server);
     let server_in_mesh = server_pods.iter().any(|p| p.in_istio_mesh);
-    let servers_without_sidecar: Vec<&str> = server_pods
-        .iter()
-        .filter(|p| !p.in_istio_mesh)
-        .map(|p| p.facts.key.name.as_str())
-        .collect();
+    let servers_without_sidecar = outside(&ISTIO, &server_pods);
     for (client, grant) in clients {
-        let client_pods = index.pods_of(client);
-        let client_in_mesh = client_pods.iter().any(|p| p.in_istio_mesh);
+        let client_in_mesh = index.pods_of(client).iter().any(|p| p.in_istio_mesh);
         if !client_in_mesh && !server_in_mesh {
             http.not_enforced(
                 client,
@@ -118,44 +122,11 @@ pub(crate) fn render(
             );
             continue;
         }
-        if client_pods.is_empty() {
-            http.not_enforced(client, "the client has no pods, so Istio does not admit it");
-            out.notices.push(Notice::new(
-                Subject::identity(client),
-                Reason::PodsNotFound,
-                format!("no pods: its service account is unknown, so no Istio policy admits it to {server}"),
-            ));
+        let Some(accounts) =
+            meshed_accounts(index, &ISTIO, server, client, &servers_without_sidecar, out, http)
+        else {
             continue;
-        }
-        let without_sidecar: Vec<&str> = client_pods
-            .iter()
-            .filter(|p| !p.in_istio_mesh)
-            .map(|p| p.facts.key.name.as_str())
-            .collect();
-        if !without_sidecar.is_empty() {
-            out.notices.push(Notice::new(
-                Subject::identity(client),
-                Reason::MissingSidecar,
-                format!(
-                    "pods without istio-proxy sidecar ({}) cannot be admitted by Istio to {server}",
-                    without_sidecar.join(", ")
-                ),
-            ));
-        }
-        if !client_in_mesh {
-            http.not_enforced(client, "the client is not in the Istio mesh");
-            continue;
-        }
-        if !servers_without_sidecar.is_empty() {
-            out.notices.push(Notice::new(
-                Subject::identity(client),
-                Reason::ServerMissingSidecar,
-                format!(
-                    "server {server} has pods without istio-proxy sidecar ({}): the Istio policy does not apply to them",
-                    servers_without_sidecar.join(", ")
-                ),
-            ));
-        }
+        };
         let selector = match selector::workload_labels(index, server) {
             Ok(labels) => labels,
             Err(error) => {
@@ -164,24 +135,6 @@ pub(crate) fn render(
                 return;
             }
         };
-        let accounts: BTreeSet<&str> = client_pods
-            .iter()
-            .map(|p| p.facts.service_account.as_str())
-            .collect();
-        for account in &accounts {
-            let sharing = clients_sharing(index, client, account);
-            if !sharing.is_empty() {
-                out.notices.push(Notice::new(
-                    Subject::identity(client),
-                    Reason::SharedServiceAccountFound,
-                    format!(
-                        "service account {account} is also used by {}: Istio policies admitting {} admit them too",
-                        sharing.into_iter().collect::<Vec<_>>().join(", "),
-                        client.name
-                    ),
-                ));
-            }
-        }
         let principals = accounts
             .iter()
             .map(|account| {
@@ -249,19 +202,4 @@ fn policy(
         },
     };
     Desired::new(Manifest::IstioAuthorizationPolicy(policy), None)
-}
-
-/// Other client workloads (workloads with ClientIntents) in the client's namespace whose pods run as
-/// `account`.
-pub(crate) fn clients_sharing(index: &Index, client: &Identity, account: &str) -> BTreeSet<String> {
-    index
-        .pods_in(&client.namespace)
-        .filter(|p| p.facts.service_account == account && p.identity.identity.name != client.name)
-        .filter(|p| {
-            let identity = &p.identity.identity;
-            index.intents_of(identity).next().is_some()
-                || index.intents_of(&identity.without_kind()).next().is_some()
-        })
-        .map(|p| p.identity.identity.name.clone())
-        .collect()
 }

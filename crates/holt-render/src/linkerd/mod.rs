@@ -25,7 +25,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::desired::{Desired, Manifest, Rendered, object_meta};
 use crate::http_coverage::HttpCoverage;
-use crate::mesh_clients::mesh_clients;
+use crate::mesh_clients::{Mesh, mesh_clients, meshed_accounts, outside};
 use crate::network_policy::selector;
 use crate::notice::{Notice, Reason, Subject};
 use crate::object_kind::ObjectKind;
@@ -47,6 +47,15 @@ struct Admitted<'a> {
     grant: &'a Grant,
     mesh_tls: String,
 }
+
+/// Linkerd's mesh: pods with the `linkerd-proxy` container or asking for it (`holt_model::mesh`).
+const LINKERD: Mesh = Mesh {
+    name: "Linkerd",
+    proxy: "linkerd-proxy",
+    in_mesh: |pod| pod.in_linkerd_mesh,
+    client_outside: Reason::NotPartOfLinkerdMesh,
+    server_outside: Reason::NotPartOfLinkerdMesh,
+};
 
 /// Renders the Linkerd policies admitting clients to `server` into `out`, and records in `http` which
 /// clients' HTTP restrictions they enforce.
@@ -104,11 +113,7 @@ pub(crate) fn render(
             return;
         }
     };
-    let without_proxy: Vec<&str> = server_pods
-        .iter()
-        .filter(|p| !p.in_linkerd_mesh)
-        .map(|p| p.facts.key.name.as_str())
-        .collect();
+    let without_proxy = outside(&LINKERD, &server_pods);
 
     let mut admitted = Vec::new();
     for (client, grant) in clients {
@@ -178,64 +183,7 @@ fn client_identities(
     out: &mut Rendered<Vec<Desired>>,
     http: &mut HttpCoverage,
 ) -> Option<Vec<String>> {
-    let client_pods = index.pods_of(client);
-    if client_pods.is_empty() {
-        out.notices.push(Notice::new(
-            Subject::identity(client),
-            Reason::PodsNotFound,
-            format!("no pods: its service account is unknown, so no Linkerd policy admits it to {server}"),
-        ));
-        http.not_enforced(client, "the client has no pods, so Linkerd does not admit it");
-        return None;
-    }
-    let without_proxy: Vec<&str> = client_pods
-        .iter()
-        .filter(|p| !p.in_linkerd_mesh)
-        .map(|p| p.facts.key.name.as_str())
-        .collect();
-    if !without_proxy.is_empty() {
-        out.notices.push(Notice::new(
-            Subject::identity(client),
-            Reason::NotPartOfLinkerdMesh,
-            format!(
-                "pods without linkerd-proxy ({}) have no mesh identity: Linkerd refuses their calls to {server}",
-                without_proxy.join(", ")
-            ),
-        ));
-    }
-    if without_proxy.len() == client_pods.len() {
-        http.not_enforced(client, "the client is not in the Linkerd mesh");
-        return None;
-    }
-    if !servers_without_proxy.is_empty() {
-        out.notices.push(Notice::new(
-            Subject::identity(client),
-            Reason::NotPartOfLinkerdMesh,
-            format!(
-                "server {server} has pods without linkerd-proxy ({}): the Linkerd policy does not apply to them",
-                servers_without_proxy.join(", ")
-            ),
-        ));
-    }
-    let accounts: BTreeSet<&str> = client_pods
-        .iter()
-        .filter(|p| p.in_linkerd_mesh)
-        .map(|p| p.facts.service_account.as_str())
-        .collect();
-    for account in &accounts {
-        let sharing = crate::istio::clients_sharing(index, client, account);
-        if !sharing.is_empty() {
-            out.notices.push(Notice::new(
-                Subject::identity(client),
-                Reason::SharedServiceAccountFound,
-                format!(
-                    "service account {account} is also used by {}: Linkerd policies admitting {} admit them too",
-                    sharing.into_iter().collect::<Vec<_>>().join(", "),
-                    client.name
-                ),
-            ));
-        }
-    }
+    let accounts = meshed_accounts(index, &LINKERD, server, client, servers_without_proxy, out, http)?;
     Some(
         accounts
             .iter()
