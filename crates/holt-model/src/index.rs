@@ -112,7 +112,8 @@ pub struct Index {
     owners: HashMap<OwnerKey, OwnerFacts>,
     children: HashMap<OwnerKey, SortedSet<Child>>,
     pods: HashMap<ObjectKey, IndexedPod>,
-    pods_by_namespace: HashMap<String, BTreeSet<String>>,
+    /// The keys of the pods in each namespace (whole keys: scanning a namespace allocates nothing).
+    pods_by_namespace: HashMap<String, BTreeSet<ObjectKey>>,
     /// Pods by the (namespace, name) of their identity, whatever its kind.
     pods_by_identity: HashMap<ObjectKey, SortedSet<String>>,
     services: HashMap<ObjectKey, ServiceFacts>,
@@ -342,7 +343,7 @@ impl Index {
             .get(namespace)
             .into_iter()
             .flatten()
-            .filter_map(move |name| self.pods.get(&ObjectKey::new(namespace, name)))
+            .filter_map(|key| self.pods.get(key))
     }
 
     /// The ClientIntents that apply to a pod: those of its workload, by name, with no kind or the pod's owner
@@ -487,15 +488,14 @@ impl Index {
             true => self.namespace_mesh.remove(namespace),
             false => self.namespace_mesh.insert(namespace.to_owned(), mesh),
         };
-        let names: Vec<String> = self
+        let keys: Vec<ObjectKey> = self
             .pods_by_namespace
             .get(namespace)
             .into_iter()
             .flatten()
             .cloned()
             .collect();
-        for name in names {
-            let key = ObjectKey::new(namespace, &name);
+        for key in keys {
             if let Some(facts) = self.pods.get(&key).map(|pod| pod.facts.clone()) {
                 self.remove_pod(&key, changes);
                 self.insert_pod(facts, changes);
@@ -534,7 +534,7 @@ impl Index {
         self.pods_by_namespace
             .entry(key.namespace.clone())
             .or_default()
-            .insert(key.name.clone());
+            .insert(key.clone());
         self.pods_by_identity
             .entry(ObjectKey::new(&id.namespace, &id.name))
             .or_default()
@@ -561,7 +561,7 @@ impl Index {
         let Some(pod) = self.pods.remove(key) else { return };
         self.touch_pod(&pod, changes);
         let id = &pod.identity.identity;
-        remove_from(&mut self.pods_by_namespace, &key.namespace, &key.name);
+        remove_from(&mut self.pods_by_namespace, &key.namespace, key);
         remove_from(
             &mut self.pods_by_identity,
             &ObjectKey::new(&id.namespace, &id.name),
@@ -894,8 +894,8 @@ impl Index {
     /// Recomputes the effective access of the touched servers and brokers, and adds the Services whose
     /// external-traffic policies follow from them.
     fn refresh(&mut self, changes: &mut Changes) {
-        let identities: Vec<Identity> = changes.identities().cloned().collect();
-        for identity in &identities {
+        let mut services = Vec::new();
+        for identity in changes.identities() {
             let before = self.servers.get(identity).map(effective::has_ingress_policy);
             match effective::server_access(self, identity) {
                 Some(access) => {
@@ -907,9 +907,10 @@ impl Index {
             }
             let after = self.servers.get(identity).map(effective::has_ingress_policy);
             if before.unwrap_or(false) != after.unwrap_or(false) {
-                changes.extend(self.services_selecting(identity).into_iter().map(Unit::Service));
+                services.extend(self.services_selecting(identity));
             }
         }
+        changes.extend(services.into_iter().map(Unit::Service));
         for broker in changes.brokers() {
             match effective::kafka_access(self, broker) {
                 Some(access) => {

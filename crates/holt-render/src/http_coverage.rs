@@ -9,25 +9,48 @@ use holt_model::{Identity, Index};
 
 use crate::notice::{Notice, Reason, Subject};
 
-/// What the renderers of one server found about its clients' HTTP restrictions.
+/// What the renderers of one server found about its clients' HTTP restrictions. Only clients that declare
+/// one are tracked: for the others (most clients) recording costs nothing.
 #[derive(Debug, Default)]
 pub(crate) struct HttpCoverage {
+    /// The clients of the server that declare HTTP paths or methods.
+    restricted: BTreeSet<Identity>,
     enforced: BTreeSet<Identity>,
     not_enforced: BTreeMap<Identity, Vec<String>>,
 }
 
 impl HttpCoverage {
-    /// A mechanism restricts `client`'s calls by their HTTP paths and methods.
-    pub fn enforced(&mut self, client: &Identity) {
-        self.enforced.insert(client.clone());
+    /// Coverage of the clients of `server` that declare an HTTP restriction.
+    pub fn of(index: &Index, server: &Identity) -> Self {
+        let restricted = index
+            .server(server)
+            .into_iter()
+            .flat_map(|access| &access.clients)
+            .filter(|(_, grant)| !grant.any_request && !grant.http.is_empty())
+            .map(|(client, _)| client.clone())
+            .collect();
+        HttpCoverage {
+            restricted,
+            ..HttpCoverage::default()
+        }
     }
 
-    /// A mechanism does not restrict `client`'s calls, and why.
-    pub fn not_enforced(&mut self, client: &Identity, why: impl Into<String>) {
-        self.not_enforced
-            .entry(client.clone())
-            .or_default()
-            .push(why.into());
+    /// A mechanism restricts `client`'s calls by their HTTP paths and methods.
+    pub fn enforced(&mut self, client: &Identity) {
+        if self.restricted.contains(client) {
+            self.enforced.insert(client.clone());
+        }
+    }
+
+    /// A mechanism does not restrict `client`'s calls, and why (formatted only for a client that declares a
+    /// restriction).
+    pub fn not_enforced(&mut self, client: &Identity, why: impl std::fmt::Display) {
+        if self.restricted.contains(client) {
+            self.not_enforced
+                .entry(client.clone())
+                .or_default()
+                .push(why.to_string());
+        }
     }
 
     /// A notice for each client of the enforced `server` whose declared HTTP restriction no mechanism

@@ -24,7 +24,7 @@ const IDENTITY_POLICIES: [IdentityPolicy; 3] = [network_policy::render, istio::r
 /// are a notice ([`HttpCoverage`]).
 pub fn render_identity(index: &Index, identity: &Identity) -> Rendered<Vec<Desired>> {
     let mut out = Rendered::new(Vec::new(), Vec::new());
-    let mut http = HttpCoverage::default();
+    let mut http = HttpCoverage::of(index, identity);
     for render in IDENTITY_POLICIES {
         render(index, identity, &mut out, &mut http);
     }

@@ -114,7 +114,8 @@ pub(crate) fn render(
     let server_in_mesh = server_pods.iter().any(|p| p.in_istio_mesh);
     let servers_without_sidecar = outside(&ISTIO, &server_pods);
     for (client, grant) in clients {
-        let client_in_mesh = index.pods_of(client).iter().any(|p| p.in_istio_mesh);
+        let client_pods = index.pods_of(client);
+        let client_in_mesh = client_pods.iter().any(|p| p.in_istio_mesh);
         if !client_in_mesh && !server_in_mesh {
             http.not_enforced(
                 client,
@@ -122,9 +123,16 @@ pub(crate) fn render(
             );
             continue;
         }
-        let Some(accounts) =
-            meshed_accounts(index, &ISTIO, server, client, &servers_without_sidecar, out, http)
-        else {
+        let Some(accounts) = meshed_accounts(
+            index,
+            &ISTIO,
+            server,
+            client,
+            client_pods,
+            &servers_without_sidecar,
+            out,
+            http,
+        ) else {
             continue;
         };
         let selector = match selector::workload_labels(index, server) {

@@ -38,22 +38,23 @@ pub(crate) fn mesh_clients<'a>(index: &'a Index, server: &Identity) -> Vec<(&'a 
         .collect()
 }
 
-/// The service accounts of `client`'s pods in the mesh, by which the mesh's policies admit it to `server`; or
-/// `None` when the mesh cannot admit it (no pods, or none in the mesh). Notices say what the mesh cannot do:
-/// client pods outside it, `servers_outside` (the server's pods outside it), service accounts shared with
-/// other clients (the policy admits them too).
+/// The service accounts of `client`'s pods (`client_pods`) in the mesh, by which the mesh's policies admit it
+/// to `server`; or `None` when the mesh cannot admit it (no pods, or none in the mesh). Notices say what the
+/// mesh cannot do: client pods outside it, `servers_outside` (the server's pods outside it), service
+/// accounts shared with other clients (the policy admits them too).
+#[allow(clippy::too_many_arguments)] // each is one fact about the pair; a struct would only rename them
 pub(crate) fn meshed_accounts<'a>(
-    index: &'a Index,
+    index: &Index,
     mesh: &Mesh,
     server: &Identity,
     client: &Identity,
+    client_pods: Vec<&'a IndexedPod>,
     servers_outside: &[&str],
     out: &mut Rendered<Vec<Desired>>,
     http: &mut HttpCoverage,
 ) -> Option<BTreeSet<&'a str>> {
     let Mesh { name, proxy, .. } = mesh;
     let notice = |reason, message: String| Notice::new(Subject::identity(client), reason, message);
-    let client_pods = index.pods_of(client);
     if client_pods.is_empty() {
         out.notices.push(notice(
             Reason::PodsNotFound,
@@ -61,7 +62,7 @@ pub(crate) fn meshed_accounts<'a>(
         ));
         http.not_enforced(
             client,
-            format!("the client has no pods, so {name} does not admit it"),
+            format_args!("the client has no pods, so {name} does not admit it"),
         );
         return None;
     }
@@ -78,7 +79,7 @@ pub(crate) fn meshed_accounts<'a>(
         ));
     }
     if inside.is_empty() {
-        http.not_enforced(client, format!("the client is not in the {name} mesh"));
+        http.not_enforced(client, format_args!("the client is not in the {name} mesh"));
         return None;
     }
     if !servers_outside.is_empty() {

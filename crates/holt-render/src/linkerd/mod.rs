@@ -183,7 +183,17 @@ fn client_identities(
     out: &mut Rendered<Vec<Desired>>,
     http: &mut HttpCoverage,
 ) -> Option<Vec<String>> {
-    let accounts = meshed_accounts(index, &LINKERD, server, client, servers_without_proxy, out, http)?;
+    let client_pods = index.pods_of(client);
+    let accounts = meshed_accounts(
+        index,
+        &LINKERD,
+        server,
+        client,
+        client_pods,
+        servers_without_proxy,
+        out,
+        http,
+    )?;
     Some(
         accounts
             .iter()
