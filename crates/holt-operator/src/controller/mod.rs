@@ -451,6 +451,17 @@ fn finalizer_of(kind: WatchedKind) -> Option<&'static str> {
     match kind {
         WatchedKind::ClientIntents => Some(CLIENT_INTENTS_FINALIZER),
         WatchedKind::ProtectedService => Some(PROTECTED_SERVICE_FINALIZER),
-        _ => None,
+        WatchedKind::Namespace
+        | WatchedKind::Pod
+        | WatchedKind::ReplicaSet
+        | WatchedKind::Deployment
+        | WatchedKind::StatefulSet
+        | WatchedKind::DaemonSet
+        | WatchedKind::Job
+        | WatchedKind::CronJob
+        | WatchedKind::Service
+        | WatchedKind::Ingress
+        | WatchedKind::KafkaServerConfig
+        | WatchedKind::Written(_) => None,
     }
 }
