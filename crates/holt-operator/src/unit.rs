@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 pub use holt_model::Unit;
-use holt_model::{Call, Index, ObjectKey};
+use holt_model::{Call, Identity, Index, ObjectKey};
 
 /// The units whose state the status of ClientIntents `key` reports: its client's policies and pod labels,
 /// and the policies of every in-cluster server it calls.
@@ -41,8 +41,13 @@ pub fn intents_reporting(index: &Index, unit: &Unit) -> BTreeSet<ObjectKey> {
                 keys.extend(index.intents_of_pod(pod));
             }
         }
-        Unit::Broker(broker) => keys.extend(index.kafka_intents(broker).map(|(key, _)| key.clone())),
+        Unit::Broker(broker) => keys.extend(intents_calling(index, broker)),
         Unit::Service(_) | Unit::ProtectedService(_) => {}
     }
     keys
+}
+
+/// The ClientIntents declaring a Kafka target on `broker`.
+pub fn intents_calling(index: &Index, broker: &Identity) -> Vec<ObjectKey> {
+    index.kafka_intents(broker).map(|(key, _)| key.clone()).collect()
 }

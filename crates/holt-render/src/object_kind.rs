@@ -170,19 +170,6 @@ impl ObjectKind {
             | ObjectKind::LinkerdHttpRoute => linkerd_reasons("CreatedLinkerdAuthorizationPolicy"),
         }
     }
-
-    /// `kind.group`, as `kubectl` names resources.
-    pub fn qualified_name(self) -> String {
-        let api = self.api();
-        format!("{}.{}", api.kind, api.group)
-    }
-
-    /// The kind of an object as the API server names it (`apiVersion` and `kind`), if Holt writes it.
-    pub fn of(api_version: &str, kind: &str) -> Option<ObjectKind> {
-        ObjectKind::ALL
-            .into_iter()
-            .find(|k| k.api().kind == kind && k.api().api_version() == api_version)
-    }
 }
 
 fn linkerd(version: &'static str, kind: &'static str, plural: &'static str) -> ApiType {
@@ -215,18 +202,16 @@ mod tests {
 
     #[test]
     fn kinds_are_distinct_by_group_and_named_unambiguously() {
-        let mut qualified: Vec<String> = ObjectKind::ALL.iter().map(|k| k.qualified_name()).collect();
+        let mut apis: Vec<(&str, &str)> = ObjectKind::ALL
+            .iter()
+            .map(|k| (k.api().group, k.api().kind))
+            .collect();
         let mut labels: Vec<&str> = ObjectKind::ALL.iter().map(|k| k.label()).collect();
-        qualified.sort();
-        qualified.dedup();
+        apis.sort();
+        apis.dedup();
         labels.sort();
         labels.dedup();
-        assert_eq!(qualified.len(), ObjectKind::ALL.len());
+        assert_eq!(apis.len(), ObjectKind::ALL.len());
         assert_eq!(labels.len(), ObjectKind::ALL.len());
-        for kind in ObjectKind::ALL {
-            let api = kind.api();
-            assert_eq!(ObjectKind::of(&api.api_version(), api.kind), Some(kind));
-        }
-        assert_eq!(ObjectKind::of("v1", "NetworkPolicy"), None, "the group counts");
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use holt_model::{Identity, Index, ObjectKey, Unit};
+use holt_model::{Index, ObjectKey, Unit};
 use holt_render::{Desired, Notice, ObjectKind, RenderOptions, render_unit};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use tracing::{debug, info, warn};
@@ -11,6 +11,7 @@ use tracing::{debug, info, warn};
 use super::Controller;
 use crate::apply::{self, Applier, Write};
 use crate::kafka::{BrokerJob, BrokerState};
+use crate::unit;
 use crate::unit_health::UnitOutcome;
 
 /// What a pass plans before it writes anything.
@@ -168,7 +169,7 @@ impl Controller {
         for (job, orphan) in jobs {
             if orphan || self.kafka.changes(&job) {
                 self.brokers.insert(job.broker.clone(), BrokerState::Pending);
-                let calling = intents_calling(&self.index, &job.broker);
+                let calling = unit::intents_calling(&self.index, &job.broker);
                 self.pending_status.extend(calling);
                 self.kafka.submit(job);
                 let tasks = self.kafka.tasks();
@@ -195,11 +196,6 @@ impl Controller {
                 (sizes.pods, sizes.services, sizes.intents, sizes.servers);
         });
     }
-}
-
-/// The ClientIntents declaring a Kafka target on `broker`.
-pub(super) fn intents_calling(index: &Index, broker: &Identity) -> Vec<ObjectKey> {
-    index.kafka_intents(broker).map(|(key, _)| key.clone()).collect()
 }
 
 fn log_notices(notices: &[Notice]) {

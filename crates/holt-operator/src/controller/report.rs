@@ -13,7 +13,7 @@ use kube::api::ApiResource;
 use serde_json::Value;
 use tracing::{info, warn};
 
-use super::pass::{Applied, intents_calling};
+use super::pass::Applied;
 use super::{CLIENT_INTENTS_FINALIZER, Controller, PROTECTED_SERVICE_FINALIZER};
 use crate::apply::live::is_newer;
 use crate::apply::{Applier, Patched, Write};
@@ -287,7 +287,7 @@ impl Controller {
         });
         if previous.as_ref() != Some(&state) {
             self.pending_status
-                .extend(intents_calling(&self.index, &outcome.broker));
+                .extend(unit::intents_calling(&self.index, &outcome.broker));
         }
         let event = match (&outcome.result, &previous) {
             (Ok(changes), _) if !changes.is_empty() => Some((

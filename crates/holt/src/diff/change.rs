@@ -195,25 +195,21 @@ mod tests {
     #[test]
     fn only_pairs_that_can_change_are_evaluated_and_nothing_is_missed() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let pods_before = [
-            pod("a", "web", "app: web"),
-            pod("a", "out", "role: egress"),
-            pod("a", "idle", "app: idle"),
-            pod("b", "db", "app: db"),
-            pod("b", "cache", "app: cache"),
-        ]
-        .concat();
+        let pods = |idle_labels: &str| {
+            [
+                pod("a", "web", "app: web"),
+                pod("a", "out", "role: egress"),
+                pod("a", "idle", idle_labels),
+                pod("b", "db", "app: db"),
+                pod("b", "cache", "app: cache"),
+            ]
+            .concat()
+        };
+        let pods_before = pods("app: idle");
         let old = side(&dir, "old", &format!("{NAMESPACES}{pods_before}{POLICIES}"));
         // Namespace b joins team x, `idle` starts to egress only to web, the egress policy admits UDP only,
         // and a new policy isolates `cache`.
-        let pods_after = [
-            pod("a", "web", "app: web"),
-            pod("a", "out", "role: egress"),
-            pod("a", "idle", "app: idle, role: egress"),
-            pod("b", "db", "app: db"),
-            pod("b", "cache", "app: cache"),
-        ]
-        .concat();
+        let pods_after = pods("app: idle, role: egress");
         let new_policies = POLICIES.replace(
             "egress: [{to: [{podSelector: {matchLabels: {app: web}}}]}]",
             "egress: [{to: [{podSelector: {matchLabels: {app: web}}}], ports: [{protocol: UDP}]}]",
