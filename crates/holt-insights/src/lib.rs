@@ -14,6 +14,7 @@ mod cluster_state;
 mod compute;
 mod discovered;
 mod evaluator_input;
+mod mesh_access;
 mod report;
 mod scenario;
 mod served_ports;
@@ -22,6 +23,7 @@ pub use cluster_state::ClusterState;
 pub use compute::{InsightsError, PROTECTED_SERVICE_PREFIX, insights};
 pub use discovered::{DiscoveredCall, discovered_calls};
 pub use evaluator_input::EvaluatorInput;
+pub use mesh_access::{MeshAccess, MeshSettings, holt_istio_policy};
 pub use report::{
     Blocker, CallInsight, Direction, Insights, Outcome, ServerEnforcement, ServerInsight, WorkloadName,
 };

@@ -36,6 +36,7 @@ impl Scenario {
             namespaces: state.namespaces.clone(),
             pods: state.pods.clone(),
             policies: state.policies.clone(),
+            istio_policies: Vec::new(),
         };
         let holt_policies = input.add_holt(&desired);
         Ok(Self {

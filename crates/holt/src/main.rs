@@ -93,8 +93,15 @@ enum Command {
         /// The destination port and protocol: `80`, `80/TCP`, `53/UDP`, `9/SCTP` (TCP when not given).
         #[arg(long, env = "HOLT_REACH_PORT", value_name = "PORT[/PROTOCOL]", requires_all = ["from", "to"], conflicts_with = "flows")]
         port: Option<String>,
+        /// The HTTP method of the request (with --path), for Istio AuthorizationPolicies.
+        #[arg(long, env = "HOLT_REACH_METHOD", value_name = "METHOD", requires_all = ["from", "path"])]
+        method: Option<String>,
+        /// The HTTP path of the request, without the query string (with --method), for Istio
+        /// AuthorizationPolicies.
+        #[arg(long, env = "HOLT_REACH_PATH", value_name = "PATH", requires_all = ["from", "method"])]
+        path: Option<String>,
         /// A file of flows, one JSON object a line: `from`, `to` (NS/POD or an IP), `port`, `protocol`
-        /// (optional, TCP).
+        /// (optional, TCP), and `method` with `path` (optional, for Istio).
         #[arg(
             long,
             env = "HOLT_REACH_FLOWS",
@@ -105,6 +112,12 @@ enum Command {
         /// `text`: the verdict and its reasons; `json`: one JSON line a flow with `"verdict":"allow"|"deny"`.
         #[arg(short, long, env = "HOLT_OUTPUT", value_enum, default_value_t = reach::ReachFormat::Text)]
         output: reach::ReachFormat,
+        /// The Istio trust domain in the principals of meshed callers (the operator's istioTrustDomain).
+        #[arg(long, env = "HOLT_REACH_ISTIO_TRUST_DOMAIN", default_value = "cluster.local")]
+        istio_trust_domain: String,
+        /// The Istio root namespace: its AuthorizationPolicies apply to the whole mesh.
+        #[arg(long, env = "HOLT_REACH_ISTIO_ROOT_NAMESPACE", default_value = holt_reach::istio::DEFAULT_ROOT_NAMESPACE)]
+        istio_root_namespace: String,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -186,21 +199,30 @@ fn main() -> ExitCode {
             from,
             to,
             port,
+            method,
+            path,
             flows,
             output,
+            istio_trust_domain,
+            istio_root_namespace,
             limits,
-        } => match (from, to, port, flows) {
-            (Some(from), Some(to), Some(port), _) => reach::run(
-                &paths,
-                reach::FlowSource::One { from, to, port },
-                output,
-                &limits.limits(),
-            ),
-            (_, _, _, Some(file)) => {
-                reach::run(&paths, reach::FlowSource::File(file), output, &limits.limits())
-            }
-            _ => Err(anyhow::anyhow!("give --from, --to and --port, or --flows FILE")),
-        },
+        } => {
+            let mesh = holt_insights::MeshSettings {
+                trust_domain: istio_trust_domain,
+                root_namespace: istio_root_namespace,
+            };
+            let flows = match (from, to, port, flows) {
+                (Some(from), Some(to), Some(port), _) => {
+                    let http = method
+                        .zip(path)
+                        .map(|(method, path)| holt_reach::istio::HttpRequest { method, path });
+                    Ok(reach::FlowSource::One { from, to, port, http })
+                }
+                (_, _, _, Some(file)) => Ok(reach::FlowSource::File(file)),
+                _ => Err(anyhow::anyhow!("give --from, --to and --port, or --flows FILE")),
+            };
+            flows.and_then(|flows| reach::run(&paths, flows, output, &mesh, &limits.limits()))
+        }
         Command::Diff {
             old_tree,
             new_tree,

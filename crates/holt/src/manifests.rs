@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use holt_model::facts::NamespaceFacts;
+use holt_reach::istio::AuthorizationPolicyManifest;
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -49,6 +50,8 @@ pub enum Manifest {
     Ingress(Box<Ingress>),
     /// A NetworkPolicy (read by `holt reach`; `holt plan` does not use it).
     NetworkPolicy(Box<NetworkPolicy>),
+    /// An Istio `security.istio.io` AuthorizationPolicy (read by `holt reach`; `holt plan` does not use it).
+    IstioAuthorizationPolicy(Box<AuthorizationPolicyManifest>),
     /// One of Holt's own kinds (`k8s.otterize.com`), as written (any served version).
     Holt {
         value: Value,
@@ -261,6 +264,9 @@ fn read_value(source: Source, value: Value, into: &mut Manifests) -> Result<(), 
         ("networking.k8s.io", "Ingress") => Manifest::Ingress(Box::new(typed(&value).map_err(err)?)),
         ("networking.k8s.io", "NetworkPolicy") => {
             Manifest::NetworkPolicy(Box::new(typed(&value).map_err(err)?))
+        }
+        ("security.istio.io", "AuthorizationPolicy") => {
+            Manifest::IstioAuthorizationPolicy(Box::new(typed(&value).map_err(err)?))
         }
         ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") | ("batch", "Job") => {
             workload(&kind, &value, "/spec/template").map_err(err)?

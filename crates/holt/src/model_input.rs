@@ -24,7 +24,10 @@ pub fn kubernetes_objects<'a>(manifests: impl IntoIterator<Item = &'a Manifest>)
             Manifest::Workload { kind, meta, .. } => objects.push(Object::Owner(OwnerFacts::new(kind, meta))),
             Manifest::Service(service) => objects.push(Object::Service(ServiceFacts::from_service(service))),
             Manifest::Ingress(ingress) => objects.push(Object::Ingress(IngressFacts::from_ingress(ingress))),
-            Manifest::Pod(_) | Manifest::NetworkPolicy(_) | Manifest::Holt { .. } => {}
+            Manifest::Pod(_)
+            | Manifest::NetworkPolicy(_)
+            | Manifest::IstioAuthorizationPolicy(_)
+            | Manifest::Holt { .. } => {}
         }
     }
     objects.extend(
