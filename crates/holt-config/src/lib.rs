@@ -3,8 +3,14 @@
 //! docs/reference-behaviour.md#config-keys), so `holt plan` describes what the operator does with the same
 //! settings.
 //!
-//! In: [`ConfigArgs`], flattened into a binary's clap arguments. Out: a [`holt_model::Config`]. Flags override
-//! the file; the file overrides the defaults.
+//! In: [`ConfigArgs`], flattened into a binary's clap arguments, and the environment. Out: a
+//! [`holt_model::Config`] with notices of values set but not acted on ([`Resolved`]). Flags (and their
+//! `HOLT_*` variables) override the reference's `OTTERIZE_*` variables ([`reference_env`]), which override
+//! the file; the file overrides the defaults. The file holds the flat keys or, as written for the reference's
+//! Helm charts, the nested values ([`reference_values`]). The rules are in docs/configuration.md.
+
+mod reference_env;
+mod reference_values;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -106,26 +112,37 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path}: {problem}")]
     Invalid { path: PathBuf, problem: String },
+    #[error("environment: {0}")]
+    Environment(String),
+}
+
+/// The configuration, and one notice per value set in the file that the operator does not act on (with what
+/// Holt does instead), for the caller to report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resolved {
+    pub config: Config,
+    pub notices: Vec<String>,
 }
 
 impl ConfigArgs {
-    /// The configuration: defaults, then the file, then the flags.
-    pub fn resolve(&self) -> Result<Config, ConfigError> {
-        let mut config = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-                let document: Option<Config> =
-                    serde_yaml::from_str(&text).map_err(|e| ConfigError::Invalid {
-                        path: path.clone(),
-                        problem: e.to_string(),
-                    })?;
-                document.unwrap_or_default()
-            }
-            None => Config::default(),
+    /// The configuration from the file, the process's environment and the flags.
+    pub fn resolve(&self) -> Result<Resolved, ConfigError> {
+        self.resolve_with_env(|name| std::env::var(name).ok())
+    }
+
+    /// The configuration: defaults, then the file, then the reference's `OTTERIZE_*` variables (read through
+    /// `env`), then the flags.
+    pub fn resolve_with_env(&self, env: impl Fn(&str) -> Option<String>) -> Result<Resolved, ConfigError> {
+        let (mut flat, notices) = match &self.config {
+            Some(path) => read_file(path)?,
+            None => (serde_yaml::Mapping::new(), Vec::new()),
         };
+        flat.extend(reference_env::flat_keys(env).map_err(ConfigError::Environment)?);
+        let mut config: Config =
+            serde_yaml::from_value(serde_yaml::Value::Mapping(flat)).map_err(|e| ConfigError::Invalid {
+                path: self.config.clone().unwrap_or_else(|| "configuration".into()),
+                problem: e.to_string(),
+            })?;
         let set = |list: &Option<Vec<String>>| -> Option<BTreeSet<String>> {
             list.as_ref()
                 .map(|l| l.iter().filter(|s| !s.is_empty()).cloned().collect())
@@ -190,7 +207,28 @@ impl ConfigArgs {
             &mut config.use_image_name_for_service_id_for_jobs,
             self.use_image_name_for_service_id_for_jobs,
         );
-        Ok(config)
+        Ok(Resolved { config, notices })
+    }
+}
+
+/// The flat keys of a configuration file, flat or shaped as the reference's values.
+fn read_file(path: &PathBuf) -> Result<(serde_yaml::Mapping, Vec<String>), ConfigError> {
+    let invalid = |problem: String| ConfigError::Invalid {
+        path: path.clone(),
+        problem,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let document: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    if reference_values::is_values_shaped(&document) {
+        return reference_values::flatten(&document).map_err(invalid);
+    }
+    match document {
+        serde_yaml::Value::Null => Ok((serde_yaml::Mapping::new(), Vec::new())),
+        serde_yaml::Value::Mapping(flat) => Ok((flat, Vec::new())),
+        _ => Err(invalid("a mapping of configuration keys is expected".into())),
     }
 }
 
@@ -225,7 +263,7 @@ mod tests {
             enable_network_policy_creation: Some(false),
             ..ConfigArgs::default()
         };
-        let config = args.resolve().expect("valid");
+        let config = args.resolve_with_env(|_| None).expect("valid").config;
         assert_eq!(config.mode, Mode::DefaultShadow, "from the file");
         assert!(!config.enable_kafka_acl_creation, "from the file");
         assert_eq!(
@@ -242,21 +280,26 @@ mod tests {
         };
         assert!(
             linkerd_flag
-                .resolve()
+                .resolve_with_env(|_| None)
                 .expect("valid")
+                .config
                 .enable_linkerd_policy_creation,
             "flag wins"
         );
         assert!(
             ConfigArgs::default()
-                .resolve()
+                .resolve_with_env(|_| None)
                 .expect("defaults")
+                .config
                 .enable_linkerd_policy_creation,
             "on by default, as in the reference"
         );
 
         std::fs::write(&path, "mode: defaultShadow\nenableNetpols: true\n").expect("write");
-        let message = args.resolve().expect_err("unknown key").to_string();
+        let message = args
+            .resolve_with_env(|_| None)
+            .expect_err("unknown key")
+            .to_string();
         assert!(message.contains("enableNetpols"), "{message}");
         std::fs::remove_dir_all(&dir).ok();
     }

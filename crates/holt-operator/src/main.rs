@@ -11,7 +11,7 @@ use holt_operator::leader::{self, LeaseOptions};
 use holt_operator::webhook::{
     CertificateSource, KubeNeighbourhood, ReviewLimits, Webhook, WebhookOptions, WebhookTarget,
 };
-use tracing::info;
+use tracing::{info, warn};
 
 #[derive(Parser, Debug)]
 #[command(name = "holt-operator", version, about = "Holt's intents operator")]
@@ -134,7 +134,11 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     holt_runtime::logging::init(&args.log);
-    let config = args.config.resolve().context("reading the configuration")?;
+    let resolved = args.config.resolve().context("reading the configuration")?;
+    for notice in &resolved.notices {
+        warn!(%notice, "configuration value not acted on");
+    }
+    let config = resolved.config;
     let client = kube::Client::try_default()
         .await
         .context("connecting to the API server")?;

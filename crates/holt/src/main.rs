@@ -11,6 +11,7 @@
 //! `holt reach PATH...` decides whether flows pass the NetworkPolicies of the manifests, and why.
 //! `holt diff OLD NEW` lists the calls between workloads that a change of manifests allows or blocks.
 
+mod config_notices;
 mod diff;
 mod document_limits;
 mod egress_summary;

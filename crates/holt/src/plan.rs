@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use holt_model::{Config, Index};
 use holt_render::{DesiredState, RenderOptions, render_all};
 
@@ -39,7 +38,7 @@ pub struct PlanRequest<'a> {
 /// Prints the plan (and, with a traffic file, the insights of its calls). The status is 1 when a discovered
 /// call is blocked by the plan's desired state.
 pub fn run(request: &PlanRequest<'_>) -> anyhow::Result<ExitCode> {
-    let config = request.config.resolve().context("reading the configuration")?;
+    let config = crate::config_notices::resolve(request.config)?;
     let calls = match request.traffic {
         Some(file) => Some(traffic::read(file, request.limits)?),
         None => None,

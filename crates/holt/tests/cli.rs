@@ -549,3 +549,70 @@ fn the_linkerd_example_renders_a_server_routes_and_policies_for_an_injected_name
         "{table}"
     );
 }
+
+#[test]
+fn a_values_file_of_the_references_chart_plans_as_the_flat_configuration() {
+    let root = repo("");
+    let plan = |config: &str| {
+        Command::new(env!("CARGO_BIN_EXE_holt"))
+            .current_dir(&root)
+            .args(["plan", "examples/shop", "--config", config, "-o", "json"])
+            .env_remove("OTTERIZE_ENFORCEMENT_DEFAULT_STATE")
+            .output()
+            .expect("holt runs")
+    };
+    let flat = plan("examples/shop-config.yaml");
+    let values = plan("examples/shop-values.yaml");
+    assert!(flat.status.success() && values.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&values.stdout),
+        String::from_utf8_lossy(&flat.stdout),
+        "the same decisions"
+    );
+    let notes = String::from_utf8_lossy(&values.stderr);
+    for expected in [
+        "note: intentsOperator.operator.enableDatabasePolicyCreation: not acted on: database policies are not implemented",
+        "note: global.telemetry: not acted on: Holt sends no telemetry",
+    ] {
+        assert!(notes.contains(expected), "{notes}");
+    }
+    assert!(
+        !notes.contains("operator.image"),
+        "chart settings say nothing: {notes}"
+    );
+    assert!(!notes.contains("networkMapper"), "not the operator's: {notes}");
+}
+
+#[test]
+fn the_references_environment_variables_configure_and_holts_win() {
+    let root = repo("");
+    let mode = |vars: &[(&str, &str)]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_holt"))
+            .current_dir(&root)
+            .args(["plan", "examples/shop", "--config", "examples/shop-config.yaml"])
+            .envs(vars.iter().copied())
+            .output()
+            .expect("holt runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.lines()
+            .find(|l| l.starts_with("Mode "))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(mode(&[]).contains("defaultShadow"), "{}", mode(&[]));
+    let otterize = mode(&[("OTTERIZE_ENFORCEMENT_DEFAULT_STATE", "true")]);
+    assert!(
+        otterize.contains("defaultActive"),
+        "OTTERIZE_* overrides the file: {otterize}"
+    );
+    let both = mode(&[
+        ("OTTERIZE_ENFORCEMENT_DEFAULT_STATE", "true"),
+        ("HOLT_MODE", "defaultShadow"),
+    ]);
+    assert!(both.contains("defaultShadow"), "HOLT_* wins: {both}");
+}

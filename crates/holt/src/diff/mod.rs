@@ -43,7 +43,7 @@ pub struct DiffRequest<'a> {
 }
 
 pub fn run(request: &DiffRequest<'_>) -> anyhow::Result<ExitCode> {
-    let config = request.config.resolve().context("reading the configuration")?;
+    let config = crate::config_notices::resolve(request.config)?;
     let old = AccessSide::load(request.old, request.config, &config, request.limits)
         .context("the old manifests")?;
     let new = AccessSide::load(request.new, request.config, &config, request.limits)

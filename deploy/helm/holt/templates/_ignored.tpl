@@ -5,53 +5,25 @@ never printed (some are credentials). Used by NOTES.txt, so that a platform team
 reference chart installs, and says what does not carry over.
 */}}
 
-{{- define "holt.actedOn" -}}
-{{- toJson (dict
-  "global" (list "deployment" "workloadNameOverrideAnnotationName" "experimentalUseDockerImageAsServiceNameForJobs" "podAnnotations" "podLabels" "commonLabels" "commonAnnotations")
-  "global.deployment" (list "intentsOperator" "networkMapper")
-  "intentsOperator" (list "replicas" "operator" "watchedNamespaces" "enforcedNamespaces" "webhook" "podDisruptionBudget" "networkPolicy" "serviceMonitor")
-  "intentsOperator.operator" (list "repository" "image" "tag" "pullPolicy" "pullSecrets" "mode" "enableNetworkPolicyCreation" "enableKafkaACLCreation" "enableIstioPolicyCreation" "enableLinkerdPolicyCreation" "enableEgressNetworkPolicyCreation" "separateNetpolsForIngressAndEgress" "enableEgressAutoallowDNSTraffic" "enableGroupIPsByCIDR" "enableGroupIPsByCIDRPeersLimit" "automateThirdPartyNetworkPolicies" "allowExternalTraffic" "enableStrictModeIntents" "excludedStrictModeNamespaces" "istioTrustDomain" "kafkaServerTLSSecret" "kafkaACLResyncInterval" "statusWriteInterval" "logFormat" "logLevel" "extraEnvVars" "resources" "podSecurityContext" "containerSecurityContext" "nodeSelector" "tolerations" "affinity" "priorityClassName")
-  "networkMapper" (list "mapper" "sniffer" "auth")
-  "networkMapper.mapper" (list "repository" "image" "tag" "pullPolicy" "pullSecrets" "serviceName" "port" "excludeNamespaces" "clusterDomain" "persistence" "settings" "logFormat" "logLevel" "extraEnvVars" "resources" "podSecurityContext" "containerSecurityContext" "nodeSelector" "tolerations" "affinity" "priorityClassName" "networkPolicy" "serviceMonitor")
-  "networkMapper.sniffer" (list "enable" "repository" "image" "tag" "pullPolicy" "pullSecrets" "healthProbesPort" "reportInterval" "reportTimeout" "enableDNS" "enableTCP" "enableSocketScan" "interface" "maxBatch" "ringBlockSize" "ringBlocks" "mapperURL" "logFormat" "logLevel" "extraEnvVars" "resources" "podSecurityContext" "nodeSelector" "tolerations" "priorityClassName")
-) -}}
+{{/* The table of keys acted on and of reasons (files/reference-values.yaml, which holt-config reads too). */}}
+{{- define "holt.referenceValues" -}}
+{{- .Files.Get "files/reference-values.yaml" -}}
 {{- end -}}
 
-{{/* Why a key is not acted on, by its path's longest known prefix. */}}
+{{- define "holt.actedOn" -}}
+{{- (include "holt.referenceValues" . | fromYaml).actedOn | toJson -}}
+{{- end -}}
+
+{{/* Why a key is not acted on, by its path's longest known prefix. Call with (list $ path). */}}
 {{- define "holt.ignoredReason" -}}
-{{- $path := . -}}
-{{- $reasons := dict
-  "global.aws" "cloud IAM integrations are not part of Holt"
-  "global.azure" "cloud IAM integrations are not part of Holt"
-  "global.gcp" "cloud IAM integrations are not part of Holt"
-  "global.otterizeCloud" "Holt does not connect to Otterize Cloud"
-  "global.telemetry" "Holt sends no telemetry"
-  "global.deployment.credentialsOperator" "Holt has no credentials operator: nothing installed"
-  "global.deployment.spire" "Holt installs no SPIRE"
-  "global.spire" "Holt installs no SPIRE"
-  "global.spiffe" "Holt installs no SPIRE"
-  "global.certificateProvider" "Holt has no credentials operator"
-  "global.openshift" "no OpenShift SecurityContextConstraints are created"
-  "global.allowGetAllResources" "the operator watches the built-in owner kinds only"
-  "global.serviceNameOverrideAnnotationName" "use global.workloadNameOverrideAnnotationName"
-  "intentsOperator.allowGetAllResources" "the operator watches the built-in owner kinds only"
-  "intentsOperator.watcher" "Holt's operator has no separate pod watcher"
-  "intentsOperator.operator.enableDatabasePolicyCreation" "database policies are not implemented"
-  "intentsOperator.operator.autoGenerateTLSUsingCredentialsOperator" "Holt has no credentials operator: set intentsOperator.operator.kafkaServerTLSSecret"
-  "intentsOperator.operator.automateAllowWebhookTraffic" "webhook traffic policies are not implemented"
-  "intentsOperator.operator.metricsPort" "metrics are served on the probe port, 8181"
-  "intentsOperator.operator.enableEnforcement" "deprecated: use intentsOperator.operator.mode"
-  "networkMapper.kafkawatcher" "the Kafka watcher is not implemented"
-  "networkMapper.istiowatcher" "the Istio watcher is not implemented"
-  "networkMapper.opentelemetry" "OpenTelemetry collection is not implemented"
-  "networkMapper.nodeagent" "not part of Holt"
-  "networkMapper.mapper.useExtendedProcfsResolution" "not implemented"
-  "networkMapper.sniffer.useExtendedProcfsResolution" "not implemented"
--}}
+{{- $path := index . 1 -}}
+{{- $reasons := (include "holt.referenceValues" (index . 0) | fromYaml).ignored -}}
 {{- $found := "" -}}
+{{- $longest := 0 -}}
 {{- range $prefix, $reason := $reasons -}}
-{{- if or (eq $path $prefix) (hasPrefix (printf "%s." $prefix) $path) -}}
+{{- if and (or (eq $path $prefix) (hasPrefix (printf "%s." $prefix) $path)) (gt (len $prefix) $longest) -}}
 {{- $found = $reason -}}
+{{- $longest = len $prefix -}}
 {{- end -}}
 {{- end -}}
 {{- default "not read by any template of this chart" $found -}}
