@@ -13,6 +13,8 @@ for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
 done
 [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local ]] || missing+=(containernetworking-plugins)
+# A font for the labels of `holt mapper visualize` pictures (PNG, JPEG).
+[[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "system packages: all present (tcpdump, iproute2, containerd, runc, busybox-static, containernetworking-plugins)"
   exit 0

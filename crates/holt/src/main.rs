@@ -73,6 +73,7 @@ enum Command {
         limits: LimitArgs,
     },
     /// The network mapper's discovered intents: list, export as ClientIntents, visualize, reset.
+    #[command(alias = "network-mapper")]
     Mapper(mapper::MapperArgs),
     /// Decide whether flows pass the NetworkPolicies of these manifests, and why (no cluster needed).
     ///

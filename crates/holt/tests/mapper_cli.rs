@@ -498,6 +498,45 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
         assert!(text.contains(&check), "{format}: {text}");
     }
 
+    // The reference's spelling (`network-mapper`), pictures chosen by the file's extension.
+    let reference = |extra: &[&str]| {
+        let mut all: Vec<&str> = via_api.to_vec();
+        all[0] = "network-mapper";
+        all.extend_from_slice(extra);
+        holt(&all)
+    };
+    for (name, magic) in [
+        ("graph.png", &b"\x89PNG\r\n\x1a\n"[..]),
+        ("graph.jpeg", &[0xFF, 0xD8, 0xFF][..]),
+        ("graph-by-flag", &[0xFF, 0xD8, 0xFF][..]),
+    ] {
+        let path = out.path().join(name);
+        let path_arg = path.to_string_lossy().into_owned();
+        let mut args = vec!["visualize", "-n", &ns, "-o", &path_arg];
+        if name == "graph-by-flag" {
+            args.extend(["--format", "jpg"]);
+        }
+        stdout(reference(&args));
+        let bytes = std::fs::read(&path)?;
+        assert!(
+            bytes.starts_with(magic),
+            "{name}: {:?}",
+            &bytes[..8.min(bytes.len())]
+        );
+        assert!(bytes.len() > 1000, "{name}: a drawing, {} bytes", bytes.len());
+    }
+    let gif = out.path().join("graph.gif").to_string_lossy().into_owned();
+    let refused = reference(&["visualize", "-n", &ns, "-o", &gif]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("cannot write a .gif file"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let mismatch = out.path().join("graph.svg").to_string_lossy().into_owned();
+    let refused = reference(&["visualize", "-n", &ns, "--format", "png", "-o", &mismatch]);
+    assert!(!refused.status.success(), "png into a .svg file is refused");
+
     // Errors name what was tried.
     let missing = holt(&[
         "mapper",

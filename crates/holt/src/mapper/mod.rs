@@ -4,7 +4,9 @@
 
 mod endpoint;
 mod list;
+mod raster;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -76,10 +78,12 @@ pub enum MapperCommand {
     Visualize {
         #[command(flatten)]
         filters: FilterArgs,
-        /// `dot` (Graphviz), `mermaid`, or `svg` (laid out by the mapper; no Graphviz needed).
-        #[arg(long, env = "HOLT_MAPPER_GRAPH_FORMAT", value_enum, default_value_t = GraphFormatArg::Svg)]
-        format: GraphFormatArg,
-        /// File to write; default: standard output.
+        /// `dot` (Graphviz), `mermaid`, `svg` (laid out by the mapper; no Graphviz needed), or `png` and
+        /// `jpg` (the SVG drawn here, with the machine's fonts). Default: from the output file's extension
+        /// (`.dot`/`.gv`, `.mmd`/`.mermaid`, `.svg`, `.png`, `.jpg`/`.jpeg`), else `svg`.
+        #[arg(long, env = "HOLT_MAPPER_GRAPH_FORMAT", value_enum)]
+        format: Option<GraphFormatArg>,
+        /// File to write; default: standard output. An extension Holt cannot write is refused.
         #[arg(short, long, env = "HOLT_MAPPER_GRAPH_OUTPUT", alias = "output-path")]
         output: Option<PathBuf>,
     },
@@ -153,6 +157,59 @@ pub enum GraphFormatArg {
     Dot,
     Mermaid,
     Svg,
+    Png,
+    #[value(alias = "jpeg")]
+    Jpg,
+}
+
+impl GraphFormatArg {
+    /// The format a file name's extension asks for; `Err` with the extension when Holt writes no such file,
+    /// `Ok(None)` without an extension.
+    fn of_file(path: &Path) -> Result<Option<Self>, String> {
+        let Some(extension) = path.extension() else {
+            return Ok(None);
+        };
+        let extension = extension.to_string_lossy().to_ascii_lowercase();
+        match extension.as_str() {
+            "dot" | "gv" => Ok(Some(Self::Dot)),
+            "mmd" | "mermaid" => Ok(Some(Self::Mermaid)),
+            "svg" => Ok(Some(Self::Svg)),
+            "png" => Ok(Some(Self::Png)),
+            "jpg" | "jpeg" => Ok(Some(Self::Jpg)),
+            _ => Err(extension),
+        }
+    }
+
+    /// The format to write: `--format`, else the output file's extension, else SVG. A file whose extension
+    /// Holt cannot write, or that names another format than `--format`, is refused.
+    fn choose(format: Option<Self>, output: Option<&Path>) -> anyhow::Result<Self> {
+        let by_file = match output.map(Self::of_file).transpose() {
+            Ok(found) => found.flatten(),
+            Err(extension) => anyhow::bail!(
+                "cannot write a .{extension} file: visualize writes .svg, .png, .jpg/.jpeg, .dot/.gv and .mmd/.mermaid"
+            ),
+        };
+        match (format, by_file) {
+            (Some(asked), Some(named)) if asked != named => anyhow::bail!(
+                "--format {} but the file name ends in another format's extension: {}",
+                asked.name(),
+                output.map(|p| p.display().to_string()).unwrap_or_default()
+            ),
+            (Some(asked), _) => Ok(asked),
+            (None, Some(named)) => Ok(named),
+            (None, None) => Ok(Self::Svg),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Dot => "dot",
+            Self::Mermaid => "mermaid",
+            Self::Svg => "svg",
+            Self::Png => "png",
+            Self::Jpg => "jpg",
+        }
+    }
 }
 
 impl From<ExportFormatArg> for ExportFormat {
@@ -174,11 +231,12 @@ impl From<VersionArg> for ExportVersion {
 }
 
 impl From<GraphFormatArg> for GraphFormat {
+    /// What the mapper is asked for: pictures are drawn here from its SVG.
     fn from(format: GraphFormatArg) -> Self {
         match format {
             GraphFormatArg::Dot => GraphFormat::Dot,
             GraphFormatArg::Mermaid => GraphFormat::Mermaid,
-            GraphFormatArg::Svg => GraphFormat::Svg,
+            GraphFormatArg::Svg | GraphFormatArg::Png | GraphFormatArg::Jpg => GraphFormat::Svg,
         }
     }
 }
@@ -233,7 +291,7 @@ async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
             match output_type {
                 OutputType::SingleFile => {
                     let text = endpoint.get(&url(EXPORT_PATH, &query)?).await?;
-                    write_or_print(output.as_deref(), &text)?;
+                    write_or_print(output.as_deref(), text.as_bytes())?;
                 }
                 OutputType::Dir => {
                     let dir = output.context("--output-type dir needs --output DIRECTORY")?;
@@ -251,12 +309,21 @@ async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
             format,
             output,
         } => {
+            let format = GraphFormatArg::choose(format, output.as_deref())?;
             let query = GraphQuery {
                 filters: filters.filters(&excluded),
                 format: format.into(),
             };
             let text = endpoint.get(&url(GRAPH_PATH, &query)?).await?;
-            write_or_print(output.as_deref(), &text)?;
+            let picture = match format {
+                GraphFormatArg::Png => Some(raster::Picture::Png),
+                GraphFormatArg::Jpg => Some(raster::Picture::Jpeg),
+                GraphFormatArg::Dot | GraphFormatArg::Mermaid | GraphFormatArg::Svg => None,
+            };
+            match picture {
+                Some(picture) => write_or_print(output.as_deref(), &raster::rasterise(&text, picture)?)?,
+                None => write_or_print(output.as_deref(), text.as_bytes())?,
+            }
         }
         MapperCommand::Reset => {
             endpoint.post(RESET_PATH).await?;
@@ -266,12 +333,15 @@ async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_or_print(output: Option<&Path>, text: &str) -> anyhow::Result<()> {
+fn write_or_print(output: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
     match output {
-        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display())),
+        Some(path) => std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display())),
         None => {
-            print!("{text}");
-            Ok(())
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(bytes)
+                .and_then(|()| stdout.flush())
+                .context("writing to standard output")
         }
     }
 }
