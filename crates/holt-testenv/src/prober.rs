@@ -25,7 +25,7 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 /// Threads probing at once.
 const PARALLEL_PROBES: usize = 16;
 /// Pause between two rounds of a loop.
-const ROUND_PAUSE: Duration = Duration::from_millis(100);
+const ROUND_PAUSE: Duration = Duration::from_millis(25);
 /// What a UDP probe sends (and expects back).
 const UDP_PAYLOAD: &[u8] = b"holt-testenv probe";
 
