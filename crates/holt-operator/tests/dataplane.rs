@@ -12,14 +12,12 @@
 
 mod support;
 
-use std::net::{Ipv4Addr, TcpListener};
-use std::path::PathBuf;
-use std::process::Stdio;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use holt_api::v2beta1::{ClientIntents, ProtectedService};
-use holt_testenv::{ControlPlane, Dataplane, DataplanePod, Port, Prober, Reachability};
+use holt_testenv::{ControlPlane, Dataplane, DataplanePod, HoltOperator, Port, Prober, Reachability};
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client};
 use support::{access_labels, cluster, policy_names};
@@ -118,86 +116,10 @@ impl Tutorial {
     }
 }
 
-/// A `holt-operator` process watching one namespace, its webhook server off; killed when dropped.
-struct OperatorProcess {
-    child: tokio::process::Child,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl OperatorProcess {
-    /// Starts the binary in `mode` and returns once `/readyz` says its first pass is done.
-    async fn start(client: &Client, plane: &ControlPlane, watched: &str, mode: &str) -> anyhow::Result<Self> {
-        let system = plane.create_namespace(client, "holt-system").await?;
-        let probes = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port();
-        let dir = tempfile::tempdir()?;
-        let log = dir.path().join("operator.log");
-        let log_file = std::fs::File::create(&log)?;
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_holt-operator"))
-            .args([
-                "--mode",
-                mode,
-                "--watched-namespaces",
-                watched,
-                "--operator-namespace",
-                &system,
-            ])
-            .arg("--disable-webhook-server")
-            .arg("--health-probe-bind-address")
-            .arg(format!("127.0.0.1:{probes}"))
-            .args(["--log-format", "text"])
-            .env("KUBECONFIG", plane.kubeconfig())
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file)
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting holt-operator")?;
-        let mut process = OperatorProcess {
-            child,
-            log,
-            _dir: dir,
-        };
-        let started = Instant::now();
-        loop {
-            if let Some(status) = process.child.try_wait()? {
-                bail!("holt-operator exited ({status}):\n{}", process.log_tail());
-            }
-            if ready(probes).await {
-                return Ok(process);
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                bail!("holt-operator was not ready in 60 s:\n{}", process.log_tail());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-}
-
-/// `GET /readyz` on the probe port answered 200.
-async fn ready(port: u16) -> bool {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut stream) = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await else {
-        return false;
-    };
-    if stream
-        .write_all(b"GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .await
-        .is_err()
-    {
-        return false;
-    }
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer).await;
-    answer.starts_with(b"HTTP/1.0 200") || answer.starts_with(b"HTTP/1.1 200")
+/// The `holt-operator` binary of this package, watching the tutorial's namespace in `mode`.
+async fn operator(plane: &ControlPlane, ns: &str, mode: &str) -> anyhow::Result<HoltOperator> {
+    let binary = Path::new(env!("CARGO_BIN_EXE_holt-operator"));
+    Ok(HoltOperator::start(binary, plane, ns, mode).await?)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,7 +131,7 @@ async fn in_active_mode_the_intents_let_exactly_client_reach_server_until_they_a
         .prober
         .converge(&tutorial.everyone(), ENFORCEMENT)
         .await?;
-    let _operator = OperatorProcess::start(&client, plane, &tutorial.ns, "defaultActive").await?;
+    let _operator = operator(plane, &tutorial.ns, "defaultActive").await?;
     // The operator alone changes nothing on the wire.
     tutorial
         .prober
@@ -251,7 +173,7 @@ async fn in_shadow_mode_nothing_is_blocked_until_a_protected_service_names_the_s
         .prober
         .converge(&tutorial.everyone(), ENFORCEMENT)
         .await?;
-    let _operator = OperatorProcess::start(&client, plane, &tutorial.ns, "defaultShadow").await?;
+    let _operator = operator(plane, &tutorial.ns, "defaultShadow").await?;
 
     let intents: Api<ClientIntents> = Api::namespaced(client.clone(), &tutorial.ns);
     intents

@@ -73,6 +73,8 @@ pub struct Dataplane {
     // then the cleanup script (nothing left for it to do).
     kube_router: KubeRouter,
     relay: NamespaceRelay,
+    /// Relays a test opened for programs it runs in the node namespace ([`Dataplane::relay`]).
+    relays: Mutex<Vec<NamespaceRelay>>,
     pods: Mutex<Vec<PodNetwork>>,
     node: NetworkNamespace,
     node_name: String,
@@ -144,6 +146,7 @@ impl Dataplane {
         Ok(Self {
             kube_router,
             relay,
+            relays: Mutex::new(Vec::new()),
             pods: Mutex::new(Vec::new()),
             node,
             node_name,
@@ -313,6 +316,19 @@ impl Dataplane {
     /// The port of the API server relay inside the node namespace.
     pub fn relay_port(&self) -> u16 {
         self.relay.port()
+    }
+
+    /// Opens `127.0.0.1:<port>` inside the node namespace and carries its connections to `upstream` in
+    /// the test's own namespace (a server the test runs, for a program it runs on the node, such as a
+    /// sniffer reporting to a mapper). Returns the port; the relay lives as long as the dataplane.
+    pub fn relay(&self, upstream: SocketAddr) -> Result<u16, Error> {
+        let relay = NamespaceRelay::start(&self.node, upstream)?;
+        let port = relay.port();
+        self.relays
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(relay);
+        Ok(port)
     }
 
     /// How many servers the pods run (one per pod and port).

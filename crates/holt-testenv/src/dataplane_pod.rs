@@ -3,8 +3,11 @@
 //! handle (cheap to clone); the namespace and its servers belong to the dataplane and go away with it.
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
+use crate::dataplane_error::DataplaneError;
 use crate::network_namespace::EnterHandle;
+use crate::prober::attempt;
 use crate::reachability::Port;
 
 /// A pod on a dataplane's node.
@@ -48,6 +51,18 @@ impl DataplanePod {
     /// The name of its network namespace (for `ip netns exec`).
     pub fn network_namespace(&self) -> &str {
         self.network.name()
+    }
+
+    /// Calls `port` of `to` once from inside this pod (what a workload's traffic would be: a TCP handshake,
+    /// or a UDP datagram and its echo) and says whether it got through within `timeout`.
+    pub fn call(&self, to: &DataplanePod, port: Port, timeout: Duration) -> Result<bool, DataplaneError> {
+        let network = self.network.clone();
+        let ip = to.ip;
+        std::thread::spawn(move || network.enter().map(|()| attempt(ip, port, timeout)))
+            .join()
+            .map_err(|_| DataplaneError::Thread {
+                namespace: self.network.name().to_owned(),
+            })?
     }
 
     pub(crate) fn enter_handle(&self) -> EnterHandle {

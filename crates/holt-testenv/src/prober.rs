@@ -298,7 +298,7 @@ impl Prober {
 }
 
 /// One probe from the calling thread's namespace: a TCP handshake, or a UDP datagram and its echo.
-fn attempt(ip: Ipv4Addr, port: Port, timeout: Duration) -> bool {
+pub(crate) fn attempt(ip: Ipv4Addr, port: Port, timeout: Duration) -> bool {
     let address = SocketAddr::from((ip, port.number));
     match port.protocol {
         Protocol::Tcp => TcpStream::connect_timeout(&address, timeout).is_ok(),
