@@ -69,7 +69,7 @@ struct Tutorial {
     prober: Prober,
     // Dropped last: the pods' namespaces go with it.
     _pods: Vec<DataplanePod>,
-    _dataplane: Dataplane,
+    dataplane: Dataplane,
 }
 
 impl Tutorial {
@@ -85,7 +85,7 @@ impl Tutorial {
             ns,
             prober,
             _pods: pods,
-            _dataplane: dataplane,
+            dataplane,
         })
     }
 
@@ -106,7 +106,12 @@ impl Tutorial {
         what: &str,
         since: Instant,
     ) -> anyhow::Result<Duration> {
-        self.prober.converge(expected, ENFORCEMENT).await?;
+        if let Err(error) = self.prober.converge(expected, ENFORCEMENT).await {
+            bail!(
+                "{what}: {error}\nkube-router's log:\n{}",
+                self.dataplane.kube_router_log_tail()
+            );
+        }
         let took = since.elapsed();
         eprintln!(
             "dataplane: {what} enforced {:.3} s after the API write",

@@ -49,7 +49,7 @@ use crate::kubeconfig;
 use crate::namespace_relay::NamespaceRelay;
 use crate::network_namespace::{EnterHandle, NetworkNamespace, run, veth};
 use crate::pod_servers::PodServer;
-use crate::process::{Lifetime, ProcessInfo};
+use crate::process::{Lifetime, ProcessInfo, log_tail};
 use crate::reachability::Port;
 use crate::rundir::RunDir;
 use crate::watchdog;
@@ -72,7 +72,8 @@ pub struct Dataplane {
     // Fields drop in order: the policy engine and the relay first, then the pods, then the node's namespace,
     // then the cleanup script (nothing left for it to do).
     kube_router: KubeRouter,
-    relay: NamespaceRelay,
+    /// kube-router's way to the API server (held for its drop).
+    _apiserver_relay: NamespaceRelay,
     /// Relays a test opened for programs it runs in the node namespace ([`Dataplane::relay`]).
     relays: Mutex<Vec<NamespaceRelay>>,
     pods: Mutex<Vec<PodNetwork>>,
@@ -88,7 +89,7 @@ pub struct Dataplane {
 /// A pod's namespace and its servers (stopped before the namespace is deleted).
 #[derive(Debug)]
 struct PodNetwork {
-    servers: Vec<PodServer>,
+    _servers: Vec<PodServer>,
     _namespace: NetworkNamespace,
 }
 
@@ -145,7 +146,7 @@ impl Dataplane {
         let kube_router = KubeRouter::start(&node, dir.path(), settings, Lifetime::Test).await?;
         Ok(Self {
             kube_router,
-            relay,
+            _apiserver_relay: relay,
             relays: Mutex::new(Vec::new()),
             pods: Mutex::new(Vec::new()),
             node,
@@ -158,8 +159,8 @@ impl Dataplane {
     }
 
     /// Creates Deployment `name` in `namespace` (one replica, pods labelled `app: <name>`), waits for the
-    /// controller-manager's pod and attaches it ([`Dataplane::attach`]) listening on `ports`; the prober
-    /// labels it `name`.
+    /// controller-manager's pod (the control plane must run it, as it does by default) and attaches it
+    /// ([`Dataplane::attach`]) listening on `ports`; the prober labels it `name`.
     pub async fn deployment(
         &self,
         client: &Client,
@@ -207,7 +208,8 @@ impl Dataplane {
 
     /// Gives the existing Pod `namespace/pod` a network namespace on the bridge with the next free address,
     /// a server on each of `ports`, binds it to the node and sets its status as a kubelet would (Running,
-    /// `hostIP`, `podIP`); the prober labels it `pod`.
+    /// `hostIP`, `podIP`); the prober labels it `pod`. A Pod bound to another Node is refused (so is a
+    /// [`crate::Cluster`]'s control plane, whose scheduler would race the dataplane for its pods).
     pub async fn attach(
         &self,
         client: &Client,
@@ -274,7 +276,7 @@ impl Dataplane {
         let handle = namespace.enter_handle()?;
         Ok((
             PodNetwork {
-                servers,
+                _servers: servers,
                 _namespace: namespace,
             },
             ip,
@@ -313,11 +315,6 @@ impl Dataplane {
         self.dir.path()
     }
 
-    /// The port of the API server relay inside the node namespace.
-    pub fn relay_port(&self) -> u16 {
-        self.relay.port()
-    }
-
     /// Opens `127.0.0.1:<port>` inside the node namespace and carries its connections to `upstream` in
     /// the test's own namespace (a server the test runs, for a program it runs on the node, such as a
     /// sniffer reporting to a mapper). Returns the port; the relay lives as long as the dataplane.
@@ -331,10 +328,10 @@ impl Dataplane {
         Ok(port)
     }
 
-    /// How many servers the pods run (one per pod and port).
-    pub fn server_count(&self) -> usize {
-        let pods = self.pods.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        pods.iter().map(|pod| pod.servers.len()).sum()
+    /// The last lines of kube-router's log (its scratch directory goes when the test process ends: print
+    /// this when a check fails).
+    pub fn kube_router_log_tail(&self) -> String {
+        log_tail(&self.kube_router.process.info().log)
     }
 }
 
