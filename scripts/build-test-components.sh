@@ -214,6 +214,24 @@ check_spire() {
   expect_output "${SPIRE_VERSION#v}" "$1/spire-agent" --version
 }
 
+# The NetworkPolicy dataplane of the dataplane tests: kube-router's network policy controller (the one
+# `kube-router` program, run with only its firewall on). v2.1.0 is the only kube-router the Go proxy serves
+# here (docs/testenv.md says why it is used despite the advisories reported against it: they concern the
+# router and service-proxy parts, which the harness never turns on). Its go.mod has no replace directives,
+# so a helper module resolves exactly kube-router's own dependency versions.
+build_kube_router() {
+  need go kube-router
+  local mod; mod=$(helper_module); cd "$mod"
+  go get "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION"
+  CGO_ENABLED=0 go build -trimpath \
+    -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" \
+    -o "$1/" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+  rm -rf "$mod"
+}
+check_kube_router() {
+  expect_output "version $KUBE_ROUTER_VERSION" "$1/kube-router" --version
+}
+
 build_helm() {
   need go helm
   # Without the -X, `helm version` says only "v3.21" (the release's ldflags set the full version).
@@ -237,7 +255,7 @@ check_istio_crd() {
     { echo "$1/istio-crds.yaml holds no authorizationpolicies.security.istio.io CRD"; return 1; }
 }
 
-all=(etcd kube node kafka spire helm istio-crd)
+all=(etcd kube node kafka spire helm istio-crd kube-router)
 for c in "${@:-${all[@]}}"; do
   case $c in
     etcd) build etcd "etcd-$ETCD_VERSION" build_etcd check_etcd ;;
@@ -247,6 +265,7 @@ for c in "${@:-${all[@]}}"; do
     spire) build spire "spire-$SPIRE_VERSION" build_spire check_spire ;;
     helm) build helm "helm-$HELM_VERSION" build_helm check_helm ;;
     istio-crd) build istio-crd "istio-api-$ISTIO_API_VERSION" build_istio_crd check_istio_crd ;;
+    kube-router) build kube-router "kube-router-$KUBE_ROUTER_VERSION" build_kube_router check_kube_router ;;
     *) echo "unknown component '$c' (known: ${all[*]})" >&2; exit 2 ;;
   esac
 done

@@ -3,11 +3,13 @@
 # capture benchmark measures it side by side), iproute2 (`ip`: the network namespaces of the sniffer's
 # and the mapper CLI's tests), and the test node's runtime (holt-testenv's Cluster): containerd and runc
 # (Debian's: no build time, and the kubelet accepts containerd 1.6), the CNI plugins (bridge, host-local),
-# and busybox-static (the busybox image of test pods). Installs only what is missing, with apt-get, as
-# root or through sudo.
+# and busybox-static (the busybox image of test pods); iptables and ipset, which kube-router (the NetworkPolicy
+# engine of holt-testenv's Dataplane) drives inside its node's network namespace. Installs only what is
+# missing, with apt-get, as root or through sudo.
 set -euo pipefail
 
-declare -A package_of=([tcpdump]=tcpdump [ip]=iproute2 [containerd]=containerd [runc]=runc [busybox]=busybox-static)
+declare -A package_of=([tcpdump]=tcpdump [ip]=iproute2 [containerd]=containerd [runc]=runc [busybox]=busybox-static
+  [iptables]=iptables [ipset]=ipset)
 missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
@@ -16,7 +18,7 @@ done
 # A font for the labels of `holt mapper visualize` pictures (PNG, JPEG).
 [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
 if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "system packages: all present (tcpdump, iproute2, containerd, runc, busybox-static, containernetworking-plugins)"
+  echo "system packages: all present (tcpdump, iproute2, containerd, runc, busybox-static, containernetworking-plugins, iptables, ipset)"
   exit 0
 fi
 

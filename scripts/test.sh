@@ -19,10 +19,10 @@ if (( free_gib < need_gib )); then
     "$free_gib" "$target_dir" "$need_gib" >&2
 fi
 
-step "system packages (tcpdump, iproute2, containerd, runc, CNI plugins, busybox-static)"
+step "system packages (tcpdump, iproute2, containerd, runc, CNI plugins, busybox-static, iptables, ipset)"
 scripts/install-system-packages.sh
 
-step "real test components (etcd, kube-apiserver, the node, Kafka, SPIRE, Helm, Istio CRDs)"
+step "real test components (etcd, kube-apiserver, the node, Kafka, SPIRE, Helm, Istio CRDs, kube-router)"
 scripts/build-test-components.sh
 
 step "formatting"

@@ -31,6 +31,8 @@ pub enum Component {
     Helm,
     /// Istio's CRD file (`istio-crds.yaml`), holding `authorizationpolicies.security.istio.io`.
     IstioCrd,
+    /// kube-router, whose network policy controller enforces NetworkPolicies in a [`crate::Dataplane`].
+    KubeRouter,
 }
 
 /// A component that has not been built (or whose build is incomplete) on this machine.
@@ -52,7 +54,7 @@ pub struct MissingComponent {
 
 impl Component {
     /// Every component, in build order.
-    pub const ALL: [Component; 7] = [
+    pub const ALL: [Component; 8] = [
         Component::Etcd,
         Component::Kube,
         Component::Node,
@@ -60,6 +62,7 @@ impl Component {
         Component::Spire,
         Component::Helm,
         Component::IstioCrd,
+        Component::KubeRouter,
     ];
 
     /// The name the build script takes as its argument.
@@ -72,6 +75,7 @@ impl Component {
             Component::Spire => "spire",
             Component::Helm => "helm",
             Component::IstioCrd => "istio-crd",
+            Component::KubeRouter => "kube-router",
         }
     }
 
@@ -83,6 +87,7 @@ impl Component {
             Component::Spire => "SPIRE_VERSION",
             Component::Helm => "HELM_VERSION",
             Component::IstioCrd => "ISTIO_API_VERSION",
+            Component::KubeRouter => "KUBE_ROUTER_VERSION",
         }
     }
 

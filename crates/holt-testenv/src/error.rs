@@ -66,6 +66,9 @@ pub enum Error {
     /// The test node's network could not be set up.
     #[error(transparent)]
     Network(#[from] crate::node_network::NetworkError),
+    /// A dataplane's namespaces, pods or objects could not be set up.
+    #[error(transparent)]
+    Dataplane(#[from] crate::dataplane_error::DataplaneError),
     /// The machine's test node could not be claimed.
     #[error(transparent)]
     Claim(#[from] crate::node_state::ClaimError),
