@@ -18,7 +18,7 @@ done
 # A font for the labels of `holt mapper visualize` pictures (PNG, JPEG).
 [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
 if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "system packages: all present (tcpdump, iproute2, containerd, runc, busybox-static, containernetworking-plugins, iptables, ipset)"
+  echo "system packages: all present (tcpdump, iproute2, containerd, runc, busybox-static, containernetworking-plugins, iptables, ipset, fonts-dejavu-core)"
   exit 0
 fi
 
