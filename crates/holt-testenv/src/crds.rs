@@ -44,6 +44,29 @@ pub async fn install_crds(client: &kube::Client, yaml: &str) -> Result<Vec<Strin
     Ok(names)
 }
 
+/// [`install_crds`] with each CRD's conversion set to `None`: for tests that run no conversion webhook and
+/// read and write only versions of one schema (the storage version, or versions identical to it).
+pub async fn install_crds_without_conversion(
+    client: &kube::Client,
+    yaml: &str,
+) -> Result<Vec<String>, Error> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
+    let mut without = String::new();
+    for mut crd in parse_crds(yaml)? {
+        crd.spec.conversion = Some(CustomResourceConversion {
+            strategy: "None".into(),
+            webhook: None,
+        });
+        let document = serde_yaml::to_string(&crd).map_err(|e| Error::Invalid {
+            what: "CRD YAML".to_owned(),
+            reason: e.to_string(),
+        })?;
+        without.push_str("---\n");
+        without.push_str(&document);
+    }
+    install_crds(client, &without).await
+}
+
 fn parse_crds(yaml: &str) -> Result<Vec<CustomResourceDefinition>, Error> {
     let invalid = |reason: String| Error::Invalid {
         what: "CRD YAML".to_owned(),

@@ -41,7 +41,7 @@ pub use cluster::{Cluster, ClusterOptions};
 pub use components::{Component, MissingComponent, build_script, cache_root};
 pub use containerd::{BUSYBOX_IMAGE, PAUSE_IMAGE};
 pub use control_plane::{ControlPlane, ControlPlaneOptions, KubeUser};
-pub use crds::{install_crds, istio_crds_file, linkerd_policy_crds};
+pub use crds::{install_crds, install_crds_without_conversion, istio_crds_file, linkerd_policy_crds};
 pub use error::Error;
 pub use eventually::{POLL_INTERVAL, eventually};
 pub use helm::{helm, helm_binary};
@@ -50,7 +50,7 @@ pub use kubelet::NODE_NAME;
 pub use node_network::{FENCE_CHAIN, NetworkError, NodeAddressing, fence_drops};
 pub use node_state::{CGROUP_ROOT, ClaimError, STATE_DIR};
 pub use pki::{CertificateAuthority, IssuedCert, PkiError};
-pub use pods::{deployment_with_pod_ips, set_pod_ips};
+pub use pods::{deployment_serving, deployment_with_pod_ips, set_pod_ips};
 pub use process::{Lifetime, ProcessError, ProcessInfo, rss_kib};
 pub use service_accounts::{
     ServiceAccountToken, TokenOptions, bind_role, request_token, service_account_token,
