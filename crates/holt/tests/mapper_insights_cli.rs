@@ -184,10 +184,14 @@ async fn holt_mapper_insights_prints_the_calls_fate_as_json_and_as_the_plans_tab
         args.extend_from_slice(extra);
         Ok(serde_json::from_str(&stdout(run(&args)))?)
     };
-    let all = eventually("both calls and client's intents in the insights", TIMEOUT, || async {
-        let insights = tokio::task::block_in_place(|| json(&["-n", &ns]))?;
-        Ok((insights.calls.len() == 2 && insights.calls.iter().any(|c| c.declared)).then_some(insights))
-    })
+    let all = eventually(
+        "both calls and client's intents in the insights",
+        TIMEOUT,
+        || async {
+            let insights = tokio::task::block_in_place(|| json(&["-n", &ns]))?;
+            Ok((insights.calls.len() == 2 && insights.calls.iter().any(|c| c.declared)).then_some(insights))
+        },
+    )
     .await?;
     let fates: Vec<(&str, bool, bool, bool)> = all
         .calls
@@ -220,8 +224,14 @@ async fn holt_mapper_insights_prints_the_calls_fate_as_json_and_as_the_plans_tab
             .map(|l| l.split_whitespace().collect::<Vec<_>>())
             .unwrap_or_default()
     };
-    assert_eq!(row("client")[1..4], [&format!("{ns}/server") as &str, "yes", "allowed"]);
-    assert_eq!(row("client2")[1..4], [&format!("{ns}/server") as &str, "no", "allowed"]);
+    assert_eq!(
+        row("client")[1..4],
+        [&format!("{ns}/server") as &str, "yes", "allowed"]
+    );
+    assert_eq!(
+        row("client2")[1..4],
+        [&format!("{ns}/server") as &str, "no", "allowed"]
+    );
     assert!(
         row("client2")[4].starts_with("blocked"),
         "if protected: {:?}",
@@ -245,7 +255,15 @@ async fn holt_mapper_insights_prints_the_calls_fate_as_json_and_as_the_plans_tab
     assert_eq!(json(&["--namespace", "elsewhere"])?, Insights::default());
     let without_client2 = {
         let mut args = vec!["mapper", "--url", &url, "--token-file", &token_file];
-        args.extend(["--exclude-services", "client2", "insights", "-n", &ns, "-o", "json"]);
+        args.extend([
+            "--exclude-services",
+            "client2",
+            "insights",
+            "-n",
+            &ns,
+            "-o",
+            "json",
+        ]);
         serde_json::from_str::<Insights>(&stdout(holt(&args)))?
     };
     assert_eq!(without_client2.calls.len(), 1);
