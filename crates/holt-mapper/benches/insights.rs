@@ -137,7 +137,7 @@ fn discovered() -> Vec<DiscoveredIntent> {
 
 fn client_intents(c: usize) -> Declared {
     let ns = namespace(c + 7);
-    let declared = if c % 2 == 0 {
+    let declared = if c.is_multiple_of(2) {
         CALLS_PER_CLIENT
     } else {
         CALLS_PER_CLIENT - 1
@@ -173,7 +173,7 @@ fn declared() -> DeclaredState {
         }))
         .expect("a valid Namespace");
         state.apply(ObjectKey::new("default", &ns), Declared::namespace(&namespace));
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             state.apply(ObjectKey::new(&ns, "same-namespace-only"), foreign_policy(&ns));
         }
     }

@@ -79,7 +79,7 @@ enum Entry {
     Pod(PodEntry),
     Service(ServiceFacts),
     Owner(OwnerFacts),
-    Declared(Declared),
+    Declared(Box<Declared>),
     /// The object exists but is not kept (Holt's own NetworkPolicy, an object being deleted, one that does
     /// not parse): whatever was kept under its key goes.
     NotKept,
@@ -114,7 +114,7 @@ pub async fn run(client: Client, shared: Arc<Shared>) {
                 client.clone(),
                 shared.clone(),
                 declared(DeclaredKind::Namespace),
-                |namespace| Entry::Declared(Declared::namespace(&namespace)),
+                |namespace| Entry::Declared(Box::new(Declared::namespace(&namespace))),
             )),
             tokio::spawn(watch::<DeserializeGuard<stored::ClientIntents>>(
                 client.clone(),
@@ -123,7 +123,7 @@ pub async fn run(client: Client, shared: Arc<Shared>) {
                 |guard| {
                     readable(guard, "ClientIntents")
                         .and_then(|intents| Declared::client_intents(intents.into_hub()))
-                        .map_or(Entry::NotKept, Entry::Declared)
+                        .map_or(Entry::NotKept, |d| Entry::Declared(Box::new(d)))
                 },
             )),
             tokio::spawn(watch::<DeserializeGuard<stored::ProtectedService>>(
@@ -133,20 +133,22 @@ pub async fn run(client: Client, shared: Arc<Shared>) {
                 |guard| {
                     readable(guard, "ProtectedService")
                         .and_then(|protected| Declared::protected_service(protected.into_hub()))
-                        .map_or(Entry::NotKept, Entry::Declared)
+                        .map_or(Entry::NotKept, |d| Entry::Declared(Box::new(d)))
                 },
             )),
             tokio::spawn(watch::<NetworkPolicy>(
                 client.clone(),
                 shared.clone(),
                 declared(DeclaredKind::NetworkPolicy),
-                |policy| Declared::network_policy(policy).map_or(Entry::NotKept, Entry::Declared),
+                |policy| {
+                    Declared::network_policy(policy).map_or(Entry::NotKept, |d| Entry::Declared(Box::new(d)))
+                },
             )),
             tokio::spawn(watch::<Ingress>(
                 client,
                 shared.clone(),
                 declared(DeclaredKind::Ingress),
-                |ingress| Entry::Declared(Declared::Ingress(IngressFacts::from_ingress(&ingress))),
+                |ingress| Entry::Declared(Box::new(Declared::Ingress(IngressFacts::from_ingress(&ingress)))),
             )),
         ]);
     }
@@ -281,7 +283,7 @@ fn apply(shared: &Shared, kind: &WatchedKind, key: ObjectKey, entry: Entry) {
                 let declared_kind = object.kind();
                 let mut declared = insights.declared();
                 let already_incomplete = declared.incomplete().contains(&declared_kind);
-                if !declared.apply(key.clone(), object) && !already_incomplete {
+                if !declared.apply(key.clone(), *object) && !already_incomplete {
                     tracing::warn!(
                         kind = %declared_kind,
                         object = %key,
