@@ -172,4 +172,17 @@ impl Insights {
     pub fn blocked_now(&self) -> impl Iterator<Item = &CallInsight> {
         self.calls.iter().filter(|c| c.now.is_blocked())
     }
+
+    /// The call from the workload named `client` to the one named `server` (names alone, in any namespace:
+    /// the first such call).
+    pub fn call(&self, client: &str, server: &str) -> Option<&CallInsight> {
+        self.calls
+            .iter()
+            .find(|c| c.client.name == client && c.server.name == server)
+    }
+
+    /// The row of the server named `server` (its name alone, in any namespace: the first such row).
+    pub fn server(&self, server: &str) -> Option<&ServerInsight> {
+        self.servers.iter().find(|s| s.server.name == server)
+    }
 }

@@ -10,8 +10,8 @@
 //!   mapper's limit in the [`MAX_REPORT_BYTES_HEADER`] header.
 //! - `GET` [`LIMITS_PATH`] → the mapper's [`Limits`]: what a sniffer reads before its first report.
 //! - `GET` [`INTENTS_PATH`], [`EXPORT_PATH`], [`GRAPH_PATH`] and `POST` [`RESET_PATH`]: the discovered
-//!   intents ([`intents`]); `GET` [`INSIGHTS_PATH`]: the shadow-mode insights of the discovered calls
-//!   ([`insights`]); `docs/mapper.md` describes every endpoint.
+//!   intents ([`intents`]); `GET` [`INSIGHTS_PATH`]: the shadow-mode insights of the discovered calls;
+//!   `docs/mapper.md` describes every endpoint.
 //!
 //! Reports, intents, export, graph, insights and reset need a bearer token (`Authorization: Bearer`, or
 //! [`FORWARDED_AUTHORIZATION_HEADER`] through the API server's proxy) that the API server vouches for
@@ -22,14 +22,13 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-pub mod insights;
 pub mod intents;
 pub mod ip_block;
 
-pub use insights::{INSIGHTS_PATH, InsightsQuery};
 pub use intents::{
     DiscoveredIntent, EXPORT_PATH, ExportFile, ExportFormat, ExportQuery, ExportVersion, Filters, GRAPH_PATH,
-    GraphFormat, GraphQuery, INTENTS_PATH, IntentsQuery, RESET_PATH, Target, Workload, path_with_query,
+    GraphFormat, GraphQuery, INSIGHTS_PATH, INTENTS_PATH, InsightsQuery, IntentsQuery, RESET_PATH, Target,
+    Workload, path_with_query,
 };
 pub use ip_block::{IpBlock, IpBlockError};
 

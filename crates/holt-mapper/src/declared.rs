@@ -21,6 +21,8 @@ use holt_reach::NamespaceInput;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Resource;
+use kube::core::object::HasStatus;
 
 /// The kinds the insights watch besides the cluster index's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -91,29 +93,15 @@ impl Declared {
         }
     }
 
-    /// A ClientIntents (already in the hub version) without its status and metadata beyond its name and
-    /// namespace; `None` while it is being deleted (the operator takes its access away then).
+    /// A ClientIntents (already in the hub version) with its name, namespace and spec only; `None` while it
+    /// is being deleted (the operator takes its access away then).
     pub fn client_intents(intents: ClientIntents) -> Option<Declared> {
-        if intents.metadata.deletion_timestamp.is_some() {
-            return None;
-        }
-        Some(Declared::ClientIntents(ClientIntents {
-            metadata: name_only(&intents.metadata),
-            spec: intents.spec,
-            status: None,
-        }))
+        name_and_spec(intents).map(Declared::ClientIntents)
     }
 
-    /// A ProtectedService (in the hub version), trimmed as [`Declared::client_intents`].
+    /// A ProtectedService (in the hub version), kept as [`Declared::client_intents`] keeps a ClientIntents.
     pub fn protected_service(protected: ProtectedService) -> Option<Declared> {
-        if protected.metadata.deletion_timestamp.is_some() {
-            return None;
-        }
-        Some(Declared::ProtectedService(ProtectedService {
-            metadata: name_only(&protected.metadata),
-            spec: protected.spec,
-            status: None,
-        }))
+        name_and_spec(protected).map(Declared::ProtectedService)
     }
 
     /// A NetworkPolicy with its name, namespace and spec; `None` for Holt's own (labelled
@@ -128,6 +116,16 @@ impl Declared {
             spec: policy.spec,
         }))
     }
+}
+
+/// `object` with no status and no metadata but its name and namespace; `None` while it is being deleted.
+fn name_and_spec<K: Resource + HasStatus>(mut object: K) -> Option<K> {
+    if object.meta().deletion_timestamp.is_some() {
+        return None;
+    }
+    *object.meta_mut() = name_only(object.meta());
+    *object.status_mut() = None;
+    Some(object)
 }
 
 fn name_only(meta: &ObjectMeta) -> ObjectMeta {

@@ -34,10 +34,25 @@ pub struct InsightsFilter {
     pub server: Option<String>,
 }
 
+/// A query the insights cannot answer.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum QueryError {
+    #[error(
+        "client: the insights are not filtered by client (a server's readiness depends on all its clients); \
+         filter by namespace or server"
+    )]
+    Client,
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+}
+
 impl InsightsFilter {
     /// The query's selection, and the store filter of its exclusions (`excludeServices`, `excludeLabels`,
     /// as the other read endpoints apply them).
-    pub fn parse(query: &InsightsQuery) -> Result<(InsightsFilter, Filter), FilterError> {
+    pub fn parse(query: &InsightsQuery) -> Result<(InsightsFilter, Filter), QueryError> {
+        if query.client.as_deref().is_some_and(|c| !c.is_empty()) {
+            return Err(QueryError::Client);
+        }
         let exclusions = Filter::parse(&Filters {
             exclude_services: query.exclude_services.clone(),
             exclude_labels: query.exclude_labels.clone(),
@@ -196,5 +211,16 @@ mod tests {
         // A dotted workload name matches as a whole name too.
         assert!(qualified.keeps_call(&to("shop", "api.pay")));
         assert!(parse(None, Some("")).keeps_call(&to("x", "y")));
+    }
+
+    #[test]
+    fn a_client_filter_is_refused_naming_why() {
+        let query = InsightsQuery {
+            client: Some("web.shop".into()),
+            ..InsightsQuery::default()
+        };
+        let error = InsightsFilter::parse(&query).expect_err("refused");
+        assert_eq!(error, QueryError::Client);
+        assert!(error.to_string().starts_with("client: "), "{error}");
     }
 }

@@ -1,5 +1,6 @@
 //! Running the mapper: load the discovered intents from the state directory, start the watches and
-//! timers, serve the HTTP API until `shutdown` completes, then write a last snapshot.
+//! timers, serve the HTTP API until `shutdown` completes, then write a last snapshot. [`Background`] runs
+//! the same in a task of its own, for tests and programs that embed the mapper.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -42,6 +43,54 @@ pub enum ServeError {
     },
     #[error("the HTTP server failed: {0}")]
     Http(std::io::Error),
+    #[error("the mapper stopped before it listened: {0}")]
+    NotListening(String),
+}
+
+/// A mapper serving in a task of its own until [`Background::stop`] (or until it is dropped, which stops it
+/// without waiting).
+#[derive(Debug)]
+pub struct Background {
+    /// Where it listens (the bound address when `--bind-address` asked for port 0).
+    pub address: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), ServeError>>,
+}
+
+impl Background {
+    /// Starts [`serve`] with `args` in a task and returns once it listens, or with the error that stopped it
+    /// before (a bad `--operator-config`, an address it cannot bind).
+    pub async fn start(args: Args) -> Result<Background, ServeError> {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (listening, address) = tokio::sync::oneshot::channel();
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        let task = tokio::spawn(serve(args, shutdown, move |address| {
+            let _ = listening.send(address);
+        }));
+        match address.await {
+            Ok(address) => Ok(Background { address, stop, task }),
+            Err(_) => Err(match task.await {
+                Ok(Err(error)) => error,
+                Ok(Ok(())) => ServeError::NotListening("it returned".into()),
+                Err(error) => ServeError::NotListening(error.to_string()),
+            }),
+        }
+    }
+
+    /// `http://<address>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Stops serving, writes the last snapshot, and returns how serving ended.
+    pub async fn stop(self) -> Result<(), ServeError> {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .map_err(|error| ServeError::NotListening(error.to_string()))?
+    }
 }
 
 /// Runs the mapper until `shutdown` completes. `on_listening` gets the bound address (useful with port 0).

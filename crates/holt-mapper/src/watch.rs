@@ -108,65 +108,64 @@ pub async fn run(client: Client, shared: Arc<Shared>) {
         tokio::spawn(owners::<CronJob>(client.clone(), shared.clone())),
     ];
     if shared.insights.is_some() {
-        let declared = |kind| WatchedKind::Declared(kind);
-        tasks.extend([
-            tokio::spawn(watch::<Namespace>(
-                client.clone(),
-                shared.clone(),
-                declared(DeclaredKind::Namespace),
-                |namespace| Entry::Declared(Box::new(Declared::namespace(&namespace))),
-            )),
-            tokio::spawn(watch::<DeserializeGuard<stored::ClientIntents>>(
-                client.clone(),
-                shared.clone(),
-                declared(DeclaredKind::ClientIntents),
-                |guard| {
-                    readable(guard, "ClientIntents")
-                        .and_then(|intents| Declared::client_intents(intents.into_hub()))
-                        .map_or(Entry::NotKept, |d| Entry::Declared(Box::new(d)))
-                },
-            )),
-            tokio::spawn(watch::<DeserializeGuard<stored::ProtectedService>>(
-                client.clone(),
-                shared.clone(),
-                declared(DeclaredKind::ProtectedService),
-                |guard| {
-                    readable(guard, "ProtectedService")
-                        .and_then(|protected| Declared::protected_service(protected.into_hub()))
-                        .map_or(Entry::NotKept, |d| Entry::Declared(Box::new(d)))
-                },
-            )),
-            tokio::spawn(watch::<NetworkPolicy>(
-                client.clone(),
-                shared.clone(),
-                declared(DeclaredKind::NetworkPolicy),
-                |policy| {
-                    Declared::network_policy(policy).map_or(Entry::NotKept, |d| Entry::Declared(Box::new(d)))
-                },
-            )),
-            tokio::spawn(watch::<Ingress>(
-                client,
-                shared.clone(),
-                declared(DeclaredKind::Ingress),
-                |ingress| Entry::Declared(Box::new(Declared::Ingress(IngressFacts::from_ingress(&ingress)))),
-            )),
-        ]);
+        for kind in DeclaredKind::ALL {
+            tasks.push(tokio::spawn(declared(kind, client.clone(), shared.clone())));
+        }
     }
     for task in tasks {
         let _ = task.await;
     }
 }
 
+/// The watch of one kind the insights read.
+async fn declared(kind: DeclaredKind, client: Client, shared: Arc<Shared>) {
+    let watched = WatchedKind::Declared(kind);
+    match kind {
+        DeclaredKind::Namespace => watch(client, shared, watched, namespace_entry).await,
+        DeclaredKind::ClientIntents => watch(client, shared, watched, client_intents_entry).await,
+        DeclaredKind::ProtectedService => watch(client, shared, watched, protected_service_entry).await,
+        DeclaredKind::NetworkPolicy => watch(client, shared, watched, network_policy_entry).await,
+        DeclaredKind::Ingress => watch(client, shared, watched, ingress_entry).await,
+    }
+}
+
+impl Entry {
+    fn declared(object: Option<Declared>) -> Entry {
+        object.map_or(Entry::NotKept, |object| Entry::Declared(Box::new(object)))
+    }
+}
+
+fn namespace_entry(namespace: Namespace) -> Entry {
+    Entry::declared(Some(Declared::namespace(&namespace)))
+}
+
+fn client_intents_entry(guard: DeserializeGuard<stored::ClientIntents>) -> Entry {
+    Entry::declared(readable(guard).and_then(|intents| Declared::client_intents(intents.into_hub())))
+}
+
+fn protected_service_entry(guard: DeserializeGuard<stored::ProtectedService>) -> Entry {
+    Entry::declared(readable(guard).and_then(|protected| Declared::protected_service(protected.into_hub())))
+}
+
+fn network_policy_entry(policy: NetworkPolicy) -> Entry {
+    Entry::declared(Declared::network_policy(policy))
+}
+
+fn ingress_entry(ingress: Ingress) -> Entry {
+    Entry::declared(Some(Declared::Ingress(IngressFacts::from_ingress(&ingress))))
+}
+
 /// The object of a guarded watch, or `None` (logged) when it does not parse: it is left out, as the
 /// operator leaves it out of its model.
-fn readable<K>(guard: DeserializeGuard<K>, kind: &str) -> Option<K> {
+fn readable<K: Resource<DynamicType = ()>>(guard: DeserializeGuard<K>) -> Option<K> {
     match guard.0 {
         Ok(object) => Some(object),
         Err(invalid) => {
             tracing::warn!(
                 object = %ObjectKey::of(&invalid.metadata),
                 error = %invalid.error,
-                "unreadable {kind} left out of the insights"
+                "unreadable {} left out of the insights",
+                K::kind(&())
             );
             None
         }

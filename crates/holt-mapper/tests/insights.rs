@@ -15,12 +15,10 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 use holt_insights::{CallInsight, Direction, Insights, Outcome, ServerInsight, WorkloadName};
 use holt_mapper::shared::now_ms;
-use holt_mapper_api::{Connection, Counters, Report, SeenBy};
 use holt_testenv::{ControlPlane, deployment_serving, eventually};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{DynamicObject, PostParams};
-use kube::core::{ApiResource, GroupVersionKind};
+use kube::api::PostParams;
 use kube::{Api, Client};
 use pretty_assertions::assert_eq;
 use serde_json::json;
@@ -41,55 +39,14 @@ fn shadow_config(dir: &std::path::Path) -> anyhow::Result<String> {
     Ok(path.display().to_string())
 }
 
-fn report(calls: &[(&str, &str)]) -> Report {
-    Report {
-        node: "node-a".into(),
-        dns: Vec::new(),
-        connections: calls
-            .iter()
-            .map(|(src, dst)| Connection {
-                src_ip: src.parse().expect("ip"),
-                dst_ip: dst.parse().expect("ip"),
-                dst_port: 80,
-                seen_by: SeenBy::Syn,
-                src_hostname: None,
-                last_seen_ms: now_ms(),
-            })
-            .collect(),
-        counters: Counters::default(),
-    }
-}
-
-/// Creates a Holt object (`k8s.otterize.com/v2beta1`, `kind` and its `plural`) from JSON.
-async fn create_holt(
-    client: &Client,
-    ns: &str,
-    (kind, plural): (&str, &str),
-    body: serde_json::Value,
-) -> anyhow::Result<()> {
-    let gvk = GroupVersionKind::gvk("k8s.otterize.com", "v2beta1", kind);
-    let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
-    let object: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": "k8s.otterize.com/v2beta1", "kind": kind,
-        "metadata": body["metadata"], "spec": body["spec"],
-    }))?;
-    Api::<DynamicObject>::namespaced_with(client.clone(), ns, &resource)
-        .create(&PostParams::default(), &object)
-        .await
-        .with_context(|| format!("creating {kind}"))?;
-    Ok(())
-}
-
 async fn client_intents(client: &Client, ns: &str, name: &str) -> anyhow::Result<()> {
-    create_holt(
-        client,
-        ns,
-        ("ClientIntents", "clientintents"),
-        json!({"metadata": {"name": name},
-               "spec": {"workload": {"name": name, "kind": "Deployment"},
-                        "targets": [{"kubernetes": {"name": "server", "kind": "Deployment"}}]}}),
-    )
-    .await
+    let intents = json!({
+        "apiVersion": "k8s.otterize.com/v2beta1", "kind": "ClientIntents",
+        "metadata": {"name": name},
+        "spec": {"workload": {"name": name, "kind": "Deployment"},
+                 "targets": [{"kubernetes": {"name": "server", "kind": "Deployment"}}]}
+    });
+    Ok(holt_testenv::create_custom_object(client, ns, "clientintents", intents).await?)
 }
 
 async fn network_policy(client: &Client, ns: &str, body: serde_json::Value) -> anyhow::Result<()> {
@@ -123,19 +80,17 @@ async fn insights_until(
     .with_context(|| format!("last insights: {:?}", insights(mapper, &query)))
 }
 
+/// The call of `client` to the server.
 fn call<'a>(insights: &'a Insights, client: &str) -> &'a CallInsight {
     insights
-        .calls
-        .iter()
-        .find(|c| c.client.name == client)
+        .call(client, "server")
         .unwrap_or_else(|| panic!("no call of {client} in {insights:#?}"))
 }
 
+/// The server's row.
 fn server(insights: &Insights) -> &ServerInsight {
     insights
-        .servers
-        .iter()
-        .find(|s| s.server.name == "server")
+        .server("server")
         .unwrap_or_else(|| panic!("no server row in {insights:#?}"))
 }
 
@@ -178,7 +133,10 @@ async fn the_shadow_tutorial_step_by_step_and_another_teams_policy() -> anyhow::
         &[("HOLT_MAPPER_OPERATOR_CONFIG", config.as_str())],
     )
     .await?;
-    mapper.report(&report(&[(&ip(1), &ip(3)), (&ip(2), &ip(3))]))?;
+    let server_ip: std::net::IpAddr = ip(3).parse()?;
+    for client in [1, 2] {
+        mapper.report(&support::connections_report(&ip(client), [server_ip], now_ms()))?;
+    }
 
     // 1. No intents: the calls pass now (shadow), would be blocked by Holt's policy once the server is
     // protected; the server is in shadow and not ready.
@@ -237,7 +195,7 @@ async fn the_shadow_tutorial_step_by_step_and_another_teams_policy() -> anyhow::
     // 3. A third client, never declared, starts calling: the server is not ready any more; once a
     // ProtectedService names it, that call is blocked now, by Holt's policy on the server's ingress.
     deployment_serving(&client, &ns, "client3", &[ip(4).as_str()], &[]).await?;
-    mapper.report(&report(&[(&ip(4), &ip(3))]))?;
+    mapper.report(&support::connections_report(&ip(4), [server_ip], now_ms()))?;
     let third = insights_until(&mapper, &ns, "client3 seen", |i| i.calls.len() == 3).await?;
     assert_eq!(
         (
@@ -246,13 +204,11 @@ async fn the_shadow_tutorial_step_by_step_and_another_teams_policy() -> anyhow::
         ),
         (vec!["client3"], false)
     );
-    create_holt(
-        &client,
-        &ns,
-        ("ProtectedService", "protectedservices"),
-        json!({"metadata": {"name": "server-protect"}, "spec": {"name": "server"}}),
-    )
-    .await?;
+    let protect = json!({
+        "apiVersion": "k8s.otterize.com/v2beta1", "kind": "ProtectedService",
+        "metadata": {"name": "server-protect"}, "spec": {"name": "server"}
+    });
+    holt_testenv::create_custom_object(&client, &ns, "protectedservices", protect).await?;
     let protected = insights_until(&mapper, &ns, "the server enforced", |i| {
         server(i).enforcement.state == "enforced"
     })

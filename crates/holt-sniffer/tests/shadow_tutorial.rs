@@ -25,12 +25,11 @@ use holt_insights::{CallInsight, Direction, Insights, Outcome, ServerInsight};
 use holt_testenv::{ControlPlane, deployment_serving, eventually};
 use k8s_openapi::api::core::v1::Service;
 use kube::Api;
-use kube::api::{DynamicObject, PostParams};
-use kube::core::{ApiResource, GroupVersionKind};
+use kube::api::PostParams;
 use serde_json::json;
 use support::access::MapperAccess;
 use support::netns::{Bridged, bridged, uplink};
-use support::process::{probe, sniffer};
+use support::process::probe;
 use support::servers::{Zone, dns_responder, tcp_server};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -50,38 +49,6 @@ fn holt_binary() -> anyhow::Result<PathBuf> {
     built.remove("holt").context("the holt binary")
 }
 
-/// Holt's CRDs, without a conversion webhook (no operator runs here; every object is written in `v2beta1`,
-/// the storage version's schema).
-async fn install_crds(kube: &kube::Client) -> anyhow::Result<()> {
-    let mut yaml = String::new();
-    for crd in &holt_api::crds::crds()? {
-        yaml.push_str("---\n");
-        yaml.push_str(&holt_api::crds::to_yaml(crd)?);
-    }
-    holt_testenv::install_crds_without_conversion(kube, &yaml).await?;
-    Ok(())
-}
-
-/// Applies a Holt object (`k8s.otterize.com/v2beta1`, `kind` and its `plural`) in `ns`.
-async fn create_holt(
-    kube: &kube::Client,
-    ns: &str,
-    (kind, plural): (&str, &str),
-    metadata: serde_json::Value,
-    spec: serde_json::Value,
-) -> anyhow::Result<()> {
-    let gvk = GroupVersionKind::gvk("k8s.otterize.com", "v2beta1", kind);
-    let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
-    let object: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": "k8s.otterize.com/v2beta1", "kind": kind, "metadata": metadata, "spec": spec,
-    }))?;
-    Api::<DynamicObject>::namespaced_with(kube.clone(), ns, &resource)
-        .create(&PostParams::default(), &object)
-        .await
-        .with_context(|| format!("creating {kind}"))?;
-    Ok(())
-}
-
 /// Each client resolves the Service's name and connects to the server: the real traffic the sniffer sees.
 fn call_the_server(
     net: &Bridged,
@@ -96,20 +63,13 @@ fn call_the_server(
     Ok(())
 }
 
+/// The call of `client` to the server, and the server's row.
 fn call<'a>(insights: &'a Insights, client: &str) -> &'a CallInsight {
-    insights
-        .calls
-        .iter()
-        .find(|c| c.client.name == client)
-        .unwrap_or_else(|| panic!("no call of {client} in {insights:#?}"))
+    insights.call(client, "server").expect("the client's call")
 }
 
 fn server(insights: &Insights) -> &ServerInsight {
-    insights
-        .servers
-        .iter()
-        .find(|s| s.server.name == "server")
-        .unwrap_or_else(|| panic!("no server row in {insights:#?}"))
+    insights.server("server").expect("the server's row")
 }
 
 fn undeclared(insights: &Insights) -> Vec<&str> {
@@ -134,7 +94,9 @@ async fn the_shadow_tutorial_on_real_traffic_ends_with_the_undeclared_call_block
     // namespaces' addresses, Service server (port 80 → SERVER_PORT), Holt's CRDs.
     let plane = ControlPlane::shared().await?;
     let kube = plane.client().await?;
-    install_crds(&kube).await?;
+    // Holt's CRDs, without a conversion webhook (no operator runs here; every object is written in
+    // `v2beta1`, the storage version's schema).
+    holt_testenv::install_crds_without_conversion(&kube, &holt_api::crds::crds_yaml()?).await?;
     let ns = plane.create_namespace(&kube, "shadow-tutorial").await?;
     let mut pods = Vec::new();
     for ((name, v4, v6), ports) in [
@@ -179,35 +141,11 @@ async fn the_shadow_tutorial_on_real_traffic_ends_with_the_undeclared_call_block
     std::fs::write(&operator_config, "mode: defaultShadow\n")?;
     let mut args = access.mapper_args(plane, &format!("{host_address}:0"), &state.path().join("state"))?;
     args.operator_config = Some(operator_config);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (listening, address) = tokio::sync::oneshot::channel();
-    let mapper = tokio::spawn(holt_mapper::serve::serve(
-        args,
-        async move {
-            let _ = stopped.await;
-        },
-        move |address| {
-            let _ = listening.send(address);
-        },
-    ));
-    let mapper_url = format!("http://{}", address.await?);
+    let mapper = holt_mapper::serve::Background::start(args).await?;
+    let mapper_url = mapper.url();
 
     // The sniffer in the node namespace, reporting to the mapper.
-    let _sniffer = sniffer(
-        &net.node,
-        &[
-            "--mapper-url",
-            &mapper_url,
-            "--token-file",
-            &access.token_file.display().to_string(),
-            "--report-interval",
-            "200ms",
-            "--health-bind-address",
-            "127.0.0.1:9091",
-            "--node-name",
-            "shadow-node",
-        ],
-    )?;
+    let _sniffer = access.sniffer(&net.node, &mapper_url, "shadow-node", "127.0.0.1:9091", &[])?;
     // Let the sniffer open its capture before the traffic starts.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -267,15 +205,13 @@ async fn the_shadow_tutorial_on_real_traffic_ends_with_the_undeclared_call_block
 
     // 2. ClientIntents declare every client seen: the server is ready to protect.
     for client in ["client", "client2"] {
-        create_holt(
-            &kube,
-            &ns,
-            ("ClientIntents", "clientintents"),
-            json!({"name": client}),
-            json!({"workload": {"name": client, "kind": "Deployment"},
-                   "targets": [{"kubernetes": {"name": "server", "kind": "Deployment"}}]}),
-        )
-        .await?;
+        let intents = json!({
+            "apiVersion": "k8s.otterize.com/v2beta1", "kind": "ClientIntents",
+            "metadata": {"name": client},
+            "spec": {"workload": {"name": client, "kind": "Deployment"},
+                     "targets": [{"kubernetes": {"name": "server", "kind": "Deployment"}}]}
+        });
+        holt_testenv::create_custom_object(&kube, &ns, "clientintents", intents).await?;
     }
     let declared = insights_until("the server ready to protect", |i| server(i).ready_to_protect).await?;
     for client in ["client", "client2"] {
@@ -298,14 +234,11 @@ async fn the_shadow_tutorial_on_real_traffic_ends_with_the_undeclared_call_block
         Outcome::Allowed,
         "shadow: nothing blocked yet"
     );
-    create_holt(
-        &kube,
-        &ns,
-        ("ProtectedService", "protectedservices"),
-        json!({"name": "server-protect"}),
-        json!({"name": "server"}),
-    )
-    .await?;
+    let protect = json!({
+        "apiVersion": "k8s.otterize.com/v2beta1", "kind": "ProtectedService",
+        "metadata": {"name": "server-protect"}, "spec": {"name": "server"}
+    });
+    holt_testenv::create_custom_object(&kube, &ns, "protectedservices", protect).await?;
     let protected = insights_until("client3 blocked now", |i| call(i, "client3").now.is_blocked()).await?;
     assert!(
         blocked_by_holt(&call(&protected, "client3").now),
@@ -337,7 +270,6 @@ async fn the_shadow_tutorial_on_real_traffic_ends_with_the_undeclared_call_block
         "{table}"
     );
 
-    let _ = stop.send(());
-    mapper.await??;
+    mapper.stop().await?;
     Ok(())
 }

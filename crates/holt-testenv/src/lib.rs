@@ -41,7 +41,9 @@ pub use cluster::{Cluster, ClusterOptions};
 pub use components::{Component, MissingComponent, build_script, cache_root};
 pub use containerd::{BUSYBOX_IMAGE, PAUSE_IMAGE};
 pub use control_plane::{ControlPlane, ControlPlaneOptions, KubeUser};
-pub use crds::{install_crds, install_crds_without_conversion, istio_crds_file, linkerd_policy_crds};
+pub use crds::{
+    create_custom_object, install_crds, install_crds_without_conversion, istio_crds_file, linkerd_policy_crds,
+};
 pub use error::Error;
 pub use eventually::{POLL_INTERVAL, eventually};
 pub use helm::{helm, helm_binary};

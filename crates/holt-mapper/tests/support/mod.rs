@@ -331,12 +331,7 @@ impl Callers {
 /// Installs Holt's CRDs without a conversion webhook (no operator runs in these tests; the mapper reads
 /// and writes `v2alpha1`, the storage version, which needs none).
 pub async fn install_crds(client: &kube::Client) -> anyhow::Result<()> {
-    let mut yaml = String::new();
-    for crd in &holt_api::crds::crds()? {
-        yaml.push_str("---\n");
-        yaml.push_str(&holt_api::crds::to_yaml(crd)?);
-    }
-    holt_testenv::install_crds_without_conversion(client, &yaml).await?;
+    holt_testenv::install_crds_without_conversion(client, &holt_api::crds::crds_yaml()?).await?;
     Ok(())
 }
 

@@ -302,6 +302,7 @@ async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
                 server,
                 exclude_services: joined(&excluded.services),
                 exclude_labels: joined(&excluded.labels),
+                ..InsightsQuery::default()
             };
             let body = endpoint.get(&url(INSIGHTS_PATH, &query)?).await?;
             let insights: holt_insights::Insights =
