@@ -11,7 +11,6 @@
 //! it listed held.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::fmt;
 
 use holt_api::v2beta1::{ClientIntents, ProtectedService};
 use holt_model::facts::{IngressFacts, NamespaceFacts};
@@ -45,19 +44,14 @@ impl DeclaredKind {
 
     /// The Kubernetes kind name.
     pub fn name(self) -> &'static str {
-        match self {
-            DeclaredKind::Namespace => "Namespace",
-            DeclaredKind::ClientIntents => "ClientIntents",
-            DeclaredKind::ProtectedService => "ProtectedService",
-            DeclaredKind::NetworkPolicy => "NetworkPolicy",
-            DeclaredKind::Ingress => "Ingress",
-        }
-    }
-}
-
-impl fmt::Display for DeclaredKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        const NAMES: [&str; 5] = [
+            "Namespace",
+            "ClientIntents",
+            "ProtectedService",
+            "NetworkPolicy",
+            "Ingress",
+        ];
+        NAMES[self as usize]
     }
 }
 

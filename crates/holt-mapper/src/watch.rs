@@ -54,7 +54,7 @@ impl fmt::Display for WatchedKind {
             WatchedKind::Indexed(IndexedKind::Pod) => f.write_str("Pod"),
             WatchedKind::Indexed(IndexedKind::Service) => f.write_str("Service"),
             WatchedKind::Indexed(IndexedKind::Owner(kind)) => f.write_str(kind),
-            WatchedKind::Declared(kind) => write!(f, "{kind}"),
+            WatchedKind::Declared(kind) => f.write_str(kind.name()),
         }
     }
 }
@@ -284,7 +284,7 @@ fn apply(shared: &Shared, kind: &WatchedKind, key: ObjectKey, entry: Entry) {
                 let already_incomplete = declared.incomplete().contains(&declared_kind);
                 if !declared.apply(key.clone(), *object) && !already_incomplete {
                     tracing::warn!(
-                        kind = %declared_kind,
+                        kind = declared_kind.name(),
                         object = %key,
                         limit = declared.max_per_kind(),
                         "declared object left out: --max-declared-objects reached; the insights do not answer until it fits"
