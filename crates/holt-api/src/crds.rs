@@ -138,6 +138,16 @@ pub fn file_name(crd: &CustomResourceDefinition) -> String {
     )
 }
 
+/// Every CRD, as one multi-document YAML (each document as [`to_yaml`] writes it).
+pub fn crds_yaml() -> Result<String, CrdError> {
+    let mut yaml = String::new();
+    for crd in &crds()? {
+        yaml.push_str("---\n");
+        yaml.push_str(&to_yaml(crd)?);
+    }
+    Ok(yaml)
+}
+
 /// A CRD as the YAML committed under `deploy/crds/`, with a header saying how to regenerate it.
 pub fn to_yaml(crd: &CustomResourceDefinition) -> Result<String, CrdError> {
     let name = crd.metadata.name.clone().unwrap_or_default();

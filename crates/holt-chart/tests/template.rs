@@ -1,7 +1,8 @@
 //! The chart rendered by the real helm, no cluster: lint, the default values, values files shaped like the
 //! reference's documented installs, each component off, the CRDs against deploy/crds, the schema refusing
-//! wrong types, every flag of every binary either set by the chart or deliberately left, and the mapper's
-//! access roles as the mapper states them.
+//! wrong types, every flag of every binary either set by the chart or deliberately left, the mapper's
+//! access roles as the mapper states them, and the mapper reading the operator's configuration (and the
+//! declared state) only when the operator is installed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -771,6 +772,103 @@ async fn the_mappers_roles_grant_exactly_what_the_mapper_checks() -> anyhow::Res
         "{:?}",
         args(container)
     );
+    Ok(())
+}
+
+/// The rules of the rendered ClusterRole `name`, as (API group, resource, verbs) each.
+fn cluster_role_grants(
+    rendered: &Rendered,
+    name: &str,
+) -> anyhow::Result<BTreeSet<(String, String, String)>> {
+    let role = rendered
+        .get("ClusterRole", name)
+        .with_context(|| format!("no ClusterRole {name}"))?;
+    let rules: Vec<PolicyRule> = serde_json::from_value(role["rules"].clone())?;
+    let mut grants = BTreeSet::new();
+    for rule in rules {
+        for group in rule.api_groups.iter().flatten() {
+            for resource in rule.resources.iter().flatten() {
+                grants.insert((group.clone(), resource.clone(), rule.verbs.join(",")));
+            }
+        }
+    }
+    Ok(grants)
+}
+
+#[tokio::test]
+async fn the_mapper_serves_insights_with_the_operators_configuration_only_beside_the_operator()
+-> anyhow::Result<()> {
+    let helm = Helm::new()?;
+    // Namespaces (core), networkpolicies and ingresses (networking.k8s.io), protectedservices (Holt's).
+    let declared_state = ["namespaces", "networkpolicies", "ingresses", "protectedservices"];
+    let grants_watch = |grants: &BTreeSet<(String, String, String)>, resource: &str| {
+        grants
+            .iter()
+            .any(|(_, r, verbs)| r == resource && verbs == "list,watch")
+    };
+
+    // With the operator: its ConfigMap mounted read-only into the mapper, the flag naming the file in it,
+    // and list/watch of the declared state the insights read (nothing more: no write verb is added).
+    let rendered = helm.template("holt-system", &[]).await?;
+    ensure!(rendered.get("ConfigMap", "holt-operator-config").is_some());
+    let mapper = rendered.get("Deployment", "holt-mapper").context("mapper")?;
+    let container = containers(mapper)[0];
+    let mount = container["volumeMounts"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["name"] == "operator-config"))
+        .context("the operator configuration's mount")?;
+    assert_eq!(mount["readOnly"], true);
+    let path = format!(
+        "{}/config.yaml",
+        mount["mountPath"].as_str().context("mountPath")?
+    );
+    ensure!(
+        args(container).contains(&format!("--operator-config={path}")),
+        "{:?}",
+        args(container)
+    );
+    ensure!(args(container).contains(&"--max-declared-objects=20000".to_owned()));
+    let volume = mapper["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .and_then(|v| v.iter().find(|v| v["name"] == "operator-config"))
+        .context("the operator configuration's volume")?;
+    assert_eq!(volume["configMap"]["name"], "holt-operator-config");
+    ensure!(
+        !mapper["spec"]["template"]["metadata"]["annotations"]["checksum/operator-config"].is_null(),
+        "a changed configuration rolls the mapper too"
+    );
+    let grants = cluster_role_grants(&rendered, "holt-mapper")?;
+    for resource in declared_state {
+        ensure!(grants_watch(&grants, resource), "{resource} not in {grants:?}");
+    }
+    ensure!(
+        grants.iter().all(|(_, resource, verbs)| verbs == "list,watch"
+            || (resource == "clientintents/status" && verbs == "patch")),
+        "{grants:?}"
+    );
+
+    // Without the operator: no configuration to read, so no insights, no mount and none of those grants.
+    let alone = helm
+        .template(
+            "holt-system",
+            &["--set", "global.deployment.intentsOperator=false"],
+        )
+        .await?;
+    let mapper = alone.get("Deployment", "holt-mapper").context("mapper")?;
+    let container = containers(mapper)[0];
+    ensure!(
+        !args(container).iter().any(|a| a.starts_with("--operator-config")),
+        "{:?}",
+        args(container)
+    );
+    ensure!(!mapper.to_string().contains("operator-config"), "{mapper}");
+    let grants = cluster_role_grants(&alone, "holt-mapper")?;
+    for resource in declared_state {
+        ensure!(
+            !grants_watch(&grants, resource),
+            "{resource} granted without the operator"
+        );
+    }
     Ok(())
 }
 

@@ -1,16 +1,17 @@
 //! What the insights answer: for every discovered call, whether it is declared and its fate now, once its
 //! server is protected, and once the mode is `defaultActive`; for every server called, whether it is
 //! enforced and why, its discovered and undeclared clients, and whether it is ready to protect. Serialized as
-//! `holt plan --traffic -o json` prints it.
+//! `holt plan --traffic -o json` prints it and the mapper serves it (`GET /v1/insights`); read back by
+//! `holt mapper insights`.
 
 use std::fmt;
 
 use holt_model::{Enforcement, Identity};
 use holt_reach::{PolicyName, Protocol};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A workload (or Service) as the insights name it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct WorkloadName {
     pub namespace: String,
     pub name: String,
@@ -36,7 +37,7 @@ impl fmt::Display for WorkloadName {
 }
 
 /// Which end of a call a policy isolates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// The client's egress.
@@ -46,7 +47,7 @@ pub enum Direction {
 }
 
 /// A policy that isolates one end of a blocked call without admitting it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blocker {
     pub policy: PolicyName,
     /// Whether Holt writes this policy (otherwise it is one of the cluster's own).
@@ -66,7 +67,7 @@ impl fmt::Display for Blocker {
 }
 
 /// The fate of a call in one scenario.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Outcome {
     /// Every port evaluated passes.
@@ -102,7 +103,7 @@ impl fmt::Display for Outcome {
 }
 
 /// One discovered call and its fate.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallInsight {
     pub client: WorkloadName,
     pub server: WorkloadName,
@@ -119,10 +120,10 @@ pub struct CallInsight {
 }
 
 /// Whether a server is enforced now.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerEnforcement {
     /// `enforced`, `shadow` or `not_watched`.
-    pub state: &'static str,
+    pub state: String,
     /// `defaultActive`, `enforced namespace`, `ProtectedService <name>`, `defaultShadow`, or `namespace not
     /// watched`.
     pub why: String,
@@ -137,12 +138,15 @@ impl From<&Enforcement> for ServerEnforcement {
             Enforcement::Shadow => ("shadow", "defaultShadow".to_owned()),
             Enforcement::NotWatched => ("not_watched", "namespace not watched".to_owned()),
         };
-        Self { state, why }
+        Self {
+            state: state.to_owned(),
+            why,
+        }
     }
 }
 
 /// One server that discovered calls reach.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerInsight {
     pub server: WorkloadName,
     pub enforcement: ServerEnforcement,
@@ -157,7 +161,7 @@ pub struct ServerInsight {
 }
 
 /// The insights of one set of discovered calls, calls and servers sorted by name.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Insights {
     pub calls: Vec<CallInsight>,
     pub servers: Vec<ServerInsight>,
@@ -167,5 +171,18 @@ impl Insights {
     /// The calls blocked now.
     pub fn blocked_now(&self) -> impl Iterator<Item = &CallInsight> {
         self.calls.iter().filter(|c| c.now.is_blocked())
+    }
+
+    /// The call from the workload named `client` to the one named `server` (names alone, in any namespace:
+    /// the first such call).
+    pub fn call(&self, client: &str, server: &str) -> Option<&CallInsight> {
+        self.calls
+            .iter()
+            .find(|c| c.client.name == client && c.server.name == server)
+    }
+
+    /// The row of the server named `server` (its name alone, in any namespace: the first such row).
+    pub fn server(&self, server: &str) -> Option<&ServerInsight> {
+        self.servers.iter().find(|s| s.server.name == server)
     }
 }

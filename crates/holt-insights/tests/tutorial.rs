@@ -150,9 +150,9 @@ fn row(
 }
 
 /// `(state, why)` of the one server's enforcement.
-fn enforcement(insights: &Insights) -> (&'static str, &str) {
+fn enforcement(insights: &Insights) -> (&str, &str) {
     let server = &insights.servers[0];
-    (server.enforcement.state, server.enforcement.why.as_str())
+    (server.enforcement.state.as_str(), server.enforcement.why.as_str())
 }
 
 const DEFAULT_DENY: &str = "blocked by default-deny-server (holt)";

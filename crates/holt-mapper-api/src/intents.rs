@@ -18,6 +18,11 @@ pub const EXPORT_PATH: &str = "/v1/export";
 pub const GRAPH_PATH: &str = "/v1/graph";
 /// `POST`: forget every discovered intent and DNS answer (`204 No Content`).
 pub const RESET_PATH: &str = "/v1/reset";
+/// `GET`: the shadow-mode insights of the discovered calls an [`InsightsQuery`] selects: `holt-insights`'
+/// `Insights` as JSON (that crate defines it: it carries NetworkPolicy names this crate stays free of).
+/// `404` when the mapper runs without the operator's configuration (`--operator-config`), the message
+/// saying so.
+pub const INSIGHTS_PATH: &str = "/v1/insights";
 
 /// A workload: the identity the mapper resolved a pod to (its root owner, or the override annotation).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -97,6 +102,12 @@ pub struct Filters {
 
 /// Query of [`INTENTS_PATH`].
 pub type IntentsQuery = Filters;
+
+/// Query of [`INSIGHTS_PATH`]: the [`Filters`], read for calls rather than intents. `namespace` keeps the
+/// calls whose client *or* server is in one of the namespaces, and the servers there; `server` is a server's
+/// workload name (in any namespace) or `name.namespace`; the exclusions as for intents. `client` is refused:
+/// a server's readiness depends on all its clients.
+pub type InsightsQuery = Filters;
 
 /// How exported ClientIntents are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,9 +10,10 @@
 //!   mapper's limit in the [`MAX_REPORT_BYTES_HEADER`] header.
 //! - `GET` [`LIMITS_PATH`] → the mapper's [`Limits`]: what a sniffer reads before its first report.
 //! - `GET` [`INTENTS_PATH`], [`EXPORT_PATH`], [`GRAPH_PATH`] and `POST` [`RESET_PATH`]: the discovered
-//!   intents ([`intents`]); `docs/mapper.md` describes every endpoint.
+//!   intents ([`intents`]); `GET` [`INSIGHTS_PATH`]: the shadow-mode insights of the discovered calls;
+//!   `docs/mapper.md` describes every endpoint.
 //!
-//! Reports, intents, export, graph and reset need a bearer token (`Authorization: Bearer`, or
+//! Reports, intents, export, graph, insights and reset need a bearer token (`Authorization: Bearer`, or
 //! [`FORWARDED_AUTHORIZATION_HEADER`] through the API server's proxy) that the API server vouches for
 //! and whose owner has the RBAC verb the request needs: `401` without one, `403` without the verb.
 
@@ -26,7 +27,8 @@ pub mod ip_block;
 
 pub use intents::{
     DiscoveredIntent, EXPORT_PATH, ExportFile, ExportFormat, ExportQuery, ExportVersion, Filters, GRAPH_PATH,
-    GraphFormat, GraphQuery, INTENTS_PATH, IntentsQuery, RESET_PATH, Target, Workload, path_with_query,
+    GraphFormat, GraphQuery, INSIGHTS_PATH, INTENTS_PATH, InsightsQuery, IntentsQuery, RESET_PATH, Target,
+    Workload, path_with_query,
 };
 pub use ip_block::{IpBlock, IpBlockError};
 

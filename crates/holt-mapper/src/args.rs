@@ -62,6 +62,13 @@ pub struct Args {
         default_value = "istio-system,linkerd"
     )]
     pub exclude_namespaces: Vec<String>,
+    /// The operator's configuration file (what `holt-operator --config` reads: YAML with the Helm
+    /// values' keys, read by the same parser). Turns on the shadow-mode insights (`GET /v1/insights`,
+    /// `holt mapper insights`) with the operator's mode and enforced namespaces, and the watches they
+    /// need: Namespaces, ClientIntents, ProtectedServices, NetworkPolicies and Ingresses. Without it the
+    /// insights are off (`404`).
+    #[arg(long, env = "HOLT_MAPPER_OPERATOR_CONFIG", value_name = "FILE")]
+    pub operator_config: Option<PathBuf>,
     #[command(flatten)]
     pub log: holt_runtime::LogArgs,
 
@@ -181,6 +188,11 @@ pub struct Args {
     /// ingested, their counters not kept (counted).
     #[arg(long, env = "HOLT_MAPPER_MAX_NODES", default_value_t = 10_000)]
     pub max_nodes: usize,
+    /// Objects of each kind the insights read (Namespaces, ClientIntents, ProtectedServices,
+    /// NetworkPolicies not Holt's, Ingresses) kept; past it new ones are left out (counted) and
+    /// `GET /v1/insights` answers `503` until a relist of that kind fits.
+    #[arg(long, env = "HOLT_MAPPER_MAX_DECLARED_OBJECTS", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_declared_objects: u64,
 }
 
 #[cfg(test)]

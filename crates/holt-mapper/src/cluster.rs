@@ -228,6 +228,24 @@ impl ClusterIndex {
         (pods, self.services.len(), owners)
     }
 
+    /// Every pod, by namespace and name.
+    pub fn pods(&self) -> impl Iterator<Item = &PodEntry> {
+        self.pods.values().flat_map(BTreeMap::values)
+    }
+
+    /// Every Service.
+    pub fn services(&self) -> impl Iterator<Item = &ServiceFacts> {
+        self.services.values()
+    }
+
+    /// Every pod owner, of every kind.
+    pub fn owners(&self) -> impl Iterator<Item = &OwnerFacts> {
+        self.owners
+            .values()
+            .flat_map(HashMap::values)
+            .flat_map(HashMap::values)
+    }
+
     pub fn pod(&self, namespace: &str, name: &str) -> Option<&PodEntry> {
         self.pods.get(namespace)?.get(name)
     }

@@ -1,5 +1,5 @@
 //! The HTTP/JSON API (documented endpoint by endpoint in `docs/mapper.md`): reports in; intents, export,
-//! graph, reset, limits, health, readiness and metrics out. Bad input is answered `400` with a
+//! graph, insights, reset, limits, health, readiness and metrics out. Bad input is answered `400` with a
 //! plain-text reason.
 //!
 //! [`app`] is the whole API as one [`Router`] with its per-request checks and bounds: who may call
@@ -20,14 +20,16 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use holt_mapper_api::{
-    EXPORT_PATH, ExportFormat, ExportQuery, Filters, GRAPH_PATH, GraphFormat, GraphQuery, INTENTS_PATH,
-    LIMITS_PATH, Limits, MAX_REPORT_BYTES_HEADER, REPORTS_PATH, RESET_PATH, Report,
+    EXPORT_PATH, ExportFormat, ExportQuery, Filters, GRAPH_PATH, GraphFormat, GraphQuery, INSIGHTS_PATH,
+    INTENTS_PATH, InsightsQuery, LIMITS_PATH, Limits, MAX_REPORT_BYTES_HEADER, REPORTS_PATH, RESET_PATH,
+    Report,
 };
 use tokio::sync::Semaphore;
 
 use crate::access::{Permission, bearer_token};
 use crate::access_review::{AccessReviewer, Caller};
 use crate::export::{ExportOptions, export, export_files};
+use crate::insights::{InsightsFilter, Snapshot};
 use crate::shared::{Shared, now_ms};
 use crate::store::Filter;
 use crate::{graph, metrics};
@@ -69,7 +71,8 @@ pub fn app(shared: Arc<Shared>, limits: RequestLimits, access: Option<Arc<Access
         Router::new()
             .route(INTENTS_PATH, get(intents))
             .route(EXPORT_PATH, get(export_intents))
-            .route(GRAPH_PATH, get(graph_intents)),
+            .route(GRAPH_PATH, get(graph_intents))
+            .route(INSIGHTS_PATH, get(insights)),
         Permission::Read,
     );
     let resets = guarded(Router::new().route(RESET_PATH, post(reset)), Permission::Reset);
@@ -216,6 +219,81 @@ async fn graph_intents(State(shared): State<Arc<Shared>>, Query(query): Query<Gr
         .into_response()
 }
 
+/// The shadow-mode insights of the discovered calls the query selects, computed from the current state
+/// off the async threads. `404` while the insights are off, `503` while a kind they read has not listed
+/// yet or holds fewer objects than the cluster has (`--max-declared-objects`).
+async fn insights(State(shared): State<Arc<Shared>>, Query(query): Query<InsightsQuery>) -> Response {
+    let Some(inputs) = &shared.insights else {
+        return (
+            StatusCode::NOT_FOUND,
+            "the shadow-mode insights are off: start the mapper with --operator-config FILE \
+             (HOLT_MAPPER_OPERATOR_CONFIG), the operator's configuration file; the chart does it when it \
+             installs the operator (docs/insights.md)\n",
+        )
+            .into_response();
+    };
+    let (filter, exclusions) = match InsightsFilter::parse(&query) {
+        Ok(parsed) => parsed,
+        Err(e) => return bad_request(e),
+    };
+    // The pods, Services and owners as much as the declared state.
+    let waiting: Vec<String> = shared.unsynced().iter().map(ToString::to_string).collect();
+    if !waiting.is_empty() {
+        return unavailable(format!(
+            "the insights wait for the first list of: {}",
+            waiting.join(", ")
+        ));
+    }
+    let snapshot = {
+        let mapper = shared.mapper();
+        let intents = mapper.intents(&exclusions);
+        let declared = inputs.declared();
+        let incomplete = declared.incomplete();
+        if !incomplete.is_empty() {
+            let kinds: Vec<&str> = incomplete.iter().map(|k| k.name()).collect();
+            return unavailable(format!(
+                "the insights do not answer: the cluster has more {} than --max-declared-objects ({}) \
+                 lets the mapper keep, and a call's verdict could be wrong without them; raise the limit",
+                kinds.join(", "),
+                declared.max_per_kind()
+            ));
+        }
+        Snapshot::take(&inputs.config, &mapper.index, &declared, intents)
+    };
+    let started = std::time::Instant::now();
+    let computed = tokio::task::spawn_blocking(move || snapshot.insights(&filter)).await;
+    let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    inputs
+        .computations
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    inputs
+        .last_computation_us
+        .store(elapsed_us, std::sync::atomic::Ordering::Relaxed);
+    match computed {
+        Ok(Ok(insights)) => axum::Json(insights).into_response(),
+        Ok(Err(error)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the insights cannot be computed: {error}\n"),
+        )
+            .into_response(),
+        Err(error) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the insights computation failed: {error}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// `503 Service Unavailable` with its reason and `Retry-After: 1`.
+fn unavailable(reason: String) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "1")],
+        format!("{reason}\n"),
+    )
+        .into_response()
+}
+
 /// Forgets every intent and DNS answer, durably, and has the publisher take back the addresses it
 /// published in `status.resolvedIPs` ([`crate::published_reset`]); answered once both are on disk.
 async fn reset(State(shared): State<Arc<Shared>>, caller: Option<Extension<Arc<Caller>>>) -> Response {
@@ -253,7 +331,7 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     if unsynced.is_empty() {
         (StatusCode::OK, "ok\n").into_response()
     } else {
-        let waiting: Vec<String> = unsynced.iter().map(|k| format!("{k:?}")).collect();
+        let waiting: Vec<String> = unsynced.iter().map(ToString::to_string).collect();
         (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("waiting for the first list of: {}\n", waiting.join(", ")),

@@ -27,6 +27,19 @@ pub struct Metrics {
     pub status_patch_failures: u64,
     pub connections: ConnectionFigures,
     pub access: AccessFigures,
+    /// The insights' declared state; `None` while the insights are off.
+    pub declared: Option<DeclaredFigures>,
+}
+
+/// The insights' declared state and computations, read once.
+#[derive(Clone, Debug, Default)]
+pub struct DeclaredFigures {
+    /// Objects held, by kind.
+    pub objects: Vec<(crate::declared::DeclaredKind, usize)>,
+    /// Objects left out (`--max-declared-objects`), by kind.
+    pub refused: Vec<(crate::declared::DeclaredKind, u64)>,
+    pub computations: u64,
+    pub last_computation_us: u64,
 }
 
 /// The access checks' counters, read once.
@@ -259,6 +272,31 @@ pub fn render(m: &Metrics) -> String {
             (labels("reason", refused.label()), count)
         }),
     );
+    if let Some(declared) = &m.declared {
+        page.gauge(
+            "holt_mapper_declared_objects",
+            "Objects the insights read (Namespaces, ClientIntents, ProtectedServices, NetworkPolicies not Holt's, Ingresses), all kinds together.",
+            declared.objects.iter().map(|(_, n)| *n as u64).sum(),
+        );
+        page.counters(
+            "holt_mapper_declared_objects_refused_total",
+            "Objects the insights could not keep (--max-declared-objects), by kind; the insights answer 503 until a relist fits.",
+            declared
+                .refused
+                .iter()
+                .map(|(kind, count)| (labels("kind", kind.name()), *count)),
+        );
+        page.counter(
+            "holt_mapper_insights_computations_total",
+            "Insights computed (GET /v1/insights).",
+            declared.computations,
+        );
+        page.gauge(
+            "holt_mapper_insights_last_computation_microseconds",
+            "How long the last insights computation took.",
+            declared.last_computation_us,
+        );
+    }
     page.counters(
         "holt_mapper_observations_unresolved_total",
         "Observations dropped, by reason.",

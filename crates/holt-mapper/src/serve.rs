@@ -1,5 +1,6 @@
 //! Running the mapper: load the discovered intents from the state directory, start the watches and
-//! timers, serve the HTTP API until `shutdown` completes, then write a last snapshot.
+//! timers, serve the HTTP API until `shutdown` completes, then write a last snapshot. [`Background`] runs
+//! the same in a task of its own, for tests and programs that embed the mapper.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,10 +13,11 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use crate::access_review::{AccessReviewer, ReviewSettings};
 use crate::args::Args;
 use crate::cluster::ClusterIndex;
+use crate::declared::DeclaredState;
 use crate::ingest::{IngestConfig, Mapper};
 use crate::intent_log::{self, IntentLog, LogError};
 use crate::published_reset::PublishedReset;
-use crate::shared::{Shared, now_ms};
+use crate::shared::{InsightsInputs, Shared, now_ms};
 use crate::store::{Store, StoreLimits};
 use crate::{connections, http, publish, watch};
 
@@ -32,6 +34,8 @@ pub enum ServeError {
     Kubeconfig { path: String, reason: String },
     #[error("cannot find how to reach the API server: {0}")]
     ApiServer(String),
+    #[error("cannot read the operator's configuration (--operator-config): {0}")]
+    OperatorConfig(#[from] holt_config::ConfigError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: SocketAddr,
@@ -39,6 +43,54 @@ pub enum ServeError {
     },
     #[error("the HTTP server failed: {0}")]
     Http(std::io::Error),
+    #[error("the mapper stopped before it listened: {0}")]
+    NotListening(String),
+}
+
+/// A mapper serving in a task of its own until [`Background::stop`] (or until it is dropped, which stops it
+/// without waiting).
+#[derive(Debug)]
+pub struct Background {
+    /// Where it listens (the bound address when `--bind-address` asked for port 0).
+    pub address: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), ServeError>>,
+}
+
+impl Background {
+    /// Starts [`serve`] with `args` in a task and returns once it listens, or with the error that stopped it
+    /// before (a bad `--operator-config`, an address it cannot bind).
+    pub async fn start(args: Args) -> Result<Background, ServeError> {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (listening, address) = tokio::sync::oneshot::channel();
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        let task = tokio::spawn(serve(args, shutdown, move |address| {
+            let _ = listening.send(address);
+        }));
+        match address.await {
+            Ok(address) => Ok(Background { address, stop, task }),
+            Err(_) => Err(match task.await {
+                Ok(Err(error)) => error,
+                Ok(Ok(())) => ServeError::NotListening("it returned".into()),
+                Err(error) => ServeError::NotListening(error.to_string()),
+            }),
+        }
+    }
+
+    /// `http://<address>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Stops serving, writes the last snapshot, and returns how serving ended.
+    pub async fn stop(self) -> Result<(), ServeError> {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .map_err(|error| ServeError::NotListening(error.to_string()))?
+    }
 }
 
 /// Runs the mapper until `shutdown` completes. `on_listening` gets the bound address (useful with port 0).
@@ -56,6 +108,7 @@ pub async fn serve(
         max_dns_addresses: args.max_dns_addresses,
         max_addresses_per_dns_name: args.max_addresses_per_dns_name,
     };
+    let insights = insights_inputs(&args)?;
     let (store, log) = open_store(&args.state_dir, limits).await?;
 
     let client = kube_client(&args).await?;
@@ -79,7 +132,8 @@ pub async fn serve(
     };
     let mapper = Mapper::new(ClusterIndex::new(config), store, ingest);
     let published_reset = PublishedReset::open(&args.state_dir, args.resolved_ips_interval_ms > 0);
-    let shared = Arc::new(Shared::new(mapper, watch::watched_kinds(), log, published_reset));
+    let watched = watch::watched_kinds(insights.is_some());
+    let shared = Arc::new(Shared::new(mapper, insights, watched, log, published_reset));
     let access = if args.insecure_skip_authentication {
         tracing::error!(
             "AUTHENTICATION IS OFF (--insecure-skip-authentication): anyone who reaches {} may report \
@@ -153,6 +207,37 @@ pub async fn serve(
     let _ = save(&shared).await;
     tracing::info!("stopped");
     served
+}
+
+/// The insights' inputs when `--operator-config` is given: the operator's configuration (read as the
+/// operator reads it) and an empty declared state bounded by `--max-declared-objects`.
+fn insights_inputs(args: &Args) -> Result<Option<InsightsInputs>, ServeError> {
+    let Some(path) = &args.operator_config else {
+        tracing::info!("shadow-mode insights off: no --operator-config");
+        return Ok(None);
+    };
+    let config = holt_config::ConfigArgs {
+        config: Some(path.clone()),
+        ..holt_config::ConfigArgs::default()
+    }
+    .resolve()?;
+    if config.workload_name_override_annotation != args.workload_name_override_annotation
+        || config.use_image_name_for_service_id_for_jobs != args.use_image_name_for_service_id_for_jobs
+    {
+        tracing::warn!(
+            "the operator's configuration names workloads differently from this mapper's flags \
+             (--workload-name-override-annotation, --use-image-name-for-service-id-for-jobs): the insights \
+             may not match discovered calls to declared ones"
+        );
+    }
+    tracing::info!(
+        config = %path.display(),
+        mode = ?config.mode,
+        enforced_namespaces = ?config.enforced_namespaces,
+        "shadow-mode insights on"
+    );
+    let max = usize::try_from(args.max_declared_objects).unwrap_or(usize::MAX);
+    Ok(Some(InsightsInputs::new(config, DeclaredState::new(max))))
 }
 
 async fn kube_client(args: &Args) -> Result<kube::Client, ServeError> {

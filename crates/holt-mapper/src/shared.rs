@@ -1,24 +1,57 @@
-//! The state the HTTP handlers, watches and timers share: the [`Mapper`] behind a lock, readiness, and
-//! the counters of what the I/O side did.
+//! The state the HTTP handlers, watches and timers share: the [`Mapper`] behind a lock, the insights'
+//! inputs (when they are on), readiness, and the counters of what the I/O side did.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use holt_model::Config;
+
 use crate::access_review::AccessStats;
-use crate::cluster::IndexedKind;
 use crate::connections::ConnectionStats;
+use crate::declared::{DeclaredKind, DeclaredState};
 use crate::ingest::Mapper;
 use crate::intent_log::IntentLog;
-use crate::metrics::{AccessFigures, ConnectionFigures, Metrics};
+use crate::metrics::{AccessFigures, ConnectionFigures, DeclaredFigures, Metrics};
 use crate::published_reset::PublishedReset;
+use crate::watch::WatchedKind;
+
+/// What the shadow-mode insights read besides the mapper: the operator's configuration and the declared
+/// state. Lock order: the mapper first, then the declared state (never the other way round).
+#[derive(Debug)]
+pub struct InsightsInputs {
+    /// The operator's configuration (`--operator-config`): its mode, enforced namespaces, mechanisms.
+    pub config: Config,
+    declared: Mutex<DeclaredState>,
+    /// Insights computed, and how long the last one took (microseconds).
+    pub computations: AtomicU64,
+    pub last_computation_us: AtomicU64,
+}
+
+impl InsightsInputs {
+    pub fn new(config: Config, declared: DeclaredState) -> Self {
+        InsightsInputs {
+            config,
+            declared: Mutex::new(declared),
+            computations: AtomicU64::new(0),
+            last_computation_us: AtomicU64::new(0),
+        }
+    }
+
+    /// The declared state (a poisoned lock is used as it is, as the mapper's).
+    pub fn declared(&self) -> MutexGuard<'_, DeclaredState> {
+        self.declared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 #[derive(Debug)]
 pub struct Shared {
     mapper: Mutex<Mapper>,
+    /// The insights' inputs; `None`: the insights are off (no `--operator-config`).
+    pub insights: Option<InsightsInputs>,
     /// Kinds whose watch has not listed yet: ready when empty.
-    unsynced: Mutex<BTreeSet<IndexedKind>>,
+    unsynced: Mutex<BTreeSet<WatchedKind>>,
     pub snapshot_writes: AtomicU64,
     pub snapshot_failures: AtomicU64,
     pub status_patches: AtomicU64,
@@ -41,15 +74,18 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Shared state around `mapper`, ready once every kind in `watched` has listed.
+    /// Shared state around `mapper` (and the `insights` inputs, when they are on), ready once every kind
+    /// in `watched` has listed.
     pub fn new(
         mapper: Mapper,
-        watched: BTreeSet<IndexedKind>,
+        insights: Option<InsightsInputs>,
+        watched: BTreeSet<WatchedKind>,
         log: IntentLog,
         published_reset: PublishedReset,
     ) -> Self {
         Shared {
             mapper: Mutex::new(mapper),
+            insights,
             unsynced: Mutex::new(watched),
             snapshot_writes: AtomicU64::new(0),
             snapshot_failures: AtomicU64::new(0),
@@ -74,7 +110,7 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn synced(&self, kind: &IndexedKind) {
+    pub fn synced(&self, kind: &WatchedKind) {
         self.unsynced
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -82,7 +118,7 @@ impl Shared {
     }
 
     /// The kinds still listing (none once ready), for `/readyz`.
-    pub fn unsynced(&self) -> Vec<IndexedKind> {
+    pub fn unsynced(&self) -> Vec<WatchedKind> {
         self.unsynced
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -94,6 +130,17 @@ impl Shared {
     pub fn metrics(&self) -> Metrics {
         let mapper = self.mapper();
         let (pods, services, _) = mapper.index.sizes();
+        let declared = self.insights.as_ref().map(|insights| {
+            let declared = insights.declared();
+            DeclaredFigures {
+                objects: DeclaredKind::ALL.map(|kind| (kind, declared.len(kind))).to_vec(),
+                refused: DeclaredKind::ALL
+                    .map(|kind| (kind, declared.refused(kind)))
+                    .to_vec(),
+                computations: insights.computations.load(Ordering::Relaxed),
+                last_computation_us: insights.last_computation_us.load(Ordering::Relaxed),
+            }
+        });
         Metrics {
             stats: mapper.stats.clone(),
             intents: mapper.store.len(),
@@ -112,6 +159,7 @@ impl Shared {
             status_patch_failures: self.status_patch_failures.load(Ordering::Relaxed),
             connections: ConnectionFigures::of(&self.connections),
             access: AccessFigures::of(&self.access),
+            declared,
         }
     }
 }

@@ -203,6 +203,97 @@ impl PodFacts {
     }
 }
 
+impl PodFacts {
+    /// A Pod that reads back as these facts (`PodFacts::from_pod(&facts.to_pod()) == facts`) and carries
+    /// their labels, addresses and container ports: for a holder of the facts alone (the network mapper) that
+    /// hands Pods to code reading Pods (the shadow-mode insights). Its containers are made up to carry the
+    /// facts: one per image, one with every port, one per HTTP probe, and the mesh's proxies by name.
+    pub fn to_pod(&self) -> Pod {
+        let plain = |name: String| Container {
+            name,
+            ..Container::default()
+        };
+        let mut containers: Vec<Container> = self
+            .images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| Container {
+                image: Some(image.clone()),
+                ..plain(format!("image-{i}"))
+            })
+            .collect();
+        if !self.ports.is_empty() {
+            containers.push(Container {
+                ports: Some(
+                    self.ports
+                        .iter()
+                        .map(|p| k8s_openapi::api::core::v1::ContainerPort {
+                            name: p.name.clone(),
+                            container_port: p.port,
+                            protocol: Some(p.protocol.clone()),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+                ..plain("ports".into())
+            });
+        }
+        containers.extend(self.http_probes.iter().enumerate().map(|(i, probe)| Container {
+            readiness_probe: Some(k8s_openapi::api::core::v1::Probe {
+                http_get: Some(k8s_openapi::api::core::v1::HTTPGetAction {
+                    port: probe.port.clone(),
+                    path: Some(probe.path.clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..plain(format!("probe-{i}"))
+        }));
+        if self.has_istio_sidecar {
+            containers.push(plain("istio-proxy".into()));
+        }
+        if self.has_linkerd_proxy {
+            containers.push(plain(LINKERD_PROXY_CONTAINER.into()));
+        }
+        let map = |sorted: &SortedMap<String, String>| -> Option<BTreeMap<String, String>> {
+            (!sorted.is_empty()).then(|| sorted.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        };
+        Pod {
+            metadata: ObjectMeta {
+                namespace: Some(self.key.namespace.clone()),
+                name: Some(self.key.name.clone()),
+                labels: map(&self.labels),
+                annotations: map(&self.annotations),
+                owner_references: self.owner.as_ref().map(|owner| {
+                    vec![OwnerReference {
+                        kind: owner.kind.clone(),
+                        name: owner.name.clone(),
+                        controller: Some(true),
+                        ..OwnerReference::default()
+                    }]
+                }),
+                ..ObjectMeta::default()
+            },
+            spec: Some(k8s_openapi::api::core::v1::PodSpec {
+                containers,
+                service_account_name: Some(self.service_account.clone()),
+                host_network: self.host_network.then_some(true),
+                ..Default::default()
+            }),
+            status: Some(k8s_openapi::api::core::v1::PodStatus {
+                pod_ip: self.ips.first().cloned(),
+                pod_ips: (!self.ips.is_empty()).then(|| {
+                    self.ips
+                        .iter()
+                        .map(|ip| k8s_openapi::api::core::v1::PodIP { ip: ip.clone() })
+                        .collect()
+                }),
+                ..Default::default()
+            }),
+        }
+    }
+}
+
 /// The HTTP probes of the containers other than Linkerd's proxy.
 fn http_probes(containers: &[Container]) -> Vec<HttpProbe> {
     let mut probes: Vec<HttpProbe> = containers
@@ -341,5 +432,78 @@ impl IngressFacts {
             key: ObjectKey::of(&ingress.metadata),
             services,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rich_pod() -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "namespace": "shop", "name": "web-7d9f-x1",
+                "labels": {"app": "web", "tier": "front"},
+                "annotations": {"intents.otterize.com/workload-name": "web"},
+                "ownerReferences": [
+                    {"apiVersion": "v1", "kind": "Other", "name": "not-it", "uid": "0"},
+                    {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d9f", "uid": "1", "controller": true}
+                ]
+            },
+            "spec": {
+                "serviceAccountName": "web-sa",
+                "containers": [
+                    {"name": "main", "image": "registry.example/web:1",
+                     "ports": [{"name": "http", "containerPort": 8080}, {"containerPort": 53, "protocol": "UDP"}],
+                     "livenessProbe": {"httpGet": {"port": "http", "path": "/live"}},
+                     "readinessProbe": {"httpGet": {"port": 8080}}},
+                    {"name": "log-sidecar", "image": "registry.example/log:1"},
+                    {"name": "helper", "image": "registry.example/helper:2", "ports": [{"containerPort": 9000}]},
+                    {"name": "istio-proxy", "image": "istio/proxyv2"},
+                    {"name": "linkerd-proxy", "image": "linkerd/proxy", "ports": [{"containerPort": 4143}],
+                     "readinessProbe": {"httpGet": {"port": 4191, "path": "/ready"}}}
+                ]
+            },
+            "status": {"podIP": "10.0.0.9", "podIPs": [{"ip": "10.0.0.9"}, {"ip": "fd00::9"}]}
+        }))
+        .expect("a valid Pod")
+    }
+
+    #[test]
+    fn a_pod_made_from_facts_reads_back_as_the_same_facts() {
+        let facts = PodFacts::from_pod(&rich_pod());
+        // The example exercises every field.
+        assert_eq!(facts.images.len(), 3, "{facts:?}");
+        assert_eq!(facts.ports.len(), 3, "{facts:?}");
+        assert_eq!(facts.http_probes.len(), 2, "{facts:?}");
+        assert!(facts.has_istio_sidecar && facts.has_linkerd_proxy && facts.owner.is_some());
+        assert_eq!(PodFacts::from_pod(&facts.to_pod()), facts);
+
+        let bare: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"namespace": "shop", "name": "bare"},
+            "spec": {"hostNetwork": true, "containers": [{"name": "c"}]}
+        }))
+        .expect("a valid Pod");
+        let facts = PodFacts::from_pod(&bare);
+        assert_eq!(PodFacts::from_pod(&facts.to_pod()), facts);
+    }
+
+    #[test]
+    fn a_pod_made_from_facts_carries_their_addresses_and_ports() {
+        let facts = PodFacts::from_pod(&rich_pod());
+        let pod = facts.to_pod();
+        let status = pod.status.expect("status");
+        assert_eq!(status.pod_ip.as_deref(), Some("10.0.0.9"));
+        let ips: Vec<String> = status.pod_ips.into_iter().flatten().map(|p| p.ip).collect();
+        assert_eq!(ips, ["10.0.0.9", "fd00::9"]);
+        let ports: Vec<(Option<String>, i32)> = pod
+            .spec
+            .expect("spec")
+            .containers
+            .iter()
+            .flat_map(|c| c.ports.iter().flatten())
+            .map(|p| (p.name.clone(), p.container_port))
+            .collect();
+        assert_eq!(ports, [(Some("http".to_owned()), 8080), (None, 53), (None, 9000)]);
     }
 }

@@ -7,14 +7,14 @@ use std::net::IpAddr;
 
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cidr::Cidr;
 use crate::protocol::Protocol;
 use crate::selector::Selector;
 
 /// `namespace/name` of a policy, as reasons print it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PolicyName {
     pub namespace: String,
     pub name: String,

@@ -20,7 +20,6 @@ use anyhow::{Context, ensure};
 use holt_testenv::ControlPlane;
 use support::access::MapperAccess;
 use support::netns::{bridged, uplink};
-use support::process::sniffer;
 use support::servers::http_get;
 
 const CLIENT: (&str, &str, &str) = ("client", "10.79.0.2", "fd79::2");
@@ -48,25 +47,18 @@ async fn a_backlog_larger_than_a_report_is_delivered_in_full() -> anyhow::Result
     let mapper_address = TcpListener::bind((host_address, 0))?.local_addr()?;
     let mapper_url = format!("http://{mapper_address}");
     let access = MapperAccess::new(plane).await?;
-    let _sniffer = sniffer(
+    let _sniffer = access.sniffer(
         &net.node,
+        &mapper_url,
+        "busy-node",
+        SNIFFER_HEALTH,
         &[
-            "--mapper-url",
-            &mapper_url,
-            "--token-file",
-            &access.token_file.display().to_string(),
             "--interface",
             "vclient",
             "--enable-dns",
             "false",
             "--enable-socket-scan",
             "false",
-            "--report-interval",
-            "200ms",
-            "--health-bind-address",
-            SNIFFER_HEALTH,
-            "--node-name",
-            "busy-node",
         ],
     )?;
     let sniffer_metrics = || -> anyhow::Result<String> {
@@ -113,14 +105,7 @@ async fn a_backlog_larger_than_a_report_is_delivered_in_full() -> anyhow::Result
 
     let state = tempfile::tempdir()?;
     let args = access.mapper_args(plane, &mapper_address.to_string(), state.path())?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let mapper = tokio::spawn(holt_mapper::serve::serve(
-        args,
-        async move {
-            let _ = stopped.await;
-        },
-        |_| {},
-    ));
+    let mapper = holt_mapper::serve::Background::start(args).await?;
 
     let mapper_metrics = move || http_get(mapper_address, "/metrics");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -159,7 +144,6 @@ async fn a_backlog_larger_than_a_report_is_delivered_in_full() -> anyhow::Result
         "the sniffer's own count, as the mapper has it:\n{metrics}"
     );
 
-    let _ = stop.send(());
-    mapper.await??;
+    mapper.stop().await?;
     Ok(())
 }

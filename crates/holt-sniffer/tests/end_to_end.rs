@@ -24,7 +24,7 @@ use kube::api::PostParams;
 use serde_json::json;
 use support::access::MapperAccess;
 use support::netns::{Bridged, bridged, veth_to_host};
-use support::process::{probe, sniffer};
+use support::process::probe;
 use support::servers::{Zone, dns_responder, tcp_server};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -122,35 +122,11 @@ async fn the_tutorial_traffic_becomes_client_intents_exported_by_the_cli() -> an
     let access = MapperAccess::new(plane).await?;
     let state = tempfile::tempdir()?;
     let args = access.mapper_args(plane, &format!("{}:0", net.host_address), state.path())?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (listening, address) = tokio::sync::oneshot::channel();
-    let mapper = tokio::spawn(holt_mapper::serve::serve(
-        args,
-        async move {
-            let _ = stopped.await;
-        },
-        move |address| {
-            let _ = listening.send(address);
-        },
-    ));
-    let mapper_url = format!("http://{}", address.await?);
+    let mapper = holt_mapper::serve::Background::start(args).await?;
+    let mapper_url = mapper.url();
 
     // The sniffer in the node namespace, reporting to the mapper.
-    let _sniffer = sniffer(
-        &net.net.node,
-        &[
-            "--mapper-url",
-            &mapper_url,
-            "--token-file",
-            &access.token_file.display().to_string(),
-            "--report-interval",
-            "200ms",
-            "--health-bind-address",
-            "127.0.0.1:9091",
-            "--node-name",
-            "e2e-node",
-        ],
-    )?;
+    let _sniffer = access.sniffer(&net.net.node, &mapper_url, "e2e-node", "127.0.0.1:9091", &[])?;
     // Let the sniffer open its capture before the traffic starts.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -210,7 +186,6 @@ async fn the_tutorial_traffic_becomes_client_intents_exported_by_the_cli() -> an
         assert_eq!(one, tutorial_client_intents(client, &ns));
     }
 
-    let _ = stop.send(());
-    mapper.await??;
+    mapper.stop().await?;
     Ok(())
 }

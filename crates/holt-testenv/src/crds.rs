@@ -1,5 +1,5 @@
-//! Installing CustomResourceDefinitions (from a multi-document YAML file) into a test apiserver; the cached
-//! Istio CRD file; and Linkerd's policy CRDs, which are restated in this crate (`crds/linkerd-policy.yaml`)
+//! Installing CustomResourceDefinitions (from a multi-document YAML file) into a test apiserver, and creating
+//! objects of them; the cached Istio CRD file; and Linkerd's policy CRDs, which are restated in this crate (`crds/linkerd-policy.yaml`)
 //! because Linkerd's release sources cannot be fetched from the build machine.
 
 use std::path::PathBuf;
@@ -42,6 +42,57 @@ pub async fn install_crds(client: &kube::Client, yaml: &str) -> Result<Vec<Strin
         wait_established(&api, name).await?;
     }
     Ok(names)
+}
+
+/// [`install_crds`] with each CRD's conversion set to `None`: for tests that run no conversion webhook and
+/// read and write only versions of one schema (the storage version, or versions identical to it).
+pub async fn install_crds_without_conversion(
+    client: &kube::Client,
+    yaml: &str,
+) -> Result<Vec<String>, Error> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
+    let mut without = String::new();
+    for mut crd in parse_crds(yaml)? {
+        crd.spec.conversion = Some(CustomResourceConversion {
+            strategy: "None".into(),
+            webhook: None,
+        });
+        let document = serde_yaml::to_string(&crd).map_err(|e| Error::Invalid {
+            what: "CRD YAML".to_owned(),
+            reason: e.to_string(),
+        })?;
+        without.push_str("---\n");
+        without.push_str(&document);
+    }
+    install_crds(client, &without).await
+}
+
+/// Creates the custom object `object` (JSON with `apiVersion`, `kind`, `metadata` and `spec`) in `namespace`;
+/// `plural` names its resource.
+pub async fn create_custom_object(
+    client: &kube::Client,
+    namespace: &str,
+    plural: &str,
+    object: serde_json::Value,
+) -> Result<(), Error> {
+    use kube::api::{ApiResource, DynamicObject, PostParams};
+    use kube::core::GroupVersionKind;
+    let invalid = |reason: String| Error::Invalid {
+        what: "custom object".to_owned(),
+        reason,
+    };
+    let object: DynamicObject = serde_json::from_value(object).map_err(|e| invalid(e.to_string()))?;
+    let types = object
+        .types
+        .clone()
+        .ok_or_else(|| invalid("no apiVersion or kind".into()))?;
+    let gvk = GroupVersionKind::try_from(&types).map_err(|e| invalid(e.to_string()))?;
+    let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
+    Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &resource)
+        .create(&PostParams::default(), &object)
+        .await
+        .map_err(Error::kube(format!("create {} in {namespace}", types.kind)))?;
+    Ok(())
 }
 
 fn parse_crds(yaml: &str) -> Result<Vec<CustomResourceDefinition>, Error> {

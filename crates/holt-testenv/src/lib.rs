@@ -53,7 +53,9 @@ pub use cluster::{Cluster, ClusterOptions};
 pub use components::{Component, MissingComponent, build_script, cache_root};
 pub use containerd::{BUSYBOX_IMAGE, PAUSE_IMAGE};
 pub use control_plane::{ControlPlane, ControlPlaneOptions, KubeUser};
-pub use crds::{install_crds, istio_crds_file, linkerd_policy_crds};
+pub use crds::{
+    create_custom_object, install_crds, install_crds_without_conversion, istio_crds_file, linkerd_policy_crds,
+};
 pub use dataplane::{Dataplane, NAMESPACE_PREFIX};
 pub use dataplane_error::DataplaneError;
 pub use dataplane_pod::DataplanePod;
@@ -67,7 +69,7 @@ pub use network_namespace::NetworkNamespace;
 pub use node_network::{FENCE_CHAIN, NetworkError, NodeAddressing, fence_drops};
 pub use node_state::{CGROUP_ROOT, ClaimError, STATE_DIR};
 pub use pki::{CertificateAuthority, IssuedCert, PkiError};
-pub use pods::{deployment_with_pod_ips, set_pod_ips};
+pub use pods::{deployment_serving, deployment_with_pod_ips, set_pod_ips};
 pub use prober::{Converged, PROBE_TIMEOUT, ProbeError, Prober};
 pub use process::{Lifetime, ProcessError, ProcessInfo, rss_kib};
 pub use reachability::{Mismatch, Port, Probe, Protocol, Reachability, ReachabilityDiff};

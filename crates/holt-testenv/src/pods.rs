@@ -24,6 +24,22 @@ pub async fn deployment_with_pod_ips(
     name: &str,
     ips: &[&str],
 ) -> anyhow::Result<String> {
+    deployment_serving(client, namespace, name, ips, &[]).await
+}
+
+/// [`deployment_with_pod_ips`] whose container declares `ports` (TCP container ports): the ports its pod
+/// serves, as NetworkPolicy evaluation reads them.
+pub async fn deployment_serving(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    ips: &[&str],
+    ports: &[u16],
+) -> anyhow::Result<String> {
+    let ports: Vec<serde_json::Value> = ports
+        .iter()
+        .map(|port| json!({"containerPort": port, "protocol": "TCP"}))
+        .collect();
     let deployment: Deployment = serde_json::from_value(json!({
         "metadata": {"name": name},
         "spec": {
@@ -31,7 +47,7 @@ pub async fn deployment_with_pod_ips(
             "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": name, "image": "registry.example/app:1"}]}
+                "spec": {"containers": [{"name": name, "image": "registry.example/app:1", "ports": ports}]}
             }
         }
     }))?;

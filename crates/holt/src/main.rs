@@ -7,7 +7,8 @@
 //! pre-commit hooks. Invalid input exits non-zero naming the file, object and field; a document nested
 //! deeper than 128 levels or larger than `--max-document-mib` is refused before it is parsed. Both are
 //! linear in the number of objects.
-//! `holt mapper list|export|visualize|reset` reads the network mapper's discovered intents.
+//! `holt mapper list|export|visualize|insights|reset` reads the network mapper's discovered intents and
+//! their shadow-mode insights.
 //! `holt reach PATH...` decides whether flows pass the NetworkPolicies of the manifests, and why.
 //! `holt diff OLD NEW` lists the calls between workloads that a change of manifests allows or blocks.
 
@@ -16,6 +17,7 @@ mod diff;
 mod document_limits;
 mod egress_summary;
 mod holt_objects;
+mod insights_table;
 mod manifests;
 mod mapper;
 mod model_input;

@@ -10,6 +10,7 @@ use holt_render::{DesiredState, RenderOptions, render_all};
 use crate::Format;
 use crate::document_limits::Limits;
 use crate::holt_objects;
+use crate::insights_table;
 use crate::manifests::{self, Manifests};
 use crate::model_input::kubernetes_objects;
 use crate::output;
@@ -71,11 +72,13 @@ pub fn run(request: &PlanRequest<'_>) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let text = match (request.format, &insights, request.traffic) {
-        (Format::Table, Some(insights), Some(file)) => output::table(&plan) + &traffic::table(file, insights),
+        (Format::Table, Some(insights), Some(file)) => {
+            output::table(&plan) + "\n" + &traffic_table(file, insights)
+        }
         (Format::Table, _, _) => output::table(&plan),
         (Format::Yaml, insights, file) => {
             if let (Some(insights), Some(file)) = (insights, file) {
-                eprint!("{}", traffic::table(file, insights));
+                eprint!("\n{}", traffic_table(file, insights));
             }
             output::yaml(&plan.state)?
         }
@@ -93,6 +96,11 @@ pub fn run(request: &PlanRequest<'_>) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The insights table of a traffic file's calls against the plan.
+fn traffic_table(file: &Path, insights: &holt_insights::Insights) -> String {
+    insights_table::table(&file.display().to_string(), "by this plan", insights)
 }
 
 /// Validates Holt's objects, builds the model, renders everything. Invalid objects fail the whole plan:

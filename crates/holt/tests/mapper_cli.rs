@@ -2,7 +2,10 @@
 //! kube-apiserver's service proxy (the mapper's Service and Endpoints point at the host end of a veth
 //! pair this test creates, since the apiserver refuses loopback endpoints), and by `--url`. The mapper
 //! checks its callers: users pass the token of their kubeconfig (or `--token-file`) and need the RBAC
-//! verb; the API server needs `get`/`create` on the Service's proxy.
+//! verb; the API server needs `get`/`create` on the Service's proxy. `holt mapper insights` against a
+//! mapper with the operator's configuration (`defaultShadow`) that has heard `client` (declared by a
+//! ClientIntents) and `client2` (not declared) call `server`: the JSON, the table (`holt plan --traffic`'s),
+//! the filters, and the errors (an unknown `-o`, a mapper that is gone, one without insights).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -11,6 +14,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use holt_insights::{Insights, Outcome};
 use holt_mapper::access::Role;
 use holt_mapper::shared::now_ms;
 use holt_mapper_api::TOKEN_AUDIENCE;
@@ -189,47 +193,49 @@ fn read(path: &Path) -> String {
 struct ServedMapper {
     at: SocketAddr,
     url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), holt_mapper::serve::ServeError>>>,
+    running: holt_mapper::serve::Background,
     _state: tempfile::TempDir,
     _link: VethPair,
 }
 
 impl ServedMapper {
     async fn start(plane: &ControlPlane, client: &Client, ns: &str) -> anyhow::Result<ServedMapper> {
+        ServedMapper::start_with(plane, client, ns, &[]).await
+    }
+
+    /// [`ServedMapper::start`] with more flags of the mapper.
+    async fn start_with(
+        plane: &ControlPlane,
+        client: &Client,
+        ns: &str,
+        flags: &[&str],
+    ) -> anyhow::Result<ServedMapper> {
         // Bound to an address the API server can proxy to.
         let link = VethPair::new()?;
         let state = tempfile::tempdir()?;
         // The mapper's own flag parsing, so that flags added later keep their defaults here.
         let bind = SocketAddr::new(IpAddr::V4(link.address), 0).to_string();
-        let args = <holt_mapper::args::Args as clap::Parser>::try_parse_from([
+        let state_dir = state.path().to_string_lossy().into_owned();
+        let kubeconfig = plane.kubeconfig().to_string_lossy().into_owned();
+        let mut args = vec![
             "holt-mapper",
             "--bind-address",
             &bind,
             "--state-dir",
-            &state.path().to_string_lossy(),
+            &state_dir,
             "--kubeconfig",
-            &plane.kubeconfig().to_string_lossy(),
+            &kubeconfig,
             "--snapshot-interval-ms",
             "1000",
             "--resolved-ips-interval-ms",
             "0",
             "--authorization-namespace",
             ns,
-        ])?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (bound_tx, bound) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(holt_mapper::serve::serve(
-            args,
-            async move {
-                let _ = stopped.await;
-            },
-            move |address| {
-                let _ = bound_tx.send(address);
-            },
-        ));
-        let at = bound.await.context("the mapper did not start")?;
-        let url = format!("http://{at}");
+        ];
+        args.extend_from_slice(flags);
+        let args = <holt_mapper::args::Args as clap::Parser>::try_parse_from(args)?;
+        let running = holt_mapper::serve::Background::start(args).await?;
+        let (at, url) = (running.address, running.url());
         mapper_service(client, ns, "holt-mapper", at).await?;
         let http = Client::try_from(kube::Config::new(url.parse()?))?;
         eventually("the mapper ready", TIMEOUT, || async {
@@ -242,8 +248,7 @@ impl ServedMapper {
         Ok(ServedMapper {
             at,
             url,
-            stop: Some(stop),
-            task: Some(task),
+            running,
             _state: state,
             _link: link,
         })
@@ -265,14 +270,8 @@ impl ServedMapper {
         Ok(())
     }
 
-    async fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await??;
-        }
-        Ok(())
+    async fn stop(self) -> anyhow::Result<()> {
+        Ok(self.running.stop().await?)
     }
 }
 
@@ -681,4 +680,147 @@ async fn users_reach_the_mapper_with_their_kubeconfig_token_and_need_the_verb() 
     assert_eq!(stdout(mapper(&bob, &["list", "-n", &ns])), "");
 
     served.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holt_mapper_insights_prints_the_calls_fate_as_json_and_as_the_plans_table() -> anyhow::Result<()> {
+    let plane = ControlPlane::shared().await?;
+    let client = plane.client().await?;
+    holt_testenv::install_crds_without_conversion(&client, &holt_api::crds::crds_yaml()?).await?;
+    let ns = plane.create_namespace(&client, "insights-cli").await?;
+    for (name, ip, ports) in [
+        ("client", "10.244.9.1", &[][..]),
+        ("client2", "10.244.9.2", &[]),
+        ("server", "10.244.9.3", &[80]),
+    ] {
+        holt_testenv::deployment_serving(&client, &ns, name, &[ip], ports).await?;
+    }
+    let intents = json!({
+        "apiVersion": "k8s.otterize.com/v2beta1", "kind": "ClientIntents",
+        "metadata": {"name": "client"},
+        "spec": {"workload": {"name": "client", "kind": "Deployment"},
+                 "targets": [{"kubernetes": {"name": "server", "kind": "Deployment"}}]}
+    });
+    holt_testenv::create_custom_object(&client, &ns, "clientintents", intents).await?;
+    let files = tempfile::tempdir()?;
+    let config = files.path().join("operator-config.yaml");
+    std::fs::write(&config, "mode: defaultShadow\n")?;
+    let config = config.to_string_lossy().into_owned();
+    let served = ServedMapper::start_with(plane, &client, &ns, &["--operator-config", &config]).await?;
+    let sniffer = account(&client, &ns, "sniffer", Role::Sniffer.rules(), &[TOKEN_AUDIENCE]).await?;
+    let calls = [("10.244.9.1", "10.244.9.3"), ("10.244.9.2", "10.244.9.3")];
+    let connections = calls.iter().map(|(src, dst)| connection(src, dst)).collect();
+    served.report(&sniffer.token, connections).await?;
+    let reader = account(&client, &ns, "reader", Role::Reader.rules(), &[TOKEN_AUDIENCE]).await?;
+    let token_file = files.path().join("reader");
+    std::fs::write(&token_file, &reader.token)?;
+    let token_file = token_file.to_string_lossy().into_owned();
+
+    let url = served.url.clone();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["mapper", "--url", &url, "--token-file", &token_file];
+        args.extend_from_slice(extra);
+        holt(&args)
+    };
+    let json = |extra: &[&str]| -> anyhow::Result<Insights> {
+        let mut args = vec!["insights", "-o", "json"];
+        args.extend_from_slice(extra);
+        Ok(serde_json::from_str(&stdout(run(&args)))?)
+    };
+    let all = eventually(
+        "both calls and client's intents in the insights",
+        TIMEOUT,
+        || async {
+            let insights = tokio::task::block_in_place(|| json(&["-n", &ns]))?;
+            Ok((insights.calls.len() == 2 && insights.calls.iter().any(|c| c.declared)).then_some(insights))
+        },
+    )
+    .await?;
+    let fates: Vec<(&str, bool, bool, bool)> = all
+        .calls
+        .iter()
+        .map(|c| {
+            let allowed = c.now == Outcome::Allowed;
+            (
+                c.client.name.as_str(),
+                c.declared,
+                allowed,
+                c.if_protected.is_blocked(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fates,
+        [("client", true, true, false), ("client2", false, true, true)]
+    );
+    assert!(!all.server("server").context("the server's row")?.ready_to_protect);
+
+    // The table: the one `holt plan --traffic` prints, headed by where the calls come from.
+    let table = stdout(run(&["insights", "-n", &ns]));
+    eprintln!("holt mapper insights:\n{table}");
+    let heading = format!("Discovered calls (mapper at {url}): 2 call(s), 0 blocked now.\n");
+    assert!(table.starts_with(&heading), "{table}");
+    let row = |first: &str| -> Vec<&str> {
+        let prefix = format!("{ns}/{first} ");
+        let line = table.lines().find(|l| l.starts_with(&prefix));
+        line.map(|l| l.split_whitespace().collect()).unwrap_or_default()
+    };
+    let server = format!("{ns}/server");
+    assert_eq!(row("client")[1..4], [server.as_str(), "yes", "allowed"]);
+    assert_eq!(row("client2")[1..4], [server.as_str(), "no", "allowed"]);
+    assert!(row("client2")[4].starts_with("blocked"), "{:?}", row("client2"));
+    let server_row = row("server").join(" ");
+    assert!(
+        server_row.contains("shadow (defaultShadow)")
+            && server_row.contains(&format!("{ns}/client2"))
+            && server_row.ends_with(" no"),
+        "{server_row}"
+    );
+
+    // Filters: a server by name or name.namespace, a namespace, and the exclusions of `holt mapper`.
+    assert_eq!(json(&["--server", "server"])?, all);
+    assert_eq!(json(&["--server", &format!("server.{ns}")])?, all);
+    assert_eq!(json(&["--server", "client"])?, Insights::default());
+    assert_eq!(json(&["--namespace", "elsewhere"])?, Insights::default());
+    let excluded = stdout(run(&[
+        "--exclude-services",
+        "client2",
+        "insights",
+        "-n",
+        &ns,
+        "-o",
+        "json",
+    ]));
+    let excluded: Insights = serde_json::from_str(&excluded)?;
+    assert_eq!(excluded.calls.len(), 1);
+    assert!(excluded.servers[0].ready_to_protect);
+
+    // Bad input: an output format the command does not have.
+    let yaml = run(&["insights", "-o", "yaml"]);
+    assert_eq!(yaml.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&yaml.stderr);
+    assert!(stderr.contains("invalid value 'yaml' for '--output"), "{stderr}");
+    served.stop().await?;
+
+    // A mapper that is gone: a clear error naming it, non-zero.
+    let gone = run(&["insights"]);
+    assert!(!gone.status.success());
+    let stderr = String::from_utf8_lossy(&gone.stderr);
+    assert!(
+        stderr.contains(&format!("cannot reach the mapper at {url}")),
+        "{stderr}"
+    );
+
+    // A mapper without the operator's configuration (in a namespace of its own, checking no one): its
+    // answer says how to turn the insights on.
+    let off_ns = plane.create_namespace(&client, "insights-off").await?;
+    let off = ServedMapper::start_with(plane, &client, &off_ns, &["--insecure-skip-authentication"]).await?;
+    let output = holt(&["mapper", "--url", &off.url, "insights"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("answered 404") && stderr.contains("--operator-config"),
+        "{stderr}"
+    );
+    off.stop().await
 }

@@ -331,17 +331,7 @@ impl Callers {
 /// Installs Holt's CRDs without a conversion webhook (no operator runs in these tests; the mapper reads
 /// and writes `v2alpha1`, the storage version, which needs none).
 pub async fn install_crds(client: &kube::Client) -> anyhow::Result<()> {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
-    let mut yaml = String::new();
-    for crd in &mut holt_api::crds::crds()? {
-        crd.spec.conversion = Some(CustomResourceConversion {
-            strategy: "None".into(),
-            webhook: None,
-        });
-        yaml.push_str("---\n");
-        yaml.push_str(&serde_yaml::to_string(crd)?);
-    }
-    holt_testenv::install_crds(client, &yaml).await?;
+    holt_testenv::install_crds_without_conversion(client, &holt_api::crds::crds_yaml()?).await?;
     Ok(())
 }
 

@@ -1,13 +1,17 @@
 //! Credentials for a real mapper: a sniffer's and a reader's ServiceAccount, in a namespace of their
 //! own, granted the mapper's roles there, with tokens for the mapper's audience. The mapper checks
 //! permissions in that namespace (`--authorization-namespace`); the sniffer reads its token from a file
-//! (`--token-file`), as it reads the projected token in a cluster.
+//! (`--token-file`), as it reads the projected token in a cluster. [`MapperAccess::sniffer`] starts the sniffer
+//! binary with that token file.
 
 use std::path::{Path, PathBuf};
 
 use holt_mapper::access::Role;
 use holt_mapper_api::TOKEN_AUDIENCE;
 use holt_testenv::{ControlPlane, bind_role, service_account_token};
+
+use super::netns::Netns;
+use super::process::{Process, sniffer};
 
 pub struct MapperAccess {
     /// Where the mapper checks permissions.
@@ -47,6 +51,33 @@ impl MapperAccess {
             reader,
             _dir: dir,
         })
+    }
+
+    /// The sniffer binary in `node`, reporting to the mapper at `mapper_url` with the sniffer's token every
+    /// 200 ms as node `node_name`, its health and metrics on `health` (in `node`), and `extra` arguments.
+    pub fn sniffer(
+        &self,
+        node: &Netns,
+        mapper_url: &str,
+        node_name: &str,
+        health: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<Process> {
+        let token_file = self.token_file.display().to_string();
+        let mut args = vec![
+            "--mapper-url",
+            mapper_url,
+            "--token-file",
+            &token_file,
+            "--report-interval",
+            "200ms",
+            "--health-bind-address",
+            health,
+            "--node-name",
+            node_name,
+        ];
+        args.extend_from_slice(extra);
+        sniffer(node, &args)
     }
 
     /// The settings of an in-process mapper on `bind_address` that keeps its state in `state_dir`, reads

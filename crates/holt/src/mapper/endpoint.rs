@@ -186,6 +186,11 @@ impl Endpoint {
         })
     }
 
+    /// What is reached (`mapper at URL`, or the Service through the API server), as errors name it.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
     pub async fn get(&self, path_and_query: &str) -> Result<String, EndpointError> {
         self.send(http::Method::GET, path_and_query).await
     }

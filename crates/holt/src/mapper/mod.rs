@@ -1,6 +1,7 @@
-//! `holt mapper list|export|visualize|reset`: the network mapper's discovered intents from the command
-//! line. The mapper does the work (resolution, export, layout); this is a thin client that reaches it by
-//! URL or through the API server ([`endpoint`]).
+//! `holt mapper list|export|visualize|insights|reset`: the network mapper's discovered intents (and their
+//! shadow-mode insights) from the command line. The mapper does the work (resolution, export, layout,
+//! insights); this is a thin client that reaches it by URL or through the API server ([`endpoint`]). The
+//! insights come as JSON and are printed with `holt plan --traffic`'s table ([`crate::insights_table`]).
 
 mod endpoint;
 mod list;
@@ -14,8 +15,10 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use holt_mapper_api::{
     DiscoveredIntent, EXPORT_PATH, ExportFile, ExportFormat, ExportQuery, ExportVersion, Filters, GRAPH_PATH,
-    GraphFormat, GraphQuery, INTENTS_PATH, RESET_PATH, path_with_query,
+    GraphFormat, GraphQuery, INSIGHTS_PATH, INTENTS_PATH, InsightsQuery, RESET_PATH, path_with_query,
 };
+
+use crate::insights_table;
 
 use endpoint::Endpoint;
 pub use endpoint::EndpointArgs;
@@ -87,8 +90,38 @@ pub enum MapperCommand {
         #[arg(short, long, env = "HOLT_MAPPER_GRAPH_OUTPUT", alias = "output-path")]
         output: Option<PathBuf>,
     },
+    /// The shadow-mode insights of the discovered calls: each one declared or not, allowed or blocked now
+    /// (and by which policy, Holt's or another's), once its server is protected and once the mode is
+    /// defaultActive; each server's enforcement and whether it is ready to protect. Needs a mapper started
+    /// with the operator's configuration (`--operator-config`; the chart does it).
+    Insights {
+        /// Only the calls whose client or server is in these namespaces, and the servers in them (repeat or
+        /// separate with commas).
+        #[arg(
+            short = 'n',
+            long = "namespace",
+            alias = "namespaces",
+            env = "HOLT_MAPPER_INSIGHTS_NAMESPACES",
+            value_delimiter = ','
+        )]
+        namespaces: Vec<String>,
+        /// Only the calls to this server: its workload name (in any namespace), or `name.namespace`.
+        #[arg(long, env = "HOLT_MAPPER_INSIGHTS_SERVER")]
+        server: Option<String>,
+        /// `table`: calls, servers and the reasons of blocked calls, for people; `json`: the insights as the
+        /// mapper serves them (`{"calls": [...], "servers": [...]}`).
+        #[arg(short, long, env = "HOLT_OUTPUT", value_enum, default_value_t = InsightsFormat::Table)]
+        output: InsightsFormat,
+    },
     /// Forget every discovered intent.
     Reset,
+}
+
+/// How `holt mapper insights` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InsightsFormat {
+    Table,
+    Json,
 }
 
 /// Filters of the read commands.
@@ -323,6 +356,29 @@ async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
             match picture {
                 Some(picture) => write_or_print(output.as_deref(), &raster::rasterise(&text, picture)?)?,
                 None => write_or_print(output.as_deref(), text.as_bytes())?,
+            }
+        }
+        MapperCommand::Insights {
+            namespaces,
+            server,
+            output,
+        } => {
+            let joined = |values: &[String]| (!values.is_empty()).then(|| values.join(","));
+            let query = InsightsQuery {
+                namespace: joined(&namespaces),
+                server,
+                exclude_services: joined(&excluded.services),
+                exclude_labels: joined(&excluded.labels),
+                ..InsightsQuery::default()
+            };
+            let body = endpoint.get(&url(INSIGHTS_PATH, &query)?).await?;
+            let insights: holt_insights::Insights =
+                serde_json::from_str(&body).context("the mapper's insights do not parse")?;
+            match output {
+                InsightsFormat::Table => {
+                    print!("{}", insights_table::table(endpoint.target(), "now", &insights));
+                }
+                InsightsFormat::Json => println!("{}", serde_json::to_string_pretty(&insights)?),
             }
         }
         MapperCommand::Reset => {
