@@ -216,11 +216,15 @@ fn insights_inputs(args: &Args) -> Result<Option<InsightsInputs>, ServeError> {
         tracing::info!("shadow-mode insights off: no --operator-config");
         return Ok(None);
     };
-    let config = holt_config::ConfigArgs {
+    let resolved = holt_config::ConfigArgs {
         config: Some(path.clone()),
         ..holt_config::ConfigArgs::default()
     }
     .resolve()?;
+    for notice in &resolved.notices {
+        tracing::warn!(%notice, "operator configuration value not acted on");
+    }
+    let config = resolved.config;
     if config.workload_name_override_annotation != args.workload_name_override_annotation
         || config.use_image_name_for_service_id_for_jobs != args.use_image_name_for_service_id_for_jobs
     {
