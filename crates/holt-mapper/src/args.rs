@@ -110,6 +110,20 @@ pub struct Args {
         action = clap::ArgAction::Set
     )]
     pub insecure_skip_authentication: bool,
+    /// Answer GraphQL queries (`POST /query`: `serviceIntents`, `intents`, `health`) that carry no
+    /// credential, as the reference's mapper does: the reference's CLI sends none. Anyone who reaches the
+    /// port can then read the discovered intents through GraphQL; `resetCapture` and a request with a
+    /// credential are still checked.
+    #[arg(
+        long,
+        env = "HOLT_MAPPER_GRAPHQL_ALLOW_ANONYMOUS_READS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub graphql_allow_anonymous_reads: bool,
     /// How long the API server's acceptance of a token and grant of a verb are reused, in
     /// milliseconds (refusals: at most 10 s). A revoked grant stops working within this long.
     #[arg(long, env = "HOLT_MAPPER_REVIEW_CACHE_TTL_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]

@@ -329,6 +329,25 @@ impl ClusterIndex {
             .collect()
     }
 
+    /// The labels of each workload, `(namespace, name)`: those of its first pod by name (the pods of a
+    /// workload come from one template).
+    pub fn workload_labels(&self) -> HashMap<(String, String), BTreeMap<String, String>> {
+        let mut labels = HashMap::new();
+        for pod in self.pods.values().flat_map(BTreeMap::values) {
+            let identity = self.identity(pod);
+            labels
+                .entry((identity.namespace, identity.name))
+                .or_insert_with(|| {
+                    pod.facts
+                        .labels
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                });
+        }
+        labels
+    }
+
     /// The pod's workload identity, through the model's owner resolution.
     pub fn identity(&self, pod: &PodEntry) -> Identity {
         let (namespace, name) = (&pod.facts.key.namespace, &pod.facts.key.name);

@@ -1,5 +1,6 @@
 //! The HTTP/JSON API (documented endpoint by endpoint in `docs/mapper.md`): reports in; intents, export,
-//! graph, insights, reset, limits, health, readiness and metrics out. Bad input is answered `400` with a
+//! graph, insights, reset, limits, health, readiness and metrics out; and the reference's GraphQL API
+//! ([`crate::graphql`]) beside it. Bad input is answered `400` with a
 //! plain-text reason.
 //!
 //! [`app`] is the whole API as one [`Router`] with its per-request checks and bounds: who may call
@@ -15,7 +16,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -29,6 +30,7 @@ use tokio::sync::Semaphore;
 use crate::access::{Permission, bearer_token};
 use crate::access_review::{AccessReviewer, Caller};
 use crate::export::{ExportOptions, export, export_files};
+use crate::graphql::{self, GRAPHQL_PATH};
 use crate::insights::{InsightsFilter, Snapshot};
 use crate::shared::{Shared, now_ms};
 use crate::store::Filter;
@@ -40,7 +42,12 @@ pub struct RequestLimits {
     pub max_report_bytes: u64,
     pub max_concurrent_requests: usize,
     pub request_timeout: Duration,
+    /// GraphQL queries without a credential are answered (`--graphql-allow-anonymous-reads`).
+    pub graphql_anonymous_reads: bool,
 }
+
+/// The largest GraphQL request body accepted (the reference CLI's largest is under 1 KiB).
+pub const MAX_GRAPHQL_BYTES: usize = 64 * 1024;
 
 /// The API's routes with their per-request checks and bounds: what [`crate::connections::serve`]
 /// serves. `access` checks who calls; `None` (`--insecure-skip-authentication`) lets anyone in.
@@ -76,7 +83,28 @@ pub fn app(shared: Arc<Shared>, limits: RequestLimits, access: Option<Arc<Access
         Permission::Read,
     );
     let resets = guarded(Router::new().route(RESET_PATH, post(reset)), Permission::Reset);
-    let api = Router::new().merge(reports).merge(reads).merge(resets);
+    // GraphQL checks its caller itself: the permission depends on the document (a mutation resets).
+    let schema = graphql::schema(shared.clone());
+    let anonymous_reads = limits.graphql_anonymous_reads;
+    let graphql_access = access.clone();
+    let graphql =
+        Router::new()
+            .route(
+                GRAPHQL_PATH,
+                post(move |headers: HeaderMap, body: Bytes| {
+                    let (schema, access) = (schema.clone(), graphql_access.clone());
+                    async move {
+                        graphql_request(&schema, access.as_deref(), anonymous_reads, &headers, &body).await
+                    }
+                }),
+            )
+            .route_layer(middleware::from_fn(take_turn(permits.clone())))
+            .layer(DefaultBodyLimit::max(MAX_GRAPHQL_BYTES));
+    let api = Router::new()
+        .merge(reports)
+        .merge(reads)
+        .merge(resets)
+        .merge(graphql);
     let max_report_bytes = limits.max_report_bytes;
     let request_timeout = limits.request_timeout;
     Router::new()
@@ -298,6 +326,46 @@ fn unavailable(reason: String) -> Response {
 /// published in `status.resolvedIPs` ([`crate::published_reset`]); answered once both are on disk.
 async fn reset(State(shared): State<Arc<Shared>>, caller: Option<Extension<Arc<Caller>>>) -> Response {
     let by = caller.map_or_else(|| "anyone (authentication is off)".to_owned(), |c| c.user.clone());
+    match reset_all(&shared, &by).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(message) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{message}\n")).into_response(),
+    }
+}
+
+/// One GraphQL request: its caller checked for the permission its document needs (reading, or resetting
+/// for a mutation), then executed. A malformed body is `400`; GraphQL errors are answered in the body, as
+/// GraphQL servers do.
+async fn graphql_request(
+    schema: &graphql::MapperSchema,
+    access: Option<&AccessReviewer>,
+    anonymous_reads: bool,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let mut request: async_graphql::Request = match serde_json::from_slice(body) {
+        Ok(request) => request,
+        Err(e) => return bad_request(format_args!("the GraphQL request does not parse: {e}")),
+    };
+    let mutation = graphql::has_mutation(&request.query);
+    let anonymous = !headers.contains_key(header::AUTHORIZATION);
+    if let Some(access) = access.filter(|_| mutation || !(anonymous_reads && anonymous)) {
+        let permission = if mutation {
+            Permission::Reset
+        } else {
+            Permission::Read
+        };
+        let credential = bearer_token(headers).map(str::to_owned);
+        match access.check(credential, permission).await {
+            Ok(caller) => request = request.data(graphql::Caller(caller.user.clone())),
+            Err(refusal) => return refusal.into_response(),
+        }
+    }
+    axum::Json(schema.execute(request).await).into_response()
+}
+
+/// What a reset does, for the HTTP API and GraphQL's `resetCapture`: the store emptied, the reset recorded
+/// for `status.resolvedIPs`, both on disk. `Err` says which step failed and what to do.
+pub(crate) async fn reset_all(shared: &Arc<Shared>, by: &str) -> Result<(), String> {
     // The store first: a publisher pass that sees the reset request must see the emptied store.
     shared.mapper().store.reset();
     let requesting = shared.clone();
@@ -307,23 +375,17 @@ async fn reset(State(shared): State<Arc<Shared>>, caller: Option<Extension<Arc<C
         .and_then(|r| r.map_err(|e| e.to_string()))
     {
         tracing::error!(%error, "cannot record the reset for status.resolvedIPs");
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the intents were forgotten, but the reset could not be recorded for status.resolvedIPs: {error}; try again\n"),
-        )
-            .into_response();
+        return Err(format!(
+            "the intents were forgotten, but the reset could not be recorded for status.resolvedIPs: {error}; try again"
+        ));
     }
-    if let Err(error) = crate::serve::save(&shared).await {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!(
-                "the intents were forgotten, but not yet on disk: {error}; the next snapshot tries again\n"
-            ),
-        )
-            .into_response();
+    if let Err(error) = crate::serve::save(shared).await {
+        return Err(format!(
+            "the intents were forgotten, but not yet on disk: {error}; the next snapshot tries again"
+        ));
     }
     tracing::info!(by = %by, "discovered intents reset");
-    StatusCode::NO_CONTENT.into_response()
+    Ok(())
 }
 
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {

@@ -25,6 +25,7 @@ pub mod connections;
 pub mod declared;
 pub mod export;
 pub mod graph;
+pub mod graphql;
 pub mod http;
 pub mod ingest;
 pub mod insights;

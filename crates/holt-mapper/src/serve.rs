@@ -188,6 +188,7 @@ pub async fn serve(
             max_report_bytes: args.max_report_bytes,
             max_concurrent_requests: usize::try_from(args.max_concurrent_requests).unwrap_or(usize::MAX),
             request_timeout: Duration::from_millis(args.request_timeout_ms),
+            graphql_anonymous_reads: args.graphql_allow_anonymous_reads,
         },
         access,
     );
