@@ -518,7 +518,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_annotation_and_the_value() {
-        let cases: [(&[(&str, &str)], &str, &str); 9] = [
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: [Case; 9] = [
             (
                 &[("credentials-operator.otterize.com/cert-type", "pkcs12")],
                 "credentials-operator.otterize.com/cert-type: `pkcs12` is not a certificate type",

@@ -53,6 +53,9 @@ pub struct RotationPolicy {
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// How far before its creation a CA's validity starts (clocks of peers differ).
+pub const CA_BACKDATE: Duration = Duration::from_secs(60);
+
 impl Default for RotationPolicy {
     /// A year, replaced 30 days before its end, issuing an hour after it appears.
     fn default() -> Self {
@@ -116,7 +119,7 @@ impl PartialEq for CaCertificate {
 }
 
 impl CaCertificate {
-    /// A new self-signed CA (ECDSA P-256) valid from `now` (a minute earlier, for clock skew) for
+    /// A new self-signed CA (ECDSA P-256) valid from `now` ([`CA_BACKDATE`] earlier, for clock skew) for
     /// `validity`.
     pub fn generate(now: Timestamp, validity: Duration) -> Result<CaCertificate, CaError> {
         let key = KeyPair::generate().map_err(|source| CaError::Generate {
@@ -137,7 +140,7 @@ impl CaCertificate {
             KeyUsagePurpose::CrlSign,
             KeyUsagePurpose::DigitalSignature,
         ];
-        params.not_before = certificate_date("the CA's notBefore", now - Duration::from_secs(60))?;
+        params.not_before = certificate_date("the CA's notBefore", now - CA_BACKDATE)?;
         params.not_after = certificate_date("the CA's notAfter", now + validity)?;
         let cert = params.self_signed(&key).map_err(|source| CaError::Generate {
             what: "the CA certificate",
@@ -204,6 +207,11 @@ impl CaCertificate {
     pub fn is_valid_at(&self, now: Timestamp) -> bool {
         self.not_before <= now && now < self.not_after
     }
+
+    /// When it starts issuing: `propagation` after it was created (its `notBefore` is backdated).
+    pub fn issues_from(&self, propagation: Duration) -> Timestamp {
+        self.not_before + CA_BACKDATE + propagation
+    }
 }
 
 /// The CAs kept: newest first. Holt's own set has at most two valid ones (the current and, during the
@@ -241,7 +249,7 @@ impl TrustBundle {
 
 impl CaSet {
     pub fn new(mut cas: Vec<CaCertificate>) -> CaSet {
-        cas.sort_by(|a, b| b.not_before.cmp(&a.not_before));
+        cas.sort_by_key(|ca| std::cmp::Reverse(ca.not_before));
         CaSet { cas }
     }
 
@@ -258,7 +266,7 @@ impl CaSet {
         let valid: Vec<&CaCertificate> = valid.collect();
         valid
             .iter()
-            .find(|ca| ca.not_before + propagation <= now)
+            .find(|ca| ca.issues_from(propagation) <= now)
             .or_else(|| valid.last())
             .copied()
     }
@@ -289,7 +297,7 @@ impl CaSet {
     pub fn next_change(&self, now: Timestamp, policy: &RotationPolicy) -> Option<Timestamp> {
         let mut times: Vec<Timestamp> = Vec::new();
         for ca in &self.cas {
-            times.push(ca.not_before + policy.propagation);
+            times.push(ca.issues_from(policy.propagation));
             times.push(ca.not_after);
             times.push(ca.not_after - policy.rotate_before);
         }
@@ -393,7 +401,7 @@ mod tests {
         assert!(!set.rotation_due(at(0) + 6 * DAY, &policy));
         let rotation_time = at(0) + 7 * DAY;
         assert!(set.rotation_due(rotation_time, &policy));
-        assert_eq!(set.next_change(at(0), &policy), Some(at(-60) + HOUR));
+        assert_eq!(set.next_change(at(0), &policy), Some(at(0) + HOUR));
         assert_eq!(set.next_change(at(0) + HOUR, &policy), Some(rotation_time));
 
         let second = CaCertificate::generate(rotation_time, policy.validity).expect("CA");
@@ -409,7 +417,10 @@ mod tests {
         assert!(!set.rotation_due(rotation_time, &policy));
         // The old one leaves the bundle when it expires.
         let after = first.not_after;
-        assert_eq!(set.trust_bundle(after).der, [second.cert_der.clone()]);
+        assert_eq!(
+            set.trust_bundle(after).der,
+            std::slice::from_ref(&second.cert_der)
+        );
         assert_ne!(
             set.trust_bundle(after).digest,
             set.trust_bundle(rotation_time).digest

@@ -17,10 +17,18 @@
 
 pub mod annotations;
 pub mod ca;
+pub mod ca_store;
+pub mod controller;
+pub mod events;
+pub mod health;
 pub mod jks;
+pub mod owners;
 pub mod provider;
 pub mod renewal;
 pub mod request;
+pub mod restart;
 pub mod secret;
 pub mod settings;
 pub mod subject;
+
+pub use controller::{Options, Progress, start};

@@ -4,9 +4,9 @@
 //! bundle), the time. Out: a [`Decision`] and, for a certificate, when it is renewed
 //! ([`renewal_time`]).
 //!
-//! A certificate is renewed once `fraction` of its lifetime has passed (two thirds by default): with a
-//! lifetime of an hour, after 40 minutes, leaving the old certificate valid for 20 more while the new one
-//! reaches the pods. The reference instead renews ten minutes before the end, whatever the lifetime.
+//! A certificate is renewed once `fraction` of its lifetime has passed (two thirds by default), counted from
+//! when it was issued (its `notBefore` is 10 seconds earlier, for clock skew): with a lifetime of an hour,
+//! after 40 minutes, leaving the old certificate valid for 20 more while the new one reaches the pods. The reference instead renews ten minutes before the end, whatever the lifetime.
 
 use std::time::Duration;
 
@@ -17,12 +17,12 @@ use crate::secret::SecretState;
 /// The default share of a certificate's lifetime after which it is renewed.
 pub const DEFAULT_RENEW_FRACTION: f64 = 2.0 / 3.0;
 
-/// When a certificate valid from `not_before` to `not_after` is renewed.
-pub fn renewal_time(not_before: Timestamp, not_after: Timestamp, fraction: f64) -> Timestamp {
-    let lifetime = not_after.duration_since(not_before);
+/// When a certificate issued at `issued` and valid until `not_after` is renewed.
+pub fn renewal_time(issued: Timestamp, not_after: Timestamp, fraction: f64) -> Timestamp {
+    let lifetime = not_after.duration_since(issued);
     let lifetime = Duration::try_from(lifetime).unwrap_or(Duration::ZERO);
     let fraction = fraction.clamp(0.0, 1.0);
-    not_before + lifetime.mul_f64(fraction)
+    issued + lifetime.mul_f64(fraction)
 }
 
 /// Checks a renewal fraction given on the command line.
