@@ -24,6 +24,7 @@ pub mod health;
 pub mod jks;
 pub mod owners;
 pub mod provider;
+pub mod rbac;
 pub mod renewal;
 pub mod request;
 pub mod restart;

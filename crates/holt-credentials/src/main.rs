@@ -10,13 +10,11 @@ use holt_credentials::ca::RotationPolicy;
 use holt_credentials::ca_store::DEFAULT_SECRET_NAME;
 use holt_credentials::controller::{Options, Progress};
 use holt_credentials::provider::ProviderKind;
+use holt_credentials::rbac::LEASE_NAME;
 use holt_credentials::renewal::check_fraction;
 use holt_credentials::subject::TrustDomain;
 use holt_runtime::leader::{self, LeaseOptions};
 use tracing::info;
-
-/// The Lease the replicas elect their leader with.
-const LEASE_NAME: &str = "holt-credentials-operator";
 
 #[derive(Parser, Debug)]
 #[command(name = "holt-credentials", version, about = "Holt's credentials operator")]
