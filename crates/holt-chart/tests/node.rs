@@ -66,8 +66,8 @@ fn build_images() -> anyhow::Result<Vec<PathBuf>> {
         }
     }
     ensure!(
-        archives.len() == 3,
-        "expected 3 image archives in {}, found {archives:?}",
+        archives.len() == 4,
+        "expected 4 image archives in {}, found {archives:?}",
         out.display()
     );
     Ok(archives)

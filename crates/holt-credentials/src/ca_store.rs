@@ -51,6 +51,11 @@ pub enum CaStoreError {
          Holt does not write it; name it with --user-ca-secret-name to use it as the CA, or delete it"
     )]
     NotHolts { secret: String },
+    #[error(
+        "the operator's namespace {namespace} does not exist: create it (`kubectl create namespace {namespace}`) \
+         or name another with --operator-namespace"
+    )]
+    NoNamespace { namespace: String },
     #[error("{0}")]
     Ca(#[from] CaError),
     #[error("the CA Secret {secret} changed under Holt {attempts} times in a row")]
@@ -140,6 +145,11 @@ impl CaStore {
                         return Ok(Loaded { cas, created: true });
                     }
                     Err(kube::Error::Api(status)) if status.code == 409 => continue,
+                    Err(kube::Error::Api(status)) if status.code == 404 => {
+                        return Err(CaStoreError::NoNamespace {
+                            namespace: self.options.namespace.clone(),
+                        });
+                    }
                     Err(error) => return Err(self.kube("create")(error)),
                 }
             };

@@ -159,18 +159,6 @@ async fn main() -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("connecting to the API server")?;
-    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
-    match namespaces.get_opt(&args.operator_namespace).await {
-        Ok(Some(_)) => {}
-        Ok(None) => anyhow::bail!(
-            "the operator's namespace {ns} does not exist: create it (`kubectl create namespace {ns}`) or \
-             name another with --operator-namespace",
-            ns = args.operator_namespace
-        ),
-        Err(error) => {
-            tracing::warn!(%error, namespace = %args.operator_namespace, "cannot check the operator's namespace")
-        }
-    }
     info!(provider = %args.certificate_provider, trust_domain = %args.trust_domain, "starting");
     // Probes answer from the start (a standby replica is alive but not ready).
     let (progress_tx, progress_rx) = tokio::sync::watch::channel(Progress::default());

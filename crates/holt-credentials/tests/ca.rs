@@ -74,6 +74,25 @@ async fn a_foreign_secret_of_the_cas_name_is_refused_and_a_users_ca_is_used_as_i
         foreign.metadata.resource_version,
         "not written"
     );
+    let nowhere = CaStore::new(
+        scene.client.clone(),
+        CaStoreOptions {
+            namespace: "no-such-namespace".into(),
+            name: "holt-credentials-ca".into(),
+            user_supplied: false,
+            policy: RotationPolicy::default(),
+        },
+    );
+    let error = nowhere
+        .load(jiff::Timestamp::now())
+        .await
+        .expect_err("no namespace");
+    ensure!(
+        error
+            .to_string()
+            .starts_with("the operator's namespace no-such-namespace does not exist"),
+        "{error}"
+    );
     let missing = store(&scene, "absent", true)
         .load(jiff::Timestamp::now())
         .await

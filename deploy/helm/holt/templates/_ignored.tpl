@@ -7,8 +7,12 @@ reference chart installs, and says what does not carry over.
 
 {{- define "holt.actedOn" -}}
 {{- toJson (dict
-  "global" (list "deployment" "workloadNameOverrideAnnotationName" "experimentalUseDockerImageAsServiceNameForJobs" "podAnnotations" "podLabels" "commonLabels" "commonAnnotations")
-  "global.deployment" (list "intentsOperator" "networkMapper")
+  "global" (list "deployment" "workloadNameOverrideAnnotationName" "experimentalUseDockerImageAsServiceNameForJobs" "podAnnotations" "podLabels" "commonLabels" "commonAnnotations" "certificateProvider" "spiffe")
+  "global.deployment" (list "intentsOperator" "networkMapper" "credentialsOperator")
+  "global.spiffe" (list "trustDomain")
+  "credentialsOperator" (list "replicas" "operator" "ca" "watchedNamespaces")
+  "credentialsOperator.operator" (list "repository" "image" "tag" "pullPolicy" "pullSecrets" "defaultCertTTL" "renewAt" "maxConcurrentIssues" "logFormat" "logLevel" "extraEnvVars" "resources" "podSecurityContext" "containerSecurityContext" "nodeSelector" "tolerations" "affinity" "priorityClassName")
+  "credentialsOperator.ca" (list "secretName" "userSecretName" "validity" "rotateBefore" "propagationDelay")
   "intentsOperator" (list "replicas" "operator" "watchedNamespaces" "enforcedNamespaces" "webhook" "podDisruptionBudget" "networkPolicy" "serviceMonitor")
   "intentsOperator.operator" (list "repository" "image" "tag" "pullPolicy" "pullSecrets" "mode" "enableNetworkPolicyCreation" "enableKafkaACLCreation" "enableIstioPolicyCreation" "enableLinkerdPolicyCreation" "enableEgressNetworkPolicyCreation" "separateNetpolsForIngressAndEgress" "enableEgressAutoallowDNSTraffic" "enableGroupIPsByCIDR" "enableGroupIPsByCIDRPeersLimit" "automateThirdPartyNetworkPolicies" "allowExternalTraffic" "enableStrictModeIntents" "excludedStrictModeNamespaces" "istioTrustDomain" "kafkaServerTLSSecret" "kafkaACLResyncInterval" "statusWriteInterval" "logFormat" "logLevel" "extraEnvVars" "resources" "podSecurityContext" "containerSecurityContext" "nodeSelector" "tolerations" "affinity" "priorityClassName")
   "networkMapper" (list "mapper" "sniffer" "auth")
@@ -26,18 +30,19 @@ reference chart installs, and says what does not carry over.
   "global.gcp" "cloud IAM integrations are not part of Holt"
   "global.otterizeCloud" "Holt does not connect to Otterize Cloud"
   "global.telemetry" "Holt sends no telemetry"
-  "global.deployment.credentialsOperator" "Holt has no credentials operator: nothing installed"
   "global.deployment.spire" "Holt installs no SPIRE"
   "global.spire" "Holt installs no SPIRE"
-  "global.spiffe" "Holt installs no SPIRE"
-  "global.certificateProvider" "Holt has no credentials operator"
   "global.openshift" "no OpenShift SecurityContextConstraints are created"
   "global.allowGetAllResources" "the operator watches the built-in owner kinds only"
   "global.serviceNameOverrideAnnotationName" "use global.workloadNameOverrideAnnotationName"
   "intentsOperator.allowGetAllResources" "the operator watches the built-in owner kinds only"
   "intentsOperator.watcher" "Holt's operator has no separate pod watcher"
   "intentsOperator.operator.enableDatabasePolicyCreation" "database policies are not implemented"
-  "intentsOperator.operator.autoGenerateTLSUsingCredentialsOperator" "Holt has no credentials operator: set intentsOperator.operator.kafkaServerTLSSecret"
+  "intentsOperator.operator.autoGenerateTLSUsingCredentialsOperator" "the intents operator does not take its Kafka certificate from the credentials operator yet: set intentsOperator.operator.kafkaServerTLSSecret"
+  "credentialsOperator.spire" "the SPIRE provider is not in this release"
+  "credentialsOperator.certManager" "the cert-manager provider is not in this release"
+  "credentialsOperator.enableSecretRotation" "database passwords are not part of Holt's credentials operator"
+  "credentialsOperator.databaseSecretRotationInterval" "database passwords are not part of Holt's credentials operator"
   "intentsOperator.operator.automateAllowWebhookTraffic" "webhook traffic policies are not implemented"
   "intentsOperator.operator.metricsPort" "metrics are served on the probe port, 8181"
   "intentsOperator.operator.enableEnforcement" "deprecated: use intentsOperator.operator.mode"
@@ -91,7 +96,7 @@ reference chart installs, and says what does not carry over.
 {{- end -}}
 {{- end -}}
 {{- range $key, $value := $root -}}
-{{- if not (has $key (list "global" "intentsOperator" "networkMapper" "intentsAccess")) -}}
+{{- if not (has $key (list "global" "intentsOperator" "networkMapper" "intentsAccess" "credentialsOperator")) -}}
 {{- include "holt.setLeaves" (list $key $value) -}}
 {{- end -}}
 {{- end -}}
