@@ -114,8 +114,17 @@ async fn a_deployments_pods_share_a_secret_that_verifies_against_its_ca() -> any
         )
     );
 
-    // The pods were told, and two pods cost one certificate.
-    let note = scene.event(&pods[0], "EnsuredPodTLS").await?;
+    // The pods were told (those there when it was issued: the second may have come later), and two pods
+    // cost one certificate.
+    let note = eventually("Event EnsuredPodTLS on a pod of cart", TIMEOUT, || async {
+        for pod in &pods {
+            if let Some(event) = scene.events(pod, "EnsuredPodTLS").await?.first() {
+                return Ok(Some(event.note.clone().unwrap_or_default()));
+            }
+        }
+        Ok(None)
+    })
+    .await?;
     ensure!(
         note.contains(&format!("cart.{namespace}")) && note.contains("cart-tls"),
         "{note}"
