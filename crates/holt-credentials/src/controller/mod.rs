@@ -351,8 +351,10 @@ impl Controller {
             if let Some(state) = self.secrets.get_mut(secret) {
                 if state.running {
                     state.again = true;
-                } else {
-                    self.secrets.remove(secret);
+                } else if let Some(state) = self.secrets.remove(secret)
+                    && let Some(at) = state.timer
+                {
+                    self.timers.remove(&(at, secret.clone()));
                 }
             }
             return;
@@ -368,7 +370,9 @@ impl Controller {
             expires_at: None,
             foreign: false,
         });
-        state.timer = None;
+        if let Some(at) = state.timer.take() {
+            self.timers.remove(&(at, secret.clone()));
+        }
         if state.running {
             state.again = true;
         } else if !state.queued {
@@ -377,10 +381,13 @@ impl Controller {
         }
     }
 
+    /// Looks at the Secret again after `wait` (replacing the look already planned).
     fn schedule(&mut self, secret: &SecretKey, wait: Duration) {
         let at = Instant::now() + wait;
         if let Some(state) = self.secrets.get_mut(secret) {
-            state.timer = Some(at);
+            if let Some(old) = state.timer.replace(at) {
+                self.timers.remove(&(old, secret.clone()));
+            }
             self.timers.insert((at, secret.clone()));
         }
     }
@@ -489,8 +496,12 @@ impl Controller {
         } else if let Some(wait) = wait {
             self.schedule(&secret, wait);
         }
-        if !self.by_secret.contains_key(&secret) && !self.secrets.get(&secret).is_some_and(|s| s.running) {
-            self.secrets.remove(&secret);
+        if !self.by_secret.contains_key(&secret)
+            && !self.secrets.get(&secret).is_some_and(|s| s.running)
+            && let Some(state) = self.secrets.remove(&secret)
+            && let Some(at) = state.timer
+        {
+            self.timers.remove(&(at, secret.clone()));
         }
     }
 
