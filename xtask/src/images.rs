@@ -1,5 +1,5 @@
 //! `cargo xtask images`: one OCI image archive per binary the chart runs (`holt-operator`, `holt-mapper`,
-//! `holt-sniffer`), built on this machine with no base image: the binary linked statically
+//! `holt-sniffer`, `holt-credentials`), built on this machine with no base image: the binary linked statically
 //! (`x86_64-unknown-linux-gnu` with `+crt-static`: glibc's static library, whose DNS resolution needs no
 //! NSS module), the CA certificates, and an `/etc/passwd` and `/etc/group` naming the unprivileged user
 //! 65532 the images run as.
@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 use crate::oci::{self, ImageSpec, LayerFile};
 
 /// The binaries that get an image, each its own package.
-pub const BINARIES: [&str; 3] = ["holt-operator", "holt-mapper", "holt-sniffer"];
+pub const BINARIES: [&str; 4] = ["holt-operator", "holt-mapper", "holt-sniffer", "holt-credentials"];
 /// The target the images' binaries are built for.
 pub const TARGET: &str = "x86_64-unknown-linux-gnu";
 /// The user the images run as (the chart's pods set it too; the sniffer's pod runs as root).
@@ -134,7 +134,7 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-/// `cargo build --target x86_64-unknown-linux-gnu` of the three binaries with glibc linked statically.
+/// `cargo build --target x86_64-unknown-linux-gnu` of the binaries with glibc linked statically.
 /// With an explicit target, the flag applies to the binaries only (not build scripts), and their output
 /// (`target/x86_64-unknown-linux-gnu/<profile>/`) is apart from the host build's.
 fn build_binaries(profile: &str) -> anyhow::Result<Vec<(String, PathBuf)>> {

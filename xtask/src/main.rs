@@ -33,7 +33,7 @@ enum Command {
         action: TestenvAction,
     },
     /// Build an OCI image archive for each binary the Helm chart runs (holt-operator, holt-mapper,
-    /// holt-sniffer): statically linked, no base image, named as the chart's default values name them.
+    /// holt-sniffer, holt-credentials): statically linked, no base image, named as the chart's default values name them.
     Images {
         /// Cargo profile of the binaries: `release` (what ships) or `dev` (faster to build).
         #[arg(long, env = "HOLT_IMAGES_PROFILE", default_value = "release")]

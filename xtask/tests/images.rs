@@ -4,7 +4,7 @@
 //! else in the root (no libc, no shell).
 //!
 //! The binaries are built with the `dev` profile here (`HOLT_IMAGES_TEST_PROFILE=release` tests what
-//! ships): the image assembly is the same code either way; a cold release build of the three binaries
+//! ships): the image assembly is the same code either way; a cold release build of the binaries
 //! takes several minutes more on the 2-core CI machine (docs/install.md has the figures).
 
 use std::path::Path;
@@ -13,7 +13,7 @@ use std::process::Command;
 use anyhow::{Context, ensure};
 use serde_json::Value;
 
-const BINARIES: [&str; 3] = ["holt-mapper", "holt-operator", "holt-sniffer"];
+const BINARIES: [&str; 4] = ["holt-credentials", "holt-mapper", "holt-operator", "holt-sniffer"];
 
 fn sha256(bytes: &[u8]) -> String {
     let hash = ring::digest::digest(&ring::digest::SHA256, bytes);

@@ -1,5 +1,5 @@
 //! Holt's binaries, built by cargo for the tests that run them (a package's tests only get its own
-//! binaries): `holt-operator`, `holt-mapper`, `holt-sniffer`, once per test process, as
+//! binaries): `holt-operator`, `holt-mapper`, `holt-sniffer`, `holt-credentials`, once per test process, as
 //! [`holt_testenv::build_binaries`] builds them (alone, or taken from the suite's own build).
 //!
 //! In: nothing. Out: the binaries' paths.
@@ -12,7 +12,7 @@ use tokio::sync::OnceCell;
 use crate::error::Error;
 
 /// The binaries the chart's images hold, by name.
-pub const IMAGE_BINARIES: [&str; 3] = ["holt-operator", "holt-mapper", "holt-sniffer"];
+pub const IMAGE_BINARIES: [&str; 4] = ["holt-operator", "holt-mapper", "holt-sniffer", "holt-credentials"];
 
 /// Built binaries by name.
 #[derive(Debug, Clone)]

@@ -116,11 +116,9 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
         .install(&["--create-namespace", "--values", &values.display().to_string()])
         .await?;
     for ignored in [
-        "global.deployment.credentialsOperator: Holt has no credentials operator",
         "intentsOperator.operator.autoGenerateTLSUsingCredentialsOperator",
         "global.telemetry.enabled: Holt sends no telemetry",
         "global.spire.serverServiceName: Holt installs no SPIRE",
-        "global.spiffe.trustDomain",
     ] {
         ensure!(
             notes.contains(ignored),
@@ -134,6 +132,18 @@ async fn namespace_roles_govern_who_writes_intents_and_watched_namespaces_limit_
     ensure!(
         !notes.contains("intentsOperator.operator.mode:"),
         "mode is acted on:\n{notes}"
+    );
+    // The reference's credentials operator switch and trust domain are acted on: Holt's built-in CA.
+    for acted in [
+        "global.deployment.credentialsOperator:",
+        "global.spiffe.trustDomain:",
+    ] {
+        ensure!(!notes.contains(acted), "{acted} is acted on:\n{notes}");
+    }
+    ensure!(
+        notes.contains("Credentials operator: certificates from Holt's built-in CA")
+            && notes.contains("trust domain example.org"),
+        "{notes}"
     );
 
     let alice = cp.user("alice", None)?; // edits team-a

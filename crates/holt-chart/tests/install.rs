@@ -1,7 +1,7 @@
 //! The chart installed into the real API server with the real helm, exactly as the README's "Install in a
 //! cluster" says, and its pods run by the local stand-in node: each binary with nothing but a token of the
 //! chart's ServiceAccount for it. The operator converges the tutorial, the mapper resolves traffic, the
-//! sniffer reports; what the accounts must not do is refused; `helm upgrade` to defaultShadow rolls the
+//! sniffer reports, the credentials operator issues a certificate; what the accounts must not do is refused; `helm upgrade` to defaultShadow rolls the
 //! operator and the new pods follow it; `helm uninstall` leaves the CRDs and the ClientIntents.
 
 use std::net::SocketAddr;
@@ -141,15 +141,15 @@ async fn run(story: &Story) -> anyhow::Result<()> {
     let Story { cp, admin, node, .. } = story;
     let started = std::time::Instant::now();
 
-    // Two operator replicas, the mapper and the sniffer run and are ready; kube-controller-manager sees
-    // the Deployments available.
+    // Two operator replicas, the mapper, the sniffer and the credentials operator run and are ready;
+    // kube-controller-manager sees the Deployments available.
     let outcome = eventually("every pod of the chart running and ready", WAIT, || async {
         let pods = node.pods();
         let failures = node.failures();
         if !failures.is_empty() {
             return Ok(Some(Err(anyhow::anyhow!("the node could not run: {failures:?}"))));
         }
-        Ok((pods.len() == 4 && pods.iter().all(|p| p.ready)).then_some(Ok(())))
+        Ok((pods.len() == 5 && pods.iter().all(|p| p.ready)).then_some(Ok(())))
     })
     .await?;
     outcome?;
@@ -239,6 +239,7 @@ async fn run(story: &Story) -> anyhow::Result<()> {
     eprintln!("tutorial converged after {:?}", started.elapsed());
 
     mapper_resolves_traffic_and_hears_the_sniffer(story).await?;
+    credentials_operator_issues_with_its_account(story).await?;
     accounts_are_refused_what_they_do_not_need(story).await?;
     upgrade_to_shadow_mode(story).await?;
     uninstall_keeps_crds_and_intents(story).await?;
@@ -344,6 +345,41 @@ async fn mapper_resolves_traffic_and_hears_the_sniffer(story: &Story) -> anyhow:
     Ok(())
 }
 
+/// A pod asking for a certificate gets its Secret from the credentials operator, which runs with the chart's
+/// account and Holt's CA it created in the release namespace.
+async fn credentials_operator_issues_with_its_account(story: &Story) -> anyhow::Result<()> {
+    let Story { admin, node, .. } = story;
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {
+            "name": "tls-client",
+            "annotations": {"credentials-operator.otterize.com/tls-secret-name": "tls-client-certs"}
+        },
+        "spec": {"containers": [{"name": "app", "image": "registry.example/app:1"}]}
+    }))?;
+    Api::<Pod>::namespaced(admin.clone(), TUTORIAL)
+        .create(&PostParams::default(), &pod)
+        .await?;
+    let secrets = Api::<Secret>::namespaced(admin.clone(), TUTORIAL);
+    let secret = eventually("the pod's certificate Secret", WAIT, || async {
+        Ok(secrets.get_opt("tls-client-certs").await?)
+    })
+    .await?;
+    let data = secret.data.unwrap_or_default();
+    for file in ["cert.pem", "ca.pem", "key.pem"] {
+        ensure!(data.contains_key(file), "{file} missing from the Secret");
+    }
+    let ca = Api::<Secret>::namespaced(admin.clone(), NAMESPACE)
+        .get("holt-credentials-ca")
+        .await
+        .context("the built-in CA's Secret")?;
+    assert_eq!(
+        ca.data.unwrap_or_default().get("tls.crt").map(|b| b.0.clone()),
+        data.get("ca.pem").map(|b| b.0.clone()),
+        "the Secret trusts the built-in CA"
+    );
+    assert_no_forbidden(node)
+}
+
 async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Result<()> {
     let Story { cp, admin, .. } = story;
     // The operator: its own certificate Secret, and no Secret anywhere else.
@@ -387,6 +423,22 @@ async fn accounts_are_refused_what_they_do_not_need(story: &Story) -> anyhow::Re
     ensure!(is_forbidden(
         &Api::<Namespace>::all(operator.clone())
             .delete(TUTORIAL, &Default::default())
+            .await
+    ));
+
+    // The credentials operator: reads its CA, writes Secrets by name; lists none, deletes none, escalates nothing.
+    let credentials = account_client(admin, cp, "holt-credentials").await?;
+    Api::<Secret>::namespaced(credentials.clone(), NAMESPACE)
+        .get("holt-credentials-ca")
+        .await
+        .context("the credentials operator reads its CA")?;
+    ensure!(list_is_forbidden(&Api::<Secret>::all(credentials.clone())).await);
+    ensure!(list_is_forbidden(&Api::<Secret>::namespaced(credentials.clone(), TUTORIAL)).await);
+    ensure!(!can(&credentials, "delete", "", "secrets", Some(TUTORIAL)).await?);
+    ensure!(!can(&credentials, "create", "", "pods", Some(TUTORIAL)).await?);
+    ensure!(is_forbidden(
+        &Api::<ClusterRole>::all(credentials.clone())
+            .create(&PostParams::default(), &role)
             .await
     ));
 

@@ -1,6 +1,6 @@
-//! The chart on a real node: `helm install` starts the operator, mapper and sniffer as real pods from
-//! Holt's images (`cargo xtask images --profile dev`, imported into the node's containerd), and the story
-//! the README tells happens with real pods and real traffic: the operator's replicas become Ready and one
+//! The chart on a real node: `helm install` starts the operator, mapper, sniffer and credentials operator
+//! as real pods from Holt's images (`cargo xtask images --profile dev`, imported into the node's
+//! containerd), and the story the README tells happens with real pods and real traffic: the operator's replicas become Ready and one
 //! leads, the webhook Service refuses an invalid intent and converts an old version, the tutorial's policy
 //! appears, the sniffer's DaemonSet pod reports the traffic between the tutorial's real pods to the mapper,
 //! whose PVC-backed store keeps it across a pod restart, `helm upgrade` to defaultShadow rolls the
@@ -66,8 +66,8 @@ fn build_images() -> anyhow::Result<Vec<PathBuf>> {
         }
     }
     ensure!(
-        archives.len() == 3,
-        "expected 3 image archives in {}, found {archives:?}",
+        archives.len() == 4,
+        "expected 4 image archives in {}, found {archives:?}",
         out.display()
     );
     Ok(archives)
@@ -108,7 +108,7 @@ async fn the_chart_runs_as_real_pods_on_a_real_node() -> anyhow::Result<()> {
             .await
             .unwrap_or_default();
         eprintln!("{pods}");
-        for component in ["operator", "mapper", "sniffer"] {
+        for component in ["operator", "mapper", "sniffer", "credentials"] {
             let logs = kubectl(
                 &cluster,
                 &[
@@ -163,6 +163,8 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
             "networkMapper.mapper.pullPolicy=Never",
             "--set",
             "networkMapper.sniffer.pullPolicy=Never",
+            "--set",
+            "credentialsOperator.operator.pullPolicy=Never",
         ])
         .await?;
     ensure!(notes.contains("STATUS: deployed"), "{notes}");
@@ -180,19 +182,30 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
     let deployments = Api::<Deployment>::namespaced(admin.clone(), NAMESPACE);
     let daemon_sets = Api::<DaemonSet>::namespaced(admin.clone(), NAMESPACE);
     eventually(
-        "operator (2), mapper (1) and sniffer (1) pods Ready",
+        "operator (2), mapper (1), sniffer (1) and credentials operator (1) pods Ready",
         WAIT,
         || async {
             let ready = |d: &Deployment| d.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
             let operator = deployments.get("holt-operator").await?;
             let mapper = deployments.get("holt-mapper").await?;
             let sniffer = daemon_sets.get("holt-sniffer").await?;
+            let credentials = deployments.get("holt-credentials").await?;
             let sniffer_ready = sniffer.status.map(|s| s.number_ready).unwrap_or(0);
-            Ok((ready(&operator) == 2 && ready(&mapper) == 1 && sniffer_ready == 1).then_some(()))
+            Ok((ready(&operator) == 2
+                && ready(&mapper) == 1
+                && sniffer_ready == 1
+                && ready(&credentials) == 1)
+                .then_some(()))
         },
     )
     .await?;
     eprintln!("chart Ready");
+    // The credentials operator's pod made its CA.
+    let secrets = Api::<k8s_openapi::api::core::v1::Secret>::namespaced(admin.clone(), NAMESPACE);
+    eventually("the built-in CA's Secret", WAIT, || async {
+        Ok(secrets.get_opt("holt-credentials-ca").await?.map(|_| ()))
+    })
+    .await?;
 
     // Leader election: one of the two operator pods holds the Lease.
     let pods = Api::<Pod>::namespaced(admin.clone(), NAMESPACE);

@@ -1,8 +1,8 @@
 //! The chart rendered by the real helm, no cluster: lint, the default values, values files shaped like the
 //! reference's documented installs, each component off, the CRDs against deploy/crds, the schema refusing
 //! wrong types, every flag of every binary either set by the chart or deliberately left, the mapper's
-//! access roles as the mapper states them, and the mapper reading the operator's configuration (and the
-//! declared state) only when the operator is installed.
+//! and the credentials operator's roles as they state them, and the mapper reading the operator's
+//! configuration (and the declared state) only when the operator is installed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -98,6 +98,11 @@ async fn default_values_render_every_component_hardened() -> anyhow::Result<()> 
         "Service/otterize-network-mapper",
         "NetworkPolicy/holt-mapper",
         "DaemonSet/holt-sniffer",
+        "Deployment/holt-credentials",
+        "ServiceAccount/holt-credentials",
+        "ClusterRoleBinding/holt-credentials-read",
+        "ClusterRoleBinding/holt-credentials-write",
+        "Role/holt-credentials",
         "ClusterRole/holt-intents-edit",
         "ClusterRole/holt-intents-view",
     ] {
@@ -311,7 +316,7 @@ async fn each_component_can_be_switched_off() -> anyhow::Result<()> {
     ensure!(no_operator.of_kind("CustomResourceDefinition").is_empty());
     for object in &no_operator.objects {
         ensure!(
-            ["mapper", "sniffer"].contains(&component(object).as_str()),
+            ["mapper", "sniffer", "credentials"].contains(&component(object).as_str()),
             "operator off, still rendered: {}",
             object["metadata"]["name"]
         );
@@ -323,7 +328,7 @@ async fn each_component_can_be_switched_off() -> anyhow::Result<()> {
         .await?;
     for object in &no_mapper.objects {
         ensure!(
-            ["operator", "access", ""].contains(&component(object).as_str()),
+            ["operator", "access", "credentials", ""].contains(&component(object).as_str()),
             "mapper off, still rendered: {}",
             object["metadata"]["name"]
         );
@@ -337,6 +342,22 @@ async fn each_component_can_be_switched_off() -> anyhow::Result<()> {
     ensure!(no_sniffer.get("ServiceAccount", "holt-sniffer").is_none());
     ensure!(no_sniffer.get("Deployment", "holt-mapper").is_some());
 
+    // The credentials operator: switched off, or with a provider this release does not have.
+    for set in [
+        "global.deployment.credentialsOperator=false",
+        "global.certificateProvider=spire",
+    ] {
+        let no_credentials = helm.template("holt-system", &["--set", set]).await?;
+        ensure!(
+            no_credentials
+                .objects
+                .iter()
+                .all(|o| component(o) != "credentials"),
+            "{set}: credentials objects rendered"
+        );
+        ensure!(no_credentials.get("Deployment", "holt-operator").is_some());
+    }
+
     let nothing = helm
         .template(
             "holt-system",
@@ -345,6 +366,8 @@ async fn each_component_can_be_switched_off() -> anyhow::Result<()> {
                 "global.deployment.intentsOperator=false",
                 "--set",
                 "global.deployment.networkMapper=false",
+                "--set",
+                "global.deployment.credentialsOperator=false",
             ],
         )
         .await?;
@@ -498,6 +521,20 @@ async fn the_schema_refuses_wrong_types_naming_the_value() -> anyhow::Result<()>
         ),
         ("networkMapper.mapper.port=70000", "/networkMapper/mapper/port"),
         (
+            "credentialsOperator.operator.renewAt=2",
+            "/credentialsOperator/operator/renewAt",
+        ),
+        (
+            "credentialsOperator.ca.validity=1y",
+            "/credentialsOperator/ca/validity",
+        ),
+        ("credentialsOperator.ca.rotateBefor=1d", "/credentialsOperator/ca"),
+        ("global.certificateProvider=vault", "/global/certificateProvider"),
+        (
+            "global.spiffe.trustDomain=Example.ORG",
+            "/global/spiffe/trustDomain",
+        ),
+        (
             "networkMapper.mapper.settings.maxReportBytes=12",
             "/networkMapper/mapper/settings/maxReportBytes",
         ),
@@ -519,7 +556,11 @@ async fn the_schema_refuses_wrong_types_naming_the_value() -> anyhow::Result<()>
         ),
     ] {
         // --set-string for words, so that helm passes a string where a boolean or number belongs.
-        let flag = if set.ends_with("=1") || set.ends_with("=70000") || set.ends_with("=12") {
+        let flag = if set.ends_with("=1")
+            || set.ends_with("=70000")
+            || set.ends_with("=12")
+            || set.ends_with("=2")
+        {
             "--set"
         } else {
             "--set-string"
@@ -590,6 +631,12 @@ async fn every_flag_is_set_by_the_chart_or_deliberately_left() -> anyhow::Result
                 "intentsOperator.operator.kafkaServerTLSSecret=kafka-client",
                 "--set",
                 "networkMapper.sniffer.interface=eth0",
+                "--set",
+                "credentialsOperator.replicas=2",
+                "--set",
+                "credentialsOperator.ca.userSecretName=corp-ca",
+                "--set",
+                "credentialsOperator.watchedNamespaces={shop}",
             ],
         )
         .await?;
@@ -633,6 +680,14 @@ async fn every_flag_is_set_by_the_chart_or_deliberately_left() -> anyhow::Result
         (
             ("holt-mapper", "insecure-skip-authentication"),
             "never in a cluster: anyone reaching the port could read and reset",
+        ),
+        (
+            ("holt-credentials", "ca-check-interval"),
+            "a minute, the default: how soon a replaced CA Secret is read",
+        ),
+        (
+            ("holt-credentials", "leader-election-namespace"),
+            "the release namespace, the default",
         ),
     ]);
     let mut missing = Vec::new();
@@ -867,6 +922,90 @@ async fn the_mapper_serves_insights_with_the_operators_configuration_only_beside
         ensure!(
             !grants_watch(&grants, resource),
             "{resource} granted without the operator"
+        );
+    }
+    Ok(())
+}
+
+/// The rules of a rendered ClusterRole, as RBAC types.
+fn cluster_role_rules(rendered: &Rendered, name: &str) -> anyhow::Result<Vec<PolicyRule>> {
+    let role = rendered
+        .get("ClusterRole", name)
+        .with_context(|| format!("no ClusterRole {name}"))?;
+    Ok(serde_json::from_value(role["rules"].clone())?)
+}
+
+#[tokio::test]
+async fn the_credentials_operators_roles_are_the_ones_it_states() -> anyhow::Result<()> {
+    use holt_credentials::rbac;
+    let helm = Helm::new()?;
+    let rendered = helm.template("holt-system", &[]).await?;
+    assert_eq!(
+        cluster_role_rules(&rendered, "holt-credentials-read")?,
+        rbac::read_rules()
+    );
+    assert_eq!(
+        cluster_role_rules(&rendered, "holt-credentials-write")?,
+        rbac::write_rules()
+    );
+    assert_eq!(
+        role_rules(&rendered, "holt-credentials")?,
+        rbac::own_namespace_rules("holt-credentials-ca", false)
+    );
+    for role in ["read", "write"] {
+        let binding = rendered
+            .get("ClusterRoleBinding", &format!("holt-credentials-{role}"))
+            .context("bound cluster-wide by default")?;
+        assert_eq!(
+            binding["subjects"],
+            serde_json::json!([{"kind": "ServiceAccount", "name": "holt-credentials", "namespace": "holt-system"}])
+        );
+    }
+    // Limited to namespaces: RoleBindings there only, and the user's CA read, never written.
+    let limited = helm
+        .template(
+            "holt-system",
+            &[
+                "--set",
+                "credentialsOperator.watchedNamespaces={shop,payments}",
+                "--set",
+                "credentialsOperator.ca.userSecretName=corp-ca",
+            ],
+        )
+        .await?;
+    ensure!(limited.of_kind("ClusterRoleBinding").iter().all(|b| {
+        !b["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("holt-credentials")
+    }));
+    for role in ["read", "write"] {
+        let namespaces: BTreeSet<String> = limited
+            .of_kind("RoleBinding")
+            .into_iter()
+            .filter(|b| b["roleRef"]["name"] == format!("holt-credentials-{role}"))
+            .map(|b| b["metadata"]["namespace"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(
+            namespaces,
+            BTreeSet::from(["payments".to_owned(), "shop".to_owned()])
+        );
+    }
+    assert_eq!(
+        role_rules(&limited, "holt-credentials")?,
+        rbac::own_namespace_rules("corp-ca", true)
+    );
+    let deployment = limited
+        .get("Deployment", "holt-credentials")
+        .context("credentials")?;
+    let passed = args(containers(deployment)[0]);
+    for expected in [
+        "--watched-namespaces=shop,payments",
+        "--user-ca-secret-name=corp-ca",
+    ] {
+        ensure!(
+            passed.contains(&expected.to_owned()),
+            "{expected} not in {passed:?}"
         );
     }
     Ok(())

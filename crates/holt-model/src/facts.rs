@@ -50,15 +50,19 @@ pub struct OwnerRef {
 }
 
 pub fn owner_of(meta: &ObjectMeta) -> Option<OwnerRef> {
+    owner_reference_of(meta).map(|o| OwnerRef {
+        kind: o.kind.clone(),
+        name: o.name.clone(),
+    })
+}
+
+/// The owner reference [`owner_of`] follows, whole (API version and UID included).
+pub fn owner_reference_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
     let owners = meta.owner_references.as_deref().unwrap_or_default();
     owners
         .iter()
         .find(|o| o.controller == Some(true))
         .or_else(|| owners.first())
-        .map(|o: &OwnerReference| OwnerRef {
-            kind: o.kind.clone(),
-            name: o.name.clone(),
-        })
 }
 
 /// A workload object that can own pods (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, or any

@@ -1,47 +1,27 @@
 //! `/healthz` (the controller loop is alive), `/readyz` (every watch has listed and the first full pass is
-//! done: failing units do not make the operator unready, they are metrics, conditions and Events) and `/metrics` (Prometheus text format, written by `holt_runtime::MetricsPage`), over plain HTTP for the kubelet and Prometheus.
+//! done: failing units do not make the operator unready, they are metrics, conditions and Events) and
+//! `/metrics` (Prometheus text format, written by `holt_runtime::MetricsPage`), served by
+//! `holt_runtime::probes`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use axum::Router;
-use axum::http::StatusCode;
-use axum::routing::get;
 use tokio::sync::watch;
 
 use holt_runtime::MetricsPage;
+use holt_runtime::probes::{self, Probes};
 
 use crate::controller::Progress;
 
 /// Serves the probes until the process ends.
 pub async fn serve(address: SocketAddr, progress: watch::Receiver<Progress>) -> std::io::Result<()> {
     let metrics_progress = progress.clone();
-    let router = Router::new()
-        .route("/healthz", get(|| async { (StatusCode::OK, "ok") }))
-        .route(
-            "/readyz",
-            get(move || {
-                let ready = progress.borrow().ready;
-                async move {
-                    if ready {
-                        (StatusCode::OK, "ready")
-                    } else {
-                        (
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "caches not synced or first pass not done",
-                        )
-                    }
-                }
-            }),
-        );
-    let router = router.route(
-        "/metrics",
-        get(move || {
-            let text = metrics(&metrics_progress.borrow());
-            async move { ([("content-type", holt_runtime::metrics::CONTENT_TYPE)], text) }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind(address).await?;
-    axum::serve(listener, router).await
+    let probes = Probes {
+        ready: Arc::new(move || progress.borrow().ready),
+        not_ready_reason: "caches not synced or first pass not done",
+        metrics: Arc::new(move || metrics(&metrics_progress.borrow())),
+    };
+    probes::serve(address, probes).await
 }
 
 /// The controller's progress in the Prometheus text format.

@@ -14,7 +14,8 @@ pub mod events;
 pub mod health;
 pub mod histogram;
 pub mod kafka;
-pub mod leader;
+/// Leader election, shared with Holt's other controllers (`holt_runtime::leader`).
+pub use holt_runtime::leader;
 pub mod repair_budget;
 pub mod status;
 pub mod unit;

@@ -1,18 +1,24 @@
-//! What Holt's binaries (operator, mapper, sniffer) and their long-running tasks share at run time, so that
+//! What Holt's binaries (operators, mapper, sniffer) and their long-running tasks share at run time, so that
 //! each of these things is done one way:
 //!
 //! - [`Backoff`] / [`RetrySchedule`]: how long to wait after failures (exponential, capped, with jitter),
 //!   for retry loops and for kube's watchers ([`Backoff::builder`]);
 //! - [`LogArgs`] and [`logging::init`]: the `--log-format` flag and one `tracing` setup;
 //! - [`shutdown::signal`]: SIGTERM or Ctrl-C;
-//! - [`MetricsPage`]: a `/metrics` page in the Prometheus text format, written with `prometheus-client`.
+//! - [`MetricsPage`]: a `/metrics` page in the Prometheus text format, written with `prometheus-client`;
+//! - [`probes::serve`]: `/healthz`, `/readyz` and `/metrics` over plain HTTP for the kubelet and Prometheus;
+//! - [`leader`]: leader election with a `coordination.k8s.io/v1` Lease, for the controllers (intents and
+//!   credentials operators) that must have one writer.
 //!
 //! In: settings and figures from the binaries. Out: waits, an installed log subscriber, a future that
-//! completes on shutdown, exposition text. Nothing here knows about Kubernetes.
+//! completes on shutdown, exposition text, a probe server, held leadership. Only [`leader`] talks to the
+//! API server.
 
 pub mod backoff;
+pub mod leader;
 pub mod logging;
 pub mod metrics;
+pub mod probes;
 pub mod shutdown;
 
 pub use backoff::{Backoff, RetrySchedule, WATCH_BACKOFF};

@@ -135,3 +135,12 @@ useImageNameForServiceIdForJobs: {{ .Values.global.experimentalUseDockerImageAsS
 {{- define "holt.snifferTokenDir" -}}
 /var/run/secrets/holt/mapper-token
 {{- end -}}
+
+{{/* "true" when the credentials operator is installed: switched on, with a provider this release has
+(`builtin`; empty means the same). */}}
+{{- define "holt.credentialsEnabled" -}}
+{{- $provider := .Values.global.certificateProvider | default "builtin" -}}
+{{- if and .Values.global.deployment.credentialsOperator (eq $provider "builtin") -}}
+true
+{{- end -}}
+{{- end -}}

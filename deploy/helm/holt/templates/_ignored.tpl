@@ -63,7 +63,7 @@ reference chart installs, and says what does not carry over.
 {{- end -}}
 {{- end -}}
 {{- range $key, $value := $root -}}
-{{- if not (has $key (list "global" "intentsOperator" "networkMapper" "intentsAccess")) -}}
+{{- if not (has $key (list "global" "intentsOperator" "networkMapper" "intentsAccess" "credentialsOperator")) -}}
 {{- include "holt.setLeaves" (list $key $value) -}}
 {{- end -}}
 {{- end -}}

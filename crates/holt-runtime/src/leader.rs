@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-/// The reference's leader-election ID, used as the Lease name by default.
+/// The reference intents operator's leader-election ID, the Lease name of [`LeaseOptions::new`].
 pub const DEFAULT_LEASE_NAME: &str = "a3a7d614.otterize.com";
 
 #[derive(Clone, Debug)]
@@ -33,9 +33,15 @@ pub struct LeaseOptions {
 }
 
 impl LeaseOptions {
+    /// The intents operator's Lease ([`DEFAULT_LEASE_NAME`]) in `namespace`.
     pub fn new(namespace: &str, identity: &str) -> Self {
+        LeaseOptions::named(DEFAULT_LEASE_NAME, namespace, identity)
+    }
+
+    /// The Lease `name` in `namespace`: 15 s lease, renewed every 5 s, looked at every 2 s while waiting.
+    pub fn named(name: &str, namespace: &str, identity: &str) -> Self {
         LeaseOptions {
-            name: DEFAULT_LEASE_NAME.into(),
+            name: name.into(),
             namespace: namespace.into(),
             identity: identity.into(),
             lease_duration: Duration::from_secs(15),

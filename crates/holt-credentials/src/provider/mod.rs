@@ -1,0 +1,167 @@
+//! Certificate providers: who signs a workload's certificate and which CAs its peers trust.
+//!
+//! In: a [`Subject`], the requested lifetime and the time. Out: an [`IssuedCertificate`] (key, certificate,
+//! chain, validity) and the [`TrustBundle`] clients are given.
+//!
+//! The providers are the reference's (`global.certificateProvider`): Holt's built-in CA (the default, the
+//! only one so far: [`built_in`]); SPIRE and cert-manager come later, each as a variant of [`Provider`]
+//! and [`ProviderKind`] and a file of its own here. Everything else (which Secrets, when to renew, what
+//! they hold) is the same for every provider.
+
+pub mod built_in;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::ca::TrustBundle;
+use crate::subject::Subject;
+
+pub use built_in::BuiltInCa;
+
+/// The `--certificate-provider` choices (the reference's names; `builtin` is Holt's CA).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderKind {
+    BuiltIn,
+    Spire,
+    CertManager,
+}
+
+impl ProviderKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderKind::BuiltIn => "builtin",
+            ProviderKind::Spire => "spire",
+            ProviderKind::CertManager => "cert-manager",
+        }
+    }
+
+    /// Whether this build can issue with it.
+    pub fn is_available(self) -> bool {
+        match self {
+            ProviderKind::BuiltIn => true,
+            ProviderKind::Spire | ProviderKind::CertManager => false,
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ProviderKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "builtin" => Ok(ProviderKind::BuiltIn),
+            "spire" => Ok(ProviderKind::Spire),
+            "cert-manager" => Ok(ProviderKind::CertManager),
+            "otterize-cloud" => Err(
+                "`otterize-cloud` issues through Otterize Cloud, which Holt does not use: \
+                                     choose `builtin`"
+                    .to_owned(),
+            ),
+            other => Err(format!(
+                "`{other}` is not a certificate provider: choose `builtin`, `spire` or `cert-manager`"
+            )),
+        }
+    }
+}
+
+/// A certificate and its key, as issued.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuedCertificate {
+    pub cert_pem: String,
+    pub cert_der: Vec<u8>,
+    /// PKCS#8.
+    pub key_pem: String,
+    pub key_der: Vec<u8>,
+    /// The issuers' certificates after this one, DER (the issuing CA).
+    pub chain_der: Vec<Vec<u8>>,
+    pub not_before: Timestamp,
+    pub not_after: Timestamp,
+}
+
+impl fmt::Debug for IssuedCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedCertificate")
+            .field("not_before", &self.not_before)
+            .field("not_after", &self.not_after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a certificate was not issued.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("no CA is valid now: the CA Secret is missing, expired or not yet read")]
+    NoCa,
+    #[error("`{name}` cannot be written into a certificate: {source}")]
+    Name { name: String, source: rcgen::Error },
+    #[error("cannot create {what}: {source}")]
+    Generate {
+        what: &'static str,
+        source: rcgen::Error,
+    },
+    #[error("{0}")]
+    Date(#[from] crate::ca::CaError),
+}
+
+/// The provider certificates come from.
+#[derive(Clone, Debug)]
+pub enum Provider {
+    BuiltIn(BuiltInCa),
+}
+
+impl Provider {
+    pub fn kind(&self) -> ProviderKind {
+        match self {
+            Provider::BuiltIn(_) => ProviderKind::BuiltIn,
+        }
+    }
+
+    /// A certificate for `subject` living `ttl` (the provider's default when `None`), from `now`.
+    pub async fn issue(
+        &self,
+        subject: &Subject,
+        ttl: Option<Duration>,
+        now: Timestamp,
+    ) -> Result<IssuedCertificate, IssueError> {
+        match self {
+            Provider::BuiltIn(ca) => ca.issue(subject, ttl, now),
+        }
+    }
+
+    /// The CAs clients are given to trust at `now`.
+    pub fn trust_bundle(&self, now: Timestamp) -> TrustBundle {
+        match self {
+            Provider::BuiltIn(ca) => ca.trust_bundle(now),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_names_are_the_references_and_unknown_ones_are_refused() {
+        for kind in [
+            ProviderKind::BuiltIn,
+            ProviderKind::Spire,
+            ProviderKind::CertManager,
+        ] {
+            assert_eq!(kind.name().parse::<ProviderKind>(), Ok(kind));
+        }
+        assert!(ProviderKind::BuiltIn.is_available());
+        assert!(!ProviderKind::Spire.is_available());
+        let error = "vault".parse::<ProviderKind>().expect_err("unknown");
+        assert!(error.contains("`vault` is not a certificate provider"), "{error}");
+        assert!("otterize-cloud".parse::<ProviderKind>().is_err());
+    }
+}
