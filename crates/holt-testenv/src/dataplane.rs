@@ -129,6 +129,10 @@ impl Dataplane {
         let node = NetworkNamespace::create(&node_namespace)?;
         node.run("sysctl", &["-q", "-w", "net.bridge.bridge-nf-call-iptables=1"])?;
         node.run("sysctl", &["-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"])?;
+        // kube-router rejects a blocked call with an ICMP error the node sends; the kernel's ICMP rate limits
+        // (about six errors in a burst per destination) would turn a caller's later rejections into drops,
+        // and its probes into timeouts.
+        node.run("sysctl", &["-q", "-w", "net.ipv4.icmp_ratemask=0"])?;
         node.ip(&["link", "add", "br0", "type", "bridge"])?;
         node.ip(&["addr", "add", &format!("{node_ip}/24"), "dev", "br0"])?;
         node.ip(&["link", "set", "br0", "up"])?;
