@@ -104,7 +104,10 @@ impl Tutorial {
         what: &str,
         since: Instant,
     ) -> anyhow::Result<Duration> {
-        support::dataplane::enforced(&self.prober, &self.dataplane, expected, what, since).await
+        Ok(self
+            .dataplane
+            .enforced(&self.prober, expected, ENFORCEMENT, what, since)
+            .await?)
     }
 }
 

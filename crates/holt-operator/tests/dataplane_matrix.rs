@@ -26,7 +26,7 @@ use k8s_openapi::api::core::v1::Service;
 use kube::api::PostParams;
 use kube::{Api, Client};
 use support::cluster;
-use support::dataplane::{ENFORCEMENT, enforced, holt_operator};
+use support::dataplane::{ENFORCEMENT, holt_operator};
 
 /// The environment variable that picks the seed: a number, or `random` for a new one each run.
 const SEED_VARIABLE: &str = "HOLT_DATAPLANE_SEED";
@@ -140,19 +140,19 @@ async fn run(generated: &GeneratedCluster) -> anyhow::Result<()> {
         declare(&client, generated, &shadow),
     )?;
     tokio::try_join!(
-        enforced(
+        dataplane.enforced(
             &active.prober,
-            &dataplane,
             &expected_active,
+            ENFORCEMENT,
             "the generated cluster's intents (active)",
-            written,
+            written
         ),
-        enforced(
+        dataplane.enforced(
             &shadow.prober,
-            &dataplane,
             &expected_shadow,
+            ENFORCEMENT,
             "the generated cluster's intents and ProtectedServices (shadow)",
-            written,
+            written
         ),
     )?;
     Ok(())

@@ -35,7 +35,7 @@ use k8s_openapi::api::core::v1::Service;
 use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
-use support::dataplane::{ENFORCEMENT, deployment_with_ports, enforced, holt_operator};
+use support::dataplane::{ENFORCEMENT, deployment_with_ports, holt_operator};
 use support::{cluster, policy_names};
 
 /// The port the servers serve on (named `http` in their containers).
@@ -224,19 +224,19 @@ async fn service_targets_named_ports_external_traffic_and_a_protected_default_de
         .create(&PostParams::default(), &protect_vault(&guarded)?)
         .await?;
     tokio::try_join!(
-        enforced(
+        dataplane.enforced(
             &active,
-            &dataplane,
             &expected_active,
+            ENFORCEMENT,
             "Service, cross-namespace and named-port targets with external traffic (active)",
-            written,
+            written
         ),
-        enforced(
+        dataplane.enforced(
             &shadow,
-            &dataplane,
             &expected_shadow,
+            ENFORCEMENT,
             "a ProtectedService's default-deny (shadow)",
-            written,
+            written
         ),
     )?;
 

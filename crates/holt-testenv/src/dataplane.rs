@@ -34,7 +34,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -54,8 +54,9 @@ use crate::namespace_relay::NamespaceRelay;
 use crate::network_namespace::{EnterHandle, NetworkNamespace, run, veth};
 use crate::outside_host::OutsideHost;
 use crate::pod_servers::PodServer;
+use crate::prober::Prober;
 use crate::process::{Lifetime, ProcessInfo, log_tail};
-use crate::reachability::Port;
+use crate::reachability::{Port, Reachability};
 use crate::rundir::RunDir;
 use crate::watchdog;
 
@@ -426,6 +427,32 @@ impl Dataplane {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(relay);
         Ok(port)
+    }
+
+    /// Probes with `prober` until the matrix is `expected` (for at most `timeout`), then says on standard
+    /// error how long that took from `since` — the change that should bring it, usually an API write —
+    /// under `what`, and returns it. A failure carries both grids, the cells that differ and the tail of kube-router's log.
+    pub async fn enforced(
+        &self,
+        prober: &Prober,
+        expected: &Reachability,
+        timeout: Duration,
+        what: &str,
+        since: Instant,
+    ) -> Result<Duration, DataplaneError> {
+        if let Err(source) = prober.converge(expected, timeout).await {
+            return Err(DataplaneError::NotEnforced {
+                what: what.to_owned(),
+                source,
+                kube_router_log: self.kube_router_log_tail(),
+            });
+        }
+        let took = since.elapsed();
+        eprintln!(
+            "dataplane: {what} enforced {:.3} s after the change",
+            took.as_secs_f64()
+        );
+        Ok(took)
     }
 
     /// The last lines of kube-router's log (its scratch directory goes when the test process ends: print

@@ -1,13 +1,11 @@
 //! What the operator's tests on a real dataplane share (holt-testenv's `Dataplane`, kube-router enforcing
-//! what the `holt-operator` binary writes): the binary started against the control plane, a wait for the
-//! prober's matrix that logs how long enforcement took from the API write (and prints kube-router's log when
-//! it never comes), and the Deployments they run, with named container ports.
+//! what the `holt-operator` binary writes): the binary started against the control plane, how long
+//! enforcement may take, and the Deployments they run, with named container ports.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::bail;
-use holt_testenv::{ControlPlane, Dataplane, HoltOperator, Port, Prober, Protocol, Reachability};
+use holt_testenv::{ControlPlane, HoltOperator, Port, Protocol};
 use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::json;
 
@@ -24,29 +22,6 @@ pub async fn holt_operator(
 ) -> anyhow::Result<HoltOperator> {
     let binary = Path::new(env!("CARGO_BIN_EXE_holt-operator"));
     Ok(HoltOperator::start_with_flags(binary, plane, watched, mode, flags).await?)
-}
-
-/// Probes until the matrix is `expected`, then logs how long that took from `since` (the API write) under
-/// `what`; a failure carries the grids and kube-router's log.
-pub async fn enforced(
-    prober: &Prober,
-    dataplane: &Dataplane,
-    expected: &Reachability,
-    what: &str,
-    since: Instant,
-) -> anyhow::Result<Duration> {
-    if let Err(error) = prober.converge(expected, ENFORCEMENT).await {
-        bail!(
-            "{what}: {error}\nkube-router's log:\n{}",
-            dataplane.kube_router_log_tail()
-        );
-    }
-    let took = since.elapsed();
-    eprintln!(
-        "dataplane: {what} enforced {:.3} s after the API write",
-        took.as_secs_f64()
-    );
-    Ok(took)
 }
 
 /// Deployment `name` (one replica, pods labelled `app: <name>`) whose container declares `ports` under
