@@ -7,12 +7,7 @@
 //! addresses directly, and kube-router sees it as routed traffic from or to a foreign address. The value is
 //! a handle (cheap to clone); the namespace and its servers belong to the dataplane and go away with it.
 
-use std::net::Ipv4Addr;
-use std::time::Duration;
-
-use crate::dataplane_error::DataplaneError;
 use crate::endpoint::Endpoint;
-use crate::reachability::Port;
 
 /// A host outside the cluster, routed by a dataplane's node.
 #[derive(Debug, Clone)]
@@ -21,29 +16,10 @@ pub struct OutsideHost {
 }
 
 impl OutsideHost {
-    /// How the prober's matrix names it.
-    pub fn label(&self) -> &str {
-        self.endpoint.label()
-    }
-
-    /// Its address.
-    pub fn ip(&self) -> Ipv4Addr {
-        self.endpoint.ip()
-    }
-
-    /// Its namespace as the prober sees it (to mix it with pods in one prober).
+    /// Its namespace as the prober sees it (label, address, ports; to mix it with pods in one prober, to
+    /// call from it or to run a program in it).
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
-    }
-
-    /// Calls `port` of `to` (a pod or another outside host) once from this host ([`Endpoint::call`]).
-    pub fn call(
-        &self,
-        to: &impl AsRef<Endpoint>,
-        port: Port,
-        timeout: Duration,
-    ) -> Result<bool, DataplaneError> {
-        self.endpoint.call(to.as_ref(), port, timeout)
     }
 }
 
