@@ -12,7 +12,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
@@ -20,12 +19,11 @@ use holt_api::v2beta1::{ClientIntents, ProtectedService};
 use holt_testenv::{ControlPlane, Dataplane, DataplanePod, HoltOperator, Port, Prober, Reachability};
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client};
+use support::dataplane::{ENFORCEMENT, holt_operator};
 use support::{access_labels, cluster, policy_names};
 
 /// The tutorial's server port.
 const HTTP: Port = Port::tcp(80);
-/// How long the dataplane may take to enforce a change (measured: well under a second).
-const ENFORCEMENT: Duration = Duration::from_secs(30);
 /// How long "nothing is blocked" must hold in shadow mode: many times the enforcement delay measured here.
 const SHADOW_HOLD: Duration = Duration::from_secs(5);
 
@@ -106,25 +104,16 @@ impl Tutorial {
         what: &str,
         since: Instant,
     ) -> anyhow::Result<Duration> {
-        if let Err(error) = self.prober.converge(expected, ENFORCEMENT).await {
-            bail!(
-                "{what}: {error}\nkube-router's log:\n{}",
-                self.dataplane.kube_router_log_tail()
-            );
-        }
-        let took = since.elapsed();
-        eprintln!(
-            "dataplane: {what} enforced {:.3} s after the API write",
-            took.as_secs_f64()
-        );
-        Ok(took)
+        Ok(self
+            .dataplane
+            .enforced(&self.prober, expected, ENFORCEMENT, what, since)
+            .await?)
     }
 }
 
 /// The `holt-operator` binary of this package, watching the tutorial's namespace in `mode`.
 async fn operator(plane: &ControlPlane, ns: &str, mode: &str) -> anyhow::Result<HoltOperator> {
-    let binary = Path::new(env!("CARGO_BIN_EXE_holt-operator"));
-    Ok(HoltOperator::start(binary, plane, ns, mode).await?)
+    holt_operator(plane, ns, mode, &[]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,37 +11,21 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use holt_api::v2beta1::ClientIntents;
 use holt_testenv::{ControlPlane, Dataplane, HoltOperator, Port, Prober};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
 use kube::Api;
 use kube::api::PostParams;
 use support::access::MapperAccess;
-use support::process::{Process, SNIFFER};
+use support::discovery::{Discovery, install_holt_crds};
 
 const HTTP: Port = Port::tcp(80);
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// The calls the workloads make (and the sniffer sees): (caller, called).
 const OBSERVED: [(&str, &str); 2] = [("client", "server"), ("client-other", "client")];
-
-/// Holt's CRDs, served without the conversion webhook (only `v2beta1` objects are written here).
-async fn install_holt_crds(client: &kube::Client) -> anyhow::Result<()> {
-    let mut yaml = String::new();
-    for mut crd in holt_api::crds::crds()? {
-        crd.spec.conversion = Some(CustomResourceConversion {
-            strategy: "None".into(),
-            webhook: None,
-        });
-        yaml.push_str("---\n");
-        yaml.push_str(&serde_yaml::to_string(&crd)?);
-    }
-    holt_testenv::install_crds(client, &yaml).await?;
-    Ok(())
-}
 
 /// The ClientIntents documents of `holt mapper export`'s output.
 fn exported_intents(yaml: &str) -> anyhow::Result<Vec<ClientIntents>> {
@@ -83,44 +67,8 @@ async fn exported_intents_keep_every_observed_call_and_block_the_calls_never_see
 
     // Discover: the mapper on the machine's loopback, the sniffer on the node reporting through a relay.
     let access = MapperAccess::new(plane).await?;
-    let state = tempfile::tempdir()?;
-    let args = access.mapper_args(plane, "127.0.0.1:0", state.path())?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (listening, address) = tokio::sync::oneshot::channel();
-    let mapper = tokio::spawn(holt_mapper::serve::serve(
-        args,
-        async move {
-            let _ = stopped.await;
-        },
-        move |address| {
-            let _ = listening.send(address);
-        },
-    ));
-    let mapper_address = address.await?;
-    let mapper_url = format!("http://{mapper_address}");
-    let relay = dataplane.relay(mapper_address)?;
-    let sniffer = Process(
-        dataplane
-            .node_namespace()
-            .command(SNIFFER)
-            .args(["--mapper-url", &format!("http://127.0.0.1:{relay}")])
-            .arg("--token-file")
-            .arg(&access.token_file)
-            .args([
-                "--report-interval",
-                "200ms",
-                "--health-bind-address",
-                "127.0.0.1:9091",
-            ])
-            .args(["--node-name", dataplane.node_name()])
-            .env("RUST_LOG", "holt_sniffer=info")
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting the sniffer in the node namespace")?,
-    );
-    // Let the sniffer open its capture before the traffic starts.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let discovery = Discovery::start(plane, &dataplane, &access).await?;
+    let mapper_url = discovery.mapper_url.clone();
     for (from, to) in OBSERVED {
         let (from, to) = (pod(from)?, pod(to)?);
         ensure!(
@@ -158,9 +106,7 @@ async fn exported_intents_keep_every_observed_call_and_block_the_calls_never_see
     };
     eprintln!("holt mapper export:\n{exported}");
     // Discovery is done: the prober's own traffic must not be discovered.
-    drop(sniffer);
-    let _ = stop.send(());
-    mapper.await??;
+    discovery.stop().await?;
     let intents = exported_intents(&exported)?;
     ensure!(intents.len() == 2, "one ClientIntents per caller:\n{exported}");
 

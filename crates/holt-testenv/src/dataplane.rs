@@ -14,7 +14,10 @@
 //!   a relay from `127.0.0.1:<port>` to the API server (kube-router's only way out), and kube-router, which
 //!   programs this namespace's filter table and ipsets and nothing else on the machine;
 //! - each *pod* namespace holds `eth0` (a veth into the bridge) with `10.250.<n>.<i>/24`, a default route
-//!   via the node's address, and a server per port (TCP accepts, UDP echoes).
+//!   via the node's address, and a server per port (TCP accepts, UDP echoes);
+//! - each *outside host* namespace ([`Dataplane::outside_host`]) holds `eth0` with an address outside the
+//!   pods' range, linked by a veth pair of its own to the node, which routes between it and the pods
+//!   (`ip_forward` on in the node namespace only): a load balancer, another node or the internet.
 //!
 //! The Pod objects are what a kubelet would have made of them: bound to the Node (`spec.nodeName`, through
 //! the binding subresource, as a scheduler does), `status.phase: Running`, `status.hostIP` the node's
@@ -31,7 +34,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -42,15 +45,18 @@ use serde_json::json;
 use crate::control_plane::ControlPlane;
 use crate::dataplane_error::DataplaneError;
 use crate::dataplane_pod::DataplanePod;
+use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::eventually::eventually;
 use crate::kube_router::{KubeRouter, KubeRouterSettings};
 use crate::kubeconfig;
 use crate::namespace_relay::NamespaceRelay;
 use crate::network_namespace::{EnterHandle, NetworkNamespace, run, veth};
+use crate::outside_host::OutsideHost;
 use crate::pod_servers::PodServer;
+use crate::prober::Prober;
 use crate::process::{Lifetime, ProcessInfo, log_tail};
-use crate::reachability::Port;
+use crate::reachability::{Port, Reachability};
 use crate::rundir::RunDir;
 use crate::watchdog;
 
@@ -76,17 +82,20 @@ pub struct Dataplane {
     _apiserver_relay: NamespaceRelay,
     /// Relays a test opened for programs it runs in the node namespace ([`Dataplane::relay`]).
     relays: Mutex<Vec<NamespaceRelay>>,
+    /// The pods' and outside hosts' namespaces with their servers.
     pods: Mutex<Vec<PodNetwork>>,
     node: NetworkNamespace,
     node_name: String,
     node_ip: Ipv4Addr,
     /// The last octet of the next pod's address (`.1` is the node's).
     next_host: AtomicUsize,
+    /// The number of the next outside host (its namespace `…-x<k>`, its link `x<k>` on the node).
+    next_outside: AtomicUsize,
     cleanup: CleanupScript,
     dir: RunDir,
 }
 
-/// A pod's namespace and its servers (stopped before the namespace is deleted).
+/// A pod's (or outside host's) namespace and its servers (stopped before the namespace is deleted).
 #[derive(Debug)]
 struct PodNetwork {
     _servers: Vec<PodServer>,
@@ -121,6 +130,10 @@ impl Dataplane {
         let node = NetworkNamespace::create(&node_namespace)?;
         node.run("sysctl", &["-q", "-w", "net.bridge.bridge-nf-call-iptables=1"])?;
         node.run("sysctl", &["-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"])?;
+        // kube-router rejects a blocked call with an ICMP error the node sends; the kernel's ICMP rate limits
+        // (about six errors in a burst per destination) would turn a caller's later rejections into drops,
+        // and its probes into timeouts.
+        node.run("sysctl", &["-q", "-w", "net.ipv4.icmp_ratemask=0"])?;
         node.ip(&["link", "add", "br0", "type", "bridge"])?;
         node.ip(&["addr", "add", &format!("{node_ip}/24"), "dev", "br0"])?;
         node.ip(&["link", "set", "br0", "up"])?;
@@ -153,6 +166,7 @@ impl Dataplane {
             node_name,
             node_ip,
             next_host: AtomicUsize::new(2),
+            next_outside: AtomicUsize::new(1),
             cleanup,
             dir,
         })
@@ -183,14 +197,52 @@ impl Dataplane {
             what: format!("Deployment {namespace}/{name}"),
             reason: e.to_string(),
         })?;
+        self.deploy(client, namespace, &deployment, ports).await
+    }
+
+    /// Creates `deployment` in `namespace` as the test wrote it (container ports with names, labels, ...;
+    /// one replica is what the dataplane attaches, its selector's `matchLabels` find the pod), waits for the
+    /// controller-manager's pod and attaches it ([`Dataplane::attach`]) listening on `ports`; the prober
+    /// labels it with the Deployment's name.
+    pub async fn deploy(
+        &self,
+        client: &Client,
+        namespace: &str,
+        deployment: &Deployment,
+        ports: &[Port],
+    ) -> Result<DataplanePod, Error> {
+        let name = deployment
+            .metadata
+            .name
+            .clone()
+            .ok_or_else(|| DataplaneError::Invalid {
+                what: format!("a Deployment for namespace {namespace}"),
+                reason: "metadata.name is missing".to_owned(),
+            })?;
+        let selector = deployment
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.selector.match_labels.as_ref())
+            .filter(|labels| !labels.is_empty())
+            .map(|labels| {
+                labels
+                    .iter()
+                    .map(|(key, value)| format!("{key}={value}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .ok_or_else(|| DataplaneError::Invalid {
+                what: format!("Deployment {namespace}/{name}"),
+                reason: "spec.selector.matchLabels is missing or empty (it finds the Deployment's pod)"
+                    .to_owned(),
+            })?;
         Api::<Deployment>::namespaced(client.clone(), namespace)
-            .create(&PostParams::default(), &deployment)
+            .create(&PostParams::default(), deployment)
             .await
             .map_err(DataplaneError::kube(format!(
                 "create Deployment {namespace}/{name}"
             )))?;
         let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-        let selector = format!("app={name}");
         let pod = eventually(
             &format!("a pod of Deployment {namespace}/{name}"),
             POD_TIMEOUT,
@@ -203,7 +255,7 @@ impl Dataplane {
         .map_err(|e| DataplaneError::Timeout {
             what: format!("{e:#}"),
         })?;
-        self.attach_labelled(client, namespace, &pod, name, ports).await
+        self.attach_labelled(client, namespace, &pod, &name, ports).await
     }
 
     /// Gives the existing Pod `namespace/pod` a network namespace on the bridge with the next free address,
@@ -228,28 +280,71 @@ impl Dataplane {
         label: &str,
         ports: &[Port],
     ) -> Result<DataplanePod, Error> {
-        let (network, ip, handle) = self.pod_network(ports)?;
-        self.pods
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(network);
+        let (ip, handle) = self.pod_network(ports)?;
         place_pod(client, namespace, pod, &self.node_name, self.node_ip, ip).await?;
         eprintln!(
             "dataplane: pod {namespace}/{pod} ({label}) at {ip}, network namespace {}",
             handle.name()
         );
         Ok(DataplanePod {
-            label: label.to_owned(),
+            endpoint: Endpoint {
+                label: label.to_owned(),
+                ip,
+                ports: ports.to_vec(),
+                network: handle,
+            },
             namespace: namespace.to_owned(),
             name: pod.to_owned(),
-            ip,
-            ports: ports.to_vec(),
-            network: handle,
+        })
+    }
+
+    /// A host outside the cluster at `ip` (outside the pods' `10.250.<n>.0/24`), listening on `ports`: a
+    /// namespace of its own linked to the node by a veth pair, the node routing between it and the pods
+    /// ([`OutsideHost`]). The prober labels it `label`.
+    pub fn outside_host(&self, label: &str, ip: Ipv4Addr, ports: &[Port]) -> Result<OutsideHost, Error> {
+        let octets = self.node_ip.octets();
+        let reserved = ip.octets()[..3] == octets[..3] || ip.is_loopback() || ip.is_unspecified();
+        if reserved {
+            return Err(DataplaneError::Invalid {
+                what: format!("outside host {label} at {ip}"),
+                reason: format!(
+                    "its address must be outside the pods' range {}.{}.{}.0/24 (and not loopback or 0.0.0.0)",
+                    octets[0], octets[1], octets[2]
+                ),
+            }
+            .into());
+        }
+        let number = self.next_outside.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{}-x{number}", self.node.name().trim_end_matches("-node"));
+        self.cleanup.delete_namespace_later(&name)?;
+        let namespace = NetworkNamespace::create(&name)?;
+        namespace.run("sysctl", &["-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"])?;
+        let link = format!("x{number}");
+        veth(&self.node, &link, &namespace, "eth0")?;
+        let node_ip = self.node_ip.to_string();
+        namespace.ip(&["addr", "add", &format!("{ip}/32"), "dev", "eth0"])?;
+        namespace.ip(&["route", "add", &node_ip, "dev", "eth0", "scope", "link"])?;
+        namespace.ip(&["route", "add", "default", "via", &node_ip, "dev", "eth0"])?;
+        self.node
+            .ip(&["route", "add", &format!("{ip}/32"), "dev", &link])?;
+        self.node.run("sysctl", &["-q", "-w", "net.ipv4.ip_forward=1"])?;
+        let handle = self.keep(namespace, ports)?;
+        eprintln!(
+            "dataplane: outside host {label} at {ip}, network namespace {}",
+            handle.name()
+        );
+        Ok(OutsideHost {
+            endpoint: Endpoint {
+                label: label.to_owned(),
+                ip,
+                ports: ports.to_vec(),
+                network: handle,
+            },
         })
     }
 
     /// The next pod's namespace, wired to the bridge, with its servers.
-    fn pod_network(&self, ports: &[Port]) -> Result<(PodNetwork, Ipv4Addr, EnterHandle), Error> {
+    fn pod_network(&self, ports: &[Port]) -> Result<(Ipv4Addr, EnterHandle), Error> {
         let index = self.next_host.fetch_add(1, Ordering::Relaxed);
         let host = u8::try_from(index)
             .ok()
@@ -269,19 +364,25 @@ impl Dataplane {
         self.node.ip(&["link", "set", &port_name, "master", "br0"])?;
         namespace.ip(&["addr", "add", &format!("{ip}/24"), "dev", "eth0"])?;
         namespace.ip(&["route", "add", "default", "via", &self.node_ip.to_string()])?;
+        let handle = self.keep(namespace, ports)?;
+        Ok((ip, handle))
+    }
+
+    /// Starts a server on each of `ports` in `namespace` and keeps both until the dataplane is dropped.
+    fn keep(&self, namespace: NetworkNamespace, ports: &[Port]) -> Result<EnterHandle, Error> {
         let servers = ports
             .iter()
             .map(|port| PodServer::start(&namespace, *port))
             .collect::<Result<Vec<_>, _>>()?;
         let handle = namespace.enter_handle()?;
-        Ok((
-            PodNetwork {
+        self.pods
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(PodNetwork {
                 _servers: servers,
                 _namespace: namespace,
-            },
-            ip,
-            handle,
-        ))
+            });
+        Ok(handle)
     }
 
     /// The Node object's name.
@@ -326,6 +427,32 @@ impl Dataplane {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(relay);
         Ok(port)
+    }
+
+    /// Probes with `prober` until the matrix is `expected` (for at most `timeout`), then says on standard
+    /// error how long that took from `since` — the change that should bring it, usually an API write —
+    /// under `what`, and returns it. A failure carries both grids, the cells that differ and the tail of kube-router's log.
+    pub async fn enforced(
+        &self,
+        prober: &Prober,
+        expected: &Reachability,
+        timeout: Duration,
+        what: &str,
+        since: Instant,
+    ) -> Result<Duration, DataplaneError> {
+        if let Err(source) = prober.converge(expected, timeout).await {
+            return Err(DataplaneError::NotEnforced {
+                what: what.to_owned(),
+                source,
+                kube_router_log: self.kube_router_log_tail(),
+            });
+        }
+        let took = since.elapsed();
+        eprintln!(
+            "dataplane: {what} enforced {:.3} s after the change",
+            took.as_secs_f64()
+        );
+        Ok(took)
     }
 
     /// The last lines of kube-router's log (its scratch directory goes when the test process ends: print

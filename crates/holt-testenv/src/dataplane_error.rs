@@ -66,6 +66,17 @@ pub enum DataplaneError {
         /// What did not show.
         what: String,
     },
+    /// The prober never observed the matrix a change should have brought ([`crate::Dataplane::enforced`]).
+    #[error("dataplane: {what}: {source}\nkube-router's log:\n{kube_router_log}")]
+    NotEnforced {
+        /// The change.
+        what: String,
+        /// The last round's grids and differences.
+        #[source]
+        source: crate::prober::ProbeError,
+        /// The last lines of kube-router's log.
+        kube_router_log: String,
+    },
     /// A name or address the harness was given cannot be used.
     #[error("dataplane: {what}: {reason}")]
     Invalid {

@@ -27,13 +27,26 @@ pub struct HoltOperator {
 }
 
 impl HoltOperator {
-    /// Starts `binary` with `--mode <mode> --watched-namespaces <watched>`, its own operator namespace
-    /// (created here) and `--disable-webhook-server`; returns once `/readyz` answers 200.
+    /// Starts `binary` with `--mode <mode> --watched-namespaces <watched>` (a comma-separated list for
+    /// several), its own operator namespace (created here) and `--disable-webhook-server`; returns once
+    /// `/readyz` answers 200.
     pub async fn start(
         binary: &Path,
         plane: &ControlPlane,
         watched: &str,
         mode: &str,
+    ) -> Result<Self, Error> {
+        Self::start_with_flags(binary, plane, watched, mode, &[]).await
+    }
+
+    /// [`HoltOperator::start`] with more of the binary's flags (e.g.
+    /// `--enable-egress-network-policy-creation`), after the harness's own.
+    pub async fn start_with_flags(
+        binary: &Path,
+        plane: &ControlPlane,
+        watched: &str,
+        mode: &str,
+        flags: &[&str],
     ) -> Result<Self, Error> {
         let client = plane.client().await?;
         let system = plane.create_namespace(&client, "holt-system").await?;
@@ -56,6 +69,7 @@ impl HoltOperator {
             .arg("--disable-webhook-server")
             .arg(format!("--health-probe-bind-address=127.0.0.1:{probes}"))
             .args(["--log-format", "text"])
+            .args(flags)
             .env("KUBECONFIG", plane.kubeconfig())
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1");

@@ -1,8 +1,8 @@
-//! The connectivity prober: for a set of a [`crate::Dataplane`]'s pods and ports, every ordered pair of
-//! pods (a pod and itself excepted) is tried on every port, from inside the calling pod's network
-//! namespace — a TCP connect with a short timeout, or a UDP datagram that the called pod echoes — and the
-//! observed [`Reachability`] matrix comes back. Probes run in parallel on a few threads, each entering the
-//! caller's namespace for its probe.
+//! The connectivity prober: for a set of a [`crate::Dataplane`]'s pods (and outside hosts, any
+//! [`Endpoint`]) and ports, every ordered pair (one and itself excepted) is tried on every port, from inside
+//! the caller's network namespace — a TCP connect with a short timeout, or a UDP datagram that the called
+//! one echoes — and the observed [`Reachability`] matrix comes back. Probes run in parallel on a few
+//! threads, each entering the caller's namespace for its probe.
 //!
 //! Network policy implementations program the kernel asynchronously, so a check is a loop:
 //! [`Prober::converge`] probes until the matrix equals the expected one (or a deadline passes, failing with
@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::dataplane_pod::DataplanePod;
+use crate::endpoint::Endpoint;
 use crate::network_namespace::EnterHandle;
 use crate::reachability::{Port, Probe, Protocol, Reachability, ReachabilityDiff};
 
@@ -95,9 +95,12 @@ pub struct Prober {
 }
 
 impl Prober {
-    /// A prober over `pods` and `ports`: each pod must listen on each port (it was created with them), so
-    /// that a probe that fails was blocked, not unanswered; labels must be distinct.
-    pub fn new(pods: &[&DataplanePod], ports: &[Port]) -> Result<Self, ProbeError> {
+    /// A prober over `pods` and `ports`: pods ([`crate::DataplanePod`]), outside hosts
+    /// ([`crate::OutsideHost`]) or their [`Endpoint`]s, mixed with `.endpoint()`. Each must listen on each
+    /// port (it was created with them), so that a probe that fails was blocked, not unanswered; labels must
+    /// be distinct.
+    pub fn new<E: AsRef<Endpoint>>(pods: &[E], ports: &[Port]) -> Result<Self, ProbeError> {
+        let pods: Vec<&Endpoint> = pods.iter().map(AsRef::as_ref).collect();
         if pods.len() < 2 || ports.is_empty() {
             return Err(ProbeError::Invalid(format!(
                 "needs at least two pods and one port (got {} pods and {} ports)",
@@ -126,7 +129,7 @@ impl Prober {
                 .iter()
                 .map(|pod| Caller {
                     label: pod.label().to_owned(),
-                    namespace: pod.enter_handle(),
+                    namespace: pod.network.clone(),
                 })
                 .collect(),
             called: pods

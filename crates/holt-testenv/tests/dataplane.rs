@@ -1,12 +1,14 @@
 //! The dataplane itself, without Holt: kube-router, running in a node namespace against the test API
-//! server, enforces a hand-written NetworkPolicy on the bridged traffic between namespace pods — exactly
-//! the declared call gets through, on the declared port and protocol only — and lifts it when the policy is
-//! deleted; everything it made stays inside its namespaces and goes away with the dataplane.
+//! server, enforces a hand-written NetworkPolicy on the bridged traffic between namespace pods and on the
+//! traffic the node routes to them from a host outside the cluster — exactly the declared call gets
+//! through, on the declared port and protocol only — and lifts it when the policy is deleted; everything it
+//! made stays inside its namespaces and goes away with the dataplane.
 
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use holt_testenv::{ControlPlane, Dataplane, NAMESPACE_PREFIX, Port, ProbeError, Prober};
+use holt_testenv::{ControlPlane, Dataplane, Endpoint, NAMESPACE_PREFIX, Port, ProbeError, Prober};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
@@ -60,19 +62,27 @@ async fn kube_router_enforces_a_network_policy_on_the_bridge_and_leaves_nothing_
     for name in ["a", "b", "c"] {
         pods.push(dataplane.deployment(&client, &ns, name, &[HTTP, DNS]).await?);
     }
-    let prober = Prober::new(&pods.iter().collect::<Vec<_>>(), &[HTTP, DNS])?;
+    // A host outside the pods' range, routed by the node (a load balancer, say).
+    let outside = dataplane.outside_host("x", Ipv4Addr::new(198, 51, 100, 7), &[HTTP, DNS])?;
+    let mut endpoints: Vec<&Endpoint> = pods.iter().map(|pod| pod.endpoint()).collect();
+    endpoints.push(outside.endpoint());
+    let prober = Prober::new(&endpoints, &[HTTP, DNS])?;
 
-    // No policy: every pod reaches every other on both ports.
+    // No policy: every pod (and the outside host) reaches every other on both ports.
     let open = prober.all(true);
     prober.converge(&open, ENFORCEMENT).await?;
 
-    // The policy: only a → c on TCP 80 gets into c.
+    // The policy: only a → c on TCP 80 gets into c; the routed traffic from outside is held too.
     let policies: Api<NetworkPolicy> = Api::namespaced(client.clone(), &ns);
     let applied = Instant::now();
     policies
         .create(&PostParams::default(), &a_to_c_on_http(&ns)?)
         .await?;
-    let enforced = open.clone().with_pair("b", "c", false).with("a", "c", DNS, false);
+    let enforced = open
+        .clone()
+        .with_pair("b", "c", false)
+        .with_pair("x", "c", false)
+        .with("a", "c", DNS, false);
     let converged = prober.converge(&enforced, ENFORCEMENT).await?;
     eprintln!(
         "a NetworkPolicy was enforced {:.3} s after its create",
@@ -129,7 +139,9 @@ async fn kube_router_enforces_a_network_policy_on_the_bridge_and_leaves_nothing_
     let kube_router = dataplane.kube_router();
     let node_namespace = dataplane.node_namespace().name().to_owned();
     assert!(our_namespaces().contains(&node_namespace));
+    drop(endpoints);
     drop(pods);
+    drop(outside);
     drop(dataplane);
     assert!(our_namespaces().is_empty(), "left behind: {:?}", our_namespaces());
     assert!(

@@ -2,6 +2,8 @@
 //! operator, polling, and the tutorial's objects.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod dataplane;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;

@@ -81,8 +81,8 @@ impl MapperAccess {
     }
 
     /// The settings of an in-process mapper on `bind_address` that keeps its state in `state_dir`, reads
-    /// the cluster of `plane`, publishes `resolvedIPs` without waiting, and checks its callers' permissions
-    /// in [`MapperAccess::namespace`].
+    /// the cluster of `plane`, does not publish `resolvedIPs` (an interval of 0 turns that off), and checks
+    /// its callers' permissions in [`MapperAccess::namespace`].
     pub fn mapper_args(
         &self,
         plane: &ControlPlane,

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod access;
+pub mod discovery;
 pub mod frames;
 pub mod netns;
 pub mod process;
