@@ -8,23 +8,17 @@
 //! Events about it (the newest: they are the ones being started).
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures::StreamExt;
 use holt_model::ObjectKey;
+use holt_runtime::events::EventQueue;
+pub use holt_runtime::events::{EVENT_QUEUE, EVENTS_IN_FLIGHT};
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use tokio::sync::mpsc;
 use tracing::warn;
 
 /// The controller name Events are reported under.
 pub const REPORTER: &str = "holt-credentials";
-/// Events waiting to be published, at most.
-pub const EVENT_QUEUE: usize = 4096;
-/// Events published at once.
-pub const EVENTS_IN_FLIGHT: usize = 8;
 /// Pods of one Secret that get its Events, at most.
 pub const MAX_EVENT_PODS: usize = 5;
 /// Problems remembered as published; the memory is emptied when it would hold more.
@@ -52,51 +46,24 @@ pub mod reason {
 }
 
 /// The Event queue. Cheap to clone.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Events {
-    queue: mpsc::Sender<(ObjectReference, Event)>,
-    dropped: Arc<AtomicU64>,
+    queue: EventQueue,
     published: Arc<Mutex<HashSet<(String, String, String)>>>,
-}
-
-impl std::fmt::Debug for Events {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Events")
-            .field("dropped", &self.dropped())
-            .finish_non_exhaustive()
-    }
 }
 
 impl Events {
     /// Starts the publishing task (needs a Tokio runtime).
     pub fn new(client: Client) -> Events {
-        let reporter = Reporter {
-            controller: REPORTER.into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
-        let recorder = Recorder::new(client, reporter);
-        let (queue, mut receiver) = mpsc::channel::<(ObjectReference, Event)>(EVENT_QUEUE);
-        let incoming = futures::stream::poll_fn(move |cx| receiver.poll_recv(cx));
-        tokio::spawn(
-            incoming.for_each_concurrent(EVENTS_IN_FLIGHT, move |(regarding, event)| {
-                let recorder = recorder.clone();
-                async move {
-                    if let Err(error) = recorder.publish(&event, &regarding).await {
-                        warn!(%error, reason = %event.reason, "publishing an Event");
-                    }
-                }
-            }),
-        );
         Events {
-            queue,
-            dropped: Arc::new(AtomicU64::new(0)),
+            queue: EventQueue::new(client, REPORTER),
             published: Arc::new(Mutex::new(HashSet::new())),
         }
     }
 
     /// Events dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.queue.dropped()
     }
 
     /// An Event on each of `pods` (at most [`MAX_EVENT_PODS`]).
@@ -132,20 +99,8 @@ impl Events {
             true => warn!(reason, object = ?regarding.name, "{note}"),
             false => tracing::info!(reason, object = ?regarding.name, "{note}"),
         }
-        let event = Event {
-            type_: if warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: reason.into(),
-            note: Some(note.into()),
-            action: "EnsureCertificate".into(),
-            secondary: None,
-        };
-        if self.queue.try_send((regarding, event)).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
+        self.queue
+            .send(regarding, warning, reason, note, "EnsureCertificate");
     }
 }
 

@@ -166,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
         args.health_probe_bind_address,
         progress_rx,
     ));
-    let mut leadership = match args.leader_elect {
+    let leadership = match args.leader_elect {
         true => {
             let identity = std::env::var("POD_NAME")
                 .unwrap_or_else(|_| format!("holt-credentials-{}", std::process::id()));
@@ -192,23 +192,7 @@ async fn main() -> anyhow::Result<()> {
             progress_tx.send_replace(current);
         }
     });
-    let lost = async {
-        match leadership.as_mut() {
-            Some(leadership) => leadership.lost().await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        result = controller => result.context("the controller stopped")?,
-        result = health => result.context("the health server stopped")?.context("serving probes")?,
-        _ = lost => anyhow::bail!("lost the leader Lease: stopping so that only the new leader writes"),
-        _ = holt_runtime::shutdown::signal() => {
-            if let Some(leadership) = leadership.take() {
-                leadership.release().await;
-            }
-        }
-    }
-    Ok(())
+    holt_runtime::leader::run_leading(controller, health, leadership).await
 }
 
 fn parse_trust_domain(text: &str) -> Result<TrustDomain, String> {

@@ -9,19 +9,14 @@
 //! ([`Events::dropped`]) — it is also in the logs, and what it reports is in the object's status.
 
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use futures::StreamExt;
-use tokio::sync::mpsc;
 
 use holt_api::v2beta1::{ClientIntents, KafkaServerConfig, ProtectedService};
 use holt_model::{Identity, Index, ObjectKey};
 use holt_render::{Notice, Subject};
+use holt_runtime::events::EventQueue;
+pub use holt_runtime::events::{EVENT_QUEUE, EVENTS_IN_FLIGHT};
 use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource};
-use tracing::warn;
 
 use crate::unit::{Unit, intents_reporting};
 use crate::unit_health::{UnitOutcome, name_taken_message};
@@ -33,14 +28,8 @@ pub const REPORTER: &str = "holt-operator";
 /// clients gets its problem on the first of them; every status carries it anyway).
 pub const MAX_EVENT_SUBJECTS: usize = 20;
 
-/// Events waiting to be published, at most.
-pub const EVENT_QUEUE: usize = 4096;
-/// Events published at once.
-pub const EVENTS_IN_FLIGHT: usize = 8;
-
 pub struct Events {
-    queue: mpsc::Sender<(ObjectReference, Event)>,
-    dropped: Arc<AtomicU64>,
+    queue: EventQueue,
     published: HashSet<Notice>,
 }
 
@@ -55,33 +44,15 @@ impl std::fmt::Debug for Events {
 impl Events {
     /// Starts the publishing task (needs a Tokio runtime).
     pub fn new(client: Client) -> Self {
-        let reporter = Reporter {
-            controller: REPORTER.into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
-        let recorder = Recorder::new(client, reporter);
-        let (queue, receiver) = mpsc::channel::<(ObjectReference, Event)>(EVENT_QUEUE);
-        tokio::spawn(tokio_stream_of(receiver).for_each_concurrent(
-            EVENTS_IN_FLIGHT,
-            move |(regarding, event)| {
-                let recorder = recorder.clone();
-                async move {
-                    if let Err(error) = recorder.publish(&event, &regarding).await {
-                        warn!(%error, reason = %event.reason, "publishing an Event");
-                    }
-                }
-            },
-        ));
         Events {
-            queue,
-            dropped: Arc::new(AtomicU64::new(0)),
+            queue: EventQueue::new(client, REPORTER),
             published: HashSet::new(),
         }
     }
 
     /// Events dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.queue.dropped()
     }
 
     /// Publishes the notices not published before. A failure is logged, not retried: the notice is also in
@@ -161,29 +132,8 @@ impl Events {
         note: &str,
         action: &str,
     ) {
-        let event = Event {
-            type_: if warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: reason.into(),
-            note: Some(note.into()),
-            action: action.into(),
-            secondary: None,
-        };
-        if self.queue.try_send((regarding.clone(), event)).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(reason, "Event queue full: Event dropped");
-        }
+        self.queue.send(regarding.clone(), warning, reason, note, action);
     }
-}
-
-/// The receiver as a stream.
-fn tokio_stream_of<T: Send + 'static>(
-    mut receiver: mpsc::Receiver<T>,
-) -> impl futures::Stream<Item = T> + Send {
-    futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
 
 /// The objects an Event about `subject` is recorded on. A workload identity's notices go to its

@@ -51,6 +51,39 @@ impl LeaseOptions {
     }
 }
 
+/// Runs an operator's controller and probe server until one of them stops (an error), leadership is lost (an
+/// error: only the new leader may write), or a shutdown signal comes (leadership, when held, is released
+/// first, so that a standby takes over at once). Without `leadership` (leader election off) only the first
+/// and the last apply.
+pub async fn run_leading<C, P>(
+    controller: C,
+    probes: P,
+    mut leadership: Option<Leadership>,
+) -> anyhow::Result<()>
+where
+    C: Future<Output = Result<(), tokio::task::JoinError>>,
+    P: Future<Output = Result<std::io::Result<()>, tokio::task::JoinError>>,
+{
+    use anyhow::Context;
+    let lost = async {
+        match leadership.as_mut() {
+            Some(leadership) => leadership.lost().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        result = controller => result.context("the controller stopped")?,
+        result = probes => result.context("the health server stopped")?.context("serving probes")?,
+        _ = lost => anyhow::bail!("lost the leader Lease: stopping so that only the new leader writes"),
+        _ = crate::shutdown::signal() => {
+            if let Some(leadership) = leadership.take() {
+                leadership.release().await;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Held leadership: renewed in the background until lost or released.
 #[derive(Debug)]
 pub struct Leadership {

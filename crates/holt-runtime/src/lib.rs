@@ -8,13 +8,16 @@
 //! - [`MetricsPage`]: a `/metrics` page in the Prometheus text format, written with `prometheus-client`;
 //! - [`probes::serve`]: `/healthz`, `/readyz` and `/metrics` over plain HTTP for the kubelet and Prometheus;
 //! - [`leader`]: leader election with a `coordination.k8s.io/v1` Lease, for the controllers (intents and
-//!   credentials operators) that must have one writer.
+//!   credentials operators) that must have one writer, and [`leader::run_leading`], how such a controller
+//!   runs until it stops, loses the Lease or is told to;
+//! - [`events::EventQueue`]: Kubernetes Events published without holding up their sender, bounded.
 //!
 //! In: settings and figures from the binaries. Out: waits, an installed log subscriber, a future that
-//! completes on shutdown, exposition text, a probe server, held leadership. Only [`leader`] talks to the
-//! API server.
+//! completes on shutdown, exposition text, a probe server, held leadership, published Events. Only
+//! [`leader`] and [`events`] talk to the API server.
 
 pub mod backoff;
+pub mod events;
 pub mod leader;
 pub mod logging;
 pub mod metrics;
