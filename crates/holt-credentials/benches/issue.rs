@@ -25,7 +25,7 @@ use holt_credentials::request::{PodRequest, request_for_secret};
 use holt_credentials::secret::{self, Written};
 use holt_credentials::subject::TrustDomain;
 use holt_model::{Identity, ObjectKey};
-use holt_testenv::{ControlPlane, ControlPlaneOptions};
+use holt_testenv::{ControlPlane, ControlPlaneOptions, cpu_ms, metric_sample, wait_until};
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -259,12 +259,12 @@ async fn api(workloads: usize) {
         .expect("holt-credentials");
     let pid = operator.id().expect("pid");
     let target = workloads as u64;
-    wait_for(Duration::from_secs(300), || async {
-        metric(port, "holt_credentials_certificates_issued_total").await == Some(target)
+    wait_until(Duration::from_secs(300), Duration::from_millis(50), || async {
+        metric_sample(port, "holt_credentials_certificates_issued_total").await == Some(target)
     })
     .await;
     let issued_in = started.elapsed();
-    let writes = metric(port, "holt_credentials_api_writes_total")
+    let writes = metric_sample(port, "holt_credentials_api_writes_total")
         .await
         .unwrap_or(0);
     println!(
@@ -278,16 +278,19 @@ async fn api(workloads: usize) {
 
     // The renewals: due 60 s after each issue.
     let cpu_before = cpu_ms(pid);
-    wait_for(Duration::from_secs(200), || async {
-        metric(port, "holt_credentials_renewals_total").await.unwrap_or(0) > 0
+    wait_until(Duration::from_secs(200), Duration::from_millis(50), || async {
+        metric_sample(port, "holt_credentials_renewals_total")
+            .await
+            .unwrap_or(0)
+            > 0
     })
     .await;
     let first = Instant::now();
-    wait_for(Duration::from_secs(200), || async {
-        metric(port, "holt_credentials_renewals_total").await == Some(target)
+    wait_until(Duration::from_secs(200), Duration::from_millis(50), || async {
+        metric_sample(port, "holt_credentials_renewals_total").await == Some(target)
     })
     .await;
-    let renewal_writes = metric(port, "holt_credentials_api_writes_total")
+    let renewal_writes = metric_sample(port, "holt_credentials_api_writes_total")
         .await
         .unwrap_or(0)
         - writes;
@@ -297,40 +300,9 @@ async fn api(workloads: usize) {
         first.elapsed().as_secs_f64(),
         cpu_ms(pid).saturating_sub(cpu_before),
         holt_testenv::rss_kib(pid).unwrap_or(0) / 1024,
-        metric(port, "holt_credentials_failures_total").await.unwrap_or(0)
+        metric_sample(port, "holt_credentials_failures_total")
+            .await
+            .unwrap_or(0)
     );
     let _ = operator.kill().await;
-}
-
-async fn wait_for<F, Fut>(limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "not done within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// One value from the operator's `/metrics`.
-async fn metric(port: u16, name: &str) -> Option<u64> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-    let request = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await.ok()?;
-    body.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-}
-
-/// User + system CPU time of a process, in milliseconds (clock ticks are 100 Hz on Linux).
-fn cpu_ms(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    (ticks(11) + ticks(12)) * 10
 }

@@ -19,7 +19,7 @@ use futures::{StreamExt, stream};
 use holt_api::v2beta1::{
     ClientIntents, ClientIntentsSpec, KubernetesTarget, ServiceTarget, Target, Workload,
 };
-use holt_testenv::{ControlPlane, ControlPlaneOptions};
+use holt_testenv::{ControlPlane, ControlPlaneOptions, cpu_ms, metric_sample, wait_until};
 use k8s_openapi::api::core::v1::{Container, Namespace, Pod, PodSpec, Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
@@ -274,14 +274,18 @@ async fn run(n: usize, operator: &str) -> Row {
         .spawn()
         .expect("operator");
     let pid = operator.id().expect("pid");
-    wait_for(Duration::from_secs(120), || async {
-        metric(health, "holt_ready").await == Some(1)
+    wait_until(Duration::from_secs(120), Duration::from_millis(100), || async {
+        metric_sample(health, "holt_ready").await == Some(1)
     })
     .await;
 
-    let writes_before = metric(health, "holt_api_writes_total").await.unwrap_or(0);
-    let status_before = metric(health, "holt_status_writes_total").await.unwrap_or(0);
-    let errors_before = metric(health, "holt_api_write_errors_total").await.unwrap_or(0);
+    let writes_before = metric_sample(health, "holt_api_writes_total").await.unwrap_or(0);
+    let status_before = metric_sample(health, "holt_status_writes_total")
+        .await
+        .unwrap_or(0);
+    let errors_before = metric_sample(health, "holt_api_write_errors_total")
+        .await
+        .unwrap_or(0);
     let expected_policies = namespaces.len() * SERVERS_PER_NS * 2;
     let started = Instant::now();
     create_all(
@@ -291,7 +295,7 @@ async fn run(n: usize, operator: &str) -> Row {
     .await;
     let policies: Api<NetworkPolicy> = Api::all(client.clone());
     let intents_api: Api<ClientIntents> = Api::all(client.clone());
-    wait_for(Duration::from_secs(600), || async {
+    wait_until(Duration::from_secs(600), Duration::from_millis(100), || async {
         let written = policies
             .list_metadata(&ListParams::default())
             .await
@@ -313,22 +317,32 @@ async fn run(n: usize, operator: &str) -> Row {
     .await;
     let converge = started.elapsed();
     let settled_from = writes_before;
-    let writes = metric(health, "holt_api_writes_total").await.unwrap_or(0) - writes_before;
-    let status_writes = metric(health, "holt_status_writes_total").await.unwrap_or(0) - status_before;
-    let write_errors = metric(health, "holt_api_write_errors_total").await.unwrap_or(0) - errors_before;
+    let writes = metric_sample(health, "holt_api_writes_total").await.unwrap_or(0) - writes_before;
+    let status_writes = metric_sample(health, "holt_status_writes_total")
+        .await
+        .unwrap_or(0)
+        - status_before;
+    let write_errors = metric_sample(health, "holt_api_write_errors_total")
+        .await
+        .unwrap_or(0)
+        - errors_before;
 
     // One intent change: cli-0 in team-0 also calls srv-extra. First let the operator finish what it was
     // doing besides policies and statuses (finalizers, pod labels): no write for a whole second.
-    let mut passes = metric(health, "holt_reconcile_passes_total").await.unwrap_or(0);
+    let mut passes = metric_sample(health, "holt_reconcile_passes_total")
+        .await
+        .unwrap_or(0);
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let now = metric(health, "holt_reconcile_passes_total").await.unwrap_or(0);
+        let now = metric_sample(health, "holt_reconcile_passes_total")
+            .await
+            .unwrap_or(0);
         if now == passes {
             break;
         }
         passes = now;
     }
-    let writes_before = metric(health, "holt_api_writes_total").await.unwrap_or(0);
+    let writes_before = metric_sample(health, "holt_api_writes_total").await.unwrap_or(0);
     // Everything written for the intents, once nothing more is: writes made after the convergence point
     // (finalizers, labels) count too, so operators that order their writes differently compare fairly.
     let settled_writes = writes_before - settled_from;
@@ -341,7 +355,7 @@ async fn run(n: usize, operator: &str) -> Row {
         .await
         .expect("change");
     let team0: Api<NetworkPolicy> = Api::namespaced(client.clone(), "team-0");
-    wait_for(Duration::from_secs(60), || async {
+    wait_until(Duration::from_secs(60), Duration::from_millis(100), || async {
         let policy = team0.get_opt("srv-extra-access").await.ok().flatten().is_some();
         let status = api
             .get("cli-0")
@@ -354,7 +368,7 @@ async fn run(n: usize, operator: &str) -> Row {
     .await;
     let change = started.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let change_writes = metric(health, "holt_api_writes_total").await.unwrap_or(0) - writes_before;
+    let change_writes = metric_sample(health, "holt_api_writes_total").await.unwrap_or(0) - writes_before;
     let change_cpu_ms = cpu_ms(pid).saturating_sub(cpu_before);
     let rss_mib = holt_testenv::rss_kib(pid).unwrap_or(0) / 1024;
     let _ = operator.kill().await;
@@ -371,39 +385,6 @@ async fn run(n: usize, operator: &str) -> Row {
         change_cpu_ms,
         rss_mib,
     }
-}
-
-async fn wait_for<F, Fut>(limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "did not converge within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// One value from the operator's `/metrics`.
-async fn metric(port: u16, name: &str) -> Option<u64> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-    let request = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await.ok()?;
-    body.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-}
-
-/// User + system CPU time of a process, in milliseconds (from /proc; clock ticks are 100 Hz on Linux).
-fn cpu_ms(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    (ticks(11) + ticks(12)) * 10
 }
 
 fn free_port() -> u16 {

@@ -75,7 +75,7 @@ pub use outside_host::OutsideHost;
 pub use pki::{CertificateAuthority, IssuedCert, PkiError};
 pub use pods::{deployment_serving, deployment_with_pod_ips, set_pod_ips};
 pub use prober::{Converged, PROBE_TIMEOUT, ProbeError, Prober};
-pub use process::{Lifetime, ProcessError, ProcessInfo, rss_kib};
+pub use process::{Lifetime, ProcessError, ProcessInfo, cpu_ms, metric_sample, rss_kib, wait_until};
 pub use reachability::{Mismatch, Port, Probe, Protocol, Reachability, ReachabilityDiff};
 pub use service_accounts::{
     ServiceAccountToken, TokenOptions, bind_role, request_token, service_account_token,

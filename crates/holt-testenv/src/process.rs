@@ -257,6 +257,42 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// User + system CPU time of a process, in milliseconds (from /proc; clock ticks are 100 Hz on Linux).
+pub fn cpu_ms(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    (ticks(11) + ticks(12)) * 10
+}
+
+/// One unlabelled sample of the `/metrics` page served on 127.0.0.1:`port` (a benchmark's view of a
+/// binary it runs); `None` when the page cannot be read or has no such sample.
+pub async fn metric_sample(port: u16, name: &str) -> Option<u64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    let request = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.ok()?;
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// Waits until `check` answers true, polling every `every`; panics after `limit` (for benchmarks, which
+/// measure what they wait for).
+pub async fn wait_until<F, Fut>(limit: std::time::Duration, every: std::time::Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "not done within {limit:?}");
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// The last 40 lines of a log file (or why it could not be read).
 pub(crate) fn log_tail(path: &Path) -> String {
     match std::fs::read(path) {
