@@ -23,18 +23,18 @@
   const RANK = { declared: 0, unseen: 1, undeclared: 2, blocked: 3 };
 
   // Sizes of the drawing, in pixels.
-  const NODE_W = 210;
+  const NODE_W = 190;
   const NODE_H = 46;
   const NODE_GAP = 18;
-  const INNER_GAP = 40;
+  const INNER_GAP = 70;
   const NS_PAD = 16;
   const NS_HEAD = 30;
-  const COL_GAP = 150;
+  const COL_GAP = 120;
   const ROW_GAP = 60;
   const MARGIN = 24;
   const MAX_COLUMNS = 4;
   const PER_COLUMN = 12;
-  const NAME_CHARS = 26;
+  const NAME_CHARS = 23;
 
   const state = {
     data: null,
@@ -131,20 +131,24 @@
     return { calls, workloads: [...workloads.values()], servers };
   }
 
-  // Positions: namespaces in a grid (sorted by name, at most MAX_COLUMNS across), workloads in each sorted
-  // by name, in columns of at most PER_COLUMN. Deterministic: the same answer gives the same picture.
+  // Positions: namespaces in a grid (sorted by name, at most MAX_COLUMNS across); in each, its groups side
+  // by side — the workloads that only call on the left, those called on the right, so that most calls run
+  // left to right — each group sorted by name, in columns of at most PER_COLUMN. Deterministic: the same
+  // answer gives the same picture.
   function layout(boxes) {
     const names = [...boxes.keys()].sort(byText);
     const columns = Math.min(MAX_COLUMNS, Math.max(1, Math.ceil(Math.sqrt(names.length))));
     const sizes = new Map();
     for (const name of names) {
-      const count = boxes.get(name).length;
-      const inner = Math.max(1, Math.ceil(count / PER_COLUMN));
-      const rows = Math.max(1, Math.ceil(count / inner));
+      const groups = boxes.get(name).filter((group) => group.length > 0);
+      const rows = Math.max(1, Math.min(PER_COLUMN, Math.max(0, ...groups.map((g) => g.length))));
+      const spans = groups.map((g) => Math.ceil(g.length / rows));
+      const inner = spans.reduce((a, b) => a + b, 0);
       sizes.set(name, {
-        inner,
+        groups,
         rows,
-        width: inner * NODE_W + (inner - 1) * INNER_GAP + 2 * NS_PAD,
+        spans,
+        width: inner * NODE_W + Math.max(0, inner - 1) * INNER_GAP + 2 * NS_PAD,
         height: NS_HEAD + rows * NODE_H + (rows - 1) * NODE_GAP + NS_PAD,
       });
     }
@@ -168,14 +172,17 @@
         const size = sizes.get(name);
         const box = { name, x: columnX[column], y, width: size.width, height: size.height };
         placed.push(box);
-        boxes.get(name).forEach((item, i) => {
-          const inner = Math.floor(i / size.rows);
-          const at = i % size.rows;
-          nodes.set(item.key, {
-            item,
-            x: box.x + NS_PAD + inner * (NODE_W + INNER_GAP),
-            y: box.y + NS_HEAD + at * (NODE_H + NODE_GAP),
+        let first = 0;
+        size.groups.forEach((group, g) => {
+          group.forEach((item, i) => {
+            const inner = first + Math.floor(i / size.rows);
+            nodes.set(item.key, {
+              item,
+              x: box.x + NS_PAD + inner * (NODE_W + INNER_GAP),
+              y: box.y + NS_HEAD + (i % size.rows) * (NODE_H + NODE_GAP),
+            });
           });
+          first += size.spans[g];
         });
         rowHeight = Math.max(rowHeight, size.height);
       });
@@ -350,7 +357,7 @@
       const counts = new Map();
       for (const w of shown.workloads) counts.set(w.namespace, (counts.get(w.namespace) || 0) + 1);
       const boxes = new Map();
-      for (const [name, count] of counts) boxes.set(name, [{ key: name, count }]);
+      for (const [name, count] of counts) boxes.set(name, [[{ key: name, count }]]);
       placed = layout(boxes);
       const between = new Map();
       for (const call of shown.calls) {
@@ -365,12 +372,15 @@
       }
       edges = [...between.values()].sort((a, b) => byText(a.key, b.key));
     } else {
+      const called = new Set(shown.calls.map((c) => workloadKey(c.server)));
       const boxes = new Map();
       for (const w of shown.workloads) {
-        if (!boxes.has(w.namespace)) boxes.set(w.namespace, []);
-        boxes.get(w.namespace).push(w);
+        if (!boxes.has(w.namespace)) boxes.set(w.namespace, [[], []]);
+        boxes.get(w.namespace)[called.has(w.key) || w.server ? 1 : 0].push(w);
       }
-      for (const list of boxes.values()) list.sort((a, b) => byText(a.name, b.name));
+      for (const groups of boxes.values()) {
+        for (const group of groups) group.sort((a, b) => byText(a.name, b.name));
+      }
       placed = layout(boxes);
       edges = shown.calls
         .map((call) => ({ ...call, from: workloadKey(call.client), to: workloadKey(call.server) }))
