@@ -369,10 +369,7 @@ fn a_declared_call_never_seen_is_listed_as_declared_not_seen() {
     assert_eq!(not_seen(&insights), ["tutorial/client -> tutorial/billing"]);
     assert!(insights.calls.iter().all(|c| c.declared), "{insights:#?}");
     // With nothing declared, nothing is declared and not seen.
-    assert_eq!(
-        run(&state(Mode::DefaultShadow, vec![])).declared_not_seen,
-        []
-    );
+    assert_eq!(run(&state(Mode::DefaultShadow, vec![])).declared_not_seen, []);
     // Earlier answers carry no such list: read as none.
     let earlier: Insights = serde_json::from_value(json!({"calls": [], "servers": []})).expect("reads");
     assert_eq!(earlier, Insights::default());

@@ -29,8 +29,8 @@ use holt_mapper::intent_log::IntentLog;
 use holt_mapper::published_reset::PublishedReset;
 use holt_mapper::shared::{InsightsInputs, Shared};
 use holt_mapper::store::{Store, StoreLimits, TargetKey};
-use holt_model::Identity;
 use holt_mapper_api::{DiscoveredIntent, InsightsQuery, Target, Workload};
+use holt_model::Identity;
 use holt_model::facts::{OwnerFacts, ServiceFacts};
 use holt_model::{Config, Mode, ObjectKey};
 use k8s_openapi::api::core::v1::{Pod, Service};
@@ -333,12 +333,15 @@ fn store() -> Store {
 
 /// A namespace's labels changed: the declared state's version moves on.
 fn relabel(declared: &mut DeclaredState, n: u64) {
-    let namespace = serde_json::from_value(json!({
+    let relabelled = serde_json::from_value(json!({
         "metadata": {"name": namespace(0), "labels": {"kubernetes.io/metadata.name": namespace(0),
                                                       "team": "team-0", "touched": n.to_string()}}
     }))
     .expect("a valid Namespace");
-    declared.apply(ObjectKey::new("default", namespace(0)), Declared::namespace(&namespace));
+    declared.apply(
+        ObjectKey::new("default", namespace(0)),
+        Declared::namespace(&relabelled),
+    );
 }
 
 fn serving(c: &mut Criterion) {
@@ -372,9 +375,7 @@ fn serving(c: &mut Criterion) {
             request = request.header("if-none-match", etag);
         }
         let request = request.body(Body::empty()).expect("a request");
-        let response = runtime
-            .block_on(router.clone().call(request))
-            .expect("an answer");
+        let response = runtime.block_on(router.clone().call(request)).expect("an answer");
         let etag = response
             .headers()
             .get("etag")

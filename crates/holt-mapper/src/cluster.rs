@@ -485,7 +485,11 @@ mod tests {
         let changed = index.generation();
         assert!(changed > added);
         index.delete_pod(&ObjectKey::new("ns", "nobody"));
-        assert_eq!(index.generation(), changed, "deleting what is not there changes nothing");
+        assert_eq!(
+            index.generation(),
+            changed,
+            "deleting what is not there changes nothing"
+        );
         index.delete_pod(&ObjectKey::new("ns", "a"));
         let deleted = index.generation();
         assert!(deleted > changed);

@@ -115,7 +115,10 @@ mod tests {
     fn an_answer_is_served_for_its_version_and_query_only() {
         let cache = InsightsCache::new(0xabc);
         cache.put(version(1), "namespace=a", Bytes::from_static(b"A"));
-        assert_eq!(cache.get(version(1), "namespace=a"), Some(Bytes::from_static(b"A")));
+        assert_eq!(
+            cache.get(version(1), "namespace=a"),
+            Some(Bytes::from_static(b"A"))
+        );
         assert_eq!(cache.get(version(1), "namespace=b"), None);
         assert_eq!(cache.get(version(2), "namespace=a"), None);
         // A new version drops the answers of the old one.

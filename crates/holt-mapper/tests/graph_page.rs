@@ -13,6 +13,9 @@
 //! the details a real mouse click opens, and — after a new call is reported — the new edge drawn without a
 //! reload, the selection kept, and the polls answered `304` with no new computation while nothing changed.
 //! Screenshots are kept as test artifacts (`$CARGO_TARGET_TMPDIR/graph_page/*.png`).
+//!
+//! This file holds one test: the mapper watches every namespace of the test process's API server, and the
+//! assertions on the whole drawing count on no other test declaring calls there.
 
 mod support;
 
@@ -22,9 +25,6 @@ use std::time::Duration;
 use anyhow::Context;
 use holt_mapper::shared::now_ms;
 use holt_testenv::{Browser, ControlPlane, deployment_serving, eventually};
-use k8s_openapi::api::core::v1::Service;
-use kube::Api;
-use kube::api::PostParams;
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
@@ -73,8 +73,20 @@ async fn drawn_workloads(browser: &mut Browser) -> anyhow::Result<Vec<String>> {
         .await
 }
 
-async fn details(browser: &mut Browser) -> anyhow::Result<String> {
-    browser.evaluate("document.getElementById('details').innerText").await
+/// Clicks what `selector` matches, waits for the details panel to show `selected` (`call:…`,
+/// `server:…`), and returns the panel's text.
+async fn click_for_details(browser: &mut Browser, selector: &str, selected: &str) -> anyhow::Result<String> {
+    browser.click(selector).await?;
+    browser
+        .wait_until(
+            &format!("the details of {selected}"),
+            &format!("document.getElementById('details').dataset.selected === '{selected}'"),
+            TIMEOUT,
+        )
+        .await?;
+    browser
+        .evaluate("document.getElementById('details').innerText")
+        .await
 }
 
 /// Chooses `namespace` in the page's filter (`""`: all), as the select element does.
@@ -92,7 +104,8 @@ async fn filter(browser: &mut Browser, namespace: &str) -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_page_draws_each_calls_state_filters_shows_details_and_follows_the_mapper() -> anyhow::Result<()> {
+async fn the_page_draws_each_calls_state_filters_shows_details_and_follows_the_mapper() -> anyhow::Result<()>
+{
     let plane = ControlPlane::shared().await?;
     let client = plane.client().await?;
     support::install_crds(&client).await?;
@@ -110,13 +123,7 @@ async fn the_page_draws_each_calls_state_filters_shows_details_and_follows_the_m
     for (ns, name, host, ports) in workloads {
         deployment_serving(&client, ns, name, &[ip(host).as_str()], ports).await?;
     }
-    let service: Service = serde_json::from_value(json!({
-        "metadata": {"name": "server"},
-        "spec": {"selector": {"app": "server"}, "ports": [{"port": 80, "targetPort": 80}]}
-    }))?;
-    Api::<Service>::namespaced(client.clone(), &shop)
-        .create(&PostParams::default(), &service)
-        .await?;
+    support::service(&client, &shop, "server", 80).await?;
     client_intents(&client, &shop, "client", &["server", "vault", "db"]).await?;
     let protect = json!({
         "apiVersion": "k8s.otterize.com/v2beta1", "kind": "ProtectedService",
@@ -125,16 +132,10 @@ async fn the_page_draws_each_calls_state_filters_shows_details_and_follows_the_m
     holt_testenv::create_custom_object(&client, &shop, "protectedservices", protect).await?;
 
     let state = tempfile::tempdir()?;
-    let config = state.path().join("operator-config.yaml");
-    std::fs::write(&config, "mode: defaultShadow\n")?;
-    let config = config.display().to_string();
-    let (mapper, _) = support::Mapper::start(
+    let mapper = support::Mapper::start_in_shadow_mode(
         plane,
-        &state.path().join("state"),
-        &[
-            ("HOLT_MAPPER_OPERATOR_CONFIG", config.as_str()),
-            ("HOLT_MAPPER_INSECURE_SKIP_AUTHENTICATION", "true"),
-        ],
+        state.path(),
+        &[("HOLT_MAPPER_INSECURE_SKIP_AUTHENTICATION", "true")],
     )
     .await?;
     let calls = [(1, 3), (2, 3), (2, 4), (1, 5), (6, 7)];
@@ -156,13 +157,10 @@ async fn the_page_draws_each_calls_state_filters_shows_details_and_follows_the_m
     })
     .await?;
 
-    let mut browser = Browser::start(1600, 800).await?;
+    let mut browser = Browser::start(1600, 600).await?;
     browser
-        .open(&format!("http://{}/ui/?poll=300", mapper.address))
-        .await?;
-    browser
-        .wait_until(
-            "the graph drawn",
+        .open_until(
+            &format!("http://{}/ui/?poll=300", mapper.address),
             "Number(document.body.dataset.updates) >= 1",
             TIMEOUT,
         )
@@ -170,7 +168,10 @@ async fn the_page_draws_each_calls_state_filters_shows_details_and_follows_the_m
 
     // Each call with its state.
     let call = |client: &str, server: &str| format!("{client}->{server}");
-    let (s, b) = (|name: &str| format!("{shop}/{name}"), |name: &str| format!("{batch}/{name}"));
+    let (s, b) = (
+        |name: &str| format!("{shop}/{name}"),
+        |name: &str| format!("{batch}/{name}"),
+    );
     let mut expected: BTreeMap<String, String> = [
         (call(&s("client"), &s("server")), "declared"),
         (call(&s("client"), &s("db")), "declared"),
@@ -196,7 +197,13 @@ async fn the_page_draws_each_calls_state_filters_shows_details_and_follows_the_m
     let legend: String = browser
         .evaluate("document.getElementById('legend').innerText")
         .await?;
-    for words in ["declared and seen", "seen, not declared", "declared, not seen", "blocked now", "ready to protect"] {
+    for words in [
+        "declared and seen",
+        "seen, not declared",
+        "declared, not seen",
+        "blocked now",
+        "ready to protect",
+    ] {
         assert!(legend.contains(words), "legend: {legend}");
     }
 
@@ -205,22 +212,24 @@ async fn the_page_draws_each_calls_state_filters_shows_details_and_follows_the_m
     filter(&mut browser, &shop).await?;
     let shown = drawn_workloads(&mut browser).await?;
     assert_eq!(shown.len(), 5, "{shown:?}");
-    assert!(shown.iter().all(|w| w.starts_with(&format!("{shop}/"))), "{shown:?}");
-    assert!(!drawn_calls(&mut browser).await?.contains_key(&call(&b("job"), &b("store"))));
+    assert!(
+        shown.iter().all(|w| w.starts_with(&format!("{shop}/"))),
+        "{shown:?}"
+    );
+    assert!(
+        !drawn_calls(&mut browser)
+            .await?
+            .contains_key(&call(&b("job"), &b("store")))
+    );
 
     // A click on a call: its fate now, once protected, once active, with the blocking policy.
     let undeclared = call(&s("client-other"), &s("server"));
-    browser
-        .click(&format!("[data-call=\"{undeclared}\"] .hit"))
-        .await?;
-    browser
-        .wait_until(
-            "the call's details",
-            &format!("document.getElementById('details').dataset.selected === 'call:{undeclared}'"),
-            TIMEOUT,
-        )
-        .await?;
-    let text = details(&mut browser).await?;
+    let text = click_for_details(
+        &mut browser,
+        &format!("[data-call=\"{undeclared}\"] .hit"),
+        &format!("call:{undeclared}"),
+    )
+    .await?;
     for words in [
         "seen, not declared",
         "Declared\nno",
@@ -232,18 +241,13 @@ async fn the_page_draws_each_calls_state_filters_shows_details_and_follows_the_m
         assert!(text.contains(words), "{words:?} not in the details:\n{text}");
     }
     // A click on a server: its enforcement and who is not declared.
-    browser
-        .click(&format!("[data-server=\"{}\"] rect", s("vault")))
-        .await?;
     let vault = format!("server:{}", s("vault"));
-    browser
-        .wait_until(
-            "the server's details",
-            &format!("document.getElementById('details').dataset.selected === '{vault}'"),
-            TIMEOUT,
-        )
-        .await?;
-    let text = details(&mut browser).await?;
+    let text = click_for_details(
+        &mut browser,
+        &format!("[data-server=\"{}\"] rect", s("vault")),
+        &vault,
+    )
+    .await?;
     for words in [
         "enforced (ProtectedService vault-protect)".to_owned(),
         "Ready to protect\nno".to_owned(),
@@ -266,17 +270,16 @@ async fn the_page_draws_each_calls_state_filters_shows_details_and_follows_the_m
     let polled = mapper.metric("holt_mapper_insights_not_modified_total")? - not_modified;
     let recomputed = mapper.metric("holt_mapper_insights_computations_total")? - computed;
     assert!(polled >= 5, "{polled} polls answered 304 in 3 s");
-    assert!(recomputed <= 1, "{recomputed} computations for an unchanged state");
+    assert!(
+        recomputed <= 1,
+        "{recomputed} computations for an unchanged state"
+    );
 
     // A new call: drawn without a reload, the server selected still selected, db no longer ready.
     browser
         .evaluate::<bool>("(window.holtTestMarker = 'the same page') !== undefined")
         .await?;
-    mapper.report(&support::connections_report(
-        &ip(2),
-        [ip(5).parse()?],
-        now_ms(),
-    ))?;
+    mapper.report(&support::connections_report(&ip(2), [ip(5).parse()?], now_ms()))?;
     let new_call = call(&s("client-other"), &s("db"));
     browser
         .wait_until(
@@ -286,7 +289,11 @@ async fn the_page_draws_each_calls_state_filters_shows_details_and_follows_the_m
         )
         .await?;
     let same_page: Option<String> = browser.evaluate("window.holtTestMarker").await?;
-    assert_eq!(same_page.as_deref(), Some("the same page"), "the page was reloaded");
+    assert_eq!(
+        same_page.as_deref(),
+        Some("the same page"),
+        "the page was reloaded"
+    );
     expected.insert(new_call, "undeclared".into());
     expected.remove(&call(&b("job"), &b("store")));
     assert_eq!(drawn_calls(&mut browser).await?, expected);

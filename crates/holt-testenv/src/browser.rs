@@ -191,6 +191,12 @@ impl Browser {
         .await
     }
 
+    /// [`Browser::open`], then waits (at most `timeout`) until `ready` — a JavaScript expression — is `true`.
+    pub async fn open_until(&mut self, url: &str, ready: &str, timeout: Duration) -> anyhow::Result<()> {
+        self.open(url).await?;
+        self.wait_until(&format!("{url} ready"), ready, timeout).await
+    }
+
     /// The value of a JavaScript expression in the page (a promise is awaited), as JSON read into `T`; a
     /// thrown exception is an error naming it.
     pub async fn evaluate<T: DeserializeOwned>(&mut self, expression: &str) -> anyhow::Result<T> {
@@ -203,16 +209,18 @@ impl Browser {
         if let Some(exception) = evaluated.get("exceptionDetails") {
             bail!("the page threw evaluating {expression:?}: {exception}");
         }
-        let value = evaluated["result"]
-            .get("value")
-            .cloned()
-            .unwrap_or(Value::Null);
+        let value = evaluated["result"].get("value").cloned().unwrap_or(Value::Null);
         serde_json::from_value(value.clone())
             .with_context(|| format!("{expression:?} gave {value}, not the expected type"))
     }
 
     /// Polls `expression` (every 100 ms) until it is `true`, for at most `timeout`.
-    pub async fn wait_until(&mut self, what: &str, expression: &str, timeout: Duration) -> anyhow::Result<()> {
+    pub async fn wait_until(
+        &mut self,
+        what: &str,
+        expression: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let done = self.evaluate::<Option<bool>>(expression).await;

@@ -14,7 +14,9 @@ const PAGE: &str = r#"data:text/html,<!doctype html><body><p id="clicked">none</
 async fn chromium_evaluates_clicks_a_path_and_takes_a_screenshot() -> anyhow::Result<()> {
     let mut browser = Browser::start(400, 300).await?;
     browser.open(PAGE).await?;
-    let title: String = browser.evaluate("document.getElementById('clicked').textContent").await?;
+    let title: String = browser
+        .evaluate("document.getElementById('clicked').textContent")
+        .await?;
     assert_eq!(title, "none");
     let error = browser
         .evaluate::<u32>("(() => { throw new Error('on purpose'); })()")

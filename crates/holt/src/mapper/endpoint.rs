@@ -215,12 +215,13 @@ impl Endpoint {
         if let Some(value) = &self.credential.value {
             request = request.header(self.credential_header.clone(), value.clone());
         }
-        let request = request
-            .body(kube::client::Body::from(Vec::new()))
-            .map_err(|e| EndpointError::Unreachable {
-                target: self.target.clone(),
-                reason: e.to_string(),
-            })?;
+        let request =
+            request
+                .body(kube::client::Body::from(Vec::new()))
+                .map_err(|e| EndpointError::Unreachable {
+                    target: self.target.clone(),
+                    reason: e.to_string(),
+                })?;
         self.client
             .send(request)
             .await

@@ -248,7 +248,9 @@ impl Proxy {
             Err(error) => {
                 return refusal(
                     StatusCode::BAD_GATEWAY,
-                    &format!("the mapper's answer could not be read (at most {MAX_RESPONSE_BYTES} bytes): {error}"),
+                    &format!(
+                        "the mapper's answer could not be read (at most {MAX_RESPONSE_BYTES} bytes): {error}"
+                    ),
                 );
             }
         };
@@ -274,13 +276,23 @@ mod tests {
     #[test]
     fn only_the_page_and_the_reads_are_passed_on_for_the_local_host() {
         let get = |path: &str| route(&Method::GET, Some("127.0.0.1:8091"), path, &hosts());
-        for path in ["/ui/", "/ui/graph.js", "/v1/insights", "/v1/intents", "/v1/graph", "/v1/export"] {
+        for path in [
+            "/ui/",
+            "/ui/graph.js",
+            "/v1/insights",
+            "/v1/intents",
+            "/v1/graph",
+            "/v1/export",
+        ] {
             assert_eq!(get(path), Route::Forward, "{path}");
         }
         assert_eq!(get("/"), Route::ToPage);
         assert_eq!(get("/ui"), Route::ToPage);
         for path in ["/v1/reset", "/v1/reports", "/metrics", "/v1/insightsx", "/uix"] {
-            assert!(matches!(get(path), Route::Refuse(StatusCode::NOT_FOUND, _)), "{path}");
+            assert!(
+                matches!(get(path), Route::Refuse(StatusCode::NOT_FOUND, _)),
+                "{path}"
+            );
         }
         assert!(matches!(
             route(&Method::POST, Some("localhost:8091"), "/v1/insights", &hosts()),
