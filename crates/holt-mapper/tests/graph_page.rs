@@ -11,7 +11,8 @@
 //!
 //! Asserted on the DOM: each edge with its state, each server's enforcement and readiness, the filter,
 //! the details a real mouse click opens, and — after a new call is reported — the new edge drawn without a
-//! reload, the selection kept, and the polls answered `304` with no new computation while nothing changed.
+//! reload, the selection kept, and the polls answered `304` with no new computation while nothing changed;
+//! past the page's `max` workloads, namespaces drawn whole.
 //! Screenshots are kept as test artifacts (`$CARGO_TARGET_TMPDIR/graph_page/*.png`).
 //!
 //! This file holds one test: the mapper watches every namespace of the test process's API server, and the
@@ -310,6 +311,42 @@ async fn the_page_draws_each_calls_state_filters_shows_details_and_follows_the_m
     assert_eq!(still, (Some(vault), true), "the selection is kept across redraws");
 
     screenshot(&mut browser, &artifacts.join("access-graph-after-a-new-call.png")).await?;
+
+    // Past `max` workloads (7 here, more than 6), namespaces are drawn whole: one arrow per pair of
+    // namespaces, its state the most urgent of its calls, its count on it. A click on a namespace draws its
+    // workloads (5: few enough).
+    browser
+        .open_until(
+            &format!("http://{}/ui/?poll=300&max=6", mapper.address),
+            "Number(document.body.dataset.updates) >= 1",
+            TIMEOUT,
+        )
+        .await?;
+    let collapsed: Vec<(String, String, String)> = browser
+        .evaluate(
+            "[...document.querySelectorAll('#graph [data-call]')]\
+             .map(e => [e.dataset.call, e.dataset.state, e.dataset.count])",
+        )
+        .await?;
+    let pair = |ns: &str| format!("{ns}->{ns}");
+    assert_eq!(
+        collapsed,
+        [
+            (pair(&batch), "undeclared".to_owned(), "1".to_owned()),
+            (pair(&shop), "blocked".to_owned(), "6".to_owned()),
+        ]
+    );
+    browser
+        .click(&format!("[data-namespace-node=\"{shop}\"] rect"))
+        .await?;
+    browser
+        .wait_until(
+            "the shop's workloads drawn",
+            "document.getElementById('graph').dataset.collapsed === 'false'",
+            TIMEOUT,
+        )
+        .await?;
+    assert_eq!(drawn_workloads(&mut browser).await?.len(), 5);
     Ok(())
 }
 
