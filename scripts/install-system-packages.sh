@@ -4,12 +4,13 @@
 # and the mapper CLI's tests), and the test node's runtime (holt-testenv's Cluster): containerd and runc
 # (Debian's: no build time, and the kubelet accepts containerd 1.6), the CNI plugins (bridge, host-local),
 # and busybox-static (the busybox image of test pods); iptables and ipset, which kube-router (the NetworkPolicy
-# engine of holt-testenv's Dataplane) drives inside its node's network namespace. Installs only what is
-# missing, with apt-get, as root or through sudo.
+# engine of holt-testenv's Dataplane) drives inside its node's network namespace; chromium, the headless
+# browser the mapper's access-graph page is tested in (crates/holt-mapper/tests/graph_page.rs). Installs only
+# what is missing, with apt-get, as root or through sudo.
 set -euo pipefail
 
 declare -A package_of=([tcpdump]=tcpdump [ip]=iproute2 [containerd]=containerd [runc]=runc [busybox]=busybox-static
-  [iptables]=iptables [ipset]=ipset)
+  [iptables]=iptables [ipset]=ipset [chromium]=chromium)
 missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
@@ -18,7 +19,7 @@ done
 # A font for the labels of `holt mapper visualize` pictures (PNG, JPEG).
 [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)
 if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "system packages: all present (tcpdump, iproute2, containerd, runc, busybox-static, containernetworking-plugins, iptables, ipset, fonts-dejavu-core)"
+  echo "system packages: all present (tcpdump, iproute2, containerd, runc, busybox-static, containernetworking-plugins, iptables, ipset, fonts-dejavu-core, chromium)"
   exit 0
 fi
 

@@ -12,6 +12,9 @@
 //! container ports and the target ports of the Services selecting it) and is blocked when any of them is
 //! denied. A call whose client or server has no pod in the state, or whose server serves no TCP port, is not
 //! evaluated and says why.
+//!
+//! A declared call (a client a server's declarations name) that no discovered call matches — by the pods of
+//! both ends, as a discovered call is found declared — is *declared, not seen*.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -23,7 +26,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use crate::cluster_state::ClusterState;
 use crate::discovered::DiscoveredCall;
 use crate::report::{
-    Blocker, CallInsight, Direction, Insights, Outcome, ServerEnforcement, ServerInsight, WorkloadName,
+    Blocker, CallInsight, DeclaredCall, Direction, Insights, Outcome, ServerEnforcement, ServerInsight,
+    WorkloadName,
 };
 use crate::scenario::Scenario;
 use crate::served_ports::served_ports;
@@ -46,15 +50,48 @@ struct Resolved {
     ports: Vec<u16>,
 }
 
-/// Everything about every discovered call and every server they reach.
+/// Everything about every discovered call and every server they reach, and the declared calls none of them
+/// matches.
 pub fn insights(state: &ClusterState, calls: &[DiscoveredCall]) -> Result<Insights, InsightsError> {
+    insights_where(state, calls, &|_, _| true)
+}
+
+/// The insights of the calls `keep` selects (by client and server) and of their servers, and the declared calls
+/// `keep` selects that no discovered call matches. Only the selected calls are evaluated, but every call in
+/// `calls` counts as seen: a declared call whose discovered counterpart `keep` leaves out is not reported as
+/// not seen.
+pub fn insights_where(
+    state: &ClusterState,
+    calls: &[DiscoveredCall],
+    keep: &dyn Fn(&Identity, &Identity) -> bool,
+) -> Result<Insights, InsightsError> {
     let calls: BTreeSet<&DiscoveredCall> = calls.iter().collect();
     let now = Scenario::build(state, state.config.clone(), &[])?;
     let resolved: Vec<(&DiscoveredCall, Result<Resolved, String>)> =
         calls.iter().map(|call| (*call, resolve(&now, call))).collect();
-    let protections: BTreeSet<&Identity> = resolved
+    let server_pods: BTreeSet<&ObjectKey> = resolved
         .iter()
-        .filter_map(|(_, r)| r.as_ref().ok().map(|r| &r.server_workload))
+        .filter_map(|(_, r)| r.as_ref().ok().map(|r| &r.server_pod))
+        .collect();
+    let declared_on = declarations_by_server_pod(&now, &server_pods);
+    // Every call seen, selected or not: which declarations it matches.
+    let mut seen_declarations: BTreeSet<(&Identity, &Identity)> = BTreeSet::new();
+    let mut selected: Vec<(&DiscoveredCall, Result<Resolved, String>, bool)> = Vec::new();
+    for (call, resolution) in resolved {
+        let matched = match &resolution {
+            Ok(r) => declarations_matching(&now, declared_on.get(&r.server_pod), &r.client_pod),
+            Err(_) => Vec::new(),
+        };
+        let declared = !matched.is_empty();
+        seen_declarations.extend(matched);
+        if keep(&call.client, &call.server) {
+            selected.push((call, resolution, declared));
+        }
+    }
+
+    let protections: BTreeSet<&Identity> = selected
+        .iter()
+        .filter_map(|(_, r, _)| r.as_ref().ok().map(|r| &r.server_workload))
         .collect();
     let protections: Vec<Object> = protections.into_iter().map(protected_service).collect();
     let protected = Scenario::build(state, state.config.clone(), &protections)?;
@@ -64,17 +101,10 @@ pub fn insights(state: &ClusterState, calls: &[DiscoveredCall]) -> Result<Insigh
     };
     let active = Scenario::build(state, active_config, &[])?;
 
-    let server_pods: BTreeSet<&ObjectKey> = resolved
-        .iter()
-        .filter_map(|(_, r)| r.as_ref().ok().map(|r| &r.server_pod))
-        .collect();
-    let declared_on = declarations_by_server_pod(&now, &server_pods);
-
     let mut insights = Insights::default();
-    for (call, resolution) in &resolved {
-        let (declared, ports, [in_now, in_protected, in_active]) = match resolution {
+    for (call, resolution, declared) in &selected {
+        let (ports, [in_now, in_protected, in_active]) = match resolution {
             Ok(r) => (
-                is_declared(&now, declared_on.get(&r.server_pod), &r.client_pod),
                 r.ports.clone(),
                 [&now, &protected, &active].map(|scenario| outcome(scenario, r)),
             ),
@@ -82,21 +112,56 @@ pub fn insights(state: &ClusterState, calls: &[DiscoveredCall]) -> Result<Insigh
                 let not = Outcome::NotEvaluated {
                     reason: reason.clone(),
                 };
-                (false, Vec::new(), [not.clone(), not.clone(), not])
+                (Vec::new(), [not.clone(), not.clone(), not])
             }
         };
         insights.calls.push(CallInsight {
             client: WorkloadName::from(&call.client),
             server: WorkloadName::from(&call.server),
-            declared,
+            declared: *declared,
             ports,
             now: in_now,
             if_protected: in_protected,
             if_active: in_active,
         });
     }
-    insights.servers = servers(&now, &insights.calls, &resolved);
+    let workloads: HashMap<WorkloadName, &Identity> = selected
+        .iter()
+        .map(|(call, r, _)| {
+            let workload = r.as_ref().map_or(&call.server, |r| &r.server_workload);
+            (WorkloadName::from(&call.server), workload)
+        })
+        .collect();
+    insights.servers = servers(&now, &insights.calls, &workloads);
+    insights.declared_not_seen = declared_not_seen(&now, &seen_declarations, keep);
     Ok(insights)
+}
+
+/// The declared calls (server, client) `keep` selects that are not in `seen`, once each by name; calls to the
+/// API server are left out (the mapper does not report them as calls between pods).
+fn declared_not_seen(
+    now: &Scenario,
+    seen: &BTreeSet<(&Identity, &Identity)>,
+    keep: &dyn Fn(&Identity, &Identity) -> bool,
+) -> Vec<DeclaredCall> {
+    let unseen: BTreeSet<DeclaredCall> = now
+        .index
+        .servers()
+        .filter(|access| !access.server.is_api_server())
+        .flat_map(|access| access.clients.keys().map(move |client| (&access.server, client)))
+        .filter(|pair| !seen.contains(pair))
+        .filter(|(server, client)| keep(client, server))
+        .map(|(server, client)| DeclaredCall {
+            client: WorkloadName::from(client),
+            server: WorkloadName::from(server),
+        })
+        .collect();
+    // A call declared both with and without a kind is listed once.
+    let mut by_name: BTreeSet<(String, String)> = BTreeSet::new();
+    unseen
+        .into_iter()
+        .filter(|call| by_name.insert((call.client.to_string(), call.server.to_string())))
+        .collect()
 }
 
 /// The pods standing for the call's two ends, and the ports to evaluate; or why the call cannot be evaluated.
@@ -176,16 +241,24 @@ fn declarations_by_server_pod<'a>(
     by_pod
 }
 
-/// Whether one of the server's declarations names a client identity the client pod stands for.
-fn is_declared(now: &Scenario, declared: Option<&Vec<&ServerAccess>>, client_pod: &ObjectKey) -> bool {
-    declared.into_iter().flatten().any(|access| {
-        access.clients.keys().any(|client| {
+/// The declarations of the server (server identity, client identity) whose client identity the client pod
+/// stands for: the call is declared when there is one.
+fn declarations_matching<'a>(
+    now: &'a Scenario,
+    declared: Option<&Vec<&'a ServerAccess>>,
+    client_pod: &ObjectKey,
+) -> Vec<(&'a Identity, &'a Identity)> {
+    declared
+        .into_iter()
+        .flatten()
+        .flat_map(|access| access.clients.keys().map(move |client| (&access.server, client)))
+        .filter(|(_, client)| {
             now.index
                 .pods_of(client)
                 .iter()
                 .any(|pod| pod.facts.key == *client_pod)
         })
-    })
+        .collect()
 }
 
 /// The call's fate in one scenario: blocked on the first port denied, allowed when none is.
@@ -227,23 +300,16 @@ fn outcome(scenario: &Scenario, call: &Resolved) -> Outcome {
     Outcome::Allowed
 }
 
-/// One row per server called, in name order.
+/// One row per server called, in name order; `workloads`: the workload standing for each called server.
 fn servers(
     now: &Scenario,
     calls: &[CallInsight],
-    resolved: &[(&DiscoveredCall, Result<Resolved, String>)],
+    workloads: &HashMap<WorkloadName, &Identity>,
 ) -> Vec<ServerInsight> {
     let mut by_server: BTreeMap<&WorkloadName, Vec<&CallInsight>> = BTreeMap::new();
     for call in calls {
         by_server.entry(&call.server).or_default().push(call);
     }
-    let workloads: HashMap<WorkloadName, &Identity> = resolved
-        .iter()
-        .map(|(call, r)| {
-            let workload = r.as_ref().map_or(&call.server, |r| &r.server_workload);
-            (WorkloadName::from(&call.server), workload)
-        })
-        .collect();
     by_server
         .into_iter()
         .map(|(server, calls)| {

@@ -1,6 +1,7 @@
 //! What the insights answer: for every discovered call, whether it is declared and its fate now, once its
 //! server is protected, and once the mode is `defaultActive`; for every server called, whether it is
-//! enforced and why, its discovered and undeclared clients, and whether it is ready to protect. Serialized as
+//! enforced and why, its discovered and undeclared clients, and whether it is ready to protect; and the declared
+//! calls no discovered call matches. Serialized as
 //! `holt plan --traffic -o json` prints it and the mapper serves it (`GET /v1/insights`); read back by
 //! `holt mapper insights`.
 
@@ -160,11 +161,24 @@ pub struct ServerInsight {
     pub ready_to_protect: bool,
 }
 
-/// The insights of one set of discovered calls, calls and servers sorted by name.
+/// A call that a ClientIntents (or the server's `called-by` annotation) declares and that no discovered call
+/// matches: declared, not seen.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DeclaredCall {
+    pub client: WorkloadName,
+    pub server: WorkloadName,
+}
+
+/// The insights of one set of discovered calls, calls and servers sorted by name, and the declared calls none
+/// of them matches.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Insights {
     pub calls: Vec<CallInsight>,
     pub servers: Vec<ServerInsight>,
+    /// The declared calls no discovered call matches (by the pods of both ends, as `declared` is decided),
+    /// sorted by client then server. Absent in the answers of earlier versions: read as none.
+    #[serde(default)]
+    pub declared_not_seen: Vec<DeclaredCall>,
 }
 
 impl Insights {

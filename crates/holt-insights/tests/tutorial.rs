@@ -2,7 +2,9 @@
 //! and `server` (container port 80, behind Service `server`), both clients seen calling the server.
 
 use holt_api::v2beta1::ClientIntents;
-use holt_insights::{ClusterState, DiscoveredCall, Insights, Outcome, discovered_calls, insights};
+use holt_insights::{
+    ClusterState, DiscoveredCall, Insights, Outcome, discovered_calls, insights, insights_where,
+};
 use holt_model::facts::{NamespaceFacts, OwnerFacts, ServiceFacts};
 use holt_model::{Config, Identity, Mode, Object};
 use holt_reach::NamespaceInput;
@@ -68,6 +70,7 @@ fn state(mode: Mode, extra: Vec<Object>) -> ClusterState {
         deployment("client-other"),
         deployment("server"),
         Object::Service(ServiceFacts::from_service(&service)),
+        deployment("billing"),
     ];
     objects.extend(extra);
     ClusterState {
@@ -80,6 +83,7 @@ fn state(mode: Mode, extra: Vec<Object>) -> ClusterState {
             pod("client", json!([])),
             pod("client-other", json!([])),
             pod("server", json!([{"name": "http", "containerPort": 80}])),
+            pod("billing", json!([{"containerPort": 8080}])),
         ],
         namespaces: vec![NamespaceInput {
             name: NS.into(),
@@ -276,11 +280,11 @@ fn in_active_mode_the_server_is_enforced_by_the_mode() {
 #[test]
 fn a_call_to_a_workload_without_pods_is_not_evaluated_and_says_why() {
     let insights =
-        insights(&state(Mode::DefaultShadow, vec![]), &[call("client", "billing")]).expect("insights");
+        insights(&state(Mode::DefaultShadow, vec![]), &[call("client", "ledger")]).expect("insights");
     assert_eq!(
         insights.calls[0].now,
         Outcome::NotEvaluated {
-            reason: "no pod of server tutorial/billing in the input".into()
+            reason: "no pod of server tutorial/ledger in the input".into()
         }
     );
     assert!(!insights.calls[0].now.is_blocked());
@@ -337,5 +341,64 @@ fn an_exported_client_intents_gives_its_in_cluster_calls() {
         calls
             .iter()
             .all(|c| c.client == Identity::new(NS, "client", Some("Deployment")))
+    );
+}
+
+/// `client -> server` of each declared call not seen.
+fn not_seen(insights: &Insights) -> Vec<String> {
+    insights
+        .declared_not_seen
+        .iter()
+        .map(|c| format!("{} -> {}", c.client, c.server))
+        .collect()
+}
+
+#[test]
+fn a_declared_call_never_seen_is_listed_as_declared_not_seen() {
+    // `client` declares the server (seen) and billing (never seen); a declaration through the Service
+    // `server` is matched by the call to the Deployment's pods; the API server is never listed.
+    let declared = vec![
+        intents("client", &["server", "billing", "kubernetes.default"]),
+        Object::ClientIntents(from_json(json!({
+            "apiVersion": "k8s.otterize.com/v2beta1", "kind": "ClientIntents",
+            "metadata": {"name": "client-other", "namespace": NS},
+            "spec": {"workload": {"name": "client-other"}, "targets": [{"service": {"name": "server"}}]}
+        }))),
+    ];
+    let insights = run(&state(Mode::DefaultShadow, declared));
+    assert_eq!(not_seen(&insights), ["tutorial/client -> tutorial/billing"]);
+    assert!(insights.calls.iter().all(|c| c.declared), "{insights:#?}");
+    // With nothing declared, nothing is declared and not seen.
+    assert_eq!(run(&state(Mode::DefaultShadow, vec![])).declared_not_seen, []);
+    // Earlier answers carry no such list: read as none.
+    let earlier: Insights = serde_json::from_value(json!({"calls": [], "servers": []})).expect("reads");
+    assert_eq!(earlier, Insights::default());
+}
+
+#[test]
+fn a_selection_evaluates_only_its_calls_but_every_call_counts_as_seen() {
+    let declared = vec![
+        intents("client", &["server", "billing"]),
+        intents("client-other", &["server"]),
+    ];
+    let state = state(Mode::DefaultShadow, declared);
+    let calls = [call("client", "server"), call("client-other", "server")];
+    // Only client-other's call and what it reaches: client's declared call to the server, left out, is
+    // still seen.
+    let only_other = |client: &Identity, _: &Identity| client.name == "client-other";
+    let selected = insights_where(&state, &calls, &only_other).expect("insights");
+    assert_eq!(
+        rows(&selected),
+        [row("client-other", true, "allowed", "allowed", "allowed")]
+    );
+    assert_eq!(not_seen(&selected), Vec::<String>::new());
+    let only_client = |client: &Identity, _: &Identity| client.name == "client";
+    let selected = insights_where(&state, &calls, &only_client).expect("insights");
+    assert_eq!(rows(&selected).len(), 1);
+    assert_eq!(not_seen(&selected), ["tutorial/client -> tutorial/billing"]);
+    // Without the selection, the same as `insights`.
+    assert_eq!(
+        insights_where(&state, &calls, &|_, _| true).expect("insights"),
+        insights(&state, &calls).expect("insights")
     );
 }

@@ -1,6 +1,8 @@
 //! The mapper's shadow-mode insights (`GET /v1/insights`) on a cluster of 1,000 services: the time of one
 //! computation from the mapper's state (the copy taken under the locks, then the computation), for every
 //! call and for one namespace; and the memory the mapper holds per watched pod and per declared object.
+//! Then the same request through the mapper's HTTP router (`http::app`): after a change (computed), with
+//! the state unchanged (answered from the cache), and with the `ETag` of the answer held (`304`).
 //!
 //! The cluster: 20 namespaces; 1,000 server Deployments (2 pods each, container port 8080, a Service each);
 //! 1,000 client Deployments (1 pod each), each seen calling 3 servers (3,000 calls) and declaring them in a
@@ -16,10 +18,19 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use std::sync::Arc;
+
+use axum::body::Body;
 use holt_mapper::cluster::{ClusterIndex, PodEntry};
 use holt_mapper::declared::{Declared, DeclaredKind, DeclaredState};
+use holt_mapper::ingest::{IngestConfig, Mapper};
 use holt_mapper::insights::{InsightsFilter, Snapshot};
+use holt_mapper::intent_log::IntentLog;
+use holt_mapper::published_reset::PublishedReset;
+use holt_mapper::shared::{InsightsInputs, Shared};
+use holt_mapper::store::{Store, StoreLimits, TargetKey};
 use holt_mapper_api::{DiscoveredIntent, InsightsQuery, Target, Workload};
+use holt_model::Identity;
 use holt_model::facts::{OwnerFacts, ServiceFacts};
 use holt_model::{Config, Mode, ObjectKey};
 use k8s_openapi::api::core::v1::{Pod, Service};
@@ -299,5 +310,118 @@ fn computing(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, computing);
+/// The mapper's store holding the discovered calls.
+fn store() -> Store {
+    let mut store = Store::new(StoreLimits::default());
+    for intent in discovered() {
+        let Target::Kubernetes { server, service } = intent.target else {
+            continue;
+        };
+        let identity = |w: Workload| Identity::new(w.namespace, w.name, w.kind.as_deref());
+        store
+            .record(
+                identity(intent.client),
+                TargetKey::Workload(identity(server)),
+                1,
+                service,
+                None,
+            )
+            .expect("within the bounds");
+    }
+    store
+}
+
+/// A namespace's labels changed: the declared state's version moves on.
+fn relabel(declared: &mut DeclaredState, n: u64) {
+    let relabelled = serde_json::from_value(json!({
+        "metadata": {"name": namespace(0), "labels": {"kubernetes.io/metadata.name": namespace(0),
+                                                      "team": "team-0", "touched": n.to_string()}}
+    }))
+    .expect("a valid Namespace");
+    declared.apply(
+        ObjectKey::new("default", namespace(0)),
+        Declared::namespace(&relabelled),
+    );
+}
+
+fn serving(c: &mut Criterion) {
+    use tower_service::Service;
+    let dir = tempfile::tempdir().expect("a state directory");
+    let mut store = store();
+    let (log, _) = IntentLog::open(dir.path(), &mut store, 0).expect("an intent log");
+    let config = Config {
+        mode: Mode::DefaultShadow,
+        ..Config::default()
+    };
+    let inputs = InsightsInputs::new(config, declared());
+    let mapper = Mapper::new(cluster(), store, IngestConfig::default());
+    let shared = Arc::new(Shared::new(
+        mapper,
+        Some(inputs),
+        Default::default(),
+        log,
+        PublishedReset::open(dir.path(), false),
+    ));
+    let limits = holt_mapper::http::RequestLimits {
+        max_report_bytes: 1 << 20,
+        max_concurrent_requests: 4,
+        request_timeout: Duration::from_secs(60),
+        graphql_anonymous_reads: false,
+    };
+    let router = holt_mapper::http::app(shared.clone(), limits, None);
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let get = |if_none_match: Option<&str>| {
+        let mut request = axum::http::Request::get("/v1/insights");
+        if let Some(etag) = if_none_match {
+            request = request.header("if-none-match", etag);
+        }
+        let request = request.body(Body::empty()).expect("a request");
+        let response = runtime.block_on(router.clone().call(request)).expect("an answer");
+        let etag = response
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (response.status().as_u16(), etag)
+    };
+    let (status, etag) = get(None);
+    assert_eq!(status, 200);
+    let etag = etag.expect("an ETag");
+    assert_eq!(get(Some(&etag)).0, 304);
+    let computations = || {
+        shared
+            .insights
+            .as_ref()
+            .map(|i| i.computations.load(std::sync::atomic::Ordering::Relaxed))
+    };
+    let before = computations();
+
+    let mut group = c.benchmark_group("insights_http_1000_services");
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    let mut touched = 0;
+    group.bench_function("after_a_change_computed", |b| {
+        b.iter(|| {
+            touched += 1;
+            if let Some(inputs) = &shared.insights {
+                relabel(&mut inputs.declared(), touched);
+            }
+            assert_eq!(get(None).0, 200);
+        })
+    });
+    group.bench_function("unchanged_from_the_cache", |b| {
+        b.iter(|| assert_eq!(black_box(get(None)).0, 200))
+    });
+    let etag = get(None).1.expect("an ETag");
+    group.bench_function("unchanged_not_modified", |b| {
+        b.iter(|| assert_eq!(black_box(get(Some(&etag))).0, 304))
+    });
+    group.finish();
+    println!(
+        "insights computed through the router: {:?} before the timed runs, {:?} after (one per change)",
+        before,
+        computations()
+    );
+}
+
+criterion_group!(benches, computing, serving);
 criterion_main!(benches);

@@ -65,6 +65,9 @@ pub struct ClusterIndex {
     /// Memo of the first pod each Service selects, by namespace and Service name: dropped for a namespace
     /// when a pod's labels there change, for a Service when it changes.
     first_selected: RefCell<HashMap<String, HashMap<String, Option<String>>>>,
+    /// Bumped by every change of a pod, Service or owner (an event that changes nothing does not count):
+    /// what the insights read of the index is the same while it is.
+    generation: u64,
 }
 
 impl ClusterIndex {
@@ -78,6 +81,10 @@ impl ClusterIndex {
 
     pub fn apply_pod(&mut self, pod: PodEntry) {
         let key = pod.facts.key.clone();
+        if self.pod(&key.namespace, &key.name) == Some(&pod) {
+            return;
+        }
+        self.generation += 1;
         let same_selection = self.remove_pod(&key).is_some_and(|old| {
             old.facts.labels == pod.facts.labels && old.facts.host_network == pod.facts.host_network
         });
@@ -94,6 +101,7 @@ impl ClusterIndex {
 
     pub fn delete_pod(&mut self, key: &ObjectKey) {
         if self.remove_pod(key).is_some() {
+            self.generation += 1;
             self.first_selected.get_mut().remove(&key.namespace);
         }
     }
@@ -120,7 +128,11 @@ impl ClusterIndex {
 
     pub fn apply_service(&mut self, service: ServiceFacts) {
         let key = service.key.clone();
+        if self.services.get(&key) == Some(&service) {
+            return;
+        }
         self.delete_service(&key);
+        self.generation += 1;
         self.forget_selection(&key);
         for ip in service
             .cluster_ips
@@ -136,6 +148,7 @@ impl ClusterIndex {
         let Some(old) = self.services.remove(key) else {
             return;
         };
+        self.generation += 1;
         self.forget_selection(key);
         for ip in old.cluster_ips.iter().filter_map(|ip| ip.parse::<IpAddr>().ok()) {
             if self.services_by_ip.get(&ip) == Some(key) {
@@ -159,6 +172,7 @@ impl ClusterIndex {
             .or_default();
         if names.get(&owner.key.name) != Some(&owner) {
             names.insert(owner.key.name.clone(), owner);
+            self.generation += 1;
             // Owners form chains: any pod's identity may depend on this one.
             self.identities.get_mut().clear();
         }
@@ -170,6 +184,7 @@ impl ClusterIndex {
         };
         if let Some(names) = kinds.get_mut(kind) {
             if names.remove(&key.name).is_some() {
+                self.generation += 1;
                 self.identities.get_mut().clear();
             }
             if names.is_empty() {
@@ -214,6 +229,11 @@ impl ClusterIndex {
             IndexedKind::Service => self.delete_service(key),
             IndexedKind::Owner(owner_kind) => self.delete_owner(owner_kind, key),
         }
+    }
+
+    /// The count of changes so far: the same number, the same pods, Services and owners.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// (pods, Services, owners) held.
@@ -467,6 +487,36 @@ mod tests {
         index.delete_pod(&ObjectKey::new("ns", "old"));
         assert!(index.pods_with_ip(&ip).is_empty());
         assert_eq!(index.sizes(), (0, 0, 0));
+    }
+
+    #[test]
+    fn the_generation_counts_changes_and_only_changes() {
+        let mut index = ClusterIndex::new(Config::default());
+        let start = index.generation();
+        index.apply_pod(pod("ns", "a", "10.0.0.1", None, 100));
+        let added = index.generation();
+        assert!(added > start);
+        index.apply_pod(pod("ns", "a", "10.0.0.1", None, 100));
+        assert_eq!(index.generation(), added, "the same pod again changes nothing");
+        let mut relabelled = pod("ns", "a", "10.0.0.1", None, 100);
+        relabelled.facts.labels.insert("tier".into(), "web".into());
+        index.apply_pod(relabelled);
+        let changed = index.generation();
+        assert!(changed > added);
+        index.delete_pod(&ObjectKey::new("ns", "nobody"));
+        assert_eq!(
+            index.generation(),
+            changed,
+            "deleting what is not there changes nothing"
+        );
+        index.delete_pod(&ObjectKey::new("ns", "a"));
+        let deleted = index.generation();
+        assert!(deleted > changed);
+        apply_server_owners(&mut index);
+        let owned = index.generation();
+        assert!(owned > deleted);
+        apply_server_owners(&mut index);
+        assert_eq!(index.generation(), owned);
     }
 
     #[test]

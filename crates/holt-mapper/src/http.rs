@@ -1,7 +1,7 @@
 //! The HTTP/JSON API (documented endpoint by endpoint in `docs/mapper.md`): reports in; intents, export,
-//! graph, insights, reset, limits, health, readiness and metrics out; and the reference's GraphQL API
-//! ([`crate::graphql`]) beside it. Bad input is answered `400` with a
-//! plain-text reason.
+//! graph, insights, reset, limits, health, readiness and metrics out; the reference's GraphQL API
+//! ([`crate::graphql`]) beside it; and the access graph page ([`crate::ui`], static: no token). Bad input
+//! is answered `400` with a plain-text reason.
 //!
 //! [`app`] is the whole API as one [`Router`] with its per-request checks and bounds: who may call
 //! each route ([`crate::access`]: a bearer token and an RBAC verb, checked by
@@ -11,12 +11,13 @@
 //! timeout (`408`). Connections are bounded by [`crate::connections`], which serves this router.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,7 +33,8 @@ use crate::access_review::{AccessReviewer, Caller};
 use crate::export::{ExportOptions, export, export_files};
 use crate::graphql::{self, GRAPHQL_PATH};
 use crate::insights::{InsightsFilter, Snapshot};
-use crate::shared::{Shared, now_ms};
+use crate::insights_cache::StateVersion;
+use crate::shared::{InsightsInputs, Shared, now_ms};
 use crate::store::Filter;
 use crate::{graph, metrics};
 
@@ -113,6 +115,7 @@ pub fn app(shared: Arc<Shared>, limits: RequestLimits, access: Option<Arc<Access
             LIMITS_PATH,
             get(move || async move { axum::Json(Limits { max_report_bytes }) }),
         )
+        .merge(crate::ui::routes())
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -247,10 +250,17 @@ async fn graph_intents(State(shared): State<Arc<Shared>>, Query(query): Query<Gr
         .into_response()
 }
 
-/// The shadow-mode insights of the discovered calls the query selects, computed from the current state
-/// off the async threads. `404` while the insights are off, `503` while a kind they read has not listed
-/// yet or holds fewer objects than the cluster has (`--max-declared-objects`).
-async fn insights(State(shared): State<Arc<Shared>>, Query(query): Query<InsightsQuery>) -> Response {
+/// The shadow-mode insights of the discovered calls the query selects. `404` while the insights are off,
+/// `503` while a kind they read has not listed yet or holds fewer objects than the cluster has
+/// (`--max-declared-objects`). An answer is computed from the current state off the async threads, once
+/// per state and query ([`crate::insights_cache`]): while the state is unchanged the same answer is served
+/// again, or `304 Not Modified` to a caller whose `If-None-Match` names its `ETag`.
+async fn insights(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<InsightsQuery>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let Some(inputs) = &shared.insights else {
         return (
             StatusCode::NOT_FOUND,
@@ -272,24 +282,31 @@ async fn insights(State(shared): State<Arc<Shared>>, Query(query): Query<Insight
             waiting.join(", ")
         ));
     }
-    let snapshot = {
-        let mapper = shared.mapper();
-        let intents = mapper.intents(&exclusions);
-        let declared = inputs.declared();
-        let incomplete = declared.incomplete();
-        if !incomplete.is_empty() {
-            let kinds: Vec<&str> = incomplete.iter().map(|k| k.name()).collect();
-            return unavailable(format!(
-                "the insights do not answer: the cluster has more {} than --max-declared-objects ({}) \
-                 lets the mapper keep, and a call's verdict could be wrong without them; raise the limit",
-                kinds.join(", "),
-                declared.max_per_kind()
-            ));
-        }
-        Snapshot::take(&inputs.config, &mapper.index, &declared, intents)
+    let asked = InsightsRequest {
+        query: uri.query().unwrap_or_default(),
+        if_none_match: headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|value| value.to_str().ok()),
+        exclusions: &exclusions,
+    };
+    // At hand (cached, or not modified) without waiting for a computation in progress.
+    if let Prepared::Answered(response) = asked.prepare(&shared, inputs, false) {
+        return response;
+    }
+    let _turn = inputs.cache.computing.lock().await;
+    let (version, snapshot) = match asked.prepare(&shared, inputs, true) {
+        Prepared::Answered(response) => return response,
+        Prepared::Compute(version, snapshot) => (version, snapshot),
+        // Not given when a snapshot is asked for.
+        Prepared::NotAtHand => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
     let started = std::time::Instant::now();
-    let computed = tokio::task::spawn_blocking(move || snapshot.insights(&filter)).await;
+    let computed = tokio::task::spawn_blocking(move || {
+        snapshot
+            .insights(&filter)
+            .map(|insights| serde_json::to_vec(&insights).map(Bytes::from))
+    })
+    .await;
     let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     inputs
         .computations
@@ -298,7 +315,15 @@ async fn insights(State(shared): State<Arc<Shared>>, Query(query): Query<Insight
         .last_computation_us
         .store(elapsed_us, std::sync::atomic::Ordering::Relaxed);
     match computed {
-        Ok(Ok(insights)) => axum::Json(insights).into_response(),
+        Ok(Ok(Ok(body))) => {
+            inputs.cache.put(version, asked.query, body.clone());
+            insights_answer(inputs.cache.etag(version, asked.query), body)
+        }
+        Ok(Ok(Err(error))) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the insights cannot be written as JSON: {error}\n"),
+        )
+            .into_response(),
         Ok(Err(error)) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("the insights cannot be computed: {error}\n"),
@@ -309,6 +334,88 @@ async fn insights(State(shared): State<Arc<Shared>>, Query(query): Query<Insight
             format!("the insights computation failed: {error}\n"),
         )
             .into_response(),
+    }
+}
+
+/// What one insights request asks, beside its filter.
+struct InsightsRequest<'a> {
+    /// The raw query: the key of the cached answers.
+    query: &'a str,
+    if_none_match: Option<&'a str>,
+    exclusions: &'a Filter,
+}
+
+/// What the current state gives an insights request.
+enum Prepared {
+    /// An answer with no computation: from the cache, `304`, or `503`.
+    Answered(Response),
+    /// To compute, from this snapshot of this version.
+    Compute(StateVersion, Snapshot),
+    /// Neither at hand nor asked to snapshot.
+    NotAtHand,
+}
+
+impl InsightsRequest<'_> {
+    /// Under the mapper's and the declared state's locks: `503` when the declared state is incomplete, `304`
+    /// when the caller holds the current answer, the cached answer when there is one; else, with `snapshot`,
+    /// the snapshot to compute from and its version.
+    fn prepare(&self, shared: &Shared, inputs: &InsightsInputs, snapshot: bool) -> Prepared {
+        let mapper = shared.mapper();
+        let declared = inputs.declared();
+        let incomplete = declared.incomplete();
+        if !incomplete.is_empty() {
+            let kinds: Vec<&str> = incomplete.iter().map(|k| k.name()).collect();
+            return Prepared::Answered(unavailable(format!(
+                "the insights do not answer: the cluster has more {} than --max-declared-objects ({}) \
+                 lets the mapper keep, and a call's verdict could be wrong without them; raise the limit",
+                kinds.join(", "),
+                declared.max_per_kind()
+            )));
+        }
+        let version = InsightsInputs::version(&mapper, &declared);
+        let etag = inputs.cache.etag(version, self.query);
+        if self
+            .if_none_match
+            .is_some_and(|tags| inputs.cache.matches(tags, version, self.query))
+        {
+            inputs.not_modified.fetch_add(1, Ordering::Relaxed);
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            set_etag(&mut response, &etag);
+            return Prepared::Answered(response);
+        }
+        if let Some(body) = inputs.cache.get(version, self.query) {
+            inputs.answered_from_cache.fetch_add(1, Ordering::Relaxed);
+            return Prepared::Answered(insights_answer(etag, body));
+        }
+        if !snapshot {
+            return Prepared::NotAtHand;
+        }
+        let intents = mapper.intents(self.exclusions);
+        Prepared::Compute(
+            version,
+            Snapshot::take(&inputs.config, &mapper.index, &declared, intents),
+        )
+    }
+}
+
+/// `200` with the insights' JSON and their `ETag`; `Cache-Control: no-cache` (a browser asks again each time,
+/// with `If-None-Match`).
+fn insights_answer(etag: String, body: Bytes) -> Response {
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response();
+    set_etag(&mut response, &etag);
+    response
+}
+
+fn set_etag(response: &mut Response, etag: &str) {
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        response.headers_mut().insert(header::ETAG, value);
     }
 }
 

@@ -8,15 +8,16 @@
 //! discovered intents into calls (as `holt mapper export` writes them, read back by `holt-insights`), the
 //! pods' facts into Pods, and computes.
 //!
-//! Filtering happens before the computation, exactly: a call's fate depends only on its two ends and the
-//! declared state, and a server's row on the calls to it, which a filter keeps or drops together.
+//! Filtering selects the calls to evaluate, exactly: a call's fate depends only on its two ends and the
+//! declared state, and a server's row on the calls to it, which a filter keeps or drops together. Every
+//! discovered call still counts as seen, so a declared call is *not seen* only when no call matches it.
 
 use std::collections::BTreeSet;
 
 use holt_insights::{ClusterState, DiscoveredCall, Insights, InsightsError, WorkloadName, discovered_calls};
 use holt_mapper_api::{DiscoveredIntent, Filters, InsightsQuery};
 use holt_model::facts::PodFacts;
-use holt_model::{Config, Object};
+use holt_model::{Config, Identity, Object};
 use holt_reach::NamespaceInput;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
@@ -92,8 +93,12 @@ impl InsightsFilter {
     }
 
     pub fn keeps_call(&self, call: &DiscoveredCall) -> bool {
-        let server = &call.server;
-        (self.in_namespaces(&call.client.namespace) || self.in_namespaces(&server.namespace))
+        self.keeps(&call.client, &call.server)
+    }
+
+    /// Whether the call of `client` to `server` (discovered or declared) is selected.
+    pub fn keeps(&self, client: &Identity, server: &Identity) -> bool {
+        (self.in_namespaces(&client.namespace) || self.in_namespaces(&server.namespace))
             && self.is_server(&server.namespace, &server.name)
     }
 
@@ -139,9 +144,10 @@ impl Snapshot {
         }
     }
 
-    /// The insights of the discovered calls `filter` keeps.
+    /// The insights of the discovered calls `filter` keeps, and of the declared calls it keeps that no
+    /// discovered call matches (every discovered call counts as seen, kept or not).
     pub fn insights(self, filter: &InsightsFilter) -> Result<Insights, InsightsError> {
-        let calls = self.calls(filter);
+        let calls = self.calls();
         let state = ClusterState {
             config: self.config,
             objects: self.objects,
@@ -149,7 +155,8 @@ impl Snapshot {
             namespaces: self.namespaces,
             policies: self.policies,
         };
-        let mut insights = holt_insights::insights(&state, &calls)?;
+        let mut insights =
+            holt_insights::insights_where(&state, &calls, &|client, server| filter.keeps(client, server))?;
         insights
             .servers
             .retain(|server| filter.keeps_server(&server.server));
@@ -157,11 +164,10 @@ impl Snapshot {
     }
 
     /// The in-cluster calls of the discovered intents, as their export reads back.
-    fn calls(&self, filter: &InsightsFilter) -> Vec<DiscoveredCall> {
+    fn calls(&self) -> Vec<DiscoveredCall> {
         client_intents(&self.intents, false)
             .iter()
             .flat_map(discovered_calls)
-            .filter(|call| filter.keeps_call(call))
             .collect()
     }
 }
@@ -169,7 +175,6 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use holt_model::Identity;
 
     fn call(client: (&str, &str), server: (&str, &str)) -> DiscoveredCall {
         DiscoveredCall {

@@ -4,7 +4,9 @@
 //! Pods, Services, pod owners and ClientIntents from the API server. Out: discovered intents — which
 //! workload called which workload or internet name, first and last seen — kept durably in a state
 //! directory, served as JSON, exported as ClientIntents (`v2beta1`/`v1alpha3`, YAML/JSON), drawn as
-//! DOT/Mermaid/SVG, and published as `status.resolvedIPs` on ClientIntents with internet domains.
+//! DOT/Mermaid/SVG, and published as `status.resolvedIPs` on ClientIntents with internet domains; with the
+//! operator's configuration, their shadow-mode insights ([`insights`], kept per state by
+//! [`insights_cache`]) and the access graph page that draws them in a browser ([`ui`]).
 //!
 //! The pure core ([`cluster`], [`resolve`], [`store`], [`ingest`], [`export`], [`graph`],
 //! [`resolved_ips`], [`metrics`], [`record_codec`], and for access [`access`], [`review_cache`],
@@ -29,6 +31,7 @@ pub mod graphql;
 pub mod http;
 pub mod ingest;
 pub mod insights;
+pub mod insights_cache;
 pub mod intent_log;
 pub mod metrics;
 pub mod publish;
@@ -42,4 +45,5 @@ pub mod serve;
 pub mod shared;
 pub mod snapshot;
 pub mod store;
+pub mod ui;
 pub mod watch;

@@ -40,6 +40,9 @@ pub struct DeclaredFigures {
     pub refused: Vec<(crate::declared::DeclaredKind, u64)>,
     pub computations: u64,
     pub last_computation_us: u64,
+    /// Insights requests answered from the cache, and `304 Not Modified`.
+    pub answered_from_cache: u64,
+    pub not_modified: u64,
 }
 
 /// The access checks' counters, read once.
@@ -295,6 +298,16 @@ pub fn render(m: &Metrics) -> String {
             "holt_mapper_insights_last_computation_microseconds",
             "How long the last insights computation took.",
             declared.last_computation_us,
+        );
+        page.counter(
+            "holt_mapper_insights_answered_from_cache_total",
+            "Insights requests answered with the answer kept for the unchanged state (no computation).",
+            declared.answered_from_cache,
+        );
+        page.counter(
+            "holt_mapper_insights_not_modified_total",
+            "Insights requests answered 304 Not Modified (the caller's ETag names the unchanged state).",
+            declared.not_modified,
         );
     }
     page.counters(

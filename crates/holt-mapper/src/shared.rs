@@ -12,6 +12,7 @@ use crate::access_review::AccessStats;
 use crate::connections::ConnectionStats;
 use crate::declared::{DeclaredKind, DeclaredState};
 use crate::ingest::Mapper;
+use crate::insights_cache::{InsightsCache, StateVersion};
 use crate::intent_log::IntentLog;
 use crate::metrics::{AccessFigures, ConnectionFigures, DeclaredFigures, Metrics};
 use crate::published_reset::PublishedReset;
@@ -27,6 +28,11 @@ pub struct InsightsInputs {
     /// Insights computed, and how long the last one took (microseconds).
     pub computations: AtomicU64,
     pub last_computation_us: AtomicU64,
+    /// The answers kept while the state is unchanged.
+    pub cache: InsightsCache,
+    /// Requests answered from [`InsightsInputs::cache`], and `304 Not Modified`.
+    pub answered_from_cache: AtomicU64,
+    pub not_modified: AtomicU64,
 }
 
 impl InsightsInputs {
@@ -36,6 +42,19 @@ impl InsightsInputs {
             declared: Mutex::new(declared),
             computations: AtomicU64::new(0),
             last_computation_us: AtomicU64::new(0),
+            cache: InsightsCache::new(now_ms()),
+            answered_from_cache: AtomicU64::new(0),
+            not_modified: AtomicU64::new(0),
+        }
+    }
+
+    /// The version of what the insights read: the `mapper`'s (its lock held by the caller) and the declared
+    /// state's `declared`.
+    pub fn version(mapper: &Mapper, declared: &DeclaredState) -> StateVersion {
+        StateVersion {
+            store: mapper.store.generation(),
+            index: mapper.index.generation(),
+            declared: declared.generation(),
         }
     }
 
@@ -139,6 +158,8 @@ impl Shared {
                     .to_vec(),
                 computations: insights.computations.load(Ordering::Relaxed),
                 last_computation_us: insights.last_computation_us.load(Ordering::Relaxed),
+                answered_from_cache: insights.answered_from_cache.load(Ordering::Relaxed),
+                not_modified: insights.not_modified.load(Ordering::Relaxed),
             }
         });
         Metrics {

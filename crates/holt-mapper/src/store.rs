@@ -256,6 +256,10 @@ pub struct Store {
     limits: StoreLimits,
     pub stats: StoreStats,
     pending: Pending,
+    /// Bumped when the set of intents changes (one added, a reset, records loaded) or a record's Service does;
+    /// not by another sighting of a known intent, nor by DNS answers. What is served of the intents apart
+    /// from their times is the same while it is.
+    generation: u64,
 }
 
 impl Store {
@@ -303,6 +307,7 @@ impl Store {
             record.last_seen_ms = record.last_seen_ms.max(seen_ms);
             if service.is_some() && record.service != service {
                 record.service = service;
+                self.generation += 1;
             }
             if let Some(ip) = ip.filter(|_| !grouped)
                 && let Err(at) = record.ips.binary_search(&ip)
@@ -330,6 +335,7 @@ impl Store {
             return Err(refused);
         }
         self.count(&key, 1);
+        self.generation += 1;
         self.intents.insert(
             key.clone(),
             Record {
@@ -450,6 +456,7 @@ impl Store {
     }
 
     pub fn reset(&mut self) {
+        self.generation += 1;
         self.intents.clear();
         self.clients.clear();
         self.dns.clear();
@@ -459,6 +466,11 @@ impl Store {
             reset: true,
             ..Pending::default()
         };
+    }
+
+    /// The count of changes to the set of intents (and their Services) so far: see [`Store`]'s field.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Whether anything changed since the last [`Store::take_changes`].
@@ -505,6 +517,7 @@ impl Store {
 
     /// Loads a record read back from disk (not a change). Bounds are not applied: what was kept stays.
     pub fn load_intent(&mut self, key: IntentKey, record: Record) {
+        self.generation += 1;
         if !self.intents.contains_key(&key) {
             self.count(&key, 1);
         }
@@ -513,6 +526,7 @@ impl Store {
 
     /// Loads the intents read back from disk into an empty store at once (not changes).
     pub fn load_intents(&mut self, intents: BTreeMap<IntentKey, Record>) {
+        self.generation += 1;
         if !self.intents.is_empty() {
             for (key, record) in intents {
                 self.load_intent(key, record);
@@ -686,6 +700,30 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().expect("ip")
+    }
+
+    #[test]
+    fn the_generation_moves_with_the_set_of_intents_not_with_sightings() {
+        let mut store = Store::default();
+        let server = TargetKey::Workload(id("ns", "server"));
+        let start = store.generation();
+        store
+            .record(id("ns", "client"), server.clone(), 1, None, None)
+            .expect("kept");
+        let added = store.generation();
+        assert!(added > start);
+        store
+            .record(id("ns", "client"), server.clone(), 2, None, None)
+            .expect("kept");
+        store.record_dns("example.com", ip("203.0.113.1"), 2);
+        assert_eq!(store.generation(), added, "another sighting, a DNS answer");
+        store
+            .record(id("ns", "client"), server, 3, Some("server".into()), None)
+            .expect("kept");
+        let through_service = store.generation();
+        assert!(through_service > added, "the Service it dialed changed");
+        store.reset();
+        assert!(store.generation() > through_service);
     }
 
     #[test]

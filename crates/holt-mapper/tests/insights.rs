@@ -16,7 +16,6 @@ use anyhow::{Context, ensure};
 use holt_insights::{CallInsight, Direction, Insights, Outcome, ServerInsight, WorkloadName};
 use holt_mapper::shared::now_ms;
 use holt_testenv::{ControlPlane, deployment_serving, eventually};
-use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::PostParams;
 use kube::{Api, Client};
@@ -30,13 +29,6 @@ async fn cluster() -> anyhow::Result<(Client, &'static ControlPlane)> {
     let client = plane.client().await?;
     support::install_crds(&client).await?;
     Ok((client, plane))
-}
-
-/// The operator's configuration file of these tests: shadow mode.
-fn shadow_config(dir: &std::path::Path) -> anyhow::Result<String> {
-    let path = dir.join("operator-config.yaml");
-    std::fs::write(&path, "mode: defaultShadow\n")?;
-    Ok(path.display().to_string())
 }
 
 async fn client_intents(client: &Client, ns: &str, name: &str) -> anyhow::Result<()> {
@@ -117,22 +109,10 @@ async fn the_shadow_tutorial_step_by_step_and_another_teams_policy() -> anyhow::
     for (name, host, ports) in [("client", 1, &[][..]), ("client2", 2, &[]), ("server", 3, &[80])] {
         deployment_serving(&client, &ns, name, &[ip(host).as_str()], ports).await?;
     }
-    let service: Service = serde_json::from_value(json!({
-        "metadata": {"name": "server"},
-        "spec": {"selector": {"app": "server"}, "ports": [{"port": 80, "targetPort": 80}]}
-    }))?;
-    Api::<Service>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), &service)
-        .await?;
+    support::service(&client, &ns, "server", 80).await?;
 
     let state = tempfile::tempdir()?;
-    let config = shadow_config(state.path())?;
-    let (mapper, _) = support::Mapper::start(
-        plane,
-        &state.path().join("state"),
-        &[("HOLT_MAPPER_OPERATOR_CONFIG", config.as_str())],
-    )
-    .await?;
+    let mapper = support::Mapper::start_in_shadow_mode(plane, state.path(), &[]).await?;
     let server_ip: std::net::IpAddr = ip(3).parse()?;
     for client in [1, 2] {
         mapper.report(&support::connections_report(&ip(client), [server_ip], now_ms()))?;
@@ -305,14 +285,10 @@ async fn past_the_declared_objects_bound_the_insights_refuse_to_answer() -> anyh
     // The cluster holds several Namespaces (kube-system, default, the callers' …): more than one.
     plane.create_namespace(&client, "insights-bound").await?;
     let state = tempfile::tempdir()?;
-    let config = shadow_config(state.path())?;
-    let (mapper, _) = support::Mapper::start(
+    let mapper = support::Mapper::start_in_shadow_mode(
         plane,
-        &state.path().join("state"),
-        &[
-            ("HOLT_MAPPER_OPERATOR_CONFIG", config.as_str()),
-            ("HOLT_MAPPER_MAX_DECLARED_OBJECTS", "1"),
-        ],
+        state.path(),
+        &[("HOLT_MAPPER_MAX_DECLARED_OBJECTS", "1")],
     )
     .await?;
     let (status, body) = mapper.get("/v1/insights")?;

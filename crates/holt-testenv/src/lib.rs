@@ -6,9 +6,11 @@
 //! real node (containerd, kubelet, kube-scheduler, kube-proxy) that runs pods ([`Cluster`]); and Holt's own
 //! binaries built for tests that run them as processes ([`build_binaries`]); and, on demand, a real
 //! NetworkPolicy dataplane (pods as network namespaces, kube-router enforcing the policies: [`Dataplane`])
-//! with a connectivity prober ([`Prober`]) that observes which calls get through.
+//! with a connectivity prober ([`Prober`]) that observes which calls get through; and a real headless
+//! Chromium driven over the DevTools protocol ([`Browser`]) for Holt's web pages.
 
 mod apiserver;
+mod browser;
 mod cluster;
 mod components;
 mod containerd;
@@ -51,6 +53,7 @@ mod stop;
 mod watchdog;
 mod workspace_binaries;
 
+pub use browser::{Browser, chromium_binary};
 pub use cluster::{Cluster, ClusterOptions};
 pub use components::{Component, MissingComponent, build_script, cache_root};
 pub use containerd::{BUSYBOX_IMAGE, PAUSE_IMAGE};

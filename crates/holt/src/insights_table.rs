@@ -2,8 +2,8 @@
 //! --traffic FILE` (the calls of a mapper export against the plan) and for `holt mapper insights` (the live
 //! calls against the cluster, read back from the mapper's JSON). In: `holt-insights`' [`Insights`]. Out: one
 //! row per call (client, server, declared, now, if protected, if active; a blocked cell names the blocking
-//! policies), one row per server (enforcement and why, undeclared clients, ready to protect), then one line per
-//! call blocked now or not evaluated, with the full reason.
+//! policies), one row per server (enforcement and why, undeclared clients, ready to protect), the declared calls
+//! not seen, then one line per call blocked now or not evaluated, with the full reason.
 
 use std::fmt::Write;
 
@@ -38,8 +38,8 @@ fn names(list: &[holt_insights::WorkloadName]) -> String {
 }
 
 /// The insights for people: a heading naming where the calls come from (`source`) and who blocks them
-/// (`blocked_by`: `by this plan`, `now`), the calls, the servers, then the calls blocked now (or not evaluated)
-/// with the reason.
+/// (`blocked_by`: `by this plan`, `now`), the calls, the servers, the declared calls not seen, then the calls
+/// blocked now (or not evaluated) with the reason.
 pub fn table(source: &str, blocked_by: &str, insights: &Insights) -> String {
     let mut out = String::new();
     let blocked = insights.blocked_now().count();
@@ -73,6 +73,16 @@ pub fn table(source: &str, blocked_by: &str, insights: &Insights) -> String {
         ]
     }));
     out.push_str(&align(&servers));
+    if !insights.declared_not_seen.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nDeclared, not seen: {} call(s).",
+            insights.declared_not_seen.len()
+        );
+        for call in &insights.declared_not_seen {
+            let _ = writeln!(out, "{} -> {}", call.client, call.server);
+        }
+    }
     let notes: Vec<&CallInsight> = insights
         .calls
         .iter()

@@ -1,6 +1,7 @@
 //! `holt plan --traffic` as a user runs it in CI: the built binary on the tutorial (examples/tutorial, where
 //! only `client` declares its call to `server`) with the mapper's export of both clients' calls
-//! (examples/traffic/tutorial.yaml), in YAML and as the JSON list the export writes.
+//! (examples/traffic/tutorial.yaml), in YAML and as the JSON list the export writes; an export without
+//! `client`'s call shows its declared call as declared, not seen.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -106,6 +107,24 @@ fn the_json_export_reads_like_the_yaml_one() {
     let output = plan(&["--traffic", file.to_str().expect("path"), "-o", "json"]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     assert_eq!(states(&output), vec![state("client-other", "blocked", "blocked")]);
+    // Only client-other was seen: client's declared call to the server is declared, not seen.
+    let json: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let not_seen = &json["insights"]["declared_not_seen"];
+    assert_eq!(
+        (
+            not_seen.as_array().map(Vec::len),
+            &not_seen[0]["client"]["name"],
+            &not_seen[0]["server"]["name"]
+        ),
+        (Some(1), &Value::from("client"), &Value::from("server"))
+    );
+    let table = text(&plan(&["--traffic", file.to_str().expect("path")]).stdout);
+    assert!(
+        table.contains(
+            "Declared, not seen: 1 call(s).\notterize-tutorial-npol/client -> otterize-tutorial-npol/server\n"
+        ),
+        "{table}"
+    );
 }
 
 #[test]

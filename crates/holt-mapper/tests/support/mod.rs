@@ -43,6 +43,22 @@ impl Mapper {
         Mapper::start_binary(&binary(), plane, state_dir, settings).await
     }
 
+    /// [`Mapper::start`] with the shadow-mode insights on: the operator's configuration (`mode:
+    /// defaultShadow`) written to `dir`, the state in `dir/state`, and `settings` besides.
+    pub async fn start_in_shadow_mode(
+        plane: &ControlPlane,
+        dir: &Path,
+        settings: &[(&str, &str)],
+    ) -> anyhow::Result<Mapper> {
+        let config = dir.join("operator-config.yaml");
+        std::fs::write(&config, "mode: defaultShadow\n")?;
+        let config = config.display().to_string();
+        let mut all = vec![("HOLT_MAPPER_OPERATOR_CONFIG", config.as_str())];
+        all.extend_from_slice(settings);
+        let (mapper, _) = Mapper::start(plane, &dir.join("state"), &all).await?;
+        Ok(mapper)
+    }
+
     /// [`Mapper::start`] with another binary.
     pub async fn start_binary(
         binary: &Path,
@@ -326,6 +342,19 @@ impl Callers {
             stranger,
         })
     }
+}
+
+/// A Service `name` in `ns` selecting the pods labelled `app: <name>` on `port` (the same target port).
+pub async fn service(client: &kube::Client, ns: &str, name: &str, port: u16) -> anyhow::Result<()> {
+    use k8s_openapi::api::core::v1::Service;
+    let service: Service = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": name}, "ports": [{"port": port, "targetPort": port}]}
+    }))?;
+    kube::Api::<Service>::namespaced(client.clone(), ns)
+        .create(&kube::api::PostParams::default(), &service)
+        .await?;
+    Ok(())
 }
 
 /// Installs Holt's CRDs without a conversion webhook (no operator runs in these tests; the mapper reads

@@ -199,6 +199,38 @@ impl Endpoint {
         self.send(http::Method::POST, path).await
     }
 
+    /// Sends `GET path_and_query` with the credential and `headers`, and returns the answer as it is (any
+    /// status, the body unread): what `holt mapper ui` passes back to the browser.
+    pub async fn forward(
+        &self,
+        path_and_query: &str,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> Result<http::Response<kube::client::Body>, EndpointError> {
+        let mut request = http::Request::builder()
+            .method(http::Method::GET)
+            .uri(format!("{}{path_and_query}", self.prefix));
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        if let Some(value) = &self.credential.value {
+            request = request.header(self.credential_header.clone(), value.clone());
+        }
+        let request =
+            request
+                .body(kube::client::Body::from(Vec::new()))
+                .map_err(|e| EndpointError::Unreachable {
+                    target: self.target.clone(),
+                    reason: e.to_string(),
+                })?;
+        self.client
+            .send(request)
+            .await
+            .map_err(|source| EndpointError::Unreachable {
+                target: self.target.clone(),
+                reason: describe(&source),
+            })
+    }
+
     async fn send(&self, method: http::Method, path_and_query: &str) -> Result<String, EndpointError> {
         let mut request = http::Request::builder()
             .method(method)

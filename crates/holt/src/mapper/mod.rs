@@ -1,11 +1,13 @@
-//! `holt mapper list|export|visualize|insights|reset`: the network mapper's discovered intents (and their
+//! `holt mapper list|export|visualize|insights|ui|reset`: the network mapper's discovered intents (and their
 //! shadow-mode insights) from the command line. The mapper does the work (resolution, export, layout,
 //! insights); this is a thin client that reaches it by URL or through the API server ([`endpoint`]). The
-//! insights come as JSON and are printed with `holt plan --traffic`'s table ([`crate::insights_table`]).
+//! insights come as JSON and are printed with `holt plan --traffic`'s table ([`crate::insights_table`]);
+//! `ui` serves the mapper's access graph page on 127.0.0.1 with the CLI's token ([`ui_proxy`]).
 
 mod endpoint;
 mod list;
 mod raster;
+mod ui_proxy;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -112,6 +114,14 @@ pub enum MapperCommand {
         /// mapper serves them (`{"calls": [...], "servers": [...]}`).
         #[arg(short, long, env = "HOLT_OUTPUT", value_enum, default_value_t = InsightsFormat::Table)]
         output: InsightsFormat,
+    },
+    /// Serve the mapper's access graph page (its insights drawn in a browser) on 127.0.0.1, passing the
+    /// page's requests on to the mapper with this command's token, as `kubectl proxy` does; prints the
+    /// page's address and runs until interrupted (Ctrl-C).
+    Ui {
+        /// The local port to listen on (127.0.0.1 only); 0 picks a free one.
+        #[arg(long, env = "HOLT_MAPPER_UI_PORT", default_value_t = 8091)]
+        port: u16,
     },
     /// Forget every discovered intent.
     Reset,
@@ -381,6 +391,7 @@ async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
                 InsightsFormat::Json => println!("{}", serde_json::to_string_pretty(&insights)?),
             }
         }
+        MapperCommand::Ui { port } => ui_proxy::serve(endpoint, port).await?,
         MapperCommand::Reset => {
             endpoint.post(RESET_PATH).await?;
             eprintln!("the mapper's discovered intents were reset");
