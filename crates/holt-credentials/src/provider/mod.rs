@@ -9,6 +9,7 @@
 //! they hold) is the same for every provider.
 
 pub mod built_in;
+pub mod spire;
 
 use std::fmt;
 use std::str::FromStr;
