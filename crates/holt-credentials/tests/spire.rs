@@ -200,3 +200,49 @@ async fn a_minted_svid_names_the_workload_and_chains_to_the_bundle() -> anyhow::
     ensure!(anchored, "the chain ends at the server's bundle");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_server_that_is_down_fails_calls_clearly_and_its_entries_are_there_after_a_restart()
+-> anyhow::Result<()> {
+    // Down at start: nothing listens on the socket yet; connecting is lazy, the call fails.
+    let scratch = tempfile::tempdir()?;
+    let absent = SpireAddress::parse(&scratch.path().join("api.sock").display().to_string())?;
+    let early = Spire::connect(&absent, SpiffeId::parse("spiffe://holt.test/holt/operator")?)?;
+    let error = early.holt_entries().await.expect_err("no server");
+    ensure!(
+        error
+            .to_string()
+            .contains("the SPIRE server refused to list entries"),
+        "{error}"
+    );
+
+    // Down mid-way: the test's own server, stopped and started again by its process handle.
+    let mut server = SpireServer::start(holt_testenv::SpireOptions::default()).await?;
+    let spire = connect(&server, "operator").await?;
+    let (subject, cart) = workload(&server, "shop", "cart", &[], HOUR, &spire)?;
+    assert_eq!(spire.register(&cart).await?, Registration::Created);
+    let pid = server.process().context("running")?.pid;
+    server.stop();
+    ensure!(server.process().is_none());
+    ensure!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "process {pid} is gone"
+    );
+    let error = spire.register(&cart).await.expect_err("server down");
+    ensure!(error.to_string().contains("SPIRE server"), "{error}");
+    let error = spire.mint(&subject, HOUR).await.expect_err("server down");
+    ensure!(error.to_string().contains("mint an X.509-SVID"), "{error}");
+
+    server.restart().await?;
+    // The same client reconnects; the entry outlived the outage, nothing was deleted.
+    let registered = holt_testenv::eventually(
+        "the restarted server answers",
+        Duration::from_secs(20),
+        || async { Ok(spire.register(&cart).await.ok()) },
+    )
+    .await?;
+    assert_eq!(registered, Registration::Unchanged);
+    assert_eq!(spire.holt_entries().await?.len(), 1);
+    spire.mint(&subject, HOUR).await?;
+    Ok(())
+}
