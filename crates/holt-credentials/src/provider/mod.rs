@@ -4,11 +4,13 @@
 //! chain, validity) and the [`TrustBundle`] clients are given.
 //!
 //! The providers are the reference's (`global.certificateProvider`): Holt's built-in CA (the default, the
-//! only one so far: [`built_in`]); SPIRE and cert-manager come later, each as a variant of [`Provider`]
-//! and [`ProviderKind`] and a file of its own here. Everything else (which Secrets, when to renew, what
+//! only one the controller issues with so far: [`built_in`]); [`spire`] (the SPIRE server's API: entries,
+//! SVIDs, bundle) and [`cert_manager`] (Certificate resources) are here but not yet variants of
+//! [`Provider`]. Everything else (which Secrets, when to renew, what
 //! they hold) is the same for every provider.
 
 pub mod built_in;
+pub mod cert_manager;
 pub mod spire;
 
 use std::fmt;
