@@ -4,6 +4,8 @@
 //! step; a minted X.509-SVID names the workload and chains to the server's bundle. The server's own CLI
 //! reads the entries back.
 
+mod support;
+
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -244,5 +246,50 @@ async fn a_server_that_is_down_fails_calls_clearly_and_its_entries_are_there_aft
     assert_eq!(registered, Registration::Unchanged);
     assert_eq!(spire.holt_entries().await?.len(), 1);
     spire.mint(&subject, HOUR).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_controller_registers_the_workload_and_writes_its_svid_with_the_bundle() -> anyhow::Result<()> {
+    let server = SpireServer::shared().await?;
+    let scene = support::Scene::new("spire-ctl").await?;
+    let spire = connect(server, &unique("operator")).await?;
+    let mut options = scene.options();
+    options.spire = Some(spire.clone());
+    let _running = support::Running::start(&scene.client, options).await?;
+    scene
+        .deployment(
+            "cart",
+            1,
+            &[("credentials-operator.otterize.com/tls-secret-name", "cart-tls")],
+        )
+        .await?;
+    let secret = scene.secret_with("cart-tls", "cert.pem").await?;
+    let data = secret.data.context("data")?;
+    let bundle = spire.trust_bundle().await?;
+    ensure!(
+        data["ca.pem"].0 == bundle.pem.as_bytes(),
+        "ca.pem is the SPIRE bundle"
+    );
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&data["cert.pem"].0)?;
+    let (_, cert) = X509Certificate::from_der(&pem.contents)?;
+    let id = format!(
+        "spiffe://{}/otterize/namespace/{}/service/cart",
+        server.trust_domain(),
+        scene.namespace
+    );
+    let uri = cert
+        .subject_alternative_name()?
+        .context("SANs")?
+        .value
+        .general_names
+        .iter()
+        .any(|name| matches!(name, GeneralName::URI(uri) if *uri == id));
+    ensure!(uri, "the SVID names {id}");
+    let shown = show(server, &id).await?;
+    ensure!(
+        shown.contains("Found 1 entry") && shown.contains("Hint: holt-credentials"),
+        "{shown}"
+    );
     Ok(())
 }
