@@ -194,7 +194,8 @@ async fn start_all(dir: &Path, wanted: Wanted, state: &mut State) -> anyhow::Res
             ..SpireOptions::default()
         })
         .await?;
-        state.processes.push(spire.process());
+        let processes: Vec<_> = spire.process().into_iter().collect();
+        state.processes.extend(processes.iter().cloned());
         state.endpoints.push((
             "SPIRE_SERVER_SOCKET".into(),
             spire.socket_path().display().to_string(),
@@ -208,7 +209,7 @@ async fn start_all(dir: &Path, wanted: Wanted, state: &mut State) -> anyhow::Res
         state
             .endpoints
             .push(("SPIRE_SERVER_BIN".into(), spire.binary().display().to_string()));
-        report([("spire-server", spire.startup_time())], &[spire.process()]);
+        report([("spire-server", spire.startup_time())], &processes);
     }
     Ok(())
 }

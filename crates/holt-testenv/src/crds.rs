@@ -24,6 +24,12 @@ pub fn linkerd_policy_crds() -> &'static str {
     include_str!("../crds/linkerd-policy.yaml")
 }
 
+/// cert-manager's Certificate CRD (`certificates.cert-manager.io`, v1) as published by cert-manager v1.19.1
+/// (see the file's header for its source and license), for [`install_crds`].
+pub fn cert_manager_crds() -> &'static str {
+    include_str!("../crds/cert-manager-certificates.yaml")
+}
+
 /// Applies every CustomResourceDefinition in `yaml` (documents separated by `---`; any other kind is an
 /// error) with server-side apply, and waits until each is Established. Returns their names.
 pub async fn install_crds(client: &kube::Client, yaml: &str) -> Result<Vec<String>, Error> {

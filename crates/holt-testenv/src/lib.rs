@@ -59,7 +59,8 @@ pub use components::{Component, MissingComponent, build_script, cache_root};
 pub use containerd::{BUSYBOX_IMAGE, PAUSE_IMAGE};
 pub use control_plane::{ControlPlane, ControlPlaneOptions, KubeUser};
 pub use crds::{
-    create_custom_object, install_crds, install_crds_without_conversion, istio_crds_file, linkerd_policy_crds,
+    cert_manager_crds, create_custom_object, install_crds, install_crds_without_conversion, istio_crds_file,
+    linkerd_policy_crds,
 };
 pub use dataplane::{Dataplane, NAMESPACE_PREFIX};
 pub use dataplane_error::DataplaneError;

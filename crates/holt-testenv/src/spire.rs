@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use crate::components::Component;
 use crate::error::{Error, write_file};
 use crate::ports::{free_port, with_fresh_ports};
-use crate::process::{Lifetime, Process, ProcessInfo, run_command};
+use crate::process::{Lifetime, Process, ProcessInfo, kill_group, run_command};
 use crate::rundir::RunDir;
 use crate::shared::{SharedCell, get_or_start};
+use rustix::process::Signal;
 
 /// How to start a [`SpireServer`].
 #[derive(Debug, Clone)]
@@ -37,7 +38,9 @@ impl Default for SpireOptions {
 /// A running SPIRE server. Dropping it stops the process (test lifetime).
 #[derive(Debug)]
 pub struct SpireServer {
-    process: Process,
+    /// `None` while [`SpireServer::stop`]ped.
+    process: Option<Process>,
+    lifetime: Lifetime,
     binary: PathBuf,
     socket: PathBuf,
     address: String,
@@ -64,7 +67,8 @@ impl SpireServer {
         })
         .await?;
         Ok(Self {
-            process,
+            process: Some(process),
+            lifetime: options.lifetime,
             binary,
             socket,
             address: format!("127.0.0.1:{port}"),
@@ -123,9 +127,30 @@ impl SpireServer {
         self.startup
     }
 
-    /// The server's process.
-    pub fn process(&self) -> ProcessInfo {
-        self.process.info()
+    /// The server's process; `None` while stopped.
+    pub fn process(&self) -> Option<ProcessInfo> {
+        self.process.as_ref().map(Process::info)
+    }
+
+    /// Stops the server (its own process group, by PID) to test clients against a server that is down.
+    /// Its datastore stays; [`SpireServer::restart`] starts it again. Use a server of the test's own
+    /// ([`SpireServer::start`]), not the shared one.
+    pub fn stop(&mut self) {
+        if let Some(process) = self.process.take() {
+            kill_group(process.info().pid, Signal::KILL);
+            drop(process);
+        }
+    }
+
+    /// Starts a stopped server again on the same port, socket, configuration and datastore (its CA keys
+    /// are in memory: the restarted server signs with a new CA) and waits until it is healthy.
+    pub async fn restart(&mut self) -> Result<(), Error> {
+        self.stop();
+        // The socket of the killed server is left behind.
+        let _ = std::fs::remove_file(&self.socket);
+        let process = spawn_server(&self.binary, &self.dir, &self.socket, self.lifetime).await?;
+        self.process = Some(process);
+        Ok(())
     }
 }
 
@@ -150,6 +175,17 @@ async fn start_server(
         &config,
         server_config(trust_domain, port, socket, &data),
     )?;
+    Ok((spawn_server(binary, dir, socket, lifetime).await?, port))
+}
+
+/// Starts the server on the configuration in `dir` and waits until `spire-server healthcheck` passes.
+async fn spawn_server(
+    binary: &Path,
+    dir: &RunDir,
+    socket: &Path,
+    lifetime: Lifetime,
+) -> Result<Process, Error> {
+    let config = dir.join("server.conf");
     let mut command = Command::new(binary);
     command.arg("run").arg("-config").arg(&config);
     let mut process = Process::spawn("spire-server", command, &dir.join("spire-server.log"), lifetime)?;
@@ -165,7 +201,7 @@ async fn start_server(
             }
         })
         .await?;
-    Ok((process, port))
+    Ok(process)
 }
 
 fn server_config(trust_domain: &str, port: u16, socket: &Path, data: &Path) -> String {

@@ -65,6 +65,9 @@ pub struct Options {
     pub retry: Backoff,
     /// How often a Secret someone else owns is looked at again.
     pub foreign_recheck: Duration,
+    /// Issue through this SPIRE server instead of the built-in CA (its bundle is read every
+    /// `ca_check_interval`).
+    pub spire: Option<crate::provider::spire::Spire>,
 }
 
 impl Options {
@@ -86,6 +89,7 @@ impl Options {
             concurrency: 16,
             retry: Backoff::exponential(Duration::from_secs(1), Duration::from_secs(300)).with_jitter(),
             foreign_recheck: Duration::from_secs(60),
+            spire: None,
         }
     }
 }
@@ -129,7 +133,10 @@ pub fn start(client: Client, options: Options) -> (JoinHandle<()>, watch::Receiv
     let (progress_tx, progress) = watch::channel(Progress::default());
     let (trust_tx, trust_rx) = watch::channel(TrustState::default());
     let store = CaStore::new(client.clone(), options.ca.clone());
-    let ca_task = tokio::spawn(trust::keep_ca(store, options.clone(), trust_tx));
+    let ca_task = match options.spire.clone() {
+        Some(spire) => tokio::spawn(trust::keep_spire_bundle(spire, options.clone(), trust_tx)),
+        None => tokio::spawn(trust::keep_ca(store, options.clone(), trust_tx)),
+    };
     let controller = Controller::new(client, options, progress_tx);
     let task = tokio::spawn(async move {
         controller.run(trust_rx).await;

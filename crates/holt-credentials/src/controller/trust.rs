@@ -13,7 +13,8 @@ use tokio::sync::watch;
 
 use crate::ca_store::CaStore;
 use crate::controller::Options;
-use crate::provider::{BuiltInCa, Provider};
+use crate::provider::spire::Spire;
+use crate::provider::{BuiltInCa, Provider, SpireProvider};
 
 /// The provider as the controller sees it.
 #[derive(Clone, Debug, Default)]
@@ -71,6 +72,45 @@ pub async fn keep_ca(store: CaStore, options: Arc<Options>, state: watch::Sender
             }
             Err(error) => {
                 tracing::warn!(%error, "loading the built-in CA");
+                state.send_modify(|s| {
+                    s.failures += 1;
+                    s.last_error = Some(error.to_string());
+                });
+                retries.next_wait()
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// With SPIRE as the provider: reads the server's bundle every `ca_check_interval` (retried with back-off
+/// while the server is down, the error kept for readiness), and hands the controller a new [`Provider`]
+/// when the bundle changes.
+pub async fn keep_spire_bundle(spire: Spire, options: Arc<Options>, state: watch::Sender<TrustState>) {
+    let mut retries = options.retry.schedule();
+    let mut last: Option<String> = None;
+    loop {
+        let wait = match spire.trust_bundle().await {
+            Ok(bundle) => {
+                retries.reset();
+                let changed = last.as_deref() != Some(bundle.digest.as_str());
+                last = Some(bundle.digest.clone());
+                let provider = Provider::Spire(SpireProvider {
+                    spire: spire.clone(),
+                    bundle,
+                    default_ttl: options.default_ttl,
+                });
+                state.send_modify(|s| {
+                    if changed || s.provider.is_none() {
+                        s.provider = Some(Arc::new(provider));
+                        s.version += 1;
+                    }
+                    s.last_error = None;
+                });
+                options.ca_check_interval
+            }
+            Err(error) => {
+                tracing::warn!(%error, "reading the SPIRE server's bundle");
                 state.send_modify(|s| {
                     s.failures += 1;
                     s.last_error = Some(error.to_string());

@@ -4,11 +4,14 @@
 //! chain, validity) and the [`TrustBundle`] clients are given.
 //!
 //! The providers are the reference's (`global.certificateProvider`): Holt's built-in CA (the default, the
-//! only one so far: [`built_in`]); SPIRE and cert-manager come later, each as a variant of [`Provider`]
-//! and [`ProviderKind`] and a file of its own here. Everything else (which Secrets, when to renew, what
+//! only one the controller issues with so far: [`built_in`]); [`spire`] (the SPIRE server's API: entries,
+//! SVIDs, bundle) and [`cert_manager`] (Certificate resources) are here but not yet variants of
+//! [`Provider`]. Everything else (which Secrets, when to renew, what
 //! they hold) is the same for every provider.
 
 pub mod built_in;
+pub mod cert_manager;
+pub mod spire;
 
 use std::fmt;
 use std::str::FromStr;
@@ -110,18 +113,32 @@ pub enum IssueError {
     },
     #[error("{0}")]
     Date(#[from] crate::ca::CaError),
+    #[error("{0}")]
+    Spire(#[from] spire::SpireError),
+    #[error("`{0}` is not `<workload>.<namespace>`")]
+    CommonName(String),
 }
 
 /// The provider certificates come from.
 #[derive(Clone, Debug)]
 pub enum Provider {
     BuiltIn(BuiltInCa),
+    Spire(SpireProvider),
+}
+
+/// The SPIRE server at one moment: the connection, its bundle as last read, the default lifetime.
+#[derive(Clone, Debug)]
+pub struct SpireProvider {
+    pub spire: spire::Spire,
+    pub bundle: TrustBundle,
+    pub default_ttl: Duration,
 }
 
 impl Provider {
     pub fn kind(&self) -> ProviderKind {
         match self {
             Provider::BuiltIn(_) => ProviderKind::BuiltIn,
+            Provider::Spire(_) => ProviderKind::Spire,
         }
     }
 
@@ -134,6 +151,19 @@ impl Provider {
     ) -> Result<IssuedCertificate, IssueError> {
         match self {
             Provider::BuiltIn(ca) => ca.issue(subject, ttl, now),
+            Provider::Spire(provider) => {
+                // Namespaces hold no dots; workload names may.
+                let (workload, namespace) = subject
+                    .common_name
+                    .rsplit_once('.')
+                    .ok_or_else(|| IssueError::CommonName(subject.common_name.clone()))?;
+                let ttl = ttl.unwrap_or(provider.default_ttl);
+                let entry =
+                    spire::WorkloadEntry::new(subject, workload, namespace, provider.spire.parent_id(), ttl)
+                        .map_err(spire::SpireError::from)?;
+                provider.spire.register(&entry).await?;
+                Ok(provider.spire.mint(subject, ttl).await?)
+            }
         }
     }
 
@@ -141,6 +171,7 @@ impl Provider {
     pub fn trust_bundle(&self, now: Timestamp) -> TrustBundle {
         match self {
             Provider::BuiltIn(ca) => ca.trust_bundle(now),
+            Provider::Spire(provider) => provider.bundle.clone(),
         }
     }
 }
