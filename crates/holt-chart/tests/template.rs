@@ -751,11 +751,20 @@ async fn every_flag_is_set_by_the_chart_or_deliberately_left() -> anyhow::Result
 }
 
 /// The rules of a rendered Role, as RBAC types.
-fn role_rules(rendered: &Rendered, name: &str) -> anyhow::Result<Vec<PolicyRule>> {
+/// The rules of the rendered `kind` (`Role` or `ClusterRole`) `name`, as RBAC types.
+fn rules_of(rendered: &Rendered, kind: &str, name: &str) -> anyhow::Result<Vec<PolicyRule>> {
     let role = rendered
-        .get("Role", name)
-        .with_context(|| format!("no Role {name}"))?;
+        .get(kind, name)
+        .with_context(|| format!("no {kind} {name}"))?;
     Ok(serde_json::from_value(role["rules"].clone())?)
+}
+
+fn role_rules(rendered: &Rendered, name: &str) -> anyhow::Result<Vec<PolicyRule>> {
+    rules_of(rendered, "Role", name)
+}
+
+fn cluster_role_rules(rendered: &Rendered, name: &str) -> anyhow::Result<Vec<PolicyRule>> {
+    rules_of(rendered, "ClusterRole", name)
 }
 
 #[tokio::test]
@@ -835,12 +844,8 @@ fn cluster_role_grants(
     rendered: &Rendered,
     name: &str,
 ) -> anyhow::Result<BTreeSet<(String, String, String)>> {
-    let role = rendered
-        .get("ClusterRole", name)
-        .with_context(|| format!("no ClusterRole {name}"))?;
-    let rules: Vec<PolicyRule> = serde_json::from_value(role["rules"].clone())?;
     let mut grants = BTreeSet::new();
-    for rule in rules {
+    for rule in cluster_role_rules(rendered, name)? {
         for group in rule.api_groups.iter().flatten() {
             for resource in rule.resources.iter().flatten() {
                 grants.insert((group.clone(), resource.clone(), rule.verbs.join(",")));
@@ -925,14 +930,6 @@ async fn the_mapper_serves_insights_with_the_operators_configuration_only_beside
         );
     }
     Ok(())
-}
-
-/// The rules of a rendered ClusterRole, as RBAC types.
-fn cluster_role_rules(rendered: &Rendered, name: &str) -> anyhow::Result<Vec<PolicyRule>> {
-    let role = rendered
-        .get("ClusterRole", name)
-        .with_context(|| format!("no ClusterRole {name}"))?;
-    Ok(serde_json::from_value(role["rules"].clone())?)
 }
 
 #[tokio::test]
