@@ -125,6 +125,7 @@ pub fn metrics(progress: &Progress, now: Timestamp) -> String {
         "Kubernetes Events dropped because too many were waiting",
         progress.events_dropped,
     );
+    page.process();
     page.render()
 }
 

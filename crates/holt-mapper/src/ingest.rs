@@ -27,19 +27,40 @@ pub struct Stats {
     pub reports: u64,
     pub dns_answers: u64,
     pub connections: u64,
-    /// Observations turned into (or merged into) intents.
-    pub attributed: u64,
+    /// Observations turned into (or merged into) intents, by source.
+    pub attributed: BySource,
     /// Observations dropped, by reason.
     pub unresolved: BTreeMap<&'static str, u64>,
     /// Observations retried after being held.
     pub retried: u64,
-    /// Held observations dropped because the queue was full.
-    pub pending_overflow: u64,
+    /// Held observations dropped because the queue was full, by source.
+    pub pending_overflow: BySource,
     /// Reports whose node's counters were not kept (more than `max_nodes` nodes, or a name longer
     /// than a node name can be).
     pub nodes_not_kept: u64,
     /// The latest cumulative counters of each node's sniffer.
     pub sniffers: BTreeMap<String, Counters>,
+}
+
+/// A count of observations by where they came from: DNS answers, or connections (what the reference's
+/// metrics call its socket scan).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BySource {
+    pub dns: u64,
+    pub connections: u64,
+}
+
+impl BySource {
+    fn count(&mut self, observation: &Observation) {
+        match observation {
+            Observation::Dns(_) => self.dns += 1,
+            Observation::Connection(_) => self.connections += 1,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.dns + self.connections
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -176,11 +197,12 @@ impl Mapper {
             Observation::Connection(connection) => self.connection(connection, final_attempt),
         };
         match outcome {
-            Ok(()) => self.stats.attributed += 1,
+            Ok(()) => self.stats.attributed.count(&observation),
             Err(reason) if reason.retryable() && !final_attempt => {
-                if self.held.len() >= self.config.max_held {
-                    self.held.pop_front();
-                    self.stats.pending_overflow += 1;
+                if self.held.len() >= self.config.max_held
+                    && let Some(dropped) = self.held.pop_front()
+                {
+                    self.stats.pending_overflow.count(&dropped.observation);
                 }
                 self.held.push_back(Held {
                     observation,
@@ -387,7 +409,7 @@ mod tests {
             3_000,
         );
         assert_eq!(servers(&m), ["client.tutorial -> server.tutorial"]);
-        assert_eq!(m.stats.attributed, 3);
+        assert_eq!(m.stats.attributed.total(), 3);
         assert_eq!(m.stats.sniffers["node-1"].packets, 7);
         assert_eq!(m.held(), 0);
     }
@@ -505,7 +527,7 @@ mod tests {
             );
         }
         assert_eq!(m.held(), 2);
-        assert_eq!(m.stats.pending_overflow, 1);
+        assert_eq!(m.stats.pending_overflow.total(), 1);
         for (i, source) in sources.iter().enumerate() {
             m.index
                 .apply_pod(pod("tutorial", &format!("late{i}"), source, None, 1_500));
@@ -566,6 +588,6 @@ mod tests {
             3_000,
         );
         assert!(servers(&m).is_empty());
-        assert_eq!(m.stats.attributed, 1);
+        assert_eq!(m.stats.attributed.total(), 1);
     }
 }

@@ -120,7 +120,7 @@ pub fn render(m: &Metrics) -> String {
     page.counter(
         "holt_mapper_observations_attributed_total",
         "DNS answers and connections attributed to a client workload.",
-        m.stats.attributed,
+        m.stats.attributed.total(),
     );
     page.counter(
         "holt_mapper_observations_retried_total",
@@ -130,7 +130,7 @@ pub fn render(m: &Metrics) -> String {
     page.counter(
         "holt_mapper_observations_held_overflow_total",
         "Held observations dropped because too many were held.",
-        m.stats.pending_overflow,
+        m.stats.pending_overflow.total(),
     );
     page.gauge(
         "holt_mapper_observations_held",
@@ -358,7 +358,82 @@ pub fn render(m: &Metrics) -> String {
             })
         }),
     );
+    reference_metrics(&mut page, m);
+    page.process();
     page.render()
+}
+
+/// The reference mapper's counters under its names (docs/reference-behaviour.md#metrics), for dashboards built on
+/// it. Its "socket scan" source is Holt's connections; "incoming" counts what reports brought, "reported"
+/// what was attributed to a workload, "dropped" what was held and dropped because too many were held.
+/// Holt reads no Kafka broker logs or Istio telemetry yet: those sources are written as 0.
+fn reference_metrics(page: &mut MetricsPage, m: &Metrics) {
+    let stats = &m.stats;
+    let figures: [(&str, &str, u64); 12] = [
+        (
+            "socketscan_reported_connections",
+            "The total number of socket scan-sourced successfully reported connections (Holt: connections attributed)",
+            stats.attributed.connections,
+        ),
+        (
+            "dns_reported_connections",
+            "The total number of DNS-sourced successfully reported connections (Holt: DNS answers attributed)",
+            stats.attributed.dns,
+        ),
+        (
+            "kafka_reported_topics",
+            "The total number of Kafka-sourced successfully reported topics (Holt: no Kafka source yet)",
+            0,
+        ),
+        (
+            "istio_reported_connections",
+            "The total number of Istio-sourced successfully reported connections (Holt: no Istio source yet)",
+            0,
+        ),
+        (
+            "socketscan_incoming_connections",
+            "The total number of socket scan-sourced incoming connections (Holt: connections received)",
+            stats.connections,
+        ),
+        (
+            "dns_incoming_connections",
+            "The total number of DNS-sourced incoming connections (Holt: DNS answers received)",
+            stats.dns_answers,
+        ),
+        (
+            "kafka_incoming_topics",
+            "The total number of Kafka-sourced incoming topics (Holt: no Kafka source yet)",
+            0,
+        ),
+        (
+            "istio_incoming_connections",
+            "The total number of Istio-sourced incoming connections (Holt: no Istio source yet)",
+            0,
+        ),
+        (
+            "socketscan_dropped_connections",
+            "The total number of socket scan-sourced reported connections that were dropped for performance",
+            stats.pending_overflow.connections,
+        ),
+        (
+            "dns_dropped_connections",
+            "The total number of DNS-sourced reported connections that were dropped for performance",
+            stats.pending_overflow.dns,
+        ),
+        (
+            "kafka_dropped_topics",
+            "The total number of Kafka-sourced reported topics that were dropped for performance",
+            0,
+        ),
+        (
+            "istio_dropped_connections",
+            "The total number of Istio-sourced reported connections that were dropped for performance",
+            0,
+        ),
+    ];
+    for (name, help, value) in figures {
+        page.untyped(name, help, value);
+    }
 }
 
 /// One label.
@@ -391,7 +466,25 @@ mod tests {
         );
         m.access.enabled = true;
         m.access.refused_forbidden = 6;
+        m.stats.dns_answers = 7;
+        m.stats.connections = 9;
+        m.stats.attributed = crate::ingest::BySource {
+            dns: 5,
+            connections: 8,
+        };
+        m.stats.pending_overflow.connections = 1;
         let text = render(&m);
+        for sample in [
+            "# TYPE dns_incoming_connections untyped\ndns_incoming_connections 7\n",
+            "dns_reported_connections 5\n",
+            "socketscan_incoming_connections 9\n",
+            "socketscan_reported_connections 8\n",
+            "socketscan_dropped_connections 1\n",
+            "dns_dropped_connections 0\n",
+            "kafka_reported_topics 0\n",
+        ] {
+            assert!(text.contains(sample), "{sample:?} missing from\n{text}");
+        }
         assert!(text.contains("holt_mapper_reports_received_total 2\n"), "{text}");
         assert!(text.contains("holt_mapper_authentication_enabled 1\n"), "{text}");
         assert!(

@@ -250,6 +250,17 @@ async fn reports_become_the_tutorials_client_intents_and_survive_restarts() -> a
         metrics.contains("holt_sniffer_decode_errors_total{node=\"node-a\",category=\"truncated\"} 3\n"),
         "{metrics}"
     );
+    // The reference mapper's names: one DNS answer and two connections came in, all attributed.
+    for sample in [
+        "dns_incoming_connections 1\n",
+        "dns_reported_connections 1\n",
+        "socketscan_incoming_connections 2\n",
+        "socketscan_reported_connections 2\n",
+        "socketscan_dropped_connections 0\n",
+        "# TYPE process_resident_memory_bytes gauge\n",
+    ] {
+        assert!(metrics.contains(sample), "{sample:?} missing from\n{metrics}");
+    }
 
     // A clean stop (SIGTERM) writes the last snapshot; the new process serves the same intents.
     let status = mapper.stop().await?;

@@ -154,7 +154,98 @@ pub fn metrics(progress: &Progress) -> String {
         "how long render-and-apply passes took",
         progress.pass_durations.figures(),
     );
+    reference_metrics(&mut page, progress);
+    page.process();
     page.render()
+}
+
+/// The reference's metric names with the same meaning (docs/reference-behaviour.md#metrics), so that
+/// dashboards and alerts built for it keep working: its own counters, and controller-runtime's reconcile and
+/// work-queue series, for which Holt's controller is one reconciler (`controller="holt"`) whose reconciles
+/// are its render-and-apply passes and whose queue holds render units.
+fn reference_metrics(page: &mut MetricsPage, progress: &Progress) {
+    let tally = &progress.tally;
+    let counters: [(&str, &str, u64); 5] = [
+        (
+            "clientintents_applied",
+            "The total number of ClientIntents applied (per ClientIntents applied, the calls all declare)",
+            progress.intents_applied,
+        ),
+        (
+            "network_policies_created",
+            "The total number of network policies created",
+            tally.network_policies_created,
+        ),
+        (
+            "network_policies_deleted",
+            "The total number of network policies deleted",
+            tally.network_policies_deleted,
+        ),
+        (
+            "pods_labeled_for_network_policy",
+            "The total number of pods labeled to participate in a network policy",
+            tally.pods_labeled,
+        ),
+        (
+            "pods_unlabeled_for_network_policy",
+            "The total number of pods unlabeled so they no longer participate in a network policy",
+            tally.pods_unlabeled,
+        ),
+    ];
+    for (name, help, value) in counters {
+        page.untyped(name, help, value);
+    }
+    page.gauge(
+        "protected_services_applied",
+        "The total number of ProtectedService resources applied",
+        progress.protected_services as u64,
+    );
+    let controller = || vec![("controller", "holt".to_owned())];
+    let queue = || vec![("name", "holt".to_owned())];
+    let failed = progress.failed_passes.min(progress.passes);
+    page.counters(
+        "controller_runtime_reconcile_total",
+        "Total number of reconciliations per controller (Holt: render-and-apply passes)",
+        [
+            (
+                vec![
+                    ("controller", "holt".to_owned()),
+                    ("result", "success".to_owned()),
+                ],
+                progress.passes - failed,
+            ),
+            (
+                vec![("controller", "holt".to_owned()), ("result", "error".to_owned())],
+                failed,
+            ),
+        ],
+    );
+    page.counters(
+        "controller_runtime_reconcile_errors_total",
+        "Total number of reconciliation errors per controller (Holt: passes with a failed write)",
+        [(controller(), failed)],
+    );
+    page.labelled_histogram(
+        "controller_runtime_reconcile_time_seconds",
+        "Length of time per reconciliation per controller",
+        controller(),
+        progress.pass_durations.figures(),
+    );
+    page.gauges(
+        "workqueue_depth",
+        "Current depth of workqueue (Holt: render units waiting for the next pass)",
+        [(queue(), progress.units_pending as u64)],
+    );
+    page.counters(
+        "workqueue_adds_total",
+        "Total number of adds handled by workqueue (Holt: render units rendered)",
+        [(queue(), progress.units_rendered)],
+    );
+    page.counters(
+        "workqueue_retries_total",
+        "Total number of retries handled by workqueue (Holt: failed units rendered again)",
+        [(queue(), progress.units_retried)],
+    );
 }
 
 #[cfg(test)]
@@ -182,6 +273,47 @@ mod tests {
             "{text}"
         );
         // 19 gauges and counters, and the histogram's 11 buckets, sum and count.
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 19 + 13);
+        let holt_samples = text.lines().filter(|l| l.starts_with("holt_")).count();
+        assert_eq!(holt_samples, 19 + 13);
+    }
+
+    #[test]
+    fn the_reference_names_carry_the_same_figures() {
+        let mut progress = Progress {
+            passes: 5,
+            failed_passes: 2,
+            units_pending: 4,
+            units_rendered: 30,
+            units_retried: 3,
+            intents_applied: 12,
+            protected_services: 2,
+            tally: crate::apply::WriteTally {
+                network_policies_created: 6,
+                network_policies_deleted: 1,
+                pods_labeled: 9,
+                pods_unlabeled: 2,
+            },
+            ..Progress::default()
+        };
+        progress.pass_durations.observe(1500);
+        let text = metrics(&progress);
+        for sample in [
+            "clientintents_applied 12\n",
+            "network_policies_created 6\n",
+            "network_policies_deleted 1\n",
+            "pods_labeled_for_network_policy 9\n",
+            "pods_unlabeled_for_network_policy 2\n",
+            "protected_services_applied 2\n",
+            "controller_runtime_reconcile_total{controller=\"holt\",result=\"success\"} 3\n",
+            "controller_runtime_reconcile_total{controller=\"holt\",result=\"error\"} 2\n",
+            "controller_runtime_reconcile_errors_total{controller=\"holt\"} 2\n",
+            "controller_runtime_reconcile_time_seconds_count{controller=\"holt\"} 1\n",
+            "workqueue_depth{name=\"holt\"} 4\n",
+            "workqueue_adds_total{name=\"holt\"} 30\n",
+            "workqueue_retries_total{name=\"holt\"} 3\n",
+            "process_resident_memory_bytes ",
+        ] {
+            assert!(text.contains(sample), "{sample:?} missing from\n{text}");
+        }
     }
 }

@@ -109,6 +109,20 @@ async fn the_tutorial_flow_grants_and_removes_exactly_the_declared_access() {
         writes_before,
         "a converged operator makes no writes"
     );
+    // The reference's metric names, on the page `/metrics` serves: one policy created, the client's pod
+    // labelled, one ClientIntents of one call applied.
+    let page = holt_operator::health::metrics(&operator.progress.borrow());
+    for sample in [
+        "network_policies_created 1\n",
+        "network_policies_deleted 0\n",
+        "clientintents_applied 1\n",
+        "protected_services_applied 0\n",
+        "pods_unlabeled_for_network_policy 0\n",
+    ] {
+        assert!(page.contains(sample), "{sample:?} missing from\n{page}");
+    }
+    let labeled = metric_value(&page, "pods_labeled_for_network_policy");
+    assert!(labeled >= 1.0, "the client's pod was labelled: {labeled}");
 
     api.delete("client", &DeleteParams::default())
         .await
@@ -128,7 +142,21 @@ async fn the_tutorial_flow_grants_and_removes_exactly_the_declared_access() {
         api.get_opt("client").await.ok()?.is_none().then_some(())
     })
     .await;
+    let page = holt_operator::health::metrics(&operator.progress.borrow());
+    assert!(page.contains("network_policies_deleted 1\n"), "{page}");
+    let unlabeled = metric_value(&page, "pods_unlabeled_for_network_policy");
+    assert!(
+        unlabeled >= 1.0,
+        "the client's access label was removed: {unlabeled}"
+    );
     operator.stop();
+}
+
+/// The value of an unlabelled sample on a metrics page.
+fn metric_value(page: &str, name: &str) -> f64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from\n{page}"))
 }
 
 #[tokio::test]

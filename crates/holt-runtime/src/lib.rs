@@ -5,7 +5,8 @@
 //!   for retry loops and for kube's watchers ([`Backoff::builder`]);
 //! - [`LogArgs`] and [`logging::init`]: the `--log-format` flag and one `tracing` setup;
 //! - [`shutdown::signal`]: SIGTERM or Ctrl-C;
-//! - [`MetricsPage`]: a `/metrics` page in the Prometheus text format, written with `prometheus-client`;
+//! - [`MetricsPage`]: a `/metrics` page in the Prometheus text format, written with `prometheus-client`,
+//!   with the [`process`] figures (memory, CPU, file descriptors) every binary shows;
 //! - [`probes::serve`]: `/healthz`, `/readyz` and `/metrics` over plain HTTP for the kubelet and Prometheus;
 //! - [`leader`]: leader election with a `coordination.k8s.io/v1` Lease, for the controllers (intents and
 //!   credentials operators) that must have one writer, and [`leader::run_leading`], how such a controller
@@ -22,6 +23,7 @@ pub mod leader;
 pub mod logging;
 pub mod metrics;
 pub mod probes;
+pub mod process;
 pub mod shutdown;
 
 pub use backoff::{Backoff, RetrySchedule, WATCH_BACKOFF};

@@ -3,7 +3,13 @@
 //! from them at each scrape: counters, gauges, labelled counters and histograms, in the order added.
 //!
 //! In: names (as they appear on the page: counters with their `_total`), help texts, values. Out: the page
-//! ([`MetricsPage::render`]) and its content type ([`CONTENT_TYPE`]).
+//! ([`MetricsPage::render`]) and its content type ([`CONTENT_TYPE`]). [`MetricsPage::process`] adds the
+//! process's own figures (memory, CPU, file descriptors, start time; see [`crate::process`]).
+//!
+//! Names kept for another project's dashboards that count without the `_total` suffix (the reference's
+//! `network_policies_created`, ...) are written [`MetricsPage::untyped`]: `prometheus-client` follows
+//! OpenMetrics and gives every counter a `_total` suffix, and a query by name (`rate(...)`,
+//! `increase(...)`) treats an untyped series as it treats a counter.
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
@@ -33,8 +39,11 @@ struct Family {
 #[derive(Clone, Debug)]
 enum Kind {
     Counter(Vec<(Labels, u64)>),
-    Gauge(u64),
-    Histogram(Histogram),
+    FloatCounter(f64),
+    Gauge(Vec<(Labels, u64)>),
+    FloatGauge(f64),
+    Untyped(u64),
+    Histogram(Labels, Histogram),
 }
 
 /// A histogram's figures: `buckets` holds each upper bound with the observations above the previous bound
@@ -68,14 +77,52 @@ impl MetricsPage {
         self.push(name, help, Kind::Counter(samples.into_iter().collect()))
     }
 
+    /// A counter of a fractional quantity (seconds); `name` ends with `_total`.
+    pub fn float_counter(&mut self, name: &str, help: &str, value: f64) -> &mut Self {
+        let name = name.strip_suffix("_total").unwrap_or(name);
+        self.push(name, help, Kind::FloatCounter(value))
+    }
+
     /// A gauge without labels.
     pub fn gauge(&mut self, name: &str, help: &str, value: u64) -> &mut Self {
-        self.push(name, help, Kind::Gauge(value))
+        self.gauges(name, help, [(Labels::new(), value)])
+    }
+
+    /// A gauge with one sample per label set.
+    pub fn gauges(
+        &mut self,
+        name: &str,
+        help: &str,
+        samples: impl IntoIterator<Item = (Labels, u64)>,
+    ) -> &mut Self {
+        self.push(name, help, Kind::Gauge(samples.into_iter().collect()))
+    }
+
+    /// A gauge of a fractional quantity (seconds since the epoch).
+    pub fn float_gauge(&mut self, name: &str, help: &str, value: f64) -> &mut Self {
+        self.push(name, help, Kind::FloatGauge(value))
+    }
+
+    /// A sample written exactly under `name`, typed `untyped`: for counters whose name another project's
+    /// dashboards know without the `_total` suffix (see the module's documentation).
+    pub fn untyped(&mut self, name: &str, help: &str, value: u64) -> &mut Self {
+        self.push(name, help, Kind::Untyped(value))
     }
 
     /// A histogram: `name_bucket` (with `le`), `name_sum` and `name_count`.
     pub fn histogram(&mut self, name: &str, help: &str, histogram: Histogram) -> &mut Self {
-        self.push(name, help, Kind::Histogram(histogram))
+        self.labelled_histogram(name, help, Labels::new(), histogram)
+    }
+
+    /// A histogram whose samples all carry `labels` (before `le`).
+    pub fn labelled_histogram(
+        &mut self,
+        name: &str,
+        help: &str,
+        labels: Labels,
+        histogram: Histogram,
+    ) -> &mut Self {
+        self.push(name, help, Kind::Histogram(labels, histogram))
     }
 
     fn push(&mut self, name: &str, help: &str, kind: Kind) -> &mut Self {
@@ -104,9 +151,10 @@ impl Collector for MetricsPage {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         for family in &self.families {
             let metric_type = match family.kind {
-                Kind::Counter(_) => MetricType::Counter,
-                Kind::Gauge(_) => MetricType::Gauge,
-                Kind::Histogram(_) => MetricType::Histogram,
+                Kind::Counter(_) | Kind::FloatCounter(_) => MetricType::Counter,
+                Kind::Gauge(_) | Kind::FloatGauge(_) => MetricType::Gauge,
+                Kind::Untyped(_) => MetricType::Unknown,
+                Kind::Histogram(..) => MetricType::Histogram,
             };
             let mut metric = encoder.encode_descriptor(&family.name, &family.help, None, metric_type)?;
             match &family.kind {
@@ -120,13 +168,26 @@ impl Collector for MetricsPage {
                         }
                     }
                 }
-                Kind::Gauge(value) => metric.encode_gauge(value)?,
-                Kind::Histogram(histogram) => metric.encode_histogram::<NoLabelSet>(
-                    histogram.sum,
-                    histogram.count,
-                    &histogram.buckets,
-                    None,
-                )?,
+                Kind::FloatCounter(value) => metric.encode_counter::<NoLabelSet, f64, u64>(value, None)?,
+                Kind::Gauge(samples) => {
+                    for (labels, value) in samples {
+                        match labels.is_empty() {
+                            true => metric.encode_gauge(value)?,
+                            false => metric.encode_family(labels)?.encode_gauge(value)?,
+                        }
+                    }
+                }
+                Kind::FloatGauge(value) => metric.encode_gauge(value)?,
+                Kind::Untyped(value) => metric.encode_gauge(value)?,
+                Kind::Histogram(labels, histogram) => {
+                    let (sum, count, buckets) = (histogram.sum, histogram.count, &histogram.buckets);
+                    match labels.is_empty() {
+                        true => metric.encode_histogram::<NoLabelSet>(sum, count, buckets, None)?,
+                        false => metric
+                            .encode_family(labels)?
+                            .encode_histogram::<NoLabelSet>(sum, count, buckets, None)?,
+                    }
+                }
             }
         }
         Ok(())
@@ -159,6 +220,27 @@ mod tests {
                     count: 4,
                     sum: 62.0085,
                 },
+            )
+            .untyped(
+                "network_policies_created",
+                "created, under the reference's name",
+                5,
+            )
+            .gauges(
+                "workqueue_depth",
+                "waiting",
+                [(vec![("name", "holt".to_owned())], 2)],
+            )
+            .float_counter("process_cpu_seconds_total", "cpu", 1.25)
+            .labelled_histogram(
+                "reconcile_time_seconds",
+                "by controller",
+                vec![("controller", "holt".to_owned())],
+                Histogram {
+                    buckets: vec![(0.1, 1)],
+                    count: 1,
+                    sum: 0.05,
+                },
             );
         let text = page.render();
         let expected = "\
@@ -182,6 +264,21 @@ holt_pass_duration_seconds_bucket{le=\"30\"} 3
 holt_pass_duration_seconds_bucket{le=\"+Inf\"} 4
 holt_pass_duration_seconds_sum 62.0085
 holt_pass_duration_seconds_count 4
+# HELP network_policies_created created, under the reference's name
+# TYPE network_policies_created untyped
+network_policies_created 5
+# HELP workqueue_depth waiting
+# TYPE workqueue_depth gauge
+workqueue_depth{name=\"holt\"} 2
+# HELP process_cpu_seconds_total cpu
+# TYPE process_cpu_seconds_total counter
+process_cpu_seconds_total 1.25
+# HELP reconcile_time_seconds by controller
+# TYPE reconcile_time_seconds histogram
+reconcile_time_seconds_bucket{controller=\"holt\",le=\"0.1\"} 1
+reconcile_time_seconds_bucket{controller=\"holt\",le=\"+Inf\"} 1
+reconcile_time_seconds_sum{controller=\"holt\"} 0.05
+reconcile_time_seconds_count{controller=\"holt\"} 1
 ";
         assert_eq!(text, expected);
     }

@@ -181,6 +181,7 @@ impl Tally {
             "The mapper's report limit in use (0 until known).",
             self.max_report_bytes,
         );
+        page.process();
         page.render()
     }
 }

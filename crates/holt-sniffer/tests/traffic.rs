@@ -311,6 +311,9 @@ fn sniffer_reports_real_dns_and_tcp_traffic_in_network_namespaces() -> anyhow::R
     // ... and each segment of the DNS answer over TCP after its first sighting.
     assert!(metric("holt_sniffer_skipped_total{reason=\"tcp_dns_repeat\"} ") >= 1);
     assert!(!metrics.contains("incomplete_tcp_dns") && !metrics.contains("tcp_dns_lost"));
+    // The process's own figures, under the names every Prometheus client writes.
+    assert!(metric("process_resident_memory_bytes ") > 1 << 20);
+    assert!(metric("process_open_fds ") >= 3);
     let health = net
         .node
         .within(|| http_get(HEALTH.parse().expect("address"), "/healthz"))??;

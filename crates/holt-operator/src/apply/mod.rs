@@ -16,6 +16,7 @@
 pub mod error;
 pub mod live;
 pub mod ownership;
+pub mod tally;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -36,6 +37,7 @@ pub use error::ApplyError;
 use error::is_not_found;
 pub use live::{FIELD_MANAGER, LiveObject, LiveObjects, Observed};
 pub use ownership::{ObjectId, Ownership};
+pub use tally::WriteTally;
 
 use crate::unit::Unit;
 use crate::unit_health::{Failure, UnitOutcome};
@@ -136,6 +138,8 @@ pub struct Applier {
     failed_deletes: BTreeMap<ObjectId, Unit>,
     /// API writes made, for metrics and benchmarks.
     pub writes: u64,
+    /// The writes accepted, by meaning (for the reference's metric names).
+    pub tally: WriteTally,
 }
 
 impl std::fmt::Debug for Applier {
@@ -169,6 +173,7 @@ impl Applier {
             live: LiveObjects::default(),
             failed_deletes: BTreeMap::new(),
             writes: 0,
+            tally: WriteTally::default(),
         }
     }
 
@@ -394,6 +399,9 @@ impl Applier {
         let mut failures = Vec::new();
         let mut patched = Vec::new();
         for (write, result) in results {
+            if result.is_ok() {
+                self.tally.accepted(&write);
+            }
             match (&write, result) {
                 (_, Ok(Answer::Patched(answer))) => patched.push(answer),
                 (

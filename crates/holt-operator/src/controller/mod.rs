@@ -103,6 +103,20 @@ pub struct Progress {
     pub services: usize,
     pub intents: usize,
     pub servers: usize,
+    /// Passes in which at least one write failed.
+    pub failed_passes: u64,
+    /// Units rendered, and how many of them were retries of failed ones.
+    pub units_rendered: u64,
+    pub units_retried: u64,
+    /// Units waiting for the next pass.
+    pub units_pending: usize,
+    /// Writes accepted, by meaning.
+    pub tally: crate::apply::WriteTally,
+    /// The reference's `clientintents_applied`: for each ClientIntents applied (created or changed), the
+    /// number of calls all ClientIntents declare.
+    pub intents_applied: u64,
+    /// ProtectedServices in the model.
+    pub protected_services: usize,
 }
 
 pub struct Controller {

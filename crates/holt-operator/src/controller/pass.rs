@@ -62,11 +62,18 @@ impl Controller {
             self.pending_status
                 .extend(self.index.all_intents().map(|(key, _)| key.clone()));
         }
-        self.pending.extend(self.health.due(now));
+        let retried = self.health.due(now);
+        let retried_count = retried.len() as u64;
+        self.pending.extend(retried);
         let mut changes = std::mem::take(&mut self.pending);
         // An operator restricted to some namespaces writes nothing elsewhere.
         let config = self.index.config();
         changes.retain(|unit| config.watches(unit.namespace()));
+        let rendered = changes.len() as u64;
+        self.progress.send_modify(|p| {
+            p.units_rendered += rendered;
+            p.units_retried += retried_count;
+        });
 
         // Plan every write of the touched units (pure), then perform them concurrently.
         let mut pass = PassPlan::default();
@@ -160,7 +167,10 @@ impl Controller {
             }
         }
         let errors = failures.len() as u64;
-        self.progress.send_modify(|p| p.write_errors += errors);
+        self.progress.send_modify(|p| {
+            p.write_errors += errors;
+            p.failed_passes += u64::from(errors > 0);
+        });
         Applied { outcomes, written }
     }
 
@@ -184,7 +194,13 @@ impl Controller {
         let counts = self.health.counts();
         let sizes = self.index.sizes();
         let events_dropped = self.events.dropped();
+        let tally = self.applier.tally;
+        let pending = self.pending.len();
+        let protected_services = self.index.protected_services().count();
         self.progress.send_modify(|p| {
+            p.tally = tally;
+            p.units_pending = pending;
+            p.protected_services = protected_services;
             p.events_dropped = events_dropped;
             p.ready = ready;
             p.passes += 1;

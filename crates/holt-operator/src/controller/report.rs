@@ -62,7 +62,14 @@ impl Controller {
     /// Normal Events on the ClientIntents whose declarations changed since the last pass, for the policies
     /// created or rewritten for them (`CreatedNetworkPolicies`, `CreatedIstioPolicy`, as the reference).
     async fn announce(&mut self, written: &BTreeMap<Unit, Vec<ObjectKind>>) {
-        for key in std::mem::take(&mut self.changed_intents) {
+        let changed = std::mem::take(&mut self.changed_intents);
+        if !changed.is_empty() {
+            // The reference's `clientintents_applied` adds, per ClientIntents applied, every declared call.
+            let declared: u64 = self.index.all_intents().map(|(_, i)| i.calls.len() as u64).sum();
+            let applied = declared * changed.len() as u64;
+            self.progress.send_modify(|p| p.intents_applied += applied);
+        }
+        for key in changed {
             let mut servers: BTreeMap<ObjectKind, BTreeSet<String>> = BTreeMap::new();
             for unit in unit::units_reported_by(&self.index, &key) {
                 let (Unit::Identity(identity), Some(kinds)) = (&unit, written.get(&unit)) else {
