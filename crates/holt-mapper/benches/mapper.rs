@@ -240,13 +240,13 @@ fn exporting(c: &mut Criterion) {
             as_kubernetes_service: false,
         };
         group.bench_function(name, |b| {
-            b.iter(|| black_box(export(&intents, &options).map(|s| s.len())))
+            b.iter(|| black_box(export(&intents, &[], &options).map(|s| s.len())))
         });
     }
     group.bench_function("list_and_v2beta1_yaml", |b| {
         b.iter(|| {
             let intents = store.intents(&Filter::default());
-            black_box(export(&intents, &ExportOptions::default()).map(|s| s.len()))
+            black_box(export(&intents, &[], &ExportOptions::default()).map(|s| s.len()))
         })
     });
     group.finish();

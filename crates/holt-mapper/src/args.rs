@@ -198,6 +198,18 @@ pub struct Args {
     /// (counted).
     #[arg(long, env = "HOLT_MAPPER_MAX_HELD", default_value_t = 100_000)]
     pub max_held: usize,
+    /// Brokers' authorizer logs to discover Kafka topic use from, each `<broker>.<namespace>=<path>`:
+    /// the file a broker's `kafka.authorizer.logger` appends to (allowed decisions are logged at DEBUG,
+    /// denied ones at INFO; docs/mapper.md, "Kafka topics"). Repeatable, or comma-separated in the variable.
+    #[arg(long, env = "HOLT_MAPPER_KAFKA_AUTHORIZER_LOGS", value_delimiter = ',')]
+    pub kafka_authorizer_log: Vec<crate::kafka_log::AuthorizerLog>,
+    /// How often the authorizer logs are read, in milliseconds.
+    #[arg(long, env = "HOLT_MAPPER_KAFKA_LOG_INTERVAL_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub kafka_log_interval_ms: u64,
+    /// (client, broker, topic) records of Kafka topic use kept; decisions about new ones past it are
+    /// counted (`kafka_dropped_topics`) and not kept.
+    #[arg(long, env = "HOLT_MAPPER_MAX_KAFKA_TOPIC_RECORDS", default_value_t = crate::shared::DEFAULT_MAX_KAFKA_RECORDS)]
+    pub max_kafka_topic_records: usize,
     /// Nodes whose sniffer counters are kept for `/metrics`; reports from more nodes are still
     /// ingested, their counters not kept (counted).
     #[arg(long, env = "HOLT_MAPPER_MAX_NODES", default_value_t = 10_000)]

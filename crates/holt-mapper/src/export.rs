@@ -4,7 +4,9 @@
 //! One object per client workload (name = the workload name, namespace = its namespace, `workload.kind` =
 //! its owner kind); in-cluster targets are `kubernetes{name, kind}` (`name.namespace` across namespaces),
 //! or `service{name}` for calls made through a Service with `as_kubernetes_service` and always for the API
-//! server; internet destinations are one `internet{domains, ips}` target per client. Objects are sorted by
+//! server; Kafka topic use read from brokers' authorizer logs is one `kafka{name, topics}` target per broker
+//! ([`crate::kafka_discovery::kafka_targets`]); internet destinations are one `internet{domains, ips}` target
+//! per client. Objects are sorted by
 //! namespace and name, targets by key. JSON matches the reference's export (`creationTimestamp: null`,
 //! `status: {upToDate: false, observedGeneration: 0}`); YAML leaves those out, as the reference does.
 
@@ -17,6 +19,8 @@ use holt_api::v2beta1::{
 };
 use holt_api::{v1alpha3, v2beta1};
 use holt_mapper_api::{DiscoveredIntent, ExportFile, ExportFormat, ExportVersion};
+
+use crate::kafka_discovery::{KafkaUse, kafka_targets};
 use kube::api::ObjectMeta;
 use serde_json::Value;
 
@@ -46,12 +50,17 @@ enum Called {
     Service { name: String },
 }
 
-/// The ClientIntents (v2beta1) of the discovered intents, one per client, sorted.
-pub fn client_intents(intents: &[DiscoveredIntent], as_kubernetes_service: bool) -> Vec<ClientIntents> {
+/// The ClientIntents (v2beta1) of the discovered intents and Kafka topic use, one per client, sorted.
+pub fn client_intents(
+    intents: &[DiscoveredIntent],
+    kafka: &[KafkaUse],
+    as_kubernetes_service: bool,
+) -> Vec<ClientIntents> {
     #[derive(Default)]
-    struct Client {
+    struct Client<'a> {
         kind: Option<String>,
         targets: BTreeSet<Called>,
+        kafka: Vec<&'a KafkaUse>,
         domains: BTreeSet<String>,
         ips: BTreeSet<String>,
     }
@@ -95,6 +104,15 @@ pub fn client_intents(intents: &[DiscoveredIntent], as_kubernetes_service: bool)
             }
         }
     }
+    for used in kafka {
+        let client = clients
+            .entry((used.client.namespace.clone(), used.client.name.clone()))
+            .or_default();
+        if client.kind.is_none() {
+            client.kind = used.client.kind.clone();
+        }
+        client.kafka.push(used);
+    }
     clients
         .into_iter()
         .map(|((namespace, name), client)| {
@@ -116,6 +134,10 @@ pub fn client_intents(intents: &[DiscoveredIntent], as_kubernetes_service: bool)
                     },
                 })
                 .collect();
+            targets.extend(kafka_targets(client.kafka).into_iter().map(|kafka| Target {
+                kafka: Some(kafka),
+                ..Target::default()
+            }));
             if !client.domains.is_empty() || !client.ips.is_empty() {
                 targets.push(Target {
                     internet: Some(InternetTarget {
@@ -211,8 +233,13 @@ fn render(values: &[Value], format: ExportFormat, what: (&str, &str)) -> Result<
 }
 
 /// One document holding every client's ClientIntents (multi-document YAML or a JSON list).
-pub fn export(intents: &[DiscoveredIntent], options: &ExportOptions) -> Result<String, ExportError> {
-    let values: Vec<Value> = values(client_intents(intents, options.as_kubernetes_service), options)?
+pub fn export(
+    intents: &[DiscoveredIntent],
+    kafka: &[KafkaUse],
+    options: &ExportOptions,
+) -> Result<String, ExportError> {
+    let objects = client_intents(intents, kafka, options.as_kubernetes_service);
+    let values: Vec<Value> = values(objects, options)?
         .into_iter()
         .map(|(_, _, value)| value)
         .collect();
@@ -222,21 +249,25 @@ pub fn export(intents: &[DiscoveredIntent], options: &ExportOptions) -> Result<S
 /// One file per client, named `<workload>.<namespace>.yaml` (or `.json`, holding a one-element list).
 pub fn export_files(
     intents: &[DiscoveredIntent],
+    kafka: &[KafkaUse],
     options: &ExportOptions,
 ) -> Result<Vec<ExportFile>, ExportError> {
     let extension = match options.format {
         ExportFormat::Yaml => "yaml",
         ExportFormat::Json => "json",
     };
-    values(client_intents(intents, options.as_kubernetes_service), options)?
-        .into_iter()
-        .map(|(namespace, name, value)| {
-            Ok(ExportFile {
-                file_name: format!("{name}.{namespace}.{extension}"),
-                content: render(&[value], options.format, (&namespace, &name))?,
-            })
+    values(
+        client_intents(intents, kafka, options.as_kubernetes_service),
+        options,
+    )?
+    .into_iter()
+    .map(|(namespace, name, value)| {
+        Ok(ExportFile {
+            file_name: format!("{name}.{namespace}.{extension}"),
+            content: render(&[value], options.format, (&namespace, &name))?,
         })
-        .collect()
+    })
+    .collect()
 }
 
 #[cfg(test)]
@@ -304,14 +335,14 @@ mod tests {
             ..ExportOptions::default()
         };
         let json: Value =
-            serde_json::from_str(&export(&tutorial(), &options).expect("export")).expect("json");
+            serde_json::from_str(&export(&tutorial(), &[], &options).expect("export")).expect("json");
         let expected: Value = serde_json::from_str(TUTORIAL_JSON).expect("expected");
         assert_eq!(json, expected);
     }
 
     #[test]
     fn yaml_is_multi_document_without_status() {
-        let yaml = export(&tutorial(), &ExportOptions::default()).expect("export");
+        let yaml = export(&tutorial(), &[], &ExportOptions::default()).expect("export");
         assert_eq!(
             yaml,
             "apiVersion: k8s.otterize.com/v2beta1\nkind: ClientIntents\nmetadata:\n  name: client\n  namespace: otterize-tutorial-mapper\nspec:\n  workload:\n    name: client\n    kind: Deployment\n  targets:\n  - kubernetes:\n      name: server\n      kind: Deployment\n---\napiVersion: k8s.otterize.com/v2beta1\nkind: ClientIntents\nmetadata:\n  name: client2\n  namespace: otterize-tutorial-mapper\nspec:\n  workload:\n    name: client2\n    kind: Deployment\n  targets:\n  - kubernetes:\n      name: server\n      kind: Deployment\n"
@@ -346,7 +377,7 @@ mod tests {
                 },
             ),
         ];
-        let objects = client_intents(&intents, true);
+        let objects = client_intents(&intents, &[], true);
         let spec = serde_json::to_value(&objects[0].spec).expect("json");
         assert_eq!(
             spec,
@@ -360,7 +391,7 @@ mod tests {
                 ]
             })
         );
-        let plain = client_intents(&intents, false);
+        let plain = client_intents(&intents, &[], false);
         let spec = serde_json::to_value(&plain[0].spec).expect("json");
         assert_eq!(
             spec["targets"][1],
@@ -371,7 +402,8 @@ mod tests {
             version: ExportVersion::V1alpha3,
             as_kubernetes_service: false,
         };
-        let v1: Value = serde_json::from_str(&export(&intents, &options).expect("export")).expect("json");
+        let v1: Value =
+            serde_json::from_str(&export(&intents, &[], &options).expect("export")).expect("json");
         assert_eq!(v1[0]["apiVersion"], "k8s.otterize.com/v1alpha3");
         assert_eq!(v1[0]["spec"]["service"]["name"], "client");
         assert_eq!(v1[0]["spec"]["calls"][1]["name"], "db.b");
@@ -379,7 +411,7 @@ mod tests {
 
     #[test]
     fn files_are_named_by_workload_and_namespace() {
-        let files = export_files(&tutorial(), &ExportOptions::default()).expect("files");
+        let files = export_files(&tutorial(), &[], &ExportOptions::default()).expect("files");
         let names: Vec<_> = files.iter().map(|f| f.file_name.as_str()).collect();
         assert_eq!(
             names,

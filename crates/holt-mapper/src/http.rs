@@ -34,6 +34,7 @@ use crate::export::{ExportOptions, export, export_files};
 use crate::graphql::{self, GRAPHQL_PATH};
 use crate::insights::{InsightsFilter, Snapshot};
 use crate::insights_cache::StateVersion;
+use crate::kafka_discovery::{KAFKA_PATH, KafkaUse};
 use crate::shared::{InsightsInputs, Shared, now_ms};
 use crate::store::Filter;
 use crate::{graph, metrics};
@@ -81,7 +82,8 @@ pub fn app(shared: Arc<Shared>, limits: RequestLimits, access: Option<Arc<Access
             .route(INTENTS_PATH, get(intents))
             .route(EXPORT_PATH, get(export_intents))
             .route(GRAPH_PATH, get(graph_intents))
-            .route(INSIGHTS_PATH, get(insights)),
+            .route(INSIGHTS_PATH, get(insights))
+            .route(KAFKA_PATH, get(kafka_topics)),
         Permission::Read,
     );
     let resets = guarded(Router::new().route(RESET_PATH, post(reset)), Permission::Reset);
@@ -215,21 +217,48 @@ async fn export_intents(State(shared): State<Arc<Shared>>, Query(query): Query<E
         Err(bad) => return bad.into_response(),
     };
     let intents = shared.mapper().intents(&filter);
+    let kafka = kafka_uses(&shared, &filter);
     let options = ExportOptions {
         format: query.format,
         version: query.version,
         as_kubernetes_service: query.as_kubernetes_service,
     };
     let result = if query.split {
-        export_files(&intents, &options).map(|files| axum::Json(files).into_response())
+        export_files(&intents, &kafka, &options).map(|files| axum::Json(files).into_response())
     } else {
         let content_type = match options.format {
             ExportFormat::Yaml => "application/yaml",
             ExportFormat::Json => "application/json",
         };
-        export(&intents, &options).map(|text| ([(header::CONTENT_TYPE, content_type)], text).into_response())
+        export(&intents, &kafka, &options)
+            .map(|text| ([(header::CONTENT_TYPE, content_type)], text).into_response())
     };
     result.unwrap_or_else(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response())
+}
+
+/// The Kafka topic use of the clients `filter` selects (by namespace and client).
+fn kafka_uses(shared: &Shared, filter: &crate::store::Filter) -> Vec<KafkaUse> {
+    shared
+        .kafka()
+        .uses(None)
+        .into_iter()
+        .filter(|used| {
+            let client = &used.client;
+            (filter.namespaces.is_empty() || filter.namespaces.contains(&client.namespace))
+                && filter
+                    .client
+                    .as_ref()
+                    .is_none_or(|(name, ns)| *name == client.name && *ns == client.namespace)
+        })
+        .collect()
+}
+
+/// `GET /v1/kafka`: the Kafka topic use read from brokers' authorizer logs, with what was denied.
+async fn kafka_topics(State(shared): State<Arc<Shared>>, Query(filters): Query<Filters>) -> Response {
+    match filter(&filters) {
+        Ok(filter) => axum::Json(kafka_uses(&shared, &filter)).into_response(),
+        Err(bad) => bad.into_response(),
+    }
 }
 
 async fn graph_intents(State(shared): State<Arc<Shared>>, Query(query): Query<GraphQuery>) -> Response {
@@ -475,6 +504,7 @@ async fn graphql_request(
 pub(crate) async fn reset_all(shared: &Arc<Shared>, by: &str) -> Result<(), String> {
     // The store first: a publisher pass that sees the reset request must see the emptied store.
     shared.mapper().store.reset();
+    shared.kafka().clear();
     let requesting = shared.clone();
     let requested = tokio::task::spawn_blocking(move || requesting.published_reset.request()).await;
     if let Err(error) = requested

@@ -112,6 +112,14 @@ pub struct Mapper {
 }
 
 impl Mapper {
+    /// A resolver over the mapper's cluster index and domain.
+    pub fn resolver(&self) -> Resolver<'_> {
+        Resolver {
+            index: &self.index,
+            cluster_domain: &self.config.cluster_domain,
+        }
+    }
+
     pub fn new(index: ClusterIndex, store: Store, config: IngestConfig) -> Self {
         Mapper {
             index,

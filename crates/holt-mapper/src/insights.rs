@@ -165,7 +165,7 @@ impl Snapshot {
 
     /// The in-cluster calls of the discovered intents, as their export reads back.
     fn calls(&self) -> Vec<DiscoveredCall> {
-        client_intents(&self.intents, false)
+        client_intents(&self.intents, &[], false)
             .iter()
             .flat_map(discovered_calls)
             .collect()

@@ -1,7 +1,8 @@
 //! Holt's network mapper.
 //!
 //! In: sniffer [`Report`](holt_mapper_api::Report)s (DNS answers and TCP connections by IP) over HTTP, and
-//! Pods, Services, pod owners and ClientIntents from the API server. Out: discovered intents — which
+//! Pods, Services, pod owners and ClientIntents from the API server, and Kafka brokers' authorizer logs
+//! ([`kafka_log`], parsed by [`kafka_authz`], kept by [`kafka_discovery`]). Out: discovered intents — which
 //! workload called which workload or internet name, first and last seen — kept durably in a state
 //! directory, served as JSON, exported as ClientIntents (`v2beta1`/`v1alpha3`, YAML/JSON), drawn as
 //! DOT/Mermaid/SVG, and published as `status.resolvedIPs` on ClientIntents with internet domains; with the
@@ -33,6 +34,9 @@ pub mod ingest;
 pub mod insights;
 pub mod insights_cache;
 pub mod intent_log;
+pub mod kafka_authz;
+pub mod kafka_discovery;
+pub mod kafka_log;
 pub mod metrics;
 pub mod publish;
 pub mod published_reset;

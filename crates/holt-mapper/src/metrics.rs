@@ -29,6 +29,9 @@ pub struct Metrics {
     pub access: AccessFigures,
     /// The insights' declared state; `None` while the insights are off.
     pub declared: Option<DeclaredFigures>,
+    /// What the Kafka authorizer logs gave, and the records kept.
+    pub kafka: crate::kafka_discovery::KafkaStats,
+    pub kafka_records: usize,
 }
 
 /// The insights' declared state and computations, read once.
@@ -358,6 +361,16 @@ pub fn render(m: &Metrics) -> String {
             })
         }),
     );
+    page.gauge(
+        "holt_mapper_kafka_topic_records",
+        "(client, broker, topic) records of Kafka topic use kept (--max-kafka-topic-records).",
+        m.kafka_records as u64,
+    );
+    page.counter(
+        "holt_mapper_kafka_decisions_unattributed_total",
+        "Kafka authorizer decisions whose client matched no workload (address or principal).",
+        m.kafka.unattributed,
+    );
     reference_metrics(&mut page, m);
     page.process();
     page.render()
@@ -366,7 +379,8 @@ pub fn render(m: &Metrics) -> String {
 /// The reference mapper's counters under its names (docs/reference-behaviour.md#metrics), for dashboards built on
 /// it. Its "socket scan" source is Holt's connections; "incoming" counts what reports brought, "reported"
 /// what was attributed to a workload, "dropped" what was held and dropped because too many were held.
-/// Holt reads no Kafka broker logs or Istio telemetry yet: those sources are written as 0.
+/// Kafka's are the decisions read from brokers' authorizer logs: incoming, attributed to a client
+/// workload, and not kept past `--max-kafka-topic-records`. Holt reads no Istio telemetry yet: written as 0.
 fn reference_metrics(page: &mut MetricsPage, m: &Metrics) {
     let stats = &m.stats;
     let figures: [(&str, &str, u64); 12] = [
@@ -382,8 +396,8 @@ fn reference_metrics(page: &mut MetricsPage, m: &Metrics) {
         ),
         (
             "kafka_reported_topics",
-            "The total number of Kafka-sourced successfully reported topics (Holt: no Kafka source yet)",
-            0,
+            "The total number of Kafka-sourced successfully reported topics (Holt: authorizer decisions attributed)",
+            m.kafka.attributed,
         ),
         (
             "istio_reported_connections",
@@ -402,8 +416,8 @@ fn reference_metrics(page: &mut MetricsPage, m: &Metrics) {
         ),
         (
             "kafka_incoming_topics",
-            "The total number of Kafka-sourced incoming topics (Holt: no Kafka source yet)",
-            0,
+            "The total number of Kafka-sourced incoming topics (Holt: authorizer decisions on topics read)",
+            m.kafka.decisions,
         ),
         (
             "istio_incoming_connections",
@@ -423,7 +437,7 @@ fn reference_metrics(page: &mut MetricsPage, m: &Metrics) {
         (
             "kafka_dropped_topics",
             "The total number of Kafka-sourced reported topics that were dropped for performance",
-            0,
+            m.kafka.over_limit,
         ),
         (
             "istio_dropped_connections",

@@ -19,7 +19,7 @@ use crate::intent_log::{self, IntentLog, LogError};
 use crate::published_reset::PublishedReset;
 use crate::shared::{InsightsInputs, Shared, now_ms};
 use crate::store::{Store, StoreLimits};
-use crate::{connections, http, publish, watch};
+use crate::{connections, http, kafka_log, publish, watch};
 
 /// How long one TokenReview or SubjectAccessReview may take.
 const REVIEW_TIMEOUT: Duration = Duration::from_secs(10);
@@ -133,7 +133,10 @@ pub async fn serve(
     let mapper = Mapper::new(ClusterIndex::new(config), store, ingest);
     let published_reset = PublishedReset::open(&args.state_dir, args.resolved_ips_interval_ms > 0);
     let watched = watch::watched_kinds(insights.is_some());
-    let shared = Arc::new(Shared::new(mapper, insights, watched, log, published_reset));
+    let shared = Arc::new(
+        Shared::new(mapper, insights, watched, log, published_reset)
+            .with_kafka_limit(args.max_kafka_topic_records),
+    );
     let access = if args.insecure_skip_authentication {
         tracing::error!(
             "AUTHENTICATION IS OFF (--insecure-skip-authentication): anyone who reaches {} may report \
@@ -168,6 +171,11 @@ pub async fn serve(
         tokio::spawn(retry_held(shared.clone())),
         tokio::spawn(snapshots(shared.clone(), args.snapshot_interval_ms)),
     ];
+    if !args.kafka_authorizer_log.is_empty() {
+        let interval = Duration::from_millis(args.kafka_log_interval_ms);
+        let logs = args.kafka_authorizer_log.clone();
+        tasks.push(tokio::spawn(kafka_log::run(shared.clone(), logs, interval)));
+    }
     if args.resolved_ips_interval_ms > 0 {
         let interval = Duration::from_millis(args.resolved_ips_interval_ms);
         tasks.push(tokio::spawn(publish::run(client, shared.clone(), interval)));

@@ -14,6 +14,7 @@ use crate::declared::{DeclaredKind, DeclaredState};
 use crate::ingest::Mapper;
 use crate::insights_cache::{InsightsCache, StateVersion};
 use crate::intent_log::IntentLog;
+use crate::kafka_discovery::KafkaDiscovery;
 use crate::metrics::{AccessFigures, ConnectionFigures, DeclaredFigures, Metrics};
 use crate::published_reset::PublishedReset;
 use crate::watch::WatchedKind;
@@ -64,6 +65,9 @@ impl InsightsInputs {
     }
 }
 
+/// Kafka topic-use records kept unless `--max-kafka-topic-records` says otherwise.
+pub const DEFAULT_MAX_KAFKA_RECORDS: usize = 10_000;
+
 #[derive(Debug)]
 pub struct Shared {
     mapper: Mutex<Mapper>,
@@ -90,6 +94,8 @@ pub struct Shared {
     pub access: Arc<AccessStats>,
     /// Resets whose published `resolvedIPs` are still to be taken back.
     pub published_reset: PublishedReset,
+    /// Kafka topic use read from brokers' authorizer logs (after the mapper in lock order).
+    kafka: Mutex<KafkaDiscovery>,
 }
 
 impl Shared {
@@ -118,7 +124,19 @@ impl Shared {
             connections: Arc::default(),
             access: Arc::default(),
             published_reset,
+            kafka: Mutex::new(KafkaDiscovery::new(DEFAULT_MAX_KAFKA_RECORDS)),
         }
+    }
+
+    /// The same, keeping at most `max_records` Kafka topic-use records.
+    pub fn with_kafka_limit(mut self, max_records: usize) -> Self {
+        self.kafka = Mutex::new(KafkaDiscovery::new(max_records));
+        self
+    }
+
+    /// The Kafka topic use discovered (a poisoned lock is used as it is, as the mapper's).
+    pub fn kafka(&self) -> MutexGuard<'_, KafkaDiscovery> {
+        self.kafka.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The mapper. A panic while holding the lock cannot leave it half-updated in a way that matters more
@@ -148,6 +166,7 @@ impl Shared {
 
     pub fn metrics(&self) -> Metrics {
         let mapper = self.mapper();
+        let kafka = self.kafka();
         let (pods, services, _) = mapper.index.sizes();
         let declared = self.insights.as_ref().map(|insights| {
             let declared = insights.declared();
@@ -181,6 +200,8 @@ impl Shared {
             connections: ConnectionFigures::of(&self.connections),
             access: AccessFigures::of(&self.access),
             declared,
+            kafka: kafka.stats,
+            kafka_records: kafka.len(),
         }
     }
 }

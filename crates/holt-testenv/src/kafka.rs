@@ -126,7 +126,7 @@ impl Kafka {
         )?;
 
         let log_config = dir.join("log4j2.properties");
-        write_file("kafka", &log_config, LOG_CONFIG_BROKER)?;
+        write_file("kafka", &log_config, broker_log_config(&dir.join(AUTHORIZER_LOG)))?;
         let tools_log_config = dir.join("tools-log4j2.properties");
         write_file("kafka", &tools_log_config, LOG_CONFIG_TOOLS)?;
         let files = BrokerFiles {
@@ -171,6 +171,13 @@ impl Kafka {
     /// The CA that signed the broker's and every client's certificate, PEM.
     pub fn ca_pem(&self) -> &str {
         self.ca.cert_pem()
+    }
+
+    /// The file the broker's authorizer logs each decision to (allowed ones too), one line each, e.g.
+    /// `[date] DEBUG Principal = User:CN=… is Allowed operation = WRITE from host = 127.0.0.1 on resource =
+    /// Topic:LITERAL:orders … (kafka.authorizer.logger)`.
+    pub fn authorizer_log(&self) -> PathBuf {
+        self.dir.join(AUTHORIZER_LOG)
     }
 
     /// The CA certificate file (a PEM truststore).
@@ -273,6 +280,46 @@ impl Kafka {
             output.status,
             String::from_utf8_lossy(&output.stderr)
         )))
+    }
+
+    /// Consumes from `topic` as `client` in consumer group `group` with Kafka's ConsoleConsumer (from the
+    /// beginning, at most one message, giving up after 20 s) and returns how many messages it read (0 when
+    /// refused: the tool's output is in the error then).
+    pub async fn consume_one(&self, client: &KafkaClient, topic: &str, group: &str) -> Result<usize, Error> {
+        let mut command = self.tool("org.apache.kafka.tools.consumer.ConsoleConsumer");
+        command
+            .args([
+                "--bootstrap-server",
+                &self.bootstrap,
+                "--topic",
+                topic,
+                "--group",
+                group,
+                "--from-beginning",
+                "--max-messages",
+                "1",
+                "--timeout-ms",
+                "20000",
+            ])
+            .arg("--consumer.config")
+            .arg(&client.properties);
+        let output = command.output().await.map_err(Error::io(
+            "kafka",
+            "run ConsoleConsumer for",
+            &client.properties,
+        ))?;
+        // It reports "Processed a total of N messages" on stderr, also when it gives up.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        Ok(stderr
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("Processed a total of ")?
+                    .split(' ')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0))
     }
 
     /// The cached jar directory (`libs/`), for `java -cp '<libs>/*'`.
@@ -481,15 +528,35 @@ ssl.truststore.location={truststore}
     )
 }
 
-/// The broker logs INFO to stdout (its log file); the authorizer's decisions are in it too.
-const LOG_CONFIG_BROKER: &str = "status = warn
+/// The file, in the broker's directory, its authorizer logs every decision to ([`Kafka::authorizer_log`]).
+const AUTHORIZER_LOG: &str = "authorizer.log";
+
+/// The broker logs INFO to stdout (its log file). Its authorizer (`kafka.authorizer.logger`) logs every
+/// decision, allowed ones at DEBUG, to `authorizer_log` only, in the layout of Kafka's own
+/// `log4j2.yaml` (`[date] level message (logger)`), as a broker set up for Holt's Kafka discovery logs
+/// them (docs/testenv.md).
+fn broker_log_config(authorizer_log: &Path) -> String {
+    format!(
+        "status = warn
 appender.out.type = Console
 appender.out.name = out
 appender.out.layout.type = PatternLayout
 appender.out.layout.pattern = [%d] %p %m (%c)%n
+appender.authz.type = File
+appender.authz.name = authz
+appender.authz.fileName = {authorizer_log}
+appender.authz.layout.type = PatternLayout
+appender.authz.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = info
 rootLogger.appenderRef.out.ref = out
-";
+logger.authz.name = kafka.authorizer.logger
+logger.authz.level = debug
+logger.authz.additivity = false
+logger.authz.appenderRef.authz.ref = authz
+",
+        authorizer_log = authorizer_log.display()
+    )
+}
 
 /// Tools log warnings only, to stderr, so their stdout stays machine-readable.
 const LOG_CONFIG_TOOLS: &str = "status = warn
