@@ -34,6 +34,7 @@ pub mod insights;
 pub mod insights_cache;
 pub mod intent_log;
 pub mod metrics;
+pub mod path_fold;
 pub mod publish;
 pub mod published_reset;
 pub mod record_codec;

@@ -24,6 +24,7 @@ fn recording_known_observations_does_not_allocate() {
     let recording = Selection {
         dns: true,
         tcp_syn: true,
+        http: true,
     };
     // The repeat caches are what a real capture meets; without them every packet is decoded again.
     let mut with_caches = Recorder::new(recording, LinkType::RawIp);
