@@ -65,10 +65,14 @@ fn main() -> anyhow::Result<()> {
     let repeats: usize = env("HOLT_BENCH_REPEATS", "3", "1")
         .parse()
         .context("HOLT_BENCH_REPEATS")?;
-    let traffics: Vec<String> = env("HOLT_BENCH_TRAFFIC", "repeating,unique,http", "repeating,unique,http")
-        .split(',')
-        .map(str::to_owned)
-        .collect();
+    let traffics: Vec<String> = env(
+        "HOLT_BENCH_TRAFFIC",
+        "repeating,unique,http",
+        "repeating,unique,http",
+    )
+    .split(',')
+    .map(str::to_owned)
+    .collect();
     let ticks = clock_ticks()?;
     let netns = Netns::create(&format!("holt-bench-{}", std::process::id()))?;
     veth(&netns, "gen0", &netns, "cap0")?;
@@ -96,7 +100,11 @@ fn main() -> anyhow::Result<()> {
             // second.
             "http" => {
                 let (dns_and_syns, http) = (frames(1), http_frames(1));
-                let mixed = dns_and_syns.into_iter().zip(http).flat_map(|(a, b)| [a, b]).collect();
+                let mixed = dns_and_syns
+                    .into_iter()
+                    .zip(http)
+                    .flat_map(|(a, b)| [a, b])
+                    .collect();
                 (mixed, "1s")
             }
             other => bail!("HOLT_BENCH_TRAFFIC: unknown traffic {other:?} (repeating, unique, http)"),
@@ -119,7 +127,15 @@ fn main() -> anyhow::Result<()> {
         );
         println!(
             "{:<12} {:>10} {:>12} {:>12} {:>8} {:>9} {:>14} {:>12} {:>9}",
-            "capturer", "offered/s", "sent/s", "captured", "drops", "cpu s", "pkts/cpu-s", "ns/packet", "ns/sent"
+            "capturer",
+            "offered/s",
+            "sent/s",
+            "captured",
+            "drops",
+            "cpu s",
+            "pkts/cpu-s",
+            "ns/packet",
+            "ns/sent"
         );
         for &rate in &rates {
             let mut per_packet: Vec<Vec<f64>> = vec![Vec::new(); capturers.len()];
@@ -251,10 +267,21 @@ fn run(
     } = *setup;
     let mut process = match capturer {
         Capturer::Sniffer | Capturer::SnifferHttpOff => {
-            let http = if matches!(capturer, Capturer::Sniffer) { "true" } else { "false" };
+            let http = if matches!(capturer, Capturer::Sniffer) {
+                "true"
+            } else {
+                "false"
+            };
             let child = netns
                 .command(SNIFFER)
-                .args(["--interface", "cap0", "--enable-socket-scan", "false", "--enable-http", http])
+                .args([
+                    "--interface",
+                    "cap0",
+                    "--enable-socket-scan",
+                    "false",
+                    "--enable-http",
+                    http,
+                ])
                 .args(["--ring-blocks", RING_BLOCKS, "--health-bind-address", HEALTH])
                 .args([
                     "--mapper-url",

@@ -77,12 +77,26 @@ pub fn http_frames(variants: u16) -> Vec<Vec<u8>> {
             let get = format!(
                 "GET /orders/{client}/{variant} HTTP/1.1\r\nhost: shop\r\nuser-agent: bench\r\naccept: */*\r\n\r\n"
             );
-            frames.push(ethernet(0x0800, &ipv4(client4, server4, 6, &tcp_data(port, 80, get.as_bytes()))));
+            frames.push(ethernet(
+                0x0800,
+                &ipv4(client4, server4, 6, &tcp_data(port, 80, get.as_bytes())),
+            ));
             let response = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-            frames.push(ethernet(0x0800, &ipv4(server4, client4, 6, &tcp_data(80, port, response))));
-            let post = format!("POST /charge/{client}/{variant} HTTP/1.1\r\nhost: shop\r\ncontent-length: 0\r\n\r\n");
-            frames.push(ethernet(0x86dd, &ipv6(client6, server6, 6, &tcp_data(port, 8080, post.as_bytes()))));
-            frames.push(ethernet(0x86dd, &ipv6(client6, server6, 6, &tcp_data(port, 8080, b""))));
+            frames.push(ethernet(
+                0x0800,
+                &ipv4(server4, client4, 6, &tcp_data(80, port, response)),
+            ));
+            let post = format!(
+                "POST /charge/{client}/{variant} HTTP/1.1\r\nhost: shop\r\ncontent-length: 0\r\n\r\n"
+            );
+            frames.push(ethernet(
+                0x86dd,
+                &ipv6(client6, server6, 6, &tcp_data(port, 8080, post.as_bytes())),
+            ));
+            frames.push(ethernet(
+                0x86dd,
+                &ipv6(client6, server6, 6, &tcp_data(port, 8080, b"")),
+            ));
         }
     }
     frames
