@@ -1,5 +1,6 @@
 //! Decode cost per frame (Ethernet + IPv4 + UDP DNS answer with a CNAME and two A records, one with a
-//! CNAME and 100 A records, an AAAA answer, a TCP SYN, a malformed DNS message) and allocations per decode, counted by a global
+//! CNAME and 100 A records, an AAAA answer, a TCP SYN, a malformed DNS message, an HTTP
+//! request line) and allocations per decode, counted by a global
 //! allocator wrapper.
 
 #[path = "../tests/support/mod.rs"]
@@ -36,6 +37,10 @@ fn cases() -> Vec<(&'static str, Vec<u8>)> {
         ("tcp_syn", tcp_frame(SYN)),
         ("malformed_truncated_dns", udp_dns_frame(&cname_message()[..40])),
         ("malformed_pointer_loop", pointer_loop),
+        (
+            "http_request_line",
+            http_frame(b"GET /orders/17?verbose=1 HTTP/1.1\r\nHost: shop\r\n\r\n"),
+        ),
     ]
 }
 
@@ -47,9 +52,18 @@ fn consume(frame: &[u8], buf: &mut [u8; MAX_NAME_LEN]) -> usize {
             .map(|a| a.name.write_to(buf).len() + usize::from(a.addr.is_ipv4()))
             .sum(),
         Ok(Observation::TcpSyn(syn)) => usize::from(syn.dst_port),
+        Ok(Observation::HttpRequest(request)) => request.line.path.len(),
         Ok(Observation::Skip(_)) => 1,
         Err(e) => e.category().len(),
     }
+}
+
+/// Ethernet + IPv4 + TCP from a client port to port 80 carrying `payload`.
+fn http_frame(payload: &[u8]) -> Vec<u8> {
+    ethernet(
+        ETHERTYPE_IPV4,
+        &Ipv4::new(CLIENT_V4, SERVER_V4, PROTO_TCP).build(&tcp(41000, 80, PSH | ACK, payload)),
+    )
 }
 
 fn allocations() {

@@ -3,7 +3,9 @@
 //! or v2, or raw IP). Out: an [`Observation`] — a [`DnsResponse`] (a successful A/AAAA answer from
 //! port 53 over UDP or TCP, each question name resolved through its CNAME chain to addresses with
 //! TTLs), a [`TcpSyn`] (a connection attempt), or a [`Skip`] reason for well-formed frames of no
-//! interest — or a [`DecodeError`] for malformed and truncated input. Both carry a `category()` for
+//! interest — or a [`DecodeError`] for malformed and truncated input. An [`HttpRequest`] is the method and
+//! path of an HTTP/1.x request line at the start of a TCP segment ([`http`]: the request line only;
+//! headers, bodies and query strings are never read). Both carry a `category()` for
 //! metric labels.
 //!
 //! Decoding does no I/O, never panics, and never allocates: the DNS response borrows the message
@@ -25,6 +27,7 @@
 
 mod dns;
 mod error;
+pub mod http;
 mod ip;
 mod link;
 mod observation;
@@ -36,9 +39,10 @@ pub use dns::{
     ResolvedAddress,
 };
 pub use error::{DecodeError, Layer};
+pub use http::{MAX_PATH_LEN, Method, PathEnd, RequestLine};
 pub use ip::MAX_IPV6_EXTENSION_HEADERS;
 pub use link::LinkType;
-pub use observation::{Observation, Skip, TcpSyn, Transport};
+pub use observation::{HttpRequest, Observation, Skip, TcpSyn, Transport};
 pub use transport::DNS_PORT;
 
 use observation::Stop;
@@ -57,6 +61,10 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Observation<'_>, DecodeErr
             None => Ok(Observation::Skip(Skip::IncompleteTcpDns)),
         },
         Envelope::Syn(syn) => Ok(Observation::TcpSyn(syn)),
+        Envelope::Request(segment) => Ok(match segment.decode() {
+            Some(request) => Observation::HttpRequest(request),
+            None => Observation::Skip(Skip::NotHttpRequest),
+        }),
         Envelope::Skip(skip) => Ok(Observation::Skip(skip)),
     }
 }
@@ -104,6 +112,20 @@ pub fn envelope(link: LinkType, frame: &[u8]) -> Result<Envelope<'_>, DecodeErro
             seq,
             payload,
         })),
+        Ok((
+            Segment::Request {
+                src_port,
+                dst_port,
+                payload,
+            },
+            ip,
+        )) => Ok(Envelope::Request(RequestSegment {
+            client: ip.src,
+            client_port: src_port,
+            server: ip.dst,
+            server_port: dst_port,
+            payload,
+        })),
         Err(Stop::Skip(skip)) => Ok(Envelope::Skip(skip)),
         Err(Stop::Error(error)) => Err(error),
     }
@@ -118,6 +140,8 @@ pub enum Envelope<'a> {
     DnsTcp(DnsSegment<'a>),
     /// A TCP connection attempt.
     Syn(TcpSyn),
+    /// A TCP segment (not from port 53) whose payload begins like an HTTP/1.x request line.
+    Request(RequestSegment<'a>),
     /// Well-formed, but nothing to record.
     Skip(Skip),
 }
@@ -181,5 +205,30 @@ impl<'a> DnsSegment<'a> {
             transport: Transport::Tcp,
             message,
         }
+    }
+}
+
+/// A TCP segment located by [`envelope`] whose payload begins with a recognised HTTP method and a
+/// space: sent by a client to a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestSegment<'a> {
+    pub client: std::net::IpAddr,
+    pub client_port: u16,
+    pub server: std::net::IpAddr,
+    pub server_port: u16,
+    /// The TCP payload.
+    pub payload: &'a [u8],
+}
+
+impl<'a> RequestSegment<'a> {
+    /// The request line at the start of the payload ([`http::request_line`]).
+    pub fn decode(&self) -> Option<HttpRequest<'a>> {
+        http::request_line(self.payload).map(|line| HttpRequest {
+            client: self.client,
+            client_port: self.client_port,
+            server: self.server,
+            server_port: self.server_port,
+            line,
+        })
     }
 }

@@ -1,10 +1,11 @@
-//! What one decoded frame tells the sniffer: a DNS response, a TCP connection attempt, or a reason to
-//! skip it.
+//! What one decoded frame tells the sniffer: a DNS response, a TCP connection attempt, an HTTP request
+//! line, or a reason to skip it.
 
 use std::net::IpAddr;
 
 use crate::dns::DnsResponse;
 use crate::error::DecodeError;
+use crate::http::RequestLine;
 
 /// The result of decoding one well-formed frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,8 +14,20 @@ pub enum Observation<'a> {
     Dns(DnsResponse<'a>),
     /// A TCP connection attempt: SYN without ACK.
     TcpSyn(TcpSyn),
+    /// An HTTP/1.x request line at the start of a TCP segment.
+    HttpRequest(HttpRequest<'a>),
     /// Well-formed, but nothing the sniffer records.
     Skip(Skip),
+}
+
+/// An HTTP/1.x request line and the endpoints of the segment that carried it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HttpRequest<'a> {
+    pub client: IpAddr,
+    pub client_port: u16,
+    pub server: IpAddr,
+    pub server_port: u16,
+    pub line: RequestLine<'a>,
 }
 
 /// A TCP connection attempt (SYN set; ACK, RST and FIN clear).
@@ -49,8 +62,12 @@ pub enum Skip {
     OtherIpProtocol { protocol: u8 },
     /// UDP not from port 53.
     UdpNotDns,
-    /// TCP that is neither a connection attempt nor a DNS response from port 53.
+    /// TCP that is neither a connection attempt, nor a DNS response from port 53, nor a segment
+    /// beginning like an HTTP request line.
     TcpNotSyn,
+    /// A TCP segment that begins with a recognised HTTP method and a space but holds no request line
+    /// this decoder reads (another target form, another version, bytes a path cannot hold, ...).
+    NotHttpRequest,
     /// DNS over TCP whose message does not start and end in this segment (for [`crate::decode`], which
     /// keeps no stream state).
     IncompleteTcpDns,
@@ -75,6 +92,7 @@ impl Skip {
             Skip::OtherIpProtocol { .. } => "other_ip_protocol",
             Skip::UdpNotDns => "udp_not_dns",
             Skip::TcpNotSyn => "tcp_not_syn",
+            Skip::NotHttpRequest => "not_http_request",
             Skip::IncompleteTcpDns => "incomplete_tcp_dns",
             Skip::DnsQuery => "dns_query",
             Skip::DnsOpcode { .. } => "dns_opcode",

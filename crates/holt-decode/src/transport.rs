@@ -1,5 +1,5 @@
-//! UDP and TCP: turns an IP packet into a TCP connection attempt, a DNS message to decode, or a
-//! skip.
+//! UDP and TCP: turns an IP packet into a TCP connection attempt, a DNS message to decode, a segment
+//! that begins like an HTTP request line, or a skip.
 
 use crate::error::{DecodeError, Layer};
 use crate::ip::IpPacket;
@@ -31,6 +31,13 @@ pub(crate) enum Segment<'a> {
         src_port: u16,
         dst_port: u16,
         seq: u32,
+        payload: &'a [u8],
+    },
+    /// A TCP segment not from port 53 whose payload begins like an HTTP/1.x request line (a
+    /// recognised method token and a space).
+    Request {
+        src_port: u16,
+        dst_port: u16,
         payload: &'a [u8],
     },
 }
@@ -91,7 +98,17 @@ fn tcp<'a>(ip: &IpPacket<'a>) -> Result<Segment<'a>, Stop> {
         }));
     }
     let payload = wire::rest(bytes, header_len, Layer::Tcp)?;
-    if src_port != DNS_PORT || payload.is_empty() {
+    if src_port != DNS_PORT {
+        if crate::http::starts_like_request(payload) {
+            return Ok(Segment::Request {
+                src_port,
+                dst_port,
+                payload,
+            });
+        }
+        return Err(Skip::TcpNotSyn.into());
+    }
+    if payload.is_empty() {
         return Err(Skip::TcpNotSyn.into());
     }
     Ok(Segment::DnsTcp {

@@ -49,6 +49,15 @@ fn describe(observation: &Observation<'_>) -> String {
         Observation::TcpSyn(syn) => {
             format!("syn {}:{} -> {}:{}", syn.src, syn.src_port, syn.dst, syn.dst_port)
         }
+        Observation::HttpRequest(r) => format!(
+            "http {}:{} -> {}:{} {} {}",
+            r.client,
+            r.client_port,
+            r.server,
+            r.server_port,
+            r.line.method.as_str(),
+            r.line.path
+        ),
         Observation::Skip(skip) => format!("skip {}", skip.category()),
     }
 }

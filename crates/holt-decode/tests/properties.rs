@@ -33,6 +33,12 @@ fn exercise(link: LinkType, frame: &[u8]) {
             let _ = skip.category();
         }
         Ok(Observation::TcpSyn(_)) => {}
+        Ok(Observation::HttpRequest(request)) => {
+            let path = request.line.path;
+            assert!(path.starts_with('/') && path.len() <= holt_decode::MAX_PATH_LEN);
+            assert!(!path.contains(['?', '#', ' ']));
+            assert!(!request.line.is_prefix() || path.ends_with('/'));
+        }
         Err(e) => {
             let _ = (e.category(), e.to_string());
         }
@@ -160,5 +166,77 @@ proptest! {
             other => panic!("{other:?}"),
         };
         prop_assert_eq!(summary(&compressed), summary(&plain));
+    }
+}
+
+/// A path of `segments` made of characters a request-target may hold (no `?`, `#`, space).
+fn path_segment() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9._~%!$&'()*+,;=:@-]{0,12}"
+}
+
+/// An Ethernet/IPv4/TCP frame from a client port to port 80 carrying `payload`.
+fn http_frame(payload: &[u8]) -> Vec<u8> {
+    ethernet(
+        ETHERTYPE_IPV4,
+        &Ipv4::new(CLIENT_V4, SERVER_V4, PROTO_TCP).build(&tcp(41000, 80, PSH | ACK, payload)),
+    )
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_payloads_after_a_method_never_panic(
+        method in proptest::sample::select(holt_decode::Method::ALL.to_vec()),
+        bytes in proptest::collection::vec(any::<u8>(), 0..400),
+    ) {
+        let mut payload = format!("{} ", method.as_str()).into_bytes();
+        payload.extend_from_slice(&bytes);
+        exercise(LinkType::Ethernet, &http_frame(&payload));
+        let _ = holt_decode::http::request_line(&payload);
+    }
+
+    #[test]
+    fn generated_request_lines_round_trip(
+        method in proptest::sample::select(holt_decode::Method::ALL.to_vec()),
+        segments in proptest::collection::vec(path_segment(), 1..8),
+        query in proptest::option::of("[A-Za-z0-9=&%/?]{0,20}"),
+        minor in 0u8..2,
+        headers in "[A-Za-z0-9: \r\n-]{0,60}",
+    ) {
+        let path: String = segments.iter().map(|s| format!("/{s}")).collect();
+        let target = match &query {
+            Some(q) => format!("{path}?{q}"),
+            None => path.clone(),
+        };
+        let payload = format!("{} {target} HTTP/1.{minor}\r\n{headers}", method.as_str());
+        let frame = http_frame(payload.as_bytes());
+        match decode(LinkType::Ethernet, &frame) {
+            Ok(Observation::HttpRequest(request)) => {
+                prop_assert_eq!(request.line.method, method);
+                prop_assert_eq!(request.line.path, path.as_str());
+                prop_assert!(!request.line.is_prefix());
+                prop_assert_eq!(request.server_port, 80);
+            }
+            other => prop_assert!(false, "{other:?}"),
+        }
+    }
+
+    #[test]
+    fn request_lines_cut_anywhere_give_a_prefix_of_the_path_or_nothing(
+        method in proptest::sample::select(holt_decode::Method::ALL.to_vec()),
+        segments in proptest::collection::vec(path_segment(), 1..8),
+        cut in 0usize..200,
+    ) {
+        let path: String = segments.iter().map(|s| format!("/{s}")).collect();
+        let line = format!("{} {path}?secret=1 HTTP/1.1\r\n", method.as_str());
+        let cut = cut.min(line.len());
+        match holt_decode::http::request_line(&line.as_bytes()[..cut]) {
+            Some(request) => {
+                prop_assert_eq!(request.method, method);
+                prop_assert!(path.starts_with(request.path));
+                prop_assert!(request.path == path || request.is_prefix(), "{request:?}");
+                prop_assert!(!request.path.contains("secret"));
+            }
+            None => prop_assert!(cut <= method.as_str().len() + 1, "cut at {cut}: nothing"),
+        }
     }
 }

@@ -54,6 +54,10 @@ pub enum Target {
         /// The Service (in the server's namespace) the client dialed by name or ClusterIP, when it did.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         service: Option<String>,
+        /// The HTTP paths the client was seen requesting, with their methods, sorted by path (plaintext
+        /// HTTP/1.x only; empty when none was seen).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        http: Vec<HttpPath>,
     },
     /// A destination outside the cluster: a DNS name and the addresses seen for it, or only an address
     /// when no name was seen, or a network (`93.184.216.0/24`) standing for the addresses of a client
@@ -65,6 +69,14 @@ pub enum Target {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ips: Vec<IpBlock>,
     },
+}
+
+/// A path (exact, folded, or a prefix ending in `*`) and the methods seen with it, sorted.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpPath {
+    pub path: String,
+    pub methods: Vec<String>,
 }
 
 /// One (client, target) pair the mapper saw.

@@ -27,8 +27,8 @@ pub mod ip_block;
 
 pub use intents::{
     DiscoveredIntent, EXPORT_PATH, ExportFile, ExportFormat, ExportQuery, ExportVersion, Filters, GRAPH_PATH,
-    GraphFormat, GraphQuery, INSIGHTS_PATH, INTENTS_PATH, InsightsQuery, IntentsQuery, RESET_PATH, Target,
-    Workload, path_with_query,
+    GraphFormat, GraphQuery, HttpPath, INSIGHTS_PATH, INTENTS_PATH, InsightsQuery, IntentsQuery, RESET_PATH,
+    Target, Workload, path_with_query,
 };
 pub use ip_block::{IpBlock, IpBlockError};
 
@@ -75,6 +75,11 @@ pub struct Report {
     /// (source, destination, port) within the report.
     #[serde(default)]
     pub connections: Vec<Connection>,
+    /// HTTP/1.x requests seen (method and path), deduplicated by (source, destination, port, method,
+    /// path) within the report. Absent from older sniffers' reports and left out when empty, so older
+    /// mappers, which ignore unknown fields, take newer reports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<HttpRequest>,
     /// Counters since the sniffer started (cumulative: the mapper keeps the latest per node).
     #[serde(default)]
     pub counters: Counters,
@@ -110,6 +115,23 @@ pub struct Connection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub src_hostname: Option<String>,
     /// When the connection was last seen.
+    pub last_seen_ms: u64,
+}
+
+/// A plaintext HTTP/1.x request from `src_ip` to `dst_ip:dst_port`, read from its request line only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRequest {
+    pub src_ip: IpAddr,
+    pub dst_ip: IpAddr,
+    pub dst_port: u16,
+    /// The method token (`GET`, `POST`, ...).
+    pub method: String,
+    /// The path of the request-target, without query string or fragment, percent-encoding as sent.
+    /// A path ending in `*` is a prefix: the sniffer saw only how the path starts (a request line
+    /// split across TCP segments, or a path longer than the sniffer keeps), up to its last `/`.
+    pub path: String,
+    /// When the request was last seen.
     pub last_seen_ms: u64,
 }
 
@@ -161,6 +183,14 @@ mod tests {
                 src_hostname: None,
                 last_seen_ms: 1,
             }],
+            http: vec![HttpRequest {
+                src_ip: "10.0.0.1".parse().expect("ip"),
+                dst_ip: "10.0.0.2".parse().expect("ip"),
+                dst_port: 80,
+                method: "GET".into(),
+                path: "/orders/17".into(),
+                last_seen_ms: 2,
+            }],
             counters: Counters {
                 packets: 3,
                 ..Counters::default()
@@ -170,7 +200,23 @@ mod tests {
         assert_eq!(json["dns"][0]["clientIp"], "10.0.0.1");
         assert_eq!(json["connections"][0]["seenBy"], "socketScan");
         assert!(json["connections"][0].get("srcHostname").is_none());
+        assert_eq!(json["http"][0]["dstPort"], 80);
+        assert_eq!(json["http"][0]["path"], "/orders/17");
         let back: Report = serde_json::from_value(json).expect("deserialize");
         assert_eq!(back, report);
+    }
+}
+
+#[cfg(test)]
+mod compatibility {
+    use super::*;
+
+    #[test]
+    fn a_report_without_http_requests_parses_and_is_written_without_the_field() {
+        let older = r#"{"node":"n","dns":[],"connections":[],"counters":{"packets":1,"kernelDrops":0,"reportDrops":0}}"#;
+        let report: Report = serde_json::from_str(older).expect("an older sniffer's report");
+        assert!(report.http.is_empty());
+        let written = serde_json::to_value(&report).expect("serialize");
+        assert!(written.get("http").is_none());
     }
 }

@@ -137,6 +137,7 @@ fn discovered() -> Vec<DiscoveredIntent> {
                 target: Target::Kubernetes {
                     server: workload(namespace(s), format!("svc-{s}")),
                     service: Some(format!("svc-{s}")),
+                    http: Vec::new(),
                 },
                 first_seen: jiff::Timestamp::UNIX_EPOCH,
                 last_seen: jiff::Timestamp::UNIX_EPOCH,
@@ -314,7 +315,7 @@ fn computing(c: &mut Criterion) {
 fn store() -> Store {
     let mut store = Store::new(StoreLimits::default());
     for intent in discovered() {
-        let Target::Kubernetes { server, service } = intent.target else {
+        let Target::Kubernetes { server, service, .. } = intent.target else {
             continue;
         };
         let identity = |w: Workload| Identity::new(w.namespace, w.name, w.kind.as_deref());

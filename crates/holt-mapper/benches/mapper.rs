@@ -128,6 +128,7 @@ fn report(seed: usize) -> Report {
         dns,
         connections,
         counters: Counters::default(),
+        http: Vec::new(),
     }
 }
 

@@ -194,6 +194,14 @@ pub struct Args {
     /// Addresses already written to `status.resolvedIPs` stay there.
     #[arg(long, env = "HOLT_MAPPER_MAX_ADDRESSES_PER_DNS_NAME", default_value_t = 64)]
     pub max_addresses_per_dns_name: usize,
+    /// Distinct HTTP paths kept per (client, server) call; past it new paths are kept in a coarser form
+    /// (`/orders/*`, else `/*`) and counted (`holt_mapper_http_paths_folded_total`).
+    #[arg(long, env = "HOLT_MAPPER_MAX_HTTP_PATHS_PER_SERVER", default_value_t = 100)]
+    pub max_http_paths_per_server: usize,
+    /// Which ID-like path segments fold into `*` (with the rest of the path): a comma-separated list of
+    /// `number`, `uuid`, `hex`; `none` keeps paths exact. `/orders/17` → `/orders/*`.
+    #[arg(long, env = "HOLT_MAPPER_HTTP_PATH_FOLD", default_value = "number,uuid,hex")]
+    pub http_path_fold: crate::path_fold::PathFold,
     /// Observations held while their pod or Service is not known yet; past it the oldest are dropped
     /// (counted).
     #[arg(long, env = "HOLT_MAPPER_MAX_HELD", default_value_t = 100_000)]

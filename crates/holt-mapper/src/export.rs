@@ -4,9 +4,11 @@
 //! One object per client workload (name = the workload name, namespace = its namespace, `workload.kind` =
 //! its owner kind); in-cluster targets are `kubernetes{name, kind}` (`name.namespace` across namespaces),
 //! or `service{name}` for calls made through a Service with `as_kubernetes_service` and always for the API
-//! server; Kafka topic use read from brokers' authorizer logs is one `kafka{name, topics}` target per broker
-//! ([`crate::kafka_discovery::kafka_targets`]); internet destinations are one `internet{domains, ips}` target
-//! per client. Objects are sorted by
+//! server. The HTTP paths seen on a call go into its `kubernetes` (or `service`) target as `http: [{path,
+//! methods}]`, the paths sorted, their methods in the API's order; paths seen on two calls that export as
+//! one target are merged. Kafka topic use read from brokers' authorizer logs is one `kafka{name, topics}`
+//! target per broker ([`crate::kafka_discovery::kafka_targets`]); internet destinations are one
+//! `internet{domains, ips}` target per client. Objects are sorted by
 //! namespace and name, targets by key. JSON matches the reference's export (`creationTimestamp: null`,
 //! `status: {upToDate: false, observedGeneration: 0}`); YAML leaves those out, as the reference does.
 
@@ -14,8 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use holt_api::convert::convert;
 use holt_api::v2beta1::{
-    ClientIntents, ClientIntentsSpec, ClientIntentsStatus, InternetTarget, KubernetesTarget, ServiceTarget,
-    Target, Workload,
+    ClientIntents, ClientIntentsSpec, ClientIntentsStatus, HttpMethod, HttpResource, InternetTarget,
+    KubernetesTarget, ServiceTarget, Target, Workload,
 };
 use holt_api::{v1alpha3, v2beta1};
 use holt_mapper_api::{DiscoveredIntent, ExportFile, ExportFormat, ExportVersion};
@@ -50,6 +52,33 @@ enum Called {
     Service { name: String },
 }
 
+/// The methods a ClientIntents `http` resource names, by the token the sniffer reports.
+fn http_method(token: &str) -> Option<HttpMethod> {
+    Some(match token {
+        "GET" => HttpMethod::Get,
+        "POST" => HttpMethod::Post,
+        "PUT" => HttpMethod::Put,
+        "DELETE" => HttpMethod::Delete,
+        "OPTIONS" => HttpMethod::Options,
+        "TRACE" => HttpMethod::Trace,
+        "PATCH" => HttpMethod::Patch,
+        _ => return None,
+    })
+}
+
+/// Paths and their methods, as one exported target collects them.
+type HttpPaths = BTreeMap<String, BTreeSet<HttpMethod>>;
+
+fn http_resources(paths: HttpPaths) -> Vec<HttpResource> {
+    paths
+        .into_iter()
+        .map(|(path, methods)| HttpResource {
+            path,
+            methods: methods.into_iter().collect(),
+        })
+        .collect()
+}
+
 /// The ClientIntents (v2beta1) of the discovered intents and Kafka topic use, one per client, sorted.
 pub fn client_intents(
     intents: &[DiscoveredIntent],
@@ -59,7 +88,7 @@ pub fn client_intents(
     #[derive(Default)]
     struct Client<'a> {
         kind: Option<String>,
-        targets: BTreeSet<Called>,
+        targets: BTreeMap<Called, HttpPaths>,
         kafka: Vec<&'a KafkaUse>,
         domains: BTreeSet<String>,
         ips: BTreeSet<String>,
@@ -71,7 +100,11 @@ pub fn client_intents(
             .or_default();
         client.kind = intent.client.kind.clone();
         match &intent.target {
-            holt_mapper_api::Target::Kubernetes { server, service } => {
+            holt_mapper_api::Target::Kubernetes {
+                server,
+                service,
+                http,
+            } => {
                 let qualify = |name: &str| {
                     if server.namespace == intent.client.namespace {
                         name.to_owned()
@@ -80,18 +113,21 @@ pub fn client_intents(
                     }
                 };
                 let api_server = server.name == "kubernetes" && server.namespace == "default";
-                match service {
-                    Some(service) if api_server || as_kubernetes_service => {
-                        client.targets.insert(Called::Service {
-                            name: qualify(service),
-                        });
-                    }
-                    _ => {
-                        client.targets.insert(Called::Workload {
-                            name: qualify(&server.name),
-                            kind: server.kind.clone(),
-                        });
-                    }
+                let called = match service {
+                    Some(service) if api_server || as_kubernetes_service => Called::Service {
+                        name: qualify(service),
+                    },
+                    _ => Called::Workload {
+                        name: qualify(&server.name),
+                        kind: server.kind.clone(),
+                    },
+                };
+                let paths = client.targets.entry(called).or_default();
+                for path in http {
+                    paths
+                        .entry(path.path.clone())
+                        .or_default()
+                        .extend(path.methods.iter().filter_map(|m| http_method(m)));
                 }
             }
             holt_mapper_api::Target::Internet {
@@ -119,17 +155,20 @@ pub fn client_intents(
             let mut targets: Vec<Target> = client
                 .targets
                 .into_iter()
-                .map(|called| match called {
+                .map(|(called, paths)| match called {
                     Called::Workload { name, kind } => Target {
                         kubernetes: Some(KubernetesTarget {
                             name,
                             kind,
-                            http: vec![],
+                            http: http_resources(paths),
                         }),
                         ..Target::default()
                     },
                     Called::Service { name } => Target {
-                        service: Some(ServiceTarget { name, http: vec![] }),
+                        service: Some(ServiceTarget {
+                            name,
+                            http: http_resources(paths),
+                        }),
                         ..Target::default()
                     },
                 })
@@ -299,6 +338,7 @@ mod tests {
         Discovered::Kubernetes {
             server: wl(ns, name, "Deployment"),
             service: service.map(str::to_owned),
+            http: Vec::new(),
         }
     }
 
@@ -341,6 +381,59 @@ mod tests {
     }
 
     #[test]
+    fn http_paths_go_into_the_kubernetes_target_merged_and_sorted() {
+        let path = |path: &str, methods: &[&str]| holt_mapper_api::HttpPath {
+            path: path.into(),
+            methods: methods.iter().map(|m| (*m).to_owned()).collect(),
+        };
+        let client = wl("shop", "client", "Deployment");
+        let with_paths = |service: Option<&str>, http| Discovered::Kubernetes {
+            server: wl("shop", "server", "Deployment"),
+            service: service.map(str::to_owned),
+            http,
+        };
+        let intents = vec![
+            to(
+                client.clone(),
+                with_paths(None, vec![path("/orders/*", &["GET"])]),
+            ),
+            to(
+                client,
+                with_paths(
+                    Some("server"),
+                    vec![path("/charge", &["POST"]), path("/orders/*", &["PATCH", "POST"])],
+                ),
+            ),
+        ];
+        let options = ExportOptions {
+            format: ExportFormat::Json,
+            ..ExportOptions::default()
+        };
+        let json: Value =
+            serde_json::from_str(&export(&intents, &[], &options).expect("export")).expect("json");
+        assert_eq!(
+            json[0]["spec"]["targets"],
+            serde_json::json!([{"kubernetes": {"name": "server", "kind": "Deployment", "http": [
+                {"path": "/charge", "methods": ["POST"]},
+                {"path": "/orders/*", "methods": ["GET", "POST", "PATCH"]}
+            ]}}])
+        );
+        let as_service = ExportOptions {
+            as_kubernetes_service: true,
+            ..options
+        };
+        let json: Value =
+            serde_json::from_str(&export(&intents, &[], &as_service).expect("export")).expect("json");
+        assert_eq!(
+            json[0]["spec"]["targets"][1]["service"]["http"],
+            serde_json::json!([
+                {"path": "/charge", "methods": ["POST"]},
+                {"path": "/orders/*", "methods": ["POST", "PATCH"]}
+            ])
+        );
+    }
+
+    #[test]
     fn yaml_is_multi_document_without_status() {
         let yaml = export(&tutorial(), &[], &ExportOptions::default()).expect("export");
         assert_eq!(
@@ -360,6 +453,7 @@ mod tests {
                 Discovered::Kubernetes {
                     server: wl("default", "kubernetes", "Service"),
                     service: Some("kubernetes".into()),
+                    http: Vec::new(),
                 },
             ),
             to(

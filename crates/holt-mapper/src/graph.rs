@@ -243,6 +243,7 @@ mod tests {
                 Target::Kubernetes {
                     server: wl("shop", "server"),
                     service: None,
+                    http: Vec::new(),
                 },
             ),
             call(
@@ -250,6 +251,7 @@ mod tests {
                 Target::Kubernetes {
                     server: wl("data", "db"),
                     service: None,
+                    http: Vec::new(),
                 },
             ),
             call(

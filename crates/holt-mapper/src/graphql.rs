@@ -266,7 +266,7 @@ impl Read {
     /// the Service each was made through.
     fn calls(&self) -> impl Iterator<Item = (&DiscoveredIntent, &Workload, Option<&str>)> {
         self.intents.iter().filter_map(|intent| match &intent.target {
-            Target::Kubernetes { server, service } => Some((intent, server, service.as_deref())),
+            Target::Kubernetes { server, service, .. } => Some((intent, server, service.as_deref())),
             Target::Internet { .. } => None,
         })
     }

@@ -1,25 +1,32 @@
 //! Ingestion: a sniffer [`Report`] goes in, discovered intents come out in the [`Store`].
 //!
-//! Each DNS answer and connection is resolved against the [`ClusterIndex`]. An observation that cannot be
+//! Each DNS answer, connection and HTTP request is resolved against the [`ClusterIndex`]; an HTTP
+//! request is a connection that also names a method and path, kept on in-cluster targets only. An observation that cannot be
 //! resolved *yet* (its pod or Service is not in the watch cache) is held and retried until its deadline;
 //! one that can never be attributed (IP reused, host name mismatch) is counted and dropped.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
 
-use holt_mapper_api::{Connection, Counters, DiscoveredIntent, DnsAnswer, Report, Target, Workload};
+use holt_mapper_api::{
+    Connection, Counters, DiscoveredIntent, DnsAnswer, HttpRequest, Report, SeenBy, Target, Workload,
+};
 use holt_model::Identity;
 
 use crate::cluster::ClusterIndex;
 use crate::resolve::{NameTarget, Resolver, Unresolved, is_public};
-use crate::store::{Filter, Store, TargetKey};
+use crate::store::{Filter, Store, TargetKey, method_bit};
 
 /// One observation of a report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Observation {
     Dns(DnsAnswer),
     Connection(Connection),
+    Http(HttpRequest),
 }
+
+/// The longest HTTP path the mapper takes (the sniffer sends at most 257 bytes).
+pub const MAX_HTTP_PATH_LENGTH: usize = 1024;
 
 /// What the mapper counts (exposed on `/metrics`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -27,6 +34,7 @@ pub struct Stats {
     pub reports: u64,
     pub dns_answers: u64,
     pub connections: u64,
+    pub http_requests: u64,
     /// Observations turned into (or merged into) intents, by source.
     pub attributed: BySource,
     /// Observations dropped, by reason.
@@ -42,12 +50,13 @@ pub struct Stats {
     pub sniffers: BTreeMap<String, Counters>,
 }
 
-/// A count of observations by where they came from: DNS answers, or connections (what the reference's
-/// metrics call its socket scan).
+/// A count of observations by where they came from: DNS answers, connections (what the reference's metrics
+/// call its socket scan), or HTTP requests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BySource {
     pub dns: u64,
     pub connections: u64,
+    pub http: u64,
 }
 
 impl BySource {
@@ -55,11 +64,12 @@ impl BySource {
         match observation {
             Observation::Dns(_) => self.dns += 1,
             Observation::Connection(_) => self.connections += 1,
+            Observation::Http(_) => self.http += 1,
         }
     }
 
     pub fn total(&self) -> u64 {
-        self.dns + self.connections
+        self.dns + self.connections + self.http
     }
 }
 
@@ -157,6 +167,7 @@ impl Mapper {
         self.stats.reports += 1;
         self.stats.dns_answers += report.dns.len() as u64;
         self.stats.connections += report.connections.len() as u64;
+        self.stats.http_requests += report.http.len() as u64;
         let known = self.stats.sniffers.contains_key(&report.node);
         if report.node.len() > MAX_NAME_LENGTH
             || (!known && self.stats.sniffers.len() >= self.config.max_nodes)
@@ -183,6 +194,9 @@ impl Mapper {
                 now_ms + self.config.hold_ms,
             );
         }
+        for request in report.http {
+            self.observe(Observation::Http(request), now_ms, now_ms + self.config.hold_ms);
+        }
     }
 
     /// Retries the held observations (after watch events, or on a timer).
@@ -202,7 +216,8 @@ impl Mapper {
         let final_attempt = now_ms >= deadline_ms;
         let outcome = match &observation {
             Observation::Dns(answer) => self.dns(answer),
-            Observation::Connection(connection) => self.connection(connection, final_attempt),
+            Observation::Connection(connection) => self.connection(connection, final_attempt, None),
+            Observation::Http(request) => self.http(request, final_attempt),
         };
         match outcome {
             Ok(()) => self.stats.attributed.count(&observation),
@@ -268,7 +283,31 @@ impl Mapper {
         Ok(())
     }
 
-    fn connection(&mut self, connection: &Connection, final_attempt: bool) -> Result<(), Unresolved> {
+    /// An HTTP request: the connection it came over, and its method and path on an in-cluster target.
+    fn http(&mut self, request: &HttpRequest, final_attempt: bool) -> Result<(), Unresolved> {
+        let method = method_bit(&request.method).ok_or(Unresolved::InvalidHttpRequest)?;
+        let path = request.path.as_str();
+        if !path.starts_with('/') || path.len() > MAX_HTTP_PATH_LENGTH || path.contains(['?', '#']) {
+            return Err(Unresolved::InvalidHttpRequest);
+        }
+        let connection = Connection {
+            src_ip: request.src_ip,
+            dst_ip: request.dst_ip,
+            dst_port: request.dst_port,
+            seen_by: SeenBy::Syn,
+            src_hostname: None,
+            last_seen_ms: request.last_seen_ms,
+        };
+        self.connection(&connection, final_attempt, Some((method, path)))
+    }
+
+    /// A connection; `http` (a method bit and a path) is kept when the target is in the cluster.
+    fn connection(
+        &mut self,
+        connection: &Connection,
+        final_attempt: bool,
+        http: Option<(u8, &str)>,
+    ) -> Result<(), Unresolved> {
         let resolver = Resolver {
             index: &self.index,
             cluster_domain: &self.config.cluster_domain,
@@ -284,8 +323,20 @@ impl Mapper {
             Ok(destination) => {
                 self.admit(&destination.identity)?;
                 if destination.identity != client {
-                    let target = TargetKey::Workload(destination.identity);
-                    let _ = self.store.record(client, target, seen, destination.service, None);
+                    let _ = match http {
+                        Some((method, path)) => self.store.record_http(
+                            client,
+                            destination.identity,
+                            seen,
+                            destination.service,
+                            method,
+                            path,
+                        ),
+                        None => {
+                            let target = TargetKey::Workload(destination.identity);
+                            self.store.record(client, target, seen, destination.service, None)
+                        }
+                    };
                 }
                 Ok(())
             }
@@ -384,6 +435,7 @@ mod tests {
                 packets: 7,
                 ..Counters::default()
             },
+            http: Vec::new(),
         }
     }
 
@@ -597,5 +649,59 @@ mod tests {
         );
         assert!(servers(&m).is_empty());
         assert_eq!(m.stats.attributed.total(), 1);
+    }
+
+    #[test]
+    fn http_requests_add_paths_to_in_cluster_calls_only() {
+        let mut m = mapper();
+        let request = |dst: &str, method: &str, path: &str| HttpRequest {
+            src_ip: "10.0.0.1".parse().expect("ip"),
+            dst_ip: dst.parse().expect("ip"),
+            dst_port: 80,
+            method: method.into(),
+            path: path.into(),
+            last_seen_ms: 2_000,
+        };
+        let mut calls = report(vec![], vec![]);
+        calls.http = vec![
+            request("10.96.0.3", "GET", "/orders/17"),
+            request("10.0.0.3", "GET", "/orders/18"),
+            request("10.0.0.3", "POST", "/charge"),
+            request("93.184.216.34", "GET", "/public"),
+            request("10.0.0.3", "HEAD", "/orders/1"),
+            request("10.0.0.3", "GET", "/search?q=1"),
+        ];
+        m.ingest(calls, 3_000);
+        let intents = m.store.intents(&Filter::default());
+        let kubernetes: Vec<_> = intents
+            .iter()
+            .filter_map(|i| match &i.target {
+                Target::Kubernetes {
+                    server,
+                    service,
+                    http,
+                } => Some((server.name.as_str(), service.clone(), http.clone())),
+                Target::Internet { .. } => None,
+            })
+            .collect();
+        assert_eq!(kubernetes.len(), 1, "{intents:?}");
+        let (server, service, http) = &kubernetes[0];
+        assert_eq!((*server, service.as_deref()), ("server", Some("server")));
+        let paths: Vec<(&str, &[String])> = http.iter().map(|p| (p.path.as_str(), &p.methods[..])).collect();
+        assert_eq!(
+            paths,
+            [
+                ("/charge", &["POST".to_owned()][..]),
+                ("/orders/*", &["GET".to_owned()][..])
+            ]
+        );
+        assert!(
+            intents
+                .iter()
+                .any(|i| matches!(&i.target, Target::Internet { .. })),
+            "the internet call is kept, without its path"
+        );
+        assert_eq!(m.stats.unresolved.get("invalid_http_request"), Some(&2));
+        assert_eq!(m.stats.http_requests, 6);
     }
 }

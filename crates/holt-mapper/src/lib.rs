@@ -38,6 +38,7 @@ pub mod kafka_authz;
 pub mod kafka_discovery;
 pub mod kafka_log;
 pub mod metrics;
+pub mod path_fold;
 pub mod publish;
 pub mod published_reset;
 pub mod record_codec;

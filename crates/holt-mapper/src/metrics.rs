@@ -121,6 +121,11 @@ pub fn render(m: &Metrics) -> String {
         m.stats.connections,
     );
     page.counter(
+        "holt_mapper_http_requests_received_total",
+        "HTTP requests (method and path) received in reports.",
+        m.stats.http_requests,
+    );
+    page.counter(
         "holt_mapper_observations_attributed_total",
         "DNS answers and connections attributed to a client workload.",
         m.stats.attributed.total(),
@@ -196,6 +201,11 @@ pub fn render(m: &Metrics) -> String {
         "holt_mapper_dns_addresses_forgotten_total",
         "DNS answers (name, address) forgotten, the ones seen longest ago (--max-dns-addresses, --max-addresses-per-dns-name).",
         m.store.dns_addresses_forgotten,
+    );
+    page.counter(
+        "holt_mapper_http_paths_folded_total",
+        "HTTP paths kept in a coarser form because their call held --max-http-paths-per-server paths.",
+        m.store.http_paths_folded,
     );
     page.counter(
         "holt_mapper_nodes_not_kept_total",
@@ -485,6 +495,7 @@ mod tests {
         m.stats.attributed = crate::ingest::BySource {
             dns: 5,
             connections: 8,
+            http: 2,
         };
         m.stats.pending_overflow.connections = 1;
         let text = render(&m);

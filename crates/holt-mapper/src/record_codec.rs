@@ -4,8 +4,11 @@
 //!
 //! Strings are a `u16` length and UTF-8 bytes; times `u64`; addresses a family byte (4, 6) and 4 or 16
 //! bytes; integers little-endian. A key is the client (namespace, name, kind or none) and the target (a
-//! tag, then a workload, a domain, an address, or a network and its prefix).
+//! tag, then a workload, a domain, an address, or a network and its prefix). A record ends with its HTTP
+//! paths (a `u16` count, then each path and its methods byte) only when it has any, so records written
+//! by earlier versions read as records without paths.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use holt_mapper_api::IpBlock;
@@ -187,6 +190,15 @@ pub fn encode_record(record: &Record, out: &mut Vec<u8>) {
     for ip in record.ips.iter().take(count) {
         w.ip(*ip);
     }
+    // HTTP paths only when there are any: a record without them has the bytes of earlier versions.
+    if !record.http.is_empty() {
+        let count = record.http.len().min(usize::from(u16::MAX));
+        w.0.extend_from_slice(&(count as u16).to_le_bytes());
+        for (path, methods) in record.http.iter().take(count) {
+            w.str(path);
+            w.u8(*methods);
+        }
+    }
 }
 
 pub fn decode_record(bytes: &[u8]) -> Result<Record, DecodeError> {
@@ -204,12 +216,20 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, DecodeError> {
     }
     ips.sort_unstable();
     ips.dedup();
+    let mut http = BTreeMap::new();
+    if !r.0.is_empty() {
+        for _ in 0..r.u16()? {
+            let path = r.str()?;
+            http.insert(path, r.u8()?);
+        }
+    }
     r.end()?;
     Ok(Record {
         first_seen_ms,
         last_seen_ms,
         service,
         ips,
+        http,
     })
 }
 
@@ -282,10 +302,26 @@ mod tests {
             last_seen_ms: u64::MAX,
             service: Some("server".into()),
             ips: vec!["10.0.0.1".parse().expect("ip"), ip],
+            http: BTreeMap::new(),
         };
         let mut bytes = Vec::new();
         encode_record(&record, &mut bytes);
-        assert_eq!(decode_record(&bytes), Ok(record));
+        assert_eq!(decode_record(&bytes), Ok(record.clone()));
+        let older = bytes.clone();
+        let with_paths = Record {
+            http: [("/orders/*".to_owned(), 0b11), ("/charge".to_owned(), 0b10)].into(),
+            ..record
+        };
+        let mut bytes = Vec::new();
+        encode_record(&with_paths, &mut bytes);
+        assert!(
+            bytes.starts_with(&older),
+            "a record with paths extends the earlier bytes"
+        );
+        assert_eq!(decode_record(&bytes), Ok(with_paths));
+        for cut in older.len() + 1..bytes.len() {
+            assert!(decode_record(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
         let entry = DnsName {
             addresses: vec![(ip, 5), ("1.2.3.4".parse().expect("ip"), 9)],
             last_seen_ms: 9,

@@ -40,6 +40,9 @@ pub enum Unresolved {
     ExcludedNamespace,
     /// A DNS answer whose name is empty or longer than a DNS name can be (253).
     InvalidName,
+    /// An HTTP request whose method is not one the mapper keeps, or whose path does not start with `/`,
+    /// holds a query or fragment, or is longer than the mapper takes.
+    InvalidHttpRequest,
 }
 
 impl Unresolved {
@@ -61,6 +64,7 @@ impl Unresolved {
             Unresolved::UnknownPrivateAddress => "unknown_private_address",
             Unresolved::ExcludedNamespace => "excluded_namespace",
             Unresolved::InvalidName => "invalid_name",
+            Unresolved::InvalidHttpRequest => "invalid_http_request",
         }
     }
 }

@@ -107,6 +107,8 @@ pub async fn serve(
         max_addresses_per_target: args.max_addresses_per_target,
         max_dns_addresses: args.max_dns_addresses,
         max_addresses_per_dns_name: args.max_addresses_per_dns_name,
+        max_http_paths_per_target: args.max_http_paths_per_server,
+        http_path_fold: args.http_path_fold,
     };
     let insights = insights_inputs(&args)?;
     let (store, log) = open_store(&args.state_dir, limits).await?;

@@ -137,6 +137,7 @@ mod tests {
                 target: Target::Kubernetes {
                     server: wl("server"),
                     service: None,
+                    http: Vec::new(),
                 },
                 first_seen: Timestamp::from_millisecond(1_000).expect("time"),
                 last_seen: Timestamp::from_millisecond(2_000).expect("time"),

@@ -4,8 +4,15 @@
 //! Bounded by [`StoreLimits`], each a flag of the mapper: intents in all, intents per client, internet
 //! targets per client (past a number of single addresses, a client's new ones are kept as their network,
 //! IPv4 /24 or IPv6 /64: the operator's rule for egress peers), addresses listed per target, and DNS
-//! answers (names and addresses: the ones seen longest ago are forgotten first). What is refused or
-//! forgotten is counted in [`StoreStats`].
+//! answers (names and addresses: the ones seen longest ago are forgotten first), HTTP paths per
+//! (client, server) record. What is refused, forgotten or folded is counted in [`StoreStats`].
+//!
+//! HTTP paths: each in-cluster record keeps the distinct paths its client was seen requesting with
+//! their methods, each path first folded by [`PathFold`] (`/orders/17` → `/orders/*`). Past
+//! `max_http_paths_per_target` paths in one record, a new path is kept in its coarsest form
+//! ([`crate::path_fold::coarsest`], `/orders/*`) when that is kept already, or else as `/*`, which is
+//! always admitted (so a record holds at most one path more than the bound): counted in
+//! [`StoreStats::http_paths_folded`]. Nothing is lost: a folded path allows at least what it stands for.
 //!
 //! Plain data: [`Store::take_changes`] hands what changed since the last call to the durable store
 //! ([`crate::durable`]), the HTTP layer reads through [`Store::intents`].
@@ -13,10 +20,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
-use holt_mapper_api::{DiscoveredIntent, Filters, IpBlock, Target, Workload};
+use holt_mapper_api::{DiscoveredIntent, Filters, HttpPath, IpBlock, Target, Workload};
 use holt_model::Identity;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+
+use crate::path_fold::{PathFold, coarsest};
 
 /// What a client called, as the store keys it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -51,6 +60,17 @@ pub struct Record {
     /// Addresses seen for an internet target, sorted (a vector: most targets have one or none, and a
     /// B-tree set allocates room for eleven).
     pub ips: Vec<IpAddr>,
+    /// HTTP paths of an in-cluster target and the methods seen with each ([`HTTP_METHODS`] bits).
+    pub http: BTreeMap<String, u8>,
+}
+
+/// The HTTP methods a record keeps, bit `i` of a path's methods for `HTTP_METHODS[i]`: the methods a
+/// ClientIntents `http` resource can name (less `CONNECT`, which never has a path).
+pub const HTTP_METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH"];
+
+/// The bit of `method` in a path's methods.
+pub fn method_bit(method: &str) -> Option<u8> {
+    HTTP_METHODS.iter().position(|m| *m == method).map(|at| 1 << at)
 }
 
 /// The store's bounds (the mapper's flags of the same names).
@@ -63,6 +83,8 @@ pub struct StoreLimits {
     pub max_addresses_per_target: usize,
     pub max_dns_addresses: usize,
     pub max_addresses_per_dns_name: usize,
+    pub max_http_paths_per_target: usize,
+    pub http_path_fold: PathFold,
 }
 
 impl Default for StoreLimits {
@@ -75,6 +97,8 @@ impl Default for StoreLimits {
             max_addresses_per_target: 64,
             max_dns_addresses: 200_000,
             max_addresses_per_dns_name: 64,
+            max_http_paths_per_target: 100,
+            http_path_fold: PathFold::default(),
         }
     }
 }
@@ -116,6 +140,8 @@ pub struct StoreStats {
     pub addresses_grouped: u64,
     /// DNS answers (name, address) forgotten to stay within the DNS bounds.
     pub dns_addresses_forgotten: u64,
+    /// HTTP paths kept in a coarser form because their record held `max_http_paths_per_target`.
+    pub http_paths_folded: u64,
 }
 
 /// Filters parsed once: client namespaces, `name.namespace` of client and server, excluded workloads.
@@ -343,9 +369,52 @@ impl Store {
                 last_seen_ms: seen_ms,
                 service,
                 ips: ip.filter(|_| !grouped).into_iter().collect(),
+                http: BTreeMap::new(),
             },
         );
         self.pending.intents.insert(key);
+        Ok(())
+    }
+
+    /// Records that `client` requested `path` with `method` (one of [`HTTP_METHODS`]) from the in-cluster
+    /// `server` at `seen_ms`: the call itself as [`Store::record`] does, then the path, folded and
+    /// bounded (see the module docs).
+    pub fn record_http(
+        &mut self,
+        client: Identity,
+        server: Identity,
+        seen_ms: u64,
+        service: Option<String>,
+        method: u8,
+        path: &str,
+    ) -> Result<(), Refused> {
+        let key = IntentKey {
+            client,
+            target: TargetKey::Workload(server),
+        };
+        self.record(key.client.clone(), key.target.clone(), seen_ms, service, None)?;
+        let limits = self.limits;
+        let Some(record) = self.intents.get_mut(&key) else {
+            return Ok(());
+        };
+        let folded = limits.http_path_fold.fold(path);
+        let path =
+            if record.http.contains_key(&folded) || record.http.len() < limits.max_http_paths_per_target {
+                folded
+            } else {
+                self.stats.http_paths_folded += 1;
+                let coarse = coarsest(&folded);
+                if record.http.contains_key(&coarse) {
+                    coarse
+                } else {
+                    "/*".to_owned()
+                }
+            };
+        let methods = record.http.entry(path).or_insert(0);
+        if *methods & method != method {
+            *methods |= method;
+            self.generation += 1;
+        }
         Ok(())
     }
 
@@ -630,6 +699,19 @@ fn to_api(key: &IntentKey, record: &Record) -> DiscoveredIntent {
         TargetKey::Workload(server) => Target::Kubernetes {
             server: workload(server),
             service: record.service.clone(),
+            http: record
+                .http
+                .iter()
+                .map(|(path, methods)| HttpPath {
+                    path: path.clone(),
+                    methods: HTTP_METHODS
+                        .iter()
+                        .enumerate()
+                        .filter(|(at, _)| methods & (1 << at) != 0)
+                        .map(|(_, method)| (*method).to_owned())
+                        .collect(),
+                })
+                .collect(),
         },
         TargetKey::Domain(domain) => Target::Internet {
             domain: Some(domain.clone()),
@@ -650,8 +732,21 @@ fn to_api(key: &IntentKey, record: &Record) -> DiscoveredIntent {
 }
 
 fn from_api(intent: DiscoveredIntent) -> (IntentKey, Record) {
+    let mut http = BTreeMap::new();
     let (target, service, ips) = match intent.target {
-        Target::Kubernetes { server, service } => {
+        Target::Kubernetes {
+            server,
+            service,
+            http: paths,
+        } => {
+            for path in paths {
+                let methods = path
+                    .methods
+                    .iter()
+                    .filter_map(|m| method_bit(m))
+                    .fold(0, |all, bit| all | bit);
+                http.insert(path.path, methods);
+            }
             (TargetKey::Workload(identity(&server)), service, Vec::new())
         }
         Target::Internet {
@@ -686,6 +781,7 @@ fn from_api(intent: DiscoveredIntent) -> (IntentKey, Record) {
         last_seen_ms: millis(intent.last_seen),
         service,
         ips,
+        http,
     };
     (key, record)
 }
@@ -746,7 +842,8 @@ mod tests {
             intents[0].target,
             Target::Kubernetes {
                 server: workload(&id("ns", "server")),
-                service: Some("server".into())
+                service: Some("server".into()),
+                http: Vec::new(),
             }
         );
         assert!(store.is_dirty());
@@ -868,6 +965,8 @@ mod tests {
             max_addresses_per_target: 2,
             max_dns_addresses: 6,
             max_addresses_per_dns_name: 3,
+            max_http_paths_per_target: 3,
+            http_path_fold: PathFold::default(),
         })
     }
 
@@ -1021,5 +1120,50 @@ mod tests {
                 .iter()
                 .any(|(name, entry)| name == "cdn.example.com" && entry.is_none())
         );
+    }
+
+    #[test]
+    fn http_paths_fold_ids_and_past_the_bound_fold_further() {
+        let mut store = limited();
+        let (client, server) = (id("ns", "client"), id("ns", "server"));
+        let get = method_bit("GET").expect("GET");
+        let post = method_bit("POST").expect("POST");
+        let mut request = |method: u8, path: &str| {
+            store
+                .record_http(client.clone(), server.clone(), 5, None, method, path)
+                .expect("kept");
+        };
+        request(get, "/orders/17");
+        request(get, "/orders/18");
+        request(post, "/charge");
+        request(get, "/inventory/*");
+        // The bound (3) is reached: new paths fold further.
+        request(get, "/orders/19/items");
+        request(post, "/reports/2024/summary");
+        request(get, "/other");
+        let intents = store.intents(&Filter::default());
+        let Target::Kubernetes { http, .. } = &intents[0].target else {
+            panic!("{intents:?}");
+        };
+        let paths: Vec<(&str, Vec<&str>)> = http
+            .iter()
+            .map(|p| (p.path.as_str(), p.methods.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                ("/*", vec!["GET", "POST"]),
+                ("/charge", vec!["POST"]),
+                ("/inventory/*", vec!["GET"]),
+                ("/orders/*", vec!["GET"]),
+            ]
+        );
+        assert_eq!(
+            store.stats.http_paths_folded, 2,
+            "/reports/* and /other; /orders/19/items was kept folded"
+        );
+        let (key, record) = from_api(intents[0].clone());
+        assert_eq!(key.target, TargetKey::Workload(server));
+        assert_eq!(record.http.len(), 4, "read back from the API form");
     }
 }

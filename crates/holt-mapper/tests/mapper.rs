@@ -159,6 +159,7 @@ fn report(dns: Vec<DnsAnswer>, connections: Vec<Connection>) -> Report {
             decode_errors: [("truncated".to_owned(), 3)].into(),
             report_drops: 0,
         },
+        http: Vec::new(),
     }
 }
 

@@ -16,6 +16,11 @@
 //! target's yardstick); and `tcpdump` printing each packet as text to `/dev/null` (decodes every
 //! packet and writes something for it, as the sniffer must for a packet it has not seen before).
 //!
+//! A third traffic, `http`, mixes the repeating DNS answers and SYNs with HTTP: a quarter of the frames
+//! are HTTP/1.1 requests (IPv4 and IPv6), a quarter other TCP data (responses, bare ACKs). On it the
+//! sniffer runs twice, with HTTP recognition on (the default) and off (`--enable-http false`), side by
+//! side with `tcpdump -w`; the table gives the CPU per packet captured and per packet sent.
+//!
 //! Environment: `HOLT_BENCH_RATES` (packets/s, comma-separated; 0 = as fast as the generator can),
 //! `HOLT_BENCH_SECONDS` (per run, default 3).
 
@@ -30,7 +35,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use holt_sniffer::capture::FrameSender;
 use holt_sniffer::filter::TCPDUMP_EXPRESSION;
-use support::frames::frames;
+use support::frames::{frames, http_frames};
 use support::netns::{Netns, veth};
 use support::servers::{http_get, report_collector};
 
@@ -60,10 +65,14 @@ fn main() -> anyhow::Result<()> {
     let repeats: usize = env("HOLT_BENCH_REPEATS", "3", "1")
         .parse()
         .context("HOLT_BENCH_REPEATS")?;
-    let traffics: Vec<String> = env("HOLT_BENCH_TRAFFIC", "repeating,unique", "repeating,unique")
-        .split(',')
-        .map(str::to_owned)
-        .collect();
+    let traffics: Vec<String> = env(
+        "HOLT_BENCH_TRAFFIC",
+        "repeating,unique,http",
+        "repeating,unique,http",
+    )
+    .split(',')
+    .map(str::to_owned)
+    .collect();
     let ticks = clock_ticks()?;
     let netns = Netns::create(&format!("holt-bench-{}", std::process::id()))?;
     veth(&netns, "gen0", &netns, "cap0")?;
@@ -87,29 +96,58 @@ fn main() -> anyhow::Result<()> {
             // 65,536 frames, reports every 200 ms: at 300,000 packets/s each DNS answer and SYN key is
             // new to its report (the caches never hit); every report carries ~60,000 observations.
             "unique" => (frames(64), "200ms"),
-            other => bail!("HOLT_BENCH_TRAFFIC: unknown traffic {other:?} (repeating, unique)"),
+            // The repeating frames with as many HTTP frames interleaved (1,024 of each), reports every
+            // second.
+            "http" => {
+                let (dns_and_syns, http) = (frames(1), http_frames(1));
+                let mixed = dns_and_syns
+                    .into_iter()
+                    .zip(http)
+                    .flat_map(|(a, b)| [a, b])
+                    .collect();
+                (mixed, "1s")
+            }
+            other => bail!("HOLT_BENCH_TRAFFIC: unknown traffic {other:?} (repeating, unique, http)"),
+        };
+        let (capturers, what): (&[Capturer], &str) = if traffic == "http" {
+            (
+                &[Capturer::Sniffer, Capturer::SnifferHttpOff, Capturer::Tcpdump],
+                "a quarter DNS answers, a quarter SYNs, a quarter HTTP requests, a quarter other TCP data",
+            )
+        } else {
+            (
+                &[Capturer::Sniffer, Capturer::Tcpdump, Capturer::TcpdumpText],
+                "half DNS answers, half SYNs",
+            )
         };
         println!(
-            "\ntraffic {traffic}: {} distinct frames (half DNS answers, half SYNs; half IPv4, half IPv6), {:?} bytes",
+            "\ntraffic {traffic}: {} distinct frames ({what}; half IPv4, half IPv6), {:?} bytes",
             frames.len(),
             frame_sizes(&frames)
         );
         println!(
-            "{:<12} {:>10} {:>12} {:>12} {:>8} {:>9} {:>14} {:>12}",
-            "capturer", "offered/s", "sent/s", "captured", "drops", "cpu s", "pkts/cpu-s", "ns/packet"
+            "{:<12} {:>10} {:>12} {:>12} {:>8} {:>9} {:>14} {:>12} {:>9}",
+            "capturer",
+            "offered/s",
+            "sent/s",
+            "captured",
+            "drops",
+            "cpu s",
+            "pkts/cpu-s",
+            "ns/packet",
+            "ns/sent"
         );
         for &rate in &rates {
-            let mut per_packet: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+            let mut per_packet: Vec<Vec<f64>> = vec![Vec::new(); capturers.len()];
+            let mut per_sent: Vec<Vec<f64>> = vec![Vec::new(); capturers.len()];
             for _ in 0..repeats {
-                for (n, capturer) in [Capturer::Sniffer, Capturer::Tcpdump, Capturer::TcpdumpText]
-                    .into_iter()
-                    .enumerate()
-                {
+                for (n, &capturer) in capturers.iter().enumerate() {
                     let run = run(&setup, capturer, interval, &frames, rate)
                         .with_context(|| format!("{capturer:?} at {rate}/s"))?;
                     let ns = run.cpu_seconds / run.captured.max(1) as f64 * 1e9;
+                    let ns_sent = run.cpu_seconds / run.sent.max(1) as f64 * 1e9;
                     println!(
-                        "{:<12} {:>10} {:>12.0} {:>12} {:>8} {:>9.2} {:>14.0} {:>12.0}",
+                        "{:<12} {:>10} {:>12.0} {:>12} {:>8} {:>9.2} {:>14.0} {:>12.0} {:>9.1}",
                         capturer.name(),
                         if rate == 0 {
                             "max".to_owned()
@@ -122,20 +160,37 @@ fn main() -> anyhow::Result<()> {
                         run.cpu_seconds,
                         run.captured as f64 / run.cpu_seconds.max(1.0 / ticks),
                         ns,
+                        ns_sent,
                     );
-                    if let Some(list) = per_packet.get_mut(n) {
-                        list.push(ns);
-                    }
+                    per_packet[n].push(ns);
+                    per_sent[n].push(ns_sent);
                 }
             }
-            let [sniffer, tcpdump, text] = per_packet.map(median);
-            println!(
-                "{:<10} median CPU per packet: sniffer {sniffer:.0} ns, tcpdump {tcpdump:.0} ns (ratio {:.2}), \
-                 tcpdump text {text:.0} ns (ratio {:.2})",
-                "",
-                sniffer / tcpdump,
-                sniffer / text
-            );
+            let medians: Vec<(f64, f64)> = per_packet
+                .into_iter()
+                .map(median)
+                .zip(per_sent.into_iter().map(median))
+                .collect();
+            if let [(sniffer, _), (tcpdump, _), (text, _)] = medians[..]
+                && traffic != "http"
+            {
+                println!(
+                    "{:<10} median CPU per packet: sniffer {sniffer:.0} ns, tcpdump {tcpdump:.0} ns (ratio {:.2}), \
+                     tcpdump text {text:.0} ns (ratio {:.2})",
+                    "",
+                    sniffer / tcpdump,
+                    sniffer / text
+                );
+            } else {
+                let line: Vec<String> = capturers
+                    .iter()
+                    .zip(&medians)
+                    .map(|(capturer, (captured, sent))| {
+                        format!("{} {captured:.0} ns/captured, {sent:.1} ns/sent", capturer.name())
+                    })
+                    .collect();
+                println!("{:<10} median CPU per packet: {}", "", line.join("; "));
+            }
         }
     }
     Ok(())
@@ -149,6 +204,8 @@ fn median(mut values: Vec<f64>) -> f64 {
 #[derive(Debug, Clone, Copy)]
 enum Capturer {
     Sniffer,
+    /// The sniffer with `--enable-http false`.
+    SnifferHttpOff,
     /// `tcpdump -w /dev/null`.
     Tcpdump,
     /// `tcpdump` printing every packet, to `/dev/null`.
@@ -159,6 +216,7 @@ impl Capturer {
     fn name(self) -> &'static str {
         match self {
             Capturer::Sniffer => "sniffer",
+            Capturer::SnifferHttpOff => "sniffer-nohttp",
             Capturer::Tcpdump => "tcpdump",
             Capturer::TcpdumpText => "tcpdump-text",
         }
@@ -208,10 +266,22 @@ fn run(
         ticks,
     } = *setup;
     let mut process = match capturer {
-        Capturer::Sniffer => {
+        Capturer::Sniffer | Capturer::SnifferHttpOff => {
+            let http = if matches!(capturer, Capturer::Sniffer) {
+                "true"
+            } else {
+                "false"
+            };
             let child = netns
                 .command(SNIFFER)
-                .args(["--interface", "cap0", "--enable-socket-scan", "false"])
+                .args([
+                    "--interface",
+                    "cap0",
+                    "--enable-socket-scan",
+                    "false",
+                    "--enable-http",
+                    http,
+                ])
                 .args(["--ring-blocks", RING_BLOCKS, "--health-bind-address", HEALTH])
                 .args([
                     "--mapper-url",
@@ -288,7 +358,7 @@ fn run(
 /// summary read; before, it has captured nothing (the traffic has not started).
 fn counts(netns: &Netns, capturer: Capturer, process: &mut Process, end: bool) -> anyhow::Result<(u64, u64)> {
     match capturer {
-        Capturer::Sniffer => {
+        Capturer::Sniffer | Capturer::SnifferHttpOff => {
             let metrics = netns.within(|| http_get(HEALTH.parse().expect("address"), "/metrics"))??;
             let value = |name: &str| {
                 metrics

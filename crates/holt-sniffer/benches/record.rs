@@ -24,6 +24,7 @@ use support::frames::{ETHERNET_HEADER, frames};
 const ALL: Selection = Selection {
     dns: true,
     tcp_syn: true,
+    http: true,
 };
 
 fn packets(variants: u16) -> Vec<Vec<u8>> {

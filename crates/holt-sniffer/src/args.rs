@@ -53,6 +53,11 @@ pub struct Args {
     #[arg(long, env = "HOLT_SNIFFER_ENABLE_TCP", default_value_t = true, action = ArgAction::Set)]
     pub enable_tcp: bool,
 
+    /// Capture TCP segments that begin with an HTTP/1.x request line and report its method and path
+    /// (never headers, bodies or query strings).
+    #[arg(long, env = "HOLT_SNIFFER_ENABLE_HTTP", default_value_t = true, action = ArgAction::Set)]
+    pub enable_http: bool,
+
     /// Scan /proc for established client sockets every report interval (long-lived connections).
     #[arg(long, env = "HOLT_SNIFFER_ENABLE_SOCKET_SCAN", default_value_t = true, action = ArgAction::Set)]
     pub enable_socket_scan: bool,
@@ -143,7 +148,7 @@ mod tests {
     fn defaults_follow_the_reference() {
         let args = Args::try_parse_from(["holt-sniffer"]).expect("defaults");
         assert_eq!(args.report_interval, Duration::from_secs(1));
-        assert!(args.enable_dns && args.enable_tcp && args.enable_socket_scan);
+        assert!(args.enable_dns && args.enable_tcp && args.enable_http && args.enable_socket_scan);
         assert_eq!(args.mapper_url.port, 9090);
         let args = Args::try_parse_from([
             "holt-sniffer",

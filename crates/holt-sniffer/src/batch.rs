@@ -1,20 +1,23 @@
 //! What the sniffer saw since its last delivered report, deduplicated. In: DNS answers
-//! (client, name, address, TTL, time) and connections (source, destination, port, how seen, time).
-//! Out: the `dns` and `connections` lists of a [`holt_mapper_api::Report`].
+//! (client, name, address, TTL, time), connections (source, destination, port, how seen, time) and
+//! HTTP requests (source, destination, port, method, path, time). Out: the `dns`, `connections` and
+//! `http` lists of a [`holt_mapper_api::Report`].
 //!
 //! DNS answers are keyed by (client, name, address), connections by (source, destination, port, how
 //! seen): a SYN and a socket-scan sighting of the same flow are both kept, since they say different
 //! things (an attempt; an established connection with the source's host name). Repeats keep the latest
 //! time and that sighting's TTL (the TTL counts from then on). The batch is bounded: a new key past `capacity` is not stored and is
-//! counted in [`Batch::overflow`]. Recording a key already present never allocates; names are looked
-//! up by `&str`.
+//! counted in [`Batch::overflow`]; HTTP requests have their own bound within it,
+//! [`MAX_HTTP_REQUESTS`] distinct (source, destination, port, method, path) per batch. Recording a key
+//! already present never allocates; names and paths are looked up by `&str`.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use holt_mapper_api::{Connection, DnsAnswer, SeenBy};
+use holt_decode::Method;
+use holt_mapper_api::{Connection, DnsAnswer, HttpRequest, SeenBy};
 use indexmap::IndexSet;
 
 /// The batch's hash tables. Keys come from the network, so the hash is seeded per process (foldhash's
@@ -63,6 +66,28 @@ impl Hash for ConnectionKey {
     }
 }
 
+/// The most distinct HTTP requests (source, destination, port, method, path) a batch holds; more are
+/// turned away and counted in [`Batch::overflow`], like observations past the batch's capacity.
+pub const MAX_HTTP_REQUESTS: usize = 10_000;
+
+/// An HTTP request: the path is an index into the batch's `paths`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HttpKey {
+    src: IpAddr,
+    dst: IpAddr,
+    dst_port: u16,
+    method: Method,
+    path: u32,
+}
+
+impl Hash for HttpKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u128(address_word(self.src));
+        state.write_u128(address_word(self.dst));
+        state.write_u64(u64::from(self.dst_port) << 40 | (self.method as u64) << 32 | u64::from(self.path));
+    }
+}
+
 /// IPv4 as IPv4-mapped IPv6; IPv6 as is (a mapped IPv6 key then shares the hash of its IPv4 twin,
 /// which only costs an equality check).
 fn address_word(ip: IpAddr) -> u128 {
@@ -87,6 +112,10 @@ pub struct Batch {
     names: IndexSet<Box<str>, foldhash::fast::RandomState>,
     dns: Table<DnsKey, DnsSeen>,
     connections: Table<ConnectionKey, ConnectionSeen>,
+    /// The paths of `http`, each stored once; a key holds its path's index.
+    paths: IndexSet<Box<str>, foldhash::fast::RandomState>,
+    /// HTTP requests and when each was last seen.
+    http: Table<HttpKey, u64>,
     capacity: usize,
     overflow: u64,
     evicted: u64,
@@ -97,6 +126,7 @@ pub struct Batch {
 pub enum Entry<'a> {
     Dns(DnsEntry<'a>),
     Connection(ConnectionEntry<'a>),
+    Http(HttpEntry<'a>),
 }
 
 impl Batch {
@@ -107,6 +137,8 @@ impl Batch {
             names: IndexSet::default(),
             dns: Table::default(),
             connections: Table::default(),
+            paths: IndexSet::default(),
+            http: Table::default(),
             capacity,
             overflow: 0,
             evicted: 0,
@@ -128,7 +160,7 @@ impl Batch {
 
     /// Distinct observations held.
     pub fn len(&self) -> usize {
-        self.dns.len() + self.connections.len()
+        self.dns.len() + self.connections.len() + self.http.len()
     }
 
     /// Distinct observations it holds at most.
@@ -226,6 +258,42 @@ impl Batch {
         }
     }
 
+    /// Records an HTTP request from `src` to `dst:dst_port` with `method` and `path`.
+    pub fn add_http(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        dst_port: u16,
+        method: Method,
+        path: &str,
+        at_ms: u64,
+    ) {
+        let room = self.len() < self.capacity && self.http.len() < MAX_HTTP_REQUESTS;
+        let index = match self.paths.get_index_of(path) {
+            Some(index) => Some(index),
+            None if room => Some(self.paths.insert_full(path.into()).0),
+            None => None,
+        };
+        let Some(path) = index.and_then(|index| u32::try_from(index).ok()) else {
+            self.overflow += 1;
+            return;
+        };
+        let key = HttpKey {
+            src,
+            dst,
+            dst_port,
+            method,
+            path,
+        };
+        if let Some(last_seen_ms) = self.http.get_mut(&key) {
+            *last_seen_ms = (*last_seen_ms).max(at_ms);
+        } else if room {
+            self.http.insert(key, at_ms);
+        } else {
+            self.overflow += 1;
+        }
+    }
+
     /// Moves everything from `other` into this batch; `other`'s overflow and evictions are added to this
     /// one's. Into an empty batch of at least the same capacity this is a move, not a re-insertion.
     /// Past this batch's capacity, the observations seen longest ago (in either) are dropped and
@@ -245,6 +313,10 @@ impl Batch {
         for (key, seen) in &other.dns {
             let name = other.name(key);
             self.add_dns(key.client, name, key.ip, seen.ttl_seconds, seen.last_seen_ms);
+        }
+        for (key, last_seen_ms) in &other.http {
+            let path = other.path(key);
+            self.add_http(key.src, key.dst, key.dst_port, key.method, path, *last_seen_ms);
         }
         for (key, seen) in other.connections {
             self.add_connection(
@@ -274,11 +346,14 @@ impl Batch {
             .values()
             .map(|seen| seen.last_seen_ms)
             .chain(self.connections.values().map(|seen| seen.last_seen_ms))
+            .chain(self.http.values().copied())
             .collect();
         if count >= times.len() {
             self.dns.clear();
             self.connections.clear();
+            self.http.clear();
             self.compact_names();
+            self.compact_paths();
             return;
         }
         // Everything older than the count-th oldest time goes, then as many at that time as needed.
@@ -303,8 +378,30 @@ impl Batch {
             self.dns.retain(|_, seen| keep(seen.last_seen_ms, at_threshold));
             self.connections
                 .retain(|_, seen| keep(seen.last_seen_ms, at_threshold));
+            self.http
+                .retain(|_, last_seen_ms| keep(*last_seen_ms, at_threshold));
         }
         self.compact_names();
+        self.compact_paths();
+    }
+
+    /// Drops paths no HTTP request refers to any more, once they are most of the table (as
+    /// [`Batch::compact_names`] does for names).
+    fn compact_paths(&mut self) {
+        if self.paths.len() <= 64 || self.paths.len() <= 2 * self.http.len() {
+            return;
+        }
+        let old_paths = std::mem::take(&mut self.paths);
+        let entries: Vec<(HttpKey, u64)> = self.http.drain().collect();
+        for (mut key, last_seen_ms) in entries {
+            let path = usize::try_from(key.path)
+                .ok()
+                .and_then(|index| old_paths.get_index(index))
+                .map_or("", |path| path);
+            let (index, _) = self.paths.insert_full(path.into());
+            key.path = u32::try_from(index).unwrap_or(u32::MAX);
+            self.http.insert(key, last_seen_ms);
+        }
     }
 
     /// Drops names no DNS answer refers to any more, once they are most of the table (after
@@ -332,6 +429,7 @@ impl Batch {
     pub fn split_off_while(&mut self, mut admit: impl FnMut(&Entry<'_>) -> bool) -> Batch {
         let mut dns = Vec::new();
         let mut connections = Vec::new();
+        let mut http = Vec::new();
         let mut refused = false;
         for entry in self.dns_entries() {
             if !admit(&Entry::Dns(entry)) {
@@ -343,9 +441,18 @@ impl Batch {
         if !refused {
             for entry in self.connection_entries() {
                 if !admit(&Entry::Connection(entry)) {
+                    refused = true;
                     break;
                 }
                 connections.push(entry);
+            }
+        }
+        if !refused {
+            for entry in self.http_entries() {
+                if !admit(&Entry::Http(entry)) {
+                    break;
+                }
+                http.push(entry);
             }
         }
         let mut part = Batch::new(self.capacity);
@@ -368,6 +475,29 @@ impl Batch {
                 entry.last_seen_ms,
             );
         }
+        for entry in &http {
+            part.add_http(
+                entry.src_ip,
+                entry.dst_ip,
+                entry.dst_port,
+                entry.method,
+                entry.path,
+                entry.last_seen_ms,
+            );
+        }
+        let http_keys: Vec<HttpKey> = http
+            .iter()
+            .filter_map(|entry| {
+                let path = u32::try_from(self.paths.get_index_of(entry.path)?).ok()?;
+                Some(HttpKey {
+                    src: entry.src_ip,
+                    dst: entry.dst_ip,
+                    dst_port: entry.dst_port,
+                    method: entry.method,
+                    path,
+                })
+            })
+            .collect();
         let dns_keys: Vec<DnsKey> = dns
             .iter()
             .filter_map(|entry| {
@@ -388,7 +518,10 @@ impl Batch {
                 seen_by: entry.seen_by,
             })
             .collect();
-        drop((dns, connections));
+        drop((dns, connections, http));
+        for key in &http_keys {
+            self.http.remove(key);
+        }
         for key in &dns_keys {
             self.dns.remove(key);
         }
@@ -397,8 +530,10 @@ impl Batch {
         }
         if self.is_empty() {
             self.names.clear();
+            self.paths.clear();
         } else {
             self.compact_names();
+            self.compact_paths();
         }
         part
     }
@@ -420,6 +555,8 @@ impl Batch {
         self.names.clear();
         self.dns.clear();
         self.connections.clear();
+        self.paths.clear();
+        self.http.clear();
         self.evicted = 0;
         std::mem::take(&mut self.overflow)
     }
@@ -429,6 +566,40 @@ impl Batch {
         self.dns_entries()
             .map(Entry::Dns)
             .chain(self.connection_entries().map(Entry::Connection))
+            .chain(self.http_entries().map(Entry::Http))
+    }
+
+    /// The HTTP requests, borrowed, in no particular order.
+    pub fn http_entries(&self) -> impl Iterator<Item = HttpEntry<'_>> {
+        self.http.iter().map(|(key, last_seen_ms)| HttpEntry {
+            src_ip: key.src,
+            dst_ip: key.dst,
+            dst_port: key.dst_port,
+            method: key.method,
+            path: self.path(key),
+            last_seen_ms: *last_seen_ms,
+        })
+    }
+
+    fn path(&self, key: &HttpKey) -> &str {
+        usize::try_from(key.path)
+            .ok()
+            .and_then(|index| self.paths.get_index(index))
+            .map_or("", |path| path)
+    }
+
+    /// The HTTP requests, in no particular order.
+    pub fn http_requests(&self) -> Vec<HttpRequest> {
+        self.http_entries()
+            .map(|entry| HttpRequest {
+                src_ip: entry.src_ip,
+                dst_ip: entry.dst_ip,
+                dst_port: entry.dst_port,
+                method: entry.method.as_str().to_owned(),
+                path: entry.path.to_owned(),
+                last_seen_ms: entry.last_seen_ms,
+            })
+            .collect()
     }
 
     /// The DNS answers, in no particular order (sorting a large report costs more than building it).
@@ -507,6 +678,17 @@ pub struct ConnectionEntry<'a> {
     pub dst_port: u16,
     pub seen_by: SeenBy,
     pub src_hostname: Option<&'a str>,
+    pub last_seen_ms: u64,
+}
+
+/// An [`HttpRequest`] borrowed from a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpEntry<'a> {
+    pub src_ip: IpAddr,
+    pub dst_ip: IpAddr,
+    pub dst_port: u16,
+    pub method: Method,
+    pub path: &'a str,
     pub last_seen_ms: u64,
 }
 
@@ -696,5 +878,62 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), 50, "each answer still has its own name");
+    }
+
+    #[test]
+    fn http_requests_collapse_by_method_and_path_split_and_evict_with_the_rest() {
+        let mut batch = Batch::new(10);
+        let (client, server) = (ip("10.0.0.1"), ip("10.0.0.9"));
+        batch.add_http(client, server, 80, Method::Get, "/orders/17", 5);
+        batch.add_http(client, server, 80, Method::Get, "/orders/17", 9);
+        batch.add_http(client, server, 80, Method::Post, "/orders/17", 6);
+        batch.add_http(client, server, 80, Method::Get, "/charge", 7);
+        let mut requests = batch.http_requests();
+        requests.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
+        let seen: Vec<(&str, &str, u64)> = requests
+            .iter()
+            .map(|r| (r.method.as_str(), r.path.as_str(), r.last_seen_ms))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("GET", "/charge", 7),
+                ("GET", "/orders/17", 9),
+                ("POST", "/orders/17", 6)
+            ]
+        );
+        let mut taken = 0;
+        let part = batch.split_off_while(|_| {
+            taken += 1;
+            taken <= 2
+        });
+        assert_eq!((part.len(), batch.len()), (2, 1));
+        let mut whole = Batch::new(2);
+        whole.absorb(part);
+        whole.absorb(batch);
+        assert_eq!((whole.len(), whole.evicted()), (2, 1));
+        assert!(
+            whole
+                .http_entries()
+                .all(|entry| entry.last_seen_ms > 5 && !entry.path.is_empty())
+        );
+    }
+
+    #[test]
+    fn http_requests_have_their_own_bound() {
+        let mut batch = Batch::new(MAX_HTTP_REQUESTS + 10);
+        for n in 0..MAX_HTTP_REQUESTS + 5 {
+            batch.add_http(
+                ip("10.0.0.1"),
+                ip("10.0.0.9"),
+                80,
+                Method::Get,
+                &format!("/{n}"),
+                1,
+            );
+        }
+        assert_eq!((batch.len(), batch.overflow()), (MAX_HTTP_REQUESTS, 5));
+        batch.add_connection(ip("10.0.0.1"), ip("10.0.0.9"), 80, SeenBy::Syn, None, 1);
+        assert_eq!(batch.len(), MAX_HTTP_REQUESTS + 1, "other observations still fit");
     }
 }

@@ -28,10 +28,11 @@ fn main() -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
-    let capture_thread = if args.enable_dns || args.enable_tcp {
+    let capture_thread = if args.enable_dns || args.enable_tcp || args.enable_http {
         let selection = Selection {
             dns: args.enable_dns,
             tcp_syn: args.enable_tcp,
+            http: args.enable_http,
         };
         let geometry = RingGeometry {
             block_size: args.ring_block_size,

@@ -1,8 +1,16 @@
 //! One captured packet into the batch and the counters: decode it with `holt_decode`, add each DNS
-//! address or TCP SYN to the batch, count skips and decode errors by category. No I/O, and no allocation
-//! unless the packet brings a name, address pair or counter category not seen before in this batch.
+//! address, TCP SYN or HTTP request line (method and path) to the batch, count skips and decode errors by
+//! category. No I/O, and no allocation unless the packet brings a name, address pair, path or counter
+//! category not seen before in this batch.
+//!
+//! An HTTP path known only in part (a request line split across TCP segments, whose second segment the
+//! kernel filter cannot select; or one longer than [`MAX_PATH_LEN`]) is recorded as its known prefix up
+//! to the last `/`, followed by `*`: the path starts with it.
 
-use holt_decode::{DnsMessage, DnsResponse, Envelope, LinkType, MAX_NAME_LEN, Observation, envelope};
+use holt_decode::{
+    DnsMessage, DnsResponse, Envelope, LinkType, MAX_NAME_LEN, MAX_PATH_LEN, Observation, PathEnd,
+    RequestSegment, envelope,
+};
 use holt_mapper_api::SeenBy;
 
 use crate::filter::Selection;
@@ -18,6 +26,8 @@ pub struct Recorder {
     dns: DnsRecorder,
     tcp_dns: TcpDnsStreams,
     recent_syns: RecentSyns,
+    /// Scratch room for a prefix path and its `*`.
+    path: [u8; MAX_PATH_LEN + 1],
 }
 
 /// Records DNS messages: skips repeats, decodes the rest; keeps a scratch buffer for names.
@@ -39,6 +49,7 @@ impl Recorder {
             },
             tcp_dns: TcpDnsStreams::new(),
             recent_syns: RecentSyns::new(),
+            path: [0; MAX_PATH_LEN + 1],
         }
     }
 
@@ -69,9 +80,50 @@ impl Recorder {
                 }
             }
             Ok(Envelope::Syn(_)) => state.tally.skip("tcp_disabled"),
+            Ok(Envelope::Request(segment)) if self.recording.http => self.record_http(state, &segment, at_ms),
+            Ok(Envelope::Request(_)) => state.tally.skip("http_disabled"),
             Ok(Envelope::Skip(skip)) => state.tally.skip(skip.category()),
             Err(error) => state.tally.decode_error(error.category()),
         }
+    }
+}
+
+impl Recorder {
+    /// Records the request line at the start of `segment`, or why there is none.
+    fn record_http(&mut self, state: &mut State, segment: &RequestSegment<'_>, at_ms: u64) {
+        let Some(request) = segment.decode() else {
+            state.tally.skip(holt_decode::Skip::NotHttpRequest.category());
+            return;
+        };
+        let line = request.line;
+        let path = if line.is_prefix() {
+            // The known prefix ends with `/`; `*` says the rest is unknown.
+            let length = line.path.len();
+            match self.path.get_mut(..=length) {
+                Some(room) => {
+                    room[..length].copy_from_slice(line.path.as_bytes());
+                    room[length] = b'*';
+                    std::str::from_utf8(room).unwrap_or("/*")
+                }
+                None => "/*",
+            }
+        } else {
+            line.path
+        };
+        let kind = match line.end {
+            PathEnd::Whole => "whole",
+            PathEnd::CutBySegment => "cut_by_segment",
+            PathEnd::TooLong => "too_long",
+        };
+        *state.tally.http_requests.entry(kind).or_default() += 1;
+        state.batch.add_http(
+            request.client,
+            request.server,
+            request.server_port,
+            line.method,
+            path,
+            at_ms,
+        );
     }
 }
 
@@ -94,7 +146,7 @@ impl DnsRecorder {
             }
             Ok(Observation::Skip(skip)) => state.tally.skip(skip.category()),
             // A DNS message decodes to a response or a skip.
-            Ok(Observation::TcpSyn(_)) => {}
+            Ok(Observation::TcpSyn(_) | Observation::HttpRequest(_)) => {}
             Err(error) => state.tally.decode_error(error.category()),
         }
     }
@@ -182,6 +234,7 @@ mod tests {
     const ALL: Selection = Selection {
         dns: true,
         tcp_syn: true,
+        http: true,
     };
 
     #[test]
@@ -264,6 +317,7 @@ mod tests {
             Selection {
                 dns: false,
                 tcp_syn: false,
+                http: false,
             },
             LinkType::RawIp,
         );
@@ -274,5 +328,74 @@ mod tests {
         assert!(state.batch.is_empty());
         assert_eq!(state.tally.skipped.get("dns_disabled"), Some(&2));
         assert_eq!(state.tally.skipped.get("tcp_disabled"), Some(&1));
+    }
+
+    /// IPv4 + TCP (PSH, ACK) from 10.0.0.7:40000 to 10.2.0.1:80 carrying `payload`.
+    fn http_packet(payload: &[u8]) -> Vec<u8> {
+        let mut p = vec![
+            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 7, 10, 2, 0, 1,
+        ];
+        p[2..4].copy_from_slice(&((40 + payload.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&[
+            0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
+        ]);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    #[test]
+    fn http_request_lines_are_recorded_with_cut_paths_as_prefixes() {
+        let shared = Shared::new(100);
+        let mut recorder = Recorder::new(ALL, LinkType::RawIp);
+        let mut state = shared.lock();
+        recorder.record(
+            &mut state,
+            &http_packet(b"GET /orders/17?card=4111 HTTP/1.1\r\nHost: a\r\n\r\n"),
+            1,
+        );
+        recorder.record(&mut state, &http_packet(b"GET /orders/17 HTTP/1.1\r\n"), 2);
+        recorder.record(&mut state, &http_packet(b"POST /inventory/it"), 3);
+        recorder.record(&mut state, &http_packet(b"GET http://proxy/ HTTP/1.1\r\n"), 4);
+        let mut requests = state.batch.http_requests();
+        requests.sort_by(|a, b| a.path.cmp(&b.path));
+        let seen: Vec<(String, &str, &str, u16, u64)> = requests
+            .iter()
+            .map(|r| {
+                (
+                    r.dst_ip.to_string(),
+                    r.method.as_str(),
+                    r.path.as_str(),
+                    r.dst_port,
+                    r.last_seen_ms,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("10.2.0.1".to_owned(), "POST", "/inventory/*", 80, 3),
+                ("10.2.0.1".to_owned(), "GET", "/orders/17", 80, 2),
+            ]
+        );
+        assert_eq!(state.tally.http_requests.get("whole"), Some(&2));
+        assert_eq!(state.tally.http_requests.get("cut_by_segment"), Some(&1));
+        assert_eq!(state.tally.skipped.get("not_http_request"), Some(&1));
+    }
+
+    #[test]
+    fn http_off_records_no_request() {
+        let shared = Shared::new(100);
+        let mut recorder = Recorder::new(
+            Selection {
+                dns: true,
+                tcp_syn: true,
+                http: false,
+            },
+            LinkType::RawIp,
+        );
+        let mut state = shared.lock();
+        recorder.record(&mut state, &http_packet(b"GET /orders/17 HTTP/1.1\r\n"), 1);
+        assert!(state.batch.is_empty());
+        assert_eq!(state.tally.skipped.get("http_disabled"), Some(&1));
     }
 }

@@ -8,7 +8,7 @@
 
 use holt_mapper_api::{Counters, SeenBy};
 
-use crate::batch::{Batch, ConnectionEntry, DnsEntry, Entry};
+use crate::batch::{Batch, ConnectionEntry, DnsEntry, Entry, HttpEntry};
 use crate::ip_text::write_ip;
 
 /// Bytes per observation, about: reserved up front so the buffer grows once.
@@ -33,7 +33,16 @@ pub fn encode(node: &str, batch: &Batch, counters: &Counters) -> Vec<u8> {
         }
         write_connection(&mut out, &entry);
     }
-    out.extend_from_slice(b"],\"counters\":");
+    out.push(b']');
+    // Left out when empty, as `serde` leaves it out: older mappers never see it unless it has entries.
+    for (n, entry) in batch.http_entries().enumerate() {
+        out.extend_from_slice(if n == 0 { b",\"http\":[" } else { b"," });
+        write_http(&mut out, &entry);
+    }
+    if batch.http_entries().next().is_some() {
+        out.push(b']');
+    }
+    out.extend_from_slice(b",\"counters\":");
     write_counters(&mut out, counters);
     out.push(b'}');
     out
@@ -52,7 +61,8 @@ pub enum Chunk {
 /// with that body. When not even the first one fits, that one is taken out alone
 /// ([`Chunk::TooLarge`]). `pending` must not be empty.
 pub fn take_chunk(node: &str, pending: &mut Batch, counters: &Counters, max_bytes: usize) -> Chunk {
-    let frame = encode(node, &Batch::new(0), counters).len();
+    // The empty report has no `"http":[]`; counted here in case the part gets HTTP requests.
+    let frame = encode(node, &Batch::new(0), counters).len() + HTTP_FIELD.len();
     let mut used = frame;
     let mut scratch = Vec::with_capacity(ENTRY_BYTES * 4);
     let part = pending.split_off_while(|entry| {
@@ -60,6 +70,7 @@ pub fn take_chunk(node: &str, pending: &mut Batch, counters: &Counters, max_byte
         match entry {
             Entry::Dns(dns) => write_dns(&mut scratch, dns),
             Entry::Connection(connection) => write_connection(&mut scratch, connection),
+            Entry::Http(request) => write_http(&mut scratch, request),
         }
         // One separating comma counted per observation: a bound, one byte per array over.
         let next = used + scratch.len() + 1;
@@ -108,6 +119,25 @@ fn write_connection(out: &mut Vec<u8>, entry: &ConnectionEntry<'_>) {
         out.extend_from_slice(b",\"srcHostname\":");
         write_str(out, hostname);
     }
+    out.extend_from_slice(b",\"lastSeenMs\":");
+    write_number(out, entry.last_seen_ms);
+    out.push(b'}');
+}
+
+/// The `http` field's framing, beyond its entries.
+const HTTP_FIELD: &str = ",\"http\":[]";
+
+fn write_http(out: &mut Vec<u8>, entry: &HttpEntry<'_>) {
+    out.extend_from_slice(b"{\"srcIp\":\"");
+    write_ip(out, entry.src_ip);
+    out.extend_from_slice(b"\",\"dstIp\":\"");
+    write_ip(out, entry.dst_ip);
+    out.extend_from_slice(b"\",\"dstPort\":");
+    write_number(out, u64::from(entry.dst_port));
+    out.extend_from_slice(b",\"method\":");
+    write_str(out, entry.method.as_str());
+    out.extend_from_slice(b",\"path\":");
+    write_str(out, entry.path);
     out.extend_from_slice(b",\"lastSeenMs\":");
     write_number(out, entry.last_seen_ms);
     out.push(b'}');
@@ -181,6 +211,7 @@ mod tests {
             node: node.to_owned(),
             dns: batch.dns_answers(),
             connections: batch.connections(),
+            http: batch.http_requests(),
             counters: counters.clone(),
         };
         serde_json::to_vec(&report).unwrap_or_default()
@@ -216,6 +247,22 @@ mod tests {
             SeenBy::SocketScan,
             Some("client-pod-7\n"),
             u64::MAX,
+        );
+        batch.add_http(
+            ip("10.0.0.7"),
+            ip("10.0.0.9"),
+            80,
+            holt_decode::Method::Get,
+            "/orders/17",
+            10,
+        );
+        batch.add_http(
+            ip("fd77::2"),
+            ip("fd77::3"),
+            8080,
+            holt_decode::Method::Patch,
+            "/a\"b\\c/*",
+            11,
         );
         let counters = Counters {
             packets: 42,

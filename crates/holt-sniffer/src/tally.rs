@@ -21,6 +21,9 @@ pub struct Tally {
     pub skipped: BTreeMap<&'static str, u64>,
     /// DNS responses identical to one already recorded in the current batch (not decoded again).
     pub dns_repeats: u64,
+    /// HTTP request lines recorded, by how much of the path was known: `whole`, `cut_by_segment` (the
+    /// line was split across TCP segments: a prefix is reported), `too_long` (a prefix too).
+    pub http_requests: BTreeMap<&'static str, u64>,
     /// Observations lost, by [`DropReason`].
     pub report_drops: BTreeMap<DropReason, u64>,
     /// Observations waiting to be delivered (the reporter's backlog), at its last tick.
@@ -144,6 +147,11 @@ impl Tally {
             "holt_sniffer_dns_repeats_total",
             "DNS responses identical to one already recorded in the current batch, not decoded again.",
             self.dns_repeats,
+        )
+        .counters(
+            "holt_sniffer_http_requests_total",
+            "HTTP request lines recorded, by path: whole, cut_by_segment or too_long (reported as a prefix).",
+            labelled("path", &self.http_requests),
         )
         .counters(
             "holt_sniffer_report_drops_total",

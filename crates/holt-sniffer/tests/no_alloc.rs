@@ -1,6 +1,7 @@
 //! The capture hot path does not allocate: once a batch has seen an observation, recording the same
 //! DNS answer or SYN again — decoded or recognised as a repeat — allocates nothing. Counted by a global
-//! allocator wrapper, over the benchmark's frames (DNS answers with CNAMEs over IPv4 and IPv6, SYNs).
+//! allocator wrapper, over the benchmark's frames (DNS answers with CNAMEs over IPv4 and IPv6, SYNs;
+//! HTTP requests, responses and ACKs).
 
 mod support;
 
@@ -11,7 +12,7 @@ use holt_sniffer::filter::Selection;
 use holt_sniffer::record::Recorder;
 use holt_sniffer::shared::Shared;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use support::frames::{ETHERNET_HEADER, frames};
+use support::frames::{ETHERNET_HEADER, frames, http_frames};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -24,6 +25,7 @@ fn recording_known_observations_does_not_allocate() {
     let recording = Selection {
         dns: true,
         tcp_syn: true,
+        http: true,
     };
     // The repeat caches are what a real capture meets; without them every packet is decoded again.
     let mut with_caches = Recorder::new(recording, LinkType::RawIp);
@@ -78,4 +80,46 @@ fn recording_known_observations_does_not_allocate() {
         "decoding known packets allocated"
     );
     assert_eq!(state.batch.len(), distinct);
+
+    recording_known_http_requests_does_not_allocate();
+}
+
+/// HTTP requests, responses and ACKs (run from the test above: the allocation counter is global, so
+/// two tests would count each other's allocations).
+fn recording_known_http_requests_does_not_allocate() {
+    let frames = http_frames(1);
+    let packets: Vec<&[u8]> = frames.iter().map(|f| &f[ETHERNET_HEADER..]).collect();
+    let shared = Shared::new(100_000);
+    let recording = Selection {
+        dns: true,
+        tcp_syn: true,
+        http: true,
+    };
+    let mut recorder = Recorder::new(recording, LinkType::RawIp);
+    let mut state = shared.lock();
+    for packet in &packets {
+        recorder.record(&mut state, packet, 1);
+    }
+    // Half the frames are requests (one per client and family), half responses and ACKs.
+    assert_eq!(state.batch.len(), packets.len() / 2);
+    assert_eq!(
+        state.tally.http_requests.get("whole"),
+        Some(&(packets.len() as u64 / 2))
+    );
+
+    let region = Region::new(GLOBAL);
+    for round in 0..20 {
+        for packet in &packets {
+            recorder.record(&mut state, packet, 2 + round);
+        }
+    }
+    let stats = region.change();
+    assert_eq!(
+        (stats.allocations, stats.reallocations),
+        (0, 0),
+        "recording {} known HTTP packets allocated {} bytes",
+        20 * packets.len(),
+        stats.bytes_allocated
+    );
+    assert_eq!(state.batch.len(), packets.len() / 2);
 }

@@ -264,6 +264,7 @@ impl ServedMapper {
             dns: vec![],
             connections,
             counters: Counters::default(),
+            http: Vec::new(),
         };
         let post = http::Request::post(holt_mapper_api::REPORTS_PATH).body(serde_json::to_vec(&report)?)?;
         http.request_text(post).await?;

@@ -258,6 +258,7 @@ pub fn connections_report(
             })
             .collect(),
         counters: Counters::default(),
+        http: Vec::new(),
     }
 }
 
@@ -282,6 +283,7 @@ pub fn dns_report(
             .collect(),
         connections: Vec::new(),
         counters: Counters::default(),
+        http: Vec::new(),
     }
 }
 

@@ -1,5 +1,5 @@
-//! Pre-built Ethernet frames for the benchmark and the allocation test: DNS answers and TCP SYNs over
-//! IPv4 and IPv6. Checksums are zero (nothing on the path checks them before the capture tap, and the
+//! Pre-built Ethernet frames for the benchmark and the allocation test: DNS answers, TCP SYNs, HTTP
+//! requests and other TCP data over IPv4 and IPv6. Checksums are zero (nothing on the path checks them before the capture tap, and the
 //! frames are not addressed to the capturing host).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -49,6 +49,57 @@ fn syn(src_port: u16, dst_port: u16) -> Vec<u8> {
     segment.extend_from_slice(&dst_port.to_be_bytes());
     segment.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
     segment
+}
+
+/// A TCP segment with PSH and ACK set (or ACK alone without payload) carrying `payload`.
+fn tcp_data(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+    let mut segment = src_port.to_be_bytes().to_vec();
+    segment.extend_from_slice(&dst_port.to_be_bytes());
+    let flags = if payload.is_empty() { 0x10 } else { 0x18 };
+    segment.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 1, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    segment.extend_from_slice(payload);
+    segment
+}
+
+/// 1,024 × `variants` frames of HTTP traffic: for each of 256 clients and each variant, an IPv4
+/// request (`GET /orders/<client>/<variant>`, with headers), the IPv4 response segment, an IPv6 request
+/// (`POST /charge/<client>/<variant>`) and an IPv6 bare ACK. Half are requests (the kernel filter
+/// passes them when HTTP is on), half other TCP traffic (never passed).
+pub fn http_frames(variants: u16) -> Vec<Vec<u8>> {
+    let mut frames = Vec::new();
+    for variant in 0..variants {
+        for client in 0u8..=255 {
+            let client4 = Ipv4Addr::new(10, 1, 0, client);
+            let client6 = Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, u16::from(client));
+            let server4 = Ipv4Addr::new(10, 2, 0, client % 16);
+            let server6 = Ipv6Addr::new(0xfd00, 2, 0, 0, 0, 0, 0, u16::from(client % 16));
+            let port = 40_000 + u16::from(client);
+            let get = format!(
+                "GET /orders/{client}/{variant} HTTP/1.1\r\nhost: shop\r\nuser-agent: bench\r\naccept: */*\r\n\r\n"
+            );
+            frames.push(ethernet(
+                0x0800,
+                &ipv4(client4, server4, 6, &tcp_data(port, 80, get.as_bytes())),
+            ));
+            let response = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+            frames.push(ethernet(
+                0x0800,
+                &ipv4(server4, client4, 6, &tcp_data(80, port, response)),
+            ));
+            let post = format!(
+                "POST /charge/{client}/{variant} HTTP/1.1\r\nhost: shop\r\ncontent-length: 0\r\n\r\n"
+            );
+            frames.push(ethernet(
+                0x86dd,
+                &ipv6(client6, server6, 6, &tcp_data(port, 8080, post.as_bytes())),
+            ));
+            frames.push(ethernet(
+                0x86dd,
+                &ipv6(client6, server6, 6, &tcp_data(port, 8080, b"")),
+            ));
+        }
+    }
+    frames
 }
 
 /// A response for `web.ns.svc.cluster.local`: CNAME to `pod.ns.svc.cluster.local`, then the addresses.

@@ -1,5 +1,6 @@
 //! The peers the sniffer watches and reports to, run as threads of the test: a tiny authoritative DNS
-//! responder, a TCP server that accepts and holds connections, and a collector of posted reports.
+//! responder, a TCP server that accepts and holds connections, a tiny HTTP/1.1 server, and a collector of
+//! posted reports.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -181,6 +182,43 @@ pub fn tcp_server(listener: TcpListener) -> Running {
                 Ok((stream, _)) => held.push(stream),
                 Err(_) => std::thread::sleep(Duration::from_millis(10)),
             }
+        }
+    })
+}
+
+/// A tiny HTTP/1.1 server: on each connection (a thread each), reads requests (the request line and
+/// headers up to the empty line; no bodies) and answers each `200 OK` with an empty body, keeping the
+/// connection open for the next (keep-alive) until the client closes it. Bytes that are no request are
+/// read line by line and answered the same way, as long as they come.
+pub fn http_server(listener: TcpListener) -> Running {
+    listener.set_nonblocking(true).expect("nonblocking");
+    Running::spawn(move |stop| {
+        while !stop.load(Ordering::Relaxed) {
+            let Ok((stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            std::thread::spawn(move || {
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let Ok(mut writer) = stream.try_clone() else {
+                    return;
+                };
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut line = Vec::new();
+                    match reader.read_until(b'\n', &mut line) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) if line == b"\r\n" => {
+                            let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                            if writer.write_all(ok).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                    }
+                }
+            });
         }
     })
 }

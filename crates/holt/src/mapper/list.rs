@@ -68,6 +68,7 @@ mod tests {
                 Target::Kubernetes {
                     server: wl("server"),
                     service: None,
+                    http: Vec::new(),
                 },
             ),
             call(
@@ -82,6 +83,7 @@ mod tests {
                 Target::Kubernetes {
                     server: wl("server"),
                     service: None,
+                    http: Vec::new(),
                 },
             ),
         ];
