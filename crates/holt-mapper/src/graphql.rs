@@ -8,14 +8,16 @@
 //! ([`crate::access`]); bounds are the API's: body size, one request's time, concurrent requests, and here
 //! the query's depth and complexity.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use async_graphql::{
     Context, EmptySubscription, Enum, InputObject, Object, Schema, SimpleObject, parser::types::OperationType,
 };
-use holt_mapper_api::{DiscoveredIntent, Filters, Target, Workload};
+use holt_api::v2beta1::KafkaOperation;
+use holt_mapper_api::{DiscoveredIntent, Filters, HttpPath, Target, Workload};
 
+use crate::kafka_discovery::KafkaUse;
 use crate::shared::Shared;
 use crate::store::Filter;
 
@@ -85,7 +87,8 @@ pub struct ServiceIntents {
     intents: Vec<OtterizeServiceIdentity>,
 }
 
-/// The reference's intent types; Holt discovers calls between workloads, which carry none.
+/// The reference's intent types: Holt's calls with HTTP paths are `HTTP`, its Kafka topic use `KAFKA`, other
+/// calls between workloads carry none.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 pub enum IntentType {
@@ -149,7 +152,7 @@ impl QueryRoot {
             LabelChoice::new(include_labels, include_all_labels),
         )?;
         let mut by_client: BTreeMap<(String, String), ServiceIntents> = BTreeMap::new();
-        for (intent, server, service) in read.calls() {
+        for (intent, server, service, _) in read.calls() {
             let key = (intent.client.namespace.clone(), intent.client.name.clone());
             let entry = by_client.entry(key).or_insert_with(|| ServiceIntents {
                 client: read.identity(&intent.client, None),
@@ -187,16 +190,28 @@ impl QueryRoot {
             &filters,
             LabelChoice::new(include_labels, include_all_labels),
         )?;
-        Ok(read
-            .calls()
-            .map(|(intent, server, service)| Intent {
-                client: read.identity(&intent.client, None),
-                server: read.identity(server, service),
-                intent_type: None,
-                kafka_topics: None,
-                http_resources: None,
-            })
-            .collect())
+        let calls = read.calls().map(|(intent, server, service, http)| Intent {
+            client: read.identity(&intent.client, None),
+            server: read.identity(server, service),
+            intent_type: (!http.is_empty()).then_some(IntentType::Http),
+            kafka_topics: None,
+            http_resources: (!http.is_empty()).then(|| {
+                http.iter()
+                    .map(|p| HttpResource {
+                        path: p.path.clone(),
+                        methods: Some(p.methods.clone()),
+                    })
+                    .collect()
+            }),
+        });
+        let kafka = read.kafka().map(|(client, broker, topics)| Intent {
+            client: read.identity(client, None),
+            server: read.identity(&broker, None),
+            intent_type: Some(IntentType::Kafka),
+            kafka_topics: Some(topics),
+            http_resources: None,
+        });
+        Ok(calls.chain(kafka).collect())
     }
 
     /// Always true when the mapper answers (its agents' liveness check).
@@ -238,9 +253,10 @@ impl LabelChoice {
     }
 }
 
-/// The discovered intents one query reads, with the labels it asked for.
+/// The discovered intents and Kafka topic use one query reads, with the labels it asked for.
 struct Read {
     intents: Vec<DiscoveredIntent>,
+    kafka: Vec<KafkaUse>,
     labels: LabelChoice,
     workload_labels: HashMap<(String, String), BTreeMap<String, String>>,
 }
@@ -251,12 +267,25 @@ impl Read {
         let filter = Filter::parse(filters)?;
         let mapper = shared.mapper();
         let intents = mapper.intents(&filter);
+        let kafka = shared
+            .kafka()
+            .uses(None)
+            .into_iter()
+            .filter(|used| {
+                (filter.namespaces.is_empty() || filter.namespaces.contains(&used.client.namespace))
+                    && filter
+                        .server
+                        .as_ref()
+                        .is_none_or(|(name, namespace)| used.broker == format!("{name}.{namespace}"))
+            })
+            .collect();
         let workload_labels = match labels {
             LabelChoice::None => HashMap::new(),
             LabelChoice::Some(_) | LabelChoice::All => mapper.index.workload_labels(),
         };
         Ok(Read {
             intents,
+            kafka,
             labels,
             workload_labels,
         })
@@ -264,10 +293,52 @@ impl Read {
 
     /// Calls between workloads (internet destinations are not in the reference's open-source answers), with
     /// the Service each was made through.
-    fn calls(&self) -> impl Iterator<Item = (&DiscoveredIntent, &Workload, Option<&str>)> {
+    fn calls(&self) -> impl Iterator<Item = (&DiscoveredIntent, &Workload, Option<&str>, &[HttpPath])> {
         self.intents.iter().filter_map(|intent| match &intent.target {
-            Target::Kubernetes { server, service, .. } => Some((intent, server, service.as_deref())),
+            Target::Kubernetes {
+                server,
+                service,
+                http,
+            } => Some((intent, server, service.as_deref(), http.as_slice())),
             Target::Internet { .. } => None,
+        })
+    }
+
+    /// Kafka topic use per client and broker: the broker as a workload of its `name.namespace`, each topic
+    /// with every operation seen, named as the reference's schema names them (`PRODUCE`, `CONSUME`, ...).
+    fn kafka(&self) -> impl Iterator<Item = (&Workload, Workload, Vec<KafkaConfig>)> {
+        let mut by_pair: BTreeMap<(&str, &str, &str), (&Workload, Vec<KafkaConfig>)> = BTreeMap::new();
+        for used in &self.kafka {
+            let key = (
+                used.client.namespace.as_str(),
+                used.client.name.as_str(),
+                used.broker.as_str(),
+            );
+            let operations = used
+                .allowed
+                .iter()
+                .chain(&used.denied)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .map(|operation| reference_operation(*operation).to_owned())
+                .collect();
+            by_pair
+                .entry(key)
+                .or_insert_with(|| (&used.client, Vec::new()))
+                .1
+                .push(KafkaConfig {
+                    name: used.topic.clone(),
+                    operations: Some(operations),
+                });
+        }
+        by_pair.into_iter().map(|((_, _, broker), (client, topics))| {
+            let (name, namespace) = broker.split_once('.').unwrap_or((broker, ""));
+            let broker = Workload {
+                name: name.to_owned(),
+                namespace: namespace.to_owned(),
+                kind: None,
+            };
+            (client, broker, topics)
         })
     }
 
@@ -303,6 +374,23 @@ impl Read {
 /// A list argument as the read filters take it (comma separated); an empty list filters nothing.
 fn joined(list: Option<Vec<String>>) -> Option<String> {
     list.filter(|l| !l.is_empty()).map(|l| l.join(","))
+}
+
+/// A Kafka operation as the reference's GraphQL enum `KafkaOperation` names it.
+fn reference_operation(operation: KafkaOperation) -> &'static str {
+    match operation {
+        KafkaOperation::All => "ALL",
+        KafkaOperation::Consume => "CONSUME",
+        KafkaOperation::Produce => "PRODUCE",
+        KafkaOperation::Create => "CREATE",
+        KafkaOperation::Alter => "ALTER",
+        KafkaOperation::Delete => "DELETE",
+        KafkaOperation::Describe => "DESCRIBE",
+        KafkaOperation::ClusterAction => "CLUSTER_ACTION",
+        KafkaOperation::DescribeConfigs => "DESCRIBE_CONFIGS",
+        KafkaOperation::AlterConfigs => "ALTER_CONFIGS",
+        KafkaOperation::IdempotentWrite => "IDEMPOTENT_WRITE",
+    }
 }
 
 /// The group and version of the owner kinds the mapper resolves.

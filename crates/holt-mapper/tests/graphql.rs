@@ -114,7 +114,19 @@ async fn the_reference_clis_documents_read_the_tutorial_and_reset_it() -> anyhow
     .await?;
     let server_ip: std::net::IpAddr = ip(3).parse()?;
     for host in [1, 2] {
-        mapper.report(&support::connections_report(&ip(host), [server_ip], now_ms()))?;
+        let mut report = support::connections_report(&ip(host), [server_ip], now_ms());
+        if host == 2 {
+            // client2's call carries an HTTP request: its intent is `HTTP` with the path.
+            report.http.push(holt_mapper_api::HttpRequest {
+                src_ip: ip(host).parse()?,
+                dst_ip: server_ip,
+                dst_port: 443,
+                method: "GET".into(),
+                path: "/orders/17".into(),
+                last_seen_ms: now_ms(),
+            });
+        }
+        mapper.report(&report)?;
     }
     let tutorial: BTreeSet<(String, String)> = ["client", "client2"]
         .iter()
@@ -171,6 +183,14 @@ async fn the_reference_clis_documents_read_the_tutorial_and_reset_it() -> anyhow
     assert_eq!(pairs(&answer, "intents"), tutorial, "{answer}");
     let first = &answer["data"]["intents"][0];
     assert_eq!(first["type"], Value::Null, "{answer}");
+    let with_http = &answer["data"]["intents"][1];
+    assert_eq!(with_http["client"]["name"], "client2", "{answer}");
+    assert_eq!(with_http["type"], "HTTP", "{answer}");
+    assert_eq!(
+        with_http["httpResources"],
+        json!([{"path": "/orders/*", "methods": ["GET"]}]),
+        "the JSON API's path, folded"
+    );
     assert_eq!(
         first["server"]["labels"],
         Value::Null,

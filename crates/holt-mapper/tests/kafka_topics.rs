@@ -134,6 +134,31 @@ async fn a_brokers_authorizer_log_becomes_kafka_targets_and_denied_attempts() ->
         "what the intruder tried is what it would have to declare"
     );
 
+    // The reference CLI's `intents` document (its `list`/`export`): the Kafka use as `KAFKA` intents with
+    // their topics, the broker as the server.
+    let document = "query Intents($namespaces: [String!]) { intents(namespaces: $namespaces) { \
+        client { name namespace } server { name namespace } type kafkaTopics { name operations } } }";
+    let body =
+        serde_json::to_vec(&serde_json::json!({"query": document, "variables": {"namespaces": [ns]}}))?;
+    let (status, answer) = mapper.send("POST", "/query", &body, Some(&mapper.callers.admin))?;
+    ensure!(status == 200, "{status}: {answer}");
+    let answer: Value = serde_json::from_str(&answer)?;
+    let produced = answer["data"]["intents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["client"]["name"] == "producer" && i["type"] == "KAFKA")
+        .unwrap_or_else(|| panic!("no KAFKA intent of the producer in {answer}"));
+    assert_eq!(
+        produced["server"],
+        serde_json::json!({"name": "kafka", "namespace": ns})
+    );
+    assert_eq!(produced["kafkaTopics"][0]["name"], topic.as_str());
+    assert_eq!(
+        operations(&produced["kafkaTopics"][0]["operations"]),
+        BTreeSet::from(["DESCRIBE".to_owned(), "PRODUCE".to_owned()])
+    );
+
     let metrics = mapper.get("/metrics")?.1;
     let incoming = support::sample(&metrics, "kafka_incoming_topics").unwrap_or(0);
     let reported = support::sample(&metrics, "kafka_reported_topics").unwrap_or(0);
