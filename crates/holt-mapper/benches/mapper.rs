@@ -1,5 +1,6 @@
 //! Mapper benchmarks: ingestion of discovered connections (report batches through resolution into the
-//! store) and export of the intents of 10,000 client workloads as ClientIntents.
+//! store), export of the intents of 10,000 client workloads as ClientIntents, and Kafka brokers'
+//! authorizer log lines (parsed alone, and parsed, attributed to a client pod and recorded).
 //!
 //! `cargo bench -p holt-mapper --bench mapper`
 
@@ -253,5 +254,61 @@ fn exporting(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ingestion, exporting);
+/// 10,000 authorizer log lines as a broker writes them: two thirds decisions on topics by pods of the
+/// cluster (by address), one third cluster decisions (read and skipped).
+fn authorizer_lines() -> Vec<String> {
+    (0..10_000)
+        .map(|i| {
+            let resource = if i % 3 == 2 {
+                "Cluster:LITERAL:kafka-cluster".to_owned()
+            } else {
+                format!("Topic:LITERAL:topic-{}", i % 200)
+            };
+            format!(
+                "[2026-12-05 16:57:18,417] DEBUG Principal = User:CN=app-{d}.ns-{n} is Allowed operation = WRITE \
+                 from host = {ip} on resource = {resource} for request = Produce with resourceRefCount = 1 \
+                 based on rule MatchingAcl(acl=StandardAcl[resourceType=TOPIC, resourceName=topic, \
+                 patternType=LITERAL, principal=User:CN=app, host=*, operation=WRITE, permissionType=ALLOW]) \
+                 (kafka.authorizer.logger)",
+                d = i % DEPLOYMENTS,
+                n = i % 50,
+                ip = pod_ip(i % (DEPLOYMENTS * PODS_PER_DEPLOYMENT)),
+            )
+        })
+        .collect()
+}
+
+fn kafka_logs(c: &mut Criterion) {
+    use holt_mapper::kafka_authz::parse;
+    use holt_mapper::kafka_discovery::{KafkaDiscovery, client_of};
+    use holt_mapper::resolve::Resolver;
+
+    let lines = authorizer_lines();
+    let index = cluster();
+    let mut group = c.benchmark_group("kafka_authorizer_log");
+    group.throughput(Throughput::Elements(lines.len() as u64));
+    group.bench_function("parse 10k lines", |b| {
+        b.iter(|| lines.iter().filter_map(|line| parse(black_box(line))).count())
+    });
+    group.bench_function("parse, attribute and record 10k lines", |b| {
+        b.iter_batched(
+            || KafkaDiscovery::new(100_000),
+            |mut kafka| {
+                let resolver = Resolver {
+                    index: &index,
+                    cluster_domain: "cluster.local",
+                };
+                for decision in lines.iter().filter_map(|line| parse(line)) {
+                    let client = client_of(&resolver, &decision.host, &decision.principal, u64::MAX);
+                    kafka.record("kafka.kafka", &decision, client, 1);
+                }
+                kafka.len()
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ingestion, exporting, kafka_logs);
 criterion_main!(benches);
