@@ -37,10 +37,14 @@ pub async fn start(
     config: Config,
     options: Options,
 ) -> (tokio::task::JoinHandle<()>, progress::Receiver<Progress>) {
-    let applier = Applier::new(client.clone()).await;
+    let applier = Applier::new(client.clone())
+        .await
+        .adopting_reference_objects(options.adopt_reference_objects);
     let written_kinds = applier.written_kinds();
     let events = events::Events::new(client.clone());
-    let kafka = kafka::KafkaWorker::new(client.clone(), options.kafka.clone());
+    let mut kafka_settings = options.kafka.clone();
+    kafka_settings.adopt_existing_acls = options.adopt_reference_objects;
+    let kafka = kafka::KafkaWorker::new(client.clone(), kafka_settings);
     let (controller, progress) = Controller::new(Index::new(config), applier, events, kafka, options);
     let inputs = watch::all(&client, &written_kinds);
     (tokio::spawn(controller.run(inputs)), progress)
