@@ -14,6 +14,7 @@ pub mod events;
 pub mod health;
 pub mod histogram;
 pub mod kafka;
+pub mod migration;
 /// Leader election, shared with Holt's other controllers (`holt_runtime::leader`).
 pub use holt_runtime::leader;
 pub mod repair_budget;
