@@ -108,8 +108,8 @@ pub async fn survey(client: &Client, config: Config) -> Result<Survey, SurveyErr
     let mut objects: Vec<ObjectTakeover> = live
         .iter()
         .filter(|((_, key), object)| object.reference && config.watches(&key.namespace))
-        .map(|((kind, key), _)| ObjectTakeover {
-            action: reference::decide(wanted.contains(&(*kind, key.clone()))),
+        .map(|((kind, key), object)| ObjectTakeover {
+            action: reference::decide(wanted.contains(&(*kind, key.clone())), object.reference_prunable),
             kind: kind.label().to_owned(),
             namespace: key.namespace.clone(),
             name: key.name.clone(),

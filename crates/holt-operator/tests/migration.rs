@@ -360,6 +360,11 @@ async fn with_adoption_on_the_in_process_operator_counts_what_it_adopted_and_del
             "team-allow-monitoring",
             json!({"intents.otterize.com/service": "x"}),
         )?,
+        // The reference's, but of a family Holt does not render (it allows metrics scraping): kept.
+        policy_with_labels(
+            "metrics-collection-access-to-server",
+            json!({"intents.otterize.com/network-policy-metrics-collectors": "server"}),
+        )?,
     ] {
         policies.create(&PostParams::default(), &policy).await?;
     }
@@ -374,7 +379,11 @@ async fn with_adoption_on_the_in_process_operator_counts_what_it_adopted_and_del
     .await;
     assert_eq!(
         support::policy_names(&client, &ns).await,
-        ["server-deployment-access", "team-allow-monitoring"]
+        [
+            "metrics-collection-access-to-server",
+            "server-deployment-access",
+            "team-allow-monitoring"
+        ]
     );
     assert_eq!(operator.progress.borrow().names_taken, 0);
     operator.stop();

@@ -64,6 +64,7 @@ pub fn table(found: &Survey) -> String {
                 let action = match o.action {
                     Takeover::Adopt => "adopt",
                     Takeover::Delete => "delete after the first pass",
+                    Takeover::Keep => "keep (Holt does not render it)",
                 };
                 [
                     action.to_owned(),

@@ -1,6 +1,6 @@
 //! `holt migrate --dry-run` against a real API server (holt-testenv's control plane, through its
 //! kubeconfig): the reference operator's policies are listed with what the operator would do — adopt the one
-//! Holt wants, delete the stale one — a hand-written policy is not listed, the stale pod label is listed for
+//! Holt wants, delete the stale one, keep one of a family Holt does not render — a hand-written policy is not listed, the stale pod label is listed for
 //! removal after the first pass, and nothing in the cluster changes. The reference's objects are written
 //! from its documented formats (docs/reference-behaviour.md), as in the operator's migration test.
 
@@ -136,6 +136,11 @@ async fn the_dry_run_lists_what_the_operator_would_adopt_and_delete_and_changes_
             "metadata": {"name": "hand-written", "labels": {"intents.otterize.com/service": "x"}},
             "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
         }))?,
+        serde_json::from_value(json!({
+            "metadata": {"name": "metrics-collection-access-to-server",
+                         "labels": {"intents.otterize.com/network-policy-metrics-collectors": "server"}},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+        }))?,
     ] {
         policies.create(&PostParams::default(), &policy).await?;
     }
@@ -167,6 +172,8 @@ async fn the_dry_run_lists_what_the_operator_would_adopt_and_delete_and_changes_
         json!([
             {"action": "adopt", "kind": "NetworkPolicy", "namespace": ns, "name": "server-deployment-access"},
             {"action": "delete", "kind": "NetworkPolicy", "namespace": ns, "name": "retired-deployment-access"},
+            {"action": "keep", "kind": "NetworkPolicy", "namespace": ns,
+             "name": "metrics-collection-access-to-server"},
         ]),
         "{survey:#}"
     );

@@ -26,7 +26,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use super::ownership::ObjectId;
-use super::reference::is_reference_object;
+use super::reference::{is_reference_object, is_rendered_family};
 
 /// The field manager of Holt's writes; an object with fields under it is Holt's.
 pub const FIELD_MANAGER: &str = "holt";
@@ -45,6 +45,8 @@ pub struct LiveObject {
     pub holts: bool,
     /// Not Holt's, and carries the reference operator's marks ([`super::reference`]).
     pub reference: bool,
+    /// One of the reference's, of a family Holt renders: Holt may delete it when it does not want it.
+    pub reference_prunable: bool,
     /// Fingerprint of what Holt controls in it.
     pub content: u64,
     /// Labels and annotations under other keys, and finalizers: kept when Holt rewrites the object.
@@ -77,6 +79,7 @@ impl LiveObject {
                 .flatten()
                 .any(|entry| entry.manager.as_deref() == Some(FIELD_MANAGER));
         let reference = is_reference_object(kind, holts, &labels, &annotations);
+        let reference_prunable = reference && is_rendered_family(kind, &labels);
         let (ours_labels, others_labels) = split(labels);
         let (ours_annotations, others_annotations) = split(annotations);
         let owners = serde_json::to_value(&metadata.owner_references).unwrap_or(Value::Null);
@@ -99,6 +102,7 @@ impl LiveObject {
             resource_version: metadata.resource_version.clone().unwrap_or_default(),
             holts,
             reference,
+            reference_prunable,
             content: hasher.finish(),
             others,
         }

@@ -243,11 +243,12 @@ impl Applier {
     }
 
     /// Plans the deletion of the reference's objects found at start-up that no unit wants (those a unit
-    /// wants were adopted by its write). Called only after a pass wrote everything Holt wants.
+    /// wants were adopted by its write), of the families Holt renders (the others are kept:
+    /// [`reference::Takeover::Keep`]). Called only after a pass wrote everything Holt wants.
     pub fn plan_prune_reference(&mut self, plan: &mut Vec<Write>) -> usize {
         let before = plan.len();
         for id in self.ownership.take_unclaimed_reference() {
-            if let Some(live) = self.live.get(&id).filter(|l| l.reference) {
+            if let Some(live) = self.live.get(&id).filter(|l| l.reference_prunable) {
                 let uid = live.uid.clone();
                 plan.push(Write::Delete { unit: None, id, uid });
             }

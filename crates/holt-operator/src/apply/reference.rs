@@ -19,6 +19,12 @@
 //!     `intents.otterize.com/istio-client-with-kind` (or the deprecated `intents.otterize.com/istio-client`);
 //!   - Linkerd objects: never (Holt does not recognise the reference's Linkerd objects; they are left alone).
 //!
+//! **What Holt may delete.** Only the reference's objects of the families Holt renders itself: NetworkPolicies
+//! marked as access (`network-policy`, `svc-network-policy`, and the egress marks), default-deny or
+//! external-traffic policies, and Istio AuthorizationPolicies. Its other policies (Prometheus metrics
+//! collection, webhook traffic, any mark Holt does not know) allow traffic Holt would not allow again, so
+//! they are kept: adopted only if Holt wants their name, otherwise left alone ([`Takeover::Keep`]).
+//!
 //! The reference's field manager is not part of the rule: controller-runtime names it after the operator's
 //! binary, which differs between builds and images, so it is not a stable mark. A hand-written policy that
 //! does not carry these labels is never the reference's, and stays untouched like any foreign object.
@@ -34,6 +40,17 @@ const REFERENCE_PREFIX: &str = "intents.otterize.com/";
 const ISTIO_SERVER: &str = "intents.otterize.com/service";
 const ISTIO_CLIENT_WITH_KIND: &str = "intents.otterize.com/istio-client-with-kind";
 const ISTIO_CLIENT_DEPRECATED: &str = "intents.otterize.com/istio-client";
+/// The marks of the reference's NetworkPolicy families that Holt renders too (access, egress, default-deny,
+/// external traffic).
+const RENDERED_NETWORK_POLICY_MARKS: [&str; 7] = [
+    "intents.otterize.com/network-policy",
+    "intents.otterize.com/svc-network-policy",
+    "intents.otterize.com/egress-network-policy",
+    "intents.otterize.com/svc-egress-network-policy",
+    "intents.otterize.com/egress-internet-network-policy",
+    "intents.otterize.com/network-policy-service-default-deny",
+    "intents.otterize.com/network-policy-external-traffic",
+];
 
 /// Whether an object that is not Holt's carries the reference's marks for its kind (see the module docs).
 pub fn is_reference_object(
@@ -64,6 +81,20 @@ pub fn is_reference_object(
     }
 }
 
+/// Whether one of the reference's objects belongs to a family Holt renders itself (so Holt may delete it
+/// when it does not want it): see the module docs.
+pub fn is_rendered_family(kind: ObjectKind, labels: &BTreeMap<String, String>) -> bool {
+    match kind {
+        ObjectKind::NetworkPolicy => labels.keys().all(|key| {
+            !key.starts_with(REFERENCE_PREFIX)
+                || !key.contains("network-policy")
+                || RENDERED_NETWORK_POLICY_MARKS.contains(&key.as_str())
+        }),
+        ObjectKind::IstioAuthorizationPolicy => true,
+        _ => false,
+    }
+}
+
 /// What Holt does with one of the reference's objects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -74,13 +105,18 @@ pub enum Takeover {
     /// Holt does not want it: deleted (with its UID as a precondition) once Holt's first full pass has
     /// written every object Holt wants, so nothing allowed before is blocked in between.
     Delete,
+    /// Holt does not want it and does not render its family (e.g. the reference's metrics-collection or
+    /// webhook policies): left alone, so the traffic it allows stays allowed.
+    Keep,
 }
 
-/// What happens to one of the reference's objects, by whether Holt wants an object of its kind and name.
-pub fn decide(wanted: bool) -> Takeover {
-    match wanted {
-        true => Takeover::Adopt,
-        false => Takeover::Delete,
+/// What happens to one of the reference's objects, by whether Holt wants an object of its kind and name and
+/// whether Holt renders its family ([`is_rendered_family`]).
+pub fn decide(wanted: bool, rendered_family: bool) -> Takeover {
+    match (wanted, rendered_family) {
+        (true, _) => Takeover::Adopt,
+        (false, true) => Takeover::Delete,
+        (false, false) => Takeover::Keep,
     }
 }
 
@@ -179,8 +215,34 @@ mod tests {
     }
 
     #[test]
-    fn wanted_objects_are_adopted_and_the_others_deleted() {
-        assert_eq!(decide(true), Takeover::Adopt);
-        assert_eq!(decide(false), Takeover::Delete);
+    fn wanted_objects_are_adopted_and_the_others_deleted_only_when_holt_renders_their_family() {
+        assert_eq!(decide(true, true), Takeover::Adopt);
+        assert_eq!(decide(true, false), Takeover::Adopt);
+        assert_eq!(decide(false, true), Takeover::Delete);
+        assert_eq!(decide(false, false), Takeover::Keep);
+    }
+
+    #[test]
+    fn metrics_collection_and_webhook_policies_are_not_a_family_holt_renders() {
+        let access = labels(&[("intents.otterize.com/network-policy", "server-ns-deployment")]);
+        assert!(is_rendered_family(ObjectKind::NetworkPolicy, &access));
+        let default_deny = labels(&[
+            ("intents.otterize.com/network-policy", "server-ns"),
+            ("intents.otterize.com/network-policy-service-default-deny", "true"),
+        ]);
+        assert!(is_rendered_family(ObjectKind::NetworkPolicy, &default_deny));
+        for key in [
+            "intents.otterize.com/network-policy-metrics-collectors",
+            "intents.otterize.com/network-policy-webhook-access",
+        ] {
+            let other = labels(&[(key, "server")]);
+            assert!(is_reference_object(
+                ObjectKind::NetworkPolicy,
+                false,
+                &other,
+                &BTreeMap::new()
+            ));
+            assert!(!is_rendered_family(ObjectKind::NetworkPolicy, &other), "{key}");
+        }
     }
 }
