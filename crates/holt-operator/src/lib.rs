@@ -5,7 +5,8 @@
 //! touched, which are rendered ([`holt_render`]) and applied: NetworkPolicies, Istio AuthorizationPolicies and
 //! pod labels with server-side apply under Holt's own field manager, Kafka ACLs through the brokers' admin
 //! API ([`kafka`]), ClientIntents status. Only objects Holt owns (by label) are ever
-//! pruned. Out: the cluster converging on the declared intents. The webhook server ([`webhook`]) serves
+//! pruned — and, when it takes over from the reference operator at start-up, the reference's own objects it
+//! does not want ([`apply::reference`]; [`migration`] is the read-only dry run of that take-over). Out: the cluster converging on the declared intents. The webhook server ([`webhook`]) serves
 //! conversion between every served version and admission validation with the shared rules.
 
 pub mod apply;
