@@ -12,7 +12,7 @@
 //! when no unit wants them ([`ownership`]), only when they are Holt's, and with their UID as a precondition.
 //! Objects in a namespace that does not exist (yet) are not written: the unit waits for the namespace.
 //!
-//! Taking over from the reference operator ([`reference`], on unless turned off): an object of the reference's
+//! Taking over from the reference operator ([`reference`](mod@reference), on unless turned off): an object of the reference's
 //! with a name Holt wants is replaced in place like one of Holt's (adopted); the reference's objects no unit
 //! wants are deleted by [`Applier::plan_prune_reference`], which the controller calls only once a pass has
 //! written everything Holt wants without a failure.
