@@ -18,7 +18,9 @@
 //! - the hand-written and the other tool's policies are untouched.
 //!
 //! With `--adopt-reference-objects=false` the reference's objects are left alone (the name Holt wants is
-//! reported as taken). Kafka ACLs: tests/migration_kafka.rs.
+//! reported as taken); the reference's policies of a family Holt does not render are kept; its Istio
+//! AuthorizationPolicies (Istio's CRD installed) are adopted in place (same UID) or deleted the same way.
+//! Kafka ACLs: tests/migration_kafka.rs.
 
 mod support;
 
@@ -386,6 +388,100 @@ async fn with_adoption_on_the_in_process_operator_counts_what_it_adopted_and_del
         ]
     );
     assert_eq!(operator.progress.borrow().names_taken, 0);
+    operator.stop();
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_references_istio_policy_holt_wants_is_adopted_in_place_and_a_stale_one_deleted()
+-> anyhow::Result<()> {
+    use k8s_openapi::api::core::v1::{Container, PodSpec};
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+
+    let (client, plane) = cluster().await;
+    let file = holt_testenv::istio_crds_file()?;
+    holt_testenv::install_crds(&client, &std::fs::read_to_string(file)?).await?;
+    let ns = plane.create_namespace(&client, "migrate-istio").await?;
+    for (name, account) in [("checkout", "shop"), ("payments", "payments")] {
+        let spec = PodSpec {
+            containers: vec![
+                Container {
+                    name: "main".into(),
+                    image: Some("example/app:1".into()),
+                    ..Default::default()
+                },
+                Container {
+                    name: "istio-proxy".into(),
+                    image: Some("istio/proxyv2:1".into()),
+                    ..Default::default()
+                },
+            ],
+            service_account_name: Some(account.into()),
+            ..Default::default()
+        };
+        support::bare_pod(&client, &ns, name, spec, &[]).await;
+    }
+    support::service(&client, &ns, "payments").await;
+    let gvk = GroupVersionKind::gvk("security.istio.io", "v1", "AuthorizationPolicy");
+    let policies: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &ns, &ApiResource::from_gvk(&gvk));
+    // As the reference writes them: the pair Holt will want, and a pair no intent names any more.
+    let server = Identity::new(&ns, "payments", Some("Service"));
+    let wanted = format!("authorization-policy-to-payments-service-from-checkout.{ns}");
+    for (name, client_identity) in [
+        (wanted.clone(), Identity::new(&ns, "checkout", None)),
+        (
+            format!("authorization-policy-to-payments-service-from-retired.{ns}"),
+            Identity::new(&ns, "retired", None),
+        ),
+    ] {
+        let policy: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "security.istio.io/v1",
+            "kind": "AuthorizationPolicy",
+            "metadata": {"name": name, "labels": {
+                "intents.otterize.com/service": server.label_value_with_kind(),
+                "intents.otterize.com/istio-client-with-kind": client_identity.label_value_with_kind(),
+            }},
+            "spec": {"action": "ALLOW", "selector": {"matchLabels": {"app": "payments"}}, "rules": [{}]},
+        }))?;
+        policies.create(&PostParams::default(), &policy).await?;
+    }
+    let uid_before = policies.get(&wanted).await?.metadata.uid;
+    Api::<ClientIntents>::namespaced(client.clone(), &ns)
+        .create(
+            &PostParams::default(),
+            &support::intents(&ns, "checkout", "payments"),
+        )
+        .await?;
+
+    let operator = Operator::start_with(&client, &ns, Mode::DefaultActive, Options::default()).await;
+    eventually("one adopted, one deleted", || async {
+        let progress = operator.progress.borrow().clone();
+        (progress.reference_adopted == 1 && progress.reference_deleted == 1).then_some(())
+    })
+    .await;
+    let left = policies.list(&ListParams::default()).await?.items;
+    let names: Vec<String> = left.iter().filter_map(|p| p.metadata.name.clone()).collect();
+    assert_eq!(names, [wanted.clone()]);
+    let adopted = &left[0];
+    assert_eq!(
+        adopted.metadata.uid, uid_before,
+        "replaced in place, never deleted"
+    );
+    assert_eq!(
+        adopted
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("app.kubernetes.io/managed-by"))
+            .map(String::as_str),
+        Some("holt")
+    );
+    assert_eq!(
+        adopted.data["spec"]["rules"][0]["from"][0]["source"]["principals"],
+        json!([format!("cluster.local/ns/{ns}/sa/shop")]),
+        "Holt's content"
+    );
     operator.stop();
     Ok(())
 }
