@@ -462,7 +462,7 @@ async fn the_references_istio_policy_holt_wants_is_adopted_in_place_and_a_stale_
     .await;
     let left = policies.list(&ListParams::default()).await?.items;
     let names: Vec<String> = left.iter().filter_map(|p| p.metadata.name.clone()).collect();
-    assert_eq!(names, [wanted.clone()]);
+    assert_eq!(names, vec![wanted]);
     let adopted = &left[0];
     assert_eq!(
         adopted.metadata.uid, uid_before,
