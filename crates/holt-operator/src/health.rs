@@ -26,7 +26,7 @@ pub async fn serve(address: SocketAddr, progress: watch::Receiver<Progress>) -> 
 
 /// The controller's progress in the Prometheus text format.
 pub fn metrics(progress: &Progress) -> String {
-    let figures: [(&str, &str, &str, u64); 19] = [
+    let figures: [(&str, &str, &str, u64); 21] = [
         (
             "holt_ready",
             "gauge",
@@ -98,6 +98,18 @@ pub fn metrics(progress: &Progress) -> String {
             "counter",
             "objects of Holt's rewritten because they were changed or deleted behind its back",
             progress.drift_repairs,
+        ),
+        (
+            "holt_reference_objects_adopted_total",
+            "counter",
+            "the reference operator's objects Holt replaced in place and owns since (migration)",
+            progress.reference_adopted,
+        ),
+        (
+            "holt_reference_objects_deleted_total",
+            "counter",
+            "the reference operator's objects Holt did not want, deleted after its first full pass (migration)",
+            progress.reference_deleted,
         ),
         (
             "holt_events_dropped_total",
@@ -272,9 +284,9 @@ mod tests {
                 && text.contains("holt_reconcile_pass_duration_seconds_sum 0.0015\n"),
             "{text}"
         );
-        // 19 gauges and counters, and the histogram's 11 buckets, sum and count.
+        // 21 gauges and counters, and the histogram's 11 buckets, sum and count.
         let holt_samples = text.lines().filter(|l| l.starts_with("holt_")).count();
-        assert_eq!(holt_samples, 19 + 13);
+        assert_eq!(holt_samples, 21 + 13);
     }
 
     #[test]

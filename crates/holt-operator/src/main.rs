@@ -126,6 +126,12 @@ struct Args {
     #[arg(long, env = "HOLT_WEBHOOK_QUEUE_WAIT", default_value = "10s", value_parser = parse_duration)]
     webhook_queue_wait: std::time::Duration,
 
+    /// At start-up, adopt the reference operator's (Otterize's) NetworkPolicies, Istio AuthorizationPolicies,
+    /// pod labels and Kafka ACLs that Holt wants, and delete its policies Holt does not want once a pass has
+    /// written all of Holt's own (docs/migrating-from-otterize.md). `false` leaves them alone.
+    #[arg(long, env = "HOLT_ADOPT_REFERENCE_OBJECTS", default_value_t = true, action = clap::ArgAction::Set)]
+    adopt_reference_objects: bool,
+
     #[command(flatten)]
     log: holt_runtime::LogArgs,
 }
@@ -220,6 +226,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut options = Options {
         status_interval: args.status_write_interval,
+        adopt_reference_objects: args.adopt_reference_objects,
         ..Options::default()
     };
     options.kafka.ledger_namespace = args.operator_namespace.clone();

@@ -310,7 +310,7 @@ fn written(client: &Client, object_kind: ObjectKind, resource: &ApiResource) -> 
         let observed = |object: DynamicObject, listed: bool| Input::Observed {
             kind: object_kind,
             key: ObjectKey::of(&object.metadata),
-            object: LiveObject::new(&object.metadata, object.data.get("spec")),
+            object: LiveObject::new(object_kind, &object.metadata, object.data.get("spec")),
             listed,
         };
         let input = event.ok().map(|event| match event {

@@ -11,6 +11,8 @@
 //! their shadow-mode insights.
 //! `holt reach PATH...` decides whether flows pass the NetworkPolicies of the manifests, and why.
 //! `holt diff OLD NEW` lists the calls between workloads that a change of manifests allows or blocks.
+//! `holt migrate --dry-run` lists what the operator would adopt and delete on the current cluster when it
+//! takes over from the reference operator.
 
 mod config_notices;
 mod diff;
@@ -20,6 +22,7 @@ mod holt_objects;
 mod insights_table;
 mod manifests;
 mod mapper;
+mod migrate;
 mod model_input;
 mod output;
 mod plan;
@@ -155,6 +158,18 @@ enum Command {
         #[command(flatten)]
         limits: LimitArgs,
     },
+    /// What the operator would adopt and delete on the current kubeconfig's cluster when it takes over from
+    /// the reference operator (Otterize's); read-only. The take-over itself is the operator's, at start-up.
+    Migrate {
+        /// List what would happen, change nothing (required: the operator does the take-over).
+        #[arg(long, env = "HOLT_MIGRATE_DRY_RUN")]
+        dry_run: bool,
+        /// `table`: one row per object of the reference's, then the pods; `json`: the same as one object.
+        #[arg(short, long, env = "HOLT_OUTPUT", value_enum, default_value_t = migrate::MigrateFormat::Table)]
+        output: migrate::MigrateFormat,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -198,6 +213,11 @@ fn main() -> ExitCode {
             limits,
         } => validate::run(&paths, strict, &limits.limits()),
         Command::Mapper(args) => mapper::run(args),
+        Command::Migrate {
+            dry_run,
+            output,
+            config,
+        } => migrate::run(dry_run, output, &config),
         Command::Reach {
             paths,
             from,

@@ -4,7 +4,9 @@
 //!
 //! - **Whose**: an object is Holt's when it carries `app.kubernetes.io/managed-by: holt` or has fields managed
 //!   by Holt's field manager (so removing the label by hand does not make Holt's object someone else's). Any
-//!   other object is foreign: Holt never writes or deletes it, also when it has the name Holt wants.
+//!   other object is foreign: Holt never writes or deletes it, also when it has the name Holt wants — unless
+//!   it is the reference operator's ([`super::reference`]) and adoption is on: then Holt replaces it when it
+//!   wants its name and deletes it after the first full pass when it does not.
 //! - **Drift**: each of Holt's objects has a fingerprint of what Holt controls in it — `spec`,
 //!   `ownerReferences`, and the labels and annotations under Holt's keys (`intents.otterize.com/…` and the
 //!   managed-by label). Holt records the fingerprint of the answer to its own write (the object as the API
@@ -19,10 +21,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 
 use holt_model::labels::{MANAGED_BY, MANAGED_BY_HOLT};
+use holt_render::ObjectKind;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use super::ownership::ObjectId;
+use super::reference::{is_reference_object, is_rendered_family};
 
 /// The field manager of Holt's writes; an object with fields under it is Holt's.
 pub const FIELD_MANAGER: &str = "holt";
@@ -39,6 +43,10 @@ pub struct LiveObject {
     pub resource_version: String,
     /// Created by Holt (label or field manager).
     pub holts: bool,
+    /// Not Holt's, and carries the reference operator's marks ([`super::reference`]).
+    pub reference: bool,
+    /// One of the reference's, of a family Holt renders: Holt may delete it when it does not want it.
+    pub reference_prunable: bool,
     /// Fingerprint of what Holt controls in it.
     pub content: u64,
     /// Labels and annotations under other keys, and finalizers: kept when Holt rewrites the object.
@@ -56,12 +64,12 @@ pub struct Others {
 
 impl LiveObject {
     /// Reads an object's JSON form (as the API server returns it).
-    pub fn from_value(object: &Value) -> Option<LiveObject> {
+    pub fn from_value(kind: ObjectKind, object: &Value) -> Option<LiveObject> {
         let metadata: ObjectMeta = serde_json::from_value(object.get("metadata")?.clone()).ok()?;
-        Some(LiveObject::new(&metadata, object.get("spec")))
+        Some(LiveObject::new(kind, &metadata, object.get("spec")))
     }
 
-    pub fn new(metadata: &ObjectMeta, spec: Option<&Value>) -> LiveObject {
+    pub fn new(kind: ObjectKind, metadata: &ObjectMeta, spec: Option<&Value>) -> LiveObject {
         let labels = metadata.labels.clone().unwrap_or_default();
         let annotations = metadata.annotations.clone().unwrap_or_default();
         let holts = labels.get(MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_HOLT)
@@ -70,6 +78,8 @@ impl LiveObject {
                 .iter()
                 .flatten()
                 .any(|entry| entry.manager.as_deref() == Some(FIELD_MANAGER));
+        let reference = is_reference_object(kind, holts, &labels, &annotations);
+        let reference_prunable = reference && is_rendered_family(kind, &labels);
         let (ours_labels, others_labels) = split(labels);
         let (ours_annotations, others_annotations) = split(annotations);
         let owners = serde_json::to_value(&metadata.owner_references).unwrap_or(Value::Null);
@@ -78,8 +88,8 @@ impl LiveObject {
         hash_value(&owners, &mut hasher);
         ours_labels.hash(&mut hasher);
         ours_annotations.hash(&mut hasher);
-        // What others added is kept only on Holt's objects (the only ones Holt rewrites).
-        let others = match holts {
+        // What others added is kept only on the objects Holt rewrites: its own, and the reference's it adopts.
+        let others = match holts || reference {
             true => Others {
                 labels: others_labels,
                 annotations: others_annotations,
@@ -91,6 +101,8 @@ impl LiveObject {
             uid: metadata.uid.clone().unwrap_or_default(),
             resource_version: metadata.resource_version.clone().unwrap_or_default(),
             holts,
+            reference,
+            reference_prunable,
             content: hasher.finish(),
             others,
         }
@@ -199,7 +211,13 @@ impl LiveObjects {
         let before = self.objects.insert(id.clone(), now.clone());
         match before {
             None => Observed::Appeared,
-            Some(before) if before.uid != now.uid || before.holts != now.holts => Observed::Appeared,
+            Some(before)
+                if before.uid != now.uid
+                    || before.holts != now.holts
+                    || before.reference != now.reference =>
+            {
+                Observed::Appeared
+            }
             Some(_) if !now.holts => Observed::Nothing,
             Some(before) => match self.written.get(&id) {
                 Some((content, _)) if *content != now.content => Observed::Drifted,
@@ -238,7 +256,7 @@ mod tests {
     }
 
     fn object(version: u64, labels: Value, spec: Value) -> LiveObject {
-        LiveObject::from_value(&json!({
+        LiveObject::from_value(holt_render::ObjectKind::NetworkPolicy, &json!({
             "metadata": {"name": "p", "namespace": "ns", "uid": "u1", "resourceVersion": version.to_string(),
                          "labels": labels},
             "spec": spec,
@@ -254,9 +272,12 @@ mod tests {
     fn an_object_is_holts_by_its_label_or_its_field_manager() {
         assert!(holts(1, json!({})).holts);
         assert!(!object(1, json!({"app": "x"}), json!({})).holts);
-        let managed = LiveObject::from_value(&json!({
-            "metadata": {"name": "p", "managedFields": [{"manager": "holt", "operation": "Update"}]},
-        }))
+        let managed = LiveObject::from_value(
+            holt_render::ObjectKind::NetworkPolicy,
+            &json!({
+                "metadata": {"name": "p", "managedFields": [{"manager": "holt", "operation": "Update"}]},
+            }),
+        )
         .expect("object");
         assert!(managed.holts, "label removed, fields still Holt's");
     }

@@ -11,11 +11,17 @@
 //! did not create is never written or deleted: the unit reports the name as taken. Objects are deleted only
 //! when no unit wants them ([`ownership`]), only when they are Holt's, and with their UID as a precondition.
 //! Objects in a namespace that does not exist (yet) are not written: the unit waits for the namespace.
+//!
+//! Taking over from the reference operator ([`reference`](mod@reference), on unless turned off): an object of the reference's
+//! with a name Holt wants is replaced in place like one of Holt's (adopted); the reference's objects no unit
+//! wants are deleted by [`Applier::plan_prune_reference`], which the controller calls only once a pass has
+//! written everything Holt wants without a failure.
 //! Pod labels are merge-patched with the difference between the desired and current Holt-owned labels.
 
 pub mod error;
 pub mod live;
 pub mod ownership;
+pub mod reference;
 pub mod tally;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -32,6 +38,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions};
 use kube::{Api, Client};
 use serde_json::{Value, json};
+use tracing::info;
 
 pub use error::ApplyError;
 use error::is_not_found;
@@ -136,10 +143,15 @@ pub struct Applier {
     live: LiveObjects,
     /// Deletions that failed, planned again when their unit is retried.
     failed_deletes: BTreeMap<ObjectId, Unit>,
+    /// Whether the reference operator's objects are adopted and pruned ([`reference`]).
+    adopt_reference: bool,
     /// API writes made, for metrics and benchmarks.
     pub writes: u64,
     /// The writes accepted, by meaning (for the reference's metric names).
     pub tally: WriteTally,
+    /// The reference's objects adopted (replaced in place) and deleted.
+    pub adopted: u64,
+    pub reference_deleted: u64,
 }
 
 impl std::fmt::Debug for Applier {
@@ -172,9 +184,18 @@ impl Applier {
             applied: HashMap::new(),
             live: LiveObjects::default(),
             failed_deletes: BTreeMap::new(),
+            adopt_reference: true,
             writes: 0,
             tally: WriteTally::default(),
+            adopted: 0,
+            reference_deleted: 0,
         }
+    }
+
+    /// Whether the reference operator's objects are adopted and pruned (on by default).
+    pub fn adopting_reference_objects(mut self, adopt: bool) -> Self {
+        self.adopt_reference = adopt;
+        self
     }
 
     /// The kinds Holt writes here, with their resources (their objects are watched too).
@@ -210,6 +231,34 @@ impl Applier {
             .map(|(id, _)| id.clone())
             .collect();
         self.ownership.set_found(found);
+        if self.adopt_reference {
+            let reference = self
+                .live
+                .iter()
+                .filter(|(id, live)| live.reference && watched(&id.1.namespace))
+                .map(|(id, _)| id.clone())
+                .collect();
+            self.ownership.set_reference_found(reference);
+        }
+    }
+
+    /// Whether objects of the reference's found at start-up are still to be adopted or deleted.
+    pub fn has_reference_leftovers(&self) -> bool {
+        self.ownership.has_reference_found()
+    }
+
+    /// Plans the deletion of the reference's objects found at start-up that no unit wants (those a unit
+    /// wants were adopted by its write), of the families Holt renders (the others are kept:
+    /// [`reference::Takeover::Keep`]). Called only after a pass wrote everything Holt wants.
+    pub fn plan_prune_reference(&mut self, plan: &mut Vec<Write>) -> usize {
+        let before = plan.len();
+        for id in self.ownership.take_unclaimed_reference() {
+            if let Some(live) = self.live.get(&id).filter(|l| l.reference_prunable) {
+                let uid = live.uid.clone();
+                plan.push(Write::Delete { unit: None, id, uid });
+            }
+        }
+        plan.len() - before
     }
 
     /// Plans the deletion of what was found at start-up and no unit claimed.
@@ -245,7 +294,11 @@ impl Applier {
                 outcome.waiting.insert(id.1.namespace.clone());
                 continue;
             }
-            if self.live.get(&id).is_some_and(|l| !l.holts) {
+            if self
+                .live
+                .get(&id)
+                .is_some_and(|l| !(l.holts || (self.adopt_reference && l.reference)))
+            {
                 outcome.taken.insert(id);
                 continue;
             }
@@ -408,6 +461,10 @@ impl Applier {
                     Write::Create { id, fingerprint, .. } | Write::Replace { id, fingerprint, .. },
                     Ok(Answer::Written(live)),
                 ) => {
+                    if self.live.get(id).is_some_and(|l| l.reference) {
+                        self.adopted += 1;
+                        info!(kind = %id.0, object = %id.1, "adopted the reference operator's object");
+                    }
                     self.applied.insert(id.clone(), *fingerprint);
                     self.live.wrote(id.clone(), live);
                 }
@@ -417,10 +474,18 @@ impl Applier {
                     }
                     failures.push((write, error));
                 }
-                (Write::Delete { id, .. }, Ok(_)) => self.live.deleted(id),
+                (Write::Delete { id, .. }, Ok(_)) => {
+                    if self.live.get(id).is_some_and(|l| l.reference) {
+                        self.reference_deleted += 1;
+                        info!(kind = %id.0, object = %id.1, "deleted the reference operator's object Holt does not want");
+                    }
+                    self.live.deleted(id)
+                }
                 (Write::Delete { id, unit, .. }, Err(error)) => {
                     if let Some(unit) = unit {
                         self.failed_deletes.insert(id.clone(), unit.clone());
+                    } else if self.live.get(id).is_some_and(|l| l.reference) {
+                        self.ownership.retry_reference(id.clone()); // planned again after the next clean pass
                     }
                     failures.push((write, error));
                 }
@@ -467,7 +532,7 @@ impl Applier {
                     key: key.clone(),
                     source: Box::new(source),
                 })?;
-                let live = LiveObject::new(&written.metadata, written.data.get("spec"));
+                let live = LiveObject::new(*kind, &written.metadata, written.data.get("spec"));
                 Ok(Answer::Written(live))
             }
             Write::Delete {
@@ -635,13 +700,16 @@ mod tests {
 
     #[test]
     fn a_replacement_keeps_what_others_added_and_carries_the_version_seen() {
-        let live = LiveObject::from_value(&json!({
-            "metadata": {"name": "p", "resourceVersion": "7", "uid": "u",
-                         "labels": {"app.kubernetes.io/managed-by": "holt", "team": "payments",
-                                    "intents.otterize.com/network-policy": "stale"},
-                         "annotations": {"note": "hi"}, "finalizers": ["example.com/keep"]},
-            "spec": {},
-        }))
+        let live = LiveObject::from_value(
+            ObjectKind::NetworkPolicy,
+            &json!({
+                "metadata": {"name": "p", "resourceVersion": "7", "uid": "u",
+                             "labels": {"app.kubernetes.io/managed-by": "holt", "team": "payments",
+                                        "intents.otterize.com/network-policy": "stale"},
+                             "annotations": {"note": "hi"}, "finalizers": ["example.com/keep"]},
+                "spec": {},
+            }),
+        )
         .expect("live");
         let desired = json!({
             "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",

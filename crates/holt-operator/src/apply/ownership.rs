@@ -18,6 +18,9 @@ pub struct Ownership {
     /// Holt's objects the watches listed at start-up, until the first full pass has pruned those no unit
     /// wants.
     found: BTreeSet<ObjectId>,
+    /// The reference operator's objects the watches listed at start-up, until a pass without failures has
+    /// deleted those no unit wants (those a unit wants are adopted by its write).
+    reference_found: BTreeSet<ObjectId>,
 }
 
 impl Ownership {
@@ -78,6 +81,27 @@ impl Ownership {
     pub fn clear_found(&mut self) {
         self.found.clear();
     }
+
+    /// Records the reference operator's objects listed at start-up.
+    pub fn set_reference_found(&mut self, found: BTreeSet<ObjectId>) {
+        self.reference_found = found;
+    }
+
+    pub fn has_reference_found(&self) -> bool {
+        !self.reference_found.is_empty()
+    }
+
+    /// The reference's objects found at start-up that no unit wants (to delete), forgetting them all: the
+    /// others were adopted.
+    pub fn take_unclaimed_reference(&mut self) -> Vec<ObjectId> {
+        let found = std::mem::take(&mut self.reference_found);
+        found.into_iter().filter(|o| !self.is_wanted(o)).collect()
+    }
+
+    /// Keeps one of the reference's objects whose deletion failed, to delete it after the next clean pass.
+    pub fn retry_reference(&mut self, object: ObjectId) {
+        self.reference_found.insert(object);
+    }
 }
 
 #[cfg(test)]
@@ -97,6 +121,27 @@ mod tests {
         assert!(ownership.set(b.clone(), [np("default-deny-x")].into()).is_empty());
         assert!(ownership.set(a, BTreeSet::new()).is_empty(), "b still wants it");
         assert_eq!(ownership.set(b, BTreeSet::new()), vec![np("default-deny-x")]);
+    }
+
+    #[test]
+    fn the_references_objects_are_deleted_unless_a_unit_wants_them() {
+        let mut ownership = Ownership::default();
+        ownership.set_reference_found([np("server-deployment-access"), np("gone-deployment-access")].into());
+        ownership.set(
+            Unit::Service(ObjectKey::new("ns", "s")),
+            [np("server-deployment-access")].into(),
+        );
+        assert!(ownership.has_reference_found());
+        assert_eq!(
+            ownership.take_unclaimed_reference(),
+            vec![np("gone-deployment-access")]
+        );
+        assert!(!ownership.has_reference_found());
+        ownership.retry_reference(np("gone-deployment-access"));
+        assert_eq!(
+            ownership.take_unclaimed_reference(),
+            vec![np("gone-deployment-access")]
+        );
     }
 
     #[test]

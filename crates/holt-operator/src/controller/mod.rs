@@ -15,6 +15,7 @@
 
 mod pass;
 mod report;
+mod takeover;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -52,6 +53,9 @@ pub struct Options {
     pub status_interval: Duration,
     /// How Kafka brokers are reached and their ACLs reconciled.
     pub kafka: KafkaSettings,
+    /// Adopt the reference operator's objects Holt wants and delete those it does not, after the first full
+    /// pass ([`crate::apply::reference`]); its pod labels are taken over the same way.
+    pub adopt_reference_objects: bool,
 }
 
 impl Default for Options {
@@ -61,6 +65,7 @@ impl Default for Options {
             max_retry: Duration::from_secs(30),
             status_interval: Duration::from_secs(1),
             kafka: KafkaSettings::default(),
+            adopt_reference_objects: true,
         }
     }
 }
@@ -81,6 +86,9 @@ pub struct Progress {
     pub finalizer_writes: u64,
     /// Objects of Holt's rewritten because they were changed or deleted behind its back.
     pub drift_repairs: u64,
+    /// The reference operator's objects adopted (replaced in place) and deleted at take-over.
+    pub reference_adopted: u64,
+    pub reference_deleted: u64,
     /// Events dropped because too many were waiting to be published.
     pub events_dropped: u64,
     /// How long passes took (render, apply, status).
@@ -160,6 +168,10 @@ pub struct Controller {
     /// Units whose repair waits for the budget, and until when.
     delayed: Vec<(Instant, Vec<Unit>)>,
     started: bool,
+    /// Pods whose label removals wait for the take-over to end ([`takeover`]), and whether the pass being
+    /// planned holds them back.
+    held_label_removals: BTreeSet<ObjectKey>,
+    holding_removals: bool,
     progress: watch::Sender<Progress>,
 }
 
@@ -215,6 +227,8 @@ impl Controller {
             repair_budget: RepairBudget::new(REPAIRS_PER_MINUTE, Duration::from_secs(60)),
             delayed: Vec::new(),
             started: false,
+            held_label_removals: BTreeSet::new(),
+            holding_removals: false,
             progress,
         };
         (controller, receiver)

@@ -16,10 +16,10 @@ use crate::unit_health::UnitOutcome;
 
 /// What a pass plans before it writes anything.
 #[derive(Default)]
-struct PassPlan {
-    writes: Vec<Write>,
+pub(super) struct PassPlan {
+    pub writes: Vec<Write>,
     /// Each unit planned, and what it could not plan (names taken, namespaces missing, encoding).
-    outcomes: BTreeMap<Unit, UnitOutcome>,
+    pub outcomes: BTreeMap<Unit, UnitOutcome>,
     /// Broker jobs, each with whether it removes an orphan's ACLs.
     kafka_jobs: Vec<(BrokerJob, bool)>,
     notices: Vec<Notice>,
@@ -50,11 +50,14 @@ impl Controller {
         let micros = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.progress.send_modify(|p| p.pass_durations.observe(micros));
         self.publish_progress();
+        self.finish_takeover().await;
     }
 
     async fn render_and_apply(&mut self) -> Applied {
         let now = Instant::now();
         let first = !self.started;
+        // The first pass adopts the reference's objects; removals wait for it to succeed (takeover).
+        self.holding_removals = first && self.options.adopt_reference_objects;
         if first {
             let config = self.index.config().clone();
             self.applier.claim_found(|ns| config.watches(ns));
@@ -90,6 +93,7 @@ impl Controller {
                 "first pass: objects left by an earlier run are being pruned"
             );
         }
+        self.holding_removals = false;
         self.submit_kafka_jobs(std::mem::take(&mut pass.kafka_jobs));
         let applied = self.execute(pass.writes, pass.outcomes).await;
         self.events.publish(&self.index, &pass.notices).await;
@@ -97,7 +101,7 @@ impl Controller {
     }
 
     /// Renders one unit and plans what makes the cluster hold it.
-    fn plan_unit(&mut self, unit: Unit, now: Instant, pass: &mut PassPlan) {
+    pub(super) fn plan_unit(&mut self, unit: Unit, now: Instant, pass: &mut PassPlan) {
         match &unit {
             Unit::Broker(broker) => {
                 // Kafka ACLs are applied by a task per broker; a broker that is down delays nothing here.
@@ -111,12 +115,20 @@ impl Controller {
                     return;
                 };
                 let rendered = render_unit(&self.index, &unit, &RenderOptions::default());
+                let mut writes = Vec::new();
                 Applier::plan_pod_labels(
                     key,
                     &pod.facts.labels,
                     rendered.value.pod_labels.as_ref(),
-                    &mut pass.writes,
+                    &mut writes,
                 );
+                match self.holding_removals {
+                    true => {
+                        let key = key.clone();
+                        self.hold_label_removals(&key, writes, pass)
+                    }
+                    false => pass.writes.extend(writes),
+                }
                 pass.notice(rendered.notices);
                 pass.outcomes.insert(unit, UnitOutcome::default());
             }
@@ -135,7 +147,11 @@ impl Controller {
     }
 
     /// Performs the planned writes and records, per unit, what failed and which kinds were written.
-    async fn execute(&mut self, writes: Vec<Write>, mut outcomes: BTreeMap<Unit, UnitOutcome>) -> Applied {
+    pub(super) async fn execute(
+        &mut self,
+        writes: Vec<Write>,
+        mut outcomes: BTreeMap<Unit, UnitOutcome>,
+    ) -> Applied {
         let creates_and_replaces: Vec<(Unit, ObjectKind)> = writes
             .iter()
             .filter_map(|write| match write {
@@ -190,6 +206,7 @@ impl Controller {
 
     pub(super) fn publish_progress(&self) {
         let writes = self.applier.writes;
+        let (adopted, reference_deleted) = (self.applier.adopted, self.applier.reference_deleted);
         let ready = self.started;
         let counts = self.health.counts();
         let sizes = self.index.sizes();
@@ -205,6 +222,8 @@ impl Controller {
             p.ready = ready;
             p.passes += 1;
             p.writes = writes;
+            p.reference_adopted = adopted;
+            p.reference_deleted = reference_deleted;
             p.failing = counts.failing;
             p.waiting_for_namespace = counts.waiting;
             p.names_taken = counts.names_taken;

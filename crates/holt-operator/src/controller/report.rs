@@ -64,8 +64,15 @@ impl Controller {
     async fn announce(&mut self, written: &BTreeMap<Unit, Vec<ObjectKind>>) {
         let changed = std::mem::take(&mut self.changed_intents);
         if !changed.is_empty() {
-            // The reference's `clientintents_applied` adds, per ClientIntents applied, every declared call.
-            let declared: u64 = self.index.all_intents().map(|(_, i)| i.calls.len() as u64).sum();
+            // The reference's `clientintents_applied` adds, per ClientIntents applied, every declared call (of
+            // the ClientIntents this operator serves: those in its watched namespaces).
+            let config = self.index.config();
+            let declared: u64 = self
+                .index
+                .all_intents()
+                .filter(|(key, _)| config.watches(&key.namespace))
+                .map(|(_, i)| i.calls.len() as u64)
+                .sum();
             let applied = declared * changed.len() as u64;
             self.progress.send_modify(|p| p.intents_applied += applied);
         }

@@ -38,6 +38,10 @@ pub struct KafkaSettings {
     pub max_retry: Duration,
     /// How often an idle broker is reconciled again (repairs ACLs removed behind Holt's back).
     pub resync: Duration,
+    /// On Holt's first contact with a broker (no ledger yet), record in the ledger the ACLs Holt wants that
+    /// the broker already has (the reference operator's, when taking over): Holt then owns them, and removes
+    /// them once no intent wants them.
+    pub adopt_existing_acls: bool,
 }
 
 impl Default for KafkaSettings {
@@ -48,6 +52,7 @@ impl Default for KafkaSettings {
             first_retry: Duration::from_secs(1),
             max_retry: Duration::from_secs(60),
             resync: Duration::from_secs(300),
+            adopt_existing_acls: true,
         }
     }
 }
@@ -211,6 +216,7 @@ impl KafkaWorker {
             retry: holt_runtime::Backoff::exponential(self.settings.first_retry, self.settings.max_retry)
                 .with_jitter(),
             resync: self.settings.resync,
+            adopt_existing: self.settings.adopt_existing_acls,
         };
         tokio::spawn(broker::run(
             self.ledgers.clone(),
