@@ -934,6 +934,7 @@ async fn the_mapper_serves_insights_with_the_operators_configuration_only_beside
 
 #[tokio::test]
 async fn the_credentials_operators_roles_are_the_ones_it_states() -> anyhow::Result<()> {
+    use holt_credentials::provider::ProviderKind;
     use holt_credentials::rbac;
     let helm = Helm::new()?;
     let rendered = helm.template("holt-system", &[]).await?;
@@ -943,11 +944,11 @@ async fn the_credentials_operators_roles_are_the_ones_it_states() -> anyhow::Res
     );
     assert_eq!(
         cluster_role_rules(&rendered, "holt-credentials-write")?,
-        rbac::write_rules()
+        rbac::write_rules(ProviderKind::BuiltIn)
     );
     assert_eq!(
         role_rules(&rendered, "holt-credentials")?,
-        rbac::own_namespace_rules("holt-credentials-ca", false)
+        rbac::own_namespace_rules(ProviderKind::BuiltIn, "holt-credentials-ca", false)
     );
     for role in ["read", "write"] {
         let binding = rendered
@@ -990,7 +991,7 @@ async fn the_credentials_operators_roles_are_the_ones_it_states() -> anyhow::Res
     }
     assert_eq!(
         role_rules(&limited, "holt-credentials")?,
-        rbac::own_namespace_rules("corp-ca", true)
+        rbac::own_namespace_rules(ProviderKind::BuiltIn, "corp-ca", true)
     );
     let deployment = limited
         .get("Deployment", "holt-credentials")
