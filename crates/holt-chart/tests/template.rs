@@ -342,10 +342,10 @@ async fn each_component_can_be_switched_off() -> anyhow::Result<()> {
     ensure!(no_sniffer.get("ServiceAccount", "holt-sniffer").is_none());
     ensure!(no_sniffer.get("Deployment", "holt-mapper").is_some());
 
-    // The credentials operator: switched off, or with a provider this release does not have.
+    // The credentials operator: switched off, or with a provider Holt does not have.
     for set in [
         "global.deployment.credentialsOperator=false",
-        "global.certificateProvider=spire",
+        "global.certificateProvider=otterize-cloud",
     ] {
         let no_credentials = helm.template("holt-system", &["--set", set]).await?;
         ensure!(
@@ -689,6 +689,22 @@ async fn every_flag_is_set_by_the_chart_or_deliberately_left() -> anyhow::Result
             ("holt-credentials", "leader-election-namespace"),
             "the release namespace, the default",
         ),
+        (
+            ("holt-credentials", "spire-server-address"),
+            "passed with global.certificateProvider spire only",
+        ),
+        (
+            ("holt-credentials", "spire-parent-id"),
+            "passed with global.certificateProvider spire and credentialsOperator.spire.parentId only",
+        ),
+        (
+            ("holt-credentials", "cert-manager-issuer-name"),
+            "passed with global.certificateProvider cert-manager only",
+        ),
+        (
+            ("holt-credentials", "cert-manager-use-cluster-issuer"),
+            "passed with global.certificateProvider cert-manager only",
+        ),
     ]);
     let mut missing = Vec::new();
     for binary in IMAGE_BINARIES {
@@ -934,6 +950,7 @@ async fn the_mapper_serves_insights_with_the_operators_configuration_only_beside
 
 #[tokio::test]
 async fn the_credentials_operators_roles_are_the_ones_it_states() -> anyhow::Result<()> {
+    use holt_credentials::provider::ProviderKind;
     use holt_credentials::rbac;
     let helm = Helm::new()?;
     let rendered = helm.template("holt-system", &[]).await?;
@@ -943,11 +960,11 @@ async fn the_credentials_operators_roles_are_the_ones_it_states() -> anyhow::Res
     );
     assert_eq!(
         cluster_role_rules(&rendered, "holt-credentials-write")?,
-        rbac::write_rules()
+        rbac::write_rules(ProviderKind::BuiltIn)
     );
     assert_eq!(
         role_rules(&rendered, "holt-credentials")?,
-        rbac::own_namespace_rules("holt-credentials-ca", false)
+        rbac::own_namespace_rules(ProviderKind::BuiltIn, "holt-credentials-ca", false)
     );
     for role in ["read", "write"] {
         let binding = rendered
@@ -990,7 +1007,7 @@ async fn the_credentials_operators_roles_are_the_ones_it_states() -> anyhow::Res
     }
     assert_eq!(
         role_rules(&limited, "holt-credentials")?,
-        rbac::own_namespace_rules("corp-ca", true)
+        rbac::own_namespace_rules(ProviderKind::BuiltIn, "corp-ca", true)
     );
     let deployment = limited
         .get("Deployment", "holt-credentials")
@@ -1017,5 +1034,115 @@ fn values_files_are_yaml() -> anyhow::Result<()> {
             bail!("{file} is not a mapping");
         }
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_credentials_operator_with_spire_or_cert_manager_gets_their_flags_roles_and_socket()
+-> anyhow::Result<()> {
+    use holt_credentials::provider::ProviderKind;
+    use holt_credentials::rbac;
+    let helm = Helm::new()?;
+    let spire = helm
+        .template(
+            "holt-system",
+            &[
+                "--set",
+                "global.certificateProvider=spire",
+                "--set",
+                "credentialsOperator.spire.parentId=spiffe://example.org/ops/holt",
+            ],
+        )
+        .await?;
+    assert_eq!(
+        cluster_role_rules(&spire, "holt-credentials-write")?,
+        rbac::write_rules(ProviderKind::Spire)
+    );
+    assert_eq!(
+        role_rules(&spire, "holt-credentials")?,
+        rbac::own_namespace_rules(ProviderKind::Spire, "holt-credentials-ca", false)
+    );
+    let deployment = spire
+        .get("Deployment", "holt-credentials")
+        .context("credentials")?;
+    let passed = args(containers(deployment)[0]);
+    for expected in [
+        "--certificate-provider=spire",
+        "--spire-server-address=unix:///run/spire/server-sockets/api.sock",
+        "--spire-parent-id=spiffe://example.org/ops/holt",
+    ] {
+        ensure!(
+            passed.contains(&expected.to_owned()),
+            "{expected} not in {passed:?}"
+        );
+    }
+    ensure!(!passed.iter().any(|a| a.starts_with("--ca-")), "{passed:?}");
+    let volume = &deployment["spec"]["template"]["spec"]["volumes"][0];
+    ensure!(
+        volume["hostPath"]["path"] == "/run/spire/server-sockets",
+        "the server's socket directory is mounted: {volume}"
+    );
+    // A TCP address is refused at install, naming the value.
+    let refused = helm
+        .template(
+            "holt-system",
+            &[
+                "--set",
+                "global.certificateProvider=spire",
+                "--set",
+                "credentialsOperator.spire.serverAddress=spire-server.spire:8081",
+            ],
+        )
+        .await
+        .expect_err("TCP refused");
+    ensure!(refused.to_string().contains("serverAddress"), "{refused}");
+
+    let cert_manager = helm
+        .template(
+            "holt-system",
+            &[
+                "--set",
+                "global.certificateProvider=cert-manager",
+                "--set",
+                "credentialsOperator.certManager.issuerName=corp-ca",
+                "--set",
+                "credentialsOperator.certManager.useClusterIssuer=true",
+            ],
+        )
+        .await?;
+    assert_eq!(
+        cluster_role_rules(&cert_manager, "holt-credentials-write")?,
+        rbac::write_rules(ProviderKind::CertManager)
+    );
+    assert_eq!(
+        role_rules(&cert_manager, "holt-credentials")?,
+        rbac::own_namespace_rules(ProviderKind::CertManager, "holt-credentials-ca", false)
+    );
+    let deployment = cert_manager
+        .get("Deployment", "holt-credentials")
+        .context("credentials")?;
+    let passed = args(containers(deployment)[0]);
+    for expected in [
+        "--certificate-provider=cert-manager",
+        "--cert-manager-issuer-name=corp-ca",
+        "--cert-manager-use-cluster-issuer=true",
+    ] {
+        ensure!(
+            passed.contains(&expected.to_owned()),
+            "{expected} not in {passed:?}"
+        );
+    }
+    ensure!(
+        deployment["spec"]["template"]["spec"]["volumes"].is_null(),
+        "{deployment}"
+    );
+    let refused = helm
+        .template(
+            "holt-system",
+            &["--set", "global.certificateProvider=cert-manager"],
+        )
+        .await
+        .expect_err("no issuer");
+    ensure!(refused.to_string().contains("issuerName"), "{refused}");
     Ok(())
 }

@@ -41,6 +41,8 @@ pub mod reason {
     pub const SECRET_NAME_TAKEN: &str = "TLSSecretNameTaken";
     /// Pods of another workload named the Secret first.
     pub const SECRET_NAME_CONFLICT: &str = "TLSSecretNameConflict";
+    /// The certificate provider fails (the CA Secret unreadable, the SPIRE server down).
+    pub const PROVIDER_UNAVAILABLE: &str = "CertificateProviderUnavailable";
     /// The workload could not be restarted after a renewal.
     pub const RESTART_FAILED: &str = "RestartAfterRenewalFailed";
 }

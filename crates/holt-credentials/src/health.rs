@@ -1,7 +1,8 @@
 //! The credentials operator's `/healthz`, `/readyz` and `/metrics`, served by `holt_runtime::probes`.
 //!
 //! In: the controller's [`Progress`]. Out: the probe server; `/readyz` answers 200 once every pod has been
-//! listed and the CA loaded (failing Secrets do not make it unready: they are metrics and Events).
+//! listed and the certificate provider answers (the CA loaded, the SPIRE server's bundle read); failing
+//! Secrets do not make it unready: they are metrics and Events.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,7 +31,8 @@ fn probes_of(progress: watch::Receiver<Progress>) -> Probes {
     let metrics_progress = progress.clone();
     Probes {
         ready: Arc::new(move || progress.borrow().ready),
-        not_ready_reason: "pods not listed yet or the CA not loaded",
+        not_ready_reason: "pods not listed yet, or the certificate provider fails (the CA Secret unreadable, the \
+                           SPIRE server down: see holt_credentials_provider_available and the log)",
         metrics: Arc::new(move || metrics(&metrics_progress.borrow(), Timestamp::now())),
     }
 }
@@ -47,7 +49,7 @@ pub fn metrics(progress: &Progress, now: Timestamp) -> String {
     let mut page = MetricsPage::new();
     page.gauge(
         "holt_credentials_ready",
-        "1 when every pod is listed and the CA is loaded",
+        "1 when every pod is listed and the certificate provider answers",
         u64::from(progress.ready),
     )
     .counter(
@@ -111,9 +113,20 @@ pub fn metrics(progress: &Progress, now: Timestamp) -> String {
         progress.ca_rotations,
     )
     .counter(
-        "holt_credentials_ca_load_failures_total",
-        "failed reads of the built-in CA's Secret",
-        progress.ca_failures,
+        "holt_credentials_provider_failures_total",
+        "failed calls to the certificate provider outside a Secret's update (built-in CA Secret reads, SPIRE \
+         bundle reads and entry pruning), each retried with back-off",
+        progress.provider_failures,
+    )
+    .gauge(
+        "holt_credentials_provider_available",
+        "1 while the certificate provider answers (0: the CA Secret unreadable, the SPIRE server down)",
+        u64::from(progress.provider_error.is_none()),
+    )
+    .counter(
+        "holt_credentials_spire_entries_pruned_total",
+        "Holt's SPIRE entries deleted because their workload is gone",
+        progress.entries_pruned,
     )
     .gauge(
         "holt_credentials_ca_expiry_seconds",

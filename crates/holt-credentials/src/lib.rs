@@ -10,9 +10,9 @@
 //!
 //! The pure core — [`annotations`] (what a pod asks), [`request`] (one certificate per Secret), [`subject`]
 //! (what it names), [`secret`] (what the Secret holds), [`renewal`] (when to rewrite), [`ca`] and
-//! [`jks`] — does no I/O and is unit-tested. [`provider`] issues (the built-in CA; SPIRE's server API,
-//! which the controller issues through when given a connection; cert-manager Certificates, not yet called by
-//! the controller). [`ca_store`] keeps the built-in CA in a Secret of the
+//! [`jks`] — does no I/O and is unit-tested. [`provider`] issues: the built-in CA; SPIRE's server API
+//! (entries, SVIDs, bundle); cert-manager Certificates, which the controller writes instead of Secrets.
+//! [`ca_store`] keeps the built-in CA in a Secret of the
 //! operator's namespace; [`controller`] watches pods and writes Secrets. docs/credentials.md describes the
 //! behaviour and where it differs from the reference.
 

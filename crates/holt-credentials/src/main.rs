@@ -10,6 +10,8 @@ use holt_credentials::ca::RotationPolicy;
 use holt_credentials::ca_store::DEFAULT_SECRET_NAME;
 use holt_credentials::controller::{Options, Progress};
 use holt_credentials::provider::ProviderKind;
+use holt_credentials::provider::cert_manager::Issuer;
+use holt_credentials::provider::spire::{SpiffeId, Spire, SpireAddress};
 use holt_credentials::rbac::LEASE_NAME;
 use holt_credentials::renewal::check_fraction;
 use holt_credentials::subject::TrustDomain;
@@ -19,8 +21,8 @@ use tracing::info;
 #[derive(Parser, Debug)]
 #[command(name = "holt-credentials", version, about = "Holt's credentials operator")]
 struct Args {
-    /// Who issues certificates: `builtin` (Holt's own CA, kept in a Secret), `spire` or `cert-manager` (the
-    /// reference's; not in this release).
+    /// Who issues certificates: `builtin` (Holt's own CA, kept in a Secret), `spire` (the SPIRE server at
+    /// --spire-server-address) or `cert-manager` (Certificates for the issuer --cert-manager-issuer-name).
     #[arg(long, env = "HOLT_CERTIFICATE_PROVIDER", default_value = "builtin")]
     certificate_provider: ProviderKind,
 
@@ -28,6 +30,31 @@ struct Args {
     /// (`spiffe://<trust domain>/otterize/namespace/<ns>/service/<workload>`).
     #[arg(long, env = "HOLT_TRUST_DOMAIN", default_value = "example.org", value_parser = parse_trust_domain)]
     trust_domain: TrustDomain,
+
+    /// With `spire`: the SPIRE server's admin API, its local unix socket (`unix:///run/spire/server/api.sock`
+    /// or an absolute path). TCP with mTLS is not supported yet and is refused.
+    #[arg(long, env = "HOLT_SPIRE_SERVER_ADDRESS", value_name = "ADDRESS", value_parser = parse_spire_address)]
+    spire_server_address: Option<SpireAddress>,
+
+    /// With `spire`: the parent ID of the entries Holt registers, which also marks them as Holt's (default:
+    /// `spiffe://<trust domain>/holt/credentials-operator`).
+    #[arg(long, env = "HOLT_SPIRE_PARENT_ID", value_name = "SPIFFE_ID", value_parser = parse_spiffe_id)]
+    spire_parent_id: Option<SpiffeId>,
+
+    /// With `cert-manager`: the Issuer (in each workload's namespace) or ClusterIssuer that signs.
+    #[arg(long, env = "HOLT_CERT_MANAGER_ISSUER_NAME", value_name = "NAME")]
+    cert_manager_issuer_name: Option<String>,
+
+    /// With `cert-manager`: the issuer is a ClusterIssuer.
+    #[arg(
+        long,
+        env = "HOLT_CERT_MANAGER_USE_CLUSTER_ISSUER",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        default_value_t = false
+    )]
+    cert_manager_use_cluster_issuer: bool,
 
     /// The namespace the operator runs in (where its CA Secret and leader Lease live).
     #[arg(long, env = "POD_NAMESPACE", default_value = "holt-system")]
@@ -141,6 +168,46 @@ impl Args {
         options.default_ttl = self.default_cert_ttl;
         options.renew_fraction = self.renew_at;
         options.concurrency = self.max_concurrent_issues as usize;
+        match self.certificate_provider {
+            ProviderKind::BuiltIn => {}
+            ProviderKind::Spire => {
+                let address = self.spire_server_address.as_ref().ok_or_else(|| {
+                    anyhow::anyhow!("--certificate-provider spire needs --spire-server-address")
+                })?;
+                let parent = match &self.spire_parent_id {
+                    Some(parent) => parent.clone(),
+                    None => SpiffeId::parse(&format!(
+                        "spiffe://{}/holt/credentials-operator",
+                        self.trust_domain
+                    ))
+                    .context("--spire-parent-id (default)")?,
+                };
+                if parent.trust_domain != self.trust_domain.as_str() {
+                    anyhow::bail!(
+                        "--spire-parent-id `spiffe://{}{}` is not in --trust-domain `{}`",
+                        parent.trust_domain,
+                        parent.path,
+                        self.trust_domain
+                    );
+                }
+                options.spire = Some(Spire::connect(address, parent).context("--spire-server-address")?);
+            }
+            ProviderKind::CertManager => {
+                let name = self
+                    .cert_manager_issuer_name
+                    .as_deref()
+                    .filter(|name| !name.is_empty())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "--certificate-provider cert-manager needs --cert-manager-issuer-name"
+                        )
+                    })?;
+                options.cert_manager = Some(Issuer {
+                    name: name.to_owned(),
+                    cluster_issuer: self.cert_manager_use_cluster_issuer,
+                });
+            }
+        }
         Ok(options)
     }
 }
@@ -149,12 +216,6 @@ impl Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     holt_runtime::logging::init(&args.log);
-    if !args.certificate_provider.is_available() {
-        anyhow::bail!(
-            "--certificate-provider {}: not in this release of Holt; use `builtin` (docs/credentials.md)",
-            args.certificate_provider
-        );
-    }
     let options = args.options()?;
     let client = kube::Client::try_default()
         .await
@@ -193,6 +254,14 @@ async fn main() -> anyhow::Result<()> {
         }
     });
     holt_runtime::leader::run_leading(controller, health, leadership).await
+}
+
+fn parse_spire_address(text: &str) -> Result<SpireAddress, String> {
+    SpireAddress::parse(text).map_err(|e| e.why.to_owned())
+}
+
+fn parse_spiffe_id(text: &str) -> Result<SpiffeId, String> {
+    SpiffeId::parse(text).map_err(|e| e.to_string())
 }
 
 fn parse_trust_domain(text: &str) -> Result<TrustDomain, String> {
@@ -275,6 +344,72 @@ mod tests {
         let args = Args::try_parse_from(["holt-credentials", "--ca-rotate-before", "300d"]).expect("parses");
         let error = args.options().expect_err("more than half the validity");
         assert!(error.to_string().contains("--ca-rotate-before"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn each_provider_needs_its_settings_named_by_flag() {
+        let spire =
+            Args::try_parse_from(["holt-credentials", "--certificate-provider", "spire"]).expect("args");
+        let error = spire.options().expect_err("no address");
+        assert!(error.to_string().contains("--spire-server-address"), "{error}");
+        let spire = Args::try_parse_from([
+            "holt-credentials",
+            "--certificate-provider",
+            "spire",
+            "--spire-server-address",
+            "unix:///run/spire/api.sock",
+        ])
+        .expect("args");
+        let options = spire.options().expect("valid");
+        let connection = options.spire.expect("SPIRE");
+        let parent = connection.parent_id();
+        assert_eq!(
+            (parent.trust_domain.as_str(), parent.path.as_str()),
+            ("example.org", "/holt/credentials-operator")
+        );
+        assert_eq!(connection.address(), "unix:///run/spire/api.sock");
+        let tcp = Args::try_parse_from(["holt-credentials", "--spire-server-address", "spire-server:8081"])
+            .expect_err("TCP refused");
+        assert!(tcp.to_string().contains("--spire-server-address"), "{tcp}");
+        let elsewhere = Args::try_parse_from([
+            "holt-credentials",
+            "--certificate-provider",
+            "spire",
+            "--spire-server-address",
+            "/run/spire/api.sock",
+            "--spire-parent-id",
+            "spiffe://other.org/holt",
+        ])
+        .expect("args");
+        let error = elsewhere.options().expect_err("other trust domain");
+        assert!(error.to_string().contains("--spire-parent-id"), "{error}");
+
+        let cert_manager =
+            Args::try_parse_from(["holt-credentials", "--certificate-provider", "cert-manager"])
+                .expect("args");
+        let error = cert_manager.options().expect_err("no issuer");
+        assert!(
+            error.to_string().contains("--cert-manager-issuer-name"),
+            "{error}"
+        );
+        let cert_manager = Args::try_parse_from([
+            "holt-credentials",
+            "--certificate-provider",
+            "cert-manager",
+            "--cert-manager-issuer-name",
+            "ca",
+            "--cert-manager-use-cluster-issuer",
+        ])
+        .expect("args");
+        let options = cert_manager.options().expect("valid");
+        assert_eq!(
+            options.cert_manager,
+            Some(Issuer {
+                name: "ca".to_owned(),
+                cluster_issuer: true
+            })
+        );
+        assert!(options.spire.is_none());
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! The cert-manager provider on the real API server with cert-manager's own Certificate CRD: the API server
 //! accepts the Certificates Holt writes (PEM and JKS, Issuer and ClusterIssuer), they name the requested
 //! Secret, the workload and the issuer, are owned by the workload, and go away with it (the garbage
-//! collector of the real controller-manager). Issuing is cert-manager's job and is not run here.
+//! collector of the real controller-manager). Issuing is cert-manager's job and is not run here. The
+//! controller with `--certificate-provider cert-manager`, running with its roles alone, writes them for a
+//! Deployment's pods.
 
 mod support;
 
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
+use holt_credentials::provider::ProviderKind;
 use holt_credentials::provider::cert_manager::{CertManager, Issuer, certificate_resource};
+use holt_credentials::rbac::{own_namespace_rules, read_rules, write_rules};
 use holt_credentials::request::CertificateRequest;
 use holt_credentials::settings::Format;
 use holt_credentials::subject::{Subject, TrustDomain};
@@ -16,7 +20,7 @@ use holt_testenv::{cert_manager_crds, eventually, install_crds};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Api;
 use kube::api::{DeleteParams, DynamicObject, PropagationPolicy};
-use support::{Scene, TIMEOUT, TRUST_DOMAIN};
+use support::{Running, Scene, TIMEOUT, TRUST_DOMAIN, grant};
 
 fn request(
     scene: &Scene,
@@ -170,5 +174,130 @@ async fn certificates_are_accepted_owned_and_collected_with_their_workload() -> 
         certificates.get_opt("kafka-tls").await?.is_some(),
         "kafka-client's Certificate stays"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_controller_writes_certificates_for_a_deployments_pods_with_its_roles_alone() -> anyhow::Result<()>
+{
+    let scene = Scene::new("certmgr-ctl").await?;
+    install_crds(&scene.client, cert_manager_crds()).await?;
+    let name = format!("holt-credentials-{}", scene.namespace);
+    let user = scene.plane.user(&name, None)?;
+    let provider = ProviderKind::CertManager;
+    grant(&scene.client, &scene.namespace, "read", read_rules(), &name).await?;
+    grant(
+        &scene.client,
+        &scene.namespace,
+        "write",
+        write_rules(provider),
+        &name,
+    )
+    .await?;
+    grant(
+        &scene.client,
+        &scene.operator_namespace,
+        "own",
+        own_namespace_rules(provider, "holt-credentials-ca", false),
+        &name,
+    )
+    .await?;
+    let mut options = scene.options();
+    options.cert_manager = Some(Issuer {
+        name: "ns-ca".to_owned(),
+        cluster_issuer: false,
+    });
+    let running = Running::start(&user.client().await?, options).await?;
+    let cart = scene
+        .deployment(
+            "cart",
+            2,
+            &[
+                ("credentials-operator.otterize.com/tls-secret-name", "cart-tls"),
+                ("credentials-operator.otterize.com/cert-ttl", "3600"),
+            ],
+        )
+        .await?;
+    scene
+        .deployment(
+            "ledger",
+            1,
+            &[
+                ("credentials-operator.otterize.com/tls-secret-name", "ledger-tls"),
+                ("credentials-operator.otterize.com/cert-type", "jks"),
+                ("credentials-operator.otterize.com/jks-password", "s3cret"),
+            ],
+        )
+        .await?;
+    let certificates: Api<DynamicObject> =
+        Api::namespaced_with(scene.client.clone(), &scene.namespace, &certificate_resource());
+    let pod = scene.pods_of("cart", 1).await?.remove(0);
+    let written = eventually("cart's Certificate", TIMEOUT, || async {
+        Ok(certificates.get_opt("cart-tls").await?)
+    })
+    .await;
+    let events = scene.events(&pod, "EnsuringPodTLSFailed").await?;
+    let notes: Vec<Option<String>> = events.into_iter().map(|e| e.note).collect();
+    let written = written.with_context(|| format!("failures reported: {notes:?}"))?;
+    let spec = &written.data["spec"];
+    ensure!(spec["secretName"] == "cart-tls", "{spec}");
+    ensure!(
+        spec["commonName"] == format!("cart.{}", scene.namespace),
+        "{spec}"
+    );
+    ensure!(
+        spec["uris"][0]
+            == format!(
+                "spiffe://{TRUST_DOMAIN}/otterize/namespace/{}/service/cart",
+                scene.namespace
+            ),
+        "{spec}"
+    );
+    ensure!(
+        spec["duration"] == "1h0m0s" || spec["duration"] == "3600s",
+        "{spec}"
+    );
+    ensure!(
+        spec["issuerRef"]["kind"] == "Issuer" && spec["issuerRef"]["name"] == "ns-ca",
+        "{spec}"
+    );
+    let owners = written.metadata.owner_references.clone().unwrap_or_default();
+    ensure!(
+        owners.len() == 1
+            && owners[0].kind == "Deployment"
+            && owners[0].uid == cart.metadata.uid.clone().unwrap_or_default(),
+        "{owners:?}"
+    );
+    let ledger = eventually("ledger's Certificate", TIMEOUT, || async {
+        Ok(certificates.get_opt("ledger-tls").await?)
+    })
+    .await?;
+    ensure!(
+        ledger.data["spec"]["keystores"]["jks"]["create"] == true,
+        "{}",
+        ledger.data
+    );
+    let password = scene.secrets().get("ledger-tls-jks-password").await?;
+    ensure!(password.data.context("password")?["password"].0 == b"s3cret");
+    // The Secret itself is cert-manager's to write.
+    ensure!(scene.secrets().get_opt("cart-tls").await?.is_none());
+    let now = running.now();
+    ensure!(now.failures == 0 && now.writes >= 3, "{now:?}");
+
+    scene
+        .deployments()
+        .delete(
+            "cart",
+            &DeleteParams {
+                propagation_policy: Some(PropagationPolicy::Background),
+                ..Default::default()
+            },
+        )
+        .await?;
+    eventually("cart's Certificate collected", TIMEOUT, || async {
+        Ok(certificates.get_opt("cart-tls").await?.is_none().then_some(()))
+    })
+    .await?;
+    ensure!(certificates.get_opt("ledger-tls").await?.is_some());
     Ok(())
 }

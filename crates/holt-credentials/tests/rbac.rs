@@ -8,55 +8,13 @@ mod support;
 use std::time::Duration;
 
 use anyhow::ensure;
+use holt_credentials::provider::ProviderKind;
 use holt_credentials::rbac::{LEASE_NAME, own_namespace_rules, read_rules, write_rules};
 use holt_runtime::leader::{self, LeaseOptions};
-use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
-use kube::api::{ObjectMeta, PostParams};
-use kube::{Api, Client};
-use support::{Running, Scene, TIMEOUT, certificates, file};
+use k8s_openapi::api::rbac::v1::PolicyRule;
+use support::{Running, Scene, TIMEOUT, certificates, file, grant};
 
 const SECRET: &str = "credentials-operator.otterize.com/tls-secret-name";
-
-/// Role `name` with `rules` in `namespace`, bound to user `user`.
-async fn grant(
-    admin: &Client,
-    namespace: &str,
-    name: &str,
-    rules: Vec<PolicyRule>,
-    user: &str,
-) -> anyhow::Result<()> {
-    let role = Role {
-        metadata: ObjectMeta {
-            name: Some(name.to_owned()),
-            ..ObjectMeta::default()
-        },
-        rules: Some(rules),
-    };
-    Api::<Role>::namespaced(admin.clone(), namespace)
-        .create(&PostParams::default(), &role)
-        .await?;
-    let binding = RoleBinding {
-        metadata: ObjectMeta {
-            name: Some(name.to_owned()),
-            ..ObjectMeta::default()
-        },
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".to_owned()),
-            kind: "Role".to_owned(),
-            name: name.to_owned(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "User".to_owned(),
-            name: user.to_owned(),
-            api_group: Some("rbac.authorization.k8s.io".to_owned()),
-            ..Subject::default()
-        }]),
-    };
-    Api::<RoleBinding>::namespaced(admin.clone(), namespace)
-        .create(&PostParams::default(), &binding)
-        .await?;
-    Ok(())
-}
 
 #[tokio::test]
 async fn the_controller_works_with_its_roles_alone_and_a_forbidden_namespace_stalls_nothing()
@@ -70,18 +28,25 @@ async fn the_controller_works_with_its_roles_alone_and_a_forbidden_namespace_sta
     let user = scene.plane.user(&name, None)?;
     let admin = &scene.client;
     grant(admin, &scene.namespace, "read", read_rules(), &name).await?;
-    grant(admin, &scene.namespace, "write", write_rules(), &name).await?;
+    grant(
+        admin,
+        &scene.namespace,
+        "write",
+        write_rules(ProviderKind::BuiltIn),
+        &name,
+    )
+    .await?;
     grant(
         admin,
         &scene.operator_namespace,
         "own",
-        own_namespace_rules("holt-credentials-ca", false),
+        own_namespace_rules(ProviderKind::BuiltIn, "holt-credentials-ca", false),
         &name,
     )
     .await?;
     // The other namespace: pods may be read and Events written, Secrets not.
     grant(admin, &other, "read", read_rules(), &name).await?;
-    let events_only: Vec<PolicyRule> = write_rules()
+    let events_only: Vec<PolicyRule> = write_rules(ProviderKind::BuiltIn)
         .into_iter()
         .filter(|r| r.api_groups.as_deref() == Some(&["events.k8s.io".to_owned()][..]))
         .collect();

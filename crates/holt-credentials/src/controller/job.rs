@@ -14,8 +14,8 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 use ring::rand::{SecureRandom, SystemRandom};
 
-use crate::controller::Options;
 use crate::controller::pods::{PodRecord, SecretKey};
+use crate::controller::{Options, certificate, registered_label};
 use crate::events::{Events, PodRef, reason};
 use crate::jks::{JksError, SALT_LEN};
 use crate::owners::{OwnerError, OwnerResolver};
@@ -72,6 +72,8 @@ pub struct Done {
     pub foreign: bool,
     /// Workloads restarted after the renewal.
     pub restarts: u64,
+    /// The SPIFFE ID the Secret's certificate names (its workload's), once the request is known.
+    pub spiffe_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +94,13 @@ pub enum JobError {
     },
     #[error("Secret {secret} changed while Holt wrote it; trying again")]
     Conflict { secret: String },
+    #[error("cannot label pod {pod} with its workload's name for SPIRE's selector: {source}")]
+    Label { pod: String, source: kube::Error },
+    #[error("cannot write the cert-manager Certificate for Secret {secret}: {source}")]
+    CertManager {
+        secret: String,
+        source: crate::provider::cert_manager::CertManagerError,
+    },
 }
 
 impl JobError {
@@ -170,6 +179,21 @@ async fn reconcile(input: &JobInput, pods: &mut Vec<PodRef>, writes: &mut u64) -
         }
     }
 
+    let spiffe_id = request.subject.spiffe_id.clone();
+    let with_id = |mut done: Done| {
+        done.spiffe_id = Some(spiffe_id.clone());
+        done
+    };
+    match input.provider.as_ref() {
+        Provider::CertManager(writer) => {
+            return certificate::write(writer, &request, writes).await.map(with_id);
+        }
+        Provider::Spire(_) => {
+            registered_label::label_pods(&input.client, &input.pods, &request, writes).await?
+        }
+        Provider::BuiltIn(_) => {}
+    }
+
     let now = Timestamp::now();
     let provider = &input.provider;
     let bundle = provider.trust_bundle(now);
@@ -203,7 +227,7 @@ async fn reconcile(input: &JobInput, pods: &mut Vec<PodRef>, writes: &mut u64) -
             },
         }
     };
-    match decide(&state, &settings_digest, &bundle.digest, now) {
+    let decided = match decide(&state, &settings_digest, &bundle.digest, now) {
         Decision::Foreign => {
             let note = format!(
                 "Secret {secret_name} exists and Holt did not create it (no label app.kubernetes.io/managed-by: \
@@ -339,7 +363,9 @@ async fn reconcile(input: &JobInput, pods: &mut Vec<PodRef>, writes: &mut u64) -
                 issued: Some(why),
                 foreign: false,
                 restarts,
+                spiffe_id: None,
             })
         }
-    }
+    };
+    decided.map(with_id)
 }

@@ -10,10 +10,19 @@
 //! cannot act on gets a Warning Event and is left out; the other pods of its workload are served.
 //!
 //! Nothing is written before the watch has listed every pod (so that the oldest pod naming a Secret is
-//! known) and the CA is loaded; then the controller is ready.
+//! known) and the provider answered (the CA loaded, the SPIRE server's bundle read); then the controller is
+//! ready. While the provider fails (the CA Secret unreadable, the SPIRE server down) it is not ready, the
+//! pods asking for certificates get a Warning Event naming the error, and nothing is deleted.
+//!
+//! With SPIRE, the SPIFFE IDs of every Secret's workload are handed to the bundle's keeper, which deletes
+//! Holt's entries of workloads that are gone — only once every Secret's workload is known, so that an entry
+//! is never deleted for a workload merely not resolved yet. With cert-manager, a job writes a Certificate
+//! instead of a Secret ([`certificate`]).
 
+pub mod certificate;
 pub mod job;
 pub mod pods;
+pub mod registered_label;
 pub mod trust;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -65,9 +74,11 @@ pub struct Options {
     pub retry: Backoff,
     /// How often a Secret someone else owns is looked at again.
     pub foreign_recheck: Duration,
-    /// Issue through this SPIRE server instead of the built-in CA (its bundle is read every
-    /// `ca_check_interval`).
+    /// Issue through this SPIRE server instead of the built-in CA (its bundle is read, and Holt's entries
+    /// of workloads that are gone deleted, every `ca_check_interval`).
     pub spire: Option<crate::provider::spire::Spire>,
+    /// Write cert-manager Certificates for this issuer instead of Secrets (when `spire` is `None`).
+    pub cert_manager: Option<crate::provider::cert_manager::Issuer>,
 }
 
 impl Options {
@@ -90,6 +101,7 @@ impl Options {
             retry: Backoff::exponential(Duration::from_secs(1), Duration::from_secs(300)).with_jitter(),
             foreign_recheck: Duration::from_secs(60),
             spire: None,
+            cert_manager: None,
         }
     }
 }
@@ -97,8 +109,15 @@ impl Options {
 /// What the controller has done, for metrics, probes and tests.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Progress {
-    /// Every pod listed and the CA loaded.
+    /// Every pod listed and the provider answering (the CA loaded, the SPIRE server's bundle read).
     pub ready: bool,
+    /// The provider's last error while it fails (the CA Secret, the SPIRE server), `None` once it answers.
+    pub provider_error: Option<String>,
+    /// Failed calls to the provider outside a Secret's job (CA loads, SPIRE bundle reads and entry
+    /// pruning), each retried with back-off.
+    pub provider_failures: u64,
+    /// Holt's SPIRE entries deleted because their workload is gone.
+    pub entries_pruned: u64,
     /// Pods asking for a certificate with valid annotations.
     pub pods: usize,
     /// Pods whose credentials annotations Holt cannot act on.
@@ -120,7 +139,6 @@ pub struct Progress {
     pub restarts: u64,
     /// CAs created or rotated in.
     pub ca_rotations: u64,
-    pub ca_failures: u64,
     pub newest_ca_expiry: Option<Timestamp>,
     /// The earliest end of a certificate in Holt's Secrets.
     pub earliest_expiry: Option<Timestamp>,
@@ -132,12 +150,23 @@ pub fn start(client: Client, options: Options) -> (JoinHandle<()>, watch::Receiv
     let options = Arc::new(options);
     let (progress_tx, progress) = watch::channel(Progress::default());
     let (trust_tx, trust_rx) = watch::channel(TrustState::default());
+    let (keep_tx, keep_rx) = watch::channel(None);
     let store = CaStore::new(client.clone(), options.ca.clone());
-    let ca_task = match options.spire.clone() {
-        Some(spire) => tokio::spawn(trust::keep_spire_bundle(spire, options.clone(), trust_tx)),
-        None => tokio::spawn(trust::keep_ca(store, options.clone(), trust_tx)),
+    let ca_task = match (options.spire.clone(), options.cert_manager.clone()) {
+        (Some(spire), _) => tokio::spawn(trust::keep_spire_bundle(
+            spire,
+            options.clone(),
+            trust_tx,
+            keep_rx,
+        )),
+        (None, Some(issuer)) => {
+            let writer = crate::provider::cert_manager::CertManager::new(client.clone(), issuer);
+            tokio::spawn(trust::keep_cert_manager(writer, trust_tx))
+        }
+        (None, None) => tokio::spawn(trust::keep_ca(store, options.clone(), trust_tx)),
     };
-    let controller = Controller::new(client, options, progress_tx);
+    let mut controller = Controller::new(client, options, progress_tx);
+    controller.keep_tx = Some(keep_tx);
     let task = tokio::spawn(async move {
         controller.run(trust_rx).await;
         ca_task.abort();
@@ -158,6 +187,8 @@ struct SecretState {
     last_failure: Option<String>,
     expires_at: Option<Timestamp>,
     foreign: bool,
+    /// The SPIFFE ID of its workload, from its last job that got that far.
+    spiffe_id: Option<String>,
 }
 
 struct Controller {
@@ -181,6 +212,8 @@ struct Controller {
     relisting: HashMap<Option<String>, HashSet<ObjectKey>>,
     progress: Progress,
     progress_tx: watch::Sender<Progress>,
+    /// With SPIRE: the SPIFFE IDs whose entries are kept (`None` while some Secret's workload is unknown).
+    keep_tx: Option<watch::Sender<Option<BTreeSet<String>>>>,
 }
 
 impl Controller {
@@ -207,6 +240,7 @@ impl Controller {
             relisting: HashMap::new(),
             progress: Progress::default(),
             progress_tx,
+            keep_tx: None,
         }
     }
 
@@ -305,6 +339,13 @@ impl Controller {
         if self.pods.get(&key) == Some(&record) {
             return;
         }
+        if let (Some(error), Ok(Some(_))) = (&self.trust.last_error, &record.settings) {
+            self.events.once(
+                &record.pod_ref(),
+                reason::PROVIDER_UNAVAILABLE,
+                &unavailable(error),
+            );
+        }
         match &record.settings {
             Err(error) => self
                 .events
@@ -376,6 +417,7 @@ impl Controller {
             last_failure: None,
             expires_at: None,
             foreign: false,
+            spiffe_id: None,
         });
         if let Some(at) = state.timer.take() {
             self.timers.remove(&(at, secret.clone()));
@@ -413,6 +455,18 @@ impl Controller {
     }
 
     fn trust_changed(&mut self, state: TrustState) {
+        if let Some(error) = &state.last_error
+            && self.trust.last_error.is_none()
+        {
+            tracing::warn!(%error, "the certificate provider fails: retried with back-off, nothing deleted");
+            let note = unavailable(error);
+            for record in self.pods.values() {
+                if matches!(record.settings, Ok(Some(_))) {
+                    self.events
+                        .once(&record.pod_ref(), reason::PROVIDER_UNAVAILABLE, &note);
+                }
+            }
+        }
         let new_version = state.version != self.trust.version;
         if new_version && let Some(provider) = &state.provider {
             self.provider = Some(provider.clone());
@@ -473,6 +527,9 @@ impl Controller {
                 state.last_failure = None;
                 state.expires_at = done.expires_at;
                 state.foreign = done.foreign;
+                if done.spiffe_id.is_some() {
+                    state.spiffe_id = done.spiffe_id;
+                }
                 if let Some(why) = done.issued {
                     self.progress.issued += 1;
                     self.progress.renewals += u64::from(why != Reason::New);
@@ -512,9 +569,34 @@ impl Controller {
         }
     }
 
+    /// The SPIFFE IDs of every requested Secret's workload; `None` until the pods are listed and while
+    /// some Secret's workload is not known yet.
+    fn kept_ids(&self) -> Option<BTreeSet<String>> {
+        if !self.listed {
+            return None;
+        }
+        self.by_secret
+            .keys()
+            .map(|key| self.secrets.get(key).and_then(|s| s.spiffe_id.clone()))
+            .collect()
+    }
+
     fn publish_progress(&mut self) {
+        if let Some(keep_tx) = &self.keep_tx {
+            let keep = self.kept_ids();
+            keep_tx.send_if_modified(|current| {
+                let modified = *current != keep;
+                if modified {
+                    *current = keep;
+                }
+                modified
+            });
+        }
         let progress = &mut self.progress;
-        progress.ready = self.listed && self.provider.is_some();
+        progress.ready = self.listed && self.provider.is_some() && self.trust.last_error.is_none();
+        progress.provider_error = self.trust.last_error.clone();
+        progress.provider_failures = self.trust.failures;
+        progress.entries_pruned = self.trust.pruned;
         progress.pods = self
             .pods
             .values()
@@ -526,7 +608,6 @@ impl Controller {
         progress.names_taken = self.secrets.values().filter(|s| s.foreign).count();
         progress.earliest_expiry = self.secrets.values().filter_map(|s| s.expires_at).min();
         progress.ca_rotations = self.trust.rotations;
-        progress.ca_failures = self.trust.failures;
         progress.newest_ca_expiry = self.trust.newest_ca_expiry;
         progress.events_dropped = self.events.dropped();
         let current = progress.clone();
@@ -538,4 +619,9 @@ impl Controller {
             modified
         });
     }
+}
+
+/// The note of the Event on a pod while the provider fails.
+fn unavailable(error: &str) -> String {
+    format!("no certificate can be issued now: {error}; retried with back-off, nothing is deleted meanwhile")
 }

@@ -1,6 +1,7 @@
 //! What the controller keeps of a pod: only pods that carry a credentials annotation, and of those only
 //! what resolving their identity and reading their settings needs (name, UID, creation time, owners, the
-//! credentials annotations and the workload name override). Everything else of the pod is dropped as it
+//! credentials annotations, the workload name override and, for SPIRE, the registered-service-name label Holt
+//! writes). Everything else of the pod is dropped as it
 //! arrives, so memory follows the pods that ask for certificates, not the cluster's.
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::annotations::{self, AnnotationError};
 use crate::events::PodRef;
+use crate::provider::spire::REGISTERED_SERVICE_NAME_LABEL;
 use crate::settings::CertificateSettings;
 
 /// The Secret a pod names: its namespace and the Secret's name.
@@ -55,6 +57,7 @@ impl PodRecord {
                 uid: metadata.uid.clone(),
                 owner_references: metadata.owner_references.clone(),
                 annotations: Some(kept),
+                labels: registered_label(metadata),
                 ..ObjectMeta::default()
             },
             created: metadata
@@ -63,6 +66,15 @@ impl PodRecord {
                 .map_or(Timestamp::UNIX_EPOCH, |t| t.0),
             settings,
         })
+    }
+
+    /// The value of the pod's registered-service-name label (SPIRE's selector), when it has one.
+    pub fn registered_name(&self) -> Option<&str> {
+        self.metadata
+            .labels
+            .as_ref()?
+            .get(REGISTERED_SERVICE_NAME_LABEL)
+            .map(String::as_str)
     }
 
     pub fn key(&self) -> ObjectKey {
@@ -86,6 +98,15 @@ impl PodRecord {
             _ => None,
         }
     }
+}
+
+/// Only the registered-service-name label of the pod's labels.
+fn registered_label(metadata: &ObjectMeta) -> Option<BTreeMap<String, String>> {
+    let value = metadata.labels.as_ref()?.get(REGISTERED_SERVICE_NAME_LABEL)?;
+    Some(BTreeMap::from([(
+        REGISTERED_SERVICE_NAME_LABEL.to_owned(),
+        value.clone(),
+    )]))
 }
 
 #[cfg(test)]
@@ -139,6 +160,15 @@ mod tests {
             ]
         );
         assert_eq!(record.metadata.labels, None, "labels are not kept");
+        assert_eq!(record.registered_name(), None);
+        let mut labelled = meta(&[("credentials-operator.otterize.com/tls-secret-name", "cart-tls")]);
+        labelled
+            .labels
+            .get_or_insert_default()
+            .insert(REGISTERED_SERVICE_NAME_LABEL.to_owned(), "cart".to_owned());
+        let record = PodRecord::from_metadata(&labelled, OVERRIDE).expect("kept");
+        assert_eq!(record.registered_name(), Some("cart"));
+        assert_eq!(record.metadata.labels.as_ref().map(BTreeMap::len), Some(1));
         assert_eq!(record.secret(), Some(ObjectKey::new("shop", "cart-tls")));
         assert_eq!(record.created, Timestamp::from_second(5).expect("time"));
     }

@@ -3,11 +3,11 @@
 //! In: a [`Subject`], the requested lifetime and the time. Out: an [`IssuedCertificate`] (key, certificate,
 //! chain, validity) and the [`TrustBundle`] clients are given.
 //!
-//! The providers are the reference's (`global.certificateProvider`): Holt's built-in CA (the default, the
-//! only one the controller issues with so far: [`built_in`]); [`spire`] (the SPIRE server's API: entries,
-//! SVIDs, bundle) and [`cert_manager`] (Certificate resources) are here but not yet variants of
-//! [`Provider`]. Everything else (which Secrets, when to renew, what
-//! they hold) is the same for every provider.
+//! The providers are the reference's (`global.certificateProvider`): Holt's built-in CA (the default:
+//! [`built_in`]); [`spire`] (the SPIRE server's API: entries, SVIDs, bundle); [`cert_manager`] (Certificate
+//! resources, which cert-manager issues into the Secrets itself: the controller writes the Certificate
+//! instead of a Secret). For the first two, everything else (which Secrets, when to renew, what they hold)
+//! is the same.
 
 pub mod built_in;
 pub mod cert_manager;
@@ -38,14 +38,6 @@ impl ProviderKind {
             ProviderKind::BuiltIn => "builtin",
             ProviderKind::Spire => "spire",
             ProviderKind::CertManager => "cert-manager",
-        }
-    }
-
-    /// Whether this build can issue with it.
-    pub fn is_available(self) -> bool {
-        match self {
-            ProviderKind::BuiltIn => true,
-            ProviderKind::Spire | ProviderKind::CertManager => false,
         }
     }
 }
@@ -117,6 +109,8 @@ pub enum IssueError {
     Spire(#[from] spire::SpireError),
     #[error("`{0}` is not `<workload>.<namespace>`")]
     CommonName(String),
+    #[error("cert-manager issues the certificates itself: Holt writes Certificates for it")]
+    ByCertManager,
 }
 
 /// The provider certificates come from.
@@ -124,6 +118,8 @@ pub enum IssueError {
 pub enum Provider {
     BuiltIn(BuiltInCa),
     Spire(SpireProvider),
+    /// Certificates written for cert-manager (it issues and fills the Secrets).
+    CertManager(cert_manager::CertManager),
 }
 
 /// The SPIRE server at one moment: the connection, its bundle as last read, the default lifetime.
@@ -139,6 +135,7 @@ impl Provider {
         match self {
             Provider::BuiltIn(_) => ProviderKind::BuiltIn,
             Provider::Spire(_) => ProviderKind::Spire,
+            Provider::CertManager(_) => ProviderKind::CertManager,
         }
     }
 
@@ -164,6 +161,7 @@ impl Provider {
                 provider.spire.register(&entry).await?;
                 Ok(provider.spire.mint(subject, ttl).await?)
             }
+            Provider::CertManager(_) => Err(IssueError::ByCertManager),
         }
     }
 
@@ -172,6 +170,7 @@ impl Provider {
         match self {
             Provider::BuiltIn(ca) => ca.trust_bundle(now),
             Provider::Spire(provider) => provider.bundle.clone(),
+            Provider::CertManager(_) => TrustBundle::new(Vec::new()),
         }
     }
 }
@@ -189,8 +188,6 @@ mod tests {
         ] {
             assert_eq!(kind.name().parse::<ProviderKind>(), Ok(kind));
         }
-        assert!(ProviderKind::BuiltIn.is_available());
-        assert!(!ProviderKind::Spire.is_available());
         let error = "vault".parse::<ProviderKind>().expect_err("unknown");
         assert!(error.contains("`vault` is not a certificate provider"), "{error}");
         assert!("otterize-cloud".parse::<ProviderKind>().is_err());

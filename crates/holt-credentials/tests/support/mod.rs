@@ -228,3 +228,44 @@ pub fn validity(der: &[u8]) -> anyhow::Result<(i64, i64)> {
     let v = cert.validity();
     Ok((v.not_before.timestamp(), v.not_after.timestamp()))
 }
+
+/// Role `name` with `rules` in `namespace`, bound to user `user`.
+pub async fn grant(
+    admin: &Client,
+    namespace: &str,
+    name: &str,
+    rules: Vec<k8s_openapi::api::rbac::v1::PolicyRule>,
+    user: &str,
+) -> anyhow::Result<()> {
+    let role = k8s_openapi::api::rbac::v1::Role {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_owned()),
+            ..kube::api::ObjectMeta::default()
+        },
+        rules: Some(rules),
+    };
+    Api::<k8s_openapi::api::rbac::v1::Role>::namespaced(admin.clone(), namespace)
+        .create(&PostParams::default(), &role)
+        .await?;
+    let binding = k8s_openapi::api::rbac::v1::RoleBinding {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_owned()),
+            ..kube::api::ObjectMeta::default()
+        },
+        role_ref: k8s_openapi::api::rbac::v1::RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".to_owned()),
+            kind: "Role".to_owned(),
+            name: name.to_owned(),
+        },
+        subjects: Some(vec![k8s_openapi::api::rbac::v1::Subject {
+            kind: "User".to_owned(),
+            name: user.to_owned(),
+            api_group: Some("rbac.authorization.k8s.io".to_owned()),
+            ..k8s_openapi::api::rbac::v1::Subject::default()
+        }]),
+    };
+    Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(admin.clone(), namespace)
+        .create(&PostParams::default(), &binding)
+        .await?;
+    Ok(())
+}

@@ -136,11 +136,15 @@ useImageNameForServiceIdForJobs: {{ .Values.global.experimentalUseDockerImageAsS
 /var/run/secrets/holt/mapper-token
 {{- end -}}
 
-{{/* "true" when the credentials operator is installed: switched on, with a provider this release has
-(`builtin`; empty means the same). */}}
+{{/* "true" when the credentials operator is installed: switched on, with a provider Holt has (`builtin`,
+empty means the same; `spire`; `cert-manager`). */}}
 {{- define "holt.credentialsEnabled" -}}
-{{- $provider := .Values.global.certificateProvider | default "builtin" -}}
-{{- if and .Values.global.deployment.credentialsOperator (eq $provider "builtin") -}}
+{{- if and .Values.global.deployment.credentialsOperator (has (include "holt.certificateProvider" .) (list "builtin" "spire" "cert-manager")) -}}
 true
 {{- end -}}
+{{- end -}}
+
+{{/* The credentials operator's provider: global.certificateProvider, `builtin` when empty. */}}
+{{- define "holt.certificateProvider" -}}
+{{- .Values.global.certificateProvider | default "builtin" -}}
 {{- end -}}

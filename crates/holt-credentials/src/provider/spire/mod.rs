@@ -78,8 +78,9 @@ pub enum SpireError {
         address: String,
         source: tonic::transport::Error,
     },
-    #[error("the SPIRE server refused to {what}: {source}")]
+    #[error("the SPIRE server at {address} refused to {what}: {source}")]
     Call {
+        address: String,
         what: &'static str,
         source: Box<tonic::Status>,
     },
@@ -118,6 +119,8 @@ pub enum Registration {
 pub struct Spire {
     channel: Channel,
     parent_id: SpiffeId,
+    /// The address as errors name it.
+    address: String,
 }
 
 impl Spire {
@@ -142,11 +145,30 @@ impl Spire {
                     Ok::<_, std::io::Error>(TokioIo::new(stream))
                 }
             }));
-        Ok(Spire { channel, parent_id })
+        Ok(Spire {
+            channel,
+            parent_id,
+            address: format!("unix://{}", path.display()),
+        })
     }
 
     pub fn parent_id(&self) -> &SpiffeId {
         &self.parent_id
+    }
+
+    /// The server's address (`unix:///path`).
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The error of a refused call.
+    fn call(&self, what: &'static str) -> impl FnOnce(tonic::Status) -> SpireError {
+        let address = self.address.clone();
+        move |status| SpireError::Call {
+            address,
+            what,
+            source: Box::new(status),
+        }
     }
 
     /// Every entry Holt created (parent ID the operator's and hint [`HOLT_HINT`]).
@@ -167,7 +189,7 @@ impl Spire {
                     ..Default::default()
                 })
                 .await
-                .map_err(call("list entries"))?
+                .map_err(self.call("list entries"))?
                 .into_inner();
             entries.extend(
                 response
@@ -194,7 +216,7 @@ impl Spire {
                 ..Default::default()
             })
             .await
-            .map_err(call("list entries"))?
+            .map_err(self.call("list entries"))?
             .into_inner();
         Ok(response.entries)
     }
@@ -216,7 +238,7 @@ impl Spire {
                         ..Default::default()
                     })
                     .await
-                    .map_err(call("update an entry"))?
+                    .map_err(self.call("update an entry"))?
                     .into_inner();
                 for result in response.results {
                     item_ok("update", &entry.id, result.status)?;
@@ -231,7 +253,7 @@ impl Spire {
                         ..Default::default()
                     })
                     .await
-                    .map_err(call("create an entry"))?
+                    .map_err(self.call("create an entry"))?
                     .into_inner();
                 let id = format!(
                     "spiffe://{}{}",
@@ -268,7 +290,7 @@ impl Spire {
         let response = client
             .batch_delete_entry(BatchDeleteEntryRequest { ids: gone.clone() })
             .await
-            .map_err(call("delete entries"))?
+            .map_err(self.call("delete entries"))?
             .into_inner();
         for result in response.results {
             item_ok("delete", &result.id, result.status)?;
@@ -305,7 +327,7 @@ impl Spire {
                 ttl: i32::try_from(ttl.as_secs()).unwrap_or(i32::MAX),
             })
             .await
-            .map_err(call("mint an X.509-SVID"))?
+            .map_err(self.call("mint an X.509-SVID"))?
             .into_inner()
             .svid
             .ok_or(SpireError::Missing("the SVID"))?;
@@ -336,7 +358,7 @@ impl Spire {
         let bundle = client
             .get_bundle(GetBundleRequest::default())
             .await
-            .map_err(call("read the bundle"))?
+            .map_err(self.call("read the bundle"))?
             .into_inner();
         if bundle.x509_authorities.is_empty() {
             return Err(SpireError::Missing("X.509 authorities in the bundle"));
@@ -344,13 +366,6 @@ impl Spire {
         Ok(TrustBundle::new(
             bundle.x509_authorities.into_iter().map(|ca| ca.asn1).collect(),
         ))
-    }
-}
-
-fn call(what: &'static str) -> impl FnOnce(tonic::Status) -> SpireError {
-    move |status| SpireError::Call {
-        what,
-        source: Box::new(status),
     }
 }
 

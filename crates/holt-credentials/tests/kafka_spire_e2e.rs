@@ -1,0 +1,240 @@
+//! End to end with Kafka and SPIRE: the credentials operator (`spire`) issues X.509-SVIDs from the real SPIRE
+//! server to `client`, `stranger` and the intents operator's own workload; a real broker trusts the SPIRE
+//! bundle and takes the intents operator's SVID as a super user; the intents operator, reaching the broker
+//! with that SVID, writes `client → topic orders [produce]` as ACLs, and `client`'s SVID then produces to
+//! `orders`, is refused on a topic it did not declare, and `stranger` (no intents) is refused everywhere.
+//!
+//! The SVIDs' subject is the CSR's, `CN=<workload>.<namespace>` only (the server's `MintX509SVID` keeps it;
+//! no `O=SPIRE,C=US`), so the principals are the same as with the built-in CA: `User:CN=client.<ns>`, the
+//! intents operator deriving the suffix from its own SVID (none).
+
+mod support;
+
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use holt_api::v2beta1::{
+    ClientIntents, ClientIntentsSpec, KafkaOperation, KafkaServerConfig, KafkaServerConfigSpec, KafkaTarget,
+    KafkaTls, KafkaTopic, Target, Workload,
+};
+use holt_credentials::provider::spire::{SpiffeId, Spire, SpireAddress};
+use holt_model::{Config, Mode};
+use holt_operator::kafka::KafkaSettings;
+use holt_testenv::{Kafka, KafkaOptions, Produced, SpireServer, install_crds_without_conversion};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Api;
+use kube::api::PostParams;
+use support::{Running, Scene, certificates, file, names};
+
+const SECRET: &str = "credentials-operator.otterize.com/tls-secret-name";
+
+fn meta(ns: &str, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(ns.to_owned()),
+        ..ObjectMeta::default()
+    }
+}
+
+/// The Secret's key and certificate as one PEM keystore file.
+fn keystore(dir: &std::path::Path, name: &str, secret: &Secret) -> anyhow::Result<std::path::PathBuf> {
+    let path = dir.join(format!("{name}.pem"));
+    let mut pem = file(secret, "key.pem")?.to_vec();
+    pem.extend_from_slice(file(secret, "cert.pem")?);
+    std::fs::write(&path, pem)?;
+    Ok(path)
+}
+
+/// A Kafka client of the Secret's SVID, trusting the broker's CA.
+fn client_of(
+    dir: &std::path::Path,
+    name: &str,
+    secret: &Secret,
+    kafka: &Kafka,
+) -> anyhow::Result<holt_testenv::KafkaClient> {
+    let keystore = keystore(dir, name, secret)?;
+    let properties = dir.join(format!("{name}.properties"));
+    std::fs::write(
+        &properties,
+        format!(
+            "security.protocol=SSL\nssl.keystore.type=PEM\nssl.keystore.location={}\n\
+             ssl.truststore.type=PEM\nssl.truststore.location={}\n",
+            keystore.display(),
+            kafka.ca_file().display()
+        ),
+    )?;
+    let mut client = kafka.admin().clone();
+    client.properties = properties;
+    client.keystore = keystore;
+    client.common_name = name.to_owned();
+    Ok(client)
+}
+
+#[tokio::test]
+async fn a_spire_svid_produces_to_its_declared_topic_only() -> anyhow::Result<()> {
+    let server = SpireServer::shared().await?;
+    let scene = Scene::new("kafka-spire").await?;
+    install_crds_without_conversion(&scene.client, &holt_api::crds::crds_yaml()?).await?;
+    let ns = scene.namespace.clone();
+
+    // SVIDs for `client`, `stranger` and the intents operator's own workload.
+    let address = SpireAddress::parse(&format!("unix://{}", server.socket_path().display()))?;
+    let parent = SpiffeId::parse(&format!(
+        "spiffe://{}/holt/kafka-{}",
+        server.trust_domain(),
+        std::process::id()
+    ))?;
+    let mut options = scene.options();
+    options.trust_domain = holt_credentials::subject::TrustDomain::new(server.trust_domain())?;
+    options.spire = Some(Spire::connect(&address, parent)?);
+    let credentials = Running::start(&scene.client, options).await?;
+    for name in ["client", "stranger", "intents-operator"] {
+        scene
+            .deployment(name, 1, &[(SECRET, &format!("{name}-tls"))])
+            .await?;
+    }
+    let client_secret = scene.secret_with("client-tls", "cert.pem").await?;
+    let stranger_secret = scene.secret_with("stranger-tls", "cert.pem").await?;
+    let operator_secret = scene.secret_with("intents-operator-tls", "cert.pem").await?;
+    let leaf = certificates(file(&client_secret, "cert.pem")?)?
+        .into_iter()
+        .next()
+        .context("a certificate")?;
+    let (subject, _, _) = names(&leaf)?;
+    ensure!(
+        subject == format!("CN=client.{ns}"),
+        "the minted subject: {subject}"
+    );
+
+    // A broker of this test's own that trusts the SPIRE bundle and takes the intents operator's SVID as a
+    // super user (restarted to read both again).
+    let mut kafka = Kafka::start(KafkaOptions::default()).await?;
+    let mut truststore = std::fs::read_to_string(kafka.ca_file())?;
+    truststore.push_str(std::str::from_utf8(file(&client_secret, "ca.pem")?)?);
+    std::fs::write(kafka.ca_file(), truststore)?;
+    let operator_principal = format!("User:CN=intents-operator.{ns}");
+    let properties = kafka.dir().join("server.properties");
+    let config = std::fs::read_to_string(&properties)?;
+    let config = config
+        .lines()
+        .map(|line| match line.starts_with("super.users=") {
+            true => format!("{line};{operator_principal}"),
+            false => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&properties, config + "\n")?;
+    kafka.stop();
+    kafka.restart().await?;
+    let orders = format!("{ns}-orders");
+    let payments = format!("{ns}-payments");
+    kafka.create_topic(&orders).await?;
+    kafka.create_topic(&payments).await?;
+
+    // The intents operator reaches the broker with its SVID.
+    let dir = tempfile::tempdir()?;
+    let operator_keystore = keystore(dir.path(), "intents-operator", &operator_secret)?
+        .display()
+        .to_string();
+    let config = Config {
+        mode: Mode::DefaultActive,
+        watched_namespaces: [ns.clone()].into(),
+        ..Config::default()
+    };
+    let operator_options = holt_operator::controller::Options {
+        kafka: KafkaSettings {
+            ledger_namespace: ns.clone(),
+            first_retry: Duration::from_millis(200),
+            max_retry: Duration::from_secs(2),
+            ..KafkaSettings::default()
+        },
+        ..holt_operator::controller::Options::default()
+    };
+    let (operator, mut progress) = holt_operator::start(scene.client.clone(), config, operator_options).await;
+    tokio::time::timeout(support::TIMEOUT, progress.wait_for(|p| p.ready)).await??;
+    Api::<KafkaServerConfig>::namespaced(scene.client.clone(), &ns)
+        .create(
+            &PostParams::default(),
+            &KafkaServerConfig {
+                metadata: meta(&ns, "kafka-config"),
+                spec: KafkaServerConfigSpec {
+                    workload: Workload {
+                        name: "kafka".into(),
+                        kind: None,
+                    },
+                    addr: Some(kafka.bootstrap().to_owned()),
+                    no_auto_create_intents_for_operator: false,
+                    tls: Some(KafkaTls {
+                        cert_file: operator_keystore.clone(),
+                        key_file: operator_keystore,
+                        root_ca_file: kafka.ca_file().display().to_string(),
+                    }),
+                    topics: vec![],
+                },
+                status: None,
+            },
+        )
+        .await?;
+    Api::<ClientIntents>::namespaced(scene.client.clone(), &ns)
+        .create(
+            &PostParams::default(),
+            &ClientIntents {
+                metadata: meta(&ns, "client"),
+                spec: ClientIntentsSpec {
+                    workload: Workload {
+                        name: "client".into(),
+                        kind: None,
+                    },
+                    targets: vec![Target {
+                        kafka: Some(KafkaTarget {
+                            name: "kafka".into(),
+                            topics: vec![KafkaTopic {
+                                name: orders.clone(),
+                                operations: vec![KafkaOperation::Produce],
+                            }],
+                        }),
+                        ..Target::default()
+                    }],
+                },
+                status: None,
+            },
+        )
+        .await?;
+
+    let as_client = client_of(dir.path(), "client", &client_secret, &kafka)?;
+    let as_stranger = client_of(dir.path(), "stranger", &stranger_secret, &kafka)?;
+    // The broker applies ACLs asynchronously: produce until acknowledged.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let outcome = kafka.produce_one(&as_client, &orders).await?;
+        if outcome == Produced::Acked {
+            break;
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "client never produced to orders: {outcome:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let acls = kafka.acl_tool(&["--list", "--topic", &orders]).await?;
+    ensure!(
+        acls.contains(&format!("principal=User:CN=client.{ns},")),
+        "the ACL names the SVID's subject: {acls}"
+    );
+    let refused = kafka.produce_one(&as_client, &payments).await?;
+    ensure!(
+        refused.is_unauthorized(),
+        "client on an undeclared topic: {refused:?}"
+    );
+    for topic in [&orders, &payments] {
+        let refused = kafka.produce_one(&as_stranger, topic).await?;
+        ensure!(
+            refused.is_unauthorized(),
+            "a workload without intents on {topic}: {refused:?}"
+        );
+    }
+    operator.abort();
+    credentials.task.abort();
+    Ok(())
+}
