@@ -5,30 +5,12 @@
 
 mod support;
 
-use std::time::Duration;
-
-use anyhow::{Context, ensure};
-use holt_api::v2beta1::{
-    ClientIntents, ClientIntentsSpec, KafkaOperation, KafkaServerConfig, KafkaServerConfigSpec, KafkaTarget,
-    KafkaTls, KafkaTopic, Target, Workload,
-};
-use holt_model::{Config, Mode};
-use holt_operator::kafka::KafkaSettings;
-use holt_testenv::{Kafka, KafkaOptions, Produced, install_crds_without_conversion};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Api;
-use kube::api::PostParams;
+use anyhow::Context;
+use holt_testenv::{Kafka, KafkaOptions, install_crds_without_conversion};
+use support::kafka_intents::{assert_declared_topic_only, declare_client_produces, start_intents_operator};
 use support::{Running, Scene};
 
 const SECRET: &str = "credentials-operator.otterize.com/tls-secret-name";
-
-fn meta(ns: &str, name: &str) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name.to_owned()),
-        namespace: Some(ns.to_owned()),
-        ..ObjectMeta::default()
-    }
-}
 
 /// The Secret's certificate and key as a PEM keystore and a client properties file trusting the broker.
 fn client_files(
@@ -98,71 +80,9 @@ async fn a_holt_certificate_produces_to_its_declared_topic_only() -> anyhow::Res
     kafka.create_topic(&payments).await?;
 
     // The intents operator, with the broker's KafkaServerConfig and `client`'s intents.
-    let config = Config {
-        mode: Mode::DefaultActive,
-        watched_namespaces: [ns.clone()].into(),
-        ..Config::default()
-    };
-    let options = holt_operator::controller::Options {
-        kafka: KafkaSettings {
-            ledger_namespace: ns.clone(),
-            first_retry: Duration::from_millis(200),
-            max_retry: Duration::from_secs(2),
-            ..KafkaSettings::default()
-        },
-        ..holt_operator::controller::Options::default()
-    };
-    let (operator, mut progress) = holt_operator::start(scene.client.clone(), config, options).await;
-    tokio::time::timeout(support::TIMEOUT, progress.wait_for(|p| p.ready)).await??;
+    let operator = start_intents_operator(&scene.client, &ns).await?;
     let admin = kafka.admin().keystore.display().to_string();
-    Api::<KafkaServerConfig>::namespaced(scene.client.clone(), &ns)
-        .create(
-            &PostParams::default(),
-            &KafkaServerConfig {
-                metadata: meta(&ns, "kafka-config"),
-                spec: KafkaServerConfigSpec {
-                    workload: Workload {
-                        name: "kafka".into(),
-                        kind: None,
-                    },
-                    addr: Some(kafka.bootstrap().to_owned()),
-                    no_auto_create_intents_for_operator: false,
-                    tls: Some(KafkaTls {
-                        cert_file: admin.clone(),
-                        key_file: admin,
-                        root_ca_file: kafka.ca_file().display().to_string(),
-                    }),
-                    topics: vec![],
-                },
-                status: None,
-            },
-        )
-        .await?;
-    Api::<ClientIntents>::namespaced(scene.client.clone(), &ns)
-        .create(
-            &PostParams::default(),
-            &ClientIntents {
-                metadata: meta(&ns, "client"),
-                spec: ClientIntentsSpec {
-                    workload: Workload {
-                        name: "client".into(),
-                        kind: None,
-                    },
-                    targets: vec![Target {
-                        kafka: Some(KafkaTarget {
-                            name: "kafka".into(),
-                            topics: vec![KafkaTopic {
-                                name: orders.clone(),
-                                operations: vec![KafkaOperation::Produce],
-                            }],
-                        }),
-                        ..Target::default()
-                    }],
-                },
-                status: None,
-            },
-        )
-        .await?;
+    declare_client_produces(&scene.client, &ns, &kafka, &admin, &orders).await?;
 
     let dir = tempfile::tempdir()?;
     let client = client_files(dir.path(), "client", &client_secret, &kafka)?;
@@ -174,31 +94,7 @@ async fn a_holt_certificate_produces_to_its_declared_topic_only() -> anyhow::Res
     as_stranger.properties = stranger;
     as_stranger.common_name = format!("stranger.{ns}");
 
-    // The broker applies ACLs asynchronously: produce until acknowledged.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        let outcome = kafka.produce_one(&as_client, &orders).await?;
-        if outcome == Produced::Acked {
-            break;
-        }
-        ensure!(
-            tokio::time::Instant::now() < deadline,
-            "client never produced to orders: {outcome:?}"
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    let refused = kafka.produce_one(&as_client, &payments).await?;
-    ensure!(
-        refused.is_unauthorized(),
-        "client on an undeclared topic: {refused:?}"
-    );
-    for topic in [&orders, &payments] {
-        let refused = kafka.produce_one(&as_stranger, topic).await?;
-        ensure!(
-            refused.is_unauthorized(),
-            "a workload without intents on {topic}: {refused:?}"
-        );
-    }
+    assert_declared_topic_only(&kafka, &as_client, &as_stranger, &orders, &payments).await?;
     operator.abort();
     credentials.task.abort();
     Ok(())

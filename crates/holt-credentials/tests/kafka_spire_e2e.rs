@@ -10,32 +10,14 @@
 
 mod support;
 
-use std::time::Duration;
-
 use anyhow::{Context, ensure};
-use holt_api::v2beta1::{
-    ClientIntents, ClientIntentsSpec, KafkaOperation, KafkaServerConfig, KafkaServerConfigSpec, KafkaTarget,
-    KafkaTls, KafkaTopic, Target, Workload,
-};
 use holt_credentials::provider::spire::{SpiffeId, Spire, SpireAddress};
-use holt_model::{Config, Mode};
-use holt_operator::kafka::KafkaSettings;
-use holt_testenv::{Kafka, KafkaOptions, Produced, SpireServer, install_crds_without_conversion};
+use holt_testenv::{Kafka, KafkaOptions, SpireServer, install_crds_without_conversion};
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Api;
-use kube::api::PostParams;
+use support::kafka_intents::{assert_declared_topic_only, declare_client_produces, start_intents_operator};
 use support::{Running, Scene, certificates, file, names};
 
 const SECRET: &str = "credentials-operator.otterize.com/tls-secret-name";
-
-fn meta(ns: &str, name: &str) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name.to_owned()),
-        namespace: Some(ns.to_owned()),
-        ..ObjectMeta::default()
-    }
-}
 
 /// The Secret's key and certificate as one PEM keystore file.
 fn keystore(dir: &std::path::Path, name: &str, secret: &Secret) -> anyhow::Result<std::path::PathBuf> {
@@ -137,103 +119,17 @@ async fn a_spire_svid_produces_to_its_declared_topic_only() -> anyhow::Result<()
     let operator_keystore = keystore(dir.path(), "intents-operator", &operator_secret)?
         .display()
         .to_string();
-    let config = Config {
-        mode: Mode::DefaultActive,
-        watched_namespaces: [ns.clone()].into(),
-        ..Config::default()
-    };
-    let operator_options = holt_operator::controller::Options {
-        kafka: KafkaSettings {
-            ledger_namespace: ns.clone(),
-            first_retry: Duration::from_millis(200),
-            max_retry: Duration::from_secs(2),
-            ..KafkaSettings::default()
-        },
-        ..holt_operator::controller::Options::default()
-    };
-    let (operator, mut progress) = holt_operator::start(scene.client.clone(), config, operator_options).await;
-    tokio::time::timeout(support::TIMEOUT, progress.wait_for(|p| p.ready)).await??;
-    Api::<KafkaServerConfig>::namespaced(scene.client.clone(), &ns)
-        .create(
-            &PostParams::default(),
-            &KafkaServerConfig {
-                metadata: meta(&ns, "kafka-config"),
-                spec: KafkaServerConfigSpec {
-                    workload: Workload {
-                        name: "kafka".into(),
-                        kind: None,
-                    },
-                    addr: Some(kafka.bootstrap().to_owned()),
-                    no_auto_create_intents_for_operator: false,
-                    tls: Some(KafkaTls {
-                        cert_file: operator_keystore.clone(),
-                        key_file: operator_keystore,
-                        root_ca_file: kafka.ca_file().display().to_string(),
-                    }),
-                    topics: vec![],
-                },
-                status: None,
-            },
-        )
-        .await?;
-    Api::<ClientIntents>::namespaced(scene.client.clone(), &ns)
-        .create(
-            &PostParams::default(),
-            &ClientIntents {
-                metadata: meta(&ns, "client"),
-                spec: ClientIntentsSpec {
-                    workload: Workload {
-                        name: "client".into(),
-                        kind: None,
-                    },
-                    targets: vec![Target {
-                        kafka: Some(KafkaTarget {
-                            name: "kafka".into(),
-                            topics: vec![KafkaTopic {
-                                name: orders.clone(),
-                                operations: vec![KafkaOperation::Produce],
-                            }],
-                        }),
-                        ..Target::default()
-                    }],
-                },
-                status: None,
-            },
-        )
-        .await?;
+    let operator = start_intents_operator(&scene.client, &ns).await?;
+    declare_client_produces(&scene.client, &ns, &kafka, &operator_keystore, &orders).await?;
 
     let as_client = client_of(dir.path(), "client", &client_secret, &kafka)?;
     let as_stranger = client_of(dir.path(), "stranger", &stranger_secret, &kafka)?;
-    // The broker applies ACLs asynchronously: produce until acknowledged.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        let outcome = kafka.produce_one(&as_client, &orders).await?;
-        if outcome == Produced::Acked {
-            break;
-        }
-        ensure!(
-            tokio::time::Instant::now() < deadline,
-            "client never produced to orders: {outcome:?}"
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    assert_declared_topic_only(&kafka, &as_client, &as_stranger, &orders, &payments).await?;
     let acls = kafka.acl_tool(&["--list", "--topic", &orders]).await?;
     ensure!(
         acls.contains(&format!("principal=User:CN=client.{ns},")),
         "the ACL names the SVID's subject: {acls}"
     );
-    let refused = kafka.produce_one(&as_client, &payments).await?;
-    ensure!(
-        refused.is_unauthorized(),
-        "client on an undeclared topic: {refused:?}"
-    );
-    for topic in [&orders, &payments] {
-        let refused = kafka.produce_one(&as_stranger, topic).await?;
-        ensure!(
-            refused.is_unauthorized(),
-            "a workload without intents on {topic}: {refused:?}"
-        );
-    }
     operator.abort();
     credentials.task.abort();
     Ok(())

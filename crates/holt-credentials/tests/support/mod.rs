@@ -17,6 +17,8 @@ use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
 use tokio::sync::watch;
+
+pub mod kafka_intents;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 pub const TIMEOUT: Duration = Duration::from_secs(60);
