@@ -12,11 +12,8 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use holt_api::v2beta1::{
-    ClientIntents, KafkaOperation, KafkaServerConfig, KafkaServerConfigSpec, KafkaTarget, KafkaTls,
-    KafkaTopic, Target, Workload,
-};
-use holt_kafka::{AclFilter, AclOperation, AclPatternType, KafkaAcl, KafkaAdmin, KafkaConfig, TlsIdentity};
+use holt_api::v2beta1::{ClientIntents, KafkaOperation, KafkaServerConfig, KafkaTarget, KafkaTopic, Target};
+use holt_kafka::{AclOperation, KafkaAcl};
 use holt_model::Mode;
 use holt_operator::controller::Options;
 use holt_operator::kafka::KafkaSettings;
@@ -25,51 +22,8 @@ use holt_testenv::Kafka;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client};
+use support::kafka_broker::{acls_of, admin, server_config, topic_acl};
 use support::*;
-
-async fn admin(kafka: &Kafka) -> KafkaAdmin {
-    let keystore = &kafka.admin().keystore;
-    let tls = TlsIdentity::from_files(keystore, keystore, kafka.ca_file()).expect("admin TLS");
-    KafkaAdmin::connect(KafkaConfig::new([kafka.bootstrap()], tls))
-        .await
-        .expect("admin connection")
-}
-
-async fn acls_of(kafka: &Kafka, principal: &str) -> BTreeSet<KafkaAcl> {
-    admin(kafka)
-        .await
-        .describe_acls(&AclFilter::principal(principal))
-        .await
-        .expect("describe ACLs")
-        .into_iter()
-        .collect()
-}
-
-fn topic_acl(principal: &str, topic: &str, operation: AclOperation) -> KafkaAcl {
-    KafkaAcl::allow_topic(topic, AclPatternType::Literal, principal, operation)
-}
-
-fn server_config(ns: &str, kafka: &Kafka) -> KafkaServerConfig {
-    let keystore = kafka.admin().keystore.display().to_string();
-    KafkaServerConfig {
-        metadata: meta(ns, "kafka-config"),
-        spec: KafkaServerConfigSpec {
-            workload: Workload {
-                name: "kafka".into(),
-                kind: None,
-            },
-            addr: Some(kafka.bootstrap().to_owned()),
-            no_auto_create_intents_for_operator: false,
-            tls: Some(KafkaTls {
-                cert_file: keystore.clone(),
-                key_file: keystore,
-                root_ca_file: kafka.ca_file().display().to_string(),
-            }),
-            topics: vec![],
-        },
-        status: None,
-    }
-}
 
 fn kafka_intents(ns: &str, topic: &str) -> ClientIntents {
     let mut intents = intents(ns, "client", "unused");

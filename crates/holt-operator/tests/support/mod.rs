@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod dataplane;
+pub mod kafka_broker;
 
 use std::collections::BTreeMap;
 use std::future::Future;
