@@ -7,38 +7,12 @@ mod support;
 
 use anyhow::Context;
 use holt_testenv::{Kafka, KafkaOptions, install_crds_without_conversion};
-use support::kafka_intents::{assert_declared_topic_only, declare_client_produces, start_intents_operator};
+use support::kafka_intents::{
+    assert_declared_topic_only, declare_client_produces, kafka_client, start_intents_operator,
+};
 use support::{Running, Scene};
 
 const SECRET: &str = "credentials-operator.otterize.com/tls-secret-name";
-
-/// The Secret's certificate and key as a PEM keystore and a client properties file trusting the broker.
-fn client_files(
-    dir: &std::path::Path,
-    name: &str,
-    secret: &k8s_openapi::api::core::v1::Secret,
-    kafka: &Kafka,
-) -> anyhow::Result<std::path::PathBuf> {
-    let data = secret.data.as_ref().context("Secret data")?;
-    let text = |file: &str| -> anyhow::Result<String> {
-        Ok(String::from_utf8(
-            data.get(file).context(file.to_owned())?.0.clone(),
-        )?)
-    };
-    let keystore = dir.join(format!("{name}.pem"));
-    std::fs::write(&keystore, format!("{}{}", text("key.pem")?, text("cert.pem")?))?;
-    let properties = dir.join(format!("{name}.properties"));
-    std::fs::write(
-        &properties,
-        format!(
-            "security.protocol=SSL\nssl.keystore.type=PEM\nssl.keystore.location={}\n\
-             ssl.truststore.type=PEM\nssl.truststore.location={}\n",
-            keystore.display(),
-            kafka.ca_file().display()
-        ),
-    )?;
-    Ok(properties)
-}
 
 #[tokio::test]
 async fn a_holt_certificate_produces_to_its_declared_topic_only() -> anyhow::Result<()> {
@@ -85,15 +59,8 @@ async fn a_holt_certificate_produces_to_its_declared_topic_only() -> anyhow::Res
     declare_client_produces(&scene.client, &ns, &kafka, &admin, &orders).await?;
 
     let dir = tempfile::tempdir()?;
-    let client = client_files(dir.path(), "client", &client_secret, &kafka)?;
-    let stranger = client_files(dir.path(), "stranger", &stranger_secret, &kafka)?;
-    let mut as_client = kafka.admin().clone();
-    as_client.properties = client;
-    as_client.common_name = format!("client.{ns}");
-    let mut as_stranger = kafka.admin().clone();
-    as_stranger.properties = stranger;
-    as_stranger.common_name = format!("stranger.{ns}");
-
+    let as_client = kafka_client(dir.path(), "client", &client_secret, &kafka)?;
+    let as_stranger = kafka_client(dir.path(), "stranger", &stranger_secret, &kafka)?;
     assert_declared_topic_only(&kafka, &as_client, &as_stranger, &orders, &payments).await?;
     operator.abort();
     credentials.task.abort();

@@ -13,45 +13,12 @@ mod support;
 use anyhow::{Context, ensure};
 use holt_credentials::provider::spire::{SpiffeId, Spire, SpireAddress};
 use holt_testenv::{Kafka, KafkaOptions, SpireServer, install_crds_without_conversion};
-use k8s_openapi::api::core::v1::Secret;
-use support::kafka_intents::{assert_declared_topic_only, declare_client_produces, start_intents_operator};
+use support::kafka_intents::{
+    assert_declared_topic_only, declare_client_produces, kafka_client, keystore, start_intents_operator,
+};
 use support::{Running, Scene, certificates, file, names};
 
 const SECRET: &str = "credentials-operator.otterize.com/tls-secret-name";
-
-/// The Secret's key and certificate as one PEM keystore file.
-fn keystore(dir: &std::path::Path, name: &str, secret: &Secret) -> anyhow::Result<std::path::PathBuf> {
-    let path = dir.join(format!("{name}.pem"));
-    let mut pem = file(secret, "key.pem")?.to_vec();
-    pem.extend_from_slice(file(secret, "cert.pem")?);
-    std::fs::write(&path, pem)?;
-    Ok(path)
-}
-
-/// A Kafka client of the Secret's SVID, trusting the broker's CA.
-fn client_of(
-    dir: &std::path::Path,
-    name: &str,
-    secret: &Secret,
-    kafka: &Kafka,
-) -> anyhow::Result<holt_testenv::KafkaClient> {
-    let keystore = keystore(dir, name, secret)?;
-    let properties = dir.join(format!("{name}.properties"));
-    std::fs::write(
-        &properties,
-        format!(
-            "security.protocol=SSL\nssl.keystore.type=PEM\nssl.keystore.location={}\n\
-             ssl.truststore.type=PEM\nssl.truststore.location={}\n",
-            keystore.display(),
-            kafka.ca_file().display()
-        ),
-    )?;
-    let mut client = kafka.admin().clone();
-    client.properties = properties;
-    client.keystore = keystore;
-    client.common_name = name.to_owned();
-    Ok(client)
-}
 
 #[tokio::test]
 async fn a_spire_svid_produces_to_its_declared_topic_only() -> anyhow::Result<()> {
@@ -122,8 +89,8 @@ async fn a_spire_svid_produces_to_its_declared_topic_only() -> anyhow::Result<()
     let operator = start_intents_operator(&scene.client, &ns).await?;
     declare_client_produces(&scene.client, &ns, &kafka, &operator_keystore, &orders).await?;
 
-    let as_client = client_of(dir.path(), "client", &client_secret, &kafka)?;
-    let as_stranger = client_of(dir.path(), "stranger", &stranger_secret, &kafka)?;
+    let as_client = kafka_client(dir.path(), "client", &client_secret, &kafka)?;
+    let as_stranger = kafka_client(dir.path(), "stranger", &stranger_secret, &kafka)?;
     assert_declared_topic_only(&kafka, &as_client, &as_stranger, &orders, &payments).await?;
     let acls = kafka.acl_tool(&["--list", "--topic", &orders]).await?;
     ensure!(

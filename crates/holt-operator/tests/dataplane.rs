@@ -19,33 +19,13 @@ use holt_api::v2beta1::{ClientIntents, ProtectedService};
 use holt_testenv::{ControlPlane, Dataplane, DataplanePod, HoltOperator, Port, Prober, Reachability};
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client};
-use support::dataplane::{ENFORCEMENT, holt_operator};
+use support::dataplane::{ENFORCEMENT, holt_operator, tutorial_intents};
 use support::{access_labels, cluster, policy_names};
 
 /// The tutorial's server port.
 const HTTP: Port = Port::tcp(80);
 /// How long "nothing is blocked" must hold in shadow mode: many times the enforcement delay measured here.
 const SHADOW_HOLD: Duration = Duration::from_secs(5);
-
-/// The tutorial's ClientIntents, as its YAML reads.
-fn tutorial_intents(ns: &str) -> anyhow::Result<ClientIntents> {
-    Ok(serde_yaml::from_str(&format!(
-        "apiVersion: k8s.otterize.com/v2beta1
-kind: ClientIntents
-metadata:
-  name: client
-  namespace: {ns}
-spec:
-  workload:
-    name: client
-    kind: Deployment
-  targets:
-  - kubernetes:
-      name: server
-      kind: Deployment
-"
-    ))?)
-}
 
 /// The tutorial's ProtectedService for `server`.
 fn protect_server(ns: &str) -> anyhow::Result<ProtectedService> {

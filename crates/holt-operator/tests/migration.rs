@@ -38,31 +38,12 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
-use support::dataplane::{ENFORCEMENT, holt_operator};
+use support::dataplane::{ENFORCEMENT, holt_operator, tutorial_intents};
 use support::{Operator, cluster, eventually};
 
 const HTTP: Port = Port::tcp(80);
 /// How long the prober keeps probing while Holt starts, adopts and prunes (it is ready in about a second).
 const TAKEOVER: Duration = Duration::from_secs(12);
-
-fn tutorial_intents(ns: &str) -> anyhow::Result<ClientIntents> {
-    Ok(serde_yaml::from_str(&format!(
-        "apiVersion: k8s.otterize.com/v2beta1
-kind: ClientIntents
-metadata:
-  name: client
-  namespace: {ns}
-spec:
-  workload:
-    name: client
-    kind: Deployment
-  targets:
-  - kubernetes:
-      name: server
-      kind: Deployment
-"
-    ))?)
-}
 
 fn deployment(ns: &str, name: &str) -> Identity {
     Identity::new(ns, name, Some("Deployment"))

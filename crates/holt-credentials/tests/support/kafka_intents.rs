@@ -1,7 +1,9 @@
 //! What the Kafka end-to-end tests share: the intents operator on the test's namespace, the broker's
 //! KafkaServerConfig and a client's ClientIntents for one topic, and the outcome every such test asserts
-//! (the client produces to its declared topic only; a workload without intents is refused everywhere).
+//! (the client produces to its declared topic only; a workload without intents is refused everywhere), with
+//! Kafka clients made from the Secrets the credentials operator wrote.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::ensure;
@@ -12,6 +14,7 @@ use holt_api::v2beta1::{
 use holt_model::{Config, Mode};
 use holt_operator::kafka::KafkaSettings;
 use holt_testenv::{Kafka, KafkaClient, Produced};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::PostParams;
 use kube::{Api, Client};
@@ -23,6 +26,35 @@ fn meta(ns: &str, name: &str) -> ObjectMeta {
         namespace: Some(ns.to_owned()),
         ..ObjectMeta::default()
     }
+}
+
+/// The Secret's key and certificate (`key.pem`, `cert.pem`) as one PEM keystore file `dir/<name>.pem`.
+pub fn keystore(dir: &Path, name: &str, secret: &Secret) -> anyhow::Result<PathBuf> {
+    let path = dir.join(format!("{name}.pem"));
+    let mut pem = super::file(secret, "key.pem")?.to_vec();
+    pem.extend_from_slice(super::file(secret, "cert.pem")?);
+    std::fs::write(&path, pem)?;
+    Ok(path)
+}
+
+/// A Kafka client presenting the Secret's certificate and trusting the broker's CA.
+pub fn kafka_client(dir: &Path, name: &str, secret: &Secret, kafka: &Kafka) -> anyhow::Result<KafkaClient> {
+    let keystore = keystore(dir, name, secret)?;
+    let properties = dir.join(format!("{name}.properties"));
+    std::fs::write(
+        &properties,
+        format!(
+            "security.protocol=SSL\nssl.keystore.type=PEM\nssl.keystore.location={}\n\
+             ssl.truststore.type=PEM\nssl.truststore.location={}\n",
+            keystore.display(),
+            kafka.ca_file().display()
+        ),
+    )?;
+    let mut client = kafka.admin().clone();
+    client.properties = properties;
+    client.keystore = keystore;
+    client.common_name = name.to_owned();
+    Ok(client)
 }
 
 /// The intents operator in active mode for `ns` only (its Kafka ledger there, short retries), once ready.

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use holt_api::v2beta1::ClientIntents;
 use holt_testenv::{ControlPlane, HoltOperator, Port, Protocol};
 use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::json;
@@ -52,4 +53,24 @@ pub fn deployment_with_ports(name: &str, ports: &[(&str, Port)]) -> anyhow::Resu
             }
         }
     }))?)
+}
+
+/// The tutorial's ClientIntents, as its YAML reads.
+pub fn tutorial_intents(ns: &str) -> anyhow::Result<ClientIntents> {
+    Ok(serde_yaml::from_str(&format!(
+        "apiVersion: k8s.otterize.com/v2beta1
+kind: ClientIntents
+metadata:
+  name: client
+  namespace: {ns}
+spec:
+  workload:
+    name: client
+    kind: Deployment
+  targets:
+  - kubernetes:
+      name: server
+      kind: Deployment
+"
+    ))?)
 }
