@@ -682,6 +682,10 @@ async fn every_flag_is_set_by_the_chart_or_deliberately_left() -> anyhow::Result
             "never in a cluster: anyone reaching the port could read and reset",
         ),
         (
+            ("holt-mapper", "kafka-authorizer-log"),
+            "files on a volume shared with the brokers, which the chart cannot know: extraEnvVars and extraVolumes",
+        ),
+        (
             ("holt-credentials", "ca-check-interval"),
             "a minute, the default: how soon a replaced CA Secret is read",
         ),
@@ -945,6 +949,64 @@ async fn the_mapper_serves_insights_with_the_operators_configuration_only_beside
             "{resource} granted without the operator"
         );
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_mapper_reads_kafka_authorizer_logs_from_a_volume_the_values_add() -> anyhow::Result<()> {
+    let helm = Helm::new()?;
+    let values = tempfile::NamedTempFile::new()?;
+    std::fs::write(
+        values.path(),
+        "networkMapper:
+  mapper:
+    settings:
+      kafkaLogIntervalMs: 5000
+    extraEnvVars:
+      - name: HOLT_MAPPER_KAFKA_AUTHORIZER_LOGS
+        value: kafka.kafka=/var/log/kafka/authorizer.log
+    extraVolumes:
+      - name: kafka-logs
+        persistentVolumeClaim:
+          claimName: kafka-authorizer-logs
+    extraVolumeMounts:
+      - name: kafka-logs
+        mountPath: /var/log/kafka
+        readOnly: true
+",
+    )?;
+    let path = values.path().display().to_string();
+    let rendered = helm.template("holt-system", &["--values", &path]).await?;
+    let mapper = rendered.get("Deployment", "holt-mapper").context("mapper")?;
+    let container = containers(mapper)[0];
+    for flag in ["--kafka-log-interval-ms=5000", "--max-kafka-topic-records=10000"] {
+        ensure!(
+            args(container).contains(&flag.to_owned()),
+            "{flag} not in {:?}",
+            args(container)
+        );
+    }
+    let mount = container["volumeMounts"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["name"] == "kafka-logs"))
+        .context("the logs' mount")?;
+    assert_eq!(mount["mountPath"], "/var/log/kafka");
+    let volume = mapper["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .and_then(|v| v.iter().find(|v| v["name"] == "kafka-logs"))
+        .context("the logs' volume")?;
+    assert_eq!(
+        volume["persistentVolumeClaim"]["claimName"],
+        "kafka-authorizer-logs"
+    );
+    let env = container["env"]
+        .as_array()
+        .and_then(|e| {
+            e.iter()
+                .find(|e| e["name"] == "HOLT_MAPPER_KAFKA_AUTHORIZER_LOGS")
+        })
+        .context("the logs' variable")?;
+    assert_eq!(env["value"], "kafka.kafka=/var/log/kafka/authorizer.log");
     Ok(())
 }
 
