@@ -253,6 +253,11 @@ impl ClusterIndex {
         self.pods.values().flat_map(BTreeMap::values)
     }
 
+    /// The pods of one namespace, by name.
+    pub fn pods_in(&self, namespace: &str) -> impl Iterator<Item = &PodEntry> {
+        self.pods.get(namespace).into_iter().flat_map(BTreeMap::values)
+    }
+
     /// Every Service.
     pub fn services(&self) -> impl Iterator<Item = &ServiceFacts> {
         self.services.values()

@@ -267,18 +267,7 @@ impl Read {
         let filter = Filter::parse(filters)?;
         let mapper = shared.mapper();
         let intents = mapper.intents(&filter);
-        let kafka = shared
-            .kafka()
-            .uses(None)
-            .into_iter()
-            .filter(|used| {
-                (filter.namespaces.is_empty() || filter.namespaces.contains(&used.client.namespace))
-                    && filter
-                        .server
-                        .as_ref()
-                        .is_none_or(|(name, namespace)| used.broker == format!("{name}.{namespace}"))
-            })
-            .collect();
+        let kafka = shared.kafka().uses(&filter);
         let workload_labels = match labels {
             LabelChoice::None => HashMap::new(),
             LabelChoice::Some(_) | LabelChoice::All => mapper.index.workload_labels(),

@@ -34,7 +34,7 @@ use crate::export::{ExportOptions, export, export_files};
 use crate::graphql::{self, GRAPHQL_PATH};
 use crate::insights::{InsightsFilter, Snapshot};
 use crate::insights_cache::StateVersion;
-use crate::kafka_discovery::{KAFKA_PATH, KafkaUse};
+use crate::kafka_discovery::KAFKA_PATH;
 use crate::shared::{InsightsInputs, Shared, now_ms};
 use crate::store::Filter;
 use crate::{graph, metrics};
@@ -217,7 +217,7 @@ async fn export_intents(State(shared): State<Arc<Shared>>, Query(query): Query<E
         Err(bad) => return bad.into_response(),
     };
     let intents = shared.mapper().intents(&filter);
-    let kafka = kafka_uses(&shared, &filter);
+    let kafka = shared.kafka().uses(&filter);
     let options = ExportOptions {
         format: query.format,
         version: query.version,
@@ -236,27 +236,10 @@ async fn export_intents(State(shared): State<Arc<Shared>>, Query(query): Query<E
     result.unwrap_or_else(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response())
 }
 
-/// The Kafka topic use of the clients `filter` selects (by namespace and client).
-fn kafka_uses(shared: &Shared, filter: &crate::store::Filter) -> Vec<KafkaUse> {
-    shared
-        .kafka()
-        .uses(None)
-        .into_iter()
-        .filter(|used| {
-            let client = &used.client;
-            (filter.namespaces.is_empty() || filter.namespaces.contains(&client.namespace))
-                && filter
-                    .client
-                    .as_ref()
-                    .is_none_or(|(name, ns)| *name == client.name && *ns == client.namespace)
-        })
-        .collect()
-}
-
 /// `GET /v1/kafka`: the Kafka topic use read from brokers' authorizer logs, with what was denied.
 async fn kafka_topics(State(shared): State<Arc<Shared>>, Query(filters): Query<Filters>) -> Response {
     match filter(&filters) {
-        Ok(filter) => axum::Json(kafka_uses(&shared, &filter)).into_response(),
+        Ok(filter) => axum::Json(shared.kafka().uses(&filter)).into_response(),
         Err(bad) => bad.into_response(),
     }
 }

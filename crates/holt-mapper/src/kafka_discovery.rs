@@ -17,9 +17,10 @@ use serde::Serialize;
 
 use crate::kafka_authz::{AuthzDecision, principal_workload};
 use crate::resolve::Resolver;
+use crate::store::Filter;
 
-/// `GET`: every [`KafkaUse`] as JSON (filters `namespace` and `client` as for the intents; the read
-/// permission).
+/// `GET`: every [`KafkaUse`] as JSON (filters `namespace`, `client` and `server`, the broker, as for the
+/// intents; the read permission).
 pub const KAFKA_PATH: &str = "/v1/kafka";
 
 /// One client's use of one topic of one broker.
@@ -120,11 +121,23 @@ impl KafkaDiscovery {
         };
     }
 
-    /// Every record, by client, broker and topic; `namespace`: only clients there.
-    pub fn uses(&self, namespace: Option<&str>) -> Vec<KafkaUse> {
+    /// The records `filter` selects (its client namespaces, client, and server as the broker), by client,
+    /// broker and topic.
+    pub fn uses(&self, filter: &Filter) -> Vec<KafkaUse> {
+        let selected = |(namespace, name): &(String, String), broker: &str| {
+            (filter.namespaces.is_empty() || filter.namespaces.contains(namespace))
+                && filter
+                    .client
+                    .as_ref()
+                    .is_none_or(|(n, ns)| n == name && ns == namespace)
+                && filter
+                    .server
+                    .as_ref()
+                    .is_none_or(|(n, ns)| broker.split_once('.') == Some((n.as_str(), ns.as_str())))
+        };
         self.records
             .iter()
-            .filter(|(((ns, _), _, _), _)| namespace.is_none_or(|wanted| wanted == ns))
+            .filter(|((client, broker, _), _)| selected(client, broker))
             .map(|(((namespace, name), broker, topic), record)| KafkaUse {
                 client: Workload {
                     name: name.clone(),
@@ -165,8 +178,7 @@ pub fn client_of(resolver: &Resolver<'_>, host: &IpAddr, principal: &str, seen_m
     let (name, namespace) = principal_workload(principal)?;
     let kind = resolver
         .index
-        .pods()
-        .filter(|pod| pod.facts.key.namespace == namespace)
+        .pods_in(namespace)
         .map(|pod| resolver.index.identity(pod))
         .find(|identity| identity.name == name)
         .and_then(|identity| identity.kind);
@@ -226,7 +238,7 @@ mod tests {
         kafka.record("kafka.kafka", &produce, Some(client.clone()), 2_000);
         kafka.record("kafka.kafka", &describe, Some(client.clone()), 3_000);
         kafka.record("kafka.kafka", &describe, None, 3_000);
-        let uses = kafka.uses(None);
+        let uses = kafka.uses(&Filter::default());
         assert_eq!(uses.len(), 2);
         assert_eq!(uses[0].topic, "orders");
         assert_eq!(uses[0].allowed, BTreeSet::from([KafkaOperation::Produce]));
@@ -258,7 +270,22 @@ mod tests {
                 ],
             }]
         );
-        assert!(kafka.uses(Some("other")).is_empty());
+        let elsewhere = Filter {
+            namespaces: ["other".to_owned()].into(),
+            ..Filter::default()
+        };
+        assert!(kafka.uses(&elsewhere).is_empty());
+        let other_broker = Filter {
+            server: Some(("kafka".to_owned(), "other".to_owned())),
+            ..Filter::default()
+        };
+        assert!(kafka.uses(&other_broker).is_empty());
+        let this_broker = Filter {
+            server: Some(("kafka".to_owned(), "kafka".to_owned())),
+            client: Some(("client".to_owned(), "shop".to_owned())),
+            ..Filter::default()
+        };
+        assert_eq!(kafka.uses(&this_broker), uses);
     }
 
     #[test]

@@ -8,13 +8,17 @@
 //! start; a file that cannot be read is retried at the next interval and logged once per change of error.
 //! Reading starts at the file's start: what a restarted mapper reads again only refreshes last-seen times.
 
+use std::collections::HashMap;
 use std::io::SeekFrom;
+use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use holt_model::Identity;
 
 use crate::kafka_authz::{self, AuthzDecision, MAX_LINE};
 use crate::kafka_discovery::client_of;
@@ -161,7 +165,8 @@ async fn read_new(log: &AuthorizerLog, position: &mut Position) -> std::io::Resu
     Ok(decisions)
 }
 
-/// Attributes each decision to its client and records it.
+/// Attributes each decision to its client and records it. A read holds many decisions of few clients: each
+/// (address, principal) is resolved once.
 fn record(shared: &Shared, broker: &str, decisions: &[AuthzDecision]) {
     if decisions.is_empty() {
         return;
@@ -170,9 +175,15 @@ fn record(shared: &Shared, broker: &str, decisions: &[AuthzDecision]) {
     let clients: Vec<_> = {
         let mapper = shared.mapper();
         let resolver = mapper.resolver();
+        let mut resolved: HashMap<(IpAddr, &str), Option<Identity>> = HashMap::new();
         decisions
             .iter()
-            .map(|d| client_of(&resolver, &d.host, &d.principal, now))
+            .map(|d| {
+                resolved
+                    .entry((d.host, d.principal.as_str()))
+                    .or_insert_with(|| client_of(&resolver, &d.host, &d.principal, now))
+                    .clone()
+            })
             .collect()
     };
     let mut kafka = shared.kafka();
