@@ -250,6 +250,18 @@ async fn reconcile_converges_and_never_touches_foreign_acls() -> anyhow::Result<
     // A stale ACL of ours, from an earlier life.
     let stale = topic_acl("User:CN=rec-holt-gone.ns", "rec-orders", AclOperation::Write);
     admin.create_acls(std::slice::from_ref(&stale)).await?;
+    // The broker answers CreateAcls once the controller has committed it, but DescribeAcls reads the
+    // broker's copy of the metadata log, which may lag a little: each step below starts from what the
+    // broker already describes, as an operator's next pass would.
+    let ours_described = |wanted: BTreeSet<KafkaAcl>| {
+        let admin = &admin;
+        async move {
+            let settled = |d: &BTreeSet<KafkaAcl>| d.iter().filter(|acl| ours(acl)).eq(wanted.iter());
+            let described = described_when(admin, &AclFilter::any(), settled).await?;
+            anyhow::Ok(described.into_iter().filter(ours).collect::<BTreeSet<_>>())
+        }
+    };
+    ours_described(BTreeSet::from([stale.clone()])).await?;
 
     let a = "User:CN=rec-holt-a.ns";
     let mut group = topic_acl(a, "rec-group", AclOperation::Read);
@@ -265,6 +277,7 @@ async fn reconcile_converges_and_never_touches_foreign_acls() -> anyhow::Result<
     assert_eq!(first.deleted, BTreeSet::from([stale.clone()]));
     assert_eq!(first.unchanged, 0);
     ensure!(first.foreign >= 1, "{first:?}");
+    assert_eq!(ours_described(desired.clone()).await?, desired);
 
     let second = admin.reconcile(&desired, ours).await?;
     ensure!(
@@ -279,16 +292,12 @@ async fn reconcile_converges_and_never_touches_foreign_acls() -> anyhow::Result<
     let third = admin.reconcile(&desired, ours).await?;
     assert!(third.created.is_empty(), "{third:?}");
     assert_eq!(third.deleted, BTreeSet::from([dropped]));
+    assert_eq!(ours_described(desired.clone()).await?, desired);
 
     // Everything desired away: all of ours go, the foreign ACL stays.
     let fourth = admin.reconcile(&BTreeSet::new(), ours).await?;
     assert_eq!(fourth.deleted, desired);
-    let ours_left: Vec<_> = admin
-        .describe_acls(&AclFilter::any())
-        .await?
-        .into_iter()
-        .filter(|acl| ours(acl))
-        .collect();
+    let ours_left = ours_described(BTreeSet::new()).await?;
     assert!(ours_left.is_empty(), "{ours_left:?}");
     let fifth = admin.reconcile(&BTreeSet::new(), ours).await?;
     ensure!(fifth.is_empty(), "{fifth:?}");
