@@ -194,8 +194,9 @@ pub struct Args {
     /// Addresses already written to `status.resolvedIPs` stay there.
     #[arg(long, env = "HOLT_MAPPER_MAX_ADDRESSES_PER_DNS_NAME", default_value_t = 64)]
     pub max_addresses_per_dns_name: usize,
-    /// Distinct HTTP paths kept per (client, server) call; past it new paths are kept in a coarser form
-    /// (`/orders/*`, else `/*`) and counted (`holt_mapper_http_paths_folded_total`).
+    /// Distinct HTTP paths kept per server, across all its clients; past it paths the server was not
+    /// seen with are kept in a coarser form (`/orders/*`, else `/*`) and counted
+    /// (`holt_mapper_http_paths_folded_total`).
     #[arg(long, env = "HOLT_MAPPER_MAX_HTTP_PATHS_PER_SERVER", default_value_t = 100)]
     pub max_http_paths_per_server: usize,
     /// Which ID-like path segments fold into `*` (with the rest of the path): a comma-separated list of

@@ -204,7 +204,7 @@ pub fn render(m: &Metrics) -> String {
     );
     page.counter(
         "holt_mapper_http_paths_folded_total",
-        "HTTP paths kept in a coarser form because their call held --max-http-paths-per-server paths.",
+        "HTTP paths kept in a coarser form because their server had --max-http-paths-per-server paths.",
         m.store.http_paths_folded,
     );
     page.counter(

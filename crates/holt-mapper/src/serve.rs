@@ -107,7 +107,7 @@ pub async fn serve(
         max_addresses_per_target: args.max_addresses_per_target,
         max_dns_addresses: args.max_dns_addresses,
         max_addresses_per_dns_name: args.max_addresses_per_dns_name,
-        max_http_paths_per_target: args.max_http_paths_per_server,
+        max_http_paths_per_server: args.max_http_paths_per_server,
         http_path_fold: args.http_path_fold,
     };
     let insights = insights_inputs(&args)?;

@@ -4,15 +4,16 @@
 //! Bounded by [`StoreLimits`], each a flag of the mapper: intents in all, intents per client, internet
 //! targets per client (past a number of single addresses, a client's new ones are kept as their network,
 //! IPv4 /24 or IPv6 /64: the operator's rule for egress peers), addresses listed per target, and DNS
-//! answers (names and addresses: the ones seen longest ago are forgotten first), HTTP paths per
-//! (client, server) record. What is refused, forgotten or folded is counted in [`StoreStats`].
+//! answers (names and addresses: the ones seen longest ago are forgotten first), distinct HTTP paths per
+//! server. What is refused, forgotten or folded is counted in [`StoreStats`].
 //!
 //! HTTP paths: each in-cluster record keeps the distinct paths its client was seen requesting with
-//! their methods, each path first folded by [`PathFold`] (`/orders/17` → `/orders/*`). Past
-//! `max_http_paths_per_target` paths in one record, a new path is kept in its coarsest form
-//! ([`crate::path_fold::coarsest`], `/orders/*`) when that is kept already, or else as `/*`, which is
-//! always admitted (so a record holds at most one path more than the bound): counted in
-//! [`StoreStats::http_paths_folded`]. Nothing is lost: a folded path allows at least what it stands for.
+//! their methods, each path first folded by [`PathFold`] (`/orders/17` → `/orders/*`). The bound is per
+//! server, across all its clients: once `max_http_paths_per_server` distinct paths are kept for a server,
+//! a path none of its clients was seen with is kept in its coarsest form ([`crate::path_fold::coarsest`],
+//! `/orders/*`) when the server has that already, or else as `/*`, which is always admitted (so a server
+//! has at most one path more than the bound): counted in [`StoreStats::http_paths_folded`]. Nothing is
+//! lost: a folded path allows at least what it stands for.
 //!
 //! Plain data: [`Store::take_changes`] hands what changed since the last call to the durable store
 //! ([`crate::durable`]), the HTTP layer reads through [`Store::intents`].
@@ -83,7 +84,7 @@ pub struct StoreLimits {
     pub max_addresses_per_target: usize,
     pub max_dns_addresses: usize,
     pub max_addresses_per_dns_name: usize,
-    pub max_http_paths_per_target: usize,
+    pub max_http_paths_per_server: usize,
     pub http_path_fold: PathFold,
 }
 
@@ -97,7 +98,7 @@ impl Default for StoreLimits {
             max_addresses_per_target: 64,
             max_dns_addresses: 200_000,
             max_addresses_per_dns_name: 64,
-            max_http_paths_per_target: 100,
+            max_http_paths_per_server: 100,
             http_path_fold: PathFold::default(),
         }
     }
@@ -140,7 +141,7 @@ pub struct StoreStats {
     pub addresses_grouped: u64,
     /// DNS answers (name, address) forgotten to stay within the DNS bounds.
     pub dns_addresses_forgotten: u64,
-    /// HTTP paths kept in a coarser form because their record held `max_http_paths_per_target`.
+    /// HTTP paths kept in a coarser form because their server had `max_http_paths_per_server`.
     pub http_paths_folded: u64,
 }
 
@@ -279,6 +280,9 @@ pub struct Store {
     dns_addresses: usize,
     /// Address → the internet name last seen resolving to it (to name later connections).
     names_by_ip: HashMap<IpAddr, String>,
+    /// Server → its distinct HTTP paths, each with the number of records (clients) that keep it: what
+    /// `max_http_paths_per_server` bounds.
+    server_paths: HashMap<Identity, HashMap<String, u32>>,
     limits: StoreLimits,
     pub stats: StoreStats,
     pending: Pending,
@@ -393,29 +397,61 @@ impl Store {
             target: TargetKey::Workload(server),
         };
         self.record(key.client.clone(), key.target.clone(), seen_ms, service, None)?;
-        let limits = self.limits;
         let Some(record) = self.intents.get_mut(&key) else {
             return Ok(());
         };
-        let folded = limits.http_path_fold.fold(path);
-        let path =
-            if record.http.contains_key(&folded) || record.http.len() < limits.max_http_paths_per_target {
+        let folded = self.limits.http_path_fold.fold(path);
+        // The common case, a path this client was seen with, touches nothing else.
+        let path = if record.http.contains_key(&folded) {
+            folded
+        } else {
+            let TargetKey::Workload(server) = &key.target else {
+                return Ok(());
+            };
+            let known = self.server_paths.entry(server.clone()).or_default();
+            let path = if known.contains_key(&folded) || known.len() < self.limits.max_http_paths_per_server {
                 folded
             } else {
                 self.stats.http_paths_folded += 1;
                 let coarse = coarsest(&folded);
-                if record.http.contains_key(&coarse) {
+                if known.contains_key(&coarse) {
                     coarse
                 } else {
                     "/*".to_owned()
                 }
             };
+            if !record.http.contains_key(&path) {
+                *known.entry(path.clone()).or_default() += 1;
+            }
+            path
+        };
         let methods = record.http.entry(path).or_insert(0);
         if *methods & method != method {
             *methods |= method;
             self.generation += 1;
         }
         Ok(())
+    }
+
+    /// Adds `add` (1 or -1) to the count of records keeping each of `record`'s paths for `key`'s server.
+    fn count_paths(&mut self, key: &IntentKey, record: &Record, add: i64) {
+        let TargetKey::Workload(server) = &key.target else {
+            return;
+        };
+        if record.http.is_empty() {
+            return;
+        }
+        let known = self.server_paths.entry(server.clone()).or_default();
+        for path in record.http.keys() {
+            let count = known.entry(path.clone()).or_default();
+            *count = u32::try_from(i64::from(*count) + add).unwrap_or(0);
+            if *count == 0 {
+                known.remove(path);
+            }
+        }
+        if known.is_empty() {
+            self.server_paths.remove(server);
+        }
     }
 
     /// Adds `sign` (1 or -1 as +1/-1) to the counts of `key`'s client.
@@ -531,6 +567,7 @@ impl Store {
         self.dns.clear();
         self.dns_addresses = 0;
         self.names_by_ip.clear();
+        self.server_paths.clear();
         self.pending = Pending {
             reset: true,
             ..Pending::default()
@@ -587,10 +624,11 @@ impl Store {
     /// Loads a record read back from disk (not a change). Bounds are not applied: what was kept stays.
     pub fn load_intent(&mut self, key: IntentKey, record: Record) {
         self.generation += 1;
-        if !self.intents.contains_key(&key) {
-            self.count(&key, 1);
+        self.count_paths(&key, &record, 1);
+        match self.intents.insert(key.clone(), record) {
+            Some(old) => self.count_paths(&key, &old, -1),
+            None => self.count(&key, 1),
         }
-        self.intents.insert(key, record);
     }
 
     /// Loads the intents read back from disk into an empty store at once (not changes).
@@ -602,8 +640,9 @@ impl Store {
             }
             return;
         }
-        for key in intents.keys() {
+        for (key, record) in &intents {
             self.count(key, 1);
+            self.count_paths(key, record, 1);
         }
         self.intents = intents;
     }
@@ -965,7 +1004,7 @@ mod tests {
             max_addresses_per_target: 2,
             max_dns_addresses: 6,
             max_addresses_per_dns_name: 3,
-            max_http_paths_per_target: 3,
+            max_http_paths_per_server: 3,
             http_path_fold: PathFold::default(),
         })
     }
@@ -1165,5 +1204,47 @@ mod tests {
         let (key, record) = from_api(intents[0].clone());
         assert_eq!(key.target, TargetKey::Workload(server));
         assert_eq!(record.http.len(), 4, "read back from the API form");
+    }
+
+    #[test]
+    fn the_http_path_bound_is_per_server_across_clients_and_survives_a_reload() {
+        let get = method_bit("GET").expect("GET");
+        let server = id("ns", "server");
+        let paths_of = |store: &Store, client: &str| -> Vec<String> {
+            let key = IntentKey {
+                client: id("ns", client),
+                target: TargetKey::Workload(server.clone()),
+            };
+            store.intents[&key].http.keys().cloned().collect()
+        };
+        let mut store = limited();
+        for (client, path) in [("a", "/orders/1"), ("a", "/charge"), ("b", "/charge"), ("b", "/stock")] {
+            store
+                .record_http(id("ns", client), server.clone(), 5, None, get, path)
+                .expect("kept");
+        }
+        // The server has 3 distinct paths (the bound): a path it has is kept for any client, a new one
+        // folds, whichever client asks.
+        let mut after_reload = Store::new(store.limits());
+        after_reload.load_intents(store.intents.clone());
+        for store in [&mut store, &mut after_reload] {
+            for (client, path) in [("c", "/stock"), ("c", "/orders/2"), ("c", "/refund"), ("a", "/other")] {
+                store
+                    .record_http(id("ns", client), server.clone(), 6, None, get, path)
+                    .expect("kept");
+            }
+            assert_eq!(paths_of(store, "c"), ["/*", "/orders/*", "/stock"]);
+            assert_eq!(paths_of(store, "a"), ["/*", "/charge", "/orders/*"]);
+            assert_eq!(store.stats.http_paths_folded, 2, "/refund and /other");
+        }
+        // Another server has a bound of its own.
+        store
+            .record_http(id("ns", "a"), id("ns", "other"), 7, None, get, "/refund")
+            .expect("kept");
+        let key = IntentKey {
+            client: id("ns", "a"),
+            target: TargetKey::Workload(id("ns", "other")),
+        };
+        assert_eq!(store.intents[&key].http.keys().collect::<Vec<_>>(), ["/refund"]);
     }
 }
