@@ -10,6 +10,8 @@
 //! each), a CRC-32C of kind, key and value, the key and the value ([`crate::record_codec`]). Kinds:
 //! intent written, DNS name written, DNS name forgotten, everything forgotten (a reset). Reading
 //! replays the records in order, the last of a key winning.
+//! Kinds since: Kafka topic use written ([`crate::kafka_discovery`]), Kafka topic use forgotten (its
+//! reset). A kind a version does not know is skipped, so an older mapper reads a newer log without them.
 //!
 //! Durability: a write appends its records and `fdatasync`s before it returns. A crash in the middle of
 //! a write leaves a torn or mismatching last record: reading stops there, the file is cut back to the
@@ -26,6 +28,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::kafka_discovery::{KafkaChanges, KafkaDiscovery, KafkaKey, KafkaRecord};
 use crate::record_codec::{self, DecodeError};
 use crate::snapshot::{self, Loaded};
 use crate::store::{Changes, DnsName, IntentKey, Record, Store};
@@ -42,6 +45,8 @@ const INTENT: u8 = 1;
 const DNS: u8 = 2;
 const DNS_FORGOTTEN: u8 = 3;
 const RESET: u8 = 4;
+const KAFKA: u8 = 5;
+const KAFKA_RESET: u8 = 6;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -67,6 +72,8 @@ pub struct Opened {
     /// Intents and DNS names read back.
     pub intents: usize,
     pub dns_names: usize,
+    /// Kafka topic-use records read back, for [`KafkaDiscovery::load`].
+    pub kafka: BTreeMap<KafkaKey, KafkaRecord>,
     /// Bytes after the last whole record (a write cut short by a crash), cut off.
     pub torn_bytes: u64,
     /// How long reading the records back took (decoding and replaying them).
@@ -158,6 +165,32 @@ pub fn encode_changes(changes: &Changes) -> Vec<u8> {
     out
 }
 
+fn push_kafka(out: &mut Vec<u8>, key: &KafkaKey, record: &KafkaRecord) {
+    push_record(
+        out,
+        KAFKA,
+        |o| record_codec::encode_kafka_key(key, o),
+        |o| record_codec::encode_kafka_record(record, o),
+    );
+}
+
+/// Appends the records of Kafka topic use's `changes` to `out` (after the store's changes).
+pub fn encode_kafka_changes(changes: &KafkaChanges, out: &mut Vec<u8>) {
+    if changes.reset {
+        push_record(out, KAFKA_RESET, |_| {}, |_| {});
+    }
+    for (key, record) in &changes.records {
+        push_kafka(out, key, record);
+    }
+}
+
+/// Appends every Kafka topic-use record to a compaction's `out` (after [`encode_store`]).
+pub fn encode_kafka(kafka: &KafkaDiscovery, out: &mut Vec<u8>) {
+    for (key, record) in kafka.records() {
+        push_kafka(out, key, record);
+    }
+}
+
 /// The records of the whole store, for a compaction (under its lock: about 0.1 µs per record).
 pub fn encode_store(store: &Store) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER.len() + store.len() * 160 + store.dns_len() * 40);
@@ -176,6 +209,7 @@ pub fn encode_store(store: &Store) -> Vec<u8> {
 struct Replayed {
     intents: BTreeMap<IntentKey, Record>,
     dns: BTreeMap<String, DnsName>,
+    kafka: BTreeMap<KafkaKey, KafkaRecord>,
     /// Offset after the last whole record.
     good: usize,
 }
@@ -216,7 +250,15 @@ fn replay(bytes: &[u8]) -> Replayed {
                 RESET => {
                     replayed.intents.clear();
                     replayed.dns.clear();
+                    replayed.kafka.clear();
                 }
+                KAFKA => {
+                    let key = record_codec::decode_kafka_key(key)?;
+                    replayed
+                        .kafka
+                        .insert(key, record_codec::decode_kafka_record(value)?);
+                }
+                KAFKA_RESET => replayed.kafka.clear(),
                 // A kind this version does not know: skipped (its checksum held).
                 _ => {}
             }
@@ -287,6 +329,7 @@ impl IntentLog {
             opened.torn_bytes = (bytes.len() - replayed.good) as u64;
             opened.intents = replayed.intents.len();
             opened.dns_names = replayed.dns.len();
+            opened.kafka = replayed.kafka;
             opened.replay_ms = started.elapsed().as_millis() as u64;
             drop(bytes);
             store.load_intents(replayed.intents);
@@ -466,6 +509,80 @@ mod tests {
             .expect("append");
         let (back, _) = reopened(dir.path());
         assert!(back.is_empty() && back.dns().is_empty());
+    }
+
+    #[test]
+    fn kafka_topic_use_is_appended_compacted_and_reset_with_the_intents() {
+        use crate::kafka_authz::AuthzDecision;
+        use holt_api::v2beta1::KafkaOperation;
+
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::default();
+        let (mut log, _) = IntentLog::open(dir.path(), &mut store, 1).expect("open");
+        let mut source = filled(3);
+        let mut kafka = KafkaDiscovery::new(10);
+        let client = Identity::new("shop", "client", Some("Deployment"));
+        for (allowed, operation, topic, at) in [
+            (true, KafkaOperation::Produce, "orders", 10),
+            (false, KafkaOperation::Describe, "payments", 20),
+        ] {
+            let decision = AuthzDecision {
+                principal: "User:CN=client.shop".into(),
+                allowed,
+                operation,
+                host: "10.0.0.1".parse().expect("ip"),
+                topic: topic.into(),
+            };
+            kafka.record("kafka.kafka", &decision, Some(client.clone()), at);
+        }
+        let write = |log: &mut IntentLog, store: &mut Store, kafka: &mut KafkaDiscovery| {
+            let mut records = encode_changes(&store.take_changes());
+            encode_kafka_changes(&kafka.take_changes(), &mut records);
+            log.append(&records).expect("append");
+        };
+        write(&mut log, &mut source, &mut kafka);
+        assert!(!kafka.is_dirty());
+        let read_back = |dir: &Path| {
+            let (store, opened) = reopened(dir);
+            let mut kafka = KafkaDiscovery::new(10);
+            kafka.load(opened.kafka);
+            (store, kafka)
+        };
+        let every = crate::store::Filter::default();
+        let (back, back_kafka) = read_back(dir.path());
+        assert_eq!(back.contents(), source.contents(), "the intents beside them");
+        assert_eq!(back_kafka.uses(&every), kafka.uses(&every));
+        assert_eq!(back_kafka.uses(&every).len(), 2);
+
+        let mut records = encode_store(&source);
+        encode_kafka(&kafka, &mut records);
+        log.compact(&records).expect("compact");
+        assert_eq!(read_back(dir.path()).1.uses(&every), kafka.uses(&every));
+
+        // Forgetting the Kafka records alone keeps the intents; a reset of everything forgets both.
+        kafka.clear();
+        write(&mut log, &mut source, &mut kafka);
+        let (back, back_kafka) = read_back(dir.path());
+        assert!(back_kafka.is_empty());
+        assert_eq!(back.len(), 3);
+        kafka.record(
+            "kafka.kafka",
+            &AuthzDecision {
+                principal: "User:CN=client.shop".into(),
+                allowed: true,
+                operation: KafkaOperation::Consume,
+                host: "10.0.0.1".parse().expect("ip"),
+                topic: "orders".into(),
+            },
+            Some(client),
+            30,
+        );
+        write(&mut log, &mut source, &mut kafka);
+        assert_eq!(read_back(dir.path()).1.len(), 1);
+        source.reset();
+        write(&mut log, &mut source, &mut KafkaDiscovery::new(10));
+        let (back, back_kafka) = read_back(dir.path());
+        assert!(back.is_empty() && back_kafka.is_empty());
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //! In: [`AuthzDecision`]s of one broker, each with the client workload the caller resolved (from the
 //! client's address, else from a principal in Holt's form, see [`client_of`]). Out: [`KafkaUse`] records for
 //! the JSON API and the export's `kafka` targets ([`kafka_targets`]). Bounded by
-//! [`KafkaDiscovery::new`]'s limit; what is left out is counted in [`KafkaStats`]. Kept in memory only.
+//! [`KafkaDiscovery::new`]'s limit; what is left out is counted in [`KafkaStats`]. Kept across restarts
+//! in the intent log ([`crate::intent_log`]): [`KafkaDiscovery::take_changes`] hands it what changed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 
 use holt_api::v2beta1::{KafkaOperation, KafkaTarget, KafkaTopic};
@@ -53,24 +54,41 @@ pub struct KafkaStats {
     pub over_limit: u64,
 }
 
-#[derive(Clone, Debug)]
-struct Record {
-    client_kind: Option<String>,
-    allowed: BTreeSet<KafkaOperation>,
-    denied: BTreeSet<KafkaOperation>,
-    first_seen_ms: u64,
-    last_seen_ms: u64,
+/// What is kept of one (client, broker, topic).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaRecord {
+    pub client_kind: Option<String>,
+    pub allowed: BTreeSet<KafkaOperation>,
+    pub denied: BTreeSet<KafkaOperation>,
+    pub first_seen_ms: u64,
+    pub last_seen_ms: u64,
 }
 
-/// (client, broker `name.namespace`, topic).
-type Key = ((String, String), String, String);
+/// The client's (namespace, name), the broker (`name.namespace`), the topic.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KafkaKey {
+    pub client: (String, String),
+    pub broker: String,
+    pub topic: String,
+}
+
+/// What changed since the last [`KafkaDiscovery::take_changes`], with the current values.
+#[derive(Debug, Default, PartialEq)]
+pub struct KafkaChanges {
+    /// Every record was forgotten first.
+    pub reset: bool,
+    pub records: Vec<(KafkaKey, KafkaRecord)>,
+}
 
 /// The discovered topic use, bounded.
 #[derive(Debug)]
 pub struct KafkaDiscovery {
-    records: BTreeMap<Key, Record>,
+    records: BTreeMap<KafkaKey, KafkaRecord>,
     max_records: usize,
     pub stats: KafkaStats,
+    /// Records changed (or the reset) since the last [`KafkaDiscovery::take_changes`].
+    pending: HashSet<KafkaKey>,
+    pending_reset: bool,
 }
 
 impl KafkaDiscovery {
@@ -80,6 +98,8 @@ impl KafkaDiscovery {
             records: BTreeMap::new(),
             max_records,
             stats: KafkaStats::default(),
+            pending: HashSet::new(),
+            pending_reset: false,
         }
     }
 
@@ -91,11 +111,11 @@ impl KafkaDiscovery {
             return;
         };
         self.stats.attributed += 1;
-        let key = (
-            (client.namespace.clone(), client.name.clone()),
-            broker.to_owned(),
-            decision.topic.clone(),
-        );
+        let key = KafkaKey {
+            client: (client.namespace.clone(), client.name.clone()),
+            broker: broker.to_owned(),
+            topic: decision.topic.clone(),
+        };
         let len = self.records.len();
         let record = match self.records.get_mut(&key) {
             Some(record) => record,
@@ -103,7 +123,7 @@ impl KafkaDiscovery {
                 self.stats.over_limit += 1;
                 return;
             }
-            None => self.records.entry(key).or_insert(Record {
+            None => self.records.entry(key.clone()).or_insert(KafkaRecord {
                 client_kind: None,
                 allowed: BTreeSet::new(),
                 denied: BTreeSet::new(),
@@ -119,6 +139,7 @@ impl KafkaDiscovery {
             true => record.allowed.insert(decision.operation),
             false => record.denied.insert(decision.operation),
         };
+        self.pending.insert(key);
     }
 
     /// The records `filter` selects (its client namespaces, client, and server as the broker), by client,
@@ -137,15 +158,15 @@ impl KafkaDiscovery {
         };
         self.records
             .iter()
-            .filter(|((client, broker, _), _)| selected(client, broker))
-            .map(|(((namespace, name), broker, topic), record)| KafkaUse {
+            .filter(|(key, _)| selected(&key.client, &key.broker))
+            .map(|(key, record)| KafkaUse {
                 client: Workload {
-                    name: name.clone(),
-                    namespace: namespace.clone(),
+                    name: key.client.1.clone(),
+                    namespace: key.client.0.clone(),
                     kind: record.client_kind.clone(),
                 },
-                broker: broker.clone(),
-                topic: topic.clone(),
+                broker: key.broker.clone(),
+                topic: key.topic.clone(),
                 allowed: record.allowed.clone(),
                 denied: record.denied.clone(),
                 first_seen_ms: record.first_seen_ms,
@@ -165,6 +186,42 @@ impl KafkaDiscovery {
     /// Forgets every record (a reset of the discovered intents).
     pub fn clear(&mut self) {
         self.records.clear();
+        self.pending.clear();
+        self.pending_reset = true;
+    }
+
+    /// Every record, by client, broker and topic (for a compaction of the intent log).
+    pub fn records(&self) -> impl Iterator<Item = (&KafkaKey, &KafkaRecord)> {
+        self.records.iter()
+    }
+
+    /// What changed since the last call, with the current values.
+    pub fn take_changes(&mut self) -> KafkaChanges {
+        let pending = std::mem::take(&mut self.pending);
+        KafkaChanges {
+            reset: std::mem::take(&mut self.pending_reset),
+            records: pending
+                .into_iter()
+                .filter_map(|key| self.records.get(&key).cloned().map(|record| (key, record)))
+                .collect(),
+        }
+    }
+
+    /// Whether anything changed since the last [`KafkaDiscovery::take_changes`].
+    pub fn is_dirty(&self) -> bool {
+        self.pending_reset || !self.pending.is_empty()
+    }
+
+    /// Puts changes taken but not written back among the pending ones (a failed write).
+    pub fn restore_changes(&mut self, changes: &KafkaChanges) {
+        self.pending_reset |= changes.reset;
+        self.pending
+            .extend(changes.records.iter().map(|(key, _)| key.clone()));
+    }
+
+    /// Loads records read back from disk (not changes). The limit is not applied: what was kept stays.
+    pub fn load(&mut self, records: BTreeMap<KafkaKey, KafkaRecord>) {
+        self.records.extend(records);
     }
 }
 

@@ -6,14 +6,18 @@
 //! bytes; integers little-endian. A key is the client (namespace, name, kind or none) and the target (a
 //! tag, then a workload, a domain, an address, or a network and its prefix). A record ends with its HTTP
 //! paths (a `u16` count, then each path and its methods byte) only when it has any, so records written
-//! by earlier versions read as records without paths.
+//! by earlier versions read as records without paths. A Kafka topic-use key is the client (namespace,
+//! name), the broker and the topic; its record the client's kind, the allowed and the denied operations
+//! (a `u16` of [`KAFKA_OPERATIONS`] bits each) and the first and last seen times.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use holt_api::v2beta1::KafkaOperation;
 use holt_mapper_api::IpBlock;
 use holt_model::Identity;
 
+use crate::kafka_discovery::{KafkaKey, KafkaRecord};
 use crate::store::{DnsName, IntentKey, Record, TargetKey};
 
 /// Why bytes are not a record.
@@ -270,6 +274,96 @@ pub fn decode_dns(bytes: &[u8]) -> Result<DnsName, DecodeError> {
     })
 }
 
+/// Bit `i` of a Kafka record's operations stands for `KAFKA_OPERATIONS[i]`: append only.
+pub const KAFKA_OPERATIONS: [KafkaOperation; 11] = [
+    KafkaOperation::All,
+    KafkaOperation::Consume,
+    KafkaOperation::Produce,
+    KafkaOperation::Create,
+    KafkaOperation::Alter,
+    KafkaOperation::Delete,
+    KafkaOperation::Describe,
+    KafkaOperation::ClusterAction,
+    KafkaOperation::DescribeConfigs,
+    KafkaOperation::AlterConfigs,
+    KafkaOperation::IdempotentWrite,
+];
+
+fn operation_bits(operations: &std::collections::BTreeSet<KafkaOperation>) -> u16 {
+    KAFKA_OPERATIONS
+        .iter()
+        .enumerate()
+        .filter(|(_, operation)| operations.contains(operation))
+        .fold(0, |bits, (i, _)| bits | 1 << i)
+}
+
+fn operations_of(bits: u16) -> Result<std::collections::BTreeSet<KafkaOperation>, DecodeError> {
+    if bits >> KAFKA_OPERATIONS.len() != 0 {
+        return Err(DecodeError("unknown Kafka operation"));
+    }
+    Ok(KAFKA_OPERATIONS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & 1 << i != 0)
+        .map(|(_, operation)| *operation)
+        .collect())
+}
+
+pub fn encode_kafka_key(key: &KafkaKey, out: &mut Vec<u8>) {
+    let mut w = Writer(out);
+    w.str(&key.client.0);
+    w.str(&key.client.1);
+    w.str(&key.broker);
+    w.str(&key.topic);
+}
+
+pub fn decode_kafka_key(bytes: &[u8]) -> Result<KafkaKey, DecodeError> {
+    let mut r = Reader(bytes);
+    let client = (r.str()?, r.str()?);
+    let key = KafkaKey {
+        client,
+        broker: r.str()?,
+        topic: r.str()?,
+    };
+    r.end()?;
+    Ok(key)
+}
+
+pub fn encode_kafka_record(record: &KafkaRecord, out: &mut Vec<u8>) {
+    let mut w = Writer(out);
+    match &record.client_kind {
+        Some(kind) => {
+            w.u8(1);
+            w.str(kind);
+        }
+        None => w.u8(0),
+    }
+    w.0.extend_from_slice(&operation_bits(&record.allowed).to_le_bytes());
+    w.0.extend_from_slice(&operation_bits(&record.denied).to_le_bytes());
+    w.u64(record.first_seen_ms);
+    w.u64(record.last_seen_ms);
+}
+
+pub fn decode_kafka_record(bytes: &[u8]) -> Result<KafkaRecord, DecodeError> {
+    let mut r = Reader(bytes);
+    let client_kind = match r.u8()? {
+        0 => None,
+        1 => Some(r.str()?),
+        _ => return Err(DecodeError("bad kind flag")),
+    };
+    let allowed = operations_of(r.u16()?)?;
+    let denied = operations_of(r.u16()?)?;
+    let record = KafkaRecord {
+        client_kind,
+        allowed,
+        denied,
+        first_seen_ms: r.u64()?,
+        last_seen_ms: r.u64()?,
+    };
+    r.end()?;
+    Ok(record)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,5 +441,33 @@ mod tests {
         bytes.push(0);
         assert!(decode_key(&bytes).is_err(), "a byte too many");
         assert!(decode_record(&[0xff; 40]).is_err());
+    }
+
+    #[test]
+    fn kafka_topic_use_round_trips_and_cut_bytes_are_an_error() {
+        let key = KafkaKey {
+            client: ("shop".into(), "client".into()),
+            broker: "kafka.kafka".into(),
+            topic: "orders".into(),
+        };
+        let record = KafkaRecord {
+            client_kind: Some("Deployment".into()),
+            allowed: [KafkaOperation::Produce, KafkaOperation::IdempotentWrite].into(),
+            denied: KAFKA_OPERATIONS.into(),
+            first_seen_ms: 3,
+            last_seen_ms: u64::MAX,
+        };
+        let (mut key_bytes, mut record_bytes) = (Vec::new(), Vec::new());
+        encode_kafka_key(&key, &mut key_bytes);
+        encode_kafka_record(&record, &mut record_bytes);
+        assert_eq!(decode_kafka_key(&key_bytes), Ok(key));
+        assert_eq!(decode_kafka_record(&record_bytes), Ok(record));
+        for cut in 0..record_bytes.len() {
+            assert!(decode_kafka_record(&record_bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        // An operation bit this version does not know is an error, not a silent loss.
+        let mut unknown = record_bytes.clone();
+        unknown[1 + 2 + "Deployment".len() + 1] |= 0x80;
+        assert!(decode_kafka_record(&unknown).is_err());
     }
 }

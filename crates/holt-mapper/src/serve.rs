@@ -2,6 +2,7 @@
 //! timers, serve the HTTP API until `shutdown` completes, then write a last snapshot. [`Background`] runs
 //! the same in a task of its own, for tests and programs that embed the mapper.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use crate::cluster::ClusterIndex;
 use crate::declared::DeclaredState;
 use crate::ingest::{IngestConfig, Mapper};
 use crate::intent_log::{self, IntentLog, LogError};
+use crate::kafka_discovery::{KafkaDiscovery, KafkaKey, KafkaRecord};
 use crate::published_reset::PublishedReset;
 use crate::shared::{InsightsInputs, Shared, now_ms};
 use crate::store::{Store, StoreLimits};
@@ -111,7 +113,9 @@ pub async fn serve(
         http_path_fold: args.http_path_fold,
     };
     let insights = insights_inputs(&args)?;
-    let (store, log) = open_store(&args.state_dir, limits).await?;
+    let (store, log, kafka_records) = open_store(&args.state_dir, limits).await?;
+    let mut kafka = KafkaDiscovery::new(args.max_kafka_topic_records);
+    kafka.load(kafka_records);
 
     let client = kube_client(&args).await?;
     let config = holt_model::Config {
@@ -135,10 +139,7 @@ pub async fn serve(
     let mapper = Mapper::new(ClusterIndex::new(config), store, ingest);
     let published_reset = PublishedReset::open(&args.state_dir, args.resolved_ips_interval_ms > 0);
     let watched = watch::watched_kinds(insights.is_some());
-    let shared = Arc::new(
-        Shared::new(mapper, insights, watched, log, published_reset)
-            .with_kafka_limit(args.max_kafka_topic_records),
-    );
+    let shared = Arc::new(Shared::new(mapper, insights, watched, log, published_reset).with_kafka(kafka));
     let access = if args.insecure_skip_authentication {
         tracing::error!(
             "AUTHENTICATION IS OFF (--insecure-skip-authentication): anyone who reaches {} may report \
@@ -302,7 +303,10 @@ async fn snapshots(shared: Arc<Shared>, interval_ms: u64) {
 }
 
 /// Reads the intent log of `dir` into a store bounded by `limits`, saying what it found.
-async fn open_store(dir: &std::path::Path, limits: StoreLimits) -> Result<(Store, IntentLog), ServeError> {
+async fn open_store(
+    dir: &std::path::Path,
+    limits: StoreLimits,
+) -> Result<(Store, IntentLog, BTreeMap<KafkaKey, KafkaRecord>), ServeError> {
     let dir = dir.to_owned();
     let started = Instant::now();
     let (store, log, opened) = tokio::task::spawn_blocking(move || {
@@ -338,12 +342,13 @@ async fn open_store(dir: &std::path::Path, limits: StoreLimits) -> Result<(Store
     tracing::info!(
         intents = store.len(),
         dns_names = store.dns().len(),
+        kafka_records = opened.kafka.len(),
         log_bytes = log.bytes(),
         replay_ms = opened.replay_ms,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "discovered intents restored"
     );
-    Ok((store, log))
+    Ok((store, log, opened.kafka))
 }
 
 /// Writes what changed in the store since the last write to the intent log (or rewrites the log when
@@ -374,7 +379,7 @@ fn write_changes(shared: &Shared) -> Result<bool, LogError> {
     let (changes, records, compact) = {
         let mut mapper = shared.mapper();
         let compact = log.compaction_due();
-        if !mapper.store.is_dirty() && !compact {
+        if !mapper.store.is_dirty() && !shared.kafka().is_dirty() && !compact {
             // Up to date as of now.
             shared
                 .snapshot_last_write_at_ms
@@ -382,11 +387,17 @@ fn write_changes(shared: &Shared) -> Result<bool, LogError> {
             return Ok(false);
         }
         let changes = mapper.store.take_changes();
+        // After the mapper in lock order.
+        let mut kafka = shared.kafka();
+        let kafka_changes = kafka.take_changes();
         if compact || changes.reset {
-            (changes, intent_log::encode_store(&mapper.store), true)
+            let mut records = intent_log::encode_store(&mapper.store);
+            intent_log::encode_kafka(&kafka, &mut records);
+            ((changes, kafka_changes), records, true)
         } else {
-            let records = intent_log::encode_changes(&changes);
-            (changes, records, false)
+            let mut records = intent_log::encode_changes(&changes);
+            intent_log::encode_kafka_changes(&kafka_changes, &mut records);
+            ((changes, kafka_changes), records, false)
         }
     };
     let result = if compact {
@@ -395,7 +406,10 @@ fn write_changes(shared: &Shared) -> Result<bool, LogError> {
         log.append(&records)
     };
     if result.is_err() {
-        shared.mapper().store.restore_changes(&changes);
+        let (changes, kafka_changes) = &changes;
+        let mut mapper = shared.mapper();
+        mapper.store.restore_changes(changes);
+        shared.kafka().restore_changes(kafka_changes);
     }
     result?;
     shared.snapshot_writes.fetch_add(1, Ordering::Relaxed);

@@ -128,9 +128,10 @@ impl Shared {
         }
     }
 
-    /// The same, keeping at most `max_records` Kafka topic-use records.
-    pub fn with_kafka_limit(mut self, max_records: usize) -> Self {
-        self.kafka = Mutex::new(KafkaDiscovery::new(max_records));
+    /// The same, with `kafka` (its limit, and what was read back from the intent log) as the Kafka topic
+    /// use.
+    pub fn with_kafka(mut self, kafka: KafkaDiscovery) -> Self {
+        self.kafka = Mutex::new(kafka);
         self
     }
 

@@ -1218,7 +1218,12 @@ mod tests {
             store.intents[&key].http.keys().cloned().collect()
         };
         let mut store = limited();
-        for (client, path) in [("a", "/orders/1"), ("a", "/charge"), ("b", "/charge"), ("b", "/stock")] {
+        for (client, path) in [
+            ("a", "/orders/1"),
+            ("a", "/charge"),
+            ("b", "/charge"),
+            ("b", "/stock"),
+        ] {
             store
                 .record_http(id("ns", client), server.clone(), 5, None, get, path)
                 .expect("kept");
@@ -1228,7 +1233,12 @@ mod tests {
         let mut after_reload = Store::new(store.limits());
         after_reload.load_intents(store.intents.clone());
         for store in [&mut store, &mut after_reload] {
-            for (client, path) in [("c", "/stock"), ("c", "/orders/2"), ("c", "/refund"), ("a", "/other")] {
+            for (client, path) in [
+                ("c", "/stock"),
+                ("c", "/orders/2"),
+                ("c", "/refund"),
+                ("a", "/other"),
+            ] {
                 store
                     .record_http(id("ns", client), server.clone(), 6, None, get, path)
                     .expect("kept");

@@ -1,8 +1,8 @@
 //! Kafka topic use discovered from a real broker's authorizer log (the test harness's broker, its
 //! `kafka.authorizer.logger` at DEBUG into a file): clients with their own certificates produce to and
 //! consume from a topic, and a client the ACLs refuse tries; the `holt-mapper` binary reads the file and
-//! answers `GET /v1/kafka` (with the denied attempt) and exports `kafka` targets with the topics and
-//! operations.
+//! answers `GET /v1/kafka` (with the denied attempt), exports `kafka` targets with the topics and
+//! operations, and serves the same topic use after a restart.
 //!
 //! The broker sees every client at 127.0.0.1 (no pod has that address), so clients are found by their
 //! principal, `User:CN=<workload>.<namespace>`, as Holt's certificates name them.
@@ -165,6 +165,19 @@ async fn a_brokers_authorizer_log_becomes_kafka_targets_and_denied_attempts() ->
     ensure!(
         incoming >= reported && reported >= 5,
         "incoming {incoming}, reported {reported}"
+    );
+
+    // Kept across a restart: a mapper on the same state directory, reading no log now, serves the same
+    // topic use from its intent log.
+    let before = mapper.get(&format!("/v1/kafka?namespace={ns}"))?.1;
+    let stopped = mapper.stop().await?;
+    ensure!(stopped.success(), "the mapper stopped with {stopped}");
+    let (restarted, _) = support::Mapper::start(plane, &state.path().join("state"), &[]).await?;
+    let (status, after) = restarted.get(&format!("/v1/kafka?namespace={ns}"))?;
+    ensure!(status == 200, "{status}: {after}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&after)?,
+        serde_json::from_str::<Value>(&before)?
     );
     Ok(())
 }
