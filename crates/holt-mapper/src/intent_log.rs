@@ -522,10 +522,7 @@ mod tests {
         let mut source = filled(3);
         let mut kafka = KafkaDiscovery::new(10);
         let client = Identity::new("shop", "client", Some("Deployment"));
-        for (allowed, operation, topic, at) in [
-            (true, KafkaOperation::Produce, "orders", 10),
-            (false, KafkaOperation::Describe, "payments", 20),
-        ] {
+        let mut decide = |kafka: &mut KafkaDiscovery, allowed, operation, topic: &str, at| {
             let decision = AuthzDecision {
                 principal: "User:CN=client.shop".into(),
                 allowed,
@@ -534,7 +531,9 @@ mod tests {
                 topic: topic.into(),
             };
             kafka.record("kafka.kafka", &decision, Some(client.clone()), at);
-        }
+        };
+        decide(&mut kafka, true, KafkaOperation::Produce, "orders", 10);
+        decide(&mut kafka, false, KafkaOperation::Describe, "payments", 20);
         let write = |log: &mut IntentLog, store: &mut Store, kafka: &mut KafkaDiscovery| {
             let mut records = encode_changes(&store.take_changes());
             encode_kafka_changes(&kafka.take_changes(), &mut records);
@@ -565,18 +564,7 @@ mod tests {
         let (back, back_kafka) = read_back(dir.path());
         assert!(back_kafka.is_empty());
         assert_eq!(back.len(), 3);
-        kafka.record(
-            "kafka.kafka",
-            &AuthzDecision {
-                principal: "User:CN=client.shop".into(),
-                allowed: true,
-                operation: KafkaOperation::Consume,
-                host: "10.0.0.1".parse().expect("ip"),
-                topic: "orders".into(),
-            },
-            Some(client),
-            30,
-        );
+        decide(&mut kafka, true, KafkaOperation::Consume, "orders", 30);
         write(&mut log, &mut source, &mut kafka);
         assert_eq!(read_back(dir.path()).1.len(), 1);
         source.reset();
