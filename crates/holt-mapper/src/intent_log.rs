@@ -522,7 +522,7 @@ mod tests {
         let mut source = filled(3);
         let mut kafka = KafkaDiscovery::new(10);
         let client = Identity::new("shop", "client", Some("Deployment"));
-        let mut decide = |kafka: &mut KafkaDiscovery, allowed, operation, topic: &str, at| {
+        let decide = |kafka: &mut KafkaDiscovery, allowed, operation, topic: &str, at| {
             let decision = AuthzDecision {
                 principal: "User:CN=client.shop".into(),
                 allowed,
