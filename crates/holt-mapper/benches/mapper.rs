@@ -1,5 +1,5 @@
 //! Mapper benchmarks: ingestion of discovered connections (report batches through resolution into the
-//! store), export of the intents of 10,000 client workloads as ClientIntents, and Kafka brokers'
+//! store), of HTTP request lines (paths folded and bounded per server), export of the intents of 10,000 client workloads as ClientIntents, and Kafka brokers'
 //! authorizer log lines (parsed alone, and parsed, attributed to a client pod and recorded).
 //!
 //! `cargo bench -p holt-mapper --bench mapper`
@@ -14,7 +14,9 @@ use holt_mapper::cluster::{ClusterIndex, PodEntry};
 use holt_mapper::export::{ExportOptions, export};
 use holt_mapper::ingest::{IngestConfig, Mapper};
 use holt_mapper::store::{Filter, Store, TargetKey};
-use holt_mapper_api::{Connection, Counters, DnsAnswer, ExportFormat, ExportVersion, Report, SeenBy};
+use holt_mapper_api::{
+    Connection, Counters, DnsAnswer, ExportFormat, ExportVersion, HttpRequest, Report, SeenBy,
+};
 use holt_model::facts::{OwnerFacts, OwnerRef, PodFacts, ServiceFacts, ServiceType};
 use holt_model::{Config, Identity, ObjectKey};
 
@@ -188,6 +190,66 @@ fn ingestion(c: &mut Criterion) {
     group.finish();
 }
 
+/// A report of `BATCH` HTTP requests from pseudo-random pods of 100 client workloads to the pods of 100
+/// server workloads, each request's path one of `paths` per server (with an ID, which folds:
+/// `/api-<k>/<id>/items` → `/api-<k>/*`).
+fn http_report(seed: usize, paths: usize) -> Report {
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    let mut next = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let http = (0..BATCH)
+        .map(|i| HttpRequest {
+            src_ip: pod_ip(1_000 + next(100 * PODS_PER_DEPLOYMENT)),
+            dst_ip: pod_ip(next(100) * PODS_PER_DEPLOYMENT),
+            dst_port: 8080,
+            method: if i % 3 == 0 { "POST" } else { "GET" }.into(),
+            path: format!("/api-{}/{}/items", next(paths), next(1_000)),
+            last_seen_ms: 2_000 + i as u64,
+        })
+        .collect();
+    Report {
+        node: "node-1".into(),
+        dns: Vec::new(),
+        connections: Vec::new(),
+        counters: Counters::default(),
+        http,
+    }
+}
+
+/// HTTP requests into a store that has seen 64,000 like them: 50 paths per server (within the bound of
+/// 100), and 200 (past it: a path the server does not have folds to `/*`).
+fn http_requests(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ingest_http");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.sample_size(20).measurement_time(Duration::from_secs(8));
+    for (name, paths) in [
+        ("1000_requests_50_paths_per_server", 50),
+        ("1000_requests_200_paths_per_server", 200),
+    ] {
+        let reports: Vec<Report> = (0..64).map(|seed| http_report(seed, paths)).collect();
+        let mut mapper = Mapper::new(cluster(), Store::default(), IngestConfig::default());
+        for r in &reports {
+            mapper.ingest(r.clone(), 3_000);
+        }
+        let mut n = 0;
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    n += 1;
+                    reports[n % reports.len()].clone()
+                },
+                |r| mapper.ingest(r, 3_000),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
 /// 10,000 client workloads, each calling three workloads and one internet name.
 fn store_10k() -> Store {
     let mut store = Store::default();
@@ -310,5 +372,5 @@ fn kafka_logs(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ingestion, exporting, kafka_logs);
+criterion_group!(benches, ingestion, http_requests, exporting, kafka_logs);
 criterion_main!(benches);
