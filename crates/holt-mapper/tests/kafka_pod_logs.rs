@@ -13,8 +13,9 @@
 //! the denied attempt included. Every topic decision in the broker's file is counted exactly once, over
 //! many reads. A configured pod that does not exist is reported (metric, one warning) and does not stop the
 //! other. The pod is deleted and recreated (a new pod, whose relay, like a restarted broker, writes only
-//! what comes after its start): what the clients do next is read, and still every
-//! decision is counted once.
+//! what comes after its start): what the clients do next is read, and still every decision is counted
+//! once. Then the container restarts in place while the mapper is paused, after the clients' next decisions
+//! reached its log: they are read from the previous instance's log (`previous=true`), once.
 
 mod support;
 
@@ -63,7 +64,8 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
     }
 
     // The relay: the first container relays the whole file (the broker's log so far); a later one (a
-    // new pod) only what is written after it starts, as a restarted broker writes only new lines.
+    // new pod, or the container restarted) only what is written after it starts, as a restarted broker
+    // writes only new lines. The container exits (and is restarted in place) when the test asks.
     let relay_state = tempfile::tempdir()?;
     let log_file = kafka.authorizer_log();
     let log_dir = log_file.parent().context("the log's directory")?;
@@ -75,7 +77,8 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
     let script = format!(
         "LOG=/broker-logs/{log_name}; \
          if [ -e /relay/started ]; then from=$(( $(wc -c < $LOG) + 1 )); else from=1; touch /relay/started; fi; \
-         exec tail -c +$from -F $LOG"
+         tail -c +$from -F $LOG & relay=$!; \
+         while [ ! -e /relay/restart ]; do sleep 0.1; done; rm -f /relay/restart; kill $relay; exit 1"
     );
     // A StatefulSet `kafka` owns pod `kafka-0` (the harness runs no StatefulSet controller: the test creates
     // and recreates the pod as that controller would, owner reference included).
@@ -280,19 +283,92 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
         Some(1),
         "{metrics}"
     );
+
+    // Phase 3: the container restarts in place while the mapper is paused, after the clients' new decisions
+    // reached the old instance's log and before the mapper read them: they are only in the previous
+    // instance's log, and are read from there once.
+    let producer_seen = last_seen(&mapper, &ns, "producer")?;
+    let restarts = restart_count(&pods).await?;
+    let paused = Paused::new(&mapper)?;
+    produce_acked(kafka, &producer, &topic).await?;
+    let refused = kafka.produce_one(&intruder, &topic).await?;
+    ensure!(refused.is_unauthorized(), "{refused:?}");
+    let expected = eventually("the new decisions relayed", TIMEOUT, || async {
+        let expected = topic_decisions(&log_file)?;
+        let relayed = pods
+            .logs("kafka-0", &kube::api::LogParams::default())
+            .await?
+            .lines()
+            .filter(|l| holt_mapper::kafka_authz::parse(l).is_some())
+            .count() as u64;
+        // The second pod relays everything after phase 1.
+        Ok((expected > after_second && relayed == expected - after_first).then_some(expected))
+    })
+    .await?;
+    std::fs::write(relay_state.path().join("restart"), "")?;
+    eventually("the container restarted in place", TIMEOUT, || async {
+        let now = running_uid(&pods, "kafka-0", None).await?;
+        ensure!(now == second_uid, "another pod: {now}");
+        Ok((restart_count(&pods).await? > restarts).then_some(()))
+    })
+    .await?;
+    drop(paused);
+    eventually(
+        "the producer's message read from the previous instance",
+        TIMEOUT,
+        || async { Ok((last_seen(&mapper, &ns, "producer")? > producer_seen).then_some(())) },
+    )
+    .await
+    .with_context(|| mapper.log_text())?;
+    let after_third = counted_once(&mapper, &log_file).await?;
+    ensure!(
+        after_third == expected,
+        "{after_third} counted, {expected} expected"
+    );
+    eprintln!("phase 3: {after_third} topic decisions, each counted once");
     Ok(())
+}
+
+/// The mapper process stopped (SIGSTOP) until dropped (SIGCONT).
+struct Paused(rustix::process::Pid);
+
+impl Paused {
+    fn new(mapper: &support::Mapper) -> anyhow::Result<Paused> {
+        let pid = rustix::process::Pid::from_raw(i32::try_from(mapper.pid())?).context("pid")?;
+        rustix::process::kill_process(pid, rustix::process::Signal::STOP)?;
+        Ok(Paused(pid))
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        let _ = rustix::process::kill_process(self.0, rustix::process::Signal::CONT);
+    }
+}
+
+/// How often pod kafka-0's container was restarted.
+async fn restart_count(pods: &Api<Pod>) -> anyhow::Result<i32> {
+    let pod = pods.get("kafka-0").await?;
+    Ok(pod
+        .status
+        .and_then(|s| s.container_statuses)
+        .and_then(|c| c.first().map(|c| c.restart_count))
+        .unwrap_or(0))
+}
+
+/// The topic decisions the broker's file holds.
+fn topic_decisions(log_file: &std::path::Path) -> anyhow::Result<u64> {
+    let text = std::fs::read_to_string(log_file)?;
+    Ok(text
+        .lines()
+        .filter(|l| holt_mapper::kafka_authz::parse(l).is_some())
+        .count() as u64)
 }
 
 /// Waits until the mapper has counted exactly as many topic decisions as the broker's file holds, and
 /// checks that more reads do not count any again. Returns the count.
 async fn counted_once(mapper: &support::Mapper, log_file: &std::path::Path) -> anyhow::Result<u64> {
-    let in_file = || -> anyhow::Result<u64> {
-        let text = std::fs::read_to_string(log_file)?;
-        Ok(text
-            .lines()
-            .filter(|l| holt_mapper::kafka_authz::parse(l).is_some())
-            .count() as u64)
-    };
+    let in_file = || topic_decisions(log_file);
     let count = eventually(
         "every topic decision of the broker's file counted",
         TIMEOUT,
