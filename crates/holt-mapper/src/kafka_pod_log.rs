@@ -14,9 +14,9 @@
 //! (`previous=true`). Another pod under the same name (another UID) is read from its start. A pod's lines
 //! are lost only when the pod is deleted before they are read (its log goes with it).
 //!
-//! Bounds: at most [`MAX_READ`] bytes per read (`limitBytes`; the rest waits for the next interval; an
-//! unfinished last line is read again next time), lines longer than [`MAX_LINE`] skipped, each request cut
-//! after [`READ_TIMEOUT`]. Every pod is read by its own loop: a pod that is missing, restarting or
+//! Bounds: at most [`MAX_READ`] bytes per read (`limitBytes`; an unfinished last line is read again next
+//! time), at most [`READS_PER_INTERVAL`] reads per pod and interval (the rest waits for the next one),
+//! lines longer than [`MAX_LINE`] skipped, each request cut after [`READ_TIMEOUT`]. Every pod is read by its own loop: a pod that is missing, restarting or
 //! unreachable is retried at the next interval and never delays the other pods or the rest of the mapper.
 
 use std::sync::Arc;
@@ -30,6 +30,10 @@ use kube::api::{Api, LogParams};
 use crate::kafka_authz::{self, MAX_LINE};
 use crate::kafka_log::{MAX_READ, record};
 use crate::shared::Shared;
+
+/// Reads of at most [`MAX_READ`] bytes each per pod and interval: a pod that logs faster than that is read
+/// later, never held whole in memory.
+pub const READS_PER_INTERVAL: usize = 8;
 
 /// How long one request to the API server (the pod, or its log) may take.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
@@ -320,21 +324,38 @@ async fn read_new(
             container: container.clone(),
         })?;
     if cursor.container_id.as_ref() != Some(&container_id) {
-        if cursor.container_id.is_some() && cursor.last.is_some() {
+        // Restarted in place: its previous instance's lines after the mark are unread (all of them when
+        // none was taken yet).
+        if cursor.container_id.is_some() {
             cursor.previous_pending = true;
         }
         cursor.container_id = Some(container_id);
     }
-    if cursor.previous_pending {
-        let (taken, full) = read_once(api, &name, &container, &mut cursor.last, true).await?;
-        record_lines(shared, &broker, &taken);
-        if full {
-            return Ok(());
+    let mut reads = 0;
+    while cursor.previous_pending && reads < READS_PER_INTERVAL {
+        reads += 1;
+        match read_once(api, pod, &container, &mut cursor.last, true).await {
+            Ok((taken, full)) => {
+                record_lines(shared, &broker, &taken);
+                cursor.previous_pending = full;
+            }
+            Err(error) => {
+                // Gone (the kubelet keeps one terminated instance) or unreadable: never retried forever,
+                // which would stop the current instance from being read.
+                tracing::warn!(pod = %name, %error,
+                    "cannot read the restarted container's previous log; its unread lines are lost");
+                cursor.previous_pending = false;
+            }
         }
-        cursor.previous_pending = false;
     }
-    let (taken, _) = read_once(api, &name, &container, &mut cursor.last, false).await?;
-    record_lines(shared, &broker, &taken);
+    while reads < READS_PER_INTERVAL && !cursor.previous_pending {
+        reads += 1;
+        let (taken, full) = read_once(api, pod, &container, &mut cursor.last, false).await?;
+        record_lines(shared, &broker, &taken);
+        if !full {
+            break;
+        }
+    }
     Ok(())
 }
 
@@ -372,7 +393,7 @@ fn container_of(found: &Pod, pod: &BrokerPod) -> Option<String> {
 /// `previous`): the lines taken, and whether the answer was full (more may follow).
 async fn read_once(
     api: &Api<Pod>,
-    name: &str,
+    pod: &BrokerPod,
     container: &str,
     mark: &mut LineMark,
     previous: bool,
@@ -393,10 +414,11 @@ async fn read_once(
         timestamps: true,
         ..LogParams::default()
     };
-    let pod = name.rsplit('/').next().unwrap_or(name);
+    let name = format!("{}/{}", pod.namespace, pod.pod);
+    let name = name.as_str();
     let bytes = within_timeout(name, async {
         let stream = api
-            .log_stream(pod, &params)
+            .log_stream(&pod.pod, &params)
             .await
             .map_err(|source| PodLogError::Api {
                 pod: name.to_owned(),
