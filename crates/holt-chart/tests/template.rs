@@ -637,6 +637,8 @@ async fn every_flag_is_set_by_the_chart_or_deliberately_left() -> anyhow::Result
                 "credentialsOperator.ca.userSecretName=corp-ca",
                 "--set",
                 "credentialsOperator.watchedNamespaces={shop}",
+                "--set",
+                "networkMapper.mapper.kafkaBrokerPods={kafka-0.kafka}",
             ],
         )
         .await?;
@@ -1007,6 +1009,115 @@ async fn the_mapper_reads_kafka_authorizer_logs_from_a_volume_the_values_add() -
         })
         .context("the logs' variable")?;
     assert_eq!(env["value"], "kafka.kafka=/var/log/kafka/authorizer.log");
+    Ok(())
+}
+
+#[tokio::test]
+async fn broker_pods_from_the_values_are_passed_and_granted_pods_log_in_their_namespaces_only()
+-> anyhow::Result<()> {
+    use clap::Parser;
+    let helm = Helm::new()?;
+    let broker_logs_roles = |rendered: &Rendered| -> Vec<(String, String)> {
+        rendered
+            .objects
+            .iter()
+            .filter(|o| {
+                (o["kind"] == "Role" || o["kind"] == "RoleBinding")
+                    && o["metadata"]["name"] == "holt-mapper-kafka-broker-logs"
+            })
+            .map(|o| {
+                (
+                    o["kind"].as_str().unwrap_or_default().to_owned(),
+                    o["metadata"]["namespace"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let broker_pod_args = |rendered: &Rendered| -> anyhow::Result<Vec<String>> {
+        let mapper = rendered.get("Deployment", "holt-mapper").context("mapper")?;
+        Ok(args(containers(mapper)[0])
+            .into_iter()
+            .filter(|a| a.starts_with("--kafka-broker-pod"))
+            .collect())
+    };
+
+    // None configured: no flag, no grant; the reference's kafkaServers without kafkawatcher.enable neither.
+    for extra in [
+        &[][..],
+        &["--set", "networkMapper.kafkawatcher.kafkaServers={kafka-0.kafka}"][..],
+    ] {
+        let rendered = helm.template("holt-system", extra).await?;
+        ensure!(broker_pod_args(&rendered)?.is_empty(), "{extra:?}");
+        ensure!(broker_logs_roles(&rendered).is_empty(), "{extra:?}");
+        let grants = cluster_role_grants(&rendered, "holt-mapper")?;
+        ensure!(
+            !grants.iter().any(|(_, resource, _)| resource == "pods/log"),
+            "{grants:?}"
+        );
+    }
+
+    // Holt's own key and the reference's, together.
+    let rendered = helm
+        .template(
+            "holt-system",
+            &[
+                "--set",
+                "networkMapper.mapper.kafkaBrokerPods={kafka.kafka=streaming/kafka-0:broker}",
+                "--set",
+                "networkMapper.kafkawatcher.enable=true",
+                "--set",
+                "networkMapper.kafkawatcher.kafkaServers={kafka-0.kafka,kafka-1.kafka}",
+            ],
+        )
+        .await?;
+    let passed = broker_pod_args(&rendered)?;
+    assert_eq!(
+        passed,
+        ["--kafka-broker-pod=kafka.kafka=streaming/kafka-0:broker,kafka-0.kafka,kafka-1.kafka"]
+    );
+    let parsed = holt_mapper::args::Args::try_parse_from(["holt-mapper", passed[0].as_str()])?;
+    assert_eq!(parsed.kafka_broker_pod.len(), 3, "the mapper reads every pod");
+    assert_eq!(
+        broker_logs_roles(&rendered),
+        [
+            ("Role".to_owned(), "kafka".to_owned()),
+            ("Role".to_owned(), "streaming".to_owned()),
+            ("RoleBinding".to_owned(), "kafka".to_owned()),
+            ("RoleBinding".to_owned(), "streaming".to_owned()),
+        ]
+    );
+    for object in &rendered.objects {
+        if object["metadata"]["name"] != "holt-mapper-kafka-broker-logs" {
+            continue;
+        }
+        if object["kind"] == "Role" {
+            assert_eq!(
+                object["rules"],
+                serde_json::json!([{"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get"]}])
+            );
+        } else {
+            assert_eq!(
+                object["subjects"],
+                serde_json::json!([{"kind": "ServiceAccount", "name": "holt-mapper", "namespace": "holt-system"}])
+            );
+            assert_eq!(object["roleRef"]["name"], "holt-mapper-kafka-broker-logs");
+        }
+    }
+    let grants = cluster_role_grants(&rendered, "holt-mapper")?;
+    ensure!(
+        !grants.iter().any(|(_, resource, _)| resource == "pods/log"),
+        "never cluster-wide: {grants:?}"
+    );
+
+    // A malformed entry is refused by the values' schema, naming the key.
+    let refused = helm
+        .template(
+            "holt-system",
+            &["--set", "networkMapper.mapper.kafkaBrokerPods={kafka-0}"],
+        )
+        .await
+        .expect_err("kafka-0 names no namespace");
+    ensure!(refused.to_string().contains("kafkaBrokerPods"), "{refused}");
     Ok(())
 }
 

@@ -212,7 +212,15 @@ pub struct Args {
     /// denied ones at INFO; docs/mapper.md, "Kafka topics"). Repeatable, or comma-separated in the variable.
     #[arg(long, env = "HOLT_MAPPER_KAFKA_AUTHORIZER_LOGS", value_delimiter = ',')]
     pub kafka_authorizer_log: Vec<crate::kafka_log::AuthorizerLog>,
-    /// How often the authorizer logs are read, in milliseconds.
+    /// Broker pods whose logs (through the API server, `pods/log`) hold their authorizer lines, each
+    /// `<pod>.<namespace>` (the reference's `kafka-servers` form; the broker is the pod's workload, e.g.
+    /// `kafka-0.kafka` is broker `kafka.kafka`) or `<broker>.<namespace>=<pod namespace>/<pod>[:<container>]`
+    /// (default container: the pod's `kubectl.kubernetes.io/default-container`, else its first). The broker
+    /// writes `kafka.authorizer.logger` to stdout (docs/mapper.md, "Kafka topics"). Repeatable, or
+    /// comma-separated in the variable.
+    #[arg(long, env = "HOLT_MAPPER_KAFKA_BROKER_PODS", value_delimiter = ',')]
+    pub kafka_broker_pod: Vec<crate::kafka_pod_log::BrokerPod>,
+    /// How often the authorizer logs (files and broker pods) are read, in milliseconds.
     #[arg(long, env = "HOLT_MAPPER_KAFKA_LOG_INTERVAL_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub kafka_log_interval_ms: u64,
     /// (client, broker, topic) records of Kafka topic use kept; decisions about new ones past it are

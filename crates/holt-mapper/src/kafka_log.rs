@@ -5,7 +5,9 @@
 //!
 //! Bounds: at most [`MAX_READ`] bytes per file and read (the rest waits for the next read), lines longer
 //! than [`MAX_LINE`] skipped whole. A file that shrinks or is replaced (rotation) is read again from its
-//! start; a file that cannot be read is retried at the next interval and logged once per change of error.
+//! start; a file that cannot be read is retried at the next interval, logged once per change of error and
+//! shown in `/metrics` ([`crate::kafka_source_health`]). The other source of the same lines, brokers' pod
+//! logs through the API server, is [`crate::kafka_pod_log`].
 //! Reading starts at the file's start: what a restarted mapper reads again only refreshes last-seen times.
 
 use std::collections::HashMap;
@@ -33,6 +35,13 @@ pub struct AuthorizerLog {
     /// The broker as ClientIntents' `kafka` targets name it, `name.namespace`.
     pub broker: String,
     pub path: PathBuf,
+}
+
+impl AuthorizerLog {
+    /// The name reported in logs and metrics: `file <path>`.
+    pub fn source(&self) -> String {
+        format!("file {}", self.path.display())
+    }
 }
 
 impl std::str::FromStr for AuthorizerLog {
@@ -103,12 +112,17 @@ struct Position {
     inode: Option<u64>,
     offset: u64,
     lines: LineSplitter,
-    last_error: Option<String>,
 }
 
 /// Reads every log every `interval` until the process ends.
 pub async fn run(shared: Arc<Shared>, logs: Vec<AuthorizerLog>, interval: Duration) {
     let mut positions: Vec<Position> = logs.iter().map(|_| Position::default()).collect();
+    {
+        let mut health = shared.kafka_sources();
+        for log in &logs {
+            health.register(&log.source());
+        }
+    }
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -116,15 +130,17 @@ pub async fn run(shared: Arc<Shared>, logs: Vec<AuthorizerLog>, interval: Durati
         for (log, position) in logs.iter().zip(positions.iter_mut()) {
             match read_new(log, position).await {
                 Ok(decisions) => {
-                    position.last_error = None;
+                    if shared.kafka_sources().succeeded(&log.source()) {
+                        tracing::info!(broker = %log.broker, path = %log.path.display(),
+                            "reading the broker's authorizer log again");
+                    }
                     record(&shared, &log.broker, &decisions);
                 }
                 Err(error) => {
                     let error = error.to_string();
-                    if position.last_error.as_ref() != Some(&error) {
+                    if shared.kafka_sources().failed(&log.source(), &error) {
                         tracing::warn!(broker = %log.broker, path = %log.path.display(), %error,
                             "cannot read the broker's authorizer log; trying again");
-                        position.last_error = Some(error);
                     }
                 }
             }
@@ -167,7 +183,7 @@ async fn read_new(log: &AuthorizerLog, position: &mut Position) -> std::io::Resu
 
 /// Attributes each decision to its client and records it. A read holds many decisions of few clients: each
 /// (address, principal) is resolved once.
-fn record(shared: &Shared, broker: &str, decisions: &[AuthzDecision]) {
+pub(crate) fn record(shared: &Shared, broker: &str, decisions: &[AuthzDecision]) {
     if decisions.is_empty() {
         return;
     }

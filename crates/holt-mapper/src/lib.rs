@@ -2,7 +2,8 @@
 //!
 //! In: sniffer [`Report`](holt_mapper_api::Report)s (DNS answers and TCP connections by IP) over HTTP, and
 //! Pods, Services, pod owners and ClientIntents from the API server, and Kafka brokers' authorizer logs
-//! ([`kafka_log`], parsed by [`kafka_authz`], kept by [`kafka_discovery`]). Out: discovered intents — which
+//! (from files, [`kafka_log`], or from broker pods' logs through the API server, [`kafka_pod_log`]; parsed
+//! by [`kafka_authz`], kept by [`kafka_discovery`], each source's health in [`kafka_source_health`]). Out: discovered intents — which
 //! workload called which workload or internet name, first and last seen — kept durably in a state
 //! directory, served as JSON, exported as ClientIntents (`v2beta1`/`v1alpha3`, YAML/JSON), drawn as
 //! DOT/Mermaid/SVG, and published as `status.resolvedIPs` on ClientIntents with internet domains; with the
@@ -37,6 +38,8 @@ pub mod intent_log;
 pub mod kafka_authz;
 pub mod kafka_discovery;
 pub mod kafka_log;
+pub mod kafka_pod_log;
+pub mod kafka_source_health;
 pub mod metrics;
 pub mod path_fold;
 pub mod publish;

@@ -32,6 +32,8 @@ pub struct Metrics {
     /// What the Kafka authorizer logs gave, and the records kept.
     pub kafka: crate::kafka_discovery::KafkaStats,
     pub kafka_records: usize,
+    /// Each source of Kafka authorizer lines (`file <path>`, `pod <namespace>/<name>`) and its state.
+    pub kafka_sources: Vec<(String, crate::kafka_source_health::SourceState)>,
 }
 
 /// The insights' declared state and computations, read once.
@@ -380,6 +382,20 @@ pub fn render(m: &Metrics) -> String {
         "holt_mapper_kafka_decisions_unattributed_total",
         "Kafka authorizer decisions whose client matched no workload (address or principal).",
         m.kafka.unattributed,
+    );
+    page.gauges(
+        "holt_mapper_kafka_log_source_up",
+        "1 when the last read of a source of Kafka authorizer lines (file, broker pod) worked, 0 when it failed or none was tried yet.",
+        m.kafka_sources
+            .iter()
+            .map(|(source, state)| (labels("source", source), u64::from(state.up))),
+    );
+    page.counters(
+        "holt_mapper_kafka_log_read_failures_total",
+        "Reads of a source of Kafka authorizer lines (file, broker pod) that failed; retried every --kafka-log-interval-ms.",
+        m.kafka_sources
+            .iter()
+            .map(|(source, state)| (labels("source", source), state.failures)),
     );
     reference_metrics(&mut page, m);
     page.process();

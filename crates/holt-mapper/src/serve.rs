@@ -21,7 +21,7 @@ use crate::kafka_discovery::{KafkaDiscovery, KafkaKey, KafkaRecord};
 use crate::published_reset::PublishedReset;
 use crate::shared::{InsightsInputs, Shared, now_ms};
 use crate::store::{Store, StoreLimits};
-use crate::{connections, http, kafka_log, publish, watch};
+use crate::{connections, http, kafka_log, kafka_pod_log, publish, watch};
 
 /// How long one TokenReview or SubjectAccessReview may take.
 const REVIEW_TIMEOUT: Duration = Duration::from_secs(10);
@@ -178,6 +178,16 @@ pub async fn serve(
         let interval = Duration::from_millis(args.kafka_log_interval_ms);
         let logs = args.kafka_authorizer_log.clone();
         tasks.push(tokio::spawn(kafka_log::run(shared.clone(), logs, interval)));
+    }
+    if !args.kafka_broker_pod.is_empty() {
+        let interval = Duration::from_millis(args.kafka_log_interval_ms);
+        let pods = args.kafka_broker_pod.clone();
+        tasks.push(tokio::spawn(kafka_pod_log::run(
+            shared.clone(),
+            client.clone(),
+            pods,
+            interval,
+        )));
     }
     if args.resolved_ips_interval_ms > 0 {
         let interval = Duration::from_millis(args.resolved_ips_interval_ms);

@@ -15,6 +15,7 @@ use crate::ingest::Mapper;
 use crate::insights_cache::{InsightsCache, StateVersion};
 use crate::intent_log::IntentLog;
 use crate::kafka_discovery::KafkaDiscovery;
+use crate::kafka_source_health::KafkaSourceHealth;
 use crate::metrics::{AccessFigures, ConnectionFigures, DeclaredFigures, Metrics};
 use crate::published_reset::PublishedReset;
 use crate::watch::WatchedKind;
@@ -96,6 +97,9 @@ pub struct Shared {
     pub published_reset: PublishedReset,
     /// Kafka topic use read from brokers' authorizer logs (after the mapper in lock order).
     kafka: Mutex<KafkaDiscovery>,
+    /// Whether each source of Kafka authorizer lines (file, pod) could be read (after the Kafka records in
+    /// lock order; never held across an await).
+    kafka_sources: Mutex<KafkaSourceHealth>,
 }
 
 impl Shared {
@@ -125,6 +129,7 @@ impl Shared {
             access: Arc::default(),
             published_reset,
             kafka: Mutex::new(KafkaDiscovery::new(DEFAULT_MAX_KAFKA_RECORDS)),
+            kafka_sources: Mutex::default(),
         }
     }
 
@@ -138,6 +143,11 @@ impl Shared {
     /// The Kafka topic use discovered (a poisoned lock is used as it is, as the mapper's).
     pub fn kafka(&self) -> MutexGuard<'_, KafkaDiscovery> {
         self.kafka.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The health of the sources of Kafka authorizer lines (a poisoned lock is used as it is).
+    pub fn kafka_sources(&self) -> MutexGuard<'_, KafkaSourceHealth> {
+        self.kafka_sources.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The mapper. A panic while holding the lock cannot leave it half-updated in a way that matters more
@@ -203,6 +213,11 @@ impl Shared {
             declared,
             kafka: kafka.stats,
             kafka_records: kafka.len(),
+            kafka_sources: self
+                .kafka_sources()
+                .states()
+                .map(|(name, state)| (name.to_owned(), state.clone()))
+                .collect(),
         }
     }
 }

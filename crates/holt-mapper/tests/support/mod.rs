@@ -66,6 +66,28 @@ impl Mapper {
         state_dir: &Path,
         settings: &[(&str, &str)],
     ) -> anyhow::Result<(Mapper, Duration)> {
+        Mapper::start_with(binary, plane, plane.kubeconfig(), state_dir, settings).await
+    }
+
+    /// [`Mapper::start`] reaching the API server with `kubeconfig` (e.g. a ServiceAccount's token, to run
+    /// the mapper with only the permissions the chart grants it).
+    pub async fn start_as(
+        plane: &ControlPlane,
+        kubeconfig: &Path,
+        state_dir: &Path,
+        settings: &[(&str, &str)],
+    ) -> anyhow::Result<Mapper> {
+        let (mapper, _) = Mapper::start_with(&binary(), plane, kubeconfig, state_dir, settings).await?;
+        Ok(mapper)
+    }
+
+    async fn start_with(
+        binary: &Path,
+        plane: &ControlPlane,
+        kubeconfig: &Path,
+        state_dir: &Path,
+        settings: &[(&str, &str)],
+    ) -> anyhow::Result<(Mapper, Duration)> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let address: SocketAddr = format!("127.0.0.1:{port}").parse()?;
         let log = state_dir.with_extension(format!("log-{port}"));
@@ -77,7 +99,7 @@ impl Mapper {
             .arg("--state-dir")
             .arg(state_dir)
             .arg("--kubeconfig")
-            .arg(plane.kubeconfig())
+            .arg(kubeconfig)
             // Defaults a test may change through `settings`.
             .env("HOLT_MAPPER_RESOLVED_IPS_INTERVAL_MS", "0")
             .env("HOLT_MAPPER_SNAPSHOT_INTERVAL_MS", "200")

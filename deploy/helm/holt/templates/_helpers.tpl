@@ -148,3 +148,32 @@ true
 {{- define "holt.certificateProvider" -}}
 {{- .Values.global.certificateProvider | default "builtin" -}}
 {{- end -}}
+
+{{/*
+The broker pods whose logs the mapper reads (--kafka-broker-pod; docs/mapper.md, Kafka topics):
+networkMapper.mapper.kafkaBrokerPods, and the reference's networkMapper.kafkawatcher.kafkaServers
+(`pod.namespace` items) when networkMapper.kafkawatcher.enable is true. Comma-separated; empty when none.
+*/}}
+{{- define "holt.mapperKafkaBrokerPods" -}}
+{{- $pods := .Values.networkMapper.mapper.kafkaBrokerPods | default list -}}
+{{- if dig "kafkawatcher" "enable" false .Values.networkMapper -}}
+{{- $pods = concat $pods (dig "kafkawatcher" "kafkaServers" list .Values.networkMapper | default list) -}}
+{{- end -}}
+{{- join "," $pods -}}
+{{- end -}}
+
+{{/*
+The namespaces of those pods, one per line, sorted and unique: `<pod>.<namespace>` or
+`<broker>.<namespace>=<pod namespace>/<pod>[:<container>]`.
+*/}}
+{{- define "holt.mapperKafkaBrokerNamespaces" -}}
+{{- $namespaces := list -}}
+{{- range $entry := splitList "," (include "holt.mapperKafkaBrokerPods" .) -}}
+{{- if contains "=" $entry -}}
+{{- $namespaces = append $namespaces (index (splitList "/" (index (splitList "=" $entry) 1)) 0) -}}
+{{- else if contains "." $entry -}}
+{{- $namespaces = append $namespaces (index (splitList "." $entry) 1) -}}
+{{- end -}}
+{{- end -}}
+{{- $namespaces | uniq | sortAlpha | join "\n" -}}
+{{- end -}}
