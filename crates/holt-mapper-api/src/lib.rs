@@ -10,7 +10,8 @@
 //!   mapper's limit in the [`MAX_REPORT_BYTES_HEADER`] header.
 //! - `GET` [`LIMITS_PATH`] → the mapper's [`Limits`]: what a sniffer reads before its first report.
 //! - `GET` [`INTENTS_PATH`], [`EXPORT_PATH`], [`GRAPH_PATH`] and `POST` [`RESET_PATH`]: the discovered
-//!   intents ([`intents`]); `GET` [`INSIGHTS_PATH`]: the shadow-mode insights of the discovered calls;
+//!   intents ([`intents`]); `GET` [`KAFKA_PATH`]: Kafka topic use ([`kafka`]); `GET` [`INSIGHTS_PATH`]:
+//!   the shadow-mode insights of the discovered calls;
 //!   `docs/mapper.md` describes every endpoint.
 //!
 //! Reports, intents, export, graph, insights and reset need a bearer token (`Authorization: Bearer`, or
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod intents;
 pub mod ip_block;
+pub mod kafka;
 
 pub use intents::{
     DiscoveredIntent, EXPORT_PATH, ExportFile, ExportFormat, ExportQuery, ExportVersion, Filters, GRAPH_PATH,
@@ -31,6 +33,7 @@ pub use intents::{
     Target, Workload, path_with_query,
 };
 pub use ip_block::{IpBlock, IpBlockError};
+pub use kafka::{KAFKA_PATH, KafkaTopicUse};
 
 /// Where sniffers post their [`Report`]s.
 pub const REPORTS_PATH: &str = "/v1/reports";

@@ -23,8 +23,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use holt_mapper_api::{
     EXPORT_PATH, ExportFormat, ExportQuery, Filters, GRAPH_PATH, GraphFormat, GraphQuery, INSIGHTS_PATH,
-    INTENTS_PATH, InsightsQuery, LIMITS_PATH, Limits, MAX_REPORT_BYTES_HEADER, REPORTS_PATH, RESET_PATH,
-    Report,
+    INTENTS_PATH, InsightsQuery, KAFKA_PATH, KafkaTopicUse, LIMITS_PATH, Limits, MAX_REPORT_BYTES_HEADER,
+    REPORTS_PATH, RESET_PATH, Report,
 };
 use tokio::sync::Semaphore;
 
@@ -34,7 +34,6 @@ use crate::export::{ExportOptions, export, export_files};
 use crate::graphql::{self, GRAPHQL_PATH};
 use crate::insights::{InsightsFilter, Snapshot};
 use crate::insights_cache::StateVersion;
-use crate::kafka_discovery::KAFKA_PATH;
 use crate::shared::{InsightsInputs, Shared, now_ms};
 use crate::store::Filter;
 use crate::{graph, metrics};
@@ -239,7 +238,11 @@ async fn export_intents(State(shared): State<Arc<Shared>>, Query(query): Query<E
 /// `GET /v1/kafka`: the Kafka topic use read from brokers' authorizer logs, with what was denied.
 async fn kafka_topics(State(shared): State<Arc<Shared>>, Query(filters): Query<Filters>) -> Response {
     match filter(&filters) {
-        Ok(filter) => axum::Json(shared.kafka().uses(&filter)).into_response(),
+        Ok(filter) => {
+            let uses = shared.kafka().uses(&filter);
+            let uses: Vec<KafkaTopicUse> = uses.into_iter().map(KafkaTopicUse::from).collect();
+            axum::Json(uses).into_response()
+        }
         Err(bad) => bad.into_response(),
     }
 }

@@ -12,33 +12,45 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 
 use holt_api::v2beta1::{KafkaOperation, KafkaTarget, KafkaTopic};
-use holt_mapper_api::Workload;
+use holt_mapper_api::{KafkaTopicUse, Workload};
 use holt_model::Identity;
-use serde::Serialize;
 
 use crate::kafka_authz::{AuthzDecision, principal_workload};
 use crate::resolve::Resolver;
 use crate::store::Filter;
 
-/// `GET`: every [`KafkaUse`] as JSON (filters `namespace`, `client` and `server`, the broker, as for the
-/// intents; the read permission).
-pub const KAFKA_PATH: &str = "/v1/kafka";
-
-/// One client's use of one topic of one broker.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// One client's use of one topic of one broker (served as a [`KafkaTopicUse`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KafkaUse {
     pub client: Workload,
     /// The broker, `name.namespace` as a ClientIntents' `kafka` target names it.
     pub broker: String,
     pub topic: String,
     /// Operations the broker allowed, and those it denied.
-    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
     pub allowed: BTreeSet<KafkaOperation>,
-    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
     pub denied: BTreeSet<KafkaOperation>,
     pub first_seen_ms: u64,
     pub last_seen_ms: u64,
+}
+
+impl From<KafkaUse> for KafkaTopicUse {
+    fn from(used: KafkaUse) -> Self {
+        let names = |operations: BTreeSet<KafkaOperation>| {
+            operations
+                .into_iter()
+                .map(|operation| operation.as_str().to_owned())
+                .collect()
+        };
+        KafkaTopicUse {
+            client: used.client,
+            broker: used.broker,
+            topic: used.topic,
+            allowed: names(used.allowed),
+            denied: names(used.denied),
+            first_seen_ms: used.first_seen_ms,
+            last_seen_ms: used.last_seen_ms,
+        }
+    }
 }
 
 /// What happened to the decisions read.

@@ -18,7 +18,7 @@ use holt_insights::{Insights, Outcome};
 use holt_mapper::access::Role;
 use holt_mapper::shared::now_ms;
 use holt_mapper_api::TOKEN_AUDIENCE;
-use holt_mapper_api::{Connection, Counters, Report, SeenBy};
+use holt_mapper_api::{Connection, Counters, HttpRequest, Report, SeenBy};
 use holt_testenv::{
     ControlPlane, ServiceAccountToken, bind_role, deployment_with_pod_ips, eventually, service_account_token,
 };
@@ -256,18 +256,28 @@ impl ServedMapper {
 
     /// Reports `connections` as the sniffer `token` belongs to.
     async fn report(&self, token: &str, connections: Vec<Connection>) -> anyhow::Result<()> {
+        self.report_with_http(token, connections, Vec::new()).await
+    }
+
+    /// [`ServedMapper::report`] with HTTP request lines.
+    async fn report_with_http(
+        &self,
+        token: &str,
+        connections: Vec<Connection>,
+        http: Vec<HttpRequest>,
+    ) -> anyhow::Result<()> {
         let mut config = kube::Config::new(self.url.parse()?);
         config.auth_info.token = Some(token.to_owned().into());
-        let http = Client::try_from(config)?;
+        let client = Client::try_from(config)?;
         let report = Report {
             node: "node-a".into(),
             dns: vec![],
             connections,
             counters: Counters::default(),
-            http: Vec::new(),
+            http,
         };
         let post = http::Request::post(holt_mapper_api::REPORTS_PATH).body(serde_json::to_vec(&report)?)?;
-        http.request_text(post).await?;
+        client.request_text(post).await?;
         Ok(())
     }
 
@@ -569,6 +579,114 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
     );
     assert_eq!(stdout(run(&["list", "-n", &ns])), "");
 
+    served.stop().await
+}
+
+/// `holt mapper list` shows under each server the HTTP paths the client requested (from a sniffer's
+/// report) and the Kafka topics it used (from a broker's authorizer log: lines in the format the harness's
+/// real broker writes, which `holt-mapper/tests/kafka_topics.rs` reads from the broker itself), in the
+/// reference's words; a broker whose connection was not seen gets a line of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holt_mapper_list_shows_http_paths_and_kafka_topics_under_their_servers() -> anyhow::Result<()> {
+    let plane = ControlPlane::shared().await?;
+    let client = plane.client().await?;
+    let ns = plane.create_namespace(&client, "mapper-cli-l7").await?;
+    for (name, ip) in [("client", "10.244.9.1"), ("server", "10.244.9.2")] {
+        deployment_with_pod_ips(&client, &ns, name, &[ip]).await?;
+    }
+    let logs = tempfile::tempdir()?;
+    let log = logs.path().join("authorizer.log");
+    let decision = |verdict: &str, operation: &str, topic: &str| {
+        format!(
+            "[2026-12-05 16:57:18,417] DEBUG Principal = User:CN=client.{ns} is {verdict} operation = {operation} \
+             from host = 127.0.0.1 on resource = Topic:LITERAL:{topic} for request = Produce with \
+             resourceRefCount = 1 based on rule MatchingAcl(...) (kafka.authorizer.logger)\n"
+        )
+    };
+    std::fs::write(
+        &log,
+        [
+            decision("Allowed", "WRITE", "orders"),
+            decision("Allowed", "DESCRIBE", "orders"),
+            decision("Denied", "DESCRIBE", "payments"),
+        ]
+        .concat(),
+    )?;
+    let source = format!("kafka.{ns}={}", log.display());
+    let served = ServedMapper::start_with(
+        plane,
+        &client,
+        &ns,
+        &[
+            "--kafka-authorizer-log",
+            &source,
+            "--kafka-log-interval-ms",
+            "100",
+        ],
+    )
+    .await?;
+    let sniffer = account(&client, &ns, "sniffer", Role::Sniffer.rules(), &[TOKEN_AUDIENCE]).await?;
+    let request = |method: &str, path: &str| HttpRequest {
+        src_ip: "10.244.9.1".parse().expect("ip"),
+        dst_ip: "10.244.9.2".parse().expect("ip"),
+        dst_port: 8080,
+        method: method.into(),
+        path: path.into(),
+        last_seen_ms: now_ms(),
+    };
+    served
+        .report_with_http(
+            &sniffer.token,
+            vec![connection("10.244.9.1", "10.244.9.2")],
+            vec![
+                request("GET", "/orders/17"),
+                request("POST", "/orders/18"),
+                request("GET", "/health"),
+            ],
+        )
+        .await?;
+    let admin = account(
+        &client,
+        &ns,
+        "mapper-admin",
+        Role::Admin.rules(),
+        &[TOKEN_AUDIENCE],
+    )
+    .await?;
+    let credentials = tempfile::tempdir()?;
+    let token_file = credentials.path().join("token");
+    std::fs::write(&token_file, &admin.token)?;
+    let token_file = token_file.to_string_lossy().into_owned();
+
+    let expected = format!(
+        "client in namespace {ns} calls:\n\
+         \x20 - kafka in namespace {ns}\n\
+         \x20   - Kafka topic: orders, operations: [produce describe]\n\
+         \x20   - Kafka topic: payments, operations: [describe]\n\
+         \x20 - server in namespace {ns}\n\
+         \x20   - path /health, methods: [GET]\n\
+         \x20   - path /orders/*, methods: [GET,POST]\n"
+    );
+    let list = || {
+        stdout(holt(&[
+            "mapper",
+            "--url",
+            &served.url,
+            "--token-file",
+            &token_file,
+            "list",
+            "-n",
+            &ns,
+        ]))
+    };
+    // The log is read every 100 ms: wait for it, then compare (a diff when it never matches).
+    let settled = eventually("the topics and paths listed", TIMEOUT, || async {
+        Ok((list() == expected).then_some(()))
+    })
+    .await;
+    if settled.is_err() {
+        assert_eq!(list(), expected);
+    }
     served.stop().await
 }
 

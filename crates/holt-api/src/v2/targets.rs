@@ -203,6 +203,25 @@ pub enum KafkaOperation {
     IdempotentWrite,
 }
 
+impl KafkaOperation {
+    /// The operation as ClientIntents spell it (its serialized form: `produce`, `ClusterAction`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KafkaOperation::All => "all",
+            KafkaOperation::Consume => "consume",
+            KafkaOperation::Produce => "produce",
+            KafkaOperation::Create => "create",
+            KafkaOperation::Alter => "alter",
+            KafkaOperation::Delete => "delete",
+            KafkaOperation::Describe => "describe",
+            KafkaOperation::ClusterAction => "ClusterAction",
+            KafkaOperation::DescribeConfigs => "DescribeConfigs",
+            KafkaOperation::AlterConfigs => "AlterConfigs",
+            KafkaOperation::IdempotentWrite => "IdempotentWrite",
+        }
+    }
+}
+
 /// Grants on a database instance, named by its PostgreSQLServerConfig / MySQLServerConfig.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -294,5 +313,31 @@ pub fn split_target_name(name: &str) -> (&str, Option<&str>) {
     match name.split_once('.') {
         Some((server, namespace)) => (server, Some(namespace)),
         None => (name, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KafkaOperation;
+
+    #[test]
+    fn a_kafka_operation_is_spelled_as_it_serializes() {
+        use KafkaOperation::*;
+        for operation in [
+            All,
+            Consume,
+            Produce,
+            Create,
+            Alter,
+            Delete,
+            Describe,
+            ClusterAction,
+            DescribeConfigs,
+            AlterConfigs,
+            IdempotentWrite,
+        ] {
+            let serialized = serde_json::to_value(operation).expect("serializes");
+            assert_eq!(serialized.as_str(), Some(operation.as_str()));
+        }
     }
 }

@@ -17,13 +17,14 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use holt_mapper_api::{
     DiscoveredIntent, EXPORT_PATH, ExportFile, ExportFormat, ExportQuery, ExportVersion, Filters, GRAPH_PATH,
-    GraphFormat, GraphQuery, INSIGHTS_PATH, INTENTS_PATH, InsightsQuery, RESET_PATH, path_with_query,
+    GraphFormat, GraphQuery, INSIGHTS_PATH, INTENTS_PATH, InsightsQuery, KAFKA_PATH, KafkaTopicUse,
+    RESET_PATH, path_with_query,
 };
 
 use crate::insights_table;
 
-use endpoint::Endpoint;
 pub use endpoint::EndpointArgs;
+use endpoint::{Endpoint, EndpointError};
 
 /// `holt mapper`.
 #[derive(Args, Debug)]
@@ -54,7 +55,8 @@ pub struct MapperArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum MapperCommand {
-    /// Print the discovered intents as text (`<client> in namespace <ns> calls:`).
+    /// Print the discovered intents as text (`<client> in namespace <ns> calls:`), with the HTTP paths and
+    /// Kafka topics seen under each server.
     List {
         #[command(flatten)]
         filters: FilterArgs,
@@ -306,15 +308,22 @@ async fn run_async(args: MapperArgs) -> anyhow::Result<ExitCode> {
     };
     match args.command {
         MapperCommand::List { filters } => {
-            let body = endpoint
-                .get(&url(INTENTS_PATH, &filters.filters(&excluded))?)
-                .await?;
+            let filters = filters.filters(&excluded);
+            let body = endpoint.get(&url(INTENTS_PATH, &filters)?).await?;
             let intents: Vec<DiscoveredIntent> =
                 serde_json::from_str(&body).context("the mapper's intents do not parse")?;
-            if intents.is_empty() {
+            // A mapper older than Kafka discovery answers 404: no topics to list.
+            let kafka: Vec<KafkaTopicUse> = match endpoint.get(&url(KAFKA_PATH, &filters)?).await {
+                Ok(body) => {
+                    serde_json::from_str(&body).context("the mapper's Kafka topic use does not parse")?
+                }
+                Err(EndpointError::Refused { code: 404, .. }) => Vec::new(),
+                Err(error) => return Err(error.into()),
+            };
+            if intents.is_empty() && kafka.is_empty() {
                 eprintln!("no discovered intents match");
             }
-            print!("{}", list::render(&intents));
+            print!("{}", list::render(&intents, &kafka));
         }
         MapperCommand::Export {
             filters,
