@@ -115,8 +115,9 @@ impl KafkaDiscovery {
         }
     }
 
-    /// Records one decision of `broker` (`name.namespace`) about `client` (`None`: not found).
-    pub fn record(&mut self, broker: &str, decision: &AuthzDecision, client: Option<Identity>, now_ms: u64) {
+    /// Records one decision of `broker` (`name.namespace`) about `client` (`None`: not found), seen at
+    /// `seen_ms` (decisions may come out of order: a restarted container's earlier lines).
+    pub fn record(&mut self, broker: &str, decision: &AuthzDecision, client: Option<Identity>, seen_ms: u64) {
         self.stats.decisions += 1;
         let Some(client) = client else {
             self.stats.unattributed += 1;
@@ -139,14 +140,15 @@ impl KafkaDiscovery {
                 client_kind: None,
                 allowed: BTreeSet::new(),
                 denied: BTreeSet::new(),
-                first_seen_ms: now_ms,
-                last_seen_ms: now_ms,
+                first_seen_ms: seen_ms,
+                last_seen_ms: seen_ms,
             }),
         };
         if client.kind.is_some() {
             record.client_kind = client.kind;
         }
-        record.last_seen_ms = record.last_seen_ms.max(now_ms);
+        record.first_seen_ms = record.first_seen_ms.min(seen_ms);
+        record.last_seen_ms = record.last_seen_ms.max(seen_ms);
         match decision.allowed {
             true => record.allowed.insert(decision.operation),
             false => record.denied.insert(decision.operation),
@@ -303,8 +305,8 @@ mod tests {
         let client = Identity::new("shop", "client", Some("Deployment"));
         let produce = decision("User:CN=client.shop", true, KafkaOperation::Produce, "orders");
         let describe = decision("User:CN=client.shop", false, KafkaOperation::Describe, "payments");
-        kafka.record("kafka.kafka", &produce, Some(client.clone()), 1_000);
         kafka.record("kafka.kafka", &produce, Some(client.clone()), 2_000);
+        kafka.record("kafka.kafka", &produce, Some(client.clone()), 1_000);
         kafka.record("kafka.kafka", &describe, Some(client.clone()), 3_000);
         kafka.record("kafka.kafka", &describe, None, 3_000);
         let uses = kafka.uses(&Filter::default());

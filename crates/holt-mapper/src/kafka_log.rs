@@ -134,7 +134,10 @@ pub async fn run(shared: Arc<Shared>, logs: Vec<AuthorizerLog>, interval: Durati
                         tracing::info!(broker = %log.broker, path = %log.path.display(),
                             "reading the broker's authorizer log again");
                     }
-                    record(&shared, &log.broker, &decisions);
+                    // A file's lines carry the broker's local time without its zone: seen when read.
+                    let now = now_ms();
+                    let seen: Vec<_> = decisions.into_iter().map(|d| (d, now)).collect();
+                    record(&shared, &log.broker, &seen);
                 }
                 Err(error) => {
                     let error = error.to_string();
@@ -181,30 +184,30 @@ async fn read_new(log: &AuthorizerLog, position: &mut Position) -> std::io::Resu
     Ok(decisions)
 }
 
-/// Attributes each decision to its client and records it. A read holds many decisions of few clients: each
-/// (address, principal) is resolved once.
-pub(crate) fn record(shared: &Shared, broker: &str, decisions: &[AuthzDecision]) {
+/// Attributes each decision, with the time it was seen (Unix ms), to its client and records it. A read holds
+/// many decisions of few clients, seconds apart: each (address, principal) is resolved once, as of its first
+/// decision's time.
+pub(crate) fn record(shared: &Shared, broker: &str, decisions: &[(AuthzDecision, u64)]) {
     if decisions.is_empty() {
         return;
     }
-    let now = now_ms();
     let clients: Vec<_> = {
         let mapper = shared.mapper();
         let resolver = mapper.resolver();
         let mut resolved: HashMap<(IpAddr, &str), Option<Identity>> = HashMap::new();
         decisions
             .iter()
-            .map(|d| {
+            .map(|(d, seen_ms)| {
                 resolved
                     .entry((d.host, d.principal.as_str()))
-                    .or_insert_with(|| client_of(&resolver, &d.host, &d.principal, now))
+                    .or_insert_with(|| client_of(&resolver, &d.host, &d.principal, *seen_ms))
                     .clone()
             })
             .collect()
     };
     let mut kafka = shared.kafka();
-    for (decision, client) in decisions.iter().zip(clients) {
-        kafka.record(broker, decision, client, now);
+    for ((decision, seen_ms), client) in decisions.iter().zip(clients) {
+        kafka.record(broker, decision, client, *seen_ms);
     }
 }
 

@@ -29,7 +29,7 @@ use kube::api::{Api, LogParams};
 
 use crate::kafka_authz::{self, MAX_LINE};
 use crate::kafka_log::{MAX_READ, record};
-use crate::shared::Shared;
+use crate::shared::{Shared, now_ms};
 
 /// Reads of at most [`MAX_READ`] bytes each per pod and interval: a pod that logs faster than that is read
 /// later, never held whole in memory.
@@ -174,8 +174,8 @@ type LineMark = Option<(Timestamp, usize)>;
 /// The lines of one answer that come after the mark.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Taken {
-    /// Their text, without the kubelet's timestamp (lines longer than [`MAX_LINE`] left out).
-    lines: Vec<String>,
+    /// Their kubelet timestamp and text (lines longer than [`MAX_LINE`] left out).
+    lines: Vec<(Timestamp, String)>,
     /// A full answer held no new line (one second's lines are more than [`MAX_READ`] bytes): the mark was
     /// moved to the next second, and the rest of that second's lines are lost.
     skipped_ahead: bool,
@@ -211,7 +211,9 @@ fn take_lines(bytes: &[u8], mark: &mut LineMark, full: bool) -> Taken {
         }
         advanced = true;
         if content.len() <= MAX_LINE {
-            taken.lines.push(String::from_utf8_lossy(content).into_owned());
+            taken
+                .lines
+                .push((stamp, String::from_utf8_lossy(content).into_owned()));
         }
     }
     if full && !advanced {
@@ -445,11 +447,17 @@ async fn read_once(
     Ok((taken, full))
 }
 
+/// Records the decisions of `taken`, each seen at its kubelet timestamp (never later than now: a node's
+/// clock ahead of the mapper's does not put sightings in the future).
 fn record_lines(shared: &Shared, broker: &str, taken: &Taken) {
+    let now = now_ms();
     let decisions: Vec<_> = taken
         .lines
         .iter()
-        .filter_map(|line| kafka_authz::parse(line))
+        .filter_map(|(stamp, line)| {
+            let seen_ms = u64::try_from(stamp.as_millisecond()).unwrap_or(0).min(now);
+            kafka_authz::parse(line).map(|decision| (decision, seen_ms))
+        })
         .collect();
     record(shared, broker, &decisions);
 }
@@ -469,7 +477,7 @@ mod tests {
     }
 
     fn lines(taken: &Taken) -> Vec<&str> {
-        taken.lines.iter().map(String::as_str).collect()
+        taken.lines.iter().map(|(_, line)| line.as_str()).collect()
     }
 
     #[test]

@@ -326,6 +326,42 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
         "{after_third} counted, {expected} expected"
     );
     eprintln!("phase 3: {after_third} topic decisions, each counted once");
+
+    // Phase 4: a restarted mapper reads the pod's log again from its start; the lines carry the kubelet's
+    // timestamps, so what it serves is what the last one served, first- and last-seen times included. (A
+    // new decision first, so that the running container's log holds some to read again.)
+    let producer_seen = last_seen(&mapper, &ns, "producer")?;
+    produce_acked(kafka, &producer, &topic).await?;
+    eventually("the new decision read", TIMEOUT, || async {
+        Ok((last_seen(&mapper, &ns, "producer")? > producer_seen).then_some(()))
+    })
+    .await?;
+    let before = kafka_uses(&mapper, &ns)?;
+    let stopped = mapper.stop().await?;
+    ensure!(stopped.success(), "the mapper stopped with {stopped}");
+    let restarted = support::Mapper::start_as(
+        cluster,
+        &kubeconfig,
+        &state.path().join("state"),
+        &[
+            ("HOLT_MAPPER_KAFKA_BROKER_PODS", broker_pods.as_str()),
+            ("HOLT_MAPPER_KAFKA_LOG_INTERVAL_MS", "300"),
+        ],
+    )
+    .await?;
+    let source_up = |metrics: &str| {
+        support::sample(
+            metrics,
+            &format!("holt_mapper_kafka_log_source_up{{source=\"pod {ns}/kafka-0\"}}"),
+        )
+    };
+    eventually(
+        "the restarted mapper's first read of the pod",
+        TIMEOUT,
+        || async { Ok((source_up(&restarted.get("/metrics")?.1) == Some(1)).then_some(())) },
+    )
+    .await?;
+    assert_eq!(kafka_uses(&restarted, &ns)?, before);
     Ok(())
 }
 
