@@ -92,17 +92,22 @@ fn cluster() -> ClusterIndex {
     index
 }
 
-/// A report of `BATCH` connections (half to ClusterIPs, half to pod IPs) and 100 DNS answers, from
-/// pseudo-random sources.
-fn report(seed: usize) -> Report {
-    let pods = DEPLOYMENTS * PODS_PER_DEPLOYMENT;
+/// Pseudo-random numbers below `n` (xorshift), the same for the same seed.
+fn pseudo_random(seed: usize) -> impl FnMut(usize) -> usize {
     let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-    let mut next = move |n: usize| {
+    move |n| {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         x % n
-    };
+    }
+}
+
+/// A report of `BATCH` connections (half to ClusterIPs, half to pod IPs) and 100 DNS answers, from
+/// pseudo-random sources.
+fn report(seed: usize) -> Report {
+    let pods = DEPLOYMENTS * PODS_PER_DEPLOYMENT;
+    let mut next = pseudo_random(seed);
     let connections = (0..BATCH)
         .map(|i| Connection {
             src_ip: pod_ip(next(pods)),
@@ -194,13 +199,7 @@ fn ingestion(c: &mut Criterion) {
 /// server workloads, each request's path one of `paths` per server (with an ID, which folds:
 /// `/api-<k>/<id>/items` → `/api-<k>/*`).
 fn http_report(seed: usize, paths: usize) -> Report {
-    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-    let mut next = move |n: usize| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
+    let mut next = pseudo_random(seed);
     let http = (0..BATCH)
         .map(|i| HttpRequest {
             src_ip: pod_ip(1_000 + next(100 * PODS_PER_DEPLOYMENT)),

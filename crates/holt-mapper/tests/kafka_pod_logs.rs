@@ -19,7 +19,6 @@
 
 mod support;
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -29,7 +28,8 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule};
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
-use serde_json::{Value, json};
+use serde_json::json;
+use support::kafka_scene::{KafkaScene, kafka_uses};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -46,22 +46,7 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
     support::install_crds(&client).await?;
     let ns = cluster.create_pod_namespace(&client, "kafka-pods").await?;
     let kafka = Kafka::shared().await?;
-    let topic = format!("orders.{ns}");
-    let group = format!("billing.{ns}");
-    kafka.create_topic(&topic).await?;
-    let producer = kafka.client(&format!("producer.{ns}"))?;
-    let consumer = kafka.client(&format!("consumer.{ns}"))?;
-    let intruder = kafka.client(&format!("intruder.{ns}"))?;
-    let write = ["--operation", "Write", "--topic", &topic];
-    let read = ["--operation", "Read", "--topic", &topic, "--group", &group];
-    for (principal, rights) in [
-        (&producer.principal, &write[..]),
-        (&consumer.principal, &read[..]),
-    ] {
-        let mut args = vec!["--add", "--allow-principal", principal];
-        args.extend_from_slice(rights);
-        kafka.acl_tool(&args).await?;
-    }
+    let scene = KafkaScene::new(kafka, &ns).await?;
 
     // The relay: the first container relays the whole file (the broker's log so far); a later one (a
     // new pod, or the container restarted) only what is written after it starts, as a restarted broker
@@ -136,84 +121,20 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
     let kubeconfig = mapper_account(cluster, &client, &ns).await?;
     let state = tempfile::tempdir()?;
     let broker_pods = format!("kafka-0.{ns},kafka-9.{ns}");
-    let mapper = support::Mapper::start_as(
-        cluster,
-        &kubeconfig,
-        &state.path().join("state"),
-        &[
-            ("HOLT_MAPPER_KAFKA_BROKER_PODS", broker_pods.as_str()),
-            ("HOLT_MAPPER_KAFKA_LOG_INTERVAL_MS", "300"),
-        ],
-    )
-    .await?;
+    // Started again in phase 4, on the same state directory.
+    let state_dir = state.path().join("state");
+    let settings = [
+        ("HOLT_MAPPER_KAFKA_BROKER_PODS", broker_pods.as_str()),
+        ("HOLT_MAPPER_KAFKA_LOG_INTERVAL_MS", "300"),
+    ];
+    let start_mapper = || support::Mapper::start_as(cluster, &kubeconfig, &state_dir, &settings);
+    let mapper = start_mapper().await?;
 
-    // Phase 1: produce, consume, be refused.
-    eventually(
-        "the producer's message acknowledged",
-        Duration::from_secs(60),
-        || async { Ok((kafka.produce_one(&producer, &topic).await? == Produced::Acked).then_some(())) },
-    )
-    .await?;
-    let consumed = kafka.consume_one(&consumer, &topic, &group).await?;
-    ensure!(consumed == 1, "the consumer read {consumed} messages");
-    let refused = kafka.produce_one(&intruder, &topic).await?;
-    ensure!(refused.is_unauthorized(), "{refused:?}");
-
-    let uses = eventually("the three clients' topic use", TIMEOUT, || async {
-        let uses = kafka_uses(&mapper, &ns)?;
-        let denied_seen = uses.iter().any(|u| {
-            u["client"]["name"] == "intruder" && u["denied"].as_array().is_some_and(|d| !d.is_empty())
-        });
-        let consumed_seen = uses
-            .iter()
-            .any(|u| u["client"]["name"] == "consumer" && operations(&u["allowed"]).contains("consume"));
-        Ok((denied_seen && consumed_seen).then_some(uses))
-    })
-    .await
-    .with_context(|| mapper.log_text())?;
-    for u in &uses {
-        assert_eq!(
-            u["broker"],
-            format!("kafka.{ns}"),
-            "the broker is pod kafka-0's workload: {u}"
-        );
-        assert_eq!(u["topic"], topic.as_str());
-    }
-    let by_client = |name: &str| {
-        uses.iter()
-            .find(|u| u["client"]["name"] == name)
-            .unwrap_or_else(|| panic!("{name} missing from {uses:?}"))
-    };
-    assert!(operations(&by_client("producer")["allowed"]).contains("produce"));
-    assert_eq!(
-        operations(&by_client("intruder")["denied"]),
-        BTreeSet::from(["describe".to_owned()])
-    );
-    let (status, export) = mapper.get(&format!("/v1/export?format=json&namespace={ns}"))?;
-    ensure!(status == 200, "{status}: {export}");
-    let objects: Vec<Value> = serde_json::from_str(&export)?;
-    let kafka_target = |name: &str| -> Value {
-        let object = objects
-            .iter()
-            .find(|o| o["metadata"]["name"] == name)
-            .unwrap_or_else(|| panic!("{name} missing from {export}"));
-        object["spec"]["targets"][0]["kafka"].clone()
-    };
-    let target = kafka_target("producer");
-    assert_eq!(target["name"], format!("kafka.{ns}"));
-    assert_eq!(target["topics"][0]["name"], topic.as_str());
-    assert_eq!(
-        operations(&target["topics"][0]["operations"]),
-        BTreeSet::from(["describe".to_owned(), "produce".to_owned()])
-    );
-    assert_eq!(
-        operations(&kafka_target("consumer")["topics"][0]["operations"]),
-        BTreeSet::from(["consume".to_owned(), "describe".to_owned()])
-    );
-    assert_eq!(
-        operations(&kafka_target("intruder")["topics"][0]["operations"]),
-        BTreeSet::from(["describe".to_owned()])
-    );
+    // Phase 1: produce, consume, be refused. The broker is pod kafka-0's workload.
+    scene.play(kafka).await?;
+    let broker = format!("kafka.{ns}");
+    scene.uses_seen(&mapper, &broker, TIMEOUT).await?;
+    scene.assert_exported(&mapper, &broker)?;
 
     // Every topic decision of the file counted once, and still once after more reads.
     let after_first = counted_once(&mapper, &log_file).await?;
@@ -258,8 +179,8 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
     ensure!(second_uid != first_uid);
     // The new relay starts at the file's end once its container runs: give it a moment to open the file.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    produce_acked(kafka, &producer, &topic).await?;
-    let refused = kafka.produce_one(&intruder, &topic).await?;
+    produce_acked(kafka, &scene.producer, &scene.topic).await?;
+    let refused = kafka.produce_one(&scene.intruder, &scene.topic).await?;
     ensure!(refused.is_unauthorized(), "{refused:?}");
     eventually(
         "the producer's new message read from the new pod",
@@ -290,8 +211,8 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
     let producer_seen = last_seen(&mapper, &ns, "producer")?;
     let restarts = restart_count(&pods).await?;
     let paused = Paused::new(&mapper)?;
-    produce_acked(kafka, &producer, &topic).await?;
-    let refused = kafka.produce_one(&intruder, &topic).await?;
+    produce_acked(kafka, &scene.producer, &scene.topic).await?;
+    let refused = kafka.produce_one(&scene.intruder, &scene.topic).await?;
     ensure!(refused.is_unauthorized(), "{refused:?}");
     let expected = eventually("the new decisions relayed", TIMEOUT, || async {
         let expected = topic_decisions(&log_file)?;
@@ -331,7 +252,7 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
     // timestamps, so what it serves is what the last one served, first- and last-seen times included. (A
     // new decision first, so that the running container's log holds some to read again.)
     let producer_seen = last_seen(&mapper, &ns, "producer")?;
-    produce_acked(kafka, &producer, &topic).await?;
+    produce_acked(kafka, &scene.producer, &scene.topic).await?;
     eventually("the new decision read", TIMEOUT, || async {
         Ok((last_seen(&mapper, &ns, "producer")? > producer_seen).then_some(()))
     })
@@ -339,16 +260,7 @@ async fn story(cluster: &Cluster) -> anyhow::Result<()> {
     let before = kafka_uses(&mapper, &ns)?;
     let stopped = mapper.stop().await?;
     ensure!(stopped.success(), "the mapper stopped with {stopped}");
-    let restarted = support::Mapper::start_as(
-        cluster,
-        &kubeconfig,
-        &state.path().join("state"),
-        &[
-            ("HOLT_MAPPER_KAFKA_BROKER_PODS", broker_pods.as_str()),
-            ("HOLT_MAPPER_KAFKA_LOG_INTERVAL_MS", "300"),
-        ],
-    )
-    .await?;
+    let restarted = start_mapper().await?;
     let source_up = |metrics: &str| {
         support::sample(
             metrics,
@@ -525,25 +437,10 @@ async fn mapper_account(
     Ok(account.write_kubeconfig(&path, cluster.url(), cluster.ca_file())?)
 }
 
-fn kafka_uses(mapper: &support::Mapper, ns: &str) -> anyhow::Result<Vec<Value>> {
-    let (status, body) = mapper.get(&format!("/v1/kafka?namespace={ns}"))?;
-    ensure!(status == 200, "{status}: {body}");
-    Ok(serde_json::from_str(&body)?)
-}
-
 fn last_seen(mapper: &support::Mapper, ns: &str, client: &str) -> anyhow::Result<u64> {
     kafka_uses(mapper, ns)?
         .iter()
         .find(|u| u["client"]["name"] == client)
         .and_then(|u| u["lastSeenMs"].as_u64())
         .with_context(|| format!("no record of {client}"))
-}
-
-/// The operations of a JSON list (none for `null`).
-fn operations(list: &Value) -> BTreeSet<String> {
-    list.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect()
 }

@@ -12,9 +12,10 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use anyhow::ensure;
-use holt_testenv::{ControlPlane, Kafka, Produced, deployment_with_pod_ips, eventually};
+use anyhow::{Context, ensure};
+use holt_testenv::{ControlPlane, Kafka, deployment_with_pod_ips};
 use serde_json::Value;
+use support::kafka_scene::{KafkaScene, kafka_uses, operations};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_brokers_authorizer_log_becomes_kafka_targets_and_denied_attempts() -> anyhow::Result<()> {
@@ -25,23 +26,8 @@ async fn a_brokers_authorizer_log_becomes_kafka_targets_and_denied_attempts() ->
     deployment_with_pod_ips(&client, &ns, "consumer", &["10.247.1.2"]).await?;
 
     let kafka = Kafka::shared().await?;
-    let topic = format!("orders.{ns}");
-    let group = format!("billing.{ns}");
-    kafka.create_topic(&topic).await?;
-    let producer = kafka.client(&format!("producer.{ns}"))?;
-    let consumer = kafka.client(&format!("consumer.{ns}"))?;
-    let intruder = kafka.client(&format!("intruder.{ns}"))?;
-    // The producer may write the topic; the consumer may read it in its group.
-    let write = ["--operation", "Write", "--topic", &topic];
-    let read = ["--operation", "Read", "--topic", &topic, "--group", &group];
-    for (principal, rights) in [
-        (&producer.principal, &write[..]),
-        (&consumer.principal, &read[..]),
-    ] {
-        let mut args = vec!["--add", "--allow-principal", principal];
-        args.extend_from_slice(rights);
-        kafka.acl_tool(&args).await?;
-    }
+    let scene = KafkaScene::new(kafka, &ns).await?;
+    let topic = &scene.topic;
 
     let state = tempfile::tempdir()?;
     let log = format!("kafka.{ns}={}", kafka.authorizer_log().display());
@@ -55,84 +41,18 @@ async fn a_brokers_authorizer_log_becomes_kafka_targets_and_denied_attempts() ->
     )
     .await?;
 
-    // ACLs reach the authorizer asynchronously: produce until acknowledged.
-    eventually(
-        "the producer's message acknowledged",
-        Duration::from_secs(60),
-        || async { Ok((kafka.produce_one(&producer, &topic).await? == Produced::Acked).then_some(())) },
-    )
-    .await?;
-    let consumed = kafka.consume_one(&consumer, &topic, &group).await?;
-    ensure!(consumed == 1, "the consumer read {consumed} messages");
-    let refused = kafka.produce_one(&intruder, &topic).await?;
-    ensure!(refused.is_unauthorized(), "{refused:?}");
-
-    let uses: Vec<Value> = eventually(
-        "the three clients' topic use",
-        Duration::from_secs(30),
-        || async {
-            let (status, body) = mapper.get(&format!("/v1/kafka?namespace={ns}"))?;
-            ensure!(status == 200, "{status}: {body}");
-            let uses: Vec<Value> = serde_json::from_str(&body)?;
-            let denied_seen = uses.iter().any(|u| {
-                u["client"]["name"] == "intruder" && u["denied"].as_array().is_some_and(|d| !d.is_empty())
-            });
-            let consumed_seen = uses
-                .iter()
-                .any(|u| u["client"]["name"] == "consumer" && operations(&u["allowed"]).contains("consume"));
-            Ok((denied_seen && consumed_seen).then_some(uses))
-        },
-    )
-    .await?;
-    let by_client = |name: &str| {
-        uses.iter()
-            .find(|u| u["client"]["name"] == name)
-            .unwrap_or_else(|| panic!("{name} missing from {uses:?}"))
-    };
-    let produced = by_client("producer");
-    assert_eq!(produced["broker"], format!("kafka.{ns}"));
-    assert_eq!(produced["topic"], topic.as_str());
+    scene.play(kafka).await?;
+    let broker = format!("kafka.{ns}");
+    let uses = scene.uses_seen(&mapper, &broker, Duration::from_secs(30)).await?;
+    let produced = uses
+        .iter()
+        .find(|u| u["client"]["name"] == "producer")
+        .context("the producer's topic use")?;
     assert_eq!(
         produced["client"]["kind"], "Deployment",
         "the kind of the workload's pods"
     );
-    assert!(operations(&produced["allowed"]).contains("produce"), "{produced}");
-    assert!(operations(&by_client("consumer")["allowed"]).contains("consume"));
-    let intruded = by_client("intruder");
-    assert_eq!(
-        operations(&intruded["denied"]),
-        BTreeSet::from(["describe".to_owned()])
-    );
-    assert!(intruded["allowed"].is_null(), "nothing allowed: {intruded}");
-
-    // The export: each client's ClientIntents with a `kafka` target naming the broker, the topic and every
-    // operation it used.
-    let (status, export) = mapper.get(&format!("/v1/export?format=json&namespace={ns}"))?;
-    ensure!(status == 200, "{status}: {export}");
-    let objects: Vec<Value> = serde_json::from_str(&export)?;
-    let kafka_target = |name: &str| -> Value {
-        let object = objects
-            .iter()
-            .find(|o| o["metadata"]["name"] == name)
-            .unwrap_or_else(|| panic!("{name} missing from {export}"));
-        object["spec"]["targets"][0]["kafka"].clone()
-    };
-    let target = kafka_target("producer");
-    assert_eq!(target["name"], format!("kafka.{ns}"));
-    assert_eq!(target["topics"][0]["name"], topic.as_str());
-    assert_eq!(
-        operations(&target["topics"][0]["operations"]),
-        BTreeSet::from(["describe".to_owned(), "produce".to_owned()])
-    );
-    assert_eq!(
-        operations(&kafka_target("consumer")["topics"][0]["operations"]),
-        BTreeSet::from(["consume".to_owned(), "describe".to_owned()])
-    );
-    assert_eq!(
-        operations(&kafka_target("intruder")["topics"][0]["operations"]),
-        BTreeSet::from(["describe".to_owned()]),
-        "what the intruder tried is what it would have to declare"
-    );
+    scene.assert_exported(&mapper, &broker)?;
 
     // The reference CLI's `intents` document (its `list`/`export`): the Kafka use as `KAFKA` intents with
     // their topics, the broker as the server.
@@ -169,24 +89,10 @@ async fn a_brokers_authorizer_log_becomes_kafka_targets_and_denied_attempts() ->
 
     // Kept across a restart: a mapper on the same state directory, reading no log now, serves the same
     // topic use from its intent log.
-    let before = mapper.get(&format!("/v1/kafka?namespace={ns}"))?.1;
+    let before = kafka_uses(&mapper, &ns)?;
     let stopped = mapper.stop().await?;
     ensure!(stopped.success(), "the mapper stopped with {stopped}");
     let (restarted, _) = support::Mapper::start(plane, &state.path().join("state"), &[]).await?;
-    let (status, after) = restarted.get(&format!("/v1/kafka?namespace={ns}"))?;
-    ensure!(status == 200, "{status}: {after}");
-    assert_eq!(
-        serde_json::from_str::<Value>(&after)?,
-        serde_json::from_str::<Value>(&before)?
-    );
+    assert_eq!(kafka_uses(&restarted, &ns)?, before);
     Ok(())
-}
-
-/// The operations of a JSON list (none for `null`).
-fn operations(list: &Value) -> BTreeSet<String> {
-    list.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect()
 }

@@ -302,6 +302,15 @@ async fn account(
     Ok(token)
 }
 
+/// A file in `dir` holding the token of a ServiceAccount `mapper-admin` of `ns` with the mapper's admin
+/// role, for the mapper's audience: what `--token-file` takes.
+async fn admin_token_file(client: &Client, ns: &str, dir: &Path) -> anyhow::Result<String> {
+    let admin = account(client, ns, "mapper-admin", Role::Admin.rules(), &[TOKEN_AUDIENCE]).await?;
+    let path = dir.join("token");
+    std::fs::write(&path, &admin.token)?;
+    Ok(path.to_string_lossy().into_owned())
+}
+
 /// What reaching Service `holt-mapper` on `port` through the API server takes: `get` (GET) and
 /// `create` (POST) on its proxy subresource, whose name is `<service>:<port>` when the port is given.
 fn service_proxy(port: u16) -> PolicyRule {
@@ -348,18 +357,8 @@ async fn holt_mapper_reaches_the_mapper_through_the_api_server_and_by_url() -> a
 
     // The admin kubeconfig authenticates with a client certificate, which the API server does not pass
     // on: the mapper gets a token for it from --token-file.
-    let admin = account(
-        &client,
-        &ns,
-        "mapper-admin",
-        Role::Admin.rules(),
-        &[TOKEN_AUDIENCE],
-    )
-    .await?;
     let credentials = tempfile::tempdir()?;
-    let token_file = credentials.path().join("token");
-    std::fs::write(&token_file, &admin.token)?;
-    let token_file = token_file.to_string_lossy().into_owned();
+    let token_file = admin_token_file(&client, &ns, credentials.path()).await?;
 
     let kubeconfig = plane.kubeconfig().to_string_lossy().into_owned();
     let port = at.port().to_string();
@@ -591,7 +590,9 @@ async fn holt_mapper_list_shows_http_paths_and_kafka_topics_under_their_servers(
     let plane = ControlPlane::shared().await?;
     let client = plane.client().await?;
     let ns = plane.create_namespace(&client, "mapper-cli-l7").await?;
-    for (name, ip) in [("client", "10.244.9.1"), ("server", "10.244.9.2")] {
+    // 10.244.12.x: each test of this file has a network of its own (7, 8, 9, 11 are taken), since the
+    // mapper sees every namespace of the shared API server and two pods at one address resolve to neither.
+    for (name, ip) in [("client", "10.244.12.1"), ("server", "10.244.12.2")] {
         deployment_with_pod_ips(&client, &ns, name, &[ip]).await?;
     }
     let logs = tempfile::tempdir()?;
@@ -627,8 +628,8 @@ async fn holt_mapper_list_shows_http_paths_and_kafka_topics_under_their_servers(
     .await?;
     let sniffer = account(&client, &ns, "sniffer", Role::Sniffer.rules(), &[TOKEN_AUDIENCE]).await?;
     let request = |method: &str, path: &str| HttpRequest {
-        src_ip: "10.244.9.1".parse().expect("ip"),
-        dst_ip: "10.244.9.2".parse().expect("ip"),
+        src_ip: "10.244.12.1".parse().expect("ip"),
+        dst_ip: "10.244.12.2".parse().expect("ip"),
         dst_port: 8080,
         method: method.into(),
         path: path.into(),
@@ -637,7 +638,7 @@ async fn holt_mapper_list_shows_http_paths_and_kafka_topics_under_their_servers(
     served
         .report_with_http(
             &sniffer.token,
-            vec![connection("10.244.9.1", "10.244.9.2")],
+            vec![connection("10.244.12.1", "10.244.12.2")],
             vec![
                 request("GET", "/orders/17"),
                 request("POST", "/orders/18"),
@@ -645,18 +646,8 @@ async fn holt_mapper_list_shows_http_paths_and_kafka_topics_under_their_servers(
             ],
         )
         .await?;
-    let admin = account(
-        &client,
-        &ns,
-        "mapper-admin",
-        Role::Admin.rules(),
-        &[TOKEN_AUDIENCE],
-    )
-    .await?;
     let credentials = tempfile::tempdir()?;
-    let token_file = credentials.path().join("token");
-    std::fs::write(&token_file, &admin.token)?;
-    let token_file = token_file.to_string_lossy().into_owned();
+    let token_file = admin_token_file(&client, &ns, credentials.path()).await?;
 
     let expected = format!(
         "client in namespace {ns} calls:\n\

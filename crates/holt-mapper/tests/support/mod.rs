@@ -2,6 +2,8 @@
 //! it (no client library between the test and the server's limits).
 #![allow(dead_code)]
 
+pub mod kafka_scene;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
