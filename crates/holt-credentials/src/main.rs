@@ -15,6 +15,7 @@ use holt_credentials::provider::spire::{SpiffeId, Spire, SpireAddress};
 use holt_credentials::rbac::LEASE_NAME;
 use holt_credentials::renewal::check_fraction;
 use holt_credentials::subject::TrustDomain;
+use holt_runtime::duration::parse_duration;
 use holt_runtime::leader::{self, LeaseOptions};
 use tracing::info;
 
@@ -275,34 +276,6 @@ fn parse_fraction(text: &str) -> Result<f64, String> {
     check_fraction(value)
 }
 
-/// A duration such as `500ms`, `30s`, `5m`, `1h` or `30d`, more than zero.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("`{text}` has no unit: write e.g. `30s`, `5m`, `1h`, `30d` or `500ms`"))?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` does not start with a number"))?;
-    let seconds = |factor: u64| Duration::from_secs(number.saturating_mul(factor));
-    let duration = match unit {
-        "ms" => Duration::from_millis(number),
-        "s" => seconds(1),
-        "m" => seconds(60),
-        "h" => seconds(3600),
-        "d" => seconds(86_400),
-        other => {
-            return Err(format!(
-                "unknown unit `{other}` in `{text}`: use ms, s, m, h or d"
-            ));
-        }
-    };
-    if duration.is_zero() {
-        return Err(format!("`{text}` must be more than zero"));
-    }
-    Ok(duration)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,14 +383,5 @@ mod tests {
             })
         );
         assert!(options.spire.is_none());
-    }
-
-    #[test]
-    fn durations_have_a_unit_and_are_positive() {
-        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        for bad in ["5", "0s", "5w", "-1s"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
     }
 }

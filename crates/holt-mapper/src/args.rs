@@ -1,9 +1,11 @@
-//! The `holt-mapper` command line (every flag also an environment variable).
+//! The `holt-mapper` command line (every flag also an environment variable, and some also the reference's
+//! `OTTERIZE_*` variable: [`REFERENCE_ENV`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
+use holt_runtime::reference_env::{ReferenceVariable, Shape, with_reference_env};
 
 /// Holt's network mapper: receives sniffer reports, resolves them to workloads through the API server,
 /// keeps the discovered intents in a state directory and serves them over HTTP/JSON.
@@ -238,6 +240,82 @@ pub struct Args {
     pub max_declared_objects: u64,
 }
 
+/// The reference's variables the mapper reads (its mapper's and its Kafka watcher's keys, `OTTERIZE_<KEY>`)
+/// where Holt has the option; the flags and `HOLT_*` variables win (docs/mapper.md, "Running it").
+pub const REFERENCE_ENV: [ReferenceVariable; 7] = [
+    reference(
+        "OTTERIZE_CLUSTER_DOMAIN",
+        "cluster-domain",
+        "HOLT_CLUSTER_DOMAIN",
+        Shape::Text,
+    ),
+    reference(
+        "OTTERIZE_EXCLUDE_NAMESPACES",
+        "exclude-namespaces",
+        "HOLT_MAPPER_EXCLUDE_NAMESPACES",
+        Shape::List,
+    ),
+    reference(
+        "OTTERIZE_DNS_CACHE_ITEMS_MAX_CAPACITY",
+        "max-dns-addresses",
+        "HOLT_MAPPER_MAX_DNS_ADDRESSES",
+        Shape::Text,
+    ),
+    // The switch first: turned off, it wins over the interval.
+    reference(
+        "OTTERIZE_DNS_CLIENT_INTENTS_UPDATE_ENABLED",
+        "resolved-ips-interval-ms",
+        "HOLT_MAPPER_RESOLVED_IPS_INTERVAL_MS",
+        Shape::OffIsZero,
+    ),
+    reference(
+        "OTTERIZE_DNS_CLIENT_INTENTS_UPDATE_INTERVAL",
+        "resolved-ips-interval-ms",
+        "HOLT_MAPPER_RESOLVED_IPS_INTERVAL_MS",
+        Shape::Millis,
+    ),
+    reference(
+        "OTTERIZE_KAFKA_SERVERS",
+        "kafka-broker-pod",
+        "HOLT_MAPPER_KAFKA_BROKER_PODS",
+        Shape::List,
+    ),
+    reference(
+        "OTTERIZE_KAFKA_COOLDOWN_INTERVAL",
+        "kafka-log-interval-ms",
+        "HOLT_MAPPER_KAFKA_LOG_INTERVAL_MS",
+        Shape::Millis,
+    ),
+];
+
+const fn reference(
+    variable: &'static str,
+    flag: &'static str,
+    holt_variable: &'static str,
+    shape: Shape,
+) -> ReferenceVariable {
+    ReferenceVariable {
+        variable,
+        flag,
+        holt_variable,
+        shape,
+    }
+}
+
+impl Args {
+    /// The flags of `args`, with the reference's variables of [`REFERENCE_ENV`] that `lookup` finds read as
+    /// the flags they stand for. Errors are clap's, so that they are printed (and exit) as a flag's.
+    pub fn parse_with_reference_env(
+        args: impl IntoIterator<Item = std::ffi::OsString>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Args, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        let args = with_reference_env(args, &REFERENCE_ENV, lookup)
+            .map_err(|e| Args::command().error(clap::error::ErrorKind::InvalidValue, e))?;
+        Args::from_arg_matches(&Args::command().try_get_matches_from(args)?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -245,6 +323,61 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Args::command().debug_assert();
+    }
+
+    #[test]
+    fn each_reference_variable_stands_for_a_flag_with_that_holt_variable() {
+        let command = super::Args::command();
+        for entry in super::REFERENCE_ENV {
+            let arg = command
+                .get_arguments()
+                .find(|a| a.get_long() == Some(entry.flag))
+                .unwrap_or_else(|| panic!("no --{}", entry.flag));
+            assert_eq!(
+                arg.get_env().and_then(|e| e.to_str()),
+                Some(entry.holt_variable),
+                "--{}",
+                entry.flag
+            );
+        }
+    }
+
+    #[test]
+    fn the_references_variables_set_what_the_flags_do_not() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |key: &str| pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string())
+        };
+        let args = super::Args::parse_with_reference_env(
+            ["holt-mapper", "--cluster-domain", "given.local"].map(Into::into),
+            env(&[
+                ("OTTERIZE_CLUSTER_DOMAIN", "reference.local"),
+                ("OTTERIZE_EXCLUDE_NAMESPACES", "istio-system kube-system"),
+                ("OTTERIZE_DNS_CLIENT_INTENTS_UPDATE_INTERVAL", "2s"),
+                ("OTTERIZE_KAFKA_SERVERS", "kafka-0.kafka kafka-1.kafka"),
+                ("OTTERIZE_KAFKA_COOLDOWN_INTERVAL", "30s"),
+            ]),
+        )
+        .expect("parsed");
+        assert_eq!(args.cluster_domain, "given.local", "the flag wins");
+        assert_eq!(args.exclude_namespaces, ["istio-system", "kube-system"]);
+        assert_eq!(args.resolved_ips_interval_ms, 2_000);
+        assert_eq!(args.kafka_broker_pod.len(), 2);
+        assert_eq!(args.kafka_log_interval_ms, 30_000);
+        let off = super::Args::parse_with_reference_env(
+            ["holt-mapper"].map(Into::into),
+            env(&[
+                ("OTTERIZE_DNS_CLIENT_INTENTS_UPDATE_ENABLED", "false"),
+                ("OTTERIZE_DNS_CLIENT_INTENTS_UPDATE_INTERVAL", "2s"),
+            ]),
+        )
+        .expect("parsed");
+        assert_eq!(off.resolved_ips_interval_ms, 0, "turned off");
+        let error = super::Args::parse_with_reference_env(
+            ["holt-mapper"].map(Into::into),
+            env(&[("OTTERIZE_KAFKA_SERVERS", "not-a-pod")]),
+        )
+        .expect_err("refused");
+        assert!(error.to_string().contains("--kafka-broker-pod"), "{error}");
     }
 
     #[test]

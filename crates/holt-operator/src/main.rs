@@ -11,6 +11,7 @@ use holt_operator::leader::{self, LeaseOptions};
 use holt_operator::webhook::{
     CertificateSource, KubeNeighbourhood, ReviewLimits, Webhook, WebhookOptions, WebhookTarget,
 };
+use holt_runtime::duration::parse_duration;
 use tracing::{info, warn};
 
 #[derive(Parser, Debug)]
@@ -263,28 +264,6 @@ impl Args {
     }
 }
 
-/// A duration such as `500ms`, `30s`, `5m` or `1h`.
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("`{text}` has no unit: write e.g. `30s`, `5m`, `1h` or `500ms`"))?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` does not start with a number"))?;
-    let duration = match unit {
-        "ms" => std::time::Duration::from_millis(number),
-        "s" => std::time::Duration::from_secs(number),
-        "m" => std::time::Duration::from_secs(number.saturating_mul(60)),
-        "h" => std::time::Duration::from_secs(number.saturating_mul(3600)),
-        other => return Err(format!("unknown unit `{other}` in `{text}`: use ms, s, m or h")),
-    };
-    if duration.is_zero() {
-        return Err(format!("`{text}` must be more than zero"));
-    }
-    Ok(duration)
-}
-
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -319,19 +298,6 @@ mod tests {
                 "{}",
                 setting.flag
             );
-        }
-    }
-
-    #[test]
-    fn durations_have_a_unit_and_are_positive() {
-        use super::parse_duration;
-        use std::time::Duration;
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        for bad in ["5", "m", "0s", "0ms", "5d", "-1s"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
 }

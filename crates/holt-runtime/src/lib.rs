@@ -11,19 +11,23 @@
 //! - [`leader`]: leader election with a `coordination.k8s.io/v1` Lease, for the controllers (intents and
 //!   credentials operators) that must have one writer, and [`leader::run_leading`], how such a controller
 //!   runs until it stops, loses the Lease or is told to;
-//! - [`events::EventQueue`]: Kubernetes Events published without holding up their sender, bounded.
+//! - [`events::EventQueue`]: Kubernetes Events published without holding up their sender, bounded;
+//! - [`duration::parse_duration`]: durations as every binary's flags take them;
+//! - [`reference_env`]: the reference's `OTTERIZE_*` variables read as the flags they stand for.
 //!
 //! In: settings and figures from the binaries. Out: waits, an installed log subscriber, a future that
 //! completes on shutdown, exposition text, a probe server, held leadership, published Events. Only
 //! [`leader`] and [`events`] talk to the API server.
 
 pub mod backoff;
+pub mod duration;
 pub mod events;
 pub mod leader;
 pub mod logging;
 pub mod metrics;
 pub mod probes;
 pub mod process;
+pub mod reference_env;
 pub mod shutdown;
 
 pub use backoff::{Backoff, RetrySchedule, WATCH_BACKOFF};

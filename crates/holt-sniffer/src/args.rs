@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser};
+use holt_runtime::duration::parse_duration;
+use holt_runtime::reference_env::{ReferenceVariable, Shape, with_reference_env};
 
 use crate::endpoint::Endpoint;
 
@@ -99,24 +101,42 @@ pub struct Args {
     pub log: holt_runtime::LogArgs,
 }
 
-/// `1s`, `500ms`, `2m`, or a bare number of seconds; zero is refused.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 1s or 500ms"))?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(value),
-        "" | "s" => Duration::from_secs(value),
-        "m" => Duration::from_secs(value.saturating_mul(60)),
-        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use ms, s or m)")),
-    };
-    if duration.is_zero() {
-        return Err(format!("{text:?}: must be greater than zero"));
+/// The reference's variables the sniffer reads (its sniffer's keys, `OTTERIZE_<KEY>`) where Holt has the
+/// option; the flags and `HOLT_*` variables win (docs/sniffer.md, "Flags"). Its `OTTERIZE_MAPPER_API_URL`
+/// is not read: it names the reference mapper's GraphQL endpoint, which Holt's sniffer does not post to.
+pub const REFERENCE_ENV: [ReferenceVariable; 3] = [
+    ReferenceVariable {
+        variable: "OTTERIZE_ENABLE_DNS",
+        flag: "enable-dns",
+        holt_variable: "HOLT_SNIFFER_ENABLE_DNS",
+        shape: Shape::Bool,
+    },
+    ReferenceVariable {
+        variable: "OTTERIZE_ENABLE_TCP",
+        flag: "enable-tcp",
+        holt_variable: "HOLT_SNIFFER_ENABLE_TCP",
+        shape: Shape::Bool,
+    },
+    ReferenceVariable {
+        variable: "OTTERIZE_ENABLE_SOCKET_SCANNER",
+        flag: "enable-socket-scan",
+        holt_variable: "HOLT_SNIFFER_ENABLE_SOCKET_SCAN",
+        shape: Shape::Bool,
+    },
+];
+
+impl Args {
+    /// The flags of `args`, with the reference's variables of [`REFERENCE_ENV`] that `lookup` finds read as
+    /// the flags they stand for. Errors are clap's, printed (and exiting) as a flag's.
+    pub fn parse_with_reference_env(
+        args: impl IntoIterator<Item = std::ffi::OsString>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Args, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        let args = with_reference_env(args, &REFERENCE_ENV, lookup)
+            .map_err(|e| Args::command().error(clap::error::ErrorKind::InvalidValue, e))?;
+        Args::from_arg_matches(&Args::command().try_get_matches_from(args)?)
     }
-    Ok(duration)
 }
 
 #[cfg(test)]
@@ -163,12 +183,33 @@ mod tests {
     }
 
     #[test]
+    fn the_references_switches_turn_capture_off_unless_a_flag_says_otherwise() {
+        let env = [
+            ("OTTERIZE_ENABLE_DNS", "false"),
+            ("OTTERIZE_ENABLE_SOCKET_SCANNER", "false"),
+        ];
+        let lookup = |key: &str| env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string());
+        let args = Args::parse_with_reference_env(
+            ["holt-sniffer", "--enable-socket-scan", "true"].map(Into::into),
+            lookup,
+        )
+        .expect("parsed");
+        assert!(!args.enable_dns && args.enable_tcp && args.enable_socket_scan);
+        let command = Args::command();
+        for entry in REFERENCE_ENV {
+            let arg = command
+                .get_arguments()
+                .find(|a| a.get_long() == Some(entry.flag))
+                .unwrap_or_else(|| panic!("no --{}", entry.flag));
+            assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(entry.holt_variable));
+        }
+    }
+
+    #[test]
     fn bad_values_are_refused_with_the_reason() {
         let error = Args::try_parse_from(["holt-sniffer", "--report-interval", "0s"]).expect_err("zero");
-        assert!(error.to_string().contains("greater than zero"), "{error}");
+        assert!(error.to_string().contains("more than zero"), "{error}");
         let error = Args::try_parse_from(["holt-sniffer", "--mapper-url", "https://m"]).expect_err("https");
         assert!(error.to_string().contains("must use http://"), "{error}");
-        assert!(parse_duration("1h").is_err());
-        assert!(parse_duration("s").is_err());
     }
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
-use clap::Parser;
 use holt_sniffer::args::Args;
 use holt_sniffer::capture::{Capture, RingGeometry};
 use holt_sniffer::filter::{self, Selection};
@@ -15,7 +14,8 @@ use holt_sniffer::{capture_loop, health};
 use tokio::sync::watch;
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let args = Args::parse_with_reference_env(std::env::args_os(), |key| std::env::var(key).ok())
+        .unwrap_or_else(|error| error.exit());
     holt_runtime::logging::init(&args.log);
     let node = match &args.node_name {
         Some(node) => node.clone(),
