@@ -105,6 +105,14 @@ async fn intents_become_acls_that_authorise_exactly_the_declared_topic_and_forei
         .create_acls(&[preexisting.clone(), foreign.clone()])
         .await
         .expect("foreign ACLs");
+    // Described by the broker before Holt starts (DescribeAcls may lag CreateAcls a little): Holt's first
+    // look at the broker must find them there, as it would in a cluster.
+    eventually("the ACLs made before Holt described", || async {
+        (acls_of(kafka, &principal).await == BTreeSet::from([preexisting.clone()])
+            && acls_of(kafka, &someone).await == BTreeSet::from([foreign.clone()]))
+        .then_some(())
+    })
+    .await;
 
     let operator = Operator::start_with(&client, &ns, Mode::DefaultActive, options(&ns)).await;
     Api::<KafkaServerConfig>::namespaced(client.clone(), &ns)

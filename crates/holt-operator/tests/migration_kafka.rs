@@ -75,6 +75,12 @@ async fn the_references_acls_for_served_intents_are_adopted_and_removed_with_the
         .create_acls(&[write.clone(), read.clone(), stale.clone()])
         .await
         .expect("the reference's ACLs");
+    // Described by the broker before Holt starts (DescribeAcls may lag CreateAcls a little).
+    let left = BTreeSet::from([write.clone(), read.clone(), stale.clone()]);
+    eventually("the reference's ACLs described", || async {
+        (acls_of(kafka, &principal).await == left).then_some(())
+    })
+    .await;
     Api::<KafkaServerConfig>::namespaced(client.clone(), &ns)
         .create(&PostParams::default(), &server_config(&ns, kafka))
         .await
