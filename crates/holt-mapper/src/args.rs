@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use holt_runtime::reference_env::{ReferenceVariable, Shape, with_reference_env};
+use holt_runtime::reference_env::{ReferenceVariable, Shape, parse_with_reference_env};
 
 /// Holt's network mapper: receives sniffer reports, resolves them to workloads through the API server,
 /// keeps the discovered intents in a state directory and serves them over HTTP/JSON.
@@ -309,10 +309,7 @@ impl Args {
         args: impl IntoIterator<Item = std::ffi::OsString>,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Args, clap::Error> {
-        use clap::{CommandFactory, FromArgMatches};
-        let args = with_reference_env(args, &REFERENCE_ENV, lookup)
-            .map_err(|e| Args::command().error(clap::error::ErrorKind::InvalidValue, e))?;
-        Args::from_arg_matches(&Args::command().try_get_matches_from(args)?)
+        parse_with_reference_env(args, &REFERENCE_ENV, lookup)
     }
 }
 

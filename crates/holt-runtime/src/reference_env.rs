@@ -4,9 +4,9 @@
 //! own variable win: a flag given, or its `HOLT_*` variable set, leaves the reference's variable unread.
 //!
 //! In: the command line, a table of [`ReferenceVariable`]s, a lookup of the environment. Out: the command
-//! line with the flags the reference's variables stand for appended, for clap to parse as usual (so their
-//! values are checked exactly as a flag's are); or an error naming the variable whose text Holt cannot
-//! translate.
+//! line with the flags the reference's variables stand for appended ([`with_reference_env`]), parsed by clap
+//! as usual so their values are checked exactly as a flag's are ([`parse_with_reference_env`]); or an error
+//! naming the variable whose text Holt cannot translate.
 
 use std::ffi::OsString;
 
@@ -99,6 +99,18 @@ pub fn with_reference_env(
         }
     }
     Ok(args)
+}
+
+/// `A`'s flags parsed from `args` with [`with_reference_env`] applied first. Its errors are clap's, so that
+/// they are printed (and exit) as a flag's.
+pub fn parse_with_reference_env<A: clap::Parser>(
+    args: impl IntoIterator<Item = OsString>,
+    table: &[ReferenceVariable],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<A, clap::Error> {
+    let args = with_reference_env(args, table, lookup)
+        .map_err(|e| A::command().error(clap::error::ErrorKind::InvalidValue, e))?;
+    A::try_parse_from(args)
 }
 
 /// What Go's `strconv.ParseBool` takes.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 use holt_runtime::duration::parse_duration;
-use holt_runtime::reference_env::{ReferenceVariable, Shape, with_reference_env};
+use holt_runtime::reference_env::{ReferenceVariable, Shape, parse_with_reference_env};
 
 use crate::endpoint::Endpoint;
 
@@ -132,10 +132,7 @@ impl Args {
         args: impl IntoIterator<Item = std::ffi::OsString>,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Args, clap::Error> {
-        use clap::{CommandFactory, FromArgMatches};
-        let args = with_reference_env(args, &REFERENCE_ENV, lookup)
-            .map_err(|e| Args::command().error(clap::error::ErrorKind::InvalidValue, e))?;
-        Args::from_arg_matches(&Args::command().try_get_matches_from(args)?)
+        parse_with_reference_env(args, &REFERENCE_ENV, lookup)
     }
 }
 
