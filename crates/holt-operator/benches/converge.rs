@@ -22,7 +22,6 @@ use holt_api::v2beta1::{
 use holt_testenv::{ControlPlane, ControlPlaneOptions, cpu_ms, metric_sample, wait_until};
 use k8s_openapi::api::core::v1::{Container, Namespace, Pod, PodSpec, Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Api;
@@ -209,16 +208,10 @@ async fn run(n: usize, operator: &str) -> Row {
         .await
         .expect("control plane");
     let client = plane.client().await.expect("client");
-    let mut yaml = String::new();
-    for mut crd in holt_api::crds::crds().expect("CRDs") {
-        crd.spec.conversion = Some(CustomResourceConversion {
-            strategy: "None".into(),
-            webhook: None,
-        });
-        yaml.push_str("---\n");
-        yaml.push_str(&serde_yaml::to_string(&crd).expect("yaml"));
-    }
-    holt_testenv::install_crds(&client, &yaml).await.expect("CRDs");
+    let yaml = holt_api::crds::crds_yaml().expect("CRDs");
+    holt_testenv::install_crds_without_conversion(&client, &yaml)
+        .await
+        .expect("CRDs");
 
     let namespaces: Vec<String> = (0..n.div_ceil(CLIENTS_PER_NS))
         .map(|i| format!("team-{i}"))

@@ -6,6 +6,8 @@
 //!
 //! [`take_chunk`] cuts a backlog into reports that each fit the mapper's body limit.
 
+use std::net::IpAddr;
+
 use holt_mapper_api::{Counters, SeenBy};
 
 use crate::batch::{Batch, ConnectionEntry, DnsEntry, Entry, HttpEntry};
@@ -104,13 +106,18 @@ fn write_dns(out: &mut Vec<u8>, entry: &DnsEntry<'_>) {
     out.push(b'}');
 }
 
-fn write_connection(out: &mut Vec<u8>, entry: &ConnectionEntry<'_>) {
+/// An entry's opening: `{"srcIp":…,"dstIp":…,"dstPort":…` (connections and HTTP requests).
+fn write_addresses(out: &mut Vec<u8>, src_ip: IpAddr, dst_ip: IpAddr, dst_port: u16) {
     out.extend_from_slice(b"{\"srcIp\":\"");
-    write_ip(out, entry.src_ip);
+    write_ip(out, src_ip);
     out.extend_from_slice(b"\",\"dstIp\":\"");
-    write_ip(out, entry.dst_ip);
+    write_ip(out, dst_ip);
     out.extend_from_slice(b"\",\"dstPort\":");
-    write_number(out, u64::from(entry.dst_port));
+    write_number(out, u64::from(dst_port));
+}
+
+fn write_connection(out: &mut Vec<u8>, entry: &ConnectionEntry<'_>) {
+    write_addresses(out, entry.src_ip, entry.dst_ip, entry.dst_port);
     out.extend_from_slice(match entry.seen_by {
         SeenBy::Syn => b",\"seenBy\":\"syn\"",
         SeenBy::SocketScan => b",\"seenBy\":\"socketScan\"",
@@ -128,12 +135,7 @@ fn write_connection(out: &mut Vec<u8>, entry: &ConnectionEntry<'_>) {
 const HTTP_FIELD: &str = ",\"http\":[]";
 
 fn write_http(out: &mut Vec<u8>, entry: &HttpEntry<'_>) {
-    out.extend_from_slice(b"{\"srcIp\":\"");
-    write_ip(out, entry.src_ip);
-    out.extend_from_slice(b"\",\"dstIp\":\"");
-    write_ip(out, entry.dst_ip);
-    out.extend_from_slice(b"\",\"dstPort\":");
-    write_number(out, u64::from(entry.dst_port));
+    write_addresses(out, entry.src_ip, entry.dst_ip, entry.dst_port);
     out.extend_from_slice(b",\"method\":");
     write_str(out, entry.method.as_str());
     out.extend_from_slice(b",\"path\":");

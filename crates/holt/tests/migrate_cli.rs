@@ -15,22 +15,12 @@ use holt_testenv::ControlPlane;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
 async fn install_crds(client: &Client) -> anyhow::Result<()> {
-    let mut yaml = String::new();
-    for mut crd in holt_api::crds::crds()? {
-        crd.spec.conversion = Some(CustomResourceConversion {
-            strategy: "None".into(),
-            webhook: None,
-        });
-        yaml.push_str("---\n");
-        yaml.push_str(&serde_yaml::to_string(&crd)?);
-    }
-    holt_testenv::install_crds(client, &yaml).await?;
+    holt_testenv::install_crds_without_conversion(client, &holt_api::crds::crds_yaml()?).await?;
     Ok(())
 }
 

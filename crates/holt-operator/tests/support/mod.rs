@@ -18,7 +18,6 @@ use k8s_openapi::api::core::v1::{
     Container, Pod, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{ListParams, PostParams};
@@ -35,17 +34,8 @@ pub async fn cluster() -> (Client, &'static ControlPlane) {
 }
 
 pub async fn install_crds(client: &Client) {
-    let mut crds = holt_api::crds::crds().expect("CRDs");
-    let mut yaml = String::new();
-    for crd in &mut crds {
-        crd.spec.conversion = Some(CustomResourceConversion {
-            strategy: "None".into(),
-            webhook: None,
-        });
-        yaml.push_str("---\n");
-        yaml.push_str(&serde_yaml::to_string(crd).expect("yaml"));
-    }
-    holt_testenv::install_crds(client, &yaml)
+    let yaml = holt_api::crds::crds_yaml().expect("CRDs");
+    holt_testenv::install_crds_without_conversion(client, &yaml)
         .await
         .expect("install CRDs");
 }

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use holt_testenv::{ControlPlane, Dataplane};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceConversion;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -21,16 +20,7 @@ const RESOLVED_IPS_INTERVAL_MS: u64 = 100;
 
 /// Holt's CRDs, served without the conversion webhook (only `v2beta1` objects are written by these tests).
 pub async fn install_holt_crds(client: &kube::Client) -> anyhow::Result<()> {
-    let mut yaml = String::new();
-    for mut crd in holt_api::crds::crds()? {
-        crd.spec.conversion = Some(CustomResourceConversion {
-            strategy: "None".into(),
-            webhook: None,
-        });
-        yaml.push_str("---\n");
-        yaml.push_str(&serde_yaml::to_string(&crd)?);
-    }
-    holt_testenv::install_crds(client, &yaml).await?;
+    holt_testenv::install_crds_without_conversion(client, &holt_api::crds::crds_yaml()?).await?;
     Ok(())
 }
 
